@@ -1,0 +1,203 @@
+// Package localsfu runs LiveKit's own SFU (livekit-server v1.13.5) inside
+// this process, bound to loopback, so dttui works with no LiveKit account
+// and the end-to-end tests talk to the real server rather than a mock. The
+// rest of dttui sees only a URL and a key pair.
+package localsfu
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/livekit/livekit-server/pkg/config"
+	"github.com/livekit/livekit-server/pkg/routing"
+	"github.com/livekit/livekit-server/pkg/service"
+	"github.com/livekit/livekit-server/pkg/telemetry/prometheus"
+)
+
+// Options tunes the embedded server. The zero value is what dttui runs.
+type Options struct {
+	// Port is the signalling/HTTP port; 0 picks a free one. Tests that
+	// restart the server pass the previous Port to keep the URL.
+	Port int
+	// RTCPort is the single UDP port for media and data; 0 picks a free one.
+	RTCPort int
+	// DisableDataTracks turns off enable_data_tracks, to test how dttui
+	// fails against a server without data tracks.
+	DisableDataTracks bool
+	// APIKey and APISecret; generated when empty.
+	APIKey, APISecret string
+}
+
+// Server is a running embedded SFU.
+type Server struct {
+	URL       string // ws://127.0.0.1:<port>
+	APIKey    string
+	APISecret string
+	Port      int
+	RTCPort   int
+
+	srv  *service.LivekitServer
+	done chan error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// startMu serialises starts: livekit-server's start-up touches
+// process-wide state (metrics registry, node identity).
+var startMu sync.Mutex
+
+// Start launches the SFU and returns once it accepts connections on its
+// port, or an error if it cannot within ctx.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	startMu.Lock()
+	defer startMu.Unlock()
+
+	var err error
+	if opts.Port == 0 {
+		if opts.Port, err = freeTCPPort(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.RTCPort == 0 {
+		if opts.RTCPort, err = freeUDPPort(); err != nil {
+			return nil, err
+		}
+	}
+	if opts.APIKey == "" {
+		opts.APIKey = "dttui" + randomHex(4)
+	}
+	if opts.APISecret == "" {
+		// livekit-server rejects secrets shorter than 32 characters.
+		opts.APISecret = randomHex(24)
+	}
+
+	conf, err := config.NewConfig(configYAML(opts), true, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("localsfu: config: %w", err)
+	}
+	conf.Keys = map[string]string{opts.APIKey: opts.APISecret}
+	if err := conf.ValidateKeys(); err != nil {
+		return nil, fmt.Errorf("localsfu: keys: %w", err)
+	}
+
+	node, err := routing.NewLocalNode(conf)
+	if err != nil {
+		return nil, fmt.Errorf("localsfu: node: %w", err)
+	}
+	if err := prometheus.Init(string(node.NodeID()), node.NodeType()); err != nil {
+		return nil, fmt.Errorf("localsfu: metrics: %w", err)
+	}
+	srv, err := service.InitializeServer(conf, node)
+	if err != nil {
+		return nil, fmt.Errorf("localsfu: init: %w", err)
+	}
+
+	s := &Server{
+		URL:       fmt.Sprintf("ws://127.0.0.1:%d", opts.Port),
+		APIKey:    opts.APIKey,
+		APISecret: opts.APISecret,
+		Port:      opts.Port,
+		RTCPort:   opts.RTCPort,
+		srv:       srv,
+		done:      make(chan error, 1),
+	}
+	// Start blocks until the server stops; its owner is Close.
+	go func() { s.done <- srv.Start() }()
+
+	if err := waitReady(ctx, srv, opts.Port, s.done); err != nil {
+		srv.Stop(true)
+		return nil, fmt.Errorf("localsfu: %w", err)
+	}
+	return s, nil
+}
+
+// Close stops the server at once (participants are dropped, not drained)
+// and waits for it to release its ports.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.srv.Stop(true)
+		select {
+		case err := <-s.done:
+			s.closeErr = err
+		case <-time.After(10 * time.Second):
+			s.closeErr = errors.New("localsfu: server did not stop within 10s")
+		}
+	})
+	return s.closeErr
+}
+
+// Running reports whether the server is still up.
+func (s *Server) Running() bool { return s.srv.IsRunning() }
+
+func configYAML(o Options) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "port: %d\n", o.Port)
+	b.WriteString("bind_addresses: [\"127.0.0.1\"]\n")
+	fmt.Fprintf(&b, "enable_data_tracks: %t\n", !o.DisableDataTracks)
+	b.WriteString("rtc:\n")
+	fmt.Fprintf(&b, "  udp_port: %d\n", o.RTCPort)
+	// ICE over TCP would need a second port; loopback UDP always works.
+	b.WriteString("  tcp_port: 0\n")
+	b.WriteString("  use_external_ip: false\n")
+	b.WriteString("  node_ip: 127.0.0.1\n")
+	b.WriteString("  enable_loopback_candidate: true\n")
+	b.WriteString("room:\n  auto_create: true\n  empty_timeout: 300\n")
+	return b.String()
+}
+
+// waitReady waits for the port to accept and for the server to call itself
+// running: Stop is a no-op before that, so an early Close would leak it.
+func waitReady(ctx context.Context, srv *service.LivekitServer, port int, done <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			c.Close()
+			if srv.IsRunning() {
+				return nil
+			}
+		}
+		select {
+		case err := <-done:
+			return fmt.Errorf("server exited during start-up: %v", err)
+		case <-ctx.Done():
+			return fmt.Errorf("server not listening on %s: %w", addr, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func freeTCPPort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("localsfu: no free TCP port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func freeUDPPort() (int, error) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("localsfu: no free UDP port: %w", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,44 @@
+package localsfu
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+)
+
+// The embedded server must answer the admin API with the keys it generated,
+// stop, and start again on the same port (the reconnect tests rely on it).
+func TestStartServeRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listRooms(t, ctx, s)
+	port := s.Port
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	s2, err := Start(ctx, Options{Port: port, APIKey: s.APIKey, APISecret: s.APISecret})
+	if err != nil {
+		t.Fatalf("restart on port %d: %v", port, err)
+	}
+	defer s2.Close()
+	if s2.URL != s.URL {
+		t.Fatalf("URL changed on restart: %s → %s", s.URL, s2.URL)
+	}
+	listRooms(t, ctx, s2)
+}
+
+func listRooms(t *testing.T, ctx context.Context, s *Server) {
+	t.Helper()
+	httpURL := "http" + s.URL[len("ws"):]
+	rc := lksdk.NewRoomServiceClient(httpURL, s.APIKey, s.APISecret)
+	if _, err := rc.ListRooms(ctx, &livekit.ListRoomsRequest{}); err != nil {
+		t.Fatalf("ListRooms against %s: %v", s.URL, err)
+	}
+}
