@@ -1,0 +1,204 @@
+package outgoing
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Reason classifies why a publish failed.
+type Reason int
+
+const (
+	ReasonUnknown            Reason = iota // the SFU rejected it for another reason (see RawMessage)
+	ReasonNotAllowed                       // token lacks canPublishData, or the server has data tracks off
+	ReasonDuplicateName                    // this participant already publishes a track of that name
+	ReasonInvalidName                      // empty or longer than 256 bytes
+	ReasonTimeout                          // no answer within the publish timeout
+	ReasonLimitReached                     // no track handle left, or the SFU's limit
+	ReasonDisconnected                     // the connection went away while pending
+	ReasonCancelled                        // the caller's context ended
+	ReasonE2EENotConfigured                // E2EE requested without a passphrase
+)
+
+var reasonNames = [...]string{"unknown", "not allowed", "duplicate name", "invalid name", "timeout",
+	"limit reached", "disconnected", "cancelled", "E2EE not configured"}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", int(r))
+}
+
+// Sentinels for errors.Is. A *PublishError matches the one of its Reason;
+// a *PushError matches ErrTrackUnpublished or ErrQueueFull.
+var (
+	ErrUnknown           = errors.New("publish rejected by the SFU")
+	ErrNotAllowed        = errors.New("not allowed to publish data tracks")
+	ErrDuplicateName     = errors.New("a data track with this name is already published")
+	ErrInvalidName       = errors.New("invalid data track name")
+	ErrTimeout           = errors.New("publish timed out")
+	ErrLimitReached      = errors.New("data track limit reached")
+	ErrDisconnected      = errors.New("disconnected")
+	ErrCancelled         = errors.New("publish cancelled")
+	ErrE2EENotConfigured = errors.New("end-to-end encryption is not configured")
+
+	ErrTrackUnpublished = errors.New("track is unpublished")
+	ErrQueueFull        = errors.New("frame dropped")
+
+	// ErrClosed is returned by a manager after Close.
+	ErrClosed = errors.New("data track manager closed")
+)
+
+var reasonErrs = [...]error{ErrUnknown, ErrNotAllowed, ErrDuplicateName, ErrInvalidName, ErrTimeout,
+	ErrLimitReached, ErrDisconnected, ErrCancelled, ErrE2EENotConfigured}
+
+// PublishError is why Publish failed.
+type PublishError struct {
+	Reason Reason
+	Name   string
+	Handle uint16 // 0 when no handle was allocated
+	// SFUReason and RawMessage are what the SFU said, when it said anything
+	// (RequestResponse reason number and message).
+	SFUReason  int32
+	RawMessage string
+	Timeout    time.Duration // for ReasonTimeout
+	Err        error         // underlying cause (transport error, ctx error), if any
+}
+
+func (e *PublishError) Error() string {
+	msg := fmt.Sprintf("publish %q: ", e.Name)
+	switch e.Reason {
+	case ReasonNotAllowed:
+		msg += "not allowed: the token needs canPublishData and the server enable_data_tracks"
+	case ReasonDuplicateName:
+		msg += "a track with this name is already published by this participant"
+	case ReasonInvalidName:
+		msg += "invalid name: it must be 1 to 256 bytes"
+	case ReasonTimeout:
+		msg += fmt.Sprintf("no answer from the SFU within %s: does the server support data tracks (livekit-server ≥ 1.11 with enable_data_tracks)?", e.Timeout)
+	case ReasonLimitReached:
+		msg += "track limit reached"
+	case ReasonDisconnected:
+		msg += "disconnected before the SFU answered"
+	case ReasonCancelled:
+		msg += "cancelled"
+	case ReasonE2EENotConfigured:
+		msg += "E2EE requested but no passphrase is set (--e2ee-passphrase)"
+	default:
+		msg += "rejected by the SFU"
+	}
+	if e.RawMessage != "" || e.SFUReason != 0 {
+		msg += fmt.Sprintf(" (SFU reason %s: %q)", sfuReasonName(e.SFUReason), e.RawMessage)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *PublishError) Is(target error) bool {
+	return int(e.Reason) < len(reasonErrs) && reasonErrs[e.Reason] == target
+}
+
+func (e *PublishError) Unwrap() error { return e.Err }
+
+// RequestResponse reason numbers from livekit_rtc.proto. Kept here as plain
+// numbers so this package needs no protocol import.
+const (
+	sfuOK              = 0
+	sfuNotFound        = 1
+	sfuNotAllowed      = 2
+	sfuLimitExceeded   = 3
+	sfuInvalidHandle   = 7
+	sfuInvalidName     = 8
+	sfuDuplicateHandle = 9
+	sfuDuplicateName   = 10
+	sfuInvalidRequest  = 11
+)
+
+func sfuReasonName(r int32) string {
+	switch r {
+	case sfuOK:
+		return "OK"
+	case sfuNotFound:
+		return "NOT_FOUND"
+	case sfuNotAllowed:
+		return "NOT_ALLOWED"
+	case sfuLimitExceeded:
+		return "LIMIT_EXCEEDED"
+	case sfuInvalidHandle:
+		return "INVALID_HANDLE"
+	case sfuInvalidName:
+		return "INVALID_NAME"
+	case sfuDuplicateHandle:
+		return "DUPLICATE_HANDLE"
+	case sfuDuplicateName:
+		return "DUPLICATE_NAME"
+	case sfuInvalidRequest:
+		return "INVALID_REQUEST"
+	}
+	return fmt.Sprintf("%d", r)
+}
+
+// reasonFromSFU maps a RequestResponse reason the way the JS client does;
+// everything it does not know keeps the SFU's words as Unknown.
+func reasonFromSFU(r int32) Reason {
+	switch r {
+	case sfuNotAllowed:
+		return ReasonNotAllowed
+	case sfuDuplicateName:
+		return ReasonDuplicateName
+	case sfuInvalidName:
+		return ReasonInvalidName
+	case sfuLimitExceeded:
+		return ReasonLimitReached
+	}
+	return ReasonUnknown
+}
+
+// DropReason says why a pushed frame was not sent.
+type DropReason int
+
+const (
+	DropQueueFull      DropReason = iota // the track's send queue was full
+	DropRepublishing                     // the track was being republished after a reconnect
+	DropUnpublished                      // the track was unpublished (before or while queued)
+	DropTransportError                   // the data channel refused a packet (closed, failed)
+	DropEncryptError                     // E2EE sealing failed
+	DropPacketizeError                   // the frame could not be packetized
+	NumDropReasons
+)
+
+var dropNames = [...]string{"queue full", "republishing", "unpublished", "transport error", "encrypt error", "packetize error"}
+
+func (d DropReason) String() string {
+	if d >= 0 && int(d) < len(dropNames) {
+		return dropNames[d]
+	}
+	return fmt.Sprintf("drop(%d)", int(d))
+}
+
+// PushError is why TryPush did not accept a frame. The frame is dropped
+// and counted under Drop in the track's stats.
+type PushError struct {
+	Track string
+	Drop  DropReason
+}
+
+func (e *PushError) Error() string {
+	if e.Drop == DropUnpublished {
+		return fmt.Sprintf("push to %q: track is unpublished", e.Track)
+	}
+	return fmt.Sprintf("push to %q: frame dropped: %s", e.Track, e.Drop)
+}
+
+// Is: an unpublished track gives ErrTrackUnpublished; any other drop is
+// ErrQueueFull, as in the Rust SDK (republishing included).
+func (e *PushError) Is(target error) bool {
+	if e.Drop == DropUnpublished {
+		return target == ErrTrackUnpublished
+	}
+	return target == ErrQueueFull
+}

@@ -1,0 +1,88 @@
+package outgoing
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// PublishState is where a track is in its life.
+type PublishState int
+
+const (
+	StatePending      PublishState = iota // asked the SFU, no answer yet
+	StatePublished                        // the SFU accepted it; frames flow
+	StateRepublishing                     // re-sent after a full reconnect; frames are dropped
+	StateUnpublished                      // gone: by us, by the SFU, or on disconnect
+	StateFailed                           // the publish was rejected or gave up (UI rows only)
+)
+
+var stateNames = [...]string{"pending", "published", "republishing", "unpublished", "failed"}
+
+func (s PublishState) String() string {
+	if s >= 0 && int(s) < len(stateNames) {
+		return stateNames[s]
+	}
+	return "unknown"
+}
+
+// StateChange is one entry of a track's timeline.
+type StateChange struct {
+	At     time.Time
+	State  PublishState
+	SID    string
+	Reason string // why, in words ("unpublished by the SFU", "reconnected", ...)
+}
+
+// ErrorEvent is one entry of a track's error history.
+type ErrorEvent struct {
+	At  time.Time
+	Err string
+}
+
+// TrackStats is a snapshot of one track for display.
+type TrackStats struct {
+	Handle uint16
+	Name   string
+	SID    string
+	E2EE   bool
+	State  PublishState
+	Since  time.Time // when State began
+
+	FramesPushed  uint64 // every TryPush call
+	FramesSent    uint64 // every packet handed to the transport
+	FramesDropped uint64 // sum of DroppedBy
+	FramesQueued  uint64 // accepted, not yet sent or dropped
+	PacketsSent   uint64
+	BytesSent     uint64 // serialized packet bytes, headers included
+	DroppedBy     [NumDropReasons]uint64
+	// UnpublishedErrors counts TryPush calls answered ErrTrackUnpublished.
+	UnpublishedErrors uint64
+	PublishAttempts   uint64
+
+	LastError   string
+	LastErrorAt time.Time
+	Timeline    []StateChange // oldest first, bounded
+	Errors      []ErrorEvent  // oldest first, bounded
+}
+
+// historyLimit bounds timelines and error histories: a long run must not
+// grow memory.
+const historyLimit = 32
+
+// counters are updated with atomics so TryPush and the sender never take a
+// lock for them, and Stats can read them at any time.
+type counters struct {
+	pushed, sent, packets, bytes atomic.Uint64
+	dropped                      [NumDropReasons]atomic.Uint64
+	unpublishedErrs              atomic.Uint64
+	attempts                     atomic.Uint64
+	inflight                     atomic.Int64
+}
+
+func appendBounded[T any](s []T, v T) []T {
+	if len(s) >= historyLimit {
+		copy(s, s[1:])
+		s = s[:len(s)-1]
+	}
+	return append(s, v)
+}

@@ -1,0 +1,354 @@
+package outgoing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dttui/dttui/packetizer"
+)
+
+// frame is one queued push.
+type frame struct {
+	payload []byte
+	ts      uint64 // user timestamp; 0 means none
+}
+
+// LocalTrack is a data track this participant publishes.
+//
+// Queue and drop policy: each track has a bounded FIFO of Options.QueueCapacity
+// frames (default 16, as the Rust SDK's per-track channel) drained by one
+// sender goroutine that packetizes and writes to the transport, which blocks
+// while the data channel is above its high watermark. When the queue is full
+// the *new* frame is dropped (drop-newest) and TryPush says so at once. We
+// chose that over Rust's drop-oldest because a test tool must attribute
+// every drop to the push that caused it, synchronously, and because the
+// frames already queued are the ones whose sequence numbers a subscriber is
+// about to see: dropping them would turn local backpressure into apparent
+// network loss. Frames still queued when the track stops are dropped and
+// counted (reason "unpublished"), so pushed = sent + dropped + queued, always.
+type LocalTrack struct {
+	m      *Manager
+	handle uint16
+	name   string
+	e2ee   bool
+
+	sid   atomic.Pointer[string]
+	state atomic.Int32 // PublishState
+
+	c     counters
+	queue chan frame
+	// pushErrs are built once: dropping at full speed must not allocate.
+	pushErrs [NumDropReasons]*PushError
+	// lastDrop is the reason of the last drop since a frame was sent (-1:
+	// none), so a run of identical drops is recorded in the history once.
+	lastDrop atomic.Int32
+	// pushMu makes "check state, then enqueue" atomic with respect to the
+	// track stopping, so no frame can slip into a queue nobody drains.
+	// Pushers share it; only stopping takes it exclusively.
+	pushMu sync.RWMutex
+
+	stopOnce   sync.Once
+	stopCh     chan struct{}
+	stopReason atomic.Int32 // DropReason for frames still queued at stop
+	senderDone chan struct{}
+	sendCtx    context.Context
+	cancelSend context.CancelFunc
+
+	mu           sync.Mutex
+	since        time.Time
+	timeline     []StateChange
+	errs         []ErrorEvent
+	idle         bool
+	idleCh       chan struct{}  // closed while nothing is queued or in flight
+	unpublishAck chan struct{}  // set while Unpublish waits for the SFU
+	lastErr      atomic.Pointer[ErrorEvent]
+}
+
+func newLocalTrack(m *Manager, info Info) *LocalTrack {
+	t := &LocalTrack{
+		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE,
+		queue:      make(chan frame, m.opts.QueueCapacity),
+		stopCh:     make(chan struct{}),
+		senderDone: make(chan struct{}),
+		idle:       true,
+		idleCh:     make(chan struct{}),
+	}
+	close(t.idleCh)
+	for r := range t.pushErrs {
+		t.pushErrs[r] = &PushError{Track: info.Name, Drop: DropReason(r)}
+	}
+	t.lastDrop.Store(-1)
+	t.sid.Store(&info.SID)
+	t.sendCtx, t.cancelSend = context.WithCancel(context.Background())
+	t.setState(StatePublished, info.SID, "published")
+	return t
+}
+
+// Info returns what the SFU told us about the track (the SID changes after a republish).
+func (t *LocalTrack) Info() Info {
+	return Info{Handle: t.handle, SID: *t.sid.Load(), Name: t.name, E2EE: t.e2ee}
+}
+
+// Handle is the track's publisher handle.
+func (t *LocalTrack) Handle() uint16 { return t.handle }
+
+// Name is the track's name.
+func (t *LocalTrack) Name() string { return t.name }
+
+// State returns the current publish state.
+func (t *LocalTrack) State() PublishState { return PublishState(t.state.Load()) }
+
+func (t *LocalTrack) setState(s PublishState, sid, reason string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.state.Store(int32(s))
+	t.since = t.m.opts.Now()
+	t.timeline = appendBounded(t.timeline, StateChange{At: t.since, State: s, SID: sid, Reason: reason})
+}
+
+func (t *LocalTrack) recordError(err error) {
+	ev := ErrorEvent{At: t.m.opts.Now(), Err: err.Error()}
+	t.lastErr.Store(&ev)
+	t.mu.Lock()
+	t.errs = appendBounded(t.errs, ev)
+	t.mu.Unlock()
+}
+
+// TryPush queues one frame for sending and never blocks. It takes
+// ownership of payload. userTimestamp (UNIX ms by convention) is sent in
+// the user-timestamp extension unless it is 0. A frame it does not accept
+// is counted as dropped with the reason, and the error says which:
+// ErrTrackUnpublished, or ErrQueueFull (queue full, or republishing).
+func (t *LocalTrack) TryPush(payload []byte, userTimestamp uint64) error {
+	t.c.pushed.Add(1)
+	t.pushMu.RLock()
+	switch PublishState(t.state.Load()) {
+	case StateUnpublished:
+		t.pushMu.RUnlock()
+		t.c.unpublishedErrs.Add(1)
+		return t.drop(DropUnpublished, false)
+	case StateRepublishing:
+		t.pushMu.RUnlock()
+		return t.drop(DropRepublishing, false)
+	}
+	if t.c.inflight.Add(1) == 1 {
+		t.markBusy()
+	}
+	select {
+	case t.queue <- frame{payload: payload, ts: userTimestamp}:
+		t.pushMu.RUnlock()
+		return nil
+	default:
+		t.pushMu.RUnlock()
+		return t.drop(DropQueueFull, true)
+	}
+}
+
+// drop counts a frame as dropped; inflight says it had been counted in flight.
+func (t *LocalTrack) drop(r DropReason, inflight bool) error {
+	t.c.dropped[r].Add(1)
+	err := t.pushErrs[r]
+	if t.lastDrop.Swap(int32(r)) != int32(r) {
+		t.recordError(err)
+	}
+	if inflight {
+		t.doneInflight()
+	}
+	return err
+}
+
+func (t *LocalTrack) markBusy() {
+	t.mu.Lock()
+	if t.idle {
+		t.idle = false
+		t.idleCh = make(chan struct{})
+	}
+	t.mu.Unlock()
+}
+
+func (t *LocalTrack) doneInflight() {
+	if t.c.inflight.Add(-1) != 0 {
+		return
+	}
+	t.mu.Lock()
+	if !t.idle && t.c.inflight.Load() == 0 {
+		t.idle = true
+		close(t.idleCh)
+	}
+	t.mu.Unlock()
+}
+
+// Flush waits until every frame pushed so far has been handed to the
+// transport (every packet) or dropped, or ctx ends.
+func (t *LocalTrack) Flush(ctx context.Context) error {
+	t.mu.Lock()
+	ch := t.idleCh
+	t.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("flush %q: %w", t.name, ctx.Err())
+	}
+}
+
+// Unpublish asks the SFU to remove the track and waits for its
+// confirmation (or ctx). Frames pushed meanwhile still go out, as in the JS
+// client; once confirmed, the track stops and queued frames are dropped.
+// If ctx ends first the track is stopped locally anyway.
+func (t *LocalTrack) Unpublish(ctx context.Context) error {
+	ack, err := t.m.startUnpublish(t)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ack:
+		return nil
+	case <-ctx.Done():
+		t.m.finishUnpublish(t, "unpublished locally; the SFU did not confirm in time")
+		return fmt.Errorf("unpublish %q: SFU did not confirm: %w", t.name, ctx.Err())
+	}
+}
+
+// Stats returns a snapshot of the track's counters and history.
+func (t *LocalTrack) Stats() TrackStats {
+	s := TrackStats{
+		Handle: t.handle, Name: t.name, SID: *t.sid.Load(), E2EE: t.e2ee,
+		State:             t.State(),
+		FramesPushed:      t.c.pushed.Load(),
+		FramesSent:        t.c.sent.Load(),
+		PacketsSent:       t.c.packets.Load(),
+		BytesSent:         t.c.bytes.Load(),
+		UnpublishedErrors: t.c.unpublishedErrs.Load(),
+		PublishAttempts:   t.c.attempts.Load(),
+	}
+	for i := range s.DroppedBy {
+		s.DroppedBy[i] = t.c.dropped[i].Load()
+		s.FramesDropped += s.DroppedBy[i]
+	}
+	if q := t.c.inflight.Load(); q > 0 {
+		s.FramesQueued = uint64(q)
+	}
+	if e := t.lastErr.Load(); e != nil {
+		s.LastError, s.LastErrorAt = e.Err, e.At
+	}
+	t.mu.Lock()
+	s.Since = t.since
+	s.Timeline = append([]StateChange(nil), t.timeline...)
+	s.Errors = append([]ErrorEvent(nil), t.errs...)
+	t.mu.Unlock()
+	return s
+}
+
+// stop ends the sender: frames still queued are dropped with reason r.
+// It returns once the sender goroutine has exited and the queue is empty.
+func (t *LocalTrack) stop(r DropReason) {
+	t.stopOnce.Do(func() {
+		t.pushMu.Lock() // wait out pushers mid-enqueue; later ones see the state
+		t.stopReason.Store(int32(r))
+		close(t.stopCh)
+		t.pushMu.Unlock()
+		t.cancelSend()
+	})
+	<-t.senderDone
+}
+
+// run is the track's sender goroutine; the manager starts it and stop ends it.
+func (t *LocalTrack) run() {
+	defer close(t.senderDone)
+	pk, err := packetizer.NewPacketizer(t.handle, t.m.opts.MTU, t.m.clock)
+	var seal *sealer
+	if t.e2ee && t.m.opts.E2EE != nil {
+		seal = newSealer(t.m.opts.E2EE, t.m.opts.Now)
+	}
+	for {
+		select {
+		case <-t.stopCh:
+			t.drainQueue()
+			return
+		case f := <-t.queue:
+			if err != nil {
+				t.dropQueued(DropPacketizeError, err)
+				continue
+			}
+			if PublishState(t.state.Load()) == StateRepublishing {
+				// Queued before the reconnect: the SFU forgot this handle.
+				t.dropQueued(DropRepublishing, nil)
+				continue
+			}
+			t.send(pk, seal, f)
+		}
+	}
+}
+
+func (t *LocalTrack) dropQueued(r DropReason, cause error) {
+	t.c.dropped[r].Add(1)
+	if cause != nil {
+		t.recordError(cause)
+	}
+	t.doneInflight()
+}
+
+func (t *LocalTrack) drainQueue() {
+	r := DropReason(t.stopReason.Load())
+	for {
+		select {
+		case <-t.queue:
+			t.dropQueued(r, nil)
+		default:
+			return
+		}
+	}
+}
+
+var errNeedsE2EE = errors.New("track was published with E2EE but no key is configured")
+
+func (t *LocalTrack) send(pk *packetizer.Packetizer, seal *sealer, f frame) {
+	fr := packetizer.Frame{Payload: f.payload}
+	if f.ts != 0 {
+		fr.Extensions.HasUserTimestamp, fr.Extensions.UserTimestamp = true, f.ts
+	}
+	if t.e2ee {
+		if seal == nil {
+			t.dropQueued(DropEncryptError, &EncryptError{Err: errNeedsE2EE})
+			return
+		}
+		ct, ext, err := seal.seal(f.payload)
+		if err != nil {
+			t.dropQueued(DropEncryptError, err)
+			return
+		}
+		fr.Payload = ct
+		fr.Extensions.HasE2EE, fr.Extensions.E2EE = true, ext
+	}
+	var packets, bytes uint64
+	err := pk.Packetize(fr, func(pkt []byte) error {
+		if err := t.m.t.WritePacket(t.sendCtx, pkt); err != nil {
+			return err
+		}
+		packets++
+		bytes += uint64(len(pkt))
+		return nil
+	})
+	// Packets that went out count even when a later one of the frame failed.
+	t.c.packets.Add(packets)
+	t.c.bytes.Add(bytes)
+	switch {
+	case err == nil:
+		t.c.sent.Add(1)
+		if t.lastDrop.Load() != -1 {
+			t.lastDrop.Store(-1)
+		}
+		t.doneInflight()
+	case errors.Is(err, packetizer.ErrMTUTooShort):
+		t.dropQueued(DropPacketizeError, err)
+	case t.sendCtx.Err() != nil:
+		t.dropQueued(DropReason(t.stopReason.Load()), nil)
+	default:
+		t.dropQueued(DropTransportError, fmt.Errorf("send on data channel: %w", err))
+	}
+}

@@ -1,0 +1,257 @@
+package outgoing
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/packetizer"
+)
+
+func TestPushSendsPacketsWithExtensions(t *testing.T) {
+	h := newHarness(t, Options{MTU: 100})
+	tr := h.publish("x", "DTR_1")
+	payload := bytes.Repeat([]byte{7}, 250)
+	if err := tr.TryPush(payload, 1234); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.TryPush([]byte("no timestamp"), 0); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, tr)
+	pkts := h.tr.parsed(t)
+	// 250 bytes with a 24-byte header at MTU 100: 76+76+76+22.
+	if len(pkts) != 5 {
+		t.Fatalf("%d packets", len(pkts))
+	}
+	var got []byte
+	for i, p := range pkts[:4] {
+		if p.Header.Handle != tr.Handle() || p.Header.FrameNumber != 0 || !p.Header.Extensions.HasUserTimestamp || p.Header.Extensions.UserTimestamp != 1234 {
+			t.Fatalf("packet %d: %+v", i, p.Header)
+		}
+		got = append(got, p.Payload...)
+	}
+	if !bytes.Equal(got, payload) {
+		t.Fatal("payload differs")
+	}
+	if last := pkts[4]; last.Header.Marker != packetizer.MarkerSingle || last.Header.Extensions.HasUserTimestamp || last.Header.FrameNumber != 1 {
+		t.Fatalf("second frame: %+v", last.Header)
+	}
+	s := tr.Stats()
+	if s.FramesSent != 2 || s.PacketsSent != 5 || s.FramesPushed != 2 || s.FramesQueued != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	var bytesOnWire uint64
+	h.tr.mu.Lock()
+	for _, p := range h.tr.packets {
+		bytesOnWire += uint64(len(p))
+	}
+	h.tr.mu.Unlock()
+	if s.BytesSent != bytesOnWire {
+		t.Fatalf("BytesSent %d, wire %d", s.BytesSent, bytesOnWire)
+	}
+}
+
+// With the transport stalled, the queue fills and further pushes are
+// dropped at once with QueueFull; once it drains, everything adds up.
+func TestQueueFullDropsNewestAndCountersAddUp(t *testing.T) {
+	h := newHarness(t, Options{QueueCapacity: 4})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.mu.Lock()
+	h.tr.gate = gate
+	h.tr.mu.Unlock()
+
+	if err := tr.TryPush([]byte{0}, 0); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, h.tr.entered) // the sender holds frame 0 at the transport
+	for i := 1; i <= 4; i++ {
+		if err := tr.TryPush([]byte{byte(i)}, 0); err != nil {
+			t.Fatalf("push %d: %v", i, err)
+		}
+	}
+	err := tr.TryPush([]byte{5}, 0)
+	var pe *PushError
+	if !errors.Is(err, ErrQueueFull) || !errors.As(err, &pe) || pe.Drop != DropQueueFull {
+		t.Fatalf("push into full queue: %v", err)
+	}
+	s := tr.Stats()
+	if s.FramesQueued != 5 || s.DroppedBy[DropQueueFull] != 1 {
+		t.Fatalf("stats while stalled %+v", s)
+	}
+	checkAddsUp(t, s)
+
+	// Flush waits while packets are in flight.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := tr.Flush(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("flush with frames in flight: %v", err)
+	}
+	close(gate)
+	flush(t, tr)
+	s = tr.Stats()
+	if s.FramesSent != 5 || s.FramesDropped != 1 || s.FramesPushed != 6 {
+		t.Fatalf("after drain %+v", s)
+	}
+	checkAddsUp(t, s)
+	// Drop-newest: frames 0..4 went out in order.
+	for i, p := range h.tr.parsed(t) {
+		if p.Payload[0] != byte(i) {
+			t.Fatalf("packet %d carries frame %d", i, p.Payload[0])
+		}
+	}
+}
+
+func TestFlushWithNothingPending(t *testing.T) {
+	h := newHarness(t, Options{})
+	tr := h.publish("x", "DTR_1")
+	flush(t, tr)
+}
+
+func TestTransportErrorCountsDrop(t *testing.T) {
+	h := newHarness(t, Options{})
+	tr := h.publish("x", "DTR_1")
+	h.tr.mu.Lock()
+	h.tr.failErr = errBoom
+	h.tr.mu.Unlock()
+	if err := tr.TryPush([]byte{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, tr)
+	s := tr.Stats()
+	if s.DroppedBy[DropTransportError] != 1 || s.FramesSent != 0 || s.LastError == "" {
+		t.Fatalf("stats %+v", s)
+	}
+	checkAddsUp(t, s)
+}
+
+// Frames queued behind a stalled transport when the track is unpublished
+// are dropped with reason "unpublished", not lost.
+func TestUnpublishDropsQueuedFrames(t *testing.T) {
+	h := newHarness(t, Options{})
+	tr := h.publish("x", "DTR_1")
+	h.tr.mu.Lock()
+	h.tr.gate = make(chan struct{})
+	h.tr.mu.Unlock()
+	for i := range 3 {
+		if err := tr.TryPush([]byte{byte(i)}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv(t, h.tr.entered)
+	h.m.HandleUnpublishResponse(tr.Handle()) // SFU-initiated, mid-send
+	flush(t, tr)
+	s := tr.Stats()
+	if s.DroppedBy[DropUnpublished] != 3 || s.FramesSent != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	checkAddsUp(t, s)
+}
+
+func TestE2EERoundTrip(t *testing.T) {
+	key, err := newE2EEKeyFromBytes(bytes.Repeat([]byte{9}, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, Options{E2EE: key, MTU: 200})
+	req, res := h.publishAsync(context.Background(), PublishOptions{Name: "secret", E2EE: true})
+	if !req.E2EE {
+		t.Fatal("request does not ask for E2EE")
+	}
+	h.m.HandlePublishResponse(Info{Handle: req.Handle, SID: "DTR_e", Name: "secret", E2EE: true})
+	tr := recv(t, res).tr
+	plain := bytes.Repeat([]byte("attack at dawn "), 40)
+	for range 2 {
+		if err := tr.TryPush(append([]byte(nil), plain...), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, tr)
+	pkts := h.tr.parsed(t)
+	frames := map[uint16][]byte{}
+	exts := map[uint16]packetizer.E2EE{}
+	for _, p := range pkts {
+		if !p.Header.Extensions.HasE2EE {
+			t.Fatal("packet without E2EE extension")
+		}
+		fn := p.Header.FrameNumber
+		if prev, ok := exts[fn]; ok && prev != p.Header.Extensions.E2EE {
+			t.Fatal("E2EE extension differs within a frame")
+		}
+		exts[fn] = p.Header.Extensions.E2EE
+		frames[fn] = append(frames[fn], p.Payload...)
+	}
+	if exts[0].IV == exts[1].IV {
+		t.Fatal("IV reused across frames")
+	}
+	for fn, ct := range frames {
+		if bytes.Contains(ct, []byte("attack")) {
+			t.Fatal("plaintext on the wire")
+		}
+		got, err := key.Open(nil, ct, exts[fn])
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("frame %d: decrypt %v", fn, err)
+		}
+	}
+}
+
+func TestNewE2EEKeyDerivesPBKDF2(t *testing.T) {
+	a, err := NewE2EEKey("correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewE2EEKey("correct horse")
+	c, _ := NewE2EEKey("other")
+	s := newSealer(a, time.Now)
+	ct, ext, err := s.seal([]byte("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.Open(nil, ct, ext); err != nil || string(got) != "hello" {
+		t.Fatalf("same passphrase cannot open: %v", err)
+	}
+	if _, err := c.Open(nil, ct, ext); err == nil {
+		t.Fatal("other passphrase opened the frame")
+	}
+	if _, err := NewE2EEKey(""); err == nil {
+		t.Fatal("empty passphrase accepted")
+	}
+}
+
+// A stalled transport must not grow memory: pushes beyond the queue are
+// dropped and counted instead of buffered.
+func TestStalledTransportDoesNotGrowMemory(t *testing.T) {
+	h := newHarness(t, Options{})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.mu.Lock()
+	h.tr.gate = gate
+	h.tr.mu.Unlock()
+	payload := make([]byte, 1024)
+	push := func(n int) {
+		for range n {
+			_ = tr.TryPush(payload, 0)
+		}
+	}
+	push(100)
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	push(100_000)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 1<<20 {
+		t.Fatalf("heap grew %d bytes while the transport stalled", grown)
+	}
+	s := tr.Stats()
+	if s.DroppedBy[DropQueueFull] < 100_000 {
+		t.Fatalf("drops not counted: %+v", s)
+	}
+	checkAddsUp(t, s)
+	close(gate)
+	flush(t, tr)
+}
