@@ -10,14 +10,17 @@ import (
 
 type discardTransport struct{}
 
-func (discardTransport) SendPublishRequest(PublishRequest) error             { return nil }
-func (discardTransport) SendUnpublishRequest(uint16) error                  { return nil }
+func (discardTransport) SendPublishRequest(PublishRequest) error           { return nil }
+func (discardTransport) SendUnpublishRequest(uint16) error                 { return nil }
 func (discardTransport) WritePacket(ctx context.Context, pkt []byte) error { return nil }
 
 // stallTransport holds every write until ctx ends, as a full data channel.
 type stallTransport struct{ discardTransport }
 
-func (stallTransport) WritePacket(ctx context.Context, pkt []byte) error { <-ctx.Done(); return ctx.Err() }
+func (stallTransport) WritePacket(ctx context.Context, pkt []byte) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
 
 func benchTrack(b *testing.B, tr Transport) (*Manager, *LocalTrack) {
 	m := NewManager(tr, Options{})

@@ -10,15 +10,15 @@ import (
 type Reason int
 
 const (
-	ReasonUnknown            Reason = iota // the SFU rejected it for another reason (see RawMessage)
-	ReasonNotAllowed                       // token lacks canPublishData, or the server has data tracks off
-	ReasonDuplicateName                    // this participant already publishes a track of that name
-	ReasonInvalidName                      // empty or longer than 256 bytes
-	ReasonTimeout                          // no answer within the publish timeout
-	ReasonLimitReached                     // no track handle left, or the SFU's limit
-	ReasonDisconnected                     // the connection went away while pending
-	ReasonCancelled                        // the caller's context ended
-	ReasonE2EENotConfigured                // E2EE requested without a passphrase
+	ReasonUnknown           Reason = iota // the SFU rejected it for another reason (see RawMessage)
+	ReasonNotAllowed                      // token lacks canPublishData, or the server has data tracks off
+	ReasonDuplicateName                   // this participant already publishes a track of that name
+	ReasonInvalidName                     // empty or longer than 256 bytes
+	ReasonTimeout                         // no answer within the publish timeout
+	ReasonLimitReached                    // no track handle left, or the SFU's limit
+	ReasonDisconnected                    // the connection went away while pending
+	ReasonCancelled                       // the caller's context ended
+	ReasonE2EENotConfigured               // E2EE requested without a passphrase
 )
 
 var reasonNames = [...]string{"unknown", "not allowed", "duplicate name", "invalid name", "timeout",

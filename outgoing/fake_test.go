@@ -28,7 +28,7 @@ func newFake() *fakeTransport {
 }
 
 func (f *fakeTransport) SendPublishRequest(r PublishRequest) error { f.publishes <- r; return nil }
-func (f *fakeTransport) SendUnpublishRequest(h uint16) error      { f.unpublishes <- h; return nil }
+func (f *fakeTransport) SendUnpublishRequest(h uint16) error       { f.unpublishes <- h; return nil }
 
 func (f *fakeTransport) WritePacket(ctx context.Context, pkt []byte) error {
 	f.mu.Lock()
@@ -70,7 +70,7 @@ func (f *fakeTransport) parsed(t *testing.T) []packetizer.Packet {
 type fakeTimer struct{ ch chan time.Time }
 
 func (ft *fakeTimer) after(time.Duration) <-chan time.Time { return ft.ch }
-func (ft *fakeTimer) fire()                               { ft.ch <- time.Time{} }
+func (ft *fakeTimer) fire()                                { ft.ch <- time.Time{} }
 
 func recv[T any](t *testing.T, ch <-chan T) T {
 	t.Helper()

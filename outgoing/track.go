@@ -63,8 +63,8 @@ type LocalTrack struct {
 	timeline     []StateChange
 	errs         []ErrorEvent
 	idle         bool
-	idleCh       chan struct{}  // closed while nothing is queued or in flight
-	unpublishAck chan struct{}  // set while Unpublish waits for the SFU
+	idleCh       chan struct{} // closed while nothing is queued or in flight
+	unpublishAck chan struct{} // set while Unpublish waits for the SFU
 	lastErr      atomic.Pointer[ErrorEvent]
 }
 
