@@ -67,6 +67,9 @@ type Status struct {
 
 // ReceiveStats is what the loopback subscriber saw for one track.
 type ReceiveStats struct {
+	// Subscribed says the loopback subscriber has the track's subscriber
+	// handle: frames pushed from now on can arrive.
+	Subscribed       bool
 	FramesReceived   uint64
 	BytesReceived    uint64
 	FramesLost       uint64 // probe sequence numbers that never arrived

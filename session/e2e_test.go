@@ -1,0 +1,59 @@
+package session
+
+import (
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/session/probe"
+)
+
+func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
+	s := connect(t, sfu(t), Config{Loopback: true})
+	tr, err := s.Publish(bounded(t, 15*time.Second), "sizes", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Info().SID == "" || tr.State() != outgoing.StatePublished {
+		t.Fatalf("track %+v", tr.Info())
+	}
+	waitSubscribed(t, s, "sizes")
+	sizes := []int{probe.HeaderLen, 15988, 16 << 10, 1 << 20}
+	src := probe.NewSource(tr.TryPush, nil)
+	var total uint64
+	for _, size := range sizes {
+		eventually(t, 10*time.Second, "queue room", func() bool { return src.Push(size) == nil })
+		total += uint64(size)
+	}
+	if err := tr.Flush(bounded(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "all frames at the loopback subscriber", func() bool {
+		r := s.Received()["sizes"]
+		return r.FramesReceived == uint64(len(sizes))
+	})
+	r := s.Received()["sizes"]
+	if r.BytesReceived != total || r.FramesLost != 0 || r.FramesIncomplete != 0 || r.LatencyP99 <= 0 {
+		t.Fatalf("received %+v, want %d bytes", r, total)
+	}
+	st := tr.Stats()
+	if st.FramesSent != uint64(len(sizes)) || st.FramesDropped != 0 {
+		t.Fatalf("sender stats %+v", st)
+	}
+}
+
+func TestE2EOneByteFrameIntact(t *testing.T) {
+	s := connect(t, sfu(t), Config{Loopback: true})
+	tr, err := s.Publish(bounded(t, 15*time.Second), "tiny", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribed(t, s, "tiny")
+	if err := tr.TryPush([]byte{0x42}, 0); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "1-byte frame", func() bool { return s.Received()["tiny"].FramesReceived == 1 })
+	if r := s.Received()["tiny"]; r.BytesReceived != 1 {
+		t.Fatalf("%+v", r)
+	}
+}
