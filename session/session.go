@@ -206,9 +206,11 @@ func (s *Session) supervise(p *peer) {
 			return
 		case <-p.done():
 		}
+		if s.ctx.Err() != nil {
+			return // Close is tearing down; not a connection failure
+		}
 		cause := p.err()
-		var le *LeaveError
-		if errors.As(cause, &le) && le.Action == livekit.LeaveRequest_DISCONNECT {
+		if isFinalLeave(cause) {
 			s.end(cause)
 			return
 		}
@@ -229,6 +231,15 @@ func (s *Session) supervise(p *peer) {
 		s.mgr.Republish()
 		p = np
 	}
+}
+
+// isFinalLeave says whether the SFU told us to go away for good. A server
+// shutting down says DISCONNECT too, but for a test tool the likely next
+// event is the server coming back (a restart, a deploy), so we retry then.
+func isFinalLeave(err error) bool {
+	var le *LeaveError
+	return errors.As(err, &le) && le.Action == livekit.LeaveRequest_DISCONNECT &&
+		le.Reason != livekit.DisconnectReason_SERVER_SHUTDOWN
 }
 
 func (s *Session) reconnect() (*peer, error) {

@@ -1,0 +1,187 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/session/localsfu"
+	"github.com/dttui/dttui/session/probe"
+)
+
+func TestE2EDuplicateName(t *testing.T) {
+	s := connect(t, sfu(t), Config{})
+	if _, err := s.Publish(bounded(t, 15*time.Second), "dup", false); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Publish(bounded(t, 15*time.Second), "dup", false)
+	if !errors.Is(err, outgoing.ErrDuplicateName) {
+		t.Fatalf("second publish: %v", err)
+	}
+}
+
+func TestE2ENoCanPublishData(t *testing.T) {
+	srv := sfu(t)
+	token, err := mintToken(srv.APIKey, srv.APISecret, "nodata-"+randomSuffix(), "viewer", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := connect(t, srv, Config{Token: token})
+	_, err = s.Publish(bounded(t, 15*time.Second), "x", false)
+	var pe *outgoing.PublishError
+	if !errors.Is(err, outgoing.ErrNotAllowed) || !errors.As(err, &pe) || pe.RawMessage == "" {
+		t.Fatalf("publish without canPublishData: %v", err)
+	}
+	if strings.Contains(err.Error(), token) {
+		t.Fatal("token in error message")
+	}
+}
+
+func TestE2EInvalidName(t *testing.T) {
+	s := connect(t, sfu(t), Config{})
+	for _, name := range []string{"", strings.Repeat("n", 257)} {
+		if _, err := s.Publish(bounded(t, 15*time.Second), name, false); !errors.Is(err, outgoing.ErrInvalidName) {
+			t.Fatalf("%d-byte name: %v", len(name), err)
+		}
+	}
+}
+
+func TestE2EUnpublish(t *testing.T) {
+	s := connect(t, sfu(t), Config{Loopback: true})
+	tr, err := s.Publish(bounded(t, 15*time.Second), "gone", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribed(t, s, "gone")
+	if err := tr.Unpublish(bounded(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if tr.State() != outgoing.StateUnpublished {
+		t.Fatalf("state %v", tr.State())
+	}
+	if !errors.Is(tr.TryPush([]byte{1}, 0), outgoing.ErrTrackUnpublished) {
+		t.Fatal("push after unpublish accepted")
+	}
+	eventually(t, 10*time.Second, "loopback to lose the track", func() bool { return !s.Received()["gone"].Subscribed })
+	// The name is free again.
+	if _, err := s.Publish(bounded(t, 15*time.Second), "gone", false); err != nil {
+		t.Fatalf("republish same name: %v", err)
+	}
+}
+
+// A burst far larger than the queue and the channel buffer: some frames
+// are dropped, each counted with its reason, and after Flush the counters
+// add up exactly.
+func TestE2EBurstDropsAndCountersAddUp(t *testing.T) {
+	s := connect(t, sfu(t), Config{Loopback: true})
+	tr, err := s.Publish(bounded(t, 15*time.Second), "burst", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitSubscribed(t, s, "burst")
+	src := probe.NewSource(tr.TryPush, nil)
+	accepted, firstErr := src.Burst(2000, 64<<10)
+	if !errors.Is(firstErr, outgoing.ErrQueueFull) {
+		t.Fatalf("a 128 MB burst was not throttled: first error %v", firstErr)
+	}
+	if err := tr.Flush(bounded(t, 60*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	st := tr.Stats()
+	if st.FramesPushed != 2000 || st.FramesPushed != st.FramesSent+st.FramesDropped || st.DroppedBy[outgoing.DropQueueFull] == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if st.FramesSent != uint64(accepted) {
+		t.Fatalf("sent %d, accepted %d", st.FramesSent, accepted)
+	}
+	// What was sent arrives (loopback, no loss expected on 127.0.0.1, but
+	// the lossy channel may drop under load: require most of it).
+	eventually(t, 30*time.Second, "frames at the subscriber", func() bool {
+		r := s.Received()["burst"]
+		return r.FramesReceived+r.FramesLost+r.FramesIncomplete >= st.FramesSent*9/10
+	})
+}
+
+func TestE2EUnreachableURL(t *testing.T) {
+	start := time.Now()
+	_, err := Connect(context.Background(), Config{URL: "ws://127.0.0.1:1", APIKey: "k", APISecret: strings.Repeat("s", 32),
+		ConnectTimeout: 3 * time.Second, Logger: testLog})
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error(), strings.Repeat("s", 32)) {
+		t.Fatal("secret in error")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %s", d)
+	}
+}
+
+func TestE2EBadSecret(t *testing.T) {
+	srv := sfu(t)
+	_, err := Connect(bounded(t, 15*time.Second), Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: strings.Repeat("x", 32), Logger: testLog})
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestE2EDataTracksDisabled(t *testing.T) {
+	srv, err := localsfu.Start(bounded(t, 30*time.Second), localsfu.Options{DisableDataTracks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	s := connect(t, srv, Config{})
+	_, err = s.Publish(bounded(t, 15*time.Second), "x", false)
+	if !errors.Is(err, outgoing.ErrNotAllowed) {
+		t.Fatalf("publish with data tracks disabled: %v", err)
+	}
+}
+
+// The SFU goes away and comes back on the same port: the session rejoins,
+// republishes with the same handle and a new SID, and frames flow again.
+func TestE2EReconnectRepublishes(t *testing.T) {
+	srv, err := localsfu.Start(bounded(t, 30*time.Second), localsfu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := connect(t, srv, Config{Loopback: true})
+	tr, err := s.Publish(bounded(t, 15*time.Second), "phoenix", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldSID, handle := tr.Info().SID, tr.Handle()
+	waitSubscribed(t, s, "phoenix")
+
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "reconnecting state", func() bool { return s.Status().State == StateReconnecting })
+	srv2, err := localsfu.Start(bounded(t, 30*time.Second), localsfu.Options{Port: srv.Port, RTCPort: srv.RTCPort, APIKey: srv.APIKey, APISecret: srv.APISecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close()
+	eventually(t, 30*time.Second, "republished", func() bool {
+		return tr.State() == outgoing.StatePublished && tr.Info().SID != oldSID
+	})
+	if tr.Handle() != handle || s.Status().Reconnects != 1 {
+		t.Fatalf("handle %d→%d, reconnects %d", handle, tr.Handle(), s.Status().Reconnects)
+	}
+	waitSubscribed(t, s, "phoenix")
+	before := s.Received()["phoenix"].FramesReceived
+	eventually(t, 15*time.Second, "frames after reconnect", func() bool {
+		_ = tr.TryPush([]byte("again"), 0)
+		return s.Received()["phoenix"].FramesReceived > before
+	})
+	var sawRepublishing bool
+	for _, c := range tr.Stats().Timeline {
+		sawRepublishing = sawRepublishing || c.State == outgoing.StateRepublishing
+	}
+	if !sawRepublishing {
+		t.Fatalf("timeline %+v", tr.Stats().Timeline)
+	}
+}
