@@ -20,7 +20,9 @@ var (
 	sharedErr  error
 )
 
-func sfu(t *testing.T) *localsfu.Server {
+func sfu(t *testing.T) *localsfu.Server { return sfuB(t) }
+
+func sfuB(t testing.TB) *localsfu.Server {
 	t.Helper()
 	sharedOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
