@@ -66,7 +66,7 @@ func benchE2E(b *testing.B, size int) {
 	sent := tr.Stats().FramesSent
 	// Let the tail arrive: wait until delivery stops moving.
 	var r ReceiveStats
-	for prev := uint64(1<<63); ; {
+	for prev := uint64(1 << 63); ; {
 		time.Sleep(200 * time.Millisecond)
 		r = s.Received()[name]
 		if r.FramesReceived+r.FramesLost >= sent || r.FramesReceived == prev {
