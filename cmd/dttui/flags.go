@@ -94,6 +94,7 @@ type options struct {
 	Loopback                      bool
 	LogFile                       string
 	PublishTimeout                time.Duration
+	LocalPort                     int
 }
 
 // parseFlags reads args and, like the LiveKit CLI, LIVEKIT_URL,
@@ -116,6 +117,8 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.BoolVar(&o.Loopback, "loopback", true, "subscribe to our own tracks from a second participant to measure delivery, loss and latency")
 	fs.StringVar(&o.LogFile, "log-file", "", "also write logs to this `file` (they are always in the log pane)")
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", 10*time.Second, "how long to wait for the SFU to answer a publish")
+	local := fs.Bool("local", false, "use the embedded local SFU even if LIVEKIT_URL is set")
+	fs.IntVar(&o.LocalPort, "local-port", 7880, "signal `port` of the embedded SFU (0: any free port; a busy port falls back to a free one)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "dttui publishes LiveKit data tracks and shows live per-track stats.\n\n")
 		fmt.Fprintf(out, "Usage: dttui [flags]\n\nWith no --url, dttui starts LiveKit's SFU in-process on 127.0.0.1.\n\nFlags:\n")
@@ -123,6 +126,24 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if *local {
+		o.URL, o.Token = "", ""
+	}
+	if o.URL == "" {
+		// The embedded SFU takes keys only from flags: LIVEKIT_API_* in the
+		// environment belong to a remote server.
+		explicit := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+		if !explicit["api-key"] {
+			o.APIKey = ""
+		}
+		if !explicit["api-secret"] {
+			o.APISecret = ""
+		}
+		if o.APISecret != "" && len(o.APISecret) < 32 {
+			return o, errors.New("--api-secret for the embedded SFU must be at least 32 characters")
+		}
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))
