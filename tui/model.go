@@ -323,6 +323,7 @@ func (m Model) updatePrompt(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(msg, m.keys.PromptCancel):
 		m.prompt = false
+		m.input.Blur()
 		return m, nil
 	case key.Matches(msg, m.keys.PromptToggleE2E):
 		if m.opts.E2EEAvailable {
@@ -332,6 +333,7 @@ func (m Model) updatePrompt(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.PromptSubmit):
 		name := strings.TrimSpace(m.input.Value())
 		m.prompt = false
+		m.input.Blur()
 		cmd := m.publishCmd(name, m.promptE2E, nil)
 		m.refresh()
 		return m, tea.Batch(cmd, m.flash(fmt.Sprintf("publishing %q…", name), false))

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -84,7 +85,11 @@ func (m Model) viewHeader(w int) string {
 	default:
 		state = th.Bad.Render("✕ disconnected")
 	}
-	parts := []string{th.Title.Render("dttui"), state, st.URL}
+	parts := []string{th.Title.Render("dttui"), state}
+	if m.paused {
+		parts = append(parts, th.Warn.Render("[paused]"))
+	}
+	parts = append(parts, st.URL)
 	if st.Room != "" {
 		parts = append(parts, th.Dim.Render("room ")+st.Room)
 	}
@@ -94,9 +99,6 @@ func (m Model) viewHeader(w int) string {
 	parts = append(parts, th.Dim.Render("rtt ")+formatDuration(st.RTT))
 	if st.Reconnects > 0 {
 		parts = append(parts, th.Warn.Render(fmt.Sprintf("reconnects %d", st.Reconnects)))
-	}
-	if m.paused {
-		parts = append(parts, th.Warn.Render("[paused]"))
 	}
 	line := strings.Join(parts, "  ")
 	if st.Err != nil && st.State != session.StateConnected {
@@ -166,6 +168,9 @@ func (m Model) stateCell(r row) (string, func(...string) string) {
 	case outgoing.StateUnpublished:
 		return "unpublished", th.Dim.Render
 	case outgoing.StateFailed:
+		if r.failed != nil {
+			return "failed: " + shortReason(r.failed.err), th.Bad.Render
+		}
 		return "failed", th.Bad.Render
 	}
 	return st.State.String(), th.Dim.Render
@@ -194,54 +199,54 @@ func (m Model) columns() []column {
 	}
 	none := func(row) func(...string) string { return nil }
 	return []column{
-		{title: "NAME", width: 14, priority: 0, cell: func(r row) string { return r.stats.Name }, style: none},
-		{title: "H", width: 4, priority: 1, right: true, cell: func(r row) string {
+		{title: "NAME", width: 12, priority: 0, cell: func(r row) string { return r.stats.Name }, style: none},
+		{title: "H", width: 3, priority: 1, right: true, cell: func(r row) string {
 			if r.stats.Handle == 0 {
 				return "-"
 			}
 			return fmt.Sprint(r.stats.Handle)
 		}, style: none},
-		{title: "SID", width: 16, priority: 3, cell: func(r row) string {
+		{title: "SID", width: 12, priority: 3, cell: func(r row) string {
 			if r.stats.SID == "" {
 				return "-"
 			}
 			return r.stats.SID
 		}, style: func(row) func(...string) string { return th.Dim.Render }},
-		{title: "STATE", width: 13, priority: 0, cell: func(r row) string { s, _ := m.stateCell(r); return s },
+		{title: "STATE", width: 16, priority: 0, cell: func(r row) string { s, _ := m.stateCell(r); return s },
 			style: func(r row) func(...string) string { _, f := m.stateCell(r); return f }},
-		{title: "FPS", width: 7, priority: 0, right: true, cell: func(r row) string { return formatCount(r.fps) }, style: none},
-		{title: "PPS", width: 7, priority: 2, right: true, cell: func(r row) string { return formatCount(r.pps) }, style: none},
-		{title: "BYTES/S", width: 11, priority: 0, right: true, cell: func(r row) string { return formatBytes(r.bps) + "/s" }, style: none},
-		{title: "PUSHED", width: 8, priority: 1, right: true, cell: func(r row) string { return num(r.stats.FramesPushed) }, style: none},
-		{title: "DROPPED", width: 8, priority: 0, right: true, cell: func(r row) string { return num(r.stats.FramesDropped) },
+		{title: "FPS", width: 6, priority: 0, right: true, cell: func(r row) string { return formatCount(r.fps) }, style: none},
+		{title: "BYTES/S", width: 10, priority: 0, right: true, cell: func(r row) string { return formatBytes(r.bps) + "/s" }, style: none},
+		{title: "PPS", width: 6, priority: 3, right: true, cell: func(r row) string { return formatCount(r.pps) }, style: none},
+		{title: "PUSHED", width: 7, priority: 2, right: true, cell: func(r row) string { return num(r.stats.FramesPushed) }, style: none},
+		{title: "DROPPED", width: 7, priority: 0, right: true, cell: func(r row) string { return num(r.stats.FramesDropped) },
 			style: func(r row) func(...string) string {
 				if r.stats.FramesDropped > 0 {
 					return th.Bad.Render
 				}
 				return nil
 			}},
-		{title: "UNPUB", width: 6, priority: 2, right: true, cell: func(r row) string { return num(r.stats.UnpublishedErrors) },
+		{title: "UNPUB", width: 5, priority: 2, right: true, cell: func(r row) string { return num(r.stats.UnpublishedErrors) },
 			style: func(r row) func(...string) string {
 				if r.stats.UnpublishedErrors > 0 {
 					return th.Warn.Render
 				}
 				return nil
 			}},
-		{title: "RX/S", width: 7, priority: 1, right: true, rx: true, cell: rxcell(func(_ session.ReceiveStats, r row) string { return formatCount(r.rxfps) }), style: none},
-		{title: "LOST", width: 6, priority: 1, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ row) string { return num(x.FramesLost + x.FramesIncomplete) }),
+		{title: "RX/S", width: 6, priority: 1, right: true, rx: true, cell: rxcell(func(_ session.ReceiveStats, r row) string { return formatCount(r.rxfps) }), style: none},
+		{title: "LOST", width: 5, priority: 1, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ row) string { return num(x.FramesLost + x.FramesIncomplete) }),
 			style: func(r row) func(...string) string {
 				if r.rx != nil && r.rx.FramesLost+r.rx.FramesIncomplete > 0 {
 					return th.Warn.Render
 				}
 				return nil
 			}},
-		{title: "P50", width: 7, priority: 2, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ row) string { return formatDuration(x.LatencyP50) }), style: none},
-		{title: "P99", width: 7, priority: 2, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ row) string { return formatDuration(x.LatencyP99) }), style: none},
-		{title: "SEND RATE", width: 12, priority: 1, cell: func(r row) string {
+		{title: "P50", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ row) string { return formatDuration(x.LatencyP50) }), style: none},
+		{title: "P99", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ row) string { return formatDuration(x.LatencyP99) }), style: none},
+		{title: "SEND RATE", width: 10, priority: 2, cell: func(r row) string {
 			if r.ui == nil {
 				return ""
 			}
-			return sparkline.Render(r.ui.spark.Values(), 12)
+			return sparkline.Render(r.ui.spark.Values(), 10)
 		}, style: func(row) func(...string) string { return th.Info.Render }},
 		{title: "LAST ERROR", width: 0, priority: 3, cell: func(r row) string { return r.stats.LastError },
 			style: func(row) func(...string) string { return th.Bad.Render }},
@@ -271,7 +276,7 @@ func (m Model) visibleColumns(w int) []column {
 	}
 	var out []column
 	for i, c := range all {
-		if c.width == 0 && avail >= 10 {
+		if c.width == 0 && avail >= 13 {
 			c.width = avail - 1
 			keep[i] = true
 		}
@@ -448,4 +453,31 @@ func (m Model) viewLogs(w, h int) string {
 		lines = []string{m.th.Dim.Render("no log lines yet")}
 	}
 	return m.th.Box.Width(w - 2).Render(strings.Join(lines, "\n"))
+}
+
+// shortReason names why a publish failed in a word or two, for the table.
+func shortReason(err error) string {
+	var pe *outgoing.PublishError
+	if !errors.As(err, &pe) {
+		return "error"
+	}
+	switch pe.Reason {
+	case outgoing.ReasonNotAllowed:
+		return "not allowed"
+	case outgoing.ReasonDuplicateName:
+		return "duplicate"
+	case outgoing.ReasonInvalidName:
+		return "bad name"
+	case outgoing.ReasonTimeout:
+		return "timeout"
+	case outgoing.ReasonLimitReached:
+		return "limit"
+	case outgoing.ReasonDisconnected:
+		return "disconnected"
+	case outgoing.ReasonCancelled:
+		return "cancelled"
+	case outgoing.ReasonE2EENotConfigured:
+		return "no E2EE key"
+	}
+	return "rejected"
 }

@@ -1,0 +1,234 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/tui/logbuf"
+	"github.com/dttui/dttui/tui/theme"
+)
+
+// fakeBackend is a scripted session: tests set what Snapshot and Status
+// return and decide when a publish is answered.
+type fakeBackend struct {
+	mu       sync.Mutex
+	status   session.Status
+	snap     []outgoing.TrackStats
+	rx       map[string]session.ReceiveStats
+	answers  chan publishAnswer // Publish waits for one (or ctx)
+	calls    []string
+	closed   bool
+	tracks   map[string]*fakeTrack
+	nextH    uint16
+	ctxSeen  chan context.Context
+}
+
+type publishAnswer struct {
+	err error
+}
+
+func newFakeBackend() *fakeBackend {
+	return &fakeBackend{
+		status:  session.Status{State: session.StateConnected, URL: "ws://127.0.0.1:7880", Room: "demo-room", Identity: "alice", RTT: 800 * time.Microsecond},
+		rx:      map[string]session.ReceiveStats{},
+		answers: make(chan publishAnswer, 8),
+		tracks:  map[string]*fakeTrack{},
+		ctxSeen: make(chan context.Context, 8),
+	}
+}
+
+func (f *fakeBackend) Status() session.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.status
+}
+
+func (f *fakeBackend) Snapshot() []outgoing.TrackStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]outgoing.TrackStats(nil), f.snap...)
+}
+
+func (f *fakeBackend) Received() map[string]session.ReceiveStats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]session.ReceiveStats{}
+	for k, v := range f.rx {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *fakeBackend) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+func (f *fakeBackend) Publish(ctx context.Context, name string, e2ee bool) (Track, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, name)
+	f.mu.Unlock()
+	f.ctxSeen <- ctx
+	select {
+	case a := <-f.answers:
+		if a.err != nil {
+			return nil, a.err
+		}
+	case <-ctx.Done():
+		return nil, &outgoing.PublishError{Reason: outgoing.ReasonCancelled, Name: name, Err: ctx.Err()}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.nextH++
+	t := &fakeTrack{handle: f.nextH, name: name}
+	f.tracks[name] = t
+	f.snap = append(f.snap, outgoing.TrackStats{Handle: t.handle, Name: name, SID: "DTR_" + name, State: outgoing.StatePublished})
+	return t, nil
+}
+
+type fakeTrack struct {
+	mu          sync.Mutex
+	handle      uint16
+	name        string
+	pushes      int
+	full        int // pushes beyond this are refused with QueueFull
+	unpublished bool
+}
+
+func (t *fakeTrack) Handle() uint16 { return t.handle }
+func (t *fakeTrack) Name() string   { return t.name }
+func (t *fakeTrack) TryPush(p []byte, ts uint64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.full > 0 && t.pushes >= t.full {
+		return &outgoing.PushError{Track: t.name, Drop: outgoing.DropQueueFull}
+	}
+	t.pushes++
+	return nil
+}
+func (t *fakeTrack) Unpublish(context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.unpublished = true
+	return nil
+}
+func (t *fakeTrack) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pushes
+}
+
+var errFake = errors.New("fake")
+
+// clock is a settable time for deterministic views.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func newTestModel(b *fakeBackend, c *clock, logs *logbuf.Buffer) Model {
+	return New(b, Options{Theme: theme.Plain(), Now: c.now, Logs: logs, Tick: time.Hour})
+}
+
+// harness drives a Model like bubbletea does, synchronously: commands
+// that finish within a moment feed their messages back at once; slower ones
+// (a publish waiting for its answer, timers) deliver later, when the test
+// calls settle.
+type harness struct {
+	t        *testing.T
+	m        Model
+	late     chan tea.Msg
+}
+
+func newHarness(t *testing.T, m Model) *harness {
+	return &harness{t: t, m: m, late: make(chan tea.Msg, 64)}
+}
+
+func (h *harness) send(msg tea.Msg) {
+	h.t.Helper()
+	queue := []tea.Msg{msg}
+	for len(queue) > 0 {
+		next, cmd := h.m.Update(queue[0])
+		h.m = next.(Model)
+		queue = append(queue[1:], h.run(cmd)...)
+	}
+}
+
+// until processes late messages (publish results, cursor blinks...) until
+// cond holds, failing the test if it does not within d.
+func (h *harness) until(what string, d time.Duration, cond func(Model) bool) {
+	h.t.Helper()
+	deadline := time.After(d)
+	for !cond(h.m) {
+		select {
+		case msg := <-h.late:
+			h.send(msg)
+		case <-deadline:
+			h.t.Fatalf("timed out waiting for %s; view:\n%s", what, plain(h.m))
+		}
+	}
+}
+
+func (h *harness) run(cmd tea.Cmd) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	ch := make(chan tea.Msg, 1)
+	go func() { ch <- cmd() }()
+	select {
+	case msg := <-ch:
+		return h.expand(msg)
+	case <-time.After(50 * time.Millisecond):
+		go func() {
+			for _, m := range h.expand(<-ch) {
+				if _, isClear := m.(clearStatusMsg); !isClear {
+					h.late <- m
+				}
+			}
+		}()
+		return nil
+	}
+}
+
+func (h *harness) expand(msg tea.Msg) []tea.Msg {
+	switch msg := msg.(type) {
+	case nil, tickMsg:
+		return nil
+	case tea.BatchMsg:
+		var out []tea.Msg
+		for _, c := range msg {
+			out = append(out, h.run(c)...)
+		}
+		return out
+	}
+	return []tea.Msg{msg}
+}
+
+func press(s string) tea.KeyMsg {
+	switch s {
+	case "enter":
+		return tea.KeyMsg{Type: tea.KeyEnter}
+	case "esc":
+		return tea.KeyMsg{Type: tea.KeyEsc}
+	case "tab":
+		return tea.KeyMsg{Type: tea.KeyTab}
+	case "space":
+		return tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{' '}}
+	case "ctrl+c":
+		return tea.KeyMsg{Type: tea.KeyCtrlC}
+	}
+	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
+}
+
+func plain(m Model) string { return ansi.Strip(m.View()) }

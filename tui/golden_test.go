@@ -1,0 +1,174 @@
+package tui
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/tui/logbuf"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden views")
+
+var goldenSizes = []struct{ w, h int }{{80, 24}, {140, 40}}
+
+// scenario builds a model in one of the states the goldens pin.
+type scenario struct {
+	name  string
+	build func(t *testing.T, h *harness, b *fakeBackend, c *clock)
+}
+
+// traffic advances the clock in 100 ms steps, growing each published
+// track's counters at fps frames of size bytes, so the smoothed rates and
+// sparklines are those of a steady stream.
+func traffic(h *harness, b *fakeBackend, c *clock, steps int, fps map[string]float64, size int, drops map[string]uint64) {
+	for i := 0; i < steps; i++ {
+		c.t = c.t.Add(100 * time.Millisecond)
+		b.mu.Lock()
+		for j := range b.snap {
+			s := &b.snap[j]
+			n := uint64(fps[s.Name] / 10)
+			s.FramesPushed += n + drops[s.Name]/uint64(steps)
+			s.FramesSent += n
+			s.PacketsSent += n * uint64((size+15987)/15988)
+			s.BytesSent += n * uint64(size+24)
+			s.DroppedBy[outgoing.DropQueueFull] += drops[s.Name] / uint64(steps)
+			s.FramesDropped = s.DroppedBy[outgoing.DropQueueFull]
+			if r, ok := b.rx[s.Name]; ok {
+				r.FramesReceived += n
+				r.BytesReceived += n * uint64(size)
+				b.rx[s.Name] = r
+			}
+		}
+		b.mu.Unlock()
+		h.send(tickMsg(c.t))
+	}
+}
+
+func publishTracks(t *testing.T, h *harness, b *fakeBackend, names ...string) {
+	for _, n := range names {
+		publishNow(t, h, b, n)
+	}
+	b.mu.Lock()
+	for i := range b.snap {
+		b.snap[i].Since = t0
+		b.snap[i].PublishAttempts = 1
+		b.snap[i].Timeline = []outgoing.StateChange{{At: t0, State: outgoing.StatePublished, SID: b.snap[i].SID, Reason: "published"}}
+	}
+	b.mu.Unlock()
+	h.m.statusMsg = ""
+}
+
+var scenarios = []scenario{
+	{"empty", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {}},
+	{"pending", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		b.mu.Lock()
+		b.snap = []outgoing.TrackStats{{Handle: 1, Name: "telemetry", State: outgoing.StatePending, Since: t0, PublishAttempts: 1}}
+		b.mu.Unlock()
+		c.t = t0.Add(2300 * time.Millisecond)
+		h.send(tickMsg(c.t))
+	}},
+	{"traffic", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		publishTracks(t, h, b, "telemetry", "chat")
+		b.mu.Lock()
+		b.rx["telemetry"] = session.ReceiveStats{Subscribed: true, LatencyP50: 600 * time.Microsecond, LatencyP99: 2100 * time.Microsecond}
+		b.rx["chat"] = session.ReceiveStats{Subscribed: true, LatencyP50: 550 * time.Microsecond, LatencyP99: 1800 * time.Microsecond}
+		b.mu.Unlock()
+		h.m.tracks[1].gen = nil
+		traffic(h, b, c, 40, map[string]float64{"telemetry": 500, "chat": 50}, 1024, nil)
+		h.send(press("d"))
+	}},
+	{"dropping", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		publishTracks(t, h, b, "video-meta")
+		b.mu.Lock()
+		b.snap[0].LastError = `push to "video-meta": frame dropped: queue full`
+		b.snap[0].Errors = []outgoing.ErrorEvent{{At: t0.Add(time.Second), Err: b.snap[0].LastError}}
+		b.mu.Unlock()
+		traffic(h, b, c, 30, map[string]float64{"video-meta": 200}, 64<<10, map[string]uint64{"video-meta": 1500})
+	}},
+	{"republishing", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		publishTracks(t, h, b, "telemetry")
+		traffic(h, b, c, 20, map[string]float64{"telemetry": 100}, 512, nil)
+		b.mu.Lock()
+		b.status.Reconnects = 1
+		b.snap[0].State = outgoing.StateRepublishing
+		b.snap[0].Since = c.t
+		b.snap[0].PublishAttempts = 2
+		b.snap[0].Timeline = append(b.snap[0].Timeline, outgoing.StateChange{At: c.t, State: outgoing.StateRepublishing, SID: "DTR_telemetry", Reason: "reconnected; republishing"})
+		b.mu.Unlock()
+		traffic(h, b, c, 10, map[string]float64{"telemetry": 0}, 512, nil)
+		h.send(press("d"))
+	}},
+	{"failed", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		b.answers <- publishAnswer{err: &outgoing.PublishError{Reason: outgoing.ReasonTimeout, Name: "telemetry", Timeout: 10 * time.Second}}
+		h.send(press("p"))
+		h.m.input.SetValue("telemetry")
+		h.send(press("enter"))
+		h.until("the failed row", 5*time.Second, func(m Model) bool { return len(m.failed) == 1 })
+	}},
+	{"help", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		h.send(press("?"))
+	}},
+	{"logs", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		publishTracks(t, h, b, "telemetry")
+		fmt.Fprintln(h.m.opts.Logs, `time=12:00:00.000 level=INFO msg="connection connected"`)
+		fmt.Fprintln(h.m.opts.Logs, `time=12:00:00.250 level=INFO msg="created data track" name=telemetry handle=1`)
+		h.send(press("l"))
+	}},
+}
+
+// buildScenario returns the model of a scenario at a size.
+func buildScenario(t *testing.T, sc scenario, w, hgt int) Model {
+	b := newFakeBackend()
+	c := &clock{t: t0}
+	h := newHarness(t, newTestModel(b, c, logbuf.New(100)))
+	h.send(tea.WindowSizeMsg{Width: w, Height: hgt})
+	sc.build(t, h, b, c)
+	return h.m
+}
+
+func TestGoldenViews(t *testing.T) {
+	for _, sc := range scenarios {
+		for _, sz := range goldenSizes {
+			name := fmt.Sprintf("%s_%dx%d", sc.name, sz.w, sz.h)
+			t.Run(name, func(t *testing.T) {
+				m := buildScenario(t, sc, sz.w, sz.h)
+				got := plain(m)
+				lines := strings.Split(got, "\n")
+				if len(lines) != sz.h {
+					t.Fatalf("view has %d lines, want %d", len(lines), sz.h)
+				}
+				for i, l := range lines {
+					if w := len([]rune(l)); w > sz.w {
+						t.Fatalf("line %d is %d wide (> %d): %q", i, w, sz.w, l)
+					}
+				}
+				path := filepath.Join("testdata", "golden", name+".golden")
+				if *update {
+					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				want, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatalf("%v (run go test ./tui -run TestGoldenViews -update)", err)
+				}
+				if got != string(want) {
+					t.Fatalf("view differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+				}
+			})
+		}
+	}
+}
