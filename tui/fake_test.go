@@ -19,16 +19,16 @@ import (
 // fakeBackend is a scripted session: tests set what Snapshot and Status
 // return and decide when a publish is answered.
 type fakeBackend struct {
-	mu       sync.Mutex
-	status   session.Status
-	snap     []outgoing.TrackStats
-	rx       map[string]session.ReceiveStats
-	answers  chan publishAnswer // Publish waits for one (or ctx)
-	calls    []string
-	closed   bool
-	tracks   map[string]*fakeTrack
-	nextH    uint16
-	ctxSeen  chan context.Context
+	mu      sync.Mutex
+	status  session.Status
+	snap    []outgoing.TrackStats
+	rx      map[string]session.ReceiveStats
+	answers chan publishAnswer // Publish waits for one (or ctx)
+	calls   []string
+	closed  bool
+	tracks  map[string]*fakeTrack
+	nextH   uint16
+	ctxSeen chan context.Context
 }
 
 type publishAnswer struct {
@@ -146,9 +146,9 @@ func newTestModel(b *fakeBackend, c *clock, logs *logbuf.Buffer) Model {
 // (a publish waiting for its answer, timers) deliver later, when the test
 // calls settle.
 type harness struct {
-	t        *testing.T
-	m        Model
-	late     chan tea.Msg
+	t    *testing.T
+	m    Model
+	late chan tea.Msg
 }
 
 func newHarness(t *testing.T, m Model) *harness {
