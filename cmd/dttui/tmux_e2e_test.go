@@ -1,0 +1,138 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTUIEndToEndInTmux runs the real dttui binary in a tmux pane against
+// the embedded SFU, publishes a track with keys, pushes frames, and reads
+// the counters moving on screen.
+func TestTUIEndToEndInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux not installed (.ci/run installs it)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "dttui")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	sock := fmt.Sprintf("dttui-e2e-%d", os.Getpid())
+	tmux := func(args ...string) string {
+		out, err := exec.Command("tmux", append([]string{"-L", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	logFile := filepath.Join(dir, "dttui.log")
+	cmdline := fmt.Sprintf("env XDG_CACHE_HOME=%s TERM=xterm-256color %s --local --local-port 0 --log-file %s; echo DTTUI-EXITED $?; sleep 60",
+		dir, bin, logFile)
+	tmux("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "32", cmdline)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
+
+	screen := func() string { return tmux("capture-pane", "-p", "-t", "e2e") }
+	waitFor := func(what string, d time.Duration, cond func(string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for {
+			s := screen()
+			if cond(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				log, _ := os.ReadFile(logFile)
+				t.Fatalf("timed out waiting for %s; screen:\n%s\nlog tail:\n%s", what, s, tail(string(log), 20))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	keys := func(k ...string) { tmux(append([]string{"send-keys", "-t", "e2e"}, k...)...) }
+
+	waitFor("the demo track streaming", 60*time.Second, func(s string) bool {
+		return strings.Contains(s, "● connected") && strings.Contains(s, "demo") && strings.Contains(s, "published")
+	})
+	keys("p")
+	waitFor("the publish prompt", 10*time.Second, func(s string) bool { return strings.Contains(s, "Publish a data track") })
+	keys("C-u")
+	keys("-l", "keys-track")
+	keys("Enter")
+	waitFor("keys-track published", 20*time.Second, func(s string) bool {
+		return rowHas(s, "keys-track", "published")
+	})
+	keys("d") // detail pane of the selected (new) track
+	keys("b") // a burst of 100
+	s := waitFor("burst counted", 10*time.Second, func(s string) bool { p, _ := pushedSent(s); return p >= 100 })
+	p1, _ := pushedSent(s)
+	keys("g") // steady generator
+	s = waitFor("generator counters moving", 15*time.Second, func(s string) bool { p, _ := pushedSent(s); return p > p1+20 })
+	_, sent := pushedSent(s)
+	if sent == 0 {
+		t.Fatalf("nothing sent:\n%s", s)
+	}
+	if !strings.Contains(s, "loopback:") {
+		t.Fatalf("loopback stats missing:\n%s", s)
+	}
+	keys("l") // the log pane too, so the secret check below covers it
+	shown := waitFor("log pane", 10*time.Second, func(s string) bool { return strings.Contains(s, "level=") })
+	keys("q")
+	waitFor("clean exit", 20*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED 0") })
+
+	// The embedded SFU's secret is in the 0600 env file, and nowhere else.
+	env, err := os.ReadFile(filepath.Join(dir, "dttui", "local-sfu.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := regexp.MustCompile(`LIVEKIT_API_SECRET=(\S+)`).FindStringSubmatch(string(env))
+	if secret == nil || len(secret[1]) < 32 {
+		t.Fatalf("env file: %q", env)
+	}
+	log, _ := os.ReadFile(logFile)
+	for where, text := range map[string]string{"log file": string(log), "screen": s + shown} {
+		if strings.Contains(text, secret[1]) {
+			t.Fatalf("API secret appears in the %s", where)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "dttui", "local-sfu.env")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("env file mode: %v %v", fi.Mode(), err)
+	}
+}
+
+var pushedRE = regexp.MustCompile(`frames pushed (\d+) · sent (\d+)`)
+
+func pushedSent(screen string) (pushed, sent int) {
+	m := pushedRE.FindStringSubmatch(screen)
+	if m == nil {
+		return -1, -1
+	}
+	p, _ := strconv.Atoi(m[1])
+	s, _ := strconv.Atoi(m[2])
+	return p, s
+}
+
+func rowHas(screen, name, word string) bool {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.Contains(l, name) && strings.Contains(l, word) {
+			return true
+		}
+	}
+	return false
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
