@@ -36,8 +36,9 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 		return string(out)
 	}
 	logFile := filepath.Join(dir, "dttui.log")
+	cache := filepath.Join(dir, "cache")
 	cmdline := fmt.Sprintf("env XDG_CACHE_HOME=%s TERM=xterm-256color %s --local --local-port 0 --log-file %s; echo DTTUI-EXITED $?; sleep 60",
-		dir, bin, logFile)
+		cache, bin, logFile)
 	tmux("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "32", cmdline)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
 
@@ -89,7 +90,7 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	waitFor("clean exit", 20*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED 0") })
 
 	// The embedded SFU's secret is in the 0600 env file, and nowhere else.
-	env, err := os.ReadFile(filepath.Join(dir, "dttui", "local-sfu.env"))
+	env, err := os.ReadFile(filepath.Join(cache, "dttui", "local-sfu.env"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 			t.Fatalf("API secret appears in the %s", where)
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(dir, "dttui", "local-sfu.env")); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(filepath.Join(cache, "dttui", "local-sfu.env")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("env file mode: %v %v", fi.Mode(), err)
 	}
 }
