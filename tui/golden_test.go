@@ -2,6 +2,7 @@ package tui
 
 import (
 	"flag"
+	"math"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,9 +15,13 @@ import (
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/logbuf"
+	"github.com/dttui/dttui/tui/theme"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden views")
+var (
+	update      = flag.Bool("update", false, "rewrite the golden views")
+	screenshots = flag.String("screenshots", "", "write each golden state in colour as ANSI to this directory (scripts/screenshots.sh turns them into PNGs)")
+)
 
 var goldenSizes = []struct{ w, h int }{{80, 24}, {140, 40}}
 
@@ -35,7 +40,8 @@ func traffic(h *harness, b *fakeBackend, c *clock, steps int, fps map[string]flo
 		b.mu.Lock()
 		for j := range b.snap {
 			s := &b.snap[j]
-			n := uint64(fps[s.Name] / 10)
+			// A wobble, so sparklines show shape rather than a flat bar.
+			n := uint64(fps[s.Name] / 10 * (1 + 0.5*math.Sin(float64(i)/2)))
 			s.FramesPushed += n + drops[s.Name]/uint64(steps)
 			s.FramesSent += n
 			s.PacketsSent += n * uint64((size+15987)/15988)
@@ -126,10 +132,10 @@ var scenarios = []scenario{
 }
 
 // buildScenario returns the model of a scenario at a size.
-func buildScenario(t *testing.T, sc scenario, w, hgt int) Model {
+func buildScenario(t *testing.T, sc scenario, w, hgt int, th theme.Theme) Model {
 	b := newFakeBackend()
 	c := &clock{t: t0}
-	h := newHarness(t, newTestModel(b, c, logbuf.New(100)))
+	h := newHarness(t, New(b, Options{Theme: th, Now: c.now, Logs: logbuf.New(100), Tick: time.Hour}))
 	h.send(tea.WindowSizeMsg{Width: w, Height: hgt})
 	sc.build(t, h, b, c)
 	return h.m
@@ -140,7 +146,7 @@ func TestGoldenViews(t *testing.T) {
 		for _, sz := range goldenSizes {
 			name := fmt.Sprintf("%s_%dx%d", sc.name, sz.w, sz.h)
 			t.Run(name, func(t *testing.T) {
-				m := buildScenario(t, sc, sz.w, sz.h)
+				m := buildScenario(t, sc, sz.w, sz.h, theme.Plain())
 				got := plain(m)
 				lines := strings.Split(got, "\n")
 				if len(lines) != sz.h {
@@ -169,6 +175,24 @@ func TestGoldenViews(t *testing.T) {
 					t.Fatalf("view differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
 				}
 			})
+		}
+	}
+}
+
+// TestWriteScreenshots renders every golden state in true colour at
+// 140x40 for the PNGs in screenshots/. It does nothing without -screenshots.
+func TestWriteScreenshots(t *testing.T) {
+	if *screenshots == "" {
+		t.Skip("pass -screenshots DIR (see scripts/screenshots.sh)")
+	}
+	if err := os.MkdirAll(*screenshots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range scenarios {
+		m := buildScenario(t, sc, 140, 40, theme.Color())
+		path := filepath.Join(*screenshots, sc.name+".ansi")
+		if err := os.WriteFile(path, []byte(m.View()), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
