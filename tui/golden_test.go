@@ -2,8 +2,8 @@ package tui
 
 import (
 	"flag"
-	"math"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
