@@ -179,7 +179,14 @@ func (l *loopback) onPacket(b []byte) {
 	}
 	rs.frames++
 	rs.bytes += uint64(len(frame.Payload))
-	if seq, sent, ok := probe.Decode(frame.Payload); ok {
+	payload := frame.Payload
+	if frame.Extensions.HasE2EE && l.s.e2ee != nil {
+		// Same shared key as the publisher: open it to read the probe.
+		if plain, err := l.s.e2ee.Open(nil, payload, frame.Extensions.E2EE); err == nil {
+			payload = plain
+		}
+	}
+	if seq, sent, ok := probe.Decode(payload); ok {
 		rs.observe(seq, time.Since(sent))
 	}
 }

@@ -22,6 +22,7 @@ type Session struct {
 	cfg     Config
 	log     *slog.Logger
 	mgr     *outgoing.Manager
+	e2ee    *outgoing.E2EEKey // nil without a passphrase
 	connect func(ctx context.Context) (*peer, error)
 
 	mu       sync.Mutex
@@ -77,7 +78,7 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 
-	s := &Session{cfg: cfg, log: cfg.Logger, statusCh: make(chan Status, 1)}
+	s := &Session{cfg: cfg, log: cfg.Logger, statusCh: make(chan Status, 1), e2ee: key}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mgr = outgoing.NewManager(s, outgoing.Options{
 		PublishTimeout: cfg.PublishTimeout,

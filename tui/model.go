@@ -48,6 +48,7 @@ type AutoTrack struct {
 	Name string
 	Rate float64 // 0: publish only
 	Size int
+	E2EE bool
 }
 
 // Defaults for the generator: visible on a sparkline, light on a laptop.
@@ -203,7 +204,7 @@ func (m Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.tick()}
 	for i := range m.opts.Autostart {
 		a := m.opts.Autostart[i]
-		cmds = append(cmds, m.publishCmd(a.Name, false, &a))
+		cmds = append(cmds, m.publishCmd(a.Name, a.E2EE, &a))
 	}
 	return tea.Batch(cmds...)
 }

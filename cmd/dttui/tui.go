@@ -19,7 +19,7 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 	}
 	var auto []tui.AutoTrack
 	for _, t := range o.Tracks {
-		auto = append(auto, tui.AutoTrack{Name: t.Name, Rate: t.Rate, Size: t.Size})
+		auto = append(auto, tui.AutoTrack{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
 	}
 	if local != nil && len(auto) == 0 {
 		// No account and no tracks asked for: show something alive at once.
