@@ -89,6 +89,7 @@ type RxLine struct {
 	Bytes        uint64  `json:"bytes"`
 	Lost         uint64  `json:"lost"`
 	Incomplete   uint64  `json:"incomplete"`
+	Corrupt      uint64  `json:"corrupt"`
 	P50ms        float64 `json:"p50_ms"`
 	P99ms        float64 `json:"p99_ms"`
 }
@@ -168,7 +169,7 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 			if r, ok := rx[s.Name]; ok {
 				pr := prevRx[s.Name]
 				tl.Rx = &RxLine{FramesPerSec: rate(r.FramesReceived-pr.FramesReceived, dt), Frames: r.FramesReceived,
-					Bytes: r.BytesReceived, Lost: r.FramesLost, Incomplete: r.FramesIncomplete,
+					Bytes: r.BytesReceived, Lost: r.FramesLost, Incomplete: r.FramesIncomplete, Corrupt: r.FramesCorrupt,
 					P50ms: float64(r.LatencyP50.Microseconds()) / 1000, P99ms: float64(r.LatencyP99.Microseconds()) / 1000}
 				prevRx[s.Name] = r
 			}

@@ -185,3 +185,41 @@ func TestE2EReconnectRepublishes(t *testing.T) {
 		t.Fatalf("timeline %+v", tr.Stats().Timeline)
 	}
 }
+
+// The signal socket drops while WebRTC stays up: the session resumes the
+// same participant (reconnect=1 + SyncState), so the track keeps its SID
+// and is never republished, and frames keep flowing.
+func TestE2EResumeAfterSignalDrop(t *testing.T) {
+	s := connect(t, sfu(t), Config{Loopback: true})
+	tr, err := s.Publish(bounded(t, 15*time.Second), "steady", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := tr.Info().SID
+	waitSubscribed(t, s, "steady")
+	p, err := s.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.transport.Close() // the socket drops; PeerConnections are untouched
+
+	eventually(t, 20*time.Second, "resumed", func() bool {
+		st := s.Status()
+		return st.State == StateConnected && st.Reconnects == 1
+	})
+	if got, _ := s.current(); got != p {
+		t.Fatal("a full rejoin happened instead of a resume")
+	}
+	if tr.Info().SID != sid || tr.State() != outgoing.StatePublished || tr.Stats().PublishAttempts != 1 {
+		t.Fatalf("track changed: %+v", tr.Info())
+	}
+	before := s.Received()["steady"].FramesReceived
+	eventually(t, 15*time.Second, "frames after resume", func() bool {
+		_ = tr.TryPush([]byte("still here"), 0)
+		return s.Received()["steady"].FramesReceived > before
+	})
+	// Signalling works again: a new publish goes through.
+	if _, err := s.Publish(bounded(t, 15*time.Second), "after-resume", false); err != nil {
+		t.Fatalf("publish after resume: %v", err)
+	}
+}

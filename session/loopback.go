@@ -42,6 +42,7 @@ const latencySamples = 2048
 
 type receiveState struct {
 	frames, bytes, incomplete uint64
+	corrupt                   uint64
 	seqInit                   bool
 	minSeq, maxSeq, distinct  uint64
 	lat                       [latencySamples]time.Duration
@@ -188,6 +189,9 @@ func (l *loopback) onPacket(b []byte) {
 	}
 	if seq, sent, ok := probe.Decode(payload); ok {
 		rs.observe(seq, time.Since(sent))
+		if !probe.Intact(payload) {
+			rs.corrupt++
+		}
 	}
 }
 
@@ -246,7 +250,8 @@ func (l *loopback) stats() map[string]ReceiveStats {
 		}
 	}
 	for name, r := range l.tracks {
-		st := ReceiveStats{Subscribed: subscribed[name], FramesReceived: r.frames, BytesReceived: r.bytes, FramesIncomplete: r.incomplete}
+		st := ReceiveStats{Subscribed: subscribed[name], FramesReceived: r.frames, BytesReceived: r.bytes,
+			FramesIncomplete: r.incomplete, FramesCorrupt: r.corrupt}
 		if r.seqInit {
 			if expected := r.maxSeq - r.minSeq + 1; expected > r.distinct {
 				st.FramesLost = expected - r.distinct

@@ -37,6 +37,9 @@ type peerConfig struct {
 	onSignal func(*livekit.SignalResponse)
 	// onDataTrackPacket sees each message on the subscriber's `_data_track`.
 	onDataTrackPacket func([]byte)
+	// resumable keeps the PeerConnections when the signal socket drops, so
+	// the owner can resume the session instead of rejoining.
+	resumable bool
 }
 
 // peer is one participant's connection: the signal websocket and the
@@ -61,6 +64,7 @@ type peer struct {
 
 	rttNanos atomic.Int64
 	joined   chan struct{}
+	sigLost  chan struct{} // closed when the current signal socket drops (resumable peers)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -90,6 +94,7 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		subUp:     make(chan struct{}),
 		joined:    make(chan struct{}),
 		closed:    make(chan struct{}),
+		sigLost:   make(chan struct{}),
 	}
 	se := webrtc.SettingEngine{}
 	se.LoggerFactory = pionLoggerFactory(cfg.log)
@@ -220,8 +225,62 @@ func (p *peer) send(msg *livekit.SignalRequest) error {
 	return p.transport.SendMessage(msg)
 }
 
-// OnTransportClose is the websocket reader ending.
-func (p *peer) OnTransportClose() { p.close(errors.New("signal connection lost")) }
+// errSignalLost is the signal websocket ending under us.
+var errSignalLost = errors.New("signal connection lost")
+
+// OnTransportClose is the websocket reader ending. A resumable peer keeps
+// its PeerConnections (data may still flow) and tells its owner, who can
+// resume; others close.
+func (p *peer) OnTransportClose() {
+	if !p.cfg.resumable {
+		p.close(errSignalLost)
+		return
+	}
+	p.mu.Lock()
+	closeOnce(p.sigLost)
+	p.mu.Unlock()
+}
+
+// signalLost is closed when the current signal socket has dropped.
+func (p *peer) signalLost() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sigLost
+}
+
+// resume reopens the signal socket for the same participant (reconnect=1)
+// and sends the SyncState that tells the SFU what we still publish. An
+// error means the session cannot be resumed and needs a full rejoin.
+func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.PublishDataTrackResponse) error {
+	select {
+	case <-p.closed:
+		return p.err()
+	default:
+	}
+	params := signalling.ConnectParams{AutoSubscribe: p.cfg.autoSubscribeDataTracks, ConnectTimeout: 5 * time.Second}
+	if err := p.transport.Reconnect(ctx, p.cfg.url, token, params, p.participantSID()); err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	p.mu.Lock()
+	p.sigLost = make(chan struct{})
+	sub, dc := p.sub, p.dc
+	p.mu.Unlock()
+	p.transport.Start()
+
+	sync := &livekit.SyncState{
+		Subscription:      &livekit.UpdateSubscription{Subscribe: true},
+		PublishDataTracks: dataTracks,
+	}
+	if sub != nil {
+		if ld := sub.CurrentLocalDescription(); ld != nil {
+			sync.Answer = protosignalling.ToProtoSessionDescription(*ld, 0, nil)
+		}
+	}
+	if dc != nil && dc.ID() != nil {
+		sync.DataChannels = []*livekit.DataChannelInfo{{Label: dc.Label(), Id: uint32(*dc.ID()), Target: livekit.SignalTarget_PUBLISHER}}
+	}
+	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_SyncState{SyncState: sync}})
+}
 
 // SetLogger is part of signalling.SignalHandler; our logger is fixed.
 func (p *peer) SetLogger(logger.Logger) {}
@@ -449,10 +508,10 @@ func (p *peer) pingLoop() {
 	defer t.Stop()
 	var rtt int64
 	for {
-		if err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PingReq{
-			PingReq: &livekit.Ping{Timestamp: time.Now().UnixMilli(), Rtt: rtt}}}); err != nil {
-			return
-		}
+		// A failed send is a dropped socket; keep ticking so pings resume
+		// after a resume. Only close ends the loop.
+		_ = p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PingReq{
+			PingReq: &livekit.Ping{Timestamp: time.Now().UnixMilli(), Rtt: rtt}}})
 		select {
 		case <-p.closed:
 			return

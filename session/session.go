@@ -44,6 +44,9 @@ const (
 	reconnectFirstDelay = 200 * time.Millisecond
 	reconnectMaxDelay   = 2 * time.Second
 	reconnectWindow     = 30 * time.Second
+	// resumeWindow bounds trying to resume before rejoining in full; the
+	// SFU keeps a participant whose signal dropped for about this long.
+	resumeWindow = 10 * time.Second
 )
 
 // Connect joins the room and returns once the data channel is open.
@@ -86,18 +89,15 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		Logger:         cfg.Logger.With("component", "outgoing"),
 	})
 	s.connect = func(ctx context.Context) (*peer, error) {
-		token := cfg.Token
-		if token == "" {
-			var err error
-			if token, err = mintToken(cfg.APIKey, cfg.APISecret, cfg.Room, cfg.Identity, true, false); err != nil {
-				return nil, err
-			}
+		token, err := s.token()
+		if err != nil {
+			return nil, err
 		}
 		ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 		defer cancel()
 		return dialPeer(ctx, peerConfig{
 			url: cfg.URL, token: token, log: cfg.Logger.With("participant", "publisher"),
-			publisher: true, onSignal: s.onSignal,
+			publisher: true, onSignal: s.onSignal, resumable: true,
 		})
 	}
 	s.setStatus(StateConnecting, nil)
@@ -205,6 +205,16 @@ func (s *Session) supervise(p *peer) {
 		select {
 		case <-s.ctx.Done():
 			return
+		case <-p.signalLost():
+			if s.ctx.Err() != nil {
+				return
+			}
+			if err := s.resume(p); err == nil {
+				continue
+			} else {
+				// The SFU would not take us back: start over in full.
+				p.close(err)
+			}
 		case <-p.done():
 		}
 		if s.ctx.Err() != nil {
@@ -232,6 +242,66 @@ func (s *Session) supervise(p *peer) {
 		s.mgr.Republish()
 		p = np
 	}
+}
+
+// resume tries to resume p's session after its signal socket dropped: the
+// PeerConnections and the tracks stay, the SIDs do not change.
+func (s *Session) resume(p *peer) error {
+	s.setStatus(StateReconnecting, errSignalLost)
+	ctx, cancel := context.WithTimeout(s.ctx, resumeWindow)
+	defer cancel()
+	delay := reconnectFirstDelay
+	var last error
+	for {
+		select {
+		case <-ctx.Done():
+			if last == nil {
+				last = ctx.Err()
+			}
+			return last
+		case <-p.done():
+			return p.err()
+		case <-time.After(delay):
+		}
+		token, err := s.token()
+		if err != nil {
+			return err
+		}
+		var tracks []*livekit.PublishDataTrackResponse
+		for _, info := range s.mgr.ActiveInfos() {
+			tracks = append(tracks, &livekit.PublishDataTrackResponse{Info: infoToProto(info)})
+		}
+		rctx, rcancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+		err = p.resume(rctx, token, tracks)
+		rcancel()
+		if err == nil {
+			s.log.Info("session resumed", "tracks", len(tracks))
+			s.setConnected(p, true)
+			return nil
+		}
+		var le *LeaveError
+		if errors.As(err, &le) || isFinalLeave(p.err()) {
+			return err
+		}
+		last = err
+		s.log.Info("resume attempt failed", "err", err)
+		delay = min(delay*2, reconnectMaxDelay)
+	}
+}
+
+func (s *Session) token() (string, error) {
+	if s.cfg.Token != "" {
+		return s.cfg.Token, nil
+	}
+	return mintToken(s.cfg.APIKey, s.cfg.APISecret, s.cfg.Room, s.cfg.Identity, true, false)
+}
+
+func infoToProto(i outgoing.Info) *livekit.DataTrackInfo {
+	enc := livekit.Encryption_NONE
+	if i.E2EE {
+		enc = livekit.Encryption_GCM
+	}
+	return &livekit.DataTrackInfo{PubHandle: uint32(i.Handle), Sid: i.SID, Name: i.Name, Encryption: enc}
 }
 
 // isFinalLeave says whether the SFU told us to go away for good. A server

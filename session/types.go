@@ -74,6 +74,7 @@ type ReceiveStats struct {
 	BytesReceived    uint64
 	FramesLost       uint64 // probe sequence numbers that never arrived
 	FramesIncomplete uint64 // frames missing packets (dropped by the depacketizer)
+	FramesCorrupt    uint64 // probe frames whose bytes differ from what was sent
 	LatencyP50       time.Duration
 	LatencyP99       time.Duration
 }

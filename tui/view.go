@@ -402,9 +402,13 @@ func (m Model) viewDetail(w, h int) string {
 		lines = append(lines, fmt.Sprintf("generator %s: %s/s × %s · burst %d", gen, formatCount(r.ui.rate), formatBytes(float64(r.ui.size)), m.burstN))
 	}
 	if r.rx != nil {
-		lines = append(lines, fmt.Sprintf("loopback: %d frames · %s · lost %d · incomplete %d · latency p50 %s p99 %s",
+		line := fmt.Sprintf("loopback: %d frames · %s · lost %d · incomplete %d · latency p50 %s p99 %s",
 			r.rx.FramesReceived, formatBytes(float64(r.rx.BytesReceived)), r.rx.FramesLost, r.rx.FramesIncomplete,
-			formatDuration(r.rx.LatencyP50), formatDuration(r.rx.LatencyP99)))
+			formatDuration(r.rx.LatencyP50), formatDuration(r.rx.LatencyP99))
+		if r.rx.FramesCorrupt > 0 {
+			line += th.Bad.Render(fmt.Sprintf(" · CORRUPT %d", r.rx.FramesCorrupt))
+		}
+		lines = append(lines, line)
 	}
 	if len(st.Timeline) > 0 {
 		lines = append(lines, th.Bold.Render("timeline"))

@@ -58,6 +58,20 @@ func Decode(b []byte) (seq uint64, sent time.Time, ok bool) {
 	return seq, sent, true
 }
 
+// Intact reports whether a decoded probe payload still carries the filler
+// Encode wrote, byte for byte: a frame reassembled wrongly fails it.
+func Intact(b []byte) bool {
+	if len(b) < HeaderLen {
+		return false
+	}
+	for i := HeaderLen; i < len(b); i++ {
+		if b[i] != byte(i) {
+			return false
+		}
+	}
+	return true
+}
+
 // PushFunc hands one frame to a track without blocking. It takes ownership
 // of payload. userTimestamp is UNIX milliseconds, the convention of the
 // user-timestamp extension. A non-nil error means the frame was not accepted.

@@ -108,3 +108,14 @@ func TestGeneratorValidatesAndRuns(t *testing.T) {
 		t.Fatal("SetRate")
 	}
 }
+
+func TestIntact(t *testing.T) {
+	b := Encode(nil, 1, time.Now(), 5000)
+	if !Intact(b) {
+		t.Fatal("fresh payload not intact")
+	}
+	b[4000] ^= 1
+	if Intact(b) || Intact(b[:10]) {
+		t.Fatal("corruption not detected")
+	}
+}
