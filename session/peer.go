@@ -63,6 +63,7 @@ type peer struct {
 	subUp  chan struct{} // subscriber PC connected (loopback)
 
 	rttNanos atomic.Int64
+	lastPong atomic.Int64 // unix nanos of the last pong (or of the join)
 	joined   chan struct{}
 	sigLost  chan struct{} // closed when the current signal socket drops (resumable peers)
 
@@ -301,6 +302,7 @@ func (p *peer) HandleMessage(m proto.Message) error {
 	case *livekit.SignalResponse_Trickle:
 		p.onTrickle(msg.Trickle)
 	case *livekit.SignalResponse_PongResp:
+		p.lastPong.Store(time.Now().UnixNano())
 		if ts := msg.PongResp.GetLastPingTimestamp(); ts > 0 {
 			p.rttNanos.Store(time.Since(time.UnixMilli(ts)).Nanoseconds())
 		}
@@ -494,7 +496,9 @@ func (p *peer) flushCandidates(target livekit.SignalTarget, pc *webrtc.PeerConne
 }
 
 // pingLoop keeps the signal connection alive at the interval the SFU asked
-// for and measures the round-trip time; a missed pong timeout closes the peer.
+// for and measures the round-trip time. A socket that stays silent past the
+// ping timeout is dead even if TCP has not noticed (a sleeping laptop, a
+// dropped NAT entry): closing it hands over to resume.
 func (p *peer) pingLoop() {
 	defer p.wg.Done()
 	p.mu.Lock()
@@ -504,6 +508,7 @@ func (p *peer) pingLoop() {
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
+	p.lastPong.Store(time.Now().UnixNano())
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var rtt int64
@@ -518,7 +523,11 @@ func (p *peer) pingLoop() {
 		case <-t.C:
 		}
 		rtt = time.Duration(p.rttNanos.Load()).Milliseconds()
-		_ = timeout // the SFU enforces its own timeout; a dead socket ends the reader
+		if timeout > 0 && time.Since(time.Unix(0, p.lastPong.Load())) > timeout {
+			p.log.Info("no pong within the ping timeout; dropping the signal socket", "timeout", timeout)
+			p.lastPong.Store(time.Now().UnixNano()) // one drop per timeout, not one per tick
+			p.transport.Close()
+		}
 	}
 }
 

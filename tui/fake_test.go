@@ -2,7 +2,6 @@ package tui
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -127,8 +126,6 @@ func (t *fakeTrack) count() int {
 	defer t.mu.Unlock()
 	return t.pushes
 }
-
-var errFake = errors.New("fake")
 
 // clock is a settable time for deterministic views.
 type clock struct{ t time.Time }

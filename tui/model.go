@@ -394,16 +394,15 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.sortRows()
 		return m, m.flash("sort by "+m.sort.String(), false)
 	case key.Matches(msg, k.Reset):
-		for h, t := range m.tracks {
-			for _, r := range m.rows {
-				if r.ui == t {
-					t.baseline = r.stats
-					t.baseline.Handle = h
-					if r.rx != nil {
-						t.rxBaseline = *r.rx
-					}
-				}
+		// Baselines are raw counters: a reset after a reset starts from now.
+		for _, st := range m.b.Snapshot() {
+			if t := m.tracks[st.Handle]; t != nil {
+				t.baseline = st
 			}
+		}
+		rx := m.b.Received()
+		for _, t := range m.tracks {
+			t.rxBaseline = rx[t.track.Name()]
 		}
 		m.failed = nil
 		m.refresh()
@@ -445,19 +444,14 @@ func (m Model) selectedRow() (row, bool) {
 	return m.rows[m.selectedIndex()], true
 }
 
-func (m Model) selectedTrack() (*trackUI, tea.Cmd) {
-	r, ok := m.selectedRow()
-	if !ok {
-		return nil, nil
-	}
-	if r.ui == nil {
-		return nil, nil
-	}
-	return r.ui, nil
+// selectedTrack is the selected row's published track, if it has one.
+func (m Model) selectedTrack() *trackUI {
+	r, _ := m.selectedRow()
+	return r.ui
 }
 
 func (m Model) push(n int) (tea.Model, tea.Cmd) {
-	t, _ := m.selectedTrack()
+	t := m.selectedTrack()
 	if t == nil {
 		return m, m.flash("select a published track first (p publishes one)", true)
 	}
@@ -477,7 +471,7 @@ func dropText(err error) string {
 }
 
 func (m Model) toggleGen() (tea.Model, tea.Cmd) {
-	t, _ := m.selectedTrack()
+	t := m.selectedTrack()
 	if t == nil {
 		return m, m.flash("select a published track first (p publishes one)", true)
 	}
@@ -509,7 +503,7 @@ func (m *Model) stopGen(t *trackUI) {
 }
 
 func (m Model) adjust(f func(*trackUI)) (tea.Model, tea.Cmd) {
-	t, _ := m.selectedTrack()
+	t := m.selectedTrack()
 	if t == nil {
 		return m, m.flash("select a published track first (p publishes one)", true)
 	}
@@ -535,7 +529,7 @@ func (m Model) cancelPending() (tea.Model, tea.Cmd) {
 }
 
 func (m Model) unpublish() (tea.Model, tea.Cmd) {
-	t, _ := m.selectedTrack()
+	t := m.selectedTrack()
 	r, _ := m.selectedRow()
 	if t == nil || r.stats.State == outgoing.StateUnpublished {
 		return m, m.flash("select a published track to unpublish", true)
@@ -600,7 +594,8 @@ func (m *Model) refresh() {
 	}
 	m.rows = rows
 	m.sortRows()
-	if _, ok := m.selectedRow(); ok && m.selectedIndex() == 0 && len(m.rows) > 0 && m.rows[0].key() != m.selected {
+	// Keep the selection on its track; if that row is gone, take the first.
+	if len(m.rows) > 0 && m.rows[m.selectedIndex()].key() != m.selected {
 		m.selected = m.rows[0].key()
 	}
 }
