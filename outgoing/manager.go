@@ -324,13 +324,7 @@ var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); retu
 // for again with the same handle and name, and drop pushes until the SFU
 // answers with a new SID.
 func (m *Manager) Republish() {
-	m.mu.Lock()
-	pend := m.takePendingLocked()
-	var tracks []*LocalTrack
-	for _, t := range m.active {
-		tracks = append(tracks, t)
-	}
-	m.mu.Unlock()
+	pend, tracks := m.takePendingListActive()
 	failPending(pend, "full reconnect")
 	for _, t := range tracks {
 		t.setState(StateRepublishing, *t.sid.Load(), "reconnected; republishing")
@@ -342,13 +336,21 @@ func (m *Manager) Republish() {
 	}
 }
 
-func (m *Manager) takePendingLocked() []*pending {
-	var out []*pending
+// takePendingListActive removes every pending publish (the caller fails
+// them) and lists the active tracks, in one critical section.
+func (m *Manager) takePendingListActive() ([]*pending, []*LocalTrack) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var pend []*pending
 	for h, p := range m.pending {
-		out = append(out, p)
+		pend = append(pend, p)
 		delete(m.pending, h)
 	}
-	return out
+	var tracks []*LocalTrack
+	for _, t := range m.active {
+		tracks = append(tracks, t)
+	}
+	return pend, tracks
 }
 
 func failPending(ps []*pending, why string) {
@@ -361,13 +363,7 @@ func failPending(ps []*pending, why string) {
 // fail with ErrDisconnected, tracks become unpublished (their queued frames
 // counted as dropped) and every waiter returns.
 func (m *Manager) Reset(cause error) {
-	m.mu.Lock()
-	pend := m.takePendingLocked()
-	var tracks []*LocalTrack
-	for _, t := range m.active {
-		tracks = append(tracks, t)
-	}
-	m.mu.Unlock()
+	pend, tracks := m.takePendingListActive()
 	why := "disconnected"
 	if cause != nil {
 		why += ": " + cause.Error()

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/session/localsfu"
 	"github.com/dttui/dttui/session/probe"
 )
 
@@ -24,8 +26,24 @@ func BenchmarkE2E(b *testing.B) {
 	}
 }
 
+// The benchmark runs against an SFU with the server's default settings
+// (the shared test SFU queues more generously toward subscribers).
+var (
+	benchOnce sync.Once
+	benchSrv  *localsfu.Server
+	benchErr  error
+)
+
 func benchE2E(b *testing.B, size int) {
-	srv := sfuB(b)
+	benchOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		benchSrv, benchErr = localsfu.Start(ctx, localsfu.Options{})
+	})
+	if benchErr != nil {
+		b.Fatal(benchErr)
+	}
+	srv := benchSrv
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s, err := Connect(ctx, Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Loopback: true, Logger: testLog})

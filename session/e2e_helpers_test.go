@@ -20,14 +20,14 @@ var (
 	sharedErr  error
 )
 
-func sfu(t *testing.T) *localsfu.Server { return sfuB(t) }
-
-func sfuB(t testing.TB) *localsfu.Server {
+func sfu(t *testing.T) *localsfu.Server {
 	t.Helper()
 	sharedOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		shared, sharedErr = localsfu.Start(ctx, localsfu.Options{})
+		// A generous queueing target toward subscribers: the tests check
+		// what dttui sends, not how the SFU sheds load on a busy CI box.
+		shared, sharedErr = localsfu.Start(ctx, localsfu.Options{DataTrackTargetLatency: 5 * time.Second})
 	})
 	if sharedErr != nil {
 		t.Fatalf("embedded SFU: %v", sharedErr)
@@ -47,8 +47,10 @@ func TestMain(m *testing.M) {
 	testLog = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	RouteLibraryLogs(testLog)
 	code := m.Run()
-	if shared != nil {
-		_ = shared.Close()
+	for _, s := range []*localsfu.Server{shared, benchSrv} {
+		if s != nil {
+			_ = s.Close()
+		}
 	}
 	os.Exit(code)
 }

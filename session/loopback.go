@@ -100,19 +100,15 @@ func (l *loopback) supervise(p *peer) {
 			return
 		case <-p.done():
 		}
-		delay := reconnectFirstDelay
-		for {
-			select {
-			case <-l.ctx.Done():
-				return
-			case <-time.After(delay):
-			}
-			np, err := l.dial(l.ctx)
+		err := withBackoff(l.ctx, nil, func(ctx context.Context) error {
+			np, err := l.dial(ctx)
 			if err == nil {
 				p = np
-				break
 			}
-			delay = min(delay*2, reconnectMaxDelay)
+			return err
+		})
+		if err != nil {
+			return // only when l.ctx ends: the loopback retries for as long as it lives
 		}
 	}
 }

@@ -250,43 +250,29 @@ func (s *Session) resume(p *peer) error {
 	s.setStatus(StateReconnecting, errSignalLost)
 	ctx, cancel := context.WithTimeout(s.ctx, resumeWindow)
 	defer cancel()
-	delay := reconnectFirstDelay
-	var last error
-	for {
-		select {
-		case <-ctx.Done():
-			if last == nil {
-				last = ctx.Err()
-			}
-			return last
-		case <-p.done():
-			return p.err()
-		case <-time.After(delay):
-		}
+	return withBackoff(ctx, p.done(), func(ctx context.Context) error {
 		token, err := s.token()
 		if err != nil {
-			return err
+			return permanent(err)
 		}
 		var tracks []*livekit.PublishDataTrackResponse
 		for _, info := range s.mgr.ActiveInfos() {
 			tracks = append(tracks, &livekit.PublishDataTrackResponse{Info: infoToProto(info)})
 		}
 		rctx, rcancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
-		err = p.resume(rctx, token, tracks)
-		rcancel()
-		if err == nil {
-			s.log.Info("session resumed", "tracks", len(tracks))
-			s.setConnected(p, true)
-			return nil
-		}
-		var le *LeaveError
-		if errors.As(err, &le) || isFinalLeave(p.err()) {
+		defer rcancel()
+		if err := p.resume(rctx, token, tracks); err != nil {
+			var le *LeaveError
+			if errors.As(err, &le) || isFinalLeave(p.err()) {
+				return permanent(err)
+			}
+			s.log.Info("resume attempt failed", "err", err)
 			return err
 		}
-		last = err
-		s.log.Info("resume attempt failed", "err", err)
-		delay = min(delay*2, reconnectMaxDelay)
-	}
+		s.log.Info("session resumed", "tracks", len(tracks))
+		s.setConnected(p, true)
+		return nil
+	})
 }
 
 func (s *Session) token() (string, error) {
@@ -316,6 +302,29 @@ func isFinalLeave(err error) bool {
 func (s *Session) reconnect() (*peer, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, reconnectWindow)
 	defer cancel()
+	var p *peer
+	err := withBackoff(ctx, nil, func(ctx context.Context) error {
+		var err error
+		if p, err = s.connect(ctx); err != nil {
+			s.log.Info("reconnect attempt failed", "err", err)
+		}
+		return err
+	})
+	return p, err
+}
+
+// permanentError stops withBackoff at once.
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+func permanent(err error) error { return permanentError{err} }
+
+// withBackoff runs attempt after a short delay, doubling up to
+// reconnectMaxDelay between failures, until it succeeds, fails
+// permanently, abort closes (with the peer's reason) or ctx ends (with the
+// last failure, which says more than "deadline exceeded").
+func withBackoff(ctx context.Context, abort <-chan struct{}, attempt func(context.Context) error) error {
 	delay := reconnectFirstDelay
 	var last error
 	for {
@@ -324,15 +333,20 @@ func (s *Session) reconnect() (*peer, error) {
 			if last == nil {
 				last = ctx.Err()
 			}
-			return nil, last
+			return last
+		case <-abort:
+			return errors.New("connection closed while retrying")
 		case <-time.After(delay):
 		}
-		p, err := s.connect(ctx)
-		if err == nil {
-			return p, nil
+		err := attempt(ctx)
+		var pe permanentError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &pe):
+			return pe.error
 		}
 		last = err
-		s.log.Info("reconnect attempt failed", "err", err)
 		delay = min(delay*2, reconnectMaxDelay)
 	}
 }

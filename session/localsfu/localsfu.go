@@ -33,6 +33,11 @@ type Options struct {
 	DisableDataTracks bool
 	// APIKey and APISecret; generated when empty.
 	APIKey, APISecret string
+	// DataTrackTargetLatency is how much queueing the SFU allows toward a
+	// data-track subscriber before it sheds packets; 0 keeps the server's
+	// default (100 ms). Tests that need whole 1 MiB frames on a loaded
+	// machine raise it.
+	DataTrackTargetLatency time.Duration
 }
 
 // Server is a running embedded SFU.
@@ -149,6 +154,9 @@ func configYAML(o Options) string {
 	b.WriteString("  use_external_ip: false\n")
 	b.WriteString("  node_ip: 127.0.0.1\n")
 	b.WriteString("  enable_loopback_candidate: true\n")
+	if o.DataTrackTargetLatency > 0 {
+		fmt.Fprintf(&b, "  datachannel_data_track_target_latency: %s\n", o.DataTrackTargetLatency)
+	}
 	b.WriteString("room:\n  auto_create: true\n  empty_timeout: 300\n")
 	return b.String()
 }
