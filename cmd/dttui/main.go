@@ -42,8 +42,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	defer logs.Close()
 	log := logs.Logger()
-	// Before anything from LiveKit or pion can log: nothing may reach the terminal.
+	// Before anything from LiveKit or pion can log: nothing may reach the
+	// terminal. slog.SetDefault also captures the log package's default
+	// logger, for libraries that use either.
 	session.RouteLibraryLogs(log)
+	slog.SetDefault(log)
 
 	cfg := session.Config{
 		URL: o.URL, Token: o.Token, APIKey: o.APIKey, APISecret: o.APISecret,
