@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,10 +47,11 @@ type LocalTrack struct {
 	// lastDrop is the reason of the last drop since a frame was sent (-1:
 	// none), so a run of identical drops is recorded in the history once.
 	lastDrop atomic.Int32
-	// pushMu makes "check state, then enqueue" atomic with respect to the
-	// track stopping, so no frame can slip into a queue nobody drains.
-	// Pushers share it; only stopping takes it exclusively.
-	pushMu sync.RWMutex
+	// pushers counts TryPush calls between their state check and their
+	// enqueue. stop waits for it to reach zero after the state says
+	// unpublished: any later push sees that state, so no frame can slip into
+	// a queue nobody drains, and the push path takes no lock.
+	pushers atomic.Int32
 
 	stopOnce   sync.Once
 	stopCh     chan struct{}
@@ -125,14 +127,14 @@ func (t *LocalTrack) recordError(err error) {
 // ErrTrackUnpublished, or ErrQueueFull (queue full, or republishing).
 func (t *LocalTrack) TryPush(payload []byte, userTimestamp uint64) error {
 	t.c.pushed.Add(1)
-	t.pushMu.RLock()
+	t.pushers.Add(1)
 	switch PublishState(t.state.Load()) {
 	case StateUnpublished:
-		t.pushMu.RUnlock()
+		t.pushers.Add(-1)
 		t.c.unpublishedErrs.Add(1)
 		return t.drop(DropUnpublished, false)
 	case StateRepublishing:
-		t.pushMu.RUnlock()
+		t.pushers.Add(-1)
 		return t.drop(DropRepublishing, false)
 	}
 	if t.c.inflight.Add(1) == 1 {
@@ -140,10 +142,10 @@ func (t *LocalTrack) TryPush(payload []byte, userTimestamp uint64) error {
 	}
 	select {
 	case t.queue <- frame{payload: payload, ts: userTimestamp}:
-		t.pushMu.RUnlock()
+		t.pushers.Add(-1)
 		return nil
 	default:
-		t.pushMu.RUnlock()
+		t.pushers.Add(-1)
 		return t.drop(DropQueueFull, true)
 	}
 }
@@ -245,13 +247,17 @@ func (t *LocalTrack) Stats() TrackStats {
 }
 
 // stop ends the sender: frames still queued are dropped with reason r.
-// It returns once the sender goroutine has exited and the queue is empty.
+// The caller has already set the state to unpublished. It returns once the
+// sender goroutine has exited and the queue is empty.
 func (t *LocalTrack) stop(r DropReason) {
 	t.stopOnce.Do(func() {
-		t.pushMu.Lock() // wait out pushers mid-enqueue; later ones see the state
+		// Pushers that checked the state before it changed finish their
+		// enqueue within nanoseconds; wait them out before the final drain.
+		for t.pushers.Load() != 0 {
+			runtime.Gosched()
+		}
 		t.stopReason.Store(int32(r))
 		close(t.stopCh)
-		t.pushMu.Unlock()
 		t.cancelSend()
 	})
 	<-t.senderDone

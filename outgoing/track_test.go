@@ -255,3 +255,30 @@ func TestStalledTransportDoesNotGrowMemory(t *testing.T) {
 	close(gate)
 	flush(t, tr)
 }
+
+// Pushes racing an unpublish from several goroutines: afterwards every
+// frame is either sent or dropped with a reason, none stuck in the queue.
+func TestConcurrentPushesDuringUnpublishAddUp(t *testing.T) {
+	for round := range 20 {
+		h := newHarness(t, Options{QueueCapacity: 8})
+		tr := h.publish("race", "DTR_r")
+		done := make(chan struct{})
+		for range 4 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for range 200 {
+					_ = tr.TryPush([]byte{1, 2, 3}, 0)
+				}
+			}()
+		}
+		h.m.HandleUnpublishResponse(tr.Handle()) // the SFU pulls it mid-stream
+		for range 4 {
+			<-done
+		}
+		flush(t, tr)
+		s := tr.Stats()
+		if s.FramesPushed != 800 || s.FramesQueued != 0 || s.FramesPushed != s.FramesSent+s.FramesDropped {
+			t.Fatalf("round %d: %+v", round, s)
+		}
+	}
+}
