@@ -19,6 +19,7 @@ import (
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/keys"
 	"github.com/dttui/dttui/tui/logbuf"
 	"github.com/dttui/dttui/tui/rates"
@@ -457,9 +458,9 @@ func (m Model) push(n int) (tea.Model, tea.Cmd) {
 	}
 	accepted, err := t.src.Burst(n, t.size)
 	if err != nil {
-		return m, m.flash(fmt.Sprintf("pushed %d/%d frames of %s to %q; dropped: %v", accepted, n, formatBytes(float64(t.size)), t.track.Name(), dropText(err)), true)
+		return m, m.flash(fmt.Sprintf("pushed %d/%d frames of %s to %q; dropped: %v", accepted, n, format.Bytes(float64(t.size)), t.track.Name(), dropText(err)), true)
 	}
-	return m, m.flash(fmt.Sprintf("pushed %d frame(s) of %s to %q", accepted, formatBytes(float64(t.size)), t.track.Name()), false)
+	return m, m.flash(fmt.Sprintf("pushed %d frame(s) of %s to %q", accepted, format.Bytes(float64(t.size)), t.track.Name()), false)
 }
 
 func dropText(err error) string {
@@ -480,7 +481,7 @@ func (m Model) toggleGen() (tea.Model, tea.Cmd) {
 		return m, m.flash(fmt.Sprintf("generator stopped on %q", t.track.Name()), false)
 	}
 	m.startGen(t)
-	return m, m.flash(fmt.Sprintf("generator on %q: %s/s × %s", t.track.Name(), formatCount(t.rate), formatBytes(float64(t.size))), false)
+	return m, m.flash(fmt.Sprintf("generator on %q: %s/s × %s", t.track.Name(), format.Count(t.rate), format.Bytes(float64(t.size))), false)
 }
 
 // startGen runs the track's generator; the model owns it and cancels it on
@@ -512,7 +513,7 @@ func (m Model) adjust(f func(*trackUI)) (tea.Model, tea.Cmd) {
 		_ = t.gen.SetRate(t.rate)
 		_ = t.gen.SetSize(t.size)
 	}
-	return m, m.flash(fmt.Sprintf("%q: %s/s × %s", t.track.Name(), formatCount(t.rate), formatBytes(float64(t.size))), false)
+	return m, m.flash(fmt.Sprintf("%q: %s/s × %s", t.track.Name(), format.Count(t.rate), format.Bytes(float64(t.size))), false)
 }
 
 func (m Model) cancelPending() (tea.Model, tea.Cmd) {

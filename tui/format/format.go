@@ -1,4 +1,5 @@
-package tui
+// Package format renders numbers, sizes and durations for narrow columns.
+package format
 
 import (
 	"fmt"
@@ -8,9 +9,9 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// formatBytes is a byte count (or rate) in binary units, 3 significant
+// Bytes is a byte count (or rate) in binary units, 3 significant
 // figures: frame sizes are powers of two, so 1 KiB reads as 1 KiB.
-func formatBytes(v float64) string {
+func Bytes(v float64) string {
 	switch {
 	case v < 1024:
 		return fmt.Sprintf("%.0f B", v)
@@ -22,8 +23,8 @@ func formatBytes(v float64) string {
 	return fmt.Sprintf("%.3g GiB", v/(1<<30))
 }
 
-// formatCount is a counter or rate, compact above 10 000.
-func formatCount(v float64) string {
+// Count is a counter or rate, compact above 10 000.
+func Count(v float64) string {
 	switch {
 	case v < 10:
 		if v == float64(int64(v)) {
@@ -38,7 +39,7 @@ func formatCount(v float64) string {
 	return fmt.Sprintf("%.2fM", v/1e6)
 }
 
-func formatDuration(d time.Duration) string {
+func Duration(d time.Duration) string {
 	switch {
 	case d <= 0:
 		return "-"
@@ -54,8 +55,8 @@ func formatDuration(d time.Duration) string {
 	return d.Truncate(time.Second).String()
 }
 
-// fit pads or truncates plain text to exactly w cells; right aligns numbers.
-func fit(s string, w int, right bool) string {
+// Fit pads or truncates plain text to exactly w cells; right aligns numbers.
+func Fit(s string, w int, right bool) string {
 	if w <= 0 {
 		return ""
 	}
@@ -70,4 +71,20 @@ func fit(s string, w int, right bool) string {
 		return pad + s
 	}
 	return s + pad
+}
+
+// OrDash shows an empty value as "-".
+func OrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// LastN returns the last n elements of s.
+func LastN[T any](s []T, n int) []T {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

@@ -1,0 +1,56 @@
+// Package helpview draws the key help: the one-line footer and the full
+// `?` screen.
+package helpview
+
+import (
+	"fmt"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/dttui/dttui/tui/common"
+	"github.com/dttui/dttui/tui/format"
+	"github.com/dttui/dttui/tui/keys"
+)
+
+// Model draws help.
+type Model struct {
+	common.Size
+	ctx  common.Context
+	Keys keys.KeyMap
+	// Full shows every binding in a box; otherwise the footer line.
+	Full bool
+	// Prompt shows the publish prompt's keys in the footer instead.
+	Prompt bool
+	// Figures shown under the full help.
+	Burst       int
+	DefaultRate float64
+	DefaultSize int
+}
+
+// New returns a help view.
+func New(ctx common.Context, k keys.KeyMap) *Model { return &Model{ctx: ctx, Keys: k} }
+
+// View implements common.Component.
+func (m *Model) View() string {
+	th := m.ctx.Theme
+	hm := help.New()
+	if !m.Full {
+		if m.Prompt {
+			return th.Footer.Render(ansi.Truncate("enter publish · tab E2EE on/off · esc cancel", m.Width-2, "…"))
+		}
+		hm.Width = m.Width - 2
+		hm.Styles.ShortKey = th.Bold
+		hm.Styles.ShortDesc = th.Dim
+		hm.Styles.ShortSeparator = th.Dim
+		return th.Footer.Render(hm.ShortHelpView(m.Keys.ShortHelp()))
+	}
+	hm.Width = m.Width - 4
+	hm.ShowAll = true
+	hm.Styles.FullKey = th.Bold
+	hm.Styles.FullDesc = th.Dim
+	text := th.Title.Render("Keys") + "\n\n" + hm.FullHelpView(m.Keys.FullHelp()) + "\n\n" +
+		th.Dim.Render(fmt.Sprintf("burst size %d · generator default %s/s × %s · any key closes this help",
+			m.Burst, format.Count(m.DefaultRate), format.Bytes(float64(m.DefaultSize))))
+	return th.Box.Width(m.Width - 2).Render(text)
+}
