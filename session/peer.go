@@ -419,19 +419,13 @@ func closeOnce(ch chan struct{}) {
 	}
 }
 
+// onOffer answers the SFU's offer for the subscriber PeerConnection.
 func (p *peer) onOffer(o *livekit.SessionDescription) {
 	sd, id, _ := protosignalling.FromProtoSessionDescription(o)
-	p.mu.Lock()
-	sub := p.sub
-	p.mu.Unlock()
+	sub := p.setRemote(livekit.SignalTarget_SUBSCRIBER, sd)
 	if sub == nil {
 		return
 	}
-	if err := sub.SetRemoteDescription(sd); err != nil {
-		p.log.Warn("subscriber offer", "err", err)
-		return
-	}
-	p.flushCandidates(livekit.SignalTarget_SUBSCRIBER, sub)
 	answer, err := sub.CreateAnswer(nil)
 	if err == nil {
 		err = sub.SetLocalDescription(answer)
@@ -444,19 +438,31 @@ func (p *peer) onOffer(o *livekit.SessionDescription) {
 		Answer: protosignalling.ToProtoSessionDescription(answer, id, nil)}})
 }
 
+// onAnswer completes the publisher's negotiation.
 func (p *peer) onAnswer(a *livekit.SessionDescription) {
 	sd, _, _ := protosignalling.FromProtoSessionDescription(a)
+	p.setRemote(livekit.SignalTarget_PUBLISHER, sd)
+}
+
+// setRemote applies a remote description to the target's PeerConnection
+// and adds the candidates that arrived before it. It returns the
+// PeerConnection, or nil if there is none or the description was refused.
+func (p *peer) setRemote(target livekit.SignalTarget, sd webrtc.SessionDescription) *webrtc.PeerConnection {
 	p.mu.Lock()
-	pub := p.pub
+	pc := p.pub
+	if target == livekit.SignalTarget_SUBSCRIBER {
+		pc = p.sub
+	}
 	p.mu.Unlock()
-	if pub == nil {
-		return
+	if pc == nil {
+		return nil
 	}
-	if err := pub.SetRemoteDescription(sd); err != nil {
-		p.log.Warn("publisher answer", "err", err)
-		return
+	if err := pc.SetRemoteDescription(sd); err != nil {
+		p.log.Warn("remote description", "pc", target.String(), "type", sd.Type.String(), "err", err)
+		return nil
 	}
-	p.flushCandidates(livekit.SignalTarget_PUBLISHER, pub)
+	p.flushCandidates(target, pc)
+	return pc
 }
 
 // onTrickle adds a remote candidate, or keeps it until the description
