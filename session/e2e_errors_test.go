@@ -224,3 +224,34 @@ func TestE2EResumeAfterSignalDrop(t *testing.T) {
 		t.Fatalf("publish after resume: %v", err)
 	}
 }
+
+// The SFU goes away for good: the session gives up within its reconnect
+// timeout, says why, and resets the manager so nothing hangs and pushes
+// are refused with a clear error.
+func TestE2EGivesUpWhenServerStaysDown(t *testing.T) {
+	srv, err := localsfu.Start(bounded(t, 30*time.Second), localsfu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := connect(t, srv, Config{ReconnectTimeout: 2 * time.Second})
+	tr, err := s.Publish(bounded(t, 15*time.Second), "orphan", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "disconnected", func() bool { return s.Status().State == StateDisconnected })
+	if st := s.Status(); st.Err == nil || !strings.Contains(st.Err.Error(), "could not reconnect within 2s") {
+		t.Fatalf("status %+v", st)
+	}
+	if tr.State() != outgoing.StateUnpublished || !errors.Is(tr.TryPush([]byte{1}, 0), outgoing.ErrTrackUnpublished) {
+		t.Fatalf("track not reset: %v", tr.State())
+	}
+	if err := tr.Flush(bounded(t, 5*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Publish(bounded(t, 5*time.Second), "after", false); !errors.Is(err, outgoing.ErrDisconnected) {
+		t.Fatalf("publish after giving up: %v", err)
+	}
+}

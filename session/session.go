@@ -41,9 +41,9 @@ type Session struct {
 // Reconnect policy: quick first retries, then steady, within a bound after
 // which the session gives up with the last error.
 const (
-	reconnectFirstDelay = 200 * time.Millisecond
-	reconnectMaxDelay   = 2 * time.Second
-	reconnectWindow     = 30 * time.Second
+	reconnectFirstDelay     = 200 * time.Millisecond
+	reconnectMaxDelay       = 2 * time.Second
+	defaultReconnectTimeout = 30 * time.Second
 	// resumeWindow bounds trying to resume before rejoining in full; the
 	// SFU keeps a participant whose signal dropped for about this long.
 	resumeWindow = 10 * time.Second
@@ -59,6 +59,9 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.ReconnectTimeout <= 0 {
+		cfg.ReconnectTimeout = defaultReconnectTimeout
 	}
 	if cfg.Token == "" {
 		if cfg.APIKey == "" || cfg.APISecret == "" {
@@ -198,7 +201,7 @@ func (s *Session) setConnected(p *peer, reconnected bool) {
 
 // supervise owns the connection: when the peer dies it reconnects with a
 // full rejoin (fresh PCs, tracks republished with their handles and new
-// SIDs), or gives up after reconnectWindow with the last error.
+// SIDs), or gives up after Config.ReconnectTimeout with the last error.
 func (s *Session) supervise(p *peer) {
 	defer s.wg.Done()
 	for {
@@ -231,7 +234,7 @@ func (s *Session) supervise(p *peer) {
 		s.setStatus(StateReconnecting, cause)
 		np, err := s.reconnect()
 		if err != nil {
-			s.end(fmt.Errorf("could not reconnect within %s: %w (after: %v)", reconnectWindow, err, cause))
+			s.end(fmt.Errorf("could not reconnect within %s: %w (after: %v)", s.cfg.ReconnectTimeout, err, cause))
 			return
 		}
 		s.mu.Lock()
@@ -300,7 +303,7 @@ func isFinalLeave(err error) bool {
 }
 
 func (s *Session) reconnect() (*peer, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, reconnectWindow)
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ReconnectTimeout)
 	defer cancel()
 	var p *peer
 	err := withBackoff(ctx, nil, func(ctx context.Context) error {
@@ -388,6 +391,9 @@ func (s *Session) current() (*peer, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p == nil {
+		if s.status.State == StateDisconnected && s.status.Err != nil {
+			return nil, fmt.Errorf("not connected: %w", s.status.Err)
+		}
 		return nil, errors.New("not connected (reconnecting)")
 	}
 	return s.p, nil

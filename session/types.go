@@ -25,7 +25,10 @@ type Config struct {
 	Logger *slog.Logger
 
 	PublishTimeout time.Duration // default 10 s
-	ConnectTimeout time.Duration // default 10 s
+	ConnectTimeout time.Duration // per attempt; default 10 s
+	// ReconnectTimeout bounds a full rejoin after the connection is lost;
+	// past it the session ends disconnected. Default 30 s.
+	ReconnectTimeout time.Duration
 }
 
 // State is the connection's lifecycle stage.
