@@ -15,13 +15,13 @@ import (
 // LoggerFactory of each SettingEngine and defaults to stderr. Both would
 // corrupt the TUI, so everything goes to the caller's slog.Logger.
 
-var routeOnce sync.Mutex
+var routeMu sync.Mutex
 
 // RouteLibraryLogs sends the LiveKit libraries' logs to l (a nil l
 // discards them). It is process-wide: the last call wins.
 func RouteLibraryLogs(l *slog.Logger) {
-	routeOnce.Lock()
-	defer routeOnce.Unlock()
+	routeMu.Lock()
+	defer routeMu.Unlock()
 	logger.SetLogger(protocolLogger(l), "livekit")
 }
 

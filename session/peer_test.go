@@ -42,11 +42,11 @@ func (r *recordingTransport) SendMessage(m proto.Message) error {
 	return nil
 }
 
-// A socket that stays silent past the JoinResponse's ping timeout is
-// closed, which hands the session over to resume.
-func TestPingTimeoutDropsSilentSocket(t *testing.T) {
-	tr := &recordingTransport{closed: make(chan struct{})}
-	p := &peer{
+// pingingPeer runs a peer's ping loop (1 s interval and timeout) over a
+// transport that records and never answers; stop ends the loop.
+func pingingPeer() (p *peer, tr *recordingTransport, stop func()) {
+	tr = &recordingTransport{closed: make(chan struct{})}
+	p = &peer{
 		log:       discardLogger(),
 		transport: tr,
 		join:      &livekit.JoinResponse{PingInterval: 1, PingTimeout: 1},
@@ -54,7 +54,14 @@ func TestPingTimeoutDropsSilentSocket(t *testing.T) {
 	}
 	p.wg.Add(1)
 	go p.pingLoop()
-	defer func() { closeOnce(p.closed); p.wg.Wait() }()
+	return p, tr, func() { closeOnce(p.closed); p.wg.Wait() }
+}
+
+// A socket that stays silent past the JoinResponse's ping timeout is
+// closed, which hands the session over to resume.
+func TestPingTimeoutDropsSilentSocket(t *testing.T) {
+	_, tr, stop := pingingPeer()
+	defer stop()
 	select {
 	case <-tr.closed:
 	case <-time.After(5 * time.Second):
@@ -72,15 +79,7 @@ func TestPingTimeoutDropsSilentSocket(t *testing.T) {
 
 // Pongs keep the socket: with answers arriving, nothing is closed.
 func TestPongsKeepSocket(t *testing.T) {
-	tr := &recordingTransport{closed: make(chan struct{})}
-	p := &peer{
-		log:       discardLogger(),
-		transport: tr,
-		join:      &livekit.JoinResponse{PingInterval: 1, PingTimeout: 1},
-		closed:    make(chan struct{}),
-	}
-	p.wg.Add(1)
-	go p.pingLoop()
+	p, tr, stopPing := pingingPeer()
 	stop := time.After(2500 * time.Millisecond)
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
@@ -93,8 +92,7 @@ func TestPongsKeepSocket(t *testing.T) {
 			done = true
 		}
 	}
-	closeOnce(p.closed)
-	p.wg.Wait()
+	stopPing()
 	select {
 	case <-tr.closed:
 		t.Fatal("socket closed although pongs arrived")

@@ -25,11 +25,10 @@ type Session struct {
 	e2ee    *outgoing.E2EEKey // nil without a passphrase
 	connect func(ctx context.Context) (*peer, error)
 
-	mu       sync.Mutex
-	p        *peer // nil while reconnecting
-	status   Status
-	statusCh chan Status
-	loop     *loopback
+	mu     sync.Mutex
+	p      *peer // nil while reconnecting
+	status Status
+	loop   *loopback
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -84,7 +83,7 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 
-	s := &Session{cfg: cfg, log: cfg.Logger, statusCh: make(chan Status, 1), e2ee: key}
+	s := &Session{cfg: cfg, log: cfg.Logger, e2ee: key}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mgr = outgoing.NewManager(s, outgoing.Options{
 		PublishTimeout: cfg.PublishTimeout,
@@ -150,10 +149,6 @@ func (s *Session) Status() Status {
 	return st
 }
 
-// StatusChanges delivers the latest status after each change (older
-// undelivered ones are replaced).
-func (s *Session) StatusChanges() <-chan Status { return s.statusCh }
-
 // Received returns the loopback subscriber's stats by track name.
 func (s *Session) Received() map[string]ReceiveStats {
 	if s.loop == nil {
@@ -172,18 +167,12 @@ func (s *Session) setStatus(st State, err error) {
 	if s.status.Room == "" {
 		s.status.Room = s.cfg.Room
 	}
-	snap := s.status
 	s.mu.Unlock()
 	if err != nil {
 		s.log.Info("connection "+st.String(), "err", err)
 	} else {
 		s.log.Info("connection " + st.String())
 	}
-	select {
-	case <-s.statusCh:
-	default:
-	}
-	s.statusCh <- snap
 }
 
 func (s *Session) setConnected(p *peer, reconnected bool) {

@@ -139,9 +139,6 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-// Running reports whether the server is still up.
-func (s *Server) Running() bool { return s.srv.IsRunning() }
-
 func configYAML(o Options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "port: %d\n", o.Port)

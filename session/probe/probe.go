@@ -86,8 +86,6 @@ type Source struct {
 
 	mu  sync.Mutex
 	seq uint64
-
-	accepted, rejected atomic.Uint64
 }
 
 // NewSource returns a Source pushing through push. now may be nil.
@@ -105,11 +103,9 @@ func (s *Source) Push(size int) error {
 	t := s.now()
 	payload := Encode(nil, s.seq, t, size)
 	if err := s.push(payload, uint64(t.UnixMilli())); err != nil {
-		s.rejected.Add(1)
 		return err
 	}
 	s.seq++
-	s.accepted.Add(1)
 	return nil
 }
 
@@ -126,11 +122,6 @@ func (s *Source) Burst(n, size int) (accepted int, firstErr error) {
 		accepted++
 	}
 	return accepted, firstErr
-}
-
-// Counts reports frames accepted and rejected by the track so far.
-func (s *Source) Counts() (accepted, rejected uint64) {
-	return s.accepted.Load(), s.rejected.Load()
 }
 
 // Generator pushes probe frames at a steady rate. Rate and size may change
