@@ -19,11 +19,10 @@ import (
 
 // Session is a live connection with its outgoing data-track manager.
 type Session struct {
-	cfg     Config
-	log     *slog.Logger
-	mgr     *outgoing.Manager
-	e2ee    *outgoing.E2EEKey // nil without a passphrase
-	connect func(ctx context.Context) (*peer, error)
+	cfg  Config
+	log  *slog.Logger
+	mgr  *outgoing.Manager
+	e2ee *outgoing.E2EEKey // nil without a passphrase
 
 	mu     sync.Mutex
 	p      *peer // nil while reconnecting
@@ -90,18 +89,6 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		E2EE:           key,
 		Logger:         cfg.Logger.With("component", "outgoing"),
 	})
-	s.connect = func(ctx context.Context) (*peer, error) {
-		token, err := s.token()
-		if err != nil {
-			return nil, err
-		}
-		ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
-		defer cancel()
-		return dialPeer(ctx, peerConfig{
-			url: cfg.URL, token: token, log: cfg.Logger.With("participant", "publisher"),
-			publisher: true, onSignal: s.onSignal, resumable: true,
-		})
-	}
 	s.setStatus(StateConnecting, nil)
 
 	p, err := s.connect(ctx)
@@ -128,6 +115,20 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 	return s, nil
+}
+
+// connect joins as the publisher: a fresh participant, fresh PeerConnections.
+func (s *Session) connect(ctx context.Context) (*peer, error) {
+	token, err := s.token()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
+	defer cancel()
+	return dialPeer(ctx, peerConfig{
+		url: s.cfg.URL, token: token, log: s.cfg.Logger.With("participant", "publisher"),
+		publisher: true, onSignal: s.onSignal, resumable: true,
+	})
 }
 
 // Manager is the session's outgoing data-track manager.
@@ -188,8 +189,9 @@ func (s *Session) setConnected(p *peer, reconnected bool) {
 	s.setStatus(StateConnected, nil)
 }
 
-// supervise owns the connection: when the peer dies it reconnects with a
-// full rejoin (fresh PCs, tracks republished with their handles and new
+// supervise owns the connection. When only the signal socket drops it
+// resumes the same participant; when that fails or the peer dies it
+// rejoins in full (fresh PCs, tracks republished with their handles and new
 // SIDs), or gives up after Config.ReconnectTimeout with the last error.
 func (s *Session) supervise(p *peer) {
 	defer s.wg.Done()
@@ -201,12 +203,11 @@ func (s *Session) supervise(p *peer) {
 			if s.ctx.Err() != nil {
 				return
 			}
-			if err := s.resume(p); err == nil {
+			err := s.resume(p)
+			if err == nil {
 				continue
-			} else {
-				// The SFU would not take us back: start over in full.
-				p.close(err)
 			}
+			p.close(err) // the SFU would not take us back: start over in full
 		case <-p.done():
 		}
 		if s.ctx.Err() != nil {
