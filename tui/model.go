@@ -19,6 +19,7 @@ import (
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/tui/components/tracktable"
 	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/keys"
 	"github.com/dttui/dttui/tui/logbuf"
@@ -97,22 +98,19 @@ type failedRow struct {
 	at   time.Time
 }
 
-// row is one line of the track table, derived at each tick.
+// row is one line of the track table, derived at each tick: what the
+// table shows, and what the keys act on.
 type row struct {
-	stats    outgoing.TrackStats
-	ui       *trackUI // nil for pending and failed rows
-	failed   *failedRow
-	rx       *session.ReceiveStats
-	fps      float64
-	pps, bps float64
-	rxfps    float64
+	tracktable.Row
+	ui     *trackUI   // nil for pending and failed rows
+	failed *failedRow // set for a failed publish
 }
 
 func (r row) key() string {
 	if r.failed != nil {
 		return "failed:" + r.failed.name + r.failed.at.String()
 	}
-	return fmt.Sprintf("h%d", r.stats.Handle)
+	return fmt.Sprintf("h%d", r.Stats.Handle)
 }
 
 // Model is the root bubbletea model.
@@ -142,11 +140,10 @@ type Model struct {
 	input     textinput.Model
 	promptE2E bool
 
-	statusMsg   string
-	statusErr   bool
-	statusSeq   int
-	quitting    bool
-	lastRefresh time.Time
+	statusMsg string
+	statusErr bool
+	statusSeq int
+	quitting  bool
 }
 
 // New returns the model.
@@ -518,21 +515,21 @@ func (m Model) adjust(f func(*trackUI)) (tea.Model, tea.Cmd) {
 
 func (m Model) cancelPending() (tea.Model, tea.Cmd) {
 	r, ok := m.selectedRow()
-	if !ok || r.stats.State != outgoing.StatePending {
+	if !ok || r.Stats.State != outgoing.StatePending {
 		return m, m.flash("the selected track is not pending", true)
 	}
-	cancels := m.pending[r.stats.Name]
+	cancels := m.pending[r.Stats.Name]
 	if len(cancels) == 0 {
 		return m, m.flash("nothing to cancel", true)
 	}
 	cancels[0]()
-	return m, m.flash(fmt.Sprintf("cancelling publish of %q", r.stats.Name), false)
+	return m, m.flash(fmt.Sprintf("cancelling publish of %q", r.Stats.Name), false)
 }
 
 func (m Model) unpublish() (tea.Model, tea.Cmd) {
 	t := m.selectedTrack()
 	r, _ := m.selectedRow()
-	if t == nil || r.stats.State == outgoing.StateUnpublished {
+	if t == nil || r.Stats.State == outgoing.StateUnpublished {
 		return m, m.flash("select a published track to unpublish", true)
 	}
 	m.stopGen(t)
@@ -567,31 +564,31 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 // so the cost of the display does not depend on the packet rate.
 func (m *Model) refresh() {
 	now := m.opts.Now()
-	m.lastRefresh = now
 	m.status = m.b.Status()
 	snap := m.b.Snapshot()
 	rx := m.b.Received()
 	rows := make([]row, 0, len(snap)+len(m.failed))
 	for _, st := range snap {
-		r := row{stats: st}
+		r := row{Row: tracktable.Row{Stats: st}}
 		if t := m.tracks[st.Handle]; t != nil {
 			r.ui = t
-			r.fps = t.fps.Observe(st.FramesSent, now)
-			r.pps = t.pps.Observe(st.PacketsSent, now)
-			r.bps = t.bps.Observe(st.BytesSent, now)
-			t.spark.Add(r.bps)
-			r.stats = subtract(st, t.baseline)
+			r.FPS = t.fps.Observe(st.FramesSent, now)
+			r.PPS = t.pps.Observe(st.PacketsSent, now)
+			r.BPS = t.bps.Observe(st.BytesSent, now)
+			t.spark.Add(r.BPS)
+			r.Stats = subtract(st, t.baseline)
 			if got, ok := rx[st.Name]; ok && st.State != outgoing.StatePending {
-				r.rxfps = t.rxfps.Observe(got.FramesReceived, now)
+				r.RxFPS = t.rxfps.Observe(got.FramesReceived, now)
 				got = subtractRx(got, t.rxBaseline)
-				r.rx = &got
+				r.Rx = &got
 			}
 		}
 		rows = append(rows, r)
 	}
 	for i := range m.failed {
 		f := &m.failed[i]
-		rows = append(rows, row{failed: f, stats: outgoing.TrackStats{Name: f.name, State: outgoing.StateFailed, Since: f.at, LastError: reasonText(f.err)}})
+		rows = append(rows, row{failed: f, Row: tracktable.Row{Failed: f.err,
+			Stats: outgoing.TrackStats{Name: f.name, State: outgoing.StateFailed, Since: f.at, LastError: reasonText(f.err)}}})
 	}
 	m.rows = rows
 	m.sortRows()
@@ -636,12 +633,12 @@ func (m *Model) sortRows() {
 		}
 		switch m.sort {
 		case sortName:
-			return cmp.Compare(a.stats.Name, b.stats.Name)
+			return cmp.Compare(a.Stats.Name, b.Stats.Name)
 		case sortRate:
-			return cmp.Compare(b.bps, a.bps)
+			return cmp.Compare(b.BPS, a.BPS)
 		case sortDrops:
-			return cmp.Compare(b.stats.FramesDropped, a.stats.FramesDropped)
+			return cmp.Compare(b.Stats.FramesDropped, a.Stats.FramesDropped)
 		}
-		return cmp.Compare(a.stats.Handle, b.stats.Handle)
+		return cmp.Compare(a.Stats.Handle, b.Stats.Handle)
 	})
 }

@@ -223,12 +223,12 @@ func TestResetCountersAndSort(t *testing.T) {
 	b.snap[0].FramesPushed, b.snap[0].FramesDropped = 500, 20
 	b.mu.Unlock()
 	h.send(tickMsg(t0))
-	if r, _ := h.m.selectedRow(); r.stats.FramesPushed != 500 {
-		t.Fatalf("pushed %d", r.stats.FramesPushed)
+	if r, _ := h.m.selectedRow(); r.Stats.FramesPushed != 500 {
+		t.Fatalf("pushed %d", r.Stats.FramesPushed)
 	}
 	h.send(press("r"))
-	if r, _ := h.m.selectedRow(); r.stats.FramesPushed != 0 || r.stats.FramesDropped != 0 {
-		t.Fatalf("after reset %+v", r.stats)
+	if r, _ := h.m.selectedRow(); r.Stats.FramesPushed != 0 || r.Stats.FramesDropped != 0 {
+		t.Fatalf("after reset %+v", r.Stats)
 	}
 	_ = tr
 	h.send(press("s"))

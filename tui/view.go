@@ -85,13 +85,11 @@ func (m Model) View() string {
 func (m Model) tableRows() []tracktable.Row {
 	out := make([]tracktable.Row, len(m.rows))
 	for i, r := range m.rows {
-		tr := tracktable.Row{Stats: r.stats, Rx: r.rx, FPS: r.fps, PPS: r.pps, BPS: r.bps, RxFPS: r.rxfps}
+		tr := r.Row
+		// Generator settings change between ticks: read them live.
 		if r.ui != nil {
 			tr.HasTrack, tr.Spark = true, r.ui.spark.Values()
 			tr.Generating, tr.GenRate, tr.GenSize = r.ui.gen != nil, r.ui.rate, r.ui.size
-		}
-		if r.failed != nil {
-			tr.Failed = r.failed.err
 		}
 		out[i] = tr
 	}
