@@ -24,6 +24,7 @@ type fakeBackend struct {
 	rx      map[string]session.ReceiveStats
 	answers chan publishAnswer // Publish waits for one (or ctx)
 	calls   []string
+	e2ee    []bool
 	closed  bool
 	tracks  map[string]*fakeTrack
 	nextH   uint16
@@ -76,6 +77,7 @@ func (f *fakeBackend) Close() error {
 func (f *fakeBackend) Publish(ctx context.Context, name string, e2ee bool) (Track, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, name)
+	f.e2ee = append(f.e2ee, e2ee)
 	f.mu.Unlock()
 	f.ctxSeen <- ctx
 	select {
@@ -141,7 +143,7 @@ func newTestModel(b *fakeBackend, c *clock, logs *logbuf.Buffer) Model {
 // harness drives a Model like bubbletea does, synchronously: commands
 // that finish within a moment feed their messages back at once; slower ones
 // (a publish waiting for its answer, timers) deliver later, when the test
-// calls settle.
+// calls until.
 type harness struct {
 	t    *testing.T
 	m    Model

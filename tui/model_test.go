@@ -251,3 +251,32 @@ func TestErrorsNeverCrash(t *testing.T) {
 	h.send(tea.WindowSizeMsg{Width: 10, Height: 3}) // absurdly small: still renders
 	_ = h.m.View()
 }
+
+func TestPromptE2EEToggle(t *testing.T) {
+	for _, available := range []bool{false, true} {
+		b := newFakeBackend()
+		c := &clock{t: t0}
+		h := newHarness(t, New(b, Options{Theme: newTestModel(b, c, nil).th, Now: c.now, Tick: time.Hour, E2EEAvailable: available}))
+		b.answers <- publishAnswer{}
+		h.send(press("p"))
+		h.send(press("tab"))
+		want := available // without a passphrase the switch stays off
+		var promptLine string
+		for _, l := range strings.Split(plain(h.m), "\n") {
+			if strings.Contains(l, "Publish a data track") {
+				promptLine = l
+			}
+		}
+		if on := strings.Contains(promptLine, "E2EE on"); on != want {
+			t.Fatalf("available=%v: prompt line %q", available, promptLine)
+		}
+		h.send(press("enter"))
+		h.until("the publish", 5*time.Second, func(m Model) bool { return len(m.tracks) == 1 })
+		b.mu.Lock()
+		got := b.e2ee[0]
+		b.mu.Unlock()
+		if got != want {
+			t.Fatalf("available=%v: published with e2ee=%v", available, got)
+		}
+	}
+}
