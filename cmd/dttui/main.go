@@ -55,7 +55,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	var local *localsfu.Server
 	if o.URL == "" {
-		local, err = startLocalSFU(ctx, o, log)
+		// Headless output has no log pane: say it on stderr (stdout is JSON).
+		var notice io.Writer
+		if o.Headless {
+			notice = stderr
+		}
+		local, err = startLocalSFU(ctx, o, log, notice)
 		if err != nil {
 			fmt.Fprintln(stderr, "dttui:", err)
 			return 1
@@ -100,7 +105,7 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, stdout, std
 // startLocalSFU runs livekit-server in-process. Its credentials go to a
 // 0600 file rather than the screen, so another client can join without
 // the secret ever being displayed.
-func startLocalSFU(ctx context.Context, o options, log *slog.Logger) (*localsfu.Server, error) {
+func startLocalSFU(ctx context.Context, o options, log *slog.Logger, notice io.Writer) (*localsfu.Server, error) {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	port := o.LocalPort
@@ -113,8 +118,11 @@ func startLocalSFU(ctx context.Context, o options, log *slog.Logger) (*localsfu.
 		return nil, fmt.Errorf("start the embedded SFU: %w", err)
 	}
 	if path, werr := writeLocalEnv(srv); werr == nil {
-		log.Info("embedded SFU running; to connect another client: set -a; . "+path+"; set +a; then e.g. lk room join --identity viewer <room>",
-			"url", srv.URL, "api_key", srv.APIKey)
+		how := "set -a; . " + path + "; set +a; then e.g. lk room join --identity viewer <room>"
+		log.Info("embedded SFU running; to connect another client: "+how, "url", srv.URL, "api_key", srv.APIKey)
+		if notice != nil {
+			fmt.Fprintf(notice, "dttui: embedded SFU at %s (API key %s); another client: %s\n", srv.URL, srv.APIKey, how)
+		}
 	} else {
 		log.Warn("embedded SFU running; could not write its credentials file", "url", srv.URL, "err", werr)
 	}

@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -24,11 +27,23 @@ func TestRunHeadlessAgainstEmbeddedSFU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the embedded SFU")
 	}
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
 	var out, errOut bytes.Buffer
 	code := run([]string{"--headless", "--local-port", "0", "--duration", "2500ms", "--track", "wired:100:512"}, env(nil), &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "embedded SFU at ws://127.0.0.1:") || !strings.Contains(errOut.String(), "local-sfu.env") {
+		t.Fatalf("no connect hint on stderr: %q", errOut.String())
+	}
+	env, err := os.ReadFile(filepath.Join(cache, "dttui", "local-sfu.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := regexp.MustCompile(`LIVEKIT_API_SECRET=(\S+)`).FindStringSubmatch(string(env))
+	if secret == nil || strings.Contains(errOut.String()+out.String(), secret[1]) {
+		t.Fatal("the embedded SFU's secret is missing from its env file or printed")
 	}
 	var last map[string]any
 	sc := bufio.NewScanner(&out)
