@@ -1,9 +1,18 @@
 package session
 
 import (
+	"bufio"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -254,4 +263,99 @@ func TestE2EGivesUpWhenServerStaysDown(t *testing.T) {
 	if _, err := s.Publish(bounded(t, 5*time.Second), "after", false); !errors.Is(err, outgoing.ErrDisconnected) {
 		t.Fatalf("publish after giving up: %v", err)
 	}
+}
+
+// A server that accepts the websocket and then says nothing (a wedged
+// proxy, a wrong service on the port): the SDK would wait for the first
+// message forever; Connect gives up within ConnectTimeout.
+func TestE2ESilentServerFailsWithinTimeout(t *testing.T) {
+	url := silentWebsocketServer(t)
+	start := time.Now()
+	_, err := Connect(context.Background(), Config{URL: url, APIKey: "k", APISecret: strings.Repeat("s", 32),
+		ConnectTimeout: time.Second, Logger: testLog})
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %s with a 1s ConnectTimeout", d)
+	}
+}
+
+// A refused token: the error carries the server's reason, and neither the
+// error nor any log line (ours, the SDK's, the embedded server's) carries
+// the token, although livekit-server echoes it in its answer.
+func TestE2EBadTokenNeverShown(t *testing.T) {
+	srv := sfu(t)
+	token, err := mintToken(srv.APIKey, strings.Repeat("x", 32), "r", "who", true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	_, err = Connect(bounded(t, 15*time.Second), Config{URL: srv.URL, Token: token, Logger: log})
+	RouteLibraryLogs(testLog) // restore for the other tests
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "invalid token") {
+		t.Fatalf("err = %v", err)
+	}
+	sig := token[strings.LastIndexByte(token, '.')+1:]
+	mu.Lock()
+	defer mu.Unlock()
+	for what, text := range map[string]string{"error": err.Error(), "logs": logs.String()} {
+		if strings.Contains(text, sig) || strings.Contains(text, "eyJ") {
+			t.Fatalf("token in %s: %s", what, text)
+		}
+	}
+	if !strings.Contains(logs.String(), "invalid token: <redacted") {
+		t.Fatalf("expected the SDK's log of the refusal, redacted; logs:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// silentWebsocketServer completes the websocket handshake and then never
+// sends a byte.
+func silentWebsocketServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	var mu sync.Mutex
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			req, err := http.ReadRequest(bufio.NewReader(c))
+			if err != nil {
+				continue
+			}
+			h := sha1.Sum([]byte(req.Header.Get("Sec-WebSocket-Key") + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+			fmt.Fprintf(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+				base64.StdEncoding.EncodeToString(h[:]))
+		}
+	}()
+	return "ws://" + ln.Addr().String()
 }

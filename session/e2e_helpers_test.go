@@ -45,7 +45,9 @@ func TestMain(m *testing.M) {
 		}
 	}
 	testLog = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	RouteLibraryLogs(testLog)
+	if os.Getenv(stderrChildEnv) == "" {
+		RouteLibraryLogs(testLog)
+	}
 	code := m.Run()
 	for _, s := range []*localsfu.Server{shared, benchSrv} {
 		if s != nil {

@@ -13,19 +13,31 @@ import (
 )
 
 // loopback is a second, hidden participant that subscribes to the
-// publisher's data tracks and measures what arrives: frames, bytes, loss,
-// incomplete frames and end-to-end latency, per track name.
+// publisher's data tracks (and nobody else's) and measures what arrives:
+// frames, bytes, loss, incomplete frames and end-to-end latency, per track
+// name.
 type loopback struct {
-	s      *Session
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	s         *Session
+	publisher string // identity whose tracks we subscribe to
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 
-	mu        sync.Mutex
-	p         *peer
-	sidToName map[string]string        // data track SID → name, from participant info
-	handles   map[uint16]*handleState  // subscriber handle → state
-	tracks    map[string]*receiveState // by track name
+	mu sync.Mutex
+	// names maps every SID our publisher ever had to its track name; kept
+	// after a track goes so late packets and final counts find their row.
+	names map[string]string
+	// parts holds the current data tracks of each participant SID with our
+	// publisher's identity (two during a full rejoin: old and new).
+	parts      map[string]participantTracks
+	subscribed map[string]bool          // track SIDs requested on the current peer
+	handles    map[uint16]*handleState  // subscriber handle → state
+	tracks     map[string]*receiveState // by track name
+}
+
+type participantTracks struct {
+	version uint32
+	sids    []string
 }
 
 type handleState struct {
@@ -37,7 +49,7 @@ type handleState struct {
 }
 
 // latencySamples bounds the latency reservoir: the percentiles describe
-// the last few seconds at any rate, in constant memory.
+// the last 2048 frames at any rate, in constant memory.
 const latencySamples = 2048
 
 type receiveState struct {
@@ -49,12 +61,18 @@ type receiveState struct {
 	latN                      int
 }
 
+// startLoopback joins the loopback participant within ctx; it then lives
+// until the session closes.
 func startLoopback(ctx context.Context, s *Session) (*loopback, error) {
 	if s.cfg.APIKey == "" || s.cfg.APISecret == "" {
 		return nil, errors.New("the loopback subscriber needs an API key and secret to mint its own token")
 	}
-	l := &loopback{s: s, sidToName: map[string]string{}, handles: map[uint16]*handleState{}, tracks: map[string]*receiveState{}}
-	l.ctx, l.cancel = context.WithCancel(ctx)
+	l := &loopback{
+		s: s, publisher: s.Status().Identity,
+		names: map[string]string{}, parts: map[string]participantTracks{}, subscribed: map[string]bool{},
+		handles: map[uint16]*handleState{}, tracks: map[string]*receiveState{},
+	}
+	l.ctx, l.cancel = context.WithCancel(s.ctx)
 	p, err := l.dial(ctx)
 	if err != nil {
 		l.cancel()
@@ -67,26 +85,18 @@ func startLoopback(ctx context.Context, s *Session) (*loopback, error) {
 
 func (l *loopback) dial(ctx context.Context) (*peer, error) {
 	cfg := l.s.cfg
+	// canPublishData=false: it only listens. hidden: other participants
+	// of a real room do not see a test tool's second participant.
 	token, err := mintToken(cfg.APIKey, cfg.APISecret, l.s.Status().Room, cfg.Identity+"-loopback", false, true)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	p, err := dialPeer(ctx, peerConfig{
+	return dialPeer(ctx, peerConfig{
 		url: cfg.URL, token: token, log: cfg.Logger.With("participant", "loopback"),
-		autoSubscribeDataTracks: true, onSignal: l.onSignal, onDataTrackPacket: l.onPacket,
+		onSignal: l.onSignal, onDataTrackPacket: l.onPacket,
 	})
-	if err != nil {
-		return nil, err
-	}
-	l.mu.Lock()
-	l.p = p
-	// Packets only flow after the subscriber handles arrive, so fresh maps are safe.
-	l.handles = map[uint16]*handleState{}
-	l.mu.Unlock()
-	l.learnParticipants(p.joinResponse().GetOtherParticipants())
-	return p, nil
 }
 
 // supervise rejoins when the loopback's connection dies (an SFU restart),
@@ -100,6 +110,7 @@ func (l *loopback) supervise(p *peer) {
 			return
 		case <-p.done():
 		}
+		p.wait()
 		err := withBackoff(l.ctx, nil, func(ctx context.Context) error {
 			np, err := l.dial(ctx)
 			if err == nil {
@@ -118,38 +129,96 @@ func (l *loopback) close() {
 	l.wg.Wait()
 }
 
-func (l *loopback) learnParticipants(ps []*livekit.ParticipantInfo) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, pi := range ps {
-		for _, dt := range pi.GetDataTracks() {
-			l.sidToName[dt.GetSid()] = dt.GetName()
+// onSignal runs on the peer's signal reader (or its join).
+func (l *loopback) onSignal(p *peer, res *livekit.SignalResponse) {
+	switch msg := res.Message.(type) {
+	case *livekit.SignalResponse_Join:
+		// A fresh participant: no subscriptions, no handles yet.
+		l.mu.Lock()
+		for _, hs := range l.handles {
+			l.foldIncomplete(hs, true)
 		}
+		l.handles = map[uint16]*handleState{}
+		l.subscribed = map[string]bool{}
+		l.parts = map[string]participantTracks{}
+		l.mu.Unlock()
+		l.learn(p, msg.Join.GetOtherParticipants())
+	case *livekit.SignalResponse_Update:
+		l.learn(p, msg.Update.GetParticipants())
+	case *livekit.SignalResponse_DataTrackSubscriberHandles:
+		l.setHandles(msg.DataTrackSubscriberHandles.GetSubHandles())
 	}
 }
 
-func (l *loopback) onSignal(res *livekit.SignalResponse) {
-	switch msg := res.Message.(type) {
-	case *livekit.SignalResponse_Update:
-		l.learnParticipants(msg.Update.GetParticipants())
-	case *livekit.SignalResponse_DataTrackSubscriberHandles:
-		l.mu.Lock()
-		next := map[uint16]*handleState{}
-		for h, t := range msg.DataTrackSubscriberHandles.GetSubHandles() {
-			if old, ok := l.handles[uint16(h)]; ok && old.sid == t.GetTrackSid() {
-				next[uint16(h)] = old
-				continue
-			}
-			next[uint16(h)] = &handleState{sid: t.GetTrackSid(), depkt: packetizer.NewDepacketizer(packetizer.DepacketizerOptions{})}
+// learn records our publisher's data tracks from participant infos and
+// subscribes to the new ones. Tracks that went need no request: the SFU
+// ends those subscriptions itself.
+func (l *loopback) learn(p *peer, infos []*livekit.ParticipantInfo) {
+	l.mu.Lock()
+	for _, pi := range infos {
+		if pi.GetIdentity() != l.publisher {
+			continue
 		}
-		for h, old := range l.handles {
-			if _, kept := next[h]; !kept {
-				l.foldIncomplete(old, true)
-			}
+		if pi.GetState() == livekit.ParticipantInfo_DISCONNECTED {
+			delete(l.parts, pi.GetSid())
+			continue
 		}
-		l.handles = next
-		l.mu.Unlock()
+		if old, ok := l.parts[pi.GetSid()]; ok && pi.GetVersion() < old.version {
+			continue // updates may arrive out of order
+		}
+		pt := participantTracks{version: pi.GetVersion()}
+		for _, dt := range pi.GetDataTracks() {
+			pt.sids = append(pt.sids, dt.GetSid())
+			l.names[dt.GetSid()] = dt.GetName()
+		}
+		l.parts[pi.GetSid()] = pt
 	}
+	want := map[string]bool{}
+	var updates []*livekit.UpdateDataSubscription_Update
+	for _, pt := range l.parts {
+		for _, sid := range pt.sids {
+			want[sid] = true
+			if !l.subscribed[sid] {
+				l.subscribed[sid] = true
+				updates = append(updates, &livekit.UpdateDataSubscription_Update{TrackSid: sid, Subscribe: true})
+			}
+		}
+	}
+	for sid := range l.subscribed {
+		if !want[sid] {
+			delete(l.subscribed, sid)
+		}
+	}
+	l.mu.Unlock()
+	if len(updates) == 0 {
+		return
+	}
+	err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateDataSubscription{
+		UpdateDataSubscription: &livekit.UpdateDataSubscription{Updates: updates}}})
+	if err != nil {
+		l.s.log.Warn("loopback: subscribe", "err", err)
+	}
+}
+
+// setHandles installs the SFU's map of subscriber handles (always the
+// complete current set).
+func (l *loopback) setHandles(m map[uint32]*livekit.DataTrackSubscriberHandles_PublishedDataTrack) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	next := make(map[uint16]*handleState, len(m))
+	for h, t := range m {
+		if old, ok := l.handles[uint16(h)]; ok && old.sid == t.GetTrackSid() {
+			next[uint16(h)] = old
+			continue
+		}
+		next[uint16(h)] = &handleState{sid: t.GetTrackSid(), depkt: packetizer.NewDepacketizer(packetizer.DepacketizerOptions{})}
+	}
+	for h, old := range l.handles {
+		if next[h] != old {
+			l.foldIncomplete(old, true)
+		}
+	}
+	l.handles = next
 }
 
 // onPacket runs on the subscriber data channel's goroutine.
@@ -163,10 +232,9 @@ func (l *loopback) onPacket(b []byte) {
 	defer l.mu.Unlock()
 	hs := l.handles[pkt.Header.Handle]
 	if hs == nil {
-		return
+		return // before the handle map, or a track just gone
 	}
 	frame, ok := hs.depkt.Push(pkt)
-	l.foldIncomplete(hs, false)
 	if !ok {
 		return
 	}
@@ -192,7 +260,7 @@ func (l *loopback) onPacket(b []byte) {
 }
 
 func (l *loopback) trackLocked(sid string) *receiveState {
-	name, ok := l.sidToName[sid]
+	name, ok := l.names[sid]
 	if !ok {
 		return nil
 	}
@@ -205,7 +273,7 @@ func (l *loopback) trackLocked(sid string) *receiveState {
 }
 
 // foldIncomplete adds frames the depacketizer gave up on to the track's
-// count; final also flushes what is still partial (the handle is gone).
+// count; final also gives up what is still partial (the handle is gone).
 func (l *loopback) foldIncomplete(hs *handleState, final bool) {
 	if final {
 		hs.depkt.Flush()
@@ -233,18 +301,20 @@ func (r *receiveState) observe(seq uint64, latency time.Duration) {
 func (l *loopback) stats() map[string]ReceiveStats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make(map[string]ReceiveStats, len(l.tracks))
 	subscribed := map[string]bool{}
 	for _, hs := range l.handles {
-		if name, ok := l.sidToName[hs.sid]; ok {
+		// Folded here rather than per packet: cheap reads, same totals.
+		l.foldIncomplete(hs, false)
+		// The SFU ends a subscription some seconds after the track goes;
+		// the publisher's participant info says so at once.
+		if name, ok := l.names[hs.sid]; ok && l.subscribed[hs.sid] {
 			subscribed[name] = true
+			if l.tracks[name] == nil {
+				l.tracks[name] = &receiveState{}
+			}
 		}
 	}
-	for name := range subscribed {
-		if l.tracks[name] == nil {
-			l.tracks[name] = &receiveState{}
-		}
-	}
+	out := make(map[string]ReceiveStats, len(l.tracks))
 	for name, r := range l.tracks {
 		st := ReceiveStats{Subscribed: subscribed[name], FramesReceived: r.frames, BytesReceived: r.bytes,
 			FramesIncomplete: r.incomplete, FramesCorrupt: r.corrupt}
@@ -253,8 +323,7 @@ func (l *loopback) stats() map[string]ReceiveStats {
 				st.FramesLost = expected - r.distinct
 			}
 		}
-		n := min(r.latN, latencySamples)
-		if n > 0 {
+		if n := min(r.latN, latencySamples); n > 0 {
 			s := slices.Clone(r.lat[:n])
 			slices.Sort(s)
 			st.LatencyP50 = s[n*50/100]

@@ -70,8 +70,8 @@ type Status struct {
 
 // ReceiveStats is what the loopback subscriber saw for one track.
 type ReceiveStats struct {
-	// Subscribed says the loopback subscriber has the track's subscriber
-	// handle: frames pushed from now on can arrive.
+	// Subscribed says the track is published and the loopback subscriber
+	// has its subscriber handle: frames pushed from now on can arrive.
 	Subscribed       bool
 	FramesReceived   uint64
 	BytesReceived    uint64

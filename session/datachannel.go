@@ -1,0 +1,108 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// dataTrackLabel is the data channel LiveKit carries data-track packets on.
+const dataTrackLabel = "_data_track"
+
+// Watermarks for the `_data_track` channel. Writers wait while more than
+// highWatermark bytes are queued, as the JS client does (256 KiB), and
+// resume when pion reports the buffer drained to lowWatermark. JS resumes
+// at 8 KiB; with 16 KB packets that lets the buffer run almost dry before
+// refilling, so we resume at 64 KiB. 256 KiB bounds the latency a full
+// buffer adds, and anything beyond it backs up into the manager's bounded
+// per-track queue, where frames are dropped and counted.
+const (
+	highWatermark = 256 << 10
+	lowWatermark  = 64 << 10
+)
+
+// dataChannel is the publisher's `_data_track` channel with flow control
+// shared by every track's sender goroutine.
+type dataChannel struct {
+	dc *webrtc.DataChannel
+
+	mu     sync.Mutex
+	low    chan struct{} // closed and replaced on each buffered-amount-low event
+	closed chan struct{} // closed when the channel closes
+}
+
+// newDataChannel creates `_data_track` on pc: unordered, no
+// retransmissions, as the JS and Rust clients and the SFU expect. open is
+// closed when the channel opens.
+func newDataChannel(pc *webrtc.PeerConnection, open chan struct{}) (*dataChannel, error) {
+	ordered, retransmits := false, uint16(0)
+	dc, err := pc.CreateDataChannel(dataTrackLabel, &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &retransmits})
+	if err != nil {
+		return nil, err
+	}
+	d := &dataChannel{dc: dc, low: make(chan struct{}), closed: make(chan struct{})}
+	dc.SetBufferedAmountLowThreshold(lowWatermark)
+	// A broadcast, not a token: every waiting track's sender wakes up.
+	dc.OnBufferedAmountLow(func() {
+		d.mu.Lock()
+		close(d.low)
+		d.low = make(chan struct{})
+		d.mu.Unlock()
+	})
+	dc.OnOpen(func() { closeOnce(open) })
+	dc.OnClose(func() {
+		d.mu.Lock()
+		closeOnce(d.closed)
+		d.mu.Unlock()
+	})
+	return d, nil
+}
+
+func (d *dataChannel) lowEvent() <-chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.low
+}
+
+var errDataChannelClosed = errors.New("data channel closed")
+
+// write sends pkt as one binary message, waiting while the buffer is above
+// the high watermark until it drains, the channel or peer closes
+// (peerClosed), or ctx ends. A nil error means pion took the packet.
+func (d *dataChannel) write(ctx context.Context, peerClosed <-chan struct{}, peerErr func() error, pkt []byte) error {
+	for {
+		// Take the event channel before reading the amount: a drain that
+		// happens in between closes this very channel, so it is not missed.
+		low := d.lowEvent()
+		if d.dc.BufferedAmount() <= highWatermark {
+			break
+		}
+		select {
+		case <-low:
+		case <-d.closed:
+			return errDataChannelClosed
+		case <-peerClosed:
+			return fmt.Errorf("connection closed: %w", peerErr())
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if st := d.dc.ReadyState(); st != webrtc.DataChannelStateOpen {
+		return fmt.Errorf("data channel %s", st)
+	}
+	return d.dc.Send(pkt)
+}
+
+// writePacket sends one packet on the publisher's `_data_track`.
+func (p *peer) writePacket(ctx context.Context, pkt []byte) error {
+	p.mu.Lock()
+	dc := p.dc
+	p.mu.Unlock()
+	if dc == nil {
+		return errDataChannelClosed
+	}
+	return dc.write(ctx, p.closed, p.err, pkt)
+}

@@ -1,0 +1,182 @@
+package session
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/livekit/protocol/livekit"
+	protosignalling "github.com/livekit/protocol/signalling"
+	"github.com/pion/ice/v4"
+	"github.com/pion/webrtc/v4"
+)
+
+// newWebRTCAPI builds the pion API every PeerConnection of a peer uses.
+func newWebRTCAPI(log *slog.Logger) *webrtc.API {
+	se := webrtc.SettingEngine{}
+	// pion logs to stderr unless told otherwise; that would corrupt the TUI.
+	se.LoggerFactory = pionLoggerFactory(log)
+	// A local SFU advertises 127.0.0.1 only; pion drops loopback candidates
+	// by default and would never connect to it.
+	se.SetIncludeLoopbackCandidate(true)
+	// mDNS candidates only help browsers hide their addresses; resolving
+	// them needs multicast, which containers and CI often lack.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+}
+
+// onJoin sets up both PeerConnections from the JoinResponse. The publisher
+// creates `_data_track` before its first offer, so the channel is part of
+// the initial negotiation (as the JS and Rust clients and the SFU's own
+// test client do); the subscriber PC waits for the SFU's offer.
+func (p *peer) onJoin(j *livekit.JoinResponse) error {
+	cfg := webrtc.Configuration{ICEServers: protosignalling.FromProtoIceServers(j.IceServers)}
+	pub, err := p.api.NewPeerConnection(cfg)
+	if err != nil {
+		return err
+	}
+	sub, err := p.api.NewPeerConnection(cfg)
+	if err != nil {
+		_ = pub.Close()
+		return err
+	}
+	p.mu.Lock()
+	p.join, p.pub, p.sub = j, pub, sub
+	p.mu.Unlock()
+
+	for target, pc := range map[livekit.SignalTarget]*webrtc.PeerConnection{livekit.SignalTarget_PUBLISHER: pub, livekit.SignalTarget_SUBSCRIBER: sub} {
+		pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+			if c == nil {
+				return
+			}
+			_ = p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Trickle{
+				Trickle: protosignalling.ToProtoTrickle(c.ToJSON(), target, false)}})
+		})
+		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+			p.log.Debug("peer connection state", "pc", target.String(), "state", s.String())
+			switch s {
+			case webrtc.PeerConnectionStateConnected:
+				if target == livekit.SignalTarget_SUBSCRIBER {
+					closeOnce(p.subUp)
+				}
+			case webrtc.PeerConnectionStateFailed:
+				// Resuming would need an ICE restart on both PCs; a full
+				// rejoin gets the same result (tracks keep their handles).
+				p.close(fmt.Errorf("%s ICE connection failed", strings.ToLower(target.String())))
+			}
+		})
+	}
+	sub.OnDataChannel(func(dc *webrtc.DataChannel) {
+		if dc.Label() != dataTrackLabel || p.cfg.onDataTrackPacket == nil {
+			return
+		}
+		dc.OnMessage(func(m webrtc.DataChannelMessage) {
+			if !m.IsString { // packets are binary; anything else is not ours
+				p.cfg.onDataTrackPacket(m.Data)
+			}
+		})
+	})
+
+	if !p.cfg.publisher {
+		return nil
+	}
+	dc, err := newDataChannel(pub, p.dcOpen)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.dc = dc
+	p.mu.Unlock()
+
+	offer, err := pub.CreateOffer(nil)
+	if err != nil {
+		return err
+	}
+	if err := pub.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{
+		Offer: protosignalling.ToProtoSessionDescription(offer, 0, nil)}})
+}
+
+// onOffer answers the SFU's offer for the subscriber PeerConnection.
+func (p *peer) onOffer(o *livekit.SessionDescription) {
+	sd, id, _ := protosignalling.FromProtoSessionDescription(o)
+	sub := p.setRemote(livekit.SignalTarget_SUBSCRIBER, sd)
+	if sub == nil {
+		return
+	}
+	answer, err := sub.CreateAnswer(nil)
+	if err == nil {
+		err = sub.SetLocalDescription(answer)
+	}
+	if err != nil {
+		p.log.Warn("subscriber answer", "err", err)
+		return
+	}
+	_ = p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Answer{
+		Answer: protosignalling.ToProtoSessionDescription(answer, id, nil)}})
+}
+
+// onAnswer completes the publisher's negotiation.
+func (p *peer) onAnswer(a *livekit.SessionDescription) {
+	sd, _, _ := protosignalling.FromProtoSessionDescription(a)
+	p.setRemote(livekit.SignalTarget_PUBLISHER, sd)
+}
+
+// setRemote applies a remote description to the target's PeerConnection
+// and adds the candidates that arrived before it. It returns the
+// PeerConnection, or nil if there is none or the description was refused.
+func (p *peer) setRemote(target livekit.SignalTarget, sd webrtc.SessionDescription) *webrtc.PeerConnection {
+	pc := p.pc(target)
+	if pc == nil {
+		return nil
+	}
+	if err := pc.SetRemoteDescription(sd); err != nil {
+		p.log.Warn("remote description", "pc", target.String(), "type", sd.Type.String(), "err", err)
+		return nil
+	}
+	p.mu.Lock()
+	p.remoteSet[target] = true
+	pending := p.pendingIC[target]
+	delete(p.pendingIC, target)
+	p.mu.Unlock()
+	for _, c := range pending {
+		p.addCandidate(pc, c)
+	}
+	return pc
+}
+
+// onTrickle adds a remote candidate, or keeps it until the description
+// it belongs to is set (the SFU may trickle before answering).
+func (p *peer) onTrickle(t *livekit.TrickleRequest) {
+	c, err := protosignalling.FromProtoTrickle(t)
+	if err != nil {
+		p.log.Debug("bad trickle", "err", err)
+		return
+	}
+	pc := p.pc(t.Target)
+	p.mu.Lock()
+	if pc == nil || !p.remoteSet[t.Target] {
+		p.pendingIC[t.Target] = append(p.pendingIC[t.Target], c)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	p.addCandidate(pc, c)
+}
+
+func (p *peer) addCandidate(pc *webrtc.PeerConnection, c webrtc.ICECandidateInit) {
+	if err := pc.AddICECandidate(c); err != nil {
+		p.log.Debug("add ICE candidate", "err", err)
+	}
+}
+
+func (p *peer) pc(target livekit.SignalTarget) *webrtc.PeerConnection {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if target == livekit.SignalTarget_SUBSCRIBER {
+		return p.sub
+	}
+	return p.pub
+}

@@ -1,0 +1,228 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/logger"
+	protosignalling "github.com/livekit/protocol/signalling"
+	lksdk "github.com/livekit/server-sdk-go/v2"
+	"github.com/livekit/server-sdk-go/v2/signalling"
+	"github.com/pion/webrtc/v4"
+	"google.golang.org/protobuf/proto"
+)
+
+// dataTrackSignalling turns off auto_subscribe_data_track in the join URL
+// (the Go SDK's signalling does not know the parameter yet). The server
+// defaults it to on: the publisher would then receive every other
+// participant's data tracks, and the loopback subscriber would mix other
+// publishers' tracks that share a name with ours.
+type dataTrackSignalling struct {
+	signalling.Signalling
+}
+
+func (s *dataTrackSignalling) ConnectQueryParams(version string, protocol int, cp *signalling.ConnectParams,
+	add []*livekit.AddTrackRequest, offer webrtc.SessionDescription, sid string) (string, error) {
+	q, err := s.Signalling.ConnectQueryParams(version, protocol, cp, add, offer, sid)
+	return q + "&auto_subscribe_data_track=false", err
+}
+
+// joinError turns a failed websocket handshake into the server's own
+// words (bad token, no such room...), asking the validate endpoint as the
+// Go SDK does. The token never appears in the message.
+func joinError(ctx context.Context, sig signalling.Signalling, cfg peerConfig, err error) error {
+	if ctx.Err() != nil {
+		return describeJoinError(cfg.url, fmt.Errorf("%w (timed out; is the server reachable?)", err))
+	}
+	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	defer cancel()
+	req, rerr := sig.HTTPRequestForValidate(vctx, lksdk.Version, lksdk.PROTOCOL, cfg.url, cfg.token, &signalling.ConnectParams{}, "")
+	if rerr == nil {
+		if resp, herr := http.DefaultClient.Do(req); herr == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				// livekit-server echoes the token it refused: drop it.
+				msg := RedactSecrets(strings.TrimSpace(string(body)), cfg.token)
+				return describeJoinError(cfg.url, fmt.Errorf("server refused the join (HTTP %d): %s", resp.StatusCode, msg))
+			}
+		}
+	}
+	return describeJoinError(cfg.url, err)
+}
+
+func (p *peer) send(msg *livekit.SignalRequest) error {
+	select {
+	case <-p.closed:
+		return fmt.Errorf("signal connection closed: %w", p.err())
+	default:
+	}
+	return p.transport.SendMessage(msg)
+}
+
+// errSignalLost is the signal websocket ending under us.
+var errSignalLost = errors.New("signal connection lost")
+
+// OnTransportClose is the websocket reader ending. A resumable peer keeps
+// its PeerConnections (data may still flow) and tells its owner, who can
+// resume; others close.
+func (p *peer) OnTransportClose() {
+	if !p.cfg.resumable {
+		p.close(errSignalLost)
+		return
+	}
+	p.mu.Lock()
+	closeOnce(p.sigLost)
+	p.mu.Unlock()
+}
+
+// signalLost is closed when the current signal socket has dropped.
+func (p *peer) signalLost() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sigLost
+}
+
+// resume reopens the signal socket for the same participant (reconnect=1)
+// and sends the SyncState that tells the SFU what we still publish; the SFU
+// checks those SIDs and forces a full reconnect if it does not know them.
+// An error means the session cannot be resumed and needs a full rejoin.
+func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.PublishDataTrackResponse) error {
+	select {
+	case <-p.closed:
+		return p.err()
+	default:
+	}
+	sid := p.participantSID()
+	err := p.bounded(ctx, func() error {
+		return p.transport.Reconnect(ctx, p.cfg.url, token, p.connectParams(), sid)
+	})
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	p.mu.Lock()
+	p.sigLost = make(chan struct{})
+	sub, dc := p.sub, p.dc
+	p.mu.Unlock()
+	p.transport.Start()
+
+	sync := &livekit.SyncState{
+		Subscription:      &livekit.UpdateSubscription{Subscribe: true},
+		PublishDataTracks: dataTracks,
+	}
+	if sub != nil {
+		if ld := sub.CurrentLocalDescription(); ld != nil {
+			sync.Answer = protosignalling.ToProtoSessionDescription(*ld, 0, nil)
+		}
+	}
+	if dc != nil {
+		if id := dc.dc.ID(); id != nil {
+			sync.DataChannels = []*livekit.DataChannelInfo{{Label: dataTrackLabel, Id: uint32(*id), Target: livekit.SignalTarget_PUBLISHER}}
+		}
+	}
+	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_SyncState{SyncState: sync}})
+}
+
+// SetLogger is part of signalling.SignalHandler; our logger is fixed.
+func (p *peer) SetLogger(logger.Logger) {}
+
+// HandleMessage runs on the signal reader goroutine.
+func (p *peer) HandleMessage(m proto.Message) error {
+	res, ok := m.(*livekit.SignalResponse)
+	if !ok || res == nil {
+		return nil
+	}
+	switch msg := res.Message.(type) {
+	case *livekit.SignalResponse_Join:
+		if err := p.onJoin(msg.Join); err != nil {
+			return err
+		}
+		if p.cfg.onSignal != nil {
+			p.cfg.onSignal(p, res)
+		}
+	case *livekit.SignalResponse_Offer:
+		p.onOffer(msg.Offer)
+	case *livekit.SignalResponse_Answer:
+		p.onAnswer(msg.Answer)
+	case *livekit.SignalResponse_Trickle:
+		p.onTrickle(msg.Trickle)
+	case *livekit.SignalResponse_PongResp:
+		p.lastPong.Store(time.Now().UnixNano())
+		if ts := msg.PongResp.GetLastPingTimestamp(); ts > 0 {
+			p.rttNanos.Store(time.Since(time.UnixMilli(ts)).Nanoseconds())
+		}
+	case *livekit.SignalResponse_Leave:
+		p.onLeave(msg.Leave)
+	default:
+		if p.cfg.onSignal != nil {
+			p.cfg.onSignal(p, res)
+		}
+	}
+	return nil
+}
+
+// onLeave handles the SFU ending our session. RESUME keeps the
+// PeerConnections and only drops the socket, which hands over to resume;
+// RECONNECT and DISCONNECT end the peer, and the owner decides from the
+// LeaveError whether to rejoin.
+func (p *peer) onLeave(l *livekit.LeaveRequest) {
+	p.log.Info("SFU asked us to leave", "reason", l.GetReason().String(), "action", l.GetAction().String())
+	if l.GetAction() == livekit.LeaveRequest_RESUME && p.cfg.resumable {
+		p.goCloseTransport()
+		return
+	}
+	p.close(&LeaveError{Reason: l.GetReason(), Action: l.GetAction()})
+}
+
+// LeaveError is the SFU ending our session; Action says whether it wants
+// us back (RECONNECT, RESUME) or gone (DISCONNECT).
+type LeaveError struct {
+	Reason livekit.DisconnectReason
+	Action livekit.LeaveRequest_Action
+}
+
+func (e *LeaveError) Error() string {
+	return fmt.Sprintf("the SFU ended the session (%s, %s)", e.Reason, e.Action)
+}
+
+// pingLoop keeps the signal connection alive at the interval the SFU asked
+// for and measures the round-trip time. A socket that stays silent past the
+// ping timeout is dead even if TCP has not noticed (a sleeping laptop, a
+// dropped NAT entry): closing it hands over to resume.
+func (p *peer) pingLoop() {
+	defer p.wg.Done()
+	p.mu.Lock()
+	interval := time.Duration(p.join.GetPingInterval()) * time.Second
+	timeout := time.Duration(p.join.GetPingTimeout()) * time.Second
+	p.mu.Unlock()
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	p.lastPong.Store(time.Now().UnixNano())
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var rtt int64
+	for {
+		// A failed send is a dropped socket; keep ticking so pings resume
+		// after a resume. Only close ends the loop.
+		_ = p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PingReq{
+			PingReq: &livekit.Ping{Timestamp: time.Now().UnixMilli(), Rtt: rtt}}})
+		select {
+		case <-p.closed:
+			return
+		case <-t.C:
+		}
+		rtt = time.Duration(p.rttNanos.Load()).Milliseconds()
+		if timeout > 0 && time.Since(time.Unix(0, p.lastPong.Load())) > timeout {
+			p.log.Info("no pong within the ping timeout; dropping the signal socket", "timeout", timeout)
+			p.lastPong.Store(time.Now().UnixNano()) // one drop per timeout, not one per tick
+			p.transport.Close()
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/livekit/protocol/livekit"
+)
+
+// The Session is the manager's outgoing.Transport: publish and unpublish
+// requests become signal messages, packets become data-channel messages,
+// and the SFU's answers go back to the manager matched by handle.
+var _ outgoing.Transport = (*Session)(nil)
+
+// current is the connected peer, or why there is none.
+func (s *Session) current() (*peer, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.p == nil {
+		if s.status.State == StateDisconnected && s.status.Err != nil {
+			return nil, fmt.Errorf("not connected: %w", s.status.Err)
+		}
+		return nil, errors.New("not connected (reconnecting)")
+	}
+	return s.p, nil
+}
+
+// SendPublishRequest implements outgoing.Transport.
+func (s *Session) SendPublishRequest(r outgoing.PublishRequest) error {
+	p, err := s.current()
+	if err != nil {
+		return err
+	}
+	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PublishDataTrackRequest{
+		PublishDataTrackRequest: &livekit.PublishDataTrackRequest{PubHandle: uint32(r.Handle), Name: r.Name, Encryption: encryption(r.E2EE)}}})
+}
+
+// SendUnpublishRequest implements outgoing.Transport.
+func (s *Session) SendUnpublishRequest(handle uint16) error {
+	p, err := s.current()
+	if err != nil {
+		return err
+	}
+	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UnpublishDataTrackRequest{
+		UnpublishDataTrackRequest: &livekit.UnpublishDataTrackRequest{PubHandle: uint32(handle)}}})
+}
+
+// WritePacket implements outgoing.Transport: one packet, one binary
+// message on `_data_track`, waiting while the channel's buffer is full.
+func (s *Session) WritePacket(ctx context.Context, pkt []byte) error {
+	p, err := s.current()
+	if err != nil {
+		return err
+	}
+	return p.writePacket(ctx, pkt)
+}
+
+// onSignal routes the SFU's data-track answers to the manager, matched by
+// handle (the protocol has no request IDs for these). It runs on the
+// signal reader; the manager's handlers do not block.
+func (s *Session) onSignal(p *peer, res *livekit.SignalResponse) {
+	switch msg := res.Message.(type) {
+	case *livekit.SignalResponse_Update:
+		s.checkPermission(p, msg.Update.GetParticipants())
+	case *livekit.SignalResponse_PublishDataTrackResponse:
+		s.mgr.HandlePublishResponse(infoFromProto(msg.PublishDataTrackResponse.GetInfo()))
+	case *livekit.SignalResponse_UnpublishDataTrackResponse:
+		// Solicited, or the SFU unpublishing on its own.
+		s.mgr.HandleUnpublishResponse(uint16(msg.UnpublishDataTrackResponse.GetInfo().GetPubHandle()))
+	case *livekit.SignalResponse_RequestResponse:
+		rr := msg.RequestResponse
+		switch req := rr.Request.(type) {
+		case *livekit.RequestResponse_PublishDataTrack:
+			s.mgr.HandleRequestError(uint16(req.PublishDataTrack.GetPubHandle()), true, int32(rr.Reason), rr.Message)
+		case *livekit.RequestResponse_UnpublishDataTrack:
+			s.mgr.HandleRequestError(uint16(req.UnpublishDataTrack.GetPubHandle()), false, int32(rr.Reason), rr.Message)
+		}
+	}
+}
+
+// checkPermission unpublishes every track locally when the SFU revokes
+// canPublishData: the SFU drops the tracks then without telling the
+// publisher (wire notes §1.4), and pushing into them would be lost.
+func (s *Session) checkPermission(p *peer, infos []*livekit.ParticipantInfo) {
+	sid := p.participantSID()
+	for _, pi := range infos {
+		if pi.GetSid() != sid || pi.GetPermission() == nil || pi.GetPermission().GetCanPublishData() {
+			continue
+		}
+		active := s.mgr.ActiveInfos()
+		if len(active) > 0 {
+			s.log.Warn("the SFU revoked canPublishData; our data tracks are gone", "tracks", len(active))
+		}
+		for _, info := range active {
+			s.mgr.HandleUnpublishResponse(info.Handle)
+		}
+	}
+}
+
+func encryption(e2ee bool) livekit.Encryption_Type {
+	if e2ee {
+		return livekit.Encryption_GCM
+	}
+	return livekit.Encryption_NONE
+}
+
+func infoToProto(i outgoing.Info) *livekit.DataTrackInfo {
+	return &livekit.DataTrackInfo{PubHandle: uint32(i.Handle), Sid: i.SID, Name: i.Name, Encryption: encryption(i.E2EE)}
+}
+
+func infoFromProto(i *livekit.DataTrackInfo) outgoing.Info {
+	return outgoing.Info{Handle: uint16(i.GetPubHandle()), SID: i.GetSid(), Name: i.GetName(), E2EE: i.GetEncryption() != livekit.Encryption_NONE}
+}
