@@ -2,9 +2,9 @@ package session
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -37,16 +37,19 @@ func sfu(t *testing.T) *localsfu.Server {
 
 func TestMain(m *testing.M) {
 	// Library logs go to a file (DTTUI_TEST_LOG) or nowhere: never stderr.
-	var w io.Writer = io.Discard
+	// Nowhere means a disabled handler, so pion's and the SFU's debug lines
+	// are not even formatted (that cost a fifth of the CPU in benchmarks).
+	testLog = slog.New(slog.DiscardHandler)
 	if path := os.Getenv("DTTUI_TEST_LOG"); path != "" {
-		f, err := os.Create(path)
-		if err == nil {
-			w = f
+		if f, err := os.Create(path); err == nil {
+			testLog = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 	}
-	testLog = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if os.Getenv(stderrChildEnv) == "" {
-		RouteLibraryLogs(testLog)
+		// Once, before any server runs: the libraries' globals are not
+		// synchronised. Tests that need to see these lines tap libLogs.
+		libLogs.base = testLog.Handler()
+		RouteLibraryLogs(slog.New(libLogs))
 	}
 	code := m.Run()
 	for _, s := range []*localsfu.Server{shared, benchSrv} {
@@ -97,4 +100,70 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 func waitSubscribed(t *testing.T, s *Session, name string) {
 	t.Helper()
 	eventually(t, 15*time.Second, "loopback subscription to "+name, func() bool { return s.Received()[name].Subscribed })
+}
+
+// libLogs receives the libraries' process-wide logs (the embedded SFU's,
+// the SDK's package logger) for the whole test binary.
+var libLogs = &tapHandler{shared: &tapState{}}
+
+// tapHandler writes to base and, while a test taps it, to that test's
+// handler too.
+type tapHandler struct {
+	base   slog.Handler
+	shared *tapState
+	ops    []func(slog.Handler) slog.Handler // WithAttrs/WithGroup to replay on the tap
+}
+
+type tapState struct {
+	mu  sync.Mutex
+	tap slog.Handler
+}
+
+// tapLibraryLogs also sends library log lines to h until the test ends.
+func tapLibraryLogs(t *testing.T, h slog.Handler) {
+	libLogs.shared.mu.Lock()
+	libLogs.shared.tap = h
+	libLogs.shared.mu.Unlock()
+	t.Cleanup(func() {
+		libLogs.shared.mu.Lock()
+		libLogs.shared.tap = nil
+		libLogs.shared.mu.Unlock()
+	})
+}
+
+func (h *tapHandler) current() slog.Handler {
+	h.shared.mu.Lock()
+	defer h.shared.mu.Unlock()
+	return h.shared.tap
+}
+
+func (h *tapHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.base.Enabled(ctx, l) || h.current() != nil
+}
+
+func (h *tapHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.base.Enabled(ctx, r.Level) {
+		_ = h.base.Handle(ctx, r.Clone())
+	}
+	if tap := h.current(); tap != nil {
+		for _, op := range h.ops {
+			tap = op(tap)
+		}
+		if tap.Enabled(ctx, r.Level) {
+			return tap.Handle(ctx, r)
+		}
+	}
+	return nil
+}
+
+func (h *tapHandler) with(op func(slog.Handler) slog.Handler) *tapHandler {
+	return &tapHandler{base: op(h.base), shared: h.shared, ops: append(slices.Clip(h.ops), op)}
+}
+
+func (h *tapHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return h.with(func(x slog.Handler) slog.Handler { return x.WithAttrs(as) })
+}
+
+func (h *tapHandler) WithGroup(name string) slog.Handler {
+	return h.with(func(x slog.Handler) slog.Handler { return x.WithGroup(name) })
 }

@@ -3,11 +3,15 @@ package session
 import (
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"strings"
 
 	"github.com/livekit/protocol/livekit"
 	protosignalling "github.com/livekit/protocol/signalling"
 	"github.com/pion/ice/v4"
+	"github.com/pion/transport/v4"
+	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -22,6 +26,9 @@ func newWebRTCAPI(log *slog.Logger) *webrtc.API {
 	// mDNS candidates only help browsers hide their addresses; resolving
 	// them needs multicast, which containers and CI often lack.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if n, err := stdnet.NewNet(); err == nil {
+		se.SetNet(bigBufferNet{n})
+	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
 
@@ -31,6 +38,13 @@ func newWebRTCAPI(log *slog.Logger) *webrtc.API {
 // test client do); the subscriber PC waits for the SFU's offer.
 func (p *peer) onJoin(j *livekit.JoinResponse) error {
 	cfg := webrtc.Configuration{ICEServers: protosignalling.FromProtoIceServers(j.IceServers)}
+	if isLoopbackURL(p.cfg.url) {
+		// livekit-server always lists STUN servers (Google's when none are
+		// configured). Against a server on this machine they can only
+		// cost: resolving their names without a network takes seconds, and
+		// closing a PeerConnection waits for that gathering to finish.
+		cfg.ICEServers = nil
+	}
 	pub, err := p.api.NewPeerConnection(cfg)
 	if err != nil {
 		return err
@@ -179,4 +193,43 @@ func (p *peer) pc(target livekit.SignalTarget) *webrtc.PeerConnection {
 		return p.sub
 	}
 	return p.pub
+}
+
+// udpReadBuffer is the receive buffer asked for on our ICE sockets (the
+// kernel caps it at net.core.rmem_max). The SFU sends in bursts as large
+// as its congestion window; the Linux default (208 KiB) overflows on a fast
+// path, and on `_data_track` a packet lost is a frame lost. livekit-server
+// sizes its own socket the same way.
+const udpReadBuffer = 4 << 20
+
+// bigBufferNet is the standard network with larger UDP receive buffers.
+type bigBufferNet struct{ transport.Net }
+
+func (n bigBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err == nil {
+		_ = c.SetReadBuffer(udpReadBuffer) // best effort: a smaller buffer still works
+	}
+	return c, err
+}
+
+func (n bigBufferNet) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if rb, ok := c.(interface{ SetReadBuffer(int) error }); ok && err == nil {
+		_ = rb.SetReadBuffer(udpReadBuffer)
+	}
+	return c, err
+}
+
+// isLoopbackURL says whether the server runs on this machine.
+func isLoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }

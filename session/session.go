@@ -45,19 +45,17 @@ type Session struct {
 }
 
 // Connect joins the room and returns once the data channel is open, or an
-// error within Config.ConnectTimeout. With Config.Logger set, it also
-// routes the LiveKit libraries' process-wide loggers there (see
-// RouteLibraryLogs), so nothing reaches stderr.
+// error within Config.ConnectTimeout. Everything this connection logs (the
+// session, the SDK's signalling, pion) goes to Config.Logger with tokens and
+// the secret redacted. The libraries' process-wide loggers are not touched
+// here (writing them races with an embedded server that logs): call
+// RouteLibraryLogs once at start-up.
 func Connect(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.URL == "" {
 		return nil, errors.New("session: no server URL")
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = discardLogger()
-	} else {
-		routeLibraryLogs(cfg.Logger, cfg.APISecret, cfg.Token)
-		cfg.Logger = Redacting(cfg.Logger, cfg.APISecret, cfg.Token)
-	}
+	// Redacting a nil logger discards.
+	cfg.Logger = Redacting(cfg.Logger, cfg.APISecret, cfg.Token)
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}

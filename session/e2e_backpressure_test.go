@@ -1,0 +1,82 @@
+package session
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/session/probe"
+)
+
+// Two tracks push 64 KiB frames flat out for a second. The channel's
+// buffer must fill to the high watermark (so the bound is exercised) and
+// never grow past it by more than one packet per sender; both tracks keep
+// sending (every waiting sender wakes on a drain, not just one); and every
+// frame is accounted for: pushed = sent + dropped, with the drops counted
+// as queue-full.
+func TestE2EBackpressureBoundsBuffer(t *testing.T) {
+	s := connect(t, sfu(t), Config{})
+	var tracks []*outgoing.LocalTrack
+	for _, name := range []string{"bp-a", "bp-b"} {
+		tr, err := s.Publish(bounded(t, 15*time.Second), name, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracks = append(tracks, tr)
+	}
+	p, err := s.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, tr := range tracks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seq := uint64(0); ; {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := tr.TryPush(probe.Encode(nil, seq, time.Now(), 64<<10), 0)
+				switch {
+				case err == nil:
+					seq++
+				case errors.Is(err, outgoing.ErrQueueFull):
+					time.Sleep(200 * time.Microsecond)
+				default:
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var peak uint64
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		peak = max(peak, p.dc.dc.BufferedAmount())
+		time.Sleep(100 * time.Microsecond)
+	}
+	close(stop)
+	wg.Wait()
+
+	if limit := uint64(highWatermark + len(tracks)*packetizer.MTU); peak > limit || peak < lowWatermark {
+		t.Fatalf("buffered amount peaked at %d; want within [%d, %d]", peak, lowWatermark, limit)
+	}
+	for _, tr := range tracks {
+		if err := tr.Flush(bounded(t, 20*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		st := tr.Stats()
+		if st.FramesSent < 32 || st.FramesPushed != st.FramesSent+st.FramesDropped ||
+			st.FramesDropped != st.DroppedBy[outgoing.DropQueueFull] {
+			t.Fatalf("%s: %+v", tr.Name(), st)
+		}
+	}
+}
