@@ -4,6 +4,7 @@ import (
 	"errors"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,3 +175,47 @@ func TestE2EPermissionRevoked(t *testing.T) {
 }
 
 func httpURL(ws string) string { return "http" + strings.TrimPrefix(ws, "ws") }
+
+// The network under the session goes silent (UDP dropped both ways, the
+// signal socket untouched) long enough for ICE to fail, then comes back:
+// the session resumes the same participant with an ICE restart, so the
+// track keeps its SID and is never republished, and frames flow again.
+func TestE2EResumeAfterICEFailure(t *testing.T) {
+	cut := new(atomic.Bool)
+	cfg := Config{Loopback: true}
+	cfg.net = netHooks{cut: cut, iceFailedTimeout: 2 * time.Second}
+	s := connect(t, sfu(t), cfg)
+	tr, err := s.Publish(bounded(t, 15*time.Second), "wifi", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := tr.Info().SID
+	waitSubscribed(t, s, "wifi")
+	p, err := s.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cut.Store(true)
+	eventually(t, 15*time.Second, "ICE failure noticed", func() bool {
+		st := s.Status()
+		return st.State == StateReconnecting && st.Err != nil && strings.Contains(st.Err.Error(), "ICE")
+	})
+	cut.Store(false)
+	eventually(t, 20*time.Second, "resumed", func() bool {
+		st := s.Status()
+		return st.State == StateConnected && st.Reconnects == 1
+	})
+	if got, _ := s.current(); got != p {
+		t.Fatal("a full rejoin happened instead of a resume")
+	}
+	if tr.Info().SID != sid || tr.State() != outgoing.StatePublished || tr.Stats().PublishAttempts != 1 {
+		t.Fatalf("track changed: %+v", tr.Info())
+	}
+	eventually(t, 20*time.Second, "frames after the ICE restart", func() bool {
+		before := s.Received()["wifi"].FramesReceived
+		_ = tr.TryPush([]byte("back"), 0)
+		time.Sleep(50 * time.Millisecond)
+		return s.Received()["wifi"].FramesReceived > before
+	})
+}

@@ -95,7 +95,7 @@ func (l *loopback) dial(ctx context.Context) (*peer, error) {
 	defer cancel()
 	return dialPeer(ctx, peerConfig{
 		url: cfg.URL, token: token, log: cfg.Logger.With("participant", "loopback"),
-		onSignal: l.onSignal, onDataTrackPacket: l.onPacket,
+		onSignal: l.onSignal, onDataTrackPacket: l.onPacket, net: cfg.net,
 	})
 }
 

@@ -1,11 +1,14 @@
 package session
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/livekit/protocol/livekit"
 	protosignalling "github.com/livekit/protocol/signalling"
@@ -15,8 +18,17 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// netHooks let tests break the network under a session: our side only,
+// the SFU stays real.
+type netHooks struct {
+	// cut drops every UDP packet we send or receive while set.
+	cut *atomic.Bool
+	// iceFailedTimeout replaces pion's 25 s before a silent path is failed.
+	iceFailedTimeout time.Duration
+}
+
 // newWebRTCAPI builds the pion API every PeerConnection of a peer uses.
-func newWebRTCAPI(log *slog.Logger) *webrtc.API {
+func newWebRTCAPI(log *slog.Logger, hooks netHooks) *webrtc.API {
 	se := webrtc.SettingEngine{}
 	// pion logs to stderr unless told otherwise; that would corrupt the TUI.
 	se.LoggerFactory = pionLoggerFactory(log)
@@ -27,7 +39,10 @@ func newWebRTCAPI(log *slog.Logger) *webrtc.API {
 	// them needs multicast, which containers and CI often lack.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	if n, err := stdnet.NewNet(); err == nil {
-		se.SetNet(bigBufferNet{n})
+		se.SetNet(bigBufferNet{Net: n, cut: hooks.cut})
+	}
+	if hooks.iceFailedTimeout > 0 {
+		se.SetICETimeouts(hooks.iceFailedTimeout/2, hooks.iceFailedTimeout, hooks.iceFailedTimeout/8)
 	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
@@ -68,15 +83,17 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 		})
 		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 			p.log.Debug("peer connection state", "pc", target.String(), "state", s.String())
+			p.mu.Lock()
+			close(p.pcChange)
+			p.pcChange = make(chan struct{})
+			p.mu.Unlock()
 			switch s {
 			case webrtc.PeerConnectionStateConnected:
 				if target == livekit.SignalTarget_SUBSCRIBER {
 					closeOnce(p.subUp)
 				}
 			case webrtc.PeerConnectionStateFailed:
-				// Resuming would need an ICE restart on both PCs; a full
-				// rejoin gets the same result (tracks keep their handles).
-				p.close(fmt.Errorf("%s ICE connection failed", strings.ToLower(target.String())))
+				p.onICEFailed(target)
 			}
 		})
 	}
@@ -111,6 +128,62 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 	}
 	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{
 		Offer: protosignalling.ToProtoSessionDescription(offer, 0, nil)}})
+}
+
+// onICEFailed handles a PeerConnection whose path died. A resumable peer
+// drops its signal socket, which hands over to the owner's resume: the SFU
+// keeps the participant and its tracks, restarts ICE on the subscriber PC
+// when we come back, and we restart it on the publisher PC (resume sees
+// iceRestart). Others close.
+func (p *peer) onICEFailed(target livekit.SignalTarget) {
+	err := fmt.Errorf("%s ICE connection failed", strings.ToLower(target.String()))
+	if !p.cfg.resumable {
+		p.close(err)
+		return
+	}
+	p.mu.Lock()
+	already := p.iceRestart
+	p.iceRestart, p.iceErr = true, err
+	p.mu.Unlock()
+	if !already { // both PCs usually fail together: one resume
+		p.log.Info("resuming with an ICE restart", "err", err)
+		p.goCloseTransport()
+	}
+}
+
+// restartICE offers the publisher PC an ICE restart (after the SyncState
+// of a resume) and waits until it is connected again or ctx ends.
+func (p *peer) restartICE(ctx context.Context) error {
+	pub := p.pc(livekit.SignalTarget_PUBLISHER)
+	offer, err := pub.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		return err
+	}
+	if err := pub.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	if err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{
+		Offer: protosignalling.ToProtoSessionDescription(offer, 0, nil)}}); err != nil {
+		return err
+	}
+	for {
+		p.mu.Lock()
+		change := p.pcChange
+		p.mu.Unlock()
+		if pub.ConnectionState() == webrtc.PeerConnectionStateConnected {
+			p.mu.Lock()
+			p.iceRestart = false
+			p.mu.Unlock()
+			return nil
+		}
+		select {
+		case <-change:
+		case <-p.closed:
+			return p.err()
+		case <-ctx.Done():
+			return fmt.Errorf("ICE restart: publisher not connected: %w", ctx.Err())
+		}
+	}
 }
 
 // onOffer answers the SFU's offer for the subscriber PeerConnection.
@@ -202,23 +275,82 @@ func (p *peer) pc(target livekit.SignalTarget) *webrtc.PeerConnection {
 // sizes its own socket the same way.
 const udpReadBuffer = 4 << 20
 
-// bigBufferNet is the standard network with larger UDP receive buffers.
-type bigBufferNet struct{ transport.Net }
+// bigBufferNet is the standard network with larger UDP receive buffers
+// (and, in tests, a switch that cuts it).
+type bigBufferNet struct {
+	transport.Net
+	cut *atomic.Bool
+}
 
 func (n bigBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
 	c, err := n.Net.ListenUDP(network, laddr)
-	if err == nil {
-		_ = c.SetReadBuffer(udpReadBuffer) // best effort: a smaller buffer still works
+	if err != nil {
+		return nil, err
 	}
-	return c, err
+	_ = c.SetReadBuffer(udpReadBuffer) // best effort: a smaller buffer still works
+	if n.cut != nil {
+		return cuttableConn{c, n.cut}, nil
+	}
+	// Unwrapped, so pion keeps its allocation-free path for *net.UDPConn.
+	return c, nil
 }
 
 func (n bigBufferNet) ListenPacket(network, address string) (net.PacketConn, error) {
 	c, err := n.Net.ListenPacket(network, address)
-	if rb, ok := c.(interface{ SetReadBuffer(int) error }); ok && err == nil {
+	if err != nil {
+		return nil, err
+	}
+	if rb, ok := c.(interface{ SetReadBuffer(int) error }); ok {
 		_ = rb.SetReadBuffer(udpReadBuffer)
 	}
-	return c, err
+	if n.cut != nil {
+		return cuttablePacketConn{c, n.cut}, nil
+	}
+	return c, nil
+}
+
+// cuttableConn drops datagrams both ways while cut is set: a network that
+// goes silent without closing anything, as when Wi-Fi drops.
+type cuttableConn struct {
+	transport.UDPConn
+	cut *atomic.Bool
+}
+
+func (c cuttableConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.cut.Load() {
+		return len(b), nil
+	}
+	return c.UDPConn.WriteTo(b, addr)
+}
+
+func (c cuttableConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.UDPConn.ReadFrom(b)
+		if err != nil || !c.cut.Load() {
+			return n, addr, err
+		}
+	}
+}
+
+type cuttablePacketConn struct {
+	net.PacketConn
+	cut *atomic.Bool
+}
+
+func (c cuttablePacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.cut.Load() {
+		return len(b), nil
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+func (c cuttablePacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil || !c.cut.Load() {
+			return n, addr, err
+		}
+	}
 }
 
 // isLoopbackURL says whether the server runs on this machine.

@@ -27,9 +27,11 @@ type peerConfig struct {
 	onSignal func(*peer, *livekit.SignalResponse)
 	// onDataTrackPacket sees each message on the subscriber's `_data_track`.
 	onDataTrackPacket func([]byte)
-	// resumable keeps the PeerConnections when the signal socket drops, so
-	// the owner can resume the session instead of rejoining.
+	// resumable keeps the PeerConnections when the signal socket drops or
+	// ICE fails, so the owner can resume the session instead of rejoining.
 	resumable bool
+	// net is the test hook of Config; zero in production.
+	net netHooks
 }
 
 // peer is one participant's connection: the signal websocket and the
@@ -54,6 +56,11 @@ type peer struct {
 
 	dcOpen chan struct{} // publisher data channel open
 	subUp  chan struct{} // subscriber PC connected (loopback)
+	// iceRestart is set when a PeerConnection failed: the next resume
+	// restarts ICE. pcChange is closed and replaced on every PC state change.
+	iceRestart bool
+	iceErr     error // why (for the status line)
+	pcChange   chan struct{}
 
 	rttNanos atomic.Int64
 	lastPong atomic.Int64 // unix nanos of the last pong (or of the join)
@@ -77,8 +84,9 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		subUp:     make(chan struct{}),
 		closed:    make(chan struct{}),
 		sigLost:   make(chan struct{}),
+		pcChange:  make(chan struct{}),
 	}
-	p.api = newWebRTCAPI(cfg.log)
+	p.api = newWebRTCAPI(cfg.log, cfg.net)
 
 	lkLog := protocolLogger(cfg.log)
 	sig := &dataTrackSignalling{Signalling: signalling.NewSignalling(signalling.SignallingParams{Logger: lkLog})}
@@ -213,6 +221,16 @@ func (p *peer) leave() {
 
 // rtt is the last measured signal round-trip time.
 func (p *peer) rtt() time.Duration { return time.Duration(p.rttNanos.Load()) }
+
+// lostReason says why the owner is about to resume: ICE or the socket.
+func (p *peer) lostReason() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.iceRestart && p.iceErr != nil {
+		return p.iceErr
+	}
+	return errSignalLost
+}
 
 func (p *peer) participantSID() string {
 	p.mu.Lock()

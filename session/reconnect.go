@@ -20,11 +20,12 @@ const (
 	resumeWindow = 10 * time.Second
 )
 
-// supervise owns the connection. When only the signal socket drops it
-// resumes the same participant; when that fails, the SFU asks for a full
-// reconnect, or the peer dies (ICE failure), it rejoins in full (fresh
-// PCs, tracks republished with their handles and new SIDs), or gives up
-// after Config.ReconnectTimeout with the last error.
+// supervise owns the connection. When the signal socket drops or ICE
+// fails it resumes the same participant (with an ICE restart for the
+// latter); when that fails, the SFU asks for a full reconnect, or the peer
+// dies, it rejoins in full (fresh PCs, tracks republished with their
+// handles and new SIDs), or gives up after Config.ReconnectTimeout with the
+// last error.
 func (s *Session) supervise(p *peer) {
 	defer s.wg.Done()
 	for {
@@ -73,10 +74,11 @@ func (s *Session) supervise(p *peer) {
 	}
 }
 
-// resume tries to resume p's session after its signal socket dropped: the
-// PeerConnections and the tracks stay, the SIDs do not change.
+// resume tries to resume p's session after its signal socket dropped or
+// its ICE failed: the PeerConnections and the tracks stay, the SIDs do not
+// change.
 func (s *Session) resume(p *peer) error {
-	s.setStatus(StateReconnecting, errSignalLost)
+	s.setStatus(StateReconnecting, p.lostReason())
 	ctx, cancel := context.WithTimeout(s.ctx, resumeWindow)
 	defer cancel()
 	return withBackoff(ctx, p.done(), func(ctx context.Context) error {

@@ -128,7 +128,7 @@ func (s *Session) connect(ctx context.Context) (*peer, error) {
 	defer cancel()
 	return dialPeer(ctx, peerConfig{
 		url: s.cfg.URL, token: token, log: s.cfg.Logger.With("participant", "publisher"),
-		publisher: true, onSignal: s.onSignal, resumable: true,
+		publisher: true, onSignal: s.onSignal, resumable: true, net: s.cfg.net,
 	})
 }
 

@@ -126,7 +126,16 @@ func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.P
 			sync.DataChannels = []*livekit.DataChannelInfo{{Label: dataTrackLabel, Id: uint32(*id), Target: livekit.SignalTarget_PUBLISHER}}
 		}
 	}
-	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_SyncState{SyncState: sync}})
+	if err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_SyncState{SyncState: sync}}); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	restart := p.iceRestart
+	p.mu.Unlock()
+	if restart {
+		return p.restartICE(ctx)
+	}
+	return nil
 }
 
 // SetLogger is part of signalling.SignalHandler; our logger is fixed.

@@ -29,6 +29,8 @@ type Config struct {
 	// ReconnectTimeout bounds a full rejoin after the connection is lost;
 	// past it the session ends disconnected. Default 30 s.
 	ReconnectTimeout time.Duration
+
+	net netHooks // tests only
 }
 
 // State is the connection's lifecycle stage.
