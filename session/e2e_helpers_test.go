@@ -38,7 +38,7 @@ func sfu(t *testing.T) *localsfu.Server {
 func TestMain(m *testing.M) {
 	// Library logs go to a file (DTTUI_TEST_LOG) or nowhere: never stderr.
 	// Nowhere means a disabled handler, so pion's and the SFU's debug lines
-	// are not even formatted (that cost a fifth of the CPU in benchmarks).
+	// are not even formatted (that cost ~12% of the CPU in benchmarks).
 	testLog = slog.New(slog.DiscardHandler)
 	if path := os.Getenv("DTTUI_TEST_LOG"); path != "" {
 		if f, err := os.Create(path); err == nil {
