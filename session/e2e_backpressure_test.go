@@ -11,7 +11,7 @@ import (
 	"github.com/dttui/dttui/session/probe"
 )
 
-// Two tracks push 64 KiB frames flat out for a second. The channel's
+// Two tracks push 64 KiB frames flat out. The channel's
 // buffer must fill to the high watermark (so the bound is exercised) and
 // never grow past it by more than one packet per sender; both tracks keep
 // sending (every waiting sender wakes on a drain, not just one); and every
@@ -57,10 +57,23 @@ func TestE2EBackpressureBoundsBuffer(t *testing.T) {
 			}
 		}()
 	}
+	// Run until every track has sent minSent frames: far more than the
+	// high watermark holds (4 frames), so each sender has waited on a full
+	// buffer and been woken by a drain several times. Bounded by a deadline
+	// rather than a fixed second, because -race on a loaded 2-core machine
+	// can be several times slower.
+	const minSent = 32
 	var peak uint64
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		peak = max(peak, p.dc.dc.BufferedAmount())
+		done := true
+		for _, tr := range tracks {
+			done = done && tr.Stats().FramesSent >= minSent
+		}
+		if done && peak >= lowWatermark {
+			break
+		}
 		time.Sleep(100 * time.Microsecond)
 	}
 	close(stop)
@@ -74,7 +87,7 @@ func TestE2EBackpressureBoundsBuffer(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := tr.Stats()
-		if st.FramesSent < 32 || st.FramesPushed != st.FramesSent+st.FramesDropped ||
+		if st.FramesSent < minSent || st.FramesPushed != st.FramesSent+st.FramesDropped ||
 			st.FramesDropped != st.DroppedBy[outgoing.DropQueueFull] {
 			t.Fatalf("%s: %+v", tr.Name(), st)
 		}

@@ -8,8 +8,26 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 func TestRunHelpAndBadFlags(t *testing.T) {
 	var out, errOut bytes.Buffer
@@ -29,7 +47,10 @@ func TestRunHeadlessAgainstEmbeddedSFU(t *testing.T) {
 	}
 	cache := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", cache)
-	var out, errOut bytes.Buffer
+	// stderr is shared with pion goroutines that may still log a warning
+	// while the test reads it, so it is locked.
+	var out bytes.Buffer
+	var errOut lockedBuffer
 	code := run([]string{"--headless", "--local-port", "0", "--duration", "2500ms", "--track", "wired:100:512"}, env(nil), &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
