@@ -45,6 +45,9 @@ type peer struct {
 
 	transport signalling.SignalTransport
 	api       *webrtc.API
+	// sigMu serialises our Start and Close of the transport: the SDK's
+	// Start writes the reader's channel that its Close reads, unlocked.
+	sigMu sync.Mutex
 
 	mu        sync.Mutex
 	join      *livekit.JoinResponse
@@ -107,7 +110,7 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		p.wait()
 		return nil, joinError(ctx, sig, cfg, err)
 	}
-	p.transport.Start()
+	p.startTransport()
 
 	ready := p.dcOpen
 	if !cfg.publisher {
@@ -150,7 +153,7 @@ func (p *peer) bounded(ctx context.Context, fn func() error) error {
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		p.transport.Close()
+		p.closeTransport()
 		select {
 		case err := <-done:
 			if err == nil {
@@ -182,10 +185,11 @@ func (p *peer) close(err error) {
 			err = errors.New("closed")
 		}
 		p.closeErr.Store(&err)
-		close(p.closed)
 		// Closing the transport waits for its reader, which may be the
-		// goroutine running this very call (a Leave, say).
+		// goroutine running this very call (a Leave, say). Registered
+		// before closed is: whoever sees closed and calls wait waits for it.
 		p.goCloseTransport()
+		close(p.closed)
 		p.mu.Lock()
 		pub, sub := p.pub, p.sub
 		p.mu.Unlock()
@@ -203,8 +207,22 @@ func (p *peer) goCloseTransport() {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		p.transport.Close()
+		p.closeTransport()
 	}()
+}
+
+func (p *peer) startTransport() {
+	p.sigMu.Lock()
+	defer p.sigMu.Unlock()
+	p.transport.Start()
+}
+
+// closeTransport closes the socket and waits for its reader. The reader
+// never takes sigMu, so holding it here cannot deadlock.
+func (p *peer) closeTransport() {
+	p.sigMu.Lock()
+	defer p.sigMu.Unlock()
+	p.transport.Close()
 }
 
 // wait blocks until every goroutine the peer started has returned. Call it

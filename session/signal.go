@@ -44,6 +44,8 @@ func joinError(ctx context.Context, sig signalling.Signalling, cfg peerConfig, e
 	defer cancel()
 	req, rerr := sig.HTTPRequestForValidate(vctx, lksdk.Version, lksdk.PROTOCOL, cfg.url, cfg.token, &signalling.ConnectParams{}, "")
 	if rerr == nil {
+		// No keep-alive: a pooled connection would outlive the session.
+		req.Close = true
 		if resp, herr := http.DefaultClient.Do(req); herr == nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			resp.Body.Close()
@@ -110,7 +112,10 @@ func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.P
 	p.sigLost = make(chan struct{})
 	sub, dc := p.sub, p.dc
 	p.mu.Unlock()
-	p.transport.Start()
+	// A fresh socket: the ping timeout counts from now, not from the last
+	// pong of the one that died.
+	p.lastPong.Store(time.Now().UnixNano())
+	p.startTransport()
 
 	sync := &livekit.SyncState{
 		Subscription:      &livekit.UpdateSubscription{Subscribe: true},
@@ -183,7 +188,11 @@ func (p *peer) HandleMessage(m proto.Message) error {
 func (p *peer) onLeave(l *livekit.LeaveRequest) {
 	p.log.Info("SFU asked us to leave", "reason", l.GetReason().String(), "action", l.GetAction().String())
 	if l.GetAction() == livekit.LeaveRequest_RESUME && p.cfg.resumable {
-		p.goCloseTransport()
+		select {
+		case <-p.closed: // close has the socket in hand
+		default:
+			p.goCloseTransport()
+		}
 		return
 	}
 	p.close(&LeaveError{Reason: l.GetReason(), Action: l.GetAction()})
@@ -228,10 +237,15 @@ func (p *peer) pingLoop() {
 		case <-t.C:
 		}
 		rtt = time.Duration(p.rttNanos.Load()).Milliseconds()
+		select {
+		case <-p.signalLost():
+			continue // already dropped; resume owns the socket now
+		default:
+		}
 		if timeout > 0 && time.Since(time.Unix(0, p.lastPong.Load())) > timeout {
 			p.log.Info("no pong within the ping timeout; dropping the signal socket", "timeout", timeout)
 			p.lastPong.Store(time.Now().UnixNano()) // one drop per timeout, not one per tick
-			p.transport.Close()
+			p.closeTransport()
 		}
 	}
 }
