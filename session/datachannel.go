@@ -90,7 +90,11 @@ func (d *dataChannel) write(ctx context.Context, peerClosed <-chan struct{}, pee
 			return ctx.Err()
 		}
 	}
-	if st := d.dc.ReadyState(); st != webrtc.DataChannelStateOpen {
+	switch st := d.dc.ReadyState(); st {
+	case webrtc.DataChannelStateOpen:
+	case webrtc.DataChannelStateClosing, webrtc.DataChannelStateClosed:
+		return errDataChannelClosed
+	default:
 		return fmt.Errorf("data channel %s", st)
 	}
 	return d.dc.Send(pkt)
@@ -104,5 +108,19 @@ func (p *peer) writePacket(ctx context.Context, pkt []byte) error {
 	if dc == nil {
 		return errDataChannelClosed
 	}
-	return dc.write(ctx, p.closed, p.err, pkt)
+	err := dc.write(ctx, p.closed, p.err, pkt)
+	if errors.Is(err, errDataChannelClosed) {
+		// The PeerConnection may live on, but without `_data_track` it is
+		// useless to us and a resume would not bring the channel back:
+		// end the peer so the session rejoins with a fresh one (and the
+		// manager republishes). Only a write does this, because a server
+		// with data tracks disabled closes the channel at once, and with
+		// no track accepted there is nothing to rejoin for.
+		p.close(errSFUClosedDataChannel)
+	}
+	return err
 }
+
+// errSFUClosedDataChannel ends a peer whose `_data_track` closed under a
+// published track.
+var errSFUClosedDataChannel = errors.New("the SFU closed the " + dataTrackLabel + " data channel")
