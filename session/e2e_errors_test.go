@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session/localsfu"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/livekit/protocol/livekit"
 )
 
 func TestE2EDuplicateName(t *testing.T) {
@@ -49,11 +51,27 @@ func TestE2ENoCanPublishData(t *testing.T) {
 	}
 }
 
+// Invalid names fail fast, locally; and when one does reach the SFU (the
+// request is altered on the wire, past the local check), the SFU's own
+// INVALID_NAME answer maps to the same typed error.
 func TestE2EInvalidName(t *testing.T) {
-	s := connect(t, sfu(t), Config{})
+	var wireName atomic.Pointer[string]
+	s := connect(t, sfu(t), Config{tamperPublish: func(r *livekit.PublishDataTrackRequest) {
+		if n := wireName.Load(); n != nil {
+			r.Name = *n
+		}
+	}})
 	for _, name := range []string{"", strings.Repeat("n", 257)} {
-		if _, err := s.Publish(bounded(t, 15*time.Second), name, false); !errors.Is(err, outgoing.ErrInvalidName) {
-			t.Fatalf("%d-byte name: %v", len(name), err)
+		_, err := s.Publish(bounded(t, 15*time.Second), name, false)
+		var pe *outgoing.PublishError
+		if !errors.Is(err, outgoing.ErrInvalidName) || !errors.As(err, &pe) || pe.SFUReason != 0 {
+			t.Fatalf("%d-byte name: %v (want a local refusal)", len(name), err)
+		}
+		wireName.Store(&name)
+		_, err = s.Publish(bounded(t, 15*time.Second), "valid-locally", false)
+		wireName.Store(nil)
+		if !errors.Is(err, outgoing.ErrInvalidName) || !errors.As(err, &pe) || pe.SFUReason != int32(livekit.RequestResponse_INVALID_NAME) {
+			t.Fatalf("%d-byte name on the wire: %v (want the SFU's INVALID_NAME)", len(name), err)
 		}
 	}
 }

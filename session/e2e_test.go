@@ -1,22 +1,35 @@
 package session
 
 import (
+	"bytes"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/session/probe"
 )
 
 // Frames of every size class arrive once each, byte-exact, at the loopback
-// subscriber: a 20-byte probe (the smallest that carries its own check),
-// one full packet (15988 B), a frame just over one packet (16 KiB), and
-// 1 MiB (66 packets). The channel has no retransmissions, so this also
-// checks that nothing on our side loses packets on an idle loopback path
-// (it did, before the subscriber's UDP receive buffer was enlarged).
+// subscriber: 1 byte, a 20-byte probe (the smallest that carries its own
+// check), one full packet (15988 B), a frame just over one packet (16 KiB),
+// and 1 MiB (66 packets); then a probe with the user-timestamp extension,
+// which must arrive with the value we sent. The channel has no
+// retransmissions, so this also checks that nothing on our side loses
+// packets on an idle loopback path (it did, before the subscriber's UDP
+// receive buffer was enlarged).
 func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
-	s := connect(t, sfu(t), Config{Loopback: true})
+	var mu sync.Mutex
+	var got []packetizer.ReceivedFrame
+	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(track string, f packetizer.ReceivedFrame) {
+		if track == "sizes" {
+			mu.Lock()
+			got = append(got, f)
+			mu.Unlock()
+		}
+	}})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "sizes", false)
 	if err != nil {
 		t.Fatal(err)
@@ -25,50 +38,50 @@ func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
 		t.Fatalf("track %+v", tr.Info())
 	}
 	waitSubscribed(t, s, "sizes")
-	var want ReceiveStats
+	received := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
+
+	type sent struct {
+		payload []byte
+		ts      uint64
+	}
+	frames := []sent{{payload: []byte{0x42}}}
 	for seq, size := range []int{probe.HeaderLen, 15988, 16 << 10, 1 << 20} {
 		// No user timestamp: the 12-byte header leaves 15988 bytes per packet.
-		if err := tr.TryPush(probe.Encode(nil, uint64(seq), time.Now(), size), 0); err != nil {
+		frames = append(frames, sent{payload: probe.Encode(nil, uint64(seq), time.Now(), size)})
+	}
+	now := time.Now()
+	frames = append(frames, sent{payload: probe.Encode(nil, 4, now, 1000), ts: uint64(now.UnixMilli())})
+	for i, f := range frames {
+		// TryPush owns the payload it is given: keep our copy for comparing.
+		if err := tr.TryPush(bytes.Clone(f.payload), f.ts); err != nil {
 			t.Fatal(err)
 		}
 		if err := tr.Flush(bounded(t, 10*time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		want.FramesReceived++
-		want.BytesReceived += uint64(size)
-		eventually(t, 10*time.Second, fmt.Sprintf("the %d-byte frame", size), func() bool {
-			return s.Received()["sizes"].FramesReceived == want.FramesReceived
-		})
-		if got := s.Received()["sizes"]; got.BytesReceived != want.BytesReceived || got.FramesCorrupt != 0 {
-			t.Fatalf("after the %d-byte frame: %+v, want %d bytes", size, got, want.BytesReceived)
+		eventually(t, 10*time.Second, fmt.Sprintf("the %d-byte frame", len(f.payload)), func() bool { return received() == i+1 })
+		mu.Lock()
+		rf := got[i]
+		mu.Unlock()
+		if !bytes.Equal(rf.Payload, f.payload) {
+			t.Fatalf("frame %d (%d bytes) arrived as %d different bytes", i, len(f.payload), len(rf.Payload))
+		}
+		if rf.Extensions.HasUserTimestamp != (f.ts != 0) || rf.Extensions.UserTimestamp != f.ts {
+			t.Fatalf("frame %d: user timestamp %v/%d, sent %d", i, rf.Extensions.HasUserTimestamp, rf.Extensions.UserTimestamp, f.ts)
 		}
 	}
 	r := s.Received()["sizes"]
-	if r.FramesLost != 0 || r.FramesIncomplete != 0 || r.LatencyP99 <= 0 {
+	if r.FramesReceived != uint64(len(frames)) || r.FramesLost != 0 || r.FramesIncomplete != 0 ||
+		r.FramesCorrupt != 0 || r.UserTimestamps != 1 || r.LatencyP99 <= 0 {
 		t.Fatalf("received %+v", r)
 	}
-	if st := tr.Stats(); st.FramesDropped != 0 || st.FramesSent != 4 || st.PacketsSent != 1+1+2+66 {
-		// 1 MiB = 65 full packets + 9356 bytes.
+	// 1 MiB = 65 full packets + 9356 bytes.
+	if st := tr.Stats(); st.FramesDropped != 0 || st.FramesSent != 6 || st.PacketsSent != 1+1+1+2+66+1 {
 		t.Fatalf("sender: %+v", st)
-	}
-}
-
-func TestE2EOneByteFrameIntact(t *testing.T) {
-	s := connect(t, sfu(t), Config{Loopback: true})
-	tr, err := s.Publish(bounded(t, 15*time.Second), "tiny", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitSubscribed(t, s, "tiny")
-	// Pushed again if the lossy channel sheds it; each arrival is 1 byte.
-	eventually(t, 15*time.Second, "1-byte frame", func() bool {
-		if err := tr.TryPush([]byte{0x42}, 0); err != nil {
-			t.Fatal(err)
-		}
-		return s.Received()["tiny"].FramesReceived >= 1
-	})
-	if r := s.Received()["tiny"]; r.BytesReceived != r.FramesReceived {
-		t.Fatalf("%+v", r)
 	}
 }
 

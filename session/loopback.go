@@ -54,7 +54,7 @@ const latencySamples = 2048
 
 type receiveState struct {
 	frames, bytes, incomplete uint64
-	corrupt                   uint64
+	corrupt, userTimestamps   uint64
 	seqInit                   bool
 	minSeq, maxSeq, distinct  uint64
 	lat                       [latencySamples]time.Duration
@@ -242,6 +242,9 @@ func (l *loopback) onPacket(b []byte) {
 	if rs == nil {
 		return
 	}
+	if l.s.cfg.onFrame != nil {
+		l.s.cfg.onFrame(l.names[hs.sid], frame)
+	}
 	rs.frames++
 	rs.bytes += uint64(len(frame.Payload))
 	payload := frame.Payload
@@ -251,11 +254,33 @@ func (l *loopback) onPacket(b []byte) {
 			payload = plain
 		}
 	}
-	if seq, sent, ok := probe.Decode(payload); ok {
-		rs.observe(seq, time.Since(sent))
-		if !probe.Intact(payload) {
-			rs.corrupt++
+	now := time.Now()
+	seq, sent, isProbe := probe.Decode(payload)
+	if isProbe && !probe.Intact(payload) {
+		rs.corrupt++
+	}
+	switch ext := frame.Extensions; {
+	case ext.HasUserTimestamp:
+		// Latency comes from the user-timestamp extension (UNIX ms), which
+		// the SFU carries in every packet's header. A probe also has its
+		// send time in nanoseconds: the same instant, so where the two
+		// agree it refines the millisecond to sub-millisecond precision;
+		// where they disagree the header was mangled on the way.
+		rs.userTimestamps++
+		lat := now.Sub(time.UnixMilli(int64(ext.UserTimestamp)))
+		if isProbe {
+			if sent.UnixMilli() != int64(ext.UserTimestamp) {
+				rs.corrupt++
+			} else {
+				lat = now.Sub(sent)
+			}
 		}
+		rs.observeLatency(lat)
+	case isProbe:
+		rs.observeLatency(now.Sub(sent)) // pushed without the extension
+	}
+	if isProbe {
+		rs.observeSeq(seq)
 	}
 }
 
@@ -288,12 +313,15 @@ func (l *loopback) foldIncomplete(hs *handleState, final bool) {
 	hs.incompleteSeen = n
 }
 
-func (r *receiveState) observe(seq uint64, latency time.Duration) {
+func (r *receiveState) observeSeq(seq uint64) {
 	if !r.seqInit {
 		r.seqInit, r.minSeq, r.maxSeq = true, seq, seq
 	}
 	r.minSeq, r.maxSeq = min(r.minSeq, seq), max(r.maxSeq, seq)
 	r.distinct++
+}
+
+func (r *receiveState) observeLatency(latency time.Duration) {
 	r.lat[r.latN%latencySamples] = latency
 	r.latN++
 }
@@ -317,7 +345,7 @@ func (l *loopback) stats() map[string]ReceiveStats {
 	out := make(map[string]ReceiveStats, len(l.tracks))
 	for name, r := range l.tracks {
 		st := ReceiveStats{Subscribed: subscribed[name], FramesReceived: r.frames, BytesReceived: r.bytes,
-			FramesIncomplete: r.incomplete, FramesCorrupt: r.corrupt}
+			FramesIncomplete: r.incomplete, FramesCorrupt: r.corrupt, UserTimestamps: r.userTimestamps}
 		if r.seqInit {
 			if expected := r.maxSeq - r.minSeq + 1; expected > r.distinct {
 				st.FramesLost = expected - r.distinct

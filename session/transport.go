@@ -33,8 +33,11 @@ func (s *Session) SendPublishRequest(r outgoing.PublishRequest) error {
 	if err != nil {
 		return err
 	}
-	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PublishDataTrackRequest{
-		PublishDataTrackRequest: &livekit.PublishDataTrackRequest{PubHandle: uint32(r.Handle), Name: r.Name, Encryption: encryption(r.E2EE)}}})
+	req := &livekit.PublishDataTrackRequest{PubHandle: uint32(r.Handle), Name: r.Name, Encryption: encryption(r.E2EE)}
+	if s.cfg.tamperPublish != nil {
+		s.cfg.tamperPublish(req)
+	}
+	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PublishDataTrackRequest{PublishDataTrackRequest: req}})
 }
 
 // SendUnpublishRequest implements outgoing.Transport.

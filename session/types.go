@@ -3,6 +3,9 @@ package session
 import (
 	"log/slog"
 	"time"
+
+	"github.com/dttui/dttui/packetizer"
+	"github.com/livekit/protocol/livekit"
 )
 
 // Config says where and as whom to connect. Either Token, or APIKey and
@@ -31,6 +34,13 @@ type Config struct {
 	ReconnectTimeout time.Duration
 
 	net netHooks // tests only
+	// onFrame sees every frame the loopback reassembles, by track name,
+	// before decryption (tests only; it runs under the loopback's lock).
+	onFrame func(track string, f packetizer.ReceivedFrame)
+	// tamperPublish edits each PublishDataTrackRequest before it is sent
+	// (tests only: to show the SFU's own answer to what the manager
+	// refuses locally).
+	tamperPublish func(*livekit.PublishDataTrackRequest)
 }
 
 // State is the connection's lifecycle stage.
@@ -79,7 +89,14 @@ type ReceiveStats struct {
 	BytesReceived    uint64
 	FramesLost       uint64 // probe sequence numbers that never arrived
 	FramesIncomplete uint64 // frames missing packets (dropped by the depacketizer)
-	FramesCorrupt    uint64 // probe frames whose bytes differ from what was sent
-	LatencyP50       time.Duration
-	LatencyP99       time.Duration
+	// FramesCorrupt counts probe frames whose bytes differ from what was
+	// sent, or whose user-timestamp extension disagrees with the send time
+	// inside the probe.
+	FramesCorrupt uint64
+	// UserTimestamps counts frames that arrived with the user-timestamp
+	// extension. Latency is measured from it (refined to sub-millisecond
+	// by a probe's own send time), or from the probe alone without it.
+	UserTimestamps uint64
+	LatencyP50     time.Duration
+	LatencyP99     time.Duration
 }
