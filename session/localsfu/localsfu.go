@@ -5,6 +5,7 @@
 package localsfu
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -76,12 +77,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	if opts.APIKey == "" {
-		opts.APIKey = "dttui" + randomHex(4)
-	}
-	if opts.APISecret == "" {
-		// livekit-server rejects secrets shorter than 32 characters.
-		opts.APISecret = randomHex(24)
+	if opts.APIKey == "" || opts.APISecret == "" {
+		key, secret := GenerateKeys()
+		opts.APIKey = cmp.Or(opts.APIKey, key)
+		opts.APISecret = cmp.Or(opts.APISecret, secret)
 	}
 
 	conf, err := config.NewConfig(configYAML(opts), true, nil, nil)
@@ -118,10 +117,31 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	go func() { s.done <- srv.Start() }()
 
 	if err := waitReady(ctx, srv, opts.Port, s.done); err != nil {
-		srv.Stop(true)
+		stopStarting(srv, s.done)
 		return nil, fmt.Errorf("localsfu: %w", err)
 	}
 	return s, nil
+}
+
+// stopStarting stops a server that did not become ready in time. Stop is
+// a no-op until the server calls itself running, so wait for that (or for
+// it to exit) first; otherwise it would run on, unowned.
+func stopStarting(srv *service.LivekitServer, done <-chan error) {
+	deadline := time.After(10 * time.Second)
+	for !srv.IsRunning() {
+		select {
+		case <-done:
+			return
+		case <-deadline:
+			return // stuck in start-up; nothing more we can do
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	srv.Stop(true)
+	select {
+	case <-done:
+	case <-deadline:
+	}
 }
 
 // Close stops the server at once (participants are dropped, not drained)
@@ -199,6 +219,14 @@ func freeUDPPort() (int, error) {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}
+
+// GenerateKeys returns a fresh API key and secret, as Start makes when
+// none are given. Callers that must redact the secret from logs before the
+// server starts generate them first.
+func GenerateKeys() (key, secret string) {
+	// livekit-server rejects secrets shorter than 32 characters.
+	return "dttui" + randomHex(4), randomHex(24)
 }
 
 func randomHex(n int) string {
