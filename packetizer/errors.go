@@ -28,6 +28,8 @@ var (
 
 	// ErrMTUTooShort means a frame's header alone does not fit the MTU.
 	ErrMTUTooShort = errors.New("MTU too short for the packet header")
+	// ErrInvalidMarker means a Header to encode has a Marker above MarkerSingle.
+	ErrInvalidMarker = errors.New("invalid frame marker")
 )
 
 var reasonErrs = map[DecodeReason]error{
@@ -47,7 +49,12 @@ type DecodeError struct {
 }
 
 func (e *DecodeError) Error() string {
-	msg := "data track packet: " + reasonErrs[e.Reason].Error()
+	// A zero or unknown Reason (a DecodeError built by hand) still formats.
+	what := "invalid packet"
+	if err := reasonErrs[e.Reason]; err != nil {
+		what = err.Error()
+	}
+	msg := "data track packet: " + what
 	if e.Detail != "" {
 		msg += " (" + e.Detail + ")"
 	}
@@ -55,7 +62,10 @@ func (e *DecodeError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrTooShort) and friends work.
-func (e *DecodeError) Is(target error) bool { return reasonErrs[e.Reason] == target }
+func (e *DecodeError) Is(target error) bool {
+	err := reasonErrs[e.Reason]
+	return err != nil && err == target
+}
 
 func decodeErr(r DecodeReason, off int, detail string) error {
 	return &DecodeError{Reason: r, Offset: off, Detail: detail}

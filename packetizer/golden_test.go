@@ -164,3 +164,24 @@ func TestHeaderRejectsHandleZero(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestHeaderRejectsInvalidMarker(t *testing.T) {
+	h := Header{Marker: MarkerSingle + 1, Handle: 1}
+	if _, err := h.AppendTo(nil); !errors.Is(err, ErrInvalidMarker) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A DecodeError built by hand, without a Reason, must still format and
+// must not match any sentinel.
+func TestDecodeErrorZeroReason(t *testing.T) {
+	err := &DecodeError{Offset: 3}
+	if msg := err.Error(); !strings.Contains(msg, "byte 3") {
+		t.Fatalf("Error() = %q", msg)
+	}
+	for _, s := range []error{ErrTooShort, ErrMalformedExtension, ErrInvalidHandle} {
+		if errors.Is(err, s) {
+			t.Fatalf("zero reason matches %v", s)
+		}
+	}
+}

@@ -8,7 +8,6 @@ package packetizer
 
 import (
 	"encoding/binary"
-	"errors"
 	"strconv"
 )
 
@@ -81,7 +80,7 @@ func (h *Header) AppendTo(dst []byte) ([]byte, error) {
 		return dst, ErrInvalidHandle
 	}
 	if h.Marker > MarkerSingle {
-		return dst, errors.New("data track packet: invalid marker")
+		return dst, ErrInvalidMarker
 	}
 	b0 := byte(h.Marker) << markerShift
 	extLen := h.Extensions.dataLen()
