@@ -20,8 +20,7 @@ type Clock struct {
 	base  uint32
 
 	mu   sync.Mutex
-	last uint32
-	used bool
+	last uint64 // elapsed ticks behind the last timestamp returned
 }
 
 // NewClock returns a clock reading now (time.Now when nil).
@@ -40,21 +39,24 @@ func newClockWithBase(now func() time.Time, base uint32) *Clock {
 
 // Now returns the current timestamp.
 func (c *Clock) Now() uint32 {
-	elapsed := c.now().Sub(c.start)
-	// Split seconds and remainder so long runs do not overflow int64 math.
-	sec := uint64(elapsed / time.Second)
-	rem := uint64(elapsed % time.Second)
-	ticks := sec*ClockRate + rem*ClockRate/uint64(time.Second)
-	ts := c.base + uint32(ticks)
-	if elapsed < 0 {
-		ts = c.base
-	}
+	ticks := elapsedTicks(c.now().Sub(c.start))
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// int32 difference is the wraparound-aware "is ts before last".
-	if c.used && int32(ts-c.last) < 0 {
-		ts = c.last
+	// Keep it monotonic in 64-bit elapsed ticks, before truncating: compared
+	// as 32-bit timestamps in wraparound space, a gap of more than 2^31 ticks
+	// (6.6 h idle) looks like going backwards and would freeze the clock.
+	c.last = max(c.last, ticks)
+	return c.base + uint32(c.last)
+}
+
+// elapsedTicks converts d to 90 kHz ticks; negative durations (a clock that
+// stepped back before the first reading) count as 0.
+func elapsedTicks(d time.Duration) uint64 {
+	if d < 0 {
+		return 0
 	}
-	c.last, c.used = ts, true
-	return ts
+	// Split seconds and remainder so d*ClockRate cannot overflow int64.
+	sec := uint64(d / time.Second)
+	rem := uint64(d % time.Second)
+	return sec*ClockRate + rem*ClockRate/uint64(time.Second)
 }

@@ -200,3 +200,25 @@ func TestNewClockHasRandomBase(t *testing.T) {
 		t.Fatal("three clocks share a base: not random")
 	}
 }
+
+// After more than 2^31 ticks (6.6 h) without a frame, the clock must still
+// advance: a wraparound "is it before the last one" test on the 32-bit
+// values would see the jump as going backwards and freeze.
+func TestClockAdvancesAfterLongIdle(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	now := t0
+	c := newClockWithBase(func() time.Time { return now }, 5)
+	c.Now()
+	var want uint32
+	for _, idle := range []time.Duration{7 * time.Hour, 14 * time.Hour, 30 * time.Hour} {
+		now = t0.Add(idle)
+		want = uint32(5 + uint64(idle/time.Second)*ClockRate)
+		if ts := c.Now(); ts != want {
+			t.Fatalf("after %v: %d, want %d", idle, ts, want)
+		}
+	}
+	now = t0.Add(29 * time.Hour) // stepped back: holds the last value
+	if ts := c.Now(); ts != want {
+		t.Fatalf("went backwards: %d", ts)
+	}
+}
