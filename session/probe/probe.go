@@ -36,15 +36,28 @@ func Encode(dst []byte, seq uint64, sent time.Time, size int) []byte {
 		dst = make([]byte, size)
 	}
 	dst = dst[:size]
+	putHeader(dst, seq, sent)
+	// A recognisable, cheap filler: compressible links would otherwise make
+	// zero-filled frames look faster than real data. byte(i) repeats every
+	// 256 bytes, so one period is written and then copied in doubling
+	// chunks: a 4 MiB frame costs a memcpy, not four million stores.
+	first := min(size, HeaderLen+fillPeriod)
+	for i := HeaderLen; i < first; i++ {
+		dst[i] = byte(i)
+	}
+	for filled := first; filled < size; {
+		// dst[HeaderLen:filled] is whole periods, so it continues at filled.
+		filled += copy(dst[filled:], dst[HeaderLen:filled])
+	}
+	return dst
+}
+
+const fillPeriod = 256
+
+func putHeader(dst []byte, seq uint64, sent time.Time) {
 	copy(dst, magic[:])
 	binary.BigEndian.PutUint64(dst[4:], seq)
 	binary.BigEndian.PutUint64(dst[12:], uint64(sent.UnixNano()))
-	// A recognisable, cheap filler: compressible links would otherwise make
-	// zero-filled frames look faster than real data.
-	for i := HeaderLen; i < size; i++ {
-		dst[i] = byte(i)
-	}
-	return dst
 }
 
 // Decode reads a probe payload. ok is false when b is not one (a frame from
@@ -73,8 +86,10 @@ func Intact(b []byte) bool {
 }
 
 // PushFunc hands one frame to a track without blocking. It takes ownership
-// of payload. userTimestamp is UNIX milliseconds, the convention of the
-// user-timestamp extension. A non-nil error means the frame was not accepted.
+// of payload when it accepts it. userTimestamp is UNIX milliseconds, the
+// convention of the user-timestamp extension. A non-nil error means the
+// frame was not accepted and payload was not kept (outgoing's TryPush
+// counts the drop and forgets the frame), so the Source reuses it.
 type PushFunc func(payload []byte, userTimestamp uint64) error
 
 // Source numbers the probe frames of one track. Sequence numbers are only
@@ -86,6 +101,10 @@ type Source struct {
 
 	mu  sync.Mutex
 	seq uint64
+	// spare is a payload the track refused: still ours, filler intact, so
+	// the next frame of the same size only rewrites its header. A burst into
+	// a full queue then costs almost nothing per dropped frame.
+	spare []byte
 }
 
 // NewSource returns a Source pushing through push. now may be nil.
@@ -101,8 +120,16 @@ func (s *Source) Push(size int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.now()
-	payload := Encode(nil, s.seq, t, size)
+	var payload []byte
+	if size = max(size, HeaderLen); len(s.spare) == size {
+		payload, s.spare = s.spare, nil
+		putHeader(payload, s.seq, t)
+	} else {
+		payload = Encode(nil, s.seq, t, size)
+	}
 	if err := s.push(payload, uint64(t.UnixMilli())); err != nil {
+		// A refused frame was not taken (PushFunc owns only what it accepts).
+		s.spare = payload
 		return err
 	}
 	s.seq++
@@ -112,7 +139,22 @@ func (s *Source) Push(size int) error {
 // Burst pushes n frames back to back and returns how many were accepted and
 // the first error seen (the rest are counted by the track as dropped).
 func (s *Source) Burst(n, size int) (accepted int, firstErr error) {
+	accepted, _, firstErr = s.BurstContext(context.Background(), n, size)
+	return accepted, firstErr
+}
+
+// BurstContext is Burst that stops early when ctx ends: attempted says how
+// many frames were pushed (accepted or refused) before it stopped. Every
+// attempted frame is counted by the track; the others were never pushed.
+func (s *Source) BurstContext(ctx context.Context, n, size int) (accepted, attempted int, firstErr error) {
+	done := ctx.Done()
 	for range n {
+		select {
+		case <-done:
+			return accepted, attempted, firstErr
+		default:
+		}
+		attempted++
 		if err := s.Push(size); err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -121,11 +163,13 @@ func (s *Source) Burst(n, size int) (accepted int, firstErr error) {
 		}
 		accepted++
 	}
-	return accepted, firstErr
+	return accepted, attempted, firstErr
 }
 
 // Generator pushes probe frames at a steady rate. Rate and size may change
-// while it runs; Run's caller owns its goroutine and stops it with ctx.
+// while it runs. Either the caller runs Run on a goroutine it owns and
+// stops it with ctx, or Start runs it on the generator's own goroutine and
+// Stop ends it and waits.
 type Generator struct {
 	src  *Source
 	rate atomic.Uint64 // math.Float64bits of frames per second
@@ -133,6 +177,10 @@ type Generator struct {
 
 	// OnError, when set, sees every rejected push (for a status line).
 	OnError func(error)
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the Start goroutine has returned
 }
 
 // ErrBadRate reports a rate or size outside what a generator accepts.
@@ -182,16 +230,18 @@ func (g *Generator) Size() int { return int(g.size.Load()) }
 // which keeps high rates cheap (no timer per frame) and the mean rate exact.
 const tick = 5 * time.Millisecond
 
-// Run pushes frames until ctx is done. It never blocks on the track:
-// frames the track cannot take are counted by the track as dropped.
+// Run pushes frames until ctx is done, checking it before every frame, so
+// it returns within one frame's push of the cancel. It never blocks on the
+// track: frames the track cannot take are counted by the track as dropped.
 func (g *Generator) Run(ctx context.Context) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
+	done := ctx.Done()
 	last := time.Now()
 	var due float64 // fractional frames carried between ticks
 	for {
 		select {
-		case <-ctx.Done():
+		case <-done:
 			return
 		case now := <-t.C:
 			due += now.Sub(last).Seconds() * g.Rate()
@@ -203,10 +253,63 @@ func (g *Generator) Run(ctx context.Context) {
 			due -= float64(n)
 			size := g.Size()
 			for range n {
+				select {
+				case <-done:
+					return
+				default:
+				}
 				if err := g.src.Push(size); err != nil && g.OnError != nil {
 					g.OnError(err)
 				}
 			}
 		}
 	}
+}
+
+// ErrRunning is returned by Start on a generator that is already running.
+var ErrRunning = errors.New("probe: generator already running")
+
+// Start runs the generator on its own goroutine until Stop (or ctx ends).
+func (g *Generator) Start(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.done != nil {
+		return ErrRunning
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	g.cancel, g.done = cancel, done
+	go func() {
+		defer close(done)
+		g.Run(ctx)
+	}()
+	return nil
+}
+
+// Halt asks a started generator to stop without waiting; Wait or Stop then
+// waits for it.
+func (g *Generator) Halt() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cancel != nil {
+		g.cancel()
+	}
+}
+
+// Wait returns once a started generator's goroutine has returned (at once
+// if it was never started). It does not stop it: see Halt and Stop.
+func (g *Generator) Wait() {
+	g.mu.Lock()
+	done := g.done
+	g.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
+// Stop stops a started generator and waits for its goroutine: no frame is
+// pushed after Stop returns. It is safe to call more than once.
+func (g *Generator) Stop() {
+	g.Halt()
+	g.Wait()
 }

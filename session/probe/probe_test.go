@@ -83,14 +83,7 @@ func TestGeneratorValidatesAndRuns(t *testing.T) {
 	go func() { g.Run(ctx); close(done) }()
 	// Wait for progress rather than for a time: the assertion is that it
 	// pushes at all and stops when told, not how fast.
-	deadline := time.After(10 * time.Second)
-	for pushed.Load() < 10 {
-		select {
-		case <-deadline:
-			t.Fatal("generator pushed nothing")
-		case <-time.After(time.Millisecond):
-		}
-	}
+	waitPushed(t, &pushed, 10)
 	cancel()
 	<-done
 	n := pushed.Load()
@@ -114,5 +107,138 @@ func TestIntact(t *testing.T) {
 	b[4000] ^= 1
 	if Intact(b) || Intact(b[:10]) {
 		t.Fatal("corruption not detected")
+	}
+}
+
+// The doubling filler writes exactly what the byte loop wrote, at every
+// length around the period boundaries.
+func TestEncodeFillerMatchesPattern(t *testing.T) {
+	for _, size := range []int{HeaderLen, HeaderLen + 1, 255, 256, 275, 276, 277, 531, 532, 533, 4096, 70001} {
+		b := Encode(nil, 7, time.Unix(1, 0), size)
+		for i := HeaderLen; i < len(b); i++ {
+			if b[i] != byte(i) {
+				t.Fatalf("size %d: byte %d = %d, want %d", size, i, b[i], byte(i))
+			}
+		}
+	}
+}
+
+// A refused frame's buffer is reused for the next push of the same size,
+// with a fresh header and the filler intact.
+func TestSourceReusesRefusedPayload(t *testing.T) {
+	var bufs [][]byte
+	refuse := true
+	src := NewSource(func(p []byte, _ uint64) error {
+		bufs = append(bufs, p)
+		if refuse {
+			return errors.New("full")
+		}
+		return nil
+	}, nil)
+	_ = src.Push(1000)
+	refuse = false
+	if err := src.Push(1000); err != nil {
+		t.Fatal(err)
+	}
+	if &bufs[0][0] != &bufs[1][0] {
+		t.Fatal("refused payload not reused")
+	}
+	if seq, _, ok := Decode(bufs[1]); !ok || seq != 0 || !Intact(bufs[1]) {
+		t.Fatalf("reused payload: seq %d ok %v intact %v", seq, ok, Intact(bufs[1]))
+	}
+	// An accepted payload belongs to the track: never reused.
+	_ = src.Push(1000)
+	if &bufs[2][0] == &bufs[1][0] {
+		t.Fatal("accepted payload reused")
+	}
+}
+
+func TestBurstContextStopsWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	src := NewSource(func([]byte, uint64) error {
+		n++
+		if n == 5 {
+			cancel()
+		}
+		return nil
+	}, nil)
+	acc, att, err := src.BurstContext(ctx, 1000, 64)
+	if acc != 5 || att != 5 || err != nil || n != 5 {
+		t.Fatalf("accepted %d attempted %d err %v pushes %d", acc, att, err, n)
+	}
+}
+
+// Stop returns only when the generator's goroutine has: nothing is pushed
+// after it, even at the maximum rate with a second's worth of frames due.
+func TestGeneratorStopWaits(t *testing.T) {
+	var pushed atomic.Int64
+	var stopped atomic.Bool
+	var late atomic.Int64
+	src := NewSource(func([]byte, uint64) error {
+		if stopped.Load() {
+			late.Add(1)
+		}
+		pushed.Add(1)
+		return nil
+	}, nil)
+	g, err := NewGenerator(src, MaxRate, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Start(context.Background()); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second Start: %v", err)
+	}
+	waitPushed(t, &pushed, 100)
+	g.Stop()
+	stopped.Store(true)
+	time.Sleep(20 * time.Millisecond)
+	if late.Load() != 0 {
+		t.Fatalf("%d pushes after Stop returned", late.Load())
+	}
+	g.Stop() // idempotent
+}
+
+// Run checks ctx between frames: cancelled in the middle of a large batch
+// (one push cancels), it pushes no further frame.
+func TestGeneratorRunChecksContextPerFrame(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var pushed atomic.Int64
+	src := NewSource(func([]byte, uint64) error {
+		if pushed.Add(1) == 3 {
+			cancel()
+		}
+		return nil
+	}, nil)
+	g, err := NewGenerator(src, MaxRate, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Run(ctx)
+	if pushed.Load() != 3 {
+		t.Fatalf("pushed %d frames, want 3 (stop at the cancel)", pushed.Load())
+	}
+}
+
+func BenchmarkEncode4MiB(b *testing.B) {
+	buf := make([]byte, MaxSize)
+	b.SetBytes(MaxSize)
+	for b.Loop() {
+		buf = Encode(buf, 1, time.Unix(1, 0), MaxSize)
+	}
+}
+
+func waitPushed(t *testing.T, pushed *atomic.Int64, n int64) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
+	for pushed.Load() < n {
+		select {
+		case <-deadline:
+			t.Fatalf("generator pushed %d frames, want %d", pushed.Load(), n)
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
