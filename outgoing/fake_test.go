@@ -16,19 +16,47 @@ type fakeTransport struct {
 	publishes   chan PublishRequest
 	unpublishes chan uint16
 
-	mu      sync.Mutex
-	packets [][]byte
-	gate    chan struct{} // nil: writes pass; else each write waits for a token or ctx
-	failErr error
-	entered chan struct{} // signalled when a write starts waiting at the gate
+	mu       sync.Mutex
+	packets  [][]byte
+	gate     chan struct{} // nil: writes pass; else each write waits for a token or ctx
+	failErr  error
+	pubErr   error         // returned by SendPublishRequest, which then sends nothing
+	unpubErr error         // returned by SendUnpublishRequest, which then sends nothing
+	entered  chan struct{} // signalled when a write starts waiting at the gate
 }
 
 func newFake() *fakeTransport {
 	return &fakeTransport{publishes: make(chan PublishRequest, 64), unpublishes: make(chan uint16, 64), entered: make(chan struct{}, 1024)}
 }
 
-func (f *fakeTransport) SendPublishRequest(r PublishRequest) error { f.publishes <- r; return nil }
-func (f *fakeTransport) SendUnpublishRequest(h uint16) error       { f.unpublishes <- h; return nil }
+func (f *fakeTransport) SendPublishRequest(r PublishRequest) error {
+	f.mu.Lock()
+	err := f.pubErr
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	f.publishes <- r
+	return nil
+}
+
+func (f *fakeTransport) SendUnpublishRequest(h uint16) error {
+	f.mu.Lock()
+	err := f.unpubErr
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	f.unpublishes <- h
+	return nil
+}
+
+// set changes the fake's behaviour under its lock.
+func (f *fakeTransport) set(change func(f *fakeTransport)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f)
+}
 
 func (f *fakeTransport) WritePacket(ctx context.Context, pkt []byte) error {
 	f.mu.Lock()
@@ -66,11 +94,34 @@ func (f *fakeTransport) parsed(t *testing.T) []packetizer.Packet {
 	return out
 }
 
-// fakeTimer is an injectable publish timeout the test fires by hand.
-type fakeTimer struct{ ch chan time.Time }
+// fakeTimer stands in for Options.After: every timer the manager arms is
+// queued, with the duration it was armed with, for the test to fire by hand.
+type fakeTimer struct {
+	t     *testing.T
+	armed chan *armedTimer
+}
 
-func (ft *fakeTimer) after(time.Duration) <-chan time.Time { return ft.ch }
-func (ft *fakeTimer) fire()                                { ft.ch <- time.Time{} }
+type armedTimer struct {
+	d  time.Duration
+	ch chan time.Time
+}
+
+func (ft *fakeTimer) after(d time.Duration) <-chan time.Time {
+	a := &armedTimer{d: d, ch: make(chan time.Time, 1)}
+	ft.armed <- a
+	return a.ch
+}
+
+// next waits for the manager to arm its next timer.
+func (ft *fakeTimer) next() *armedTimer {
+	ft.t.Helper()
+	return recv(ft.t, ft.armed)
+}
+
+// fire waits for the next timer to be armed and fires it.
+func (ft *fakeTimer) fire() { ft.t.Helper(); ft.next().fire() }
+
+func (a *armedTimer) fire() { a.ch <- time.Time{} }
 
 func recv[T any](t *testing.T, ch <-chan T) T {
 	t.Helper()
@@ -100,7 +151,7 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, opts Options) *harness {
-	h := &harness{t: t, tr: newFake(), timer: &fakeTimer{ch: make(chan time.Time, 1)}}
+	h := &harness{t: t, tr: newFake(), timer: &fakeTimer{t: t, armed: make(chan *armedTimer, 64)}}
 	opts.After = h.timer.after
 	h.m = NewManager(h.tr, opts)
 	t.Cleanup(h.m.Close)
@@ -131,6 +182,7 @@ func (h *harness) publish(name, sid string) *LocalTrack {
 	if r.err != nil {
 		h.t.Fatal(r.err)
 	}
+	h.timer.next() // the publish timeout it armed
 	return r.tr
 }
 
@@ -151,3 +203,41 @@ func checkAddsUp(t *testing.T, s TrackStats) {
 }
 
 var errBoom = errors.New("boom")
+
+// fakeClock is an injectable Options.Now the test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// lastReason is the reason of the track's latest state change.
+func lastReason(tr *LocalTrack) string {
+	tl := tr.Stats().Timeline
+	if len(tl) == 0 {
+		return ""
+	}
+	return tl[len(tl)-1].Reason
+}
+
+// closeNow closes the manager and fails the test if Close does not return
+// (a goroutine the manager owns did not stop).
+func (h *harness) closeNow() {
+	h.t.Helper()
+	done := make(chan struct{})
+	go func() { h.m.Close(); close(done) }()
+	recv(h.t, done)
+}
