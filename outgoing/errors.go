@@ -3,7 +3,9 @@ package outgoing
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Reason classifies why a publish failed.
@@ -63,25 +65,36 @@ type PublishError struct {
 	// (RequestResponse reason number and message).
 	SFUReason  int32
 	RawMessage string
-	Timeout    time.Duration // for ReasonTimeout
-	Err        error         // underlying cause (transport error, ctx error), if any
+	// Detail is local context in words ("full reconnect"); it never
+	// comes from the SFU.
+	Detail    string
+	Timeout   time.Duration // for ReasonTimeout
+	Republish bool          // the track was being republished after a reconnect
+	Err       error         // underlying cause (transport error, ctx error), if any
 }
 
 func (e *PublishError) Error() string {
-	msg := fmt.Sprintf("publish %q: ", e.Name)
+	verb := "publish"
+	if e.Republish {
+		verb = "republish"
+	}
+	msg := verb + " " + quoteName(e.Name) + ": "
 	switch e.Reason {
 	case ReasonNotAllowed:
 		msg += "not allowed: the token needs canPublishData and the server enable_data_tracks"
 	case ReasonDuplicateName:
 		msg += "a track with this name is already published by this participant"
 	case ReasonInvalidName:
-		msg += "invalid name: it must be 1 to 256 bytes"
+		msg += fmt.Sprintf("invalid name: it must be 1 to %d bytes, not %d", MaxNameBytes, len(e.Name))
 	case ReasonTimeout:
-		msg += fmt.Sprintf("no answer from the SFU within %s: does the server support data tracks (livekit-server ≥ 1.11 with enable_data_tracks)?", e.Timeout)
+		msg += fmt.Sprintf("no answer from the SFU within %s", e.Timeout)
+		if !e.Republish { // a republish did work before: the server is not the question
+			msg += ": does the server support data tracks (livekit-server ≥ 1.11 with enable_data_tracks)?"
+		}
 	case ReasonLimitReached:
 		msg += "track limit reached"
 	case ReasonDisconnected:
-		msg += "disconnected before the SFU answered"
+		msg += "disconnected"
 	case ReasonCancelled:
 		msg += "cancelled"
 	case ReasonE2EENotConfigured:
@@ -89,13 +102,33 @@ func (e *PublishError) Error() string {
 	default:
 		msg += "rejected by the SFU"
 	}
+	if e.Detail != "" {
+		msg += " (" + e.Detail + ")"
+	}
 	if e.RawMessage != "" || e.SFUReason != 0 {
-		msg += fmt.Sprintf(" (SFU reason %s: %q)", sfuReasonName(e.SFUReason), e.RawMessage)
+		msg += " (SFU said " + sfuReasonName(e.SFUReason)
+		if e.RawMessage != "" {
+			msg += fmt.Sprintf(": %q", e.RawMessage)
+		}
+		msg += ")"
 	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
 	return msg
+}
+
+// quoteName quotes a track name for a message, shortening a long one.
+func quoteName(name string) string {
+	const keep = 40
+	if len(name) <= keep+8 {
+		return strconv.Quote(name)
+	}
+	cut := keep
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return strconv.Quote(name[:cut]) + "…"
 }
 
 func (e *PublishError) Is(target error) bool {

@@ -30,24 +30,22 @@ func newFake() *fakeTransport {
 }
 
 func (f *fakeTransport) SendPublishRequest(r PublishRequest) error {
-	f.mu.Lock()
-	err := f.pubErr
-	f.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	f.publishes <- r
-	return nil
+	return sendOrFail(f, &f.pubErr, f.publishes, r)
 }
 
 func (f *fakeTransport) SendUnpublishRequest(h uint16) error {
+	return sendOrFail(f, &f.unpubErr, f.unpublishes, h)
+}
+
+// sendOrFail returns *fail if it is set, else records v.
+func sendOrFail[T any](f *fakeTransport, fail *error, ch chan T, v T) error {
 	f.mu.Lock()
-	err := f.unpubErr
+	err := *fail
 	f.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	f.unpublishes <- h
+	ch <- v
 	return nil
 }
 
@@ -240,4 +238,25 @@ func (h *harness) closeNow() {
 	done := make(chan struct{})
 	go func() { h.m.Close(); close(done) }()
 	recv(h.t, done)
+}
+
+// answerLate feeds in a publish answer nobody waits for and checks that
+// the manager undoes it with an unpublish request.
+func (h *harness) answerLate(handle uint16) {
+	h.t.Helper()
+	h.m.HandlePublishResponse(Info{Handle: handle, SID: "DTR_late", Name: "late"})
+	if got := recv(h.t, h.tr.unpublishes); got != handle {
+		h.t.Fatalf("late answer: unpublish for %d, want %d", got, handle)
+	}
+}
+
+// republish runs Republish for one track and returns the timer its
+// request armed.
+func (h *harness) republish(tr *LocalTrack) *armedTimer {
+	h.t.Helper()
+	h.m.Republish()
+	if req := recv(h.t, h.tr.publishes); req.Handle != tr.Handle() {
+		h.t.Fatalf("republish request %+v", req)
+	}
+	return h.timer.next()
 }

@@ -20,14 +20,25 @@ import (
 )
 
 // Transport is what the session provides.
+//
+// Contract: no method may call back into the Manager or a LocalTrack on
+// the calling goroutine, nor wait for something that does. The manager
+// calls SendPublishRequest and SendUnpublishRequest from inside its own
+// methods (HandlePublishResponse undoes a late answer, Unpublish, Publish,
+// Republish), and ending a track waits for its sender goroutine, which may
+// be inside WritePacket: a WritePacket that unpublished, reset or closed
+// the manager would wait for itself. The manager holds none of its locks
+// during these calls.
 type Transport interface {
 	// SendPublishRequest and SendUnpublishRequest queue a signal message;
-	// they must not block for long.
+	// they must not block for long. An error means the message was not
+	// sent (for example, no connection).
 	SendPublishRequest(req PublishRequest) error
 	SendUnpublishRequest(handle uint16) error
 	// WritePacket sends one serialized packet as one binary data-channel
 	// message, blocking while the channel's buffer is above its high
-	// watermark, until ctx ends. pkt is only valid during the call.
+	// watermark, until ctx ends (it must return soon after: ending a track
+	// cancels ctx and waits). pkt is only valid during the call.
 	WritePacket(ctx context.Context, pkt []byte) error
 }
 
@@ -85,6 +96,10 @@ type Manager struct {
 	active     map[uint16]*LocalTrack // published or republishing
 	known      []*LocalTrack          // every track ever published, for Snapshot
 	closed     bool
+	restarting bool // BeginRepublish ran; Republish has not yet
+
+	// watchers counts the republish-timeout goroutines; Close waits for them.
+	watchers sync.WaitGroup
 }
 
 // NewManager returns a manager sending through t.
@@ -145,7 +160,7 @@ func (m *Manager) Publish(ctx context.Context, o PublishOptions) (*LocalTrack, e
 	// old handle can then never be mistaken for a new track.
 	if m.nextHandle > 0xFFFF {
 		m.mu.Unlock()
-		return nil, &PublishError{Reason: ReasonLimitReached, Name: o.Name}
+		return nil, &PublishError{Reason: ReasonLimitReached, Name: o.Name, Detail: "all 65535 handles of this session are used"}
 	}
 	h := uint16(m.nextHandle)
 	m.nextHandle++
@@ -158,7 +173,7 @@ func (m *Manager) Publish(ctx context.Context, o PublishOptions) (*LocalTrack, e
 			r := <-p.result // Reset or Republish already failed it
 			return r.track, r.err
 		}
-		return nil, &PublishError{Reason: ReasonDisconnected, Name: o.Name, Handle: h, Err: err}
+		return nil, &PublishError{Reason: ReasonDisconnected, Name: o.Name, Handle: h, Detail: "could not send the request", Err: err}
 	}
 	timeout := m.opts.After(m.opts.PublishTimeout)
 	select {
@@ -212,19 +227,27 @@ func (m *Manager) HandlePublishResponse(info Info) {
 		p.result <- publishResult{track: t}
 		return
 	}
-	t, ok := m.active[info.Handle]
+	t := m.active[info.Handle]
+	// The check and the change are under m.mu, as is every end of a track,
+	// so a republish answer cannot revive a track ended meanwhile; the CAS
+	// (and setState's refusal to leave unpublished) guard the state itself.
+	republished := t != nil && t.republishDone != nil &&
+		t.casState(StateRepublishing, StatePublished, info.SID, "republished after reconnect")
+	if republished {
+		t.endRepublishAttemptLocked()
+	}
 	m.mu.Unlock()
 	switch {
-	case ok && t.State() == StateRepublishing:
-		t.sid.Store(&info.SID)
-		t.setState(StatePublished, info.SID, "republished after reconnect")
-	case ok:
-		m.log.Debug("publish response for a track already published", "handle", info.Handle)
+	case republished:
+	case t != nil:
+		m.log.Debug("unexpected publish response for an active track", "handle", info.Handle, "state", t.State())
 	default:
 		// Nobody waits for it (timed out or cancelled): keep the SFU's
 		// state consistent with ours, as the Rust SDK does.
 		m.log.Debug("late publish response; unpublishing", "handle", info.Handle, "sid", info.SID)
-		_ = m.t.SendUnpublishRequest(info.Handle)
+		if err := m.t.SendUnpublishRequest(info.Handle); err != nil {
+			m.log.Debug("unpublish after late publish response", "handle", info.Handle, "err", err)
+		}
 	}
 }
 
@@ -238,19 +261,20 @@ func (m *Manager) HandleRequestError(handle uint16, isPublish bool, sfuReason in
 		delete(m.pending, handle)
 	}
 	t := m.active[handle]
+	republishing := t != nil && t.republishDone != nil
 	m.mu.Unlock()
 	switch {
 	case isPublish && isPending:
 		p.result <- publishResult{err: &PublishError{Reason: reasonFromSFU(sfuReason), Name: p.req.Name, Handle: handle,
 			SFUReason: sfuReason, RawMessage: message}}
-	case isPublish && t != nil && t.State() == StateRepublishing:
-		err := &PublishError{Reason: reasonFromSFU(sfuReason), Name: t.name, Handle: handle, SFUReason: sfuReason, RawMessage: message}
-		t.recordError(err)
-		m.finishUnpublish(t, "republish rejected: "+err.Error())
+	case isPublish && republishing:
+		err := &PublishError{Reason: reasonFromSFU(sfuReason), Name: t.name, Handle: handle, Republish: true,
+			SFUReason: sfuReason, RawMessage: message}
+		m.finishUnpublish(t, "republish rejected: "+err.Error(), err)
 	case !isPublish && t != nil:
 		// NOT_FOUND for our unpublish: the SFU has no such track, which is
 		// what we wanted.
-		m.finishUnpublish(t, "unpublished (SFU: "+sfuReasonName(sfuReason)+")")
+		m.finishUnpublish(t, "unpublished (SFU: "+sfuReasonName(sfuReason)+")", nil)
 	default:
 		m.log.Debug("request error for unknown handle", "handle", handle, "reason", sfuReasonName(sfuReason), "message", message)
 	}
@@ -261,116 +285,269 @@ func (m *Manager) HandleRequestError(handle uint16, isPublish bool, sfuReason in
 func (m *Manager) HandleUnpublishResponse(handle uint16) {
 	m.mu.Lock()
 	t := m.active[handle]
+	requested := t != nil && t.unpublishAck != nil
 	m.mu.Unlock()
-	if t == nil {
-		return
-	}
-	t.mu.Lock()
-	requested := t.unpublishAck != nil
-	t.mu.Unlock()
-	if requested {
-		m.finishUnpublish(t, "unpublished")
-	} else {
-		m.finishUnpublish(t, "unpublished by the SFU")
+	switch {
+	case t == nil:
+	case requested:
+		m.finishUnpublish(t, "unpublished", nil)
+	default:
+		m.finishUnpublish(t, "unpublished by the SFU", nil)
 	}
 }
 
-// startUnpublish sends the request and returns the channel closed on the
-// SFU's confirmation.
+// startUnpublish sends the request and returns the channel closed once the
+// track is finished (normally on the SFU's confirmation).
 func (m *Manager) startUnpublish(t *LocalTrack) (<-chan struct{}, error) {
 	m.mu.Lock()
-	_, active := m.active[t.handle]
-	m.mu.Unlock()
-	t.mu.Lock()
-	if !active {
-		t.mu.Unlock()
-		return nil, &PushError{Track: t.name, Drop: DropUnpublished}
+	if m.active[t.handle] != t {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("unpublish %q: %w", t.name, ErrTrackUnpublished)
 	}
 	if t.unpublishAck == nil {
 		t.unpublishAck = make(chan struct{})
 	}
 	ack := t.unpublishAck
-	t.mu.Unlock()
+	m.mu.Unlock()
 	if err := m.t.SendUnpublishRequest(t.handle); err != nil {
-		m.finishUnpublish(t, "unpublished locally: "+err.Error())
-		return nil, fmt.Errorf("unpublish %q: %w", t.name, err)
+		m.finishUnpublish(t, "unpublished locally: could not tell the SFU: "+err.Error(), nil)
+		return nil, fmt.Errorf("unpublish %q: could not send the request, unpublished locally: %w", t.name, err)
 	}
 	return ack, nil
 }
 
-// finishUnpublish removes t, stops its sender and wakes Unpublish waiters.
-func (m *Manager) finishUnpublish(t *LocalTrack, reason string) {
+// finishUnpublish ends t for good if it is still active, recording cause
+// (if any) as its last error. It reports whether this call ended it.
+func (m *Manager) finishUnpublish(t *LocalTrack, reason string, cause error) bool {
 	m.mu.Lock()
+	ack, ok := m.detachLocked(t, reason, cause)
+	m.mu.Unlock()
+	if ok {
+		t.finish(ack)
+	}
+	return ok
+}
+
+// detachLocked takes t out of the manager and marks it unpublished, which
+// is final. m.mu is held. If it returns true, the caller must call
+// t.finish(ack) once it has released m.mu.
+func (m *Manager) detachLocked(t *LocalTrack, reason string, cause error) (ack chan struct{}, ok bool) {
 	if m.active[t.handle] != t {
-		m.mu.Unlock()
-		return
+		return nil, false
 	}
 	delete(m.active, t.handle)
-	m.mu.Unlock()
-	t.setState(StateUnpublished, *t.sid.Load(), reason)
-	t.stop(DropUnpublished)
-	t.mu.Lock()
-	if t.unpublishAck != nil {
-		close(t.unpublishAck)
+	if cause != nil {
+		t.recordError(cause)
 	}
+	t.setState(StateUnpublished, reason)
+	t.endRepublishAttemptLocked()
+	ack = t.unpublishAck
 	t.unpublishAck = closedChan
-	t.mu.Unlock()
+	return ack, true
+}
+
+// finish stops the sender of a detached track (queued frames are counted
+// as dropped) and then wakes Unpublish waiters, so an Unpublish that
+// returns finds the counters final.
+func (t *LocalTrack) finish(ack chan struct{}) {
+	t.stop(DropUnpublished)
+	if ack != nil && ack != closedChan {
+		close(ack)
+	}
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
-// Republish is called after a full reconnect: the SFU forgot every track.
-// Pending publishes fail with ErrDisconnected; published tracks are asked
-// for again with the same handle and name, and drop pushes until the SFU
-// answers with a new SID.
-func (m *Manager) Republish() {
-	pend, tracks := m.takePendingListActive()
-	failPending(pend, "full reconnect")
-	for _, t := range tracks {
-		t.setState(StateRepublishing, *t.sid.Load(), "reconnected; republishing")
-		t.c.attempts.Add(1)
-		if err := m.t.SendPublishRequest(PublishRequest{Handle: t.handle, Name: t.name, E2EE: t.e2ee}); err != nil {
-			t.recordError(err)
-			m.finishUnpublish(t, "republish failed: "+err.Error())
-		}
+// endRepublishAttemptLocked stops the current republish attempt's timeout
+// watcher, if any. m.mu is held.
+func (t *LocalTrack) endRepublishAttemptLocked() {
+	if t.republishDone != nil {
+		close(t.republishDone)
+		t.republishDone = nil
 	}
 }
 
-// takePendingListActive removes every pending publish (the caller fails
-// them) and lists the active tracks, in one critical section.
-func (m *Manager) takePendingListActive() ([]*pending, []*LocalTrack) {
+// BeginRepublish is called the moment a full rejoin starts: the SFU is
+// about to forget every track. Pending publishes fail with
+// ErrDisconnected, tracks whose Unpublish waits for the SFU are finished
+// (the rejoin unpublishes them), and the other tracks turn republishing:
+// pushes are dropped with DropRepublishing, and so are the frames already
+// queued, as the sender reaches them. Nothing is sent: call Republish once
+// the new connection is up.
+func (m *Manager) BeginRepublish() {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	pend, ended := m.beginRepublishLocked()
+	m.mu.Unlock()
+	failPending(pend, "full reconnect")
+	finishAll(ended)
+}
+
+// beginRepublishLocked is BeginRepublish under m.mu. The caller fails the
+// returned publishes and finishes the returned tracks after unlocking.
+func (m *Manager) beginRepublishLocked() ([]*pending, []detached) {
+	m.restarting = true
+	pend := m.takePendingLocked()
+	var ended []detached
+	for _, t := range m.activeLocked() {
+		if t.unpublishAck != nil {
+			if ack, ok := m.detachLocked(t, "unpublished: connection restarted", nil); ok {
+				ended = append(ended, detached{t, ack})
+			}
+			continue
+		}
+		// A new rejoin supersedes a republish still waiting for its answer.
+		t.endRepublishAttemptLocked()
+		t.setState(StateRepublishing, "reconnecting; will republish")
+	}
+	return pend, ended
+}
+
+type detached struct {
+	t   *LocalTrack
+	ack chan struct{}
+}
+
+func finishAll(ds []detached) {
+	for _, d := range ds {
+		d.t.finish(d.ack)
+	}
+}
+
+// Republish is called once the new connection after a full reconnect is
+// up: every republishing track is asked for again with the same handle,
+// name and E2EE, and drops pushes until the SFU answers with a new SID. If
+// BeginRepublish was not called first, Republish does its work first.
+//
+// Each request gets the publish timeout (Options.PublishTimeout): without
+// an answer by then the track is unpublished (the SFU is told to drop the
+// handle, and a late answer is undone) with a *PublishError of
+// ReasonTimeout as its last error.
+func (m *Manager) Republish() {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	var pend []*pending
+	var ended []detached
+	if !m.restarting {
+		pend, ended = m.beginRepublishLocked()
+	}
+	m.restarting = false
+	type attempt struct {
+		t    *LocalTrack
+		done chan struct{}
+	}
+	var attempts []attempt
+	for _, t := range m.activeLocked() {
+		if t.State() != StateRepublishing {
+			continue
+		}
+		t.endRepublishAttemptLocked()
+		t.republishDone = make(chan struct{})
+		attempts = append(attempts, attempt{t, t.republishDone})
+		// Added under m.mu while not closed, so Close's Wait never races an Add.
+		m.watchers.Add(1)
+	}
+	m.mu.Unlock()
+	failPending(pend, "full reconnect")
+	finishAll(ended)
+
+	for _, a := range attempts {
+		t := a.t
+		t.c.attempts.Add(1)
+		var timeout <-chan time.Time
+		err := m.t.SendPublishRequest(PublishRequest{Handle: t.handle, Name: t.name, E2EE: t.e2ee})
+		if err != nil {
+			perr := &PublishError{Reason: ReasonDisconnected, Name: t.name, Handle: t.handle, Republish: true,
+				Detail: "could not send the request", Err: err}
+			m.finishUnpublish(t, "republish failed: "+perr.Error(), perr)
+		} else {
+			timeout = m.opts.After(m.opts.PublishTimeout)
+		}
+		// Owned by the manager (Close waits for it); it ends with the
+		// attempt: answer, rejection, unpublish, a newer rejoin or timeout.
+		go m.watchRepublish(t, a.done, timeout)
+	}
+}
+
+// watchRepublish gives up a republish attempt (done) that gets no answer
+// before timeout fires.
+func (m *Manager) watchRepublish(t *LocalTrack, done <-chan struct{}, timeout <-chan time.Time) {
+	defer m.watchers.Done()
+	select {
+	case <-done:
+		return
+	case <-timeout:
+	}
+	err := &PublishError{Reason: ReasonTimeout, Name: t.name, Handle: t.handle, Republish: true, Timeout: m.opts.PublishTimeout}
+	m.mu.Lock()
+	if t.republishDone != done { // answered or superseded as the timer fired
+		m.mu.Unlock()
+		return
+	}
+	ack, ok := m.detachLocked(t, fmt.Sprintf("republish: no answer from the SFU within %s", m.opts.PublishTimeout), err)
+	m.mu.Unlock()
+	if !ok {
+		return
+	}
+	// The SFU may still create the track: tell it to drop the handle; a
+	// later answer is undone by HandlePublishResponse.
+	if uerr := m.t.SendUnpublishRequest(t.handle); uerr != nil {
+		m.log.Debug("unpublish after republish timeout", "handle", t.handle, "err", uerr)
+	}
+	t.finish(ack)
+}
+
+// takePendingLocked removes and returns every pending publish; the
+// caller fails them after unlocking m.mu.
+func (m *Manager) takePendingLocked() []*pending {
 	var pend []*pending
 	for h, p := range m.pending {
 		pend = append(pend, p)
 		delete(m.pending, h)
 	}
-	var tracks []*LocalTrack
+	return pend
+}
+
+// activeLocked lists the active tracks in handle order.
+func (m *Manager) activeLocked() []*LocalTrack {
+	tracks := make([]*LocalTrack, 0, len(m.active))
 	for _, t := range m.active {
 		tracks = append(tracks, t)
 	}
-	return pend, tracks
+	slices.SortFunc(tracks, func(a, b *LocalTrack) int { return cmp.Compare(a.handle, b.handle) })
+	return tracks
 }
 
-func failPending(ps []*pending, why string) {
+func failPending(ps []*pending, detail string) {
 	for _, p := range ps {
-		p.result <- publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle, RawMessage: why}}
+		p.result <- publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle, Detail: detail}}
 	}
 }
 
 // Reset is called when the connection is gone for good: pending publishes
-// fail with ErrDisconnected, tracks become unpublished (their queued frames
-// counted as dropped) and every waiter returns.
+// fail with ErrDisconnected (wrapping cause), tracks become unpublished
+// (their queued frames counted as dropped) and every waiter returns.
 func (m *Manager) Reset(cause error) {
-	pend, tracks := m.takePendingListActive()
+	m.mu.Lock()
+	m.restarting = false
+	pend := m.takePendingLocked()
+	tracks := m.activeLocked()
+	m.mu.Unlock()
 	why := "disconnected"
 	if cause != nil {
 		why += ": " + cause.Error()
 	}
-	failPending(pend, why)
+	for _, p := range pend {
+		p.result <- publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle, Err: cause}}
+	}
 	for _, t := range tracks {
-		m.finishUnpublish(t, why)
+		m.finishUnpublish(t, why, nil)
 	}
 }
 
@@ -381,6 +558,7 @@ func (m *Manager) Close() {
 	m.closed = true
 	m.mu.Unlock()
 	m.Reset(ErrClosed)
+	m.watchers.Wait()
 }
 
 // ActiveInfos lists published tracks, for the SyncState sent on resume.

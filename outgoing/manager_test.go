@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestPublishOK(t *testing.T) {
@@ -96,11 +97,7 @@ func TestPublishTimeoutUnpublishesAndLateAnswerIsUndone(t *testing.T) {
 	if got := recv(t, h.tr.unpublishes); got != req.Handle {
 		t.Fatalf("unpublish for %d, want %d", got, req.Handle)
 	}
-	// The SFU answers after all: the manager undoes it.
-	h.m.HandlePublishResponse(Info{Handle: req.Handle, SID: "DTR_late", Name: "x"})
-	if got := recv(t, h.tr.unpublishes); got != req.Handle {
-		t.Fatalf("late answer: unpublish for %d", got)
-	}
+	h.answerLate(req.Handle) // the SFU answers after all: the manager undoes it
 	if len(h.m.Snapshot()) != 0 {
 		t.Fatal("late answer created a track")
 	}
@@ -245,6 +242,10 @@ func TestRepublishRejected(t *testing.T) {
 	if tr.State() != StateUnpublished || !strings.Contains(tr.Stats().LastError, "duplicate") {
 		t.Fatalf("%v %+v", tr.State(), tr.Stats())
 	}
+	var pe *PublishError
+	if err := tr.LastErr(); !errors.Is(err, ErrDuplicateName) || !errors.As(err, &pe) || !pe.Republish || pe.RawMessage != "duplicate" {
+		t.Fatalf("last error %#v", err)
+	}
 }
 
 func TestResetFailsPendingAndUnpublishesActive(t *testing.T) {
@@ -286,4 +287,118 @@ func TestClosedManagerRefuses(t *testing.T) {
 	if _, err := h.m.Publish(context.Background(), PublishOptions{Name: "x"}); !errors.Is(err, ErrDisconnected) || !errors.Is(err, ErrClosed) {
 		t.Fatalf("%v", err)
 	}
+}
+
+func TestPublishTimeoutUsesOption(t *testing.T) {
+	for _, tc := range []struct {
+		opt, want time.Duration
+	}{{0, 10 * time.Second}, {1500 * time.Millisecond, 1500 * time.Millisecond}} {
+		h := newHarness(t, Options{PublishTimeout: tc.opt})
+		_, res := h.publishAsync(context.Background(), PublishOptions{Name: "x"})
+		a := h.timer.next()
+		if a.d != tc.want {
+			t.Fatalf("option %v: timer armed with %v, want %v", tc.opt, a.d, tc.want)
+		}
+		a.fire()
+		var pe *PublishError
+		if r := recv(t, res); !errors.As(r.err, &pe) || pe.Timeout != tc.want ||
+			!strings.Contains(r.err.Error(), "within "+tc.want.String()) {
+			t.Fatalf("%v", r.err)
+		}
+	}
+}
+
+func TestLateAnswerAfterCancelIsUndone(t *testing.T) {
+	h := newHarness(t, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, res := h.publishAsync(ctx, PublishOptions{Name: "x"})
+	cancel()
+	if r := recv(t, res); !errors.Is(r.err, ErrCancelled) {
+		t.Fatalf("%v", r.err)
+	}
+	recv(t, h.tr.unpublishes)
+	h.answerLate(req.Handle)
+	if len(h.m.Snapshot()) != 0 {
+		t.Fatal("late answer created a track")
+	}
+}
+
+// An SFU error after the caller gave up changes nothing and sends nothing.
+func TestLateSFUErrorAfterTimeout(t *testing.T) {
+	h := newHarness(t, Options{})
+	req, res := h.publishAsync(context.Background(), PublishOptions{Name: "x"})
+	h.timer.fire()
+	recv(t, res)
+	recv(t, h.tr.unpublishes)
+	h.m.HandleRequestError(req.Handle, true, sfuDuplicateName, "too late")
+	h.m.HandleRequestError(req.Handle, false, sfuNotFound, "")
+	none(t, h.tr.publishes)
+	none(t, h.tr.unpublishes)
+	if len(h.m.Snapshot()) != 0 {
+		t.Fatal("late error left a descriptor")
+	}
+}
+
+func TestPublishSendFails(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.tr.set(func(f *fakeTransport) { f.pubErr = errBoom })
+	_, err := h.m.Publish(context.Background(), PublishOptions{Name: "x"})
+	var pe *PublishError
+	if !errors.Is(err, ErrDisconnected) || !errors.Is(err, errBoom) || !errors.As(err, &pe) || pe.Handle != 1 || pe.RawMessage != "" {
+		t.Fatalf("%#v", err)
+	}
+	if got := err.Error(); got != `publish "x": disconnected (could not send the request): boom` {
+		t.Fatalf("message %q", got)
+	}
+	none(t, h.timer.armed)
+	if len(h.m.Snapshot()) != 0 {
+		t.Fatal("failed publish left a descriptor")
+	}
+}
+
+// Unpublish whose ctx ends before the SFU confirms stops the track locally;
+// the confirmation arriving later is ignored.
+func TestUnpublishContextExpires(t *testing.T) {
+	h := newHarness(t, Options{})
+	tr := h.publish("x", "DTR_1")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tr.Unpublish(ctx) }()
+	recv(t, h.tr.unpublishes)
+	cancel()
+	err := recv(t, done)
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "unpublished locally") {
+		t.Fatalf("%v", err)
+	}
+	if tr.State() != StateUnpublished || lastReason(tr) != "unpublished locally: the SFU did not confirm in time" {
+		t.Fatalf("%v %q", tr.State(), lastReason(tr))
+	}
+	h.m.HandleUnpublishResponse(tr.Handle())
+	if n := len(tr.Stats().Timeline); n != 2 {
+		t.Fatalf("late confirmation changed the timeline: %+v", tr.Stats().Timeline)
+	}
+	if err := tr.Unpublish(context.Background()); !errors.Is(err, ErrTrackUnpublished) {
+		t.Fatalf("second unpublish: %v", err)
+	}
+}
+
+func TestUnpublishSendFails(t *testing.T) {
+	h := newHarness(t, Options{})
+	tr := h.publish("x", "DTR_1")
+	if err := tr.TryPush([]byte{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, tr)
+	h.tr.set(func(f *fakeTransport) { f.unpubErr = errBoom })
+	err := tr.Unpublish(context.Background())
+	if !errors.Is(err, errBoom) || err.Error() != `unpublish "x": could not send the request, unpublished locally: boom` {
+		t.Fatalf("%v", err)
+	}
+	if tr.State() != StateUnpublished || !strings.Contains(lastReason(tr), "boom") {
+		t.Fatalf("%v %q", tr.State(), lastReason(tr))
+	}
+	if !errors.Is(tr.TryPush([]byte{1}, 0), ErrTrackUnpublished) {
+		t.Fatal("push accepted")
+	}
+	checkAddsUp(t, tr.Stats())
 }

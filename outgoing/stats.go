@@ -36,7 +36,10 @@ type StateChange struct {
 // ErrorEvent is one entry of a track's error history.
 type ErrorEvent struct {
 	At  time.Time
-	Err string
+	Err string // Cause in words, for display
+	// Cause is the error itself, for errors.Is and errors.As (nil in
+	// events built by hand).
+	Cause error
 }
 
 // TrackStats is a snapshot of one track for display.

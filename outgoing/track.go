@@ -60,14 +60,17 @@ type LocalTrack struct {
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
 
-	mu           sync.Mutex
-	since        time.Time
-	timeline     []StateChange
-	errs         []ErrorEvent
-	idle         bool
-	idleCh       chan struct{} // closed while nothing is queued or in flight
-	unpublishAck chan struct{} // set while Unpublish waits for the SFU
-	lastErr      atomic.Pointer[ErrorEvent]
+	// Guarded by m.mu, with the track's place in the manager's maps.
+	unpublishAck  chan struct{} // set while Unpublish waits; closedChan once finished
+	republishDone chan struct{} // closed when the current republish attempt ends; nil if none
+
+	mu       sync.Mutex // guards what follows; taken after m.mu, never before
+	since    time.Time
+	timeline []StateChange
+	errs     []ErrorEvent
+	idle     bool
+	idleCh   chan struct{} // closed while nothing is queued or in flight
+	lastErr  atomic.Pointer[ErrorEvent]
 }
 
 func newLocalTrack(m *Manager, info Info) *LocalTrack {
@@ -86,7 +89,7 @@ func newLocalTrack(m *Manager, info Info) *LocalTrack {
 	t.lastDrop.Store(-1)
 	t.sid.Store(&info.SID)
 	t.sendCtx, t.cancelSend = context.WithCancel(context.Background())
-	t.setState(StatePublished, info.SID, "published")
+	t.setState(StatePublished, "published")
 	return t
 }
 
@@ -104,20 +107,56 @@ func (t *LocalTrack) Name() string { return t.name }
 // State returns the current publish state.
 func (t *LocalTrack) State() PublishState { return PublishState(t.state.Load()) }
 
-func (t *LocalTrack) setState(s PublishState, sid, reason string) {
+// setState moves the track to s and reports whether it did. Unpublished
+// is final: its sender has stopped, so a track that left it would accept
+// pushes that nobody sends and Flush would hang. Every state write holds
+// t.mu, so the check and the store cannot interleave with another write.
+func (t *LocalTrack) setState(s PublishState, reason string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if PublishState(t.state.Load()) == StateUnpublished {
+		return false
+	}
 	t.state.Store(int32(s))
+	t.noteStateLocked(s, *t.sid.Load(), reason)
+	return true
+}
+
+// casState moves the track from `from` (never StateUnpublished) to `to`,
+// with a new SID, only if it is still in `from`.
+func (t *LocalTrack) casState(from, to PublishState, sid, reason string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if from == StateUnpublished || !t.state.CompareAndSwap(int32(from), int32(to)) {
+		return false
+	}
+	t.sid.Store(&sid)
+	t.noteStateLocked(to, sid, reason)
+	return true
+}
+
+func (t *LocalTrack) noteStateLocked(s PublishState, sid, reason string) {
 	t.since = t.m.opts.Now()
 	t.timeline = appendBounded(t.timeline, StateChange{At: t.since, State: s, SID: sid, Reason: reason})
 }
 
+// recordError adds err to the history and makes it LastErr.
 func (t *LocalTrack) recordError(err error) {
-	ev := ErrorEvent{At: t.m.opts.Now(), Err: err.Error()}
-	t.lastErr.Store(&ev)
+	ev := &ErrorEvent{At: t.m.opts.Now(), Err: err.Error(), Cause: err}
+	t.lastErr.Store(ev)
 	t.mu.Lock()
-	t.errs = appendBounded(t.errs, ev)
+	t.errs = appendBounded(t.errs, *ev)
 	t.mu.Unlock()
+}
+
+// LastErr returns the track's latest error (nil if none) for errors.Is and
+// errors.As: a *PushError for a refused push, an *EncryptError, the
+// transport's error, or a *PublishError when a republish failed.
+func (t *LocalTrack) LastErr() error {
+	if e := t.lastErr.Load(); e != nil {
+		return e.Cause
+	}
+	return nil
 }
 
 // TryPush queues one frame for sending and never blocks. It takes
@@ -201,7 +240,11 @@ func (t *LocalTrack) Flush(ctx context.Context) error {
 // Unpublish asks the SFU to remove the track and waits for its
 // confirmation (or ctx). Frames pushed meanwhile still go out, as in the JS
 // client; once confirmed, the track stops and queued frames are dropped.
-// If ctx ends first the track is stopped locally anyway.
+// If ctx ends first the track is stopped locally anyway, and the error
+// says so. A full reconnect (BeginRepublish, Republish) or Reset while it
+// waits also ends the track, and Unpublish returns nil: the SFU has
+// forgotten it. On a track already unpublished the error matches
+// ErrTrackUnpublished.
 func (t *LocalTrack) Unpublish(ctx context.Context) error {
 	ack, err := t.m.startUnpublish(t)
 	if err != nil {
@@ -211,9 +254,12 @@ func (t *LocalTrack) Unpublish(ctx context.Context) error {
 	case <-ack:
 		return nil
 	case <-ctx.Done():
-		t.m.finishUnpublish(t, "unpublished locally; the SFU did not confirm in time")
-		return fmt.Errorf("unpublish %q: SFU did not confirm: %w", t.name, ctx.Err())
 	}
+	if !t.m.finishUnpublish(t, "unpublished locally: the SFU did not confirm in time", nil) {
+		<-ack // the confirmation (or a reset) won the race and is finishing the track
+		return nil
+	}
+	return fmt.Errorf("unpublish %q: the SFU did not confirm, unpublished locally: %w", t.name, ctx.Err())
 }
 
 // Stats returns a snapshot of the track's counters and history.

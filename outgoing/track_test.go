@@ -282,3 +282,32 @@ func TestConcurrentPushesDuringUnpublishAddUp(t *testing.T) {
 		}
 	}
 }
+
+// Frames queued before a rejoin started are dropped by the sender as
+// republishing: the SFU forgot their handle.
+func TestRepublishingDropsQueuedFrames(t *testing.T) {
+	h := newHarness(t, Options{})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
+	for i := range 3 {
+		if err := tr.TryPush([]byte{byte(i)}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv(t, h.tr.entered) // frame 0 is at the transport; 1 and 2 are queued
+	h.m.BeginRepublish()
+	if err := tr.TryPush([]byte{3}, 0); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("push while republishing: %v", err)
+	}
+	close(gate)
+	flush(t, tr)
+	s := tr.Stats()
+	if s.FramesSent != 1 || s.DroppedBy[DropRepublishing] != 3 || s.FramesQueued != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	checkAddsUp(t, s)
+	if p := h.tr.parsed(t); len(p) != 1 || p[0].Payload[0] != 0 {
+		t.Fatalf("sent %+v", p)
+	}
+}
