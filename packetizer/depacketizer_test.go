@@ -2,8 +2,11 @@ package packetizer
 
 import (
 	"bytes"
+	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+	"time"
 )
 
 func packetsOf(t testing.TB, p *Packetizer, payload []byte, ext Extensions) []Packet {
@@ -38,8 +41,11 @@ func TestDepacketizerShuffledWithLossAndDuplicates(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for round := range 50 {
 		p, _ := NewPacketizer(1, 64+r.IntN(400), fixedClock())
-		p.seq = uint16(r.Uint32()) // exercise wraparound
-		p.frame = uint16(r.Uint32())
+		// Start just below 65535 so that sequence and frame numbers wrap in
+		// every round: each frame has at least one packet.
+		p.seq = math.MaxUint16 - uint16(r.IntN(8))
+		p.frame = math.MaxUint16 - uint16(r.IntN(8))
+		seq0, frame0 := p.seq, p.frame
 		d := NewDepacketizer(DepacketizerOptions{MaxFramesInFlight: 1000})
 		want := map[uint16][]byte{}
 		var all []Packet
@@ -69,6 +75,9 @@ func TestDepacketizerShuffledWithLossAndDuplicates(t *testing.T) {
 			if delivered {
 				seen++
 			}
+		}
+		if p.seq >= seq0 || p.frame >= frame0 {
+			t.Fatalf("round %d: no wrap (seq %d→%d, frame %d→%d)", round, seq0, p.seq, frame0, p.frame)
 		}
 		r.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
 		got := map[uint16][]byte{}
@@ -100,26 +109,34 @@ func TestDepacketizerBoundsAndLostRanges(t *testing.T) {
 	p, _ := NewPacketizer(1, 100, fixedClock())
 	d := NewDepacketizer(DepacketizerOptions{MaxFramesInFlight: 2})
 	// Three frames of 3 packets each, each missing its middle packet.
-	for range 3 {
+	var frame0 []Packet
+	for i := range 3 {
 		pkts := packetsOf(t, p, make([]byte, 250), Extensions{})
+		if i == 0 {
+			frame0 = pkts
+		}
 		d.Push(pkts[0])
 		d.Push(pkts[2])
 	}
 	s := d.Stats()
-	if s.FramesInFlight != 2 || s.FramesIncomplete != 1 {
+	if s.FramesInFlight != 2 || s.FramesIncomplete != 1 || s.PacketsLost != 3 {
 		t.Fatalf("stats %+v", s)
 	}
-	if len(s.RecentLost) != 1 || s.RecentLost[0] != (SeqRange{1, 1}) {
-		t.Fatalf("lost ranges %+v", s.RecentLost)
+	if len(s.RecentLost) != 0 {
+		t.Fatalf("lost reported before the window passed: %+v", s.RecentLost)
 	}
-	if s.PacketsLost != 3 {
-		t.Fatalf("PacketsLost %d, want 3", s.PacketsLost)
+	// A late packet of the evicted frame must not resurrect it, but it did
+	// arrive, so it is no longer lost.
+	if _, ok := d.Push(frame0[1]); ok {
+		t.Fatal("evicted frame completed")
 	}
-	// A late packet of the evicted frame must not resurrect it.
-	late := Packet{Header: Header{Marker: MarkerInter, Handle: 1, Sequence: 1, FrameNumber: 0}, Payload: []byte{1}}
-	d.Push(late)
-	if s := d.Stats(); s.FramesInFlight != 2 || s.PacketsDuplicate != 1 {
+	if s := d.Stats(); s.FramesInFlight != 2 || s.PacketsLate != 1 || s.PacketsLost != 2 {
 		t.Fatalf("late packet: %+v", s)
+	}
+	d.Flush()
+	s = d.Stats()
+	if s.FramesIncomplete != 3 || !slices.Equal(s.RecentLost, []SeqRange{{4, 4}, {7, 7}}) {
+		t.Fatalf("after flush: %+v", s)
 	}
 }
 
@@ -143,5 +160,243 @@ func TestDepacketizerIgnoresOtherHandles(t *testing.T) {
 	}
 	if s := d.Stats(); s.PacketsForeign != 1 || s.FramesCompleted != 1 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// steppingClock advances 1 ms per reading, so every frame gets its own
+// timestamp.
+func steppingClock() *Clock {
+	now := time.Unix(1700000000, 0)
+	return newClockWithBase(func() time.Time { now = now.Add(time.Millisecond); return now }, 7)
+}
+
+func pushAll(d *Depacketizer, pkts ...Packet) []ReceivedFrame {
+	var out []ReceivedFrame
+	for _, pk := range pkts {
+		if f, ok := d.Push(pk); ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func randomPayload(r *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func TestDepacketizerSequenceWrapInsideFrame(t *testing.T) {
+	p, _ := NewPacketizer(1, 100, fixedClock())
+	p.seq = 65534
+	payload := randomPayload(rand.New(rand.NewPCG(1, 2)), 350) // 4 packets: 65534, 65535, 0, 1
+	pkts := packetsOf(t, p, payload, Extensions{})
+	if len(pkts) != 4 || pkts[3].Header.Sequence != 1 {
+		t.Fatalf("%d packets", len(pkts))
+	}
+	d := NewDepacketizer(DepacketizerOptions{})
+	got := pushAll(d, pkts[3], pkts[0], pkts[2], pkts[1])
+	if len(got) != 1 || !bytes.Equal(got[0].Payload, payload) || got[0].Sequence != 65534 || got[0].Packets != 4 {
+		t.Fatalf("frames %+v", got)
+	}
+	if s := d.Stats(); s.PacketsLost != 0 || s.FramesInFlight != 0 || s.BufferedBytes != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// The audit's bug: a partial left over from frame N is still held when the
+// frame number comes round again (65536 frames later; empty frames use
+// numbers without packets). The new frame's START and FINAL plus the stale
+// packet used to add up to the right count with the middle packet missing,
+// and a frame came out with a hole and the old timestamp.
+func TestDepacketizerFrameNumberReuseWithStalePartial(t *testing.T) {
+	for name, clock := range map[string]func() *Clock{"same timestamp": fixedClock, "new timestamp": steppingClock} {
+		t.Run(name, func(t *testing.T) {
+			p, _ := NewPacketizer(1, 100, clock())
+			d := NewDepacketizer(DepacketizerOptions{})
+			old := packetsOf(t, p, make([]byte, 250), Extensions{}) // frame 0, seq 0-2
+			d.Push(old[1])                                          // only the middle arrives
+			for range 65535 {
+				packetsOf(t, p, nil, Extensions{})
+			}
+			fresh := packetsOf(t, p, bytes.Repeat([]byte{9}, 250), Extensions{}) // frame 0 again, seq 3-5
+			if fresh[0].Header.FrameNumber != 0 || fresh[0].Header.Sequence != 3 {
+				t.Fatalf("setup: %+v", fresh[0].Header)
+			}
+			if got := pushAll(d, fresh[0], fresh[2]); len(got) != 0 {
+				t.Fatalf("frame with a hole completed: %+v", got[0])
+			}
+			// The rest of the new frame still completes it, intact.
+			got := pushAll(d, fresh[1])
+			if len(got) != 1 || !bytes.Equal(got[0].Payload, bytes.Repeat([]byte{9}, 250)) || got[0].Timestamp != fresh[0].Header.Timestamp {
+				t.Fatalf("frames %+v", got)
+			}
+			if s := d.Stats(); s.FramesIncomplete != 1 || s.FramesCompleted != 1 || s.FramesInFlight != 0 {
+				t.Fatalf("stats %+v", s)
+			}
+		})
+	}
+}
+
+// A START repeated at another sequence number (same frame number and
+// timestamp) must not be counted with the first one's packets.
+func TestDepacketizerRepeatedStartDoesNotCompleteWrongFrame(t *testing.T) {
+	mk := func(m Marker, seq uint16, b byte) Packet {
+		return Packet{Header: Header{Marker: m, Handle: 1, Sequence: seq, FrameNumber: 5, Timestamp: 9}, Payload: []byte{b}}
+	}
+	d := NewDepacketizer(DepacketizerOptions{})
+	if got := pushAll(d, mk(MarkerStart, 10, 1), mk(MarkerStart, 12, 2), mk(MarkerFinal, 14, 3)); len(got) != 0 {
+		t.Fatalf("completed %+v", got)
+	}
+	// The stale START's neighbour is older than the new START: dropped.
+	if got := pushAll(d, mk(MarkerInter, 11, 4)); len(got) != 0 || d.Stats().PacketsLate != 1 {
+		t.Fatalf("completed %+v, stats %+v", got, d.Stats())
+	}
+	got := pushAll(d, mk(MarkerInter, 13, 5))
+	if len(got) != 1 || !bytes.Equal(got[0].Payload, []byte{2, 5, 3}) || got[0].Sequence != 12 {
+		t.Fatalf("frames %+v", got)
+	}
+	if s := d.Stats(); s.FramesIncomplete != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestDepacketizerDuplicateStartAndFinal(t *testing.T) {
+	p, _ := NewPacketizer(1, 100, fixedClock())
+	pkts := packetsOf(t, p, make([]byte, 250), Extensions{})
+	d := NewDepacketizer(DepacketizerOptions{})
+	got := pushAll(d, pkts[0], pkts[0], pkts[2], pkts[2], pkts[1], pkts[0], pkts[2])
+	if len(got) != 1 || len(got[0].Payload) != 250 {
+		t.Fatalf("frames %+v", got)
+	}
+	if s := d.Stats(); s.PacketsDuplicate != 4 || s.FramesCompleted != 1 || s.FramesInFlight != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// lossCase runs 3-packet frames with packet `drop` of the first frame lost,
+// then enough single-packet frames to move the reorder window past it: the
+// frame must be given up and its packet reported lost without a Flush.
+func lossCase(t *testing.T, drop int) {
+	t.Helper()
+	p, _ := NewPacketizer(1, 100, fixedClock())
+	d := NewDepacketizer(DepacketizerOptions{ReorderWindow: 16})
+	// A frame before, so the loss is after the first sequence received.
+	pushAll(d, packetsOf(t, p, []byte{1}, Extensions{})...)
+	first := packetsOf(t, p, make([]byte, 250), Extensions{})
+	for i, pk := range first {
+		if i != drop {
+			d.Push(pk)
+		}
+	}
+	for range 20 {
+		if got := pushAll(d, packetsOf(t, p, []byte{2}, Extensions{})...); len(got) != 1 {
+			t.Fatal("single-packet frame did not complete")
+		}
+	}
+	s := d.Stats()
+	lost := first[drop].Header.Sequence
+	if s.FramesIncomplete != 1 || s.FramesInFlight != 0 || s.BufferedBytes != 0 ||
+		s.PacketsLost != 1 || !slices.Equal(s.RecentLost, []SeqRange{{lost, lost}}) {
+		t.Fatalf("stats %+v", s)
+	}
+	// Arriving now, it is too late to complete anything.
+	if got := pushAll(d, first[drop]); len(got) != 0 || d.Stats().PacketsLate != 1 {
+		t.Fatalf("late packet: %+v %+v", got, d.Stats())
+	}
+}
+
+func TestDepacketizerLostStart(t *testing.T) { lossCase(t, 0) }
+func TestDepacketizerLostFinal(t *testing.T) { lossCase(t, 2) }
+
+// Packets with empty payloads still cost memory: a flood of them stays
+// within MaxBufferedBytes whether they name one frame or many.
+func TestDepacketizerEmptyPayloadFloodStaysWithinCap(t *testing.T) {
+	const capBytes = 64 << 10
+	for name, frameOf := range map[string]func(i int) uint16{
+		"one frame":    func(int) uint16 { return 9 },
+		"every number": func(i int) uint16 { return uint16(i) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := NewDepacketizer(DepacketizerOptions{MaxFramesInFlight: MaxFramesInFlightLimit, MaxBufferedBytes: capBytes, ReorderWindow: MaxReorderWindow})
+			for i := range 200000 {
+				d.Push(Packet{Header: Header{Marker: MarkerInter, Handle: 1, Sequence: uint16(i), FrameNumber: frameOf(i)}})
+				if s := d.Stats(); s.BufferedBytes > capBytes || s.FramesInFlight > MaxFramesInFlightLimit {
+					t.Fatalf("packet %d: %+v", i, s)
+				}
+			}
+			if len(d.givenUp) > 2*maxGivenUp {
+				t.Fatalf("%d given-up records", len(d.givenUp))
+			}
+			d.Flush()
+			if s := d.Stats(); s.BufferedBytes != 0 || s.FramesInFlight != 0 || s.FramesCompleted != 0 {
+				t.Fatalf("after flush %+v", s)
+			}
+		})
+	}
+}
+
+// A frame larger than MaxBufferedBytes can never complete: it is counted
+// incomplete once, as soon as it goes over, and its other packets are late.
+func TestDepacketizerFrameLargerThanCap(t *testing.T) {
+	p, _ := NewPacketizer(1, 500, fixedClock())
+	d := NewDepacketizer(DepacketizerOptions{MaxBufferedBytes: 1000})
+	pkts := packetsOf(t, p, make([]byte, 3000), Extensions{})
+	pushAll(d, pkts[:2]...)
+	if s := d.Stats(); s.FramesIncomplete != 1 || s.FramesInFlight != 0 || s.BufferedBytes != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	pushAll(d, pkts[2:]...)
+	if s := d.Stats(); s.FramesIncomplete != 1 || s.FramesInFlight != 0 || s.PacketsLate != uint64(len(pkts)-2) {
+		t.Fatalf("stats %+v", s)
+	}
+	// The next frame is unaffected.
+	if got := pushAll(d, packetsOf(t, p, make([]byte, 400), Extensions{})...); len(got) != 1 {
+		t.Fatal("next frame lost")
+	}
+}
+
+func TestDepacketizerRecentLostNewestLast(t *testing.T) {
+	p, _ := NewPacketizer(1, 100, fixedClock())
+	d := NewDepacketizer(DepacketizerOptions{MaxFramesInFlight: 100})
+	var want []SeqRange
+	for range 20 {
+		pkts := packetsOf(t, p, make([]byte, 250), Extensions{})
+		pushAll(d, pkts[0], pkts[2])
+		s := pkts[1].Header.Sequence
+		want = append(want, SeqRange{s, s})
+	}
+	d.Flush()
+	if got := d.Stats().RecentLost; !slices.Equal(got, want[len(want)-maxRecentLost:]) {
+		t.Fatalf("RecentLost %v, want %v", got, want[len(want)-maxRecentLost:])
+	}
+}
+
+// Consecutive missing sequence numbers are reported as one range, across
+// the 16-bit wrap.
+func TestDepacketizerLostRangeAcrossWrap(t *testing.T) {
+	d := NewDepacketizer(DepacketizerOptions{ReorderWindow: 8})
+	single := func(seq uint16) Packet {
+		return Packet{Header: Header{Marker: MarkerSingle, Handle: 1, Sequence: seq, FrameNumber: seq}}
+	}
+	pushAll(d, single(65530), single(2))
+	for s := uint16(3); s < 20; s++ {
+		pushAll(d, single(s))
+	}
+	if s := d.Stats(); !slices.Equal(s.RecentLost, []SeqRange{{65531, 1}}) || s.PacketsLost != 7 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+func TestDepacketizerOptionsClamped(t *testing.T) {
+	d := NewDepacketizer(DepacketizerOptions{MaxFramesInFlight: 1 << 20, ReorderWindow: 1 << 20})
+	if d.opts.MaxFramesInFlight != MaxFramesInFlightLimit || d.opts.ReorderWindow != MaxReorderWindow {
+		t.Fatalf("%+v", d.opts)
+	}
+	d = NewDepacketizer(DepacketizerOptions{})
+	if d.opts != (DepacketizerOptions{DefaultMaxFramesInFlight, DefaultMaxBufferedBytes, DefaultReorderWindow}) {
+		t.Fatalf("%+v", d.opts)
 	}
 }
