@@ -23,11 +23,16 @@ func (stallTransport) WritePacket(ctx context.Context, pkt []byte) error {
 }
 
 func benchTrack(b *testing.B, tr Transport) (*Manager, *LocalTrack) {
-	m := NewManager(tr, Options{})
+	return benchTrackWith(b, tr, nil)
+}
+
+// benchTrackWith publishes a track, with E2EE if key is not nil.
+func benchTrackWith(b *testing.B, tr Transport, key *E2EEKey) (*Manager, *LocalTrack) {
+	m := NewManager(tr, Options{E2EE: key})
 	b.Cleanup(m.Close)
 	res := make(chan *LocalTrack, 1)
 	go func() {
-		t, err := m.Publish(context.Background(), PublishOptions{Name: "bench"})
+		t, err := m.Publish(context.Background(), PublishOptions{Name: "bench", E2EE: key != nil})
 		if err != nil {
 			panic(err)
 		}
@@ -42,7 +47,7 @@ func benchTrack(b *testing.B, tr Transport) (*Manager, *LocalTrack) {
 		}
 		runtime.Gosched()
 	}
-	m.HandlePublishResponse(Info{Handle: 1, SID: "DTR_b", Name: "bench"})
+	m.HandlePublishResponse(Info{Handle: 1, SID: "DTR_b", Name: "bench", E2EE: key != nil})
 	return m, <-res
 }
 
@@ -51,6 +56,20 @@ func benchTrack(b *testing.B, tr Transport) (*Manager, *LocalTrack) {
 // written: ns/op is the full per-frame send cost, not just the enqueue.
 func BenchmarkTryPush1KB(b *testing.B) {
 	_, tr := benchTrack(b, discardTransport{})
+	benchPushAll(b, tr)
+}
+
+// BenchmarkTryPush1KBE2EE is BenchmarkTryPush1KB with every frame sealed.
+func BenchmarkTryPush1KBE2EE(b *testing.B) {
+	key, err := newE2EEKeyFromBytes(make([]byte, 16))
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, tr := benchTrackWith(b, discardTransport{}, key)
+	benchPushAll(b, tr)
+}
+
+func benchPushAll(b *testing.B, tr *LocalTrack) {
 	payload := make([]byte, 1024)
 	b.SetBytes(1024)
 	b.ReportAllocs()

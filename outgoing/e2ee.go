@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/dttui/dttui/packetizer"
@@ -27,6 +28,14 @@ const (
 type E2EEKey struct {
 	aead     cipher.AEAD
 	KeyIndex uint8
+	rand     io.Reader // IV randomness; nil: crypto/rand (tests inject their own)
+}
+
+func (k *E2EEKey) randReader() io.Reader {
+	if k.rand != nil {
+		return k.rand
+	}
+	return rand.Reader
 }
 
 // NewE2EEKey derives the key from a shared passphrase.
@@ -64,21 +73,47 @@ type EncryptError struct{ Err error }
 func (e *EncryptError) Error() string { return "e2ee: encrypt frame: " + e.Err.Error() }
 func (e *EncryptError) Unwrap() error { return e.Err }
 
-// sealer is one track's encryption state: IVs follow the clients'
-// construction (random | time in ms | time − send count), so they never
-// repeat for a key within a session.
+// sealer is one track's encryption state. IVs follow the clients'
+// construction (DataCryptor.makeIV), big-endian:
+//
+//	bytes 0-3   a fresh random u32 for every frame
+//	bytes 4-7   ms since the sealer started, from a monotonic clock
+//	bytes 8-11  that ms value − (send count mod 0xFFFF)
+//
+// The random part is what keeps a nonce from repeating under a key shared
+// by every participant: it is drawn anew for each frame, and the time
+// part never goes backwards, even if the wall clock steps back or an
+// injected clock stands still.
 type sealer struct {
 	key       *E2EEKey
-	random    uint32
 	sendCount uint32
 	now       func() time.Time
-	buf       []byte
+	start     time.Time
+	lastMS    int64
+	// rnd holds crypto/rand output drawn in batches, 4 bytes per frame and
+	// never reused: one read per 64 frames instead of one per frame, and
+	// no allocation.
+	rnd    [256]byte
+	rndOff int
+	iv     [12]byte
+	buf    []byte
 }
 
 func newSealer(key *E2EEKey, now func() time.Time) *sealer {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return &sealer{key: key, random: binary.BigEndian.Uint32(b[:]), now: now}
+	s := &sealer{key: key, now: now, start: now()}
+	s.rndOff = len(s.rnd) // empty: the first frame draws
+	return s
+}
+
+// monoMS is the ms part of the IV. With time.Now, Sub uses the monotonic
+// clock reading; the clamp also holds for injected clocks.
+func (s *sealer) monoMS() uint32 {
+	ms := int64(s.now().Sub(s.start) / time.Millisecond)
+	if ms < s.lastMS {
+		ms = s.lastMS
+	}
+	s.lastMS = ms
+	return uint32(ms)
 }
 
 // seal returns the ciphertext (with tag) in a buffer reused across frames,
@@ -86,14 +121,25 @@ func newSealer(key *E2EEKey, now func() time.Time) *sealer {
 func (s *sealer) seal(plaintext []byte) ([]byte, packetizer.E2EE, error) {
 	var ext packetizer.E2EE
 	ext.KeyIndex = s.key.KeyIndex
-	ms := uint32(s.now().UnixMilli())
-	binary.BigEndian.PutUint32(ext.IV[0:], s.random)
-	binary.BigEndian.PutUint32(ext.IV[4:], ms)
-	binary.BigEndian.PutUint32(ext.IV[8:], ms-(s.sendCount%0xFFFF))
-	s.sendCount++
 	if len(plaintext) > 1<<30 {
 		return nil, ext, &EncryptError{Err: errors.New("frame too large to seal")}
 	}
-	s.buf = s.key.aead.Seal(s.buf[:0], ext.IV[:], plaintext, nil)
+	if s.rndOff+4 > len(s.rnd) {
+		if _, err := io.ReadFull(s.key.randReader(), s.rnd[:]); err != nil {
+			return nil, ext, &EncryptError{Err: fmt.Errorf("draw a random IV: %w", err)}
+		}
+		s.rndOff = 0
+	}
+	// The IV is built in the sealer: a slice of a local array handed to
+	// the AEAD interface would move it to the heap on every frame.
+	iv := &s.iv
+	copy(iv[0:4], s.rnd[s.rndOff:s.rndOff+4])
+	s.rndOff += 4
+	ms := s.monoMS()
+	binary.BigEndian.PutUint32(iv[4:], ms)
+	binary.BigEndian.PutUint32(iv[8:], ms-(s.sendCount%0xFFFF))
+	s.sendCount++
+	s.buf = s.key.aead.Seal(s.buf[:0], iv[:], plaintext, nil)
+	ext.IV = *iv
 	return s.buf, ext, nil
 }
