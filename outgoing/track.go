@@ -60,16 +60,20 @@ type LocalTrack struct {
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
 
+	// Flush waiters. The push path only touches the in-flight counter; a
+	// channel exists only while some Flush waits (see Flush).
+	flushWaiters atomic.Int32
+	flushMu      sync.Mutex
+	flushCh      chan struct{} // closed when in flight reaches 0
+
 	// Guarded by m.mu, with the track's place in the manager's maps.
 	unpublishAck  chan struct{} // set while Unpublish waits; closedChan once finished
 	republishDone chan struct{} // closed when the current republish attempt ends; nil if none
 
-	mu       sync.Mutex // guards what follows; taken after m.mu, never before
+	mu       sync.Mutex // guards the history below; taken after m.mu, never before
 	since    time.Time
 	timeline []StateChange
 	errs     []ErrorEvent
-	idle     bool
-	idleCh   chan struct{} // closed while nothing is queued or in flight
 	lastErr  atomic.Pointer[ErrorEvent]
 }
 
@@ -79,10 +83,7 @@ func newLocalTrack(m *Manager, info Info) *LocalTrack {
 		queue:      make(chan frame, m.opts.QueueCapacity),
 		stopCh:     make(chan struct{}),
 		senderDone: make(chan struct{}),
-		idle:       true,
-		idleCh:     make(chan struct{}),
 	}
-	close(t.idleCh)
 	for r := range t.pushErrs {
 		t.pushErrs[r] = &PushError{Track: info.Name, Drop: DropReason(r)}
 	}
@@ -176,9 +177,7 @@ func (t *LocalTrack) TryPush(payload []byte, userTimestamp uint64) error {
 		t.pushers.Add(-1)
 		return t.drop(DropRepublishing, false)
 	}
-	if t.c.inflight.Add(1) == 1 {
-		t.markBusy()
-	}
+	t.c.inflight.Add(1)
 	select {
 	case t.queue <- frame{payload: payload, ts: userTimestamp}:
 		t.pushers.Add(-1)
@@ -202,33 +201,43 @@ func (t *LocalTrack) drop(r DropReason, inflight bool) error {
 	return err
 }
 
-func (t *LocalTrack) markBusy() {
-	t.mu.Lock()
-	if t.idle {
-		t.idle = false
-		t.idleCh = make(chan struct{})
-	}
-	t.mu.Unlock()
-}
-
+// doneInflight ends one frame's time in flight (sent or dropped). The
+// atomics are sequentially consistent: either this sees a Flush's waiter
+// count, or that Flush's second look at the in-flight counter sees this
+// frame gone, so no Flush misses the last frame.
 func (t *LocalTrack) doneInflight() {
-	if t.c.inflight.Add(-1) != 0 {
-		return
+	if t.c.inflight.Add(-1) == 0 && t.flushWaiters.Load() > 0 {
+		t.flushMu.Lock()
+		if t.flushCh != nil && t.c.inflight.Load() == 0 {
+			close(t.flushCh)
+			t.flushCh = nil
+		}
+		t.flushMu.Unlock()
 	}
-	t.mu.Lock()
-	if !t.idle && t.c.inflight.Load() == 0 {
-		t.idle = true
-		close(t.idleCh)
-	}
-	t.mu.Unlock()
 }
 
-// Flush waits until every frame pushed so far has been handed to the
-// transport (every packet) or dropped, or ctx ends.
+// Flush waits until nothing is queued or in flight on the track: every
+// frame accepted so far has been handed to the transport (every packet)
+// or dropped. Like the JS client's isFlushed, it waits for an in-flight
+// counter to reach 0, not for the frames pushed before the call: with a
+// producer that never pauses it may return only when ctx ends.
 func (t *LocalTrack) Flush(ctx context.Context) error {
-	t.mu.Lock()
-	ch := t.idleCh
-	t.mu.Unlock()
+	if t.c.inflight.Load() == 0 {
+		return nil
+	}
+	t.flushWaiters.Add(1)
+	defer t.flushWaiters.Add(-1)
+	t.flushMu.Lock()
+	if t.flushCh == nil {
+		t.flushCh = make(chan struct{})
+	}
+	ch := t.flushCh
+	t.flushMu.Unlock()
+	// Look again now that doneInflight can see us waiting: the last frame
+	// may have finished before it could.
+	if t.c.inflight.Load() == 0 {
+		return nil
+	}
 	select {
 	case <-ch:
 		return nil

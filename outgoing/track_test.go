@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"runtime"
 	"testing"
 
 	"github.com/dttui/dttui/packetizer"
@@ -198,38 +197,89 @@ func TestE2EERoundTrip(t *testing.T) {
 	}
 }
 
-// A stalled transport must not grow memory: pushes beyond the queue are
-// dropped and counted instead of buffered.
+// A stalled transport must not grow memory: once the queue is full,
+// pushes are dropped and counted, not buffered, and cost no allocation.
 func TestStalledTransportDoesNotGrowMemory(t *testing.T) {
-	h := newHarness(t, Options{})
+	const capacity = 16
+	h := newHarness(t, Options{QueueCapacity: capacity})
 	tr := h.publish("x", "DTR_1")
 	gate := make(chan struct{})
-	h.tr.mu.Lock()
-	h.tr.gate = gate
-	h.tr.mu.Unlock()
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
 	payload := make([]byte, 1024)
-	push := func(n int) {
-		for range n {
-			_ = tr.TryPush(payload, 0)
+	if err := tr.TryPush(payload, 0); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, h.tr.entered) // the sender holds frame 0 at the transport
+	for range capacity {
+		if err := tr.TryPush(payload, 0); err != nil {
+			t.Fatal(err)
 		}
 	}
-	push(100)
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	push(100_000)
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > 1<<20 {
-		t.Fatalf("heap grew %d bytes while the transport stalled", grown)
+	const runs = 10_000
+	allocs := testing.AllocsPerRun(runs, func() {
+		if !errors.Is(tr.TryPush(payload, 0), ErrQueueFull) {
+			t.Fatal("push into a full queue accepted")
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per dropped push", allocs)
 	}
 	s := tr.Stats()
-	if s.DroppedBy[DropQueueFull] < 100_000 {
-		t.Fatalf("drops not counted: %+v", s)
+	if len(tr.queue) != capacity || s.FramesQueued != capacity+1 || s.DroppedBy[DropQueueFull] != runs+1 {
+		t.Fatalf("queue %d, stats %+v", len(tr.queue), s)
 	}
 	checkAddsUp(t, s)
 	close(gate)
 	flush(t, tr)
+}
+
+// Flush returns once the last frame in flight is done, however many wait
+// and however the last frame ends.
+func TestFlushWaitersWakeOnLastFrame(t *testing.T) {
+	h := newHarness(t, Options{})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
+	for range 3 {
+		if err := tr.TryPush([]byte{1}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recv(t, h.tr.entered)
+	done := make(chan error, 4)
+	for range cap(done) {
+		go func() { done <- tr.Flush(context.Background()) }()
+	}
+	gate <- struct{}{} // frame 0 goes out, frame 1 waits at the gate
+	recv(t, h.tr.entered)
+	none(t, done)
+	gate <- struct{}{}
+	recv(t, h.tr.entered)
+	h.m.HandleUnpublishResponse(tr.Handle()) // frame 2 ends dropped
+	for range cap(done) {
+		if err := recv(t, done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := tr.Stats()
+	if s.FramesSent != 2 || s.DroppedBy[DropUnpublished] != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A Flush racing the last frame's completion never misses it.
+func TestFlushRacesCompletion(t *testing.T) {
+	h := newHarness(t, Options{})
+	tr := h.publish("x", "DTR_1")
+	for i := range 2000 {
+		if err := tr.TryPush([]byte{byte(i)}, 0); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, tr)
+	}
+	if s := tr.Stats(); s.FramesSent != 2000 {
+		t.Fatalf("stats %+v", s)
+	}
 }
 
 // Pushes racing an unpublish from several goroutines: afterwards every
