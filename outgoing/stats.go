@@ -54,7 +54,7 @@ type TrackStats struct {
 	FramesPushed  uint64 // every TryPush call
 	FramesSent    uint64 // every packet handed to the transport
 	FramesDropped uint64 // sum of DroppedBy
-	FramesQueued  uint64 // accepted, not yet sent or dropped
+	FramesQueued  uint64 // accepted (or being accepted), not yet sent or dropped
 	PacketsSent   uint64
 	BytesSent     uint64 // serialized packet bytes, headers included
 	DroppedBy     [NumDropReasons]uint64
@@ -73,7 +73,8 @@ type TrackStats struct {
 const historyLimit = 32
 
 // counters are updated with atomics so TryPush and the sender never take a
-// lock for them, and Stats can read them at any time.
+// lock for them, and Stats can read them at any time. inflight (accepted,
+// not yet sent or dropped) is what Flush waits on.
 type counters struct {
 	pushed, sent, packets, bytes atomic.Uint64
 	dropped                      [NumDropReasons]atomic.Uint64

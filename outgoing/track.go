@@ -42,8 +42,10 @@ type LocalTrack struct {
 
 	c     counters
 	queue chan frame
-	// pushErrs are built once: dropping at full speed must not allocate.
+	// pushErrs and their messages are built once: dropping at full speed,
+	// or alternating sends and drops, must not allocate.
 	pushErrs [NumDropReasons]*PushError
+	pushMsgs [NumDropReasons]string
 	// lastDrop is the reason of the last drop since a frame was sent (-1:
 	// none), so a run of identical drops is recorded in the history once.
 	lastDrop atomic.Int32
@@ -73,8 +75,7 @@ type LocalTrack struct {
 	mu       sync.Mutex // guards the history below; taken after m.mu, never before
 	since    time.Time
 	timeline []StateChange
-	errs     []ErrorEvent
-	lastErr  atomic.Pointer[ErrorEvent]
+	errs     []ErrorEvent // the last one is LastErr
 }
 
 func newLocalTrack(m *Manager, info Info) *LocalTrack {
@@ -86,6 +87,7 @@ func newLocalTrack(m *Manager, info Info) *LocalTrack {
 	}
 	for r := range t.pushErrs {
 		t.pushErrs[r] = &PushError{Track: info.Name, Drop: DropReason(r)}
+		t.pushMsgs[r] = t.pushErrs[r].Error()
 	}
 	t.lastDrop.Store(-1)
 	t.sid.Store(&info.SID)
@@ -142,11 +144,14 @@ func (t *LocalTrack) noteStateLocked(s PublishState, sid, reason string) {
 }
 
 // recordError adds err to the history and makes it LastErr.
-func (t *LocalTrack) recordError(err error) {
-	ev := &ErrorEvent{At: t.m.opts.Now(), Err: err.Error(), Cause: err}
-	t.lastErr.Store(ev)
+func (t *LocalTrack) recordError(err error) { t.recordErrorMsg(err, err.Error()) }
+
+// recordErrorMsg is recordError with err's message already known. Once
+// the history is full it appends in place: no allocation.
+func (t *LocalTrack) recordErrorMsg(err error, msg string) {
+	ev := ErrorEvent{At: t.m.opts.Now(), Err: msg, Cause: err}
 	t.mu.Lock()
-	t.errs = appendBounded(t.errs, *ev)
+	t.errs = appendBounded(t.errs, ev)
 	t.mu.Unlock()
 }
 
@@ -154,8 +159,10 @@ func (t *LocalTrack) recordError(err error) {
 // errors.As: a *PushError for a refused push, an *EncryptError, the
 // transport's error, or a *PublishError when a republish failed.
 func (t *LocalTrack) LastErr() error {
-	if e := t.lastErr.Load(); e != nil {
-		return e.Cause
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n := len(t.errs); n > 0 {
+		return t.errs[n-1].Cause
 	}
 	return nil
 }
@@ -193,7 +200,7 @@ func (t *LocalTrack) drop(r DropReason, inflight bool) error {
 	t.c.dropped[r].Add(1)
 	err := t.pushErrs[r]
 	if t.lastDrop.Swap(int32(r)) != int32(r) {
-		t.recordError(err)
+		t.recordErrorMsg(err, t.pushMsgs[r])
 	}
 	if inflight {
 		t.doneInflight()
@@ -276,7 +283,6 @@ func (t *LocalTrack) Stats() TrackStats {
 	s := TrackStats{
 		Handle: t.handle, Name: t.name, SID: *t.sid.Load(), E2EE: t.e2ee,
 		State:             t.State(),
-		FramesPushed:      t.c.pushed.Load(),
 		FramesSent:        t.c.sent.Load(),
 		PacketsSent:       t.c.packets.Load(),
 		BytesSent:         t.c.bytes.Load(),
@@ -287,16 +293,18 @@ func (t *LocalTrack) Stats() TrackStats {
 		s.DroppedBy[i] = t.c.dropped[i].Load()
 		s.FramesDropped += s.DroppedBy[i]
 	}
-	if q := t.c.inflight.Load(); q > 0 {
-		s.FramesQueued = uint64(q)
-	}
-	if e := t.lastErr.Load(); e != nil {
-		s.LastError, s.LastErrorAt = e.Err, e.At
-	}
+	// Outcomes first, pushes last: a frame is counted pushed before it is
+	// sent or dropped, so the rest (queued) is never negative and pushed =
+	// sent + dropped + queued holds in every snapshot, even mid-stream.
+	s.FramesPushed = t.c.pushed.Load()
+	s.FramesQueued = s.FramesPushed - s.FramesSent - s.FramesDropped
 	t.mu.Lock()
 	s.Since = t.since
 	s.Timeline = append([]StateChange(nil), t.timeline...)
 	s.Errors = append([]ErrorEvent(nil), t.errs...)
+	if n := len(t.errs); n > 0 {
+		s.LastError, s.LastErrorAt = t.errs[n-1].Err, t.errs[n-1].At
+	}
 	t.mu.Unlock()
 	return s
 }

@@ -337,3 +337,28 @@ func TestRepublishingDropsQueuedFrames(t *testing.T) {
 		t.Fatalf("sent %+v", p)
 	}
 }
+
+// Snapshots taken while frames are pushed, sent and dropped add up too.
+func TestStatsAddUpWhileRunning(t *testing.T) {
+	h := newHarness(t, Options{QueueCapacity: 4})
+	tr := h.publish("x", "DTR_1")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 5000 {
+			_ = tr.TryPush([]byte{1}, 0)
+		}
+	}()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		checkAddsUp(t, tr.Stats())
+	}
+	flush(t, tr)
+	if s := tr.Stats(); s.FramesPushed != 5000 || s.FramesQueued != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
