@@ -78,7 +78,13 @@ func (e *PublishError) Error() string {
 	if e.Republish {
 		verb = "republish"
 	}
-	msg := verb + " " + quoteName(e.Name) + ": "
+	return verb + " " + quoteName(e.Name) + ": " + e.problem()
+}
+
+// problem is the message without the "publish "name": " prefix, for a
+// track's timeline, where the track is known.
+func (e *PublishError) problem() string {
+	var msg string
 	switch e.Reason {
 	case ReasonNotAllowed:
 		msg += "not allowed: the token needs canPublishData and the server enable_data_tracks"

@@ -261,16 +261,20 @@ func (m *Manager) HandleRequestError(handle uint16, isPublish bool, sfuReason in
 		delete(m.pending, handle)
 	}
 	t := m.active[handle]
-	republishing := t != nil && t.republishDone != nil
+	var ack chan struct{}
+	rejected := false
+	if isPublish && !isPending && t != nil && t.republishDone != nil {
+		err := &PublishError{Reason: reasonFromSFU(sfuReason), Name: t.name, Handle: handle, Republish: true,
+			SFUReason: sfuReason, RawMessage: message}
+		ack, rejected = m.detachLocked(t, "republish rejected: "+err.problem(), err)
+	}
 	m.mu.Unlock()
 	switch {
 	case isPublish && isPending:
 		p.result <- publishResult{err: &PublishError{Reason: reasonFromSFU(sfuReason), Name: p.req.Name, Handle: handle,
 			SFUReason: sfuReason, RawMessage: message}}
-	case isPublish && republishing:
-		err := &PublishError{Reason: reasonFromSFU(sfuReason), Name: t.name, Handle: handle, Republish: true,
-			SFUReason: sfuReason, RawMessage: message}
-		m.finishUnpublish(t, "republish rejected: "+err.Error(), err)
+	case rejected:
+		t.finish(ack)
 	case !isPublish && t != nil:
 		// NOT_FOUND for our unpublish: the SFU has no such track, which is
 		// what we wanted.
@@ -458,21 +462,31 @@ func (m *Manager) Republish() {
 	finishAll(ended)
 
 	for _, a := range attempts {
-		t := a.t
-		t.c.attempts.Add(1)
-		var timeout <-chan time.Time
-		err := m.t.SendPublishRequest(PublishRequest{Handle: t.handle, Name: t.name, E2EE: t.e2ee})
-		if err != nil {
-			perr := &PublishError{Reason: ReasonDisconnected, Name: t.name, Handle: t.handle, Republish: true,
-				Detail: "could not send the request", Err: err}
-			m.finishUnpublish(t, "republish failed: "+perr.Error(), perr)
-		} else {
-			timeout = m.opts.After(m.opts.PublishTimeout)
-		}
-		// Owned by the manager (Close waits for it); it ends with the
-		// attempt: answer, rejection, unpublish, a newer rejoin or timeout.
-		go m.watchRepublish(t, a.done, timeout)
+		m.sendRepublish(a.t, a.done)
 	}
+}
+
+// sendRepublish sends one republish request and starts its timeout
+// watcher, which owns the watchers count Republish added for it.
+func (m *Manager) sendRepublish(t *LocalTrack, done chan struct{}) {
+	select {
+	case <-done: // already over (Reset, a newer rejoin): do not ask again
+		m.watchers.Done()
+		return
+	default:
+	}
+	t.c.attempts.Add(1)
+	var timeout <-chan time.Time
+	if err := m.t.SendPublishRequest(PublishRequest{Handle: t.handle, Name: t.name, E2EE: t.e2ee}); err != nil {
+		perr := &PublishError{Reason: ReasonDisconnected, Name: t.name, Handle: t.handle, Republish: true,
+			Detail: "could not send the request", Err: err}
+		m.finishUnpublish(t, "republish failed: "+perr.problem(), perr)
+	} else {
+		timeout = m.opts.After(m.opts.PublishTimeout)
+	}
+	// Owned by the manager (Close waits for it); it ends with the attempt:
+	// answer, rejection, unpublish, a newer rejoin, Reset or timeout.
+	go m.watchRepublish(t, done, timeout)
 }
 
 // watchRepublish gives up a republish attempt (done) that gets no answer
@@ -490,7 +504,7 @@ func (m *Manager) watchRepublish(t *LocalTrack, done <-chan struct{}, timeout <-
 		m.mu.Unlock()
 		return
 	}
-	ack, ok := m.detachLocked(t, fmt.Sprintf("republish: no answer from the SFU within %s", m.opts.PublishTimeout), err)
+	ack, ok := m.detachLocked(t, "republish: "+err.problem(), err)
 	m.mu.Unlock()
 	if !ok {
 		return

@@ -246,6 +246,9 @@ func TestRepublishRejected(t *testing.T) {
 	if err := tr.LastErr(); !errors.Is(err, ErrDuplicateName) || !errors.As(err, &pe) || !pe.Republish || pe.RawMessage != "duplicate" {
 		t.Fatalf("last error %#v", err)
 	}
+	if got := lastReason(tr); got != `republish rejected: a track with this name is already published by this participant (SFU said DUPLICATE_NAME: "duplicate")` {
+		t.Fatalf("reason %q", got)
+	}
 }
 
 func TestResetFailsPendingAndUnpublishesActive(t *testing.T) {

@@ -166,6 +166,9 @@ func TestRepublishSendFails(t *testing.T) {
 	if got := err.Error(); got != `republish "x": disconnected (could not send the request): boom` {
 		t.Fatalf("message %q", got)
 	}
+	if got := lastReason(tr); got != "republish failed: disconnected (could not send the request): boom" {
+		t.Fatalf("reason %q", got)
+	}
 	none(t, h.timer.armed)
 	h.closeNow()
 }
