@@ -3,8 +3,10 @@ package packetizer
 import (
 	"bytes"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func fuzzSeeds(f *testing.F) {
@@ -43,11 +45,20 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzDepacketizer feeds a stream of packets cut from the input: the
-// depacketizer never panics, stays within its bounds, and every completed
-// frame's payload is the concatenation of the packets' payloads it saw.
+// FuzzDepacketizer pushes two packet streams into depacketizers, which
+// must never panic and must stay within their bounds:
+//   - raw is cut into length-prefixed chunks parsed as packets: a completed
+//     frame must be the concatenation, in sequence order, of payloads pushed
+//     with its frame number, timestamp and extensions, START to FINAL;
+//   - frames are packetized from seq0 and frame0 (knobs pick the MTU,
+//     extensions, clock and window) and delivered as plan says, with drops,
+//     copies and delays: a completed frame must be the one sent under its
+//     number, and with no plan every frame that fits must complete.
 func FuzzDepacketizer(f *testing.F) {
-	fuzzSeeds(f)
+	for _, g := range goldens {
+		b, _ := hex.DecodeString(strings.Join(strings.Fields(g.hex), ""))
+		f.Add(b, []byte(nil), []byte(nil), uint16(0), uint16(0), uint8(0))
+	}
 	p, _ := NewPacketizer(1, 40, NewClock(nil))
 	var stream []byte
 	_ = p.Packetize(Frame{Payload: bytes.Repeat([]byte{7}, 100)}, func(pkt []byte) error {
@@ -55,28 +66,172 @@ func FuzzDepacketizer(f *testing.F) {
 		stream = append(stream, pkt...)
 		return nil
 	})
-	f.Add(stream)
-	f.Fuzz(func(t *testing.T, b []byte) {
-		d := NewDepacketizer(DepacketizerOptions{MaxFramesInFlight: 4, MaxBufferedBytes: 4096})
-		for len(b) > 0 {
-			n := min(int(b[0]), len(b)-1)
-			chunk := b[1 : 1+n]
-			b = b[1+n:]
-			pk, err := Parse(chunk)
-			if err != nil {
-				continue
-			}
-			if fr, ok := d.Push(pk); ok && len(fr.Payload) == 0 && fr.Packets == 0 {
-				t.Fatal("completed frame without packets")
-			}
-			s := d.Stats()
-			if s.FramesInFlight > 4 || s.BufferedBytes > 4096 || s.BufferedBytes < 0 {
-				t.Fatalf("bounds broken: %+v", s)
-			}
-		}
-		d.Flush()
-		if s := d.Stats(); s.FramesInFlight != 0 || s.BufferedBytes != 0 {
-			t.Fatalf("flush left %+v", s)
-		}
+	f.Add(stream, []byte{3, 1, 2, 3, 0, 5, 0xff, 1, 2, 3, 4, 5}, []byte{1, 6, 5, 0, 9}, uint16(65533), uint16(65535), uint8(0x21))
+	f.Fuzz(func(t *testing.T, raw, frames, plan []byte, seq0, frame0 uint16, knobs uint8) {
+		fuzzRawStream(t, raw)
+		fuzzFrames(t, frames, plan, seq0, frame0, knobs)
 	})
+}
+
+// checkBounds fails when d's stats break its options.
+func checkBounds(t *testing.T, d *Depacketizer) {
+	t.Helper()
+	s := d.Stats()
+	if s.FramesInFlight > d.opts.MaxFramesInFlight || s.BufferedBytes > d.opts.MaxBufferedBytes ||
+		s.BufferedBytes < 0 || len(s.RecentLost) > maxRecentLost {
+		t.Fatalf("bounds broken: %+v", s)
+	}
+}
+
+func checkFlush(t *testing.T, d *Depacketizer) {
+	t.Helper()
+	d.Flush()
+	if s := d.Stats(); s.FramesInFlight != 0 || s.BufferedBytes != 0 {
+		t.Fatalf("flush left %+v", s)
+	}
+}
+
+func fuzzRawStream(t *testing.T, b []byte) {
+	type key struct {
+		seq, frame uint16
+		ts         uint32
+		ext        Extensions
+	}
+	type sent struct {
+		payload   []byte
+		marker    Marker
+		ambiguous bool // pushed again with other bytes or marker
+	}
+	pushed := map[key]*sent{}
+	d := NewDepacketizer(DepacketizerOptions{MaxFramesInFlight: 4, MaxBufferedBytes: 4096, ReorderWindow: 64})
+	for len(b) > 0 {
+		n := min(int(b[0]), len(b)-1)
+		chunk := b[1 : 1+n]
+		b = b[1+n:]
+		pk, err := Parse(chunk)
+		if err != nil {
+			continue
+		}
+		h := pk.Header
+		k := key{h.Sequence, h.FrameNumber, h.Timestamp, h.Extensions}
+		if s := pushed[k]; s == nil {
+			pushed[k] = &sent{payload: pk.Payload, marker: h.Marker}
+		} else if !bytes.Equal(s.payload, pk.Payload) || s.marker != h.Marker {
+			s.ambiguous = true
+		}
+		fr, ok := d.Push(pk)
+		checkBounds(t, d)
+		if !ok {
+			continue
+		}
+		var want []byte
+		checkable := true
+		for i := range fr.Packets {
+			s := pushed[key{fr.Sequence + uint16(i), fr.FrameNumber, fr.Timestamp, fr.Extensions}]
+			switch {
+			case s == nil:
+				t.Fatalf("frame %d: sequence %d never pushed", fr.FrameNumber, fr.Sequence+uint16(i))
+			case s.ambiguous:
+				checkable = false // which copy was kept is not known
+			case s.marker.IsStart() != (i == 0) || s.marker.IsFinal() != (i == fr.Packets-1):
+				t.Fatalf("frame %d: packet %d of %d is %v", fr.FrameNumber, i, fr.Packets, s.marker)
+			default:
+				want = append(want, s.payload...)
+			}
+		}
+		if checkable && !bytes.Equal(fr.Payload, want) {
+			t.Fatalf("frame %d: payload is not its packets' payloads in order", fr.FrameNumber)
+		}
+	}
+	checkFlush(t, d)
+}
+
+func fuzzFrames(t *testing.T, frames, plan []byte, seq0, frame0 uint16, knobs uint8) {
+	var ext Extensions
+	if knobs&1 != 0 {
+		ext = Extensions{HasUserTimestamp: true, UserTimestamp: uint64(seq0)}
+	}
+	hdr := Header{Extensions: ext}
+	mtu := hdr.Len() + 1 + int(knobs>>1&15) // 1 to 16 payload bytes a packet
+	now := time.Unix(0, 0)
+	clock := newClockWithBase(func() time.Time { return now }, uint32(frame0)<<16)
+	p, err := NewPacketizer(1, mtu, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.seq, p.frame = seq0, frame0
+	type sentFrame struct {
+		payload []byte
+		ts      uint32
+		fits    bool // within the depacketizer's byte cap
+	}
+	opts := DepacketizerOptions{MaxFramesInFlight: 4, MaxBufferedBytes: 1 << 12}
+	if knobs&0x40 != 0 {
+		opts.ReorderWindow = 16
+	}
+	want := map[uint16]sentFrame{}
+	var pkts []Packet
+	// Frames are cut from the input as a length byte and that many bytes;
+	// fewer than 65536 so frame numbers stay unique.
+	for n := 0; len(frames) > 0 && n < 4096; n++ {
+		size := min(int(frames[0]), len(frames)-1)
+		payload := frames[1 : 1+size]
+		frames = frames[1+size:]
+		count, _ := PacketCount(size, ext, mtu)
+		fn, before := p.frame, len(pkts)
+		err := p.Packetize(Frame{Payload: payload, Extensions: ext}, func(b []byte) error {
+			pk, err := Parse(bytes.Clone(b))
+			pkts = append(pkts, pk)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size > 0 {
+			want[fn] = sentFrame{payload, pkts[before].Header.Timestamp, size+count*PacketOverhead <= opts.MaxBufferedBytes}
+		}
+		if knobs&0x20 != 0 {
+			now = now.Add(time.Millisecond)
+		}
+	}
+	// plan[i] rules packet i (beyond plan: delivered once, in place): its
+	// low 2 bits drop it (0), deliver it once (1, 3) or twice (2); the rest
+	// delay each copy by that many places.
+	type delivery struct {
+		at int
+		pk Packet
+	}
+	var order []delivery
+	for i, pk := range pkts {
+		a := byte(1)
+		if i < len(plan) {
+			a = plan[i]
+		}
+		for c := range [4]int{0, 1, 2, 1}[a&3] {
+			order = append(order, delivery{i + (c+1)*int(a>>2), pk})
+		}
+	}
+	slices.SortStableFunc(order, func(x, y delivery) int { return x.at - y.at })
+	d := NewDepacketizer(opts)
+	done := map[uint16]bool{}
+	for _, o := range order {
+		fr, ok := d.Push(o.pk)
+		checkBounds(t, d)
+		if !ok {
+			continue
+		}
+		w, sent := want[fr.FrameNumber]
+		if !sent || done[fr.FrameNumber] || !bytes.Equal(fr.Payload, w.payload) || fr.Timestamp != w.ts || fr.Extensions != ext {
+			t.Fatalf("frame %d (%d bytes) is not the frame sent, or came twice", fr.FrameNumber, len(fr.Payload))
+		}
+		done[fr.FrameNumber] = true
+	}
+	if len(plan) == 0 {
+		for fn, w := range want {
+			if w.fits && !done[fn] {
+				t.Fatalf("frame %d delivered in order did not complete", fn)
+			}
+		}
+	}
+	checkFlush(t, d)
 }
