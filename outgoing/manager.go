@@ -83,7 +83,12 @@ type pending struct {
 	result chan publishResult // buffered: the answer never waits for the caller
 }
 
-// Manager publishes and tracks this participant's data tracks.
+// Manager publishes and tracks this participant's data tracks. Its
+// methods are safe for concurrent use. The session feeds in the SFU's
+// answers (HandlePublishResponse, HandleRequestError,
+// HandleUnpublishResponse) and the connection's life: BeginRepublish when
+// a full rejoin starts, Republish once it is up, ActiveInfos for a
+// resume's sync state, Reset when it gives up, Close at the end.
 type Manager struct {
 	t     Transport
 	opts  Options

@@ -11,7 +11,7 @@ type PublishState int
 const (
 	StatePending      PublishState = iota // asked the SFU, no answer yet
 	StatePublished                        // the SFU accepted it; frames flow
-	StateRepublishing                     // re-sent after a full reconnect; frames are dropped
+	StateRepublishing                     // full reconnect under way or republish unanswered; frames are dropped
 	StateUnpublished                      // gone: by us, by the SFU, or on disconnect
 	StateFailed                           // the publish was rejected or gave up (UI rows only)
 )
