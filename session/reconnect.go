@@ -56,6 +56,11 @@ func (s *Session) supervise(p *peer) {
 		s.p = nil
 		s.mu.Unlock()
 		s.setStatus(StateReconnecting, cause)
+		// The SFU forgets our tracks with the old participant: from now
+		// on pushes are dropped as "republishing" rather than written to
+		// a connection that is gone or to a new one that does not know
+		// their handles yet, and pending publishes fail.
+		s.mgr.BeginRepublish()
 		np, err := s.reconnect()
 		if err != nil {
 			if s.ctx.Err() != nil {
@@ -68,7 +73,6 @@ func (s *Session) supervise(p *peer) {
 		s.p = np
 		s.mu.Unlock()
 		s.setConnected(np, true)
-		// The SFU lost our tracks with the old participant.
 		s.mgr.Republish()
 		p = np
 	}
