@@ -188,6 +188,14 @@ func TestE2EReconnectRepublishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 15*time.Second, "reconnecting state", func() bool { return s.Status().State == StateReconnecting })
+	// Once the resume window has passed, the session rejoins in full and
+	// the track drops pushes as republishing, rather than writing them to
+	// a connection that is gone.
+	eventually(t, 20*time.Second, "republishing", func() bool { return tr.State() == outgoing.StateRepublishing })
+	if err := tr.TryPush([]byte("while away"), 0); !errors.Is(err, outgoing.ErrQueueFull) ||
+		tr.Stats().DroppedBy[outgoing.DropRepublishing] == 0 {
+		t.Fatalf("push while republishing: %v, %+v", err, tr.Stats().DroppedBy)
+	}
 	srv2, err := localsfu.Start(bounded(t, 30*time.Second), localsfu.Options{Port: srv.Port, RTCPort: srv.RTCPort, APIKey: srv.APIKey, APISecret: srv.APISecret})
 	if err != nil {
 		t.Fatal(err)
