@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/dttui/dttui/session/probe"
 )
 
 // trackSpec is one --track flag: a track to publish at start, and the
@@ -32,8 +35,11 @@ func parseTrackSpec(s string) (trackSpec, error) {
 	ts := trackSpec{Name: parts[0], Rate: defaultTrackRate, Size: defaultTrackSize}
 	if len(parts) > 1 && parts[1] != "" {
 		r, err := strconv.ParseFloat(parts[1], 64)
-		if err != nil || r < 0 {
+		if err != nil || r < 0 || math.IsInf(r, 0) {
 			return trackSpec{}, fmt.Errorf("--track %q: rate %q is not a number of frames per second ≥ 0", s, parts[1])
+		}
+		if r > probe.MaxRate {
+			return trackSpec{}, fmt.Errorf("--track %q: rate %s frames/s is above the generator's maximum of %d frames/s", s, parts[1], probe.MaxRate)
 		}
 		ts.Rate = r
 	}
@@ -41,6 +47,12 @@ func parseTrackSpec(s string) (trackSpec, error) {
 		n, err := parseSize(parts[2])
 		if err != nil {
 			return trackSpec{}, fmt.Errorf("--track %q: %v", s, err)
+		}
+		switch {
+		case n > probe.MaxSize:
+			return trackSpec{}, fmt.Errorf("--track %q: size %s (%d bytes) is above the largest probe frame, %d bytes (4m)", s, parts[2], n, probe.MaxSize)
+		case n < probe.MinSize:
+			return trackSpec{}, fmt.Errorf("--track %q: size %s is below the smallest probe frame, %d bytes (its sequence number and send time)", s, parts[2], probe.MinSize)
 		}
 		ts.Size = n
 	}
@@ -57,7 +69,7 @@ func parseSize(s string) (int, error) {
 		mult, s = 1<<20, s[:len(s)-1]
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
+	if err != nil || n <= 0 || n > math.MaxInt32/mult {
 		return 0, fmt.Errorf("size %q is not a positive number of bytes (suffix k or m allowed)", s)
 	}
 	return n * mult, nil
