@@ -142,7 +142,9 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 		dt := now.Sub(prevAt).Seconds()
 		prevAt = now
 		st := b.Status()
-		line := Line{Time: now.UTC(), Elapsed: now.Sub(start).Seconds(), Final: final, Errors: errs,
+		// Tracks is [] (not null) when none is published: consumers
+		// iterate it without a null check.
+		line := Line{Time: now.UTC(), Elapsed: now.Sub(start).Seconds(), Final: final, Errors: errs, Tracks: []TrackLine{},
 			Connection: Connection{State: st.State.String(), RTTms: float64(st.RTT.Microseconds()) / 1000,
 				Reconnects: st.Reconnects, Room: st.Room, Identity: st.Identity}}
 		if st.Err != nil {

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
 )
@@ -66,3 +68,35 @@ func TestRunPrintsJSONLinesThatAddUp(t *testing.T) {
 		t.Fatalf("idle track %+v", idle)
 	}
 }
+
+// With no tracks (or none published), "tracks" is an empty list, not null.
+func TestNoTracksIsAnEmptyList(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	runCtx, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer stop()
+	if err := Run(runCtx, idleBackend{}, nil, &out, Options{Interval: 100 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(&out)
+	n := 0
+	for sc.Scan() {
+		n++
+		if !strings.Contains(sc.Text(), `"tracks":[]`) {
+			t.Fatalf("line %d: %s", n, sc.Text())
+		}
+	}
+	if n == 0 {
+		t.Fatal("no lines")
+	}
+}
+
+// idleBackend is connected and has nothing published.
+type idleBackend struct{}
+
+func (idleBackend) Publish(context.Context, string, bool) (*outgoing.LocalTrack, error) {
+	return nil, errors.New("not used")
+}
+func (idleBackend) Status() session.Status                    { return session.Status{State: session.StateConnected} }
+func (idleBackend) Received() map[string]session.ReceiveStats { return nil }
