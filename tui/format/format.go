@@ -88,3 +88,40 @@ func LastN[T any](s []T, n int) []T {
 	}
 	return s
 }
+
+// Flow packs items into lines of at most w cells, joined by sep, in
+// order: a row of counters wraps onto more lines instead of losing its
+// end. An item wider than w gets a line of its own, cut with "…".
+func Flow(w int, sep string, items ...string) []string {
+	var lines []string
+	cur := ""
+	for _, it := range items {
+		switch {
+		case cur == "":
+			cur = it
+		case ansi.StringWidth(cur)+ansi.StringWidth(sep)+ansi.StringWidth(it) <= w:
+			cur += sep + it
+		default:
+			lines = append(lines, cur)
+			cur = it
+		}
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	for i, l := range lines {
+		if ansi.StringWidth(l) > w {
+			lines[i] = ansi.Truncate(l, w, "…")
+		}
+	}
+	return lines
+}
+
+// OneLine puts text that may hold line breaks (an error from a server,
+// say) on one line, so it cannot push a one-line component onto two.
+func OneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n\t") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}

@@ -23,3 +23,16 @@ func TestFormats(t *testing.T) {
 		t.Errorf("LastN = %v", got)
 	}
 }
+
+func TestFlowWrapsWithoutLosingItems(t *testing.T) {
+	got := Flow(21, " · ", "pushed 185", "sent 185", "queued 0", "a-very-long-item-indeed")
+	want := []string{"pushed 185 · sent 185", "queued 0", "a-very-long-item-ind…"}
+	if len(got) != len(want) {
+		t.Fatalf("Flow = %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("Flow = %q, want %q", got, want)
+		}
+	}
+}
