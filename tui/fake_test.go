@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,9 +27,11 @@ type fakeBackend struct {
 	calls   []string
 	e2ee    []bool
 	closed  bool
-	tracks  map[string]*fakeTrack
-	nextH   uint16
-	ctxSeen chan context.Context
+	// closeGate, when set, holds Close until it is closed (a hung goodbye).
+	closeGate chan struct{}
+	tracks    map[string]*fakeTrack
+	nextH     uint16
+	ctxSeen   chan context.Context
 }
 
 type publishAnswer struct {
@@ -69,9 +72,21 @@ func (f *fakeBackend) Received() map[string]session.ReceiveStats {
 
 func (f *fakeBackend) Close() error {
 	f.mu.Lock()
+	gate := f.closeGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closed = true
 	return nil
+}
+
+func (f *fakeBackend) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
 }
 
 func (f *fakeBackend) Publish(ctx context.Context, name string, e2ee bool) (Track, error) {
@@ -104,13 +119,24 @@ type fakeTrack struct {
 	pushes      int
 	full        int // pushes beyond this are refused with QueueFull
 	unpublished bool
+	late        int           // pushes after Unpublish was called
+	gate        chan struct{} // when set, each push waits for a token (a slow frame)
 }
 
 func (t *fakeTrack) Handle() uint16 { return t.handle }
 func (t *fakeTrack) Name() string   { return t.name }
 func (t *fakeTrack) TryPush(p []byte, ts uint64) error {
 	t.mu.Lock()
+	gate := t.gate
+	t.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.unpublished {
+		t.late++
+	}
 	if t.full > 0 && t.pushes >= t.full {
 		return &outgoing.PushError{Track: t.name, Drop: outgoing.DropQueueFull}
 	}
@@ -122,6 +148,11 @@ func (t *fakeTrack) Unpublish(context.Context) error {
 	defer t.mu.Unlock()
 	t.unpublished = true
 	return nil
+}
+func (t *fakeTrack) latePushes() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.late
 }
 func (t *fakeTrack) count() int {
 	t.mu.Lock()
@@ -148,6 +179,7 @@ type harness struct {
 	t    *testing.T
 	m    Model
 	late chan tea.Msg
+	quit atomic.Bool // a tea.Quit command ran: the program would end
 }
 
 func newHarness(t *testing.T, m Model) *harness {
@@ -158,7 +190,13 @@ func (h *harness) send(msg tea.Msg) {
 	h.t.Helper()
 	queue := []tea.Msg{msg}
 	for len(queue) > 0 {
+		if _, ok := queue[0].(tea.QuitMsg); ok {
+			h.quit.Store(true)
+		}
 		next, cmd := h.m.Update(queue[0])
+		if _, ok := queue[0].(tickMsg); ok {
+			cmd = nil // the next tick: tests drive the clock themselves
+		}
 		h.m = next.(Model)
 		queue = append(queue[1:], h.run(cmd)...)
 	}
@@ -176,6 +214,14 @@ func (h *harness) until(what string, d time.Duration, cond func(Model) bool) {
 		case <-deadline:
 			h.t.Fatalf("timed out waiting for %s; view:\n%s", what, plain(h.m))
 		}
+	}
+}
+
+// init runs the model's Init commands as bubbletea would at start.
+func (h *harness) init() {
+	h.t.Helper()
+	for _, msg := range h.run(h.m.Init()) {
+		h.send(msg)
 	}
 }
 

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -40,14 +42,18 @@ func traffic(h *harness, b *fakeBackend, c *clock, steps int, fps map[string]flo
 		b.mu.Lock()
 		for j := range b.snap {
 			s := &b.snap[j]
-			// A wobble, so sparklines show shape rather than a flat bar.
-			n := uint64(fps[s.Name] / 10 * (1 + 0.5*math.Sin(float64(i)/2)))
+			// A slow wobble (period ~9 s), so the per-second sparkline
+			// shows shape rather than a flat bar.
+			n := uint64(fps[s.Name] / 10 * (1 + 0.5*math.Sin(float64(i)/15)))
 			s.FramesPushed += n + drops[s.Name]/uint64(steps)
 			s.FramesSent += n
 			s.PacketsSent += n * uint64((size+15987)/15988)
 			s.BytesSent += n * uint64(size+24)
 			s.DroppedBy[outgoing.DropQueueFull] += drops[s.Name] / uint64(steps)
-			s.FramesDropped = s.DroppedBy[outgoing.DropQueueFull]
+			s.FramesDropped = 0
+			for _, d := range s.DroppedBy {
+				s.FramesDropped += d
+			}
 			if r, ok := b.rx[s.Name]; ok {
 				r.FramesReceived += n
 				r.BytesReceived += n * uint64(size)
@@ -73,6 +79,33 @@ func publishTracks(t *testing.T, h *harness, b *fakeBackend, names ...string) {
 	h.m.statusMsg = ""
 }
 
+// dropping is a track pushed harder than its queue drains, for 15 s:
+// queue-full drops all along, a few transport errors, pushes refused
+// while it was briefly unpublished by the SFU and republished, and the
+// error history that left.
+func dropping(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	publishTracks(t, h, b, "video-meta")
+	b.mu.Lock()
+	s := &b.snap[0]
+	s.DroppedBy[outgoing.DropTransportError] = 2
+	s.DroppedBy[outgoing.DropUnpublished] = 3
+	s.UnpublishedErrors = 3
+	s.Timeline = append(s.Timeline,
+		outgoing.StateChange{At: t0.Add(4 * time.Second), State: outgoing.StateRepublishing, SID: s.SID, Reason: "reconnected; republishing"},
+		outgoing.StateChange{At: t0.Add(5 * time.Second), State: outgoing.StatePublished, SID: "DTR_video-meta2", Reason: "republished"},
+		outgoing.StateChange{At: t0.Add(6 * time.Second), State: outgoing.StatePublished, SID: "DTR_video-meta2", Reason: "queue drained"},
+		outgoing.StateChange{At: t0.Add(7 * time.Second), State: outgoing.StatePublished, SID: "DTR_video-meta2", Reason: "generator at 200/s"})
+	s.Errors = []outgoing.ErrorEvent{
+		{At: t0.Add(3 * time.Second), Err: `push to "video-meta": frame dropped: transport error: data channel closed`},
+		{At: t0.Add(4 * time.Second), Err: `push to "video-meta": frame dropped: republishing`},
+		{At: t0.Add(8 * time.Second), Err: `push to "video-meta": frame dropped: queue full`},
+	}
+	s.LastError = s.Errors[2].Err
+	b.rx["video-meta"] = session.ReceiveStats{Subscribed: true, FramesLost: 4, LatencyP50: 3 * time.Millisecond, LatencyP99: 41 * time.Millisecond}
+	b.mu.Unlock()
+	traffic(h, b, c, 150, map[string]float64{"video-meta": 200}, 64<<10, map[string]uint64{"video-meta": 1500})
+}
+
 var scenarios = []scenario{
 	{"empty", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {}},
 	{"pending", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
@@ -89,16 +122,22 @@ var scenarios = []scenario{
 		b.rx["chat"] = session.ReceiveStats{Subscribed: true, LatencyP50: 550 * time.Microsecond, LatencyP99: 1800 * time.Microsecond}
 		b.mu.Unlock()
 		h.m.tracks[1].gen = nil
-		traffic(h, b, c, 40, map[string]float64{"telemetry": 500, "chat": 50}, 1024, nil)
+		traffic(h, b, c, 150, map[string]float64{"telemetry": 500, "chat": 50}, 1024, nil)
 		h.send(press("d"))
 	}},
 	{"dropping", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		publishTracks(t, h, b, "video-meta")
-		b.mu.Lock()
-		b.snap[0].LastError = `push to "video-meta": frame dropped: queue full`
-		b.snap[0].Errors = []outgoing.ErrorEvent{{At: t0.Add(time.Second), Err: b.snap[0].LastError}}
-		b.mu.Unlock()
-		traffic(h, b, c, 30, map[string]float64{"video-meta": 200}, 64<<10, map[string]uint64{"video-meta": 1500})
+		dropping(t, h, b, c)
+	}},
+	{"dropping_detail", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		dropping(t, h, b, c)
+		h.send(press("d"))
+	}},
+	{"prompt", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		publishTracks(t, h, b, "telemetry")
+		traffic(h, b, c, 30, map[string]float64{"telemetry": 100}, 1024, nil)
+		h.send(press("p"))
+		h.m.input.SetValue("sensors/lidar-front")
+		h.m.input.CursorEnd()
 	}},
 	{"republishing", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		publishTracks(t, h, b, "telemetry")
@@ -120,6 +159,16 @@ var scenarios = []scenario{
 		h.send(press("enter"))
 		h.until("the failed row", 5*time.Second, func(m Model) bool { return len(m.failed) == 1 })
 	}},
+	{"connecting", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		reconnectWith(h, c, func(ctx context.Context) (Backend, error) { <-ctx.Done(); return nil, ctx.Err() })
+		c.t = t0.Add(1200 * time.Millisecond)
+		h.send(tickMsg(c.t))
+	}},
+	{"connect_error", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		reconnectWith(h, c, func(context.Context) (Backend, error) {
+			return nil, errors.New(`connect to ws://127.0.0.1:7880: websocket: bad handshake (HTTP 401): invalid token: token is expired (exp 2026-11-24T11:00:00Z)`)
+		})
+	}},
 	{"help", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		h.send(press("?"))
 	}},
@@ -129,6 +178,16 @@ var scenarios = []scenario{
 		fmt.Fprintln(h.m.opts.Logs, `time=12:00:00.250 level=INFO msg="created data track" name=telemetry handle=1`)
 		h.send(press("l"))
 	}},
+}
+
+// reconnectWith replaces the scenario's model by one that connects with
+// connect, as the app does, and runs its start.
+func reconnectWith(h *harness, c *clock, connect func(context.Context) (Backend, error)) {
+	w, ht := h.m.width, h.m.height
+	h.m = New(nil, Options{Theme: h.m.th, Now: c.now, Logs: h.m.opts.Logs, Tick: time.Hour,
+		URL: "ws://127.0.0.1:7880", Connect: connect})
+	h.send(tea.WindowSizeMsg{Width: w, Height: ht})
+	h.init()
 }
 
 // buildScenario returns the model of a scenario at a size.
@@ -152,11 +211,7 @@ func TestGoldenViews(t *testing.T) {
 				if len(lines) != sz.h {
 					t.Fatalf("view has %d lines, want %d", len(lines), sz.h)
 				}
-				for i, l := range lines {
-					if w := len([]rune(l)); w > sz.w {
-						t.Fatalf("line %d is %d wide (> %d): %q", i, w, sz.w, l)
-					}
-				}
+				assertFits(t, m.View(), sz.w, sz.h)
 				path := filepath.Join("testdata", "golden", name+".golden")
 				if *update {
 					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

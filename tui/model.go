@@ -4,11 +4,10 @@
 package tui
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -18,12 +17,9 @@ import (
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session"
-	"github.com/dttui/dttui/session/probe"
-	"github.com/dttui/dttui/tui/components/tracktable"
-	"github.com/dttui/dttui/tui/format"
+	"github.com/dttui/dttui/tui/components/prompt"
 	"github.com/dttui/dttui/tui/keys"
 	"github.com/dttui/dttui/tui/logbuf"
-	"github.com/dttui/dttui/tui/rates"
 	"github.com/dttui/dttui/tui/theme"
 )
 
@@ -31,6 +27,9 @@ import (
 type Options struct {
 	Theme theme.Theme
 	Logs  *logbuf.Buffer // the log pane's source; nil hides the pane
+	// Logger receives the UI's own lines (connect, quit, errors shown on
+	// the status line). Nil discards.
+	Logger *slog.Logger
 	// Now is the clock (tests pin it for golden views).
 	Now func() time.Time
 	// Tick is the UI refresh interval; rendering is bounded by it however
@@ -41,8 +40,19 @@ type Options struct {
 	// Generator defaults for new tracks.
 	DefaultRate float64
 	DefaultSize int
-	// Autostart tracks are published at start (name → generator settings).
+	// Autostart tracks are published once connected (name → generator settings).
 	Autostart []AutoTrack
+
+	// Connect opens the backend when New is given none: the UI shows
+	// "connecting to URL…" at once and runs Connect off the UI goroutine;
+	// on failure the error stays on screen until the user quits.
+	Connect func(ctx context.Context) (Backend, error)
+	// URL is the server the header names while connecting; credentials
+	// and query are removed before it is shown.
+	URL string
+	// QuitTimeout bounds closing on quit (generators stopped, tracks
+	// unpublished, room left). Default 5 s.
+	QuitTimeout time.Duration
 }
 
 // AutoTrack is a track to publish when the UI starts.
@@ -55,77 +65,31 @@ type AutoTrack struct {
 
 // Defaults for the generator: visible on a sparkline, light on a laptop.
 const (
-	defaultRate  = 50
-	defaultSize  = 1024
-	defaultBurst = 100
-	sparkSamples = 60
-	historyCap   = 20
+	defaultRate        = 50
+	defaultSize        = 1024
+	defaultBurst       = 100
+	defaultQuitTimeout = 5 * time.Second
+	historyCap         = 20
 )
-
-type sortMode int
-
-const (
-	sortHandle sortMode = iota
-	sortName
-	sortRate
-	sortDrops
-	numSorts
-)
-
-func (s sortMode) String() string {
-	return [...]string{"handle", "name", "rate", "drops"}[s]
-}
-
-// trackUI is what the UI keeps per track beyond the manager's stats.
-type trackUI struct {
-	track   Track
-	src     *probe.Source
-	gen     *probe.Generator
-	stopGen context.CancelFunc
-	rate    float64
-	size    int
-
-	fps, pps, bps, rxfps rates.EWMA
-	spark                *rates.History
-	baseline             outgoing.TrackStats // subtracted after "reset counters"
-	rxBaseline           session.ReceiveStats
-}
-
-// failedRow keeps a publish that failed on screen with its reason.
-type failedRow struct {
-	name string
-	err  error
-	at   time.Time
-}
-
-// row is one line of the track table, derived at each tick: what the
-// table shows, and what the keys act on.
-type row struct {
-	tracktable.Row
-	ui     *trackUI   // nil for pending and failed rows
-	failed *failedRow // set for a failed publish
-}
-
-func (r row) key() string {
-	if r.failed != nil {
-		return "failed:" + r.failed.name + r.failed.at.String()
-	}
-	return fmt.Sprintf("h%d", r.Stats.Handle)
-}
 
 // Model is the root bubbletea model.
 type Model struct {
-	b    Backend
+	b    Backend // nil until connected
 	opts Options
 	th   theme.Theme
 	keys keys.KeyMap
+	log  *slog.Logger
 
 	width, height int
+
+	conn    *connection // the connect run by the UI; nil when New got a backend
+	connErr error       // why the connect failed
 
 	status   session.Status
 	rows     []row
 	tracks   map[uint16]*trackUI
-	pending  map[string][]context.CancelFunc // publish in flight, by name
+	pending  map[string][]*pendingPublish // publishes in flight, by name, oldest first
+	nextPub  int
 	failed   []failedRow
 	selected string // row key, stable across re-sorts
 
@@ -143,10 +107,15 @@ type Model struct {
 	statusMsg string
 	statusErr bool
 	statusSeq int
-	quitting  bool
+
+	quitting bool
+	closer   *closer // set when quitting: what closes the backend
+	// unclean says why the program ended before closing finished.
+	unclean string
 }
 
-// New returns the model.
+// New returns the model. b may be nil when o.Connect is set: the model then
+// connects itself.
 func New(b Backend, o Options) Model {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -160,49 +129,54 @@ func New(b Backend, o Options) Model {
 	if o.DefaultSize <= 0 {
 		o.DefaultSize = defaultSize
 	}
+	if o.QuitTimeout <= 0 {
+		o.QuitTimeout = defaultQuitTimeout
+	}
 	if o.Theme.R == nil {
 		o.Theme = theme.Terminal()
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	in := textinput.New()
 	in.Placeholder = "track name"
-	in.CharLimit = outgoing.MaxNameBytes + 16 // let the manager explain an over-long name
-	in.Prompt = "name: "
+	// Longer than the SFU allows, so an over-long name is refused with its
+	// length rather than silently cut.
+	in.CharLimit = 4 * outgoing.MaxNameBytes
+	in.Prompt = prompt.InputPrompt
 	m := Model{
-		b: b, opts: o, th: o.Theme, keys: keys.Default(),
+		b: b, opts: o, th: o.Theme, keys: keys.Default(), log: o.Logger,
 		width: 80, height: 24,
 		tracks:  map[uint16]*trackUI{},
-		pending: map[string][]context.CancelFunc{},
+		pending: map[string][]*pendingPublish{},
 		burstN:  defaultBurst,
 		input:   in,
 	}
+	switch {
+	case b == nil && o.Connect != nil:
+		m.conn = newConnection()
+		m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(o.URL), Since: o.Now()}
+	case b == nil:
+		m.connErr = errors.New("no session to drive (nothing to connect with)")
+		m.status = session.Status{State: session.StateDisconnected, Err: m.connErr}
+	}
+	m.sizeInput()
 	m.refresh()
 	return m
 }
 
 type tickMsg time.Time
 
-type publishDoneMsg struct {
-	name string
-	auto *AutoTrack
-	t    Track
-	err  error
-}
-
-type unpublishDoneMsg struct {
-	name string
-	err  error
-}
-
 type clearStatusMsg int
 
-type closedMsg struct{}
-
-// Init starts the refresh tick and publishes the autostart tracks.
+// Init starts the refresh tick, and either the connect or the autostart
+// publishes.
 func (m Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.tick()}
-	for i := range m.opts.Autostart {
-		a := m.opts.Autostart[i]
-		cmds = append(cmds, m.publishCmd(a.Name, a.E2EE, &a))
+	if m.conn != nil {
+		cmds = append(cmds, m.conn.cmd(m.opts.Connect))
+	} else if m.b != nil {
+		cmds = append(cmds, m.autostart()...)
 	}
 	return tea.Batch(cmds...)
 }
@@ -211,24 +185,12 @@ func (m Model) tick() tea.Cmd {
 	return tea.Tick(m.opts.Tick, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
-// publishCmd runs Publish off the UI goroutine. The cancel func is kept
-// so `c` can cancel the pending publish.
-func (m *Model) publishCmd(name string, e2ee bool, auto *AutoTrack) tea.Cmd {
-	ctx, cancel := context.WithCancel(context.Background())
-	m.pending[name] = append(m.pending[name], cancel)
-	b := m.b
-	return func() tea.Msg {
-		defer cancel()
-		t, err := b.Publish(ctx, name, e2ee)
-		return publishDoneMsg{name: name, auto: auto, t: t, err: err}
-	}
-}
-
 // Update handles a message.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
+		m.sizeInput()
 		return m, nil
 	case tickMsg:
 		if m.quitting {
@@ -238,9 +200,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.refresh()
 		}
 		return m, m.tick()
+	case connectedMsg:
+		return m.onConnected(msg)
 	case publishDoneMsg:
 		return m.onPublished(msg)
+	case burstDoneMsg:
+		return m.onBurstDone(msg)
 	case unpublishDoneMsg:
+		if m.quitting {
+			return m, nil
+		}
 		if msg.err != nil {
 			return m, m.flash(fmt.Sprintf("unpublish %q: %v", msg.name, msg.err), true)
 		}
@@ -252,7 +221,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case closedMsg:
 		return m, tea.Quit
+	case quitTimeoutMsg:
+		m.unclean = fmt.Sprintf("closing took longer than %s; quit without waiting", m.opts.QuitTimeout)
+		m.log.Warn(m.unclean)
+		return m, tea.Quit
 	case tea.KeyMsg:
+		if key.Matches(msg, m.keys.Interrupt) {
+			if m.quitting {
+				m.unclean = "interrupted while closing; quit without waiting"
+				m.log.Warn(m.unclean)
+				return m, tea.Quit
+			}
+			return m.quit()
+		}
 		if m.quitting {
 			return m, nil
 		}
@@ -264,49 +245,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
-func (m Model) onPublished(msg publishDoneMsg) (tea.Model, tea.Cmd) {
-	if cancels := m.pending[msg.name]; len(cancels) > 0 {
-		m.pending[msg.name] = cancels[1:]
-		if len(m.pending[msg.name]) == 0 {
-			delete(m.pending, msg.name)
-		}
-	}
-	if msg.err != nil {
-		if m.quitting {
-			return m, nil
-		}
-		m.failed = append(m.failed, failedRow{name: msg.name, err: msg.err, at: m.opts.Now()})
-		if len(m.failed) > historyCap {
-			m.failed = m.failed[1:]
-		}
-		m.refresh()
-		return m, m.flash(fmt.Sprintf("publish %q failed: %s", msg.name, reasonText(msg.err)), true)
-	}
-	tu := &trackUI{track: msg.t, rate: m.opts.DefaultRate, size: m.opts.DefaultSize, spark: rates.NewHistory(sparkSamples)}
-	tu.src = probe.NewSource(msg.t.TryPush, nil)
-	m.tracks[msg.t.Handle()] = tu
-	m.selected = fmt.Sprintf("h%d", msg.t.Handle())
-	if msg.auto != nil && msg.auto.Rate > 0 {
-		tu.rate, tu.size = msg.auto.Rate, max(msg.auto.Size, probe.MinSize)
-		m.startGen(tu)
-	}
-	m.refresh()
-	return m, m.flash(fmt.Sprintf("published %q as handle %d", msg.name, msg.t.Handle()), false)
-}
-
-// reasonText is an error in words, without the repeated prefix.
-func reasonText(err error) string {
-	var pe *outgoing.PublishError
-	if errors.As(err, &pe) {
-		s := pe.Error()
-		if i := strings.Index(s, ": "); i >= 0 {
-			return s[i+2:]
-		}
-		return s
-	}
-	return err.Error()
-}
-
+// flash shows text on the status line for a few seconds; errors stay
+// longer and also go to the log, so none is lost once the line clears.
 func (m *Model) flash(text string, isErr bool) tea.Cmd {
 	m.statusSeq++
 	m.statusMsg, m.statusErr = text, isErr
@@ -314,6 +254,7 @@ func (m *Model) flash(text string, isErr bool) tea.Cmd {
 	d := 4 * time.Second
 	if isErr {
 		d = 8 * time.Second // errors stay long enough to read
+		m.log.Warn(text)
 	}
 	return tea.Tick(d, func(time.Time) tea.Msg { return clearStatusMsg(seq) })
 }
@@ -331,6 +272,9 @@ func (m Model) updatePrompt(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case key.Matches(msg, m.keys.PromptSubmit):
 		name := strings.TrimSpace(m.input.Value())
+		if err := checkName(name); err != "" {
+			return m, m.flash(err, true) // the prompt stays open to fix it
+		}
 		m.prompt = false
 		m.input.Blur()
 		cmd := m.publishCmd(name, m.promptE2E, nil)
@@ -340,6 +284,23 @@ func (m Model) updatePrompt(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
 	return m, cmd
+}
+
+// checkName says, in words, why the SFU would refuse a name ("" if not).
+func checkName(name string) string {
+	switch {
+	case name == "":
+		return fmt.Sprintf("a track needs a name (1–%d bytes)", outgoing.MaxNameBytes)
+	case len(name) > outgoing.MaxNameBytes:
+		return fmt.Sprintf("that name is %d bytes; the limit is %d", len(name), outgoing.MaxNameBytes)
+	}
+	return ""
+}
+
+// sizeInput fits the prompt's text input to the width, so a long name
+// scrolls inside the prompt instead of wrapping it.
+func (m *Model) sizeInput() {
+	m.input.Width = prompt.InputWidth(m.width, m.opts.E2EEAvailable)
 }
 
 func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
@@ -357,8 +318,45 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.move(-1)
 	case key.Matches(msg, k.Down):
 		m.move(1)
+	case key.Matches(msg, k.Detail):
+		m.showDetail = !m.showDetail
+	case key.Matches(msg, k.Logs):
+		if m.opts.Logs != nil {
+			m.showLogs = !m.showLogs
+		}
+	case key.Matches(msg, k.Pause):
+		m.paused = !m.paused
+	case key.Matches(msg, k.Sort):
+		m.sort = (m.sort + 1) % numSorts
+		m.sortRows()
+		return m, m.flash("sort by "+m.sort.String(), false)
+	case key.Matches(msg, k.BurstMore):
+		m.burstN = min(m.burstN*10, 100_000)
+		return m, m.flash(fmt.Sprintf("burst size %d", m.burstN), false)
+	case key.Matches(msg, k.BurstLess):
+		m.burstN = max(m.burstN/10, 1)
+		return m, m.flash(fmt.Sprintf("burst size %d", m.burstN), false)
+	default:
+		return m.updateTrackKeys(msg)
+	}
+	return m, nil
+}
+
+// updateTrackKeys handles the keys that need a connection.
+func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	if m.b == nil {
+		for _, b := range []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.RateDn, k.SizeUp, k.SizeDn, k.Reset} {
+			if key.Matches(msg, b) {
+				return m, m.flash(m.notConnected(), true)
+			}
+		}
+		return m, nil
+	}
+	switch {
 	case key.Matches(msg, k.Publish):
 		m.prompt = true
+		m.showHelp = false
 		m.promptE2E = false
 		m.input.SetValue(fmt.Sprintf("track-%d", len(m.tracks)+len(m.failed)+1))
 		m.input.CursorEnd()
@@ -371,50 +369,44 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.push(1)
 	case key.Matches(msg, k.Burst):
 		return m.push(m.burstN)
-	case key.Matches(msg, k.BurstMore):
-		m.burstN = min(m.burstN*10, 100_000)
-		return m, m.flash(fmt.Sprintf("burst size %d", m.burstN), false)
-	case key.Matches(msg, k.BurstLess):
-		m.burstN = max(m.burstN/10, 1)
-		return m, m.flash(fmt.Sprintf("burst size %d", m.burstN), false)
 	case key.Matches(msg, k.Generator):
 		return m.toggleGen()
 	case key.Matches(msg, k.RateUp):
-		return m.adjust(func(t *trackUI) { t.rate = min(t.rate*2, probe.MaxRate) })
+		return m.adjust(func(t *trackUI) { t.rate = min(t.rate*2, maxRate) })
 	case key.Matches(msg, k.RateDn):
 		return m.adjust(func(t *trackUI) { t.rate = max(t.rate/2, 1) })
 	case key.Matches(msg, k.SizeUp):
-		return m.adjust(func(t *trackUI) { t.size = min(t.size*2, probe.MaxSize) })
+		return m.adjust(func(t *trackUI) { t.size = min(t.size*2, maxSize) })
 	case key.Matches(msg, k.SizeDn):
-		return m.adjust(func(t *trackUI) { t.size = max(t.size/2, probe.MinSize) })
-	case key.Matches(msg, k.Sort):
-		m.sort = (m.sort + 1) % numSorts
-		m.sortRows()
-		return m, m.flash("sort by "+m.sort.String(), false)
+		return m.adjust(func(t *trackUI) { t.size = max(t.size/2, minSize) })
 	case key.Matches(msg, k.Reset):
-		// Baselines are raw counters: a reset after a reset starts from now.
-		for _, st := range m.b.Snapshot() {
-			if t := m.tracks[st.Handle]; t != nil {
-				t.baseline = st
-			}
-		}
-		rx := m.b.Received()
-		for _, t := range m.tracks {
-			t.rxBaseline = rx[t.track.Name()]
-		}
-		m.failed = nil
-		m.refresh()
+		m.resetCounters()
 		return m, m.flash("counters reset", false)
-	case key.Matches(msg, k.Pause):
-		m.paused = !m.paused
-	case key.Matches(msg, k.Detail):
-		m.showDetail = !m.showDetail
-	case key.Matches(msg, k.Logs):
-		if m.opts.Logs != nil {
-			m.showLogs = !m.showLogs
-		}
 	}
 	return m, nil
+}
+
+func (m Model) notConnected() string {
+	if m.connErr != nil {
+		return "not connected: " + m.connErr.Error() + " (q quits)"
+	}
+	return "not connected yet: wait for the connection, or q to quit"
+}
+
+// resetCounters makes the current counters the display's baseline; the
+// tracks are not touched. A reset after a reset starts from now.
+func (m *Model) resetCounters() {
+	for _, st := range m.b.Snapshot() {
+		if t := m.tracks[st.Handle]; t != nil {
+			t.baseline = st
+		}
+	}
+	rx := m.b.Received()
+	for _, t := range m.tracks {
+		t.rxBaseline = rx[t.track.Name()]
+	}
+	m.failed = nil
+	m.refresh()
 }
 
 func (m *Model) move(d int) {
@@ -446,199 +438,4 @@ func (m Model) selectedRow() (row, bool) {
 func (m Model) selectedTrack() *trackUI {
 	r, _ := m.selectedRow()
 	return r.ui
-}
-
-func (m Model) push(n int) (tea.Model, tea.Cmd) {
-	t := m.selectedTrack()
-	if t == nil {
-		return m, m.flash("select a published track first (p publishes one)", true)
-	}
-	accepted, err := t.src.Burst(n, t.size)
-	if err != nil {
-		return m, m.flash(fmt.Sprintf("pushed %d/%d frames of %s to %q; dropped: %v", accepted, n, format.Bytes(float64(t.size)), t.track.Name(), dropText(err)), true)
-	}
-	return m, m.flash(fmt.Sprintf("pushed %d frame(s) of %s to %q", accepted, format.Bytes(float64(t.size)), t.track.Name()), false)
-}
-
-func dropText(err error) string {
-	var pe *outgoing.PushError
-	if errors.As(err, &pe) {
-		return pe.Drop.String()
-	}
-	return err.Error()
-}
-
-func (m Model) toggleGen() (tea.Model, tea.Cmd) {
-	t := m.selectedTrack()
-	if t == nil {
-		return m, m.flash("select a published track first (p publishes one)", true)
-	}
-	if t.gen != nil {
-		m.stopGen(t)
-		return m, m.flash(fmt.Sprintf("generator stopped on %q", t.track.Name()), false)
-	}
-	m.startGen(t)
-	return m, m.flash(fmt.Sprintf("generator on %q: %s/s × %s", t.track.Name(), format.Count(t.rate), format.Bytes(float64(t.size))), false)
-}
-
-// startGen runs the track's generator; the model owns it and cancels it on
-// stop, unpublish and quit.
-func (m *Model) startGen(t *trackUI) {
-	g, err := probe.NewGenerator(t.src, t.rate, t.size)
-	if err != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.gen, t.stopGen = g, cancel
-	go g.Run(ctx)
-}
-
-func (m *Model) stopGen(t *trackUI) {
-	if t.stopGen != nil {
-		t.stopGen()
-	}
-	t.gen, t.stopGen = nil, nil
-}
-
-func (m Model) adjust(f func(*trackUI)) (tea.Model, tea.Cmd) {
-	t := m.selectedTrack()
-	if t == nil {
-		return m, m.flash("select a published track first (p publishes one)", true)
-	}
-	f(t)
-	if t.gen != nil {
-		_ = t.gen.SetRate(t.rate)
-		_ = t.gen.SetSize(t.size)
-	}
-	return m, m.flash(fmt.Sprintf("%q: %s/s × %s", t.track.Name(), format.Count(t.rate), format.Bytes(float64(t.size))), false)
-}
-
-func (m Model) cancelPending() (tea.Model, tea.Cmd) {
-	r, ok := m.selectedRow()
-	if !ok || r.Stats.State != outgoing.StatePending {
-		return m, m.flash("the selected track is not pending", true)
-	}
-	cancels := m.pending[r.Stats.Name]
-	if len(cancels) == 0 {
-		return m, m.flash("nothing to cancel", true)
-	}
-	cancels[0]()
-	return m, m.flash(fmt.Sprintf("cancelling publish of %q", r.Stats.Name), false)
-}
-
-func (m Model) unpublish() (tea.Model, tea.Cmd) {
-	t := m.selectedTrack()
-	r, _ := m.selectedRow()
-	if t == nil || r.Stats.State == outgoing.StateUnpublished {
-		return m, m.flash("select a published track to unpublish", true)
-	}
-	m.stopGen(t)
-	tr := t.track
-	return m, tea.Batch(m.flash(fmt.Sprintf("unpublishing %q…", tr.Name()), false), func() tea.Msg {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return unpublishDoneMsg{name: tr.Name(), err: tr.Unpublish(ctx)}
-	})
-}
-
-// quit stops every generator, cancels pending publishes and closes the
-// backend (which unpublishes every track and leaves), then exits.
-func (m Model) quit() (tea.Model, tea.Cmd) {
-	m.quitting = true
-	for _, t := range m.tracks {
-		m.stopGen(t)
-	}
-	for _, cs := range m.pending {
-		for _, c := range cs {
-			c()
-		}
-	}
-	b := m.b
-	return m, func() tea.Msg {
-		_ = b.Close()
-		return closedMsg{}
-	}
-}
-
-// refresh polls the backend and rebuilds the rows; it runs at the UI tick,
-// so the cost of the display does not depend on the packet rate.
-func (m *Model) refresh() {
-	now := m.opts.Now()
-	m.status = m.b.Status()
-	snap := m.b.Snapshot()
-	rx := m.b.Received()
-	rows := make([]row, 0, len(snap)+len(m.failed))
-	for _, st := range snap {
-		r := row{Row: tracktable.Row{Stats: st}}
-		if t := m.tracks[st.Handle]; t != nil {
-			r.ui = t
-			r.FPS = t.fps.Observe(st.FramesSent, now)
-			r.PPS = t.pps.Observe(st.PacketsSent, now)
-			r.BPS = t.bps.Observe(st.BytesSent, now)
-			t.spark.Add(r.BPS)
-			r.Stats = subtract(st, t.baseline)
-			if got, ok := rx[st.Name]; ok && st.State != outgoing.StatePending {
-				r.RxFPS = t.rxfps.Observe(got.FramesReceived, now)
-				got = subtractRx(got, t.rxBaseline)
-				r.Rx = &got
-			}
-		}
-		rows = append(rows, r)
-	}
-	for i := range m.failed {
-		f := &m.failed[i]
-		rows = append(rows, row{failed: f, Row: tracktable.Row{Failed: f.err,
-			Stats: outgoing.TrackStats{Name: f.name, State: outgoing.StateFailed, Since: f.at, LastError: reasonText(f.err)}}})
-	}
-	m.rows = rows
-	m.sortRows()
-	// Keep the selection on its track; if that row is gone, take the first.
-	if len(m.rows) > 0 && m.rows[m.selectedIndex()].key() != m.selected {
-		m.selected = m.rows[0].key()
-	}
-}
-
-func subtract(s, base outgoing.TrackStats) outgoing.TrackStats {
-	if base.Handle != s.Handle {
-		return s
-	}
-	s.FramesPushed -= min(base.FramesPushed, s.FramesPushed)
-	s.FramesSent -= min(base.FramesSent, s.FramesSent)
-	s.PacketsSent -= min(base.PacketsSent, s.PacketsSent)
-	s.BytesSent -= min(base.BytesSent, s.BytesSent)
-	s.FramesDropped -= min(base.FramesDropped, s.FramesDropped)
-	for i := range s.DroppedBy {
-		s.DroppedBy[i] -= min(base.DroppedBy[i], s.DroppedBy[i])
-	}
-	s.UnpublishedErrors -= min(base.UnpublishedErrors, s.UnpublishedErrors)
-	return s
-}
-
-func subtractRx(r, base session.ReceiveStats) session.ReceiveStats {
-	r.FramesReceived -= min(base.FramesReceived, r.FramesReceived)
-	r.BytesReceived -= min(base.BytesReceived, r.BytesReceived)
-	r.FramesLost -= min(base.FramesLost, r.FramesLost)
-	r.FramesIncomplete -= min(base.FramesIncomplete, r.FramesIncomplete)
-	return r
-}
-
-func (m *Model) sortRows() {
-	slices.SortStableFunc(m.rows, func(a, b row) int {
-		// Failed rows always last: they are history, not live tracks.
-		if (a.failed == nil) != (b.failed == nil) {
-			if a.failed == nil {
-				return -1
-			}
-			return 1
-		}
-		switch m.sort {
-		case sortName:
-			return cmp.Compare(a.Stats.Name, b.Stats.Name)
-		case sortRate:
-			return cmp.Compare(b.BPS, a.BPS)
-		case sortDrops:
-			return cmp.Compare(b.Stats.FramesDropped, a.Stats.FramesDropped)
-		}
-		return cmp.Compare(a.Stats.Handle, b.Stats.Handle)
-	})
 }

@@ -178,11 +178,11 @@ func TestUnpublishAndQuit(t *testing.T) {
 		t.Fatal("unpublish did not stop the generator and unpublish")
 	}
 	h.send(press("ctrl+c"))
-	b.mu.Lock()
-	closed := b.closed
-	b.mu.Unlock()
-	if !closed || !h.m.quitting {
-		t.Fatal("quit did not close the backend")
+	if !b.isClosed() || !h.m.quitting || !h.quit.Load() {
+		t.Fatal("quit did not close the backend and end the program")
+	}
+	if tr.latePushes() != 0 {
+		t.Fatalf("%d pushes after unpublish", tr.latePushes())
 	}
 }
 
@@ -248,8 +248,14 @@ func TestErrorsNeverCrash(t *testing.T) {
 	if !strings.Contains(plain(h.m), "connection lost") {
 		t.Fatalf("plain error not shown:\n%s", plain(h.m))
 	}
-	h.send(tea.WindowSizeMsg{Width: 10, Height: 3}) // absurdly small: still renders
-	_ = h.m.View()
+	for _, sz := range [][2]int{{10, 3}, {1, 1}, {0, 0}, {19, 40}, {200, 7}} { // absurdly small: still renders, and fits
+		h.send(tea.WindowSizeMsg{Width: sz[0], Height: sz[1]})
+		assertFits(t, h.m.View(), sz[0], sz[1])
+	}
+	h.send(tea.WindowSizeMsg{Width: 10, Height: 3})
+	if v := plain(h.m); !strings.Contains(v, "too") {
+		t.Fatalf("10x3 does not say the terminal is too small:\n%s", v)
+	}
 }
 
 func TestPromptE2EEToggle(t *testing.T) {

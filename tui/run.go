@@ -2,19 +2,38 @@ package tui
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	tea "github.com/charmbracelet/bubbletea"
 )
 
+// ErrUncleanQuit wraps why the UI ended before the tracks were
+// unpublished and the room left (closing timed out, or a second ctrl+c).
+var ErrUncleanQuit = errors.New("quit before closing finished")
+
 // Run shows the UI on the terminal until the user quits or ctx ends, and
-// restores the terminal either way.
-func Run(ctx context.Context, b Backend, o Options) error {
-	p := tea.NewProgram(New(b, o), tea.WithAltScreen(), tea.WithContext(ctx))
-	_, err := p.Run()
-	if ctx.Err() != nil {
-		// Interrupted from outside (SIGTERM): still close cleanly.
-		_ = b.Close()
-		return nil
+// restores the terminal either way. It connects with o.Connect while the
+// UI is already up. The error says why the connect failed, or that
+// closing did not finish (ErrUncleanQuit); the caller prints it once the
+// terminal is restored.
+func Run(ctx context.Context, o Options) error {
+	p := tea.NewProgram(New(nil, o), tea.WithAltScreen(), tea.WithContext(ctx))
+	final, err := p.Run()
+	m, ok := final.(Model)
+	if !ok {
+		return err
 	}
-	return err
+	// Killed from outside (SIGTERM), or quit before closing finished:
+	// close what is still open, bounded, with the terminal restored.
+	if why := m.shutdown(); why != "" {
+		return fmt.Errorf("%w: %s", ErrUncleanQuit, why)
+	}
+	if m.connErr != nil {
+		return m.connErr
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
 }

@@ -11,12 +11,10 @@ import (
 	"github.com/dttui/dttui/tui/theme"
 )
 
+// runTUI starts the UI at once; the UI connects (showing "connecting")
+// and closes the session when the user quits. Errors reach stderr after
+// the terminal is restored.
 func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, logs *logSink, stderr io.Writer) int {
-	s, err := session.Connect(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, "dttui:", err)
-		return 1
-	}
 	var auto []tui.AutoTrack
 	for _, t := range o.Tracks {
 		auto = append(auto, tui.AutoTrack{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
@@ -25,13 +23,21 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		// No account and no tracks asked for: show something alive at once.
 		auto = []tui.AutoTrack{{Name: "demo", Rate: 50, Size: 1024}}
 	}
-	err = tui.Run(ctx, tui.SessionBackend(s), tui.Options{
+	err := tui.Run(ctx, tui.Options{
 		Theme:         theme.Terminal(),
 		Logs:          logs.buf,
+		Logger:        logs.Logger(),
 		E2EEAvailable: cfg.E2EEPassphrase != "",
 		Autostart:     auto,
+		URL:           cfg.URL,
+		Connect: func(ctx context.Context) (tui.Backend, error) {
+			s, err := session.Connect(ctx, cfg)
+			if err != nil {
+				return nil, err
+			}
+			return tui.SessionBackend(s), nil
+		},
 	})
-	_ = s.Close()
 	if err != nil {
 		fmt.Fprintln(stderr, "dttui:", err)
 		return 1

@@ -24,6 +24,7 @@ type KeyMap struct {
 	Logs            key.Binding
 	Help            key.Binding
 	Quit            key.Binding
+	Interrupt       key.Binding // ctrl+c: quits from anywhere, the prompt included; twice quits at once
 	PromptSubmit    key.Binding
 	PromptToggleE2E key.Binding
 	PromptCancel    key.Binding
@@ -53,6 +54,7 @@ func Default() KeyMap {
 		Logs:            key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "logs")),
 		Help:            key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:            key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Interrupt:       key.NewBinding(key.WithKeys("ctrl+c")),
 		PromptSubmit:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "publish")),
 		PromptToggleE2E: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "E2EE on/off")),
 		PromptCancel:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),

@@ -1,6 +1,7 @@
 // Package detail is the pane about the selected track: every counter,
-// drops by reason, generator settings, what the loopback subscriber saw,
-// the timeline of state changes and the error history.
+// drops by reason, generator settings, the send-rate history, what the
+// loopback subscriber saw, the timeline of state changes and the error
+// history.
 package detail
 
 import (
@@ -13,6 +14,7 @@ import (
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/tracktable"
 	"github.com/dttui/dttui/tui/format"
+	"github.com/dttui/dttui/tui/sparkline"
 )
 
 // Model draws the detail pane.
@@ -21,76 +23,206 @@ type Model struct {
 	ctx   common.Context
 	Row   *tracktable.Row // nil: nothing selected
 	Burst int
+	// DropWindow is the span of Row.RecentDrops, in words ("5s").
+	DropWindow string
 }
 
 // New returns a detail pane.
 func New(ctx common.Context) *Model { return &Model{ctx: ctx} }
 
-// View implements common.Component.
-func (m *Model) View() string {
+// MinHeight is the smallest pane worth drawing: the border, the title and
+// the counters' first line.
+const MinHeight = 4
+
+// MaxSpark is how many seconds of send rate the pane's sparkline shows
+// when it has the room.
+const MaxSpark = 60
+
+// How much history the pane shows when it has the room.
+const (
+	maxTimeline = 4
+	maxErrors   = 3
+)
+
+// section is a run of lines of one kind; what fit gives up depends on it.
+type section struct {
+	kind  kind
+	lines []string // for lists: a header line, then entries, newest last
+}
+
+type kind int
+
+const (
+	kindFixed    kind = iota // title, counters, drops, loopback: always kept
+	kindOptional             // generator and send rate: dropped before the history goes
+	kindTimeline
+	kindErrors
+)
+
+// sections builds the pane's content at inner width w.
+func (m *Model) sections(w int) []section {
 	th := m.ctx.Theme
-	w, h := m.Width, m.Height
-	if m.Row == nil {
-		return th.Box.Width(w - 2).Render(th.Dim.Render("no track selected"))
-	}
 	r := *m.Row
 	st := r.Stats
-	var lines []string
 	state, style := r.State(th, m.ctx.Now())
-	title := fmt.Sprintf("%s  handle %d  %s  %s", th.Bold.Render(st.Name), st.Handle, style(state), th.Dim.Render(format.OrDash(st.SID)))
+	title := fmt.Sprintf("%s  handle %d  %s  %s", th.Bold.Render(st.Name), st.Handle, style.Render(state), th.Dim.Render(format.OrDash(st.SID)))
 	if st.E2EE {
 		title += "  " + th.OK.Render("E2EE")
 	}
-	lines = append(lines, title)
-	lines = append(lines, fmt.Sprintf("frames pushed %d · sent %d · queued %d · dropped %d · packets %d · bytes %s · publish attempts %d · unpublished errors %d",
-		st.FramesPushed, st.FramesSent, st.FramesQueued, st.FramesDropped, st.PacketsSent, format.Bytes(float64(st.BytesSent)), st.PublishAttempts, st.UnpublishedErrors))
-	var drops []string
+	secs := []section{{lines: []string{title}}}
+	if r.Failed != nil {
+		// No counters for a publish that never happened: the reason, whole.
+		text := ansi.Wrap("publish failed: "+r.Failed.Error(), w, "")
+		return append(secs, section{lines: strings.Split(th.Bad.Render(text), "\n")})
+	}
+	secs = append(secs, section{lines: format.Flow(w, " · ",
+		fmt.Sprintf("frames pushed %d", st.FramesPushed), fmt.Sprintf("sent %d", st.FramesSent),
+		fmt.Sprintf("queued %d", st.FramesQueued), fmt.Sprintf("dropped %d", st.FramesDropped),
+		fmt.Sprintf("packets %d", st.PacketsSent), "bytes "+format.Bytes(float64(st.BytesSent)),
+		fmt.Sprintf("publish attempts %d", st.PublishAttempts), fmt.Sprintf("unpublished errors %d", st.UnpublishedErrors))})
+	drops := []string{"dropped:"}
 	for reason, n := range st.DroppedBy {
 		if n > 0 {
 			drops = append(drops, fmt.Sprintf("%s %d", outgoing.DropReason(reason), n))
 		}
 	}
-	if len(drops) > 0 {
-		lines = append(lines, th.Bad.Render("dropped: "+strings.Join(drops, " · ")))
-	} else {
-		lines = append(lines, th.Dim.Render("dropped: none"))
+	switch {
+	case len(drops) == 1:
+		secs = append(secs, section{lines: []string{th.Dim.Render("dropped: none")}})
+	default:
+		if r.RecentDrops > 0 && m.DropWindow != "" {
+			drops = append(drops, fmt.Sprintf("%d in the last %s", r.RecentDrops, m.DropWindow))
+		}
+		lines := format.Flow(w, " · ", drops...)
+		for i, l := range lines {
+			lines[i] = th.Bad.Render(strings.Replace(l, "dropped: · ", "dropped: ", 1))
+		}
+		secs = append(secs, section{lines: lines})
 	}
 	if r.HasTrack {
 		gen := "off"
 		if r.Generating {
 			gen = "on"
 		}
-		lines = append(lines, fmt.Sprintf("generator %s: %s/s × %s · burst %d", gen, format.Count(r.GenRate), format.Bytes(float64(r.GenSize)), m.Burst))
+		secs = append(secs, section{kind: kindOptional, lines: format.Flow(w, " · ",
+			fmt.Sprintf("generator %s: %s/s × %s", gen, format.Count(r.GenRate), format.Bytes(float64(r.GenSize))),
+			fmt.Sprintf("burst %d", m.Burst))})
+		secs = append(secs, section{kind: kindOptional, lines: []string{m.spark(w)}})
 	}
 	if r.Rx != nil {
-		line := fmt.Sprintf("loopback: %d frames · %s · lost %d · incomplete %d · latency p50 %s p99 %s",
-			r.Rx.FramesReceived, format.Bytes(float64(r.Rx.BytesReceived)), r.Rx.FramesLost, r.Rx.FramesIncomplete,
-			format.Duration(r.Rx.LatencyP50), format.Duration(r.Rx.LatencyP99))
+		items := []string{fmt.Sprintf("loopback: %d frames", r.Rx.FramesReceived), format.Bytes(float64(r.Rx.BytesReceived)),
+			fmt.Sprintf("lost %d", r.Rx.FramesLost), fmt.Sprintf("incomplete %d", r.Rx.FramesIncomplete),
+			fmt.Sprintf("latency p50 %s", format.Duration(r.Rx.LatencyP50)), fmt.Sprintf("p99 %s", format.Duration(r.Rx.LatencyP99))}
 		if r.Rx.FramesCorrupt > 0 {
-			line += th.Bad.Render(fmt.Sprintf(" · CORRUPT %d", r.Rx.FramesCorrupt))
+			items = append(items, th.Bad.Render(fmt.Sprintf("CORRUPT %d", r.Rx.FramesCorrupt)))
 		}
-		lines = append(lines, line)
+		secs = append(secs, section{lines: format.Flow(w, " · ", items...)})
 	}
 	if len(st.Timeline) > 0 {
-		lines = append(lines, th.Bold.Render("timeline"))
-		for _, c := range format.LastN(st.Timeline, 4) {
-			lines = append(lines, fmt.Sprintf("  %s  %-12s %s %s", c.At.Format("15:04:05.000"), c.State, th.Dim.Render(format.OrDash(c.SID)), c.Reason))
+		s := section{kind: kindTimeline, lines: []string{th.Bold.Render("timeline")}}
+		for _, c := range format.LastN(st.Timeline, maxTimeline) {
+			s.lines = append(s.lines, fmt.Sprintf("  %s  %-12s %s %s", c.At.Format("15:04:05.000"), c.State, th.Dim.Render(format.OrDash(c.SID)), c.Reason))
 		}
+		secs = append(secs, s)
 	}
 	if len(st.Errors) > 0 {
-		lines = append(lines, th.Bold.Render("errors"))
-		for _, e := range format.LastN(st.Errors, 3) {
-			lines = append(lines, th.Bad.Render(fmt.Sprintf("  %s  %s", e.At.Format("15:04:05.000"), e.Err)))
+		s := section{kind: kindErrors, lines: []string{th.Bold.Render("errors")}}
+		for _, e := range format.LastN(st.Errors, maxErrors) {
+			// The pane is about this track: its name need not repeat.
+			text := strings.TrimPrefix(e.Err, fmt.Sprintf("push to %q: ", st.Name))
+			s.lines = append(s.lines, th.Bad.Render(fmt.Sprintf("  %s  %s", e.At.Format("15:04:05.000"), text)))
+		}
+		secs = append(secs, s)
+	}
+	return secs
+}
+
+// spark is the send-rate history: one column per second, newest right.
+func (m *Model) spark(w int) string {
+	r := m.Row
+	label := fmt.Sprintf("send rate, last %ds ", min(len(r.Spark), MaxSpark))
+	var peak float64
+	for _, v := range r.Spark {
+		peak = max(peak, v)
+	}
+	tail := "  peak " + format.Bytes(peak) + "/s"
+	cols := min(len(r.Spark), MaxSpark, max(w-ansi.StringWidth(label+tail), 0))
+	if cols < len(r.Spark) {
+		label = fmt.Sprintf("send rate, last %ds ", cols)
+	}
+	return label + m.ctx.Theme.Info.Render(sparkline.Render(r.Spark, cols)) + tail
+}
+
+// fit cuts the sections to n lines. The title, counters, drops and
+// loopback figures always stay; what gives way first is the oldest
+// history: timeline entries, then error entries (each list keeps its
+// newest), then the send-rate and generator lines, then the timeline,
+// then the errors: the error history outlives everything optional.
+func fit(secs []section, n int) []string {
+	total := func() int {
+		t := 0
+		for _, s := range secs {
+			t += len(s.lines)
+		}
+		return t
+	}
+	// shrink drops the oldest entry of the list of kind k, down to one.
+	shrink := func(k kind) bool {
+		for i := range secs {
+			if secs[i].kind == k && len(secs[i].lines) > 2 {
+				secs[i].lines = append(secs[i].lines[:1], secs[i].lines[2:]...)
+				return true
+			}
+		}
+		return false
+	}
+	// drop empties the last non-empty section of kind k.
+	drop := func(k kind) bool {
+		for i := len(secs) - 1; i >= 0; i-- {
+			if secs[i].kind == k && len(secs[i].lines) > 0 {
+				secs[i].lines = nil
+				return true
+			}
+		}
+		return false
+	}
+	for total() > n {
+		if !shrink(kindTimeline) && !shrink(kindErrors) && !drop(kindOptional) && !drop(kindTimeline) && !drop(kindErrors) {
+			break
 		}
 	}
-	if r.Failed != nil {
-		lines = append(lines, th.Bad.Render("publish failed: "+r.Failed.Error()))
+	var out []string
+	for _, s := range secs {
+		out = append(out, s.lines...)
 	}
-	if len(lines) > h-2 {
-		lines = lines[:max(h-2, 1)]
+	return out[:min(len(out), max(n, 1))]
+}
+
+// Want is the height the pane needs to show everything at width w.
+func (m *Model) Want(w int) int {
+	if m.Row == nil {
+		return 3
+	}
+	n := 0
+	for _, s := range m.sections(w - 4) {
+		n += len(s.lines)
+	}
+	return n + 2
+}
+
+// View implements common.Component.
+func (m *Model) View() string {
+	th := m.ctx.Theme
+	w, h := m.Width, m.Height
+	inner := max(w-4, 1)
+	var lines []string
+	if m.Row == nil {
+		lines = []string{th.Dim.Render("no track selected")}
+	} else {
+		lines = fit(m.sections(inner), max(h-2, 1))
 	}
 	for i, l := range lines {
-		lines[i] = ansi.Truncate(l, w-4, "…")
+		lines[i] = ansi.Truncate(l, inner, "…")
 	}
-	return th.Box.Width(w - 2).Render(strings.Join(lines, "\n"))
+	return th.Box.Width(max(w-2, 0)).Render(strings.Join(lines, "\n"))
 }

@@ -29,11 +29,16 @@ func (m *Model) View() string {
 	st := m.Status
 	th := m.ctx.Theme
 	var state string
+	showURL := true
 	switch st.State {
 	case session.StateConnected:
 		state = th.OK.Render("● connected")
 	case session.StateConnecting:
-		state = th.Warn.Render("◌ connecting")
+		to := "◌ connecting…"
+		if st.URL != "" {
+			to = "◌ connecting to " + st.URL + "…"
+		}
+		state, showURL = th.Warn.Render(to), false
 	case session.StateReconnecting:
 		state = th.Warn.Render(fmt.Sprintf("↻ reconnecting %s", format.Duration(m.ctx.Now().Sub(st.Since))))
 	default:
@@ -43,20 +48,24 @@ func (m *Model) View() string {
 	if m.Paused {
 		parts = append(parts, th.Warn.Render("[paused]"))
 	}
-	parts = append(parts, st.URL)
+	if showURL && st.URL != "" {
+		parts = append(parts, st.URL)
+	}
 	if st.Room != "" {
 		parts = append(parts, th.Dim.Render("room ")+st.Room)
 	}
 	if st.Identity != "" {
 		parts = append(parts, th.Dim.Render("as ")+st.Identity)
 	}
-	parts = append(parts, th.Dim.Render("rtt ")+format.Duration(st.RTT))
+	if st.State == session.StateConnected || st.State == session.StateReconnecting {
+		parts = append(parts, th.Dim.Render("rtt ")+format.Duration(st.RTT))
+	}
 	if st.Reconnects > 0 {
 		parts = append(parts, th.Warn.Render(fmt.Sprintf("reconnects %d", st.Reconnects)))
 	}
 	line := strings.Join(parts, "  ")
 	if st.Err != nil && st.State != session.StateConnected {
-		line += "  " + th.Bad.Render(st.Err.Error())
+		line += "  " + th.Bad.Render(format.OneLine(st.Err.Error()))
 	}
 	return ansi.Truncate(line, m.Width, "…")
 }

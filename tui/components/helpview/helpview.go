@@ -4,6 +4,7 @@ package helpview
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/x/ansi"
@@ -26,6 +27,10 @@ type Model struct {
 	Burst       int
 	DefaultRate float64
 	DefaultSize int
+	// The sparkline's window (seconds in the table and the detail pane)
+	// and the span that makes a track "dropping".
+	SparkTable, SparkDetail int
+	DropWindow              string
 }
 
 // New returns a help view.
@@ -49,8 +54,16 @@ func (m *Model) View() string {
 	hm.ShowAll = true
 	hm.Styles.FullKey = th.Bold
 	hm.Styles.FullDesc = th.Dim
-	text := th.Title.Render("Keys") + "\n\n" + hm.FullHelpView(m.Keys.FullHelp()) + "\n\n" +
-		th.Dim.Render(fmt.Sprintf("burst size %d · generator default %s/s × %s · any key closes this help",
-			m.Burst, format.Count(m.DefaultRate), format.Bytes(float64(m.DefaultSize))))
+	notes := []string{
+		fmt.Sprintf("burst size %d · generator default %s/s × %s · any key closes this help",
+			m.Burst, format.Count(m.DefaultRate), format.Bytes(float64(m.DefaultSize))),
+		fmt.Sprintf("SEND: mean send rate per second, the last %d s (detail pane: %d s)", m.SparkTable, m.SparkDetail),
+		fmt.Sprintf("\"dropping\", red DROPPED: frames dropped in the last %s", m.DropWindow),
+		"ctrl+c quits from anywhere, the prompt too; pressed again, without waiting",
+	}
+	for i, n := range notes {
+		notes[i] = th.Dim.Render(ansi.Wrap(n, max(m.Width-4, 1), ""))
+	}
+	text := th.Title.Render("Keys") + "\n\n" + hm.FullHelpView(m.Keys.FullHelp()) + "\n\n" + strings.Join(notes, "\n")
 	return th.Box.Width(m.Width - 2).Render(text)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/dttui/dttui/tui/common"
+	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/logbuf"
 )
 
@@ -18,6 +19,9 @@ type Model struct {
 	Buf *logbuf.Buffer
 }
 
+// MinHeight is the smallest log pane: its border and one line.
+const MinHeight = 3
+
 // New returns a log pane over buf.
 func New(ctx common.Context, buf *logbuf.Buffer) *Model { return &Model{ctx: ctx, Buf: buf} }
 
@@ -25,10 +29,10 @@ func New(ctx common.Context, buf *logbuf.Buffer) *Model { return &Model{ctx: ctx
 func (m *Model) View() string {
 	lines := m.Buf.Tail(max(m.Height-2, 1))
 	for i, l := range lines {
-		lines[i] = ansi.Truncate(l, m.Width-4, "…")
+		lines[i] = ansi.Truncate(format.OneLine(l), max(m.Width-4, 1), "…")
 	}
 	if len(lines) == 0 {
 		lines = []string{m.ctx.Theme.Dim.Render("no log lines yet")}
 	}
-	return m.ctx.Theme.Box.Width(m.Width - 2).Render(strings.Join(lines, "\n"))
+	return m.ctx.Theme.Box.Width(max(m.Width-2, 0)).Render(strings.Join(lines, "\n"))
 }

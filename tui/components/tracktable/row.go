@@ -4,6 +4,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/charmbracelet/lipgloss"
+
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/format"
@@ -16,9 +18,13 @@ type Row struct {
 	Rx    *session.ReceiveStats // nil without the loopback subscriber
 
 	FPS, PPS, BPS, RxFPS float64 // smoothed rates
+	// RecentDrops is how many frames were dropped in the last few seconds
+	// (the model's drop window): what "dropping" means, as opposed to
+	// Stats.FramesDropped, which counts since the start or the last reset.
+	RecentDrops uint64
 
 	HasTrack   bool      // published through this UI (pushable)
-	Spark      []float64 // send-rate history, oldest first
+	Spark      []float64 // send rate, one value per second, oldest first
 	Generating bool
 	GenRate    float64
 	GenSize    int
@@ -26,31 +32,39 @@ type Row struct {
 	Failed error // a publish that failed (Stats.State is StateFailed)
 }
 
-// State is the row's state in words, and the style that colours it.
-func (r Row) State(th theme.Theme, now time.Time) (string, func(...string) string) {
+// State is the row's state in words, and the style that colours it. A
+// published track that dropped frames recently reads "dropping", so the
+// word says it without colour too.
+func (r Row) State(th theme.Theme, now time.Time) (string, lipgloss.Style) {
 	st := r.Stats
+	gen := ""
+	if r.Generating {
+		gen = " ▶"
+	}
 	switch st.State {
 	case outgoing.StatePending:
-		return "pending " + format.Duration(now.Sub(st.Since)), th.Warn.Render
+		return "pending " + format.Duration(now.Sub(st.Since)), th.Warn
 	case outgoing.StatePublished:
-		if r.Generating {
-			return "published ▶", th.OK.Render
+		if r.RecentDrops > 0 {
+			return "dropping" + gen, th.Bad
 		}
-		return "published", th.OK.Render
+		return "published" + gen, th.OK
 	case outgoing.StateRepublishing:
-		return "republishing", th.Warn.Render
+		return "republishing", th.Warn
 	case outgoing.StateUnpublished:
-		return "unpublished", th.Dim.Render
+		return "unpublished", th.Dim
 	case outgoing.StateFailed:
 		if r.Failed != nil {
-			return "failed: " + ShortReason(r.Failed), th.Bad.Render
+			return "failed: " + ShortReason(r.Failed), th.Bad
 		}
-		return "failed", th.Bad.Render
+		return "failed", th.Bad
 	}
-	return st.State.String(), th.Dim.Render
+	return st.State.String(), th.Dim
 }
 
-// ShortReason names why a publish failed in a word or two, for the table.
+// ShortReason names why a publish failed in a word or two, for the table
+// (at most 12 cells, so "failed: " and it fit the STATE column); the
+// detail pane keeps the full reason.
 func ShortReason(err error) string {
 	var pe *outgoing.PublishError
 	if !errors.As(err, &pe) {

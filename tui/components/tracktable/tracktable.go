@@ -7,11 +7,23 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/sparkline"
 )
+
+// SparkColumns is how many seconds of send rate the table's sparkline
+// shows, one column per second.
+const SparkColumns = 10
+
+// StateWidth fits every state word: "failed: " and the longest short
+// reason ("disconnected"), "dropping ▶", "pending 1m30s".
+const StateWidth = 20
 
 // Model draws the table.
 type Model struct {
@@ -19,10 +31,14 @@ type Model struct {
 	ctx      common.Context
 	Rows     []Row
 	Selected int // index into Rows
+	// Empty is shown when there are no rows.
+	Empty string
 }
 
 // New returns a table.
-func New(ctx common.Context) *Model { return &Model{ctx: ctx} }
+func New(ctx common.Context) *Model {
+	return &Model{ctx: ctx, Empty: "no tracks yet: press p to publish one"}
+}
 
 type column struct {
 	title    string
@@ -30,8 +46,9 @@ type column struct {
 	priority int // 0 always shown; higher ones drop first on narrow screens
 	right    bool
 	rx       bool // loopback-only column
+	live     bool // a figure a failed publish does not have: "-" there
 	cell     func(r Row) string
-	style    func(r Row) func(...string) string
+	style    func(r Row) *lipgloss.Style // nil: unstyled
 }
 
 func (m *Model) columns() []column {
@@ -45,7 +62,16 @@ func (m *Model) columns() []column {
 			return f(*r.Rx, r)
 		}
 	}
-	none := func(Row) func(...string) string { return nil }
+	none := func(Row) *lipgloss.Style { return nil }
+	always := func(s lipgloss.Style) func(Row) *lipgloss.Style { return func(Row) *lipgloss.Style { return &s } }
+	when := func(s lipgloss.Style, cond func(Row) bool) func(Row) *lipgloss.Style {
+		return func(r Row) *lipgloss.Style {
+			if cond(r) {
+				return &s
+			}
+			return nil
+		}
+	}
 	return []column{
 		{title: "NAME", width: 12, priority: 0, cell: func(r Row) string { return r.Stats.Name }, style: none},
 		{title: "H", width: 3, priority: 1, right: true, cell: func(r Row) string {
@@ -54,50 +80,30 @@ func (m *Model) columns() []column {
 			}
 			return fmt.Sprint(r.Stats.Handle)
 		}, style: none},
-		{title: "SID", width: 12, priority: 3, cell: func(r Row) string {
-			if r.Stats.SID == "" {
-				return "-"
-			}
-			return r.Stats.SID
-		}, style: func(Row) func(...string) string { return th.Dim.Render }},
-		{title: "STATE", width: 16, priority: 0, cell: func(r Row) string { s, _ := r.State(th, m.ctx.Now()); return s },
-			style: func(r Row) func(...string) string { _, f := r.State(th, m.ctx.Now()); return f }},
-		{title: "FPS", width: 6, priority: 0, right: true, cell: func(r Row) string { return format.Count(r.FPS) }, style: none},
-		{title: "BYTES/S", width: 10, priority: 0, right: true, cell: func(r Row) string { return format.Bytes(r.BPS) + "/s" }, style: none},
-		{title: "PPS", width: 6, priority: 3, right: true, cell: func(r Row) string { return format.Count(r.PPS) }, style: none},
-		{title: "PUSHED", width: 7, priority: 2, right: true, cell: func(r Row) string { return num(r.Stats.FramesPushed) }, style: none},
-		{title: "DROPPED", width: 7, priority: 0, right: true, cell: func(r Row) string { return num(r.Stats.FramesDropped) },
-			style: func(r Row) func(...string) string {
-				if r.Stats.FramesDropped > 0 {
-					return th.Bad.Render
-				}
-				return nil
-			}},
-		{title: "UNPUB", width: 5, priority: 2, right: true, cell: func(r Row) string { return num(r.Stats.UnpublishedErrors) },
-			style: func(r Row) func(...string) string {
-				if r.Stats.UnpublishedErrors > 0 {
-					return th.Warn.Render
-				}
-				return nil
-			}},
+		{title: "SID", width: 12, priority: 3, cell: func(r Row) string { return format.OrDash(r.Stats.SID) }, style: always(th.Dim)},
+		{title: "STATE", width: StateWidth, priority: 0, cell: func(r Row) string { s, _ := r.State(th, m.ctx.Now()); return s },
+			style: func(r Row) *lipgloss.Style { _, s := r.State(th, m.ctx.Now()); return &s }},
+		{title: "FPS", width: 6, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Count(r.FPS) }, style: none},
+		{title: "BYTES/S", width: 10, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Bytes(r.BPS) + "/s" }, style: none},
+		{title: "PPS", width: 6, priority: 3, right: true, live: true, cell: func(r Row) string { return format.Count(r.PPS) }, style: none},
+		{title: "PUSHED", width: 7, priority: 2, right: true, live: true, cell: func(r Row) string { return num(r.Stats.FramesPushed) }, style: none},
+		// Red while dropping now, not forever after the first drop.
+		{title: "DROPPED", width: 7, priority: 0, right: true, live: true, cell: func(r Row) string { return num(r.Stats.FramesDropped) },
+			style: when(th.Bad, func(r Row) bool { return r.RecentDrops > 0 })},
+		{title: "UNPUB", width: 5, priority: 2, right: true, live: true, cell: func(r Row) string { return num(r.Stats.UnpublishedErrors) },
+			style: when(th.Warn, func(r Row) bool { return r.Stats.UnpublishedErrors > 0 })},
 		{title: "RX/S", width: 6, priority: 1, right: true, rx: true, cell: rxcell(func(_ session.ReceiveStats, r Row) string { return format.Count(r.RxFPS) }), style: none},
 		{title: "LOST", width: 5, priority: 1, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ Row) string { return num(x.FramesLost + x.FramesIncomplete) }),
-			style: func(r Row) func(...string) string {
-				if r.Rx != nil && r.Rx.FramesLost+r.Rx.FramesIncomplete > 0 {
-					return th.Warn.Render
-				}
-				return nil
-			}},
+			style: when(th.Warn, func(r Row) bool { return r.Rx != nil && r.Rx.FramesLost+r.Rx.FramesIncomplete > 0 })},
 		{title: "P50", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ Row) string { return format.Duration(x.LatencyP50) }), style: none},
 		{title: "P99", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ Row) string { return format.Duration(x.LatencyP99) }), style: none},
-		{title: "SEND RATE", width: 10, priority: 2, cell: func(r Row) string {
+		{title: fmt.Sprintf("SEND %ds", SparkColumns), width: SparkColumns, priority: 2, cell: func(r Row) string {
 			if !r.HasTrack {
 				return ""
 			}
-			return sparkline.Render(r.Spark, 10)
-		}, style: func(Row) func(...string) string { return th.Info.Render }},
-		{title: "LAST ERROR", width: 0, priority: 3, cell: func(r Row) string { return r.Stats.LastError },
-			style: func(Row) func(...string) string { return th.Bad.Render }},
+			return sparkline.Render(r.Spark, SparkColumns)
+		}, style: always(th.Info)},
+		{title: "LAST ERROR", width: 0, priority: 3, cell: func(r Row) string { return r.Stats.LastError }, style: always(th.Bad)},
 	}
 }
 
@@ -135,23 +141,31 @@ func (m *Model) visibleColumns(w int) []column {
 	return out
 }
 
-// View implements common.Component.
+// View implements common.Component: at most Height lines (the header, the
+// rows that fit with the selection kept in view, and the totals).
 func (m *Model) View() string {
 	w, h := m.Width, m.Height
+	th := m.ctx.Theme
 	cols := m.visibleColumns(w)
-	var b strings.Builder
 	head := "  "
 	for _, c := range cols {
 		head += format.Fit(c.title, c.width, c.right) + " "
 	}
-	b.WriteString(m.ctx.Theme.TableHead.Render(strings.TrimRight(head, " ")))
-	b.WriteByte('\n')
-	if len(m.Rows) == 0 {
-		b.WriteString(m.ctx.Theme.Dim.Render("  no tracks yet: press p to publish one"))
-		return b.String()
+	lines := []string{th.TableHead.Render(ansi.Truncate(strings.TrimRight(head, " "), w, ""))}
+	if h < 2 {
+		return lines[0]
 	}
-	// Scroll so the selection stays visible; one line for totals.
-	rowsH := max(h-2, 1)
+	if len(m.Rows) == 0 {
+		lines = append(lines, th.Dim.Render(ansi.Truncate("  "+m.Empty, w, "…")))
+		return strings.Join(lines, "\n")
+	}
+	// Scroll so the selection stays visible; one line for totals when
+	// there is room for it and a row.
+	totals := h >= 3
+	rowsH := max(h-1, 1)
+	if totals {
+		rowsH = h - 2
+	}
 	sel := min(max(m.Selected, 0), len(m.Rows)-1)
 	start := 0
 	if sel >= rowsH {
@@ -159,36 +173,73 @@ func (m *Model) View() string {
 	}
 	end := min(start+rowsH, len(m.Rows))
 	for i := start; i < end; i++ {
-		r := m.Rows[i]
-		marker := "  "
-		if i == sel {
-			marker = "› "
-		}
-		line := marker
-		for _, c := range cols {
-			cell := format.Fit(c.cell(r), c.width, c.right)
-			if f := c.style(r); f != nil {
-				cell = f(cell)
-			}
-			line += cell + " "
-		}
-		line = strings.TrimRight(line, " ")
-		if i == sel {
-			line = m.ctx.Theme.Selected.Render(line)
-		}
-		b.WriteString(line)
-		b.WriteByte('\n')
+		lines = append(lines, m.rowLine(cols, m.Rows[i], i == sel, w))
 	}
-	b.WriteString(m.ctx.Theme.Totals.Render(m.totalsLine(cols)))
-	return b.String()
+	if totals {
+		lines = append(lines, th.Totals.Render(m.totalsLine(cols)))
+	}
+	return strings.Join(lines, "\n")
 }
 
+// rowLine draws one row. Each cell is styled on its own; the selected row
+// adds reverse video to every cell and gap (a style wrapped around styled
+// cells would end at the first cell's reset) and keeps the › marker for
+// terminals without colour.
+func (m *Model) rowLine(cols []column, r Row, selected bool, w int) string {
+	th := m.ctx.Theme
+	paint := func(s string, st *lipgloss.Style) string {
+		switch {
+		case selected && st != nil:
+			return st.Reverse(true).Render(s)
+		case selected:
+			return th.Selected.Render(s)
+		case st != nil:
+			return st.Render(s)
+		}
+		return s
+	}
+	marker := "  "
+	if selected {
+		marker = "› "
+	}
+	var b strings.Builder
+	b.WriteString(paint(marker, nil))
+	used := 2
+	failed := r.Stats.State == outgoing.StateFailed
+	for i, c := range cols {
+		text := c.cell(r)
+		if failed && (c.live || c.rx) {
+			text = "-"
+		}
+		if i > 0 {
+			b.WriteString(paint(" ", nil))
+			used++
+		}
+		b.WriteString(paint(format.Fit(text, c.width, c.right), c.style(r)))
+		used += c.width
+	}
+	if selected && used < w {
+		b.WriteString(paint(strings.Repeat(" ", w-used), nil)) // the bar spans the table
+	}
+	line := b.String()
+	if !selected {
+		line = strings.TrimRight(line, " ")
+	}
+	return ansi.Truncate(line, w, "")
+}
+
+// totalsLine sums the live tracks: failed publishes have no traffic and
+// are not counted.
 func (m *Model) totalsLine(cols []column) string {
 	var t Row
-	t.Stats.Name = fmt.Sprintf("TOTAL (%d)", len(m.Rows))
+	n := 0
 	var rx session.ReceiveStats
 	hasRx := false
 	for _, r := range m.Rows {
+		if r.Stats.State == outgoing.StateFailed {
+			continue
+		}
+		n++
 		t.FPS += r.FPS
 		t.PPS += r.PPS
 		t.BPS += r.BPS
@@ -202,6 +253,7 @@ func (m *Model) totalsLine(cols []column) string {
 			rx.FramesIncomplete += r.Rx.FramesIncomplete
 		}
 	}
+	t.Stats.Name = fmt.Sprintf("TOTAL (%d)", n)
 	if hasRx {
 		t.Rx = &rx
 	}
@@ -214,5 +266,5 @@ func (m *Model) totalsLine(cols []column) string {
 		}
 		line += format.Fit(cell, c.width, c.right) + " "
 	}
-	return strings.TrimRight(line, " ")
+	return ansi.Truncate(strings.TrimRight(line, " "), m.Width, "")
 }

@@ -35,7 +35,7 @@ func TestColumnsByWidth(t *testing.T) {
 	}{
 		{80, true, []string{"NAME", "STATE", "FPS", "BYTES/S", "DROPPED", "RX/S", "LOST"}, []string{"SID", "LAST ERROR"}},
 		{80, false, []string{"NAME", "STATE", "FPS", "BYTES/S", "DROPPED", "PUSHED", "UNPUB"}, []string{"RX/S", "SID"}},
-		{140, false, []string{"SID", "PPS", "SEND RATE", "LAST ERROR", "boom"}, []string{"RX/S"}},
+		{140, false, []string{"SID", "PPS", "SEND 10s", "LAST ERROR", "boom"}, []string{"RX/S"}},
 		{140, true, []string{"SID", "P50", "P99", "RX/S"}, nil},
 	} {
 		v := table(tc.w, tc.rx)
@@ -62,5 +62,118 @@ func TestFailedRowSaysWhy(t *testing.T) {
 	r := Row{Stats: outgoing.TrackStats{State: outgoing.StateFailed}, Failed: &outgoing.PublishError{Reason: outgoing.ReasonDuplicateName}}
 	if s, _ := r.State(theme.Plain(), time.Now()); s != "failed: duplicate" {
 		t.Fatalf("state %q", s)
+	}
+}
+
+// reversed reports, for each visible cell of a styled line, whether it is
+// drawn in reverse video, following the SGR sequences as a terminal does.
+func reversed(line string) []bool {
+	var out []bool
+	on := false
+	p := ansi.NewParser()
+	state := byte(0)
+	for len(line) > 0 {
+		seq, width, n, newState := ansi.DecodeSequence(line, state, p)
+		state = newState
+		line = line[n:]
+		if width > 0 {
+			for range width {
+				out = append(out, on)
+			}
+			continue
+		}
+		if ansi.Cmd(p.Command()).Final() != 'm' || !strings.HasPrefix(seq, "\x1b[") {
+			continue
+		}
+		params := p.Params()
+		if len(params) == 0 {
+			on = false
+		}
+		for _, pr := range params {
+			switch pr.Param(0) {
+			case 0:
+				on = false
+			case 7:
+				on = true
+			case 27:
+				on = false
+			}
+		}
+	}
+	return out
+}
+
+// The selected row is reverse video from its marker to the table's edge,
+// through coloured cells (a style wrapped around styled cells ended at
+// the first cell's reset); the other rows are not.
+func TestSelectedRowIsReversedThroughout(t *testing.T) {
+	m := New(common.Context{Theme: theme.Color(), Now: func() time.Time { return time.Unix(0, 0) }})
+	m.Rows = []Row{
+		{Stats: outgoing.TrackStats{Handle: 1, Name: "a", SID: "DTR_a", State: outgoing.StatePublished}, HasTrack: true, Spark: []float64{1, 2, 3}},
+		{Stats: outgoing.TrackStats{Handle: 2, Name: "b", SID: "DTR_b", State: outgoing.StatePublished, FramesDropped: 5, UnpublishedErrors: 1, LastError: "boom"},
+			RecentDrops: 5, HasTrack: true, Generating: true, Spark: []float64{1, 2, 3}},
+	}
+	m.Selected = 1
+	m.SetSize(140, 10)
+	lines := strings.Split(m.View(), "\n")
+	sel := reversed(lines[2])
+	if len(sel) != 140 {
+		t.Fatalf("selected row is %d cells, want the table's 140", len(sel))
+	}
+	for i, r := range sel {
+		if !r {
+			t.Fatalf("cell %d of the selected row is not reversed: %q", i, ansi.Strip(lines[2]))
+		}
+	}
+	if !strings.HasPrefix(ansi.Strip(lines[2]), "› ") {
+		t.Fatal("no › marker on the selected row (needed without colour)")
+	}
+	for i, r := range reversed(lines[1]) {
+		if r {
+			t.Fatalf("cell %d of an unselected row is reversed", i)
+		}
+	}
+}
+
+// Failed publishes have no traffic: their figures read "-", and the
+// totals count only live tracks.
+func TestFailedRowsHaveNoFigures(t *testing.T) {
+	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
+	m.Rows = []Row{
+		{Stats: outgoing.TrackStats{Handle: 1, Name: "ok", State: outgoing.StatePublished, FramesPushed: 10}, FPS: 10, BPS: 1024},
+		{Stats: outgoing.TrackStats{Name: "bad", State: outgoing.StateFailed}, Failed: &outgoing.PublishError{Reason: outgoing.ReasonDisconnected}},
+	}
+	m.SetSize(80, 10)
+	v := m.View()
+	var failed, total string
+	for _, l := range strings.Split(v, "\n") {
+		switch {
+		case strings.Contains(l, "bad"):
+			failed = l
+		case strings.Contains(l, "TOTAL"):
+			total = l
+		}
+	}
+	if !strings.Contains(failed, "failed: disconnected") || strings.Contains(failed, "B/s") || strings.Count(failed, " -") < 5 {
+		t.Fatalf("failed row %q", failed)
+	}
+	if !strings.Contains(total, "TOTAL (1)") || !strings.Contains(total, " 1 KiB/s") {
+		t.Fatalf("totals %q", total)
+	}
+}
+
+// Every state word fits the STATE column whole.
+func TestStateWordsFit(t *testing.T) {
+	th := theme.Plain()
+	now := time.Unix(0, 0)
+	for reason := outgoing.ReasonUnknown; reason <= outgoing.ReasonE2EENotConfigured; reason++ {
+		r := Row{Stats: outgoing.TrackStats{State: outgoing.StateFailed}, Failed: &outgoing.PublishError{Reason: reason}}
+		if s, _ := r.State(th, now); ansi.StringWidth(s) > StateWidth {
+			t.Errorf("%q is wider than STATE (%d)", s, StateWidth)
+		}
+	}
+	r := Row{Stats: outgoing.TrackStats{State: outgoing.StatePending, Since: now.Add(-95 * time.Second)}}
+	if s, _ := r.State(th, now); ansi.StringWidth(s) > StateWidth {
+		t.Errorf("%q is wider than STATE", s)
 	}
 }
