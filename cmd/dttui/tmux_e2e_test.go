@@ -63,6 +63,10 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	waitFor("the demo track streaming", 60*time.Second, func(s string) bool {
 		return strings.Contains(s, "● connected") && strings.Contains(s, "demo") && strings.Contains(s, "published")
 	})
+	altScreen := func() string { return strings.TrimSpace(tmux("display-message", "-p", "-t", "e2e", "#{alternate_on}")) }
+	if a := altScreen(); a != "1" {
+		t.Fatalf("the UI is not on the alternate screen (alternate_on=%q)", a)
+	}
 	keys("p")
 	waitFor("the publish prompt", 10*time.Second, func(s string) bool { return strings.Contains(s, "Publish a data track") })
 	keys("C-u")
@@ -88,6 +92,29 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	shown := waitFor("log pane", 10*time.Second, func(s string) bool { return strings.Contains(s, "level=") })
 	keys("q")
 	waitFor("clean exit", 20*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED 0") })
+
+	// The terminal is restored: off the alternate screen, the shell's
+	// lines (the exit marker) on the normal one.
+	if a := altScreen(); a != "0" {
+		t.Fatalf("the terminal is still on the alternate screen after exit (alternate_on=%q)", a)
+	}
+	// Quit unpublished both tracks (the SFU confirmed each) and left the
+	// room, as the log file says from both ends: ours, and the embedded
+	// SFU's (the participant leaving at the client's request).
+	quitLog, _ := os.ReadFile(logFile)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`msg="quit: track unpublished" name=demo handle=\d+`),
+		regexp.MustCompile(`msg="quit: track unpublished" name=keys-track handle=\d+`),
+		regexp.MustCompile(`msg="quit: left the room"`),
+		regexp.MustCompile(`msg="participant closing".*reason=CLIENT_REQUEST_LEAVE`),
+	} {
+		if !want.Match(quitLog) {
+			t.Fatalf("log file lacks %s; tail:\n%s", want, tail(string(quitLog), 30))
+		}
+	}
+	if regexp.MustCompile(`msg="quit: unpublish failed"`).Match(quitLog) {
+		t.Fatalf("an unpublish failed on quit; tail:\n%s", tail(string(quitLog), 30))
+	}
 
 	// The embedded SFU's secret is in the 0600 env file, and nowhere else.
 	env, err := os.ReadFile(filepath.Join(cache, "dttui", "local-sfu.env"))
