@@ -53,6 +53,7 @@ func (m Model) View() string {
 	sb := statusbar.New(ctx)
 	sb.Text, sb.IsErr = m.statusMsg, m.statusErr
 	hv := helpview.New(ctx, m.keys)
+	hv.Offline = m.b == nil
 	hv.Prompt, hv.Burst, hv.DefaultRate, hv.DefaultSize = m.prompt, m.burstN, m.opts.DefaultRate, m.opts.DefaultSize
 	hv.SparkTable, hv.SparkDetail, hv.DropWindow = tracktable.SparkColumns, detail.MaxSpark, DropWindow.String()
 	for _, c := range []common.Component{hd, sb, hv} {

@@ -66,6 +66,12 @@ func (k KeyMap) ShortHelp() []key.Binding {
 	return []key.Binding{k.Publish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.SizeUp, k.Unpublish, k.Detail, k.Logs, k.Help, k.Quit}
 }
 
+// OfflineHelp is the footer while there is no session: the keys that
+// still do something.
+func (k KeyMap) OfflineHelp() []key.Binding {
+	return []key.Binding{k.Logs, k.Help, k.Quit}
+}
+
 // FullHelp is the `?` screen, in columns.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{

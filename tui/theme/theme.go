@@ -26,6 +26,10 @@ type Theme struct {
 
 // New builds a theme for the renderer's colour profile.
 func New(r *lipgloss.Renderer) Theme {
+	// Resolve the terminal's background (for the adaptive selection
+	// colour) now, before the UI owns the terminal: asked later, the query
+	// would race bubbletea's input reader.
+	_ = r.HasDarkBackground()
 	s := r.NewStyle
 	return Theme{
 		R:         r,
@@ -39,7 +43,9 @@ func New(r *lipgloss.Renderer) Theme {
 		Header:    s().Padding(0, 1),
 		Footer:    s().Foreground(lipgloss.Color("245")).Padding(0, 1),
 		TableHead: s().Bold(true).Foreground(lipgloss.Color("250")).Underline(true),
-		Selected:  s().Reverse(true),
+		// A background, not reverse video: coloured cells (states,
+		// sparklines) keep their colour and meaning on the selected row.
+		Selected:  s().Background(lipgloss.AdaptiveColor{Light: "254", Dark: "238"}),
 		Totals:    s().Bold(true),
 		Box:       s().Border(lipgloss.RoundedBorder()).BorderForeground(lipgloss.Color("240")).Padding(0, 1),
 		Status:    s().Foreground(lipgloss.Color("#58A6FF")),

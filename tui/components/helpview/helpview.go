@@ -23,6 +23,8 @@ type Model struct {
 	Full bool
 	// Prompt shows the publish prompt's keys in the footer instead.
 	Prompt bool
+	// Offline shows only the keys that work without a session.
+	Offline bool
 	// Figures shown under the full help.
 	Burst       int
 	DefaultRate float64
@@ -48,7 +50,11 @@ func (m *Model) View() string {
 		hm.Styles.ShortKey = th.Bold
 		hm.Styles.ShortDesc = th.Dim
 		hm.Styles.ShortSeparator = th.Dim
-		return th.Footer.Render(hm.ShortHelpView(m.Keys.ShortHelp()))
+		bindings := m.Keys.ShortHelp()
+		if m.Offline {
+			bindings = m.Keys.OfflineHelp()
+		}
+		return th.Footer.Render(hm.ShortHelpView(bindings))
 	}
 	hm.Width = m.Width - 4
 	hm.ShowAll = true

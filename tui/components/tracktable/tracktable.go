@@ -182,15 +182,16 @@ func (m *Model) View() string {
 }
 
 // rowLine draws one row. Each cell is styled on its own; the selected row
-// adds reverse video to every cell and gap (a style wrapped around styled
-// cells would end at the first cell's reset) and keeps the › marker for
-// terminals without colour.
+// adds the selection background to every cell and gap, out to the
+// table's edge (a style wrapped around styled cells would end at the
+// first cell's reset), and keeps the › marker for terminals without
+// colour.
 func (m *Model) rowLine(cols []column, r Row, selected bool, w int) string {
 	th := m.ctx.Theme
 	paint := func(s string, st *lipgloss.Style) string {
 		switch {
 		case selected && st != nil:
-			return st.Reverse(true).Render(s)
+			return st.Inherit(th.Selected).Render(s)
 		case selected:
 			return th.Selected.Render(s)
 		case st != nil:

@@ -65,9 +65,9 @@ func TestFailedRowSaysWhy(t *testing.T) {
 	}
 }
 
-// reversed reports, for each visible cell of a styled line, whether it is
-// drawn in reverse video, following the SGR sequences as a terminal does.
-func reversed(line string) []bool {
+// highlighted reports, for each visible cell of a styled line, whether it
+// has a background colour, following the SGR sequences as a terminal does.
+func highlighted(line string) []bool {
 	var out []bool
 	on := false
 	p := ansi.NewParser()
@@ -89,25 +89,38 @@ func reversed(line string) []bool {
 		if len(params) == 0 {
 			on = false
 		}
-		for _, pr := range params {
-			switch pr.Param(0) {
-			case 0:
+		for i := 0; i < len(params); i++ {
+			switch v := params[i].Param(0); {
+			case v == 0, v == 49:
 				on = false
-			case 7:
+			case v == 48:
 				on = true
-			case 27:
-				on = false
+				if params[i+1].Param(0) == 5 {
+					i += 2
+				} else {
+					i += 4
+				}
+			case v == 38:
+				if params[i+1].Param(0) == 5 {
+					i += 2
+				} else {
+					i += 4
+				}
+			case v >= 40 && v <= 47, v >= 100 && v <= 107:
+				on = true
 			}
 		}
 	}
 	return out
 }
 
-// The selected row is reverse video from its marker to the table's edge,
-// through coloured cells (a style wrapped around styled cells ended at
-// the first cell's reset); the other rows are not.
-func TestSelectedRowIsReversedThroughout(t *testing.T) {
-	m := New(common.Context{Theme: theme.Color(), Now: func() time.Time { return time.Unix(0, 0) }})
+// The selected row has the selection background from its marker to the
+// table's edge, through coloured cells (a style wrapped around styled
+// cells ended at the first cell's reset), and the coloured cells keep
+// their colour; the other rows have no background.
+func TestSelectedRowIsHighlightedThroughout(t *testing.T) {
+	th := theme.Color()
+	m := New(common.Context{Theme: th, Now: func() time.Time { return time.Unix(0, 0) }})
 	m.Rows = []Row{
 		{Stats: outgoing.TrackStats{Handle: 1, Name: "a", SID: "DTR_a", State: outgoing.StatePublished}, HasTrack: true, Spark: []float64{1, 2, 3}},
 		{Stats: outgoing.TrackStats{Handle: 2, Name: "b", SID: "DTR_b", State: outgoing.StatePublished, FramesDropped: 5, UnpublishedErrors: 1, LastError: "boom"},
@@ -116,21 +129,24 @@ func TestSelectedRowIsReversedThroughout(t *testing.T) {
 	m.Selected = 1
 	m.SetSize(140, 10)
 	lines := strings.Split(m.View(), "\n")
-	sel := reversed(lines[2])
+	sel := highlighted(lines[2])
 	if len(sel) != 140 {
 		t.Fatalf("selected row is %d cells, want the table's 140", len(sel))
 	}
-	for i, r := range sel {
-		if !r {
-			t.Fatalf("cell %d of the selected row is not reversed: %q", i, ansi.Strip(lines[2]))
+	for i, h := range sel {
+		if !h {
+			t.Fatalf("cell %d of the selected row has no background: %q", i, ansi.Strip(lines[2]))
 		}
+	}
+	if bad := th.Bad.Inherit(th.Selected).Render("dropping ▶"); !strings.Contains(lines[2], strings.TrimSuffix(bad, "\x1b[0m")) {
+		t.Fatalf("the state lost its colour on the selected row: %q", lines[2])
 	}
 	if !strings.HasPrefix(ansi.Strip(lines[2]), "› ") {
 		t.Fatal("no › marker on the selected row (needed without colour)")
 	}
-	for i, r := range reversed(lines[1]) {
-		if r {
-			t.Fatalf("cell %d of an unselected row is reversed", i)
+	for i, h := range highlighted(lines[1]) {
+		if h {
+			t.Fatalf("cell %d of an unselected row has a background", i)
 		}
 	}
 }
