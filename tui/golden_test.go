@@ -141,7 +141,7 @@ var scenarios = []scenario{
 	}},
 	{"republishing", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		publishTracks(t, h, b, "telemetry")
-		traffic(h, b, c, 20, map[string]float64{"telemetry": 100}, 512, nil)
+		traffic(h, b, c, 120, map[string]float64{"telemetry": 100}, 512, nil)
 		b.mu.Lock()
 		b.status.Reconnects = 1
 		b.snap[0].State = outgoing.StateRepublishing
@@ -158,6 +158,7 @@ var scenarios = []scenario{
 		h.m.input.SetValue("telemetry")
 		h.send(press("enter"))
 		h.until("the failed row", 5*time.Second, func(m Model) bool { return len(m.failed) == 1 })
+		h.send(press("d")) // the full reason, which the table abbreviates
 	}},
 	{"connecting", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		reconnectWith(h, c, func(ctx context.Context) (Backend, error) { <-ctx.Done(); return nil, ctx.Err() })

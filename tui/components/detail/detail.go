@@ -65,7 +65,11 @@ func (m *Model) sections(w int) []section {
 	r := *m.Row
 	st := r.Stats
 	state, style := r.State(th, m.ctx.Now())
-	title := fmt.Sprintf("%s  handle %d  %s  %s", th.Bold.Render(st.Name), st.Handle, style.Render(state), th.Dim.Render(format.OrDash(st.SID)))
+	handle := "no handle"
+	if st.Handle != 0 {
+		handle = fmt.Sprintf("handle %d", st.Handle)
+	}
+	title := fmt.Sprintf("%s  %s  %s  %s", th.Bold.Render(st.Name), handle, style.Render(state), th.Dim.Render(format.OrDash(st.SID)))
 	if st.E2EE {
 		title += "  " + th.OK.Render("E2EE")
 	}
