@@ -55,7 +55,7 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, errors.New("session: no server URL")
 	}
 	// Redacting a nil logger discards.
-	cfg.Logger = Redacting(cfg.Logger, cfg.APISecret, cfg.Token)
+	cfg.Logger = Redacting(cfg.Logger, cfg.APISecret, cfg.Token, cfg.E2EEPassphrase)
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -41,7 +42,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 1
 	}
 	defer logs.Close()
-	log := logs.Logger()
+	if o.URL == "" && (o.APIKey == "" || o.APISecret == "") {
+		// The embedded SFU's keys are made here, not by it, so the secret
+		// is known to the redacting logger before the server can log it.
+		key, secret := localsfu.GenerateKeys()
+		o.APIKey, o.APISecret = cmp.Or(o.APIKey, key), cmp.Or(o.APISecret, secret)
+	}
+	log := session.Redacting(logs.Logger(), o.APISecret, o.Token, o.E2EEPassphrase)
 	// Before anything from LiveKit or pion can log: nothing may reach the
 	// terminal. slog.SetDefault also captures the log package's default
 	// logger, for libraries that use either.
