@@ -168,7 +168,8 @@ func (t *LocalTrack) LastErr() error {
 }
 
 // TryPush queues one frame for sending and never blocks. It takes
-// ownership of payload. userTimestamp (UNIX ms by convention) is sent in
+// ownership of payload when it accepts the frame; a refused payload is not
+// kept, so the caller may reuse its buffer. userTimestamp (UNIX ms by convention) is sent in
 // the user-timestamp extension unless it is 0. A frame it does not accept
 // is counted as dropped with the reason, and the error says which:
 // ErrTrackUnpublished, or ErrQueueFull (queue full, or republishing).
