@@ -31,7 +31,7 @@ import (
 // mostly queueing (the per-track queue and the channel's buffer, full by
 // construction); BenchmarkE2EPaced shows the path at a steady rate.
 //
-//	go test -run '^$' -bench E2E -benchtime 5s ./session/
+//	go test -run '^$' -bench 'E2E|DirectPion' -benchtime 3s -count 2 ./session/
 func BenchmarkE2E(b *testing.B) {
 	for _, size := range []int{1 << 10, 64 << 10} {
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) { benchE2E(b, size, 0) })
@@ -149,7 +149,7 @@ func benchE2E(b *testing.B, size, rate int) {
 // no SFU in between. E2E/Direct is what the SFU hop (and the manager's
 // queue) costs on this machine.
 //
-//	go test -run '^$' -bench 'E2E$|DirectPion' -benchtime 5s ./session/
+//	go test -run '^$' -bench 'E2E|DirectPion' -benchtime 3s -count 2 ./session/
 func BenchmarkDirectPion(b *testing.B) {
 	for _, size := range []int{1 << 10, 64 << 10} {
 		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) { benchDirect(b, size) })
