@@ -391,7 +391,7 @@ func (m *Manager) BeginRepublish() {
 	}
 	pend, ended := m.beginRepublishLocked()
 	m.mu.Unlock()
-	failPending(pend, "full reconnect")
+	failPending(pend, "full reconnect", nil)
 	finishAll(ended)
 }
 
@@ -463,7 +463,7 @@ func (m *Manager) Republish() {
 		m.watchers.Add(1)
 	}
 	m.mu.Unlock()
-	failPending(pend, "full reconnect")
+	failPending(pend, "full reconnect", nil)
 	finishAll(ended)
 
 	for _, a := range attempts {
@@ -543,9 +543,12 @@ func (m *Manager) activeLocked() []*LocalTrack {
 	return tracks
 }
 
-func failPending(ps []*pending, detail string) {
+// failPending fails publishes taken from the pending map as disconnected,
+// with local detail and the underlying cause (either may be empty).
+func failPending(ps []*pending, detail string, cause error) {
 	for _, p := range ps {
-		p.result <- publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle, Detail: detail}}
+		p.result <- publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle,
+			Detail: detail, Err: cause}}
 	}
 }
 
@@ -562,9 +565,7 @@ func (m *Manager) Reset(cause error) {
 	if cause != nil {
 		why += ": " + cause.Error()
 	}
-	for _, p := range pend {
-		p.result <- publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle, Err: cause}}
-	}
+	failPending(pend, "", cause)
 	for _, t := range tracks {
 		m.finishUnpublish(t, why, nil)
 	}
