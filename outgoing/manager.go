@@ -709,6 +709,14 @@ func (m *Manager) ActiveInfos() []Info {
 	return out
 }
 
+// Tracks lists every track published so far (unpublished ones included),
+// in the order they were published.
+func (m *Manager) Tracks() []*LocalTrack {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.known)
+}
+
 // Snapshot returns stats for every pending publish and every track
 // published so far, in handle order.
 func (m *Manager) Snapshot() []TrackStats {
