@@ -211,11 +211,13 @@ const (
 	DropPacketizeError                   // the frame could not be packetized
 	DropDisconnected                     // still queued when the connection was lost for good
 	DropClosed                           // still queued when the session closed: the exit flush did not get it out in time
+	DropMemoryCap                        // the session's frames queued for sending held Options.MaxQueuedBytes already
+	DropStale                            // older than Options.MaxFrameAge when the sender reached it
 	NumDropReasons
 )
 
 var dropNames = [...]string{"queue full", "republishing", "unpublished", "transport error", "encrypt error", "packetize error",
-	"disconnected", "closed before sent"}
+	"disconnected", "closed before sent", "memory cap", "stale"}
 
 func (d DropReason) String() string {
 	if d >= 0 && int(d) < len(dropNames) {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dttui/dttui/packetizer"
@@ -59,11 +60,18 @@ type Info struct {
 
 // Options tune a Manager. Zero values take the defaults.
 type Options struct {
-	PublishTimeout time.Duration // default 10 s, as both clients
-	QueueCapacity  int           // frames per track, default 16
-	MTU            int           // default packetizer.MTU
-	E2EE           *E2EEKey      // nil: publishing with E2EE fails clearly
-	Now            func() time.Time
+	PublishTimeout time.Duration // default DefaultPublishTimeout
+	QueueCapacity  int           // frames per track, default DefaultQueueCapacity
+	// MaxQueuedBytes caps the payload bytes queued for sending over all
+	// tracks (default DefaultMaxQueuedBytes); a push past it is dropped
+	// with DropMemoryCap.
+	MaxQueuedBytes int64
+	// MaxFrameAge drops a frame the sender reaches later than this after
+	// its push, with DropStale (default DefaultMaxFrameAge; < 0: never).
+	MaxFrameAge time.Duration
+	MTU         int      // default packetizer.MTU
+	E2EE        *E2EEKey // nil: publishing with E2EE fails clearly
+	Now         func() time.Time
 	// After makes the publish timeout's timer; tests inject their own.
 	After  func(time.Duration) <-chan time.Time
 	Logger *slog.Logger
@@ -155,6 +163,10 @@ type Manager struct {
 	// watchers counts the publish- and republish-timeout goroutines; Close
 	// waits for them.
 	watchers sync.WaitGroup
+
+	// queuedBytes is the payload bytes of every track's frames accepted and
+	// not yet finished with (Options.MaxQueuedBytes bounds it).
+	queuedBytes atomic.Int64
 }
 
 // DefaultPublishTimeout is how long a publish waits for the SFU's answer,
@@ -164,6 +176,16 @@ const DefaultPublishTimeout = 10 * time.Second
 // DefaultQueueCapacity is the frames each track queues, the Rust SDK's size.
 const DefaultQueueCapacity = 16
 
+// DefaultMaxQueuedBytes bounds the memory frames waiting to be sent hold,
+// whatever the number of tracks: sixteen 4 MiB frames on each of eight
+// tracks would otherwise hold half a gigabyte.
+const DefaultMaxQueuedBytes = 128 << 20
+
+// DefaultMaxFrameAge: data tracks are real-time, so a frame that waited
+// this long to be sent (a stalled connection, a queue behind a slow
+// path) is dropped as stale rather than delivered late.
+const DefaultMaxFrameAge = 2 * time.Second
+
 // NewManager returns a manager sending through t.
 func NewManager(t Transport, opts Options) *Manager {
 	if opts.PublishTimeout <= 0 {
@@ -171,6 +193,12 @@ func NewManager(t Transport, opts Options) *Manager {
 	}
 	if opts.QueueCapacity <= 0 {
 		opts.QueueCapacity = DefaultQueueCapacity
+	}
+	if opts.MaxQueuedBytes <= 0 {
+		opts.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if opts.MaxFrameAge == 0 {
+		opts.MaxFrameAge = DefaultMaxFrameAge
 	}
 	if opts.MTU <= 0 {
 		opts.MTU = packetizer.MTU
@@ -708,6 +736,9 @@ func (m *Manager) ActiveInfos() []Info {
 	}
 	return out
 }
+
+// QueuedBytes is the payload bytes queued for sending over all tracks.
+func (m *Manager) QueuedBytes() int64 { return m.queuedBytes.Load() }
 
 // Tracks lists every track published so far (unpublished ones included),
 // in the order they were published.

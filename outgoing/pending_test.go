@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 )
 
 // StartPublish returns at once with the handle the request carries, so a
@@ -186,5 +187,67 @@ func TestErrorEventProblemIsTyped(t *testing.T) {
 	push := ErrorEvent{Cause: &PushError{Track: "lab: sensors", Drop: DropQueueFull}}
 	if got := push.Problem(); got != "frame dropped: queue full" {
 		t.Fatalf("push problem %q", got)
+	}
+}
+
+// The session's cap on queued bytes holds over all tracks: a push past it
+// is dropped with its own reason, and the room comes back as frames leave.
+func TestMemoryCapOverAllTracks(t *testing.T) {
+	h := newHarness(t, Options{MaxQueuedBytes: 1000})
+	a, b := h.publish("a", "DTR_a"), h.publish("b", "DTR_b")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
+	if err := a.TryPush(make([]byte, 400), 0); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, h.tr.entered) // a's frame is at the transport: it still holds its bytes
+	if err := b.TryPush(make([]byte, 400), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.TryPush(make([]byte, 400), 0); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("a push over the cap: %v", err)
+	}
+	if got := h.m.QueuedBytes(); got != 800 {
+		t.Fatalf("queued bytes %d", got)
+	}
+	sb := b.Stats()
+	if sb.DroppedBy[DropMemoryCap] != 1 || sb.FramesQueued != 1 {
+		t.Fatalf("b: %+v", sb.Counters)
+	}
+	checkAddsUp(t, sb)
+	close(gate)
+	flush(t, a)
+	flush(t, b)
+	if got := h.m.QueuedBytes(); got != 0 {
+		t.Fatalf("queued bytes after the flush: %d", got)
+	}
+	if err := b.TryPush(make([]byte, 900), 0); err != nil {
+		t.Fatalf("room came back, yet: %v", err)
+	}
+}
+
+// A frame the sender reaches later than MaxFrameAge after its push is
+// dropped as stale, not sent late.
+func TestStaleFramesAreDropped(t *testing.T) {
+	clk := newFakeClock()
+	h := newHarness(t, Options{Now: clk.now, MaxFrameAge: 2 * time.Second})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
+	_ = tr.TryPush([]byte{0}, 0)
+	recv(t, h.tr.entered) // frame 0 is at the stalled transport
+	_ = tr.TryPush([]byte{1}, 0)
+	clk.add(1500 * time.Millisecond)
+	_ = tr.TryPush([]byte{2}, 0)
+	clk.add(time.Second) // frame 1 is now 2.5 s old, frame 2 only 1 s
+	close(gate)
+	flush(t, tr)
+	s := tr.Stats()
+	checkAddsUp(t, s)
+	if s.FramesSent != 2 || s.DroppedBy[DropStale] != 1 {
+		t.Fatalf("%+v", s.Counters)
+	}
+	if p := h.tr.parsed(t); len(p) != 2 || p[0].Payload[0] != 0 || p[1].Payload[0] != 2 {
+		t.Fatalf("sent %v", p)
 	}
 }

@@ -16,6 +16,7 @@ import (
 type frame struct {
 	payload []byte
 	ts      uint64 // user timestamp; 0 means none
+	at      int64  // when it was queued, UNIX ns (for MaxFrameAge)
 }
 
 // LocalTrack is a data track this participant publishes.
@@ -186,12 +187,21 @@ func (t *LocalTrack) TryPush(payload []byte, userTimestamp uint64) error {
 		t.pushers.Add(-1)
 		return t.drop(DropRepublishing, false)
 	}
+	// The session's cap on queued bytes: checked before the queue, so a
+	// frame over it never takes a slot.
+	size := int64(len(payload))
+	if t.m.queuedBytes.Add(size) > t.m.opts.MaxQueuedBytes {
+		t.m.queuedBytes.Add(-size)
+		t.pushers.Add(-1)
+		return t.drop(DropMemoryCap, false)
+	}
 	t.c.inflight.Add(1)
 	select {
-	case t.queue <- frame{payload: payload, ts: userTimestamp}:
+	case t.queue <- frame{payload: payload, ts: userTimestamp, at: t.m.opts.Now().UnixNano()}:
 		t.pushers.Add(-1)
 		return nil
 	default:
+		t.m.queuedBytes.Add(-size)
 		t.pushers.Add(-1)
 		return t.drop(DropQueueFull, true)
 	}
@@ -346,16 +356,20 @@ func (t *LocalTrack) run() {
 			t.drainQueue()
 			return
 		case f := <-t.queue:
-			if err != nil {
+			switch {
+			case err != nil:
 				t.dropQueued(DropPacketizeError, err)
-				continue
-			}
-			if PublishState(t.state.Load()) == StateRepublishing {
+			case PublishState(t.state.Load()) == StateRepublishing:
 				// Queued before the reconnect: the SFU forgot this handle.
 				t.dropQueued(DropRepublishing, nil)
-				continue
+			case t.m.opts.MaxFrameAge > 0 && t.m.opts.Now().UnixNano()-f.at > int64(t.m.opts.MaxFrameAge):
+				// Real-time data: a frame this old is of no use to a
+				// subscriber, and sending it would delay the fresh ones.
+				t.dropQueued(DropStale, nil)
+			default:
+				t.send(pk, seal, f)
 			}
-			t.send(pk, seal, f)
+			t.m.queuedBytes.Add(-int64(len(f.payload)))
 		}
 	}
 }
@@ -372,8 +386,9 @@ func (t *LocalTrack) drainQueue() {
 	r := DropReason(t.stopReason.Load())
 	for {
 		select {
-		case <-t.queue:
+		case f := <-t.queue:
 			t.dropQueued(r, nil)
+			t.m.queuedBytes.Add(-int64(len(f.payload)))
 		default:
 			return
 		}

@@ -8,11 +8,14 @@ type ConnState int
 const (
 	Connecting ConnState = iota
 	Connected
+	// Stalled: connected, but the data channel has held unsent bytes and
+	// made no progress for a while (the path went quiet without failing).
+	Stalled
 	Reconnecting
 	Disconnected
 )
 
-var connStateNames = [...]string{"connecting", "connected", "reconnecting", "disconnected"}
+var connStateNames = [...]string{"connecting", "connected", "stalled", "reconnecting", "disconnected"}
 
 func (s ConnState) String() string {
 	if s >= 0 && int(s) < len(connStateNames) {

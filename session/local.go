@@ -159,6 +159,7 @@ func (s *Session) Publish(ctx context.Context, name string, e2ee bool) (*Track, 
 // sample records every local track's totals (the session's sampler runs
 // it every report.SampleInterval) and expires the ledgers' grace periods.
 func (s *Session) sample(now time.Time) {
+	s.checkStall(now)
 	for _, lt := range s.mgr.Tracks() {
 		st := s.local(lt.Handle())
 		tot := report.Totals{Out: lt.Counters()}

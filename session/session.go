@@ -43,6 +43,8 @@ type Session struct {
 	streams map[uint32]*localState
 
 	rec *report.Recorder
+	// stall follows the publisher's data channel (the sampler's only).
+	stall stallWatch
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -95,6 +97,8 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mgr = outgoing.NewManager(s, outgoing.Options{
 		PublishTimeout: cfg.PublishTimeout,
+		MaxQueuedBytes: cfg.MaxQueuedBytes,
+		MaxFrameAge:    cfg.MaxFrameAge,
 		E2EE:           key,
 		Logger:         cfg.Logger.With("component", "outgoing"),
 	})
@@ -175,8 +179,20 @@ func (s *Session) streamState(id uint32) *localState {
 	return s.streams[id]
 }
 
-func (s *Session) setStatus(st State, err error) {
+// setStatus moves the connection to st, with why (err).
+func (s *Session) setStatus(st State, err error) { s.changeStatus(nil, st, err) }
+
+// setStatusIf moves the status to st only if it is still in from, in one
+// step under the lock: the stall watch must not overwrite a reconnect that
+// began meanwhile.
+func (s *Session) setStatusIf(from, st State, err error) { s.changeStatus(&from, st, err) }
+
+func (s *Session) changeStatus(from *State, st State, err error) {
 	s.mu.Lock()
+	if from != nil && s.status.State != *from {
+		s.mu.Unlock()
+		return
+	}
 	s.status.State, s.status.Err, s.status.Since = st, err, time.Now()
 	s.status.URL = RedactURL(s.cfg.URL)
 	if s.status.Identity == "" {

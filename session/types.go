@@ -29,6 +29,12 @@ type Config struct {
 	Logger *slog.Logger
 
 	PublishTimeout time.Duration // default outgoing.DefaultPublishTimeout
+	// MaxQueuedBytes caps the payload bytes queued for sending over all
+	// tracks (default outgoing.DefaultMaxQueuedBytes).
+	MaxQueuedBytes int64
+	// MaxFrameAge drops frames that waited longer to be sent (default
+	// outgoing.DefaultMaxFrameAge; < 0: never).
+	MaxFrameAge time.Duration
 	// LossGrace is how long after a frame was sent the loopback subscriber
 	// has to receive it before it counts as lost (default
 	// probe.DefaultLossGrace).
@@ -61,6 +67,7 @@ type (
 const (
 	StateConnecting   = report.Connecting
 	StateConnected    = report.Connected
+	StateStalled      = report.Stalled
 	StateReconnecting = report.Reconnecting
 	StateDisconnected = report.Disconnected
 )
