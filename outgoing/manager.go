@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/schema"
 )
 
 // Transport is what the session provides.
@@ -48,6 +49,7 @@ type PublishRequest struct {
 	Handle uint16
 	Name   string
 	E2EE   bool
+	Type   schema.Decl // frame encoding and schema (fields 4 and 5); zero: untyped
 }
 
 // Info is what the SFU says about a published track.
@@ -56,6 +58,7 @@ type Info struct {
 	SID    string
 	Name   string
 	E2EE   bool
+	Type   schema.Decl
 }
 
 // Options tune a Manager. Zero values take the defaults.
@@ -226,6 +229,11 @@ func NewManager(t Transport, opts Options) *Manager {
 type PublishOptions struct {
 	Name string
 	E2EE bool
+	// Type declares the frames' encoding and schema; checked against the
+	// compatibility rules before anything is sent (ReasonInvalidType).
+	// A schema's definition must be stored in the room first (the
+	// session's StoreSchema).
+	Type schema.Decl
 	// OnSent, when set, sees every frame of the track once all its packets
 	// were handed to the transport: the payload as pushed (before
 	// encryption), valid only during the call. It runs on the track's
@@ -265,6 +273,9 @@ func (m *Manager) StartPublish(o PublishOptions) (*PendingPublish, error) {
 	if o.E2EE && m.opts.E2EE == nil {
 		return nil, &PublishError{Reason: ReasonE2EENotConfigured, Name: o.Name}
 	}
+	if err := o.Type.Check(); err != nil {
+		return nil, &PublishError{Reason: ReasonInvalidType, Name: o.Name, Err: err}
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -278,7 +289,7 @@ func (m *Manager) StartPublish(o PublishOptions) (*PendingPublish, error) {
 	}
 	h := uint16(m.nextHandle)
 	m.nextHandle++
-	p := &PendingPublish{m: m, req: PublishRequest{Handle: h, Name: o.Name, E2EE: o.E2EE}, opts: o,
+	p := &PendingPublish{m: m, req: PublishRequest{Handle: h, Name: o.Name, E2EE: o.E2EE, Type: o.Type}, opts: o,
 		since: m.opts.Now(), done: make(chan struct{})}
 	m.pending[h] = p
 	// Added under m.mu while not closed, so Close's Wait never races an Add.
@@ -620,7 +631,7 @@ func (m *Manager) sendRepublish(t *LocalTrack, done chan struct{}) {
 	}
 	t.c.attempts.Add(1)
 	var timeout <-chan time.Time
-	if err := m.t.SendPublishRequest(PublishRequest{Handle: t.handle, Name: t.name, E2EE: t.e2ee}); err != nil {
+	if err := m.t.SendPublishRequest(PublishRequest{Handle: t.handle, Name: t.name, E2EE: t.e2ee, Type: t.typ}); err != nil {
 		perr := &PublishError{Reason: ReasonDisconnected, Name: t.name, Handle: t.handle, Republish: true,
 			Detail: "could not send the request", Err: err}
 		m.finishUnpublish(t, "republish failed: "+perr.Problem(), perr, DropUnpublished)
@@ -754,7 +765,7 @@ func (m *Manager) Snapshot() []TrackStats {
 	m.mu.Lock()
 	out := make([]TrackStats, 0, len(m.pending)+len(m.known))
 	for _, p := range m.pending {
-		st := TrackStats{Handle: p.req.Handle, Name: p.req.Name, E2EE: p.req.E2EE, State: StatePending, Since: p.since}
+		st := TrackStats{Handle: p.req.Handle, Name: p.req.Name, E2EE: p.req.E2EE, Type: p.req.Type, State: StatePending, Since: p.since}
 		st.PublishAttempts = 1
 		out = append(out, st)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dttui/dttui/schema"
 )
 
 // StartPublish returns at once with the handle the request carries, so a
@@ -250,4 +252,35 @@ func TestStaleFramesAreDropped(t *testing.T) {
 	if p := h.tr.parsed(t); len(p) != 2 || p[0].Payload[0] != 0 || p[1].Payload[0] != 2 {
 		t.Fatalf("sent %v", p)
 	}
+}
+
+// A typed track's frame encoding and schema go in the request (and again
+// in a republish); a pair that breaks the rules is refused before
+// anything is sent.
+func TestTypedPublish(t *testing.T) {
+	h := newHarness(t, Options{})
+	typ := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameProtobuf},
+		Schema: schema.ID{Name: "pose", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingProtobuf}}}
+	req, res := h.publishAsync(context.Background(), PublishOptions{Name: "pose", Type: typ})
+	if req.Type != typ {
+		t.Fatalf("request %+v", req)
+	}
+	h.m.HandlePublishResponse(Info{Handle: req.Handle, SID: "DTR_p", Name: "pose", Type: typ})
+	r := recv(t, res)
+	if r.err != nil || r.tr.Info().Type != typ || r.tr.Stats().Type != typ {
+		t.Fatalf("track %+v %v", r.tr.Info(), r.err)
+	}
+	h.timer.next()
+	h.m.Republish()
+	if again := recv(t, h.tr.publishes); again.Type != typ || again.Handle != req.Handle {
+		t.Fatalf("republish request %+v", again)
+	}
+
+	bad := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameProtobuf}}
+	_, err := h.m.StartPublish(PublishOptions{Name: "raw", Type: bad})
+	var pe *PublishError
+	if !errors.Is(err, ErrInvalidType) || !errors.Is(err, schema.ErrEncodingNeedsSchema) || !errors.As(err, &pe) || pe.Handle != 0 {
+		t.Fatalf("protobuf without a schema: %v", err)
+	}
+	none(t, h.tr.publishes)
 }

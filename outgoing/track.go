@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/schema"
 )
 
 // frame is one queued push.
@@ -37,6 +38,7 @@ type LocalTrack struct {
 	handle uint16
 	name   string
 	e2ee   bool
+	typ    schema.Decl
 	onSent func(payload []byte) // PublishOptions.OnSent; may be nil
 
 	sid   atomic.Pointer[string]
@@ -82,7 +84,7 @@ type LocalTrack struct {
 
 func newLocalTrack(m *Manager, info Info, onSent func([]byte)) *LocalTrack {
 	t := &LocalTrack{
-		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE, onSent: onSent,
+		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE, typ: info.Type, onSent: onSent,
 		queue:      make(chan frame, m.opts.QueueCapacity),
 		stopCh:     make(chan struct{}),
 		senderDone: make(chan struct{}),
@@ -100,7 +102,7 @@ func newLocalTrack(m *Manager, info Info, onSent func([]byte)) *LocalTrack {
 
 // Info returns what the SFU told us about the track (the SID changes after a republish).
 func (t *LocalTrack) Info() Info {
-	return Info{Handle: t.handle, SID: *t.sid.Load(), Name: t.name, E2EE: t.e2ee}
+	return Info{Handle: t.handle, SID: *t.sid.Load(), Name: t.name, E2EE: t.e2ee, Type: t.typ}
 }
 
 // Handle is the track's publisher handle.
@@ -313,7 +315,7 @@ func (t *LocalTrack) Counters() Counters {
 
 // Stats returns a snapshot of the track's counters and history.
 func (t *LocalTrack) Stats() TrackStats {
-	s := TrackStats{Handle: t.handle, Name: t.name, SID: *t.sid.Load(), E2EE: t.e2ee, State: t.State(), Counters: t.Counters()}
+	s := TrackStats{Handle: t.handle, Name: t.name, SID: *t.sid.Load(), E2EE: t.e2ee, Type: t.typ, State: t.State(), Counters: t.Counters()}
 	t.mu.Lock()
 	s.Since = t.since
 	s.Timeline = append([]StateChange(nil), t.timeline...)

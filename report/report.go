@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/schema"
 )
 
 // Windows over which figures are computed; one home for each.
@@ -46,6 +47,7 @@ type Local struct {
 	Handle uint16
 	Name   string
 	E2EE   bool
+	Type   schema.Decl // frame encoding and schema; zero: untyped
 	State  outgoing.PublishState
 	Since  time.Time // when State began
 	// SIDs are every SID the SFU gave the track, oldest first: one per

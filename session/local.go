@@ -8,6 +8,7 @@ import (
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session/probe"
 )
 
@@ -15,6 +16,9 @@ import (
 type PublishOptions struct {
 	Name string
 	E2EE bool
+	// Type declares the frames' encoding and schema (store the schema's
+	// definition with StoreSchema first).
+	Type schema.Decl
 }
 
 // Track is a published local track and the probe source that numbers its
@@ -128,7 +132,7 @@ func unixOrZero(ns int64) time.Time {
 // pending publish (its handle, Cancel, Wait).
 func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
 	st := newLocalState(s.cfg.LossGrace)
-	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, OnSent: st.onSent})
+	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, Type: o.Type, OnSent: st.onSent})
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +218,7 @@ func (s *Session) Report(base *report.Snapshot) report.Snapshot {
 		since = base.At
 	}
 	for _, ts := range s.mgr.Snapshot() {
-		l := report.Local{Handle: ts.Handle, Name: ts.Name, E2EE: ts.E2EE, State: ts.State, Since: ts.Since,
+		l := report.Local{Handle: ts.Handle, Name: ts.Name, E2EE: ts.E2EE, Type: ts.Type, State: ts.State, Since: ts.Since,
 			Out: ts.Counters, Timeline: ts.Timeline, Errors: ts.Errors}
 		for _, ch := range ts.Timeline {
 			if ch.SID != "" && (len(l.SIDs) == 0 || l.SIDs[len(l.SIDs)-1] != ch.SID) {

@@ -45,6 +45,7 @@ type Session struct {
 	rec *report.Recorder
 	// stall follows the publisher's data channel (the sampler's only).
 	stall stallWatch
+	blobs blobRequests
 
 	ctx    context.Context
 	cancel context.CancelFunc

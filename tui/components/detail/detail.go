@@ -72,6 +72,9 @@ func (m *Model) sections(w int) []section {
 	if l.E2EE {
 		title += "  " + th.OK.Render("E2EE")
 	}
+	if t := l.Type.String(); t != "" {
+		title += "  " + th.Info.Render(t)
+	}
 	secs := []section{{lines: []string{title}}}
 	if r.Failed != nil {
 		// No counters for a publish that never happened: the reason, whole,
