@@ -14,21 +14,29 @@ import (
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/source"
 )
 
-// Track is one track to publish; Rate 0 publishes without sending.
+// Track is one track to publish. Its frames are probe frames from a
+// generator (Rate 0 publishes without sending), or, with Source, the
+// user's own data at Rate (0: as fast as the track takes them).
 type Track struct {
-	Name string
-	Rate float64 // frames per second
-	Size int     // bytes per frame
-	E2EE bool
+	Name   string
+	Rate   float64 // frames per second
+	Size   int     // bytes per probe frame
+	E2EE   bool
+	Type   schema.Decl
+	Source *source.Spec
+	// Stdin is read for a Source of path "-".
+	Stdin io.Reader
 }
 
 // Backend is what headless needs of a session.
 type Backend interface {
-	Publish(ctx context.Context, name string, e2ee bool) (*session.Track, error)
+	PublishWith(ctx context.Context, o session.PublishOptions) (*session.Track, error)
 	Report(base *report.Snapshot) report.Snapshot
 	// Settle waits for frames still on their way to the loopback
 	// subscriber (bounded by the loss grace period and ctx).
@@ -50,8 +58,16 @@ const DefaultFlushTimeout = 5 * time.Second
 
 // Result is how a run ended, for the caller's exit code.
 type Result struct {
-	Final  report.Snapshot
-	Failed []TrackError // tracks that could not be published
+	Final   report.Snapshot
+	Failed  []TrackError   // tracks that could not be published
+	Sources []SourceResult // what each data source pushed, and why it stopped
+}
+
+// SourceResult is what one track's data source did.
+type SourceResult struct {
+	Track string
+	source.Result
+	Err error // nil: it reached its end (or the run ended first)
 }
 
 // Run publishes tracks, runs their generators and writes a Line to out
@@ -82,13 +98,37 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	)
 	genCtx, stopGens := context.WithCancel(context.Background())
 	defer stopGens()
+	var srcMu sync.Mutex
 	for _, t := range tracks {
-		lt, err := b.Publish(ctx, t.Name, t.E2EE)
+		lt, err := b.PublishWith(ctx, session.PublishOptions{Name: t.Name, E2EE: t.E2EE, Type: t.Type})
 		if err != nil {
 			res.Failed = append(res.Failed, trackError(t.Name, err))
 			continue
 		}
 		published = append(published, lt)
+		if t.Source != nil {
+			r, err := source.Open(*t.Source, t.Stdin)
+			if err != nil {
+				res.Sources = append(res.Sources, SourceResult{Track: t.Name, Err: err})
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer r.Close()
+				sr, err := source.Run(genCtx, r, lt.Push, t.Rate)
+				if errors.Is(err, context.Canceled) {
+					err = nil // the run ended first
+				}
+				if err != nil {
+					o.Logger.Warn("source stopped", "track", t.Name, "err", err)
+				}
+				srcMu.Lock()
+				res.Sources = append(res.Sources, SourceResult{Track: t.Name, Result: sr, Err: err})
+				srcMu.Unlock()
+			}()
+			continue
+		}
 		if t.Rate <= 0 {
 			continue
 		}
@@ -214,6 +254,7 @@ type RxLine struct {
 	Duplicates    uint64  `json:"duplicates"`
 	Late          uint64  `json:"late"`
 	Foreign       uint64  `json:"foreign"`
+	Data          uint64  `json:"data"`
 	Incomplete    uint64  `json:"incomplete"`
 	Corrupt       uint64  `json:"corrupt"`
 	LatencyFrames uint64  `json:"latency_frames"`
@@ -258,7 +299,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 		}
 		if rx := l.Rx; rx != nil {
 			tl.Rx = &RxLine{FramesPerSec: r.ReceivedFPS, Frames: rx.Frames, Bytes: rx.Bytes, Lost: rx.Lost, InGrace: rx.InGrace,
-				GraceS: rx.Grace.Seconds(), Duplicates: rx.Duplicates, Late: rx.Late, Foreign: rx.Foreign,
+				GraceS: rx.Grace.Seconds(), Duplicates: rx.Duplicates, Late: rx.Late, Foreign: rx.Foreign, Data: rx.Data,
 				Incomplete: rx.Incomplete, Corrupt: rx.Corrupt,
 				LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99)}
 		}

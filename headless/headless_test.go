@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"os"
@@ -19,8 +20,10 @@ import (
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
+	"github.com/dttui/dttui/source"
 )
 
 var (
@@ -306,7 +309,7 @@ func TestNoTracksIsAnEmptyList(t *testing.T) {
 // idleBackend is connected and has nothing published.
 type idleBackend struct{}
 
-func (idleBackend) Publish(context.Context, string, bool) (*session.Track, error) {
+func (idleBackend) PublishWith(context.Context, session.PublishOptions) (*session.Track, error) {
 	return nil, errors.New("not used")
 }
 func (idleBackend) Report(*report.Snapshot) report.Snapshot {
@@ -314,3 +317,50 @@ func (idleBackend) Report(*report.Snapshot) report.Snapshot {
 }
 func (idleBackend) Settle(context.Context) {}
 func (idleBackend) Close() error           { return nil }
+
+// A data source: every line of standard input becomes a frame, none
+// dropped (the source waits for the track), all of them arriving at the
+// loopback subscriber as the user's data.
+func TestStdinSource(t *testing.T) {
+	s := connect(t, true)
+	var lines strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&lines, "{\"seq\":%d,\"pose\":[1.5,2.5,3.5]}\n", i)
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 4*time.Second)
+	defer stop()
+	var out bytes.Buffer
+	res, err := Run(ctx, s, []Track{{Name: "telemetry", Source: &source.Spec{Path: "-", ValidateJSON: true}, Stdin: strings.NewReader(lines.String()),
+		Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON}}}}, &out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sources) != 1 || res.Sources[0].Err != nil || res.Sources[0].Frames != 500 {
+		t.Fatalf("source %+v", res.Sources)
+	}
+	lns := parseLines(t, &out)
+	tr := lns[len(lns)-1].Tracks[0]
+	if tr.Sent != 500 || tr.Dropped != 0 || tr.Rx == nil || tr.Rx.Data != 500 {
+		t.Fatalf("final %+v rx %+v", tr, tr.Rx)
+	}
+}
+
+// A bad line stops the source with where and why; the frames before it
+// were sent and are counted.
+func TestStdinSourceBadLine(t *testing.T) {
+	s := connect(t, false)
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	var out bytes.Buffer
+	res, err := Run(ctx, s, []Track{{Name: "t", Source: &source.Spec{Path: "-", ValidateJSON: true}, Stdin: strings.NewReader("{}\n{}\n{oops\n{}\n")}}, &out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fe *source.FrameError
+	if len(res.Sources) != 1 || !errors.As(res.Sources[0].Err, &fe) || fe.Where != "line 3" || res.Sources[0].Frames != 2 {
+		t.Fatalf("source %+v", res.Sources)
+	}
+	if l := res.Final.Local[0]; l.Out.FramesSent != 2 || l.Out.FramesPushed != 2 {
+		t.Fatalf("counters %+v", l.Out)
+	}
+}

@@ -284,3 +284,56 @@ func TestTypedPublish(t *testing.T) {
 	}
 	none(t, h.tr.publishes)
 }
+
+// Push waits for room instead of dropping: every frame of a long burst
+// into a slow transport is sent, none counted dropped, in order; a ctx
+// that ends while waiting hands nothing over.
+func TestPushWaitsForRoom(t *testing.T) {
+	h := newHarness(t, Options{QueueCapacity: 2})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
+	done := make(chan error, 1)
+	go func() {
+		for i := range 50 {
+			if err := tr.Push(context.Background(), []byte{byte(i)}, 0); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 50 {
+		recv(t, h.tr.entered)
+		gate <- struct{}{}
+	}
+	if err := recv(t, done); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, tr)
+	s := tr.Stats()
+	checkAddsUp(t, s)
+	if s.FramesSent != 50 || s.FramesDropped != 0 || s.FramesPushed != 50 {
+		t.Fatalf("%+v", s.Counters)
+	}
+	for i, p := range h.tr.parsed(t) {
+		if p.Payload[0] != byte(i) {
+			t.Fatalf("frame %d arrived as %d", i, p.Payload[0])
+		}
+	}
+	// Stalled, with the queue full: Push gives up with ctx, counting nothing.
+	_ = tr.TryPush([]byte{1}, 0)
+	recv(t, h.tr.entered)
+	_ = tr.TryPush([]byte{2}, 0)
+	_ = tr.TryPush([]byte{3}, 0)
+	before := tr.Stats().FramesPushed
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := tr.Push(ctx, []byte{4}, 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("push into a stalled queue: %v", err)
+	}
+	if after := tr.Stats(); after.FramesPushed != before || after.FramesDropped != 0 {
+		t.Fatalf("a push that never happened was counted: %+v", after.Counters)
+	}
+	close(gate)
+}

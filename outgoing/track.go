@@ -59,8 +59,11 @@ type LocalTrack struct {
 	// a queue nobody drains, and the push path takes no lock.
 	pushers atomic.Int32
 
-	stopOnce   sync.Once
-	stopCh     chan struct{}
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	// room is signalled (without blocking) each time the sender takes a
+	// frame off the queue, for Push waiting for room.
+	room       chan struct{}
 	stopReason atomic.Int32 // DropReason for frames still queued at stop
 	senderDone chan struct{}
 	sendCtx    context.Context
@@ -87,6 +90,7 @@ func newLocalTrack(m *Manager, info Info, onSent func([]byte)) *LocalTrack {
 		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE, typ: info.Type, onSent: onSent,
 		queue:      make(chan frame, m.opts.QueueCapacity),
 		stopCh:     make(chan struct{}),
+		room:       make(chan struct{}, 1),
 		senderDone: make(chan struct{}),
 	}
 	for r := range t.pushErrs {
@@ -206,6 +210,38 @@ func (t *LocalTrack) TryPush(payload []byte, userTimestamp uint64) error {
 		t.m.queuedBytes.Add(-size)
 		t.pushers.Add(-1)
 		return t.drop(DropQueueFull, true)
+	}
+}
+
+// Push is TryPush that waits for room in the track's queue instead of
+// dropping the frame when it is full: for frames that must all go (a file,
+// a burst that delivers), not for a real-time producer. Waiting is not a
+// push: if ctx ends first the frame was never handed over, is not counted,
+// and Push returns ctx's error. Every other refusal is TryPush's, counted
+// with its reason.
+func (t *LocalTrack) Push(ctx context.Context, payload []byte, userTimestamp uint64) error {
+	for {
+		// Drain a stale signal first, so a dequeue after the attempt
+		// below is not missed.
+		select {
+		case <-t.room:
+		default:
+		}
+		if len(t.queue) < cap(t.queue) || PublishState(t.state.Load()) != StatePublished {
+			err := t.TryPush(payload, userTimestamp)
+			var pe *PushError
+			if !errors.As(err, &pe) || pe.Drop != DropQueueFull {
+				return err
+			}
+			// Another pusher took the slot: this one was counted as a
+			// queue-full drop, as it was one. Wait for the next.
+		}
+		select {
+		case <-t.room:
+		case <-t.stopCh:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -358,6 +394,10 @@ func (t *LocalTrack) run() {
 			t.drainQueue()
 			return
 		case f := <-t.queue:
+			select {
+			case t.room <- struct{}{}:
+			default:
+			}
 			switch {
 			case err != nil:
 				t.dropQueued(DropPacketizeError, err)

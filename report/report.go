@@ -111,9 +111,12 @@ type Receive struct {
 	Grace      time.Duration // the grace period
 	Duplicates uint64        // further copies of a frame already received
 	Late       uint64        // arrived after they were counted lost
-	// Foreign counts frames on the track's SIDs that are not of its probe
-	// stream (another run, another application): ignored for loss.
+	// Foreign counts probe frames on the track's SIDs that are not of its
+	// stream (an earlier publication, another run): ignored for loss.
 	Foreign uint64
+	// Data counts frames that carry no probe (the user's own data): they
+	// arrive, but only their packets can say what was lost.
+	Data uint64
 	// Incomplete counts frames the subscriber gave up reassembling (a
 	// packet was missing); each is also lost once its grace ends.
 	Incomplete uint64

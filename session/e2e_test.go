@@ -82,7 +82,7 @@ func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
 	// Five probe frames of our stream; the 1-byte frame is not a probe.
 	l := row(s, tr)
 	r := *l.Rx
-	if r.Frames != 5 || r.Foreign != 1 || r.Lost != 0 || r.InGrace != 0 || r.Incomplete != 0 ||
+	if r.Frames != 5 || r.Data != 1 || r.Lost != 0 || r.InGrace != 0 || r.Incomplete != 0 ||
 		r.Corrupt != 0 || r.UserTimestamps != 1 || l.Latency.P99 <= 0 || l.Latency.Frames != 5 {
 		t.Fatalf("received %+v, latency %+v", r, l.Latency)
 	}

@@ -3,13 +3,20 @@ package session
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session/localsfu"
+	"github.com/dttui/dttui/source"
 	"github.com/livekit/protocol/livekit"
 )
 
@@ -111,5 +118,59 @@ func TestE2EStoreSchemaWithBlobsOff(t *testing.T) {
 	var be *BlobError
 	if !errors.Is(err, ErrBlobsDisabled) || !errors.As(err, &be) || be.Message != "data blob not enabled" {
 		t.Fatalf("store with blobs off: %v", err)
+	}
+}
+
+// A file source's frames arrive byte-exact and in order, with the user
+// timestamp set: frames of various sizes, one of several packets.
+func TestE2EFileSourceArrivesByteExact(t *testing.T) {
+	var mu sync.Mutex
+	var got []packetizer.ReceivedFrame
+	var sid atomic.Pointer[string]
+	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(from string, f packetizer.ReceivedFrame) {
+		if p := sid.Load(); p != nil && *p == from {
+			mu.Lock()
+			got = append(got, packetizer.ReceivedFrame{Payload: bytes.Clone(f.Payload), Extensions: f.Extensions})
+			mu.Unlock()
+		}
+	}})
+	tr, err := s.Publish(bounded(t, 15*time.Second), "file", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trackSID := tr.Info().SID
+	sid.Store(&trackSID)
+	waitSubscribed(t, s, tr)
+	var records [][]byte
+	var file bytes.Buffer
+	for i := range 40 {
+		rec := bytes.Repeat([]byte{byte(i)}, 1+i*997) // up to 38 KiB: 3 packets
+		records = append(records, rec)
+		_ = binary.Write(&file, binary.BigEndian, uint32(len(rec)))
+		file.Write(rec)
+	}
+	path := filepath.Join(t.TempDir(), "records.bin")
+	if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := source.Open(source.Spec{Path: path, Framing: source.LengthPrefixed}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	res, err := source.Run(bounded(t, 20*time.Second), r, tr.Push, 200)
+	if err != nil || res.Frames != 40 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	eventually(t, 15*time.Second, "40 frames", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) == 40 })
+	mu.Lock()
+	defer mu.Unlock()
+	for i, f := range got {
+		if !bytes.Equal(f.Payload, records[i]) || !f.Extensions.HasUserTimestamp {
+			t.Fatalf("frame %d: %d bytes (want %d), user timestamp %v", i, len(f.Payload), len(records[i]), f.Extensions.HasUserTimestamp)
+		}
+	}
+	if st := tr.Stats(); st.FramesDropped != 0 || st.FramesSent != 40 {
+		t.Fatalf("%+v", st.Counters)
 	}
 }

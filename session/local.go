@@ -144,10 +144,15 @@ func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
 	return &Pending{PendingPublish: p, st: st}, nil
 }
 
-// Publish publishes a data track and waits for the SFU's answer; ctx
-// ending cancels the publish.
+// Publish publishes an untyped data track and waits for the SFU's answer;
+// ctx ending cancels the publish.
 func (s *Session) Publish(ctx context.Context, name string, e2ee bool) (*Track, error) {
-	p, err := s.StartPublish(PublishOptions{Name: name, E2EE: e2ee})
+	return s.PublishWith(ctx, PublishOptions{Name: name, E2EE: e2ee})
+}
+
+// PublishWith is Publish with every option.
+func (s *Session) PublishWith(ctx context.Context, o PublishOptions) (*Track, error) {
+	p, err := s.StartPublish(o)
 	if err != nil {
 		return nil, err
 	}

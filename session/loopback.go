@@ -52,7 +52,8 @@ type handleState struct {
 type sidRx struct {
 	frames, bytes uint64 // every reassembled frame (ciphertext bytes for E2EE)
 	incomplete    uint64 // frames the depacketizer gave up on
-	foreign       uint64 // frames that are not of the SID's publisher's probe stream
+	foreign       uint64 // probe frames of a stream that is not the track's
+	data          uint64 // frames that carry no probe: the user's own data
 	decryptFailed uint64
 }
 
@@ -257,10 +258,11 @@ func (l *loopback) onPacket(b []byte) {
 		payload = plain
 	}
 	h, isProbe := probe.Decode(payload)
-	var st *localState
-	if isProbe {
-		st = l.s.streamState(h.Stream)
+	if !isProbe {
+		sr.data++
+		return
 	}
+	st := l.s.streamState(h.Stream)
 	if st == nil {
 		sr.foreign++
 		return
@@ -340,6 +342,7 @@ func (l *loopback) receive(st *localState, sids []string) *report.Receive {
 	for i, sid := range sids {
 		if sr := l.sids[sid]; sr != nil {
 			r.Foreign += sr.foreign
+			r.Data += sr.data
 			r.Incomplete += sr.incomplete
 			r.Corrupt += sr.decryptFailed
 		}

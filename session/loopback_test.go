@@ -86,8 +86,8 @@ func TestLoopbackAttributesFramesByStream(t *testing.T) {
 			r.deliver(r.packets(payload)...) // the same frame again, as a new frame
 		}
 	}
-	// A probe of another stream (an earlier publication, another run) and
-	// a frame of another application, on our SID: foreign.
+	// A probe of another stream (an earlier publication, another run) is
+	// foreign; a frame that is no probe is the user's own data.
 	r.deliver(r.packets(probe.Encode(nil, probe.Header{Stream: r.st.stream + 1, Seq: 10, Sent: time.Now()}, 100))...)
 	r.deliver(r.packets([]byte("not a probe at all, just someone's data"))...)
 	// Frame 10 is three packets; its middle one never arrives.
@@ -99,7 +99,7 @@ func TestLoopbackAttributesFramesByStream(t *testing.T) {
 	r.deliver(r.send(12, 100)...)
 
 	got := r.receive()
-	if got.Frames != 11 || got.Duplicates != 4 || got.Foreign != 2 || got.InGrace != 2 || got.Lost != 0 {
+	if got.Frames != 11 || got.Duplicates != 4 || got.Foreign != 1 || got.Data != 1 || got.InGrace != 2 || got.Lost != 0 {
 		t.Fatalf("before the grace is over: %+v", got)
 	}
 	r.st.ledger.Settle()
@@ -109,7 +109,7 @@ func TestLoopbackAttributesFramesByStream(t *testing.T) {
 	}
 	r.l.mu.Unlock()
 	got = r.receive()
-	if got.Frames != 11 || got.Lost != 2 || got.InGrace != 0 || got.Incomplete != 1 || got.Duplicates != 4 || got.Foreign != 2 {
+	if got.Frames != 11 || got.Lost != 2 || got.InGrace != 0 || got.Incomplete != 1 || got.Duplicates != 4 || got.Foreign != 1 || got.Data != 1 {
 		t.Fatalf("settled: %+v", got)
 	}
 	if c := r.st.ledger.Counts(); got.Frames+got.Lost != c.Sent || c.Sent != 13 {
@@ -139,7 +139,7 @@ func TestLoopbackCountsUndecryptableFrames(t *testing.T) {
 	}
 	r.deliver(enc...)
 	r.deliver(pkts...)
-	if got := r.receive(); got.Frames != 1 || got.Corrupt != 1 || got.Foreign != 1 {
+	if got := r.receive(); got.Frames != 1 || got.Corrupt != 1 || got.Data != 1 {
 		t.Fatalf("%+v", got)
 	}
 }
