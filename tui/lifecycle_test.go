@@ -125,7 +125,7 @@ func TestGeneratorStartFailureIsShown(t *testing.T) {
 	b.answers <- publishAnswer{}
 	h.init()
 	h.until("the publish", 5*time.Second, func(m Model) bool { return len(m.tracks) == 1 })
-	if !h.m.statusErr || !strings.Contains(h.m.statusMsg, "not started") || !strings.Contains(h.m.statusMsg, "200.0k/s") {
+	if !h.m.statusErr || !strings.Contains(h.m.statusMsg, "not started") || !strings.Contains(h.m.statusMsg, "200k/s") {
 		t.Fatalf("status %q", h.m.statusMsg)
 	}
 	if h.m.tracks[1].gen != nil {
