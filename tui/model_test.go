@@ -286,3 +286,27 @@ func TestPromptE2EEToggle(t *testing.T) {
 		}
 	}
 }
+
+// g refuses an unpublished track, as u does: a generator there would
+// only produce "unpublished" drops.
+func TestGeneratorRefusesUnpublishedTrack(t *testing.T) {
+	b := newFakeBackend()
+	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
+	tr := publishNow(t, h, b, "gone")
+	h.send(press("u"))
+	h.until("unpublish", 5*time.Second, func(m Model) bool { return strings.Contains(m.statusMsg, "unpublished") })
+	b.mu.Lock()
+	b.snap[0].State = outgoing.StateUnpublished
+	b.mu.Unlock()
+	h.send(tickMsg(t0))
+	h.send(press("g"))
+	if h.m.tracks[tr.handle].gen != nil {
+		t.Fatal("generator started on an unpublished track")
+	}
+	if !h.m.statusErr || !strings.Contains(h.m.statusMsg, `"gone" is unpublished`) {
+		t.Fatalf("status %q", h.m.statusMsg)
+	}
+	if n := tr.count(); n != 0 {
+		t.Fatalf("%d frames pushed to an unpublished track", n)
+	}
+}
