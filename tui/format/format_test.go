@@ -58,3 +58,15 @@ func TestCountsStayCompact(t *testing.T) {
 		t.Fatalf("Count(max uint64) = %q", c)
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain é 世界":              "plain é 世界",
+		"\x1b[2Jwiped":            "\uFFFD[2Jwiped",
+		"bell\a del\x7f c1\u009b": "bell\uFFFD del\uFFFD c1\uFFFD",
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
