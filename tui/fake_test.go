@@ -199,6 +199,9 @@ func (h *harness) send(msg tea.Msg) {
 			cmd = nil // the next tick: tests drive the clock themselves
 		}
 		h.m = next.(Model)
+		// bubbletea draws after every message; the panes learn their
+		// size when drawn, as in the program.
+		_ = h.m.View()
 		queue = append(queue[1:], h.run(cmd)...)
 	}
 }

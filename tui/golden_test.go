@@ -177,13 +177,14 @@ var scenarios = []scenario{
 		openLogs(t, h, b)
 	}},
 	{"logs_search", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		// Every level, scrolled to the second match of "ice".
+		// Every level, on the match before the newest of "ice conn",
+		// scrolled there.
 		openLogs(t, h, b)
 		h.send(press("v"))
 		h.send(press("/"))
-		h.send(press("ice"))
+		h.send(press("ice conn"))
 		h.send(press("enter"))
-		h.send(press("n"))
+		h.send(press("N"))
 	}},
 	{"logs_filtered", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		// Every level, pion off, no wrap, back on the table: the pane

@@ -59,7 +59,7 @@ func New(r *lipgloss.Renderer) Theme {
 		Focused:      s().Foreground(lipgloss.Color("#7D56F4")),
 		Edge:         s().Foreground(lipgloss.Color("240")),
 		Match:        s().Reverse(true),
-		CurrentMatch: s().Reverse(true).Bold(true).Underline(true).Foreground(lipgloss.Color("#D29922")),
+		CurrentMatch: s().Reverse(true).Bold(true).Foreground(lipgloss.Color("#D29922")),
 	}
 }
 

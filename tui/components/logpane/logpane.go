@@ -209,8 +209,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-// updateSearch types into the search input: matches are highlighted and
-// the first one from the top of the view is shown as the query grows.
+// updateSearch types into the search input: matches are highlighted and,
+// as the query grows, the view goes to the newest match (when following)
+// or the first from the top of the view.
 func (m *Model) updateSearch(k tea.KeyMsg) tea.Cmd {
 	l := m.keys.Log
 	switch {
@@ -228,7 +229,12 @@ func (m *Model) updateSearch(k tea.KeyMsg) tea.Cmd {
 	m.input, cmd = m.input.Update(k)
 	if q := m.input.Value(); q != m.query {
 		m.query, m.current = q, 0
-		if q != "" {
+		switch {
+		case q == "":
+		case m.follow:
+			// Looking at the newest: the newest match first; N goes back.
+			m.jumpFrom(m.total, -1, true)
+		default:
 			m.jumpFrom(m.firstShown().seq, 1, true)
 		}
 	}
@@ -443,21 +449,22 @@ func (m *Model) jump(dir int) {
 	m.jumpFrom(from, dir, false)
 }
 
-// jumpFrom shows the first match after seq (before it, dir -1), or at it
-// when inclusive, wrapping around, at the top of the view (or in the
-// last page, which then follows).
+// jumpFrom shows the first match after seq (dir 1) or before it (dir
+// -1), or at it when inclusive, wrapping around, at the top of the view
+// (or in the last page, which then follows).
 func (m *Model) jumpFrom(seq uint64, dir int, inclusive bool) {
 	shown := m.shown()
 	n := len(shown)
 	if n == 0 {
 		return
 	}
-	start := m.index(shown, seq)
-	if dir > 0 && !inclusive && start < n && m.recs[shown[start]].Seq == seq {
+	start := m.index(shown, seq) // the first at or after seq
+	at := start < n && m.recs[shown[start]].Seq == seq
+	switch {
+	case dir > 0 && at && !inclusive:
 		start++
-	}
-	if dir < 0 {
-		start--
+	case dir < 0 && !(at && inclusive):
+		start-- // the last before seq
 	}
 	for k := 0; k < n; k++ {
 		i := ((start+dir*k)%n + n) % n

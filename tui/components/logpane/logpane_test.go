@@ -211,9 +211,9 @@ func TestWrap(t *testing.T) {
 	}
 }
 
-// / searches as the query is typed; enter keeps it, n and N go from match
-// to match, wrapping around; esc clears it, and a second esc gives the
-// keys back.
+// / searches as the query is typed, from the newest match when following;
+// enter keeps it, n and N go to the next and previous match, wrapping
+// around; esc clears it, and a second esc gives the keys back.
 func TestSearch(t *testing.T) {
 	f := newFixture(t, 100, 70, 6) // 4 lines of records
 	for i := range 30 {
@@ -229,24 +229,29 @@ func TestSearch(t *testing.T) {
 	}
 	f.p.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("ice")}) // typed, keys read together included
 	v := f.view()
-	if !strings.Contains(v, "/ice 1/3") || !strings.Contains(v, "line 05 ICE") {
-		t.Fatalf("incremental search:\n%s", v)
+	if !strings.Contains(v, "/ice 3/3") || !strings.Contains(v, "line 25 ICE") {
+		t.Fatalf("incremental search from the newest:\n%s", v)
 	}
 	f.press("enter")
 	if f.p.Searching() {
 		t.Fatal("enter did not close the input")
 	}
+	f.press("N")
+	if v := f.view(); !strings.Contains(v, "/ice 2/3") || !strings.Contains(v, "line 15 ICE") || f.p.Following() {
+		t.Fatalf("N:\n%s", v)
+	}
+	f.press("N", "N")
+	if v := f.view(); !strings.Contains(v, "/ice 3/3") {
+		t.Fatalf("N does not wrap around:\n%s", v)
+	}
 	f.press("n")
-	if v := f.view(); !strings.Contains(v, "/ice 2/3") || !strings.Contains(v, "line 15 ICE") {
+	if v := f.view(); !strings.Contains(v, "/ice 1/3") || !strings.Contains(v, "line 05 ICE") {
 		t.Fatalf("n:\n%s", v)
 	}
-	f.press("n", "n")
+	// Scrolled, a new search starts from the top of the view.
+	f.press("/", "esc", "home", "down", "/", "i", "c", "e", "enter")
 	if v := f.view(); !strings.Contains(v, "/ice 1/3") {
-		t.Fatalf("n does not wrap around:\n%s", v)
-	}
-	f.press("N")
-	if v := f.view(); !strings.Contains(v, "/ice 3/3") || !strings.Contains(v, "line 25 ICE") {
-		t.Fatalf("N:\n%s", v)
+		t.Fatalf("search from the top of a scrolled view:\n%s", v)
 	}
 	f.press("/", "x", "y", "z", "enter")
 	if v := f.view(); !strings.Contains(v, "no match") {
