@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -284,6 +285,24 @@ func TestLogPaneFocus(t *testing.T) {
 	h.send(press("g")) // not the pane's: the generator of the selected track
 	if h.m.selectedTrack().gen == nil {
 		t.Fatal("g did not reach the table while the log pane had the keys")
+	}
+	h.send(press("N")) // no search: N is the table's, burst size ÷10
+	if h.m.burstN != defaultBurst/10 {
+		t.Fatalf("N without a search: burst %d", h.m.burstN)
+	}
+	h.send(press("/"))
+	h.send(press("record 05"))
+	h.send(press("enter"))
+	rank := regexp.MustCompile(`/record 05 (\d+)/10`)
+	before := rank.FindStringSubmatch(plain(h.m))
+	h.send(press("N")) // with a search: the previous match
+	after := rank.FindStringSubmatch(plain(h.m))
+	if h.m.burstN != defaultBurst/10 || before == nil || after == nil || before[1] == after[1] {
+		t.Fatalf("N with a search: burst %d, match %v then %v\n%s", h.m.burstN, before, after, plain(h.m))
+	}
+	h.send(press("esc")) // clears the search; the pane keeps the keys
+	if !h.m.logsFocused() {
+		t.Fatal("the first esc took the keys")
 	}
 	h.send(press("esc"))
 	h.send(press("up"))

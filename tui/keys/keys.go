@@ -144,7 +144,7 @@ func (k KeyMap) LogHelp(searching bool) []key.Binding {
 	if searching {
 		return []key.Binding{l.SearchDone, l.SearchNo}
 	}
-	return []key.Binding{l.Search, l.Level, l.Sources, l.PageUp, l.Back, l.Next, l.Follow, l.Wrap, l.Top, l.HalfUp}
+	return []key.Binding{l.Search, l.Level, l.Sources, l.Back, l.PageUp, l.Next, l.Follow, l.Wrap, l.Top, l.HalfUp}
 }
 
 // PromptHelp is the footer while the publish prompt is open.

@@ -106,6 +106,8 @@ func (m *Model) ShortHelp() []key.Binding { return m.keys.OverlayHelp() }
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding { return m.keys.FullHelp() }
 
+var _ common.Stateful = (*Model)(nil)
+
 // Update implements common.Stateful: the arrows and page keys scroll when
 // there is more than fits; any other key closes the help (and does
 // nothing else).

@@ -130,9 +130,14 @@ func (m *Model) Handles(msg tea.KeyMsg) bool {
 		return true
 	}
 	l := m.keys.Log
+	if key.Matches(msg, l.Next, l.Prev) {
+		return m.query != "" // without a search, N is the table's (burst ÷10)
+	}
 	return key.Matches(msg, l.Up, l.Down, l.PageUp, l.PageDown, l.HalfUp, l.HalfDown, l.Top, l.Bottom,
-		l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Prev, l.Back)
+		l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Back)
 }
+
+var _ common.Stateful = (*Model)(nil)
 
 // ShortHelp implements help.KeyMap: the footer while the pane has the keys.
 func (m *Model) ShortHelp() []key.Binding { return m.keys.LogHelp(m.searching) }
@@ -430,7 +435,7 @@ func (m *Model) atEnd() bool {
 
 // matches says whether record r holds the query (case-insensitively).
 func (m *Model) matches(r *logbuf.Record) bool {
-	return m.query != "" && strings.Contains(strings.ToLower(m.text(r).s), strings.ToLower(m.query))
+	return m.query != "" && strings.Contains(m.text(r).lower, strings.ToLower(m.query))
 }
 
 // jump moves to the next (dir 1) or previous (-1) match after the current
@@ -645,6 +650,7 @@ func (m *Model) border(shown []int, h int) (title, info string) {
 // styling, and the column continuation lines start at.
 type text struct {
 	s      string
+	lower  string // s in lower case, for the search
 	spans  []span
 	indent int
 }
@@ -703,9 +709,9 @@ func (m *Model) layout(r *logbuf.Record) *text {
 	add(format.Printable(format.OneLine(r.Message)), nil)
 	for _, a := range r.Attrs {
 		b.WriteByte(' ')
-		add(a.Key+"="+attrValue(a.Value), &dim)
+		add(format.Printable(a.Key)+"="+attrValue(a.Value), &dim)
 	}
-	return &text{s: b.String(), spans: spans, indent: indent}
+	return &text{s: b.String(), lower: strings.ToLower(b.String()), spans: spans, indent: indent}
 }
 
 func levelWord(lv slog.Level, ctx common.Context) (string, lipgloss.Style) {

@@ -93,6 +93,8 @@ func (m *Model) ShortHelp() []key.Binding { return m.keys.PromptHelp() }
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.keys.PromptHelp()} }
 
+var _ common.Stateful = (*Model)(nil)
+
 // Update implements common.Stateful: esc closes, tab switches E2EE, enter
 // submits (the suggestion when the input is empty), other keys type.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
