@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -111,6 +112,7 @@ func New(ctx common.Context, k keys.KeyMap, buf *logbuf.Buffer) *Model {
 	in.Prompt = "/"
 	in.Placeholder = "search"
 	in.CharLimit = 200
+	in.Cursor.SetMode(cursor.CursorStatic) // no blink: no redraws for it
 	return &Model{ctx: ctx, keys: k, buf: buf, follow: true, wrap: true, input: in}
 }
 
