@@ -110,7 +110,7 @@ const (
 	IncompleteEvicted                            // more frames or bytes in flight than the options allow
 	IncompleteTooLarge                           // the frame alone exceeds MaxBufferedBytes or the sequence span
 	IncompleteSuperseded                         // a newer frame reused its number, or a repeated START or FINAL contradicted it
-	IncompleteFlushed                            // still partial at Flush
+	IncompleteFlushed                            // still partial at Flush: the stream or subscription ended (its last packets may have been in flight)
 	NumIncompleteReasons
 )
 
@@ -324,7 +324,8 @@ type Depacketizer struct {
 	seen [1 << 16 / 64]uint64
 
 	partials map[uint16]*partial
-	byHi     byHi // the same partials, oldest newest packet first
+	cur      *partial // the partial the last packet went to, if still held
+	byHi     byHi     // the same partials, oldest newest packet first
 	givenUp  map[uint16]givenUp
 	sweepAt  int // sweep expired givenUp records past this many
 
@@ -484,7 +485,10 @@ func (d *Depacketizer) push(p Packet) (f ReceivedFrame, ok bool) {
 		return f, false
 	}
 	d.noteFrame(h.FrameNumber, seq)
-	pt := d.partials[h.FrameNumber]
+	pt := d.cur // in order, the frame of the last packet
+	if pt == nil || pt.frame != h.FrameNumber {
+		pt = d.partials[h.FrameNumber]
+	}
 	if pt == nil && d.lateForGivenUp(h, seq) {
 		d.stats.PacketsLate++
 		return f, false
@@ -509,6 +513,7 @@ func (d *Depacketizer) push(p Packet) (f ReceivedFrame, ok bool) {
 		d.partials[h.FrameNumber] = pt
 		heap.Push(&d.byHi, pt)
 	}
+	d.cur = pt
 	if pt.add(h, seq, p.Payload) {
 		heap.Fix(&d.byHi, pt.index)
 	}
@@ -778,6 +783,9 @@ func (d *Depacketizer) assemble(pt *partial) ReceivedFrame {
 }
 
 func (d *Depacketizer) remove(pt *partial) {
+	if d.cur == pt {
+		d.cur = nil
+	}
 	delete(d.partials, pt.frame)
 	heap.Remove(&d.byHi, pt.index)
 	d.stats.BufferedBytes -= pt.cost()
