@@ -25,7 +25,7 @@ type Info struct {
 }
 
 // E2EE reports whether the track's frames are end-to-end encrypted.
-func (i *Info) E2EE() bool { return i.Encryption != EncryptionNone }
+func (i Info) E2EE() bool { return i.Encryption != EncryptionNone }
 
 // Opener decrypts an E2EE frame: AES-GCM with the IV and key index of
 // the frame's E2EE extension, the plaintext appended to dst.
