@@ -514,7 +514,7 @@ func (d *Depacketizer) push(p Packet) (f ReceivedFrame, ok bool) {
 		heap.Push(&d.byHi, pt)
 	}
 	d.cur = pt
-	if pt.add(h, seq, p.Payload) {
+	if pt.add(h, seq, p.Payload) && len(d.byHi) > 1 { // alone, it is in place
 		heap.Fix(&d.byHi, pt.index)
 	}
 	d.stats.BufferedBytes += len(p.Payload) + PacketOverhead
