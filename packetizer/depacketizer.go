@@ -71,8 +71,9 @@ type DepacketizerOptions struct {
 	MaxFramesInFlight int
 	// MaxBufferedBytes caps the memory held for partial frames: payload
 	// bytes plus PacketOverhead per packet. Default 16 MiB. A frame that
-	// alone needs more can never complete: it is counted incomplete as soon
-	// as it goes over, and its later packets are dropped as late.
+	// alone needs more before its last packet arrives can never complete:
+	// it is counted incomplete as soon as it goes over, and its later
+	// packets are dropped as late.
 	MaxBufferedBytes int
 	// ReorderWindow is how many sequence numbers a packet may trail the
 	// highest one seen. Older packets are dropped as late, a partial frame
