@@ -316,7 +316,7 @@ func (m *Manager) announceLocked(info Info, now time.Time, reqs []request) []req
 
 func sameTrack(a, b *Info) bool {
 	return a.PublisherIdentity == b.PublisherIdentity && a.PubHandle == b.PubHandle && a.Name == b.Name &&
-		a.Encryption == b.Encryption && a.FrameEncoding == b.FrameEncoding && a.Schema == b.Schema
+		a.Encryption == b.Encryption && a.Type == b.Type
 }
 
 // unpublishLocked ends t for good. The SFU ends its subscription itself.

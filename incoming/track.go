@@ -1,6 +1,7 @@
 package incoming
 
 import (
+	"github.com/dttui/dttui/schema"
 	"sync/atomic"
 	"time"
 
@@ -12,12 +13,13 @@ import (
 // in its publisher's ParticipantInfo), with the publisher. The strings
 // come from other participants: sanitize them before display.
 type Info struct {
-	SID           string // server-assigned (DTR_…): the track's identity
-	PubHandle     uint16 // the publisher's handle; kept across a republish
-	Name          string
-	Encryption    Encryption
-	FrameEncoding FrameEncoding
-	Schema        SchemaID
+	SID        string // server-assigned (DTR_…): the track's identity
+	PubHandle  uint16 // the publisher's handle; kept across a republish
+	Name       string
+	Encryption Encryption
+	// Type is the announced frame encoding and schema (from the
+	// publisher: custom names are unsanitized); zero: untyped.
+	Type schema.Decl
 	// PublisherIdentity and PublisherSID are the publishing participant's;
 	// HandleJoin and HandleParticipantUpdate fill them in.
 	PublisherIdentity string
