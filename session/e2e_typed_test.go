@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
-	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session/localsfu"
 	"github.com/dttui/dttui/source"
@@ -125,12 +125,13 @@ func TestE2EStoreSchemaWithBlobsOff(t *testing.T) {
 // timestamp set: frames of various sizes, one of several packets.
 func TestE2EFileSourceArrivesByteExact(t *testing.T) {
 	var mu sync.Mutex
-	var got []packetizer.ReceivedFrame
+	var got []incoming.Frame
 	var sid atomic.Pointer[string]
-	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(from string, f packetizer.ReceivedFrame) {
+	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(from string, f incoming.Frame) {
 		if p := sid.Load(); p != nil && *p == from {
+			f.Payload = bytes.Clone(f.Payload) // lent for the call only
 			mu.Lock()
-			got = append(got, packetizer.ReceivedFrame{Payload: bytes.Clone(f.Payload), Extensions: f.Extensions})
+			got = append(got, f)
 			mu.Unlock()
 		}
 	}})
@@ -166,8 +167,8 @@ func TestE2EFileSourceArrivesByteExact(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for i, f := range got {
-		if !bytes.Equal(f.Payload, records[i]) || !f.Extensions.HasUserTimestamp {
-			t.Fatalf("frame %d: %d bytes (want %d), user timestamp %v", i, len(f.Payload), len(records[i]), f.Extensions.HasUserTimestamp)
+		if !bytes.Equal(f.Payload, records[i]) || !f.HasUserTimestamp {
+			t.Fatalf("frame %d: %d bytes (want %d), user timestamp %v", i, len(f.Payload), len(records[i]), f.HasUserTimestamp)
 		}
 	}
 	if st := tr.Stats(); st.FramesDropped != 0 || st.FramesSent != 40 {

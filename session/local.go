@@ -271,6 +271,16 @@ func (s *Session) WaitFollowed(ctx context.Context, tr *Track) error {
 // it every report.SampleInterval) and expires the ledgers' grace periods.
 func (s *Session) sample(now time.Time) {
 	s.checkStall(now)
+	s.sampleRemote(now)
+	if now.Sub(s.lastTick) >= time.Second {
+		s.lastTick = now
+		if s.monitor != nil {
+			s.monitor.mgr.Tick()
+		}
+		if s.loop != nil {
+			s.loop.tick()
+		}
+	}
 	for _, lt := range s.mgr.Tracks() {
 		st := s.local(lt.Handle())
 		tot := report.Totals{Out: lt.Counters()}
@@ -280,7 +290,7 @@ func (s *Session) sample(now time.Time) {
 			}
 			s.fillTotals(st, &tot)
 		}
-		s.rec.Sample(lt.Handle(), now, tot)
+		s.rec.Sample(report.LocalKey(lt.Handle()), now, tot)
 	}
 }
 
@@ -345,6 +355,7 @@ func (s *Session) Report(base *report.Snapshot) report.Snapshot {
 		s.rec.Fill(&l, now, tot, since)
 		snap.Local = append(snap.Local, l)
 	}
+	snap.Remote = s.remotes(now, since)
 	return snap.Rebase(base)
 }
 

@@ -1,0 +1,83 @@
+package session
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/report"
+)
+
+// remoteRow is the room monitor's row for the track named name, published
+// by identity, that is not replaced (the latest publication).
+func remoteRow(s *Session, identity, name string) (report.Remote, bool) {
+	for _, r := range s.Report(nil).Remote {
+		if r.Stats.PublisherIdentity == identity && r.Stats.Name == name && r.Stats.ReplacedBy == "" {
+			return r, true
+		}
+	}
+	return report.Remote{}, false
+}
+
+// Two dttui sessions in one room: one publishes, the other monitors. The
+// monitor sees the track with its publisher, subscribes on its own and
+// counts every frame from the packets; when the publisher rejoins in full
+// (new participant, new SID) the monitor follows the republished track,
+// and when the publisher leaves, the track ends unpublished.
+func TestE2ERoomMonitorFollowsAPublisher(t *testing.T) {
+	srv := sfu(t)
+	pub := connect(t, srv, Config{})
+	mon := connect(t, srv, Config{Room: pub.Status().Room, Monitor: true})
+	who := pub.Status().Identity
+
+	tr, err := pub.Publish(bounded(t, 15*time.Second), "telemetry", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the monitor subscribed", func() bool {
+		r, ok := remoteRow(mon, who, "telemetry")
+		return ok && r.Stats.State == incoming.StateSubscribed && r.Stats.SID == tr.Info().SID
+	})
+	pushProbes(t, tr, 50, 500)
+	eventually(t, 10*time.Second, "50 frames at the monitor", func() bool {
+		r, _ := remoteRow(mon, who, "telemetry")
+		return r.Stats.FramesCompleted == 50
+	})
+	r, _ := remoteRow(mon, who, "telemetry")
+	if r.Stats.FramesLost != 0 || r.Stats.PacketsLost != 0 || r.Stats.UserTimestamps != 50 || r.Stats.Latency.Count() != 50 {
+		t.Fatalf("remote %+v", r.Stats)
+	}
+	if len(mon.Report(nil).Local) != 0 {
+		t.Fatal("the monitor lists local tracks it never published")
+	}
+
+	// A full rejoin of the publisher: a new participant, the track
+	// republished under a new SID; the monitor subscribes to that one.
+	oldSID := tr.Info().SID
+	p, err := pub.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.close(errors.New("test: the publisher's connection dies"))
+	eventually(t, 30*time.Second, "republished", func() bool { return tr.Info().SID != oldSID && tr.State() == 1 })
+	eventually(t, 15*time.Second, "the monitor follows the new SID", func() bool {
+		r, ok := remoteRow(mon, who, "telemetry")
+		return ok && r.Stats.SID == tr.Info().SID && r.Stats.State == incoming.StateSubscribed && r.Stats.Replaces == oldSID
+	})
+	pushProbes(t, tr, 20, 500)
+	eventually(t, 10*time.Second, "20 frames on the new SID", func() bool {
+		r, _ := remoteRow(mon, who, "telemetry")
+		return r.Stats.FramesCompleted == 20
+	})
+
+	// The publisher leaves: the track ends unpublished, with its figures.
+	_ = pub.Close()
+	eventually(t, 15*time.Second, "unpublished at the monitor", func() bool {
+		r, _ := remoteRow(mon, who, "telemetry")
+		return r.Stats.State == incoming.StateUnpublished
+	})
+	if r, _ := remoteRow(mon, who, "telemetry"); r.Stats.FramesCompleted != 20 {
+		t.Fatalf("figures after the publisher left: %+v", r.Stats)
+	}
+}

@@ -1,0 +1,74 @@
+package session
+
+import (
+	"errors"
+	"time"
+
+	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/report"
+)
+
+// The room monitor subscribes, on our own participant's connection, to
+// every data track the other participants publish, and measures each from
+// its packets (package incoming). It needs no second participant, so it
+// works with a token alone and in subscribe-only runs.
+
+var errNotConnected = errors.New("not connected")
+
+// errRejoin is why the monitor's subscriptions end when the session
+// rejoins in full (they are asked for again on the new connection).
+var errRejoin = errors.New("the session rejoins in full")
+
+func (s *Session) newMonitor() *subscriber {
+	var opener incoming.Opener
+	if s.e2ee != nil {
+		opener = s.e2ee
+	}
+	return newSubscriber(incoming.Options{
+		// The loopback is ours: it and its tracks (none) are not the room.
+		Filter: func(i incoming.Info) bool { return i.PublisherIdentity != s.loopIdentity },
+		Opener: opener,
+		Logger: s.cfg.Logger.With("component", "monitor"),
+	})
+}
+
+// Monitor is the room monitor's manager (nil when Config.Monitor is off):
+// Subscribe, Unsubscribe and Remove act on remote tracks by SID.
+func (s *Session) Monitor() *incoming.Manager {
+	if s.monitor == nil {
+		return nil
+	}
+	return s.monitor.mgr
+}
+
+// sampleRemote records every remote track's totals and its latencies.
+func (s *Session) sampleRemote(now time.Time) {
+	if s.monitor == nil {
+		return
+	}
+	for _, ts := range s.monitor.mgr.Snapshot() {
+		key := report.RemoteKey(ts.SID)
+		s.rec.Sample(key, now, remoteTotals(&ts))
+		s.rec.ObserveLatencies(key, now, &ts.Latency)
+	}
+}
+
+func remoteTotals(ts *incoming.TrackStats) report.Totals {
+	return report.Totals{Received: ts.FramesCompleted, RxBytes: ts.FrameBytes, Lost: ts.FramesLost + ts.FramesIncomplete,
+		RxPackets: ts.Packets, PacketsLost: ts.PacketsLost, FirstRx: ts.FirstPacketAt, LastRx: ts.LastPacketAt}
+}
+
+// remotes is the report's view of the room.
+func (s *Session) remotes(now, since time.Time) []report.Remote {
+	if s.monitor == nil {
+		return nil
+	}
+	stats := s.monitor.mgr.Snapshot()
+	out := make([]report.Remote, 0, len(stats))
+	for _, ts := range stats {
+		r := report.Remote{Stats: ts}
+		r.Figures = s.rec.Figures(report.RemoteKey(ts.SID), now, remoteTotals(&ts), since, true)
+		out = append(out, r)
+	}
+	return out
+}
