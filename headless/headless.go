@@ -193,11 +193,14 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 
 // Line is one JSON line of output.
 type Line struct {
-	Time       time.Time    `json:"time"`
-	Elapsed    float64      `json:"elapsed_s"`
-	Connection Connection   `json:"connection"`
-	Tracks     []TrackLine  `json:"tracks"`
-	Errors     []TrackError `json:"errors,omitempty"`
+	Time       time.Time   `json:"time"`
+	Elapsed    float64     `json:"elapsed_s"`
+	Connection Connection  `json:"connection"`
+	Tracks     []TrackLine `json:"tracks"`
+	// Remote lists the other participants' tracks the room monitor
+	// receives (left out when the monitor is off).
+	Remote []RemoteLine `json:"remote,omitempty"`
+	Errors []TrackError `json:"errors,omitempty"`
 	// Final marks the last line, written after the exit flush, the wait for
 	// frames in flight and the close. Its rates are over the whole run
 	// (between each track's first and last frame) and its latency over
@@ -324,7 +327,61 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 		}
 		line.Tracks = append(line.Tracks, tl)
 	}
+	for _, r := range snap.Remote {
+		line.Remote = append(line.Remote, remoteLine(r, final))
+	}
 	return line
+}
+
+// RemoteLine is one of the other participants' tracks, as the room
+// monitor receives it, measured from its packets.
+type RemoteLine struct {
+	Name      string `json:"name"`
+	SID       string `json:"sid"`
+	Publisher string `json:"publisher"` // identity
+	State     string `json:"state"`
+	E2EE      bool   `json:"e2ee"`
+	Type      string `json:"type,omitempty"` // frame encoding and schema
+	Replaces  string `json:"replaces,omitempty"`
+	// Rates are over the last second (the final line: the whole run).
+	WindowS       float64 `json:"window_s"`
+	FramesPerSec  float64 `json:"fps"`
+	PacketsPerSec float64 `json:"pps"`
+	BytesPerSec   float64 `json:"bytes_per_s"`
+	Frames        uint64  `json:"frames"`
+	FrameBytes    uint64  `json:"frame_bytes"`
+	Packets       uint64  `json:"packets"`
+	PacketsLost   uint64  `json:"packets_lost"`
+	FramesLost    uint64  `json:"frames_lost"`
+	Incomplete    uint64  `json:"incomplete"`
+	Duplicates    uint64  `json:"duplicates"`
+	Reordered     uint64  `json:"reordered"`
+	Late          uint64  `json:"late"`
+	// DecryptFailures counts E2EE frames that did not open.
+	DecryptFailures uint64 `json:"decrypt_failures"`
+	// OverClientLimit counts frames larger than LiveKit's JS and Rust
+	// subscribers reassemble.
+	OverClientLimit uint64 `json:"over_client_limit"`
+	// Latency compares the publisher's clock (the user timestamp) with
+	// ours: clock offset is part of it.
+	LatencyFrames uint64  `json:"latency_frames"`
+	P50ms         float64 `json:"p50_ms"`
+	P99ms         float64 `json:"p99_ms"`
+}
+
+func remoteLine(r report.Remote, final bool) RemoteLine {
+	st := r.Stats
+	rate, lat := r.Rate, r.Latency
+	if final {
+		rate, lat = r.Average, r.RunLatency
+	}
+	return RemoteLine{Name: st.Name, SID: st.SID, Publisher: st.PublisherIdentity, State: st.State.String(), E2EE: st.E2EE(),
+		Type: st.Type.String(), Replaces: st.Replaces,
+		WindowS: rate.Window.Seconds(), FramesPerSec: rate.ReceivedFPS, PacketsPerSec: rate.ReceivedPPS, BytesPerSec: rate.ReceivedBPS,
+		Frames: st.FramesCompleted, FrameBytes: st.FrameBytes, Packets: st.Packets, PacketsLost: st.PacketsLost,
+		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Duplicates: st.PacketsDuplicate,
+		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
+		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99)}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
