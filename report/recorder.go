@@ -196,6 +196,7 @@ func (r *Recorder) Figures(key Key, now time.Time, cur Totals, since time.Time, 
 	}
 	f.Latency = latencyOf(&h, LatencyWindow)
 	f.RunLatency = latencyOf(&t.run, 0)
+	f.RunLatencyHist = t.run
 
 	n := min(t.hn, len(t.history))
 	for k := n; k >= 1; k-- {

@@ -13,6 +13,7 @@ package report
 import (
 	"time"
 
+	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/schema"
@@ -79,8 +80,10 @@ type Figures struct {
 	Average Rates
 	Latency Latency // over the last LatencyWindow
 	// RunLatency is over every frame of the run (Window 0); a display
-	// reset does not rebase it.
-	RunLatency Latency
+	// reset does not rebase it. RunLatencyHist is its histogram (ns), for
+	// exporters that keep their own buckets.
+	RunLatency     Latency
+	RunLatencyHist histogram.Histogram
 	// History has one entry per complete second, oldest first.
 	History []Second
 }
