@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/logger"
@@ -20,20 +22,82 @@ import (
 // livekit-server answers a bad token with "invalid token: <the token>",
 // and both it and server-sdk-go log that answer.
 
-var routeMu sync.Mutex
+var (
+	routeMu sync.Mutex
+	routed  bool
+	// libraryRoute is what the libraries' process-wide loggers write to.
+	// They are set once; later calls to RouteLibraryLogs only switch its
+	// target, atomically: the libraries read their globals unsynchronised,
+	// from goroutines an embedded server leaves running.
+	libraryRoute = &switchHandler{state: &switchState{}}
+)
 
 // RouteLibraryLogs sends the LiveKit libraries' process-wide logs to l (a
 // nil l discards them): protocol/logger's, which an embedded livekit-server
 // uses, and server-sdk-go's package logger, which defaults to the standard
 // library's log (stderr). Tokens and the given secrets are redacted. Call
-// it once at start-up, before an embedded server runs: the libraries do
-// not synchronise these globals.
+// it at start-up, before an embedded server runs; calling it again (a
+// test running dttui twice in one process) switches the target safely.
 func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
 	routeMu.Lock()
 	defer routeMu.Unlock()
-	red := Redacting(l, secrets...)
-	logger.SetLogger(logrLogger(red, OriginSFU), "livekit")
-	lksdk.SetLogger(protocolLogger(red))
+	libraryRoute.state.set(Redacting(l, secrets...).Handler())
+	if !routed {
+		route := slog.New(libraryRoute)
+		logger.SetLogger(logrLogger(route, OriginSFU), "livekit")
+		lksdk.SetLogger(protocolLogger(route))
+		routed = true
+	}
+}
+
+// switchHandler writes to the current target of its state, replaying the
+// WithAttrs and WithGroup calls made on it (cached per target).
+type switchHandler struct {
+	state *switchState
+	ops   []func(slog.Handler) slog.Handler
+	cache atomic.Pointer[switchCache]
+}
+
+type switchState struct{ cur atomic.Pointer[switchCache] }
+
+type switchCache struct{ base, h slog.Handler }
+
+func (s *switchState) set(h slog.Handler) { s.cur.Store(&switchCache{base: h, h: h}) }
+
+func (h *switchHandler) target() slog.Handler {
+	cur := h.state.cur.Load()
+	if cur == nil {
+		return slog.DiscardHandler
+	}
+	if c := h.cache.Load(); c != nil && c.base == cur.base {
+		return c.h
+	}
+	t := cur.base
+	for _, op := range h.ops {
+		t = op(t)
+	}
+	h.cache.Store(&switchCache{base: cur.base, h: t})
+	return t
+}
+
+func (h *switchHandler) Enabled(ctx context.Context, lv slog.Level) bool {
+	return h.target().Enabled(ctx, lv)
+}
+
+func (h *switchHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.target().Handle(ctx, r)
+}
+
+func (h *switchHandler) with(op func(slog.Handler) slog.Handler) slog.Handler {
+	return &switchHandler{state: h.state, ops: append(slices.Clip(h.ops), op)}
+}
+
+func (h *switchHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return h.with(func(x slog.Handler) slog.Handler { return x.WithAttrs(as) })
+}
+
+func (h *switchHandler) WithGroup(name string) slog.Handler {
+	return h.with(func(x slog.Handler) slog.Handler { return x.WithGroup(name) })
 }
 
 // protocolLogger is the SDK's logger for our connections.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -164,8 +165,9 @@ func (p *peer) bounded(ctx context.Context, fn func(context.Context) error) erro
 		p.closeTransport()
 		select {
 		case err := <-done:
-			if err == nil {
-				// It completed just as we gave up; the caller closes the peer.
+			if err == nil || errors.Is(err, net.ErrClosed) {
+				// It completed just as we gave up (the caller closes the
+				// peer), or failed because we closed its socket.
 				return ctx.Err()
 			}
 			return fmt.Errorf("%w (%v)", ctx.Err(), err)
