@@ -214,33 +214,6 @@ func RedactURL(u string) string {
 	return prefix + rest
 }
 
-// URLSecrets returns the user name and password a URL carries, parsed or
-// not, so they can be redacted as given secrets too.
-func URLSecrets(u string) []string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
-	}
-	_, rest, ok := strings.Cut(u, "://")
-	if !ok {
-		return nil
-	}
-	if end := strings.IndexByte(rest, '/'); end >= 0 {
-		rest = rest[:end]
-	}
-	at := strings.LastIndex(rest, "@")
-	if at < 0 {
-		return nil
-	}
-	user, pw, _ := strings.Cut(rest[:at], ":")
-	var out []string
-	for _, s := range []string{user, pw} {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // Redacting returns a logger that writes to l with secrets removed from
 // messages and attributes (see RedactSecrets); values of attributes named
 // like a secret (SecretKey) are replaced whole. A nil l discards.

@@ -150,3 +150,14 @@ func FuzzLine(f *testing.F) {
 		}
 	})
 }
+
+func FuzzBody(f *testing.F) {
+	f.Add("text/plain", []byte(hostile))
+	f.Add("text/html", []byte("<html>x</html>"))
+	f.Fuzz(func(t *testing.T, ct string, body []byte) {
+		out := Body(ct, body)
+		if !safe(out) || utf8.RuneCountInString(out) > 6*MaxBodyRunes+1 {
+			t.Fatalf("Body(%q, %q) = %q", ct, body, out)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,11 +14,15 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/livekit/protocol/auth"
+	"go.uber.org/goleak"
 
+	"github.com/dttui/dttui/headless"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
 )
@@ -246,6 +251,7 @@ func hostileServer(t *testing.T) string {
 // A hostile server's error body reaches stderr, stdout's JSON and the log
 // file only as visible escapes, cut to its first line.
 func TestHeadlessHostileServerBody(t *testing.T) {
+	checkLeaks(t)
 	url := hostileServer(t)
 	logFile := t.TempDir() + "/dttui.log"
 	var out, errOut lockedBuffer
@@ -311,6 +317,7 @@ func silentServer(t *testing.T) string {
 // second (main: 10 s), with the final JSON line saying why; --duration
 // bounds the connect too (main: --duration 5s ran 13 s).
 func TestHeadlessInterruptAndDurationEndAHungConnect(t *testing.T) {
+	checkLeaks(t)
 	url := silentServer(t)
 	args := []string{"--headless", "--url", url, "--api-key", "k", "--api-secret", "s"}
 	for _, tc := range []struct {
@@ -378,4 +385,39 @@ func TestBusyLocalPort(t *testing.T) {
 	if !strings.HasPrefix(errOut.String(), fmt.Sprintf("dttui: port %d is in use; the embedded SFU listens on %d instead\n", port, srv.Port)) || time.Since(start) > 2*time.Second {
 		t.Fatalf("after %v: %q", time.Since(start), errOut.String())
 	}
+}
+
+// The exit-code policy: the connection first, then the tracks; a closed
+// stdout is the reader saying stop.
+func TestExitStatus(t *testing.T) {
+	connected := report.Status{State: report.Connected}
+	for _, tc := range []struct {
+		res  headless.Result
+		err  error
+		code int
+		why  string
+	}{
+		{headless.Result{Connection: connected}, nil, exitOK, ""},
+		{headless.Result{Connection: connected}, syscall.EPIPE, exitOK, ""},
+		{headless.Result{Connection: connected}, syscall.ENOSPC, exitFailure, "writing stdout: no space left on device"},
+		{headless.Result{Unpublished: []headless.TrackError{{Name: "a", Error: "unpublished: connection lost"}},
+			Connection: report.Status{State: report.Disconnected, Err: errors.New("could not reconnect within 30s")}},
+			nil, exitFailure, "the session ended disconnected: could not reconnect within 30s"},
+		{headless.Result{Failed: []headless.TrackError{{Name: "a", Error: "timeout"}},
+			Unpublished: []headless.TrackError{{Name: "b", Error: "unpublished by the SFU"}}, Connection: connected},
+			nil, exitTracks, `2 of 3 tracks did not stay published: "a" failed: timeout; "b" unpublished by the SFU`},
+	} {
+		if code, why := exitStatus(tc.res, tc.err, 3); code != tc.code || why != tc.why {
+			t.Errorf("%+v %v: (%d, %q), want (%d, %q)", tc.res, tc.err, code, why, tc.code, tc.why)
+		}
+	}
+}
+
+// checkLeaks fails t if goroutines started during it outlive it and its
+// cleanups. Only for tests that start no embedded SFU: livekit-server
+// leaves process-wide goroutines behind by design.
+func checkLeaks(t *testing.T) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
