@@ -97,7 +97,9 @@ func TestRunHeadlessAgainstEmbeddedSFU(t *testing.T) {
 		t.Fatalf("%d lines, last %v", n, last)
 	}
 	tr := last["tracks"].([]any)[0].(map[string]any)
-	if tr["name"] != "wired" || tr["sent"].(float64) < 100 || tr["pushed"] != tr["sent"] {
+	// Every frame pushed was sent or dropped with a reason (under -race on
+	// a loaded machine, a few E2EE frames can meet a full queue).
+	if tr["name"] != "wired" || tr["sent"].(float64) < 100 || tr["pushed"].(float64) != tr["sent"].(float64)+tr["dropped"].(float64) {
 		t.Fatalf("track %v", tr)
 	}
 	if rx, ok := tr["rx"].(map[string]any); !ok || rx["frames"].(float64) == 0 {
