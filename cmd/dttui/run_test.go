@@ -222,18 +222,31 @@ func TestHeadlessEndsWhenSessionGivesUp(t *testing.T) {
 	defer srv.Close()
 	cfg := session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, ReconnectTimeout: time.Second}
 	o := options{Headless: true, Tracks: []trackSpec{{Name: "a", Rate: 10, Size: 64}}}
-	time.AfterFunc(1500*time.Millisecond, func() { _ = srv.Close() })
 	var out, errOut lockedBuffer
-	start := time.Now()
+	var stopped time.Time
+	stopper := make(chan struct{})
+	go func() {
+		// Once the run is up (its first line says connected), the server goes.
+		defer close(stopper)
+		for !strings.Contains(out.String(), `"state":"connected"`) {
+			if ctx.Err() != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		stopped = time.Now()
+		_ = srv.Close()
+	}()
 	code := runHeadless(ctx, o, cfg, &out, &errOut)
+	<-stopper
 	if code != exitFailure || !strings.HasPrefix(errOut.String(), "dttui: the session ended disconnected: ") || ctx.Err() != nil {
-		t.Fatalf("exit %d after %v: %q", code, time.Since(start), errOut.String())
+		t.Fatalf("exit %d: %q", code, errOut.String())
 	}
 	_, last := jsonLines(t, out.String())
 	if last["final"] != true || last["connection"].(map[string]any)["state"] != "disconnected" {
 		t.Fatalf("last line %v", last)
 	}
-	t.Logf("ended %v after the server stopped: %s", (time.Since(start) - 1500*time.Millisecond).Round(100*time.Millisecond), strings.TrimSpace(errOut.String()))
+	t.Logf("ended %v after the server stopped: %s", time.Since(stopped).Round(100*time.Millisecond), strings.TrimSpace(errOut.String()))
 }
 
 // hostile answers every request (the websocket upgrade and the SDK's
