@@ -94,8 +94,8 @@ func TestBinaryClosedStdoutStopsCleanly(t *testing.T) {
 	}
 	log, _ := os.ReadFile(logFile)
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`msg="headless: track unpublished" name=piped handle=\d+`),
-		regexp.MustCompile(`msg="headless: left the room"`),
+		regexp.MustCompile(`msg="headless: session closed, room left"`),
+		regexp.MustCompile(`msg="participant closing" origin=sfu room=\S+ roomID=\S+ participant=dttui-\w+ .*reason=CLIENT_REQUEST_LEAVE`),
 	} {
 		if !want.Match(log) {
 			t.Errorf("log file lacks %s; tail:\n%s", want, tail(string(log), 30))

@@ -114,7 +114,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 			fmt.Fprintln(stderr, "dttui:", err)
 			return exitFailure
 		}
-		defer local.Close()
+		defer func() {
+			// Let the SFU see our leave (and the loopback's) before it
+			// stops, so the room is left, not dropped.
+			dctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if err := local.Drain(dctx); err != nil {
+				log.Info("the embedded SFU still had participants when it stopped", "err", err)
+			}
+			_ = local.Close()
+		}()
 		if env != nil {
 			defer func() {
 				if err := env.Remove(); err != nil {

@@ -65,8 +65,8 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	waitFor("keys-track published and the prompt closed", 20*time.Second, func(s string) bool {
 		return rowHas(s, "keys-track", "published") && !strings.Contains(s, "Publish a data track")
 	})
-	// One key at a time, each after the last one's effect: two keys in
-	// one read reach bubbletea as a single two-rune key that matches none.
+	// Each key after the last one's effect is on screen, so a wait that
+	// times out names the step that failed.
 	keys("d") // detail pane of the selected (new) track
 	waitFor("the detail pane", 10*time.Second, func(s string) bool { p, _ := pushedSent(s); return p == 0 })
 	keys("b") // a burst of 100

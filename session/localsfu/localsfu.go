@@ -21,6 +21,8 @@ import (
 	"github.com/livekit/livekit-server/pkg/routing"
 	"github.com/livekit/livekit-server/pkg/service"
 	"github.com/livekit/livekit-server/pkg/telemetry/prometheus"
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 )
 
 // Options tunes the embedded server. The zero value is what dttui runs.
@@ -181,6 +183,33 @@ func stopStarting(srv *service.LivekitServer, done <-chan error) {
 	select {
 	case <-done:
 	case <-deadline:
+	}
+}
+
+// Drain waits, within ctx, until no participant is left in any room: a
+// client that has just sent its leave is then known to have left, rather
+// than dropped by Close (ROOM_MANAGER_STOP). It returns ctx's error if
+// participants remain.
+func (s *Server) Drain(ctx context.Context) error {
+	rc := lksdk.NewRoomServiceClient("http"+strings.TrimPrefix(s.URL, "ws"), s.APIKey, s.APISecret)
+	for {
+		rooms, err := rc.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		if err == nil {
+			left := 0
+			for _, r := range rooms.GetRooms() {
+				if ps, err := rc.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: r.GetName()}); err == nil {
+					left += len(ps.GetParticipants())
+				}
+			}
+			if left == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
