@@ -18,6 +18,7 @@ import (
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
+	"github.com/dttui/dttui/textsafe"
 )
 
 // Track is one track to publish. Its frames are probe frames from a
@@ -69,6 +70,13 @@ type Result struct {
 	Final   report.Snapshot
 	Failed  []TrackError   // tracks that could not be published
 	Sources []SourceResult // what each data source pushed, and why it stopped
+	// Unpublished are tracks that were published and then unpublished
+	// before the run ended, without being asked to: by the SFU, or when
+	// the session gave up.
+	Unpublished []TrackError
+	// Connection is the session's status when the run ended, before it
+	// was closed: Disconnected when it gave up reconnecting.
+	Connection report.Status
 }
 
 // SourceResult is what one track's data source did.
@@ -85,7 +93,10 @@ type SourceResult struct {
 // writes a final Line: every frame pushed is there as sent or dropped
 // with a reason, and every frame sent as received or lost. Publish
 // failures are reported in the lines, not fatal: the other tracks still
-// run. Run always closes b.
+// run. The run also ends when the session gives up reconnecting, and when
+// out cannot be written (a closed pipe: the reader has gone; then the
+// error is returned and no final line written), after the same clean
+// stop. Run always closes b.
 func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Options) (Result, error) {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
@@ -162,33 +173,76 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	emit := func(snap report.Snapshot, final bool) error {
 		return enc.Encode(lineOf(snap, start, res.Failed, final))
 	}
+	// finish ends every way out of the loop the same way: generators and
+	// sources stopped and waited for, queues flushed, frames in flight
+	// settled (each bounded), how the run ended noted, the session closed
+	// (its tracks unpublished, the room left), and the final line written
+	// if out still works.
+	finish := func(writeFinal bool) error {
+		stopGens()
+		wg.Wait()
+		fctx, cancel := context.WithTimeout(context.Background(), o.FlushTimeout)
+		for _, lt := range published {
+			if err := lt.Flush(fctx); err != nil {
+				o.Logger.Warn("exit flush did not finish; the frames still queued are dropped", "track", lt.Name(), "err", err)
+			}
+		}
+		cancel()
+		b.Settle(context.Background())
+		res.noteEnd(b.Report(nil))
+		_ = b.Close()
+		res.Final = b.Report(nil)
+		if !writeFinal {
+			return nil
+		}
+		return emit(res.Final, true)
+	}
+
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			stopGens()
-			wg.Wait()
-			fctx, cancel := context.WithTimeout(context.Background(), o.FlushTimeout)
-			for _, lt := range published {
-				if err := lt.Flush(fctx); err != nil {
-					o.Logger.Warn("exit flush did not finish; the frames still queued are dropped", "track", lt.Name(), "err", err)
-				}
-			}
-			cancel()
-			b.Settle(context.Background())
-			_ = b.Close()
-			res.Final = b.Report(nil)
-			return res, emit(res.Final, true)
+			return res, finish(true)
 		case <-tick.C:
-			if err := emit(b.Report(nil), false); err != nil {
-				stopGens()
-				wg.Wait()
-				_ = b.Close()
+			snap := b.Report(nil)
+			if err := emit(snap, false); err != nil {
+				// The reader has gone (a closed pipe) or out failed:
+				// stop as cleanly as on a signal, without the final line.
+				_ = finish(false)
 				return res, err
+			}
+			if snap.Connection.State == report.Disconnected {
+				// The session gave up reconnecting: nothing more will happen.
+				return res, finish(true)
 			}
 		}
 	}
+}
+
+// noteEnd records, from the snapshot taken when the run ended (before
+// dttui unpublishes anything), the connection's state and the tracks
+// that were unpublished without being asked to.
+func (r *Result) noteEnd(snap report.Snapshot) {
+	r.Connection = snap.Connection
+	for _, l := range snap.Local {
+		if l.State != outgoing.StateUnpublished {
+			continue
+		}
+		why := "unpublished"
+		if n := len(l.Timeline); n > 0 && l.Timeline[n-1].Reason != "" {
+			why = l.Timeline[n-1].Reason
+		}
+		r.Unpublished = append(r.Unpublished, TrackError{Name: l.Name, Reason: "unpublished", Error: textsafe.Line(why)})
+	}
+}
+
+// ConnectFailed writes the final Line of a run whose connect failed, so a
+// reader of the JSON learns why there is nothing else.
+func ConnectFailed(out io.Writer, start time.Time, err error) error {
+	now := time.Now()
+	return json.NewEncoder(out).Encode(Line{Time: now.UTC(), Elapsed: now.Sub(start).Seconds(), Final: true, Tracks: []TrackLine{},
+		Connection: Connection{State: report.Disconnected.String(), Error: textsafe.Line(err.Error())}})
 }
 
 // Line is one JSON line of output.
@@ -230,10 +284,10 @@ type TrackError struct {
 }
 
 func trackError(name string, err error) TrackError {
-	te := TrackError{Name: name, Reason: "error", Error: err.Error()}
+	te := TrackError{Name: name, Reason: "error", Error: textsafe.Line(err.Error())}
 	var pe *outgoing.PublishError
 	if errors.As(err, &pe) {
-		te.Reason, te.Message = pe.Reason.String(), pe.RawMessage
+		te.Reason, te.Message = pe.Reason.String(), textsafe.Line(pe.RawMessage)
 		if pe.SFUReason != 0 || pe.RawMessage != "" {
 			te.SFUReason = outgoing.SFUReasonName(pe.SFUReason)
 		}
@@ -291,7 +345,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 	line := Line{Time: snap.At.UTC(), Elapsed: snap.At.Sub(start).Seconds(), Final: final, Errors: failed, Tracks: []TrackLine{},
 		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: c.Room, Identity: c.Identity}}
 	if c.Err != nil {
-		line.Connection.Error = c.Err.Error()
+		line.Connection.Error = textsafe.Line(c.Err.Error())
 	}
 	for _, l := range snap.Local {
 		if l.State == outgoing.StatePending {
@@ -309,7 +363,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 			tl.SIDs = l.SIDs
 		}
 		if ev, ok := l.LastError(); ok {
-			tl.LastError = ev.Problem()
+			tl.LastError = textsafe.Line(ev.Problem())
 		}
 		for reason, n := range l.Out.DroppedBy {
 			if n > 0 {

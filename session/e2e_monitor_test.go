@@ -73,10 +73,20 @@ func TestE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 
 	// The publisher leaves: the track ends unpublished, with its figures.
 	_ = pub.Close()
-	eventually(t, 15*time.Second, "unpublished at the monitor", func() bool {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
 		r, _ := remoteRow(mon, who, "telemetry")
-		return r.Stats.State == incoming.StateUnpublished
-	})
+		if r.Stats.State == incoming.StateUnpublished {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, x := range mon.Report(nil).Remote {
+				t.Logf("row %s %s %s replaced by %q timeline %+v", x.Stats.SID, x.Stats.Name, x.Stats.State, x.Stats.ReplacedBy, x.Stats.Timeline)
+			}
+			t.Fatal("the track is not unpublished at the monitor 15 s after the publisher left")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if r, _ := remoteRow(mon, who, "telemetry"); r.Stats.FramesCompleted != 20 {
 		t.Fatalf("figures after the publisher left: %+v", r.Stats)
 	}

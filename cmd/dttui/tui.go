@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/charmbracelet/x/term"
 
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
@@ -48,9 +51,28 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "dttui:", err)
-		return 1
+		return exitFailure
 	}
-	return 0
+	return exitOK
+}
+
+// errNoTerminal is the UI started where it cannot draw or read keys.
+var errNoTerminal = errors.New("the UI needs a terminal")
+
+// checkTerminal says whether the UI can run: it draws on stdout and reads
+// keys from stdin or, when stdin is redirected, from /dev/tty.
+func checkTerminal(in io.Reader, out io.Writer) error {
+	if f, ok := out.(*os.File); !ok || !term.IsTerminal(f.Fd()) {
+		return fmt.Errorf("%w: stdout is not one", errNoTerminal)
+	}
+	if f, ok := in.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		return nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("%w to read keys from: stdin is not one and /dev/tty cannot be opened", errNoTerminal)
+	}
+	return tty.Close()
 }
 
 // homeRelative writes a path under the home directory as ~/…: shorter on

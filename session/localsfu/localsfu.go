@@ -14,12 +14,15 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/livekit/livekit-server/pkg/config"
 	"github.com/livekit/livekit-server/pkg/routing"
 	"github.com/livekit/livekit-server/pkg/service"
 	"github.com/livekit/livekit-server/pkg/telemetry/prometheus"
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 )
 
 // Options tunes the embedded server. The zero value is what dttui runs.
@@ -59,6 +62,9 @@ type Server struct {
 	closeErr  error
 }
 
+// ErrPortInUse is a start on a signal port something else listens on.
+var ErrPortInUse = errors.New("localsfu: port in use")
+
 // startMu serialises starts: livekit-server's start-up touches
 // process-wide state (metrics registry, node identity).
 var startMu sync.Mutex
@@ -74,6 +80,10 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		if opts.Port, err = freeTCPPort(); err != nil {
 			return nil, err
 		}
+	} else if err := portFree(opts.Port); err != nil {
+		// Said now: the server would fail the same way, but only after
+		// its whole start-up.
+		return nil, err
 	}
 	if opts.RTCPort == 0 {
 		if opts.RTCPort, err = freeUDPPort(); err != nil {
@@ -120,11 +130,40 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	go func() { s.done <- srv.Start() }()
 
 	if err := waitReady(ctx, srv, opts.Port, s.done); err != nil {
-		stopStarting(srv, s.done)
+		var exited *exitError
+		if !errors.As(err, &exited) {
+			stopStarting(srv, s.done)
+		}
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// Taken between portFree and the server's own listen.
+			return nil, fmt.Errorf("%w: 127.0.0.1:%d (%v)", ErrPortInUse, opts.Port, err)
+		}
 		return nil, fmt.Errorf("localsfu: %w", err)
 	}
 	return s, nil
 }
+
+// portFree checks that the signal port can be listened on.
+func portFree(port int) error {
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("localsfu: port %d out of range", port)
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: 127.0.0.1:%d", ErrPortInUse, port)
+	}
+	if err != nil {
+		return fmt.Errorf("localsfu: %w", err)
+	}
+	return l.Close()
+}
+
+// exitError is the server having exited during start-up: there is
+// nothing left to stop.
+type exitError struct{ err error }
+
+func (e *exitError) Error() string { return fmt.Sprintf("server exited during start-up: %v", e.err) }
+func (e *exitError) Unwrap() error { return e.err }
 
 // stopStarting stops a server that did not become ready in time. Stop is
 // a no-op until the server calls itself running, so wait for that (or for
@@ -144,6 +183,33 @@ func stopStarting(srv *service.LivekitServer, done <-chan error) {
 	select {
 	case <-done:
 	case <-deadline:
+	}
+}
+
+// Drain waits, within ctx, until no participant is left in any room: a
+// client that has just sent its leave is then known to have left, rather
+// than dropped by Close (ROOM_MANAGER_STOP). It returns ctx's error if
+// participants remain.
+func (s *Server) Drain(ctx context.Context) error {
+	rc := lksdk.NewRoomServiceClient("http"+strings.TrimPrefix(s.URL, "ws"), s.APIKey, s.APISecret)
+	for {
+		rooms, err := rc.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		if err == nil {
+			left := 0
+			for _, r := range rooms.GetRooms() {
+				if ps, err := rc.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: r.GetName()}); err == nil {
+					left += len(ps.GetParticipants())
+				}
+			}
+			if left == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
@@ -177,6 +243,10 @@ func configYAML(o Options) string {
 	b.WriteString("  use_external_ip: false\n")
 	b.WriteString("  node_ip: 127.0.0.1\n")
 	b.WriteString("  enable_loopback_candidate: true\n")
+	// The RTC port is bound on every address that passes this filter: on
+	// loopback only, nothing on the network can reach the SFU (without it,
+	// the port listened on every interface's addresses).
+	b.WriteString("  ips:\n    includes: [\"127.0.0.0/8\", \"::1/128\"]\n")
 	if o.DataTrackTargetLatency > 0 {
 		fmt.Fprintf(&b, "  datachannel_data_track_target_latency: %s\n", o.DataTrackTargetLatency)
 	}
@@ -201,7 +271,7 @@ func waitReady(ctx context.Context, srv *service.LivekitServer, port int, done <
 		}
 		select {
 		case err := <-done:
-			return fmt.Errorf("server exited during start-up: %v", err)
+			return &exitError{err}
 		case <-ctx.Done():
 			return fmt.Errorf("server not listening on %s: %w", addr, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
