@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -25,12 +26,15 @@ import (
 // generator (Rate 0 publishes without sending), or, with Source, the
 // user's own data at Rate (0: as fast as the track takes them).
 type Track struct {
-	Name   string
-	Rate   float64 // frames per second
-	Size   int     // bytes per probe frame
-	E2EE   bool
-	Type   schema.Decl
-	Source *source.Spec
+	Name string
+	Rate float64 // frames per second
+	Size int     // bytes per probe frame
+	E2EE bool
+	Type schema.Decl
+	// SchemaDef is stored in the room as Type.Schema's definition before
+	// the track is published.
+	SchemaDef []byte
+	Source    *source.Spec
 	// Stdin is read for a Source of path "-".
 	Stdin io.Reader
 }
@@ -44,6 +48,8 @@ type Backend interface {
 	Settle(ctx context.Context)
 	// WaitFollowed waits until the loopback subscriber follows a track.
 	WaitFollowed(ctx context.Context, tr *session.Track) error
+	// StoreSchema stores a schema's definition in the room.
+	StoreSchema(ctx context.Context, id schema.ID, definition []byte) error
 	Close() error
 }
 
@@ -122,6 +128,12 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	defer stopGens()
 	var srcMu sync.Mutex
 	for _, t := range tracks {
+		if len(t.SchemaDef) > 0 {
+			if err := b.StoreSchema(ctx, t.Type.Schema, t.SchemaDef); err != nil {
+				res.Failed = append(res.Failed, trackError(t.Name, fmt.Errorf("store schema %s: %w", t.Type.Schema, err)))
+				continue
+			}
+		}
 		lt, err := b.PublishWith(ctx, session.PublishOptions{Name: t.Name, E2EE: t.E2EE, Type: t.Type})
 		if err != nil {
 			res.Failed = append(res.Failed, trackError(t.Name, err))

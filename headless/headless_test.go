@@ -316,9 +316,10 @@ func (idleBackend) PublishWith(context.Context, session.PublishOptions) (*sessio
 func (idleBackend) Report(*report.Snapshot) report.Snapshot {
 	return report.Snapshot{At: time.Now(), Connection: report.Status{State: report.Connected}}
 }
-func (idleBackend) Settle(context.Context)                             {}
-func (idleBackend) WaitFollowed(context.Context, *session.Track) error { return nil }
-func (idleBackend) Close() error                                       { return nil }
+func (idleBackend) Settle(context.Context)                               {}
+func (idleBackend) WaitFollowed(context.Context, *session.Track) error   { return nil }
+func (idleBackend) StoreSchema(context.Context, schema.ID, []byte) error { return nil }
+func (idleBackend) Close() error                                         { return nil }
 
 // A data source: every line of standard input becomes a frame, none
 // dropped (the source waits for the track), all of them arriving at the

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -173,4 +177,66 @@ func TestBinaryVersionHasRevision(t *testing.T) {
 		t.Fatalf("--version says %q, want %q", first, want)
 	}
 	t.Logf("%s", out)
+}
+
+// The real binary as the README shows it: NDJSON piped into a JSON track,
+// every line a frame that reaches the loopback subscriber, and the same
+// figures scraped from --metrics-addr while it runs.
+func TestBinaryStdinSourceAndMetrics(t *testing.T) {
+	bin := buildBinary(t)
+	var in strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&in, "{\"seq\":%d}\n", i)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "--headless", "--duration", "6s", "--local-port", "0", "--track", "telemetry:stdin",
+		"--encoding", "telemetry=json", "--metrics-addr", addr)
+	cmd.Stdin = strings.NewReader(in.String())
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var scraped string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if s := string(b); strings.Contains(s, `dttui_frames_sent_total{handle="1",track="telemetry"} 200`) {
+			scraped = s
+			break
+		}
+	}
+	if err := waitExit(t, cmd, 30*time.Second); err != nil {
+		t.Fatalf("%v\nstderr:\n%s", err, errOut.String())
+	}
+	if scraped == "" {
+		t.Fatalf("the metrics never showed 200 frames sent; stderr:\n%s", errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var final struct {
+		Tracks []struct {
+			Sent    uint64 `json:"sent"`
+			Dropped uint64 `json:"dropped"`
+			Rx      struct {
+				Data uint64 `json:"data"`
+			} `json:"rx"`
+		} `json:"tracks"`
+		Final bool `json:"final"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &final); err != nil || !final.Final || len(final.Tracks) != 1 {
+		t.Fatalf("final line %q: %v", lines[len(lines)-1], err)
+	}
+	if tr := final.Tracks[0]; tr.Sent != 200 || tr.Dropped != 0 || tr.Rx.Data != 200 {
+		t.Fatalf("final %+v", tr)
+	}
 }

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/source"
 	"github.com/dttui/dttui/textsafe"
 )
 
@@ -25,6 +27,12 @@ type trackSpec struct {
 	Name string
 	Rate float64 // frames per second
 	Size int     // bytes per frame
+	// Source, when set, sends the user's data instead of probe frames
+	// (--track NAME:stdin, NAME:file=PATH), at Rate (0: as fast as taken).
+	Source *source.Spec
+	// Type is --encoding and --schema; SchemaDef the schema's definition.
+	Type      schema.Decl
+	SchemaDef []byte
 }
 
 // Defaults for a --track without rate or size: a light, visible stream.
@@ -70,6 +78,11 @@ type options struct {
 	LocalPortSet bool
 	Verbose      bool
 	Version      bool
+	// Monitor is the room monitor; SubscribeOnly publishes nothing.
+	Monitor, SubscribeOnly bool
+	MetricsAddr            string
+	MaxQueuedBytes         int64
+	MaxFrameAge, LossGrace time.Duration
 	// Notices are things the user should know about how the command line
 	// was read (e.g. LIVEKIT_API_* left to the remote server they name).
 	Notices []string
@@ -270,7 +283,9 @@ func checkURL(raw string) error {
 type flagSet struct {
 	set                                       *flag.FlagSet
 	tracks                                    []string
+	trackOpts                                 []string // --encoding, --schema, --framing as "flag\x00value"
 	duration, publishTimeout, localPort, pass string
+	maxQueued, maxAge, grace                  string
 }
 
 func newFlagSet(o *options) *flagSet {
@@ -310,6 +325,32 @@ func newFlagSet(o *options) *flagSet {
 		return nil
 	})
 	fs.BoolVar(&o.Verbose, "verbose", false, "with --headless, library log lines on stderr too; in the UI, debug lines in the log pane and file")
+	for _, name := range []string{"encoding", "schema", "framing"} {
+		usage := map[string]string{
+			"encoding": "declare a track's frame encoding: `TRACK=ENCODING` (json, cbor, msgpack, protobuf, flatbuffer, ros1, cdr, or a custom name); repeatable",
+			"schema":   "store a schema for a track and declare it: `TRACK=ENCODING:FILE` or TRACK=ENCODING:NAME:FILE (jsonschema, protobuf — a FileDescriptorSet —, flatbuffer, ros1msg, ros2msg, ros2idl, omgidl, or custom); repeatable",
+			"framing":  "how a data source is cut into frames: `TRACK=lines` (default), length-prefixed (big-endian u32), chunks:SIZE, files (a directory); repeatable",
+		}[name]
+		fs.Func(name, usage, func(s string) error {
+			f.trackOpts = append(f.trackOpts, name+"\x00"+s)
+			return nil
+		})
+	}
+	fs.BoolVar(&o.Monitor, "monitor", true, "subscribe to every data track the other participants publish and measure each (the room monitor; --monitor=false: off)")
+	fs.BoolVar(&o.SubscribeOnly, "subscribe-only", false, "publish nothing: join, and watch the room's data tracks")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9464)")
+	fs.Func("max-queued-bytes", fmt.Sprintf("cap the bytes queued for sending over all tracks (a `size`, default %d MiB); pushes past it drop as \"memory cap\"", outgoing.DefaultMaxQueuedBytes>>20), func(s string) error {
+		f.maxQueued = s
+		return nil
+	})
+	fs.Func("max-frame-age", fmt.Sprintf("drop frames that waited longer than this to be sent, as \"stale\" (a `duration`, default %s; 0: never)", outgoing.DefaultMaxFrameAge), func(s string) error {
+		f.maxAge = s
+		return nil
+	})
+	fs.Func("loss-grace", fmt.Sprintf("a frame not at the loopback subscriber this long after it was sent is lost (a `duration`, default %s)", probe.DefaultLossGrace), func(s string) error {
+		f.grace = s
+		return nil
+	})
 	fs.BoolVar(&o.Version, "version", false, "print dttui's version and the LiveKit and pion versions it was built with")
 	return f
 }
@@ -335,9 +376,38 @@ func (f *flagSet) finish(o *options) error {
 		}
 		o.LocalPort = p
 	}
+	if f.maxQueued != "" {
+		n, err := parseByteCount(f.maxQueued)
+		if err != nil {
+			return usagef("--max-queued-bytes %q: %v", f.maxQueued, err)
+		}
+		o.MaxQueuedBytes = n
+	}
+	if f.maxAge != "" {
+		d, err := time.ParseDuration(f.maxAge)
+		if err != nil || d < 0 {
+			return usagef("--max-frame-age %q: not a duration ≥ 0 (e.g. 2s; 0: never)", f.maxAge)
+		}
+		o.MaxFrameAge = d
+		if d == 0 {
+			o.MaxFrameAge = -1 // never: outgoing's "off"
+		}
+	}
+	if f.grace != "" {
+		d, err := time.ParseDuration(f.grace)
+		if err != nil || d <= 0 {
+			return usagef("--loss-grace %q: not a positive duration (e.g. 3s)", f.grace)
+		}
+		o.LossGrace = d
+	}
 	seen := map[string]bool{}
 	for _, s := range f.tracks {
-		t, err := parseTrackSpec(s)
+		t, isSource, err := parseSourceSpec(s)
+		if !isSource {
+			t, err = parseTrackSpec(s)
+		} else if err == nil {
+			err = checkTrackName(s, t.Name)
+		}
 		if err != nil {
 			return err
 		}
@@ -347,7 +417,52 @@ func (f *flagSet) finish(o *options) error {
 		seen[t.Name] = true
 		o.Tracks = append(o.Tracks, t)
 	}
+	var opts []trackOption
+	for _, raw := range f.trackOpts {
+		name, v, _ := strings.Cut(raw, "\x00")
+		opt, err := splitTrackOption(name, v)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, opt)
+	}
+	if err := applyTrackOptions(o.Tracks, opts); err != nil {
+		return err
+	}
+	if o.SubscribeOnly && len(o.Tracks) > 0 {
+		return usagef("--subscribe-only publishes nothing: leave out --track")
+	}
 	return nil
+}
+
+// checkTrackName refuses a name the SFU would, or one unsafe to show.
+func checkTrackName(spec, name string) error {
+	if err := textsafe.CheckName(name, outgoing.MaxNameBytes); err != nil {
+		return usagef("--track %q: %v", spec, err)
+	}
+	return nil
+}
+
+// parseByteCount reads a byte count with the sizes' units (512, 64MiB,
+// 1.5 GiB), above zero.
+func parseByteCount(s string) (int64, error) {
+	m := sizePattern.FindStringSubmatch(s)
+	units := map[string]float64{"g": 1 << 30, "gi": 1 << 30, "gib": 1 << 30}
+	if m == nil {
+		return 0, fmt.Errorf("not a number of bytes (e.g. 64MiB)")
+	}
+	mult, ok := sizeUnits[strings.ToLower(m[2])]
+	if !ok {
+		if mult, ok = units[strings.ToLower(m[2])]; !ok {
+			return 0, fmt.Errorf("unknown unit %q (B, KiB, MiB, GiB)", m[2])
+		}
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	v *= mult
+	if v < 1 || v > 1<<40 {
+		return 0, fmt.Errorf("must be 1 B to 1 TiB")
+	}
+	return int64(v), nil
 }
 
 func parseTrackSpec(s string) (trackSpec, error) {

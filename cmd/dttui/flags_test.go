@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/source"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -26,13 +28,18 @@ func TestParseFlagsEnvironmentAndTracks(t *testing.T) {
 	if o.URL != "wss://x.example" || o.APIKey != "k" || o.APISecret != "s" {
 		t.Fatalf("env not read: %+v", o)
 	}
-	want := []trackSpec{{"a", defaultTrackRate, defaultTrackSize}, {"b", 100, 2048}, {"c", 0, defaultTrackSize}, {"d", 100000, 4 << 20},
+	type nrs struct {
+		name string
+		rate float64
+		size int
+	}
+	want := []nrs{{"a", defaultTrackRate, defaultTrackSize}, {"b", 100, 2048}, {"c", 0, defaultTrackSize}, {"d", 100000, 4 << 20},
 		{"e", 1, 20}, {"f", 1500, 1024}, {"g", 2, 1536}, {"h", 3, 2 << 20}, {"i", 4, 512}, {"日本", 5, defaultTrackSize}}
 	if len(o.Tracks) != len(want) {
 		t.Fatalf("tracks = %+v", o.Tracks)
 	}
 	for i, w := range want {
-		if o.Tracks[i] != w {
+		if got := o.Tracks[i]; (nrs{got.Name, got.Rate, got.Size}) != w || got.Source != nil || !got.Type.Frame.IsZero() {
 			t.Fatalf("track %d = %+v, want %+v", i, o.Tracks[i], w)
 		}
 	}
@@ -251,5 +258,69 @@ func TestUINeedsTerminal(t *testing.T) {
 	if code != exitUsage || time.Since(start) > time.Second ||
 		errOut.String() != "dttui: the UI needs a terminal: stdout is not one; use --headless for JSON lines on stdout\n" {
 		t.Fatalf("exit %d after %v: %q", code, time.Since(start), errOut.String())
+	}
+}
+
+// Typed tracks, data sources and their options: read, checked against the
+// --track list and the typed-track rules, before anything connects.
+func TestParseTypedTracksAndSources(t *testing.T) {
+	dir := t.TempDir()
+	schemaFile := dir + "/pose.schema.json"
+	if err := os.WriteFile(schemaFile, []byte(`{"type":"object"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := dir + "/records.bin"
+	if err := os.WriteFile(data, []byte{0, 0, 0, 1, 'x'}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"--track", "pose:30:256", "--encoding", "pose=json", "--schema", "pose=jsonschema:" + schemaFile,
+		"--track", "telemetry:stdin", "--encoding", "telemetry=cbor",
+		"--track", "rec:file=" + data + ":50", "--framing", "rec=length-prefixed",
+		"--track", "dir:file=" + dir, "--metrics-addr", "127.0.0.1:9464", "--max-queued-bytes", "64MiB", "--max-frame-age", "0",
+		"--loss-grace", "5s"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pose, tel, rec, dirT := o.Tracks[0], o.Tracks[1], o.Tracks[2], o.Tracks[3]
+	if pose.Type.String() != "json, schema jsonschema:pose" || string(pose.SchemaDef) != `{"type":"object"}` || pose.Source != nil {
+		t.Fatalf("pose %+v", pose)
+	}
+	if tel.Source == nil || tel.Source.Path != "-" || tel.Rate != 0 || tel.Type.Frame.WellKnown != schema.FrameCBOR {
+		t.Fatalf("telemetry %+v", tel)
+	}
+	if rec.Source == nil || rec.Source.Path != data || rec.Rate != 50 || rec.Source.Framing != source.LengthPrefixed {
+		t.Fatalf("rec %+v", rec)
+	}
+	if dirT.Source == nil || dirT.Source.Framing != source.Files {
+		t.Fatalf("dir %+v", dirT)
+	}
+	if o.MetricsAddr != "127.0.0.1:9464" || o.MaxQueuedBytes != 64<<20 || o.MaxFrameAge >= 0 || o.LossGrace != 5*time.Second {
+		t.Fatalf("options %+v", o)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--track", "p", "--encoding", "p=protobuf"}, "needs a schema"},
+		{[]string{"--track", "p", "--encoding", "p=cbor", "--schema", "p=jsonschema:" + schemaFile}, "self-describing"},
+		{[]string{"--track", "p", "--schema", "p=jsonschema:" + schemaFile}, "needs a frame encoding"},
+		{[]string{"--track", "p", "--encoding", "q=json"}, `no --track named "q"`},
+		{[]string{"--track", "p", "--encoding", "p=json", "--schema", "p=protobuf:" + schemaFile}, "not a protobuf FileDescriptorSet"},
+		{[]string{"--track", "p", "--encoding", "p=json", "--schema", "p=jsonschema:" + data}, "not JSON"},
+		{[]string{"--track", "p", "--encoding", "p=json", "--schema", "p=jsonschema:/no/such/file"}, "no such file"},
+		{[]string{"--track", "a:stdin", "--track", "b:stdin"}, "only one track can read standard input"},
+		{[]string{"--track", "a:file=/no/such/file"}, "no such file"},
+		{[]string{"--track", "p", "--framing", "p=lines"}, "no data source"},
+		{[]string{"--track", "a:stdin", "--framing", "a=chunks"}, "chunks need a size"},
+		{[]string{"--track", "p", "--encoding", "p=" + strings.Repeat("c", 33)}, "custom frame encoding must be 1 to 32 bytes"},
+		{[]string{"--subscribe-only", "--track", "p"}, "--subscribe-only publishes nothing"},
+		{[]string{"--max-queued-bytes", "0"}, "1 B to 1 TiB"},
+		{[]string{"--max-frame-age", "-1s"}, "not a duration ≥ 0"},
+		{[]string{"--loss-grace", "0s"}, "not a positive duration"},
+	} {
+		_, err := parseFlags(tc.args, env(nil))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
 	}
 }

@@ -18,7 +18,8 @@ import (
 
 // runHeadless connects, runs headless.Run and turns how it ended into an
 // exit status with, when it is not 0, one line on stderr saying why.
-func runHeadless(ctx context.Context, o options, cfg session.Config, stdout, stderr io.Writer) int {
+func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, stderr io.Writer) int {
+	stdout := std.out
 	start := time.Now()
 	s, err := session.Connect(ctx, cfg)
 	if err != nil {
@@ -30,9 +31,15 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, stdout, std
 		return exitFailure
 	}
 	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	if err := serveMetrics(ctx, o, s, log, stderr); err != nil {
+		_ = s.Close()
+		fmt.Fprintln(stderr, "dttui:", err)
+		return exitUsage
+	}
 	var tracks []headless.Track
 	for _, t := range o.Tracks {
-		tracks = append(tracks, headless.Track{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
+		tracks = append(tracks, headless.Track{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != "",
+			Type: t.Type, SchemaDef: t.SchemaDef, Source: t.Source, Stdin: std.in})
 	}
 	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: log})
 	log.Info("headless: session closed, room left") // Run closes the session

@@ -16,7 +16,9 @@ var helpGroups = []struct {
 	flags []string
 }{
 	{"Server (none: the embedded SFU on 127.0.0.1)", []string{"url", "token", "api-key", "api-secret", "room", "identity", "local", "local-port"}},
-	{"Tracks", []string{"track", "e2ee-passphrase", "e2ee-passphrase-file", "publish-timeout", "loopback"}},
+	{"Tracks", []string{"track", "encoding", "schema", "framing", "e2ee-passphrase", "e2ee-passphrase-file", "publish-timeout",
+		"max-queued-bytes", "max-frame-age"}},
+	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "metrics-addr"}},
 	{"Output", []string{"headless", "duration", "log-file", "verbose", "version"}},
 }
 
@@ -34,6 +36,9 @@ Examples:
   dttui --track sensors:100:2KiB --track chat:5:256
   dttui --url wss://my-project.livekit.cloud --room lab --track sensors   (key and secret from LIVEKIT_API_*)
   dttui --headless --duration 10s --track bench:1k:1KiB | jq .
+  cat telemetry.ndjson | dttui --headless --track telemetry:stdin --encoding telemetry=json
+  dttui --track pose:30:256 --encoding pose=json --schema pose=jsonschema:./pose.schema.json
+  dttui --subscribe-only --url wss://… --room lab       watch what others publish
   DTTUI_E2EE_PASSPHRASE=... dttui --track secret:10
 `)
 	for _, g := range helpGroups {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dttui/dttui/metrics"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
 	"github.com/dttui/dttui/textsafe"
@@ -104,7 +106,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 	cfg := session.Config{
 		URL: o.URL, Token: o.Token, APIKey: o.APIKey, APISecret: o.APISecret,
 		Room: o.Room, Identity: o.Identity, E2EEPassphrase: o.E2EEPassphrase,
-		Loopback: o.Loopback, Logger: log, PublishTimeout: o.PublishTimeout,
+		Loopback: o.Loopback && !o.SubscribeOnly, Monitor: o.Monitor || o.SubscribeOnly, Logger: log,
+		PublishTimeout: o.PublishTimeout, MaxQueuedBytes: o.MaxQueuedBytes, MaxFrameAge: o.MaxFrameAge, LossGrace: o.LossGrace,
 	}
 	var local *localsfu.Server
 	var env *envFile
@@ -139,13 +142,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 	}
 
 	if o.Headless {
-		return runHeadless(ctx, o, cfg, std.out, stderr)
+		return runHeadless(ctx, o, cfg, std, stderr)
 	}
 	envPath := ""
 	if env != nil {
 		envPath = env.Path
 	}
 	return runTUI(ctx, o, cfg, local, envPath, logs, stderr)
+}
+
+// serveMetrics serves s's report at --metrics-addr until ctx ends.
+func serveMetrics(ctx context.Context, o options, s *session.Session, log *slog.Logger, stderr io.Writer) error {
+	if o.MetricsAddr == "" {
+		return nil
+	}
+	addr, _, err := metrics.Serve(ctx, o.MetricsAddr, metrics.NewCollector(func() report.Snapshot { return s.Report(nil) }, s.Manager().QueuedBytes))
+	if err != nil {
+		return fmt.Errorf("--metrics-addr %s: %w", o.MetricsAddr, err)
+	}
+	say(o, log, stderr, "Prometheus metrics at http://"+addr+"/metrics")
+	return nil
 }
 
 // say tells the user something about how dttui runs: on stderr in

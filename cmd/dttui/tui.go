@@ -21,11 +21,16 @@ import (
 // and closes the session when the user quits. Errors reach stderr after
 // the terminal is restored.
 func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, envFile string, logs *logSink, stderr io.Writer) int {
+	runCtx := ctx // the metrics server lives as long as the run
 	var auto []tui.AutoTrack
 	for _, t := range o.Tracks {
+		if t.Source != nil {
+			fmt.Fprintf(stderr, "dttui: --track %s: data sources are for --headless runs\n", t.Name)
+			return exitUsage
+		}
 		auto = append(auto, tui.AutoTrack{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
 	}
-	if local != nil && len(auto) == 0 {
+	if local != nil && len(auto) == 0 && !o.SubscribeOnly {
 		// No account and no tracks asked for: show something alive at once.
 		auto = []tui.AutoTrack{{Name: "demo", Rate: 50, Size: 1024}}
 	}
@@ -45,6 +50,9 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 			s, err := session.Connect(ctx, cfg)
 			if err != nil {
 				return nil, err
+			}
+			if err := serveMetrics(runCtx, o, s, logs.Logger(), io.Discard); err != nil {
+				logs.Logger().Warn("metrics not served", "err", err)
 			}
 			return tui.SessionBackend(s), nil
 		},
