@@ -111,6 +111,11 @@ func (l *Local) LastError() (outgoing.ErrorEvent, bool) {
 type Remote struct {
 	Stats incoming.TrackStats
 	Figures
+	// SchemaDef is the definition of the schema the track declares, as its
+	// publisher stored it in the room (nil until fetched, or without one);
+	// SchemaErr why it could not be fetched.
+	SchemaDef []byte
+	SchemaErr error
 }
 
 // SID is the track's SID.

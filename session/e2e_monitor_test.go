@@ -1,12 +1,16 @@
 package session
 
 import (
+	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/preview"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 )
 
 // remoteRow is the room monitor's row for the track named name, published
@@ -89,5 +93,43 @@ func TestE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	}
 	if r, _ := remoteRow(mon, who, "telemetry"); r.Stats.FramesCompleted != 20 {
 		t.Fatalf("figures after the publisher left: %+v", r.Stats)
+	}
+}
+
+// A typed track as the room monitor sees it: its declaration, the schema
+// its publisher stored (fetched from the room), and its latest frame.
+func TestE2ERoomMonitorTypedTrack(t *testing.T) {
+	srv := sfu(t)
+	pub := connect(t, srv, Config{})
+	mon := connect(t, srv, Config{Room: pub.Status().Room, Monitor: true})
+	decl := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON},
+		Schema: schema.ID{Name: "pose", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingJSONSchema}}}
+	def := []byte(`{"type":"object","properties":{"x":{"type":"number"}}}`)
+	if err := pub.StoreSchema(bounded(t, 10*time.Second), decl.Schema, def); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pub.PublishWith(bounded(t, 15*time.Second), PublishOptions{Name: "pose", Type: decl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := pub.Status().Identity
+	eventually(t, 15*time.Second, "the monitor subscribed", func() bool {
+		r, ok := remoteRow(mon, who, "pose")
+		return ok && r.Stats.State == incoming.StateSubscribed
+	})
+	if err := tr.Push(bounded(t, 5*time.Second), []byte(`{"x":1.25}`), uint64(time.Now().UnixMilli())); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the frame and the schema", func() bool {
+		r, _ := remoteRow(mon, who, "pose")
+		return r.Stats.FramesCompleted == 1 && r.SchemaDef != nil
+	})
+	r, _ := remoteRow(mon, who, "pose")
+	if r.Stats.Type != decl || !bytes.Equal(r.SchemaDef, def) || r.SchemaErr != nil {
+		t.Fatalf("type %+v, schema %q %v", r.Stats.Type, r.SchemaDef, r.SchemaErr)
+	}
+	f := preview.Render(r.Stats.LastFrame.Head, r.Stats.Type, preview.Options{Schema: r.SchemaDef})
+	if f.Kind != preview.KindJSON || strings.Join(f.Lines, "\n") != "{\n  \"x\": 1.25\n}" {
+		t.Fatalf("preview %s %q", f.Kind, f.Lines)
 	}
 }

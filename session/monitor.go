@@ -1,11 +1,14 @@
 package session
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 )
 
 // The room monitor subscribes, on our own participant's connection, to
@@ -58,6 +61,63 @@ func remoteTotals(ts *incoming.TrackStats) report.Totals {
 		RxPackets: ts.Packets, PacketsLost: ts.PacketsLost, FirstRx: ts.FirstPacketAt, LastRx: ts.LastPacketAt}
 }
 
+// schemaKey names a schema stored by one participant.
+type schemaKey struct {
+	identity string
+	id       schema.ID
+}
+
+// remoteSchema is a remote track's schema definition, as fetched from
+// the room (GetDataBlobRequest), or why it could not be.
+type remoteSchema struct {
+	def []byte
+	err error
+}
+
+// remoteSchemas fetches the schemas the room's typed tracks declare, once
+// each, so their frames can be decoded for a preview.
+type remoteSchemas struct {
+	mu      sync.Mutex
+	got     map[schemaKey]remoteSchema
+	pending map[schemaKey]bool
+}
+
+// schemaFor returns what is known of a remote track's schema, and starts
+// fetching it (on a goroutine the session owns) when nothing is yet.
+func (s *Session) schemaFor(identity string, id schema.ID) (remoteSchema, bool) {
+	if id.IsZero() {
+		return remoteSchema{}, false
+	}
+	k := schemaKey{identity, id}
+	rs := &s.remoteSchemas
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if got, ok := rs.got[k]; ok {
+		return got, true
+	}
+	if rs.pending[k] || s.ctx.Err() != nil {
+		return remoteSchema{}, false
+	}
+	if rs.pending == nil {
+		rs.pending, rs.got = map[schemaKey]bool{}, map[schemaKey]remoteSchema{}
+	}
+	rs.pending[k] = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		defer cancel()
+		def, err := s.GetSchema(ctx, identity, id)
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		delete(rs.pending, k)
+		if s.ctx.Err() == nil {
+			rs.got[k] = remoteSchema{def: def, err: err}
+		}
+	}()
+	return remoteSchema{}, false
+}
+
 // remotes is the report's view of the room.
 func (s *Session) remotes(now, since time.Time) []report.Remote {
 	if s.monitor == nil {
@@ -68,6 +128,9 @@ func (s *Session) remotes(now, since time.Time) []report.Remote {
 	for _, ts := range stats {
 		r := report.Remote{Stats: ts}
 		r.Figures = s.rec.Figures(report.RemoteKey(ts.SID), now, remoteTotals(&ts), since, true)
+		if rs, ok := s.schemaFor(ts.PublisherIdentity, ts.Type.Schema); ok {
+			r.SchemaDef, r.SchemaErr = rs.def, rs.err
+		}
 		out = append(out, r)
 	}
 	return out

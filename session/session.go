@@ -52,6 +52,8 @@ type Session struct {
 	stall    stallWatch
 	lastTick time.Time
 	blobs    blobRequests
+	// remoteSchemas caches the room's schema definitions, fetched once.
+	remoteSchemas remoteSchemas
 
 	ctx    context.Context
 	cancel context.CancelFunc
