@@ -19,6 +19,11 @@ type PublishOptions struct {
 	// Type declares the frames' encoding and schema (store the schema's
 	// definition with StoreSchema first).
 	Type schema.Decl
+	// OnSent, when set, sees every frame of the track as its last packet
+	// is handed to the transport under sid, on the sender's goroutine:
+	// it must be quick, and payload is only valid during the call. Load
+	// mode uses it to follow frames to subscribers in other sessions.
+	OnSent func(sid string, payload []byte)
 }
 
 // Track is a published local track and the probe source that numbers its
@@ -214,7 +219,11 @@ func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
 		holds = s.loop.holds
 	}
 	st := newLocalState(s.cfg.LossGrace, holds)
-	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, Type: o.Type, OnSent: st.onSent})
+	onSent := st.onSent
+	if o.OnSent != nil {
+		onSent = func(sid string, payload []byte) { st.onSent(sid, payload); o.OnSent(sid, payload) }
+	}
+	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, Type: o.Type, OnSent: onSent})
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,12 @@ func (s *Session) newMonitor() *subscriber {
 	if s.e2ee != nil {
 		opener = s.e2ee
 	}
+	var onFrame func(*incoming.RemoteTrack, incoming.Frame)
+	if fn := s.cfg.OnRemoteFrame; fn != nil {
+		onFrame = func(t *incoming.RemoteTrack, f incoming.Frame) { fn(t.Info().SID, f) }
+	}
 	return newSubscriber(incoming.Options{
+		OnFrame: onFrame,
 		// The loopback is ours: it and its tracks (none) are not the room.
 		Filter: func(i incoming.Info) bool { return i.PublisherIdentity != s.loopIdentity },
 		Opener: opener,
@@ -42,6 +47,13 @@ func (s *Session) Monitor() *incoming.Manager {
 		return nil
 	}
 	return s.monitor.mgr
+}
+
+// MonitorHolds says whether frames a publisher sends now under sid are
+// forwarded to the room monitor: it holds a subscription to the track
+// and its data channel is open. Cheap enough for a send path.
+func (s *Session) MonitorHolds(sid string) bool {
+	return s.monitor != nil && s.monitor.holds(sid)
 }
 
 // sampleRemote records every remote track's totals and its latencies.

@@ -27,6 +27,11 @@ type Config struct {
 	// Monitor subscribes, on our own connection, to every data track the
 	// other participants publish, and measures each (the room monitor).
 	Monitor bool
+	// OnRemoteFrame, when set, sees every frame the room monitor
+	// completes (decrypted, for E2EE tracks), by track SID. It runs on the
+	// packet path with the monitor locked: it must be quick and must not
+	// call the session; f.Payload is only valid during the call.
+	OnRemoteFrame func(sid string, f incoming.Frame)
 	// Logger receives every log line (ours, lksdk's, pion's). Nil discards.
 	// Nothing is ever written to stderr: it would corrupt the TUI.
 	Logger *slog.Logger
