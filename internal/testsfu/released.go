@@ -189,6 +189,7 @@ func childConfig(o Options) string {
 		Port:                   o.Port,
 		RTCPort:                o.RTCPort,
 		DisableDataTracks:      o.DisableDataTracks,
+		DisableDataBlobs:       o.DisableDataBlobs,
 		DataTrackTargetLatency: o.DataTrackTargetLatency,
 	}) + "logging:\n  level: info\n"
 }

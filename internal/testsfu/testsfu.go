@@ -50,6 +50,9 @@ func (k Kind) String() string {
 type Options struct {
 	// DisableDataTracks turns enable_data_tracks off.
 	DisableDataTracks bool
+	// DisableDataBlobs turns enable_participant_data_blob off (the
+	// server's default; testsfu turns it on, as localsfu does).
+	DisableDataBlobs bool
 	// DataTrackTargetLatency is rtc.datachannel_data_track_target_latency:
 	// how much queueing toward a data-track subscriber the SFU allows before
 	// it sheds packets. 0 keeps the server's default (100 ms).
@@ -150,6 +153,7 @@ func (s *Server) startEmbedded(ctx context.Context) error {
 		Port:                   s.opts.Port,
 		RTCPort:                s.opts.RTCPort,
 		DisableDataTracks:      s.opts.DisableDataTracks,
+		DisableDataBlobs:       s.opts.DisableDataBlobs,
 		APIKey:                 s.opts.APIKey,
 		APISecret:              s.opts.APISecret,
 		DataTrackTargetLatency: s.opts.DataTrackTargetLatency,
