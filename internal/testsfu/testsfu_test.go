@@ -1,18 +1,16 @@
 package testsfu
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/internal/procnet"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 )
@@ -119,92 +117,25 @@ func assertGone(t *testing.T, pid int) {
 	}
 }
 
-// assertLoopbackOnly checks every IP socket of process pid is bound to
-// 127.0.0.1 (read from /proc, so it covers listeners we did not think of),
+// assertLoopbackOnly checks every socket process pid listens on is on
+// loopback (read from /proc, so it covers listeners we did not think of),
 // and that the server's signalling and RTC ports are among them.
 func assertLoopbackOnly(t *testing.T, pid int, s *Server) {
 	t.Helper()
-	if runtime.GOOS != "linux" {
-		t.Log("not Linux: listening addresses not checked")
+	socks, err := procnet.Listening(pid)
+	if err != nil {
+		t.Logf("listening addresses not checked: %v", err)
 		return
 	}
-	inodes := map[string]bool{}
-	fds, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, fd := range fds {
-		link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + fd.Name())
-		if err == nil && strings.HasPrefix(link, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
-		}
-	}
 	sawTCP, sawUDP := false, false
-	for _, table := range []string{"tcp", "tcp6", "udp", "udp6"} {
-		f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/net/" + table)
-		if err != nil {
-			t.Fatal(err)
+	for _, sock := range socks {
+		if !sock.Local.IsLoopback() {
+			t.Errorf("pid %d listens beyond loopback: %s", pid, sock)
 		}
-		sc := bufio.NewScanner(f)
-		sc.Scan() // header
-		for sc.Scan() {
-			fields := strings.Fields(sc.Text())
-			if len(fields) < 10 || !inodes[fields[9]] {
-				continue
-			}
-			host, port, _ := strings.Cut(fields[1], ":")
-			p, _ := strconv.ParseInt(port, 16, 32)
-			if host != "0100007F" { // 127.0.0.1, as /proc prints it on little-endian hosts
-				t.Errorf("%s socket of pid %d bound to %s (port %d), not 127.0.0.1", table, pid, host, p)
-			}
-			sawTCP = sawTCP || (table == "tcp" && int(p) == s.Port)
-			sawUDP = sawUDP || (table == "udp" && int(p) == s.RTCPort)
-		}
-		f.Close()
+		sawTCP = sawTCP || (strings.HasPrefix(sock.Proto, "tcp") && sock.Port == s.Port)
+		sawUDP = sawUDP || (strings.HasPrefix(sock.Proto, "udp") && sock.Port == s.RTCPort)
 	}
 	if !sawTCP || !sawUDP {
-		t.Errorf("pid %d: signalling port %d seen %v, RTC UDP port %d seen %v", pid, s.Port, sawTCP, s.RTCPort, sawUDP)
-	}
-}
-
-// $DTTUI_LIVEKIT_SERVER is taken at its word only if it is the right
-// build: a wrong file is an error, not a silent fallback.
-func TestBinaryEnvMustBeTheRelease(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(BinaryEnv, self)
-	if _, err := findReleased(); err == nil {
-		t.Fatal("the test binary accepted as livekit-server")
-	}
-}
-
-// The build lock is exclusive across processes (flock), and the second
-// taker waits for the first.
-func TestLockFileWaits(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lock")
-	unlock, err := lockFile(path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lockFile(path, 100*time.Millisecond); err == nil {
-		t.Fatal("a second lock was granted while the first is held")
-	}
-	released := make(chan struct{})
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		close(released)
-		unlock()
-	}()
-	unlock2, err := lockFile(path, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unlock2()
-	select {
-	case <-released:
-	default:
-		t.Fatal("the lock was granted before it was released")
+		t.Errorf("pid %d: signalling port %d seen %v, RTC UDP port %d seen %v, among %v", pid, s.Port, sawTCP, s.RTCPort, sawUDP, socks)
 	}
 }
