@@ -165,10 +165,12 @@ func (r *Recorder) Figures(key Key, now time.Time, cur Totals, since time.Time, 
 	defer r.mu.Unlock()
 	f := Figures{Rate: Rates{Window: RateWindow}, Latency: Latency{Window: LatencyWindow}, Average: average(cur, hasRx)}
 	t := r.tracks[key]
-	if t == nil || t.ns == 0 {
+	if t == nil {
 		return f
 	}
-	// Rates from the oldest sample within the window up to now.
+	// Rates from the oldest sample within the window up to now (none
+	// before the first sample; latency, observed per frame, is there at
+	// once).
 	first := sample{}
 	for k := 1; k <= min(t.ns, rateSamples); k++ {
 		s := t.samples[(t.ns-k)%rateSamples]

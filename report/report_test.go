@@ -117,6 +117,19 @@ func TestLatencyWindowAndReset(t *testing.T) {
 	}
 }
 
+// Frames that arrive before the track's first rate sample (a fast path,
+// right after publishing) are in the latency figures at once, as they are
+// in the receive counters.
+func TestLatencyBeforeTheFirstSample(t *testing.T) {
+	r := NewRecorder(60)
+	r.ObserveLatency(LocalKey(1), ms(30), 2*time.Millisecond)
+	l := Local{Handle: 1}
+	r.Fill(&l, ms(40), Totals{}, time.Time{})
+	if l.Latency.Frames != 1 || l.Latency.P50 <= 0 || l.RunLatency.Frames != 1 || l.Rate.Window != RateWindow {
+		t.Fatalf("latency %+v, run %+v, rates %+v", l.Latency, l.RunLatency, l.Rate)
+	}
+}
+
 // Rebase counts from the base on: counters per handle, errors and history
 // after the base's time.
 func TestRebase(t *testing.T) {

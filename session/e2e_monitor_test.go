@@ -30,6 +30,10 @@ func remoteRow(s *Session, identity, name string) (report.Remote, bool) {
 // (new participant, new SID) the monitor follows the republished track,
 // and when the publisher leaves, the track ends unpublished.
 func TestE2ERoomMonitorFollowsAPublisher(t *testing.T) {
+	acrossSFUs(t, testE2ERoomMonitorFollowsAPublisher)
+}
+
+func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	srv := sfu(t)
 	pub := connect(t, srv, Config{})
 	mon := connect(t, srv, Config{Room: pub.Status().Room, Monitor: true})

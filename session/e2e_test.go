@@ -22,6 +22,10 @@ import (
 // packets on an idle loopback path (it did, before the subscriber's UDP
 // receive buffer was enlarged).
 func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
+	acrossSFUs(t, testE2EPublishAndReceiveFrameSizes)
+}
+
+func testE2EPublishAndReceiveFrameSizes(t *testing.T) {
 	var mu sync.Mutex
 	var got []incoming.Frame
 	var sid atomic.Pointer[string]
@@ -95,7 +99,9 @@ func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
 
 // An E2EE track: the SFU forwards ciphertext, the loopback subscriber
 // opens it with the shared passphrase and reads the probe inside.
-func TestE2EEncryptedTrack(t *testing.T) {
+func TestE2EEncryptedTrack(t *testing.T) { acrossSFUs(t, testE2EEncryptedTrack) }
+
+func testE2EEncryptedTrack(t *testing.T) {
 	s := connect(t, sfu(t), Config{Loopback: true, E2EEPassphrase: "correct horse battery staple"})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "secret", true)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dttui/dttui/internal/freeport"
 	"github.com/livekit/livekit-server/pkg/config"
 	"github.com/livekit/livekit-server/pkg/routing"
 	"github.com/livekit/livekit-server/pkg/service"
@@ -77,8 +78,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 	var err error
 	if opts.Port == 0 {
-		if opts.Port, err = freeTCPPort(); err != nil {
-			return nil, err
+		if opts.Port, err = freeport.TCP(); err != nil {
+			return nil, fmt.Errorf("localsfu: %w", err)
 		}
 	} else if err := portFree(opts.Port); err != nil {
 		// Said now: the server would fail the same way, but only after
@@ -86,8 +87,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if opts.RTCPort == 0 {
-		if opts.RTCPort, err = freeUDPPort(); err != nil {
-			return nil, err
+		if opts.RTCPort, err = freeport.UDP(); err != nil {
+			return nil, fmt.Errorf("localsfu: %w", err)
 		}
 	}
 	if opts.APIKey == "" || opts.APISecret == "" {
@@ -96,7 +97,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.APISecret = cmp.Or(opts.APISecret, secret)
 	}
 
-	conf, err := config.NewConfig(configYAML(opts), true, nil, nil)
+	conf, err := config.NewConfig(ConfigYAML(opts), true, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("localsfu: config: %w", err)
 	}
@@ -228,7 +229,11 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-func configYAML(o Options) string {
+// ConfigYAML is the server configuration for opts, without the keys: every
+// listener on loopback (signalling, and the RTC UDP port, which would
+// otherwise listen on every interface), no TCP ICE, room auto-creation. The
+// tests run the released binary with the same configuration.
+func ConfigYAML(o Options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "port: %d\n", o.Port)
 	b.WriteString("bind_addresses: [\"127.0.0.1\"]\n")
@@ -277,24 +282,6 @@ func waitReady(ctx context.Context, srv *service.LivekitServer, port int, done <
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-func freeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("localsfu: no free TCP port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func freeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("localsfu: no free UDP port: %w", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 // GenerateKeys returns a fresh API key and secret, as Start makes when
