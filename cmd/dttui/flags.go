@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dttui/dttui/load"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
@@ -83,6 +84,10 @@ type options struct {
 	MetricsAddr            string
 	MaxQueuedBytes         int64
 	MaxFrameAge, LossGrace time.Duration
+	// Load mode: Participants publishers with Tracks each and Subscribers
+	// receiving them all, joining at Ramp per second.
+	Participants, Subscribers int
+	Ramp                      float64
 	// Notices are things the user should know about how the command line
 	// was read (e.g. LIVEKIT_API_* left to the remote server they name).
 	Notices []string
@@ -133,6 +138,11 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 			if err := textsafe.CheckName(c.v, 0); err != nil {
 				return o, usagef("--%s: %v", c.flag, err)
 			}
+		}
+	}
+	if o.Participants > 0 {
+		if err := checkLoad(&o, given); err != nil {
+			return o, err
 		}
 	}
 	if o.Duration < 0 {
@@ -286,6 +296,7 @@ type flagSet struct {
 	trackOpts                                 []string // --encoding, --schema, --framing as "flag\x00value"
 	duration, publishTimeout, localPort, pass string
 	maxQueued, maxAge, grace                  string
+	participants, subscribers, ramp           string
 }
 
 func newFlagSet(o *options) *flagSet {
@@ -351,6 +362,18 @@ func newFlagSet(o *options) *flagSet {
 		f.grace = s
 		return nil
 	})
+	fs.Func("participants", "load mode (implies --headless): `N` publishing participants, each with every --track, each its own connection; a summary table on stderr at the end", func(s string) error {
+		f.participants = s
+		return nil
+	})
+	fs.Func("subscribers", fmt.Sprintf("load mode: `M` participants that subscribe to every track and measure delivery and latency (default %d; 0: none)", defaultLoadSubscribers), func(s string) error {
+		f.subscribers = s
+		return nil
+	})
+	fs.Func("ramp", fmt.Sprintf("load mode: participants joining per second (a `rate`, default %g)", load.DefaultRamp), func(s string) error {
+		f.ramp = s
+		return nil
+	})
 	fs.BoolVar(&o.Version, "version", false, "print dttui's version and the LiveKit and pion versions it was built with")
 	return f
 }
@@ -399,6 +422,9 @@ func (f *flagSet) finish(o *options) error {
 			return usagef("--loss-grace %q: not a positive duration (e.g. 3s)", f.grace)
 		}
 		o.LossGrace = d
+	}
+	if err := f.finishLoad(o); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for _, s := range f.tracks {
