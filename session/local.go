@@ -188,7 +188,7 @@ func (st *localState) track(lt *outgoing.LocalTrack) *Track {
 	defer st.mu.Unlock()
 	if st.lt == nil {
 		st.lt = lt
-		st.source = probe.NewSource(st.stream, lt.TryPush, nil)
+		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push)
 	}
 	return &Track{LocalTrack: lt, st: st}
 }
