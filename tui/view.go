@@ -11,6 +11,7 @@ import (
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/banner"
 	"github.com/dttui/dttui/tui/components/detail"
+	"github.com/dttui/dttui/tui/components/filter"
 	"github.com/dttui/dttui/tui/components/header"
 	"github.com/dttui/dttui/tui/components/helpview"
 	"github.com/dttui/dttui/tui/components/logpane"
@@ -86,6 +87,8 @@ func (m Model) footerKeys() (hints, essentials []key.Binding) {
 		return m.help.ShortHelp(), k.TypingEssentials()
 	case m.logsFocused() && m.logs.Searching():
 		return m.logs.ShortHelp(), k.TypingEssentials()
+	case m.filter.Editing():
+		return m.filter.ShortHelp(), k.TypingEssentials()
 	case m.logsFocused():
 		return m.logs.ShortHelp(), k.Essentials()
 	case m.b == nil:
@@ -111,6 +114,13 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 	}
 	if m.b == nil && m.connErr != nil {
 		return m.connectFailed(ctx, w, avail, promptView)
+	}
+	var filterView string
+	if m.filter.Active() && avail > tableMin {
+		m.filter.Shown, m.filter.Of = m.shownTracks(), m.all
+		m.filter.SetSize(w, filter.Lines)
+		filterView = m.filter.View()
+		avail -= filter.Lines
 	}
 
 	rows := m.tableRows()
@@ -146,12 +156,23 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 		rest -= lh
 	}
 	tt := tracktable.New(ctx)
-	if m.b == nil {
+	switch {
+	case m.b == nil:
 		tt.Empty = "waiting for the connection…"
+	case m.filter.Value() != "" && m.all+len(m.failed) > 0:
+		tt.Empty = "no row matches /" + m.filter.Value()
 	}
 	tt.Rows, tt.Selected = rows, m.selectedIndex()
+	tt.Sort = m.sort.column()
+	if m.filter.Active() {
+		tt.Of = m.all
+	}
 	tt.SetSize(w, avail-sumHeights(bottom))
-	views := append([]string{tt.View()}, bottom...)
+	views := []string{tt.View()}
+	if filterView != "" {
+		views = append(views, filterView)
+	}
+	views = append(views, bottom...)
 	if promptView != "" {
 		views = append(views, promptView)
 	}
@@ -250,4 +271,16 @@ func fitBlock(s string, w, h int, pad bool) string {
 		lines = append(lines, "")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// shownTracks is how many track rows (not failed publishes) the filter
+// lets through.
+func (m Model) shownTracks() int {
+	n := 0
+	for _, r := range m.rows {
+		if r.failed == nil {
+			n++
+		}
+	}
+	return n
 }
