@@ -267,10 +267,12 @@ func (s *Session) WaitFollowed(ctx context.Context, tr *Track) error {
 	return nil
 }
 
-// sample records every local track's totals (the session's sampler runs
-// it every report.SampleInterval) and expires the ledgers' grace periods.
+// sample records the connection's status and every local track's totals
+// (the session's sampler runs it every report.SampleInterval) and expires
+// the ledgers' grace periods.
 func (s *Session) sample(now time.Time) {
 	s.checkStall(now)
+	s.rec.SampleConn(now, s.Status())
 	for _, lt := range s.mgr.Tracks() {
 		st := s.local(lt.Handle())
 		tot := report.Totals{Out: lt.Counters()}
@@ -345,6 +347,7 @@ func (s *Session) Report(base *report.Snapshot) report.Snapshot {
 		s.rec.Fill(&l, now, tot, since)
 		snap.Local = append(snap.Local, l)
 	}
+	s.rec.FillConn(&snap, since)
 	return snap.Rebase(base)
 }
 
