@@ -52,13 +52,15 @@ type publishAnswer struct {
 
 // fakeLocal is one local track's state in the fake session.
 type fakeLocal struct {
-	l         report.Local // identity, state, timeline, errors
-	out       outgoing.Counters
-	rx        report.Receive
-	latency   []time.Duration // cycled through, one per frame received
-	latI      int
-	firstSent time.Time
-	lastSent  time.Time
+	l       report.Local // identity, state, timeline, errors
+	out     outgoing.Counters
+	rx      report.Receive
+	latency []time.Duration // cycled through, one per frame received
+	// lossPerStep of the frames sent in each advance never arrive.
+	lossPerStep uint64
+	latI        int
+	firstSent   time.Time
+	lastSent    time.Time
 }
 
 func newFakeBackend() *fakeBackend {
@@ -124,19 +126,21 @@ func (f *fakeBackend) Report(base *report.Snapshot) report.Snapshot {
 		f.rec.Fill(&l, now, fl.totals(), since)
 		snap.Local = append(snap.Local, l)
 	}
+	f.rec.FillConn(&snap, since)
 	return snap.Rebase(base)
 }
 
 // advance moves the clock one step of d, with each published track
 // sending fps[name] frames/s of size bytes and dropping drops[name]
 // frames (queue full) in the step; every frame sent arrives, with the
-// track's latencies. The recorder samples every track, as the session's
-// sampler does.
+// track's latencies. The recorder samples the connection and every
+// track, as the session's sampler does.
 func (f *fakeBackend) advance(c *clock, d time.Duration, fps map[string]float64, size int, drops map[string]uint64) {
 	c.t = c.t.Add(d)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
+	f.rec.SampleConn(now, f.status)
 	for _, fl := range f.locals {
 		if fl.l.State == outgoing.StatePending {
 			continue
@@ -158,8 +162,10 @@ func (f *fakeBackend) advance(c *clock, d time.Duration, fps map[string]float64,
 			}
 			fl.lastSent = now
 		}
-		fl.rx.Frames += n
-		fl.rx.Bytes += n * uint64(size)
+		lost := min(fl.lossPerStep, n)
+		fl.rx.Lost += lost
+		fl.rx.Frames += n - lost
+		fl.rx.Bytes += (n - lost) * uint64(size)
 		for range min(n, 50) {
 			if len(fl.latency) > 0 {
 				f.rec.ObserveLatency(fl.l.Handle, now, fl.latency[fl.latI%len(fl.latency)])

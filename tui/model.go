@@ -16,6 +16,7 @@ import (
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/common"
+	"github.com/dttui/dttui/tui/components/charts"
 	"github.com/dttui/dttui/tui/components/filter"
 	"github.com/dttui/dttui/tui/components/helpview"
 	"github.com/dttui/dttui/tui/components/logpane"
@@ -127,6 +128,7 @@ type Model struct {
 	prompt *prompt.Model
 	help   *helpview.Model
 	filter *filter.Model
+	charts *charts.Model
 	logs   *logpane.Model // nil without Options.Logs
 
 	statusMsg string
@@ -175,6 +177,7 @@ func New(b Backend, o Options) Model {
 		pending: map[uint16]Pending{},
 		hidden:  map[uint16]bool{},
 		filter:  filter.New(ctx, k),
+		charts:  charts.New(ctx, k),
 		burstN:  defaultBurst,
 		prompt:  prompt.New(ctx, k, o.E2EEAvailable),
 		help:    helpview.New(ctx, k),
@@ -367,6 +370,13 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.move(1)
 	case key.Matches(msg, k.Detail):
 		m.showDetail = !m.showDetail
+	case key.Matches(msg, k.Charts):
+		m.charts.Toggle(m.chartsShown())
+	case key.Matches(msg, k.ChartWindow):
+		m.charts.Update(msg)
+		if !m.chartsShown() {
+			m.charts.Toggle(false)
+		}
 	case key.Matches(msg, k.Logs):
 		m.toggleLogs()
 	case key.Matches(msg, k.Pause):

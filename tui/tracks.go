@@ -9,6 +9,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/report/series"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/components/tracktable"
@@ -93,6 +95,17 @@ type row struct {
 	tracktable.Row
 	ui     *trackUI   // nil for pending and failed rows
 	failed *failedRow // set for a failed publish
+}
+
+// series is what the row charts (nil: nothing, for a failed publish). A
+// local track's row charts its history and the connection's events; a
+// row of another kind gives its own set.
+func (r row) series(snap report.Snapshot) *series.Set {
+	if r.failed != nil {
+		return nil
+	}
+	s := series.Local(r.L, snap.ConnEvents)
+	return &s
 }
 
 func (r row) key() string {

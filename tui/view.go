@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/report/series"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/banner"
 	"github.com/dttui/dttui/tui/components/detail"
@@ -97,34 +98,36 @@ func (m Model) footerKeys() (hints, essentials []key.Binding) {
 	return k.ShortHelp(), k.Essentials()
 }
 
-// body stacks the table and the open panes in bodyH lines. The prompt is
-// placed first (it is what the user is typing into), then the table gets
-// its header, selected row and totals, then the detail pane, then the
-// log pane; a pane that does not fit at its minimum is not shown, and
-// what is left goes to the table's other rows. A log pane that has the
-// keys takes the room before the table's other rows do.
-func (m Model) body(ctx common.Context, w, bodyH int) string {
-	var bottom []string // panes under the table, top to bottom
+// layout is the body's heights, line for line (0: not shown).
+type layout struct {
+	prompt, filter, detail, charts, logs, table int
+	d                                           *detail.Model // sized, when shown
+}
+
+// layout shares bodyH lines out. The prompt is placed first (it is what
+// the user is typing into), then the filter bar, then the table gets its
+// header, selected row and totals, then the detail pane, then the charts
+// (what the table's other rows leave, by themselves from AutoHeight up, or
+// when asked for), then the log pane; a pane that does not fit at its
+// minimum is not shown, and what is left goes to the table's other rows.
+// A log pane that has the keys takes the room before the table's other
+// rows do.
+func (m Model) layout(ctx common.Context, w, bodyH int, rows []tracktable.Row) layout {
+	var l layout
 	avail := bodyH
-	var promptView string
 	if m.prompt.IsOpen() {
-		m.prompt.SetSize(w, prompt.Lines)
-		promptView = m.prompt.View()
+		l.prompt = prompt.Lines
 		avail -= prompt.Lines
 	}
 	if m.b == nil && m.connErr != nil {
-		return m.connectFailed(ctx, w, avail, promptView)
+		return l
 	}
-	var filterView string
 	if m.filter.Active() && avail > tableMin {
-		m.filter.Shown, m.filter.Of = m.shownTracks(), m.all
-		m.filter.SetSize(w, filter.Lines)
-		filterView = m.filter.View()
+		l.filter = filter.Lines
 		avail -= filter.Lines
 	}
-
-	rows := m.tableRows()
 	tableNeed := 2 + max(len(rows), 1)
+	tableExtra := max(tableNeed-tableMin, 0)
 	rest := avail - min(tableNeed, tableMin, avail)
 	logMin := logpane.MinHeight
 	showLogs := m.showLogs && m.logs != nil
@@ -143,17 +146,47 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 			room = min(room, max(detail.MinHeight, rest/3))
 		}
 		d.SetSize(w, min(d.Want(w), room))
+		l.detail, l.d = d.Height, d
 		rest -= d.Height
-		bottom = append(bottom, d.View())
+	}
+	// The charts take what the table's other rows and the log pane's
+	// minimum leave; asked for, they take the table's rows too. With the
+	// log pane open, they share the room with it.
+	most := rest
+	if showLogs && rest >= logMin {
+		most -= logMin
+	}
+	room := most - tableExtra
+	if showLogs {
+		room, most = min(room, most/2), most/2
+	}
+	if m.b != nil { // before the connection there is nothing to chart
+		l.charts = m.charts.Room(w, room, most, showLogs)
+		rest -= l.charts
 	}
 	if showLogs && rest >= logMin {
-		lh := rest
+		l.logs = rest
 		if !focused {
 			// The table's remaining rows come first, the log pane takes the rest.
-			lh = max(logMin, rest-max(tableNeed-tableMin, 0))
+			l.logs = max(logMin, rest-tableExtra)
 		}
-		bottom = append(bottom, m.logView(w, lh))
-		rest -= lh
+		rest -= l.logs
+	}
+	l.table = avail - l.detail - l.charts - l.logs
+	return l
+}
+
+// body draws the table and the open panes as layout placed them.
+func (m Model) body(ctx common.Context, w, bodyH int) string {
+	rows := m.tableRows()
+	l := m.layout(ctx, w, bodyH, rows)
+	var promptView string
+	if l.prompt > 0 {
+		m.prompt.SetSize(w, prompt.Lines)
+		promptView = m.prompt.View()
+	}
+	if m.b == nil && m.connErr != nil {
+		return m.connectFailed(ctx, w, bodyH-l.prompt, promptView)
 	}
 	tt := tracktable.New(ctx)
 	switch {
@@ -167,16 +200,52 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 	if m.filter.Active() {
 		tt.Of = m.all
 	}
-	tt.SetSize(w, avail-sumHeights(bottom))
+	tt.SetSize(w, l.table)
 	views := []string{tt.View()}
-	if filterView != "" {
-		views = append(views, filterView)
+	if l.filter > 0 {
+		m.filter.Shown, m.filter.Of = m.shownTracks(), m.all
+		m.filter.SetSize(w, filter.Lines)
+		views = append(views, m.filter.View())
 	}
-	views = append(views, bottom...)
+	if l.d != nil {
+		views = append(views, l.d.View())
+	}
+	if l.charts > 0 {
+		views = append(views, m.chartView(w, l.charts))
+	}
+	if l.logs > 0 {
+		views = append(views, m.logView(w, l.logs))
+	}
 	if promptView != "" {
 		views = append(views, promptView)
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, views...)
+}
+
+// chartView draws the chart pane: the selected row's series (each kind of
+// row gives its own) and the connection's.
+func (m Model) chartView(w, h int) string {
+	c := m.charts
+	c.Title, c.Track, c.Conn, c.At = "no track selected", nil, series.Connection(m.snap), m.snap.At
+	if r, ok := m.selectedRow(); ok {
+		c.Title, c.Track = r.L.Name, r.series(m.snap)
+		if r.failed != nil {
+			c.Title += " (its publish failed: nothing to chart)"
+		}
+	}
+	c.SetSize(w, h)
+	return c.View()
+}
+
+// chartsShown says whether the chart pane is on screen at the current
+// size.
+func (m Model) chartsShown() bool {
+	w, h := m.width, m.height
+	if w < MinWidth || h < MinHeight || m.help.IsOpen() {
+		return false
+	}
+	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
+	return m.layout(ctx, w, h-3, m.tableRows()).charts > 0
 }
 
 // logView sizes the log pane, with the embedded SFU's join details

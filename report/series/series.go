@@ -125,7 +125,7 @@ func (s Set) Last(n int) Set {
 const (
 	TitleFrames  = "frames/s"
 	TitleBytes   = "bytes/s"
-	TitleDrops   = "dropped and lost /s"
+	TitleDrops   = "dropped, lost /s"
 	TitleLatency = "latency"
 	TitleRTT     = "signal RTT"
 )
@@ -156,13 +156,14 @@ func Local(l report.Local, conn []report.ConnEvent) Set {
 		frames.Series = append(frames.Series, Series{Name: "received", Role: Received, Values: col(func(s report.Second) float64 { return float64(s.Received) })})
 		bytes.Series = append(bytes.Series, Series{Name: "received", Role: Received, Values: col(func(s report.Second) float64 { return float64(s.RxBytes) })})
 	}
-	// Drops by reason: a series for each reason the history has, so the
-	// chart says why as well as when. With none, one flat "dropped" line.
+	// Drops by reason: a series for each reason the history has, named by
+	// it, so the chart says why as well as when. With none, one flat
+	// "dropped" line.
 	drops := Panel{Title: TitleDrops, Unit: PerSecond}
 	for r := range outgoing.NumDropReasons {
 		v := col(func(s report.Second) float64 { return float64(s.DroppedBy[r]) })
 		if slices.ContainsFunc(v, func(x float64) bool { return x > 0 }) {
-			drops.Series = append(drops.Series, Series{Name: "dropped: " + r.String(), Role: Dropped, Values: v})
+			drops.Series = append(drops.Series, Series{Name: r.String(), Role: Dropped, Values: v})
 		}
 	}
 	if len(drops.Series) == 0 {
@@ -204,11 +205,14 @@ func Local(l report.Local, conn []report.ConnEvent) Set {
 	return s
 }
 
+// ConnectionTitle is the connection's set's title.
+const ConnectionTitle = "connection"
+
 // Connection charts the connection: the signal round-trip time per
 // second, marked with its state changes and reconnects.
 func Connection(snap report.Snapshot) Set {
 	h := snap.ConnHistory
-	s := Set{Title: "connection", Len: len(h)}
+	s := Set{Title: ConnectionTitle, Len: len(h)}
 	if len(h) > 0 {
 		s.Start = h[0].Start
 	}

@@ -61,7 +61,7 @@ func TestLocalSet(t *testing.T) {
 	want := map[string][]string{
 		TitleFrames:  {"sent", "received"},
 		TitleBytes:   {"sent", "received"},
-		TitleDrops:   {"dropped: queue full", "dropped: republishing", "lost"},
+		TitleDrops:   {"queue full", "republishing", "lost"},
 		TitleLatency: {"p50", "p99"},
 	}
 	for _, p := range s.Panels {

@@ -22,6 +22,8 @@ type KeyMap struct {
 	Reset           key.Binding
 	Pause           key.Binding
 	Detail          key.Binding
+	Charts          key.Binding // the chart pane on/off
+	ChartWindow     key.Binding // its window: 1, 5, 15 minutes
 	Logs            key.Binding
 	Help            key.Binding
 	Quit            key.Binding
@@ -85,6 +87,8 @@ func Default() KeyMap {
 		Reset:           b(keys("r"), h("r", "reset counters")),
 		Pause:           b(keys("z"), h("z", "pause display")),
 		Detail:          b(keys("d", "tab"), h("d", "detail")),
+		Charts:          b(keys("t"), h("t", "charts")),
+		ChartWindow:     b(keys("w"), h("w", "chart window")),
 		Logs:            b(keys("l"), h("l", "logs")),
 		Help:            b(keys("?"), h("?", "help")),
 		Quit:            b(keys("q", "ctrl+c"), h("q", "quit")),
@@ -138,7 +142,7 @@ func (k KeyMap) TypingEssentials() []key.Binding { return []key.Binding{k.Interr
 // ShortHelp is the footer: the most used keys first; Essentials are
 // added at its end.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Publish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.SizeUp, k.Unpublish, k.Detail, k.Logs}
+	return []key.Binding{k.Publish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.SizeUp, k.Unpublish, k.Detail, k.Charts, k.Logs}
 }
 
 // OfflineHelp is the footer while there is no session: the keys that
@@ -187,7 +191,7 @@ func (k KeyMap) Groups() []Group {
 	return []Group{
 		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter}},
 		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.Flood, k.BurstMore, k.Generator, k.RateUp, k.SizeUp}},
-		{"View", []key.Binding{k.Detail, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
+		{"View", []key.Binding{k.Detail, k.Charts, k.ChartWindow, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
 		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptCancel}},
 		{"Log pane (l)", []key.Binding{l.Up, l.PageUp, l.HalfUp, l.Top, l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Back}},
 	}

@@ -259,6 +259,7 @@ func (m *Model) lines() []string {
 		fmt.Sprintf("SEND: mean send rate per second, last %d s (detail pane %d s)", m.SparkTable, m.SparkDetail),
 		fmt.Sprintf("dropping, red DROPPED: frames dropped in the last %s", m.DropWindow),
 		"logs: the table's keys work there; library INFO hidden until v",
+		"charts: per second, on their own when the screen has room; marks r/R reconnecting/reconnected, p/P republishing/republished, U unpublished, S stalled, D disconnected",
 	)
 	out = append(out, "")
 	for _, n := range notes {
