@@ -103,6 +103,7 @@ type options struct {
 	Tracks                        trackList
 	Headless                      bool
 	Duration                      time.Duration
+	Report                        string
 	Loopback                      bool
 	LogFile                       string
 	PublishTimeout                time.Duration
@@ -126,6 +127,7 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	fs.Var(&o.Tracks, "track", "track to publish at start, `name[:rate[:size]]` (rate in frames/s, size in bytes, k/m suffix); repeatable")
 	fs.BoolVar(&o.Headless, "headless", false, "no UI: print per-track stats as JSON lines every second")
 	fs.DurationVar(&o.Duration, "duration", 0, "with --headless, stop after this long (0: until interrupted)")
+	fs.StringVar(&o.Report, "report", "", "with --headless, write an HTML report with charts to this `file` at the end")
 	fs.BoolVar(&o.Loopback, "loopback", true, "subscribe to our own tracks from a second participant to measure delivery, loss and latency")
 	fs.StringVar(&o.LogFile, "log-file", "", "also write logs to this `file` (they are always in the log pane)")
 	fs.DurationVar(&o.PublishTimeout, "publish-timeout", 10*time.Second, "how long to wait for the SFU to answer a publish")
@@ -171,6 +173,9 @@ func parseFlags(args []string, getenv func(string) string, out io.Writer) (optio
 	}
 	if o.Duration < 0 || (o.Duration > 0 && !o.Headless) {
 		return o, errors.New("--duration is for --headless runs and must be ≥ 0")
+	}
+	if o.Report != "" && !o.Headless {
+		return o, errors.New("--report is for --headless runs")
 	}
 	return o, nil
 }

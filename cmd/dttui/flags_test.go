@@ -48,6 +48,7 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 		{[]string{"--url", "ftp://x"}, "ws://"},
 		{[]string{"--url", "ws://x"}, "--token"},
 		{[]string{"--duration", "1s"}, "--headless"},
+		{[]string{"--report", "run.html"}, "--report is for --headless"},
 		{[]string{"stray"}, "unexpected argument"},
 	} {
 		_, err := parseFlags(tc.args, env(nil), io.Discard)

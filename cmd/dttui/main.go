@@ -103,9 +103,17 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, stdout, std
 	for _, t := range o.Tracks {
 		tracks = append(tracks, headless.Track{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
 	}
-	if _, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: cfg.Logger}); err != nil {
+	started := time.Now()
+	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: cfg.Logger})
+	if err != nil {
 		fmt.Fprintln(stderr, "dttui:", err)
 		return 1
+	}
+	if o.Report != "" {
+		if err := writeReport(o, cfg, res, started, time.Now()); err != nil {
+			fmt.Fprintln(stderr, "dttui:", err)
+			return 1
+		}
 	}
 	return 0
 }
