@@ -96,7 +96,7 @@ func build(r Run) (page, error) {
 		return p, err
 	}
 	cs.Title = "Connection"
-	cs.Figures = []Setting{{"state", c.State.String()}, {"room", c.Room}, {"identity", c.Identity},
+	cs.Figures = []Setting{{"state at the end", c.State.String()}, {"room", c.Room}, {"identity", c.Identity},
 		{"reconnects", strconv.Itoa(c.Reconnects)}, {"signal RTT at the end", dur(c.RTT)}}
 	if c.Err != nil {
 		cs.Figures = append(cs.Figures, Setting{"error", c.Err.Error()})
@@ -132,7 +132,7 @@ func coverage(r Run) string {
 // figures are a track's final figures, the run's whole counts.
 func figures(l report.Local) []Setting {
 	c := l.Out
-	f := []Setting{{"state", l.State.String()}, {"SIDs", strings.Join(l.SIDs, ", ")},
+	f := []Setting{{"state at the end", l.State.String()}, {"SIDs", strings.Join(l.SIDs, ", ")},
 		{"E2EE", strconv.FormatBool(l.E2EE)},
 		{"frames pushed", u(c.FramesPushed)}, {"sent", u(c.FramesSent)}, {"queued", u(c.FramesQueued)},
 		{"dropped", u(c.FramesDropped)}}
