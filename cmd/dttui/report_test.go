@@ -111,8 +111,20 @@ func TestRunHeadlessWritesReport(t *testing.T) {
 			t.Fatalf("%s: %d seconds summing to %d frames sent, of %d", tr.Name, len(rows)-1, sum, tr.Sent)
 		}
 	}
-	if conn := find(doc, func(n *html.Node) bool { return attr(n, "id") == "connection" }); len(conn) != 1 || len(find(conn[0], tagged("svg"))) != 1 {
+	// The connection's chart: the session sampled its RTT every second.
+	conn := find(doc, func(n *html.Node) bool { return attr(n, "id") == "connection" })
+	if len(conn) != 1 || len(find(conn[0], tagged("svg"))) != 1 {
 		t.Fatal("no connection chart")
+	}
+	tables := find(conn[0], tagged("table"))
+	measured := 0
+	for _, r := range find(tables[len(tables)-1], tagged("tr"))[1:] {
+		if v, err := strconv.ParseFloat(textOf(find(r, tagged("td"))[1]), 64); err == nil && v > 0 {
+			measured++
+		}
+	}
+	if measured < 2 {
+		t.Fatalf("%d seconds of the connection have an RTT", measured)
 	}
 	screenshot(t, path, filepath.Join(dir, "run.png"))
 }
