@@ -275,14 +275,6 @@ func (m Model) pinned() []string {
 	return []string{head, fmt.Sprintf("join: set -a; . %s; set +a; lk room join --identity viewer %s", l.EnvFile, room)}
 }
 
-func sumHeights(views []string) int {
-	n := 0
-	for _, v := range views {
-		n += lipgloss.Height(v)
-	}
-	return n
-}
-
 // connectFailed says in words why there is no connection, with the log
 // pane under it when open.
 func (m Model) connectFailed(ctx common.Context, w, avail int, promptView string) string {
