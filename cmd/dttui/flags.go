@@ -65,9 +65,11 @@ type options struct {
 	E2EEPassphrase                string
 	Tracks                        []trackSpec
 	Headless                      bool
-	Local                         bool
-	Duration                      time.Duration
-	Loopback                      bool
+	// Report is --report: the HTML report of a headless run.
+	Report   string
+	Local    bool
+	Duration time.Duration
+	Loopback bool
 	// LoopbackSet says --loopback was given: then it is not turned off
 	// quietly for lack of a key to mint its token.
 	LoopbackSet    bool
@@ -144,6 +146,12 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 		if err := checkLoad(&o, given); err != nil {
 			return o, err
 		}
+	}
+	if o.Report != "" && o.Participants > 0 {
+		return o, usagef("--report is for --headless runs of one participant; load mode prints its summary (dttui summary merges several)")
+	}
+	if o.Report != "" && !o.Headless {
+		return o, usagef("--report is for --headless runs (the UI shows its charts with t)")
 	}
 	if o.Duration < 0 {
 		return o, usagef("--duration %s: must be positive (0: until interrupted)", o.Duration)
@@ -320,6 +328,7 @@ func newFlagSet(o *options) *flagSet {
 		return nil
 	})
 	fs.BoolVar(&o.Headless, "headless", false, "no UI: one JSON line of stats per second on stdout")
+	fs.StringVar(&o.Report, "report", "", "with --headless, write an HTML report with charts of the run to `file` at the end")
 	fs.Func("duration", "with --headless, stop after this `duration` (e.g. 10s, 1m30s), connect included; default: until interrupted", func(s string) error {
 		f.duration = s
 		return nil

@@ -20,7 +20,7 @@ var helpGroups = []struct {
 		"max-queued-bytes", "max-frame-age"}},
 	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "metrics-addr"}},
 	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
-	{"Output", []string{"headless", "duration", "log-file", "verbose", "version"}},
+	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "version"}},
 }
 
 // printHelp writes --help: GNU-style flags, examples, the environment,
