@@ -10,14 +10,17 @@ import (
 
 // Recorder keeps, per track handle, the recent samples that rates come
 // from, a per-second history, per-second latency histograms and the first
-// and last frame times for whole-run averages. The session samples every
-// track at SampleInterval and reports each frame's latency as it arrives;
-// Fill then computes a Local's figures. It is safe for concurrent use.
+// and last frame times for whole-run averages, and the connection's
+// per-second history and state changes. The session samples every track
+// and the connection at SampleInterval and reports each frame's latency
+// as it arrives; Fill and FillConn then compute a Snapshot's figures. It
+// is safe for concurrent use.
 type Recorder struct {
 	history int
 
 	mu     sync.Mutex
 	tracks map[Key]*trackRec
+	conn   connRec
 }
 
 // Key names a track in the recorder: a local track by its handle, a

@@ -193,7 +193,7 @@ func (st *localState) track(lt *outgoing.LocalTrack) *Track {
 	defer st.mu.Unlock()
 	if st.lt == nil {
 		st.lt = lt
-		st.source = probe.NewSource(st.stream, lt.TryPush, nil)
+		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push)
 	}
 	return &Track{LocalTrack: lt, st: st}
 }
@@ -276,10 +276,12 @@ func (s *Session) WaitFollowed(ctx context.Context, tr *Track) error {
 	return nil
 }
 
-// sample records every local track's totals (the session's sampler runs
-// it every report.SampleInterval) and expires the ledgers' grace periods.
+// sample records the connection's status and every local track's totals
+// (the session's sampler runs it every report.SampleInterval) and expires
+// the ledgers' grace periods.
 func (s *Session) sample(now time.Time) {
 	s.checkStall(now)
+	s.rec.SampleConn(now, s.Status())
 	s.sampleRemote(now)
 	if now.Sub(s.lastTick) >= time.Second {
 		s.lastTick = now
@@ -365,6 +367,7 @@ func (s *Session) Report(base *report.Snapshot) report.Snapshot {
 		snap.Local = append(snap.Local, l)
 	}
 	snap.Remote = s.remotes(now, since)
+	s.rec.FillConn(&snap, since)
 	return snap.Rebase(base)
 }
 
