@@ -832,6 +832,23 @@ func (m *Manager) Tracks() []*LocalTrack {
 	return slices.Clone(m.known)
 }
 
+// Forget drops an unpublished track from Tracks and Snapshot, and with it
+// its counters and history: a row the user removed. A track still active
+// is refused with ErrTrackActive, an unknown handle with ErrUnknownTrack.
+func (m *Manager) Forget(handle uint16) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.active[handle] != nil {
+		return ErrTrackActive
+	}
+	i := slices.IndexFunc(m.known, func(t *LocalTrack) bool { return t.handle == handle })
+	if i < 0 {
+		return ErrUnknownTrack
+	}
+	m.known = slices.Delete(m.known, i, i+1)
+	return nil
+}
+
 // Snapshot returns stats for every pending publish and every track
 // published so far, in handle order.
 func (m *Manager) Snapshot() []TrackStats {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -91,5 +92,28 @@ func testE2EManyTracks(t *testing.T) {
 		if l.State != outgoing.StateUnpublished {
 			t.Errorf("%s: %s after unpublish", l.Name, l.State)
 		}
+	}
+}
+
+// Forget drops an unpublished track from the report and its records;
+// a published one is refused.
+func TestE2EForget(t *testing.T) {
+	s := connect(t, sfu(t), Config{Loopback: true})
+	ctx := bounded(t, 20*time.Second)
+	tr, err := s.Publish(ctx, "forget-me", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(tr.Handle()); !errors.Is(err, outgoing.ErrTrackActive) {
+		t.Fatalf("forget while published: %v", err)
+	}
+	if err := tr.Unpublish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget(tr.Handle()); err != nil {
+		t.Fatal(err)
+	}
+	if l := s.Report(nil).Local; len(l) != 0 {
+		t.Fatalf("forgotten track still reported: %+v", l)
 	}
 }
