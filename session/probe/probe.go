@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/packetizer"
 )
 
 // Payload layout, big-endian:
@@ -21,12 +24,41 @@ const HeaderLen = 20
 
 var magic = [4]byte{'D', 'T', 'T', '1'}
 
-// MinSize and MaxSize bound a probe frame. MaxSize keeps one frame well under
-// what a subscriber's depacketizer is willing to buffer.
+// MinSize and MaxSize bound a probe frame. MaxSize (4 MiB, 263 packets)
+// is within what dttui's own loopback subscriber reassembles, but above
+// what LiveKit's JS and Rust subscribers do: they drop every frame of more
+// than packetizer.SubscriberMaxPackets packets, i.e. larger than
+// SubscriberMaxSize (2 044 928 bytes). The SFU forwards such frames anyway.
 const (
 	MinSize = HeaderLen
 	MaxSize = 4 << 20
 )
+
+// probeExtensions are the extensions a probe frame carries on the wire:
+// always the user timestamp, and the E2EE extension on an encrypted track.
+func probeExtensions(e2ee bool) packetizer.Extensions {
+	return packetizer.Extensions{HasUserTimestamp: true, HasE2EE: e2ee}
+}
+
+// Packets is how many packets a probe frame of size bytes takes on the
+// wire (an encrypted one also carries the AES-GCM tag).
+func Packets(size int, e2ee bool) int {
+	if e2ee {
+		size += outgoing.E2EETagLen
+	}
+	n, _ := packetizer.PacketCount(size, probeExtensions(e2ee), packetizer.MTU)
+	return n
+}
+
+// SubscriberMaxSize is the largest probe frame LiveKit's JS and Rust
+// subscribers reassemble: 2 044 928 bytes, or 2 042 864 encrypted.
+func SubscriberMaxSize(e2ee bool) int {
+	n := packetizer.MaxPayload(probeExtensions(e2ee), packetizer.MTU, packetizer.SubscriberMaxPackets)
+	if e2ee {
+		n -= outgoing.E2EETagLen
+	}
+	return n
+}
 
 // Encode writes a probe payload of size bytes (at least HeaderLen) into dst,
 // growing it when needed, and returns it.
