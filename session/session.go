@@ -216,11 +216,46 @@ func (s *Session) setConnected(p *peer, reconnected bool) {
 	s.setStatus(StateConnected, nil)
 }
 
-// Close unpublishes every track, leaves the room, closes the
-// PeerConnections and stops every goroutine. It is idempotent and always
+// CloseDrainTimeout bounds how long Close waits for frames already
+// accepted to reach the SFU before it unpublishes their tracks.
+const CloseDrainTimeout = 2 * time.Second
+
+// drain lets what the tracks have accepted reach the SFU before Close
+// unpublishes them: the queued frames are handed to the data channel and
+// the channel's buffer is acknowledged. The unpublish request travels on
+// the signal socket, which would overtake packets still buffered, and the
+// SFU drops packets for a handle it has forgotten. A producer that keeps
+// pushing, or a stalled path, is cut off after CloseDrainTimeout; frames
+// still queued then are dropped as unpublished and counted.
+func (s *Session) drain() {
+	ctx, cancel := context.WithTimeout(context.Background(), CloseDrainTimeout)
+	defer cancel()
+	if err := s.mgr.Flush(ctx); err != nil {
+		s.log.Info("closing with frames still queued", "err", err)
+		return
+	}
+	p, err := s.current()
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	dc := p.dc
+	p.mu.Unlock()
+	if dc == nil {
+		return
+	}
+	if err := dc.drained(ctx, p.closed); err != nil {
+		s.log.Info("closing before the SFU acknowledged every packet", "err", err)
+	}
+}
+
+// Close lets the frames the tracks have accepted reach the SFU (for up to
+// CloseDrainTimeout), then unpublishes every track, leaves the room, closes
+// the PeerConnections and stops every goroutine. It is idempotent and always
 // returns nil: there is nothing a caller could do about a failed goodbye.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
+		s.drain()
 		// Tell the SFU first, so other participants see the tracks go
 		// before we do; leaving would drop them too, but later.
 		for _, info := range s.mgr.ActiveInfos() {
