@@ -78,12 +78,12 @@ func (e *PublishError) Error() string {
 	if e.Republish {
 		verb = "republish"
 	}
-	return verb + " " + quoteName(e.Name) + ": " + e.problem()
+	return verb + " " + quoteName(e.Name) + ": " + e.Problem()
 }
 
-// problem is the message without the "publish "name": " prefix, for a
-// track's timeline, where the track is known.
-func (e *PublishError) problem() string {
+// Problem is the error in words without the `publish "name": ` prefix,
+// for places where the track is already named (a table row, a timeline).
+func (e *PublishError) Problem() string {
 	var msg string
 	switch e.Reason {
 	case ReasonNotAllowed:
@@ -112,7 +112,7 @@ func (e *PublishError) problem() string {
 		msg += " (" + e.Detail + ")"
 	}
 	if e.RawMessage != "" || e.SFUReason != 0 {
-		msg += " (SFU said " + sfuReasonName(e.SFUReason)
+		msg += " (SFU said " + SFUReasonName(e.SFUReason)
 		if e.RawMessage != "" {
 			msg += fmt.Sprintf(": %q", e.RawMessage)
 		}
@@ -157,7 +157,9 @@ const (
 	sfuInvalidRequest  = 11
 )
 
-func sfuReasonName(r int32) string {
+// SFUReasonName is the protocol's name of a RequestResponse reason
+// number ("DUPLICATE_NAME"), or the number when it is not one we know.
+func SFUReasonName(r int32) string {
 	switch r {
 	case sfuOK:
 		return "OK"
@@ -207,10 +209,13 @@ const (
 	DropTransportError                   // the data channel refused a packet (closed, failed)
 	DropEncryptError                     // E2EE sealing failed
 	DropPacketizeError                   // the frame could not be packetized
+	DropDisconnected                     // still queued when the connection was lost for good
+	DropClosed                           // still queued when the session closed: the exit flush did not get it out in time
 	NumDropReasons
 )
 
-var dropNames = [...]string{"queue full", "republishing", "unpublished", "transport error", "encrypt error", "packetize error"}
+var dropNames = [...]string{"queue full", "republishing", "unpublished", "transport error", "encrypt error", "packetize error",
+	"disconnected", "closed before sent"}
 
 func (d DropReason) String() string {
 	if d >= 0 && int(d) < len(dropNames) {
@@ -227,10 +232,15 @@ type PushError struct {
 }
 
 func (e *PushError) Error() string {
+	return fmt.Sprintf("push to %q: %s", e.Track, e.Problem())
+}
+
+// Problem is the error in words without the `push to "name": ` prefix.
+func (e *PushError) Problem() string {
 	if e.Drop == DropUnpublished {
-		return fmt.Sprintf("push to %q: track is unpublished", e.Track)
+		return "track is unpublished"
 	}
-	return fmt.Sprintf("push to %q: frame dropped: %s", e.Track, e.Drop)
+	return "frame dropped: " + e.Drop.String()
 }
 
 // Is: an unpublished track gives ErrTrackUnpublished; any other drop is

@@ -77,10 +77,59 @@ type publishResult struct {
 	err   error
 }
 
-type pending struct {
-	req    PublishRequest
-	since  time.Time
-	result chan publishResult // buffered: the answer never waits for the caller
+// PendingPublish is a publish the SFU has not answered yet: its handle is
+// known at once, so a caller can show it and cancel exactly this one.
+type PendingPublish struct {
+	m     *Manager
+	req   PublishRequest
+	opts  PublishOptions
+	since time.Time
+	done  chan struct{} // closed once res is set
+	res   publishResult
+}
+
+// Handle is the handle the request was sent with.
+func (p *PendingPublish) Handle() uint16 { return p.req.Handle }
+
+// Name is the track's name.
+func (p *PendingPublish) Name() string { return p.req.Name }
+
+// Done is closed once the publish has an outcome (see Result).
+func (p *PendingPublish) Done() <-chan struct{} { return p.done }
+
+// Result is the outcome once Done is closed: the published track, or a
+// *PublishError. Before that it returns (nil, nil).
+func (p *PendingPublish) Result() (*LocalTrack, error) {
+	select {
+	case <-p.done:
+		return p.res.track, p.res.err
+	default:
+		return nil, nil
+	}
+}
+
+// Wait waits for the outcome. A ctx that ends only stops the waiting (its
+// error is returned); the publish goes on: Cancel gives it up.
+func (p *PendingPublish) Wait(ctx context.Context) (*LocalTrack, error) {
+	select {
+	case <-p.done:
+		return p.res.track, p.res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Cancel gives the publish up with ErrCancelled, unless its outcome is
+// already known, and tells the SFU to drop the handle. It does not wait.
+func (p *PendingPublish) Cancel() {
+	p.m.abandon(p, &PublishError{Reason: ReasonCancelled, Name: p.req.Name, Handle: p.req.Handle})
+}
+
+// settle records the outcome; the caller has taken p out of m.pending under
+// m.mu, which makes it the only one to settle p.
+func (p *PendingPublish) settle(r publishResult) {
+	p.res = r
+	close(p.done)
 }
 
 // Manager publishes and tracks this participant's data tracks. Its
@@ -97,23 +146,31 @@ type Manager struct {
 
 	mu         sync.Mutex
 	nextHandle uint32
-	pending    map[uint16]*pending
+	pending    map[uint16]*PendingPublish
 	active     map[uint16]*LocalTrack // published or republishing
 	known      []*LocalTrack          // every track ever published, for Snapshot
 	closed     bool
 	restarting bool // BeginRepublish ran; Republish has not yet
 
-	// watchers counts the republish-timeout goroutines; Close waits for them.
+	// watchers counts the publish- and republish-timeout goroutines; Close
+	// waits for them.
 	watchers sync.WaitGroup
 }
+
+// DefaultPublishTimeout is how long a publish waits for the SFU's answer,
+// as in both LiveKit clients.
+const DefaultPublishTimeout = 10 * time.Second
+
+// DefaultQueueCapacity is the frames each track queues, the Rust SDK's size.
+const DefaultQueueCapacity = 16
 
 // NewManager returns a manager sending through t.
 func NewManager(t Transport, opts Options) *Manager {
 	if opts.PublishTimeout <= 0 {
-		opts.PublishTimeout = 10 * time.Second
+		opts.PublishTimeout = DefaultPublishTimeout
 	}
 	if opts.QueueCapacity <= 0 {
-		opts.QueueCapacity = 16
+		opts.QueueCapacity = DefaultQueueCapacity
 	}
 	if opts.MTU <= 0 {
 		opts.MTU = packetizer.MTU
@@ -132,7 +189,7 @@ func NewManager(t Transport, opts Options) *Manager {
 		t: t, opts: opts, log: log,
 		clock:      packetizer.NewClock(opts.Now),
 		nextHandle: 1,
-		pending:    map[uint16]*pending{},
+		pending:    map[uint16]*PendingPublish{},
 		active:     map[uint16]*LocalTrack{},
 	}
 }
@@ -141,20 +198,44 @@ func NewManager(t Transport, opts Options) *Manager {
 type PublishOptions struct {
 	Name string
 	E2EE bool
+	// OnSent, when set, sees every frame of the track once all its packets
+	// were handed to the transport: the payload as pushed (before
+	// encryption), valid only during the call. It runs on the track's
+	// sender goroutine and must be quick (the session records the probe
+	// frames it sent, to know which ones a subscriber should see).
+	OnSent func(payload []byte)
 }
 
 // Publish asks the SFU to publish a track and waits for its answer, ctx
 // (ErrCancelled) or the publish timeout (ErrTimeout). A bad name fails at
 // once without asking the SFU.
 func (m *Manager) Publish(ctx context.Context, o PublishOptions) (*LocalTrack, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, &PublishError{Reason: ReasonCancelled, Name: o.Name, Err: err}
+	}
+	p, err := m.StartPublish(o)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		m.abandon(p, &PublishError{Reason: ReasonCancelled, Name: o.Name, Handle: p.req.Handle, Err: ctx.Err()})
+		<-p.done // the answer may have won the race
+	}
+	return p.res.track, p.res.err
+}
+
+// StartPublish sends the publish request and returns at once with the
+// pending publish; its outcome comes with the SFU's answer, Cancel, the
+// publish timeout (ErrTimeout) or the connection's end. A bad name, a
+// closed manager or a request that cannot be sent fail at once.
+func (m *Manager) StartPublish(o PublishOptions) (*PendingPublish, error) {
 	if len(o.Name) == 0 || len(o.Name) > MaxNameBytes {
 		return nil, &PublishError{Reason: ReasonInvalidName, Name: o.Name}
 	}
 	if o.E2EE && m.opts.E2EE == nil {
 		return nil, &PublishError{Reason: ReasonE2EENotConfigured, Name: o.Name}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, &PublishError{Reason: ReasonCancelled, Name: o.Name, Err: err}
 	}
 	m.mu.Lock()
 	if m.closed {
@@ -169,43 +250,55 @@ func (m *Manager) Publish(ctx context.Context, o PublishOptions) (*LocalTrack, e
 	}
 	h := uint16(m.nextHandle)
 	m.nextHandle++
-	p := &pending{req: PublishRequest{Handle: h, Name: o.Name, E2EE: o.E2EE}, since: m.opts.Now(), result: make(chan publishResult, 1)}
+	p := &PendingPublish{m: m, req: PublishRequest{Handle: h, Name: o.Name, E2EE: o.E2EE}, opts: o,
+		since: m.opts.Now(), done: make(chan struct{})}
 	m.pending[h] = p
+	// Added under m.mu while not closed, so Close's Wait never races an Add.
+	m.watchers.Add(1)
 	m.mu.Unlock()
 
 	if err := m.t.SendPublishRequest(p.req); err != nil {
-		if !m.removePending(h) {
-			r := <-p.result // Reset or Republish already failed it
-			return r.track, r.err
+		m.watchers.Done()
+		if m.takePending(h) {
+			p.settle(publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: o.Name, Handle: h,
+				Detail: "could not send the request", Err: err}})
 		}
-		return nil, &PublishError{Reason: ReasonDisconnected, Name: o.Name, Handle: h, Detail: "could not send the request", Err: err}
+		// Else Reset or BeginRepublish failed it meanwhile: that outcome stands.
+		<-p.done
+		return nil, p.res.err
 	}
-	timeout := m.opts.After(m.opts.PublishTimeout)
+	go m.watchPublish(p, m.opts.After(m.opts.PublishTimeout))
+	return p, nil
+}
+
+// watchPublish gives up p when timeout fires first. It is owned by the
+// manager: Close waits for it, and it ends with p's outcome.
+func (m *Manager) watchPublish(p *PendingPublish, timeout <-chan time.Time) {
+	defer m.watchers.Done()
 	select {
-	case r := <-p.result:
-		return r.track, r.err
-	case <-ctx.Done():
-		return m.abandon(p, &PublishError{Reason: ReasonCancelled, Name: o.Name, Handle: h, Err: ctx.Err()})
+	case <-p.done:
 	case <-timeout:
-		return m.abandon(p, &PublishError{Reason: ReasonTimeout, Name: o.Name, Handle: h, Timeout: m.opts.PublishTimeout})
+		m.abandon(p, &PublishError{Reason: ReasonTimeout, Name: p.req.Name, Handle: p.req.Handle, Timeout: m.opts.PublishTimeout})
 	}
 }
 
-// abandon gives up a pending publish. If the answer raced in, it wins.
-// Otherwise we tell the SFU to drop the handle at once (as the JS client
-// does), so a track it did create does not linger.
-func (m *Manager) abandon(p *pending, err error) (*LocalTrack, error) {
-	if !m.removePending(p.req.Handle) {
-		r := <-p.result // answered concurrently: the result is already there
-		return r.track, r.err
+// abandon gives up a pending publish with err, unless its outcome is
+// already known. We tell the SFU to drop the handle at once (as the JS
+// client does), so a track it did create does not linger; a late answer
+// is undone too (as the Rust client does).
+func (m *Manager) abandon(p *PendingPublish, err error) {
+	if !m.takePending(p.req.Handle) {
+		return
 	}
+	p.settle(publishResult{err: err})
 	if uerr := m.t.SendUnpublishRequest(p.req.Handle); uerr != nil {
 		m.log.Debug("unpublish after abandoned publish", "handle", p.req.Handle, "err", uerr)
 	}
-	return nil, err
 }
 
-func (m *Manager) removePending(h uint16) bool {
+// takePending removes h from the pending publishes and reports whether it
+// was there: the caller then settles it.
+func (m *Manager) takePending(h uint16) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.pending[h]; !ok {
@@ -223,13 +316,13 @@ func (m *Manager) HandlePublishResponse(info Info) {
 		if info.Name == "" {
 			info.Name = p.req.Name
 		}
-		t := newLocalTrack(m, info)
+		t := newLocalTrack(m, info, p.opts.OnSent)
 		t.c.attempts.Add(1)
 		m.active[info.Handle] = t
 		m.known = append(m.known, t)
 		m.mu.Unlock()
 		go t.run() // owned by t: stop() ends it
-		p.result <- publishResult{track: t}
+		p.settle(publishResult{track: t})
 		return
 	}
 	t := m.active[info.Handle]
@@ -256,36 +349,52 @@ func (m *Manager) HandlePublishResponse(info Info) {
 	}
 }
 
-// HandleRequestError feeds in a RequestResponse that echoes a publish
-// (isPublish) or unpublish request for handle. sfuReason is the
-// RequestResponse.Reason number.
-func (m *Manager) HandleRequestError(handle uint16, isPublish bool, sfuReason int32, message string) {
+// RequestKind says which of our requests an SFU error answers.
+type RequestKind int
+
+const (
+	RequestPublish   RequestKind = iota + 1 // a PublishDataTrackRequest (or a republish)
+	RequestUnpublish                        // an UnpublishDataTrackRequest
+)
+
+// RequestError is an SFU RequestResponse that echoes one of our requests.
+type RequestError struct {
+	Handle  uint16
+	Request RequestKind
+	Reason  int32  // RequestResponse.Reason, as the SFU sent it
+	Message string // RequestResponse.Message, the SFU's words
+}
+
+// HandleRequestError feeds in a RequestResponse that echoes a publish or
+// unpublish request.
+func (m *Manager) HandleRequestError(e RequestError) {
+	isPublish := e.Request == RequestPublish
 	m.mu.Lock()
-	p, isPending := m.pending[handle]
+	p, isPending := m.pending[e.Handle]
 	if isPending && isPublish {
-		delete(m.pending, handle)
+		delete(m.pending, e.Handle)
 	}
-	t := m.active[handle]
+	t := m.active[e.Handle]
 	var ack chan struct{}
 	rejected := false
 	if isPublish && !isPending && t != nil && t.republishDone != nil {
-		err := &PublishError{Reason: reasonFromSFU(sfuReason), Name: t.name, Handle: handle, Republish: true,
-			SFUReason: sfuReason, RawMessage: message}
-		ack, rejected = m.detachLocked(t, "republish rejected: "+err.problem(), err)
+		err := &PublishError{Reason: reasonFromSFU(e.Reason), Name: t.name, Handle: e.Handle, Republish: true,
+			SFUReason: e.Reason, RawMessage: e.Message}
+		ack, rejected = m.detachLocked(t, "republish rejected: "+err.Problem(), err)
 	}
 	m.mu.Unlock()
 	switch {
 	case isPublish && isPending:
-		p.result <- publishResult{err: &PublishError{Reason: reasonFromSFU(sfuReason), Name: p.req.Name, Handle: handle,
-			SFUReason: sfuReason, RawMessage: message}}
+		p.settle(publishResult{err: &PublishError{Reason: reasonFromSFU(e.Reason), Name: p.req.Name, Handle: e.Handle,
+			SFUReason: e.Reason, RawMessage: e.Message}})
 	case rejected:
-		t.finish(ack)
+		t.finish(ack, DropUnpublished)
 	case !isPublish && t != nil:
 		// NOT_FOUND for our unpublish: the SFU has no such track, which is
 		// what we wanted.
-		m.finishUnpublish(t, "unpublished (SFU: "+sfuReasonName(sfuReason)+")", nil)
+		m.finishUnpublish(t, "unpublished (SFU: "+SFUReasonName(e.Reason)+")", nil, DropUnpublished)
 	default:
-		m.log.Debug("request error for unknown handle", "handle", handle, "reason", sfuReasonName(sfuReason), "message", message)
+		m.log.Debug("request error for unknown handle", "handle", e.Handle, "reason", SFUReasonName(e.Reason), "message", e.Message)
 	}
 }
 
@@ -299,9 +408,9 @@ func (m *Manager) HandleUnpublishResponse(handle uint16) {
 	switch {
 	case t == nil:
 	case requested:
-		m.finishUnpublish(t, "unpublished", nil)
+		m.finishUnpublish(t, "unpublished", nil, DropUnpublished)
 	default:
-		m.finishUnpublish(t, "unpublished by the SFU", nil)
+		m.finishUnpublish(t, "unpublished by the SFU", nil, DropUnpublished)
 	}
 }
 
@@ -319,27 +428,28 @@ func (m *Manager) startUnpublish(t *LocalTrack) (<-chan struct{}, error) {
 	ack := t.unpublishAck
 	m.mu.Unlock()
 	if err := m.t.SendUnpublishRequest(t.handle); err != nil {
-		m.finishUnpublish(t, "unpublished locally: could not tell the SFU: "+err.Error(), nil)
+		m.finishUnpublish(t, "unpublished locally: could not tell the SFU: "+err.Error(), nil, DropUnpublished)
 		return nil, fmt.Errorf("unpublish %q: could not send the request, unpublished locally: %w", t.name, err)
 	}
 	return ack, nil
 }
 
 // finishUnpublish ends t for good if it is still active, recording cause
-// (if any) as its last error. It reports whether this call ended it.
-func (m *Manager) finishUnpublish(t *LocalTrack, reason string, cause error) bool {
+// (if any) as its last error; frames still queued are dropped with drop.
+// It reports whether this call ended it.
+func (m *Manager) finishUnpublish(t *LocalTrack, reason string, cause error, drop DropReason) bool {
 	m.mu.Lock()
 	ack, ok := m.detachLocked(t, reason, cause)
 	m.mu.Unlock()
 	if ok {
-		t.finish(ack)
+		t.finish(ack, drop)
 	}
 	return ok
 }
 
 // detachLocked takes t out of the manager and marks it unpublished, which
 // is final. m.mu is held. If it returns true, the caller must call
-// t.finish(ack) once it has released m.mu.
+// t.finish once it has released m.mu.
 func (m *Manager) detachLocked(t *LocalTrack, reason string, cause error) (ack chan struct{}, ok bool) {
 	if m.active[t.handle] != t {
 		return nil, false
@@ -356,10 +466,10 @@ func (m *Manager) detachLocked(t *LocalTrack, reason string, cause error) (ack c
 }
 
 // finish stops the sender of a detached track (queued frames are counted
-// as dropped) and then wakes Unpublish waiters, so an Unpublish that
-// returns finds the counters final.
-func (t *LocalTrack) finish(ack chan struct{}) {
-	t.stop(DropUnpublished)
+// as dropped with reason r) and then wakes Unpublish waiters, so an
+// Unpublish that returns finds the counters final.
+func (t *LocalTrack) finish(ack chan struct{}, r DropReason) {
+	t.stop(r)
 	if ack != nil && ack != closedChan {
 		close(ack)
 	}
@@ -397,7 +507,7 @@ func (m *Manager) BeginRepublish() {
 
 // beginRepublishLocked is BeginRepublish under m.mu. The caller fails the
 // returned publishes and finishes the returned tracks after unlocking.
-func (m *Manager) beginRepublishLocked() ([]*pending, []detached) {
+func (m *Manager) beginRepublishLocked() ([]*PendingPublish, []detached) {
 	m.restarting = true
 	pend := m.takePendingLocked()
 	var ended []detached
@@ -422,7 +532,7 @@ type detached struct {
 
 func finishAll(ds []detached) {
 	for _, d := range ds {
-		d.t.finish(d.ack)
+		d.t.finish(d.ack, DropUnpublished)
 	}
 }
 
@@ -441,7 +551,7 @@ func (m *Manager) Republish() {
 		m.mu.Unlock()
 		return
 	}
-	var pend []*pending
+	var pend []*PendingPublish
 	var ended []detached
 	if !m.restarting {
 		pend, ended = m.beginRepublishLocked()
@@ -485,7 +595,7 @@ func (m *Manager) sendRepublish(t *LocalTrack, done chan struct{}) {
 	if err := m.t.SendPublishRequest(PublishRequest{Handle: t.handle, Name: t.name, E2EE: t.e2ee}); err != nil {
 		perr := &PublishError{Reason: ReasonDisconnected, Name: t.name, Handle: t.handle, Republish: true,
 			Detail: "could not send the request", Err: err}
-		m.finishUnpublish(t, "republish failed: "+perr.problem(), perr)
+		m.finishUnpublish(t, "republish failed: "+perr.Problem(), perr, DropUnpublished)
 	} else {
 		timeout = m.opts.After(m.opts.PublishTimeout)
 	}
@@ -509,7 +619,7 @@ func (m *Manager) watchRepublish(t *LocalTrack, done <-chan struct{}, timeout <-
 		m.mu.Unlock()
 		return
 	}
-	ack, ok := m.detachLocked(t, "republish: "+err.problem(), err)
+	ack, ok := m.detachLocked(t, "republish: "+err.Problem(), err)
 	m.mu.Unlock()
 	if !ok {
 		return
@@ -519,13 +629,13 @@ func (m *Manager) watchRepublish(t *LocalTrack, done <-chan struct{}, timeout <-
 	if uerr := m.t.SendUnpublishRequest(t.handle); uerr != nil {
 		m.log.Debug("unpublish after republish timeout", "handle", t.handle, "err", uerr)
 	}
-	t.finish(ack)
+	t.finish(ack, DropUnpublished)
 }
 
 // takePendingLocked removes and returns every pending publish; the
 // caller fails them after unlocking m.mu.
-func (m *Manager) takePendingLocked() []*pending {
-	var pend []*pending
+func (m *Manager) takePendingLocked() []*PendingPublish {
+	var pend []*PendingPublish
 	for h, p := range m.pending {
 		pend = append(pend, p)
 		delete(m.pending, h)
@@ -545,17 +655,20 @@ func (m *Manager) activeLocked() []*LocalTrack {
 
 // failPending fails publishes taken from the pending map as disconnected,
 // with local detail and the underlying cause (either may be empty).
-func failPending(ps []*pending, detail string, cause error) {
+func failPending(ps []*PendingPublish, detail string, cause error) {
 	for _, p := range ps {
-		p.result <- publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle,
-			Detail: detail, Err: cause}}
+		p.settle(publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle,
+			Detail: detail, Err: cause}})
 	}
 }
 
 // Reset is called when the connection is gone for good: pending publishes
 // fail with ErrDisconnected (wrapping cause), tracks become unpublished
-// (their queued frames counted as dropped) and every waiter returns.
-func (m *Manager) Reset(cause error) {
+// (their queued frames dropped as DropDisconnected) and every waiter
+// returns.
+func (m *Manager) Reset(cause error) { m.reset(cause, DropDisconnected) }
+
+func (m *Manager) reset(cause error, drop DropReason) {
 	m.mu.Lock()
 	m.restarting = false
 	pend := m.takePendingLocked()
@@ -567,17 +680,19 @@ func (m *Manager) Reset(cause error) {
 	}
 	failPending(pend, "", cause)
 	for _, t := range tracks {
-		m.finishUnpublish(t, why, nil)
+		m.finishUnpublish(t, why, nil, drop)
 	}
 }
 
-// Close resets the manager and refuses new publishes; every goroutine it
-// started has stopped when Close returns.
+// Close resets the manager and refuses new publishes; frames still queued
+// are dropped as DropClosed (the owner's flush did not get them out in
+// time). Every goroutine the manager started has stopped when Close
+// returns.
 func (m *Manager) Close() {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
-	m.Reset(ErrClosed)
+	m.reset(ErrClosed, DropClosed)
 	m.watchers.Wait()
 }
 
@@ -614,7 +729,9 @@ func (m *Manager) Snapshot() []TrackStats {
 	m.mu.Lock()
 	out := make([]TrackStats, 0, len(m.pending)+len(m.known))
 	for _, p := range m.pending {
-		out = append(out, TrackStats{Handle: p.req.Handle, Name: p.req.Name, E2EE: p.req.E2EE, State: StatePending, Since: p.since, PublishAttempts: 1})
+		st := TrackStats{Handle: p.req.Handle, Name: p.req.Name, E2EE: p.req.E2EE, State: StatePending, Since: p.since}
+		st.PublishAttempts = 1
+		out = append(out, st)
 	}
 	known := append([]*LocalTrack(nil), m.known...)
 	m.mu.Unlock()

@@ -47,7 +47,7 @@ func TestPublishRejectedBySFU(t *testing.T) {
 	} {
 		h := newHarness(t, Options{})
 		req, res := h.publishAsync(context.Background(), PublishOptions{Name: "x"})
-		h.m.HandleRequestError(req.Handle, true, tc.sfu, "the SFU's words")
+		h.m.HandleRequestError(RequestError{Handle: req.Handle, Request: RequestPublish, Reason: tc.sfu, Message: "the SFU's words"})
 		r := recv(t, res)
 		var pe *PublishError
 		if !errors.Is(r.err, tc.want) || !errors.As(r.err, &pe) || pe.Reason != tc.reason || pe.RawMessage != "the SFU's words" || pe.SFUReason != tc.sfu {
@@ -169,7 +169,7 @@ func TestUnpublishNotFoundCountsAsDone(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- tr.Unpublish(context.Background()) }()
 	recv(t, h.tr.unpublishes)
-	h.m.HandleRequestError(tr.Handle(), false, 1, "")
+	h.m.HandleRequestError(RequestError{Handle: tr.Handle(), Request: RequestUnpublish, Reason: 1, Message: ""})
 	if err := recv(t, done); err != nil || tr.State() != StateUnpublished {
 		t.Fatalf("%v %v", err, tr.State())
 	}
@@ -238,7 +238,7 @@ func TestRepublishRejected(t *testing.T) {
 	tr := h.publish("x", "DTR_old")
 	h.m.Republish()
 	recv(t, h.tr.publishes)
-	h.m.HandleRequestError(tr.Handle(), true, 10, "duplicate")
+	h.m.HandleRequestError(RequestError{Handle: tr.Handle(), Request: RequestPublish, Reason: 10, Message: "duplicate"})
 	if tr.State() != StateUnpublished || !strings.Contains(tr.Stats().LastError, "duplicate") {
 		t.Fatalf("%v %+v", tr.State(), tr.Stats())
 	}
@@ -333,8 +333,8 @@ func TestLateSFUErrorAfterTimeout(t *testing.T) {
 	h.timer.fire()
 	recv(t, res)
 	recv(t, h.tr.unpublishes)
-	h.m.HandleRequestError(req.Handle, true, sfuDuplicateName, "too late")
-	h.m.HandleRequestError(req.Handle, false, sfuNotFound, "")
+	h.m.HandleRequestError(RequestError{Handle: req.Handle, Request: RequestPublish, Reason: sfuDuplicateName, Message: "too late"})
+	h.m.HandleRequestError(RequestError{Handle: req.Handle, Request: RequestUnpublish, Reason: sfuNotFound, Message: ""})
 	none(t, h.tr.publishes)
 	none(t, h.tr.unpublishes)
 	if len(h.m.Snapshot()) != 0 {

@@ -124,7 +124,7 @@ func TestRepublishTimeout(t *testing.T) {
 	flush(t, tr)
 
 	h.answerLate(tr.Handle())
-	h.m.HandleRequestError(tr.Handle(), true, sfuDuplicateName, "late")
+	h.m.HandleRequestError(RequestError{Handle: tr.Handle(), Request: RequestPublish, Reason: sfuDuplicateName, Message: "late"})
 	if tr.State() != StateUnpublished || tr.Info().SID != "DTR_old" || !errors.Is(tr.TryPush([]byte{1}, 0), ErrTrackUnpublished) {
 		t.Fatalf("late answer revived the track: %v %s", tr.State(), tr.Info().SID)
 	}

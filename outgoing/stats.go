@@ -1,6 +1,7 @@
 package outgoing
 
 import (
+	"errors"
 	"sync/atomic"
 	"time"
 )
@@ -13,10 +14,9 @@ const (
 	StatePublished                        // the SFU accepted it; frames flow
 	StateRepublishing                     // full reconnect under way or republish unanswered; frames are dropped
 	StateUnpublished                      // gone: by us, by the SFU, or on disconnect
-	StateFailed                           // the publish was rejected or gave up (UI rows only)
 )
 
-var stateNames = [...]string{"pending", "published", "republishing", "unpublished", "failed"}
+var stateNames = [...]string{"pending", "published", "republishing", "unpublished"}
 
 func (s PublishState) String() string {
 	if s >= 0 && int(s) < len(stateNames) {
@@ -42,6 +42,17 @@ type ErrorEvent struct {
 	Cause error
 }
 
+// Problem is the event in words without a prefix naming the track (which
+// the reader already knows): the typed cause's own Problem when it has
+// one, else the message.
+func (e ErrorEvent) Problem() string {
+	var p interface{ Problem() string }
+	if errors.As(e.Cause, &p) {
+		return p.Problem()
+	}
+	return e.Err
+}
+
 // TrackStats is a snapshot of one track for display.
 type TrackStats struct {
 	Handle uint16
@@ -51,21 +62,31 @@ type TrackStats struct {
 	State  PublishState
 	Since  time.Time // when State began
 
-	FramesPushed  uint64 // every TryPush call
-	FramesSent    uint64 // every packet handed to the transport
-	FramesDropped uint64 // sum of DroppedBy
-	FramesQueued  uint64 // accepted (or being accepted), not yet sent or dropped
-	PacketsSent   uint64
-	BytesSent     uint64 // serialized packet bytes, headers included
-	DroppedBy     [NumDropReasons]uint64
-	// UnpublishedErrors counts TryPush calls answered ErrTrackUnpublished.
-	UnpublishedErrors uint64
-	PublishAttempts   uint64
+	Counters
 
 	LastError   string
 	LastErrorAt time.Time
 	Timeline    []StateChange // oldest first, bounded
 	Errors      []ErrorEvent  // oldest first, bounded
+}
+
+// Counters are a track's figures. Each is counted on its own, where the
+// event happens, so pushed = sent + dropped + queued is a check that can
+// fail, not a definition: it holds exactly whenever no push or send is in
+// progress.
+type Counters struct {
+	FramesPushed  uint64 // every TryPush call
+	FramesSent    uint64 // frames whose every packet was handed to the transport
+	FramesDropped uint64 // sum of DroppedBy
+	// FramesQueued counts frames accepted and not yet sent or dropped: up
+	// when TryPush enqueues, down when the sender finishes with the frame.
+	FramesQueued uint64
+	PacketsSent  uint64
+	BytesSent    uint64 // serialized packet bytes, headers included
+	DroppedBy    [NumDropReasons]uint64
+	// UnpublishedErrors counts TryPush calls answered ErrTrackUnpublished.
+	UnpublishedErrors uint64
+	PublishAttempts   uint64
 }
 
 // historyLimit bounds timelines and error histories: a long run must not

@@ -36,6 +36,7 @@ type LocalTrack struct {
 	handle uint16
 	name   string
 	e2ee   bool
+	onSent func(payload []byte) // PublishOptions.OnSent; may be nil
 
 	sid   atomic.Pointer[string]
 	state atomic.Int32 // PublishState
@@ -78,9 +79,9 @@ type LocalTrack struct {
 	errs     []ErrorEvent // the last one is LastErr
 }
 
-func newLocalTrack(m *Manager, info Info) *LocalTrack {
+func newLocalTrack(m *Manager, info Info, onSent func([]byte)) *LocalTrack {
 	t := &LocalTrack{
-		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE,
+		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE, onSent: onSent,
 		queue:      make(chan frame, m.opts.QueueCapacity),
 		stopCh:     make(chan struct{}),
 		senderDone: make(chan struct{}),
@@ -272,33 +273,37 @@ func (t *LocalTrack) Unpublish(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 	}
-	if !t.m.finishUnpublish(t, "unpublished locally: the SFU did not confirm in time", nil) {
+	if !t.m.finishUnpublish(t, "unpublished locally: the SFU did not confirm in time", nil, DropUnpublished) {
 		<-ack // the confirmation (or a reset) won the race and is finishing the track
 		return nil
 	}
 	return fmt.Errorf("unpublish %q: the SFU did not confirm, unpublished locally: %w", t.name, ctx.Err())
 }
 
-// Stats returns a snapshot of the track's counters and history.
-func (t *LocalTrack) Stats() TrackStats {
-	s := TrackStats{
-		Handle: t.handle, Name: t.name, SID: *t.sid.Load(), E2EE: t.e2ee,
-		State:             t.State(),
+// Counters reads the track's counters without its history: cheap enough
+// to sample many tracks many times a second. Each counter is read
+// atomically, but not all at one instant: mid-stream a frame moving from
+// queued to sent may be seen in both or neither.
+func (t *LocalTrack) Counters() Counters {
+	c := Counters{
 		FramesSent:        t.c.sent.Load(),
 		PacketsSent:       t.c.packets.Load(),
 		BytesSent:         t.c.bytes.Load(),
 		UnpublishedErrors: t.c.unpublishedErrs.Load(),
 		PublishAttempts:   t.c.attempts.Load(),
+		FramesQueued:      uint64(max(t.c.inflight.Load(), 0)),
+		FramesPushed:      t.c.pushed.Load(),
 	}
-	for i := range s.DroppedBy {
-		s.DroppedBy[i] = t.c.dropped[i].Load()
-		s.FramesDropped += s.DroppedBy[i]
+	for i := range c.DroppedBy {
+		c.DroppedBy[i] = t.c.dropped[i].Load()
+		c.FramesDropped += c.DroppedBy[i]
 	}
-	// Outcomes first, pushes last: a frame is counted pushed before it is
-	// sent or dropped, so the rest (queued) is never negative and pushed =
-	// sent + dropped + queued holds in every snapshot, even mid-stream.
-	s.FramesPushed = t.c.pushed.Load()
-	s.FramesQueued = s.FramesPushed - s.FramesSent - s.FramesDropped
+	return c
+}
+
+// Stats returns a snapshot of the track's counters and history.
+func (t *LocalTrack) Stats() TrackStats {
+	s := TrackStats{Handle: t.handle, Name: t.name, SID: *t.sid.Load(), E2EE: t.e2ee, State: t.State(), Counters: t.Counters()}
 	t.mu.Lock()
 	s.Since = t.since
 	s.Timeline = append([]StateChange(nil), t.timeline...)
@@ -409,6 +414,9 @@ func (t *LocalTrack) send(pk *packetizer.Packetizer, seal *sealer, f frame) {
 	t.c.bytes.Add(bytes)
 	switch {
 	case err == nil:
+		if t.onSent != nil {
+			t.onSent(f.payload)
+		}
 		t.c.sent.Add(1)
 		if t.lastDrop.Load() != -1 {
 			t.lastDrop.Store(-1)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/dttui/dttui/packetizer"
@@ -338,28 +339,76 @@ func TestRepublishingDropsQueuedFrames(t *testing.T) {
 	}
 }
 
-// Snapshots taken while frames are pushed, sent and dropped add up too.
+// The counters are independent (queued counts enqueues and dequeues, not
+// pushed minus the rest), so the identity is a check. A snapshot reads the
+// counters one by one, so mid-stream a frame moving from queued to sent
+// can be seen in both or neither; at every quiescent point under load from
+// concurrent pushers the identity holds exactly, and mid-stream no counter
+// ever goes down.
 func TestStatsAddUpWhileRunning(t *testing.T) {
+	const pushers, rounds, perRound = 4, 20, 500
 	h := newHarness(t, Options{QueueCapacity: 4})
 	tr := h.publish("x", "DTR_1")
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for range 5000 {
-			_ = tr.TryPush([]byte{1}, 0)
+	var total uint64
+	var last Counters
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for range pushers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range perRound {
+					_ = tr.TryPush([]byte{byte(round)}, 0)
+				}
+			}()
 		}
-	}()
-	for running := true; running; {
-		select {
-		case <-done:
-			running = false
-		default:
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		for running := true; running; {
+			select {
+			case <-done:
+				running = false
+			default:
+			}
+			c := tr.Counters()
+			if c.FramesPushed < last.FramesPushed || c.FramesSent < last.FramesSent || c.FramesDropped < last.FramesDropped {
+				t.Fatalf("round %d: a counter went down: %+v after %+v", round, c, last)
+			}
+			last = c
 		}
-		checkAddsUp(t, tr.Stats())
+		flush(t, tr)
+		total += pushers * perRound
+		s := tr.Stats()
+		checkAddsUp(t, s)
+		if s.FramesPushed != total || s.FramesQueued != 0 || s.FramesSent == 0 {
+			t.Fatalf("round %d: %+v", round, s.Counters)
+		}
 	}
+}
+
+// With the transport stalled the sender holds one frame and the queue is
+// full: the state is still, and every push past it is dropped and counted.
+func TestStatsAddUpStalled(t *testing.T) {
+	h := newHarness(t, Options{QueueCapacity: 4})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
+	_ = tr.TryPush([]byte{1}, 0)
+	recv(t, h.tr.entered) // the first frame is at the transport
+	for range 99 {
+		_ = tr.TryPush([]byte{1}, 0)
+	}
+	s := tr.Stats()
+	checkAddsUp(t, s)
+	if s.FramesSent != 0 || s.FramesQueued != 5 || s.DroppedBy[DropQueueFull] != 95 {
+		t.Fatalf("stalled: %+v", s.Counters)
+	}
+	close(gate)
 	flush(t, tr)
-	if s := tr.Stats(); s.FramesPushed != 5000 || s.FramesQueued != 0 {
-		t.Fatalf("stats %+v", s)
+	s = tr.Stats()
+	checkAddsUp(t, s)
+	if s.FramesSent != 5 || s.FramesQueued != 0 {
+		t.Fatalf("after the stall: %+v", s.Counters)
 	}
 }
 

@@ -76,9 +76,11 @@ func (s *Session) onSignal(p *peer, res *livekit.SignalResponse) {
 		rr := msg.RequestResponse
 		switch req := rr.Request.(type) {
 		case *livekit.RequestResponse_PublishDataTrack:
-			s.mgr.HandleRequestError(uint16(req.PublishDataTrack.GetPubHandle()), true, int32(rr.Reason), rr.Message)
+			s.mgr.HandleRequestError(outgoing.RequestError{Handle: uint16(req.PublishDataTrack.GetPubHandle()),
+				Request: outgoing.RequestPublish, Reason: int32(rr.Reason), Message: rr.Message})
 		case *livekit.RequestResponse_UnpublishDataTrack:
-			s.mgr.HandleRequestError(uint16(req.UnpublishDataTrack.GetPubHandle()), false, int32(rr.Reason), rr.Message)
+			s.mgr.HandleRequestError(outgoing.RequestError{Handle: uint16(req.UnpublishDataTrack.GetPubHandle()),
+				Request: outgoing.RequestUnpublish, Reason: int32(rr.Reason), Message: rr.Message})
 		}
 	}
 }

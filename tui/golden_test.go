@@ -110,7 +110,7 @@ var scenarios = []scenario{
 	{"empty", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {}},
 	{"pending", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		b.mu.Lock()
-		b.snap = []outgoing.TrackStats{{Handle: 1, Name: "telemetry", State: outgoing.StatePending, Since: t0, PublishAttempts: 1}}
+		b.snap = []outgoing.TrackStats{{Handle: 1, Name: "telemetry", State: outgoing.StatePending, Since: t0, Counters: outgoing.Counters{PublishAttempts: 1}}}
 		b.mu.Unlock()
 		c.t = t0.Add(2300 * time.Millisecond)
 		h.send(tickMsg(c.t))

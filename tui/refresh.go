@@ -56,7 +56,7 @@ func (m *Model) refresh() {
 	for i := range m.failed {
 		f := &m.failed[i]
 		rows = append(rows, row{failed: f, Row: tracktable.Row{Failed: f.err,
-			Stats: outgoing.TrackStats{Name: f.name, State: outgoing.StateFailed, Since: f.at, LastError: reasonText(f.err)}}})
+			Stats: outgoing.TrackStats{Name: f.name, Since: f.at, LastError: reasonText(f.err)}}})
 	}
 	m.rows = rows
 	m.sortRows()

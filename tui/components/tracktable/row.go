@@ -29,7 +29,7 @@ type Row struct {
 	GenRate    float64
 	GenSize    int
 
-	Failed error // a publish that failed (Stats.State is StateFailed)
+	Failed error // set on the row of a publish that failed: a UI row state, not a track state
 }
 
 // State is the row's state in words, and the style that colours it. A
@@ -40,6 +40,9 @@ func (r Row) State(th theme.Theme, now time.Time) (string, lipgloss.Style) {
 	gen := ""
 	if r.Generating {
 		gen = " ▶"
+	}
+	if r.Failed != nil {
+		return "failed: " + ShortReason(r.Failed), th.Bad
 	}
 	switch st.State {
 	case outgoing.StatePending:
@@ -53,11 +56,6 @@ func (r Row) State(th theme.Theme, now time.Time) (string, lipgloss.Style) {
 		return "republishing", th.Warn
 	case outgoing.StateUnpublished:
 		return "unpublished", th.Dim
-	case outgoing.StateFailed:
-		if r.Failed != nil {
-			return "failed: " + ShortReason(r.Failed), th.Bad
-		}
-		return "failed", th.Bad
 	}
 	return st.State.String(), th.Dim
 }

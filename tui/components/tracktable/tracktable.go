@@ -10,7 +10,6 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/format"
@@ -206,7 +205,7 @@ func (m *Model) rowLine(cols []column, r Row, selected bool, w int) string {
 	var b strings.Builder
 	b.WriteString(paint(marker, nil))
 	used := 2
-	failed := r.Stats.State == outgoing.StateFailed
+	failed := r.Failed != nil
 	for i, c := range cols {
 		text := c.cell(r)
 		if failed && (c.live || c.rx) {
@@ -237,7 +236,7 @@ func (m *Model) totalsLine(cols []column) string {
 	var rx session.ReceiveStats
 	hasRx := false
 	for _, r := range m.Rows {
-		if r.Stats.State == outgoing.StateFailed {
+		if r.Failed != nil {
 			continue
 		}
 		n++

@@ -59,7 +59,7 @@ func TestColumnsByWidth(t *testing.T) {
 }
 
 func TestFailedRowSaysWhy(t *testing.T) {
-	r := Row{Stats: outgoing.TrackStats{State: outgoing.StateFailed}, Failed: &outgoing.PublishError{Reason: outgoing.ReasonDuplicateName}}
+	r := Row{Failed: &outgoing.PublishError{Reason: outgoing.ReasonDuplicateName}}
 	if s, _ := r.State(theme.Plain(), time.Now()); s != "failed: duplicate" {
 		t.Fatalf("state %q", s)
 	}
@@ -123,7 +123,7 @@ func TestSelectedRowIsHighlightedThroughout(t *testing.T) {
 	m := New(common.Context{Theme: th, Now: func() time.Time { return time.Unix(0, 0) }})
 	m.Rows = []Row{
 		{Stats: outgoing.TrackStats{Handle: 1, Name: "a", SID: "DTR_a", State: outgoing.StatePublished}, HasTrack: true, Spark: []float64{1, 2, 3}},
-		{Stats: outgoing.TrackStats{Handle: 2, Name: "b", SID: "DTR_b", State: outgoing.StatePublished, FramesDropped: 5, UnpublishedErrors: 1, LastError: "boom"},
+		{Stats: outgoing.TrackStats{Handle: 2, Name: "b", SID: "DTR_b", State: outgoing.StatePublished, Counters: outgoing.Counters{FramesDropped: 5, UnpublishedErrors: 1}, LastError: "boom"},
 			RecentDrops: 5, HasTrack: true, Generating: true, Spark: []float64{1, 2, 3}},
 	}
 	m.Selected = 1
@@ -156,8 +156,8 @@ func TestSelectedRowIsHighlightedThroughout(t *testing.T) {
 func TestFailedRowsHaveNoFigures(t *testing.T) {
 	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
 	m.Rows = []Row{
-		{Stats: outgoing.TrackStats{Handle: 1, Name: "ok", State: outgoing.StatePublished, FramesPushed: 10}, FPS: 10, BPS: 1024},
-		{Stats: outgoing.TrackStats{Name: "bad", State: outgoing.StateFailed}, Failed: &outgoing.PublishError{Reason: outgoing.ReasonDisconnected}},
+		{Stats: outgoing.TrackStats{Handle: 1, Name: "ok", State: outgoing.StatePublished, Counters: outgoing.Counters{FramesPushed: 10}}, FPS: 10, BPS: 1024},
+		{Stats: outgoing.TrackStats{Name: "bad"}, Failed: &outgoing.PublishError{Reason: outgoing.ReasonDisconnected}},
 	}
 	m.SetSize(80, 10)
 	v := m.View()
@@ -183,7 +183,7 @@ func TestStateWordsFit(t *testing.T) {
 	th := theme.Plain()
 	now := time.Unix(0, 0)
 	for reason := outgoing.ReasonUnknown; reason <= outgoing.ReasonE2EENotConfigured; reason++ {
-		r := Row{Stats: outgoing.TrackStats{State: outgoing.StateFailed}, Failed: &outgoing.PublishError{Reason: reason}}
+		r := Row{Failed: &outgoing.PublishError{Reason: reason}}
 		if s, _ := r.State(th, now); ansi.StringWidth(s) > StateWidth {
 			t.Errorf("%q is wider than STATE (%d)", s, StateWidth)
 		}
