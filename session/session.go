@@ -226,7 +226,7 @@ const CloseDrainTimeout = 2 * time.Second
 // the signal socket, which would overtake packets still buffered, and the
 // SFU drops packets for a handle it has forgotten. A producer that keeps
 // pushing, or a stalled path, is cut off after CloseDrainTimeout; frames
-// still queued then are dropped as unpublished and counted.
+// still queued then are dropped as closed before sent, and counted.
 func (s *Session) drain() {
 	ctx, cancel := context.WithTimeout(context.Background(), CloseDrainTimeout)
 	defer cancel()
