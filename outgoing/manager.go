@@ -62,9 +62,14 @@ type Options struct {
 	PublishTimeout time.Duration // default 10 s, as both clients
 	QueueCapacity  int           // frames per track, default 16
 	MTU            int           // default packetizer.MTU
+	// PaceShare spreads a multi-packet frame over this share of the time
+	// between the track's frames (see pacer.go). Zero takes
+	// DefaultPaceShare; a negative share turns pacing off.
+	PaceShare float64
 	E2EE           *E2EEKey      // nil: publishing with E2EE fails clearly
 	Now            func() time.Time
-	// After makes the publish timeout's timer; tests inject their own.
+	// After makes the publish timeout's timer and pacing's waits; tests
+	// inject their own.
 	After  func(time.Duration) <-chan time.Time
 	Logger *slog.Logger
 }
@@ -171,6 +176,9 @@ func NewManager(t Transport, opts Options) *Manager {
 	}
 	if opts.QueueCapacity <= 0 {
 		opts.QueueCapacity = DefaultQueueCapacity
+	}
+	if opts.PaceShare == 0 {
+		opts.PaceShare = DefaultPaceShare
 	}
 	if opts.MTU <= 0 {
 		opts.MTU = packetizer.MTU
