@@ -1,40 +1,176 @@
 // Package headless runs dttui without a screen: it publishes the given
-// tracks, drives their generators, and prints every track's stats as one
+// tracks, drives their generators, and prints the session's report as one
 // JSON line per interval, for scripts and CI.
 package headless
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/source"
 )
 
-// Track is one track to publish; Rate 0 publishes without sending.
+// Track is one track to publish. Its frames are probe frames from a
+// generator (Rate 0 publishes without sending), or, with Source, the
+// user's own data at Rate (0: as fast as the track takes them).
 type Track struct {
-	Name string
-	Rate float64 // frames per second
-	Size int     // bytes per frame
-	E2EE bool
+	Name   string
+	Rate   float64 // frames per second
+	Size   int     // bytes per probe frame
+	E2EE   bool
+	Type   schema.Decl
+	Source *source.Spec
+	// Stdin is read for a Source of path "-".
+	Stdin io.Reader
 }
 
 // Backend is what headless needs of a session.
 type Backend interface {
-	Publish(ctx context.Context, name string, e2ee bool) (*outgoing.LocalTrack, error)
-	Status() session.Status
-	Received() map[string]session.ReceiveStats
+	PublishWith(ctx context.Context, o session.PublishOptions) (*session.Track, error)
+	Report(base *report.Snapshot) report.Snapshot
+	// Settle waits for frames still on their way to the loopback
+	// subscriber (bounded by the loss grace period and ctx).
+	Settle(ctx context.Context)
+	Close() error
 }
 
 // Options tune a run.
 type Options struct {
 	Interval time.Duration // default 1 s
-	Logger   *slog.Logger
+	// FlushTimeout bounds the wait for queued frames to leave at the end;
+	// frames still queued after it are dropped as "closed before sent".
+	FlushTimeout time.Duration // default DefaultFlushTimeout
+	Logger       *slog.Logger
+}
+
+// DefaultFlushTimeout bounds the exit flush.
+const DefaultFlushTimeout = 5 * time.Second
+
+// Result is how a run ended, for the caller's exit code.
+type Result struct {
+	Final   report.Snapshot
+	Failed  []TrackError   // tracks that could not be published
+	Sources []SourceResult // what each data source pushed, and why it stopped
+}
+
+// SourceResult is what one track's data source did.
+type SourceResult struct {
+	Track string
+	source.Result
+	Err error // nil: it reached its end (or the run ended first)
+}
+
+// Run publishes tracks, runs their generators and writes a Line to out
+// every interval until ctx ends. Then it stops the generators, flushes
+// (bounded), waits for frames still on their way to the loopback
+// subscriber (bounded by the loss grace period), closes the backend and
+// writes a final Line: every frame pushed is there as sent or dropped
+// with a reason, and every frame sent as received or lost. Publish
+// failures are reported in the lines, not fatal: the other tracks still
+// run. Run always closes b.
+func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Options) (Result, error) {
+	if o.Interval <= 0 {
+		o.Interval = time.Second
+	}
+	if o.FlushTimeout <= 0 {
+		o.FlushTimeout = DefaultFlushTimeout
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	enc := json.NewEncoder(out)
+	start := time.Now()
+
+	var (
+		published []*session.Track
+		res       Result
+		wg        sync.WaitGroup
+	)
+	genCtx, stopGens := context.WithCancel(context.Background())
+	defer stopGens()
+	var srcMu sync.Mutex
+	for _, t := range tracks {
+		lt, err := b.PublishWith(ctx, session.PublishOptions{Name: t.Name, E2EE: t.E2EE, Type: t.Type})
+		if err != nil {
+			res.Failed = append(res.Failed, trackError(t.Name, err))
+			continue
+		}
+		published = append(published, lt)
+		if t.Source != nil {
+			r, err := source.Open(*t.Source, t.Stdin)
+			if err != nil {
+				res.Sources = append(res.Sources, SourceResult{Track: t.Name, Err: err})
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer r.Close()
+				sr, err := source.Run(genCtx, r, lt.Push, t.Rate)
+				if errors.Is(err, context.Canceled) {
+					err = nil // the run ended first
+				}
+				if err != nil {
+					o.Logger.Warn("source stopped", "track", t.Name, "err", err)
+				}
+				srcMu.Lock()
+				res.Sources = append(res.Sources, SourceResult{Track: t.Name, Result: sr, Err: err})
+				srcMu.Unlock()
+			}()
+			continue
+		}
+		if t.Rate <= 0 {
+			continue
+		}
+		g, err := probe.NewGenerator(lt.Probe(), t.Rate, max(t.Size, probe.MinSize))
+		if err != nil {
+			res.Failed = append(res.Failed, trackError(t.Name, err))
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); g.Run(genCtx) }()
+	}
+
+	emit := func(snap report.Snapshot, final bool) error {
+		return enc.Encode(lineOf(snap, start, res.Failed, final))
+	}
+	tick := time.NewTicker(o.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			stopGens()
+			wg.Wait()
+			fctx, cancel := context.WithTimeout(context.Background(), o.FlushTimeout)
+			for _, lt := range published {
+				if err := lt.Flush(fctx); err != nil {
+					o.Logger.Warn("exit flush did not finish; the frames still queued are dropped", "track", lt.Name(), "err", err)
+				}
+			}
+			cancel()
+			b.Settle(context.Background())
+			_ = b.Close()
+			res.Final = b.Report(nil)
+			return res, emit(res.Final, true)
+		case <-tick.C:
+			if err := emit(b.Report(nil), false); err != nil {
+				stopGens()
+				wg.Wait()
+				_ = b.Close()
+				return res, err
+			}
+		}
+	}
 }
 
 // Line is one JSON line of output.
@@ -44,7 +180,11 @@ type Line struct {
 	Connection Connection   `json:"connection"`
 	Tracks     []TrackLine  `json:"tracks"`
 	Errors     []TrackError `json:"errors,omitempty"`
-	Final      bool         `json:"final,omitempty"`
+	// Final marks the last line, written after the exit flush, the wait for
+	// frames in flight and the close. Its rates are over the whole run
+	// (between each track's first and last frame) and its latency over
+	// every frame, not the last second and the last ten.
+	Final bool `json:"final,omitempty"`
 }
 
 // Connection is the session's health in a Line.
@@ -59,16 +199,37 @@ type Connection struct {
 
 // TrackError is a track that could not be published.
 type TrackError struct {
-	Name  string `json:"name"`
-	Error string `json:"error"`
+	Name string `json:"name"`
+	// Reason is the kind of failure ("duplicate name", "timeout", …).
+	Reason string `json:"reason"`
+	// SFUReason and Message are what the SFU said, when it said anything.
+	SFUReason string `json:"sfu_reason,omitempty"`
+	Message   string `json:"sfu_message,omitempty"`
+	Error     string `json:"error"`
 }
 
-// TrackLine is one track's stats in a Line; rates are over the last interval.
+func trackError(name string, err error) TrackError {
+	te := TrackError{Name: name, Reason: "error", Error: err.Error()}
+	var pe *outgoing.PublishError
+	if errors.As(err, &pe) {
+		te.Reason, te.Message = pe.Reason.String(), pe.RawMessage
+		if pe.SFUReason != 0 || pe.RawMessage != "" {
+			te.SFUReason = outgoing.SFUReasonName(pe.SFUReason)
+		}
+	}
+	return te
+}
+
+// TrackLine is one track in a Line.
 type TrackLine struct {
-	Name              string            `json:"name"`
-	Handle            uint16            `json:"handle"`
-	SID               string            `json:"sid"`
-	State             string            `json:"state"`
+	Name   string   `json:"name"`
+	Handle uint16   `json:"handle"`
+	SID    string   `json:"sid"`
+	SIDs   []string `json:"sids,omitempty"` // every SID, when a republish gave it more than one
+	State  string   `json:"state"`
+	// WindowS is what the rates are over: 1 s on the per-interval lines,
+	// the time between the first and the last frame on the final line.
+	WindowS           float64           `json:"window_s"`
 	FramesPerSec      float64           `json:"fps"`
 	PacketsPerSec     float64           `json:"pps"`
 	BytesPerSec       float64           `json:"bytes_per_s"`
@@ -82,129 +243,69 @@ type TrackLine struct {
 	Rx                *RxLine           `json:"rx,omitempty"`
 }
 
-// RxLine is what the loopback subscriber saw of a track.
+// RxLine is what the loopback subscriber received of a track.
 type RxLine struct {
-	FramesPerSec float64 `json:"fps"`
-	Frames       uint64  `json:"frames"`
-	Bytes        uint64  `json:"bytes"`
-	Lost         uint64  `json:"lost"`
-	Incomplete   uint64  `json:"incomplete"`
-	Corrupt      uint64  `json:"corrupt"`
-	P50ms        float64 `json:"p50_ms"`
-	P99ms        float64 `json:"p99_ms"`
+	FramesPerSec  float64 `json:"fps"`
+	Frames        uint64  `json:"frames"`
+	Bytes         uint64  `json:"bytes"`
+	Lost          uint64  `json:"lost"`
+	InGrace       uint64  `json:"in_grace"`
+	GraceS        float64 `json:"grace_s"`
+	Duplicates    uint64  `json:"duplicates"`
+	Late          uint64  `json:"late"`
+	Foreign       uint64  `json:"foreign"`
+	Data          uint64  `json:"data"`
+	Incomplete    uint64  `json:"incomplete"`
+	Corrupt       uint64  `json:"corrupt"`
+	LatencyFrames uint64  `json:"latency_frames"`
+	P50ms         float64 `json:"p50_ms"`
+	P99ms         float64 `json:"p99_ms"`
 }
 
-// Run publishes tracks, runs their generators and writes a Line to out
-// every interval until ctx ends; then it stops the generators, flushes
-// (bounded), writes a final Line and returns. Publish failures are
-// reported in the lines, not fatal: the other tracks still run.
-func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Options) error {
-	if o.Interval <= 0 {
-		o.Interval = time.Second
+func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bool) Line {
+	c := snap.Connection
+	// Tracks is [] (not null) when none is published: consumers iterate
+	// it without a null check.
+	line := Line{Time: snap.At.UTC(), Elapsed: snap.At.Sub(start).Seconds(), Final: final, Errors: failed, Tracks: []TrackLine{},
+		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: c.Room, Identity: c.Identity}}
+	if c.Err != nil {
+		line.Connection.Error = c.Err.Error()
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	enc := json.NewEncoder(out)
-	start := time.Now()
-
-	var (
-		published []*outgoing.LocalTrack
-		errs      []TrackError
-		wg        sync.WaitGroup
-	)
-	genCtx, stopGens := context.WithCancel(context.Background())
-	defer stopGens()
-	for _, t := range tracks {
-		lt, err := b.Publish(ctx, t.Name, t.E2EE)
-		if err != nil {
-			errs = append(errs, TrackError{Name: t.Name, Error: err.Error()})
+	for _, l := range snap.Local {
+		if l.State == outgoing.StatePending {
 			continue
 		}
-		published = append(published, lt)
-		if t.Rate <= 0 {
-			continue
+		r, lat := l.Rate, l.Latency
+		if final {
+			r, lat = l.Average, l.RunLatency
 		}
-		g, err := probe.NewGenerator(probe.NewSource(lt.TryPush, nil), t.Rate, max(t.Size, probe.MinSize))
-		if err != nil {
-			errs = append(errs, TrackError{Name: t.Name, Error: err.Error()})
-			continue
+		tl := TrackLine{Name: l.Name, Handle: l.Handle, SID: l.SID(), State: l.State.String(),
+			WindowS: r.Window.Seconds(), FramesPerSec: r.SentFPS, PacketsPerSec: r.SentPPS, BytesPerSec: r.SentBPS,
+			Pushed: l.Out.FramesPushed, Sent: l.Out.FramesSent, Queued: l.Out.FramesQueued, Dropped: l.Out.FramesDropped,
+			UnpublishedErrors: l.Out.UnpublishedErrors}
+		if len(l.SIDs) > 1 {
+			tl.SIDs = l.SIDs
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); g.Run(genCtx) }()
-	}
-
-	prev := map[uint16]outgoing.TrackStats{}
-	prevRx := map[string]session.ReceiveStats{}
-	prevAt := time.Now()
-	emit := func(final bool) error {
-		now := time.Now()
-		dt := now.Sub(prevAt).Seconds()
-		prevAt = now
-		st := b.Status()
-		// Tracks is [] (not null) when none is published: consumers
-		// iterate it without a null check.
-		line := Line{Time: now.UTC(), Elapsed: now.Sub(start).Seconds(), Final: final, Errors: errs, Tracks: []TrackLine{},
-			Connection: Connection{State: st.State.String(), RTTms: float64(st.RTT.Microseconds()) / 1000,
-				Reconnects: st.Reconnects, Room: st.Room, Identity: st.Identity}}
-		if st.Err != nil {
-			line.Connection.Error = st.Err.Error()
+		if ev, ok := l.LastError(); ok {
+			tl.LastError = ev.Problem()
 		}
-		rx := b.Received()
-		for _, lt := range published {
-			s := lt.Stats()
-			p := prev[s.Handle]
-			tl := TrackLine{Name: s.Name, Handle: s.Handle, SID: s.SID, State: s.State.String(),
-				FramesPerSec:  rate(s.FramesSent-p.FramesSent, dt),
-				PacketsPerSec: rate(s.PacketsSent-p.PacketsSent, dt),
-				BytesPerSec:   rate(s.BytesSent-p.BytesSent, dt),
-				Pushed:        s.FramesPushed, Sent: s.FramesSent, Queued: s.FramesQueued, Dropped: s.FramesDropped,
-				UnpublishedErrors: s.UnpublishedErrors, LastError: s.LastError}
-			for r, n := range s.DroppedBy {
-				if n > 0 {
-					if tl.DroppedBy == nil {
-						tl.DroppedBy = map[string]uint64{}
-					}
-					tl.DroppedBy[outgoing.DropReason(r).String()] = n
+		for reason, n := range l.Out.DroppedBy {
+			if n > 0 {
+				if tl.DroppedBy == nil {
+					tl.DroppedBy = map[string]uint64{}
 				}
-			}
-			if r, ok := rx[s.Name]; ok {
-				pr := prevRx[s.Name]
-				tl.Rx = &RxLine{FramesPerSec: rate(r.FramesReceived-pr.FramesReceived, dt), Frames: r.FramesReceived,
-					Bytes: r.BytesReceived, Lost: r.FramesLost, Incomplete: r.FramesIncomplete, Corrupt: r.FramesCorrupt,
-					P50ms: float64(r.LatencyP50.Microseconds()) / 1000, P99ms: float64(r.LatencyP99.Microseconds()) / 1000}
-				prevRx[s.Name] = r
-			}
-			prev[s.Handle] = s
-			line.Tracks = append(line.Tracks, tl)
-		}
-		return enc.Encode(line)
-	}
-
-	tick := time.NewTicker(o.Interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			stopGens()
-			wg.Wait()
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			for _, lt := range published {
-				_ = lt.Flush(fctx)
-			}
-			cancel()
-			return emit(true)
-		case <-tick.C:
-			if err := emit(false); err != nil {
-				return err
+				tl.DroppedBy[outgoing.DropReason(reason).String()] = n
 			}
 		}
+		if rx := l.Rx; rx != nil {
+			tl.Rx = &RxLine{FramesPerSec: r.ReceivedFPS, Frames: rx.Frames, Bytes: rx.Bytes, Lost: rx.Lost, InGrace: rx.InGrace,
+				GraceS: rx.Grace.Seconds(), Duplicates: rx.Duplicates, Late: rx.Late, Foreign: rx.Foreign, Data: rx.Data,
+				Incomplete: rx.Incomplete, Corrupt: rx.Corrupt,
+				LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99)}
+		}
+		line.Tracks = append(line.Tracks, tl)
 	}
+	return line
 }
 
-func rate(delta uint64, dt float64) float64 {
-	if dt <= 0 {
-		return 0
-	}
-	return float64(delta) / dt
-}
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -6,40 +6,70 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
+	"github.com/dttui/dttui/source"
 )
 
-// Runs against the real embedded SFU: one streaming track, one that only
-// publishes, and one whose name the SFU would reject.
-func TestRunPrintsJSONLinesThatAddUp(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	srv, err := localsfu.Start(ctx, localsfu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	s, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Loopback: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+var (
+	sfuOnce sync.Once
+	sfuSrv  *localsfu.Server
+	sfuErr  error
+)
 
-	runCtx, stop := context.WithTimeout(ctx, 2500*time.Millisecond)
-	defer stop()
-	var out bytes.Buffer
-	tracks := []Track{{Name: "stream", Rate: 200, Size: 512}, {Name: "idle"}, {Name: strings.Repeat("x", 300), Rate: 10, Size: 64}}
-	if err := Run(runCtx, s, tracks, &out, Options{Interval: 500 * time.Millisecond}); err != nil {
+func sfu(t *testing.T) *localsfu.Server {
+	t.Helper()
+	sfuOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		sfuSrv, sfuErr = localsfu.Start(ctx, localsfu.Options{DataTrackTargetLatency: 5 * time.Second})
+	})
+	if sfuErr != nil {
+		t.Fatal(sfuErr)
+	}
+	return sfuSrv
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sfuSrv != nil {
+		_ = sfuSrv.Close()
+	}
+	os.Exit(code)
+}
+
+func connect(t *testing.T, loopback bool) *session.Session {
+	t.Helper()
+	srv := sfu(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Loopback: loopback})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func parseLines(t *testing.T, out *bytes.Buffer) []Line {
+	t.Helper()
 	var lines []Line
-	sc := bufio.NewScanner(&out)
+	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		var l Line
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
@@ -47,36 +77,220 @@ func TestRunPrintsJSONLinesThatAddUp(t *testing.T) {
 		}
 		lines = append(lines, l)
 	}
+	return lines
+}
+
+// Runs against the real embedded SFU: one streaming track, one that only
+// publishes, and one whose name the SFU would reject. The final line is
+// written after the close and accounts for every frame.
+func TestRunPrintsJSONLinesThatAddUp(t *testing.T) {
+	s := connect(t, true)
+	runCtx, stop := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+	defer stop()
+	var out bytes.Buffer
+	tracks := []Track{{Name: "stream", Rate: 200, Size: 512}, {Name: "idle"}, {Name: strings.Repeat("x", 300), Rate: 10, Size: 64}}
+	res, err := Run(runCtx, s, tracks, &out, Options{Interval: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := parseLines(t, &out)
 	if len(lines) < 3 || !lines[len(lines)-1].Final {
 		t.Fatalf("%d lines, last final=%v", len(lines), len(lines) > 0 && lines[len(lines)-1].Final)
 	}
 	mid := lines[len(lines)-2]
-	if mid.Connection.State != "connected" || len(mid.Tracks) != 2 || len(mid.Errors) != 1 || !strings.Contains(mid.Errors[0].Error, "invalid name") {
+	if mid.Connection.State != "connected" || len(mid.Tracks) != 2 || len(mid.Errors) != 1 || mid.Errors[0].Reason != "invalid name" {
 		t.Fatalf("line %+v", mid)
 	}
-	if st := mid.Tracks[0]; st.Name != "stream" || st.FramesPerSec < 50 || st.State != "published" || st.SID == "" {
+	if st := mid.Tracks[0]; st.Name != "stream" || st.FramesPerSec < 50 || st.State != "published" || st.SID == "" || st.WindowS <= 0 || st.WindowS > 1 {
 		t.Fatalf("stream track %+v", st)
 	}
-	final := lines[len(lines)-1].Tracks[0]
-	if final.Pushed == 0 || final.Pushed != final.Sent+final.Dropped || final.Queued != 0 {
+	last := lines[len(lines)-1]
+	final := last.Tracks[0]
+	if final.Pushed == 0 || final.Pushed != final.Sent+final.Dropped+final.Queued || final.Queued != 0 {
 		t.Fatalf("final counters do not add up: %+v", final)
 	}
-	if final.Rx == nil || final.Rx.Frames == 0 {
-		t.Fatalf("loopback saw nothing: %+v", final.Rx)
+	if final.Rx == nil || final.Rx.Frames == 0 || final.Rx.Frames+final.Rx.Lost+final.Rx.InGrace != final.Sent || final.Rx.InGrace != 0 {
+		t.Fatalf("loopback figures do not add up: sent %d, rx %+v", final.Sent, final.Rx)
 	}
-	if idle := lines[len(lines)-1].Tracks[1]; idle.Pushed != 0 || idle.State != "published" {
+	if idle := last.Tracks[1]; idle.Pushed != 0 || idle.State != "unpublished" {
 		t.Fatalf("idle track %+v", idle)
 	}
+	if len(res.Failed) != 1 || len(res.Final.Local) != 2 {
+		t.Fatalf("result %+v", res)
+	}
+}
+
+// The final line's rates are over the whole run, between each track's
+// first and last frame: within 10 % of the generator's rate on every one
+// of 20 runs of 2 s (they were over the milliseconds since the previous
+// line, and read 9 669 frames/s for a 10 frames/s track).
+func TestFinalLineRatesOverTheRun(t *testing.T) {
+	for run := range 20 {
+		s := connect(t, false)
+		ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+		var out bytes.Buffer
+		_, err := Run(ctx, s, []Track{{Name: "t", Rate: 10, Size: 100}}, &out, Options{})
+		stop()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := parseLines(t, &out)
+		final := lines[len(lines)-1]
+		if !final.Final || len(final.Tracks) != 1 {
+			t.Fatalf("run %d: %+v", run, final)
+		}
+		tr := final.Tracks[0]
+		if math.Abs(tr.FramesPerSec-10) > 1 || tr.Sent < 10 {
+			t.Fatalf("run %d: final fps %.2f over %.2f s for a 10 fps track (%d frames)", run, tr.FramesPerSec, tr.WindowS, tr.Sent)
+		}
+	}
+}
+
+// Frames still queued when the exit flush gives up are dropped with their
+// own reason, and the final line says so.
+func TestExitFlushTimeoutIsCounted(t *testing.T) {
+	s := connect(t, false)
+	ctx, stop := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan struct{})
+	var res Result
+	go func() {
+		defer close(done)
+		var err error
+		res, err = Run(ctx, s, []Track{{Name: "big", Rate: 2000, Size: 1 << 20}}, &out, Options{FlushTimeout: time.Nanosecond})
+		if err != nil {
+			t.Error(err)
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // the queue fills: 2 GB/s of frames
+	stop()
+	<-done
+	lines := parseLines(t, &out)
+	tr := lines[len(lines)-1].Tracks[0]
+	if tr.DroppedBy["closed before sent"] == 0 || tr.Pushed != tr.Sent+tr.Dropped || tr.Queued != 0 {
+		t.Fatalf("final %+v", tr)
+	}
+	if l := res.Final.Local[0]; l.Out.DroppedBy[outgoing.DropClosed] != tr.DroppedBy["closed before sent"] {
+		t.Fatalf("result %+v", l.Out)
+	}
+}
+
+// The README's JSON example has the keys of a real line: every key a
+// real line always has, and none a line cannot have (keys left out when
+// empty may appear in either).
+func TestReadmeExampleMatchesARealLine(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("no JSON example in the README")
+	}
+	example := strings.ReplaceAll(string(m[1]), "…", "")
+	var ex map[string]any
+	if err := json.Unmarshal([]byte(example), &ex); err != nil {
+		t.Fatalf("README example is not JSON: %v\n%s", err, example)
+	}
+	s := connect(t, true)
+	ctx, stop := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer stop()
+	var out bytes.Buffer
+	if _, err := Run(ctx, s, []Track{{Name: "bench", Rate: 100, Size: 1024}}, &out, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := bytes.Cut(out.Bytes(), []byte("\n"))
+	var real map[string]any
+	if err := json.Unmarshal(first, &real); err != nil {
+		t.Fatal(err)
+	}
+	omit := omitempty(reflect.TypeFor[Line](), "")
+	// A key left out when empty, and whatever is under it (map keys too).
+	optional := func(k string) bool {
+		for p := k; p != ""; {
+			if omit[p] {
+				return true
+			}
+			i := strings.LastIndex(p, ".")
+			if i < 0 {
+				break
+			}
+			p = strings.TrimSuffix(p[:i], ".[]")
+		}
+		return false
+	}
+	have, want := keys(ex), keys(real)
+	for _, k := range want {
+		if !slices.Contains(have, k) && !optional(k) {
+			t.Errorf("the README example lacks %q", k)
+		}
+	}
+	for _, k := range have {
+		if !slices.Contains(want, k) && !optional(k) {
+			t.Errorf("the README example has %q, which no line has", k)
+		}
+	}
+}
+
+// omitempty lists the key paths of t's JSON fields tagged omitempty.
+func omitempty(t reflect.Type, prefix string) map[string]bool {
+	out := map[string]bool{}
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+		if prefix != "" && !strings.HasSuffix(prefix, "[].") {
+			prefix += "[]."
+		}
+	}
+	if t.Kind() != reflect.Struct {
+		return out
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "omitempty") {
+			out[prefix+name] = true
+		}
+		sub := prefix + name + "."
+		if ft := f.Type; ft.Kind() == reflect.Slice {
+			sub = prefix + name + ".[]."
+		}
+		for k := range omitempty(f.Type, sub) {
+			out[k] = true
+		}
+	}
+	return out
+}
+
+// keys lists every key path of a decoded JSON value (first element of arrays).
+func keys(v any) []string {
+	var out []string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for _, k := range slices.Sorted(maps.Keys(x)) {
+				out = append(out, prefix+k)
+				walk(prefix+k+".", x[k])
+			}
+		case []any:
+			if len(x) > 0 {
+				walk(prefix+"[].", x[0])
+			}
+		}
+	}
+	walk("", v)
+	return out
 }
 
 // With no tracks (or none published), "tracks" is an empty list, not null.
 func TestNoTracksIsAnEmptyList(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	var out bytes.Buffer
-	runCtx, stop := context.WithTimeout(ctx, 300*time.Millisecond)
+	runCtx, stop := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer stop()
-	if err := Run(runCtx, idleBackend{}, nil, &out, Options{Interval: 100 * time.Millisecond}); err != nil {
+	if _, err := Run(runCtx, idleBackend{}, nil, &out, Options{Interval: 100 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(&out)
@@ -95,8 +309,58 @@ func TestNoTracksIsAnEmptyList(t *testing.T) {
 // idleBackend is connected and has nothing published.
 type idleBackend struct{}
 
-func (idleBackend) Publish(context.Context, string, bool) (*outgoing.LocalTrack, error) {
+func (idleBackend) PublishWith(context.Context, session.PublishOptions) (*session.Track, error) {
 	return nil, errors.New("not used")
 }
-func (idleBackend) Status() session.Status                    { return session.Status{State: session.StateConnected} }
-func (idleBackend) Received() map[string]session.ReceiveStats { return nil }
+func (idleBackend) Report(*report.Snapshot) report.Snapshot {
+	return report.Snapshot{At: time.Now(), Connection: report.Status{State: report.Connected}}
+}
+func (idleBackend) Settle(context.Context) {}
+func (idleBackend) Close() error           { return nil }
+
+// A data source: every line of standard input becomes a frame, none
+// dropped (the source waits for the track), all of them arriving at the
+// loopback subscriber as the user's data.
+func TestStdinSource(t *testing.T) {
+	s := connect(t, true)
+	var lines strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&lines, "{\"seq\":%d,\"pose\":[1.5,2.5,3.5]}\n", i)
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 4*time.Second)
+	defer stop()
+	var out bytes.Buffer
+	res, err := Run(ctx, s, []Track{{Name: "telemetry", Source: &source.Spec{Path: "-", ValidateJSON: true}, Stdin: strings.NewReader(lines.String()),
+		Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON}}}}, &out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Sources) != 1 || res.Sources[0].Err != nil || res.Sources[0].Frames != 500 {
+		t.Fatalf("source %+v", res.Sources)
+	}
+	lns := parseLines(t, &out)
+	tr := lns[len(lns)-1].Tracks[0]
+	if tr.Sent != 500 || tr.Dropped != 0 || tr.Rx == nil || tr.Rx.Data != 500 {
+		t.Fatalf("final %+v rx %+v", tr, tr.Rx)
+	}
+}
+
+// A bad line stops the source with where and why; the frames before it
+// were sent and are counted.
+func TestStdinSourceBadLine(t *testing.T) {
+	s := connect(t, false)
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
+	defer stop()
+	var out bytes.Buffer
+	res, err := Run(ctx, s, []Track{{Name: "t", Source: &source.Spec{Path: "-", ValidateJSON: true}, Stdin: strings.NewReader("{}\n{}\n{oops\n{}\n")}}, &out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fe *source.FrameError
+	if len(res.Sources) != 1 || !errors.As(res.Sources[0].Err, &fe) || fe.Where != "line 3" || res.Sources[0].Frames != 2 {
+		t.Fatalf("source %+v", res.Sources)
+	}
+	if l := res.Final.Local[0]; l.Out.FramesSent != 2 || l.Out.FramesPushed != 2 {
+		t.Fatalf("counters %+v", l.Out)
+	}
+}

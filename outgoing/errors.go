@@ -21,10 +21,11 @@ const (
 	ReasonDisconnected                    // the connection went away while pending
 	ReasonCancelled                       // the caller's context ended
 	ReasonE2EENotConfigured               // E2EE requested without a passphrase
+	ReasonInvalidType                     // frame encoding and schema break the rules (Err is a *schema.Error)
 )
 
 var reasonNames = [...]string{"unknown", "not allowed", "duplicate name", "invalid name", "timeout",
-	"limit reached", "disconnected", "cancelled", "E2EE not configured"}
+	"limit reached", "disconnected", "cancelled", "E2EE not configured", "invalid type"}
 
 func (r Reason) String() string {
 	if int(r) < len(reasonNames) {
@@ -45,6 +46,7 @@ var (
 	ErrDisconnected      = errors.New("disconnected")
 	ErrCancelled         = errors.New("publish cancelled")
 	ErrE2EENotConfigured = errors.New("end-to-end encryption is not configured")
+	ErrInvalidType       = errors.New("invalid frame encoding or schema")
 
 	ErrTrackUnpublished = errors.New("track is unpublished")
 	ErrQueueFull        = errors.New("frame dropped")
@@ -54,7 +56,7 @@ var (
 )
 
 var reasonErrs = [...]error{ErrUnknown, ErrNotAllowed, ErrDuplicateName, ErrInvalidName, ErrTimeout,
-	ErrLimitReached, ErrDisconnected, ErrCancelled, ErrE2EENotConfigured}
+	ErrLimitReached, ErrDisconnected, ErrCancelled, ErrE2EENotConfigured, ErrInvalidType}
 
 // PublishError is why Publish failed.
 type PublishError struct {
@@ -105,6 +107,8 @@ func (e *PublishError) Problem() string {
 		msg += "cancelled"
 	case ReasonE2EENotConfigured:
 		msg += "E2EE requested but no passphrase is set (--e2ee-passphrase)"
+	case ReasonInvalidType:
+		msg += "invalid frame encoding or schema"
 	default:
 		msg += "rejected by the SFU"
 	}
@@ -183,8 +187,9 @@ func SFUReasonName(r int32) string {
 	return fmt.Sprintf("%d", r)
 }
 
-// reasonFromSFU maps a RequestResponse reason the way the JS client does;
-// everything it does not know keeps the SFU's words as Unknown.
+// reasonFromSFU maps a RequestResponse reason the way the JS client does
+// (and INVALID_REQUEST to ReasonInvalidType); everything else keeps the
+// SFU's words as Unknown.
 func reasonFromSFU(r int32) Reason {
 	switch r {
 	case sfuNotAllowed:
@@ -195,6 +200,10 @@ func reasonFromSFU(r int32) Reason {
 		return ReasonInvalidName
 	case sfuLimitExceeded:
 		return ReasonLimitReached
+	case sfuInvalidRequest:
+		// livekit-server v1.13.5 answers a publish with INVALID_REQUEST
+		// only for an empty or over-long custom encoding name.
+		return ReasonInvalidType
 	}
 	return ReasonUnknown
 }
@@ -211,11 +220,13 @@ const (
 	DropPacketizeError                   // the frame could not be packetized
 	DropDisconnected                     // still queued when the connection was lost for good
 	DropClosed                           // still queued when the session closed: the exit flush did not get it out in time
+	DropMemoryCap                        // the session's frames queued for sending held Options.MaxQueuedBytes already
+	DropStale                            // older than Options.MaxFrameAge when the sender reached it
 	NumDropReasons
 )
 
 var dropNames = [...]string{"queue full", "republishing", "unpublished", "transport error", "encrypt error", "packetize error",
-	"disconnected", "closed before sent"}
+	"disconnected", "closed before sent", "memory cap", "stale"}
 
 func (d DropReason) String() string {
 	if d >= 0 && int(d) < len(dropNames) {

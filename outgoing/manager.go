@@ -14,9 +14,11 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/schema"
 )
 
 // Transport is what the session provides.
@@ -47,6 +49,7 @@ type PublishRequest struct {
 	Handle uint16
 	Name   string
 	E2EE   bool
+	Type   schema.Decl // frame encoding and schema (fields 4 and 5); zero: untyped
 }
 
 // Info is what the SFU says about a published track.
@@ -55,19 +58,27 @@ type Info struct {
 	SID    string
 	Name   string
 	E2EE   bool
+	Type   schema.Decl
 }
 
 // Options tune a Manager. Zero values take the defaults.
 type Options struct {
-	PublishTimeout time.Duration // default 10 s, as both clients
-	QueueCapacity  int           // frames per track, default 16
-	MTU            int           // default packetizer.MTU
+	PublishTimeout time.Duration // default DefaultPublishTimeout
+	QueueCapacity  int           // frames per track, default DefaultQueueCapacity
+	// MaxQueuedBytes caps the payload bytes queued for sending over all
+	// tracks (default DefaultMaxQueuedBytes); a push past it is dropped
+	// with DropMemoryCap.
+	MaxQueuedBytes int64
+	// MaxFrameAge drops a frame the sender reaches later than this after
+	// its push, with DropStale (default DefaultMaxFrameAge; < 0: never).
+	MaxFrameAge time.Duration
+	MTU         int // default packetizer.MTU
 	// PaceShare spreads a multi-packet frame over this share of the time
 	// between the track's frames (see pacer.go). Zero takes
 	// DefaultPaceShare; a negative share turns pacing off.
 	PaceShare float64
-	E2EE           *E2EEKey      // nil: publishing with E2EE fails clearly
-	Now            func() time.Time
+	E2EE      *E2EEKey // nil: publishing with E2EE fails clearly
+	Now       func() time.Time
 	// After makes the publish timeout's timer and pacing's waits; tests
 	// inject their own.
 	After  func(time.Duration) <-chan time.Time
@@ -160,6 +171,10 @@ type Manager struct {
 	// watchers counts the publish- and republish-timeout goroutines; Close
 	// waits for them.
 	watchers sync.WaitGroup
+
+	// queuedBytes is the payload bytes of every track's frames accepted and
+	// not yet finished with (Options.MaxQueuedBytes bounds it).
+	queuedBytes atomic.Int64
 }
 
 // DefaultPublishTimeout is how long a publish waits for the SFU's answer,
@@ -169,6 +184,16 @@ const DefaultPublishTimeout = 10 * time.Second
 // DefaultQueueCapacity is the frames each track queues, the Rust SDK's size.
 const DefaultQueueCapacity = 16
 
+// DefaultMaxQueuedBytes bounds the memory frames waiting to be sent hold,
+// whatever the number of tracks: sixteen 4 MiB frames on each of eight
+// tracks would otherwise hold half a gigabyte.
+const DefaultMaxQueuedBytes = 128 << 20
+
+// DefaultMaxFrameAge: data tracks are real-time, so a frame that waited
+// this long to be sent (a stalled connection, a queue behind a slow
+// path) is dropped as stale rather than delivered late.
+const DefaultMaxFrameAge = 2 * time.Second
+
 // NewManager returns a manager sending through t.
 func NewManager(t Transport, opts Options) *Manager {
 	if opts.PublishTimeout <= 0 {
@@ -176,6 +201,12 @@ func NewManager(t Transport, opts Options) *Manager {
 	}
 	if opts.QueueCapacity <= 0 {
 		opts.QueueCapacity = DefaultQueueCapacity
+	}
+	if opts.MaxQueuedBytes <= 0 {
+		opts.MaxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	if opts.MaxFrameAge == 0 {
+		opts.MaxFrameAge = DefaultMaxFrameAge
 	}
 	if opts.PaceShare == 0 {
 		opts.PaceShare = DefaultPaceShare
@@ -206,6 +237,11 @@ func NewManager(t Transport, opts Options) *Manager {
 type PublishOptions struct {
 	Name string
 	E2EE bool
+	// Type declares the frames' encoding and schema; checked against the
+	// compatibility rules before anything is sent (ReasonInvalidType).
+	// A schema's definition must be stored in the room first (the
+	// session's StoreSchema).
+	Type schema.Decl
 	// OnSent, when set, sees every frame of the track once all its packets
 	// were handed to the transport: the payload as pushed (before
 	// encryption), valid only during the call. It runs on the track's
@@ -245,6 +281,9 @@ func (m *Manager) StartPublish(o PublishOptions) (*PendingPublish, error) {
 	if o.E2EE && m.opts.E2EE == nil {
 		return nil, &PublishError{Reason: ReasonE2EENotConfigured, Name: o.Name}
 	}
+	if err := o.Type.Check(); err != nil {
+		return nil, &PublishError{Reason: ReasonInvalidType, Name: o.Name, Err: err}
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -258,7 +297,7 @@ func (m *Manager) StartPublish(o PublishOptions) (*PendingPublish, error) {
 	}
 	h := uint16(m.nextHandle)
 	m.nextHandle++
-	p := &PendingPublish{m: m, req: PublishRequest{Handle: h, Name: o.Name, E2EE: o.E2EE}, opts: o,
+	p := &PendingPublish{m: m, req: PublishRequest{Handle: h, Name: o.Name, E2EE: o.E2EE, Type: o.Type}, opts: o,
 		since: m.opts.Now(), done: make(chan struct{})}
 	m.pending[h] = p
 	// Added under m.mu while not closed, so Close's Wait never races an Add.
@@ -600,7 +639,7 @@ func (m *Manager) sendRepublish(t *LocalTrack, done chan struct{}) {
 	}
 	t.c.attempts.Add(1)
 	var timeout <-chan time.Time
-	if err := m.t.SendPublishRequest(PublishRequest{Handle: t.handle, Name: t.name, E2EE: t.e2ee}); err != nil {
+	if err := m.t.SendPublishRequest(PublishRequest{Handle: t.handle, Name: t.name, E2EE: t.e2ee, Type: t.typ}); err != nil {
 		perr := &PublishError{Reason: ReasonDisconnected, Name: t.name, Handle: t.handle, Republish: true,
 			Detail: "could not send the request", Err: err}
 		m.finishUnpublish(t, "republish failed: "+perr.Problem(), perr, DropUnpublished)
@@ -731,13 +770,24 @@ func (m *Manager) ActiveInfos() []Info {
 	return out
 }
 
+// QueuedBytes is the payload bytes queued for sending over all tracks.
+func (m *Manager) QueuedBytes() int64 { return m.queuedBytes.Load() }
+
+// Tracks lists every track published so far (unpublished ones included),
+// in the order they were published.
+func (m *Manager) Tracks() []*LocalTrack {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.known)
+}
+
 // Snapshot returns stats for every pending publish and every track
 // published so far, in handle order.
 func (m *Manager) Snapshot() []TrackStats {
 	m.mu.Lock()
 	out := make([]TrackStats, 0, len(m.pending)+len(m.known))
 	for _, p := range m.pending {
-		st := TrackStats{Handle: p.req.Handle, Name: p.req.Name, E2EE: p.req.E2EE, State: StatePending, Since: p.since}
+		st := TrackStats{Handle: p.req.Handle, Name: p.req.Name, E2EE: p.req.E2EE, Type: p.req.Type, State: StatePending, Since: p.since}
 		st.PublishAttempts = 1
 		out = append(out, st)
 	}

@@ -43,7 +43,7 @@ func TestPublishRejectedBySFU(t *testing.T) {
 		{8, ErrInvalidName, ReasonInvalidName},
 		{3, ErrLimitReached, ReasonLimitReached},
 		{9, ErrUnknown, ReasonUnknown},
-		{11, ErrUnknown, ReasonUnknown},
+		{11, ErrInvalidType, ReasonInvalidType},
 	} {
 		h := newHarness(t, Options{})
 		req, res := h.publishAsync(context.Background(), PublishOptions{Name: "x"})

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/dttui/dttui/schema"
 )
 
 // StartPublish returns at once with the handle the request carries, so a
@@ -187,4 +190,150 @@ func TestErrorEventProblemIsTyped(t *testing.T) {
 	if got := push.Problem(); got != "frame dropped: queue full" {
 		t.Fatalf("push problem %q", got)
 	}
+}
+
+// The session's cap on queued bytes holds over all tracks: a push past it
+// is dropped with its own reason, and the room comes back as frames leave.
+func TestMemoryCapOverAllTracks(t *testing.T) {
+	h := newHarness(t, Options{MaxQueuedBytes: 1000})
+	a, b := h.publish("a", "DTR_a"), h.publish("b", "DTR_b")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
+	if err := a.TryPush(make([]byte, 400), 0); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, h.tr.entered) // a's frame is at the transport: it still holds its bytes
+	if err := b.TryPush(make([]byte, 400), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.TryPush(make([]byte, 400), 0); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("a push over the cap: %v", err)
+	}
+	if got := h.m.QueuedBytes(); got != 800 {
+		t.Fatalf("queued bytes %d", got)
+	}
+	sb := b.Stats()
+	if sb.DroppedBy[DropMemoryCap] != 1 || sb.FramesQueued != 1 {
+		t.Fatalf("b: %+v", sb.Counters)
+	}
+	checkAddsUp(t, sb)
+	close(gate)
+	flush(t, a)
+	flush(t, b)
+	if got := h.m.QueuedBytes(); got != 0 {
+		t.Fatalf("queued bytes after the flush: %d", got)
+	}
+	if err := b.TryPush(make([]byte, 900), 0); err != nil {
+		t.Fatalf("room came back, yet: %v", err)
+	}
+}
+
+// A frame the sender reaches later than MaxFrameAge after its push is
+// dropped as stale, not sent late.
+func TestStaleFramesAreDropped(t *testing.T) {
+	clk := newFakeClock()
+	h := newHarness(t, Options{Now: clk.now, MaxFrameAge: 2 * time.Second})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
+	_ = tr.TryPush([]byte{0}, 0)
+	recv(t, h.tr.entered) // frame 0 is at the stalled transport
+	_ = tr.TryPush([]byte{1}, 0)
+	clk.add(1500 * time.Millisecond)
+	_ = tr.TryPush([]byte{2}, 0)
+	clk.add(time.Second) // frame 1 is now 2.5 s old, frame 2 only 1 s
+	close(gate)
+	flush(t, tr)
+	s := tr.Stats()
+	checkAddsUp(t, s)
+	if s.FramesSent != 2 || s.DroppedBy[DropStale] != 1 {
+		t.Fatalf("%+v", s.Counters)
+	}
+	if p := h.tr.parsed(t); len(p) != 2 || p[0].Payload[0] != 0 || p[1].Payload[0] != 2 {
+		t.Fatalf("sent %v", p)
+	}
+}
+
+// A typed track's frame encoding and schema go in the request (and again
+// in a republish); a pair that breaks the rules is refused before
+// anything is sent.
+func TestTypedPublish(t *testing.T) {
+	h := newHarness(t, Options{})
+	typ := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameProtobuf},
+		Schema: schema.ID{Name: "pose", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingProtobuf}}}
+	req, res := h.publishAsync(context.Background(), PublishOptions{Name: "pose", Type: typ})
+	if req.Type != typ {
+		t.Fatalf("request %+v", req)
+	}
+	h.m.HandlePublishResponse(Info{Handle: req.Handle, SID: "DTR_p", Name: "pose", Type: typ})
+	r := recv(t, res)
+	if r.err != nil || r.tr.Info().Type != typ || r.tr.Stats().Type != typ {
+		t.Fatalf("track %+v %v", r.tr.Info(), r.err)
+	}
+	h.timer.next()
+	h.m.Republish()
+	if again := recv(t, h.tr.publishes); again.Type != typ || again.Handle != req.Handle {
+		t.Fatalf("republish request %+v", again)
+	}
+
+	bad := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameProtobuf}}
+	_, err := h.m.StartPublish(PublishOptions{Name: "raw", Type: bad})
+	var pe *PublishError
+	if !errors.Is(err, ErrInvalidType) || !errors.Is(err, schema.ErrEncodingNeedsSchema) || !errors.As(err, &pe) || pe.Handle != 0 {
+		t.Fatalf("protobuf without a schema: %v", err)
+	}
+	none(t, h.tr.publishes)
+}
+
+// Push waits for room instead of dropping: every frame of a long burst
+// into a slow transport is sent, none counted dropped, in order; a ctx
+// that ends while waiting hands nothing over.
+func TestPushWaitsForRoom(t *testing.T) {
+	h := newHarness(t, Options{QueueCapacity: 2})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate = gate })
+	done := make(chan error, 1)
+	go func() {
+		for i := range 50 {
+			if err := tr.Push(context.Background(), []byte{byte(i)}, 0); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 50 {
+		recv(t, h.tr.entered)
+		gate <- struct{}{}
+	}
+	if err := recv(t, done); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, tr)
+	s := tr.Stats()
+	checkAddsUp(t, s)
+	if s.FramesSent != 50 || s.FramesDropped != 0 || s.FramesPushed != 50 {
+		t.Fatalf("%+v", s.Counters)
+	}
+	for i, p := range h.tr.parsed(t) {
+		if p.Payload[0] != byte(i) {
+			t.Fatalf("frame %d arrived as %d", i, p.Payload[0])
+		}
+	}
+	// Stalled, with the queue full: Push gives up with ctx, counting nothing.
+	_ = tr.TryPush([]byte{1}, 0)
+	recv(t, h.tr.entered)
+	_ = tr.TryPush([]byte{2}, 0)
+	_ = tr.TryPush([]byte{3}, 0)
+	before := tr.Stats().FramesPushed
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := tr.Push(ctx, []byte{4}, 0); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("push into a stalled queue: %v", err)
+	}
+	if after := tr.Stats(); after.FramesPushed != before || after.FramesDropped != 0 {
+		t.Fatalf("a push that never happened was counted: %+v", after.Counters)
+	}
+	close(gate)
 }

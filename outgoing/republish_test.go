@@ -73,7 +73,7 @@ func TestBeginRepublishThenRepublish(t *testing.T) {
 	}
 
 	h.m.Republish()
-	for _, want := range []PublishRequest{{tr.Handle(), "x", false}, {enc.Handle(), "enc", true}} {
+	for _, want := range []PublishRequest{{Handle: tr.Handle(), Name: "x"}, {Handle: enc.Handle(), Name: "enc", E2EE: true}} {
 		if got := recv(t, h.tr.publishes); got != want {
 			t.Fatalf("republish request %+v, want %+v", got, want)
 		}

@@ -2,6 +2,8 @@ package outgoing
 
 import (
 	"errors"
+
+	"github.com/dttui/dttui/schema"
 	"sync/atomic"
 	"time"
 )
@@ -59,6 +61,7 @@ type TrackStats struct {
 	Name   string
 	SID    string
 	E2EE   bool
+	Type   schema.Decl // frame encoding and schema; zero: untyped
 	State  PublishState
 	Since  time.Time // when State began
 

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/schema"
 )
 
 // frame is one queued push.
 type frame struct {
 	payload []byte
 	ts      uint64 // user timestamp; 0 means none
+	at      int64  // when it was queued, UNIX ns (for MaxFrameAge)
 }
 
 // LocalTrack is a data track this participant publishes.
@@ -36,6 +38,7 @@ type LocalTrack struct {
 	handle uint16
 	name   string
 	e2ee   bool
+	typ    schema.Decl
 	onSent func(payload []byte) // PublishOptions.OnSent; may be nil
 
 	sid   atomic.Pointer[string]
@@ -56,8 +59,11 @@ type LocalTrack struct {
 	// a queue nobody drains, and the push path takes no lock.
 	pushers atomic.Int32
 
-	stopOnce   sync.Once
-	stopCh     chan struct{}
+	stopOnce sync.Once
+	stopCh   chan struct{}
+	// room is signalled (without blocking) each time the sender takes a
+	// frame off the queue, for Push waiting for room.
+	room       chan struct{}
 	stopReason atomic.Int32 // DropReason for frames still queued at stop
 	senderDone chan struct{}
 	sendCtx    context.Context
@@ -81,9 +87,10 @@ type LocalTrack struct {
 
 func newLocalTrack(m *Manager, info Info, onSent func([]byte)) *LocalTrack {
 	t := &LocalTrack{
-		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE, onSent: onSent,
+		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE, typ: info.Type, onSent: onSent,
 		queue:      make(chan frame, m.opts.QueueCapacity),
 		stopCh:     make(chan struct{}),
+		room:       make(chan struct{}, 1),
 		senderDone: make(chan struct{}),
 	}
 	for r := range t.pushErrs {
@@ -99,7 +106,7 @@ func newLocalTrack(m *Manager, info Info, onSent func([]byte)) *LocalTrack {
 
 // Info returns what the SFU told us about the track (the SID changes after a republish).
 func (t *LocalTrack) Info() Info {
-	return Info{Handle: t.handle, SID: *t.sid.Load(), Name: t.name, E2EE: t.e2ee}
+	return Info{Handle: t.handle, SID: *t.sid.Load(), Name: t.name, E2EE: t.e2ee, Type: t.typ}
 }
 
 // Handle is the track's publisher handle.
@@ -186,14 +193,55 @@ func (t *LocalTrack) TryPush(payload []byte, userTimestamp uint64) error {
 		t.pushers.Add(-1)
 		return t.drop(DropRepublishing, false)
 	}
+	// The session's cap on queued bytes: checked before the queue, so a
+	// frame over it never takes a slot.
+	size := int64(len(payload))
+	if t.m.queuedBytes.Add(size) > t.m.opts.MaxQueuedBytes {
+		t.m.queuedBytes.Add(-size)
+		t.pushers.Add(-1)
+		return t.drop(DropMemoryCap, false)
+	}
 	t.c.inflight.Add(1)
 	select {
-	case t.queue <- frame{payload: payload, ts: userTimestamp}:
+	case t.queue <- frame{payload: payload, ts: userTimestamp, at: t.m.opts.Now().UnixNano()}:
 		t.pushers.Add(-1)
 		return nil
 	default:
+		t.m.queuedBytes.Add(-size)
 		t.pushers.Add(-1)
 		return t.drop(DropQueueFull, true)
+	}
+}
+
+// Push is TryPush that waits for room in the track's queue instead of
+// dropping the frame when it is full: for frames that must all go (a file,
+// a burst that delivers), not for a real-time producer. Waiting is not a
+// push: if ctx ends first the frame was never handed over, is not counted,
+// and Push returns ctx's error. Every other refusal is TryPush's, counted
+// with its reason.
+func (t *LocalTrack) Push(ctx context.Context, payload []byte, userTimestamp uint64) error {
+	for {
+		// Drain a stale signal first, so a dequeue after the attempt
+		// below is not missed.
+		select {
+		case <-t.room:
+		default:
+		}
+		if len(t.queue) < cap(t.queue) || PublishState(t.state.Load()) != StatePublished {
+			err := t.TryPush(payload, userTimestamp)
+			var pe *PushError
+			if !errors.As(err, &pe) || pe.Drop != DropQueueFull {
+				return err
+			}
+			// Another pusher took the slot: this one was counted as a
+			// queue-full drop, as it was one. Wait for the next.
+		}
+		select {
+		case <-t.room:
+		case <-t.stopCh:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
 
@@ -303,7 +351,7 @@ func (t *LocalTrack) Counters() Counters {
 
 // Stats returns a snapshot of the track's counters and history.
 func (t *LocalTrack) Stats() TrackStats {
-	s := TrackStats{Handle: t.handle, Name: t.name, SID: *t.sid.Load(), E2EE: t.e2ee, State: t.State(), Counters: t.Counters()}
+	s := TrackStats{Handle: t.handle, Name: t.name, SID: *t.sid.Load(), E2EE: t.e2ee, Type: t.typ, State: t.State(), Counters: t.Counters()}
 	t.mu.Lock()
 	s.Since = t.since
 	s.Timeline = append([]StateChange(nil), t.timeline...)
@@ -347,16 +395,24 @@ func (t *LocalTrack) run() {
 			t.drainQueue()
 			return
 		case f := <-t.queue:
-			if err != nil {
-				t.dropQueued(DropPacketizeError, err)
-				continue
+			select {
+			case t.room <- struct{}{}:
+			default:
 			}
-			if PublishState(t.state.Load()) == StateRepublishing {
+			switch {
+			case err != nil:
+				t.dropQueued(DropPacketizeError, err)
+			case PublishState(t.state.Load()) == StateRepublishing:
 				// Queued before the reconnect: the SFU forgot this handle.
 				t.dropQueued(DropRepublishing, nil)
-				continue
+			case t.m.opts.MaxFrameAge > 0 && t.m.opts.Now().UnixNano()-f.at > int64(t.m.opts.MaxFrameAge):
+				// Real-time data: a frame this old is of no use to a
+				// subscriber, and sending it would delay the fresh ones.
+				t.dropQueued(DropStale, nil)
+			default:
+				t.send(pk, seal, &pace, f)
 			}
-			t.send(pk, seal, &pace, f)
+			t.m.queuedBytes.Add(-int64(len(f.payload)))
 		}
 	}
 }
@@ -373,8 +429,9 @@ func (t *LocalTrack) drainQueue() {
 	r := DropReason(t.stopReason.Load())
 	for {
 		select {
-		case <-t.queue:
+		case f := <-t.queue:
 			t.dropQueued(r, nil)
+			t.m.queuedBytes.Add(-int64(len(f.payload)))
 		default:
 			return
 		}

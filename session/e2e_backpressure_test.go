@@ -19,7 +19,7 @@ import (
 // as queue-full.
 func TestE2EBackpressureBoundsBuffer(t *testing.T) {
 	s := connect(t, sfu(t), Config{})
-	var tracks []*outgoing.LocalTrack
+	var tracks []*Track
 	for _, name := range []string{"bp-a", "bp-b"} {
 		tr, err := s.Publish(bounded(t, 15*time.Second), name, false)
 		if err != nil {
@@ -44,7 +44,7 @@ func TestE2EBackpressureBoundsBuffer(t *testing.T) {
 					return
 				default:
 				}
-				err := tr.TryPush(probe.Encode(nil, seq, time.Now(), 64<<10), 0)
+				err := tr.TryPush(probe.Encode(nil, probe.Header{Seq: seq, Sent: time.Now()}, 64<<10), 0)
 				switch {
 				case err == nil:
 					seq++

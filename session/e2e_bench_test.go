@@ -77,7 +77,7 @@ func benchE2E(b *testing.B, size, rate int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for !s.Received()[name].Subscribed {
+	for !rx(s, tr).Subscribed {
 		if ctx.Err() != nil {
 			b.Fatal("loopback never subscribed")
 		}
@@ -85,7 +85,8 @@ func benchE2E(b *testing.B, size, rate int) {
 	}
 	// The filler is written once; each frame copies it and stamps its own
 	// header, so the pusher's CPU goes to the path being measured.
-	template := probe.Encode(nil, 0, time.Time{}, size)
+	stream := tr.Probe().Stream()
+	template := probe.Encode(nil, probe.Header{Stream: stream}, size)
 	var seq uint64
 	b.SetBytes(int64(size))
 	b.ResetTimer()
@@ -100,7 +101,7 @@ func benchE2E(b *testing.B, size, rate int) {
 		payload := append([]byte(nil), template...)
 		for {
 			now := time.Now()
-			probe.Encode(payload[:0], seq, now, probe.HeaderLen)
+			probe.Encode(payload[:0], probe.Header{Stream: stream, Seq: seq, Sent: now}, probe.HeaderLen)
 			err := tr.TryPush(payload, uint64(now.UnixMilli()))
 			if err == nil {
 				seq++
@@ -121,26 +122,27 @@ func benchE2E(b *testing.B, size, rate int) {
 	st := tr.Stats()
 	// Let the tail arrive: until every frame is in, or delivery has not
 	// moved for 500 ms. The receive rates run to the last arrival seen.
-	r := s.Received()[name]
+	r := rx(s, tr)
 	last := time.Now()
-	for r.FramesReceived < st.FramesSent && time.Since(last) < 500*time.Millisecond {
+	for r.Frames < st.FramesSent && time.Since(last) < 500*time.Millisecond {
 		time.Sleep(5 * time.Millisecond)
-		if n := s.Received()[name]; n.FramesReceived != r.FramesReceived {
+		if n := rx(s, tr); n.Frames != r.Frames {
 			r, last = n, time.Now()
 		}
 	}
 	elapsed := last.Sub(start).Seconds()
+	lat := row(s, tr).Latency
 	b.StopTimer()
-	if r.FramesCorrupt != 0 {
-		b.Fatalf("%d corrupt frames", r.FramesCorrupt)
+	if r.Corrupt != 0 {
+		b.Fatalf("%d corrupt frames", r.Corrupt)
 	}
 	b.ReportMetric(float64(st.FramesSent)*float64(size)/txElapsed/1e6, "tx-MB/s")
-	b.ReportMetric(float64(r.FramesReceived)/elapsed, "rx-frames/s")
-	b.ReportMetric(float64(r.BytesReceived)/elapsed/1e6, "rx-MB/s")
-	lost := st.FramesSent - min(st.FramesSent, r.FramesReceived)
+	b.ReportMetric(float64(r.Frames)/elapsed, "rx-frames/s")
+	b.ReportMetric(float64(r.Bytes)/elapsed/1e6, "rx-MB/s")
+	lost := st.FramesSent - min(st.FramesSent, r.Frames)
 	b.ReportMetric(100*float64(lost)/float64(max(st.FramesSent, 1)), "loss-%")
-	b.ReportMetric(float64(r.LatencyP50.Microseconds())/1000, "p50-ms")
-	b.ReportMetric(float64(r.LatencyP99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(lat.P50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat.P99.Microseconds())/1000, "p99-ms")
 }
 
 // BenchmarkDirectPion is the peer for BenchmarkE2E: the same packets,
@@ -207,7 +209,7 @@ func benchDirect(b *testing.B, size int) {
 		b.Fatal(err)
 	}
 	closed := make(chan struct{})
-	payload := probe.Encode(nil, 0, time.Time{}, size)
+	payload := probe.Encode(nil, probe.Header{}, size)
 	b.SetBytes(int64(size))
 	b.ResetTimer()
 	start := time.Now()

@@ -132,7 +132,7 @@ func TestE2ECloseDeliversLastFrames(t *testing.T) {
 				time.Sleep(time.Millisecond)
 				continue
 			}
-			err := tr.TryPush(probe.Encode(nil, seq, time.Now(), size), uint64(time.Now().UnixMilli()))
+			err := tr.TryPush(probe.Encode(nil, probe.Header{Seq: seq, Sent: time.Now()}, size), uint64(time.Now().UnixMilli()))
 			switch {
 			case err == nil:
 				seq++

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session/localsfu"
 )
 
@@ -96,10 +97,28 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// waitSubscribed waits until the loopback subscriber can receive name.
-func waitSubscribed(t *testing.T, s *Session, name string) {
+// waitSubscribed waits until the loopback subscriber can receive tr.
+func waitSubscribed(t *testing.T, s *Session, tr *Track) {
 	t.Helper()
-	eventually(t, 15*time.Second, "loopback subscription to "+name, func() bool { return s.Received()[name].Subscribed })
+	eventually(t, 15*time.Second, "loopback subscription to "+tr.Name(), func() bool { return rx(s, tr).Subscribed })
+}
+
+// row is the report's entry for tr.
+func row(s *Session, tr *Track) report.Local {
+	for _, l := range s.Report(nil).Local {
+		if l.Handle == tr.Handle() {
+			return l
+		}
+	}
+	return report.Local{}
+}
+
+// rx is what the loopback subscriber received of tr.
+func rx(s *Session, tr *Track) report.Receive {
+	if r := row(s, tr).Rx; r != nil {
+		return *r
+	}
+	return report.Receive{}
 }
 
 // libLogs receives the libraries' process-wide logs (the embedded SFU's,

@@ -56,7 +56,7 @@ func TestE2ECloseStopsGoroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitSubscribed(t, s, "bye")
+	waitSubscribed(t, s, tr)
 	if err := tr.TryPush([]byte("x"), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +110,10 @@ func TestE2ELeaveReconnectRejoins(t *testing.T) {
 	}
 	// The loopback follows the new SID and receives again.
 	eventually(t, 20*time.Second, "frames on the new SID", func() bool {
-		before := s.Received()["again"].FramesReceived
-		_ = tr.TryPush([]byte("after rejoin"), 0)
+		before := rx(s, tr).Frames
+		_ = tr.Probe().Push(64)
 		time.Sleep(50 * time.Millisecond)
-		return s.Received()["again"].FramesReceived > before
+		return rx(s, tr).Frames > before
 	})
 }
 
@@ -192,7 +192,7 @@ func TestE2EResumeAfterICEFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	sid := tr.Info().SID
-	waitSubscribed(t, s, "wifi")
+	waitSubscribed(t, s, tr)
 	p, err := s.current()
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +215,9 @@ func TestE2EResumeAfterICEFailure(t *testing.T) {
 		t.Fatalf("track changed: %+v", tr.Info())
 	}
 	eventually(t, 20*time.Second, "frames after the ICE restart", func() bool {
-		before := s.Received()["wifi"].FramesReceived
-		_ = tr.TryPush([]byte("back"), 0)
+		before := rx(s, tr).Frames
+		_ = tr.Probe().Push(64)
 		time.Sleep(50 * time.Millisecond)
-		return s.Received()["wifi"].FramesReceived > before
+		return rx(s, tr).Frames > before
 	})
 }

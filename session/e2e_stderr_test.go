@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/session/localsfu"
-	"github.com/dttui/dttui/session/probe"
 )
 
 // stderrChildEnv makes the test binary run TestStderrChild for real, with
@@ -90,11 +89,11 @@ func TestStderrChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitSubscribed(t, s, "quiet")
-	src := probe.NewSource(tr.TryPush, nil)
+	waitSubscribed(t, s, tr)
+	src := tr.Probe()
 	eventually(t, 15*time.Second, "frames", func() bool {
 		_ = src.Push(40000)
-		return s.Received()["quiet"].FramesReceived > 0
+		return rx(s, tr).Frames > 0
 	})
 	_ = s.Close()
 	mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,8 +24,9 @@ import (
 func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
 	var mu sync.Mutex
 	var got []packetizer.ReceivedFrame
-	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(track string, f packetizer.ReceivedFrame) {
-		if track == "sizes" {
+	var sid atomic.Pointer[string]
+	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(from string, f packetizer.ReceivedFrame) {
+		if p := sid.Load(); p != nil && *p == from {
 			mu.Lock()
 			got = append(got, f)
 			mu.Unlock()
@@ -34,10 +36,12 @@ func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	trackSID := tr.Info().SID
+	sid.Store(&trackSID)
 	if tr.Info().SID == "" || tr.State() != outgoing.StatePublished {
 		t.Fatalf("track %+v", tr.Info())
 	}
-	waitSubscribed(t, s, "sizes")
+	waitSubscribed(t, s, tr)
 	received := func() int {
 		mu.Lock()
 		defer mu.Unlock()
@@ -49,12 +53,13 @@ func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
 		ts      uint64
 	}
 	frames := []sent{{payload: []byte{0x42}}}
+	stream := tr.Probe().Stream()
 	for seq, size := range []int{probe.HeaderLen, 15988, 16 << 10, 1 << 20} {
 		// No user timestamp: the 12-byte header leaves 15988 bytes per packet.
-		frames = append(frames, sent{payload: probe.Encode(nil, uint64(seq), time.Now(), size)})
+		frames = append(frames, sent{payload: probe.Encode(nil, probe.Header{Stream: stream, Seq: uint64(seq), Sent: time.Now()}, size)})
 	}
 	now := time.Now()
-	frames = append(frames, sent{payload: probe.Encode(nil, 4, now, 1000), ts: uint64(now.UnixMilli())})
+	frames = append(frames, sent{payload: probe.Encode(nil, probe.Header{Stream: stream, Seq: 4, Sent: now}, 1000), ts: uint64(now.UnixMilli())})
 	for i, f := range frames {
 		// TryPush owns the payload it is given: keep our copy for comparing.
 		if err := tr.TryPush(bytes.Clone(f.payload), f.ts); err != nil {
@@ -74,10 +79,12 @@ func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
 			t.Fatalf("frame %d: user timestamp %v/%d, sent %d", i, rf.Extensions.HasUserTimestamp, rf.Extensions.UserTimestamp, f.ts)
 		}
 	}
-	r := s.Received()["sizes"]
-	if r.FramesReceived != uint64(len(frames)) || r.FramesLost != 0 || r.FramesIncomplete != 0 ||
-		r.FramesCorrupt != 0 || r.UserTimestamps != 1 || r.LatencyP99 <= 0 {
-		t.Fatalf("received %+v", r)
+	// Five probe frames of our stream; the 1-byte frame is not a probe.
+	l := row(s, tr)
+	r := *l.Rx
+	if r.Frames != 5 || r.Data != 1 || r.Lost != 0 || r.InGrace != 0 || r.Incomplete != 0 ||
+		r.Corrupt != 0 || r.UserTimestamps != 1 || l.Latency.P99 <= 0 || l.Latency.Frames != 5 {
+		t.Fatalf("received %+v, latency %+v", r, l.Latency)
 	}
 	// 1 MiB = 65 full packets + 9356 bytes.
 	if st := tr.Stats(); st.FramesDropped != 0 || st.FramesSent != 6 || st.PacketsSent != 1+1+1+2+66+1 {
@@ -96,18 +103,17 @@ func TestE2EEncryptedTrack(t *testing.T) {
 	if !tr.Info().E2EE {
 		t.Fatal("SFU did not echo the encryption type")
 	}
-	waitSubscribed(t, s, "secret")
-	src := probe.NewSource(tr.TryPush, nil)
-	// Latency is only measured for frames that decrypt to a valid probe,
-	// so a non-zero p50 proves the round trip; the lossy channel may shed a
+	waitSubscribed(t, s, tr)
+	src := tr.Probe()
+	// Frames only count when they decrypt to a probe of our stream, so
+	// received frames prove the round trip; the lossy channel may shed a
 	// frame under load, so keep pushing until three have arrived.
 	eventually(t, 20*time.Second, "3 encrypted frames decoded", func() bool {
 		_ = src.Push(3000)
-		r := s.Received()["secret"]
-		return r.FramesReceived >= 3 && r.LatencyP50 > 0
+		return rx(s, tr).Frames >= 3
 	})
-	r := s.Received()["secret"]
-	if r.FramesCorrupt != 0 || r.BytesReceived != r.FramesReceived*(3000+16) {
-		t.Fatalf("%+v (ciphertext carries a 16-byte tag)", r)
+	l := row(s, tr)
+	if r := *l.Rx; r.Corrupt != 0 || r.Foreign != 0 || r.Bytes != r.Frames*3000 || l.Latency.P50 <= 0 {
+		t.Fatalf("%+v, latency %+v (bytes are the decrypted payload)", r, l.Latency)
 	}
 }

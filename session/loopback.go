@@ -3,7 +3,7 @@ package session
 import (
 	"context"
 	"errors"
-	"slices"
+	"github.com/dttui/dttui/report"
 	"sync"
 	"time"
 
@@ -13,9 +13,12 @@ import (
 )
 
 // loopback is a second, hidden participant that subscribes to the
-// publisher's data tracks (and nobody else's) and measures what arrives:
-// frames, bytes, loss, incomplete frames and end-to-end latency, per track
-// name.
+// publisher's data tracks (and nobody else's) and measures what arrives.
+// Every frame is attributed by what it carries, never by a name: by the
+// SID its subscriber handle maps to, and, for dttui's probe frames, by the
+// probe stream of the local track that sent it. Frames of a stream we do
+// not know (another run, another application on the same identity) are
+// counted foreign on their SID and change nothing else.
 type loopback struct {
 	s         *Session
 	publisher string // identity whose tracks we subscribe to
@@ -24,15 +27,12 @@ type loopback struct {
 	wg        sync.WaitGroup
 
 	mu sync.Mutex
-	// names maps every SID our publisher ever had to its track name; kept
-	// after a track goes so late packets and final counts find their row.
-	names map[string]string
 	// parts holds the current data tracks of each participant SID with our
 	// publisher's identity (two during a full rejoin: old and new).
 	parts      map[string]participantTracks
-	subscribed map[string]bool          // track SIDs requested on the current peer
-	handles    map[uint16]*handleState  // subscriber handle → state
-	tracks     map[string]*receiveState // by track name
+	subscribed map[string]bool         // track SIDs requested on the current peer
+	handles    map[uint16]*handleState // subscriber handle → state
+	sids       map[string]*sidRx       // by track SID; kept after the track goes
 }
 
 type participantTracks struct {
@@ -44,21 +44,17 @@ type handleState struct {
 	sid   string
 	depkt *packetizer.Depacketizer
 	// incompleteSeen is what this handle's depacketizer had counted when
-	// last folded into the track's totals.
+	// last folded into the SID's totals.
 	incompleteSeen uint64
 }
 
-// latencySamples bounds the latency reservoir: the percentiles describe
-// the last 2048 frames at any rate, in constant memory.
-const latencySamples = 2048
-
-type receiveState struct {
-	frames, bytes, incomplete uint64
-	corrupt, userTimestamps   uint64
-	seqInit                   bool
-	minSeq, maxSeq, distinct  uint64
-	lat                       [latencySamples]time.Duration
-	latN                      int
+// sidRx is what arrived on one track SID, whatever it carried.
+type sidRx struct {
+	frames, bytes uint64 // every reassembled frame (ciphertext bytes for E2EE)
+	incomplete    uint64 // frames the depacketizer gave up on
+	foreign       uint64 // probe frames of a stream that is not the track's
+	data          uint64 // frames that carry no probe: the user's own data
+	decryptFailed uint64
 }
 
 // startLoopback joins the loopback participant within ctx; it then lives
@@ -69,8 +65,8 @@ func startLoopback(ctx context.Context, s *Session) (*loopback, error) {
 	}
 	l := &loopback{
 		s: s, publisher: s.Status().Identity,
-		names: map[string]string{}, parts: map[string]participantTracks{}, subscribed: map[string]bool{},
-		handles: map[uint16]*handleState{}, tracks: map[string]*receiveState{},
+		parts: map[string]participantTracks{}, subscribed: map[string]bool{},
+		handles: map[uint16]*handleState{}, sids: map[string]*sidRx{},
 	}
 	l.ctx, l.cancel = context.WithCancel(s.ctx)
 	p, err := l.dial(ctx)
@@ -93,9 +89,13 @@ func (l *loopback) dial(ctx context.Context) (*peer, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
+	hooks := cfg.net
+	if cfg.loopNet != nil {
+		hooks = *cfg.loopNet
+	}
 	return dialPeer(ctx, peerConfig{
 		url: cfg.URL, token: token, log: cfg.Logger.With("participant", "loopback"),
-		onSignal: l.onSignal, onDataTrackPacket: l.onPacket, net: cfg.net,
+		onSignal: l.onSignal, onDataTrackPacket: l.onPacket, net: hooks,
 	})
 }
 
@@ -169,7 +169,6 @@ func (l *loopback) learn(p *peer, infos []*livekit.ParticipantInfo) {
 		pt := participantTracks{version: pi.GetVersion()}
 		for _, dt := range pi.GetDataTracks() {
 			pt.sids = append(pt.sids, dt.GetSid())
-			l.names[dt.GetSid()] = dt.GetName()
 		}
 		l.parts[pi.GetSid()] = pt
 	}
@@ -238,66 +237,75 @@ func (l *loopback) onPacket(b []byte) {
 	if !ok {
 		return
 	}
-	rs := l.trackLocked(hs.sid)
-	if rs == nil {
+	if l.s.cfg.onFrame != nil {
+		l.s.cfg.onFrame(hs.sid, frame)
+	}
+	sr := l.sid(hs.sid)
+	sr.frames++
+	sr.bytes += uint64(len(frame.Payload))
+	payload := frame.Payload
+	if frame.Extensions.HasE2EE {
+		// Same shared key as the publisher: open it to read the probe.
+		if l.s.e2ee == nil {
+			sr.decryptFailed++
+			return
+		}
+		plain, err := l.s.e2ee.Open(nil, payload, frame.Extensions.E2EE)
+		if err != nil {
+			sr.decryptFailed++
+			return
+		}
+		payload = plain
+	}
+	h, isProbe := probe.Decode(payload)
+	if !isProbe {
+		sr.data++
 		return
 	}
-	if l.s.cfg.onFrame != nil {
-		l.s.cfg.onFrame(l.names[hs.sid], frame)
+	st := l.s.streamState(h.Stream)
+	if st == nil {
+		sr.foreign++
+		return
 	}
-	rs.frames++
-	rs.bytes += uint64(len(frame.Payload))
-	payload := frame.Payload
-	if frame.Extensions.HasE2EE && l.s.e2ee != nil {
-		// Same shared key as the publisher: open it to read the probe.
-		if plain, err := l.s.e2ee.Open(nil, payload, frame.Extensions.E2EE); err == nil {
-			payload = plain
-		}
+	if st.ledger.Arrived(h.Seq) != probe.ArrivalFirst {
+		return // a duplicate, late or mangled: counted by the ledger, nothing else
 	}
 	now := time.Now()
-	seq, sent, isProbe := probe.Decode(payload)
-	if isProbe && !probe.Intact(payload) {
-		rs.corrupt++
+	rx := &st.rx
+	rx.bytes += uint64(len(payload))
+	if rx.firstRx.IsZero() {
+		rx.firstRx = now
 	}
-	switch ext := frame.Extensions; {
-	case ext.HasUserTimestamp:
+	rx.lastRx = now
+	if !probe.Intact(payload) {
+		rx.corrupt++
+	}
+	lat := now.Sub(h.Sent)
+	if ext := frame.Extensions; ext.HasUserTimestamp {
 		// Latency comes from the user-timestamp extension (UNIX ms), which
-		// the SFU carries in every packet's header. A probe also has its
-		// send time in nanoseconds: the same instant, so where the two
-		// agree it refines the millisecond to sub-millisecond precision;
-		// where they disagree the header was mangled on the way.
-		rs.userTimestamps++
-		lat := now.Sub(time.UnixMilli(int64(ext.UserTimestamp)))
-		if isProbe {
-			if sent.UnixMilli() != int64(ext.UserTimestamp) {
-				rs.corrupt++
-			} else {
-				lat = now.Sub(sent)
-			}
+		// the SFU carries in every packet's header. The probe has its send
+		// time in nanoseconds: the same instant, so where the two agree it
+		// refines the millisecond; where they disagree the header was
+		// mangled on the way.
+		rx.userTimestamps++
+		if h.Sent.UnixMilli() != int64(ext.UserTimestamp) {
+			rx.corrupt++
+			lat = now.Sub(time.UnixMilli(int64(ext.UserTimestamp)))
 		}
-		rs.observeLatency(lat)
-	case isProbe:
-		rs.observeLatency(now.Sub(sent)) // pushed without the extension
 	}
-	if isProbe {
-		rs.observeSeq(seq)
-	}
+	l.s.rec.ObserveLatency(st.handle, now, lat)
 }
 
-func (l *loopback) trackLocked(sid string) *receiveState {
-	name, ok := l.names[sid]
-	if !ok {
-		return nil
+func (l *loopback) sid(sid string) *sidRx {
+	sr := l.sids[sid]
+	if sr == nil {
+		sr = &sidRx{}
+		l.sids[sid] = sr
 	}
-	rs := l.tracks[name]
-	if rs == nil {
-		rs = &receiveState{}
-		l.tracks[name] = rs
-	}
-	return rs
+	return sr
 }
 
-// foldIncomplete adds frames the depacketizer gave up on to the track's
+// foldIncomplete adds frames the depacketizer gave up on to the SID's
 // count; final also gives up what is still partial (the handle is gone).
 func (l *loopback) foldIncomplete(hs *handleState, final bool) {
 	if final {
@@ -307,57 +315,44 @@ func (l *loopback) foldIncomplete(hs *handleState, final bool) {
 	if n == hs.incompleteSeen {
 		return
 	}
-	if rs := l.trackLocked(hs.sid); rs != nil {
-		rs.incomplete += n - hs.incompleteSeen
-	}
+	l.sid(hs.sid).incomplete += n - hs.incompleteSeen
 	hs.incompleteSeen = n
 }
 
-func (r *receiveState) observeSeq(seq uint64) {
-	if !r.seqInit {
-		r.seqInit, r.minSeq, r.maxSeq = true, seq, seq
-	}
-	r.minSeq, r.maxSeq = min(r.minSeq, seq), max(r.maxSeq, seq)
-	r.distinct++
-}
-
-func (r *receiveState) observeLatency(latency time.Duration) {
-	r.lat[r.latN%latencySamples] = latency
-	r.latN++
-}
-
-func (l *loopback) stats() map[string]ReceiveStats {
+// streamRx returns what arrived of a local track's probe stream.
+func (l *loopback) streamRx(st *localState) streamRx {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	subscribed := map[string]bool{}
+	return st.rx
+}
+
+// receive is the report's view of a local track: its stream's ledger and
+// counters, and what arrived on its SIDs.
+func (l *loopback) receive(st *localState, sids []string) *report.Receive {
+	c := st.ledger.Counts()
+	r := &report.Receive{Frames: c.Received, Lost: c.Lost, InGrace: c.InGrace, Grace: st.ledger.Grace(),
+		Duplicates: c.Duplicates, Late: c.Late, Corrupt: c.Unexpected}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for _, hs := range l.handles {
 		// Folded here rather than per packet: cheap reads, same totals.
 		l.foldIncomplete(hs, false)
+	}
+	r.Bytes, r.Corrupt, r.UserTimestamps = st.rx.bytes, r.Corrupt+st.rx.corrupt, st.rx.userTimestamps
+	for i, sid := range sids {
+		if sr := l.sids[sid]; sr != nil {
+			r.Foreign += sr.foreign
+			r.Data += sr.data
+			r.Incomplete += sr.incomplete
+			r.Corrupt += sr.decryptFailed
+		}
 		// The SFU ends a subscription some seconds after the track goes;
 		// the publisher's participant info says so at once.
-		if name, ok := l.names[hs.sid]; ok && l.subscribed[hs.sid] {
-			subscribed[name] = true
-			if l.tracks[name] == nil {
-				l.tracks[name] = &receiveState{}
+		if i == len(sids)-1 && l.subscribed[sid] {
+			for _, hs := range l.handles {
+				r.Subscribed = r.Subscribed || hs.sid == sid
 			}
 		}
 	}
-	out := make(map[string]ReceiveStats, len(l.tracks))
-	for name, r := range l.tracks {
-		st := ReceiveStats{Subscribed: subscribed[name], FramesReceived: r.frames, BytesReceived: r.bytes,
-			FramesIncomplete: r.incomplete, FramesCorrupt: r.corrupt, UserTimestamps: r.userTimestamps}
-		if r.seqInit {
-			if expected := r.maxSeq - r.minSeq + 1; expected > r.distinct {
-				st.FramesLost = expected - r.distinct
-			}
-		}
-		if n := min(r.latN, latencySamples); n > 0 {
-			s := slices.Clone(r.lat[:n])
-			slices.Sort(s)
-			st.LatencyP50 = s[n*50/100]
-			st.LatencyP99 = s[min(n*99/100, n-1)]
-		}
-		out[name] = st
-	}
-	return out
+	return r
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
 )
 
 // ErrClosed is the Status.Err of a session its owner closed.
@@ -36,6 +37,15 @@ type Session struct {
 	statusCh     chan Status // capacity 1, latest wins
 	statusClosed bool
 	loop         *loopback
+	// locals and streams hold every local track's state, by handle and by
+	// probe stream, from StartPublish to the end of the session.
+	locals  map[uint16]*localState
+	streams map[uint32]*localState
+
+	rec *report.Recorder
+	// stall follows the publisher's data channel (the sampler's only).
+	stall stallWatch
+	blobs blobRequests
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -83,10 +93,13 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 
-	s := &Session{cfg: cfg, log: cfg.Logger, e2ee: key, statusCh: make(chan Status, 1)}
+	s := &Session{cfg: cfg, log: cfg.Logger, e2ee: key, statusCh: make(chan Status, 1),
+		locals: map[uint16]*localState{}, streams: map[uint32]*localState{}, rec: report.NewRecorder(0)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mgr = outgoing.NewManager(s, outgoing.Options{
 		PublishTimeout: cfg.PublishTimeout,
+		MaxQueuedBytes: cfg.MaxQueuedBytes,
+		MaxFrameAge:    cfg.MaxFrameAge,
 		E2EE:           key,
 		Logger:         cfg.Logger.With("component", "outgoing"),
 	})
@@ -103,8 +116,9 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 	s.p = p
 	s.mu.Unlock()
 	s.setConnected(p, false)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.supervise(p)
+	go s.runSampler()
 
 	if cfg.Loopback {
 		lb, err := startLoopback(ctx, s)
@@ -142,11 +156,6 @@ func (s *Session) token() (string, error) {
 // Manager is the session's outgoing data-track manager.
 func (s *Session) Manager() *outgoing.Manager { return s.mgr }
 
-// Publish publishes a data track and waits for the SFU's answer.
-func (s *Session) Publish(ctx context.Context, name string, e2ee bool) (*outgoing.LocalTrack, error) {
-	return s.mgr.Publish(ctx, outgoing.PublishOptions{Name: name, E2EE: e2ee})
-}
-
 // Status is the connection's current health, with the latest RTT.
 func (s *Session) Status() Status {
 	s.mu.Lock()
@@ -164,17 +173,27 @@ func (s *Session) Status() Status {
 // Close has delivered the final Disconnected status.
 func (s *Session) StatusChanges() <-chan Status { return s.statusCh }
 
-// Received returns the loopback subscriber's stats by track name (empty
-// without Config.Loopback).
-func (s *Session) Received() map[string]ReceiveStats {
-	if s.loop == nil {
-		return map[string]ReceiveStats{}
-	}
-	return s.loop.stats()
+// streamState is the local track whose frames carry probe stream id, or nil.
+func (s *Session) streamState(id uint32) *localState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streams[id]
 }
 
-func (s *Session) setStatus(st State, err error) {
+// setStatus moves the connection to st, with why (err).
+func (s *Session) setStatus(st State, err error) { s.changeStatus(nil, st, err) }
+
+// setStatusIf moves the status to st only if it is still in from, in one
+// step under the lock: the stall watch must not overwrite a reconnect that
+// began meanwhile.
+func (s *Session) setStatusIf(from, st State, err error) { s.changeStatus(&from, st, err) }
+
+func (s *Session) changeStatus(from *State, st State, err error) {
 	s.mu.Lock()
+	if from != nil && s.status.State != *from {
+		s.mu.Unlock()
+		return
+	}
 	s.status.State, s.status.Err, s.status.Since = st, err, time.Now()
 	s.status.URL = RedactURL(s.cfg.URL)
 	if s.status.Identity == "" {
@@ -267,6 +286,10 @@ func (s *Session) Close() error {
 		s.mgr.Close()
 		if s.loop != nil {
 			s.loop.close()
+			// Nothing more can arrive: what is still missing is lost.
+			for _, st := range s.localStates() {
+				st.ledger.Settle()
+			}
 		}
 		s.mu.Lock()
 		p := s.p

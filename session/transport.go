@@ -33,7 +33,8 @@ func (s *Session) SendPublishRequest(r outgoing.PublishRequest) error {
 	if err != nil {
 		return err
 	}
-	req := &livekit.PublishDataTrackRequest{PubHandle: uint32(r.Handle), Name: r.Name, Encryption: encryption(r.E2EE)}
+	req := &livekit.PublishDataTrackRequest{PubHandle: uint32(r.Handle), Name: r.Name, Encryption: encryption(r.E2EE),
+		FrameEncoding: frameToProto(r.Type.Frame), Schema: schemaToProto(r.Type.Schema)}
 	if s.cfg.tamperPublish != nil {
 		s.cfg.tamperPublish(req)
 	}
@@ -64,6 +65,9 @@ func (s *Session) WritePacket(ctx context.Context, pkt []byte) error {
 // handle (the protocol has no request IDs for these). It runs on the
 // signal reader; the manager's handlers do not block.
 func (s *Session) onSignal(p *peer, res *livekit.SignalResponse) {
+	if s.onBlobSignal(res) {
+		return
+	}
 	switch msg := res.Message.(type) {
 	case *livekit.SignalResponse_Update:
 		s.checkPermission(p, msg.Update.GetParticipants())
@@ -112,9 +116,11 @@ func encryption(e2ee bool) livekit.Encryption_Type {
 }
 
 func infoToProto(i outgoing.Info) *livekit.DataTrackInfo {
-	return &livekit.DataTrackInfo{PubHandle: uint32(i.Handle), Sid: i.SID, Name: i.Name, Encryption: encryption(i.E2EE)}
+	return &livekit.DataTrackInfo{PubHandle: uint32(i.Handle), Sid: i.SID, Name: i.Name, Encryption: encryption(i.E2EE),
+		FrameEncoding: frameToProto(i.Type.Frame), Schema: schemaToProto(i.Type.Schema)}
 }
 
 func infoFromProto(i *livekit.DataTrackInfo) outgoing.Info {
-	return outgoing.Info{Handle: uint16(i.GetPubHandle()), SID: i.GetSid(), Name: i.GetName(), E2EE: i.GetEncryption() != livekit.Encryption_NONE}
+	return outgoing.Info{Handle: uint16(i.GetPubHandle()), SID: i.GetSid(), Name: i.GetName(), E2EE: i.GetEncryption() != livekit.Encryption_NONE,
+		Type: declFromProto(i.GetFrameEncoding(), i.GetSchema())}
 }

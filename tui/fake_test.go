@@ -11,63 +11,176 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/logbuf"
 	"github.com/dttui/dttui/tui/theme"
 )
 
-// fakeBackend is a scripted session: tests set what Snapshot and Status
-// return and decide when a publish is answered.
+// fakeBackend is a scripted session. Its report is built as the real one
+// is, by report.Recorder from counters the test advances (advance) in a
+// way that keeps every identity true: pushed = sent + dropped + queued,
+// and received + lost + in grace = sent. Publishes wait for an answer the
+// test gives (answers), or for Cancel.
 type fakeBackend struct {
-	mu      sync.Mutex
-	status  session.Status
-	snap    []outgoing.TrackStats
-	rx      map[string]session.ReceiveStats
-	answers chan publishAnswer // Publish waits for one (or ctx)
-	calls   []string
-	e2ee    []bool
-	closed  bool
+	mu       sync.Mutex
+	now      func() time.Time
+	status   session.Status
+	locals   []*fakeLocal // handle order
+	rec      *report.Recorder
+	answers  chan publishAnswer
+	started  chan *fakePending // each StartPublish, for tests to follow
+	calls    []string
+	e2ee     []bool
+	closed   bool
+	quit     chan struct{} // closed by Close: unanswered publishes give up
+	loopback bool
 	// closeGate, when set, holds Close until it is closed (a hung goodbye).
 	closeGate chan struct{}
 	tracks    map[string]*fakeTrack
 	nextH     uint16
-	ctxSeen   chan context.Context
 }
 
 type publishAnswer struct {
 	err error
 }
 
+// fakeLocal is one local track's state in the fake session.
+type fakeLocal struct {
+	l         report.Local // identity, state, timeline, errors
+	out       outgoing.Counters
+	rx        report.Receive
+	latency   []time.Duration // cycled through, one per frame received
+	latI      int
+	firstSent time.Time
+	lastSent  time.Time
+}
+
 func newFakeBackend() *fakeBackend {
 	return &fakeBackend{
-		status:  session.Status{State: session.StateConnected, URL: "ws://127.0.0.1:7880", Room: "demo-room", Identity: "alice", RTT: 800 * time.Microsecond},
-		rx:      map[string]session.ReceiveStats{},
-		answers: make(chan publishAnswer, 8),
-		tracks:  map[string]*fakeTrack{},
-		ctxSeen: make(chan context.Context, 8),
+		now:      time.Now,
+		status:   session.Status{State: session.StateConnected, URL: "ws://127.0.0.1:7880", Room: "demo-room", Identity: "alice", RTT: 800 * time.Microsecond},
+		rec:      report.NewRecorder(0),
+		answers:  make(chan publishAnswer, 8),
+		started:  make(chan *fakePending, 8),
+		quit:     make(chan struct{}),
+		loopback: true,
+		tracks:   map[string]*fakeTrack{},
 	}
 }
 
-func (f *fakeBackend) Status() session.Status {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.status
-}
-
-func (f *fakeBackend) Snapshot() []outgoing.TrackStats {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]outgoing.TrackStats(nil), f.snap...)
-}
-
-func (f *fakeBackend) Received() map[string]session.ReceiveStats {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := map[string]session.ReceiveStats{}
-	for k, v := range f.rx {
-		out[k] = v
+func (f *fakeBackend) local(h uint16) *fakeLocal {
+	for _, fl := range f.locals {
+		if fl.l.Handle == h {
+			return fl
+		}
 	}
-	return out
+	return nil
+}
+
+func (f *fakeBackend) byName(name string) *fakeLocal {
+	for _, fl := range f.locals {
+		if fl.l.Name == name {
+			return fl
+		}
+	}
+	return nil
+}
+
+func (fl *fakeLocal) totals() report.Totals {
+	return report.Totals{Out: fl.out, Received: fl.rx.Frames, RxBytes: fl.rx.Bytes, Lost: fl.rx.Lost,
+		FirstSent: fl.firstSent, LastSent: fl.lastSent}
+}
+
+func (f *fakeBackend) Report(base *report.Snapshot) report.Snapshot {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	snap := report.Snapshot{At: now, Connection: f.status, Loopback: f.loopback}
+	var since time.Time
+	if base != nil {
+		since = base.At
+	}
+	for _, fl := range f.locals {
+		l := fl.l
+		l.Out = fl.out
+		l.SIDs = nil
+		for _, ch := range l.Timeline {
+			if ch.SID != "" && (len(l.SIDs) == 0 || l.SIDs[len(l.SIDs)-1] != ch.SID) {
+				l.SIDs = append(l.SIDs, ch.SID)
+			}
+		}
+		l.Timeline = append([]outgoing.StateChange(nil), l.Timeline...)
+		l.Errors = append([]outgoing.ErrorEvent(nil), l.Errors...)
+		if f.loopback && l.State != outgoing.StatePending {
+			rx := fl.rx
+			l.Rx = &rx
+		}
+		f.rec.Fill(&l, now, fl.totals(), since)
+		snap.Local = append(snap.Local, l)
+	}
+	return snap.Rebase(base)
+}
+
+// advance moves the clock one step of d, with each published track
+// sending fps[name] frames/s of size bytes and dropping drops[name]
+// frames (queue full) in the step; every frame sent arrives, with the
+// track's latencies. The recorder samples every track, as the session's
+// sampler does.
+func (f *fakeBackend) advance(c *clock, d time.Duration, fps map[string]float64, size int, drops map[string]uint64) {
+	c.t = c.t.Add(d)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	for _, fl := range f.locals {
+		if fl.l.State == outgoing.StatePending {
+			continue
+		}
+		n := uint64(fps[fl.l.Name] * d.Seconds())
+		if fl.l.State != outgoing.StatePublished {
+			n = 0
+		}
+		dr := drops[fl.l.Name]
+		fl.out.FramesPushed += n + dr
+		fl.out.FramesSent += n
+		fl.out.PacketsSent += n * uint64((size+15987)/15988)
+		fl.out.BytesSent += n * uint64(size+24)
+		fl.out.DroppedBy[outgoing.DropQueueFull] += dr
+		fl.out.FramesDropped += dr
+		if n > 0 {
+			if fl.firstSent.IsZero() {
+				fl.firstSent = now
+			}
+			fl.lastSent = now
+		}
+		fl.rx.Frames += n
+		fl.rx.Bytes += n * uint64(size)
+		for range min(n, 50) {
+			if len(fl.latency) > 0 {
+				f.rec.ObserveLatency(fl.l.Handle, now, fl.latency[fl.latI%len(fl.latency)])
+				fl.latI++
+			}
+		}
+		f.rec.Sample(fl.l.Handle, now, fl.totals())
+	}
+}
+
+// lose moves n of a track's frames from received to lost, as frames that
+// never arrived within their grace would be.
+func (f *fakeBackend) lose(name string, n uint64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl := f.byName(name)
+	fl.rx.Frames -= n
+	fl.rx.Lost += n
+}
+
+// edit changes a track's state under the lock.
+func (f *fakeBackend) edit(name string, change func(fl *fakeLocal)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change(f.byName(name))
 }
 
 func (f *fakeBackend) Close() error {
@@ -79,6 +192,9 @@ func (f *fakeBackend) Close() error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if !f.closed {
+		close(f.quit)
+	}
 	f.closed = true
 	return nil
 }
@@ -89,27 +205,75 @@ func (f *fakeBackend) isClosed() bool {
 	return f.closed
 }
 
-func (f *fakeBackend) Publish(ctx context.Context, name string, e2ee bool) (Track, error) {
-	f.mu.Lock()
-	f.calls = append(f.calls, name)
-	f.e2ee = append(f.e2ee, e2ee)
-	f.mu.Unlock()
-	f.ctxSeen <- ctx
-	select {
-	case a := <-f.answers:
-		if a.err != nil {
-			return nil, a.err
-		}
-	case <-ctx.Done():
-		return nil, &outgoing.PublishError{Reason: outgoing.ReasonCancelled, Name: name, Err: ctx.Err()}
+// fakePending is a publish waiting for the test's answer.
+type fakePending struct {
+	f         *fakeBackend
+	handle    uint16
+	name      string
+	cancel    chan struct{}
+	cancelled atomic.Bool
+	done      chan struct{}
+	track     *fakeTrack
+	err       error
+}
+
+func (p *fakePending) Handle() uint16        { return p.handle }
+func (p *fakePending) Name() string          { return p.name }
+func (p *fakePending) Done() <-chan struct{} { return p.done }
+func (p *fakePending) Cancel() {
+	if p.cancelled.CompareAndSwap(false, true) {
+		close(p.cancel)
 	}
+}
+func (p *fakePending) Result() (Track, error) {
+	<-p.done
+	if p.err != nil {
+		return nil, p.err
+	}
+	return p.track, nil
+}
+
+func (f *fakeBackend) StartPublish(o session.PublishOptions) (Pending, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.calls = append(f.calls, o.Name)
+	f.e2ee = append(f.e2ee, o.E2EE)
 	f.nextH++
-	t := &fakeTrack{handle: f.nextH, name: name}
-	f.tracks[name] = t
-	f.snap = append(f.snap, outgoing.TrackStats{Handle: t.handle, Name: name, SID: "DTR_" + name, State: outgoing.StatePublished})
-	return t, nil
+	h := f.nextH
+	fl := &fakeLocal{l: report.Local{Handle: h, Name: o.Name, E2EE: o.E2EE, State: outgoing.StatePending, Since: f.now()},
+		rx: report.Receive{Subscribed: true, Grace: probe.DefaultLossGrace}}
+	fl.out.PublishAttempts = 1
+	f.locals = append(f.locals, fl)
+	f.mu.Unlock()
+	p := &fakePending{f: f, handle: h, name: o.Name, cancel: make(chan struct{}), done: make(chan struct{})}
+	f.started <- p
+	go func() {
+		defer close(p.done)
+		select {
+		case a := <-f.answers:
+			p.err = a.err
+		case <-p.cancel:
+			p.err = &outgoing.PublishError{Reason: outgoing.ReasonCancelled, Name: o.Name, Handle: h}
+		case <-f.quit:
+			p.err = &outgoing.PublishError{Reason: outgoing.ReasonDisconnected, Name: o.Name, Handle: h}
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if p.err != nil {
+			for i, x := range f.locals {
+				if x == fl {
+					f.locals = append(f.locals[:i], f.locals[i+1:]...)
+					break
+				}
+			}
+			return
+		}
+		sid := "DTR_" + o.Name
+		fl.l.State, fl.l.Since = outgoing.StatePublished, f.now()
+		fl.l.Timeline = []outgoing.StateChange{{At: f.now(), State: outgoing.StatePublished, SID: sid, Reason: "published"}}
+		p.track = &fakeTrack{handle: h, name: o.Name}
+		f.tracks[o.Name] = p.track
+	}()
+	return p, nil
 }
 
 type fakeTrack struct {
@@ -121,11 +285,21 @@ type fakeTrack struct {
 	unpublished bool
 	late        int           // pushes after Unpublish was called
 	gate        chan struct{} // when set, each push waits for a token (a slow frame)
+	src         *probe.Source
 }
 
 func (t *fakeTrack) Handle() uint16 { return t.handle }
 func (t *fakeTrack) Name() string   { return t.name }
-func (t *fakeTrack) TryPush(p []byte, ts uint64) error {
+func (t *fakeTrack) Probe() *probe.Source {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.src == nil {
+		t.src = probe.NewSource(0, t.tryPush, nil)
+	}
+	return t.src
+}
+
+func (t *fakeTrack) tryPush(p []byte, ts uint64) error {
 	t.mu.Lock()
 	gate := t.gate
 	t.mu.Unlock()
@@ -160,6 +334,32 @@ func (t *fakeTrack) count() int {
 	return t.pushes
 }
 
+// checkIdentities fails the test when a report the fake produced breaks
+// one of the identities every real report keeps.
+func checkIdentities(t *testing.T, snap report.Snapshot) {
+	t.Helper()
+	for _, l := range snap.Local {
+		c := l.Out
+		var byReason uint64
+		for _, n := range c.DroppedBy {
+			byReason += n
+		}
+		if c.FramesPushed != c.FramesSent+c.FramesDropped+c.FramesQueued || byReason != c.FramesDropped {
+			t.Fatalf("%s: pushed %d != sent %d + dropped %d (by reason %d) + queued %d", l.Name, c.FramesPushed, c.FramesSent, c.FramesDropped, byReason, c.FramesQueued)
+		}
+		if rx := l.Rx; rx != nil && rx.Frames+rx.Lost+rx.InGrace != c.FramesSent {
+			t.Fatalf("%s: received %d + lost %d + in grace %d != sent %d", l.Name, rx.Frames, rx.Lost, rx.InGrace, c.FramesSent)
+		}
+		var hist uint64
+		for _, s := range l.History {
+			hist += s.Sent
+		}
+		if hist > c.FramesSent {
+			t.Fatalf("%s: history sums to %d frames, more than the %d sent", l.Name, hist, c.FramesSent)
+		}
+	}
+}
+
 // clock is a settable time for deterministic views.
 type clock struct{ t time.Time }
 
@@ -168,6 +368,7 @@ func (c *clock) now() time.Time { return c.t }
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 func newTestModel(b *fakeBackend, c *clock, logs *logbuf.Buffer) Model {
+	b.now = c.now
 	return New(b, Options{Theme: theme.Plain(), Now: c.now, Logs: logs, Tick: time.Hour})
 }
 

@@ -15,7 +15,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/outgoing"
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/logbuf"
 	"github.com/dttui/dttui/tui/theme"
 )
@@ -33,123 +33,132 @@ type scenario struct {
 	build func(t *testing.T, h *harness, b *fakeBackend, c *clock)
 }
 
-// traffic advances the clock in 100 ms steps, growing each published
-// track's counters at fps frames of size bytes, so the smoothed rates and
-// sparklines are those of a steady stream.
+// traffic advances the clock in 100 ms steps, each published track
+// sending at fps frames/s of size bytes (with a slow wobble, so the
+// per-second history has shape), dropping drops frames per step, as the
+// recorder sees a steady stream.
 func traffic(h *harness, b *fakeBackend, c *clock, steps int, fps map[string]float64, size int, drops map[string]uint64) {
 	for i := 0; i < steps; i++ {
-		c.t = c.t.Add(100 * time.Millisecond)
-		b.mu.Lock()
-		for j := range b.snap {
-			s := &b.snap[j]
-			// A slow wobble (period ~9 s), so the per-second sparkline
-			// shows shape rather than a flat bar.
-			n := uint64(fps[s.Name] / 10 * (1 + 0.5*math.Sin(float64(i)/15)))
-			s.FramesPushed += n + drops[s.Name]/uint64(steps)
-			s.FramesSent += n
-			s.PacketsSent += n * uint64((size+15987)/15988)
-			s.BytesSent += n * uint64(size+24)
-			s.DroppedBy[outgoing.DropQueueFull] += drops[s.Name] / uint64(steps)
-			s.FramesDropped = 0
-			for _, d := range s.DroppedBy {
-				s.FramesDropped += d
-			}
-			if r, ok := b.rx[s.Name]; ok {
-				r.FramesReceived += n
-				r.BytesReceived += n * uint64(size)
-				b.rx[s.Name] = r
-			}
+		wobble := map[string]float64{}
+		for k, v := range fps {
+			wobble[k] = v * (1 + 0.5*math.Sin(float64(i)/15))
 		}
-		b.mu.Unlock()
+		per := map[string]uint64{}
+		for k, v := range drops {
+			per[k] = v / uint64(steps)
+		}
+		b.advance(c, 100*time.Millisecond, wobble, size, per)
 		h.send(tickMsg(c.t))
 	}
 }
 
-func publishTracks(t *testing.T, h *harness, b *fakeBackend, names ...string) {
+// publishTracks publishes names and runs each one's generator as the
+// traffic will describe it (so the screen says what the figures show),
+// without letting it push: the fake's counters are the traffic.
+func publishTracks(t *testing.T, h *harness, b *fakeBackend, rate float64, size int, names ...string) {
 	for _, n := range names {
 		publishNow(t, h, b, n)
 	}
+	for _, tu := range h.m.tracks {
+		tu.rate, tu.size = rate, size
+		g, err := probe.NewGenerator(tu.src, rate, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tu.gen = g // not started: the fake's counters are its frames
+	}
 	b.mu.Lock()
-	for i := range b.snap {
-		b.snap[i].Since = t0
-		b.snap[i].PublishAttempts = 1
-		b.snap[i].Timeline = []outgoing.StateChange{{At: t0, State: outgoing.StatePublished, SID: b.snap[i].SID, Reason: "published"}}
+	for _, fl := range b.locals {
+		fl.latency = []time.Duration{500 * time.Microsecond, 600 * time.Microsecond, 700 * time.Microsecond, 2100 * time.Microsecond}
 	}
 	b.mu.Unlock()
 	h.m.statusMsg = ""
 }
 
-// dropping is a track pushed harder than its queue drains, for 15 s:
-// queue-full drops all along, a few transport errors, pushes refused
-// while it was briefly unpublished by the SFU and republished, and the
-// error history that left.
-func dropping(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-	publishTracks(t, h, b, "video-meta")
-	b.mu.Lock()
-	s := &b.snap[0]
-	s.DroppedBy[outgoing.DropTransportError] = 2
-	s.DroppedBy[outgoing.DropUnpublished] = 3
-	s.UnpublishedErrors = 3
-	s.Timeline = append(s.Timeline,
-		outgoing.StateChange{At: t0.Add(4 * time.Second), State: outgoing.StateRepublishing, SID: s.SID, Reason: "reconnected; republishing"},
-		outgoing.StateChange{At: t0.Add(5 * time.Second), State: outgoing.StatePublished, SID: "DTR_video-meta2", Reason: "republished"},
-		outgoing.StateChange{At: t0.Add(6 * time.Second), State: outgoing.StatePublished, SID: "DTR_video-meta2", Reason: "queue drained"},
-		outgoing.StateChange{At: t0.Add(7 * time.Second), State: outgoing.StatePublished, SID: "DTR_video-meta2", Reason: "generator at 200/s"})
-	s.Errors = []outgoing.ErrorEvent{
-		{At: t0.Add(3 * time.Second), Err: `push to "video-meta": frame dropped: transport error: data channel closed`},
-		{At: t0.Add(4 * time.Second), Err: `push to "video-meta": frame dropped: republishing`},
-		{At: t0.Add(8 * time.Second), Err: `push to "video-meta": frame dropped: queue full`},
-	}
-	s.LastError = s.Errors[2].Err
-	b.rx["video-meta"] = session.ReceiveStats{Subscribed: true, FramesLost: 4, LatencyP50: 3 * time.Millisecond, LatencyP99: 41 * time.Millisecond}
-	b.mu.Unlock()
+// droppingScenario is a track pushed harder than its queue drains, for
+// 15 s: queue-full drops all along, a transport error and pushes refused
+// while it was republished after a reconnect (new SID), frames lost on
+// the way, and the error history that left.
+func droppingScenario(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	publishTracks(t, h, b, 200, 64<<10, "video-meta")
+	b.edit("video-meta", func(fl *fakeLocal) {
+		at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+		fl.out.FramesPushed += 5
+		fl.out.DroppedBy[outgoing.DropTransportError] = 2
+		fl.out.DroppedBy[outgoing.DropRepublishing] = 3
+		fl.out.FramesDropped += 5
+		fl.out.PublishAttempts = 2
+		fl.l.Timeline = append(fl.l.Timeline,
+			outgoing.StateChange{At: at(4), State: outgoing.StateRepublishing, SID: "DTR_video-meta", Reason: "reconnecting; will republish"},
+			outgoing.StateChange{At: at(5), State: outgoing.StatePublished, SID: "DTR_video-meta2", Reason: "republished after reconnect"})
+		fl.l.Errors = []outgoing.ErrorEvent{
+			{At: at(3), Cause: &outgoing.PushError{Track: "video-meta", Drop: outgoing.DropTransportError}, Err: `push to "video-meta": frame dropped: transport error`},
+			{At: at(4), Cause: &outgoing.PushError{Track: "video-meta", Drop: outgoing.DropRepublishing}, Err: `push to "video-meta": frame dropped: republishing`},
+		}
+		fl.latency = []time.Duration{3 * time.Millisecond, 3 * time.Millisecond, 4 * time.Millisecond, 41 * time.Millisecond}
+	})
 	traffic(h, b, c, 150, map[string]float64{"video-meta": 200}, 64<<10, map[string]uint64{"video-meta": 1500})
+	b.lose("video-meta", 4)
+	b.edit("video-meta", func(fl *fakeLocal) {
+		fl.l.Errors = append(fl.l.Errors, outgoing.ErrorEvent{At: c.t.Add(-time.Second),
+			Cause: &outgoing.PushError{Track: "video-meta", Drop: outgoing.DropQueueFull}, Err: `push to "video-meta": frame dropped: queue full`})
+	})
+	h.send(tickMsg(c.t))
 }
 
 var scenarios = []scenario{
 	{"empty", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {}},
 	{"pending", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		b.mu.Lock()
-		b.snap = []outgoing.TrackStats{{Handle: 1, Name: "telemetry", State: outgoing.StatePending, Since: t0, Counters: outgoing.Counters{PublishAttempts: 1}}}
-		b.mu.Unlock()
+		h.send(press("p"))
+		h.m.input.SetValue("telemetry")
+		h.send(press("enter"))
+		<-b.started
+		h.until("the pending row", 5*time.Second, func(m Model) bool { return len(m.pending) == 1 })
 		c.t = t0.Add(2300 * time.Millisecond)
+		h.m.statusMsg = ""
 		h.send(tickMsg(c.t))
 	}},
 	{"traffic", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		publishTracks(t, h, b, "telemetry", "chat")
-		b.mu.Lock()
-		b.rx["telemetry"] = session.ReceiveStats{Subscribed: true, LatencyP50: 600 * time.Microsecond, LatencyP99: 2100 * time.Microsecond}
-		b.rx["chat"] = session.ReceiveStats{Subscribed: true, LatencyP50: 550 * time.Microsecond, LatencyP99: 1800 * time.Microsecond}
-		b.mu.Unlock()
-		h.m.tracks[1].gen = nil
+		publishTracks(t, h, b, 500, 1024, "telemetry", "chat")
+		h.m.tracks[2].rate = 50
 		traffic(h, b, c, 150, map[string]float64{"telemetry": 500, "chat": 50}, 1024, nil)
 		h.send(press("d"))
 	}},
 	{"dropping", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		dropping(t, h, b, c)
+		droppingScenario(t, h, b, c)
 	}},
 	{"dropping_detail", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		dropping(t, h, b, c)
+		droppingScenario(t, h, b, c)
 		h.send(press("d"))
 	}},
 	{"prompt", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		publishTracks(t, h, b, "telemetry")
+		publishTracks(t, h, b, 100, 1024, "telemetry")
 		traffic(h, b, c, 30, map[string]float64{"telemetry": 100}, 1024, nil)
 		h.send(press("p"))
 		h.m.input.SetValue("sensors/lidar-front")
 		h.m.input.CursorEnd()
 	}},
 	{"republishing", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		publishTracks(t, h, b, "telemetry")
+		publishTracks(t, h, b, 100, 512, "telemetry")
 		traffic(h, b, c, 120, map[string]float64{"telemetry": 100}, 512, nil)
 		b.mu.Lock()
 		b.status.Reconnects = 1
-		b.snap[0].State = outgoing.StateRepublishing
-		b.snap[0].Since = c.t
-		b.snap[0].PublishAttempts = 2
-		b.snap[0].Timeline = append(b.snap[0].Timeline, outgoing.StateChange{At: c.t, State: outgoing.StateRepublishing, SID: "DTR_telemetry", Reason: "reconnected; republishing"})
 		b.mu.Unlock()
-		traffic(h, b, c, 10, map[string]float64{"telemetry": 0}, 512, nil)
+		b.edit("telemetry", func(fl *fakeLocal) {
+			fl.l.State, fl.l.Since = outgoing.StateRepublishing, c.t
+			fl.out.PublishAttempts = 2
+			fl.l.Timeline = append(fl.l.Timeline, outgoing.StateChange{At: c.t, State: outgoing.StateRepublishing, SID: "DTR_telemetry", Reason: "reconnecting; will republish"})
+		})
+		// While republishing, the generator's pushes are dropped.
+		for range 10 {
+			b.edit("telemetry", func(fl *fakeLocal) {
+				fl.out.FramesPushed += 10
+				fl.out.DroppedBy[outgoing.DropRepublishing] += 10
+				fl.out.FramesDropped += 10
+			})
+			b.advance(c, 100*time.Millisecond, nil, 512, nil)
+			h.send(tickMsg(c.t))
+		}
 		h.send(press("d"))
 	}},
 	{"failed", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
@@ -174,11 +183,34 @@ var scenarios = []scenario{
 		h.send(press("?"))
 	}},
 	{"logs", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		publishTracks(t, h, b, "telemetry")
+		publishTracks(t, h, b, 30, 1024, "telemetry")
 		fmt.Fprintln(h.m.opts.Logs, `time=12:00:00.000 level=INFO msg="connection connected"`)
 		fmt.Fprintln(h.m.opts.Logs, `time=12:00:00.250 level=INFO msg="created data track" name=telemetry handle=1`)
 		h.send(press("l"))
 	}},
+}
+
+// Every fixture the goldens and screenshots show obeys the identities a
+// real report keeps: no screenshot can show an impossible state.
+func TestScenarioFiguresAddUp(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			b := newFakeBackend()
+			c := &clock{t: t0}
+			h := newHarness(t, newTestModel(b, c, logbuf.New(100)))
+			h.send(tea.WindowSizeMsg{Width: 140, Height: 40})
+			sc.build(t, h, b, c)
+			checkIdentities(t, b.Report(nil))
+			for _, r := range h.m.rows {
+				if r.ui != nil && r.ui.gen != nil && r.L.Rate.SentFPS > 0 {
+					// The generator the screen names is the traffic it shows.
+					if got, want := r.L.Rate.SentFPS, r.ui.rate; got < want/3 || got > want*3 {
+						t.Fatalf("%s: %.0f frames/s on screen, generator at %.0f/s", r.L.Name, got, want)
+					}
+				}
+			}
+		})
+	}
 }
 
 // reconnectWith replaces the scenario's model by one that connects with
@@ -195,6 +227,7 @@ func reconnectWith(h *harness, c *clock, connect func(context.Context) (Backend,
 func buildScenario(t *testing.T, sc scenario, w, hgt int, th theme.Theme) Model {
 	b := newFakeBackend()
 	c := &clock{t: t0}
+	b.now = c.now
 	h := newHarness(t, New(b, Options{Theme: th, Now: c.now, Logs: logbuf.New(100), Tick: time.Hour}))
 	h.send(tea.WindowSizeMsg{Width: w, Height: hgt})
 	sc.build(t, h, b, c)

@@ -46,6 +46,7 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 	for i := range 30 {
 		fmt.Fprintf(logs, "time=12:00:%02d.000 level=INFO msg=\"line %d of the log, long enough to be cut at narrow widths\"\n", i, i)
 	}
+	b.now = c.now
 	h := newHarness(t, New(b, Options{Theme: th, Now: c.now, Logs: logs, Tick: time.Hour}))
 	if state == "connect-error" {
 		h = newHarness(t, New(nil, Options{Theme: th, Now: c.now, Logs: logs, Tick: time.Hour, URL: "ws://127.0.0.1:7880",
@@ -55,7 +56,7 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 		h.init()
 		return h
 	}
-	dropping(t, h, b, c)
+	droppingScenario(t, h, b, c)
 	b.answers <- publishAnswer{err: &outgoing.PublishError{Reason: outgoing.ReasonDisconnected, Name: "gone"}}
 	h.send(press("p"))
 	h.m.input.SetValue("gone")
@@ -129,20 +130,20 @@ func TestDetailKeepsCountersAndErrorsAt80(t *testing.T) {
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	h.send(press("d"))
 	v := plain(h.m)
-	for _, want := range []string{"frames pushed", "bytes", "publish attempts 1", "unpublished errors 3",
-		"queue full 1500", "transport error 2", "in the last 5s", "p99", "timeline", "errors", "data channel closed"} {
+	for _, want := range []string{"frames pushed", "bytes", "publish attempts 2", "unpublished errors 0",
+		"queue full 1500", "transport error 2", "republishing 3", "now ", "p99", "lost 4", "timeline", "errors", "frame dropped: queue full"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("%q missing at 80x24:\n%s", want, v)
 		}
 	}
 }
 
-// The sparkline holds one column per second: after 15 s of traffic at
-// 10 Hz there are 15 or 16 values, not 150.
+// The sparkline holds one column per complete second of the report's
+// history: after 15 s of traffic there are 14 or 15 values, not 150.
 func TestSparklineIsOneColumnPerSecond(t *testing.T) {
 	h := stateModel(t, "plain", theme.Plain())
 	r, _ := h.m.selectedRow()
-	if n := len(r.ui.spark.Values()); n < 15 || n > 16 {
+	if n := len(r.Spark()); n < 14 || n > 15 {
 		t.Fatalf("%d sparkline values after 15 s", n)
 	}
 }
@@ -153,14 +154,14 @@ func TestDroppingIsRecent(t *testing.T) {
 	b := newFakeBackend()
 	c := &clock{t: t0}
 	h := newHarness(t, newTestModel(b, c, nil))
-	dropping(t, h, b, c)
+	droppingScenario(t, h, b, c)
 	if r, _ := h.m.selectedRow(); !strings.HasPrefix(stateWord(h, r), "dropping") {
 		t.Fatalf("state %q while dropping", stateWord(h, r))
 	}
-	traffic(h, b, c, 60, map[string]float64{"video-meta": 200}, 1024, nil)
+	traffic(h, b, c, 70, map[string]float64{"video-meta": 200}, 1024, nil)
 	r, _ := h.m.selectedRow()
-	if s := stateWord(h, r); s != "published" || r.Stats.FramesDropped == 0 || r.RecentDrops != 0 {
-		t.Fatalf("6 s after the last drop: state %q, dropped %d, recent %d", s, r.Stats.FramesDropped, r.RecentDrops)
+	if s := stateWord(h, r); !strings.HasPrefix(s, "published") || r.L.Out.FramesDropped == 0 || r.Dropping {
+		t.Fatalf("7 s after the last drop: state %q, dropped %d", s, r.L.Out.FramesDropped)
 	}
 }
 

@@ -114,18 +114,16 @@ func (m *Model) newCloser() *closer {
 	for _, t := range m.tracks {
 		c.pushers = append(c.pushers, t.halt()...)
 	}
-	for _, ps := range m.pending {
-		for _, p := range ps {
-			p.cancel()
-		}
+	for _, p := range m.pending {
+		p.Cancel()
 	}
 	if m.b == nil && m.conn != nil {
 		m.conn.cancel() // a connect still running: give up on it
 	}
 	live := map[uint16]bool{}
 	for _, r := range m.rows {
-		if r.ui != nil && r.Stats.State != outgoing.StateUnpublished {
-			live[r.Stats.Handle] = true
+		if r.ui != nil && r.L.State != outgoing.StateUnpublished {
+			live[r.L.Handle] = true
 		}
 	}
 	for h, t := range m.tracks {

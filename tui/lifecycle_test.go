@@ -187,31 +187,26 @@ func TestHungCloseIsBounded(t *testing.T) {
 func TestCancelTheSelectedPendingRow(t *testing.T) {
 	b := newFakeBackend()
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
-	var ctxs []context.Context
+	var ps []*fakePending
 	for range 2 {
 		h.send(press("p"))
 		h.m.input.SetValue("dup")
 		h.send(press("enter"))
-		ctxs = append(ctxs, <-b.ctxSeen)
+		ps = append(ps, <-b.started)
 	}
-	b.mu.Lock()
-	b.snap = []outgoing.TrackStats{
-		{Handle: 1, Name: "dup", State: outgoing.StatePending, Since: t0},
-		{Handle: 2, Name: "dup", State: outgoing.StatePending, Since: t0},
-	}
-	b.mu.Unlock()
+	h.until("both pending rows", 5*time.Second, func(m Model) bool { return len(m.pending) == 2 })
 	h.send(tickMsg(t0))
 	h.send(press("down"))
-	if r, _ := h.m.selectedRow(); r.Stats.Handle != 2 {
-		t.Fatalf("selected handle %d", r.Stats.Handle)
+	if r, _ := h.m.selectedRow(); r.L.Handle != 2 {
+		t.Fatalf("selected handle %d", r.L.Handle)
 	}
 	h.send(press("c"))
 	select {
-	case <-ctxs[1].Done():
+	case <-ps[1].Done():
 	case <-time.After(2 * time.Second):
 		t.Fatal("the selected publish was not cancelled")
 	}
-	if ctxs[0].Err() != nil {
+	if ps[0].cancelled.Load() || !ps[1].cancelled.Load() {
 		t.Fatal("the other publish of that name was cancelled")
 	}
 	if !strings.Contains(h.m.statusMsg, "handle 2") {
@@ -228,11 +223,13 @@ func TestPublishDuringQuitStartsNothing(t *testing.T) {
 	h := newHarness(t, New(b, Options{Theme: theme.Plain(), Now: c.now, Tick: time.Hour,
 		Autostart: []AutoTrack{{Name: "late", Rate: 100, Size: 64}}}))
 	h.init()
-	<-b.ctxSeen
+	<-b.started
 	h.send(press("q"))
 	// Publish returns a track although the quit cancelled it (the answer raced the cancel).
 	tr := &fakeTrack{handle: 9, name: "late"}
-	h.send(publishDoneMsg{id: 1, name: "late", auto: &h.m.opts.Autostart[0], t: tr})
+	won := &fakePending{handle: 9, name: "late", done: make(chan struct{}), track: tr}
+	close(won.done)
+	h.send(publishDoneMsg{p: won, auto: &h.m.opts.Autostart[0]})
 	if len(h.m.tracks) != 0 {
 		t.Fatal("a track was added while quitting")
 	}

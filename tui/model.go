@@ -16,6 +16,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/components/prompt"
 	"github.com/dttui/dttui/tui/keys"
@@ -85,11 +86,14 @@ type Model struct {
 	conn    *connection // the connect run by the UI; nil when New got a backend
 	connErr error       // why the connect failed
 
-	status   session.Status
+	status session.Status
+	// snap is the report the rows were built from; base the report at the
+	// last reset (nil: none), from which every figure counts.
+	snap     report.Snapshot
+	base     *report.Snapshot
 	rows     []row
 	tracks   map[uint16]*trackUI
-	pending  map[string][]*pendingPublish // publishes in flight, by name, oldest first
-	nextPub  int
+	pending  map[uint16]Pending // publishes in flight, by handle
 	failed   []failedRow
 	selected string // row key, stable across re-sorts
 
@@ -148,7 +152,7 @@ func New(b Backend, o Options) Model {
 		b: b, opts: o, th: o.Theme, keys: keys.Default(), log: o.Logger,
 		width: 80, height: 24,
 		tracks:  map[uint16]*trackUI{},
-		pending: map[string][]*pendingPublish{},
+		pending: map[uint16]Pending{},
 		burstN:  defaultBurst,
 		input:   in,
 	}
@@ -202,6 +206,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.tick()
 	case connectedMsg:
 		return m.onConnected(msg)
+	case publishStartedMsg:
+		return m.onPublishStarted(msg)
 	case publishDoneMsg:
 		return m.onPublished(msg)
 	case burstDoneMsg:
@@ -393,18 +399,13 @@ func (m Model) notConnected() string {
 	return "not connected yet: wait for the connection, or q to quit"
 }
 
-// resetCounters makes the current counters the display's baseline; the
-// tracks are not touched. A reset after a reset starts from now.
+// resetCounters makes the report as of now the display's base: every
+// figure (counters, latency, history, last error, corrupt frames) counts
+// from here on. The tracks are not touched. A reset after a reset starts
+// from now.
 func (m *Model) resetCounters() {
-	for _, st := range m.b.Snapshot() {
-		if t := m.tracks[st.Handle]; t != nil {
-			t.baseline = st
-		}
-	}
-	rx := m.b.Received()
-	for _, t := range m.tracks {
-		t.rxBaseline = rx[t.track.Name()]
-	}
+	base := m.b.Report(nil)
+	m.base = &base
 	m.failed = nil
 	m.refresh()
 }

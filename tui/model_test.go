@@ -9,6 +9,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/session"
 )
 
 func TestPublishFlowPendingThenPublished(t *testing.T) {
@@ -25,19 +26,13 @@ func TestPublishFlowPendingThenPublished(t *testing.T) {
 		h.send(press(string(r)))
 	}
 	h.send(press("enter"))
-	<-b.ctxSeen
-	// The manager reports it pending while the SFU has not answered.
-	b.mu.Lock()
-	b.snap = []outgoing.TrackStats{{Handle: 1, Name: "sensors", State: outgoing.StatePending, Since: t0}}
-	b.mu.Unlock()
+	<-b.started
+	// The report has it pending while the SFU has not answered.
 	c.t = t0.Add(1500 * time.Millisecond)
 	h.send(tickMsg(c.t))
 	if v := plain(h.m); !strings.Contains(v, "pending 1.5s") || !strings.Contains(v, "sensors") {
 		t.Fatalf("pending row missing:\n%s", v)
 	}
-	b.mu.Lock()
-	b.snap = nil
-	b.mu.Unlock()
 	b.answers <- publishAnswer{}
 	h.until("the published track", 5*time.Second, func(m Model) bool { return m.tracks[1] != nil })
 	if v := plain(h.m); !strings.Contains(v, "published") || !strings.Contains(v, `published "sensors" as handle 1`) {
@@ -66,20 +61,17 @@ func TestCancelPendingPublish(t *testing.T) {
 	h.send(press("p"))
 	h.m.input.SetValue("slow")
 	h.send(press("enter"))
-	ctx := <-b.ctxSeen
-	b.mu.Lock()
-	b.snap = []outgoing.TrackStats{{Handle: 1, Name: "slow", State: outgoing.StatePending, Since: t0}}
-	b.mu.Unlock()
+	p := <-b.started
 	h.send(tickMsg(t0))
 	h.send(press("c"))
 	select {
-	case <-ctx.Done():
+	case <-p.Done():
 	case <-time.After(2 * time.Second):
 		t.Fatal("c did not cancel the pending publish")
 	}
-	b.mu.Lock()
-	b.snap = nil
-	b.mu.Unlock()
+	if !p.cancelled.Load() {
+		t.Fatal("the publish ended, but not by its cancel")
+	}
 	h.until("the cancelled row", 5*time.Second, func(m Model) bool { return len(m.failed) == 1 })
 	if v := plain(h.m); !strings.Contains(v, "cancelled") {
 		t.Fatalf("cancel not shown:\n%s", v)
@@ -201,9 +193,9 @@ func TestPauseFreezesDisplay(t *testing.T) {
 	c := &clock{t: t0}
 	h := newHarness(t, newTestModel(b, c, nil))
 	h.send(press("z"))
-	b.mu.Lock()
-	b.snap = []outgoing.TrackStats{{Handle: 1, Name: "late", State: outgoing.StatePublished}}
-	b.mu.Unlock()
+	if _, err := b.StartPublish(session.PublishOptions{Name: "late"}); err != nil {
+		t.Fatal(err)
+	}
 	h.send(tickMsg(t0))
 	if strings.Contains(plain(h.m), "late") || !strings.Contains(plain(h.m), "[paused]") {
 		t.Fatalf("paused view changed:\n%s", plain(h.m))
@@ -218,19 +210,19 @@ func TestPauseFreezesDisplay(t *testing.T) {
 func TestResetCountersAndSort(t *testing.T) {
 	b := newFakeBackend()
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
-	tr := publishNow(t, h, b, "a")
-	b.mu.Lock()
-	b.snap[0].FramesPushed, b.snap[0].FramesDropped = 500, 20
-	b.mu.Unlock()
+	publishNow(t, h, b, "a")
+	b.edit("a", func(fl *fakeLocal) {
+		fl.out.FramesPushed, fl.out.FramesDropped, fl.out.DroppedBy[outgoing.DropQueueFull] = 500, 20, 20
+		fl.out.FramesSent = 480
+	})
 	h.send(tickMsg(t0))
-	if r, _ := h.m.selectedRow(); r.Stats.FramesPushed != 500 {
-		t.Fatalf("pushed %d", r.Stats.FramesPushed)
+	if r, _ := h.m.selectedRow(); r.L.Out.FramesPushed != 500 {
+		t.Fatalf("pushed %d", r.L.Out.FramesPushed)
 	}
 	h.send(press("r"))
-	if r, _ := h.m.selectedRow(); r.Stats.FramesPushed != 0 || r.Stats.FramesDropped != 0 {
-		t.Fatalf("after reset %+v", r.Stats)
+	if r, _ := h.m.selectedRow(); r.L.Out.FramesPushed != 0 || r.L.Out.FramesDropped != 0 {
+		t.Fatalf("after reset %+v", r.L.Out)
 	}
-	_ = tr
 	h.send(press("s"))
 	if h.m.sort != sortName || !strings.Contains(h.m.statusMsg, "sort by name") {
 		t.Fatalf("sort %v", h.m.sort)
@@ -283,6 +275,83 @@ func TestPromptE2EEToggle(t *testing.T) {
 		b.mu.Unlock()
 		if got != want {
 			t.Fatalf("available=%v: published with e2ee=%v", available, got)
+		}
+	}
+}
+
+// Reset rebases every figure on screen: counters, latency, the send
+// history, the last error and corrupt frames; a track idle since shows no
+// stale latency.
+func TestResetRebasesEveryFigure(t *testing.T) {
+	b := newFakeBackend()
+	c := &clock{t: t0}
+	h := newHarness(t, newTestModel(b, c, nil))
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 40})
+	publishNow(t, h, b, "x")
+	b.edit("x", func(fl *fakeLocal) {
+		fl.latency = []time.Duration{4200 * time.Millisecond}
+		fl.rx.Corrupt = 2
+		fl.l.Errors = []outgoing.ErrorEvent{{At: c.t, Cause: &outgoing.PushError{Track: "x", Drop: outgoing.DropQueueFull}, Err: "x"}}
+	})
+	for range 30 {
+		b.advance(c, 100*time.Millisecond, map[string]float64{"x": 100}, 100, nil)
+		h.send(tickMsg(c.t))
+	}
+	r, _ := h.m.selectedRow()
+	if r.L.Latency.P99 < 4*time.Second || len(r.Spark()) == 0 || r.LastError() == "" || r.L.Rx.Corrupt != 2 {
+		t.Fatalf("before reset: p99 %s, spark %v, last error %q, corrupt %d", r.L.Latency.P99, r.Spark(), r.LastError(), r.L.Rx.Corrupt)
+	}
+	c.t = c.t.Add(time.Second)
+	h.send(press("r"))
+	r, _ = h.m.selectedRow()
+	if r.L.Latency.Frames != 0 || r.L.Latency.P99 != 0 || len(r.Spark()) != 0 || r.LastError() != "" || r.L.Rx.Corrupt != 0 || r.L.Out.FramesSent != 0 {
+		t.Fatalf("after reset: latency %+v, spark %v, last error %q, corrupt %d, sent %d", r.L.Latency, r.Spark(), r.LastError(), r.L.Rx.Corrupt, r.L.Out.FramesSent)
+	}
+	if v := plain(h.m); strings.Contains(v, "4.2s") {
+		t.Fatalf("stale latency on screen after reset:\n%s", v)
+	}
+	// New frames after the reset are counted, at their own latency.
+	b.edit("x", func(fl *fakeLocal) { fl.latency = []time.Duration{3 * time.Millisecond} })
+	for range 20 {
+		b.advance(c, 100*time.Millisecond, map[string]float64{"x": 100}, 100, nil)
+		h.send(tickMsg(c.t))
+	}
+	r, _ = h.m.selectedRow()
+	if r.L.Latency.P99 > 4*time.Millisecond || r.L.Latency.Frames == 0 || r.L.Out.FramesSent != 200 {
+		t.Fatalf("after new traffic: latency %+v, sent %d", r.L.Latency, r.L.Out.FramesSent)
+	}
+}
+
+// Pause freezes the screen while the session keeps recording: unpaused,
+// the history has no gap for a track that never stopped.
+func TestPauseLeavesNoGap(t *testing.T) {
+	b := newFakeBackend()
+	c := &clock{t: t0}
+	h := newHarness(t, newTestModel(b, c, nil))
+	publishNow(t, h, b, "steady")
+	step := func(n int) {
+		for range n {
+			b.advance(c, 100*time.Millisecond, map[string]float64{"steady": 50}, 100, nil)
+			h.send(tickMsg(c.t))
+		}
+	}
+	step(30)
+	h.send(press("z"))
+	frozen := plain(h.m)
+	step(50)
+	if plain(h.m) != frozen {
+		t.Fatal("the screen changed while paused")
+	}
+	h.send(press("z"))
+	step(1)
+	r, _ := h.m.selectedRow()
+	spark := r.Spark()
+	if len(spark) < 7 {
+		t.Fatalf("history %v", spark)
+	}
+	for i, v := range spark {
+		if v == 0 {
+			t.Fatalf("second %d of the history is empty: %v", i, spark)
 		}
 	}
 }

@@ -3,9 +3,10 @@ package tui
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/dttui/dttui/outgoing"
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/components/tracktable"
 )
 
@@ -23,40 +24,26 @@ func (s sortMode) String() string {
 	return [...]string{"handle", "name", "rate", "drops"}[s]
 }
 
-// refresh polls the backend and rebuilds the rows; it runs at the UI tick,
-// so the cost of the display does not depend on the packet rate.
+// refresh takes the session's report and rebuilds the rows; it runs at
+// the UI tick, so the cost of the display does not depend on the packet
+// rate. Every figure comes from the report (rebased on the last reset):
+// the UI computes none of its own.
 func (m *Model) refresh() {
-	now := m.opts.Now()
-	var snap []outgoing.TrackStats
-	var rx map[string]session.ReceiveStats
 	if m.b != nil {
-		m.status = m.b.Status()
-		snap = m.b.Snapshot()
-		rx = m.b.Received()
+		m.snap = m.b.Report(m.base)
+		m.status = m.snap.Connection
 	}
-	rows := make([]row, 0, len(snap)+len(m.failed))
-	for _, st := range snap {
-		r := row{Row: tracktable.Row{Stats: st}}
-		if t := m.tracks[st.Handle]; t != nil {
+	rows := make([]row, 0, len(m.snap.Local)+len(m.failed))
+	for _, l := range m.snap.Local {
+		r := row{Row: tracktable.Row{L: l, Dropping: dropping(l)}}
+		if t := m.tracks[l.Handle]; t != nil {
 			r.ui = t
-			r.FPS = t.fps.Observe(st.FramesSent, now)
-			r.PPS = t.pps.Observe(st.PacketsSent, now)
-			r.BPS = t.bps.Observe(st.BytesSent, now)
-			r.RecentDrops = t.drops.Observe(st.FramesDropped, now)
-			t.spark.Add(r.BPS, now)
-			r.Stats = subtract(st, t.baseline)
-			if got, ok := rx[st.Name]; ok && st.State != outgoing.StatePending {
-				r.RxFPS = t.rxfps.Observe(got.FramesReceived, now)
-				got = subtractRx(got, t.rxBaseline)
-				r.Rx = &got
-			}
 		}
 		rows = append(rows, r)
 	}
 	for i := range m.failed {
 		f := &m.failed[i]
-		rows = append(rows, row{failed: f, Row: tracktable.Row{Failed: f.err,
-			Stats: outgoing.TrackStats{Name: f.name, Since: f.at, LastError: reasonText(f.err)}}})
+		rows = append(rows, row{failed: f, Row: tracktable.Row{L: report.Local{Handle: f.handle, Name: f.name, Since: f.at}, Failed: f.err}})
 	}
 	m.rows = rows
 	m.sortRows()
@@ -66,28 +53,20 @@ func (m *Model) refresh() {
 	}
 }
 
-func subtract(s, base outgoing.TrackStats) outgoing.TrackStats {
-	if base.Handle != s.Handle {
-		return s
+// dropping says whether the track dropped frames within the last
+// DropWindow: in the last second (the rate) or a complete second of the
+// history before it.
+func dropping(l report.Local) bool {
+	if l.Rate.DroppedFPS > 0 {
+		return true
 	}
-	s.FramesPushed -= min(base.FramesPushed, s.FramesPushed)
-	s.FramesSent -= min(base.FramesSent, s.FramesSent)
-	s.PacketsSent -= min(base.PacketsSent, s.PacketsSent)
-	s.BytesSent -= min(base.BytesSent, s.BytesSent)
-	s.FramesDropped -= min(base.FramesDropped, s.FramesDropped)
-	for i := range s.DroppedBy {
-		s.DroppedBy[i] -= min(base.DroppedBy[i], s.DroppedBy[i])
+	secs := int(DropWindow / time.Second)
+	for _, s := range l.History[max(len(l.History)-secs, 0):] {
+		if s.Dropped > 0 {
+			return true
+		}
 	}
-	s.UnpublishedErrors -= min(base.UnpublishedErrors, s.UnpublishedErrors)
-	return s
-}
-
-func subtractRx(r, base session.ReceiveStats) session.ReceiveStats {
-	r.FramesReceived -= min(base.FramesReceived, r.FramesReceived)
-	r.BytesReceived -= min(base.BytesReceived, r.BytesReceived)
-	r.FramesLost -= min(base.FramesLost, r.FramesLost)
-	r.FramesIncomplete -= min(base.FramesIncomplete, r.FramesIncomplete)
-	return r
+	return false
 }
 
 func (m *Model) sortRows() {
@@ -101,12 +80,15 @@ func (m *Model) sortRows() {
 		}
 		switch m.sort {
 		case sortName:
-			return cmp.Compare(a.Stats.Name, b.Stats.Name)
+			return cmp.Compare(a.L.Name, b.L.Name)
 		case sortRate:
-			return cmp.Compare(b.BPS, a.BPS)
+			return cmp.Compare(b.L.Rate.SentBPS, a.L.Rate.SentBPS)
 		case sortDrops:
-			return cmp.Compare(b.Stats.FramesDropped, a.Stats.FramesDropped)
+			return cmp.Compare(b.L.Out.FramesDropped, a.L.Out.FramesDropped)
 		}
-		return cmp.Compare(a.Stats.Handle, b.Stats.Handle)
+		return cmp.Compare(a.L.Handle, b.L.Handle)
 	})
 }
+
+// pendingRow reports whether r is a publish still waiting for the SFU.
+func pendingRow(r row) bool { return r.failed == nil && r.L.State == outgoing.StatePending }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -15,7 +13,6 @@ import (
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/components/tracktable"
 	"github.com/dttui/dttui/tui/format"
-	"github.com/dttui/dttui/tui/rates"
 )
 
 // The generator's bounds, as the keys and the flags know them.
@@ -25,21 +22,13 @@ const (
 	maxSize = probe.MaxSize
 )
 
-// Sparkline and drop-colour windows.
-const (
-	// SparkPeriod and SparkPeriods: the send-rate history keeps one value
-	// per second (the mean rate in it) for the last minute; the table
-	// shows its last tracktable.SparkColumns seconds, the detail pane all.
-	SparkPeriod  = time.Second
-	SparkPeriods = 60
-	// DropWindow: a track is "dropping" (red) while it dropped frames
-	// within this long, not forever after its first drop.
-	DropWindow = 5 * time.Second
-)
+// DropWindow: a track is "dropping" (red) while it dropped frames within
+// this long, not forever after its first drop.
+const DropWindow = 5 * time.Second
 
-// trackUI is what the UI keeps per track beyond the manager's stats. Its
-// pushers (the generator and a burst) are owned here: halt stops them,
-// wait returns once they can no longer push.
+// trackUI is what the UI keeps per track beyond the report. Its pushers
+// (the generator and a burst) are owned here: halt stops them, wait
+// returns once they can no longer push.
 type trackUI struct {
 	track Track
 	src   *probe.Source
@@ -47,20 +36,10 @@ type trackUI struct {
 	burst *burstJob        // burst in flight; nil when none
 	rate  float64
 	size  int
-
-	fps, pps, bps, rxfps rates.EWMA
-	spark                *rates.Series
-	drops                *rates.Window
-	baseline             outgoing.TrackStats // subtracted after "reset counters"
-	rxBaseline           session.ReceiveStats
 }
 
 func newTrackUI(t Track, rate float64, size int) *trackUI {
-	return &trackUI{
-		track: t, src: probe.NewSource(t.TryPush, nil), rate: rate, size: size,
-		spark: rates.NewSeries(SparkPeriods, SparkPeriod),
-		drops: rates.NewWindow(DropWindow),
-	}
+	return &trackUI{track: t, src: t.Probe(), rate: rate, size: size}
 }
 
 // pusher is something that pushes frames on its own goroutine.
@@ -99,11 +78,13 @@ func waitAll(ps []pusher) {
 	}
 }
 
-// failedRow keeps a publish that failed on screen with its reason.
+// failedRow keeps a publish that failed on screen with its reason: a UI
+// row state (the manager forgets a publish that failed).
 type failedRow struct {
-	name string
-	err  error
-	at   time.Time
+	name   string
+	handle uint16 // the handle it was asked with, if it got that far
+	err    error
+	at     time.Time
 }
 
 // row is one line of the track table, derived at each tick: what the
@@ -118,37 +99,29 @@ func (r row) key() string {
 	if r.failed != nil {
 		return "failed:" + r.failed.name + r.failed.at.String()
 	}
-	return fmt.Sprintf("h%d", r.Stats.Handle)
+	return fmt.Sprintf("h%d", r.L.Handle)
 }
 
-// pendingPublish is a publish in flight, cancellable with `c`.
-type pendingPublish struct {
-	id       int
-	cancel   context.CancelFunc
-	returned atomic.Bool // Publish returned; its message may not be handled yet
+type publishStartedMsg struct {
+	p    Pending
+	name string
+	auto *AutoTrack
+	err  error // StartPublish refused it: no handle, no pending row
 }
 
 type publishDoneMsg struct {
-	id   int
-	name string
+	p    Pending
 	auto *AutoTrack
-	t    Track
-	err  error
 }
 
-// publishCmd runs Publish off the UI goroutine. The pending entry is kept
-// so `c` can cancel it.
+// publishCmd starts a publish off the UI goroutine (the request is a
+// network write). Once started, the pending publish is kept by its handle
+// so `c` cancels exactly that one.
 func (m *Model) publishCmd(name string, e2ee bool, auto *AutoTrack) tea.Cmd {
-	ctx, cancel := context.WithCancel(context.Background())
-	m.nextPub++
-	p := &pendingPublish{id: m.nextPub, cancel: cancel}
-	m.pending[name] = append(m.pending[name], p)
 	b := m.b
 	return func() tea.Msg {
-		defer cancel()
-		t, err := b.Publish(ctx, name, e2ee)
-		p.returned.Store(true)
-		return publishDoneMsg{id: p.id, name: name, auto: auto, t: t, err: err}
+		p, err := b.StartPublish(session.PublishOptions{Name: name, E2EE: e2ee})
+		return publishStartedMsg{p: p, name: name, auto: auto, err: err}
 	}
 }
 
@@ -161,42 +134,59 @@ func (m *Model) autostart() []tea.Cmd {
 	return cmds
 }
 
-func (m *Model) forgetPending(name string, id int) {
-	ps := m.pending[name]
-	for i, p := range ps {
-		if p.id == id {
-			ps = append(ps[:i:i], ps[i+1:]...)
-			break
-		}
+func (m Model) onPublishStarted(msg publishStartedMsg) (tea.Model, tea.Cmd) {
+	if msg.err != nil {
+		return m.publishFailed(msg.name, msg.err)
 	}
-	if len(ps) == 0 {
-		delete(m.pending, name)
-	} else {
-		m.pending[name] = ps
+	p := msg.p
+	if m.quitting {
+		p.Cancel()
+		return m, nil
+	}
+	m.pending[p.Handle()] = p
+	m.selected = fmt.Sprintf("h%d", p.Handle())
+	m.refresh()
+	return m, func() tea.Msg {
+		<-p.Done()
+		return publishDoneMsg{p: p, auto: msg.auto}
 	}
 }
 
+func (m Model) publishFailed(name string, err error) (tea.Model, tea.Cmd) {
+	if m.quitting {
+		return m, nil
+	}
+	f := failedRow{name: name, err: err, at: m.opts.Now()}
+	var pe *outgoing.PublishError
+	if errors.As(err, &pe) {
+		f.handle = pe.Handle
+	}
+	m.failed = append(m.failed, f)
+	if len(m.failed) > historyCap {
+		m.failed = m.failed[1:]
+	}
+	m.refresh()
+	return m, m.flash(fmt.Sprintf("publish %q failed: %s", name, problem(err)), true)
+}
+
 func (m Model) onPublished(msg publishDoneMsg) (tea.Model, tea.Cmd) {
-	m.forgetPending(msg.name, msg.id)
+	p := msg.p
+	delete(m.pending, p.Handle())
+	t, err := p.Result()
 	if m.quitting {
 		// No generator now: closing the backend unpublishes it.
-		if msg.err == nil {
-			m.log.Info("published while quitting; leaving the room unpublishes it", "name", msg.name, "handle", msg.t.Handle())
+		if err == nil {
+			m.log.Info("published while quitting; leaving the room unpublishes it", "name", p.Name(), "handle", p.Handle())
 		}
 		return m, nil
 	}
-	if msg.err != nil {
-		m.failed = append(m.failed, failedRow{name: msg.name, err: msg.err, at: m.opts.Now()})
-		if len(m.failed) > historyCap {
-			m.failed = m.failed[1:]
-		}
-		m.refresh()
-		return m, m.flash(fmt.Sprintf("publish %q failed: %s", msg.name, reasonText(msg.err)), true)
+	if err != nil {
+		return m.publishFailed(p.Name(), err)
 	}
-	tu := newTrackUI(msg.t, m.opts.DefaultRate, m.opts.DefaultSize)
-	m.tracks[msg.t.Handle()] = tu
-	m.selected = fmt.Sprintf("h%d", msg.t.Handle())
-	text := fmt.Sprintf("published %q as handle %d", msg.name, msg.t.Handle())
+	tu := newTrackUI(t, m.opts.DefaultRate, m.opts.DefaultSize)
+	m.tracks[t.Handle()] = tu
+	m.selected = fmt.Sprintf("h%d", t.Handle())
+	text := fmt.Sprintf("published %q as handle %d", p.Name(), t.Handle())
 	if msg.auto != nil && msg.auto.Rate > 0 {
 		tu.rate, tu.size = msg.auto.Rate, max(msg.auto.Size, minSize)
 		if err := m.startGen(tu); err != nil {
@@ -208,15 +198,12 @@ func (m Model) onPublished(msg publishDoneMsg) (tea.Model, tea.Cmd) {
 	return m, m.flash(text, false)
 }
 
-// reasonText is an error in words, without the repeated prefix.
-func reasonText(err error) string {
-	var pe *outgoing.PublishError
-	if errors.As(err, &pe) {
-		s := pe.Error()
-		if i := strings.Index(s, ": "); i >= 0 {
-			return s[i+2:]
-		}
-		return s
+// problem is an error in words, without the prefix naming the track,
+// from the error's own fields.
+func problem(err error) string {
+	var p interface{ Problem() string }
+	if errors.As(err, &p) {
+		return p.Problem()
 	}
 	return err.Error()
 }
@@ -279,17 +266,9 @@ func (m Model) onBurstDone(msg burstDoneMsg) (tea.Model, tea.Cmd) {
 	case j.attempted < j.n:
 		return m, m.flash(fmt.Sprintf("burst to %q stopped after %d/%d frames of %s", name, j.attempted, j.n, size), false)
 	case j.err != nil:
-		return m, m.flash(fmt.Sprintf("pushed %d/%d frames of %s to %q; dropped: %v", j.accepted, j.n, size, name, dropText(j.err)), true)
+		return m, m.flash(fmt.Sprintf("pushed %d/%d frames of %s to %q; dropped: %v", j.accepted, j.n, size, name, problem(j.err)), true)
 	}
 	return m, m.flash(fmt.Sprintf("pushed %d frame(s) of %s to %q", j.accepted, size, name), false)
-}
-
-func dropText(err error) string {
-	var pe *outgoing.PushError
-	if errors.As(err, &pe) {
-		return pe.Drop.String()
-	}
-	return err.Error()
 }
 
 func (m Model) toggleGen() (tea.Model, tea.Cmd) {
@@ -338,33 +317,18 @@ func (m Model) adjust(f func(*trackUI)) (tea.Model, tea.Cmd) {
 	return m, m.flash(fmt.Sprintf("%q: %s/s × %s", t.track.Name(), format.Count(t.rate), format.Bytes(float64(t.size))), false)
 }
 
-// cancelPending cancels the selected pending row's own publish. Several
-// publishes of one name may be pending; the manager numbers them in the
-// order they were asked, so the selected row's rank among the pending rows
-// of its name (by handle) is its rank among this UI's outstanding
-// publishes of that name.
+// cancelPending cancels the selected pending row's publish, by its handle.
 func (m Model) cancelPending() (tea.Model, tea.Cmd) {
 	r, ok := m.selectedRow()
-	if !ok || r.Stats.State != outgoing.StatePending {
+	if !ok || !pendingRow(r) {
 		return m, m.flash("the selected track is not pending", true)
 	}
-	rank := 0
-	for _, o := range m.rows {
-		if o.failed == nil && o.Stats.State == outgoing.StatePending && o.Stats.Name == r.Stats.Name && o.Stats.Handle < r.Stats.Handle {
-			rank++
-		}
+	p := m.pending[r.L.Handle]
+	if p == nil {
+		return m, m.flash(fmt.Sprintf("publish of %q was not started here, or has just finished", r.L.Name), true)
 	}
-	var outstanding []*pendingPublish
-	for _, p := range m.pending[r.Stats.Name] {
-		if !p.returned.Load() {
-			outstanding = append(outstanding, p)
-		}
-	}
-	if rank >= len(outstanding) {
-		return m, m.flash(fmt.Sprintf("publish of %q was not started here, or has just finished", r.Stats.Name), true)
-	}
-	outstanding[rank].cancel()
-	return m, m.flash(fmt.Sprintf("cancelling publish of %q (handle %d)", r.Stats.Name, r.Stats.Handle), false)
+	p.Cancel()
+	return m, m.flash(fmt.Sprintf("cancelling publish of %q (handle %d)", r.L.Name, r.L.Handle), false)
 }
 
 type unpublishDoneMsg struct {
@@ -377,7 +341,7 @@ type unpublishDoneMsg struct {
 func (m Model) unpublish() (tea.Model, tea.Cmd) {
 	t := m.selectedTrack()
 	r, _ := m.selectedRow()
-	if t == nil || r.Stats.State == outgoing.StateUnpublished {
+	if t == nil || r.L.State == outgoing.StateUnpublished {
 		return m, m.flash("select a published track to unpublish", true)
 	}
 	ps := t.halt()

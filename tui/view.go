@@ -102,7 +102,7 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 	showLogs := m.showLogs && m.opts.Logs != nil
 	if m.showDetail && rest >= detail.MinHeight {
 		d := detail.New(ctx)
-		d.Burst, d.DropWindow = m.burstN, DropWindow.String()
+		d.Burst = m.burstN
 		if len(rows) > 0 {
 			d.Row = &rows[m.selectedIndex()]
 		}
@@ -173,7 +173,7 @@ func (m Model) tableRows() []tracktable.Row {
 		tr := r.Row
 		// Generator settings change between ticks: read them live.
 		if r.ui != nil {
-			tr.HasTrack, tr.Spark = true, r.ui.spark.Values()
+			tr.HasTrack = true
 			tr.Generating, tr.GenRate, tr.GenSize = r.ui.gen != nil, r.ui.rate, r.ui.size
 		}
 		out[i] = tr

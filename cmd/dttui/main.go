@@ -102,7 +102,7 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, stdout, std
 	for _, t := range o.Tracks {
 		tracks = append(tracks, headless.Track{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
 	}
-	if err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: cfg.Logger}); err != nil {
+	if _, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: cfg.Logger}); err != nil {
 		fmt.Fprintln(stderr, "dttui:", err)
 		return 1
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	// DisableDataTracks turns off enable_data_tracks, to test how dttui
 	// fails against a server without data tracks.
 	DisableDataTracks bool
+	// DisableDataBlobs leaves enable_participant_data_blob off, as a
+	// server's default is, to test storing a schema against it.
+	DisableDataBlobs bool
 	// APIKey and APISecret; generated when empty.
 	APIKey, APISecret string
 	// DataTrackTargetLatency is how much queueing the SFU allows toward a
@@ -164,6 +167,9 @@ func configYAML(o Options) string {
 	fmt.Fprintf(&b, "port: %d\n", o.Port)
 	b.WriteString("bind_addresses: [\"127.0.0.1\"]\n")
 	fmt.Fprintf(&b, "enable_data_tracks: %t\n", !o.DisableDataTracks)
+	// Typed tracks store their schemas as data blobs (off by default in
+	// livekit-server).
+	fmt.Fprintf(&b, "enable_participant_data_blob: %t\n", !o.DisableDataBlobs)
 	b.WriteString("rtc:\n")
 	fmt.Fprintf(&b, "  udp_port: %d\n", o.RTCPort)
 	// ICE over TCP would need a second port; loopback UDP always works.

@@ -11,19 +11,22 @@ import (
 // same header, and Intact holds exactly when the filler is Encode's.
 func FuzzDecode(f *testing.F) {
 	f.Add([]byte(nil))
-	f.Add([]byte("DTT1"))
-	f.Add(Encode(nil, 7, time.Unix(1700000000, 5), HeaderLen))
-	f.Add(Encode(nil, 1<<63, time.Unix(0, 0), 64))
-	corrupt := Encode(nil, 3, time.Unix(1, 2), 40)
+	f.Add([]byte("DT"))
+	f.Add(Encode(nil, Header{Stream: 9, Seq: 7, Sent: time.Unix(1700000000, 5)}, HeaderLen))
+	f.Add(Encode(nil, Header{Stream: 1 << 31, Seq: maxSeq, Sent: time.Unix(0, 0)}, 64))
+	corrupt := Encode(nil, Header{Stream: 3, Seq: 3, Sent: time.Unix(1, 2)}, 40)
 	corrupt[30] ^= 0xff
 	f.Add(corrupt)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		intact := Intact(b)
-		seq, sent, ok := Decode(b)
+		h, ok := Decode(b)
 		if !ok {
 			return
 		}
-		again := Encode(nil, seq, sent, len(b))
+		if h.Seq > maxSeq {
+			t.Fatalf("seq %d beyond 48 bits", h.Seq)
+		}
+		again := Encode(nil, h, len(b))
 		if !bytes.Equal(again[:HeaderLen], b[:HeaderLen]) {
 			t.Fatalf("header %x re-encodes as %x", b[:HeaderLen], again[:HeaderLen])
 		}

@@ -6,6 +6,7 @@ package probe
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -19,15 +20,23 @@ import (
 
 // Payload layout, big-endian:
 //
-//	magic "DTT1" (4) | seq u64 (8) | send time, UNIX nanoseconds u64 (8) | filler
+//	magic "DT" (2) | stream u32 (4) | seq u48 (6) | send time, UNIX nanoseconds u64 (8) | filler
+//
+// The stream is random per Source: it says which publication a frame
+// belongs to, so frames of another run, another publisher or an earlier
+// publication of the same name are told apart from ours (counted foreign)
+// and can never fill a gap in our sequence. 48 bits of sequence last nine
+// years at 1 000 000 frames/s.
 const HeaderLen = 20
 
-var magic = [4]byte{'D', 'T', 'T', '1'}
+var magic = [2]byte{'D', 'T'}
 
-// MinSize and MaxSize bound a probe frame. MaxSize (4 MiB, 263 packets)
-// is within what dttui's own loopback subscriber reassembles, but above
-// what LiveKit's JS and Rust subscribers do: they drop every frame of more
-// than packetizer.SubscriberMaxPackets packets, i.e. larger than
+const maxSeq = 1<<48 - 1
+
+// MinSize is the smallest probe frame: its header. MaxSize (4 MiB, 263
+// packets) is the largest the generators push. dttui's own subscriber
+// reassembles it, but LiveKit's JS and Rust subscribers drop every frame of
+// more than packetizer.SubscriberMaxPackets packets, i.e. larger than
 // SubscriberMaxSize (2 044 928 bytes). The SFU forwards such frames anyway.
 const (
 	MinSize = HeaderLen
@@ -60,15 +69,22 @@ func SubscriberMaxSize(e2ee bool) int {
 	return n
 }
 
+// Header is what a probe payload says about itself.
+type Header struct {
+	Stream uint32    // the Source's random stream ID
+	Seq    uint64    // 0, 1, 2, … per accepted frame of the stream (48 bits)
+	Sent   time.Time // when the frame was pushed, to the nanosecond
+}
+
 // Encode writes a probe payload of size bytes (at least HeaderLen) into dst,
 // growing it when needed, and returns it.
-func Encode(dst []byte, seq uint64, sent time.Time, size int) []byte {
+func Encode(dst []byte, h Header, size int) []byte {
 	size = max(size, HeaderLen)
 	if cap(dst) < size {
 		dst = make([]byte, size)
 	}
 	dst = dst[:size]
-	putHeader(dst, seq, sent)
+	putHeader(dst, h)
 	// A recognisable, cheap filler: compressible links would otherwise make
 	// zero-filled frames look faster than real data. byte(i) repeats every
 	// 256 bytes, so one period is written and then copied in doubling
@@ -86,21 +102,25 @@ func Encode(dst []byte, seq uint64, sent time.Time, size int) []byte {
 
 const fillPeriod = 256
 
-func putHeader(dst []byte, seq uint64, sent time.Time) {
+func putHeader(dst []byte, h Header) {
 	copy(dst, magic[:])
-	binary.BigEndian.PutUint64(dst[4:], seq)
-	binary.BigEndian.PutUint64(dst[12:], uint64(sent.UnixNano()))
+	binary.BigEndian.PutUint32(dst[2:], h.Stream)
+	seq := h.Seq & maxSeq
+	binary.BigEndian.PutUint16(dst[6:], uint16(seq>>32))
+	binary.BigEndian.PutUint32(dst[8:], uint32(seq))
+	binary.BigEndian.PutUint64(dst[12:], uint64(h.Sent.UnixNano()))
 }
 
-// Decode reads a probe payload. ok is false when b is not one (a frame from
-// another publisher, say), which callers count as "not a probe".
-func Decode(b []byte) (seq uint64, sent time.Time, ok bool) {
-	if len(b) < HeaderLen || [4]byte(b[:4]) != magic {
-		return 0, time.Time{}, false
+// Decode reads a probe payload's header. ok is false when b is not one (a
+// frame of another application, say).
+func Decode(b []byte) (h Header, ok bool) {
+	if len(b) < HeaderLen || [2]byte(b[:2]) != magic {
+		return Header{}, false
 	}
-	seq = binary.BigEndian.Uint64(b[4:])
-	sent = time.Unix(0, int64(binary.BigEndian.Uint64(b[12:])))
-	return seq, sent, true
+	h.Stream = binary.BigEndian.Uint32(b[2:])
+	h.Seq = uint64(binary.BigEndian.Uint16(b[6:]))<<32 | uint64(binary.BigEndian.Uint32(b[8:]))
+	h.Sent = time.Unix(0, int64(binary.BigEndian.Uint64(b[12:])))
+	return h, true
 }
 
 // Intact reports whether a decoded probe payload still carries the filler
@@ -117,6 +137,17 @@ func Intact(b []byte) bool {
 	return true
 }
 
+// NewStream returns a random, non-zero stream ID.
+func NewStream() uint32 {
+	var b [4]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if s := binary.BigEndian.Uint32(b[:]); s != 0 {
+			return s
+		}
+	}
+}
+
 // PushFunc hands one frame to a track without blocking. It takes ownership
 // of payload when it accepts it. userTimestamp is UNIX milliseconds, the
 // convention of the user-timestamp extension. A non-nil error means the
@@ -124,12 +155,14 @@ func Intact(b []byte) bool {
 // counts the drop and forgets the frame), so the Source reuses it.
 type PushFunc func(payload []byte, userTimestamp uint64) error
 
-// Source numbers the probe frames of one track. Sequence numbers are only
-// consumed by accepted frames, so a gap at the subscriber means a frame was
-// lost after the publisher accepted it, not that the local queue was full.
+// Source numbers the probe frames of one track under its own stream ID.
+// Sequence numbers are only consumed by accepted frames, so a gap at the
+// subscriber means a frame was lost after the publisher accepted it, not
+// that the local queue was full.
 type Source struct {
-	push PushFunc
-	now  func() time.Time
+	push   PushFunc
+	now    func() time.Time
+	stream uint32
 
 	mu  sync.Mutex
 	seq uint64
@@ -139,13 +172,20 @@ type Source struct {
 	spare []byte
 }
 
-// NewSource returns a Source pushing through push. now may be nil.
-func NewSource(push PushFunc, now func() time.Time) *Source {
+// NewSource returns a Source of the given stream (0: a fresh random one)
+// pushing through push. now may be nil.
+func NewSource(stream uint32, push PushFunc, now func() time.Time) *Source {
 	if now == nil {
 		now = time.Now
 	}
-	return &Source{push: push, now: now}
+	if stream == 0 {
+		stream = NewStream()
+	}
+	return &Source{push: push, now: now, stream: stream}
 }
+
+// Stream is the stream ID every frame of this Source carries.
+func (s *Source) Stream() uint32 { return s.stream }
 
 // Push sends one probe frame of size bytes.
 func (s *Source) Push(size int) error {
@@ -153,11 +193,12 @@ func (s *Source) Push(size int) error {
 	defer s.mu.Unlock()
 	t := s.now()
 	var payload []byte
+	h := Header{Stream: s.stream, Seq: s.seq, Sent: t}
 	if size = max(size, HeaderLen); len(s.spare) == size {
 		payload, s.spare = s.spare, nil
-		putHeader(payload, s.seq, t)
+		putHeader(payload, h)
 	} else {
-		payload = Encode(nil, s.seq, t, size)
+		payload = Encode(nil, h, size)
 	}
 	if err := s.push(payload, uint64(t.UnixMilli())); err != nil {
 		// A refused frame was not taken (PushFunc owns only what it accepts).

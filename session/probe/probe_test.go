@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sync/atomic"
@@ -11,28 +12,58 @@ import (
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	sent := time.Unix(1700000000, 123456789)
 	for _, size := range []int{0, HeaderLen, 21, 1024, 16000} {
-		b := Encode(nil, 42, sent, size)
-		if want := max(size, HeaderLen); len(b) != want {
-			t.Fatalf("size %d: len %d, want %d", size, len(b), want)
-		}
-		seq, got, ok := Decode(b)
-		if !ok || seq != 42 || !got.Equal(sent) {
-			t.Fatalf("size %d: Decode = %d %v %v", size, seq, got, ok)
+		for _, h := range []Header{{Stream: 0xdeadbeef, Seq: 42, Sent: sent}, {Stream: 1, Seq: maxSeq, Sent: sent}} {
+			b := Encode(nil, h, size)
+			if want := max(size, HeaderLen); len(b) != want {
+				t.Fatalf("size %d: len %d, want %d", size, len(b), want)
+			}
+			got, ok := Decode(b)
+			if !ok || got.Stream != h.Stream || got.Seq != h.Seq || !got.Sent.Equal(sent) {
+				t.Fatalf("size %d: Decode = %+v %v, want %+v", size, got, ok, h)
+			}
 		}
 	}
 }
 
+// The wire layout, byte for byte: a subscriber in another language can
+// decode it from this test alone.
+func TestEncodeLayout(t *testing.T) {
+	b := Encode(nil, Header{Stream: 0x01020304, Seq: 0x0a0b0c0d0e0f, Sent: time.Unix(0, 0x1112131415161718)}, 22)
+	want := []byte{'D', 'T', 1, 2, 3, 4, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 20, 21}
+	if !bytes.Equal(b, want) {
+		t.Fatalf("layout\n got %x\nwant %x", b, want)
+	}
+}
+
 func TestDecodeRejectsForeignPayload(t *testing.T) {
-	for _, b := range [][]byte{nil, []byte("DTT1"), make([]byte, 64)} {
-		if _, _, ok := Decode(b); ok {
+	for _, b := range [][]byte{nil, []byte("DT"), []byte("DX\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), make([]byte, 64)} {
+		if _, ok := Decode(b); ok {
 			t.Fatalf("Decode(%x) ok, want not a probe", b)
 		}
 	}
 }
 
+// Every Source has its own stream, and every frame carries it.
+func TestSourcesHaveDistinctStreams(t *testing.T) {
+	seen := map[uint32]bool{}
+	for range 1000 {
+		s := NewSource(0, func([]byte, uint64) error { return nil }, nil)
+		if s.Stream() == 0 || seen[s.Stream()] {
+			t.Fatalf("stream %d repeated or zero", s.Stream())
+		}
+		seen[s.Stream()] = true
+	}
+	var got Header
+	s := NewSource(77, func(p []byte, _ uint64) error { got, _ = Decode(p); return nil }, nil)
+	_ = s.Push(64)
+	if got.Stream != 77 {
+		t.Fatalf("frame carries stream %d, want 77", got.Stream)
+	}
+}
+
 func TestEncodeReusesBuffer(t *testing.T) {
 	buf := make([]byte, 0, 100)
-	b := Encode(buf, 1, time.Now(), 64)
+	b := Encode(buf, Header{Seq: 1, Sent: time.Now()}, 64)
 	if &b[0] != &buf[:1][0] {
 		t.Fatal("Encode allocated although dst had room")
 	}
@@ -41,15 +72,15 @@ func TestEncodeReusesBuffer(t *testing.T) {
 func TestSourceConsumesSequenceOnlyWhenAccepted(t *testing.T) {
 	var seqs []uint64
 	reject := true
-	src := NewSource(func(p []byte, ts uint64) error {
+	src := NewSource(0, func(p []byte, ts uint64) error {
 		if reject {
 			return errors.New("full")
 		}
-		seq, sent, ok := Decode(p)
-		if !ok || uint64(sent.UnixMilli()) != ts {
+		h, ok := Decode(p)
+		if !ok || uint64(h.Sent.UnixMilli()) != ts {
 			t.Fatalf("bad payload or timestamp: %v %d", ok, ts)
 		}
-		seqs = append(seqs, seq)
+		seqs = append(seqs, h.Seq)
 		return nil
 	}, nil)
 	if err := src.Push(64); err == nil {
@@ -67,7 +98,7 @@ func TestSourceConsumesSequenceOnlyWhenAccepted(t *testing.T) {
 
 func TestGeneratorValidatesAndRuns(t *testing.T) {
 	var pushed atomic.Int64
-	src := NewSource(func([]byte, uint64) error { pushed.Add(1); return nil }, nil)
+	src := NewSource(0, func([]byte, uint64) error { pushed.Add(1); return nil }, nil)
 	if _, err := NewGenerator(src, 0, 64); !errors.Is(err, ErrBadRate) {
 		t.Fatalf("rate 0: %v", err)
 	}
@@ -100,7 +131,7 @@ func TestGeneratorValidatesAndRuns(t *testing.T) {
 }
 
 func TestIntact(t *testing.T) {
-	b := Encode(nil, 1, time.Now(), 5000)
+	b := Encode(nil, Header{Seq: 1, Sent: time.Now()}, 5000)
 	if !Intact(b) {
 		t.Fatal("fresh payload not intact")
 	}
@@ -114,7 +145,7 @@ func TestIntact(t *testing.T) {
 // length around the period boundaries.
 func TestEncodeFillerMatchesPattern(t *testing.T) {
 	for _, size := range []int{HeaderLen, HeaderLen + 1, 255, 256, 275, 276, 277, 531, 532, 533, 4096, 70001} {
-		b := Encode(nil, 7, time.Unix(1, 0), size)
+		b := Encode(nil, Header{Seq: 7, Sent: time.Unix(1, 0)}, size)
 		for i := HeaderLen; i < len(b); i++ {
 			if b[i] != byte(i) {
 				t.Fatalf("size %d: byte %d = %d, want %d", size, i, b[i], byte(i))
@@ -128,7 +159,7 @@ func TestEncodeFillerMatchesPattern(t *testing.T) {
 func TestSourceReusesRefusedPayload(t *testing.T) {
 	var bufs [][]byte
 	refuse := true
-	src := NewSource(func(p []byte, _ uint64) error {
+	src := NewSource(0, func(p []byte, _ uint64) error {
 		bufs = append(bufs, p)
 		if refuse {
 			return errors.New("full")
@@ -143,8 +174,8 @@ func TestSourceReusesRefusedPayload(t *testing.T) {
 	if &bufs[0][0] != &bufs[1][0] {
 		t.Fatal("refused payload not reused")
 	}
-	if seq, _, ok := Decode(bufs[1]); !ok || seq != 0 || !Intact(bufs[1]) {
-		t.Fatalf("reused payload: seq %d ok %v intact %v", seq, ok, Intact(bufs[1]))
+	if h, ok := Decode(bufs[1]); !ok || h.Seq != 0 || h.Stream != src.Stream() || !Intact(bufs[1]) {
+		t.Fatalf("reused payload: %+v ok %v intact %v", h, ok, Intact(bufs[1]))
 	}
 	// An accepted payload belongs to the track: never reused.
 	_ = src.Push(1000)
@@ -156,7 +187,7 @@ func TestSourceReusesRefusedPayload(t *testing.T) {
 func TestBurstContextStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := 0
-	src := NewSource(func([]byte, uint64) error {
+	src := NewSource(0, func([]byte, uint64) error {
 		n++
 		if n == 5 {
 			cancel()
@@ -175,7 +206,7 @@ func TestGeneratorStopWaits(t *testing.T) {
 	var pushed atomic.Int64
 	var stopped atomic.Bool
 	var late atomic.Int64
-	src := NewSource(func([]byte, uint64) error {
+	src := NewSource(0, func([]byte, uint64) error {
 		if stopped.Load() {
 			late.Add(1)
 		}
@@ -207,7 +238,7 @@ func TestGeneratorStopWaits(t *testing.T) {
 func TestGeneratorRunChecksContextPerFrame(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var pushed atomic.Int64
-	src := NewSource(func([]byte, uint64) error {
+	src := NewSource(0, func([]byte, uint64) error {
 		if pushed.Add(1) == 3 {
 			cancel()
 		}
@@ -227,7 +258,7 @@ func BenchmarkEncode4MiB(b *testing.B) {
 	buf := make([]byte, MaxSize)
 	b.SetBytes(MaxSize)
 	for b.Loop() {
-		buf = Encode(buf, 1, time.Unix(1, 0), MaxSize)
+		buf = Encode(buf, Header{Seq: 1, Sent: time.Unix(1, 0)}, MaxSize)
 	}
 }
 

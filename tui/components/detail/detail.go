@@ -5,6 +5,7 @@
 package detail
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -23,8 +24,6 @@ type Model struct {
 	ctx   common.Context
 	Row   *tracktable.Row // nil: nothing selected
 	Burst int
-	// DropWindow is the span of Row.RecentDrops, in words ("5s").
-	DropWindow string
 }
 
 // New returns a detail pane.
@@ -63,29 +62,38 @@ const (
 func (m *Model) sections(w int) []section {
 	th := m.ctx.Theme
 	r := *m.Row
-	st := r.Stats
+	l := r.L
 	state, style := r.State(th, m.ctx.Now())
 	handle := "no handle"
-	if st.Handle != 0 {
-		handle = fmt.Sprintf("handle %d", st.Handle)
+	if l.Handle != 0 {
+		handle = fmt.Sprintf("handle %d", l.Handle)
 	}
-	title := fmt.Sprintf("%s  %s  %s  %s", th.Bold.Render(st.Name), handle, style.Render(state), th.Dim.Render(format.OrDash(st.SID)))
-	if st.E2EE {
+	title := fmt.Sprintf("%s  %s  %s  %s", th.Bold.Render(l.Name), handle, style.Render(state), th.Dim.Render(format.OrDash(l.SID())))
+	if l.E2EE {
 		title += "  " + th.OK.Render("E2EE")
+	}
+	if t := l.Type.String(); t != "" {
+		title += "  " + th.Info.Render(t)
 	}
 	secs := []section{{lines: []string{title}}}
 	if r.Failed != nil {
-		// No counters for a publish that never happened: the reason, whole.
-		text := ansi.Wrap("publish failed: "+r.Failed.Error(), w, "")
-		return append(secs, section{lines: strings.Split(th.Bad.Render(text), "\n")})
+		// No counters for a publish that never happened: the reason, whole,
+		// from the error's own fields.
+		text := "publish failed: " + r.Failed.Error()
+		var pe *outgoing.PublishError
+		if errors.As(r.Failed, &pe) {
+			text = "publish failed: " + pe.Problem()
+		}
+		return append(secs, section{lines: strings.Split(th.Bad.Render(ansi.Wrap(text, w, "")), "\n")})
 	}
+	c := l.Out
 	secs = append(secs, section{lines: format.Flow(w, " · ",
-		fmt.Sprintf("frames pushed %d", st.FramesPushed), fmt.Sprintf("sent %d", st.FramesSent),
-		fmt.Sprintf("queued %d", st.FramesQueued), fmt.Sprintf("dropped %d", st.FramesDropped),
-		fmt.Sprintf("packets %d", st.PacketsSent), "bytes "+format.Bytes(float64(st.BytesSent)),
-		fmt.Sprintf("publish attempts %d", st.PublishAttempts), fmt.Sprintf("unpublished errors %d", st.UnpublishedErrors))})
+		fmt.Sprintf("frames pushed %d", c.FramesPushed), fmt.Sprintf("sent %d", c.FramesSent),
+		fmt.Sprintf("queued %d", c.FramesQueued), fmt.Sprintf("dropped %d", c.FramesDropped),
+		fmt.Sprintf("packets %d", c.PacketsSent), "bytes "+format.Bytes(float64(c.BytesSent)),
+		fmt.Sprintf("publish attempts %d", c.PublishAttempts), fmt.Sprintf("unpublished errors %d", c.UnpublishedErrors))})
 	drops := []string{"dropped:"}
-	for reason, n := range st.DroppedBy {
+	for reason, n := range c.DroppedBy {
 		if n > 0 {
 			drops = append(drops, fmt.Sprintf("%s %d", outgoing.DropReason(reason), n))
 		}
@@ -94,12 +102,12 @@ func (m *Model) sections(w int) []section {
 	case len(drops) == 1:
 		secs = append(secs, section{lines: []string{th.Dim.Render("dropped: none")}})
 	default:
-		if r.RecentDrops > 0 && m.DropWindow != "" {
-			drops = append(drops, fmt.Sprintf("%d in the last %s", r.RecentDrops, m.DropWindow))
+		if r.Dropping {
+			drops = append(drops, fmt.Sprintf("now %s/s", format.Count(l.Rate.DroppedFPS)))
 		}
 		lines := format.Flow(w, " · ", drops...)
-		for i, l := range lines {
-			lines[i] = th.Bad.Render(strings.Replace(l, "dropped: · ", "dropped: ", 1))
+		for i, line := range lines {
+			lines[i] = th.Bad.Render(strings.Replace(line, "dropped: · ", "dropped: ", 1))
 		}
 		secs = append(secs, section{lines: lines})
 	}
@@ -113,48 +121,49 @@ func (m *Model) sections(w int) []section {
 			fmt.Sprintf("burst %d", m.Burst))})
 		secs = append(secs, section{kind: kindOptional, lines: []string{m.spark(w)}})
 	}
-	if r.Rx != nil {
-		items := []string{fmt.Sprintf("loopback: %d frames", r.Rx.FramesReceived), format.Bytes(float64(r.Rx.BytesReceived)),
-			fmt.Sprintf("lost %d", r.Rx.FramesLost), fmt.Sprintf("incomplete %d", r.Rx.FramesIncomplete),
-			fmt.Sprintf("latency p50 %s", format.Duration(r.Rx.LatencyP50)), fmt.Sprintf("p99 %s", format.Duration(r.Rx.LatencyP99))}
-		if r.Rx.FramesCorrupt > 0 {
-			items = append(items, th.Bad.Render(fmt.Sprintf("CORRUPT %d", r.Rx.FramesCorrupt)))
+	if rx := l.Rx; rx != nil {
+		items := []string{fmt.Sprintf("loopback: received %d", rx.Frames), format.Bytes(float64(rx.Bytes)),
+			fmt.Sprintf("lost %d", rx.Lost), fmt.Sprintf("in grace %d (%s)", rx.InGrace, format.Duration(rx.Grace)),
+			fmt.Sprintf("incomplete %d", rx.Incomplete), fmt.Sprintf("duplicates %d", rx.Duplicates), fmt.Sprintf("late %d", rx.Late),
+			fmt.Sprintf("foreign %d", rx.Foreign),
+			fmt.Sprintf("latency p50 %s", format.Duration(l.Latency.P50)), fmt.Sprintf("p99 %s", format.Duration(l.Latency.P99)),
+			fmt.Sprintf("(%d frames, last %s)", l.Latency.Frames, format.Duration(l.Latency.Window))}
+		if rx.Corrupt > 0 {
+			items = append(items, th.Bad.Render(fmt.Sprintf("CORRUPT %d", rx.Corrupt)))
 		}
 		secs = append(secs, section{lines: format.Flow(w, " · ", items...)})
 	}
-	if len(st.Timeline) > 0 {
+	if len(l.Timeline) > 0 {
 		s := section{kind: kindTimeline, lines: []string{th.Bold.Render("timeline")}}
-		for _, c := range format.LastN(st.Timeline, maxTimeline) {
-			s.lines = append(s.lines, fmt.Sprintf("  %s  %-12s %s %s", c.At.Format("15:04:05.000"), c.State, th.Dim.Render(format.OrDash(c.SID)), c.Reason))
+		for _, ch := range format.LastN(l.Timeline, maxTimeline) {
+			s.lines = append(s.lines, fmt.Sprintf("  %s  %-12s %s %s", ch.At.Format("15:04:05.000"), ch.State, th.Dim.Render(format.OrDash(ch.SID)), ch.Reason))
 		}
 		secs = append(secs, s)
 	}
-	if len(st.Errors) > 0 {
+	if len(l.Errors) > 0 {
 		s := section{kind: kindErrors, lines: []string{th.Bold.Render("errors")}}
-		for _, e := range format.LastN(st.Errors, maxErrors) {
-			// The pane is about this track: its name need not repeat.
-			text := strings.TrimPrefix(e.Err, fmt.Sprintf("push to %q: ", st.Name))
-			s.lines = append(s.lines, th.Bad.Render(fmt.Sprintf("  %s  %s", e.At.Format("15:04:05.000"), text)))
+		for _, e := range format.LastN(l.Errors, maxErrors) {
+			s.lines = append(s.lines, th.Bad.Render(fmt.Sprintf("  %s  %s", e.At.Format("15:04:05.000"), e.Problem())))
 		}
 		secs = append(secs, s)
 	}
 	return secs
 }
 
-// spark is the send-rate history: one column per second, newest right.
+// spark is the send history: frames sent in each second, newest right.
 func (m *Model) spark(w int) string {
-	r := m.Row
-	label := fmt.Sprintf("send rate, last %ds ", min(len(r.Spark), MaxSpark))
+	series := m.Row.Spark()
+	label := fmt.Sprintf("frames sent per second, last %ds ", min(len(series), MaxSpark))
 	var peak float64
-	for _, v := range r.Spark {
+	for _, v := range series {
 		peak = max(peak, v)
 	}
-	tail := "  peak " + format.Bytes(peak) + "/s"
-	cols := min(len(r.Spark), MaxSpark, max(w-ansi.StringWidth(label+tail), 0))
-	if cols < len(r.Spark) {
-		label = fmt.Sprintf("send rate, last %ds ", cols)
+	tail := "  peak " + format.Count(peak) + "/s"
+	cols := min(len(series), MaxSpark, max(w-ansi.StringWidth(label+tail), 0))
+	if cols < len(series) {
+		label = fmt.Sprintf("frames sent per second, last %ds ", cols)
 	}
-	return label + m.ctx.Theme.Info.Render(sparkline.Render(r.Spark, cols)) + tail
+	return label + m.ctx.Theme.Info.Render(sparkline.Render(series, cols)) + tail
 }
 
 // fit cuts the sections to n lines. The title, counters, drops and

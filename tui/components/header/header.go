@@ -39,6 +39,8 @@ func (m *Model) View() string {
 			to = "◌ connecting to " + st.URL + "…"
 		}
 		state, showURL = th.Warn.Render(to), false
+	case session.StateStalled:
+		state = th.Bad.Render(fmt.Sprintf("◼ stalled %s", format.Duration(m.ctx.Now().Sub(st.Since))))
 	case session.StateReconnecting:
 		state = th.Warn.Render(fmt.Sprintf("↻ reconnecting %s", format.Duration(m.ctx.Now().Sub(st.Since))))
 	default:
@@ -57,7 +59,7 @@ func (m *Model) View() string {
 	if st.Identity != "" {
 		parts = append(parts, th.Dim.Render("as ")+st.Identity)
 	}
-	if st.State == session.StateConnected || st.State == session.StateReconnecting {
+	if st.State == session.StateConnected || st.State == session.StateStalled || st.State == session.StateReconnecting {
 		parts = append(parts, th.Dim.Render("rtt ")+format.Duration(st.RTT))
 	}
 	if st.Reconnects > 0 {

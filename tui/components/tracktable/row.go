@@ -7,48 +7,57 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"github.com/dttui/dttui/outgoing"
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/theme"
 )
 
-// Row is one track as the table and the detail pane show it.
+// Row is one track as the table and the detail pane show it: the
+// report's figures for it, and what the UI adds (its generator, or why
+// its publish failed).
 type Row struct {
-	Stats outgoing.TrackStats
-	Rx    *session.ReceiveStats // nil without the loopback subscriber
+	L report.Local
 
-	FPS, PPS, BPS, RxFPS float64 // smoothed rates
-	// RecentDrops is how many frames were dropped in the last few seconds
-	// (the model's drop window): what "dropping" means, as opposed to
-	// Stats.FramesDropped, which counts since the start or the last reset.
-	RecentDrops uint64
+	// Dropping: frames were dropped within the model's drop window (the
+	// last few seconds), as opposed to L.Out.FramesDropped, which counts
+	// since the start or the last reset.
+	Dropping bool
 
-	HasTrack   bool      // published through this UI (pushable)
-	Spark      []float64 // send rate, one value per second, oldest first
+	HasTrack   bool // published through this UI (pushable)
 	Generating bool
 	GenRate    float64
 	GenSize    int
 
-	Failed error // set on the row of a publish that failed: a UI row state, not a track state
+	// Failed is set on the row of a publish that failed: a UI row state,
+	// not a track state (L then holds only the name and the time).
+	Failed error
+}
+
+// Spark is frames sent per second, oldest first, from the report's history.
+func (r Row) Spark() []float64 {
+	out := make([]float64, len(r.L.History))
+	for i, s := range r.L.History {
+		out[i] = float64(s.Sent)
+	}
+	return out
 }
 
 // State is the row's state in words, and the style that colours it. A
 // published track that dropped frames recently reads "dropping", so the
 // word says it without colour too.
 func (r Row) State(th theme.Theme, now time.Time) (string, lipgloss.Style) {
-	st := r.Stats
+	if r.Failed != nil {
+		return "failed: " + ShortReason(r.Failed), th.Bad
+	}
 	gen := ""
 	if r.Generating {
 		gen = " ▶"
 	}
-	if r.Failed != nil {
-		return "failed: " + ShortReason(r.Failed), th.Bad
-	}
-	switch st.State {
+	switch r.L.State {
 	case outgoing.StatePending:
-		return "pending " + format.Duration(now.Sub(st.Since)), th.Warn
+		return "pending " + format.Duration(now.Sub(r.L.Since)), th.Warn
 	case outgoing.StatePublished:
-		if r.RecentDrops > 0 {
+		if r.Dropping {
 			return "dropping" + gen, th.Bad
 		}
 		return "published" + gen, th.OK
@@ -57,7 +66,15 @@ func (r Row) State(th theme.Theme, now time.Time) (string, lipgloss.Style) {
 	case outgoing.StateUnpublished:
 		return "unpublished", th.Dim
 	}
-	return st.State.String(), th.Dim
+	return r.L.State.String(), th.Dim
+}
+
+// LastError is the latest error in words, without the track's name.
+func (r Row) LastError() string {
+	if ev, ok := r.L.LastError(); ok {
+		return ev.Problem()
+	}
+	return ""
 }
 
 // ShortReason names why a publish failed in a word or two, for the table

@@ -10,7 +10,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/sparkline"
@@ -53,12 +53,12 @@ type column struct {
 func (m *Model) columns() []column {
 	th := m.ctx.Theme
 	num := func(v uint64) string { return format.Count(float64(v)) }
-	rxcell := func(f func(session.ReceiveStats, Row) string) func(Row) string {
+	rxcell := func(f func(report.Receive, Row) string) func(Row) string {
 		return func(r Row) string {
-			if r.Rx == nil {
+			if r.L.Rx == nil {
 				return "-"
 			}
-			return f(*r.Rx, r)
+			return f(*r.L.Rx, r)
 		}
 	}
 	none := func(Row) *lipgloss.Style { return nil }
@@ -72,37 +72,38 @@ func (m *Model) columns() []column {
 		}
 	}
 	return []column{
-		{title: "NAME", width: 12, priority: 0, cell: func(r Row) string { return r.Stats.Name }, style: none},
+		{title: "NAME", width: 12, priority: 0, cell: func(r Row) string { return r.L.Name }, style: none},
 		{title: "H", width: 3, priority: 1, right: true, cell: func(r Row) string {
-			if r.Stats.Handle == 0 {
+			if r.L.Handle == 0 {
 				return "-"
 			}
-			return fmt.Sprint(r.Stats.Handle)
+			return fmt.Sprint(r.L.Handle)
 		}, style: none},
-		{title: "SID", width: 12, priority: 3, cell: func(r Row) string { return format.OrDash(r.Stats.SID) }, style: always(th.Dim)},
+		{title: "SID", width: 12, priority: 3, cell: func(r Row) string { return format.OrDash(r.L.SID()) }, style: always(th.Dim)},
 		{title: "STATE", width: StateWidth, priority: 0, cell: func(r Row) string { s, _ := r.State(th, m.ctx.Now()); return s },
 			style: func(r Row) *lipgloss.Style { _, s := r.State(th, m.ctx.Now()); return &s }},
-		{title: "FPS", width: 6, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Count(r.FPS) }, style: none},
-		{title: "BYTES/S", width: 10, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Bytes(r.BPS) + "/s" }, style: none},
-		{title: "PPS", width: 6, priority: 3, right: true, live: true, cell: func(r Row) string { return format.Count(r.PPS) }, style: none},
-		{title: "PUSHED", width: 7, priority: 2, right: true, live: true, cell: func(r Row) string { return num(r.Stats.FramesPushed) }, style: none},
+		{title: "FPS", width: 6, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Count(r.L.Rate.SentFPS) }, style: none},
+		{title: "BYTES/S", width: 10, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Bytes(r.L.Rate.SentBPS) + "/s" }, style: none},
+		{title: "PPS", width: 6, priority: 3, right: true, live: true, cell: func(r Row) string { return format.Count(r.L.Rate.SentPPS) }, style: none},
+		{title: "PUSHED", width: 7, priority: 2, right: true, live: true, cell: func(r Row) string { return num(r.L.Out.FramesPushed) }, style: none},
 		// Red while dropping now, not forever after the first drop.
-		{title: "DROPPED", width: 7, priority: 0, right: true, live: true, cell: func(r Row) string { return num(r.Stats.FramesDropped) },
-			style: when(th.Bad, func(r Row) bool { return r.RecentDrops > 0 })},
-		{title: "UNPUB", width: 5, priority: 2, right: true, live: true, cell: func(r Row) string { return num(r.Stats.UnpublishedErrors) },
-			style: when(th.Warn, func(r Row) bool { return r.Stats.UnpublishedErrors > 0 })},
-		{title: "RX/S", width: 6, priority: 1, right: true, rx: true, cell: rxcell(func(_ session.ReceiveStats, r Row) string { return format.Count(r.RxFPS) }), style: none},
-		{title: "LOST", width: 5, priority: 1, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ Row) string { return num(x.FramesLost + x.FramesIncomplete) }),
-			style: when(th.Warn, func(r Row) bool { return r.Rx != nil && r.Rx.FramesLost+r.Rx.FramesIncomplete > 0 })},
-		{title: "P50", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ Row) string { return format.Duration(x.LatencyP50) }), style: none},
-		{title: "P99", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(x session.ReceiveStats, _ Row) string { return format.Duration(x.LatencyP99) }), style: none},
+		{title: "DROPPED", width: 7, priority: 0, right: true, live: true, cell: func(r Row) string { return num(r.L.Out.FramesDropped) },
+			style: when(th.Bad, func(r Row) bool { return r.Dropping })},
+		{title: "UNPUB", width: 5, priority: 2, right: true, live: true, cell: func(r Row) string { return num(r.L.Out.UnpublishedErrors) },
+			style: when(th.Warn, func(r Row) bool { return r.L.Out.UnpublishedErrors > 0 })},
+		{title: "RX/S", width: 6, priority: 1, right: true, rx: true, cell: rxcell(func(_ report.Receive, r Row) string { return format.Count(r.L.Rate.ReceivedFPS) }), style: none},
+		// Frames sent and not received within the grace period.
+		{title: "LOST", width: 5, priority: 1, right: true, rx: true, cell: rxcell(func(x report.Receive, _ Row) string { return num(x.Lost) }),
+			style: when(th.Warn, func(r Row) bool { return r.L.Rx != nil && r.L.Rx.Lost > 0 })},
+		{title: "P50", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(_ report.Receive, r Row) string { return format.Duration(r.L.Latency.P50) }), style: none},
+		{title: "P99", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(_ report.Receive, r Row) string { return format.Duration(r.L.Latency.P99) }), style: none},
 		{title: fmt.Sprintf("SEND %ds", SparkColumns), width: SparkColumns, priority: 2, cell: func(r Row) string {
 			if !r.HasTrack {
 				return ""
 			}
-			return sparkline.Render(r.Spark, SparkColumns)
+			return sparkline.Render(r.Spark(), SparkColumns)
 		}, style: always(th.Info)},
-		{title: "LAST ERROR", width: 0, priority: 3, cell: func(r Row) string { return r.Stats.LastError }, style: always(th.Bad)},
+		{title: "LAST ERROR", width: 0, priority: 3, cell: func(r Row) string { return r.LastError() }, style: always(th.Bad)},
 	}
 }
 
@@ -111,7 +112,7 @@ func (m *Model) columns() []column {
 func (m *Model) visibleColumns(w int) []column {
 	hasRx := false
 	for _, r := range m.Rows {
-		hasRx = hasRx || r.Rx != nil
+		hasRx = hasRx || r.L.Rx != nil
 	}
 	all := m.columns()
 	avail := w - 2 // selection marker
@@ -233,29 +234,28 @@ func (m *Model) rowLine(cols []column, r Row, selected bool, w int) string {
 func (m *Model) totalsLine(cols []column) string {
 	var t Row
 	n := 0
-	var rx session.ReceiveStats
+	var rx report.Receive
 	hasRx := false
 	for _, r := range m.Rows {
 		if r.Failed != nil {
 			continue
 		}
 		n++
-		t.FPS += r.FPS
-		t.PPS += r.PPS
-		t.BPS += r.BPS
-		t.RxFPS += r.RxFPS
-		t.Stats.FramesPushed += r.Stats.FramesPushed
-		t.Stats.FramesDropped += r.Stats.FramesDropped
-		t.Stats.UnpublishedErrors += r.Stats.UnpublishedErrors
-		if r.Rx != nil {
+		t.L.Rate.SentFPS += r.L.Rate.SentFPS
+		t.L.Rate.SentPPS += r.L.Rate.SentPPS
+		t.L.Rate.SentBPS += r.L.Rate.SentBPS
+		t.L.Rate.ReceivedFPS += r.L.Rate.ReceivedFPS
+		t.L.Out.FramesPushed += r.L.Out.FramesPushed
+		t.L.Out.FramesDropped += r.L.Out.FramesDropped
+		t.L.Out.UnpublishedErrors += r.L.Out.UnpublishedErrors
+		if r.L.Rx != nil {
 			hasRx = true
-			rx.FramesLost += r.Rx.FramesLost
-			rx.FramesIncomplete += r.Rx.FramesIncomplete
+			rx.Lost += r.L.Rx.Lost
 		}
 	}
-	t.Stats.Name = fmt.Sprintf("TOTAL (%d)", n)
+	t.L.Name = fmt.Sprintf("TOTAL (%d)", n)
 	if hasRx {
-		t.Rx = &rx
+		t.L.Rx = &rx
 	}
 	line := "  "
 	for _, c := range cols {

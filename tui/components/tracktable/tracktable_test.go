@@ -8,16 +8,17 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/dttui/dttui/outgoing"
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/theme"
 )
 
 func table(w int, rx bool) string {
 	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
-	r := Row{Stats: outgoing.TrackStats{Handle: 1, Name: "t", SID: "DTR_x", State: outgoing.StatePublished, LastError: "boom"}, HasTrack: true}
+	r := Row{L: report.Local{Handle: 1, Name: "t", SIDs: []string{"DTR_x"}, State: outgoing.StatePublished,
+		Errors: []outgoing.ErrorEvent{{Err: "boom"}}}, HasTrack: true}
 	if rx {
-		r.Rx = &session.ReceiveStats{}
+		r.L.Rx = &report.Receive{}
 	}
 	m.Rows = []Row{r}
 	m.SetSize(w, 10)
@@ -122,9 +123,9 @@ func TestSelectedRowIsHighlightedThroughout(t *testing.T) {
 	th := theme.Color()
 	m := New(common.Context{Theme: th, Now: func() time.Time { return time.Unix(0, 0) }})
 	m.Rows = []Row{
-		{Stats: outgoing.TrackStats{Handle: 1, Name: "a", SID: "DTR_a", State: outgoing.StatePublished}, HasTrack: true, Spark: []float64{1, 2, 3}},
-		{Stats: outgoing.TrackStats{Handle: 2, Name: "b", SID: "DTR_b", State: outgoing.StatePublished, Counters: outgoing.Counters{FramesDropped: 5, UnpublishedErrors: 1}, LastError: "boom"},
-			RecentDrops: 5, HasTrack: true, Generating: true, Spark: []float64{1, 2, 3}},
+		{L: report.Local{Handle: 1, Name: "a", SIDs: []string{"DTR_a"}, State: outgoing.StatePublished, History: history(1, 2, 3)}, HasTrack: true},
+		{L: report.Local{Handle: 2, Name: "b", SIDs: []string{"DTR_b"}, State: outgoing.StatePublished, Out: outgoing.Counters{FramesDropped: 5, UnpublishedErrors: 1},
+			Errors: []outgoing.ErrorEvent{{Err: "boom"}}, History: history(1, 2, 3)}, Dropping: true, HasTrack: true, Generating: true},
 	}
 	m.Selected = 1
 	m.SetSize(140, 10)
@@ -156,8 +157,9 @@ func TestSelectedRowIsHighlightedThroughout(t *testing.T) {
 func TestFailedRowsHaveNoFigures(t *testing.T) {
 	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
 	m.Rows = []Row{
-		{Stats: outgoing.TrackStats{Handle: 1, Name: "ok", State: outgoing.StatePublished, Counters: outgoing.Counters{FramesPushed: 10}}, FPS: 10, BPS: 1024},
-		{Stats: outgoing.TrackStats{Name: "bad"}, Failed: &outgoing.PublishError{Reason: outgoing.ReasonDisconnected}},
+		{L: report.Local{Handle: 1, Name: "ok", State: outgoing.StatePublished, Out: outgoing.Counters{FramesPushed: 10},
+			Rate: report.Rates{SentFPS: 10, SentBPS: 1024}}},
+		{L: report.Local{Name: "bad"}, Failed: &outgoing.PublishError{Reason: outgoing.ReasonDisconnected}},
 	}
 	m.SetSize(80, 10)
 	v := m.View()
@@ -188,8 +190,17 @@ func TestStateWordsFit(t *testing.T) {
 			t.Errorf("%q is wider than STATE (%d)", s, StateWidth)
 		}
 	}
-	r := Row{Stats: outgoing.TrackStats{State: outgoing.StatePending, Since: now.Add(-95 * time.Second)}}
+	r := Row{L: report.Local{State: outgoing.StatePending, Since: now.Add(-95 * time.Second)}}
 	if s, _ := r.State(th, now); ansi.StringWidth(s) > StateWidth {
 		t.Errorf("%q is wider than STATE", s)
 	}
+}
+
+// history is a per-second history with the given frames sent.
+func history(sent ...uint64) []report.Second {
+	out := make([]report.Second, len(sent))
+	for i, n := range sent {
+		out[i] = report.Second{Sent: n}
+	}
+	return out
 }

@@ -1,0 +1,82 @@
+package report
+
+import (
+	"time"
+
+	"github.com/dttui/dttui/outgoing"
+)
+
+// Rebase returns s with every figure counted from base on, as a display
+// reset wants it: cumulative counters minus base's (per handle), errors
+// and history before base.At left out. Levels (queued, in grace) stay as
+// they are. Latency is rebased where it is computed (Recorder.Fill's
+// since). A nil base returns s unchanged.
+func (s Snapshot) Rebase(base *Snapshot) Snapshot {
+	if base == nil {
+		return s
+	}
+	old := make(map[uint16]*Local, len(base.Local))
+	for i := range base.Local {
+		old[base.Local[i].Handle] = &base.Local[i]
+	}
+	out := s
+	out.Local = make([]Local, len(s.Local))
+	for i, l := range s.Local {
+		if b := old[l.Handle]; b != nil {
+			l.Out = subCounters(l.Out, b.Out)
+			if l.Rx != nil && b.Rx != nil {
+				rx := subReceive(*l.Rx, *b.Rx)
+				l.Rx = &rx
+			}
+		}
+		l.Errors = after(l.Errors, base)
+		var hist []Second
+		for _, sec := range l.History {
+			if !sec.Start.Before(base.At.Truncate(time.Second)) {
+				hist = append(hist, sec)
+			}
+		}
+		l.History = hist
+		out.Local[i] = l
+	}
+	return out
+}
+
+func after(evs []outgoing.ErrorEvent, base *Snapshot) []outgoing.ErrorEvent {
+	var kept []outgoing.ErrorEvent
+	for _, e := range evs {
+		if e.At.After(base.At) {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+func sub(a, b uint64) uint64 { return a - min(a, b) }
+
+func subCounters(c, b outgoing.Counters) outgoing.Counters {
+	c.FramesPushed = sub(c.FramesPushed, b.FramesPushed)
+	c.FramesSent = sub(c.FramesSent, b.FramesSent)
+	c.FramesDropped = sub(c.FramesDropped, b.FramesDropped)
+	c.PacketsSent = sub(c.PacketsSent, b.PacketsSent)
+	c.BytesSent = sub(c.BytesSent, b.BytesSent)
+	for i := range c.DroppedBy {
+		c.DroppedBy[i] = sub(c.DroppedBy[i], b.DroppedBy[i])
+	}
+	c.UnpublishedErrors = sub(c.UnpublishedErrors, b.UnpublishedErrors)
+	return c
+}
+
+func subReceive(r, b Receive) Receive {
+	r.Frames = sub(r.Frames, b.Frames)
+	r.Bytes = sub(r.Bytes, b.Bytes)
+	r.Lost = sub(r.Lost, b.Lost)
+	r.Duplicates = sub(r.Duplicates, b.Duplicates)
+	r.Late = sub(r.Late, b.Late)
+	r.Foreign = sub(r.Foreign, b.Foreign)
+	r.Data = sub(r.Data, b.Data)
+	r.Incomplete = sub(r.Incomplete, b.Incomplete)
+	r.Corrupt = sub(r.Corrupt, b.Corrupt)
+	r.UserTimestamps = sub(r.UserTimestamps, b.UserTimestamps)
+	return r
+}

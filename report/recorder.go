@@ -1,0 +1,234 @@
+package report
+
+import (
+	"sync"
+	"time"
+)
+
+// Recorder keeps, per track handle, the recent samples that rates come
+// from, a per-second history, per-second latency histograms and the first
+// and last frame times for whole-run averages. The session samples every
+// track at SampleInterval and reports each frame's latency as it arrives;
+// Fill then computes a Local's figures. It is safe for concurrent use.
+type Recorder struct {
+	history int
+
+	mu     sync.Mutex
+	tracks map[uint16]*trackRec
+}
+
+// NewRecorder keeps historySeconds of per-second history per track
+// (DefaultHistorySeconds when ≤ 0).
+func NewRecorder(historySeconds int) *Recorder {
+	if historySeconds <= 0 {
+		historySeconds = DefaultHistorySeconds
+	}
+	return &Recorder{history: historySeconds, tracks: map[uint16]*trackRec{}}
+}
+
+type sample struct {
+	at time.Time
+	t  Totals
+}
+
+// rateSamples covers RateWindow at SampleInterval with room for jitter.
+const rateSamples = 2*int(RateWindow/SampleInterval) + 4
+
+// latencySeconds covers LatencyWindow plus the second being filled.
+const latencySeconds = int(LatencyWindow/time.Second) + 1
+
+type trackRec struct {
+	samples [rateSamples]sample // ring
+	ns      int                 // samples taken (index of the next: ns % len)
+
+	secStart time.Time // start of the second being filled
+	secBase  Totals    // totals at secStart
+	history  []Second  // ring of complete seconds
+	hn       int       // seconds completed
+
+	lat [latencySeconds]latencySecond // ring by second
+	run latencyHist                   // every frame of the run
+}
+
+type latencySecond struct {
+	start time.Time // zero: unused
+	h     latencyHist
+}
+
+func (r *Recorder) track(h uint16) *trackRec {
+	t := r.tracks[h]
+	if t == nil {
+		t = &trackRec{history: make([]Second, r.history)}
+		r.tracks[h] = t
+	}
+	return t
+}
+
+// Sample records a track's totals at now. Samples of one track come in
+// time order.
+func (r *Recorder) Sample(h uint16, now time.Time, tot Totals) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.track(h)
+	t.samples[t.ns%rateSamples] = sample{at: now, t: tot}
+	t.ns++
+	sec := now.Truncate(time.Second)
+	switch {
+	case t.secStart.IsZero():
+		t.secStart, t.secBase = sec, tot
+	case sec.After(t.secStart):
+		// Close the second(s) since secStart: all the change since the
+		// base falls into the first; an idle stretch adds empty seconds.
+		t.closeSecond(tot)
+		for s := t.secStart.Add(time.Second); s.Before(sec); s = s.Add(time.Second) {
+			t.secStart = s
+			t.closeSecond(tot)
+		}
+		t.secStart, t.secBase = sec, tot
+	}
+}
+
+func (t *trackRec) closeSecond(tot Totals) {
+	b := t.secBase
+	s := Second{Start: t.secStart,
+		Sent: tot.Out.FramesSent - b.Out.FramesSent, Packets: tot.Out.PacketsSent - b.Out.PacketsSent,
+		Bytes: tot.Out.BytesSent - b.Out.BytesSent, Dropped: tot.Out.FramesDropped - b.Out.FramesDropped,
+		Received: tot.Received - b.Received, RxBytes: tot.RxBytes - b.RxBytes, Lost: tot.Lost - b.Lost}
+	for i := range s.DroppedBy {
+		s.DroppedBy[i] = tot.Out.DroppedBy[i] - b.Out.DroppedBy[i]
+	}
+	if ls := t.latencyFor(t.secStart, false); ls != nil {
+		s.LatencyP50, s.LatencyP99, s.LatencyFrames = ls.h.quantile(0.5), ls.h.quantile(0.99), ls.h.n
+	}
+	t.history[t.hn%len(t.history)] = s
+	t.hn++
+	t.secBase = tot
+}
+
+// latencyFor is the histogram of the second starting at sec; create makes
+// (or recycles) its slot.
+func (t *trackRec) latencyFor(sec time.Time, create bool) *latencySecond {
+	ls := &t.lat[sec.Unix()%int64(len(t.lat))]
+	if ls.start.Equal(sec) {
+		return ls
+	}
+	if !create {
+		return nil
+	}
+	ls.start = sec
+	ls.h.reset()
+	return ls
+}
+
+// ObserveLatency records one frame's latency, at its arrival time.
+func (r *Recorder) ObserveLatency(h uint16, at time.Time, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.track(h)
+	t.latencyFor(at.Truncate(time.Second), true).h.add(d)
+	t.run.add(d)
+}
+
+// Forget drops a track's records (a row the user removed).
+func (r *Recorder) Forget(h uint16) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.tracks, h)
+}
+
+// Fill sets l.Rate, l.Average, l.Latency and l.History from the records
+// of l.Handle and its current totals cur at now. Latency and history only
+// count what happened at or after since (a display reset); a zero since
+// counts the whole window.
+func (r *Recorder) Fill(l *Local, now time.Time, cur Totals, since time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l.Rate = Rates{Window: RateWindow}
+	l.Latency = Latency{Window: LatencyWindow}
+	l.RunLatency = Latency{}
+	l.History = nil
+	l.Average = average(cur, l.Rx != nil)
+	t := r.tracks[l.Handle]
+	if t == nil || t.ns == 0 {
+		return
+	}
+	// Rates from the oldest sample within the window up to now.
+	first := sample{}
+	for k := 1; k <= min(t.ns, rateSamples); k++ {
+		s := t.samples[(t.ns-k)%rateSamples]
+		if now.Sub(s.at) > RateWindow {
+			break
+		}
+		first = s
+	}
+	if dt := now.Sub(first.at); !first.at.IsZero() && dt > 0 {
+		l.Rate = rates(first.t, cur, dt)
+		l.Rate.Window = dt
+		l.Rate.ReceivedValid = l.Rx != nil
+	}
+
+	var h latencyHist
+	from := now.Add(-LatencyWindow).Truncate(time.Second)
+	if since.After(from) {
+		from = since.Truncate(time.Second)
+	}
+	for i := range t.lat {
+		ls := &t.lat[i]
+		if !ls.start.IsZero() && !ls.start.Before(from) && !ls.start.After(now) {
+			h.merge(&ls.h)
+		}
+	}
+	l.Latency.Frames, l.Latency.P50, l.Latency.P99, l.Latency.Max = h.n, h.quantile(0.5), h.quantile(0.99), h.max
+	l.RunLatency = Latency{Frames: t.run.n, P50: t.run.quantile(0.5), P99: t.run.quantile(0.99), Max: t.run.max}
+
+	n := min(t.hn, len(t.history))
+	for k := n; k >= 1; k-- {
+		s := t.history[(t.hn-k)%len(t.history)]
+		if !since.IsZero() && s.Start.Before(since.Truncate(time.Second)) {
+			continue
+		}
+		l.History = append(l.History, s)
+	}
+}
+
+// average is the whole run's rates: n frames over the n-1 intervals
+// between the first and the last frame, so a steady stream's average is
+// its rate however short the run. Bytes and packets are scaled alike.
+func average(cur Totals, rx bool) Rates {
+	var a Rates
+	if n := cur.Out.FramesSent; n > 1 {
+		if span := cur.LastSent.Sub(cur.FirstSent); span > 0 {
+			scale := float64(n-1) / float64(n) / span.Seconds()
+			a.Window = span
+			a.SentFPS = float64(n) * scale
+			a.SentPPS = float64(cur.Out.PacketsSent) * scale
+			a.SentBPS = float64(cur.Out.BytesSent) * scale
+			a.DroppedFPS = float64(cur.Out.FramesDropped) / span.Seconds()
+		}
+	}
+	if n := cur.Received; rx && n > 1 {
+		if span := cur.LastRx.Sub(cur.FirstRx); span > 0 {
+			scale := float64(n-1) / float64(n) / span.Seconds()
+			a.ReceivedFPS = float64(n) * scale
+			a.ReceivedBPS = float64(cur.RxBytes) * scale
+			a.LostFPS = float64(cur.Lost) / span.Seconds()
+			a.ReceivedValid = true
+		}
+	}
+	return a
+}
+
+func rates(a, b Totals, dt time.Duration) Rates {
+	sec := dt.Seconds()
+	per := func(x, y uint64) float64 {
+		if y < x {
+			return 0
+		}
+		return float64(y-x) / sec
+	}
+	return Rates{
+		SentFPS: per(a.Out.FramesSent, b.Out.FramesSent), SentPPS: per(a.Out.PacketsSent, b.Out.PacketsSent),
+		SentBPS: per(a.Out.BytesSent, b.Out.BytesSent), DroppedFPS: per(a.Out.FramesDropped, b.Out.FramesDropped),
+		ReceivedFPS: per(a.Received, b.Received), ReceivedBPS: per(a.RxBytes, b.RxBytes), LostFPS: per(a.Lost, b.Lost),
+	}
+}

@@ -1,0 +1,176 @@
+// Package report is dttui's one account of a session: the connection and,
+// per local track, what was pushed, sent, dropped (by reason), received by
+// the loopback subscriber, lost and how late, with rates over a defined
+// window and a per-second history. The session produces it; the TUI, the
+// headless JSON lines and the metrics render it, so every figure has one
+// producer and every consumer shows the same number.
+//
+// Identity is the track's handle (never reused in a session) and, for
+// what a subscriber receives, the publication's probe stream: a name is a
+// label, never a key.
+package report
+
+import (
+	"time"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/schema"
+)
+
+// Windows over which figures are computed; one home for each.
+const (
+	// RateWindow: rates are what happened in the last second.
+	RateWindow = time.Second
+	// LatencyWindow: percentiles describe the frames of the last ten
+	// seconds, so an idle track shows no stale latency.
+	LatencyWindow = 10 * time.Second
+	// SampleInterval: the session samples every track's counters this often.
+	SampleInterval = 100 * time.Millisecond
+	// DefaultHistorySeconds: the per-second history kept for sparklines and
+	// charts (15 minutes).
+	DefaultHistorySeconds = 900
+)
+
+// Snapshot is the session at one instant.
+type Snapshot struct {
+	At         time.Time
+	Connection Status
+	// Local lists every track this session published or is publishing, in
+	// handle order.
+	Local []Local
+	// Loopback says a loopback subscriber measures delivery (Local[i].Rx).
+	Loopback bool
+}
+
+// Local is one local track: one handle, one row.
+type Local struct {
+	Handle uint16
+	Name   string
+	E2EE   bool
+	Type   schema.Decl // frame encoding and schema; zero: untyped
+	State  outgoing.PublishState
+	Since  time.Time // when State began
+	// SIDs are every SID the SFU gave the track, oldest first: one per
+	// publication (a republish after a full reconnect adds one).
+	SIDs []string
+	// Stream is the probe stream its frames carry (0: none registered).
+	Stream uint32
+
+	Out      outgoing.Counters
+	Timeline []outgoing.StateChange
+	Errors   []outgoing.ErrorEvent // oldest first; the last one is the latest
+
+	// Rx is what the loopback subscriber received of this track's frames;
+	// nil without one.
+	Rx *Receive
+
+	Rate Rates // over the last RateWindow
+	// Average is over the whole run: n frames over the n-1 intervals from
+	// the first frame to the last (pushed, for probe frames; sent, else).
+	Average Rates
+	Latency Latency // over the last LatencyWindow
+	// RunLatency is over every frame of the run (Window 0); a display
+	// reset does not rebase it.
+	RunLatency Latency
+	// History has one entry per complete second, oldest first.
+	History []Second
+}
+
+// SID is the track's current SID ("" while pending).
+func (l *Local) SID() string {
+	if len(l.SIDs) == 0 {
+		return ""
+	}
+	return l.SIDs[len(l.SIDs)-1]
+}
+
+// LastError is the latest error event, if any.
+func (l *Local) LastError() (outgoing.ErrorEvent, bool) {
+	if len(l.Errors) == 0 {
+		return outgoing.ErrorEvent{}, false
+	}
+	return l.Errors[len(l.Errors)-1], true
+}
+
+// Receive is what a subscriber saw of one local track's frames. Frames of
+// our own probe stream are followed from the moment they were sent: each
+// is received, lost (not arrived within the grace period after it was
+// sent) or still in its grace period, so
+//
+//	Frames + Lost + InGrace = frames sent (Local.Out.FramesSent)
+//
+// from counters kept apart, once the track's frames are all probe frames
+// and none is between its arrival and its send being recorded.
+type Receive struct {
+	// Subscribed: the subscriber holds a subscription to the current SID.
+	Subscribed bool
+	Frames     uint64 // first arrivals of our frames
+	Bytes      uint64 // their payload bytes (after decryption)
+	Lost       uint64
+	InGrace    uint64
+	Grace      time.Duration // the grace period
+	Duplicates uint64        // further copies of a frame already received
+	Late       uint64        // arrived after they were counted lost
+	// Foreign counts probe frames on the track's SIDs that are not of its
+	// stream (an earlier publication, another run): ignored for loss.
+	Foreign uint64
+	// Data counts frames that carry no probe (the user's own data): they
+	// arrive, but only their packets can say what was lost.
+	Data uint64
+	// Incomplete counts frames the subscriber gave up reassembling (a
+	// packet was missing); each is also lost once its grace ends.
+	Incomplete uint64
+	// Corrupt counts frames whose bytes, or whose user timestamp, differ
+	// from what was sent.
+	Corrupt uint64
+	// UserTimestamps counts frames that carried the user-timestamp
+	// extension; latency comes from it.
+	UserTimestamps uint64
+}
+
+// Rates are per-second figures over Window.
+type Rates struct {
+	Window        time.Duration
+	SentFPS       float64 // frames handed to the data channel
+	SentPPS       float64
+	SentBPS       float64 // bytes, headers included
+	DroppedFPS    float64
+	ReceivedFPS   float64 // first arrivals at the loopback subscriber
+	ReceivedBPS   float64
+	LostFPS       float64
+	ReceivedValid bool // the loopback reported in this window
+}
+
+// Latency describes push-to-arrival times over Window: the UNIX-ms user
+// timestamp (refined to the nanosecond by the probe's own send time)
+// against the subscriber's clock, here the same machine's.
+type Latency struct {
+	Window   time.Duration
+	Frames   uint64
+	P50, P99 time.Duration
+	Max      time.Duration
+}
+
+// Second is what happened in one second.
+type Second struct {
+	Start                  time.Time
+	Sent, Packets, Bytes   uint64
+	Dropped                uint64
+	DroppedBy              [outgoing.NumDropReasons]uint64
+	Received, RxBytes      uint64
+	Lost                   uint64
+	LatencyP50, LatencyP99 time.Duration
+	LatencyFrames          uint64
+}
+
+// Totals are a track's cumulative counters, as the recorder samples them,
+// with the times of its first and last frame sent (their push time, for
+// probe frames) and received.
+type Totals struct {
+	Out                 outgoing.Counters
+	Received            uint64
+	RxBytes             uint64
+	Lost                uint64
+	FirstSent, LastSent time.Time
+	FirstRx, LastRx     time.Time
+}

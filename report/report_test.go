@@ -1,0 +1,172 @@
+package report
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/outgoing"
+)
+
+var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+func ms(n int) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
+
+func sent(n uint64) Totals {
+	return Totals{Out: outgoing.Counters{FramesSent: n, PacketsSent: 2 * n, BytesSent: 1000 * n}}
+}
+
+// Rates are over the last second, from samples taken every 100 ms, up to
+// the current totals.
+func TestRatesOverTheLastSecond(t *testing.T) {
+	r := NewRecorder(60)
+	// 10 frames per 100 ms for 3 s, then nothing.
+	for i := 0; i <= 30; i++ {
+		r.Sample(1, ms(i*100), sent(uint64(10*i)))
+	}
+	l := Local{Handle: 1}
+	r.Fill(&l, ms(3000), sent(300), time.Time{})
+	if l.Rate.SentFPS != 100 || l.Rate.SentPPS != 200 || l.Rate.SentBPS != 100000 || l.Rate.Window != time.Second {
+		t.Fatalf("steady: %+v", l.Rate)
+	}
+	for i := 31; i <= 50; i++ {
+		r.Sample(1, ms(i*100), sent(300))
+	}
+	r.Fill(&l, ms(5000), sent(300), time.Time{})
+	if l.Rate.SentFPS != 0 {
+		t.Fatalf("idle: %+v", l.Rate)
+	}
+}
+
+// The whole run's average counts n frames over the n-1 intervals between
+// the first and the last, so a short steady run reads its true rate.
+func TestAverageOfAShortRun(t *testing.T) {
+	cur := sent(20)
+	cur.FirstSent, cur.LastSent = ms(300), ms(300+19*100) // 10 frames/s for 2 s
+	l := Local{Handle: 1}
+	NewRecorder(1).Fill(&l, ms(2500), cur, time.Time{})
+	if math.Abs(l.Average.SentFPS-10) > 1e-9 || l.Average.Window != 1900*time.Millisecond {
+		t.Fatalf("average %+v", l.Average)
+	}
+	one := sent(1)
+	one.FirstSent, one.LastSent = ms(0), ms(0)
+	NewRecorder(1).Fill(&l, ms(2500), one, time.Time{})
+	if l.Average.SentFPS != 0 {
+		t.Fatalf("one frame has no rate: %+v", l.Average)
+	}
+}
+
+// Each complete second lands in the history once, idle seconds included,
+// and drops keep their reasons.
+func TestHistoryPerSecond(t *testing.T) {
+	r := NewRecorder(5)
+	tot := Totals{}
+	for i := 0; i <= 80; i++ { // 8 s at 100 ms
+		if i < 40 {
+			tot.Out.FramesSent += 3
+			tot.Out.DroppedBy[outgoing.DropQueueFull]++
+			tot.Out.FramesDropped++
+		}
+		r.Sample(7, ms(i*100), tot)
+	}
+	l := Local{Handle: 7}
+	r.Fill(&l, ms(8000), tot, time.Time{})
+	if len(l.History) != 5 {
+		t.Fatalf("history keeps %d seconds, want the last 5", len(l.History))
+	}
+	// A sample holds what happened since the one before: the increment
+	// seen at 3.0 s happened in (2.9, 3.0], in second 2.
+	if first := l.History[0]; !first.Start.Equal(t0.Add(3*time.Second)) || first.Sent != 27 || first.DroppedBy[outgoing.DropQueueFull] != 9 {
+		t.Fatalf("second 3: %+v", first)
+	}
+	for _, s := range l.History[1:] {
+		if s.Sent != 0 || s.Dropped != 0 {
+			t.Fatalf("idle second %+v", s)
+		}
+	}
+	var total uint64
+	for _, s := range l.History {
+		total += s.Sent
+	}
+	if total != 27 {
+		t.Fatalf("history sums to %d", total)
+	}
+}
+
+// Latency describes the last ten seconds: an idle track shows none after
+// that, and a display reset starts it afresh.
+func TestLatencyWindowAndReset(t *testing.T) {
+	r := NewRecorder(60)
+	for i := range 100 {
+		r.ObserveLatency(1, ms(i*10), 4*time.Second) // a slow burst at t0
+	}
+	l := Local{Handle: 1}
+	r.Sample(1, ms(0), Totals{})
+	r.Fill(&l, ms(1000), Totals{}, time.Time{})
+	if l.Latency.Frames != 100 || l.Latency.P99 < 3800*time.Millisecond || l.Latency.P99 > 4200*time.Millisecond {
+		t.Fatalf("burst: %+v", l.Latency)
+	}
+	r.ObserveLatency(1, ms(5500), 2*time.Millisecond)
+	r.Fill(&l, ms(5600), Totals{}, ms(5000)) // reset at 5 s
+	if l.Latency.Frames != 1 || l.Latency.P99 > 3*time.Millisecond {
+		t.Fatalf("after reset: %+v", l.Latency)
+	}
+	r.Fill(&l, ms(20000), Totals{}, time.Time{})
+	if l.Latency.Frames != 0 || l.Latency.P99 != 0 {
+		t.Fatalf("idle for 10 s: %+v", l.Latency)
+	}
+}
+
+// Quantiles are within the histogram's stated precision.
+func TestHistogramPrecision(t *testing.T) {
+	for _, d := range []time.Duration{3 * time.Microsecond, 250 * time.Microsecond, 7 * time.Millisecond, 1234 * time.Millisecond, 15 * time.Second} {
+		var h latencyHist
+		h.add(d)
+		h.add(2 * d) // max, so the quantile is not clipped by it
+		got := h.quantile(0.5)
+		if err := math.Abs(float64(got-d)) / float64(d); err > 0.07 && got-d > time.Microsecond {
+			t.Fatalf("%s: quantile %s (%.1f %% off)", d, got, 100*err)
+		}
+	}
+	var h latencyHist
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * time.Millisecond)
+	}
+	if p := h.quantile(0.99); p < 930*time.Millisecond || p > 1000*time.Millisecond {
+		t.Fatalf("p99 of 1…1000 ms: %s", p)
+	}
+}
+
+// Rebase counts from the base on: counters per handle, errors and history
+// after the base's time.
+func TestRebase(t *testing.T) {
+	base := Snapshot{At: ms(1500), Local: []Local{
+		{Handle: 1, Out: outgoing.Counters{FramesPushed: 10, FramesSent: 8, FramesDropped: 2, FramesQueued: 1}, Rx: &Receive{Frames: 7, Lost: 1, InGrace: 3}},
+	}}
+	now := Snapshot{At: ms(3000), Local: []Local{
+		{Handle: 1, Out: outgoing.Counters{FramesPushed: 30, FramesSent: 25, FramesDropped: 4, FramesQueued: 1}, Rx: &Receive{Frames: 20, Lost: 4, InGrace: 1},
+			Errors:  []outgoing.ErrorEvent{{At: ms(1000), Err: "old"}, {At: ms(2000), Err: "new"}},
+			History: []Second{{Start: ms(0), Sent: 5}, {Start: ms(1000), Sent: 5}, {Start: ms(2000), Sent: 9}}},
+		{Handle: 2, Out: outgoing.Counters{FramesSent: 3}},
+	}}
+	got := now.Rebase(&base)
+	a := got.Local[0]
+	if a.Out.FramesPushed != 20 || a.Out.FramesSent != 17 || a.Out.FramesDropped != 2 || a.Out.FramesQueued != 1 {
+		t.Fatalf("counters %+v", a.Out)
+	}
+	if a.Rx.Frames != 13 || a.Rx.Lost != 3 || a.Rx.InGrace != 1 {
+		t.Fatalf("rx %+v", a.Rx)
+	}
+	if len(a.Errors) != 1 || a.Errors[0].Err != "new" {
+		t.Fatalf("errors %+v", a.Errors)
+	}
+	if len(a.History) != 2 || a.History[0].Start != ms(1000) {
+		t.Fatalf("history %+v", a.History)
+	}
+	if got.Local[1].Out.FramesSent != 3 {
+		t.Fatal("a track new since the base keeps its counters")
+	}
+	if now.Local[0].Out.FramesSent != 25 || now.Local[0].Rx.Frames != 20 {
+		t.Fatal("Rebase changed its receiver")
+	}
+}

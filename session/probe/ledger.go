@@ -1,0 +1,255 @@
+package probe
+
+import (
+	"sync"
+	"time"
+)
+
+// DefaultLossGrace is how long after a frame was sent a subscriber has to
+// receive it before the frame counts as lost. A data track is real-time:
+// a frame later than this is of no use to anyone, and the grace bounds how
+// long a run's final figures wait for stragglers.
+const DefaultLossGrace = 3 * time.Second
+
+// Ledger follows the frames of one probe stream from the moment their last
+// packet was handed to the transport (Sent) to their arrival at a
+// subscriber (Arrived). A frame is lost when it has not arrived within the
+// grace period after it was sent, and stays lost: a frame arriving later
+// is counted late. Duplicates change nothing but their own counter, and
+// frames that were never sent (dropped before the transport) are never
+// expected. So, from counters kept apart,
+//
+//	Received + Lost + InGrace = Sent
+//
+// whenever no frame is between its arrival and the sender recording it
+// (a few microseconds at the end of each send).
+//
+// Sequence numbers must be recorded as sent in increasing order (one
+// sender per stream, FIFO), which is what lets a gap below the highest
+// sent number mean "dropped locally", not "still to come".
+type Ledger struct {
+	grace time.Duration
+
+	mu      sync.Mutex
+	started bool
+	base    uint64  // sequence number of the slot at head
+	head, n int     // the ring holds slots for base … base+n-1
+	sentAt  []int64 // UNIX ns when recorded sent; ring
+	state   []slotState
+	maxSent uint64 // highest sequence number recorded sent (valid if anySent)
+	anySent bool
+	c       LedgerCounts
+}
+
+// LedgerCounts are a Ledger's figures.
+type LedgerCounts struct {
+	Sent       uint64 // frames recorded as sent
+	Received   uint64 // first arrivals of frames of this stream
+	Lost       uint64 // sent and not arrived within the grace period
+	InGrace    uint64 // sent, not arrived yet, grace not over
+	Duplicates uint64 // further arrivals of a frame already received
+	// Late counts arrivals of frames already counted lost (or too old for
+	// the ledger's window to tell a late frame from a duplicate).
+	Late uint64
+	// Unexpected counts arrivals claiming a sequence number that was never
+	// sent: a header mangled on the way.
+	Unexpected uint64
+}
+
+type slotState uint8
+
+const (
+	slotEmpty   slotState = iota // not recorded sent: still to come, or dropped before the transport
+	slotSent                     // sent, waiting for its arrival
+	slotEarly                    // arrived before its send was recorded
+	slotArrived                  // sent and arrived
+	slotLost                     // sent, grace over, never arrived
+)
+
+// maxLedgerWindow bounds the ring: at 100 000 frames/s and a 3 s grace
+// about 300 000 slots are live. Past the bound the oldest frames are
+// settled early (sent ones counted lost) rather than memory growing.
+const maxLedgerWindow = 1 << 21
+
+// NewLedger returns a ledger with the given grace period (DefaultLossGrace
+// when ≤ 0).
+func NewLedger(grace time.Duration) *Ledger {
+	if grace <= 0 {
+		grace = DefaultLossGrace
+	}
+	return &Ledger{grace: grace, sentAt: make([]int64, 64), state: make([]slotState, 64)}
+}
+
+// Grace is the ledger's grace period.
+func (l *Ledger) Grace() time.Duration { return l.grace }
+
+// Sent records that frame seq left at time at.
+func (l *Ledger) Sent(seq uint64, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.start(seq)
+	if seq < l.base {
+		// Settled early by the window bound while it waited for this
+		// record: it had arrived (only arrived slots wait for Sent).
+		l.c.Sent++
+		return
+	}
+	i := l.slot(seq)
+	switch l.state[i] {
+	case slotEmpty:
+		l.state[i], l.sentAt[i] = slotSent, at.UnixNano()
+		l.c.InGrace++
+	case slotEarly:
+		l.state[i] = slotArrived
+	default:
+		return // recorded twice: the sender's bug, not a frame
+	}
+	l.c.Sent++
+	if !l.anySent || seq > l.maxSent {
+		l.maxSent, l.anySent = seq, true
+	}
+}
+
+// Arrival says what an arriving frame was to the ledger.
+type Arrival int
+
+const (
+	ArrivalFirst      Arrival = iota // received for the first time
+	ArrivalDuplicate                 // received before
+	ArrivalLate                      // counted lost before it arrived
+	ArrivalUnexpected                // never sent: a mangled header
+)
+
+// Arrived records that frame seq arrived, and says whether it counts.
+func (l *Ledger) Arrived(seq uint64) Arrival {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// A frame can arrive before its send is recorded (the record follows
+	// the last packet's write), but only the frame being sent: the sender
+	// records each frame before it writes the next.
+	if (l.anySent && seq > l.maxSent+1) || (!l.anySent && seq > maxLedgerWindow) {
+		l.c.Unexpected++
+		return ArrivalUnexpected
+	}
+	l.start(seq)
+	if seq < l.base {
+		l.c.Late++
+		return ArrivalLate
+	}
+	i := l.slot(seq)
+	switch l.state[i] {
+	case slotEmpty:
+		l.state[i] = slotEarly
+	case slotSent:
+		l.state[i] = slotArrived
+		l.c.InGrace--
+	case slotLost:
+		l.c.Late++
+		return ArrivalLate
+	default:
+		l.c.Duplicates++
+		return ArrivalDuplicate
+	}
+	l.c.Received++
+	return ArrivalFirst
+}
+
+// Expire counts as lost every sent frame whose grace period is over at now.
+func (l *Ledger) Expire(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expire(now.Add(-l.grace).UnixNano(), false)
+}
+
+// Settle ends the ledger's open questions: every sent frame that has not
+// arrived counts as lost now, whatever its grace. Called at the end of a
+// run, after waiting for stragglers.
+func (l *Ledger) Settle() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.expire(0, true)
+}
+
+// Counts returns the ledger's figures.
+func (l *Ledger) Counts() LedgerCounts {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c
+}
+
+// expire walks the ring from its oldest slot: sent slots whose send time
+// is at or before cutoff (any, with all) become lost, and settled slots at
+// the head are dropped. It stops at the first slot that may still change:
+// a sent frame within its grace (later ones were sent later), a frame that
+// arrived before its send was recorded, or one not yet sent.
+func (l *Ledger) expire(cutoff int64, all bool) {
+	for l.n > 0 {
+		i := l.head
+		switch l.state[i] {
+		case slotSent:
+			if !all && l.sentAt[i] > cutoff {
+				return
+			}
+			l.state[i] = slotLost
+			l.c.InGrace--
+			l.c.Lost++
+		case slotEarly:
+			if !all {
+				return
+			}
+		case slotEmpty:
+			if !l.anySent || l.base >= l.maxSent {
+				return // not sent yet, not known to be dropped
+			}
+		}
+		l.pop()
+	}
+}
+
+func (l *Ledger) start(seq uint64) {
+	if !l.started {
+		l.started, l.base = true, seq
+	}
+}
+
+// slot returns the ring index of seq ≥ base, growing the ring to hold it.
+func (l *Ledger) slot(seq uint64) int {
+	for seq-l.base >= uint64(l.n) {
+		if l.n == len(l.state) {
+			if l.n >= maxLedgerWindow {
+				l.evictOldest()
+				continue
+			}
+			l.grow()
+		}
+		j := (l.head + l.n) % len(l.state)
+		l.state[j], l.sentAt[j] = slotEmpty, 0
+		l.n++
+	}
+	return (l.head + int(seq-l.base)) % len(l.state)
+}
+
+// evictOldest settles the head slot early because the window is full.
+func (l *Ledger) evictOldest() {
+	if l.state[l.head] == slotSent {
+		l.c.InGrace--
+		l.c.Lost++
+	}
+	l.pop()
+}
+
+func (l *Ledger) pop() {
+	l.head = (l.head + 1) % len(l.state)
+	l.n--
+	l.base++
+}
+
+func (l *Ledger) grow() {
+	size := 2 * len(l.state)
+	state, sentAt := make([]slotState, size), make([]int64, size)
+	for k := range l.n {
+		j := (l.head + k) % len(l.state)
+		state[k], sentAt[k] = l.state[j], l.sentAt[j]
+	}
+	l.state, l.sentAt, l.head = state, sentAt, 0
+}

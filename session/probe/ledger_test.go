@@ -1,0 +1,199 @@
+package probe
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+func at(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+
+func checkLedger(t *testing.T, l *Ledger, want LedgerCounts) {
+	t.Helper()
+	c := l.Counts()
+	if c != want {
+		t.Fatalf("counts %+v, want %+v", c, want)
+	}
+	if c.Received+c.Lost+c.InGrace != c.Sent {
+		t.Fatalf("received %d + lost %d + in grace %d != sent %d", c.Received, c.Lost, c.InGrace, c.Sent)
+	}
+}
+
+// Frames that never arrive are lost once their grace is over, also the
+// last ones of a run: loss at the tail is not a gap anyone sees.
+func TestLedgerTailLoss(t *testing.T) {
+	l := NewLedger(time.Second)
+	for seq := range 10 {
+		l.Sent(uint64(seq), at(seq*10))
+	}
+	for seq := range 7 {
+		l.Arrived(uint64(seq))
+	}
+	l.Expire(at(500))
+	checkLedger(t, l, LedgerCounts{Sent: 10, Received: 7, InGrace: 3})
+	l.Expire(at(1070)) // frames 7 and 8 were sent at 70 and 80 ms
+	checkLedger(t, l, LedgerCounts{Sent: 10, Received: 7, Lost: 1, InGrace: 2})
+	l.Expire(at(1090))
+	checkLedger(t, l, LedgerCounts{Sent: 10, Received: 7, Lost: 3})
+}
+
+// Lost never goes down: a frame that shows up after its grace is late,
+// and a duplicate or a frame of the same number cannot hide a loss.
+func TestLedgerLostNeverGoesDown(t *testing.T) {
+	l := NewLedger(time.Second)
+	for seq := range 5 {
+		l.Sent(uint64(seq), at(0))
+	}
+	l.Arrived(0)
+	l.Arrived(1)
+	l.Expire(at(2000))
+	checkLedger(t, l, LedgerCounts{Sent: 5, Received: 2, Lost: 3})
+	for _, seq := range []uint64{2, 3, 4} {
+		if a := l.Arrived(seq); a != ArrivalLate {
+			t.Fatalf("frame %d after its grace: %v", seq, a)
+		}
+	}
+	for _, seq := range []uint64{0, 1} {
+		if a := l.Arrived(seq); a != ArrivalLate && a != ArrivalDuplicate {
+			t.Fatalf("repeat of %d: %v", seq, a)
+		}
+	}
+	c := l.Counts()
+	if c.Lost != 3 || c.Received != 2 || c.Late+c.Duplicates != 5 {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestLedgerDuplicatesCountedApart(t *testing.T) {
+	l := NewLedger(time.Second)
+	for seq := range 4 {
+		l.Sent(uint64(seq), at(0))
+	}
+	for _, seq := range []uint64{0, 0, 1, 1, 1, 3} {
+		l.Arrived(seq)
+	}
+	checkLedger(t, l, LedgerCounts{Sent: 4, Received: 3, InGrace: 1, Duplicates: 3})
+	l.Expire(at(1000))
+	checkLedger(t, l, LedgerCounts{Sent: 4, Received: 3, Lost: 1, Duplicates: 3})
+}
+
+// Frames dropped before the transport leave gaps in the sent numbers;
+// they are never expected, so they are not lost.
+func TestLedgerIgnoresFramesNeverSent(t *testing.T) {
+	l := NewLedger(time.Second)
+	for _, seq := range []uint64{3, 4, 7, 9} {
+		l.Sent(seq, at(0))
+		l.Arrived(seq)
+	}
+	l.Expire(at(5000))
+	checkLedger(t, l, LedgerCounts{Sent: 4, Received: 4})
+	if l.n != 0 {
+		t.Fatalf("ring keeps %d slots after everything settled", l.n)
+	}
+}
+
+// The record of a send follows its last packet's write, so the frame can
+// arrive first; it still counts once.
+func TestLedgerArrivalBeforeSentRecord(t *testing.T) {
+	l := NewLedger(time.Second)
+	if a := l.Arrived(0); a != ArrivalFirst {
+		t.Fatalf("first arrival: %v", a)
+	}
+	l.Expire(at(5000)) // nothing to expire: the frame's send is not recorded yet
+	l.Sent(0, at(0))
+	l.Sent(1, at(1))
+	if a := l.Arrived(2); a != ArrivalFirst {
+		t.Fatalf("arrival of the frame being sent: %v", a)
+	}
+	l.Sent(2, at(2))
+	l.Arrived(1)
+	checkLedger(t, l, LedgerCounts{Sent: 3, Received: 3})
+}
+
+// A sequence number far beyond what was sent is a mangled header: counted
+// apart, and it cannot make the ledger grow.
+func TestLedgerUnexpectedSequence(t *testing.T) {
+	l := NewLedger(time.Second)
+	l.Sent(0, at(0))
+	if a := l.Arrived(1 << 40); a != ArrivalUnexpected {
+		t.Fatalf("arrival %v", a)
+	}
+	if l.n != 1 {
+		t.Fatalf("ring grew to %d", l.n)
+	}
+	l.Arrived(0)
+	checkLedger(t, l, LedgerCounts{Sent: 1, Received: 1, Unexpected: 1})
+}
+
+// Settle ends a run: whatever was sent and has not arrived is lost now.
+func TestLedgerSettle(t *testing.T) {
+	l := NewLedger(time.Hour)
+	for seq := range 3 {
+		l.Sent(uint64(seq), at(0))
+	}
+	l.Arrived(1)
+	l.Settle()
+	checkLedger(t, l, LedgerCounts{Sent: 3, Received: 1, Lost: 2})
+}
+
+// Through a random channel (loss, duplicates, reordering, sender drops,
+// arrivals racing the send record) the identity holds after every step
+// where no arrival waits for its record, and lost never goes down.
+func TestLedgerRandomChannel(t *testing.T) {
+	for seed := range uint64(50) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		l := NewLedger(100 * time.Millisecond)
+		now := 0
+		var inFlight []uint64 // sent, not yet delivered by the channel
+		var lastLost uint64
+		for seq := uint64(0); seq < 3000; seq++ {
+			now += rng.IntN(3)
+			if rng.IntN(10) == 0 {
+				continue // dropped before the transport: never sent
+			}
+			early := rng.IntN(20) == 0
+			if early {
+				l.Arrived(seq) // the frame beats its own send record
+			}
+			l.Sent(seq, at(now))
+			if !early && rng.IntN(20) != 0 { // 5 % lost on the way
+				inFlight = append(inFlight, seq)
+				if rng.IntN(10) == 0 {
+					inFlight = append(inFlight, seq) // duplicated
+				}
+			}
+			rng.Shuffle(len(inFlight), func(i, j int) { inFlight[i], inFlight[j] = inFlight[j], inFlight[i] })
+			for len(inFlight) > 0 && rng.IntN(3) != 0 {
+				l.Arrived(inFlight[0])
+				inFlight = inFlight[1:]
+			}
+			l.Expire(at(now))
+			c := l.Counts()
+			if c.Received+c.Lost+c.InGrace != c.Sent || c.Lost < lastLost {
+				t.Fatalf("seed %d seq %d: %+v (lost before %d)", seed, seq, c, lastLost)
+			}
+			lastLost = c.Lost
+		}
+		l.Settle()
+		c := l.Counts()
+		if c.InGrace != 0 || c.Received+c.Lost != c.Sent {
+			t.Fatalf("seed %d settled: %+v", seed, c)
+		}
+	}
+}
+
+func BenchmarkLedgerSentArrived(b *testing.B) {
+	l := NewLedger(time.Second)
+	now := t0
+	var seq uint64
+	for b.Loop() {
+		l.Sent(seq, now)
+		l.Arrived(seq)
+		if seq%1024 == 0 {
+			l.Expire(now)
+		}
+		seq++
+	}
+}

@@ -1,0 +1,354 @@
+// Package source turns the user's own data into frames: the lines of a
+// file or of standard input (NDJSON, say), length-prefixed records, fixed
+// size chunks, or whole files of a directory, pushed at their own pace or
+// at a set rate. Each frame carries the user timestamp, so a subscriber
+// measures latency without dttui's probe payload.
+package source
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Framing says how a byte stream is cut into frames.
+type Framing int
+
+const (
+	// Lines: one frame per line, without its line ending; empty lines are
+	// skipped (NDJSON, CSV, logs).
+	Lines Framing = iota
+	// LengthPrefixed: each frame is a big-endian uint32 length, then that
+	// many bytes.
+	LengthPrefixed
+	// Chunks: fixed-size chunks (the last one may be shorter).
+	Chunks
+	// Files: every regular file of a directory is one frame, in name order.
+	Files
+)
+
+var framingNames = [...]string{"lines", "length-prefixed", "chunks", "files"}
+
+func (f Framing) String() string {
+	if f >= 0 && int(f) < len(framingNames) {
+		return framingNames[f]
+	}
+	return fmt.Sprintf("framing(%d)", int(f))
+}
+
+// ParseFraming reads a framing by name ("lines", "length-prefixed",
+// "chunks:SIZE" is parsed by the caller for its size).
+func ParseFraming(s string) (Framing, error) {
+	for i, n := range framingNames {
+		if s == n {
+			return Framing(i), nil
+		}
+	}
+	return 0, fmt.Errorf("framing %q: want one of %s", s, strings.Join(framingNames[:], ", "))
+}
+
+// Spec describes a source.
+type Spec struct {
+	Path    string  // a file, a directory (Files), or "-" for standard input
+	Framing Framing // default Lines
+	// ChunkSize is the frame size for Chunks.
+	ChunkSize int
+	// MaxFrame refuses frames larger than this (the track's limit).
+	MaxFrame int
+	// ValidateJSON refuses a frame that is not valid UTF-8 JSON (a track
+	// declared JSON).
+	ValidateJSON bool
+}
+
+// Sentinels for errors.Is on a *FrameError.
+var (
+	// ErrTooLarge: a frame is larger than Spec.MaxFrame.
+	ErrTooLarge = errors.New("frame larger than the limit")
+	// ErrNotJSON: a frame of a JSON track is not valid JSON.
+	ErrNotJSON = errors.New("frame is not valid JSON")
+	// ErrNotUTF8: a frame of a JSON track is not valid UTF-8.
+	ErrNotUTF8 = errors.New("frame is not valid UTF-8")
+	// ErrTruncated: the stream ended inside a length-prefixed record.
+	ErrTruncated = errors.New("the stream ended inside a frame")
+)
+
+// FrameError says which frame of the source is bad and why. Every frame
+// before it was handed on.
+type FrameError struct {
+	Frame int    // 1-based index of the bad frame
+	Where string // "line 12", "offset 4096", a file name
+	Kind  error  // one of the sentinels
+	Size  int
+	Max   int
+}
+
+func (e *FrameError) Error() string {
+	msg := fmt.Sprintf("frame %d (%s): %v", e.Frame, e.Where, e.Kind)
+	if errors.Is(e.Kind, ErrTooLarge) {
+		msg += fmt.Sprintf(": %d bytes, the limit is %d", e.Size, e.Max)
+	}
+	return msg
+}
+
+func (e *FrameError) Is(target error) bool { return e.Kind == target }
+
+// Reader yields frames. Next returns io.EOF at the end, a *FrameError for a
+// bad frame, or the underlying I/O error. A frame is valid until the next
+// call.
+type Reader interface {
+	Next() ([]byte, error)
+	Close() error
+}
+
+// Open opens a source; stdin is used for Path "-".
+func Open(spec Spec, stdin io.Reader) (Reader, error) {
+	if spec.Framing == Files {
+		return openDir(spec)
+	}
+	if spec.Framing == Chunks && spec.ChunkSize <= 0 {
+		return nil, fmt.Errorf("chunks need a size > 0")
+	}
+	var rc io.ReadCloser
+	if spec.Path == "-" {
+		rc = io.NopCloser(stdin)
+	} else {
+		f, err := os.Open(spec.Path)
+		if err != nil {
+			return nil, err
+		}
+		if st, err := f.Stat(); err == nil && st.IsDir() {
+			f.Close()
+			return nil, fmt.Errorf("%s is a directory: use the files framing for one frame per file", spec.Path)
+		}
+		rc = f
+	}
+	return &streamReader{spec: spec, rc: rc, br: bufio.NewReaderSize(rc, 64<<10)}, nil
+}
+
+type streamReader struct {
+	spec   Spec
+	rc     io.ReadCloser
+	br     *bufio.Reader
+	n      int   // frames returned
+	line   int   // lines read
+	offset int64 // bytes read
+	buf    []byte
+}
+
+func (r *streamReader) Close() error { return r.rc.Close() }
+
+func (r *streamReader) Next() ([]byte, error) {
+	for {
+		frame, where, err := r.read()
+		if err != nil {
+			return nil, err
+		}
+		if frame == nil {
+			continue // an empty line
+		}
+		r.n++
+		if err := r.check(frame, where); err != nil {
+			return nil, err
+		}
+		return frame, nil
+	}
+}
+
+func (r *streamReader) check(frame []byte, where string) error {
+	fe := &FrameError{Frame: r.n, Where: where, Size: len(frame), Max: r.spec.MaxFrame}
+	switch {
+	case r.spec.MaxFrame > 0 && len(frame) > r.spec.MaxFrame:
+		fe.Kind = ErrTooLarge
+	case r.spec.ValidateJSON && !utf8.Valid(frame):
+		fe.Kind = ErrNotUTF8
+	case r.spec.ValidateJSON && !json.Valid(frame):
+		fe.Kind = ErrNotJSON
+	default:
+		return nil
+	}
+	return fe
+}
+
+// read returns the next raw frame (nil for an empty line) and where it was.
+func (r *streamReader) read() ([]byte, string, error) {
+	switch r.spec.Framing {
+	case LengthPrefixed:
+		var hdr [4]byte
+		at := r.offset
+		if _, err := io.ReadFull(r.br, hdr[:]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, "", &FrameError{Frame: r.n + 1, Where: fmt.Sprintf("offset %d", at), Kind: ErrTruncated}
+			}
+			return nil, "", err
+		}
+		n := int(binary.BigEndian.Uint32(hdr[:]))
+		if r.spec.MaxFrame > 0 && n > r.spec.MaxFrame {
+			r.n++
+			return nil, "", &FrameError{Frame: r.n, Where: fmt.Sprintf("offset %d", at), Kind: ErrTooLarge, Size: n, Max: r.spec.MaxFrame}
+		}
+		r.buf = slices.Grow(r.buf[:0], n)[:n]
+		if _, err := io.ReadFull(r.br, r.buf); err != nil {
+			return nil, "", &FrameError{Frame: r.n + 1, Where: fmt.Sprintf("offset %d", at), Kind: ErrTruncated}
+		}
+		r.offset += int64(4 + n)
+		return r.buf, fmt.Sprintf("offset %d", at), nil
+	case Chunks:
+		at := r.offset
+		r.buf = slices.Grow(r.buf[:0], r.spec.ChunkSize)[:r.spec.ChunkSize]
+		n, err := io.ReadFull(r.br, r.buf)
+		if n == 0 {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF
+			}
+			return nil, "", err
+		}
+		r.offset += int64(n)
+		return r.buf[:n], fmt.Sprintf("offset %d", at), nil
+	default: // Lines
+		line, err := r.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// A line longer than the buffer: gather it.
+			r.buf = append(r.buf[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.br.ReadSlice('\n')
+				r.buf = append(r.buf, line...)
+			}
+			line = r.buf
+		}
+		if len(line) == 0 && err != nil {
+			return nil, "", err
+		}
+		r.line++
+		r.offset += int64(len(line))
+		line = trimEOL(line)
+		if len(line) == 0 {
+			return nil, "", nil
+		}
+		return line, fmt.Sprintf("line %d", r.line), nil
+	}
+}
+
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+		if n := len(b); n > 0 && b[n-1] == '\r' {
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+type dirReader struct {
+	spec  Spec
+	files []string
+	i     int
+}
+
+func openDir(spec Spec) (Reader, error) {
+	entries, err := os.ReadDir(spec.Path)
+	if err != nil {
+		return nil, err
+	}
+	d := &dirReader{spec: spec}
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			d.files = append(d.files, filepath.Join(spec.Path, e.Name()))
+		}
+	}
+	if len(d.files) == 0 {
+		return nil, fmt.Errorf("%s has no regular files", spec.Path)
+	}
+	return d, nil
+}
+
+func (d *dirReader) Close() error { return nil }
+
+func (d *dirReader) Next() ([]byte, error) {
+	if d.i >= len(d.files) {
+		return nil, io.EOF
+	}
+	name := d.files[d.i]
+	d.i++
+	fe := &FrameError{Frame: d.i, Where: filepath.Base(name), Max: d.spec.MaxFrame}
+	if st, err := os.Stat(name); err == nil && d.spec.MaxFrame > 0 && st.Size() > int64(d.spec.MaxFrame) {
+		fe.Kind, fe.Size = ErrTooLarge, int(st.Size())
+		return nil, fe
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	fe.Size = len(b)
+	switch {
+	case d.spec.ValidateJSON && !utf8.Valid(b):
+		fe.Kind = ErrNotUTF8
+	case d.spec.ValidateJSON && !json.Valid(b):
+		fe.Kind = ErrNotJSON
+	default:
+		return b, nil
+	}
+	return nil, fe
+}
+
+// PushFunc hands one frame to a track, waiting for room in its queue
+// until ctx ends (outgoing's LocalTrack.Push); it owns payload when it
+// returns nil. userTimestamp is UNIX ms.
+type PushFunc func(ctx context.Context, payload []byte, userTimestamp uint64) error
+
+// Result is what a Run did.
+type Result struct {
+	Frames int   // frames handed to the track
+	Bytes  int64 // their bytes
+}
+
+// Run reads frames from r and pushes them until the source ends (nil),
+// ctx ends (ctx's error), a frame is bad (a *FrameError) or a push fails.
+// At rate 0 frames go as fast as the track takes them (a full queue is
+// waited out, never dropped); at a rate > 0 they are paced. Every frame
+// Run read before an error was pushed.
+func Run(ctx context.Context, r Reader, push PushFunc, rate float64) (Result, error) {
+	var res Result
+	var next time.Time
+	for {
+		frame, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return res, nil
+		}
+		if err != nil {
+			return res, err
+		}
+		if rate > 0 {
+			if next.IsZero() {
+				next = time.Now()
+			}
+			if d := time.Until(next); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return res, ctx.Err()
+				}
+			}
+			next = next.Add(time.Duration(float64(time.Second) / rate))
+		}
+		// The track owns what it accepts: give it its own copy.
+		payload := slices.Clone(frame)
+		if err := push(ctx, payload, uint64(time.Now().UnixMilli())); err != nil {
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
+			return res, fmt.Errorf("frame %d: %w", res.Frames+1, err)
+		}
+		res.Frames++
+		res.Bytes += int64(len(payload))
+	}
+}
