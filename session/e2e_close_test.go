@@ -1,104 +1,14 @@
 package session
 
 import (
-	"context"
 	"errors"
-	"log/slog"
-	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session/probe"
 )
-
-// sfuTrackStats is what the SFU logs about a data track when it closes
-// (livekit-server pkg/rtc/datatrack_stats.go): packets and frames it
-// received from the publisher, and the gaps in their sequence numbers.
-type sfuTrackStats struct {
-	Packets, PacketsLost, Frames int64
-}
-
-// sfuStatsTap collects the embedded SFU's per-track summaries by track
-// name. The name comes with the track's logger (WithAttrs), the figures
-// with the record.
-type sfuStatsTap struct {
-	mu     sync.Mutex
-	byName map[string]sfuTrackStats
-	seen   chan string
-}
-
-func tapSFUTrackStats(t *testing.T) *sfuStatsTap {
-	tap := &sfuStatsTap{byName: map[string]sfuTrackStats{}, seen: make(chan string, 64)}
-	tapLibraryLogs(t, sfuStatsHandler{tap: tap})
-	return tap
-}
-
-type sfuStatsHandler struct {
-	tap   *sfuStatsTap
-	attrs []slog.Attr
-}
-
-func (h sfuStatsHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h sfuStatsHandler) WithGroup(string) slog.Handler            { return h }
-func (h sfuStatsHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return sfuStatsHandler{tap: h.tap, attrs: append(slices.Clip(h.attrs), as...)}
-}
-
-func (h sfuStatsHandler) Handle(_ context.Context, r slog.Record) error {
-	if r.Message != "data track stats" {
-		return nil
-	}
-	var name string
-	var st sfuTrackStats
-	s := h.tap
-	visit := func(a slog.Attr) bool {
-		switch a.Key {
-		case "name":
-			name = a.Value.String()
-		case "numPackets":
-			st.Packets = a.Value.Int64()
-		case "numPacketsLost":
-			st.PacketsLost = a.Value.Int64()
-		case "numFrames":
-			st.Frames = a.Value.Int64()
-		}
-		return true
-	}
-	for _, a := range h.attrs {
-		visit(a)
-	}
-	r.Attrs(visit)
-	s.mu.Lock()
-	s.byName[name] = st
-	s.mu.Unlock()
-	select {
-	case s.seen <- name:
-	default:
-	}
-	return nil
-}
-
-// wait returns the SFU's summary of the named track once it has logged it.
-func (s *sfuStatsTap) wait(t *testing.T, name string, d time.Duration) sfuTrackStats {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		s.mu.Lock()
-		st, ok := s.byName[name]
-		s.mu.Unlock()
-		if ok {
-			return st
-		}
-		select {
-		case <-s.seen:
-		case <-deadline:
-			t.Fatalf("the SFU logged no stats for track %q", name)
-		}
-	}
-}
 
 // Close unpublishes only after the tracks' last packets have reached the
 // SFU: everything the manager counted sent is in the SFU's own count of
