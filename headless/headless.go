@@ -41,6 +41,8 @@ type Backend interface {
 	// Settle waits for frames still on their way to the loopback
 	// subscriber (bounded by the loss grace period and ctx).
 	Settle(ctx context.Context)
+	// WaitFollowed waits until the loopback subscriber follows a track.
+	WaitFollowed(ctx context.Context, tr *session.Track) error
 	Close() error
 }
 
@@ -50,11 +52,17 @@ type Options struct {
 	// FlushTimeout bounds the wait for queued frames to leave at the end;
 	// frames still queued after it are dropped as "closed before sent".
 	FlushTimeout time.Duration // default DefaultFlushTimeout
-	Logger       *slog.Logger
+	// FollowTimeout bounds the wait, after each publish, for the loopback
+	// subscriber to follow the track before pushing starts.
+	FollowTimeout time.Duration // default DefaultFollowTimeout
+	Logger        *slog.Logger
 }
 
 // DefaultFlushTimeout bounds the exit flush.
 const DefaultFlushTimeout = 5 * time.Second
+
+// DefaultFollowTimeout bounds the wait for the loopback to subscribe.
+const DefaultFollowTimeout = 5 * time.Second
 
 // Result is how a run ended, for the caller's exit code.
 type Result struct {
@@ -85,6 +93,9 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	if o.FlushTimeout <= 0 {
 		o.FlushTimeout = DefaultFlushTimeout
 	}
+	if o.FollowTimeout <= 0 {
+		o.FollowTimeout = DefaultFollowTimeout
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -106,6 +117,13 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 			continue
 		}
 		published = append(published, lt)
+		// Start pushing once the loopback subscriber can receive: frames
+		// sent before would only count as unfollowed.
+		wctx, cancel := context.WithTimeout(ctx, o.FollowTimeout)
+		if err := b.WaitFollowed(wctx, lt); err != nil && ctx.Err() == nil {
+			o.Logger.Warn("the loopback subscriber does not follow the track yet; pushing anyway", "track", t.Name)
+		}
+		cancel()
 		if t.Source != nil {
 			r, err := source.Open(*t.Source, t.Stdin)
 			if err != nil {
@@ -255,6 +273,7 @@ type RxLine struct {
 	Late          uint64  `json:"late"`
 	Foreign       uint64  `json:"foreign"`
 	Data          uint64  `json:"data"`
+	Unfollowed    uint64  `json:"unfollowed"`
 	Incomplete    uint64  `json:"incomplete"`
 	Corrupt       uint64  `json:"corrupt"`
 	LatencyFrames uint64  `json:"latency_frames"`
@@ -299,7 +318,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 		}
 		if rx := l.Rx; rx != nil {
 			tl.Rx = &RxLine{FramesPerSec: r.ReceivedFPS, Frames: rx.Frames, Bytes: rx.Bytes, Lost: rx.Lost, InGrace: rx.InGrace,
-				GraceS: rx.Grace.Seconds(), Duplicates: rx.Duplicates, Late: rx.Late, Foreign: rx.Foreign, Data: rx.Data,
+				GraceS: rx.Grace.Seconds(), Duplicates: rx.Duplicates, Late: rx.Late, Foreign: rx.Foreign, Data: rx.Data, Unfollowed: rx.Unfollowed,
 				Incomplete: rx.Incomplete, Corrupt: rx.Corrupt,
 				LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99)}
 		}

@@ -109,7 +109,7 @@ func TestRunPrintsJSONLinesThatAddUp(t *testing.T) {
 	if final.Pushed == 0 || final.Pushed != final.Sent+final.Dropped+final.Queued || final.Queued != 0 {
 		t.Fatalf("final counters do not add up: %+v", final)
 	}
-	if final.Rx == nil || final.Rx.Frames == 0 || final.Rx.Frames+final.Rx.Lost+final.Rx.InGrace != final.Sent || final.Rx.InGrace != 0 {
+	if final.Rx == nil || final.Rx.Frames == 0 || final.Rx.Frames+final.Rx.Lost+final.Rx.InGrace+final.Rx.Unfollowed != final.Sent || final.Rx.InGrace != 0 {
 		t.Fatalf("loopback figures do not add up: sent %d, rx %+v", final.Sent, final.Rx)
 	}
 	if idle := last.Tracks[1]; idle.Pushed != 0 || idle.State != "unpublished" {
@@ -315,8 +315,9 @@ func (idleBackend) PublishWith(context.Context, session.PublishOptions) (*sessio
 func (idleBackend) Report(*report.Snapshot) report.Snapshot {
 	return report.Snapshot{At: time.Now(), Connection: report.Status{State: report.Connected}}
 }
-func (idleBackend) Settle(context.Context) {}
-func (idleBackend) Close() error           { return nil }
+func (idleBackend) Settle(context.Context)                             {}
+func (idleBackend) WaitFollowed(context.Context, *session.Track) error { return nil }
+func (idleBackend) Close() error                                       { return nil }
 
 // A data source: every line of standard input becomes a frame, none
 // dropped (the source waits for the track), all of them arriving at the

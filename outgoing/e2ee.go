@@ -67,6 +67,14 @@ func newE2EEKeyFromBytes(key []byte) (*E2EEKey, error) {
 
 // Open decrypts a frame sealed with this key (for tests and subscribers).
 func (k *E2EEKey) Open(dst, ciphertext []byte, ext packetizer.E2EE) ([]byte, error) {
+	return k.OpenFrame(dst, ciphertext, &ext)
+}
+
+// OpenFrame is Open with the extension by pointer: a receive path that
+// keeps the extension in memory of its own opens frames without an
+// allocation (Open's copy of ext escapes to the heap through the AEAD
+// interface). The plaintext is appended to dst.
+func (k *E2EEKey) OpenFrame(dst, ciphertext []byte, ext *packetizer.E2EE) ([]byte, error) {
 	return k.aead.Open(dst, ext.IV[:], ciphertext, nil)
 }
 

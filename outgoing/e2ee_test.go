@@ -145,6 +145,23 @@ func TestNewE2EEKeyDerivesPBKDF2(t *testing.T) {
 	}
 }
 
+func TestOpenFrameDoesNotAllocate(t *testing.T) {
+	k, _ := newE2EEKeyFromBytes(make([]byte, 16))
+	ct, ext, err := newSealer(k, time.Now).seal(make([]byte, 1024))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := &ext // as a receive path holds it
+	dst := make([]byte, 0, 1024)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := k.OpenFrame(dst[:0], ct, held); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Fatalf("%v allocations per OpenFrame", n)
+	}
+}
+
 // roundTrip seals plaintext with from and opens it with to.
 func roundTrip(t *testing.T, from, to *E2EEKey, plaintext string) error {
 	t.Helper()

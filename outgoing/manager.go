@@ -243,11 +243,12 @@ type PublishOptions struct {
 	// session's StoreSchema).
 	Type schema.Decl
 	// OnSent, when set, sees every frame of the track once all its packets
-	// were handed to the transport: the payload as pushed (before
-	// encryption), valid only during the call. It runs on the track's
-	// sender goroutine and must be quick (the session records the probe
-	// frames it sent, to know which ones a subscriber should see).
-	OnSent func(payload []byte)
+	// were handed to the transport: the SID they went out under and the
+	// payload as pushed (before encryption), valid only during the call.
+	// It runs on the track's sender goroutine and must be quick (the
+	// session records the probe frames it sent, to know which ones a
+	// subscriber should see).
+	OnSent func(sid string, payload []byte)
 }
 
 // Publish asks the SFU to publish a track and waits for its answer, ctx

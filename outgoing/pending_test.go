@@ -135,7 +135,10 @@ func TestOnSentSeesSentFramesOnly(t *testing.T) {
 	h := newHarness(t, Options{E2EE: key})
 	var mu sync.Mutex
 	var seen [][]byte
-	req, res := h.publishAsync(context.Background(), PublishOptions{Name: "x", E2EE: true, OnSent: func(p []byte) {
+	req, res := h.publishAsync(context.Background(), PublishOptions{Name: "x", E2EE: true, OnSent: func(sid string, p []byte) {
+		if sid != "DTR_1" {
+			t.Errorf("sent under %q", sid)
+		}
 		mu.Lock()
 		seen = append(seen, bytes.Clone(p))
 		mu.Unlock()

@@ -1,10 +1,13 @@
 package packetizer
 
 import (
+	"cmp"
 	"container/heap"
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
+	"time"
 )
 
 // Defaults and limits of DepacketizerOptions.
@@ -12,6 +15,11 @@ const (
 	DefaultMaxFramesInFlight = 32
 	DefaultMaxBufferedBytes  = 16 << 20
 	DefaultReorderWindow     = 2048
+	// DefaultReorderDelay is how long a sequence number may stay missing
+	// after a later one arrived before it counts as lost. The SFU drops
+	// what it cannot forward within its target latency (100 ms by
+	// default), so a packet later than this is not coming.
+	DefaultReorderDelay = 500 * time.Millisecond
 
 	// MaxFramesInFlightLimit caps MaxFramesInFlight: every eviction scans
 	// the partial frames, and partials older than the reorder window are
@@ -23,9 +31,16 @@ const (
 	MaxReorderWindow = 16384
 
 	// PacketOverhead is what each held packet counts toward
-	// MaxBufferedBytes besides its payload (map entry, slice header,
-	// allocation), so that packets with empty payloads are bounded too.
+	// MaxBufferedBytes besides its payload (its index entry and share of
+	// the bookkeeping), so that packets with empty payloads are bounded too.
 	PacketOverhead = 64
+
+	// ClientMaxFramePackets is the most packets a frame may have for
+	// LiveKit's JS and Rust subscribers: their depacketizers give up a
+	// frame with more (MAX_BUFFER_PACKETS). This one does not; the
+	// receive stats count such frames so a monitor can say a client
+	// subscriber would have dropped them.
+	ClientMaxFramePackets = 128
 
 	// maxFramePackets bounds the sequence span of one frame: a longer one
 	// could not be told apart from its 16-bit sequence numbers wrapping.
@@ -34,10 +49,21 @@ const (
 	// maxGivenUp bounds the records of given-up frames. Forgetting one only
 	// risks counting that frame incomplete twice if more packets of it come.
 	maxGivenUp = 4096
+	// maxFreePartials bounds the partial frames kept for reuse: in order,
+	// one frame is in flight at a time.
+	maxFreePartials = 4
+	maxCheckpoints  = 32
+	// maxGaps bounds the frame-number gaps waiting to be settled; past it
+	// the oldest is settled early (its frames counted lost at once).
+	maxGaps = 256
+	// maxTrackedGap is the widest gap whose frames are told apart when
+	// they arrive late (one bit each); a wider gap is counted lost whole.
+	maxTrackedGap = 1 << 14
 )
 
-// DepacketizerOptions bounds what a Depacketizer buffers. Zero values take
-// the defaults; values above a limit are clamped to it.
+// DepacketizerOptions bounds what a Depacketizer buffers and says when a
+// missing packet counts as lost. Zero values take the defaults; values
+// above a limit are clamped to it.
 type DepacketizerOptions struct {
 	// MaxFramesInFlight caps partially received frames; past it the partial
 	// whose newest packet is oldest is given up (counted incomplete).
@@ -45,15 +71,21 @@ type DepacketizerOptions struct {
 	MaxFramesInFlight int
 	// MaxBufferedBytes caps the memory held for partial frames: payload
 	// bytes plus PacketOverhead per packet. Default 16 MiB. A frame that
-	// alone needs more can never complete: it is counted incomplete as soon
-	// as it goes over, and its later packets are dropped as late.
+	// alone needs more before its last packet arrives can never complete:
+	// it is counted incomplete as soon as it goes over, and its later
+	// packets are dropped as late.
 	MaxBufferedBytes int
 	// ReorderWindow is how many sequence numbers a packet may trail the
 	// highest one seen. Older packets are dropped as late, a partial frame
 	// whose newest packet falls behind the window is given up, and
-	// sequence numbers that fall behind it unreceived are reported lost.
+	// sequence numbers that fall behind it unreceived are counted lost.
 	// Default 2048, at most MaxReorderWindow.
 	ReorderWindow int
+	// ReorderDelay does the same in time, for packets pushed with PushAt
+	// and for Expire: a sequence number still missing this long after a
+	// later one arrived is counted lost, so loss shows at low packet rates
+	// too. Default DefaultReorderDelay; negative turns it off.
+	ReorderDelay time.Duration
 }
 
 // ReceivedFrame is a reassembled frame.
@@ -62,49 +94,96 @@ type ReceivedFrame struct {
 	Sequence    uint16 // of its first packet
 	Timestamp   uint32
 	Extensions  Extensions
-	Payload     []byte // owned by the caller
-	Packets     int
+	// Payload is owned by the caller after Push; after PushAt it is only
+	// valid until the next call on the Depacketizer.
+	Payload []byte
+	Packets int
 }
 
 // SeqRange is an inclusive range of sequence numbers (it may wrap).
 type SeqRange struct{ First, Last uint16 }
 
-// DepacketizerStats counts what a Depacketizer has seen.
+// IncompleteReason says why a partial frame was given up.
+type IncompleteReason int
+
+const (
+	IncompleteMissing    IncompleteReason = iota // packets never came within the reorder window or delay
+	IncompleteEvicted                            // more frames or bytes in flight than the options allow
+	IncompleteTooLarge                           // the frame alone exceeds MaxBufferedBytes or the sequence span
+	IncompleteSuperseded                         // a newer frame reused its number, or a repeated START or FINAL contradicted it
+	IncompleteFlushed                            // still partial at Flush: the stream or subscription ended (its last packets may have been in flight)
+	NumIncompleteReasons
+)
+
+var incompleteNames = [...]string{"packets missing", "evicted", "too large", "superseded", "flushed"}
+
+func (r IncompleteReason) String() string {
+	if r >= 0 && int(r) < len(incompleteNames) {
+		return incompleteNames[r]
+	}
+	return fmt.Sprintf("incomplete(%d)", int(r))
+}
+
+// DepacketizerStats counts what a Depacketizer has seen. The counters
+// only grow, except PacketsMissing, FramesInFlight and BufferedBytes.
 type DepacketizerStats struct {
 	PacketsReceived uint64 // with the track's handle
 	// PacketsDuplicate counts copies of packets received within the
 	// reorder window.
 	PacketsDuplicate uint64
-	// PacketsLate counts packets dropped because they trail the highest
-	// sequence by more than the reorder window, belong to a frame already
-	// given up, or are older than a newer frame that reuses their frame
-	// number.
+	// PacketsReordered counts packets accepted with a sequence number
+	// below the highest one already received.
+	PacketsReordered uint64
+	// PacketsLate counts packets dropped because their sequence number was
+	// already settled (behind the reorder window or delay, or at Flush),
+	// they belong to a frame already given up, or they are older than a
+	// newer frame that reuses their frame number. A late packet does not
+	// undo its loss: it stays counted in PacketsLost.
 	PacketsLate    uint64
 	PacketsForeign uint64 // other track handles, ignored
-	// PacketsLost is RTP-style: sequence numbers from the lowest to the
-	// highest received, minus the distinct packets received. Packets that
-	// arrive late but within the reorder window lower it.
-	PacketsLost      uint64
+	// PacketsLost counts sequence numbers, from the lowest received to
+	// the highest, that the reorder window or delay (or Flush) passed
+	// without them arriving. It never decreases.
+	PacketsLost uint64
+	// PacketsMissing is the RTP-style count: sequence numbers from the
+	// lowest received to the highest, minus the distinct ones received.
+	// A reordered packet lowers it; it includes PacketsLost.
+	PacketsMissing   uint64
 	FramesCompleted  uint64
-	FramesIncomplete uint64 // given up with packets missing, or too large
-	FramesInFlight   int
-	BufferedBytes    int // payload plus PacketOverhead per packet held
+	FramesIncomplete uint64 // given up with packets missing, or too large; the sum of IncompleteBy
+	IncompleteBy     [NumIncompleteReasons]uint64
+	// FramesLost counts frame numbers, between the lowest and the highest
+	// received, of which no packet arrived (settled as PacketsLost is: a
+	// frame's packets all come before a later frame's). An empty frame
+	// sends no packet, so it counts here too.
+	FramesLost     uint64
+	FramesInFlight int
+	BufferedBytes  int // payload plus PacketOverhead per packet held
 	// RecentLost are the latest sequence ranges that never arrived, oldest
-	// first and newest last, at most 16. A sequence number is reported
-	// once the reorder window has moved past it without it, or at Flush;
-	// nothing before the lowest sequence received counts.
+	// first and newest last, at most 16.
 	RecentLost []SeqRange
+}
+
+// seg is where one held packet's payload sits in its partial's data.
+type seg struct {
+	seq    uint64
+	off, n int
 }
 
 // partial is a frame being reassembled. Every packet it holds lies within
 // [start, final] as far as those are known: a packet that contradicts that
 // (or the frame's timestamp and extensions) is not of this frame.
+//
+// Payloads are appended to data in arrival order, so a frame that arrives
+// in order is its data as is: each byte is copied once, from the packet
+// into the frame. Only a reordered frame is copied again, sorted.
 type partial struct {
 	frame    uint16
 	ts       uint32
 	ext      Extensions
-	packets  map[uint64][]byte // by extended sequence number
-	bytes    int               // payload held
+	segs     []seg  // arrival order
+	data     []byte // payloads, arrival order
+	inOrder  bool   // segs hold consecutive ascending sequence numbers
 	start    uint64
 	final    uint64
 	hasStart bool
@@ -113,10 +192,10 @@ type partial struct {
 	index    int    // in Depacketizer.byHi
 }
 
-func (pt *partial) cost() int { return pt.bytes + len(pt.packets)*PacketOverhead }
+func (pt *partial) cost() int { return len(pt.data) + len(pt.segs)*PacketOverhead }
 
 func (pt *partial) complete() bool {
-	return pt.hasStart && pt.hasFinal && uint64(len(pt.packets)) == pt.final-pt.start+1
+	return pt.hasStart && pt.hasFinal && uint64(len(pt.segs)) == pt.final-pt.start+1
 }
 
 // conflicts reports whether a packet with frame pt.frame cannot be part
@@ -130,8 +209,11 @@ func (pt *partial) conflicts(h *Header, seq uint64) bool {
 
 // add stores the packet; it reports whether pt.hi grew.
 func (pt *partial) add(h *Header, seq uint64, payload []byte) bool {
-	pt.packets[seq] = slices.Clone(payload)
-	pt.bytes += len(payload)
+	if n := len(pt.segs); n > 0 && seq != pt.segs[n-1].seq+1 {
+		pt.inOrder = false
+	}
+	pt.segs = append(pt.segs, seg{seq: seq, off: len(pt.data), n: len(payload)})
+	pt.data = append(pt.data, payload...)
 	if h.Marker.IsStart() {
 		pt.start, pt.hasStart = seq, true
 	}
@@ -195,13 +277,35 @@ func (g *givenUp) owns(h *Header, seq, window uint64) bool {
 // extRange is an inclusive range of extended sequence numbers.
 type extRange struct{ first, last uint64 }
 
+// checkpoint records that sequence seq had arrived at time at (since the
+// first PushAt): once at is ReorderDelay old, every sequence below seq
+// still missing is lost.
+type checkpoint struct {
+	seq uint64
+	at  time.Duration
+}
+
+// gap is a run of frame numbers no packet has arrived for yet, between
+// two frames that did. All their packets precede sequence seq (senders
+// number packets in frame order), so they are settled, and the frames
+// still unseen counted lost, when the sequence edge reaches seq.
+type gap struct {
+	first, last uint64 // extended frame numbers, inclusive
+	seq         uint64
+	seen        uint64 // frames of the run that arrived since
+	tracked     bool   // seen is kept per frame in fseen
+}
+
 // Depacketizer reassembles one track's frames from packets that may arrive
 // out of order, duplicated or not at all (the `_data_track` channel is
-// unordered with no retransmissions). Memory is bounded by its options.
+// unordered with no retransmissions), and accounts for every sequence and
+// frame number: received, duplicate, reordered, late, lost. Memory is
+// bounded by its options, and in steady state it allocates nothing: the
+// buffers of finished frames are reused.
 //
-// Sequence numbers are tracked extended to 64 bits, so wraps at 65535 are
-// invisible. A frame is returned only when a START, a FINAL and every
-// sequence number between them arrived with the same frame number,
+// Sequence and frame numbers are tracked extended to 64 bits, so wraps at
+// 65535 are invisible. A frame is returned only when a START, a FINAL and
+// every sequence number between them arrived with the same frame number,
 // timestamp and extensions.
 //
 // It is not safe for concurrent use.
@@ -213,7 +317,7 @@ type Depacketizer struct {
 
 	seqInit  bool
 	highest  uint64 // highest sequence received
-	edge     uint64 // sequences below it are settled: received, or reported lost
+	edge     uint64 // sequences below it are settled: received, or counted lost
 	base     uint64 // lowest sequence received; loss is not counted before it
 	distinct uint64
 	// seen has bit uint16(s) set when s in [edge, highest] was received.
@@ -221,11 +325,41 @@ type Depacketizer struct {
 	seen [1 << 16 / 64]uint64
 
 	partials map[uint16]*partial
-	byHi     byHi // the same partials, oldest newest packet first
+	cur      *partial // the partial the last packet went to, if still held
+	byHi     byHi     // the same partials, oldest newest packet first
 	givenUp  map[uint16]givenUp
 	sweepAt  int // sweep expired givenUp records past this many
 
 	lost []extRange // newest last
+
+	// Reuse: lent is the partial whose data the last PushAt returned;
+	// it goes back to free on the next call.
+	lent        *partial
+	free        []*partial
+	retained    int // bytes of data capacity held in free
+	retainLimit int
+	scratch     []byte // a reordered frame, sorted
+
+	// Time (PushAt, Expire).
+	timed    bool // the current packet came with an arrival time
+	epoch    time.Time
+	hasEpoch bool
+	now      time.Duration
+	// highestAt is when highest arrived (timed packets only).
+	highestAt time.Duration
+	cps       [maxCheckpoints]checkpoint
+	cpHead    int
+	cpN       int
+
+	// Frame numbers.
+	frameInit bool
+	highFrame uint64 // extended
+	baseFrame uint64
+	baseSeq   uint64 // a sequence of baseFrame
+	gaps      [maxGaps]gap
+	gapHead   int
+	gapN      int
+	fseen     [1 << 16 / 64]uint64 // frames of tracked gaps that arrived
 }
 
 // NewDepacketizer returns a depacketizer; the first packet fixes its track handle.
@@ -233,12 +367,17 @@ func NewDepacketizer(opts DepacketizerOptions) *Depacketizer {
 	opts.MaxFramesInFlight = clampOption(opts.MaxFramesInFlight, DefaultMaxFramesInFlight, MaxFramesInFlightLimit)
 	opts.MaxBufferedBytes = clampOption(opts.MaxBufferedBytes, DefaultMaxBufferedBytes, math.MaxInt)
 	opts.ReorderWindow = clampOption(opts.ReorderWindow, DefaultReorderWindow, MaxReorderWindow)
+	if opts.ReorderDelay == 0 {
+		opts.ReorderDelay = DefaultReorderDelay
+	}
 	return &Depacketizer{
-		opts:     opts,
-		window:   uint64(opts.ReorderWindow),
-		partials: map[uint16]*partial{},
-		givenUp:  map[uint16]givenUp{},
-		sweepAt:  64,
+		opts:        opts,
+		window:      uint64(opts.ReorderWindow),
+		partials:    make(map[uint16]*partial, opts.MaxFramesInFlight),
+		givenUp:     map[uint16]givenUp{},
+		sweepAt:     64,
+		free:        make([]*partial, 0, maxFreePartials),
+		retainLimit: opts.MaxBufferedBytes / 4,
 	}
 }
 
@@ -250,8 +389,90 @@ func clampOption(v, def, limit int) int {
 }
 
 // Push adds one packet. When it completes a frame, that frame is returned
-// with ok set.
+// with ok set; its Payload is the caller's. Push does not count time, so
+// only the reorder window settles loss.
 func (d *Depacketizer) Push(p Packet) (f ReceivedFrame, ok bool) {
+	d.release()
+	d.timed = false
+	f, ok = d.push(p)
+	if ok {
+		f.Payload = slices.Clone(f.Payload)
+	}
+	return f, ok
+}
+
+// PushAt adds one packet that arrived at arrival. When it completes a
+// frame, that frame is returned with ok set; its Payload is only valid
+// until the next call on d: it is the depacketizer's reused buffer, or
+// p.Payload itself for a single-packet frame. A frame that arrived in
+// order has been copied once, from its packets into that buffer.
+//
+// Arrival times also settle loss by ReorderDelay; they should come from
+// one clock (time.Now readings are compared by their monotonic part).
+func (d *Depacketizer) PushAt(p Packet, arrival time.Time) (f ReceivedFrame, ok bool) {
+	d.release()
+	d.timed = d.opts.ReorderDelay > 0
+	if d.timed {
+		d.now = d.since(arrival)
+		d.expire()
+	}
+	return d.push(p)
+}
+
+// Expire settles by time, as a packet arriving at now would: sequence
+// numbers missing for ReorderDelay after a later one arrived are counted
+// lost, with the frames they leave incomplete or missing. Call it when
+// packets may have stopped, so the last losses show.
+func (d *Depacketizer) Expire(now time.Time) {
+	d.release()
+	if d.opts.ReorderDelay <= 0 || !d.hasEpoch {
+		return
+	}
+	d.now = d.since(now)
+	d.expire()
+}
+
+func (d *Depacketizer) since(t time.Time) time.Duration {
+	if !d.hasEpoch {
+		d.epoch, d.hasEpoch = t, true
+	}
+	return t.Sub(d.epoch)
+}
+
+func (d *Depacketizer) expire() {
+	for d.cpN > 0 {
+		cp := d.cps[d.cpHead]
+		if d.now-cp.at < d.opts.ReorderDelay {
+			return
+		}
+		d.cpHead = (d.cpHead + 1) % maxCheckpoints
+		d.cpN--
+		if cp.seq > d.edge {
+			d.advance(cp.seq)
+		}
+	}
+	// The newest packet may be younger than every checkpoint's spacing:
+	// once it is ReorderDelay old, everything below it is settled too.
+	if d.cpN == 0 && d.seqInit && d.highest > d.edge && d.now-d.highestAt >= d.opts.ReorderDelay {
+		d.advance(d.highest)
+	}
+}
+
+// checkpoint notes that seq, a new highest, arrived now. Checkpoints are
+// at least ReorderDelay/16 apart, so a loss is settled at most 1/16 of
+// the delay late, never early.
+func (d *Depacketizer) checkpoint(seq uint64) {
+	if d.cpN > 0 && d.now-d.cps[(d.cpHead+d.cpN-1)%maxCheckpoints].at < d.opts.ReorderDelay/16 {
+		return
+	}
+	if d.cpN == maxCheckpoints {
+		return // only when time stands still for the clock; the window still settles
+	}
+	d.cps[(d.cpHead+d.cpN)%maxCheckpoints] = checkpoint{seq: seq, at: d.now}
+	d.cpN++
+}
+
+func (d *Depacketizer) push(p Packet) (f ReceivedFrame, ok bool) {
 	h := &p.Header
 	if d.handle == 0 {
 		d.handle = h.Handle
@@ -264,7 +485,11 @@ func (d *Depacketizer) Push(p Packet) (f ReceivedFrame, ok bool) {
 	if !fresh {
 		return f, false
 	}
-	pt := d.partials[h.FrameNumber]
+	d.noteFrame(h.FrameNumber, seq)
+	pt := d.cur // in order, the frame of the last packet
+	if pt == nil || pt.frame != h.FrameNumber {
+		pt = d.partials[h.FrameNumber]
+	}
 	if pt == nil && d.lateForGivenUp(h, seq) {
 		d.stats.PacketsLate++
 		return f, false
@@ -276,21 +501,21 @@ func (d *Depacketizer) Push(p Packet) (f ReceivedFrame, ok bool) {
 			d.stats.PacketsLate++
 			return f, false
 		}
-		d.giveUp(pt)
+		d.giveUp(pt, IncompleteSuperseded)
 		pt = nil
 	}
 	if pt == nil {
 		if h.Marker == MarkerSingle {
 			d.stats.FramesCompleted++
 			return ReceivedFrame{FrameNumber: h.FrameNumber, Sequence: h.Sequence, Timestamp: h.Timestamp,
-				Extensions: h.Extensions, Payload: slices.Clone(p.Payload), Packets: 1}, true
+				Extensions: h.Extensions, Payload: p.Payload, Packets: 1}, true
 		}
-		pt = &partial{frame: h.FrameNumber, ts: h.Timestamp, ext: h.Extensions,
-			packets: map[uint64][]byte{}, lo: seq, hi: seq}
+		pt = d.newPartial(h, seq)
 		d.partials[h.FrameNumber] = pt
 		heap.Push(&d.byHi, pt)
 	}
-	if pt.add(h, seq, p.Payload) {
+	d.cur = pt
+	if pt.add(h, seq, p.Payload) && len(d.byHi) > 1 { // alone, it is in place
 		heap.Fix(&d.byHi, pt.index)
 	}
 	d.stats.BufferedBytes += len(p.Payload) + PacketOverhead
@@ -338,22 +563,38 @@ func (d *Depacketizer) receive(s uint16) (uint64, bool) {
 	*w |= mask
 	d.distinct++
 	d.base = min(d.base, seq)
-	if seq > d.highest {
+	switch {
+	case seq > d.highest:
 		d.highest = seq
+		if d.timed {
+			d.highestAt = d.now
+			d.checkpoint(seq)
+		}
 		if edge := seq - d.window; edge > d.edge {
-			d.settle(edge)
+			d.advance(edge)
 		}
-		// Give up the partials whose newest packet fell behind the window:
-		// their missing packets would now be dropped as late.
-		for len(d.byHi) > 0 && d.byHi[0].hi < d.edge {
-			d.giveUp(d.byHi[0])
-		}
+	case seq < d.highest:
+		d.stats.PacketsReordered++
 	}
-	d.stats.PacketsLost = d.highest - d.base + 1 - d.distinct
+	d.stats.PacketsMissing = d.highest - d.base + 1 - d.distinct
 	return seq, true
 }
 
-// settle moves the edge up to `to`, reporting the sequences passed that
+// advance moves the edge up to `to`: sequences passed that never arrived
+// are counted lost, partial frames whose newest packet is behind it are
+// given up (their missing packets could now only be late), and frame
+// gaps wholly behind it are settled.
+func (d *Depacketizer) advance(to uint64) {
+	d.settle(to)
+	for len(d.byHi) > 0 && d.byHi[0].hi < d.edge {
+		d.giveUp(d.byHi[0], IncompleteMissing)
+	}
+	for d.gapN > 0 && d.gaps[d.gapHead].seq <= d.edge {
+		d.settleGap()
+	}
+}
+
+// settle moves the edge up to `to`, counting the sequences passed that
 // never arrived as lost and clearing their bits for reuse.
 func (d *Depacketizer) settle(to uint64) {
 	for s := d.edge; s < to; {
@@ -380,6 +621,7 @@ func (d *Depacketizer) noteLost(first, last uint64) {
 		return
 	}
 	first = max(first, d.base)
+	d.stats.PacketsLost += last - first + 1
 	// Merge with the previous range while it stays unambiguous in 16 bits.
 	if n := len(d.lost); n > 0 && d.lost[n-1].last+1 == first && last-d.lost[n-1].first < 1<<15 {
 		d.lost[n-1].last = last
@@ -391,38 +633,169 @@ func (d *Depacketizer) noteLost(first, last uint64) {
 	d.lost = append(d.lost, extRange{first, last})
 }
 
+// noteFrame tracks frame numbers: a frame above the highest one seen
+// opens a gap for the numbers skipped, one below the lowest a gap down to
+// it, and one in between may fill a gap.
+func (d *Depacketizer) noteFrame(fn uint16, seq uint64) {
+	if !d.frameInit {
+		ext := 1<<32 + uint64(fn)
+		d.frameInit, d.highFrame, d.baseFrame, d.baseSeq = true, ext, ext, seq
+		return
+	}
+	f := d.highFrame + uint64(int64(int16(fn-uint16(d.highFrame))))
+	switch {
+	case f == d.highFrame:
+	case f > d.highFrame:
+		if f > d.highFrame+1 {
+			d.pushGap(gap{first: d.highFrame + 1, last: f - 1, seq: seq}, false)
+		}
+		d.highFrame = f
+	case f < d.baseFrame:
+		if f+1 < d.baseFrame {
+			d.pushGap(gap{first: f + 1, last: d.baseFrame - 1, seq: d.baseSeq}, true)
+		}
+		d.baseFrame, d.baseSeq = f, seq
+	default:
+		d.fillGap(f)
+	}
+}
+
+func (d *Depacketizer) pushGap(g gap, front bool) {
+	if d.gapN == maxGaps {
+		d.settleGap()
+	}
+	g.tracked = g.last-g.first < maxTrackedGap
+	if front {
+		d.gapHead = (d.gapHead + maxGaps - 1) % maxGaps
+		d.gaps[d.gapHead] = g
+	} else {
+		d.gaps[(d.gapHead+d.gapN)%maxGaps] = g
+	}
+	d.gapN++
+}
+
+// fillGap notes that frame f, inside a pending gap, arrived after all.
+func (d *Depacketizer) fillGap(f uint64) {
+	for i := d.gapN - 1; i >= 0; i-- {
+		g := &d.gaps[(d.gapHead+i)%maxGaps]
+		if f > g.last {
+			return // gaps are in frame order: none holds f
+		}
+		if f < g.first {
+			continue
+		}
+		if g.tracked {
+			w, mask := &d.fseen[uint16(f)/64], uint64(1)<<(f%64)
+			if *w&mask == 0 {
+				*w |= mask
+				g.seen++
+			}
+		}
+		return
+	}
+}
+
+// settleGap counts the oldest gap's frames that never arrived as lost.
+func (d *Depacketizer) settleGap() {
+	g := &d.gaps[d.gapHead]
+	d.stats.FramesLost += g.last - g.first + 1 - g.seen
+	if g.tracked {
+		for f := g.first; f <= g.last; {
+			off := f % 64
+			n := min(64-off, g.last+1-f)
+			d.fseen[uint16(f)/64] &^= ^uint64(0) >> (64 - n) << off
+			f += n
+		}
+	}
+	d.gapHead = (d.gapHead + 1) % maxGaps
+	d.gapN--
+}
+
 // enforceBounds gives up partials while over a bound, cur first if it
 // alone is over the byte cap (it could never complete), then the ones
 // whose newest packet is oldest.
 func (d *Depacketizer) enforceBounds(cur *partial) {
 	if cur.cost() > d.opts.MaxBufferedBytes || cur.hi-cur.lo >= maxFramePackets {
-		d.giveUp(cur)
+		d.giveUp(cur, IncompleteTooLarge)
 	}
 	for len(d.partials) > d.opts.MaxFramesInFlight || d.stats.BufferedBytes > d.opts.MaxBufferedBytes {
-		d.giveUp(d.byHi[0])
+		d.giveUp(d.byHi[0], IncompleteEvicted)
 	}
 }
 
+func (d *Depacketizer) newPartial(h *Header, seq uint64) *partial {
+	var pt *partial
+	if n := len(d.free); n > 0 {
+		pt = d.free[n-1]
+		d.free = d.free[:n-1]
+		d.retained -= cap(pt.data)
+	} else {
+		pt = &partial{}
+	}
+	*pt = partial{frame: h.FrameNumber, ts: h.Timestamp, ext: h.Extensions, segs: pt.segs[:0], data: pt.data[:0],
+		inOrder: true, lo: seq, hi: seq}
+	return pt
+}
+
+// recycle keeps pt for a later frame, within the retention bounds.
+func (d *Depacketizer) recycle(pt *partial) {
+	if len(d.free) == maxFreePartials {
+		return
+	}
+	if d.retained+cap(pt.data) > d.retainLimit {
+		pt.data = nil
+	}
+	if cap(pt.segs) > 1024 {
+		pt.segs = nil
+	}
+	d.retained += cap(pt.data)
+	d.free = append(d.free, pt)
+}
+
+// release takes back the partial lent by the last PushAt.
+func (d *Depacketizer) release() {
+	if d.lent != nil {
+		d.recycle(d.lent)
+		d.lent = nil
+	}
+	if cap(d.scratch) > d.retainLimit {
+		d.scratch = nil
+	}
+}
+
+func cmpSeg(a, b seg) int { return cmp.Compare(a.seq, b.seq) }
+
+// assemble returns pt's frame, lending pt until the next call.
 func (d *Depacketizer) assemble(pt *partial) ReceivedFrame {
-	payload := make([]byte, 0, pt.bytes)
-	for s := pt.start; s <= pt.final; s++ {
-		payload = append(payload, pt.packets[s]...)
+	payload := pt.data
+	if !pt.inOrder {
+		slices.SortFunc(pt.segs, cmpSeg)
+		d.scratch = d.scratch[:0]
+		for _, s := range pt.segs {
+			d.scratch = append(d.scratch, pt.data[s.off:s.off+s.n]...)
+		}
+		payload = d.scratch
 	}
 	d.remove(pt)
+	d.lent = pt
 	d.stats.FramesCompleted++
 	return ReceivedFrame{FrameNumber: pt.frame, Sequence: uint16(pt.start), Timestamp: pt.ts,
-		Extensions: pt.ext, Payload: payload, Packets: len(pt.packets)}
+		Extensions: pt.ext, Payload: payload, Packets: len(pt.segs)}
 }
 
 func (d *Depacketizer) remove(pt *partial) {
+	if d.cur == pt {
+		d.cur = nil
+	}
 	delete(d.partials, pt.frame)
 	heap.Remove(&d.byHi, pt.index)
 	d.stats.BufferedBytes -= pt.cost()
 }
 
-func (d *Depacketizer) giveUp(pt *partial) {
+func (d *Depacketizer) giveUp(pt *partial, why IncompleteReason) {
 	d.remove(pt)
 	d.stats.FramesIncomplete++
+	d.stats.IncompleteBy[why]++
 	g := givenUp{ts: pt.ts, ext: pt.ext, hi: pt.hi, final: pt.final, hasFinal: pt.hasFinal}
 	if pt.hasStart {
 		g.start = pt.start
@@ -431,6 +804,7 @@ func (d *Depacketizer) giveUp(pt *partial) {
 	if len(d.givenUp) > d.sweepAt {
 		d.sweepGivenUp()
 	}
+	d.recycle(pt)
 }
 
 // sweepGivenUp drops records no packet can match any more (their frame
@@ -445,16 +819,21 @@ func (d *Depacketizer) sweepGivenUp() {
 	d.sweepAt = max(64, 2*len(d.givenUp))
 }
 
-// Flush gives up every partial frame (for example when the track ends), so
-// it is counted incomplete, and reports every sequence number up to the
-// highest seen that has not arrived as lost. Packets at or below that
+// Flush ends the stream (for example when the track or the subscription
+// ends): every partial frame is given up and counted incomplete, every
+// sequence number up to the highest seen that has not arrived is counted
+// lost, and so is every frame number in a gap. Packets at or below that
 // sequence are dropped as late afterwards.
 func (d *Depacketizer) Flush() {
+	d.release()
 	for len(d.byHi) > 0 {
-		d.giveUp(d.byHi[0])
+		d.giveUp(d.byHi[0], IncompleteFlushed)
 	}
 	if d.seqInit && d.highest+1 > d.edge {
-		d.settle(d.highest + 1)
+		d.advance(d.highest + 1)
+	}
+	for d.gapN > 0 {
+		d.settleGap()
 	}
 }
 

@@ -119,23 +119,24 @@ func TestDepacketizerBoundsAndLostRanges(t *testing.T) {
 		d.Push(pkts[2])
 	}
 	s := d.Stats()
-	if s.FramesInFlight != 2 || s.FramesIncomplete != 1 || s.PacketsLost != 3 {
+	if s.FramesInFlight != 2 || s.FramesIncomplete != 1 || s.IncompleteBy[IncompleteEvicted] != 1 || s.PacketsMissing != 3 {
 		t.Fatalf("stats %+v", s)
 	}
-	if len(s.RecentLost) != 0 {
-		t.Fatalf("lost reported before the window passed: %+v", s.RecentLost)
+	if len(s.RecentLost) != 0 || s.PacketsLost != 0 {
+		t.Fatalf("lost counted before the window passed: %+v", s)
 	}
 	// A late packet of the evicted frame must not resurrect it, but it did
-	// arrive, so it is no longer lost.
+	// arrive, so it is no longer missing.
 	if _, ok := d.Push(frame0[1]); ok {
 		t.Fatal("evicted frame completed")
 	}
-	if s := d.Stats(); s.FramesInFlight != 2 || s.PacketsLate != 1 || s.PacketsLost != 2 {
+	if s := d.Stats(); s.FramesInFlight != 2 || s.PacketsLate != 1 || s.PacketsMissing != 2 || s.PacketsReordered != 1 {
 		t.Fatalf("late packet: %+v", s)
 	}
 	d.Flush()
 	s = d.Stats()
-	if s.FramesIncomplete != 3 || !slices.Equal(s.RecentLost, []SeqRange{{4, 4}, {7, 7}}) {
+	if s.FramesIncomplete != 3 || s.IncompleteBy[IncompleteFlushed] != 2 || s.PacketsLost != 2 || s.PacketsMissing != 2 ||
+		s.FramesLost != 0 || !slices.Equal(s.RecentLost, []SeqRange{{4, 4}, {7, 7}}) {
 		t.Fatalf("after flush: %+v", s)
 	}
 }
@@ -302,9 +303,12 @@ func lossCase(t *testing.T, drop int) {
 		s.PacketsLost != 1 || !slices.Equal(s.RecentLost, []SeqRange{{lost, lost}}) {
 		t.Fatalf("stats %+v", s)
 	}
-	// Arriving now, it is too late to complete anything.
-	if got := pushAll(d, first[drop]); len(got) != 0 || d.Stats().PacketsLate != 1 {
+	// Arriving now, it is too late to complete anything, and it stays lost.
+	if got := pushAll(d, first[drop]); len(got) != 0 || d.Stats().PacketsLate != 1 || d.Stats().PacketsLost != 1 {
 		t.Fatalf("late packet: %+v %+v", got, d.Stats())
+	}
+	if s := d.Stats(); s.IncompleteBy[IncompleteMissing] != 1 || s.FramesLost != 0 {
+		t.Fatalf("stats %+v", s)
 	}
 }
 
@@ -396,7 +400,7 @@ func TestDepacketizerOptionsClamped(t *testing.T) {
 		t.Fatalf("%+v", d.opts)
 	}
 	d = NewDepacketizer(DepacketizerOptions{})
-	if d.opts != (DepacketizerOptions{DefaultMaxFramesInFlight, DefaultMaxBufferedBytes, DefaultReorderWindow}) {
+	if d.opts != (DepacketizerOptions{DefaultMaxFramesInFlight, DefaultMaxBufferedBytes, DefaultReorderWindow, DefaultReorderDelay}) {
 		t.Fatalf("%+v", d.opts)
 	}
 }

@@ -73,22 +73,47 @@ func FuzzDepacketizer(f *testing.F) {
 	})
 }
 
-// checkBounds fails when d's stats break its options.
-func checkBounds(t *testing.T, d *Depacketizer) {
-	t.Helper()
-	s := d.Stats()
-	if s.FramesInFlight > d.opts.MaxFramesInFlight || s.BufferedBytes > d.opts.MaxBufferedBytes ||
-		s.BufferedBytes < 0 || len(s.RecentLost) > maxRecentLost {
-		t.Fatalf("bounds broken: %+v", s)
-	}
+// statsCheck fails when a depacketizer's stats break its options or its
+// accounting: counters that go down, reasons that do not add up, more
+// lost than missing.
+type statsCheck struct {
+	t    *testing.T
+	d    *Depacketizer
+	last DepacketizerStats
 }
 
-func checkFlush(t *testing.T, d *Depacketizer) {
-	t.Helper()
-	d.Flush()
-	if s := d.Stats(); s.FramesInFlight != 0 || s.BufferedBytes != 0 {
-		t.Fatalf("flush left %+v", s)
+func (c *statsCheck) check() DepacketizerStats {
+	c.t.Helper()
+	s, d, p := c.d.Stats(), c.d, c.last
+	if s.FramesInFlight > d.opts.MaxFramesInFlight || s.BufferedBytes > d.opts.MaxBufferedBytes ||
+		s.BufferedBytes < 0 || len(s.RecentLost) > maxRecentLost {
+		c.t.Fatalf("bounds broken: %+v", s)
 	}
+	var by uint64
+	for _, n := range s.IncompleteBy {
+		by += n
+	}
+	if by != s.FramesIncomplete || s.PacketsLost > s.PacketsMissing {
+		c.t.Fatalf("accounting broken: %+v", s)
+	}
+	if s.PacketsReceived < p.PacketsReceived || s.PacketsDuplicate < p.PacketsDuplicate || s.PacketsLate < p.PacketsLate ||
+		s.PacketsReordered < p.PacketsReordered || s.PacketsLost < p.PacketsLost || s.FramesCompleted < p.FramesCompleted ||
+		s.FramesIncomplete < p.FramesIncomplete || s.FramesLost < p.FramesLost {
+		c.t.Fatalf("a counter went down:\n%+v\n%+v", p, s)
+	}
+	c.last = s
+	return s
+}
+
+// flush ends the stream: nothing is left held, and everything missing is lost.
+func (c *statsCheck) flush() DepacketizerStats {
+	c.t.Helper()
+	c.d.Flush()
+	s := c.check()
+	if s.FramesInFlight != 0 || s.BufferedBytes != 0 || s.PacketsLost != s.PacketsMissing {
+		c.t.Fatalf("flush left %+v", s)
+	}
+	return s
 }
 
 func fuzzRawStream(t *testing.T, b []byte) {
@@ -103,7 +128,9 @@ func fuzzRawStream(t *testing.T, b []byte) {
 		ambiguous bool // pushed again with other bytes or marker
 	}
 	pushed := map[key]*sent{}
-	d := NewDepacketizer(DepacketizerOptions{MaxFramesInFlight: 4, MaxBufferedBytes: 4096, ReorderWindow: 64})
+	d := NewDepacketizer(DepacketizerOptions{MaxFramesInFlight: 4, MaxBufferedBytes: 4096, ReorderWindow: 64, ReorderDelay: 10 * time.Millisecond})
+	c := &statsCheck{t: t, d: d}
+	now := time.Unix(0, 0)
 	for len(b) > 0 {
 		n := min(int(b[0]), len(b)-1)
 		chunk := b[1 : 1+n]
@@ -119,8 +146,11 @@ func fuzzRawStream(t *testing.T, b []byte) {
 		} else if !bytes.Equal(s.payload, pk.Payload) || s.marker != h.Marker {
 			s.ambiguous = true
 		}
-		fr, ok := d.Push(pk)
-		checkBounds(t, d)
+		// The chunk's length byte doubles as the time since the last
+		// packet, so the reorder delay settles some losses too.
+		now = now.Add(time.Duration(n) * time.Millisecond / 16)
+		fr, ok := d.PushAt(pk, now)
+		c.check()
 		if !ok {
 			continue
 		}
@@ -143,7 +173,7 @@ func fuzzRawStream(t *testing.T, b []byte) {
 			t.Fatalf("frame %d: payload is not its packets' payloads in order", fr.FrameNumber)
 		}
 	}
-	checkFlush(t, d)
+	c.flush()
 }
 
 func fuzzFrames(t *testing.T, frames, plan []byte, seq0, frame0 uint16, knobs uint8) {
@@ -171,6 +201,7 @@ func fuzzFrames(t *testing.T, frames, plan []byte, seq0, frame0 uint16, knobs ui
 	}
 	want := map[uint16]sentFrame{}
 	var pkts []Packet
+	var sizes []int // of every frame number sent, from frame0
 	// Frames are cut from the input as a length byte and that many bytes;
 	// fewer than 65536 so frame numbers stay unique.
 	for n := 0; len(frames) > 0 && n < 4096; n++ {
@@ -187,8 +218,12 @@ func fuzzFrames(t *testing.T, frames, plan []byte, seq0, frame0 uint16, knobs ui
 		if err != nil {
 			t.Fatal(err)
 		}
+		sizes = append(sizes, size)
 		if size > 0 {
-			want[fn] = sentFrame{payload, pkts[before].Header.Timestamp, size+count*PacketOverhead <= opts.MaxBufferedBytes}
+			// In order, a frame holds all but its last packet before it
+			// completes: the cap applies to that.
+			held := size - len(pkts[len(pkts)-1].Payload) + (count-1)*PacketOverhead
+			want[fn] = sentFrame{payload, pkts[before].Header.Timestamp, held <= opts.MaxBufferedBytes}
 		}
 		if knobs&0x20 != 0 {
 			now = now.Add(time.Millisecond)
@@ -213,10 +248,17 @@ func fuzzFrames(t *testing.T, frames, plan []byte, seq0, frame0 uint16, knobs ui
 	}
 	slices.SortStableFunc(order, func(x, y delivery) int { return x.at - y.at })
 	d := NewDepacketizer(opts)
+	c := &statsCheck{t: t, d: d}
 	done := map[uint16]bool{}
+	lo, hi := -1, -1 // the frames (index from frame0) with a packet delivered
 	for _, o := range order {
+		k := int(o.pk.Header.FrameNumber - frame0)
+		if lo < 0 || k < lo {
+			lo = k
+		}
+		hi = max(hi, k)
 		fr, ok := d.Push(o.pk)
-		checkBounds(t, d)
+		c.check()
 		if !ok {
 			continue
 		}
@@ -226,12 +268,34 @@ func fuzzFrames(t *testing.T, frames, plan []byte, seq0, frame0 uint16, knobs ui
 		}
 		done[fr.FrameNumber] = true
 	}
-	if len(plan) == 0 {
-		for fn, w := range want {
-			if w.fits && !done[fn] {
-				t.Fatalf("frame %d delivered in order did not complete", fn)
+	s := c.flush()
+	if lo >= 0 && s.FramesLost+s.FramesCompleted > uint64(hi-lo+1) {
+		t.Fatalf("%d frames lost and %d completed among %d frame numbers", s.FramesLost, s.FramesCompleted, hi-lo+1)
+	}
+	if len(plan) != 0 || lo < 0 {
+		return
+	}
+	// In order, nothing dropped: exact accounting. Every frame that fits
+	// completes, every other non-empty one is given up once as too large,
+	// and the empty frames between (no packets) are the lost ones.
+	var fits, tooLarge, empty uint64
+	for k, size := range sizes {
+		w := want[frame0+uint16(k)]
+		switch {
+		case size == 0 && k > lo && k < hi:
+			empty++
+		case size == 0:
+		case w.fits:
+			fits++
+			if !done[frame0+uint16(k)] {
+				t.Fatalf("frame %d delivered in order did not complete", frame0+uint16(k))
 			}
+		default:
+			tooLarge++
 		}
 	}
-	checkFlush(t, d)
+	if s.FramesCompleted != fits || s.FramesIncomplete != tooLarge || s.IncompleteBy[IncompleteTooLarge] != tooLarge ||
+		s.FramesLost != empty || s.PacketsLost != 0 || s.PacketsDuplicate+s.PacketsReordered != 0 {
+		t.Fatalf("in order: %d fit, %d too large, %d empty; stats %+v", fits, tooLarge, empty, s)
+	}
 }

@@ -75,6 +75,7 @@ func subReceive(r, b Receive) Receive {
 	r.Late = sub(r.Late, b.Late)
 	r.Foreign = sub(r.Foreign, b.Foreign)
 	r.Data = sub(r.Data, b.Data)
+	r.Unfollowed = sub(r.Unfollowed, b.Unfollowed)
 	r.Incomplete = sub(r.Incomplete, b.Incomplete)
 	r.Corrupt = sub(r.Corrupt, b.Corrupt)
 	r.UserTimestamps = sub(r.UserTimestamps, b.UserTimestamps)

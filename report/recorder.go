@@ -3,6 +3,8 @@ package report
 import (
 	"sync"
 	"time"
+
+	"github.com/dttui/dttui/histogram"
 )
 
 // Recorder keeps, per track handle, the recent samples that rates come
@@ -47,12 +49,12 @@ type trackRec struct {
 	hn       int       // seconds completed
 
 	lat [latencySeconds]latencySecond // ring by second
-	run latencyHist                   // every frame of the run
+	run histogram.Histogram           // every frame of the run, in ns
 }
 
 type latencySecond struct {
 	start time.Time // zero: unused
-	h     latencyHist
+	h     histogram.Histogram
 }
 
 func (r *Recorder) track(h uint16) *trackRec {
@@ -98,7 +100,7 @@ func (t *trackRec) closeSecond(tot Totals) {
 		s.DroppedBy[i] = tot.Out.DroppedBy[i] - b.Out.DroppedBy[i]
 	}
 	if ls := t.latencyFor(t.secStart, false); ls != nil {
-		s.LatencyP50, s.LatencyP99, s.LatencyFrames = ls.h.quantile(0.5), ls.h.quantile(0.99), ls.h.n
+		s.LatencyP50, s.LatencyP99, s.LatencyFrames = quantile(&ls.h, 0.5), quantile(&ls.h, 0.99), ls.h.Count()
 	}
 	t.history[t.hn%len(t.history)] = s
 	t.hn++
@@ -116,7 +118,7 @@ func (t *trackRec) latencyFor(sec time.Time, create bool) *latencySecond {
 		return nil
 	}
 	ls.start = sec
-	ls.h.reset()
+	ls.h.Reset()
 	return ls
 }
 
@@ -125,8 +127,8 @@ func (r *Recorder) ObserveLatency(h uint16, at time.Time, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.track(h)
-	t.latencyFor(at.Truncate(time.Second), true).h.add(d)
-	t.run.add(d)
+	t.latencyFor(at.Truncate(time.Second), true).h.Record(int64(d))
+	t.run.Record(int64(d))
 }
 
 // Forget drops a track's records (a row the user removed).
@@ -167,7 +169,7 @@ func (r *Recorder) Fill(l *Local, now time.Time, cur Totals, since time.Time) {
 		l.Rate.ReceivedValid = l.Rx != nil
 	}
 
-	var h latencyHist
+	var h histogram.Histogram
 	from := now.Add(-LatencyWindow).Truncate(time.Second)
 	if since.After(from) {
 		from = since.Truncate(time.Second)
@@ -175,11 +177,11 @@ func (r *Recorder) Fill(l *Local, now time.Time, cur Totals, since time.Time) {
 	for i := range t.lat {
 		ls := &t.lat[i]
 		if !ls.start.IsZero() && !ls.start.Before(from) && !ls.start.After(now) {
-			h.merge(&ls.h)
+			h.Merge(&ls.h)
 		}
 	}
-	l.Latency.Frames, l.Latency.P50, l.Latency.P99, l.Latency.Max = h.n, h.quantile(0.5), h.quantile(0.99), h.max
-	l.RunLatency = Latency{Frames: t.run.n, P50: t.run.quantile(0.5), P99: t.run.quantile(0.99), Max: t.run.max}
+	l.Latency = latencyOf(&h, LatencyWindow)
+	l.RunLatency = latencyOf(&t.run, 0)
 
 	n := min(t.hn, len(t.history))
 	for k := n; k >= 1; k-- {
@@ -231,4 +233,12 @@ func rates(a, b Totals, dt time.Duration) Rates {
 		SentBPS: per(a.Out.BytesSent, b.Out.BytesSent), DroppedFPS: per(a.Out.FramesDropped, b.Out.FramesDropped),
 		ReceivedFPS: per(a.Received, b.Received), ReceivedBPS: per(a.RxBytes, b.RxBytes), LostFPS: per(a.Lost, b.Lost),
 	}
+}
+
+func quantile(h *histogram.Histogram, q float64) time.Duration {
+	return time.Duration(h.Quantile(q))
+}
+
+func latencyOf(h *histogram.Histogram, window time.Duration) Latency {
+	return Latency{Window: window, Frames: h.Count(), P50: quantile(h, 0.5), P99: quantile(h, 0.99), Max: quantile(h, 1)}
 }

@@ -97,13 +97,18 @@ func (l *Local) LastError() (outgoing.ErrorEvent, bool) {
 // is received, lost (not arrived within the grace period after it was
 // sent) or still in its grace period, so
 //
-//	Frames + Lost + InGrace = frames sent (Local.Out.FramesSent)
+//	Frames + Lost + InGrace + Unfollowed = frames sent (Local.Out.FramesSent)
 //
 // from counters kept apart, once the track's frames are all probe frames
 // and none is between its arrival and its send being recorded.
 type Receive struct {
 	// Subscribed: the subscriber holds a subscription to the current SID.
 	Subscribed bool
+	// Unfollowed counts frames sent while the subscriber held no
+	// subscription to the SID they went out under (a track's first
+	// moments, a republish until it subscribes again): not expected, so
+	// neither received nor lost.
+	Unfollowed uint64
 	Frames     uint64 // first arrivals of our frames
 	Bytes      uint64 // their payload bytes (after decryption)
 	Lost       uint64

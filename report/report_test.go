@@ -117,26 +117,6 @@ func TestLatencyWindowAndReset(t *testing.T) {
 	}
 }
 
-// Quantiles are within the histogram's stated precision.
-func TestHistogramPrecision(t *testing.T) {
-	for _, d := range []time.Duration{3 * time.Microsecond, 250 * time.Microsecond, 7 * time.Millisecond, 1234 * time.Millisecond, 15 * time.Second} {
-		var h latencyHist
-		h.add(d)
-		h.add(2 * d) // max, so the quantile is not clipped by it
-		got := h.quantile(0.5)
-		if err := math.Abs(float64(got-d)) / float64(d); err > 0.07 && got-d > time.Microsecond {
-			t.Fatalf("%s: quantile %s (%.1f %% off)", d, got, 100*err)
-		}
-	}
-	var h latencyHist
-	for i := 1; i <= 1000; i++ {
-		h.add(time.Duration(i) * time.Millisecond)
-	}
-	if p := h.quantile(0.99); p < 930*time.Millisecond || p > 1000*time.Millisecond {
-		t.Fatalf("p99 of 1…1000 ms: %s", p)
-	}
-}
-
 // Rebase counts from the base on: counters per handle, errors and history
 // after the base's time.
 func TestRebase(t *testing.T) {

@@ -59,47 +59,125 @@ func (p *Pending) Result() (*Track, error) {
 }
 
 // localState is what the session keeps per local track beyond the
-// manager's counters: the probe stream its frames carry, the ledger of
-// which of them were sent and arrived, and what the loopback subscriber
-// received of them.
+// manager's counters: the probe stream its frames carry, one ledger per
+// SID of which frames were sent and arrived, and what the loopback
+// subscriber received of them.
+//
+// A frame is followed (expected at the loopback) when it was sent while
+// the loopback held a subscription to the track's SID: the SFU adds a
+// subscriber's down-track before it tells the subscriber its handle, so
+// every such frame is forwarded. Frames sent before (the first moments of
+// a track, a republish until the loopback subscribes to the new SID) are
+// counted unfollowed rather than lost.
 type localState struct {
 	stream uint32
-	ledger *probe.Ledger
+	grace  time.Duration
+	// holds says whether the loopback holds a subscription to a SID (nil:
+	// no loopback, nothing is followed).
+	holds func(sid string) bool
 
 	// firstSent and lastSent bound the run's frames (UNIX ns) for its
 	// average rates: a probe frame's push time (the generator's schedule,
 	// which a busy sender goroutine does not shift), else its send time.
 	firstSent, lastSent atomic.Int64
+	// unfollowed counts probe frames sent while no subscription followed.
+	unfollowed atomic.Uint64
+	// cur is the ledger of the SID frames were last sent under: the send
+	// path's fast lookup.
+	cur atomic.Pointer[sidLedger]
 
-	mu     sync.Mutex
-	lt     *outgoing.LocalTrack
-	source *probe.Source
-	handle uint16
+	mu      sync.Mutex
+	lt      *outgoing.LocalTrack
+	source  *probe.Source
+	handle  uint16
+	ledgers []*sidLedger // oldest first
 
 	// Guarded by the loopback's lock: frames of this stream at the loopback.
 	rx streamRx
 }
 
+type sidLedger struct {
+	sid    string
+	ledger *probe.Ledger
+}
+
 // streamRx is what the loopback saw of one probe stream.
 type streamRx struct {
-	bytes           uint64
 	corrupt         uint64
 	userTimestamps  uint64
 	firstRx, lastRx time.Time
 }
 
-func newLocalState(grace time.Duration) *localState {
-	return &localState{stream: probe.NewStream(), ledger: probe.NewLedger(grace)}
+func newLocalState(grace time.Duration, holds func(string) bool) *localState {
+	return &localState{stream: probe.NewStream(), grace: grace, holds: holds}
+}
+
+// ledgerFor is sid's ledger, made on first use when create is set.
+func (st *localState) ledgerFor(sid string, create bool) *probe.Ledger {
+	if c := st.cur.Load(); c != nil && c.sid == sid {
+		return c.ledger
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, l := range st.ledgers {
+		if l.sid == sid {
+			return l.ledger
+		}
+	}
+	if !create {
+		return nil
+	}
+	l := &sidLedger{sid: sid, ledger: probe.NewLedger(st.grace)}
+	st.ledgers = append(st.ledgers, l)
+	st.cur.Store(l)
+	return l.ledger
+}
+
+// allLedgers lists the track's ledgers.
+func (st *localState) allLedgers() []*probe.Ledger {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]*probe.Ledger, len(st.ledgers))
+	for i, l := range st.ledgers {
+		out[i] = l.ledger
+	}
+	return out
+}
+
+// counts sums the track's ledgers.
+func (st *localState) counts() probe.LedgerCounts {
+	var c probe.LedgerCounts
+	for _, l := range st.allLedgers() {
+		x := l.Counts()
+		c.Sent += x.Sent
+		c.Received += x.Received
+		c.ReceivedBytes += x.ReceivedBytes
+		c.Lost += x.Lost
+		c.InGrace += x.InGrace
+		c.Duplicates += x.Duplicates
+		c.Late += x.Late
+		c.Unexpected += x.Unexpected
+		c.Unfollowed += x.Unfollowed
+	}
+	return c
 }
 
 // onSent is the track's outgoing.PublishOptions.OnSent: the sender just
-// handed the frame's last packet to the data channel.
-func (st *localState) onSent(payload []byte) {
+// handed the frame's last packet to the data channel under sid.
+func (st *localState) onSent(sid string, payload []byte) {
 	now := time.Now()
 	at := now
 	if h, ok := probe.Decode(payload); ok && h.Stream == st.stream {
-		st.ledger.Sent(h.Seq, now)
 		at = h.Sent
+		l := st.ledgerFor(sid, false)
+		if l == nil && st.holds != nil && st.holds(sid) {
+			l = st.ledgerFor(sid, true)
+		}
+		if l != nil && st.holds != nil && st.holds(sid) {
+			l.Sent(h.Seq, now)
+		} else {
+			st.unfollowed.Add(1)
+		}
 	}
 	st.firstSent.CompareAndSwap(0, at.UnixNano())
 	st.lastSent.Store(at.UnixNano())
@@ -131,7 +209,11 @@ func unixOrZero(ns int64) time.Time {
 // StartPublish asks the SFU for a track and returns at once with the
 // pending publish (its handle, Cancel, Wait).
 func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
-	st := newLocalState(s.cfg.LossGrace)
+	var holds func(string) bool
+	if s.loop != nil {
+		holds = s.loop.holds
+	}
+	st := newLocalState(s.cfg.LossGrace, holds)
 	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, Type: o.Type, OnSent: st.onSent})
 	if err != nil {
 		return nil, err
@@ -165,6 +247,26 @@ func (s *Session) PublishWith(ctx context.Context, o PublishOptions) (*Track, er
 	return p.Result()
 }
 
+// WaitFollowed waits until the loopback subscriber follows tr (holds a
+// subscription to its current SID), so that every frame pushed from then
+// on is expected to arrive; at once without a loopback. A run that pushes
+// from its first moment counts the frames sent before as unfollowed.
+func (s *Session) WaitFollowed(ctx context.Context, tr *Track) error {
+	if s.loop == nil {
+		return nil
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !s.loop.holds(tr.Info().SID) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
 // sample records every local track's totals (the session's sampler runs
 // it every report.SampleInterval) and expires the ledgers' grace periods.
 func (s *Session) sample(now time.Time) {
@@ -173,7 +275,9 @@ func (s *Session) sample(now time.Time) {
 		st := s.local(lt.Handle())
 		tot := report.Totals{Out: lt.Counters()}
 		if st != nil {
-			st.ledger.Expire(now)
+			for _, l := range st.allLedgers() {
+				l.Expire(now)
+			}
 			s.fillTotals(st, &tot)
 		}
 		s.rec.Sample(lt.Handle(), now, tot)
@@ -188,12 +292,12 @@ func (s *Session) local(h uint16) *localState {
 
 // fillTotals adds the receive side and the frame times to tot.
 func (s *Session) fillTotals(st *localState, tot *report.Totals) {
-	c := st.ledger.Counts()
-	tot.Received, tot.Lost = c.Received, c.Lost
+	c := st.counts()
+	tot.Received, tot.Lost, tot.RxBytes = c.Received, c.Lost, c.ReceivedBytes
 	tot.FirstSent, tot.LastSent = unixOrZero(st.firstSent.Load()), unixOrZero(st.lastSent.Load())
 	if s.loop != nil {
 		rx := s.loop.streamRx(st)
-		tot.RxBytes, tot.FirstRx, tot.LastRx = rx.bytes, rx.firstRx, rx.lastRx
+		tot.FirstRx, tot.LastRx = rx.firstRx, rx.lastRx
 	}
 }
 
@@ -259,8 +363,10 @@ func (s *Session) Settle(ctx context.Context) {
 		waiting = false
 		now := time.Now()
 		for _, st := range states {
-			st.ledger.Expire(now)
-			waiting = waiting || st.ledger.Counts().InGrace > 0
+			for _, l := range st.allLedgers() {
+				l.Expire(now)
+				waiting = waiting || l.Counts().InGrace > 0
+			}
 		}
 		if !waiting {
 			break
@@ -272,7 +378,14 @@ func (s *Session) Settle(ctx context.Context) {
 		}
 	}
 	for _, st := range states {
-		st.ledger.Settle()
+		st.settle()
+	}
+}
+
+// settle counts every followed frame still missing as lost.
+func (st *localState) settle() {
+	for _, l := range st.allLedgers() {
+		l.Settle()
 	}
 }
 

@@ -32,16 +32,19 @@ var routeMu sync.Mutex
 func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
 	routeMu.Lock()
 	defer routeMu.Unlock()
-	pl := protocolLogger(Redacting(l, secrets...))
-	logger.SetLogger(pl, "livekit")
-	lksdk.SetLogger(pl)
+	red := Redacting(l, secrets...)
+	logger.SetLogger(logrLogger(red, OriginSFU), "livekit")
+	lksdk.SetLogger(protocolLogger(red))
 }
 
-func protocolLogger(l *slog.Logger) logger.Logger {
+// protocolLogger is the SDK's logger for our connections.
+func protocolLogger(l *slog.Logger) logger.Logger { return logrLogger(l, OriginSDK) }
+
+func logrLogger(l *slog.Logger, o LogOrigin) logger.Logger {
 	if l == nil {
 		return logger.GetDiscardLogger()
 	}
-	return logger.LogRLogger(logr.FromSlogHandler(l.Handler()))
+	return logger.LogRLogger(logr.FromSlogHandler(withOrigin(l, o).Handler()))
 }
 
 // pionLoggerFactory routes a PeerConnection's logs to l. Unlike
@@ -53,7 +56,7 @@ func pionLoggerFactory(l *slog.Logger) logging.LoggerFactory { return pionFactor
 type pionFactory struct{ l *slog.Logger }
 
 func (f pionFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{f.l.With("logger", "pion."+scope)}
+	return pionLogger{withOrigin(f.l, OriginPion).With("logger", "pion."+scope)}
 }
 
 // levelTrace sits below Debug: pion's trace lines only show when a

@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -73,4 +74,60 @@ func TestIsLoopbackURL(t *testing.T) {
 			t.Errorf("isLoopbackURL(%q) = %v", in, got)
 		}
 	}
+}
+
+// Library records say who wrote them, as a value a reader can filter on:
+// pion's, the SDK's and the process-wide (embedded SFU's) logger each tag
+// their records; dttui's own carry no origin.
+func TestLibraryLogsCarryOrigin(t *testing.T) {
+	var got []slog.Record
+	l := slog.New(recordHandler{&got})
+	pionLoggerFactory(l).NewLogger("ice").Warn("pion line")
+	protocolLogger(l).Infow("sdk line")
+	logrLogger(l, OriginSFU).Infow("sfu line")
+	l.Info("own line")
+	want := []struct {
+		msg string
+		o   LogOrigin
+	}{{"pion line", OriginPion}, {"sdk line", OriginSDK}, {"sfu line", OriginSFU}, {"own line", ""}}
+	if len(got) != len(want) {
+		t.Fatalf("%d records", len(got))
+	}
+	for i, w := range want {
+		var o LogOrigin
+		got[i].Attrs(func(a slog.Attr) bool {
+			if a.Key == LogOriginKey {
+				o, _ = OriginOf(a.Value)
+			}
+			return true
+		})
+		if got[i].Message != w.msg || o != w.o {
+			t.Errorf("record %d: %q origin %q, want %q %q", i, got[i].Message, o, w.msg, w.o)
+		}
+	}
+}
+
+// recordHandler keeps records, with the attributes given to With folded in.
+type recordHandler struct{ out *[]slog.Record }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	*h.out = append(*h.out, r.Clone())
+	return nil
+}
+func (h recordHandler) WithAttrs(as []slog.Attr) slog.Handler { return withAttrs{h, as} }
+func (h recordHandler) WithGroup(string) slog.Handler         { return h }
+
+type withAttrs struct {
+	recordHandler
+	as []slog.Attr
+}
+
+func (h withAttrs) Handle(ctx context.Context, r slog.Record) error {
+	r = r.Clone()
+	r.AddAttrs(h.as...)
+	return h.recordHandler.Handle(ctx, r)
+}
+func (h withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
+	return withAttrs{h.recordHandler, append(append([]slog.Attr(nil), h.as...), as...)}
 }

@@ -1,10 +1,12 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"github.com/dttui/dttui/report"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dttui/dttui/packetizer"
@@ -33,6 +35,37 @@ type loopback struct {
 	subscribed map[string]bool         // track SIDs requested on the current peer
 	handles    map[uint16]*handleState // subscriber handle → state
 	sids       map[string]*sidRx       // by track SID; kept after the track goes
+
+	// held is the set of SIDs frames are forwarded to us for: handles we
+	// hold, once our `_data_track` channel is open. The publisher's send
+	// path reads it (holds), so it is replaced whole, never changed.
+	held   atomic.Pointer[map[string]bool]
+	dcOpen bool
+}
+
+// holds says whether frames sent now under sid reach the loopback.
+func (l *loopback) holds(sid string) bool {
+	m := l.held.Load()
+	return m != nil && (*m)[sid]
+}
+
+// updateHeldLocked recomputes held; l.mu is held.
+func (l *loopback) updateHeldLocked() {
+	m := map[string]bool{}
+	if l.dcOpen {
+		for _, hs := range l.handles {
+			m[hs.sid] = true
+		}
+	}
+	l.held.Store(&m)
+}
+
+// onDataChannelOpen runs when our `_data_track` channel opens.
+func (l *loopback) onDataChannelOpen() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.dcOpen = true
+	l.updateHeldLocked()
 }
 
 type participantTracks struct {
@@ -95,7 +128,7 @@ func (l *loopback) dial(ctx context.Context) (*peer, error) {
 	}
 	return dialPeer(ctx, peerConfig{
 		url: cfg.URL, token: token, log: cfg.Logger.With("participant", "loopback"),
-		onSignal: l.onSignal, onDataTrackPacket: l.onPacket, net: hooks,
+		onSignal: l.onSignal, onDataTrackPacket: l.onPacket, onDataTrackOpen: l.onDataChannelOpen, net: hooks,
 	})
 }
 
@@ -141,6 +174,8 @@ func (l *loopback) onSignal(p *peer, res *livekit.SignalResponse) {
 		l.handles = map[uint16]*handleState{}
 		l.subscribed = map[string]bool{}
 		l.parts = map[string]participantTracks{}
+		l.dcOpen = false // a new peer: its channel opens anew
+		l.updateHeldLocked()
 		l.mu.Unlock()
 		l.learn(p, msg.Join.GetOtherParticipants())
 	case *livekit.SignalResponse_Update:
@@ -218,6 +253,7 @@ func (l *loopback) setHandles(m map[uint32]*livekit.DataTrackSubscriberHandles_P
 		}
 	}
 	l.handles = next
+	l.updateHeldLocked()
 }
 
 // onPacket runs on the subscriber data channel's goroutine.
@@ -267,12 +303,13 @@ func (l *loopback) onPacket(b []byte) {
 		sr.foreign++
 		return
 	}
-	if st.ledger.Arrived(h.Seq) != probe.ArrivalFirst {
-		return // a duplicate, late or mangled: counted by the ledger, nothing else
+	switch st.ledgerFor(hs.sid, true).Arrived(h.Seq, len(payload)) {
+	case probe.ArrivalFirst, probe.ArrivalPending:
+	default:
+		return // a duplicate, late, unfollowed or mangled: counted by the ledger, nothing else
 	}
 	now := time.Now()
 	rx := &st.rx
-	rx.bytes += uint64(len(payload))
 	if rx.firstRx.IsZero() {
 		rx.firstRx = now
 	}
@@ -326,19 +363,20 @@ func (l *loopback) streamRx(st *localState) streamRx {
 	return st.rx
 }
 
-// receive is the report's view of a local track: its stream's ledger and
-// counters, and what arrived on its SIDs.
+// receive is the report's view of a local track: its stream's ledgers
+// and counters, and what arrived on its SIDs.
 func (l *loopback) receive(st *localState, sids []string) *report.Receive {
-	c := st.ledger.Counts()
-	r := &report.Receive{Frames: c.Received, Lost: c.Lost, InGrace: c.InGrace, Grace: st.ledger.Grace(),
-		Duplicates: c.Duplicates, Late: c.Late, Corrupt: c.Unexpected}
+	c := st.counts()
+	r := &report.Receive{Frames: c.Received, Bytes: c.ReceivedBytes, Lost: c.Lost, InGrace: c.InGrace,
+		Grace: cmp.Or(st.grace, probe.DefaultLossGrace), Duplicates: c.Duplicates, Late: c.Late, Corrupt: c.Unexpected,
+		Unfollowed: st.unfollowed.Load()}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, hs := range l.handles {
 		// Folded here rather than per packet: cheap reads, same totals.
 		l.foldIncomplete(hs, false)
 	}
-	r.Bytes, r.Corrupt, r.UserTimestamps = st.rx.bytes, r.Corrupt+st.rx.corrupt, st.rx.userTimestamps
+	r.Corrupt, r.UserTimestamps = r.Corrupt+st.rx.corrupt, st.rx.userTimestamps
 	for i, sid := range sids {
 		if sr := l.sids[sid]; sr != nil {
 			r.Foreign += sr.foreign
@@ -346,12 +384,8 @@ func (l *loopback) receive(st *localState, sids []string) *report.Receive {
 			r.Incomplete += sr.incomplete
 			r.Corrupt += sr.decryptFailed
 		}
-		// The SFU ends a subscription some seconds after the track goes;
-		// the publisher's participant info says so at once.
-		if i == len(sids)-1 && l.subscribed[sid] {
-			for _, hs := range l.handles {
-				r.Subscribed = r.Subscribed || hs.sid == sid
-			}
+		if i == len(sids)-1 {
+			r.Subscribed = l.holds(sid)
 		}
 	}
 	return r

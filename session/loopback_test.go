@@ -25,13 +25,14 @@ const rigSID, rigSubHandle = "DTR_rig", 7
 
 func newLoopbackRig(t *testing.T) *loopbackRig {
 	s := &Session{log: testLog, locals: map[uint16]*localState{}, streams: map[uint32]*localState{}, rec: report.NewRecorder(0)}
-	st := newLocalState(time.Second)
-	st.handle = 1
-	s.locals[1], s.streams[st.stream] = st, st
 	l := &loopback{s: s, parts: map[string]participantTracks{}, subscribed: map[string]bool{rigSID: true},
 		handles: map[uint16]*handleState{rigSubHandle: {sid: rigSID, depkt: packetizer.NewDepacketizer(packetizer.DepacketizerOptions{})}},
 		sids:    map[string]*sidRx{}}
 	s.loop = l
+	st := newLocalState(time.Second, l.holds)
+	st.handle = 1
+	s.locals[1], s.streams[st.stream] = st, st
+	l.onDataChannelOpen()
 	pk, err := packetizer.NewPacketizer(rigSubHandle, packetizer.MTU, packetizer.NewClock(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +60,7 @@ func (r *loopbackRig) send(seq uint64, size int) [][]byte {
 
 func (r *loopbackRig) sendPayload(seq uint64, size int) []byte {
 	payload := probe.Encode(nil, probe.Header{Stream: r.st.stream, Seq: seq, Sent: time.Now()}, size)
-	r.st.onSent(payload)
+	r.st.onSent(rigSID, payload)
 	return payload
 }
 
@@ -102,7 +103,7 @@ func TestLoopbackAttributesFramesByStream(t *testing.T) {
 	if got.Frames != 11 || got.Duplicates != 4 || got.Foreign != 1 || got.Data != 1 || got.InGrace != 2 || got.Lost != 0 {
 		t.Fatalf("before the grace is over: %+v", got)
 	}
-	r.st.ledger.Settle()
+	r.st.settle()
 	r.l.mu.Lock()
 	for _, hs := range r.l.handles {
 		r.l.foldIncomplete(hs, true)
@@ -112,7 +113,7 @@ func TestLoopbackAttributesFramesByStream(t *testing.T) {
 	if got.Frames != 11 || got.Lost != 2 || got.InGrace != 0 || got.Incomplete != 1 || got.Duplicates != 4 || got.Foreign != 1 || got.Data != 1 {
 		t.Fatalf("settled: %+v", got)
 	}
-	if c := r.st.ledger.Counts(); got.Frames+got.Lost != c.Sent || c.Sent != 13 {
+	if c := r.st.counts(); got.Frames+got.Lost != c.Sent || c.Sent != 13 || got.Unfollowed != 0 {
 		t.Fatalf("received %d + lost %d, sent %d", got.Frames, got.Lost, c.Sent)
 	}
 	// Duplicates after the fact do not bring a lost frame back.
@@ -141,5 +142,30 @@ func TestLoopbackCountsUndecryptableFrames(t *testing.T) {
 	r.deliver(pkts...)
 	if got := r.receive(); got.Frames != 1 || got.Corrupt != 1 || got.Data != 1 {
 		t.Fatalf("%+v", got)
+	}
+}
+
+// Frames sent while the loopback holds no subscription to the SID are not
+// expected: counted unfollowed, neither received nor lost, even when one
+// arrives anyway; once it holds one, frames are followed.
+func TestLoopbackFollowsOnlyHeldSIDs(t *testing.T) {
+	r := newLoopbackRig(t)
+	r.l.mu.Lock()
+	r.l.dcOpen = false // the channel is not open yet: nothing reaches us
+	r.l.updateHeldLocked()
+	r.l.mu.Unlock()
+	early := r.send(0, 100)
+	r.send(1, 100)
+	r.l.onDataChannelOpen()
+	r.deliver(early...) // sent before, forwarded anyway
+	r.deliver(r.send(2, 100)...)
+	r.send(3, 100) // followed, and lost
+	r.st.settle()
+	got := r.receive()
+	if got.Unfollowed != 2 || got.Frames != 1 || got.Lost != 1 || got.InGrace != 0 {
+		t.Fatalf("%+v", got)
+	}
+	if c := r.st.counts(); got.Frames+got.Lost+got.Unfollowed != 4 || c.Unfollowed != 1 {
+		t.Fatalf("received %d + lost %d + unfollowed %d != 4 sent; ledger %+v", got.Frames, got.Lost, got.Unfollowed, c)
 	}
 }

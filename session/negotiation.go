@@ -106,6 +106,9 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 				p.cfg.onDataTrackPacket(m.Data)
 			}
 		})
+		if p.cfg.onDataTrackOpen != nil {
+			dc.OnOpen(p.cfg.onDataTrackOpen)
+		}
 	})
 
 	if !p.cfg.publisher {

@@ -27,6 +27,8 @@ type peerConfig struct {
 	onSignal func(*peer, *livekit.SignalResponse)
 	// onDataTrackPacket sees each message on the subscriber's `_data_track`.
 	onDataTrackPacket func([]byte)
+	// onDataTrackOpen runs when the subscriber's `_data_track` opens.
+	onDataTrackOpen func()
 	// resumable keeps the PeerConnections when the signal socket drops or
 	// ICE fails, so the owner can resume the session instead of rejoining.
 	resumable bool

@@ -288,7 +288,7 @@ func (s *Session) Close() error {
 			s.loop.close()
 			// Nothing more can arrive: what is still missing is lost.
 			for _, st := range s.localStates() {
-				st.ledger.Settle()
+				st.settle()
 			}
 		}
 		s.mu.Lock()

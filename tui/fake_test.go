@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -399,6 +400,9 @@ func (h *harness) send(msg tea.Msg) {
 			cmd = nil // the next tick: tests drive the clock themselves
 		}
 		h.m = next.(Model)
+		// bubbletea draws after every message; the panes learn their
+		// size when drawn, as in the program.
+		_ = h.m.View()
 		queue = append(queue[1:], h.run(cmd)...)
 	}
 }
@@ -474,7 +478,53 @@ func press(s string) tea.KeyMsg {
 	case "ctrl+c":
 		return tea.KeyMsg{Type: tea.KeyCtrlC}
 	}
+	named := map[string]tea.KeyType{"up": tea.KeyUp, "down": tea.KeyDown, "pgup": tea.KeyPgUp, "pgdown": tea.KeyPgDown,
+		"home": tea.KeyHome, "end": tea.KeyEnd, "ctrl+u": tea.KeyCtrlU, "ctrl+d": tea.KeyCtrlD}
+	if k, ok := named[s]; ok {
+		return tea.KeyMsg{Type: k}
+	}
+	// Several runes are one event, as a terminal delivers keys read
+	// together.
 	return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)}
 }
 
 func plain(m Model) string { return ansi.Strip(m.View()) }
+
+// logAt stores a record with a fixed time, as a library logging through
+// the app's logger would, so views of the log pane are deterministic.
+func logAt(buf *logbuf.Buffer, at time.Time, lv slog.Level, origin session.LogOrigin, msg string, attrs ...any) {
+	rec := slog.NewRecord(at, lv, msg, 0)
+	rec.Add(attrs...)
+	if origin != "" && origin != session.OriginDTTUI {
+		rec.AddAttrs(slog.Any(session.LogOriginKey, origin))
+	}
+	_ = buf.Handler(slog.LevelDebug).Handle(context.Background(), rec)
+}
+
+// seedLogs fills buf with what a session against the embedded SFU logs
+// in its first second: the SFU starting and admitting us, pion's ICE
+// chatter (INFO, and one WARN), the SDK, and dttui's own lines, one of
+// them long enough to wrap.
+func seedLogs(buf *logbuf.Buffer) {
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	info, warn := slog.LevelInfo, slog.LevelWarn
+	logAt(buf, at(0), info, session.OriginSFU, "starting LiveKit server", "logger", "livekit", "portHttp", 7880, "version", "1.13.5")
+	logAt(buf, at(104), info, "", "embedded SFU running; to connect another client: set -a; . ~/.cache/dttui/local-sfu.env; set +a; then e.g. lk room join --identity viewer <room>", "url", "ws://127.0.0.1:7880", "api_key", "dttuiab12cd34")
+	logAt(buf, at(105), info, "", "connection connecting")
+	logAt(buf, at(110), info, session.OriginSDK, "connecting to signal", "logger", "livekit", "url", "ws://127.0.0.1:7880")
+	for i, m := range []string{"signaling state changed to have-remote-offer", "Setting new connection state: Checking", "ICE connection state changed: checking"} {
+		logAt(buf, at(111+i), info, session.OriginPion, m, "participant", "publisher", "logger", "pion.ice")
+	}
+	logAt(buf, at(115), warn, session.OriginPion, "Failed to ping without candidate pairs. Connection is not possible yet.", "participant", "publisher", "logger", "pion.ice")
+	for i, m := range []string{"ICE connection state changed: connected", "peer connection state changed: connected"} {
+		logAt(buf, at(118+i), info, session.OriginPion, m, "participant", "publisher", "logger", "pion.pc")
+		logAt(buf, at(118+i), info, session.OriginSFU, m, "room", "demo-room", "participant", "alice", "logger", "livekit")
+	}
+	logAt(buf, at(120), info, session.OriginSFU, "participant active", "room", "demo-room", "participant", "alice", "logger", "livekit")
+	logAt(buf, at(121), info, "", "connection connected")
+	logAt(buf, at(124), info, session.OriginSFU, "created data track", "room", "demo-room", "participant", "alice", "name", "telemetry", "logger", "livekit")
+	logAt(buf, at(125), info, "", "created data track", "component", "outgoing", "name", "telemetry", "handle", 1, "sid", "DTR_telemetry")
+	logAt(buf, at(2300), warn, session.OriginSFU, "data track subscriber is slow, dropping packets", "room", "demo-room", "participant", "alice-loopback", "track", "DTR_telemetry", "logger", "livekit")
+	logAt(buf, at(4100), warn, "", "push to \"telemetry\": frame dropped: queue full", "component", "outgoing", "queued", 64)
+	logAt(buf, at(5000), info, "", "generator on \"telemetry\": 100/s × 1 KiB")
+}

@@ -110,7 +110,7 @@ var scenarios = []scenario{
 	{"empty", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {}},
 	{"pending", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		h.send(press("p"))
-		h.m.input.SetValue("telemetry")
+		h.m.prompt.SetValue("telemetry")
 		h.send(press("enter"))
 		<-b.started
 		h.until("the pending row", 5*time.Second, func(m Model) bool { return len(m.pending) == 1 })
@@ -135,8 +135,7 @@ var scenarios = []scenario{
 		publishTracks(t, h, b, 100, 1024, "telemetry")
 		traffic(h, b, c, 30, map[string]float64{"telemetry": 100}, 1024, nil)
 		h.send(press("p"))
-		h.m.input.SetValue("sensors/lidar-front")
-		h.m.input.CursorEnd()
+		h.m.prompt.SetValue("sensors/lidar-front")
 	}},
 	{"republishing", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		publishTracks(t, h, b, 100, 512, "telemetry")
@@ -164,7 +163,7 @@ var scenarios = []scenario{
 	{"failed", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		b.answers <- publishAnswer{err: &outgoing.PublishError{Reason: outgoing.ReasonTimeout, Name: "telemetry", Timeout: 10 * time.Second}}
 		h.send(press("p"))
-		h.m.input.SetValue("telemetry")
+		h.m.prompt.SetValue("telemetry")
 		h.send(press("enter"))
 		h.until("the failed row", 5*time.Second, func(m Model) bool { return len(m.failed) == 1 })
 		h.send(press("d")) // the full reason, which the table abbreviates
@@ -183,11 +182,34 @@ var scenarios = []scenario{
 		h.send(press("?"))
 	}},
 	{"logs", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		publishTracks(t, h, b, 30, 1024, "telemetry")
-		fmt.Fprintln(h.m.opts.Logs, `time=12:00:00.000 level=INFO msg="connection connected"`)
-		fmt.Fprintln(h.m.opts.Logs, `time=12:00:00.250 level=INFO msg="created data track" name=telemetry handle=1`)
-		h.send(press("l"))
+		// Following, library INFO hidden, the join details pinned.
+		openLogs(t, h, b)
 	}},
+	{"logs_search", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		// Every level, on the match before the newest of "ice conn",
+		// scrolled there.
+		openLogs(t, h, b)
+		h.send(press("v"))
+		h.send(press("/"))
+		h.send(press("ice conn"))
+		h.send(press("enter"))
+		h.send(press("N"))
+	}},
+	{"logs_filtered", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		// Every level, pion off, no wrap, back on the table: the pane
+		// keeps its state and the table has the keys.
+		openLogs(t, h, b)
+		h.send(press("v3w"))
+		h.send(press("esc"))
+	}},
+}
+
+// openLogs publishes a track and opens the log pane on a session's first
+// records.
+func openLogs(t *testing.T, h *harness, b *fakeBackend) {
+	publishTracks(t, h, b, 30, 1024, "telemetry")
+	seedLogs(h.m.opts.Logs)
+	h.send(press("l"))
 }
 
 // Every fixture the goldens and screenshots show obeys the identities a
@@ -218,7 +240,7 @@ func TestScenarioFiguresAddUp(t *testing.T) {
 func reconnectWith(h *harness, c *clock, connect func(context.Context) (Backend, error)) {
 	w, ht := h.m.width, h.m.height
 	h.m = New(nil, Options{Theme: h.m.th, Now: c.now, Logs: h.m.opts.Logs, Tick: time.Hour,
-		URL: "ws://127.0.0.1:7880", Connect: connect})
+		URL: "ws://127.0.0.1:7880", Connect: connect, LocalSFU: h.m.opts.LocalSFU})
 	h.send(tea.WindowSizeMsg{Width: w, Height: ht})
 	h.init()
 }
@@ -228,7 +250,8 @@ func buildScenario(t *testing.T, sc scenario, w, hgt int, th theme.Theme) Model 
 	b := newFakeBackend()
 	c := &clock{t: t0}
 	b.now = c.now
-	h := newHarness(t, New(b, Options{Theme: th, Now: c.now, Logs: logbuf.New(100), Tick: time.Hour}))
+	h := newHarness(t, New(b, Options{Theme: th, Now: c.now, Logs: logbuf.New(100), Tick: time.Hour,
+		LocalSFU: &LocalSFU{URL: "ws://127.0.0.1:7880", APIKey: "dttuiab12cd34", EnvFile: "~/.cache/dttui/local-sfu.env"}}))
 	h.send(tea.WindowSizeMsg{Width: w, Height: hgt})
 	sc.build(t, h, b, c)
 	return h.m

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 	c := &clock{t: t0}
 	logs := logbuf.New(100)
 	for i := range 30 {
-		fmt.Fprintf(logs, "time=12:00:%02d.000 level=INFO msg=\"line %d of the log, long enough to be cut at narrow widths\"\n", i, i)
+		logAt(logs, t0.Add(time.Duration(i)*time.Second), slog.LevelInfo, "", fmt.Sprintf("line %d of the log, long enough to be cut at narrow widths", i))
 	}
 	b.now = c.now
 	h := newHarness(t, New(b, Options{Theme: th, Now: c.now, Logs: logs, Tick: time.Hour}))
@@ -59,7 +60,7 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 	droppingScenario(t, h, b, c)
 	b.answers <- publishAnswer{err: &outgoing.PublishError{Reason: outgoing.ReasonDisconnected, Name: "gone"}}
 	h.send(press("p"))
-	h.m.input.SetValue("gone")
+	h.m.prompt.SetValue("gone")
 	h.send(press("enter"))
 	h.until("the failed row", 5*time.Second, func(m Model) bool { return len(m.failed) == 1 })
 	h.send(press("up")) // back to the dropping track
@@ -68,9 +69,16 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 		h.send(press("d"))
 		h.send(press("l"))
 		h.send(press("p"))
-		h.m.input.SetValue(strings.Repeat("a-very-long-track-name-", 10))
+		h.m.prompt.SetValue(strings.Repeat("a-very-long-track-name-", 10))
 	case "help":
 		h.send(press("?"))
+	case "logs":
+		h.send(press("d"))
+		h.send(press("l"))
+		h.send(press("v"))
+		h.send(press("pgup"))
+		h.send(press("/"))
+		h.send(press("line 2"))
 	case "quitting":
 		b.closeGate = make(chan struct{})
 		t.Cleanup(func() { close(b.closeGate) })
@@ -82,7 +90,7 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 // Glow-style resize test: every state at every size, including absurd
 // ones, draws at most h lines of at most w cells.
 func TestViewFitsEverySize(t *testing.T) {
-	for _, state := range []string{"plain", "panes", "help", "connect-error", "quitting"} {
+	for _, state := range []string{"plain", "panes", "help", "logs", "connect-error", "quitting"} {
 		for _, th := range []theme.Theme{theme.Plain(), theme.Color()} {
 			h := stateModel(t, state, th)
 			for _, sz := range resizeSizes {

@@ -73,6 +73,24 @@ func (m Model) onConnected(msg connectedMsg) (tea.Model, tea.Cmd) {
 	return m, tea.Batch(cmds...)
 }
 
+// retry connects again after a failed connect (r), as at start: the
+// header says "connecting", the keys wait, the autostart tracks follow.
+func (m Model) retry() (tea.Model, tea.Cmd) {
+	switch {
+	case m.connErr == nil:
+		return m, m.flash(m.notConnected(), true) // still connecting
+	case m.opts.Connect == nil:
+		return m, m.flash("nothing to connect with: "+m.connErr.Error(), true)
+	}
+	if m.conn != nil {
+		m.conn.cancel() // the failed attempt's context
+	}
+	m.conn, m.connErr = newConnection(), nil
+	m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(m.opts.URL), Since: m.opts.Now()}
+	m.log.Info("retrying the connection", "url", m.status.URL)
+	return m, tea.Batch(m.conn.cmd(m.opts.Connect), m.flash("connecting again…", false))
+}
+
 type closedMsg struct{}
 
 type quitTimeoutMsg struct{}
@@ -85,7 +103,8 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	m.quitting = true
-	m.prompt, m.showHelp = false, false
+	m.prompt.Close()
+	m.help.Close()
 	m.closer = m.newCloser()
 	c := m.closer
 	return m, tea.Batch(

@@ -125,7 +125,7 @@ func TestGeneratorStartFailureIsShown(t *testing.T) {
 	b.answers <- publishAnswer{}
 	h.init()
 	h.until("the publish", 5*time.Second, func(m Model) bool { return len(m.tracks) == 1 })
-	if !h.m.statusErr || !strings.Contains(h.m.statusMsg, "not started") || !strings.Contains(h.m.statusMsg, "200.0k/s") {
+	if !h.m.statusErr || !strings.Contains(h.m.statusMsg, "not started") || !strings.Contains(h.m.statusMsg, "200k/s") {
 		t.Fatalf("status %q", h.m.statusMsg)
 	}
 	if h.m.tracks[1].gen != nil {
@@ -138,8 +138,8 @@ func TestCtrlCQuitsFromThePrompt(t *testing.T) {
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
 	h.send(press("p"))
 	h.send(press("q")) // typed into the name
-	if h.m.quitting || !strings.HasSuffix(h.m.input.Value(), "q") {
-		t.Fatalf("q in the prompt should type, value %q", h.m.input.Value())
+	if h.m.quitting || !strings.HasSuffix(h.m.prompt.Value(), "q") {
+		t.Fatalf("q in the prompt should type, value %q", h.m.prompt.Value())
 	}
 	h.send(press("ctrl+c"))
 	if !h.m.quitting || !b.isClosed() || !h.quit.Load() {
@@ -190,7 +190,7 @@ func TestCancelTheSelectedPendingRow(t *testing.T) {
 	var ps []*fakePending
 	for range 2 {
 		h.send(press("p"))
-		h.m.input.SetValue("dup")
+		h.m.prompt.SetValue("dup")
 		h.send(press("enter"))
 		ps = append(ps, <-b.started)
 	}
@@ -248,10 +248,10 @@ func TestPromptRefusesBadNames(t *testing.T) {
 		{strings.Repeat("é", 129), "258 bytes"}, // 129 characters, 258 bytes
 	} {
 		h.send(press("p"))
-		h.m.input.SetValue(tc.name)
+		h.m.prompt.SetValue(tc.name)
 		h.send(press("enter"))
-		if !h.m.prompt || !h.m.statusErr || !strings.Contains(h.m.statusMsg, tc.want) {
-			t.Fatalf("%q: prompt %v, status %q", tc.name, h.m.prompt, h.m.statusMsg)
+		if !h.m.prompt.IsOpen() || !h.m.statusErr || !strings.Contains(h.m.statusMsg, tc.want) {
+			t.Fatalf("%q: prompt %v, status %q", tc.name, h.m.prompt.IsOpen(), h.m.statusMsg)
 		}
 		if !strings.Contains(plain(h.m), tc.want) {
 			t.Fatalf("%q: refusal not on screen", tc.name)
@@ -289,8 +289,8 @@ func TestConnectsInTheBackground(t *testing.T) {
 		t.Fatalf("connecting view:\n%s", v)
 	}
 	h.send(press("p"))
-	if h.m.prompt || !strings.Contains(h.m.statusMsg, "not connected yet") {
-		t.Fatalf("p while connecting: prompt %v, status %q", h.m.prompt, h.m.statusMsg)
+	if h.m.prompt.IsOpen() || !strings.Contains(h.m.statusMsg, "not connected yet") {
+		t.Fatalf("p while connecting: prompt %v, status %q", h.m.prompt.IsOpen(), h.m.statusMsg)
 	}
 	b.answers <- publishAnswer{}
 	close(release)

@@ -8,16 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
-	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/tui/common"
+	"github.com/dttui/dttui/tui/components/helpview"
+	"github.com/dttui/dttui/tui/components/logpane"
 	"github.com/dttui/dttui/tui/components/prompt"
 	"github.com/dttui/dttui/tui/keys"
 	"github.com/dttui/dttui/tui/logbuf"
@@ -54,6 +54,16 @@ type Options struct {
 	// QuitTimeout bounds closing on quit (generators stopped, tracks
 	// unpublished, room left). Default 5 s.
 	QuitTimeout time.Duration
+	// LocalSFU, when dttui runs the SFU itself, says how another client
+	// joins it; the log pane keeps it pinned at its top.
+	LocalSFU *LocalSFU
+}
+
+// LocalSFU is how another client joins the embedded SFU. The secret is
+// never shown: it is in EnvFile, readable by the user only.
+type LocalSFU struct {
+	URL, APIKey string
+	EnvFile     string // LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET; "" if it could not be written
 }
 
 // AutoTrack is a track to publish when the UI starts.
@@ -101,12 +111,13 @@ type Model struct {
 	paused     bool
 	showDetail bool
 	showLogs   bool
-	showHelp   bool
 	burstN     int
 
-	prompt    bool
-	input     textinput.Model
-	promptE2E bool
+	// The stateful children: each keeps its own state and takes the keys
+	// while it is open or focused.
+	prompt *prompt.Model
+	help   *helpview.Model
+	logs   *logpane.Model // nil without Options.Logs
 
 	statusMsg string
 	statusErr bool
@@ -142,19 +153,19 @@ func New(b Backend, o Options) Model {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	in := textinput.New()
-	in.Placeholder = "track name"
-	// Longer than the SFU allows, so an over-long name is refused with its
-	// length rather than silently cut.
-	in.CharLimit = 4 * outgoing.MaxNameBytes
-	in.Prompt = prompt.InputPrompt
+	k := keys.Default()
+	ctx := common.Context{Theme: o.Theme, Now: o.Now}
 	m := Model{
-		b: b, opts: o, th: o.Theme, keys: keys.Default(), log: o.Logger,
+		b: b, opts: o, th: o.Theme, keys: k, log: o.Logger,
 		width: 80, height: 24,
 		tracks:  map[uint16]*trackUI{},
 		pending: map[uint16]Pending{},
 		burstN:  defaultBurst,
-		input:   in,
+		prompt:  prompt.New(ctx, k, o.E2EEAvailable),
+		help:    helpview.New(ctx, k),
+	}
+	if o.Logs != nil {
+		m.logs = logpane.New(ctx, k, o.Logs)
 	}
 	switch {
 	case b == nil && o.Connect != nil:
@@ -164,7 +175,6 @@ func New(b Backend, o Options) Model {
 		m.connErr = errors.New("no session to drive (nothing to connect with)")
 		m.status = session.Status{State: session.StateDisconnected, Err: m.connErr}
 	}
-	m.sizeInput()
 	m.refresh()
 	return m
 }
@@ -194,7 +204,6 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		m.sizeInput()
 		return m, nil
 	case tickMsg:
 		if m.quitting {
@@ -225,6 +234,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.statusMsg = ""
 		}
 		return m, nil
+	case prompt.SubmitMsg:
+		if m.quitting || m.b == nil {
+			return m, nil
+		}
+		cmd := m.publishCmd(msg.Name, msg.E2EE, nil)
+		m.refresh()
+		return m, tea.Batch(cmd, m.flash(fmt.Sprintf("publishing %q…", msg.Name), false))
+	case prompt.RefusedMsg:
+		return m, m.flash(msg.Reason, true) // the prompt stays open to fix it
 	case closedMsg:
 		return m, tea.Quit
 	case quitTimeoutMsg:
@@ -243,13 +261,62 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.quitting {
 			return m, nil
 		}
-		if m.prompt {
-			return m.updatePrompt(msg)
-		}
-		return m.updateKeys(msg)
+		return m.onKey(msg)
 	}
 	return m, nil
 }
+
+// onKey gives a key to whoever has the keys: the prompt, the help, the
+// focused log pane (for the keys it takes), else the table.
+func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !m.typing() {
+		return m.onRunes(msg)
+	}
+	switch {
+	case m.prompt.IsOpen():
+		return m, m.prompt.Update(msg)
+	case m.help.IsOpen():
+		return m, m.help.Update(msg)
+	case m.logsFocused() && m.logs.Handles(msg):
+		return m, m.logs.Update(msg)
+	case msg.Paste:
+		// Pasted text never runs commands (bubbletea's rule too).
+		return m, m.flash("pasted text goes only into the prompt or the log search", true)
+	}
+	return m.updateKeys(msg)
+}
+
+// onRunes applies every rune of a key event that carries several: the
+// terminal delivers keys read together (auto-repeat, a fast typist, SSH,
+// tmux send-keys) as one event, and each is a key. Once a rune opens a
+// text input (p, then /), the rest is typed into it.
+func (m Model) onRunes(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	for i, r := range msg.Runes {
+		if m.quitting {
+			break
+		}
+		k := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}
+		typing := m.typing()
+		if typing {
+			k.Runes = msg.Runes[i:]
+		}
+		next, cmd := m.onKey(k)
+		m, cmds = next.(Model), append(cmds, cmd)
+		if typing {
+			break
+		}
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// typing says a text input has the keys: runes are text, not commands.
+func (m Model) typing() bool {
+	return m.prompt.IsOpen() || (m.logsFocused() && m.logs.Searching())
+}
+
+// logsFocused says the open log pane has the keys.
+func (m Model) logsFocused() bool { return m.showLogs && m.logs != nil && m.logs.Focused() }
 
 // flash shows text on the status line for a few seconds; errors stay
 // longer and also go to the log, so none is lost once the line clears.
@@ -265,61 +332,13 @@ func (m *Model) flash(text string, isErr bool) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return clearStatusMsg(seq) })
 }
 
-func (m Model) updatePrompt(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
-	switch {
-	case key.Matches(msg, m.keys.PromptCancel):
-		m.prompt = false
-		m.input.Blur()
-		return m, nil
-	case key.Matches(msg, m.keys.PromptToggleE2E):
-		if m.opts.E2EEAvailable {
-			m.promptE2E = !m.promptE2E
-		}
-		return m, nil
-	case key.Matches(msg, m.keys.PromptSubmit):
-		name := strings.TrimSpace(m.input.Value())
-		if err := checkName(name); err != "" {
-			return m, m.flash(err, true) // the prompt stays open to fix it
-		}
-		m.prompt = false
-		m.input.Blur()
-		cmd := m.publishCmd(name, m.promptE2E, nil)
-		m.refresh()
-		return m, tea.Batch(cmd, m.flash(fmt.Sprintf("publishing %q…", name), false))
-	}
-	var cmd tea.Cmd
-	m.input, cmd = m.input.Update(msg)
-	return m, cmd
-}
-
-// checkName says, in words, why the SFU would refuse a name ("" if not).
-func checkName(name string) string {
-	switch {
-	case name == "":
-		return fmt.Sprintf("a track needs a name (1–%d bytes)", outgoing.MaxNameBytes)
-	case len(name) > outgoing.MaxNameBytes:
-		return fmt.Sprintf("that name is %d bytes; the limit is %d", len(name), outgoing.MaxNameBytes)
-	}
-	return ""
-}
-
-// sizeInput fits the prompt's text input to the width, so a long name
-// scrolls inside the prompt instead of wrapping it.
-func (m *Model) sizeInput() {
-	m.input.Width = prompt.InputWidth(m.width, m.opts.E2EEAvailable)
-}
-
 func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
-	if m.showHelp && !key.Matches(msg, k.Quit) {
-		m.showHelp = false // any key closes help
-		return m, nil
-	}
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m.quit()
 	case key.Matches(msg, k.Help):
-		m.showHelp = true
+		m.help.Open()
 	case key.Matches(msg, k.Up):
 		m.move(-1)
 	case key.Matches(msg, k.Down):
@@ -327,9 +346,7 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Detail):
 		m.showDetail = !m.showDetail
 	case key.Matches(msg, k.Logs):
-		if m.opts.Logs != nil {
-			m.showLogs = !m.showLogs
-		}
+		m.toggleLogs()
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 	case key.Matches(msg, k.Sort):
@@ -352,6 +369,9 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
 	if m.b == nil {
+		if key.Matches(msg, k.Retry) {
+			return m.retry()
+		}
 		for _, b := range []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.RateDn, k.SizeUp, k.SizeDn, k.Reset} {
 			if key.Matches(msg, b) {
 				return m, m.flash(m.notConnected(), true)
@@ -361,12 +381,8 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	}
 	switch {
 	case key.Matches(msg, k.Publish):
-		m.prompt = true
-		m.showHelp = false
-		m.promptE2E = false
-		m.input.SetValue(fmt.Sprintf("track-%d", len(m.tracks)+len(m.failed)+1))
-		m.input.CursorEnd()
-		return m, m.input.Focus()
+		m.help.Close()
+		return m, m.prompt.Open(m.suggestName())
 	case key.Matches(msg, k.Cancel):
 		return m.cancelPending()
 	case key.Matches(msg, k.Unpublish):
@@ -394,9 +410,39 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 func (m Model) notConnected() string {
 	if m.connErr != nil {
-		return "not connected: " + m.connErr.Error() + " (q quits)"
+		return "not connected: " + m.connErr.Error() + " (r retries, q quits)"
 	}
 	return "not connected yet: wait for the connection, or q to quit"
+}
+
+// toggleLogs opens the log pane with the keys; pressed while the pane has
+// them, closes it; pressed while the table has them, gives them back.
+func (m *Model) toggleLogs() {
+	switch {
+	case m.logs == nil:
+	case !m.showLogs:
+		m.showLogs = true
+		m.logs.Focus()
+	case m.logs.Focused():
+		m.showLogs = false
+		m.logs.Blur()
+	default:
+		m.logs.Focus()
+	}
+}
+
+// suggestName is the prompt's suggestion: the first track-N no track of
+// this UI has.
+func (m Model) suggestName() string {
+	taken := map[string]bool{}
+	for _, r := range m.rows {
+		taken[r.L.Name] = true
+	}
+	for n := len(m.tracks) + len(m.failed) + 1; ; n++ {
+		if name := fmt.Sprintf("track-%d", n); !taken[name] {
+			return name
+		}
+	}
 }
 
 // resetCounters makes the report as of now the display's base: every

@@ -18,10 +18,10 @@ func TestPublishFlowPendingThenPublished(t *testing.T) {
 	h := newHarness(t, newTestModel(b, c, nil))
 	h.send(tea.WindowSizeMsg{Width: 120, Height: 30})
 	h.send(press("p"))
-	if !h.m.prompt || !strings.Contains(plain(h.m), "Publish a data track") {
+	if !h.m.prompt.IsOpen() || !strings.Contains(plain(h.m), "Publish a data track") {
 		t.Fatalf("no prompt:\n%s", plain(h.m))
 	}
-	h.m.input.SetValue("")
+	h.m.prompt.SetValue("")
 	for _, r := range "sensors" {
 		h.send(press(string(r)))
 	}
@@ -45,7 +45,7 @@ func TestFailedPublishShowsReason(t *testing.T) {
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
 	b.answers <- publishAnswer{err: &outgoing.PublishError{Reason: outgoing.ReasonDuplicateName, Name: "dup"}}
 	h.send(press("p"))
-	h.m.input.SetValue("dup")
+	h.m.prompt.SetValue("dup")
 	h.send(press("enter"))
 	h.until("the failed row", 5*time.Second, func(m Model) bool { return len(m.failed) == 1 })
 	v := plain(h.m)
@@ -59,7 +59,7 @@ func TestCancelPendingPublish(t *testing.T) {
 	c := &clock{t: t0}
 	h := newHarness(t, newTestModel(b, c, nil))
 	h.send(press("p"))
-	h.m.input.SetValue("slow")
+	h.m.prompt.SetValue("slow")
 	h.send(press("enter"))
 	p := <-b.started
 	h.send(tickMsg(t0))
@@ -83,7 +83,7 @@ func publishNow(t *testing.T, h *harness, b *fakeBackend, name string) *fakeTrac
 	t.Helper()
 	b.answers <- publishAnswer{}
 	h.send(press("p"))
-	h.m.input.SetValue(name)
+	h.m.prompt.SetValue(name)
 	h.send(press("enter"))
 	h.until("publish of "+name, 5*time.Second, func(m Model) bool {
 		for _, tu := range m.tracks {
@@ -234,7 +234,7 @@ func TestErrorsNeverCrash(t *testing.T) {
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
 	b.answers <- publishAnswer{err: errors.New("connection lost")}
 	h.send(press("p"))
-	h.m.input.SetValue("x")
+	h.m.prompt.SetValue("x")
 	h.send(press("enter"))
 	h.until("the failed row", 5*time.Second, func(m Model) bool { return len(m.failed) == 1 })
 	if !strings.Contains(plain(h.m), "connection lost") {
@@ -353,5 +353,27 @@ func TestPauseLeavesNoGap(t *testing.T) {
 		if v == 0 {
 			t.Fatalf("second %d of the history is empty: %v", i, spark)
 		}
+	}
+}
+
+// g refuses an unpublished track, as u does: a generator there would
+// only produce "unpublished" drops.
+func TestGeneratorRefusesUnpublishedTrack(t *testing.T) {
+	b := newFakeBackend()
+	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
+	tr := publishNow(t, h, b, "gone")
+	h.send(press("u"))
+	h.until("unpublish", 5*time.Second, func(m Model) bool { return strings.Contains(m.statusMsg, "unpublished") })
+	b.edit("gone", func(fl *fakeLocal) { fl.l.State = outgoing.StateUnpublished })
+	h.send(tickMsg(t0))
+	h.send(press("g"))
+	if h.m.tracks[tr.handle].gen != nil {
+		t.Fatal("generator started on an unpublished track")
+	}
+	if !h.m.statusErr || !strings.Contains(h.m.statusMsg, `"gone" is unpublished`) {
+		t.Fatalf("status %q", h.m.statusMsg)
+	}
+	if n := tr.count(); n != 0 {
+		t.Fatalf("%d frames pushed to an unpublished track", n)
 	}
 }

@@ -282,6 +282,10 @@ func (m Model) toggleGen() (tea.Model, tea.Cmd) {
 		t.gen = nil
 		return m, m.flash(fmt.Sprintf("generator stopped on %q", t.track.Name()), false)
 	}
+	if r, _ := m.selectedRow(); r.L.State == outgoing.StateUnpublished {
+		// Like u: every frame would only count as an "unpublished" drop.
+		return m, m.flash(fmt.Sprintf("%q is unpublished: select a published track for the generator", t.track.Name()), true)
+	}
 	if err := m.startGen(t); err != nil {
 		return m, m.flash(err.Error(), true)
 	}

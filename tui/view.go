@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
@@ -52,43 +53,60 @@ func (m Model) View() string {
 	hd.Status, hd.Paused = m.status, m.paused
 	sb := statusbar.New(ctx)
 	sb.Text, sb.IsErr = m.statusMsg, m.statusErr
-	hv := helpview.New(ctx, m.keys)
-	hv.Offline = m.b == nil
-	hv.Prompt, hv.Burst, hv.DefaultRate, hv.DefaultSize = m.prompt, m.burstN, m.opts.DefaultRate, m.opts.DefaultSize
-	hv.SparkTable, hv.SparkDetail, hv.DropWindow = tracktable.SparkColumns, detail.MaxSpark, DropWindow.String()
-	for _, c := range []common.Component{hd, sb, hv} {
+	ft := helpview.NewFooter(ctx)
+	ft.Keys, ft.Essentials = m.footerKeys()
+	for _, c := range []common.Component{hd, sb, ft} {
 		c.SetSize(w, 1)
 	}
-	footer := hv.View()
 
 	bodyH := h - 3 // header, status line, footer
 	var body string
-	if m.showHelp {
-		hv.Full = true
+	if m.help.IsOpen() {
+		hv := m.help
+		hv.Burst, hv.DefaultRate, hv.DefaultSize = m.burstN, m.opts.DefaultRate, m.opts.DefaultSize
+		hv.SparkTable, hv.SparkDetail, hv.DropWindow = tracktable.SparkColumns, detail.MaxSpark, DropWindow.String()
 		hv.SetSize(w, bodyH)
 		body = hv.View()
 	} else {
 		body = m.body(ctx, w, bodyH)
 	}
 	body = fitBlock(body, w, bodyH, true)
-	return fitBlock(lipgloss.JoinVertical(lipgloss.Left, hd.View(), body, sb.View(), footer), w, h, false)
+	return fitBlock(lipgloss.JoinVertical(lipgloss.Left, hd.View(), body, sb.View(), ft.View()), w, h, false)
+}
+
+// footerKeys are the footer's hints for whoever has the keys, and the
+// ones it keeps at every width: help and quit, or, while q and ? are
+// taken (typing, the help open), ctrl+c.
+func (m Model) footerKeys() (hints, essentials []key.Binding) {
+	k := m.keys
+	switch {
+	case m.prompt.IsOpen():
+		return m.prompt.ShortHelp(), k.TypingEssentials()
+	case m.help.IsOpen():
+		return m.help.ShortHelp(), k.TypingEssentials()
+	case m.logsFocused() && m.logs.Searching():
+		return m.logs.ShortHelp(), k.TypingEssentials()
+	case m.logsFocused():
+		return m.logs.ShortHelp(), k.Essentials()
+	case m.b == nil:
+		return k.OfflineHelp(m.connErr != nil && m.opts.Connect != nil), k.Essentials()
+	}
+	return k.ShortHelp(), k.Essentials()
 }
 
 // body stacks the table and the open panes in bodyH lines. The prompt is
 // placed first (it is what the user is typing into), then the table gets
 // its header, selected row and totals, then the detail pane, then the
 // log pane; a pane that does not fit at its minimum is not shown, and
-// what is left goes to the table's other rows.
+// what is left goes to the table's other rows. A log pane that has the
+// keys takes the room before the table's other rows do.
 func (m Model) body(ctx common.Context, w, bodyH int) string {
 	var bottom []string // panes under the table, top to bottom
 	avail := bodyH
 	var promptView string
-	if m.prompt {
-		in := m.input
-		p := prompt.New(ctx, &in)
-		p.E2EE, p.E2EEAvailable = m.promptE2E, m.opts.E2EEAvailable
-		p.SetSize(w, prompt.Lines)
-		promptView = p.View()
+	if m.prompt.IsOpen() {
+		m.prompt.SetSize(w, prompt.Lines)
+		promptView = m.prompt.View()
 		avail -= prompt.Lines
 	}
 	if m.b == nil && m.connErr != nil {
@@ -99,7 +117,8 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 	tableNeed := 2 + max(len(rows), 1)
 	rest := avail - min(tableNeed, tableMin, avail)
 	logMin := logpane.MinHeight
-	showLogs := m.showLogs && m.opts.Logs != nil
+	showLogs := m.showLogs && m.logs != nil
+	focused := showLogs && m.logs.Focused()
 	if m.showDetail && rest >= detail.MinHeight {
 		d := detail.New(ctx)
 		d.Burst = m.burstN
@@ -110,16 +129,21 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 		if showLogs && rest-logMin >= detail.MinHeight {
 			room = rest - logMin // leave the log pane its minimum
 		}
+		if focused {
+			room = min(room, max(detail.MinHeight, rest/3))
+		}
 		d.SetSize(w, min(d.Want(w), room))
 		rest -= d.Height
 		bottom = append(bottom, d.View())
 	}
 	if showLogs && rest >= logMin {
-		lp := logpane.New(ctx, m.opts.Logs)
-		// The table's remaining rows come first, the log pane takes the rest.
-		lp.SetSize(w, max(logMin, rest-max(tableNeed-tableMin, 0)))
-		rest -= lp.Height
-		bottom = append(bottom, lp.View())
+		lh := rest
+		if !focused {
+			// The table's remaining rows come first, the log pane takes the rest.
+			lh = max(logMin, rest-max(tableNeed-tableMin, 0))
+		}
+		bottom = append(bottom, m.logView(w, lh))
+		rest -= lh
 	}
 	tt := tracktable.New(ctx)
 	if m.b == nil {
@@ -132,6 +156,33 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 		views = append(views, promptView)
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, views...)
+}
+
+// logView sizes the log pane, with the embedded SFU's join details
+// pinned, and draws it.
+func (m Model) logView(w, h int) string {
+	m.logs.Pinned = m.pinned()
+	m.logs.SetSize(w, h)
+	return m.logs.View()
+}
+
+// pinned is how another client joins the embedded SFU, with the room this
+// session is in: what the log's first lines said before they scrolled
+// away. The secret stays in the env file.
+func (m Model) pinned() []string {
+	l := m.opts.LocalSFU
+	if l == nil {
+		return nil
+	}
+	head := fmt.Sprintf("embedded SFU %s · API key %s", l.URL, l.APIKey)
+	if l.EnvFile == "" {
+		return []string{head + " · its secret could not be written to a file (see the log)"}
+	}
+	room := m.status.Room
+	if room == "" {
+		room = "<room>"
+	}
+	return []string{head, fmt.Sprintf("join: set -a; . %s; set +a; lk room join --identity viewer %s", l.EnvFile, room)}
 }
 
 func sumHeights(views []string) int {
@@ -151,14 +202,15 @@ func (m Model) connectFailed(ctx common.Context, w, avail int, promptView string
 		b.Title += " to " + m.status.URL
 	}
 	b.Text = m.connErr.Error()
-	b.Hint = "q quits · l shows the log"
+	b.Hint = "r retries · l shows the log · q quits"
+	if m.opts.Connect == nil {
+		b.Hint = "l shows the log · q quits"
+	}
 	b.SetSize(w, avail)
 	views := []string{b.View()}
 	rest := avail - lipgloss.Height(views[0])
-	if m.showLogs && m.opts.Logs != nil && rest >= logpane.MinHeight {
-		lp := logpane.New(ctx, m.opts.Logs)
-		lp.SetSize(w, rest)
-		views = append(views, lp.View())
+	if m.showLogs && m.logs != nil && rest >= logpane.MinHeight {
+		views = append(views, m.logView(w, rest))
 	}
 	if promptView != "" {
 		views = append(views, promptView)

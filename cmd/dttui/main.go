@@ -61,13 +61,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		Loopback: o.Loopback, Logger: log, PublishTimeout: o.PublishTimeout,
 	}
 	var local *localsfu.Server
+	var envFile string
 	if o.URL == "" {
 		// Headless output has no log pane: say it on stderr (stdout is JSON).
 		var notice io.Writer
 		if o.Headless {
 			notice = stderr
 		}
-		local, err = startLocalSFU(ctx, o, log, notice)
+		local, envFile, err = startLocalSFU(ctx, o, log, notice)
 		if err != nil {
 			fmt.Fprintln(stderr, "dttui:", err)
 			return 1
@@ -83,7 +84,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if o.Headless {
 		return runHeadless(ctx, o, cfg, stdout, stderr)
 	}
-	return runTUI(ctx, o, cfg, local, logs, stderr)
+	return runTUI(ctx, o, cfg, local, envFile, logs, stderr)
 }
 
 func runHeadless(ctx context.Context, o options, cfg session.Config, stdout, stderr io.Writer) int {
@@ -111,8 +112,9 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, stdout, std
 
 // startLocalSFU runs livekit-server in-process. Its credentials go to a
 // 0600 file rather than the screen, so another client can join without
-// the secret ever being displayed.
-func startLocalSFU(ctx context.Context, o options, log *slog.Logger, notice io.Writer) (*localsfu.Server, error) {
+// the secret ever being displayed; the file's path is returned ("" if it
+// could not be written).
+func startLocalSFU(ctx context.Context, o options, log *slog.Logger, notice io.Writer) (*localsfu.Server, string, error) {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	port := o.LocalPort
@@ -122,9 +124,10 @@ func startLocalSFU(ctx context.Context, o options, log *slog.Logger, notice io.W
 		srv, err = localsfu.Start(sctx, localsfu.Options{APIKey: o.APIKey, APISecret: o.APISecret})
 	}
 	if err != nil {
-		return nil, fmt.Errorf("start the embedded SFU: %w", err)
+		return nil, "", fmt.Errorf("start the embedded SFU: %w", err)
 	}
-	if path, werr := writeLocalEnv(srv); werr == nil {
+	path, werr := writeLocalEnv(srv)
+	if werr == nil {
 		how := "set -a; . " + path + "; set +a; then e.g. lk room join --identity viewer <room>"
 		log.Info("embedded SFU running; to connect another client: "+how, "url", srv.URL, "api_key", srv.APIKey)
 		if notice != nil {
@@ -132,6 +135,7 @@ func startLocalSFU(ctx context.Context, o options, log *slog.Logger, notice io.W
 		}
 	} else {
 		log.Warn("embedded SFU running; could not write its credentials file", "url", srv.URL, "err", werr)
+		path = ""
 	}
-	return srv, nil
+	return srv, path, nil
 }

@@ -67,6 +67,10 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	if a := altScreen(); a != "1" {
 		t.Fatalf("the UI is not on the alternate screen (alternate_on=%q)", a)
 	}
+	// Keys read together arrive as one event: both + are applied (the
+	// demo generator runs at 50/s; doubled twice is 200/s).
+	keys("-l", "++")
+	waitFor("\"++\" applied twice", 10*time.Second, func(s string) bool { return strings.Contains(s, `"demo": 200/s`) })
 	keys("p")
 	waitFor("the publish prompt", 10*time.Second, func(s string) bool { return strings.Contains(s, "Publish a data track") })
 	keys("C-u")
@@ -89,7 +93,21 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 		t.Fatalf("loopback stats missing:\n%s", s)
 	}
 	keys("l") // the log pane too, so the secret check below covers it
-	shown := waitFor("log pane", 10*time.Second, func(s string) bool { return strings.Contains(s, "level=") })
+	shown := waitFor("log pane", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "logs · following") && strings.Contains(s, "INF dttui") && strings.Contains(s, "embedded SFU ws://127.0.0.1:")
+	})
+	// Every level, then scroll up: the view stops following and holds its
+	// place; the join details stay pinned; end follows again.
+	keys("v")
+	keys("PPage")
+	scrolled := waitFor("log pane scrolled", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "logs · scrolled · all levels") && strings.Contains(s, "INF sfu")
+	})
+	if !strings.Contains(scrolled, "embedded SFU ws://127.0.0.1:") || !regexp.MustCompile(`lk[\s│]+room[\s│]+join[\s│]+--identity[\s│]+viewer[\s│]+dttui-`).MatchString(scrolled) {
+		t.Fatalf("join details not pinned while scrolled:\n%s", scrolled)
+	}
+	keys("End")
+	waitFor("log pane following again", 10*time.Second, func(s string) bool { return strings.Contains(s, "logs · following") })
 	keys("q")
 	waitFor("clean exit", 20*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED 0") })
 
@@ -106,7 +124,7 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 		regexp.MustCompile(`msg="quit: track unpublished" name=demo handle=\d+`),
 		regexp.MustCompile(`msg="quit: track unpublished" name=keys-track handle=\d+`),
 		regexp.MustCompile(`msg="quit: left the room"`),
-		regexp.MustCompile(`msg="participant closing".*reason=CLIENT_REQUEST_LEAVE`),
+		regexp.MustCompile(`msg="participant closing" origin=sfu .*reason=CLIENT_REQUEST_LEAVE`),
 	} {
 		if !want.Match(quitLog) {
 			t.Fatalf("log file lacks %s; tail:\n%s", want, tail(string(quitLog), 30))
@@ -126,7 +144,7 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 		t.Fatalf("env file: %q", env)
 	}
 	log, _ := os.ReadFile(logFile)
-	for where, text := range map[string]string{"log file": string(log), "screen": s + shown} {
+	for where, text := range map[string]string{"log file": string(log), "screen": s + shown + scrolled} {
 		if strings.Contains(text, secret[1]) {
 			t.Fatalf("API secret appears in the %s", where)
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
@@ -14,7 +17,7 @@ import (
 // runTUI starts the UI at once; the UI connects (showing "connecting")
 // and closes the session when the user quits. Errors reach stderr after
 // the terminal is restored.
-func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, logs *logSink, stderr io.Writer) int {
+func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, envFile string, logs *logSink, stderr io.Writer) int {
 	var auto []tui.AutoTrack
 	for _, t := range o.Tracks {
 		auto = append(auto, tui.AutoTrack{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
@@ -23,6 +26,10 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		// No account and no tracks asked for: show something alive at once.
 		auto = []tui.AutoTrack{{Name: "demo", Rate: 50, Size: 1024}}
 	}
+	var localSFU *tui.LocalSFU
+	if local != nil {
+		localSFU = &tui.LocalSFU{URL: local.URL, APIKey: local.APIKey, EnvFile: homeRelative(envFile)}
+	}
 	err := tui.Run(ctx, tui.Options{
 		Theme:         theme.Terminal(),
 		Logs:          logs.buf,
@@ -30,6 +37,7 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		E2EEAvailable: cfg.E2EEPassphrase != "",
 		Autostart:     auto,
 		URL:           cfg.URL,
+		LocalSFU:      localSFU,
 		Connect: func(ctx context.Context) (tui.Backend, error) {
 			s, err := session.Connect(ctx, cfg)
 			if err != nil {
@@ -43,4 +51,17 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		return 1
 	}
 	return 0
+}
+
+// homeRelative writes a path under the home directory as ~/…: shorter on
+// screen, and a shell still expands it.
+func homeRelative(path string) string {
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" || path == "" {
+		return path
+	}
+	if rel, err := filepath.Rel(home, path); err == nil && !strings.HasPrefix(rel, "..") && !filepath.IsAbs(rel) {
+		return "~/" + filepath.ToSlash(rel)
+	}
+	return path
 }

@@ -30,8 +30,13 @@ const DefaultLossGrace = 3 * time.Second
 type Ledger struct {
 	grace time.Duration
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// before holds arrivals that came before the first send was recorded:
+	// frames sent before the ledger existed (not followed), or the frame
+	// whose send is about to be recorded. The first Sent sorts them out.
+	before  []pendingArrival
 	started bool
+	first   uint64  // sequence number of the first frame recorded sent
 	base    uint64  // sequence number of the slot at head
 	head, n int     // the ring holds slots for base … base+n-1
 	sentAt  []int64 // UNIX ns when recorded sent; ring
@@ -41,19 +46,28 @@ type Ledger struct {
 	c       LedgerCounts
 }
 
+type pendingArrival struct {
+	seq   uint64
+	bytes int
+}
+
 // LedgerCounts are a Ledger's figures.
 type LedgerCounts struct {
-	Sent       uint64 // frames recorded as sent
-	Received   uint64 // first arrivals of frames of this stream
-	Lost       uint64 // sent and not arrived within the grace period
-	InGrace    uint64 // sent, not arrived yet, grace not over
-	Duplicates uint64 // further arrivals of a frame already received
+	Sent          uint64 // frames recorded as sent
+	Received      uint64 // first arrivals of frames of this stream
+	ReceivedBytes uint64 // their payload bytes
+	Lost          uint64 // sent and not arrived within the grace period
+	InGrace       uint64 // sent, not arrived yet, grace not over
+	Duplicates    uint64 // further arrivals of a frame already received
 	// Late counts arrivals of frames already counted lost (or too old for
 	// the ledger's window to tell a late frame from a duplicate).
 	Late uint64
 	// Unexpected counts arrivals claiming a sequence number that was never
 	// sent: a header mangled on the way.
 	Unexpected uint64
+	// Unfollowed counts arrivals of frames sent before the ledger began
+	// following the stream (before the subscriber could receive them).
+	Unfollowed uint64
 }
 
 type slotState uint8
@@ -83,11 +97,29 @@ func NewLedger(grace time.Duration) *Ledger {
 // Grace is the ledger's grace period.
 func (l *Ledger) Grace() time.Duration { return l.grace }
 
+// maxBefore bounds the arrivals held before the first send is recorded.
+const maxBefore = 64
+
 // Sent records that frame seq left at time at.
 func (l *Ledger) Sent(seq uint64, at time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	first := !l.started
 	l.start(seq)
+	defer func() {
+		if first {
+			// Arrivals before this first send: frames sent earlier were not
+			// followed; a later one (only the frame just sent) counts.
+			for _, a := range l.before {
+				if a.seq < seq {
+					l.c.Unfollowed++
+				} else {
+					l.arrived(a.seq, a.bytes)
+				}
+			}
+			l.before = nil
+		}
+	}()
 	if seq < l.base {
 		// Settled early by the window bound while it waited for this
 		// record: it had arrived (only arrived slots wait for Sent).
@@ -118,20 +150,41 @@ const (
 	ArrivalDuplicate                 // received before
 	ArrivalLate                      // counted lost before it arrived
 	ArrivalUnexpected                // never sent: a mangled header
+	ArrivalPending                   // before the first recorded send: counted, or not, once it comes
+	ArrivalUnfollowed                // sent before the ledger followed the stream
 )
 
-// Arrived records that frame seq arrived, and says whether it counts.
-func (l *Ledger) Arrived(seq uint64) Arrival {
+// Arrived records that frame seq, of size bytes, arrived, and says
+// whether it counts. Before the first send is recorded it cannot tell
+// yet: ArrivalPending.
+func (l *Ledger) Arrived(seq uint64, size int) Arrival {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if !l.started {
+		// Nothing recorded sent yet: hold it until the first send says
+		// whether it was followed.
+		if len(l.before) < maxBefore {
+			l.before = append(l.before, pendingArrival{seq, size})
+		} else {
+			l.c.Unfollowed++
+		}
+		return ArrivalPending
+	}
+	return l.arrived(seq, size)
+}
+
+func (l *Ledger) arrived(seq uint64, size int) Arrival {
 	// A frame can arrive before its send is recorded (the record follows
 	// the last packet's write), but only the frame being sent: the sender
 	// records each frame before it writes the next.
-	if (l.anySent && seq > l.maxSent+1) || (!l.anySent && seq > maxLedgerWindow) {
+	if seq > l.maxSent+1 {
 		l.c.Unexpected++
 		return ArrivalUnexpected
 	}
-	l.start(seq)
+	if seq < l.first {
+		l.c.Unfollowed++
+		return ArrivalUnfollowed
+	}
 	if seq < l.base {
 		l.c.Late++
 		return ArrivalLate
@@ -151,6 +204,7 @@ func (l *Ledger) Arrived(seq uint64) Arrival {
 		return ArrivalDuplicate
 	}
 	l.c.Received++
+	l.c.ReceivedBytes += uint64(size)
 	return ArrivalFirst
 }
 
@@ -208,7 +262,7 @@ func (l *Ledger) expire(cutoff int64, all bool) {
 
 func (l *Ledger) start(seq uint64) {
 	if !l.started {
-		l.started, l.base = true, seq
+		l.started, l.base, l.first = true, seq, seq
 	}
 }
 

@@ -1,10 +1,13 @@
 // Package common holds what every part of dttui's screen shares: the
-// Context (theme and clock) and the Component interface each piece meets,
-// in the manner of soft-serve's pkg/ui/common.
+// Context (theme and clock) and the interfaces components meet, in the
+// manner of soft-serve's pkg/ui/common.
 package common
 
 import (
 	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/tui/theme"
 )
@@ -16,10 +19,23 @@ type Context struct {
 }
 
 // Component is one piece of the screen: told its size, it draws itself in
-// exactly that space (at most Width cells wide).
+// exactly that space (at most Width cells wide). Stateless components are
+// built afresh for each frame.
 type Component interface {
 	SetSize(width, height int)
 	View() string
+}
+
+// Stateful is a component that keeps state between frames (a scroll
+// position, a text input, a filter). Its parent owns it, forwards it the
+// messages meant for it, and asks it which keys it takes now (for the
+// footer and the full help).
+type Stateful interface {
+	Component
+	help.KeyMap
+	// Update handles a message; the command's messages may be the
+	// component's own (for the parent to act on).
+	Update(msg tea.Msg) tea.Cmd
 }
 
 // Size is the embeddable half of Component.

@@ -3,40 +3,53 @@ package format
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 )
 
-// Bytes is a byte count (or rate) in binary units, 3 significant
-// figures: frame sizes are powers of two, so 1 KiB reads as 1 KiB.
+// Bytes is a byte count (or rate) in binary units, at most 4 digits and
+// 8 cells ("1023 KiB"): frame sizes are powers of two, so 1 KiB reads as
+// 1 KiB, and no counter, however long the run, outgrows its column.
 func Bytes(v float64) string {
-	switch {
-	case v < 1024:
-		return fmt.Sprintf("%.0f B", v)
-	case v < 1<<20:
-		return fmt.Sprintf("%.3g KiB", v/(1<<10))
-	case v < 1<<30:
-		return fmt.Sprintf("%.3g MiB", v/(1<<20))
+	if v < 1024 {
+		return fmt.Sprintf("%.0f B", max(v, 0))
 	}
-	return fmt.Sprintf("%.3g GiB", v/(1<<30))
+	units := [...]string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	u := 0
+	for v /= 1024; v >= 1024 && u < len(units)-1; u++ {
+		v /= 1024
+	}
+	if v >= 100 {
+		return fmt.Sprintf("%.0f %s", v, units[u]) // "%.3g" would say 1e+03
+	}
+	return fmt.Sprintf("%.3g %s", v, units[u])
 }
 
-// Count is a counter or rate, compact above 10 000.
+// CountWidth is the most cells Count ever takes.
+const CountWidth = 5
+
+// Count is a counter or rate in at most CountWidth cells: exact below
+// 10 000 (with one decimal below 10, for fractional rates), then three
+// significant digits and an SI suffix: 12.3k, 193k, 1.2M, 45.6G.
 func Count(v float64) string {
 	switch {
-	case v < 10:
-		if v == float64(int64(v)) {
-			return fmt.Sprintf("%.0f", v)
-		}
+	case v < 0 || v != v:
+		return "-"
+	case v < 10 && v != float64(int64(v)):
 		return fmt.Sprintf("%.1f", v)
 	case v < 10_000:
 		return fmt.Sprintf("%.0f", v)
-	case v < 1e6:
-		return fmt.Sprintf("%.1fk", v/1e3)
 	}
-	return fmt.Sprintf("%.2fM", v/1e6)
+	for _, u := range []string{"k", "M", "G", "T", "P", "E"} {
+		// Round first: 999.7k is 1M, not "1e+03k".
+		if v /= 1000; v < 999.5 {
+			return strconv.FormatFloat(v, 'g', 3, 64) + u
+		}
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64) + "E" // beyond uint64
 }
 
 func Duration(d time.Duration) string {
@@ -125,3 +138,20 @@ func OneLine(s string) string {
 	}
 	return strings.Join(strings.Fields(s), " ")
 }
+
+// Printable replaces control characters (C0, DEL and C1, the escape that
+// starts terminal sequences among them) with U+FFFD, so text from outside
+// cannot move the cursor or restyle the screen.
+func Printable(s string) string {
+	if !strings.ContainsFunc(s, isControl) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if isControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }

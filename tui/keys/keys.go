@@ -25,58 +25,164 @@ type KeyMap struct {
 	Help            key.Binding
 	Quit            key.Binding
 	Interrupt       key.Binding // ctrl+c: quits from anywhere, the prompt included; twice quits at once
+	Retry           key.Binding // after a failed connect (r is reset counters once connected)
 	PromptSubmit    key.Binding
 	PromptToggleE2E key.Binding
 	PromptCancel    key.Binding
+
+	Log LogKeys
+	// HelpScroll are the keys that scroll the full help instead of
+	// closing it.
+	HelpUp, HelpDown, HelpPageUp, HelpPageDown key.Binding
+	HelpClose                                  key.Binding // help text only: any other key closes
+}
+
+// LogKeys are the log pane's keys, active while it has the focus (l).
+type LogKeys struct {
+	Up, Down             key.Binding
+	PageUp, PageDown     key.Binding
+	HalfUp, HalfDown     key.Binding
+	Top, Bottom          key.Binding
+	Follow               key.Binding
+	Wrap                 key.Binding
+	Level                key.Binding
+	Origins              [4]key.Binding // dttui, sdk, pion, sfu
+	OriginsHelp          key.Binding    // the four, for the full help
+	Sources              key.Binding    // the four, for the footer
+	Search               key.Binding
+	Next, Prev           key.Binding
+	Back                 key.Binding
+	SearchDone, SearchNo key.Binding // in the search input
 }
 
 // Default is the key map dttui ships.
 func Default() KeyMap {
+	b := key.NewBinding
+	keys, h := key.WithKeys, key.WithHelp
 	return KeyMap{
-		Up:              key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:            key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Publish:         key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "publish")),
-		Cancel:          key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel pending")),
-		Unpublish:       key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unpublish")),
-		PushOne:         key.NewBinding(key.WithKeys(" ", "enter"), key.WithHelp("space", "push 1")),
-		Burst:           key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "burst")),
-		BurstMore:       key.NewBinding(key.WithKeys("B"), key.WithHelp("B/N", "burst size ×10/÷10")),
-		BurstLess:       key.NewBinding(key.WithKeys("N")),
-		Generator:       key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "generator on/off")),
-		RateUp:          key.NewBinding(key.WithKeys("+", "="), key.WithHelp("+/-", "rate")),
-		RateDn:          key.NewBinding(key.WithKeys("-", "_")),
-		SizeUp:          key.NewBinding(key.WithKeys("]"), key.WithHelp("[/]", "frame size")),
-		SizeDn:          key.NewBinding(key.WithKeys("[")),
-		Sort:            key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
-		Reset:           key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reset counters")),
-		Pause:           key.NewBinding(key.WithKeys("z"), key.WithHelp("z", "pause display")),
-		Detail:          key.NewBinding(key.WithKeys("d", "tab"), key.WithHelp("d", "detail")),
-		Logs:            key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "logs")),
-		Help:            key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:            key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-		Interrupt:       key.NewBinding(key.WithKeys("ctrl+c")),
-		PromptSubmit:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "publish")),
-		PromptToggleE2E: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "E2EE on/off")),
-		PromptCancel:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Up:              b(keys("up", "k"), h("↑/k", "up")),
+		Down:            b(keys("down", "j"), h("↓/j", "down")),
+		Publish:         b(keys("p"), h("p", "publish")),
+		Cancel:          b(keys("c"), h("c", "cancel pending")),
+		Unpublish:       b(keys("u"), h("u", "unpublish")),
+		PushOne:         b(keys(" ", "enter"), h("space", "push 1")),
+		Burst:           b(keys("b"), h("b", "burst")),
+		BurstMore:       b(keys("B"), h("B/N", "burst size ×10/÷10")),
+		BurstLess:       b(keys("N")),
+		Generator:       b(keys("g"), h("g", "generator on/off")),
+		RateUp:          b(keys("+", "="), h("+/-", "rate")),
+		RateDn:          b(keys("-", "_")),
+		SizeUp:          b(keys("]"), h("[/]", "frame size")),
+		SizeDn:          b(keys("[")),
+		Sort:            b(keys("s"), h("s", "sort")),
+		Reset:           b(keys("r"), h("r", "reset counters")),
+		Pause:           b(keys("z"), h("z", "pause display")),
+		Detail:          b(keys("d", "tab"), h("d", "detail")),
+		Logs:            b(keys("l"), h("l", "logs")),
+		Help:            b(keys("?"), h("?", "help")),
+		Quit:            b(keys("q", "ctrl+c"), h("q", "quit")),
+		Interrupt:       b(keys("ctrl+c"), h("ctrl+c", "quit")),
+		Retry:           b(keys("r"), h("r", "retry connect")),
+		PromptSubmit:    b(keys("enter"), h("enter", "publish")),
+		PromptToggleE2E: b(keys("tab"), h("tab", "E2EE on/off")),
+		PromptCancel:    b(keys("esc"), h("esc", "cancel")),
+		Log: LogKeys{
+			Up:          b(keys("up", "k"), h("↑/↓", "scroll")),
+			Down:        b(keys("down", "j")),
+			PageUp:      b(keys("pgup", "ctrl+b"), h("pgup/pgdn", "page")),
+			PageDown:    b(keys("pgdown", "ctrl+f")),
+			HalfUp:      b(keys("ctrl+u"), h("ctrl+u/d", "half page")),
+			HalfDown:    b(keys("ctrl+d")),
+			Top:         b(keys("home"), h("home/end", "oldest/newest")),
+			Bottom:      b(keys("end")),
+			Follow:      b(keys("f"), h("f", "follow")),
+			Wrap:        b(keys("w"), h("w", "wrap")),
+			Level:       b(keys("v"), h("v", "level filter")),
+			Origins:     [4]key.Binding{b(keys("1")), b(keys("2")), b(keys("3")), b(keys("4"))},
+			OriginsHelp: b(keys("1", "2", "3", "4"), h("1-4", "dttui/sdk/pion/sfu")),
+			Sources:     b(keys("1", "2", "3", "4"), h("1-4", "sources")),
+			Search:      b(keys("/"), h("/", "search")),
+			Next:        b(keys("n"), h("n/N", "next/prev match")),
+			Prev:        b(keys("N")),
+			Back:        b(keys("esc"), h("esc", "back to table")),
+			SearchDone:  b(keys("enter"), h("enter", "find")),
+			SearchNo:    b(keys("esc"), h("esc", "clear")),
+		},
+		HelpUp:       b(keys("up", "k"), h("↑/↓", "scroll")),
+		HelpDown:     b(keys("down", "j")),
+		HelpPageUp:   b(keys("pgup")),
+		HelpPageDown: b(keys("pgdown")),
+		HelpClose:    b(keys("esc"), h("any key", "closes")),
 	}
 }
 
-// ShortHelp is the footer.
+// Essentials are the hints the footer always keeps, whatever the width.
+func (k KeyMap) Essentials() []key.Binding { return []key.Binding{k.Help, k.Quit} }
+
+// TypingEssentials replace them while a text input has the keys (q and
+// ? type) or the help is open (they close it).
+func (k KeyMap) TypingEssentials() []key.Binding { return []key.Binding{k.Interrupt} }
+
+// ShortHelp is the footer: the most used keys first; Essentials are
+// added at its end.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Publish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.SizeUp, k.Unpublish, k.Detail, k.Logs, k.Help, k.Quit}
+	return []key.Binding{k.Publish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.SizeUp, k.Unpublish, k.Detail, k.Logs}
 }
 
 // OfflineHelp is the footer while there is no session: the keys that
-// still do something.
-func (k KeyMap) OfflineHelp() []key.Binding {
-	return []key.Binding{k.Logs, k.Help, k.Quit}
+// still do something (retry only once a connect has failed).
+func (k KeyMap) OfflineHelp(canRetry bool) []key.Binding {
+	if canRetry {
+		return []key.Binding{k.Retry, k.Logs}
+	}
+	return []key.Binding{k.Logs}
 }
 
-// FullHelp is the `?` screen, in columns.
-func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{
-		{k.Publish, k.Cancel, k.Unpublish, k.Up, k.Down},
-		{k.PushOne, k.Burst, k.BurstMore, k.Generator, k.RateUp, k.SizeUp},
-		{k.Sort, k.Reset, k.Pause, k.Detail, k.Logs, k.Help, k.Quit},
+// LogHelp is the footer while the log pane has the focus.
+func (k KeyMap) LogHelp(searching bool) []key.Binding {
+	l := k.Log
+	if searching {
+		return []key.Binding{l.SearchDone, l.SearchNo}
 	}
+	return []key.Binding{l.Search, l.Level, l.Sources, l.Back, l.PageUp, l.Next, l.Follow, l.Wrap, l.Top, l.HalfUp}
+}
+
+// PromptHelp is the footer while the publish prompt is open.
+func (k KeyMap) PromptHelp() []key.Binding {
+	return []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptCancel}
+}
+
+// OverlayHelp is the footer while the full help is open.
+func (k KeyMap) OverlayHelp() []key.Binding {
+	return []key.Binding{k.HelpUp, k.HelpClose}
+}
+
+// Select is ↑/↓ in the full help, as one line.
+var selectHelp = key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "select"))
+
+// Group is a titled column of the full help.
+type Group struct {
+	Title string
+	Keys  []key.Binding
+}
+
+// Groups is the full help, in the order it reads.
+func (k KeyMap) Groups() []Group {
+	l := k.Log
+	return []Group{
+		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, selectHelp, k.Sort}},
+		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.BurstMore, k.Generator, k.RateUp, k.SizeUp}},
+		{"View", []key.Binding{k.Detail, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
+		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptCancel}},
+		{"Log pane (l)", []key.Binding{l.Up, l.PageUp, l.HalfUp, l.Top, l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Back}},
+	}
+}
+
+// FullHelp is the `?` screen, in columns (help.KeyMap).
+func (k KeyMap) FullHelp() [][]key.Binding {
+	var out [][]key.Binding
+	for _, g := range k.Groups() {
+		out = append(out, g.Keys)
+	}
+	return out
 }

@@ -22,6 +22,12 @@ type Theme struct {
 	Totals              lipgloss.Style
 	Box                 lipgloss.Style
 	Status, StatusErr   lipgloss.Style
+	// Focused is the border of the pane that has the keys; Edge the
+	// others' (a pane drawing its own titled top border uses them).
+	Focused, Edge lipgloss.Style
+	// Match marks search matches, CurrentMatch the one n/N is on: reverse
+	// video, so they show without colour too.
+	Match, CurrentMatch lipgloss.Style
 }
 
 // New builds a theme for the renderer's colour profile.
@@ -45,11 +51,15 @@ func New(r *lipgloss.Renderer) Theme {
 		TableHead: s().Bold(true).Foreground(lipgloss.Color("250")).Underline(true),
 		// A background, not reverse video: coloured cells (states,
 		// sparklines) keep their colour and meaning on the selected row.
-		Selected:  s().Background(lipgloss.AdaptiveColor{Light: "254", Dark: "238"}),
-		Totals:    s().Bold(true),
-		Box:       s().Border(lipgloss.RoundedBorder()).BorderForeground(lipgloss.Color("240")).Padding(0, 1),
-		Status:    s().Foreground(lipgloss.Color("#58A6FF")),
-		StatusErr: s().Foreground(lipgloss.Color("#F85149")).Bold(true),
+		Selected:     s().Background(lipgloss.AdaptiveColor{Light: "254", Dark: "238"}),
+		Totals:       s().Bold(true),
+		Box:          s().Border(lipgloss.RoundedBorder()).BorderForeground(lipgloss.Color("240")).Padding(0, 1),
+		Status:       s().Foreground(lipgloss.Color("#58A6FF")),
+		StatusErr:    s().Foreground(lipgloss.Color("#F85149")).Bold(true),
+		Focused:      s().Foreground(lipgloss.Color("#7D56F4")),
+		Edge:         s().Foreground(lipgloss.Color("240")),
+		Match:        s().Reverse(true),
+		CurrentMatch: s().Reverse(true).Bold(true).Foreground(lipgloss.Color("#D29922")),
 	}
 }
 

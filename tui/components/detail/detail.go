@@ -125,7 +125,7 @@ func (m *Model) sections(w int) []section {
 		items := []string{fmt.Sprintf("loopback: received %d", rx.Frames), format.Bytes(float64(rx.Bytes)),
 			fmt.Sprintf("lost %d", rx.Lost), fmt.Sprintf("in grace %d (%s)", rx.InGrace, format.Duration(rx.Grace)),
 			fmt.Sprintf("incomplete %d", rx.Incomplete), fmt.Sprintf("duplicates %d", rx.Duplicates), fmt.Sprintf("late %d", rx.Late),
-			fmt.Sprintf("foreign %d", rx.Foreign),
+			fmt.Sprintf("unfollowed %d", rx.Unfollowed), fmt.Sprintf("foreign %d", rx.Foreign), fmt.Sprintf("data %d", rx.Data),
 			fmt.Sprintf("latency p50 %s", format.Duration(l.Latency.P50)), fmt.Sprintf("p99 %s", format.Duration(l.Latency.P99)),
 			fmt.Sprintf("(%d frames, last %s)", l.Latency.Frames, format.Duration(l.Latency.Window))}
 		if rx.Corrupt > 0 {

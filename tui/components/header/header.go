@@ -46,28 +46,54 @@ func (m *Model) View() string {
 	default:
 		state = th.Bad.Render("✕ disconnected")
 	}
-	parts := []string{th.Title.Render("dttui"), state}
+	// Each part has a rank: when the line is too long, the highest ranks
+	// go first, whole, rather than the line being cut mid-word. The state
+	// and the round-trip time stay longest.
+	type part struct {
+		text string
+		rank int
+	}
+	parts := []part{{th.Title.Render("dttui"), 0}, {state, 0}}
 	if m.Paused {
-		parts = append(parts, th.Warn.Render("[paused]"))
+		parts = append(parts, part{th.Warn.Render("[paused]"), 0})
 	}
 	if showURL && st.URL != "" {
-		parts = append(parts, st.URL)
+		parts = append(parts, part{st.URL, 4})
 	}
 	if st.Room != "" {
-		parts = append(parts, th.Dim.Render("room ")+st.Room)
+		parts = append(parts, part{th.Dim.Render("room ") + st.Room, 3})
 	}
 	if st.Identity != "" {
-		parts = append(parts, th.Dim.Render("as ")+st.Identity)
+		parts = append(parts, part{th.Dim.Render("as ") + st.Identity, 5})
 	}
 	if st.State == session.StateConnected || st.State == session.StateStalled || st.State == session.StateReconnecting {
-		parts = append(parts, th.Dim.Render("rtt ")+format.Duration(st.RTT))
+		parts = append(parts, part{th.Dim.Render("rtt ") + format.Duration(st.RTT), 1})
 	}
 	if st.Reconnects > 0 {
-		parts = append(parts, th.Warn.Render(fmt.Sprintf("reconnects %d", st.Reconnects)))
+		parts = append(parts, part{th.Warn.Render(fmt.Sprintf("reconnects %d", st.Reconnects)), 1})
 	}
-	line := strings.Join(parts, "  ")
 	if st.Err != nil && st.State != session.StateConnected {
-		line += "  " + th.Bad.Render(format.OneLine(st.Err.Error()))
+		// Last and cut to fit: the banner or the log has it whole.
+		parts = append(parts, part{th.Bad.Render(format.OneLine(st.Err.Error())), 2})
 	}
-	return ansi.Truncate(line, m.Width, "…")
+	join := func() string {
+		var ss []string
+		for _, p := range parts {
+			ss = append(ss, p.text)
+		}
+		return strings.Join(ss, "  ")
+	}
+	for line := join(); ansi.StringWidth(line) > m.Width; line = join() {
+		worst := -1
+		for i, p := range parts {
+			if p.rank > 0 && p.rank != 2 && (worst < 0 || p.rank >= parts[worst].rank) {
+				worst = i
+			}
+		}
+		if worst < 0 {
+			break // what is left is cut
+		}
+		parts = append(parts[:worst], parts[worst+1:]...)
+	}
+	return ansi.Truncate(join(), m.Width, "…")
 }

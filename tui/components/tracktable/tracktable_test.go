@@ -204,3 +204,25 @@ func history(sent ...uint64) []report.Second {
 	}
 	return out
 }
+
+// Counters of a long run still fit their columns, in the rows and in
+// TOTAL: compact counts, never a cut figure.
+func TestHugeCountsFit(t *testing.T) {
+	const huge = ^uint64(0) / 3
+	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
+	r := Row{L: report.Local{Handle: 1, Name: "t", State: outgoing.StateUnpublished,
+		Out:  outgoing.Counters{FramesPushed: huge, FramesDropped: huge, UnpublishedErrors: 193_412},
+		Rx:   &report.Receive{Lost: huge},
+		Rate: report.Rates{SentFPS: 1e12, SentPPS: 1e12, SentBPS: 1e15, ReceivedFPS: 1e12}}, HasTrack: true}
+	m.Rows = []Row{r, r}
+	for _, w := range []int{50, 80, 140} {
+		m.SetSize(w, 10)
+		v := ansi.Strip(m.View())
+		if strings.Contains(v, "…") {
+			t.Fatalf("%d cols: a figure is cut:\n%s", w, v)
+		}
+		if w == 140 && (!strings.Contains(v, "193k") || !strings.Contains(v, "387k")) {
+			t.Fatalf("UNPUB not compact, in the row and TOTAL:\n%s", v)
+		}
+	}
+}

@@ -1,0 +1,733 @@
+// Package incoming is the subscriber side of LiveKit data tracks: the
+// manager that learns other participants' tracks from the SFU,
+// subscribes to them, maps the subscriber handles the SFU assigns,
+// reassembles and (for E2EE tracks) decrypts their frames, and measures
+// from the packets themselves what arrived: rates' raw counters, loss,
+// duplicates, reordering, incomplete and lost frames, frame sizes and
+// latency. It is the mirror of outgoing and, like it, has no network
+// code: the session feeds in the SFU's messages and the packets, and
+// supplies a Transport for the subscription requests.
+//
+// The behaviour follows livekit-client's IncomingDataTrackManager and the
+// Rust livekit-datatrack crate's remote::Manager; the wire facts it
+// relies on are in docs/wire.md.
+package incoming
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/dttui/dttui/packetizer"
+)
+
+// Defaults of Options.
+const (
+	// DefaultSubscribeTimeout is how long a subscription waits for its
+	// subscriber handle, as both clients do.
+	DefaultSubscribeTimeout = 10 * time.Second
+	// DefaultHoldTime is how long a packet whose handle no map names yet is
+	// kept: the SFU forwards packets as soon as it subscribes us and sends
+	// the handle map on the signal connection, so the first packets can
+	// arrive first.
+	DefaultHoldTime = 2 * time.Second
+	// DefaultHoldPackets and DefaultHoldBytes bound the packets held.
+	DefaultHoldPackets = 256
+	DefaultHoldBytes   = 1 << 20
+)
+
+// Transport is what the session provides. Contract: it must not call
+// back into the Manager, nor wait for something that does; the manager
+// calls it with none of its own state locked, in the order of the
+// changes that asked for it.
+type Transport interface {
+	// SendUpdateSubscription sends one UpdateDataSubscription signal
+	// message with these updates, in order. An error means it was not sent.
+	SendUpdateSubscription(updates []SubscriptionUpdate) error
+}
+
+// SubscriptionUpdate is one entry of an UpdateDataSubscription.
+type SubscriptionUpdate struct {
+	SID       string
+	Subscribe bool
+}
+
+// Participant is what the SFU says about another participant
+// (ParticipantInfo), as far as data tracks go.
+type Participant struct {
+	Identity string
+	SID      string
+	// Version orders the updates about one participant, which may
+	// arrive out of order; an older one is ignored.
+	Version uint32
+	// Disconnected is ParticipantInfo.state == DISCONNECTED: it left.
+	Disconnected bool
+	Tracks       []Info // its data_tracks: every track it publishes now
+}
+
+// Options tune a Manager. Zero values take the defaults.
+type Options struct {
+	// ManualSubscribe turns auto-subscription off: only Subscribe
+	// subscribes (and a republish of a track that was subscribed).
+	// By default every announced track that Filter accepts is subscribed.
+	ManualSubscribe bool
+	// Filter chooses the tracks auto-subscription takes; nil takes all.
+	// It runs with the manager locked: it must not call the Manager.
+	Filter func(Info) bool
+	// Opener decrypts E2EE tracks' frames; without one they are still
+	// measured, and counted as decrypt failures (no key).
+	Opener Opener
+	// OnFrame sees every completed frame (decrypted, for E2EE tracks) on
+	// the goroutine that called HandlePacket, with the manager locked: it
+	// must be quick and must not call the Manager nor t.Stats; f.Payload
+	// is only valid during the call.
+	OnFrame          func(t *RemoteTrack, f Frame)
+	SubscribeTimeout time.Duration // default DefaultSubscribeTimeout
+	// Reassembly bounds each subscription's depacketizer and says when a
+	// missing packet counts as lost (packetizer's defaults).
+	Reassembly packetizer.DepacketizerOptions
+	// HoldTime, HoldPackets and HoldBytes bound the packets kept until
+	// their subscriber handle is mapped.
+	HoldTime    time.Duration
+	HoldPackets int
+	HoldBytes   int
+	Now         func() time.Time
+	Logger      *slog.Logger
+}
+
+// partState is the latest update applied for a participant SID.
+type partState struct {
+	identity string
+	version  uint32
+}
+
+// held is a packet kept until its handle is mapped.
+type held struct {
+	handle uint16
+	at     time.Time
+	b      []byte
+}
+
+// Manager subscribes to and measures other participants' data tracks.
+// Its methods are safe for concurrent use. The session feeds in the SFU's
+// messages (HandleJoin for every JoinResponse, HandleParticipantUpdate,
+// HandleSubscriberHandles, HandlePermission), the packets of the
+// subscriber's `_data_track` channel (HandlePacket), Reset when the
+// connection is lost, Tick about once a second, and Close at the end.
+// The manager starts no goroutine.
+type Manager struct {
+	t    Transport
+	opts Options
+	log  *slog.Logger
+	// retainLimit bounds the buffers a track keeps between frames.
+	retainLimit int
+
+	// sendMu orders the transport calls as the changes that made them:
+	// taken before mu is released, released after the call.
+	sendMu sync.Mutex
+
+	mu            sync.Mutex
+	closed        bool
+	localIdentity string
+	parts         map[string]partState
+	tracks        map[string]*RemoteTrack // by SID
+	order         []*RemoteTrack          // every track, in the order announced
+	// routes maps the handles of the latest handle map, and handles that
+	// served tracks since, to their track.
+	routes map[uint16]*RemoteTrack
+	// lastHandle and lastTrack cache the latest lookup in routes; every
+	// change to routes clears lastTrack.
+	lastHandle uint16
+	lastTrack  *RemoteTrack
+	pen        []held // oldest first
+	penLen     int    // bytes held
+	st         Stats
+}
+
+// NewManager returns a manager sending its requests through t.
+func NewManager(t Transport, opts Options) *Manager {
+	if opts.SubscribeTimeout <= 0 {
+		opts.SubscribeTimeout = DefaultSubscribeTimeout
+	}
+	if opts.HoldTime <= 0 {
+		opts.HoldTime = DefaultHoldTime
+	}
+	if opts.HoldPackets <= 0 {
+		opts.HoldPackets = DefaultHoldPackets
+	}
+	if opts.HoldBytes <= 0 {
+		opts.HoldBytes = DefaultHoldBytes
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	maxBuffered := opts.Reassembly.MaxBufferedBytes
+	if maxBuffered <= 0 {
+		maxBuffered = packetizer.DefaultMaxBufferedBytes
+	}
+	return &Manager{
+		t: t, opts: opts, log: log, retainLimit: maxBuffered / 4,
+		parts: map[string]partState{}, tracks: map[string]*RemoteTrack{}, routes: map[uint16]*RemoteTrack{},
+	}
+}
+
+// lockOpen takes m.mu and the time, unless the manager is closed (then
+// it returns false, unlocked).
+func (m *Manager) lockOpen() (time.Time, bool) {
+	now := m.opts.Now()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return now, false
+	}
+	return now, true
+}
+
+// request is a subscription update to send, and the attempt it belongs
+// to (for a subscribe), so a failed send fails only that attempt.
+type request struct {
+	SubscriptionUpdate
+	track *RemoteTrack
+	seq   uint64
+}
+
+// HandleJoin feeds in a JoinResponse: local is this participant's
+// identity (its own tracks are not remote), others the other
+// participants, complete. A JoinResponse starts a new participant
+// session, so the SFU holds no subscription of ours: what was subscribed
+// and still published is asked for again, and tracks of participants no
+// longer listed are unpublished.
+func (m *Manager) HandleJoin(local string, others []Participant) {
+	now, ok := m.lockOpen()
+	if !ok {
+		return
+	}
+	m.resetLocked(now, "new connection")
+	m.localIdentity = local
+	m.parts = map[string]partState{}
+	listed := map[string]bool{}
+	for _, p := range others {
+		if p.Identity != local && !p.Disconnected {
+			listed[p.SID] = true
+		}
+	}
+	for _, t := range m.order {
+		if t.State() != StateUnpublished && !listed[t.info.PublisherSID] {
+			m.unpublishLocked(t, now, "publisher gone after reconnect")
+		}
+	}
+	var reqs []request
+	for _, p := range others {
+		reqs = m.applyLocked(p, now, reqs)
+	}
+	// What was wanted and is still published: the subscriptions the reset
+	// paused, and requests that could not be sent.
+	for _, t := range m.order {
+		s := t.State()
+		if t.wanted && (s == StateSubscribing && t.paused || s == StateUnsubscribed || s == StateAnnounced) {
+			reqs = m.subscribeLocked(t, now, "subscribing again after reconnect", reqs)
+		}
+	}
+	m.unlockAndSend(reqs)
+}
+
+// HandleParticipantUpdate feeds in a ParticipantUpdate. Each participant
+// listed carries its full list of tracks: tracks that left it are
+// unpublished, new ones announced (and auto-subscribed).
+func (m *Manager) HandleParticipantUpdate(ps []Participant) {
+	now, ok := m.lockOpen()
+	if !ok {
+		return
+	}
+	var reqs []request
+	for _, p := range ps {
+		reqs = m.applyLocked(p, now, reqs)
+	}
+	m.unlockAndSend(reqs)
+}
+
+func (m *Manager) applyLocked(p Participant, now time.Time, reqs []request) []request {
+	if p.Identity == m.localIdentity && m.localIdentity != "" {
+		return reqs
+	}
+	if old, ok := m.parts[p.SID]; ok && p.Version < old.version {
+		return reqs // updates may arrive out of order
+	}
+	m.parts[p.SID] = partState{identity: p.Identity, version: p.Version}
+	current := make(map[string]bool, len(p.Tracks))
+	if !p.Disconnected {
+		for _, info := range p.Tracks {
+			current[info.SID] = true
+		}
+	}
+	for _, t := range m.order {
+		if t.info.PublisherSID == p.SID && t.State() != StateUnpublished && !current[t.info.SID] {
+			why := "unpublished by the publisher"
+			if p.Disconnected {
+				why = "publisher left"
+			}
+			m.unpublishLocked(t, now, why)
+		}
+	}
+	if p.Disconnected {
+		return reqs
+	}
+	for _, info := range p.Tracks {
+		if _, known := m.tracks[info.SID]; known || info.SID == "" {
+			continue
+		}
+		info.PublisherIdentity, info.PublisherSID = p.Identity, p.SID
+		reqs = m.announceLocked(info, now, reqs)
+	}
+	return reqs
+}
+
+// announceLocked adds a track. A track with the publisher identity,
+// handle, name and encoding of an earlier one is its republish (after
+// the publisher's full reconnect, with a new SID): linked to it, and
+// subscribed if it was, as both clients do.
+func (m *Manager) announceLocked(info Info, now time.Time, reqs []request) []request {
+	t := &RemoteTrack{m: m, info: info}
+	t.setState(StateAnnounced, now, "announced")
+	for i := len(m.order) - 1; i >= 0; i-- {
+		old := m.order[i]
+		if old.replacedBy == "" && sameTrack(&old.info, &info) {
+			t.replaces, old.replacedBy = old.info.SID, info.SID
+			if old.State() != StateUnpublished {
+				m.unpublishLocked(old, now, "republished as "+info.SID)
+			}
+			t.wanted = old.wanted
+			break
+		}
+	}
+	m.tracks[info.SID] = t
+	m.order = append(m.order, t)
+	auto := !m.opts.ManualSubscribe && (m.opts.Filter == nil || m.opts.Filter(info))
+	if t.wanted || auto {
+		reqs = m.subscribeLocked(t, now, "subscribe requested", reqs)
+	}
+	return reqs
+}
+
+func sameTrack(a, b *Info) bool {
+	return a.PublisherIdentity == b.PublisherIdentity && a.PubHandle == b.PubHandle && a.Name == b.Name &&
+		a.Encryption == b.Encryption && a.Type == b.Type
+}
+
+// unpublishLocked ends t for good. The SFU ends its subscription itself.
+func (m *Manager) unpublishLocked(t *RemoteTrack, now time.Time, why string) {
+	m.endLocked(t)
+	t.paused = false
+	t.setState(StateUnpublished, now, why)
+}
+
+// endLocked closes t's subscription epoch; its handle stays routed to
+// it, so packets still in flight count as ignored, not unknown.
+func (m *Manager) endLocked(t *RemoteTrack) {
+	t.endSubscription()
+}
+
+func (m *Manager) subscribeLocked(t *RemoteTrack, now time.Time, why string, reqs []request) []request {
+	t.wanted, t.paused = true, false
+	t.sendSeq++
+	t.setState(StateSubscribing, now, why)
+	return append(reqs, request{SubscriptionUpdate{t.info.SID, true}, t, t.sendSeq})
+}
+
+// Subscribe asks the SFU for the track's packets. It returns at once; the
+// track is subscribed when the SFU's handle map names it (Stats, State).
+// Subscribing a track already subscribing or subscribed does nothing.
+func (m *Manager) Subscribe(sid string) error {
+	t, now, err := m.lockTrack(sid)
+	if err != nil {
+		return err
+	}
+	var reqs []request
+	switch t.State() {
+	case StateUnpublished:
+		m.mu.Unlock()
+		return &SubscribeError{Reason: ReasonUnpublished, SID: sid, Name: t.info.Name}
+	case StateAnnounced, StateUnsubscribed:
+		reqs = m.subscribeLocked(t, now, "subscribe requested", nil)
+	case StateSubscribing:
+		if t.paused { // the connection is down: HandleJoin sends it
+			t.wanted = true
+		}
+	}
+	m.unlockAndSend(reqs)
+	return nil
+}
+
+// Unsubscribe ends the subscription: the track keeps its stats and can be
+// subscribed again (the SFU then assigns a new handle).
+func (m *Manager) Unsubscribe(sid string) error {
+	t, now, err := m.lockTrack(sid)
+	if err != nil {
+		return err
+	}
+	t.wanted = false
+	var reqs []request
+	if t.live() {
+		reqs = m.withdrawLocked(t, now, "unsubscribed", nil, reqs)
+	}
+	m.unlockAndSend(reqs)
+	return nil
+}
+
+// withdrawLocked ends a live subscription here and tells the SFU.
+func (m *Manager) withdrawLocked(t *RemoteTrack, now time.Time, why string, cause error, reqs []request) []request {
+	paused := t.paused
+	m.endLocked(t)
+	t.paused = false
+	if cause != nil {
+		t.recordError(now, cause)
+	}
+	t.setState(StateUnsubscribed, now, why)
+	if paused {
+		return reqs // no connection holds the subscription
+	}
+	return append(reqs, request{SubscriptionUpdate: SubscriptionUpdate{t.info.SID, false}, track: t})
+}
+
+// lockTrack takes m.mu and returns the track with this SID and the time;
+// on error it returns unlocked.
+func (m *Manager) lockTrack(sid string) (*RemoteTrack, time.Time, error) {
+	now := m.opts.Now()
+	m.mu.Lock()
+	t := m.tracks[sid]
+	var err error
+	switch {
+	case m.closed:
+		err = &SubscribeError{Reason: ReasonClosed, SID: sid}
+	case t == nil:
+		err = &SubscribeError{Reason: ReasonUnknownTrack, SID: sid}
+	}
+	if err != nil {
+		m.mu.Unlock()
+	}
+	return t, now, err
+}
+
+// Remove forgets an unpublished track and its stats (the UI's history
+// row). After Close any track can be removed.
+func (m *Manager) Remove(sid string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.tracks[sid]
+	if t == nil {
+		return &SubscribeError{Reason: ReasonUnknownTrack, SID: sid}
+	}
+	if !m.closed && t.State() != StateUnpublished {
+		return ErrStillPublished
+	}
+	delete(m.tracks, sid)
+	for i, o := range m.order {
+		if o == t {
+			m.order = append(m.order[:i], m.order[i+1:]...)
+			break
+		}
+	}
+	for h, o := range m.routes {
+		if o == t {
+			delete(m.routes, h)
+		}
+	}
+	m.lastTrack = nil
+	return nil
+}
+
+// HandleSubscriberHandles feeds in a DataTrackSubscriberHandles: the
+// SFU's complete map of this participant's subscriber handles to track
+// SIDs, sent whenever a subscription starts or ends. A track it names
+// that we are subscribing to is subscribed; a subscribed track it no
+// longer names (or names under a new handle) has lost that subscription:
+// while still published, it waits for the SFU to resubscribe it.
+func (m *Manager) HandleSubscriberHandles(handles map[uint16]string) {
+	now, ok := m.lockOpen()
+	if !ok {
+		return
+	}
+	m.st.HandleMaps++
+	bySID := make(map[string]uint16, len(handles))
+	for h, sid := range handles {
+		bySID[sid] = h
+	}
+	for _, t := range m.order {
+		if t.State() != StateSubscribed {
+			continue
+		}
+		if h, ok := bySID[t.info.SID]; !ok || h != t.handle {
+			m.endLocked(t)
+			t.setState(StateSubscribing, now, "the SFU ended the subscription") // the timeout runs from here
+		}
+	}
+	for h, sid := range handles {
+		t := m.tracks[sid]
+		if t == nil {
+			m.log.Debug("subscriber handle for an unknown track", "handle", h, "sid", sid)
+			continue
+		}
+		m.routes[h] = t
+		m.lastTrack = nil
+		if t.State() == StateSubscribing && t.handle != h {
+			t.startSubscription(h, now)
+		}
+	}
+	m.deliverHeldLocked()
+	m.mu.Unlock()
+}
+
+// HandlePermission feeds in a SubscriptionPermissionUpdate. The SFU sends
+// allowed=false when the publisher's permissions exclude us, for a
+// subscription it will keep retrying: the manager withdraws it, with
+// ErrNotAllowed, so the refusal shows. allowed=true needs nothing.
+func (m *Manager) HandlePermission(publisherSID, trackSID string, allowed bool) {
+	now := m.opts.Now()
+	m.mu.Lock()
+	t := m.tracks[trackSID]
+	if m.closed || allowed || t == nil || !t.live() {
+		m.mu.Unlock()
+		return
+	}
+	t.wanted = false
+	err := &SubscribeError{Reason: ReasonNotAllowed, SID: trackSID, Name: t.info.Name, PublisherSID: publisherSID}
+	reqs := m.withdrawLocked(t, now, "not allowed: "+err.problem(), err, nil)
+	m.unlockAndSend(reqs)
+}
+
+// HandlePacket feeds in one message of the subscriber's `_data_track`
+// channel, which arrived at arrival. b is only read during the call.
+func (m *Manager) HandlePacket(b []byte, arrival time.Time) {
+	pkt, err := packetizer.Parse(b)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.st.Packets++
+	m.st.Bytes += uint64(len(b))
+	if err != nil {
+		m.st.Malformed++
+		var de *packetizer.DecodeError
+		if errors.As(err, &de) && int(de.Reason) < len(m.st.MalformedBy) {
+			m.st.MalformedBy[de.Reason]++
+		}
+		return
+	}
+	m.routeLocked(b, &pkt, arrival)
+}
+
+func (m *Manager) routeLocked(b []byte, pkt *packetizer.Packet, arrival time.Time) {
+	h := pkt.Header.Handle
+	t := m.lastTrack // packets come in runs of one track
+	if t == nil || m.lastHandle != h {
+		t = m.routes[h]
+		m.lastHandle, m.lastTrack = h, t
+	}
+	switch {
+	case t == nil:
+		m.holdLocked(b, pkt.Header.Handle, arrival)
+	case t.State() != StateSubscribed || t.handle != pkt.Header.Handle:
+		t.c.ignored++
+	default:
+		t.receive(b, pkt, arrival)
+	}
+}
+
+// holdLocked keeps a packet for a handle no map named yet, within the
+// bounds, evicting the oldest.
+func (m *Manager) holdLocked(b []byte, h uint16, arrival time.Time) {
+	m.expireHeldLocked(arrival)
+	if len(b) > m.opts.HoldBytes {
+		m.st.UnknownHandle++
+		return
+	}
+	for len(m.pen) > 0 && (len(m.pen) >= m.opts.HoldPackets || m.penLen+len(b) > m.opts.HoldBytes) {
+		m.dropHeldLocked()
+	}
+	m.pen = append(m.pen, held{handle: h, at: arrival, b: append([]byte(nil), b...)})
+	m.penLen += len(b)
+}
+
+func (m *Manager) dropHeldLocked() {
+	m.penLen -= len(m.pen[0].b)
+	m.pen[0] = held{}
+	m.pen = m.pen[1:]
+	m.st.UnknownHandle++
+}
+
+func (m *Manager) expireHeldLocked(now time.Time) {
+	for len(m.pen) > 0 && now.Sub(m.pen[0].at) >= m.opts.HoldTime {
+		m.dropHeldLocked()
+	}
+}
+
+// deliverHeldLocked routes the held packets whose handle is now mapped,
+// in arrival order, with their arrival times.
+func (m *Manager) deliverHeldLocked() {
+	kept := m.pen[:0]
+	for _, p := range m.pen {
+		if m.routes[p.handle] == nil {
+			kept = append(kept, p)
+			continue
+		}
+		m.penLen -= len(p.b)
+		m.st.HeldDelivered++
+		if pkt, err := packetizer.Parse(p.b); err == nil {
+			m.routeLocked(p.b, &pkt, p.at)
+		}
+	}
+	clear(m.pen[len(kept):])
+	m.pen = kept
+}
+
+// Tick runs the manager's timers: a subscription without a handle for
+// SubscribeTimeout is withdrawn (ErrTimeout), held packets expire, and
+// loss is settled by time on tracks whose packets stopped. Call it about
+// once a second.
+func (m *Manager) Tick() {
+	now, ok := m.lockOpen()
+	if !ok {
+		return
+	}
+	var reqs []request
+	for _, t := range m.order {
+		switch t.State() {
+		case StateSubscribing:
+			if !t.paused && now.Sub(t.since) >= m.opts.SubscribeTimeout {
+				t.wanted = false
+				err := &SubscribeError{Reason: ReasonTimeout, SID: t.info.SID, Name: t.info.Name, Timeout: m.opts.SubscribeTimeout}
+				reqs = m.withdrawLocked(t, now, err.problem(), err, reqs)
+			}
+		case StateSubscribed:
+			t.expire(now)
+		}
+	}
+	m.expireHeldLocked(now)
+	m.unlockAndSend(reqs)
+}
+
+// Reset is called when the connection is lost and its participant gone
+// (a full rejoin starts, or the session gives up): subscriptions end
+// (what is missing is counted), handles are forgotten, and the tracks
+// that were subscribed wait, without timeout, for the next HandleJoin to
+// ask for them again. Resuming the same participant needs no Reset: the
+// SFU keeps its subscriptions and handles.
+func (m *Manager) Reset(cause error) {
+	now := m.opts.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	why := "connection lost"
+	if cause != nil {
+		why += ": " + cause.Error()
+	}
+	m.resetLocked(now, why)
+}
+
+func (m *Manager) resetLocked(now time.Time, why string) {
+	for _, t := range m.order {
+		if t.live() && !t.paused {
+			m.endLocked(t)
+			t.paused = true
+			t.setState(StateSubscribing, now, why)
+		}
+	}
+	clear(m.routes)
+	m.lastTrack = nil
+	for len(m.pen) > 0 {
+		m.dropHeldLocked()
+	}
+}
+
+// Close ends every subscription here (nothing is sent: the connection is
+// going) and refuses further work. Tracks keep their stats.
+func (m *Manager) Close() {
+	now := m.opts.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.closed = true
+	for _, t := range m.order {
+		if t.live() {
+			m.endLocked(t)
+			t.paused = false
+			t.setState(StateUnsubscribed, now, "closed")
+		}
+	}
+	for len(m.pen) > 0 {
+		m.dropHeldLocked()
+	}
+}
+
+// unlockAndSend releases m.mu and sends reqs in one message, keeping the
+// order of concurrent callers. A subscribe that cannot be sent ends its
+// attempt with ErrDisconnected; the track stays wanted, so the next
+// HandleJoin asks again.
+func (m *Manager) unlockAndSend(reqs []request) {
+	if len(reqs) == 0 {
+		m.mu.Unlock()
+		return
+	}
+	m.sendMu.Lock()
+	m.mu.Unlock()
+	updates := make([]SubscriptionUpdate, len(reqs))
+	for i, r := range reqs {
+		updates[i] = r.SubscriptionUpdate
+	}
+	err := m.t.SendUpdateSubscription(updates)
+	m.sendMu.Unlock()
+	if err == nil {
+		return
+	}
+	m.log.Debug("data track subscription update not sent", "err", err)
+	now := m.opts.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range reqs {
+		t := r.track
+		if !r.Subscribe || t.sendSeq != r.seq || t.State() != StateSubscribing {
+			continue
+		}
+		serr := &SubscribeError{Reason: ReasonDisconnected, SID: t.info.SID, Name: t.info.Name,
+			Detail: "could not send the request", Err: err}
+		m.endLocked(t)
+		t.recordError(now, serr)
+		t.setState(StateUnsubscribed, now, serr.problem()) // still wanted: the next HandleJoin asks again
+	}
+}
+
+// Snapshot returns stats for every track known (until removed), in the
+// order they were announced.
+func (m *Manager) Snapshot() []TrackStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]TrackStats, len(m.order))
+	for i, t := range m.order {
+		out[i] = t.statsLocked()
+	}
+	return out
+}
+
+// Stats returns the manager's own counters.
+func (m *Manager) Stats() Stats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.st
+	s.Held = len(m.pen)
+	return s
+}
+
+// Track returns the track with this SID, if known.
+func (m *Manager) Track(sid string) (*RemoteTrack, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tracks[sid]
+	return t, ok
+}

@@ -1,0 +1,290 @@
+package incoming
+
+import (
+	"github.com/dttui/dttui/schema"
+	"sync/atomic"
+	"time"
+
+	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/packetizer"
+)
+
+// Info is what the SFU announced about a remote track (a DataTrackInfo
+// in its publisher's ParticipantInfo), with the publisher. The strings
+// come from other participants: sanitize them before display.
+type Info struct {
+	SID        string // server-assigned (DTR_…): the track's identity
+	PubHandle  uint16 // the publisher's handle; kept across a republish
+	Name       string
+	Encryption Encryption
+	// Type is the announced frame encoding and schema (from the
+	// publisher: custom names are unsanitized); zero: untyped.
+	Type schema.Decl
+	// PublisherIdentity and PublisherSID are the publishing participant's;
+	// HandleJoin and HandleParticipantUpdate fill them in.
+	PublisherIdentity string
+	PublisherSID      string
+}
+
+// E2EE reports whether the track's frames are end-to-end encrypted.
+func (i Info) E2EE() bool { return i.Encryption != EncryptionNone }
+
+// Opener decrypts an E2EE frame: AES-GCM with the IV and key index of
+// the frame's E2EE extension, the plaintext appended to dst.
+// *outgoing.E2EEKey is one (the shared-passphrase key).
+type Opener interface {
+	OpenFrame(dst, ciphertext []byte, ext *packetizer.E2EE) ([]byte, error)
+}
+
+// Frame is a completed (and, for E2EE tracks, decrypted) frame, as
+// OnFrame sees it.
+type Frame struct {
+	Number   uint16
+	Sequence uint16 // of its first packet
+	// Timestamp is the publisher's 90 kHz packet timestamp.
+	Timestamp        uint32
+	Packets          int
+	HasUserTimestamp bool
+	UserTimestamp    uint64 // UNIX milliseconds by convention
+	E2EE             bool   // it was encrypted; Payload is the plaintext
+	KeyIndex         uint8  // for E2EE frames
+	Arrival          time.Time
+	// Payload is only valid during OnFrame: it is a reused buffer.
+	Payload []byte
+}
+
+// gcmTagLen is the AES-GCM tag LiveKit's clients append to each frame.
+const gcmTagLen = 16
+
+// RemoteTrack is a data track another participant publishes, identified
+// by its SID: a republish after the publisher's reconnect is a new
+// RemoteTrack (Replaces links them). It keeps its stats after it ends,
+// until Manager.Remove.
+type RemoteTrack struct {
+	m     *Manager
+	info  Info
+	state atomic.Int32 // State; written under m.mu, read anywhere
+
+	// Everything below is guarded by m.mu.
+	wanted bool // subscribed on request or by auto-subscription, not since withdrawn
+	// paused: subscribing waits for a rejoin (Reset), so the timeout does not run.
+	paused     bool
+	since      time.Time
+	handle     uint16 // while subscribed
+	depkt      *packetizer.Depacketizer
+	replaces   string // SID of the track this one republishes
+	replacedBy string
+	sendSeq    uint64 // subscribe requests sent; a failed send only fails its own
+
+	c        counters
+	folded   packetizer.DepacketizerStats // of the subscriptions that ended
+	ext      packetizer.E2EE              // the frame's being opened, held here so opening allocates nothing
+	plain    []byte                       // decryption buffer, reused
+	preview  Preview
+	wantView bool // a Snapshot asked for a fresh preview
+
+	timeline []StateChange
+	errs     []ErrorEvent
+}
+
+type counters struct {
+	subscriptions   uint64
+	packets, bytes  uint64
+	ignored         uint64
+	frameBytes      uint64
+	overClientLimit uint64
+	decrypted       uint64
+	decryptFailures [NumDecryptReasons]uint64
+	userTimestamps  uint64
+	latencyNegative uint64
+	sizes, latency  histogram.Histogram
+	firstAt, lastAt time.Time
+}
+
+// Info returns what the SFU announced. It never changes; it may be called
+// from OnFrame.
+func (t *RemoteTrack) Info() Info { return t.info }
+
+// State returns the track's state; it may be called from OnFrame.
+func (t *RemoteTrack) State() State { return State(t.state.Load()) }
+
+// Stats returns a snapshot of the track; it must not be called from OnFrame.
+func (t *RemoteTrack) Stats() TrackStats {
+	t.m.mu.Lock()
+	defer t.m.mu.Unlock()
+	return t.statsLocked()
+}
+
+// setState moves the track to s with a reason for its timeline.
+func (t *RemoteTrack) setState(s State, now time.Time, reason string) {
+	t.state.Store(int32(s))
+	t.since = now
+	t.timeline = appendBounded(t.timeline, StateChange{At: now, State: s, Handle: t.handle, Reason: reason})
+}
+
+func (t *RemoteTrack) recordError(now time.Time, err error) {
+	t.errs = appendBounded(t.errs, ErrorEvent{At: now, Err: err.Error(), Cause: err})
+}
+
+// live reports whether a subscription is under way or up.
+func (t *RemoteTrack) live() bool {
+	s := t.State()
+	return s == StateSubscribing || s == StateSubscribed
+}
+
+// startSubscription begins a subscription epoch on handle h: a fresh
+// reassembly, so sequence numbers before it are not counted lost.
+func (t *RemoteTrack) startSubscription(h uint16, now time.Time) {
+	t.endSubscription()
+	t.handle = h
+	t.depkt = packetizer.NewDepacketizer(t.m.opts.Reassembly)
+	t.c.subscriptions++
+	t.paused = false
+	t.setState(StateSubscribed, now, "subscribed")
+}
+
+// endSubscription closes the current epoch: what is still missing is
+// counted (Flush), and its counters are folded into the track's.
+func (t *RemoteTrack) endSubscription() {
+	if t.depkt == nil {
+		return
+	}
+	t.depkt.Flush()
+	addStats(&t.folded, t.depkt.Stats())
+	t.depkt = nil
+	t.handle = 0
+}
+
+func addStats(a *packetizer.DepacketizerStats, b packetizer.DepacketizerStats) {
+	a.PacketsReceived += b.PacketsReceived
+	a.PacketsDuplicate += b.PacketsDuplicate
+	a.PacketsReordered += b.PacketsReordered
+	a.PacketsLate += b.PacketsLate
+	a.PacketsForeign += b.PacketsForeign
+	a.PacketsLost += b.PacketsLost
+	a.PacketsMissing += b.PacketsMissing
+	a.FramesCompleted += b.FramesCompleted
+	a.FramesIncomplete += b.FramesIncomplete
+	for i, n := range b.IncompleteBy {
+		a.IncompleteBy[i] += n
+	}
+	a.FramesLost += b.FramesLost
+}
+
+// receive measures one packet routed to the subscribed track. It is the
+// hot path: no allocation, the payload copied once into the frame.
+func (t *RemoteTrack) receive(b []byte, pkt *packetizer.Packet, arrival time.Time) {
+	t.c.packets++
+	t.c.bytes += uint64(len(b))
+	if t.c.firstAt.IsZero() {
+		t.c.firstAt = arrival
+	}
+	t.c.lastAt = arrival
+	f, ok := t.depkt.PushAt(*pkt, arrival)
+	if ok {
+		t.frame(&f, arrival)
+	}
+}
+
+func (t *RemoteTrack) frame(f *packetizer.ReceivedFrame, arrival time.Time) {
+	c := &t.c
+	c.frameBytes += uint64(len(f.Payload))
+	c.sizes.Record(int64(len(f.Payload)))
+	if f.Packets > packetizer.ClientMaxFramePackets {
+		c.overClientLimit++
+	}
+	ext := &f.Extensions
+	if ext.HasUserTimestamp {
+		c.userTimestamps++
+		lat := arrival.Sub(time.UnixMilli(int64(ext.UserTimestamp)))
+		if lat < 0 {
+			c.latencyNegative++
+			lat = 0
+		}
+		c.latency.Record(int64(lat))
+	}
+	payload := f.Payload
+	if t.info.E2EE() {
+		var ok bool
+		if payload, ok = t.decrypt(f); !ok {
+			return
+		}
+	}
+	if t.wantView || t.preview.At.IsZero() {
+		t.wantView = false
+		t.preview = Preview{Number: f.FrameNumber, At: arrival, Size: len(payload),
+			Head: append(t.preview.Head[:0], payload[:min(len(payload), PreviewBytes)]...)}
+	}
+	if fn := t.m.opts.OnFrame; fn != nil {
+		fn(t, Frame{Number: f.FrameNumber, Sequence: f.Sequence, Timestamp: f.Timestamp, Packets: f.Packets,
+			HasUserTimestamp: ext.HasUserTimestamp, UserTimestamp: ext.UserTimestamp,
+			E2EE: t.info.E2EE(), KeyIndex: ext.E2EE.KeyIndex, Arrival: arrival, Payload: payload})
+	}
+}
+
+// decrypt opens an E2EE frame into t.plain, counting a failure by reason.
+func (t *RemoteTrack) decrypt(f *packetizer.ReceivedFrame) ([]byte, bool) {
+	why := DecryptReason(-1)
+	switch {
+	case t.info.Encryption != EncryptionGCM:
+		why = DecryptUnsupported
+	case t.m.opts.Opener == nil:
+		why = DecryptNoKey
+	case !f.Extensions.HasE2EE:
+		why = DecryptNoExtension
+	case len(f.Payload) < gcmTagLen:
+		why = DecryptTooShort
+	}
+	if why >= 0 {
+		t.c.decryptFailures[why]++
+		return nil, false
+	}
+	t.ext = f.Extensions.E2EE
+	plain, err := t.m.opts.Opener.OpenFrame(t.plain[:0], f.Payload, &t.ext)
+	if err != nil {
+		t.c.decryptFailures[DecryptAuthFailed]++
+		return nil, false
+	}
+	t.plain = plain
+	if cap(plain) > t.m.retainLimit {
+		t.plain = nil // a rare huge frame: do not keep its buffer
+	}
+	t.c.decrypted++
+	return plain, true
+}
+
+// expire settles loss by time (packets may have stopped).
+func (t *RemoteTrack) expire(now time.Time) {
+	if t.depkt != nil {
+		t.depkt.Expire(now)
+	}
+}
+
+func (t *RemoteTrack) statsLocked() TrackStats {
+	d := t.folded
+	if t.depkt != nil {
+		addStats(&d, t.depkt.Stats())
+	}
+	c := &t.c
+	s := TrackStats{
+		Info: t.info, State: t.State(), Since: t.since, Handle: t.handle, Subscriptions: c.subscriptions,
+		Replaces: t.replaces, ReplacedBy: t.replacedBy,
+		Packets: c.packets, Bytes: c.bytes, PacketsIgnored: c.ignored,
+		PacketsLost: d.PacketsLost, PacketsDuplicate: d.PacketsDuplicate, PacketsReordered: d.PacketsReordered,
+		PacketsLate: d.PacketsLate, FramesCompleted: d.FramesCompleted, FramesIncomplete: d.FramesIncomplete,
+		IncompleteBy: d.IncompleteBy, FramesLost: d.FramesLost,
+		FrameBytes: c.frameBytes, FrameSizes: c.sizes, FramesOverClientLimit: c.overClientLimit,
+		FramesDecrypted: c.decrypted, DecryptFailures: c.decryptFailures,
+		UserTimestamps: c.userTimestamps, Latency: c.latency, LatencyNegative: c.latencyNegative,
+		FirstPacketAt: c.firstAt, LastPacketAt: c.lastAt,
+		LastFrame: t.preview,
+		Timeline:  append([]StateChange(nil), t.timeline...),
+		Errors:    append([]ErrorEvent(nil), t.errs...),
+	}
+	s.LastFrame.Head = append([]byte(nil), t.preview.Head...)
+	if n := len(t.errs); n > 0 {
+		s.LastErr = t.errs[n-1].Cause
+	}
+	t.wantView = true
+	return s
+}
