@@ -268,18 +268,36 @@ func (s *Session) drain() {
 	}
 }
 
+// CloseUnpublishTimeout bounds how long Close waits for the SFU to confirm
+// the unpublishes.
+const CloseUnpublishTimeout = time.Second
+
+// unpublishAll unpublishes every published track and waits (up to
+// CloseUnpublishTimeout) for the SFU to confirm, so other participants see
+// the tracks go before we leave, and the SFU closes them on our word
+// rather than on the leave, which it may never read if the connection
+// fails meanwhile (it then keeps them until the PeerConnection times out).
+func (s *Session) unpublishAll() {
+	ctx, cancel := context.WithTimeout(context.Background(), CloseUnpublishTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, lt := range s.mgr.Tracks() {
+		if lt.State() == outgoing.StatePublished {
+			wg.Go(func() { _ = lt.Unpublish(ctx) })
+		}
+	}
+	wg.Wait()
+}
+
 // Close lets the frames the tracks have accepted reach the SFU (for up to
-// CloseDrainTimeout), then unpublishes every track, leaves the room, closes
+// CloseDrainTimeout), then unpublishes every track and waits for the SFU to
+// confirm (up to CloseUnpublishTimeout), leaves the room, closes
 // the PeerConnections and stops every goroutine. It is idempotent and always
 // returns nil: there is nothing a caller could do about a failed goodbye.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		s.drain()
-		// Tell the SFU first, so other participants see the tracks go
-		// before we do; leaving would drop them too, but later.
-		for _, info := range s.mgr.ActiveInfos() {
-			_ = s.SendUnpublishRequest(info.Handle)
-		}
+		s.unpublishAll()
 		s.cancel()
 		// After this, supervise is gone and s.p is the last peer it made.
 		s.wg.Wait()
