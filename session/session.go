@@ -52,6 +52,8 @@ type Session struct {
 	wg     sync.WaitGroup
 
 	closeOnce sync.Once
+	// unpubAcks are closed when the SFU answers an unpublish Close sent.
+	unpubAcks map[uint16]chan struct{}
 }
 
 // Connect joins the room and returns once the data channel is open, or an
@@ -235,73 +237,18 @@ func (s *Session) setConnected(p *peer, reconnected bool) {
 	s.setStatus(StateConnected, nil)
 }
 
-// CloseDrainTimeout bounds how long Close waits for frames already
-// accepted to reach the SFU before it unpublishes their tracks.
-const CloseDrainTimeout = 2 * time.Second
-
-// drain lets what the tracks have accepted reach the SFU before Close
-// unpublishes them: the queued frames are handed to the data channel and
-// the channel's buffer is acknowledged. The unpublish request travels on
-// the signal socket, which would overtake packets still buffered, and the
-// SFU drops packets for a handle it has forgotten. A producer that keeps
-// pushing, or a stalled path, is cut off after CloseDrainTimeout; frames
-// still queued then are dropped as closed before sent, and counted.
-func (s *Session) drain() {
-	ctx, cancel := context.WithTimeout(context.Background(), CloseDrainTimeout)
-	defer cancel()
-	if err := s.mgr.Flush(ctx); err != nil {
-		s.log.Info("closing with frames still queued", "err", err)
-		return
-	}
-	p, err := s.current()
-	if err != nil {
-		return
-	}
-	p.mu.Lock()
-	dc := p.dc
-	p.mu.Unlock()
-	if dc == nil {
-		return
-	}
-	if err := dc.drained(ctx, p.closed); err != nil {
-		s.log.Info("closing before the SFU acknowledged every packet", "err", err)
-	}
-}
-
-// CloseUnpublishTimeout bounds how long Close waits for the SFU to confirm
-// the unpublishes.
-const CloseUnpublishTimeout = time.Second
-
-// unpublishAll unpublishes every published track and waits (up to
-// CloseUnpublishTimeout) for the SFU to confirm, so other participants see
-// the tracks go before we leave, and the SFU closes them on our word
-// rather than on the leave, which it may never read if the connection
-// fails meanwhile (it then keeps them until the PeerConnection times out).
-func (s *Session) unpublishAll() {
-	ctx, cancel := context.WithTimeout(context.Background(), CloseUnpublishTimeout)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, lt := range s.mgr.Tracks() {
-		if lt.State() == outgoing.StatePublished {
-			wg.Go(func() { _ = lt.Unpublish(ctx) })
-		}
-	}
-	wg.Wait()
-}
-
-// Close lets the frames the tracks have accepted reach the SFU (for up to
-// CloseDrainTimeout), then unpublishes every track and waits for the SFU to
-// confirm (up to CloseUnpublishTimeout), leaves the room, closes
-// the PeerConnections and stops every goroutine. It is idempotent and always
+// Close stops the tracks (frames still queued are dropped as closed before
+// sent: flush first to send them), lets what was sent reach the SFU (for up
+// to CloseDrainTimeout), unpublishes every track and waits for the SFU to
+// confirm (up to CloseUnpublishTimeout), leaves the room, closes the
+// PeerConnections and stops every goroutine. It is idempotent and always
 // returns nil: there is nothing a caller could do about a failed goodbye.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
-		s.drain()
-		s.unpublishAll()
+		s.goodbye()
 		s.cancel()
 		// After this, supervise is gone and s.p is the last peer it made.
 		s.wg.Wait()
-		s.mgr.Close()
 		if s.loop != nil {
 			s.loop.close()
 			// Nothing more can arrive: what is still missing is lost.
