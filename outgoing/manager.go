@@ -744,20 +744,6 @@ func (m *Manager) Close() {
 	m.watchers.Wait()
 }
 
-// Flush waits until every active track has handed everything queued to
-// the transport (see LocalTrack.Flush), or ctx ends.
-func (m *Manager) Flush(ctx context.Context) error {
-	m.mu.Lock()
-	tracks := m.activeLocked()
-	m.mu.Unlock()
-	for _, t := range tracks {
-		if err := t.Flush(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // ActiveInfos lists published tracks, for the SyncState sent on resume.
 func (m *Manager) ActiveInfos() []Info {
 	m.mu.Lock()

@@ -411,39 +411,3 @@ func TestStatsAddUpStalled(t *testing.T) {
 		t.Fatalf("after the stall: %+v", s.Counters)
 	}
 }
-
-// Manager.Flush waits for every active track, and gives up with ctx.
-func TestManagerFlushWaitsForEveryTrack(t *testing.T) {
-	h := newHarness(t, Options{})
-	a, b := h.publish("a", "DTR_a"), h.publish("b", "DTR_b")
-	gate := make(chan struct{})
-	h.tr.set(func(f *fakeTransport) { f.gate = gate })
-	for _, tr := range []*LocalTrack{a, b} {
-		if err := tr.TryPush([]byte{1}, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	recv(t, h.tr.entered) // one track's frame is at the gate
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.m.Flush(ctx) }()
-	gate <- struct{}{}
-	recv(t, h.tr.entered) // the other's
-	none(t, done)
-	gate <- struct{}{}
-	if err := recv(t, done); err != nil {
-		t.Fatal(err)
-	}
-
-	if err := a.TryPush([]byte{2}, 0); err != nil {
-		t.Fatal(err)
-	}
-	recv(t, h.tr.entered)
-	go func() { done <- h.m.Flush(ctx) }()
-	none(t, done)
-	cancel()
-	if err := recv(t, done); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Flush with a stalled track and ctx cancelled: %v", err)
-	}
-	gate <- struct{}{}
-}
