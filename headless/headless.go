@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -18,18 +19,22 @@ import (
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
+	"github.com/dttui/dttui/textsafe"
 )
 
 // Track is one track to publish. Its frames are probe frames from a
 // generator (Rate 0 publishes without sending), or, with Source, the
 // user's own data at Rate (0: as fast as the track takes them).
 type Track struct {
-	Name   string
-	Rate   float64 // frames per second
-	Size   int     // bytes per probe frame
-	E2EE   bool
-	Type   schema.Decl
-	Source *source.Spec
+	Name string
+	Rate float64 // frames per second
+	Size int     // bytes per probe frame
+	E2EE bool
+	Type schema.Decl
+	// SchemaDef is stored in the room as Type.Schema's definition before
+	// the track is published.
+	SchemaDef []byte
+	Source    *source.Spec
 	// Stdin is read for a Source of path "-".
 	Stdin io.Reader
 }
@@ -43,6 +48,8 @@ type Backend interface {
 	Settle(ctx context.Context)
 	// WaitFollowed waits until the loopback subscriber follows a track.
 	WaitFollowed(ctx context.Context, tr *session.Track) error
+	// StoreSchema stores a schema's definition in the room.
+	StoreSchema(ctx context.Context, id schema.ID, definition []byte) error
 	Close() error
 }
 
@@ -69,6 +76,13 @@ type Result struct {
 	Final   report.Snapshot
 	Failed  []TrackError   // tracks that could not be published
 	Sources []SourceResult // what each data source pushed, and why it stopped
+	// Unpublished are tracks that were published and then unpublished
+	// before the run ended, without being asked to: by the SFU, or when
+	// the session gave up.
+	Unpublished []TrackError
+	// Connection is the session's status when the run ended, before it
+	// was closed: Disconnected when it gave up reconnecting.
+	Connection report.Status
 }
 
 // SourceResult is what one track's data source did.
@@ -85,7 +99,10 @@ type SourceResult struct {
 // writes a final Line: every frame pushed is there as sent or dropped
 // with a reason, and every frame sent as received or lost. Publish
 // failures are reported in the lines, not fatal: the other tracks still
-// run. Run always closes b.
+// run. The run also ends when the session gives up reconnecting, and when
+// out cannot be written (a closed pipe: the reader has gone; then the
+// error is returned and no final line written), after the same clean
+// stop. Run always closes b.
 func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Options) (Result, error) {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
@@ -111,6 +128,12 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	defer stopGens()
 	var srcMu sync.Mutex
 	for _, t := range tracks {
+		if len(t.SchemaDef) > 0 {
+			if err := b.StoreSchema(ctx, t.Type.Schema, t.SchemaDef); err != nil {
+				res.Failed = append(res.Failed, trackError(t.Name, fmt.Errorf("store schema %s: %w", t.Type.Schema, err)))
+				continue
+			}
+		}
 		lt, err := b.PublishWith(ctx, session.PublishOptions{Name: t.Name, E2EE: t.E2EE, Type: t.Type})
 		if err != nil {
 			res.Failed = append(res.Failed, trackError(t.Name, err))
@@ -162,42 +185,88 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	emit := func(snap report.Snapshot, final bool) error {
 		return enc.Encode(lineOf(snap, start, res.Failed, final))
 	}
+	// finish ends every way out of the loop the same way: generators and
+	// sources stopped and waited for, queues flushed, frames in flight
+	// settled (each bounded), how the run ended noted, the session closed
+	// (its tracks unpublished, the room left), and the final line written
+	// if out still works.
+	finish := func(writeFinal bool) error {
+		stopGens()
+		wg.Wait()
+		fctx, cancel := context.WithTimeout(context.Background(), o.FlushTimeout)
+		for _, lt := range published {
+			if err := lt.Flush(fctx); err != nil {
+				o.Logger.Warn("exit flush did not finish; the frames still queued are dropped", "track", lt.Name(), "err", err)
+			}
+		}
+		cancel()
+		b.Settle(context.Background())
+		res.noteEnd(b.Report(nil))
+		_ = b.Close()
+		res.Final = b.Report(nil)
+		if !writeFinal {
+			return nil
+		}
+		return emit(res.Final, true)
+	}
+
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			stopGens()
-			wg.Wait()
-			fctx, cancel := context.WithTimeout(context.Background(), o.FlushTimeout)
-			for _, lt := range published {
-				if err := lt.Flush(fctx); err != nil {
-					o.Logger.Warn("exit flush did not finish; the frames still queued are dropped", "track", lt.Name(), "err", err)
-				}
-			}
-			cancel()
-			b.Settle(context.Background())
-			_ = b.Close()
-			res.Final = b.Report(nil)
-			return res, emit(res.Final, true)
+			return res, finish(true)
 		case <-tick.C:
-			if err := emit(b.Report(nil), false); err != nil {
-				stopGens()
-				wg.Wait()
-				_ = b.Close()
+			snap := b.Report(nil)
+			if err := emit(snap, false); err != nil {
+				// The reader has gone (a closed pipe) or out failed:
+				// stop as cleanly as on a signal, without the final line.
+				_ = finish(false)
 				return res, err
+			}
+			if snap.Connection.State == report.Disconnected {
+				// The session gave up reconnecting: nothing more will happen.
+				return res, finish(true)
 			}
 		}
 	}
 }
 
+// noteEnd records, from the snapshot taken when the run ended (before
+// dttui unpublishes anything), the connection's state and the tracks
+// that were unpublished without being asked to.
+func (r *Result) noteEnd(snap report.Snapshot) {
+	r.Connection = snap.Connection
+	for _, l := range snap.Local {
+		if l.State != outgoing.StateUnpublished {
+			continue
+		}
+		why := "unpublished"
+		if n := len(l.Timeline); n > 0 && l.Timeline[n-1].Reason != "" {
+			why = l.Timeline[n-1].Reason
+		}
+		r.Unpublished = append(r.Unpublished, TrackError{Name: l.Name, Reason: "unpublished", Error: textsafe.Line(why)})
+	}
+}
+
+// ConnectFailed writes the final Line of a run whose connect failed, so a
+// reader of the JSON learns why there is nothing else.
+func ConnectFailed(out io.Writer, start time.Time, err error) error {
+	now := time.Now()
+	return json.NewEncoder(out).Encode(Line{Time: now.UTC(), Elapsed: now.Sub(start).Seconds(), Final: true, Tracks: []TrackLine{},
+		Connection: Connection{State: report.Disconnected.String(), Error: textsafe.Line(err.Error())}})
+}
+
 // Line is one JSON line of output.
 type Line struct {
-	Time       time.Time    `json:"time"`
-	Elapsed    float64      `json:"elapsed_s"`
-	Connection Connection   `json:"connection"`
-	Tracks     []TrackLine  `json:"tracks"`
-	Errors     []TrackError `json:"errors,omitempty"`
+	Time       time.Time   `json:"time"`
+	Elapsed    float64     `json:"elapsed_s"`
+	Connection Connection  `json:"connection"`
+	Tracks     []TrackLine `json:"tracks"`
+	// Remote lists the other participants' tracks the room monitor
+	// receives (left out when the monitor is off).
+	Remote []RemoteLine `json:"remote,omitempty"`
+	Errors []TrackError `json:"errors,omitempty"`
 	// Final marks the last line, written after the exit flush, the wait for
 	// frames in flight and the close. Its rates are over the whole run
 	// (between each track's first and last frame) and its latency over
@@ -227,10 +296,10 @@ type TrackError struct {
 }
 
 func trackError(name string, err error) TrackError {
-	te := TrackError{Name: name, Reason: "error", Error: err.Error()}
+	te := TrackError{Name: name, Reason: "error", Error: textsafe.Line(err.Error())}
 	var pe *outgoing.PublishError
 	if errors.As(err, &pe) {
-		te.Reason, te.Message = pe.Reason.String(), pe.RawMessage
+		te.Reason, te.Message = pe.Reason.String(), textsafe.Line(pe.RawMessage)
 		if pe.SFUReason != 0 || pe.RawMessage != "" {
 			te.SFUReason = outgoing.SFUReasonName(pe.SFUReason)
 		}
@@ -288,7 +357,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 	line := Line{Time: snap.At.UTC(), Elapsed: snap.At.Sub(start).Seconds(), Final: final, Errors: failed, Tracks: []TrackLine{},
 		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: c.Room, Identity: c.Identity}}
 	if c.Err != nil {
-		line.Connection.Error = c.Err.Error()
+		line.Connection.Error = textsafe.Line(c.Err.Error())
 	}
 	for _, l := range snap.Local {
 		if l.State == outgoing.StatePending {
@@ -306,7 +375,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 			tl.SIDs = l.SIDs
 		}
 		if ev, ok := l.LastError(); ok {
-			tl.LastError = ev.Problem()
+			tl.LastError = textsafe.Line(ev.Problem())
 		}
 		for reason, n := range l.Out.DroppedBy {
 			if n > 0 {
@@ -324,7 +393,61 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 		}
 		line.Tracks = append(line.Tracks, tl)
 	}
+	for _, r := range snap.Remote {
+		line.Remote = append(line.Remote, remoteLine(r, final))
+	}
 	return line
+}
+
+// RemoteLine is one of the other participants' tracks, as the room
+// monitor receives it, measured from its packets.
+type RemoteLine struct {
+	Name      string `json:"name"`
+	SID       string `json:"sid"`
+	Publisher string `json:"publisher"` // identity
+	State     string `json:"state"`
+	E2EE      bool   `json:"e2ee"`
+	Type      string `json:"type,omitempty"` // frame encoding and schema
+	Replaces  string `json:"replaces,omitempty"`
+	// Rates are over the last second (the final line: the whole run).
+	WindowS       float64 `json:"window_s"`
+	FramesPerSec  float64 `json:"fps"`
+	PacketsPerSec float64 `json:"pps"`
+	BytesPerSec   float64 `json:"bytes_per_s"`
+	Frames        uint64  `json:"frames"`
+	FrameBytes    uint64  `json:"frame_bytes"`
+	Packets       uint64  `json:"packets"`
+	PacketsLost   uint64  `json:"packets_lost"`
+	FramesLost    uint64  `json:"frames_lost"`
+	Incomplete    uint64  `json:"incomplete"`
+	Duplicates    uint64  `json:"duplicates"`
+	Reordered     uint64  `json:"reordered"`
+	Late          uint64  `json:"late"`
+	// DecryptFailures counts E2EE frames that did not open.
+	DecryptFailures uint64 `json:"decrypt_failures"`
+	// OverClientLimit counts frames larger than LiveKit's JS and Rust
+	// subscribers reassemble.
+	OverClientLimit uint64 `json:"over_client_limit"`
+	// Latency compares the publisher's clock (the user timestamp) with
+	// ours: clock offset is part of it.
+	LatencyFrames uint64  `json:"latency_frames"`
+	P50ms         float64 `json:"p50_ms"`
+	P99ms         float64 `json:"p99_ms"`
+}
+
+func remoteLine(r report.Remote, final bool) RemoteLine {
+	st := r.Stats
+	rate, lat := r.Rate, r.Latency
+	if final {
+		rate, lat = r.Average, r.RunLatency
+	}
+	return RemoteLine{Name: st.Name, SID: st.SID, Publisher: st.PublisherIdentity, State: st.State.String(), E2EE: st.E2EE(),
+		Type: st.Type.String(), Replaces: st.Replaces,
+		WindowS: rate.Window.Seconds(), FramesPerSec: rate.ReceivedFPS, PacketsPerSec: rate.ReceivedPPS, BytesPerSec: rate.ReceivedBPS,
+		Frames: st.FramesCompleted, FrameBytes: st.FrameBytes, Packets: st.Packets, PacketsLost: st.PacketsLost,
+		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Duplicates: st.PacketsDuplicate,
+		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
+		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99)}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
@@ -315,9 +316,10 @@ func (idleBackend) PublishWith(context.Context, session.PublishOptions) (*sessio
 func (idleBackend) Report(*report.Snapshot) report.Snapshot {
 	return report.Snapshot{At: time.Now(), Connection: report.Status{State: report.Connected}}
 }
-func (idleBackend) Settle(context.Context)                             {}
-func (idleBackend) WaitFollowed(context.Context, *session.Track) error { return nil }
-func (idleBackend) Close() error                                       { return nil }
+func (idleBackend) Settle(context.Context)                               {}
+func (idleBackend) WaitFollowed(context.Context, *session.Track) error   { return nil }
+func (idleBackend) StoreSchema(context.Context, schema.ID, []byte) error { return nil }
+func (idleBackend) Close() error                                         { return nil }
 
 // A data source: every line of standard input becomes a frame, none
 // dropped (the source waits for the track), all of them arriving at the
@@ -363,5 +365,59 @@ func TestStdinSourceBadLine(t *testing.T) {
 	}
 	if l := res.Final.Local[0]; l.Out.FramesSent != 2 || l.Out.FramesPushed != 2 {
 		t.Fatalf("counters %+v", l.Out)
+	}
+}
+
+// A pure room monitor (no tracks of its own) prints what another
+// participant's track delivers, measured from the packets.
+func TestMonitorOnlyRun(t *testing.T) {
+	srv := sfu(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	mon, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: pub.Status().Room, Monitor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pub.Publish(ctx, "from-the-other", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithTimeout(ctx, 3*time.Second)
+	defer stop()
+	done := make(chan struct{})
+	var out bytes.Buffer
+	go func() {
+		defer close(done)
+		if _, err := Run(runCtx, mon, nil, &out, Options{Interval: 500 * time.Millisecond}); err != nil {
+			t.Error(err)
+		}
+	}()
+	// Push once the monitor holds the subscription, so every frame counts.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if t2, ok := mon.Monitor().Track(tr.Info().SID); ok && t2.State() == incoming.StateSubscribed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the monitor never subscribed")
+		}
+	}
+	for range 30 {
+		for tr.Push(ctx, []byte(`{"ok":true}`), uint64(time.Now().UnixMilli())) != nil {
+		}
+	}
+	<-done
+	lines := parseLines(t, &out)
+	last := lines[len(lines)-1]
+	if len(last.Tracks) != 0 || len(last.Remote) != 1 {
+		t.Fatalf("final line %+v", last)
+	}
+	r := last.Remote[0]
+	if r.Name != "from-the-other" || r.Publisher != pub.Status().Identity || r.Frames != 30 || r.PacketsLost != 0 || r.LatencyFrames != 30 {
+		t.Fatalf("remote %+v", r)
 	}
 }

@@ -16,7 +16,12 @@
 // a snapshot. It is not safe for concurrent use.
 package histogram
 
-import "math/bits"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/bits"
+)
 
 const (
 	subBits = 4
@@ -142,4 +147,57 @@ func (h *Histogram) ForEach(fn func(lo, hi int64, count uint64)) {
 			fn(lo, hi, c)
 		}
 	}
+}
+
+// jsonHistogram is a Histogram's JSON form: its exact count and sum, and
+// each non-empty bucket as [lower bound, count], lowest first. Exact, so
+// histograms written by several runs merge into the one of them all.
+type jsonHistogram struct {
+	Count   uint64      `json:"count"`
+	Sum     uint64      `json:"sum"`
+	Buckets [][2]uint64 `json:"buckets"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (h Histogram) MarshalJSON() ([]byte, error) {
+	j := jsonHistogram{Count: h.n, Sum: h.sum, Buckets: [][2]uint64{}}
+	h.ForEach(func(lo, _ int64, c uint64) { j.Buckets = append(j.Buckets, [2]uint64{uint64(lo), c}) })
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON implements json.Unmarshaler. It accepts only what
+// MarshalJSON writes: bucket lower bounds in increasing order whose
+// counts add up to count.
+func (h *Histogram) UnmarshalJSON(b []byte) error {
+	var j jsonHistogram
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	var out Histogram
+	prev := -1
+	for _, bk := range j.Buckets {
+		lo, c := bk[0], bk[1]
+		if lo > MaxValue {
+			return fmt.Errorf("histogram: bucket %d out of range", lo)
+		}
+		i := bucket(lo)
+		if l, _ := Bounds(i); uint64(l) != lo {
+			return fmt.Errorf("histogram: %d is not a bucket's lower bound", lo)
+		}
+		if i <= prev {
+			return errors.New("histogram: buckets out of order")
+		}
+		prev = i
+		if c == 0 || out.n+c < out.n {
+			return errors.New("histogram: bad bucket count")
+		}
+		out.counts[i] = c
+		out.n += c
+	}
+	if out.n != j.Count {
+		return fmt.Errorf("histogram: buckets hold %d values, count says %d", out.n, j.Count)
+	}
+	out.sum = j.Sum
+	*h = out
+	return nil
 }

@@ -1,6 +1,7 @@
 package histogram
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -174,4 +175,70 @@ func BenchmarkQuantile(b *testing.B) {
 	for b.Loop() {
 		_ = h.Quantile(0.99)
 	}
+}
+
+func TestJSONRoundTripIsExact(t *testing.T) {
+	var h Histogram
+	for _, v := range []int64{0, 1, 31, 32, 33, 1000, 1e6, 1e9, 1e9, MaxValue + 5} {
+		h.Record(v)
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Histogram
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	if got != h {
+		t.Fatalf("round trip changed the histogram:\n%s", b)
+	}
+	var empty Histogram
+	b, _ = json.Marshal(empty)
+	if string(b) != `{"count":0,"sum":0,"buckets":[]}` {
+		t.Fatalf("empty histogram: %s", b)
+	}
+}
+
+func TestJSONRefusesWhatMarshalCannotWrite(t *testing.T) {
+	for _, in := range []string{
+		`{"count":1,"sum":0,"buckets":[[33,1]]}`,                         // 33 is inside bucket [32,34)
+		`{"count":2,"sum":0,"buckets":[[5,1],[4,1]]}`,                    // out of order
+		`{"count":2,"sum":0,"buckets":[[5,1],[5,1]]}`,                    // twice
+		`{"count":3,"sum":0,"buckets":[[5,1]]}`,                          // count disagrees
+		`{"count":0,"sum":0,"buckets":[[5,0]]}`,                          // empty bucket
+		`{"count":1,"sum":0,"buckets":[[1099511627776,1]]}`,              // past MaxValue
+		`{"count":0,"sum":0,"buckets":[[1,18446744073709551615],[2,1]]}`, // overflow
+		`[]`,
+	} {
+		var h Histogram
+		if err := json.Unmarshal([]byte(in), &h); err == nil {
+			t.Errorf("%s: accepted", in)
+		}
+	}
+}
+
+func FuzzJSON(f *testing.F) {
+	f.Add([]byte(`{"count":2,"sum":40,"buckets":[[5,1],[35,1]]}`))
+	f.Add([]byte(`{"count":0,"sum":0,"buckets":[]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var h Histogram
+		if json.Unmarshal(b, &h) != nil {
+			return
+		}
+		// Whatever is accepted writes back to the same histogram.
+		out, err := json.Marshal(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var again Histogram
+		if err := json.Unmarshal(out, &again); err != nil || again != h {
+			t.Fatalf("%s → %s: %v", b, out, err)
+		}
+		var n uint64
+		h.ForEach(func(_, _ int64, c uint64) { n += c })
+		if n != h.Count() {
+			t.Fatalf("buckets hold %d, count %d", n, h.Count())
+		}
+	})
 }

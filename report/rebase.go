@@ -3,6 +3,7 @@ package report
 import (
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 )
 
@@ -39,7 +40,61 @@ func (s Snapshot) Rebase(base *Snapshot) Snapshot {
 		l.History = hist
 		out.Local[i] = l
 	}
+	oldRemote := make(map[string]*Remote, len(base.Remote))
+	for i := range base.Remote {
+		oldRemote[base.Remote[i].SID()] = &base.Remote[i]
+	}
+	out.Remote = make([]Remote, len(s.Remote))
+	for i, r := range s.Remote {
+		if b := oldRemote[r.SID()]; b != nil {
+			r.Stats = subRemote(r.Stats, b.Stats)
+		}
+		var hist []Second
+		for _, sec := range r.History {
+			if !sec.Start.Before(base.At.Truncate(time.Second)) {
+				hist = append(hist, sec)
+			}
+		}
+		r.History = hist
+		var errs []incoming.ErrorEvent
+		for _, e := range r.Stats.Errors {
+			if e.At.After(base.At) {
+				errs = append(errs, e)
+			}
+		}
+		r.Stats.Errors = errs
+		out.Remote[i] = r
+	}
 	return out
+}
+
+// subRemote rebases a remote track's cumulative counters (and histograms)
+// on base's.
+func subRemote(s, b incoming.TrackStats) incoming.TrackStats {
+	s.Packets = sub(s.Packets, b.Packets)
+	s.Bytes = sub(s.Bytes, b.Bytes)
+	s.PacketsIgnored = sub(s.PacketsIgnored, b.PacketsIgnored)
+	s.PacketsLost = sub(s.PacketsLost, b.PacketsLost)
+	s.PacketsDuplicate = sub(s.PacketsDuplicate, b.PacketsDuplicate)
+	s.PacketsReordered = sub(s.PacketsReordered, b.PacketsReordered)
+	s.PacketsLate = sub(s.PacketsLate, b.PacketsLate)
+	s.FramesCompleted = sub(s.FramesCompleted, b.FramesCompleted)
+	s.FramesIncomplete = sub(s.FramesIncomplete, b.FramesIncomplete)
+	for i := range s.IncompleteBy {
+		s.IncompleteBy[i] = sub(s.IncompleteBy[i], b.IncompleteBy[i])
+	}
+	s.FramesLost = sub(s.FramesLost, b.FramesLost)
+	s.FrameBytes = sub(s.FrameBytes, b.FrameBytes)
+	s.FrameSizes.Sub(&b.FrameSizes)
+	s.FramesOverClientLimit = sub(s.FramesOverClientLimit, b.FramesOverClientLimit)
+	s.FramesDecrypted = sub(s.FramesDecrypted, b.FramesDecrypted)
+	for i := range s.DecryptFailures {
+		s.DecryptFailures[i] = sub(s.DecryptFailures[i], b.DecryptFailures[i])
+	}
+	s.UserTimestamps = sub(s.UserTimestamps, b.UserTimestamps)
+	s.Latency.Sub(&b.Latency)
+	s.LatencyNegative = sub(s.LatencyNegative, b.LatencyNegative)
+	return s
 }
 
 func after(evs []outgoing.ErrorEvent, base *Snapshot) []outgoing.ErrorEvent {

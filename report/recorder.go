@@ -1,6 +1,7 @@
 package report
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,8 +17,18 @@ type Recorder struct {
 	history int
 
 	mu     sync.Mutex
-	tracks map[uint16]*trackRec
+	tracks map[Key]*trackRec
 }
+
+// Key names a track in the recorder: a local track by its handle, a
+// remote one by its SID.
+type Key string
+
+// LocalKey is the key of the local track with handle h.
+func LocalKey(h uint16) Key { return Key("local/" + strconv.Itoa(int(h))) }
+
+// RemoteKey is the key of the remote track sid.
+func RemoteKey(sid string) Key { return Key("remote/" + sid) }
 
 // NewRecorder keeps historySeconds of per-second history per track
 // (DefaultHistorySeconds when ≤ 0).
@@ -25,7 +36,7 @@ func NewRecorder(historySeconds int) *Recorder {
 	if historySeconds <= 0 {
 		historySeconds = DefaultHistorySeconds
 	}
-	return &Recorder{history: historySeconds, tracks: map[uint16]*trackRec{}}
+	return &Recorder{history: historySeconds, tracks: map[Key]*trackRec{}}
 }
 
 type sample struct {
@@ -48,8 +59,9 @@ type trackRec struct {
 	history  []Second  // ring of complete seconds
 	hn       int       // seconds completed
 
-	lat [latencySeconds]latencySecond // ring by second
-	run histogram.Histogram           // every frame of the run, in ns
+	lat     [latencySeconds]latencySecond // ring by second
+	run     histogram.Histogram           // every frame of the run, in ns
+	latSeen histogram.Histogram           // ObserveLatencies' previous cumulative histogram
 }
 
 type latencySecond struct {
@@ -57,7 +69,7 @@ type latencySecond struct {
 	h     histogram.Histogram
 }
 
-func (r *Recorder) track(h uint16) *trackRec {
+func (r *Recorder) track(h Key) *trackRec {
 	t := r.tracks[h]
 	if t == nil {
 		t = &trackRec{history: make([]Second, r.history)}
@@ -68,7 +80,7 @@ func (r *Recorder) track(h uint16) *trackRec {
 
 // Sample records a track's totals at now. Samples of one track come in
 // time order.
-func (r *Recorder) Sample(h uint16, now time.Time, tot Totals) {
+func (r *Recorder) Sample(h Key, now time.Time, tot Totals) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.track(h)
@@ -123,7 +135,7 @@ func (t *trackRec) latencyFor(sec time.Time, create bool) *latencySecond {
 }
 
 // ObserveLatency records one frame's latency, at its arrival time.
-func (r *Recorder) ObserveLatency(h uint16, at time.Time, d time.Duration) {
+func (r *Recorder) ObserveLatency(h Key, at time.Time, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.track(h)
@@ -132,29 +144,33 @@ func (r *Recorder) ObserveLatency(h uint16, at time.Time, d time.Duration) {
 }
 
 // Forget drops a track's records (a row the user removed).
-func (r *Recorder) Forget(h uint16) {
+func (r *Recorder) Forget(h Key) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.tracks, h)
 }
 
-// Fill sets l.Rate, l.Average, l.Latency and l.History from the records
-// of l.Handle and its current totals cur at now. Latency and history only
-// count what happened at or after since (a display reset); a zero since
-// counts the whole window.
+// Fill sets l's figures (rates, averages, latency, history) from the
+// records of its handle and its current totals cur at now. Latency and
+// history only count what happened at or after since (a display reset); a
+// zero since counts the whole window.
 func (r *Recorder) Fill(l *Local, now time.Time, cur Totals, since time.Time) {
+	l.Figures = r.Figures(LocalKey(l.Handle), now, cur, since, l.Rx != nil)
+}
+
+// Figures computes a track's figures from its records and its current
+// totals cur at now; hasRx says a subscriber's figures are in cur.
+func (r *Recorder) Figures(key Key, now time.Time, cur Totals, since time.Time, hasRx bool) Figures {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	l.Rate = Rates{Window: RateWindow}
-	l.Latency = Latency{Window: LatencyWindow}
-	l.RunLatency = Latency{}
-	l.History = nil
-	l.Average = average(cur, l.Rx != nil)
-	t := r.tracks[l.Handle]
-	if t == nil || t.ns == 0 {
-		return
+	f := Figures{Rate: Rates{Window: RateWindow}, Latency: Latency{Window: LatencyWindow}, Average: average(cur, hasRx)}
+	t := r.tracks[key]
+	if t == nil {
+		return f
 	}
-	// Rates from the oldest sample within the window up to now.
+	// Rates from the oldest sample within the window up to now (none
+	// before the first sample; latency, observed per frame, is there at
+	// once).
 	first := sample{}
 	for k := 1; k <= min(t.ns, rateSamples); k++ {
 		s := t.samples[(t.ns-k)%rateSamples]
@@ -164,9 +180,9 @@ func (r *Recorder) Fill(l *Local, now time.Time, cur Totals, since time.Time) {
 		first = s
 	}
 	if dt := now.Sub(first.at); !first.at.IsZero() && dt > 0 {
-		l.Rate = rates(first.t, cur, dt)
-		l.Rate.Window = dt
-		l.Rate.ReceivedValid = l.Rx != nil
+		f.Rate = rates(first.t, cur, dt)
+		f.Rate.Window = dt
+		f.Rate.ReceivedValid = hasRx
 	}
 
 	var h histogram.Histogram
@@ -180,8 +196,9 @@ func (r *Recorder) Fill(l *Local, now time.Time, cur Totals, since time.Time) {
 			h.Merge(&ls.h)
 		}
 	}
-	l.Latency = latencyOf(&h, LatencyWindow)
-	l.RunLatency = latencyOf(&t.run, 0)
+	f.Latency = latencyOf(&h, LatencyWindow)
+	f.RunLatency = latencyOf(&t.run, 0)
+	f.RunLatencyHist = t.run
 
 	n := min(t.hn, len(t.history))
 	for k := n; k >= 1; k-- {
@@ -189,8 +206,26 @@ func (r *Recorder) Fill(l *Local, now time.Time, cur Totals, since time.Time) {
 		if !since.IsZero() && s.Start.Before(since.Truncate(time.Second)) {
 			continue
 		}
-		l.History = append(l.History, s)
+		f.History = append(f.History, s)
 	}
+	return f
+}
+
+// ObserveLatencies adds what a cumulative latency histogram (in ns)
+// gained since the last call, at now: for a subscriber that keeps its own
+// histogram (incoming) rather than reporting each frame.
+func (r *Recorder) ObserveLatencies(key Key, now time.Time, cum *histogram.Histogram) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.track(key)
+	delta := *cum
+	delta.Sub(&t.latSeen)
+	t.latSeen = *cum
+	if delta.Count() == 0 {
+		return
+	}
+	t.latencyFor(now.Truncate(time.Second), true).h.Merge(&delta)
+	t.run.Merge(&delta)
 }
 
 // average is the whole run's rates: n frames over the n-1 intervals
@@ -232,6 +267,7 @@ func rates(a, b Totals, dt time.Duration) Rates {
 		SentFPS: per(a.Out.FramesSent, b.Out.FramesSent), SentPPS: per(a.Out.PacketsSent, b.Out.PacketsSent),
 		SentBPS: per(a.Out.BytesSent, b.Out.BytesSent), DroppedFPS: per(a.Out.FramesDropped, b.Out.FramesDropped),
 		ReceivedFPS: per(a.Received, b.Received), ReceivedBPS: per(a.RxBytes, b.RxBytes), LostFPS: per(a.Lost, b.Lost),
+		ReceivedPPS: per(a.RxPackets, b.RxPackets), PacketsLostPS: per(a.PacketsLost, b.PacketsLost),
 	}
 }
 

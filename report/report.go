@@ -13,6 +13,8 @@ package report
 import (
 	"time"
 
+	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/schema"
 )
@@ -38,6 +40,9 @@ type Snapshot struct {
 	// Local lists every track this session published or is publishing, in
 	// handle order.
 	Local []Local
+	// Remote lists every track of another participant the room monitor
+	// learned of, in the order announced (nil without the monitor).
+	Remote []Remote
 	// Loopback says a loopback subscriber measures delivery (Local[i].Rx).
 	Loopback bool
 }
@@ -64,14 +69,21 @@ type Local struct {
 	// nil without one.
 	Rx *Receive
 
+	Figures
+}
+
+// Figures are what a track's records say over time, local or remote.
+type Figures struct {
 	Rate Rates // over the last RateWindow
 	// Average is over the whole run: n frames over the n-1 intervals from
 	// the first frame to the last (pushed, for probe frames; sent, else).
 	Average Rates
 	Latency Latency // over the last LatencyWindow
 	// RunLatency is over every frame of the run (Window 0); a display
-	// reset does not rebase it.
-	RunLatency Latency
+	// reset does not rebase it. RunLatencyHist is its histogram (ns), for
+	// exporters that keep their own buckets.
+	RunLatency     Latency
+	RunLatencyHist histogram.Histogram
 	// History has one entry per complete second, oldest first.
 	History []Second
 }
@@ -91,6 +103,23 @@ func (l *Local) LastError() (outgoing.ErrorEvent, bool) {
 	}
 	return l.Errors[len(l.Errors)-1], true
 }
+
+// Remote is one data track of another participant, as the room monitor
+// receives it: one SID, one row. Its figures come from the packets
+// themselves (incoming's counters); a republish after the publisher
+// reconnected is another SID, linked by Stats.Replaces and ReplacedBy.
+type Remote struct {
+	Stats incoming.TrackStats
+	Figures
+	// SchemaDef is the definition of the schema the track declares, as its
+	// publisher stored it in the room (nil until fetched, or without one);
+	// SchemaErr why it could not be fetched.
+	SchemaDef []byte
+	SchemaErr error
+}
+
+// SID is the track's SID.
+func (r *Remote) SID() string { return r.Stats.SID }
 
 // Receive is what a subscriber saw of one local track's frames. Frames of
 // our own probe stream are followed from the moment they were sent: each
@@ -143,7 +172,9 @@ type Rates struct {
 	ReceivedFPS   float64 // first arrivals at the loopback subscriber
 	ReceivedBPS   float64
 	LostFPS       float64
-	ReceivedValid bool // the loopback reported in this window
+	ReceivedPPS   float64 // packets received (remote tracks)
+	PacketsLostPS float64 // packets lost (remote tracks)
+	ReceivedValid bool    // a subscriber reported in this window
 }
 
 // Latency describes push-to-arrival times over Window: the UNIX-ms user
@@ -176,6 +207,8 @@ type Totals struct {
 	Received            uint64
 	RxBytes             uint64
 	Lost                uint64
+	RxPackets           uint64 // remote tracks: packets received
+	PacketsLost         uint64 // remote tracks: packets lost
 	FirstSent, LastSent time.Time
 	FirstRx, LastRx     time.Time
 }

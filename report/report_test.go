@@ -22,7 +22,7 @@ func TestRatesOverTheLastSecond(t *testing.T) {
 	r := NewRecorder(60)
 	// 10 frames per 100 ms for 3 s, then nothing.
 	for i := 0; i <= 30; i++ {
-		r.Sample(1, ms(i*100), sent(uint64(10*i)))
+		r.Sample(LocalKey(1), ms(i*100), sent(uint64(10*i)))
 	}
 	l := Local{Handle: 1}
 	r.Fill(&l, ms(3000), sent(300), time.Time{})
@@ -30,7 +30,7 @@ func TestRatesOverTheLastSecond(t *testing.T) {
 		t.Fatalf("steady: %+v", l.Rate)
 	}
 	for i := 31; i <= 50; i++ {
-		r.Sample(1, ms(i*100), sent(300))
+		r.Sample(LocalKey(1), ms(i*100), sent(300))
 	}
 	r.Fill(&l, ms(5000), sent(300), time.Time{})
 	if l.Rate.SentFPS != 0 {
@@ -67,7 +67,7 @@ func TestHistoryPerSecond(t *testing.T) {
 			tot.Out.DroppedBy[outgoing.DropQueueFull]++
 			tot.Out.FramesDropped++
 		}
-		r.Sample(7, ms(i*100), tot)
+		r.Sample(LocalKey(7), ms(i*100), tot)
 	}
 	l := Local{Handle: 7}
 	r.Fill(&l, ms(8000), tot, time.Time{})
@@ -98,15 +98,15 @@ func TestHistoryPerSecond(t *testing.T) {
 func TestLatencyWindowAndReset(t *testing.T) {
 	r := NewRecorder(60)
 	for i := range 100 {
-		r.ObserveLatency(1, ms(i*10), 4*time.Second) // a slow burst at t0
+		r.ObserveLatency(LocalKey(1), ms(i*10), 4*time.Second) // a slow burst at t0
 	}
 	l := Local{Handle: 1}
-	r.Sample(1, ms(0), Totals{})
+	r.Sample(LocalKey(1), ms(0), Totals{})
 	r.Fill(&l, ms(1000), Totals{}, time.Time{})
 	if l.Latency.Frames != 100 || l.Latency.P99 < 3800*time.Millisecond || l.Latency.P99 > 4200*time.Millisecond {
 		t.Fatalf("burst: %+v", l.Latency)
 	}
-	r.ObserveLatency(1, ms(5500), 2*time.Millisecond)
+	r.ObserveLatency(LocalKey(1), ms(5500), 2*time.Millisecond)
 	r.Fill(&l, ms(5600), Totals{}, ms(5000)) // reset at 5 s
 	if l.Latency.Frames != 1 || l.Latency.P99 > 3*time.Millisecond {
 		t.Fatalf("after reset: %+v", l.Latency)
@@ -114,6 +114,19 @@ func TestLatencyWindowAndReset(t *testing.T) {
 	r.Fill(&l, ms(20000), Totals{}, time.Time{})
 	if l.Latency.Frames != 0 || l.Latency.P99 != 0 {
 		t.Fatalf("idle for 10 s: %+v", l.Latency)
+	}
+}
+
+// Frames that arrive before the track's first rate sample (a fast path,
+// right after publishing) are in the latency figures at once, as they are
+// in the receive counters.
+func TestLatencyBeforeTheFirstSample(t *testing.T) {
+	r := NewRecorder(60)
+	r.ObserveLatency(LocalKey(1), ms(30), 2*time.Millisecond)
+	l := Local{Handle: 1}
+	r.Fill(&l, ms(40), Totals{}, time.Time{})
+	if l.Latency.Frames != 1 || l.Latency.P50 <= 0 || l.RunLatency.Frames != 1 || l.Rate.Window != RateWindow {
+		t.Fatalf("latency %+v, run %+v, rates %+v", l.Latency, l.RunLatency, l.Rate)
 	}
 }
 
@@ -126,7 +139,7 @@ func TestRebase(t *testing.T) {
 	now := Snapshot{At: ms(3000), Local: []Local{
 		{Handle: 1, Out: outgoing.Counters{FramesPushed: 30, FramesSent: 25, FramesDropped: 4, FramesQueued: 1}, Rx: &Receive{Frames: 20, Lost: 4, InGrace: 1},
 			Errors:  []outgoing.ErrorEvent{{At: ms(1000), Err: "old"}, {At: ms(2000), Err: "new"}},
-			History: []Second{{Start: ms(0), Sent: 5}, {Start: ms(1000), Sent: 5}, {Start: ms(2000), Sent: 9}}},
+			Figures: Figures{History: []Second{{Start: ms(0), Sent: 5}, {Start: ms(1000), Sent: 5}, {Start: ms(2000), Sent: 9}}}},
 		{Handle: 2, Out: outgoing.Counters{FramesSent: 3}},
 	}}
 	got := now.Rebase(&base)

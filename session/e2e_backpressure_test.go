@@ -17,7 +17,9 @@ import (
 // sending (every waiting sender wakes on a drain, not just one); and every
 // frame is accounted for: pushed = sent + dropped, with the drops counted
 // as queue-full.
-func TestE2EBackpressureBoundsBuffer(t *testing.T) {
+func TestE2EBackpressureBoundsBuffer(t *testing.T) { acrossSFUs(t, testE2EBackpressureBoundsBuffer) }
+
+func testE2EBackpressureBoundsBuffer(t *testing.T) {
 	s := connect(t, sfu(t), Config{})
 	var tracks []*Track
 	for _, name := range []string{"bp-a", "bp-b"} {

@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
-	"github.com/dttui/dttui/session/localsfu"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/pion/webrtc/v4"
 )
 
-// BenchmarkE2E publishes probe frames through the embedded SFU (server
-// defaults) to the loopback subscriber as fast as the `_data_track`
+// BenchmarkE2E publishes probe frames through each SFU build (server
+// defaults; sub-benchmarks "embedded" and "released") to the loopback subscriber as fast as the `_data_track`
 // channel takes them, then reports what the subscriber got:
 //
 //	tx-MB/s      payload the publisher put on the data channel
@@ -33,38 +33,34 @@ import (
 //
 //	go test -run '^$' -bench 'E2E|DirectPion' -benchtime 3s -count 2 ./session/
 func BenchmarkE2E(b *testing.B) {
-	for _, size := range []int{1 << 10, 64 << 10} {
-		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) { benchE2E(b, size, 0) })
-	}
+	testsfu.Run(b, func(b *testing.B, kind testsfu.Kind) {
+		for _, size := range []int{1 << 10, 64 << 10} {
+			b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) { benchE2E(b, kind, size, 0) })
+		}
+	})
 }
 
 // BenchmarkE2EPaced pushes at a fixed rate well below the path's capacity
 // (about 2 and 6.5 MB/s), as a steady test stream would: latency without
 // queueing, and whether anything is lost when nothing is overloaded.
 func BenchmarkE2EPaced(b *testing.B) {
-	for _, c := range []struct{ size, rate int }{{1 << 10, 2000}, {64 << 10, 100}} {
-		b.Run(fmt.Sprintf("%dKiB@%dfps", c.size>>10, c.rate), func(b *testing.B) { benchE2E(b, c.size, c.rate) })
-	}
+	testsfu.Run(b, func(b *testing.B, kind testsfu.Kind) {
+		for _, c := range []struct{ size, rate int }{{1 << 10, 2000}, {64 << 10, 100}} {
+			b.Run(fmt.Sprintf("%dKiB@%dfps", c.size>>10, c.rate), func(b *testing.B) { benchE2E(b, kind, c.size, c.rate) })
+		}
+	})
 }
 
-var (
-	benchOnce sync.Once
-	benchSrv  *localsfu.Server
-	benchErr  error
-)
+// benchSrv holds one SFU per build with the server's default settings.
+var benchSrv = map[testsfu.Kind]*sharedSFU{testsfu.Embedded: {}, testsfu.Released: {}}
 
-// benchE2E pushes b.N frames of size bytes, at rate frames/s (0: as fast
-// as the channel takes them).
-func benchE2E(b *testing.B, size, rate int) {
-	benchOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		benchSrv, benchErr = localsfu.Start(ctx, localsfu.Options{})
-	})
-	if benchErr != nil {
-		b.Fatal(benchErr)
+// benchE2E pushes b.N frames of size bytes through a kind SFU, at rate
+// frames/s (0: as fast as the channel takes them).
+func benchE2E(b *testing.B, kind testsfu.Kind, size, rate int) {
+	srv, err := benchSrv[kind].start(kind, testsfu.Options{})
+	if err != nil {
+		b.Fatal(err)
 	}
-	srv := benchSrv
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s, err := Connect(ctx, Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Loopback: true, Logger: testLog})

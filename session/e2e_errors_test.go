@@ -17,12 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/outgoing"
-	"github.com/dttui/dttui/session/localsfu"
 	"github.com/livekit/protocol/livekit"
 )
 
-func TestE2EDuplicateName(t *testing.T) {
+func TestE2EDuplicateName(t *testing.T) { acrossSFUs(t, testE2EDuplicateName) }
+
+func testE2EDuplicateName(t *testing.T) {
 	s := connect(t, sfu(t), Config{})
 	if _, err := s.Publish(bounded(t, 15*time.Second), "dup", false); err != nil {
 		t.Fatal(err)
@@ -33,7 +35,9 @@ func TestE2EDuplicateName(t *testing.T) {
 	}
 }
 
-func TestE2ENoCanPublishData(t *testing.T) {
+func TestE2ENoCanPublishData(t *testing.T) { acrossSFUs(t, testE2ENoCanPublishData) }
+
+func testE2ENoCanPublishData(t *testing.T) {
 	srv := sfu(t)
 	token, err := mintToken(srv.APIKey, srv.APISecret, "nodata-"+randomSuffix(), "viewer", false, false)
 	if err != nil {
@@ -53,7 +57,9 @@ func TestE2ENoCanPublishData(t *testing.T) {
 // Invalid names fail fast, locally; and when one does reach the SFU (the
 // request is altered on the wire, past the local check), the SFU's own
 // INVALID_NAME answer maps to the same typed error.
-func TestE2EInvalidName(t *testing.T) {
+func TestE2EInvalidName(t *testing.T) { acrossSFUs(t, testE2EInvalidName) }
+
+func testE2EInvalidName(t *testing.T) {
 	var wireName atomic.Pointer[string]
 	s := connect(t, sfu(t), Config{tamperPublish: func(r *livekit.PublishDataTrackRequest) {
 		if n := wireName.Load(); n != nil {
@@ -75,7 +81,9 @@ func TestE2EInvalidName(t *testing.T) {
 	}
 }
 
-func TestE2EUnpublish(t *testing.T) {
+func TestE2EUnpublish(t *testing.T) { acrossSFUs(t, testE2EUnpublish) }
+
+func testE2EUnpublish(t *testing.T) {
 	s := connect(t, sfu(t), Config{Loopback: true})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "gone", false)
 	if err != nil {
@@ -102,6 +110,10 @@ func TestE2EUnpublish(t *testing.T) {
 // are dropped, each counted with its reason, and after Flush the counters
 // add up exactly.
 func TestE2EBurstDropsAndCountersAddUp(t *testing.T) {
+	acrossSFUs(t, testE2EBurstDropsAndCountersAddUp)
+}
+
+func testE2EBurstDropsAndCountersAddUp(t *testing.T) {
 	s := connect(t, sfu(t), Config{Loopback: true})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "burst", false)
 	if err != nil {
@@ -149,7 +161,9 @@ func TestE2EUnreachableURL(t *testing.T) {
 	}
 }
 
-func TestE2EBadSecret(t *testing.T) {
+func TestE2EBadSecret(t *testing.T) { acrossSFUs(t, testE2EBadSecret) }
+
+func testE2EBadSecret(t *testing.T) {
 	srv := sfu(t)
 	_, err := Connect(bounded(t, 15*time.Second), Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: strings.Repeat("x", 32), Logger: testLog})
 	if err == nil || !strings.Contains(err.Error(), "401") {
@@ -157,14 +171,12 @@ func TestE2EBadSecret(t *testing.T) {
 	}
 }
 
-func TestE2EDataTracksDisabled(t *testing.T) {
-	srv, err := localsfu.Start(bounded(t, 30*time.Second), localsfu.Options{DisableDataTracks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+func TestE2EDataTracksDisabled(t *testing.T) { acrossSFUs(t, testE2EDataTracksDisabled) }
+
+func testE2EDataTracksDisabled(t *testing.T) {
+	srv := startSFU(t, testsfu.Options{DisableDataTracks: true})
 	s := connect(t, srv, Config{})
-	_, err = s.Publish(bounded(t, 15*time.Second), "x", false)
+	_, err := s.Publish(bounded(t, 15*time.Second), "x", false)
 	if !errors.Is(err, outgoing.ErrNotAllowed) {
 		t.Fatalf("publish with data tracks disabled: %v", err)
 	}
@@ -172,11 +184,10 @@ func TestE2EDataTracksDisabled(t *testing.T) {
 
 // The SFU goes away and comes back on the same port: the session rejoins,
 // republishes with the same handle and a new SID, and frames flow again.
-func TestE2EReconnectRepublishes(t *testing.T) {
-	srv, err := localsfu.Start(bounded(t, 30*time.Second), localsfu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestE2EReconnectRepublishes(t *testing.T) { acrossSFUs(t, testE2EReconnectRepublishes) }
+
+func testE2EReconnectRepublishes(t *testing.T) {
+	srv := startSFU(t, testsfu.Options{})
 	s := connect(t, srv, Config{Loopback: true})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "phoenix", false)
 	if err != nil {
@@ -185,7 +196,7 @@ func TestE2EReconnectRepublishes(t *testing.T) {
 	oldSID, handle := tr.Info().SID, tr.Handle()
 	waitSubscribed(t, s, tr)
 
-	if err := srv.Close(); err != nil {
+	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 15*time.Second, "reconnecting state", func() bool { return s.Status().State == StateReconnecting })
@@ -197,11 +208,9 @@ func TestE2EReconnectRepublishes(t *testing.T) {
 		tr.Stats().DroppedBy[outgoing.DropRepublishing] == 0 {
 		t.Fatalf("push while republishing: %v, %+v", err, tr.Stats().DroppedBy)
 	}
-	srv2, err := localsfu.Start(bounded(t, 30*time.Second), localsfu.Options{Port: srv.Port, RTCPort: srv.RTCPort, APIKey: srv.APIKey, APISecret: srv.APISecret})
-	if err != nil {
+	if err := srv.Restart(bounded(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	defer srv2.Close()
 	eventually(t, 30*time.Second, "republished", func() bool {
 		return tr.State() == outgoing.StatePublished && tr.Info().SID != oldSID
 	})
@@ -226,7 +235,9 @@ func TestE2EReconnectRepublishes(t *testing.T) {
 // The signal socket drops while WebRTC stays up: the session resumes the
 // same participant (reconnect=1 + SyncState), so the track keeps its SID
 // and is never republished, and frames keep flowing.
-func TestE2EResumeAfterSignalDrop(t *testing.T) {
+func TestE2EResumeAfterSignalDrop(t *testing.T) { acrossSFUs(t, testE2EResumeAfterSignalDrop) }
+
+func testE2EResumeAfterSignalDrop(t *testing.T) {
 	s := connect(t, sfu(t), Config{Loopback: true})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "steady", false)
 	if err != nil {
@@ -265,16 +276,17 @@ func TestE2EResumeAfterSignalDrop(t *testing.T) {
 // timeout, says why, and resets the manager so nothing hangs and pushes
 // are refused with a clear error.
 func TestE2EGivesUpWhenServerStaysDown(t *testing.T) {
-	srv, err := localsfu.Start(bounded(t, 30*time.Second), localsfu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acrossSFUs(t, testE2EGivesUpWhenServerStaysDown)
+}
+
+func testE2EGivesUpWhenServerStaysDown(t *testing.T) {
+	srv := startSFU(t, testsfu.Options{})
 	s := connect(t, srv, Config{ReconnectTimeout: 2 * time.Second})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "orphan", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.Close(); err != nil {
+	if err := srv.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, "disconnected", func() bool { return s.Status().State == StateDisconnected })

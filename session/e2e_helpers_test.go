@@ -9,31 +9,76 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/report"
-	"github.com/dttui/dttui/session/localsfu"
 )
 
-// One embedded SFU serves the tests that don't stop it; tests that do
-// start their own.
-var (
-	sharedOnce sync.Once
-	shared     *localsfu.Server
-	sharedErr  error
-)
-
-func sfu(t *testing.T) *localsfu.Server {
+// acrossSFUs runs test once per SFU build, as subtests "embedded" and
+// "released" (skipped, or failed under DTTUI_REQUIRE_RELEASED_SFU=1, when
+// the released binary cannot be had). Inside, sfu and startSFU give that
+// build's server.
+func acrossSFUs(t *testing.T, test func(t *testing.T)) {
 	t.Helper()
-	sharedOnce.Do(func() {
+	testsfu.Run(t, func(t *testing.T, kind testsfu.Kind) {
+		sfuKinds.Store(t, kind)
+		t.Cleanup(func() { sfuKinds.Delete(t) })
+		test(t)
+	})
+}
+
+// sfuKinds maps each running acrossSFUs subtest to its build; a test not
+// run through acrossSFUs gets the embedded one.
+var sfuKinds sync.Map // *testing.T → testsfu.Kind
+
+func sfuKind(t *testing.T) testsfu.Kind {
+	if k, ok := sfuKinds.Load(t); ok {
+		return k.(testsfu.Kind)
+	}
+	return testsfu.Embedded
+}
+
+// One SFU per build serves the tests that don't stop it; tests that do
+// start their own with startSFU.
+var shared = map[testsfu.Kind]*sharedSFU{testsfu.Embedded: {}, testsfu.Released: {}}
+
+type sharedSFU struct {
+	once sync.Once
+	srv  *testsfu.Server
+	err  error
+}
+
+// start starts the server on first use, for the whole test binary.
+func (sh *sharedSFU) start(kind testsfu.Kind, opts testsfu.Options) (*testsfu.Server, error) {
+	sh.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		// A generous queueing target toward subscribers: the tests check
-		// what dttui sends, not how the SFU sheds load on a busy CI box.
-		shared, sharedErr = localsfu.Start(ctx, localsfu.Options{DataTrackTargetLatency: 5 * time.Second})
+		sh.srv, sh.err = testsfu.Start(ctx, kind, opts)
 	})
-	if sharedErr != nil {
-		t.Fatalf("embedded SFU: %v", sharedErr)
+	return sh.srv, sh.err
+}
+
+func sfu(t *testing.T) *testsfu.Server {
+	t.Helper()
+	kind := sfuKind(t)
+	// A generous queueing target toward subscribers: the tests check
+	// what dttui sends, not how the SFU sheds load on a busy CI box.
+	srv, err := shared[kind].start(kind, testsfu.Options{DataTrackTargetLatency: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("%s SFU: %v", kind, err)
 	}
-	return shared
+	t.Cleanup(func() {
+		if t.Failed() {
+			srv.LogTail(t, 40)
+		}
+	})
+	return srv
+}
+
+// startSFU starts a server of the test's build for it alone (for tests
+// that stop or reconfigure it); it is closed when the test ends.
+func startSFU(t *testing.T, opts testsfu.Options) *testsfu.Server {
+	t.Helper()
+	return testsfu.StartT(t, sfuKind(t), opts)
 }
 
 func TestMain(m *testing.M) {
@@ -53,9 +98,11 @@ func TestMain(m *testing.M) {
 		RouteLibraryLogs(slog.New(libLogs))
 	}
 	code := m.Run()
-	for _, s := range []*localsfu.Server{shared, benchSrv} {
-		if s != nil {
-			_ = s.Close()
+	for _, sh := range []map[testsfu.Kind]*sharedSFU{shared, benchSrv} {
+		for _, s := range sh {
+			if s.srv != nil {
+				_ = s.srv.Close()
+			}
 		}
 	}
 	os.Exit(code)
@@ -70,7 +117,7 @@ func bounded(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func connect(t *testing.T, srv *localsfu.Server, cfg Config) *Session {
+func connect(t *testing.T, srv *testsfu.Server, cfg Config) *Session {
 	t.Helper()
 	cfg.URL = srv.URL
 	if cfg.Token == "" {

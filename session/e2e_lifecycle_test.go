@@ -15,7 +15,9 @@ import (
 
 // StatusChanges delivers the latest state, and Close ends it with a
 // disconnected status and a closed channel.
-func TestE2EStatusChanges(t *testing.T) {
+func TestE2EStatusChanges(t *testing.T) { acrossSFUs(t, testE2EStatusChanges) }
+
+func testE2EStatusChanges(t *testing.T) {
 	s := connect(t, sfu(t), Config{})
 	select {
 	case st := <-s.StatusChanges():
@@ -49,7 +51,9 @@ func TestE2EStatusChanges(t *testing.T) {
 
 // Close stops every goroutine the session started: the supervisor, both
 // participants' ping loops and socket readers, the loopback.
-func TestE2ECloseStopsGoroutines(t *testing.T) {
+func TestE2ECloseStopsGoroutines(t *testing.T) { acrossSFUs(t, testE2ECloseStopsGoroutines) }
+
+func testE2ECloseStopsGoroutines(t *testing.T) {
 	srv := sfu(t)
 	s := connect(t, srv, Config{Loopback: true})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "bye", false)
@@ -70,14 +74,14 @@ func TestE2ECloseStopsGoroutines(t *testing.T) {
 // sessionGoroutines returns the stacks of live goroutines running dttui's
 // non-test code (session, the manager's senders, probe generators) or the
 // SDK's signal reader, which only our clients run; or "". The embedded
-// SFU's goroutines are not ours.
+// SFU's goroutines, and those testsfu runs for a released one, are not ours.
 func sessionGoroutines() string {
 	buf := make([]byte, 1<<22)
 	buf = buf[:runtime.Stack(buf, true)]
 	var ours []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
 		if (strings.Contains(g, "dttui/dttui/") || strings.Contains(g, "server-sdk-go/v2/signalling")) &&
-			!strings.Contains(g, "_test.go") && !strings.Contains(g, "session/localsfu") {
+			!strings.Contains(g, "_test.go") && !strings.Contains(g, "session/localsfu") && !strings.Contains(g, "internal/testsfu") {
 			ours = append(ours, g)
 		}
 	}
@@ -87,7 +91,9 @@ func sessionGoroutines() string {
 // The SFU asks for a full reconnect (LeaveRequest action RECONNECT, as it
 // does when a resume cannot be honoured): the session rejoins as a fresh
 // participant and republishes with the same handle and a new SID.
-func TestE2ELeaveReconnectRejoins(t *testing.T) {
+func TestE2ELeaveReconnectRejoins(t *testing.T) { acrossSFUs(t, testE2ELeaveReconnectRejoins) }
+
+func testE2ELeaveReconnectRejoins(t *testing.T) {
 	s := connect(t, sfu(t), Config{Loopback: true})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "again", false)
 	if err != nil {
@@ -120,7 +126,9 @@ func TestE2ELeaveReconnectRejoins(t *testing.T) {
 // An admin removes the participant: that is final. The session ends
 // disconnected with the SFU's reason, and the manager is reset so nothing
 // hangs and pushes are refused.
-func TestE2ERemovedByAdmin(t *testing.T) {
+func TestE2ERemovedByAdmin(t *testing.T) { acrossSFUs(t, testE2ERemovedByAdmin) }
+
+func testE2ERemovedByAdmin(t *testing.T) {
 	srv := sfu(t)
 	s := connect(t, srv, Config{})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "removed", false)
@@ -148,7 +156,9 @@ func TestE2ERemovedByAdmin(t *testing.T) {
 // The SFU revokes canPublishData: it drops our tracks without telling the
 // publisher, so the session notices from its own participant info and
 // marks them unpublished instead of pushing into the void.
-func TestE2EPermissionRevoked(t *testing.T) {
+func TestE2EPermissionRevoked(t *testing.T) { acrossSFUs(t, testE2EPermissionRevoked) }
+
+func testE2EPermissionRevoked(t *testing.T) {
 	srv := sfu(t)
 	s := connect(t, srv, Config{})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "revoked", false)
@@ -182,7 +192,9 @@ func httpURL(ws string) string { return "http" + strings.TrimPrefix(ws, "ws") }
 // signal socket untouched) long enough for ICE to fail, then comes back:
 // the session resumes the same participant with an ICE restart, so the
 // track keeps its SID and is never republished, and frames flow again.
-func TestE2EResumeAfterICEFailure(t *testing.T) {
+func TestE2EResumeAfterICEFailure(t *testing.T) { acrossSFUs(t, testE2EResumeAfterICEFailure) }
+
+func testE2EResumeAfterICEFailure(t *testing.T) {
 	cut := new(atomic.Bool)
 	cfg := Config{Loopback: true}
 	cfg.net = netHooks{cut: cut, iceFailedTimeout: 2 * time.Second}

@@ -44,6 +44,10 @@ func rowByHandle(t *testing.T, snap report.Snapshot, h uint16) report.Local {
 // Unpublish a track and publish one of the same name: two rows, each with
 // what was received of its own frames (the name is a label, not a key).
 func TestE2ERepublishSameNameKeepsRowsApart(t *testing.T) {
+	acrossSFUs(t, testE2ERepublishSameNameKeepsRowsApart)
+}
+
+func testE2ERepublishSameNameKeepsRowsApart(t *testing.T) {
 	s := connect(t, sfu(t), Config{Loopback: true})
 	first, err := s.Publish(bounded(t, 15*time.Second), "x", false)
 	if err != nil {
@@ -75,7 +79,9 @@ func TestE2ERepublishSameNameKeepsRowsApart(t *testing.T) {
 // Frames sent while the subscriber's path is cut never arrive: once their
 // grace is over they are lost, also at the very end of a run, and
 // received + lost = sent from counters kept apart.
-func TestE2ETailLossWhenPathCut(t *testing.T) {
+func TestE2ETailLossWhenPathCut(t *testing.T) { acrossSFUs(t, testE2ETailLossWhenPathCut) }
+
+func testE2ETailLossWhenPathCut(t *testing.T) {
 	cut := new(atomic.Bool)
 	s := connect(t, sfu(t), Config{Loopback: true, LossGrace: 500 * time.Millisecond, loopNet: &netHooks{cut: cut}})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "tail", false)
@@ -102,6 +108,10 @@ func TestE2ETailLossWhenPathCut(t *testing.T) {
 // of another stream pushed into ours, change nothing of our figures but
 // the foreign count.
 func TestE2EForeignFramesChangeNothing(t *testing.T) {
+	acrossSFUs(t, testE2EForeignFramesChangeNothing)
+}
+
+func testE2EForeignFramesChangeNothing(t *testing.T) {
 	srv := sfu(t)
 	s := connect(t, srv, Config{Loopback: true})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "same", false)

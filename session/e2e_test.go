@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
-	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/session/probe"
 )
 
@@ -22,11 +22,16 @@ import (
 // packets on an idle loopback path (it did, before the subscriber's UDP
 // receive buffer was enlarged).
 func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
+	acrossSFUs(t, testE2EPublishAndReceiveFrameSizes)
+}
+
+func testE2EPublishAndReceiveFrameSizes(t *testing.T) {
 	var mu sync.Mutex
-	var got []packetizer.ReceivedFrame
+	var got []incoming.Frame
 	var sid atomic.Pointer[string]
-	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(from string, f packetizer.ReceivedFrame) {
+	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(from string, f incoming.Frame) {
 		if p := sid.Load(); p != nil && *p == from {
+			f.Payload = bytes.Clone(f.Payload) // lent for the call only
 			mu.Lock()
 			got = append(got, f)
 			mu.Unlock()
@@ -75,8 +80,8 @@ func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
 		if !bytes.Equal(rf.Payload, f.payload) {
 			t.Fatalf("frame %d (%d bytes) arrived as %d different bytes", i, len(f.payload), len(rf.Payload))
 		}
-		if rf.Extensions.HasUserTimestamp != (f.ts != 0) || rf.Extensions.UserTimestamp != f.ts {
-			t.Fatalf("frame %d: user timestamp %v/%d, sent %d", i, rf.Extensions.HasUserTimestamp, rf.Extensions.UserTimestamp, f.ts)
+		if rf.HasUserTimestamp != (f.ts != 0) || rf.UserTimestamp != f.ts {
+			t.Fatalf("frame %d: user timestamp %v/%d, sent %d", i, rf.HasUserTimestamp, rf.UserTimestamp, f.ts)
 		}
 	}
 	// Five probe frames of our stream; the 1-byte frame is not a probe.
@@ -94,7 +99,9 @@ func TestE2EPublishAndReceiveFrameSizes(t *testing.T) {
 
 // An E2EE track: the SFU forwards ciphertext, the loopback subscriber
 // opens it with the shared passphrase and reads the probe inside.
-func TestE2EEncryptedTrack(t *testing.T) {
+func TestE2EEncryptedTrack(t *testing.T) { acrossSFUs(t, testE2EEncryptedTrack) }
+
+func testE2EEncryptedTrack(t *testing.T) {
 	s := connect(t, sfu(t), Config{Loopback: true, E2EEPassphrase: "correct horse battery staple"})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "secret", true)
 	if err != nil {

@@ -2,7 +2,6 @@ package session
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
 	"os"
@@ -12,10 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/outgoing"
-	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
-	"github.com/dttui/dttui/session/localsfu"
 	"github.com/dttui/dttui/source"
 	"github.com/livekit/protocol/livekit"
 )
@@ -28,7 +27,9 @@ func schemaID(name string, e schema.Encoding) schema.ID {
 // Typed tracks with every well-known frame encoding (with the schema each
 // needs, stored first) and a custom one: the SFU accepts each and echoes
 // the declaration, and another participant reads the stored schemas back.
-func TestE2ETypedTracks(t *testing.T) {
+func TestE2ETypedTracks(t *testing.T) { acrossSFUs(t, testE2ETypedTracks) }
+
+func testE2ETypedTracks(t *testing.T) {
 	srv := sfu(t)
 	s := connect(t, srv, Config{})
 	decls := map[string]schema.Decl{
@@ -80,7 +81,9 @@ func TestE2ETypedTracks(t *testing.T) {
 // What breaks the rules is refused before anything reaches the SFU; what
 // only the SFU checks (here an empty custom name, sent past our own check)
 // comes back as a typed error with the SFU's words.
-func TestE2ETypedTrackRejections(t *testing.T) {
+func TestE2ETypedTrackRejections(t *testing.T) { acrossSFUs(t, testE2ETypedTrackRejections) }
+
+func testE2ETypedTrackRejections(t *testing.T) {
 	empty := false
 	s := connect(t, sfu(t), Config{tamperPublish: func(r *livekit.PublishDataTrackRequest) {
 		if empty {
@@ -105,16 +108,12 @@ func TestE2ETypedTrackRejections(t *testing.T) {
 
 // Against a server that does not store blobs (livekit-server's default),
 // storing a schema fails with a clear, typed error.
-func TestE2EStoreSchemaWithBlobsOff(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	srv, err := localsfu.Start(ctx, localsfu.Options{DisableDataBlobs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+func TestE2EStoreSchemaWithBlobsOff(t *testing.T) { acrossSFUs(t, testE2EStoreSchemaWithBlobsOff) }
+
+func testE2EStoreSchemaWithBlobsOff(t *testing.T) {
+	srv := startSFU(t, testsfu.Options{DisableDataBlobs: true})
 	s := connect(t, srv, Config{})
-	err = s.StoreSchema(bounded(t, 10*time.Second), schemaID("pose", schema.EncodingJSONSchema), []byte(`{"type":"object"}`))
+	err := s.StoreSchema(bounded(t, 10*time.Second), schemaID("pose", schema.EncodingJSONSchema), []byte(`{"type":"object"}`))
 	var be *BlobError
 	if !errors.Is(err, ErrBlobsDisabled) || !errors.As(err, &be) || be.Message != "data blob not enabled" {
 		t.Fatalf("store with blobs off: %v", err)
@@ -124,13 +123,18 @@ func TestE2EStoreSchemaWithBlobsOff(t *testing.T) {
 // A file source's frames arrive byte-exact and in order, with the user
 // timestamp set: frames of various sizes, one of several packets.
 func TestE2EFileSourceArrivesByteExact(t *testing.T) {
+	acrossSFUs(t, testE2EFileSourceArrivesByteExact)
+}
+
+func testE2EFileSourceArrivesByteExact(t *testing.T) {
 	var mu sync.Mutex
-	var got []packetizer.ReceivedFrame
+	var got []incoming.Frame
 	var sid atomic.Pointer[string]
-	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(from string, f packetizer.ReceivedFrame) {
+	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(from string, f incoming.Frame) {
 		if p := sid.Load(); p != nil && *p == from {
+			f.Payload = bytes.Clone(f.Payload) // lent for the call only
 			mu.Lock()
-			got = append(got, packetizer.ReceivedFrame{Payload: bytes.Clone(f.Payload), Extensions: f.Extensions})
+			got = append(got, f)
 			mu.Unlock()
 		}
 	}})
@@ -166,8 +170,8 @@ func TestE2EFileSourceArrivesByteExact(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	for i, f := range got {
-		if !bytes.Equal(f.Payload, records[i]) || !f.Extensions.HasUserTimestamp {
-			t.Fatalf("frame %d: %d bytes (want %d), user timestamp %v", i, len(f.Payload), len(records[i]), f.Extensions.HasUserTimestamp)
+		if !bytes.Equal(f.Payload, records[i]) || !f.HasUserTimestamp {
+			t.Fatalf("frame %d: %d bytes (want %d), user timestamp %v", i, len(f.Payload), len(records[i]), f.HasUserTimestamp)
 		}
 	}
 	if st := tr.Stats(); st.FramesDropped != 0 || st.FramesSent != 40 {

@@ -19,6 +19,11 @@ type PublishOptions struct {
 	// Type declares the frames' encoding and schema (store the schema's
 	// definition with StoreSchema first).
 	Type schema.Decl
+	// OnSent, when set, sees every frame of the track as its last packet
+	// is handed to the transport under sid, on the sender's goroutine:
+	// it must be quick, and payload is only valid during the call. Load
+	// mode uses it to follow frames to subscribers in other sessions.
+	OnSent func(sid string, payload []byte)
 }
 
 // Track is a published local track and the probe source that numbers its
@@ -214,7 +219,11 @@ func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
 		holds = s.loop.holds
 	}
 	st := newLocalState(s.cfg.LossGrace, holds)
-	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, Type: o.Type, OnSent: st.onSent})
+	onSent := st.onSent
+	if o.OnSent != nil {
+		onSent = func(sid string, payload []byte) { st.onSent(sid, payload); o.OnSent(sid, payload) }
+	}
+	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, Type: o.Type, OnSent: onSent})
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +280,16 @@ func (s *Session) WaitFollowed(ctx context.Context, tr *Track) error {
 // it every report.SampleInterval) and expires the ledgers' grace periods.
 func (s *Session) sample(now time.Time) {
 	s.checkStall(now)
+	s.sampleRemote(now)
+	if now.Sub(s.lastTick) >= time.Second {
+		s.lastTick = now
+		if s.monitor != nil {
+			s.monitor.mgr.Tick()
+		}
+		if s.loop != nil {
+			s.loop.tick()
+		}
+	}
 	for _, lt := range s.mgr.Tracks() {
 		st := s.local(lt.Handle())
 		tot := report.Totals{Out: lt.Counters()}
@@ -280,7 +299,7 @@ func (s *Session) sample(now time.Time) {
 			}
 			s.fillTotals(st, &tot)
 		}
-		s.rec.Sample(lt.Handle(), now, tot)
+		s.rec.Sample(report.LocalKey(lt.Handle()), now, tot)
 	}
 }
 
@@ -345,6 +364,7 @@ func (s *Session) Report(base *report.Snapshot) report.Snapshot {
 		s.rec.Fill(&l, now, tot, since)
 		snap.Local = append(snap.Local, l)
 	}
+	snap.Remote = s.remotes(now, since)
 	return snap.Rebase(base)
 }
 

@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"regexp"
-	"strings"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/logger"
@@ -17,24 +17,87 @@ import (
 // The LiveKit libraries (server-sdk-go, and livekit-server when embedded)
 // log through process-wide loggers; pion logs through the LoggerFactory of
 // each SettingEngine. Both default to stderr, which would corrupt the TUI,
-// so everything goes to the caller's slog.Logger, through a handler that
-// redacts tokens: livekit-server answers a bad token with "invalid token:
-// <the token>", and both it and server-sdk-go log that answer.
+// so everything goes to the caller's slog.Logger, tagged with its origin
+// (logorigin.go), through a handler that redacts secrets (redact.go):
+// livekit-server answers a bad token with "invalid token: <the token>",
+// and both it and server-sdk-go log that answer.
 
-var routeMu sync.Mutex
+var (
+	routeMu sync.Mutex
+	routed  bool
+	// libraryRoute is what the libraries' process-wide loggers write to.
+	// They are set once; later calls to RouteLibraryLogs only switch its
+	// target, atomically: the libraries read their globals unsynchronised,
+	// from goroutines an embedded server leaves running.
+	libraryRoute = &switchHandler{state: &switchState{}}
+)
 
 // RouteLibraryLogs sends the LiveKit libraries' process-wide logs to l (a
 // nil l discards them): protocol/logger's, which an embedded livekit-server
 // uses, and server-sdk-go's package logger, which defaults to the standard
 // library's log (stderr). Tokens and the given secrets are redacted. Call
-// it once at start-up, before an embedded server runs: the libraries do
-// not synchronise these globals.
+// it at start-up, before an embedded server runs; calling it again (a
+// test running dttui twice in one process) switches the target safely.
 func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
 	routeMu.Lock()
 	defer routeMu.Unlock()
-	red := Redacting(l, secrets...)
-	logger.SetLogger(logrLogger(red, OriginSFU), "livekit")
-	lksdk.SetLogger(protocolLogger(red))
+	libraryRoute.state.set(Redacting(l, secrets...).Handler())
+	if !routed {
+		route := slog.New(libraryRoute)
+		logger.SetLogger(logrLogger(route, OriginSFU), "livekit")
+		lksdk.SetLogger(protocolLogger(route))
+		routed = true
+	}
+}
+
+// switchHandler writes to the current target of its state, replaying the
+// WithAttrs and WithGroup calls made on it (cached per target).
+type switchHandler struct {
+	state *switchState
+	ops   []func(slog.Handler) slog.Handler
+	cache atomic.Pointer[switchCache]
+}
+
+type switchState struct{ cur atomic.Pointer[switchCache] }
+
+type switchCache struct{ base, h slog.Handler }
+
+func (s *switchState) set(h slog.Handler) { s.cur.Store(&switchCache{base: h, h: h}) }
+
+func (h *switchHandler) target() slog.Handler {
+	cur := h.state.cur.Load()
+	if cur == nil {
+		return slog.DiscardHandler
+	}
+	if c := h.cache.Load(); c != nil && c.base == cur.base {
+		return c.h
+	}
+	t := cur.base
+	for _, op := range h.ops {
+		t = op(t)
+	}
+	h.cache.Store(&switchCache{base: cur.base, h: t})
+	return t
+}
+
+func (h *switchHandler) Enabled(ctx context.Context, lv slog.Level) bool {
+	return h.target().Enabled(ctx, lv)
+}
+
+func (h *switchHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.target().Handle(ctx, r)
+}
+
+func (h *switchHandler) with(op func(slog.Handler) slog.Handler) slog.Handler {
+	return &switchHandler{state: h.state, ops: append(slices.Clip(h.ops), op)}
+}
+
+func (h *switchHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return h.with(func(x slog.Handler) slog.Handler { return x.WithAttrs(as) })
+}
+
+func (h *switchHandler) WithGroup(name string) slog.Handler {
+	return h.with(func(x slog.Handler) slog.Handler { return x.WithGroup(name) })
 }
 
 // protocolLogger is the SDK's logger for our connections.
@@ -87,105 +150,3 @@ func (p pionLogger) Error(msg string)                  { p.log(slog.LevelError, 
 func (p pionLogger) Errorf(format string, args ...any) { p.logf(slog.LevelError, format, args...) }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// jwtPattern matches a JSON Web Token: LiveKit access tokens are JWTs whose
-// header, base64url of `{"`, starts with "eyJ".
-var jwtPattern = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
-
-// RedactSecrets replaces every JWT and every non-empty secret in s.
-func RedactSecrets(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, "<redacted>")
-		}
-	}
-	if strings.Contains(s, "eyJ") {
-		s = jwtPattern.ReplaceAllString(s, "<redacted token>")
-	}
-	return s
-}
-
-// Redacting returns a logger that writes to l with every JWT and the given
-// secrets removed from messages and attribute values. A nil l discards.
-func Redacting(l *slog.Logger, secrets ...string) *slog.Logger {
-	if l == nil {
-		return discardLogger()
-	}
-	var keep []string
-	for _, s := range secrets {
-		if s != "" {
-			keep = append(keep, s)
-		}
-	}
-	return slog.New(&redactHandler{h: l.Handler(), secrets: keep})
-}
-
-type redactHandler struct {
-	h       slog.Handler
-	secrets []string
-}
-
-func (r *redactHandler) Enabled(ctx context.Context, lv slog.Level) bool { return r.h.Enabled(ctx, lv) }
-
-func (r *redactHandler) Handle(ctx context.Context, rec slog.Record) error {
-	out := slog.NewRecord(rec.Time, rec.Level, RedactSecrets(rec.Message, r.secrets...), rec.PC)
-	rec.Attrs(func(a slog.Attr) bool {
-		out.AddAttrs(r.attr(a))
-		return true
-	})
-	return r.h.Handle(ctx, out)
-}
-
-func (r *redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	red := make([]slog.Attr, len(as))
-	for i, a := range as {
-		red[i] = r.attr(a)
-	}
-	return &redactHandler{h: r.h.WithAttrs(red), secrets: r.secrets}
-}
-
-func (r *redactHandler) WithGroup(name string) slog.Handler {
-	return &redactHandler{h: r.h.WithGroup(name), secrets: r.secrets}
-}
-
-func (r *redactHandler) attr(a slog.Attr) slog.Attr {
-	v := a.Value.Resolve()
-	switch v.Kind() {
-	case slog.KindString:
-		if s := v.String(); r.suspect(s) {
-			return slog.String(a.Key, RedactSecrets(s, r.secrets...))
-		}
-	case slog.KindGroup:
-		g := v.Group()
-		red := make([]any, len(g))
-		for i, ga := range g {
-			red[i] = r.attr(ga)
-		}
-		return slog.Group(a.Key, red...)
-	case slog.KindAny:
-		// Errors, byte slices, structs: check their printed form, and
-		// replace the value only when it carries a secret.
-		var s string
-		if b, ok := v.Any().([]byte); ok {
-			s = string(b) // handlers print bytes as text
-		} else {
-			s = fmt.Sprint(v.Any())
-		}
-		if r.suspect(s) {
-			return slog.String(a.Key, RedactSecrets(s, r.secrets...))
-		}
-	}
-	return slog.Attr{Key: a.Key, Value: v}
-}
-
-func (r *redactHandler) suspect(s string) bool {
-	if strings.Contains(s, "eyJ") {
-		return true
-	}
-	for _, sec := range r.secrets {
-		if strings.Contains(s, sec) {
-			return true
-		}
-	}
-	return false
-}

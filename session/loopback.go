@@ -4,90 +4,41 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"github.com/dttui/dttui/report"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/livekit/protocol/livekit"
 )
 
 // loopback is a second, hidden participant that subscribes to the
-// publisher's data tracks (and nobody else's) and measures what arrives.
-// Every frame is attributed by what it carries, never by a name: by the
-// SID its subscriber handle maps to, and, for dttui's probe frames, by the
-// probe stream of the local track that sent it. Frames of a stream we do
-// not know (another run, another application on the same identity) are
-// counted foreign on their SID and change nothing else.
+// publisher's data tracks (and nobody else's) through incoming, and
+// accounts for every probe frame our tracks send. Every frame is
+// attributed by what it carries, never by a name: by the SID its
+// subscriber handle maps to, and, for dttui's probe frames, by the probe
+// stream of the local track that sent it. Frames of a stream we do not
+// know (an earlier publication, another run) are counted foreign on their
+// SID and change nothing else.
 type loopback struct {
 	s         *Session
 	publisher string // identity whose tracks we subscribe to
+	identity  string // the loopback's own
+	sub       *subscriber
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 
-	mu sync.Mutex
-	// parts holds the current data tracks of each participant SID with our
-	// publisher's identity (two during a full rejoin: old and new).
-	parts      map[string]participantTracks
-	subscribed map[string]bool         // track SIDs requested on the current peer
-	handles    map[uint16]*handleState // subscriber handle → state
-	sids       map[string]*sidRx       // by track SID; kept after the track goes
-
-	// held is the set of SIDs frames are forwarded to us for: handles we
-	// hold, once our `_data_track` channel is open. The publisher's send
-	// path reads it (holds), so it is replaced whole, never changed.
-	held   atomic.Pointer[map[string]bool]
-	dcOpen bool
+	mu   sync.Mutex
+	sids map[string]*sidRx // by track SID; kept after the track goes
 }
 
-// holds says whether frames sent now under sid reach the loopback.
-func (l *loopback) holds(sid string) bool {
-	m := l.held.Load()
-	return m != nil && (*m)[sid]
-}
-
-// updateHeldLocked recomputes held; l.mu is held.
-func (l *loopback) updateHeldLocked() {
-	m := map[string]bool{}
-	if l.dcOpen {
-		for _, hs := range l.handles {
-			m[hs.sid] = true
-		}
-	}
-	l.held.Store(&m)
-}
-
-// onDataChannelOpen runs when our `_data_track` channel opens.
-func (l *loopback) onDataChannelOpen() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.dcOpen = true
-	l.updateHeldLocked()
-}
-
-type participantTracks struct {
-	version uint32
-	sids    []string
-}
-
-type handleState struct {
-	sid   string
-	depkt *packetizer.Depacketizer
-	// incompleteSeen is what this handle's depacketizer had counted when
-	// last folded into the SID's totals.
-	incompleteSeen uint64
-}
-
-// sidRx is what arrived on one track SID, whatever it carried.
+// sidRx is what the loopback saw on one track SID beyond incoming's
+// counters: what the frames carried.
 type sidRx struct {
-	frames, bytes uint64 // every reassembled frame (ciphertext bytes for E2EE)
-	incomplete    uint64 // frames the depacketizer gave up on
-	foreign       uint64 // probe frames of a stream that is not the track's
-	data          uint64 // frames that carry no probe: the user's own data
-	decryptFailed uint64
+	foreign uint64 // probe frames of a stream that is not the track's
+	data    uint64 // frames that carry no probe: the user's own data
 }
 
 // startLoopback joins the loopback participant within ctx; it then lives
@@ -96,15 +47,22 @@ func startLoopback(ctx context.Context, s *Session) (*loopback, error) {
 	if s.cfg.APIKey == "" || s.cfg.APISecret == "" {
 		return nil, errors.New("the loopback subscriber needs an API key and secret to mint its own token")
 	}
-	l := &loopback{
-		s: s, publisher: s.Status().Identity,
-		parts: map[string]participantTracks{}, subscribed: map[string]bool{},
-		handles: map[uint16]*handleState{}, sids: map[string]*sidRx{},
+	l := &loopback{s: s, publisher: s.Status().Identity, identity: s.loopIdentity, sids: map[string]*sidRx{}}
+	var opener incoming.Opener
+	if s.e2ee != nil {
+		opener = s.e2ee
 	}
+	l.sub = newSubscriber(incoming.Options{
+		Filter:  func(i incoming.Info) bool { return i.PublisherIdentity == l.publisher },
+		Opener:  opener,
+		OnFrame: l.onFrame,
+		Logger:  s.cfg.Logger.With("component", "loopback"),
+	})
 	l.ctx, l.cancel = context.WithCancel(s.ctx)
 	p, err := l.dial(ctx)
 	if err != nil {
 		l.cancel()
+		l.sub.mgr.Close()
 		return nil, err
 	}
 	l.wg.Add(1)
@@ -116,7 +74,7 @@ func (l *loopback) dial(ctx context.Context) (*peer, error) {
 	cfg := l.s.cfg
 	// canPublishData=false: it only listens. hidden: other participants
 	// of a real room do not see a test tool's second participant.
-	token, err := mintToken(cfg.APIKey, cfg.APISecret, l.s.Status().Room, cfg.Identity+"-loopback", false, true)
+	token, err := mintToken(cfg.APIKey, cfg.APISecret, l.s.Status().Room, l.identity, false, true)
 	if err != nil {
 		return nil, err
 	}
@@ -126,10 +84,19 @@ func (l *loopback) dial(ctx context.Context) (*peer, error) {
 	if cfg.loopNet != nil {
 		hooks = *cfg.loopNet
 	}
-	return dialPeer(ctx, peerConfig{
+	p, err := dialPeer(ctx, peerConfig{
 		url: cfg.URL, token: token, log: cfg.Logger.With("participant", "loopback"),
-		onSignal: l.onSignal, onDataTrackPacket: l.onPacket, onDataTrackOpen: l.onDataChannelOpen, net: hooks,
+		onSignal:          func(p *peer, res *livekit.SignalResponse) { l.onSignal(p, res) },
+		onDataTrackPacket: l.sub.onPacket, onDataTrackOpen: l.sub.onDataChannelOpen, net: hooks,
 	})
+	return p, err
+}
+
+func (l *loopback) onSignal(p *peer, res *livekit.SignalResponse) {
+	if _, ok := res.Message.(*livekit.SignalResponse_Join); ok {
+		l.sub.attach(p)
+	}
+	l.sub.onSignal(l.identity, res)
 }
 
 // supervise rejoins when the loopback's connection dies (an SFU restart),
@@ -144,6 +111,8 @@ func (l *loopback) supervise(p *peer) {
 		case <-p.done():
 		}
 		p.wait()
+		l.sub.attach(nil)
+		l.sub.mgr.Reset(errLoopbackRejoin)
 		err := withBackoff(l.ctx, nil, func(ctx context.Context) error {
 			np, err := l.dial(ctx)
 			if err == nil {
@@ -157,182 +126,76 @@ func (l *loopback) supervise(p *peer) {
 	}
 }
 
+var errLoopbackRejoin = errors.New("the loopback subscriber rejoins")
+
 func (l *loopback) close() {
 	l.cancel()
 	l.wg.Wait()
+	l.sub.mgr.Close()
 }
 
-// onSignal runs on the peer's signal reader (or its join).
-func (l *loopback) onSignal(p *peer, res *livekit.SignalResponse) {
-	switch msg := res.Message.(type) {
-	case *livekit.SignalResponse_Join:
-		// A fresh participant: no subscriptions, no handles yet.
-		l.mu.Lock()
-		for _, hs := range l.handles {
-			l.foldIncomplete(hs, true)
-		}
-		l.handles = map[uint16]*handleState{}
-		l.subscribed = map[string]bool{}
-		l.parts = map[string]participantTracks{}
-		l.dcOpen = false // a new peer: its channel opens anew
-		l.updateHeldLocked()
-		l.mu.Unlock()
-		l.learn(p, msg.Join.GetOtherParticipants())
-	case *livekit.SignalResponse_Update:
-		l.learn(p, msg.Update.GetParticipants())
-	case *livekit.SignalResponse_DataTrackSubscriberHandles:
-		l.setHandles(msg.DataTrackSubscriberHandles.GetSubHandles())
-	}
-}
+// holds says whether frames sent now under sid reach the loopback.
+func (l *loopback) holds(sid string) bool { return l.sub.holds(sid) }
 
-// learn records our publisher's data tracks from participant infos and
-// subscribes to the new ones. Tracks that went need no request: the SFU
-// ends those subscriptions itself.
-func (l *loopback) learn(p *peer, infos []*livekit.ParticipantInfo) {
-	l.mu.Lock()
-	for _, pi := range infos {
-		if pi.GetIdentity() != l.publisher {
-			continue
-		}
-		if pi.GetState() == livekit.ParticipantInfo_DISCONNECTED {
-			delete(l.parts, pi.GetSid())
-			continue
-		}
-		if old, ok := l.parts[pi.GetSid()]; ok && pi.GetVersion() < old.version {
-			continue // updates may arrive out of order
-		}
-		pt := participantTracks{version: pi.GetVersion()}
-		for _, dt := range pi.GetDataTracks() {
-			pt.sids = append(pt.sids, dt.GetSid())
-		}
-		l.parts[pi.GetSid()] = pt
-	}
-	want := map[string]bool{}
-	var updates []*livekit.UpdateDataSubscription_Update
-	for _, pt := range l.parts {
-		for _, sid := range pt.sids {
-			want[sid] = true
-			if !l.subscribed[sid] {
-				l.subscribed[sid] = true
-				updates = append(updates, &livekit.UpdateDataSubscription_Update{TrackSid: sid, Subscribe: true})
-			}
-		}
-	}
-	for sid := range l.subscribed {
-		if !want[sid] {
-			delete(l.subscribed, sid)
-		}
-	}
-	l.mu.Unlock()
-	if len(updates) == 0 {
-		return
-	}
-	err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateDataSubscription{
-		UpdateDataSubscription: &livekit.UpdateDataSubscription{Updates: updates}}})
-	if err != nil {
-		l.s.log.Warn("loopback: subscribe", "err", err)
-	}
-}
+// tick runs incoming's timers; the session's sampler calls it.
+func (l *loopback) tick() { l.sub.mgr.Tick() }
 
-// setHandles installs the SFU's map of subscriber handles (always the
-// complete current set).
-func (l *loopback) setHandles(m map[uint32]*livekit.DataTrackSubscriberHandles_PublishedDataTrack) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	next := make(map[uint16]*handleState, len(m))
-	for h, t := range m {
-		if old, ok := l.handles[uint16(h)]; ok && old.sid == t.GetTrackSid() {
-			next[uint16(h)] = old
-			continue
-		}
-		next[uint16(h)] = &handleState{sid: t.GetTrackSid(), depkt: packetizer.NewDepacketizer(packetizer.DepacketizerOptions{})}
-	}
-	for h, old := range l.handles {
-		if next[h] != old {
-			l.foldIncomplete(old, true)
-		}
-	}
-	l.handles = next
-	l.updateHeldLocked()
-}
-
-// onPacket runs on the subscriber data channel's goroutine.
-func (l *loopback) onPacket(b []byte) {
-	pkt, err := packetizer.Parse(b)
-	if err != nil {
-		l.s.log.Debug("loopback: bad packet", "err", err)
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	hs := l.handles[pkt.Header.Handle]
-	if hs == nil {
-		return // before the handle map, or a track just gone
-	}
-	frame, ok := hs.depkt.Push(pkt)
-	if !ok {
-		return
-	}
+// onFrame sees every frame incoming completed (decrypted, for E2EE
+// tracks), with incoming's manager locked.
+func (l *loopback) onFrame(t *incoming.RemoteTrack, f incoming.Frame) {
+	sid := t.Info().SID
 	if l.s.cfg.onFrame != nil {
-		l.s.cfg.onFrame(hs.sid, frame)
+		l.s.cfg.onFrame(sid, f)
 	}
-	sr := l.sid(hs.sid)
-	sr.frames++
-	sr.bytes += uint64(len(frame.Payload))
-	payload := frame.Payload
-	if frame.Extensions.HasE2EE {
-		// Same shared key as the publisher: open it to read the probe.
-		if l.s.e2ee == nil {
-			sr.decryptFailed++
-			return
-		}
-		plain, err := l.s.e2ee.Open(nil, payload, frame.Extensions.E2EE)
-		if err != nil {
-			sr.decryptFailed++
-			return
-		}
-		payload = plain
+	h, isProbe := probe.Decode(f.Payload)
+	var st *localState
+	if isProbe {
+		st = l.s.streamState(h.Stream)
 	}
-	h, isProbe := probe.Decode(payload)
-	if !isProbe {
-		sr.data++
-		return
-	}
-	st := l.s.streamState(h.Stream)
 	if st == nil {
-		sr.foreign++
+		l.mu.Lock()
+		sr := l.sid(sid)
+		if isProbe {
+			sr.foreign++
+		} else {
+			sr.data++
+		}
+		l.mu.Unlock()
 		return
 	}
-	switch st.ledgerFor(hs.sid, true).Arrived(h.Seq, len(payload)) {
+	switch st.ledgerFor(sid, true).Arrived(h.Seq, len(f.Payload)) {
 	case probe.ArrivalFirst, probe.ArrivalPending:
 	default:
 		return // a duplicate, late, unfollowed or mangled: counted by the ledger, nothing else
 	}
-	now := time.Now()
+	now := f.Arrival
+	l.mu.Lock()
 	rx := &st.rx
 	if rx.firstRx.IsZero() {
 		rx.firstRx = now
 	}
 	rx.lastRx = now
-	if !probe.Intact(payload) {
+	if !probe.Intact(f.Payload) {
 		rx.corrupt++
 	}
 	lat := now.Sub(h.Sent)
-	if ext := frame.Extensions; ext.HasUserTimestamp {
+	if f.HasUserTimestamp {
 		// Latency comes from the user-timestamp extension (UNIX ms), which
 		// the SFU carries in every packet's header. The probe has its send
 		// time in nanoseconds: the same instant, so where the two agree it
 		// refines the millisecond; where they disagree the header was
 		// mangled on the way.
 		rx.userTimestamps++
-		if h.Sent.UnixMilli() != int64(ext.UserTimestamp) {
+		if h.Sent.UnixMilli() != int64(f.UserTimestamp) {
 			rx.corrupt++
-			lat = now.Sub(time.UnixMilli(int64(ext.UserTimestamp)))
+			lat = now.Sub(time.UnixMilli(int64(f.UserTimestamp)))
 		}
 	}
-	l.s.rec.ObserveLatency(st.handle, now, lat)
+	l.mu.Unlock()
+	l.s.rec.ObserveLatency(report.LocalKey(st.handle), now, lat)
 }
 
+// sid is sid's counters; l.mu is held.
 func (l *loopback) sid(sid string) *sidRx {
 	sr := l.sids[sid]
 	if sr == nil {
@@ -342,20 +205,6 @@ func (l *loopback) sid(sid string) *sidRx {
 	return sr
 }
 
-// foldIncomplete adds frames the depacketizer gave up on to the SID's
-// count; final also gives up what is still partial (the handle is gone).
-func (l *loopback) foldIncomplete(hs *handleState, final bool) {
-	if final {
-		hs.depkt.Flush()
-	}
-	n := hs.depkt.Stats().FramesIncomplete
-	if n == hs.incompleteSeen {
-		return
-	}
-	l.sid(hs.sid).incomplete += n - hs.incompleteSeen
-	hs.incompleteSeen = n
-}
-
 // streamRx returns what arrived of a local track's probe stream.
 func (l *loopback) streamRx(st *localState) streamRx {
 	l.mu.Lock()
@@ -363,30 +212,31 @@ func (l *loopback) streamRx(st *localState) streamRx {
 	return st.rx
 }
 
-// receive is the report's view of a local track: its stream's ledgers
-// and counters, and what arrived on its SIDs.
+// receive is the report's view of a local track: its stream's ledgers and
+// counters, and what arrived on its SIDs.
 func (l *loopback) receive(st *localState, sids []string) *report.Receive {
 	c := st.counts()
 	r := &report.Receive{Frames: c.Received, Bytes: c.ReceivedBytes, Lost: c.Lost, InGrace: c.InGrace,
 		Grace: cmp.Or(st.grace, probe.DefaultLossGrace), Duplicates: c.Duplicates, Late: c.Late, Corrupt: c.Unexpected,
 		Unfollowed: st.unfollowed.Load()}
+	for _, sid := range sids {
+		if t, ok := l.sub.mgr.Track(sid); ok {
+			ts := t.Stats()
+			r.Incomplete += ts.FramesIncomplete
+			r.Corrupt += ts.DecryptFailuresTotal()
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, hs := range l.handles {
-		// Folded here rather than per packet: cheap reads, same totals.
-		l.foldIncomplete(hs, false)
-	}
 	r.Corrupt, r.UserTimestamps = r.Corrupt+st.rx.corrupt, st.rx.userTimestamps
-	for i, sid := range sids {
+	for _, sid := range sids {
 		if sr := l.sids[sid]; sr != nil {
 			r.Foreign += sr.foreign
 			r.Data += sr.data
-			r.Incomplete += sr.incomplete
-			r.Corrupt += sr.decryptFailed
 		}
-		if i == len(sids)-1 {
-			r.Subscribed = l.holds(sid)
-		}
+	}
+	if len(sids) > 0 {
+		r.Subscribed = l.holds(sids[len(sids)-1])
 	}
 	return r
 }

@@ -5,14 +5,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/livekit/protocol/livekit"
 )
 
-// loopbackRig is a loopback subscriber with no network: the test hands it
-// packets as the SFU would, for one local track whose frames it records
-// as sent the way the track's sender does.
+// loopbackRig is a loopback subscriber with no network: the test hands
+// it the SFU's messages (a publisher with one track, the handle map) and
+// packets, for one local track whose frames it records as sent the way
+// the track's sender does.
 type loopbackRig struct {
 	t  *testing.T
 	s  *Session
@@ -23,16 +26,36 @@ type loopbackRig struct {
 
 const rigSID, rigSubHandle = "DTR_rig", 7
 
-func newLoopbackRig(t *testing.T) *loopbackRig {
-	s := &Session{log: testLog, locals: map[uint16]*localState{}, streams: map[uint32]*localState{}, rec: report.NewRecorder(0)}
-	l := &loopback{s: s, parts: map[string]participantTracks{}, subscribed: map[string]bool{rigSID: true},
-		handles: map[uint16]*handleState{rigSubHandle: {sid: rigSID, depkt: packetizer.NewDepacketizer(packetizer.DepacketizerOptions{})}},
-		sids:    map[string]*sidRx{}}
+func newLoopbackRig(t *testing.T) *loopbackRig { return newLoopbackRigWith(t, livekit.Encryption_NONE) }
+
+// newLoopbackRigWith announces the track with the given encryption.
+func newLoopbackRigWith(t *testing.T, enc livekit.Encryption_Type) *loopbackRig {
+	s := &Session{log: testLog, cfg: Config{Logger: testLog}, locals: map[uint16]*localState{}, streams: map[uint32]*localState{},
+		rec: report.NewRecorder(0), loopIdentity: "me-loopback"}
+	l := &loopback{s: s, publisher: "me", identity: "me-loopback", sids: map[string]*sidRx{}}
+	l.sub = newSubscriber(incoming.Options{
+		Filter:  func(i incoming.Info) bool { return i.PublisherIdentity == l.publisher },
+		OnFrame: l.onFrame,
+	})
+	t.Cleanup(l.sub.mgr.Close)
 	s.loop = l
 	st := newLocalState(time.Second, l.holds)
 	st.handle = 1
 	s.locals[1], s.streams[st.stream] = st, st
-	l.onDataChannelOpen()
+	// The SFU announces our track, the loopback asks for it, and the
+	// handle map subscribes it.
+	var requests []*livekit.SignalRequest
+	l.sub.send = func(r *livekit.SignalRequest) error { requests = append(requests, r); return nil }
+	l.sub.onSignal(l.identity, &livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: &livekit.JoinResponse{
+		OtherParticipants: []*livekit.ParticipantInfo{{Identity: "me", Sid: "PA_me", Version: 1,
+			DataTracks: []*livekit.DataTrackInfo{{Sid: rigSID, PubHandle: 1, Name: "rig", Encryption: enc}}}}}}})
+	l.sub.onSignal(l.identity, &livekit.SignalResponse{Message: &livekit.SignalResponse_DataTrackSubscriberHandles{
+		DataTrackSubscriberHandles: &livekit.DataTrackSubscriberHandles{SubHandles: map[uint32]*livekit.DataTrackSubscriberHandles_PublishedDataTrack{
+			rigSubHandle: {PublisherIdentity: "me", PublisherSid: "PA_me", TrackSid: rigSID}}}}})
+	l.sub.onDataChannelOpen()
+	if len(requests) != 1 || requests[0].GetUpdateDataSubscription().GetUpdates()[0].GetTrackSid() != rigSID {
+		t.Fatalf("subscription requests %v", requests)
+	}
 	pk, err := packetizer.NewPacketizer(rigSubHandle, packetizer.MTU, packetizer.NewClock(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +89,7 @@ func (r *loopbackRig) sendPayload(seq uint64, size int) []byte {
 
 func (r *loopbackRig) deliver(pkts ...[]byte) {
 	for _, p := range pkts {
-		r.l.onPacket(p)
+		r.l.sub.onPacket(p)
 	}
 }
 
@@ -104,32 +127,24 @@ func TestLoopbackAttributesFramesByStream(t *testing.T) {
 		t.Fatalf("before the grace is over: %+v", got)
 	}
 	r.st.settle()
-	r.l.mu.Lock()
-	for _, hs := range r.l.handles {
-		r.l.foldIncomplete(hs, true)
-	}
-	r.l.mu.Unlock()
+	// Duplicates after the fact do not bring a lost frame back.
+	r.deliver(r.packets(probe.Encode(nil, probe.Header{Stream: r.st.stream, Seq: 11, Sent: time.Now()}, 100))...)
+	r.l.sub.mgr.Close() // the subscription ends: the partial frame is given up
 	got = r.receive()
-	if got.Frames != 11 || got.Lost != 2 || got.InGrace != 0 || got.Incomplete != 1 || got.Duplicates != 4 || got.Foreign != 1 || got.Data != 1 {
+	if got.Frames != 11 || got.Lost != 2 || got.InGrace != 0 || got.Incomplete != 1 || got.Duplicates != 4 || got.Late != 1 ||
+		got.Foreign != 1 || got.Data != 1 {
 		t.Fatalf("settled: %+v", got)
 	}
 	if c := r.st.counts(); got.Frames+got.Lost != c.Sent || c.Sent != 13 || got.Unfollowed != 0 {
 		t.Fatalf("received %d + lost %d, sent %d", got.Frames, got.Lost, c.Sent)
 	}
-	// Duplicates after the fact do not bring a lost frame back.
-	r.deliver(r.packets(probe.Encode(nil, probe.Header{Stream: r.st.stream, Seq: 11, Sent: time.Now()}, 100))...)
-	if again := r.receive(); again.Lost != 2 || again.Frames != 11 || again.Late != 1 {
-		t.Fatalf("a late copy changed the loss: %+v", again)
-	}
 }
 
-// E2EE frames count once they open with the shared key; frames that do
-// not open are corrupt, never received and never foreign.
+// Frames of a track announced as E2EE that do not open (here the
+// session has no key) are counted corrupt: never received, data or
+// foreign.
 func TestLoopbackCountsUndecryptableFrames(t *testing.T) {
-	r := newLoopbackRig(t)
-	r.deliver(r.packets([]byte("not a probe at all, just someone's data"))...)
-	pkts := r.send(0, 100)
-	// Mark the frame E2EE: the session has no key, so it cannot open it.
+	r := newLoopbackRigWith(t, livekit.Encryption_GCM)
 	var enc [][]byte
 	err := r.pk.Packetize(packetizer.Frame{Payload: []byte("sealed bytes"), Extensions: packetizer.Extensions{HasE2EE: true}}, func(p []byte) error {
 		enc = append(enc, bytes.Clone(p))
@@ -139,8 +154,7 @@ func TestLoopbackCountsUndecryptableFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.deliver(enc...)
-	r.deliver(pkts...)
-	if got := r.receive(); got.Frames != 1 || got.Corrupt != 1 || got.Data != 1 {
+	if got := r.receive(); got.Frames != 0 || got.Corrupt != 1 || got.Data != 0 || got.Foreign != 0 {
 		t.Fatalf("%+v", got)
 	}
 }
@@ -150,13 +164,13 @@ func TestLoopbackCountsUndecryptableFrames(t *testing.T) {
 // arrives anyway; once it holds one, frames are followed.
 func TestLoopbackFollowsOnlyHeldSIDs(t *testing.T) {
 	r := newLoopbackRig(t)
-	r.l.mu.Lock()
-	r.l.dcOpen = false // the channel is not open yet: nothing reaches us
-	r.l.updateHeldLocked()
-	r.l.mu.Unlock()
+	r.l.sub.mu.Lock()
+	r.l.sub.dcOpen = false // the channel is not open yet: nothing reaches us
+	r.l.sub.updateHeldLocked()
+	r.l.sub.mu.Unlock()
 	early := r.send(0, 100)
 	r.send(1, 100)
-	r.l.onDataChannelOpen()
+	r.l.sub.onDataChannelOpen()
 	r.deliver(early...) // sent before, forwarded anyway
 	r.deliver(r.send(2, 100)...)
 	r.send(3, 100) // followed, and lost

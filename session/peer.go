@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,7 +105,7 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		SignalHandler:          p,
 	})
 
-	err := p.bounded(ctx, func() error {
+	err := p.bounded(ctx, func(ctx context.Context) error {
 		return p.transport.Join(ctx, cfg.url, cfg.token, p.connectParams(), nil, webrtc.SessionDescription{})
 	})
 	if err != nil {
@@ -139,27 +140,34 @@ func (p *peer) connectParams() signalling.ConnectParams {
 	return signalling.ConnectParams{AutoSubscribe: false, ConnectTimeout: 5 * time.Second}
 }
 
-// bounded runs a join or reconnect and makes it respect ctx. The SDK's
-// transport reads the SFU's first message with no deadline, so a server
-// that accepts the websocket and then says nothing would hang it forever;
-// closing the socket is the only way to end that read. Close may race the
-// socket being stored, hence the retries until fn returns.
-func (p *peer) bounded(ctx context.Context, fn func() error) error {
+// bounded runs a join or reconnect and makes it respect ctx. gorilla's
+// dialer ignores cancellation while it waits for the upgrade answer, so
+// the connections fn dials are watched (dial.go) and closed when ctx ends.
+// After the upgrade the SDK reads the SFU's first message with no
+// deadline, so a server that accepts the websocket and then says nothing
+// would hang it forever; closing the socket is the only way to end that
+// read. Close may race the socket being stored, hence the retries until
+// fn returns.
+func (p *peer) bounded(ctx context.Context, fn func(context.Context) error) error {
+	dctx, watch := withDialWatch(ctx)
 	done := make(chan error, 1)
-	go func() { done <- fn() }()
+	go func() { done <- fn(dctx) }()
 	select {
 	case err := <-done:
+		watch.release()
 		return err
 	case <-ctx.Done():
 	}
+	watch.abort()
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
 		p.closeTransport()
 		select {
 		case err := <-done:
-			if err == nil {
-				// It completed just as we gave up; the caller closes the peer.
+			if err == nil || errors.Is(err, net.ErrClosed) {
+				// It completed just as we gave up (the caller closes the
+				// peer), or failed because we closed its socket.
 				return ctx.Err()
 			}
 			return fmt.Errorf("%w (%v)", ctx.Err(), err)

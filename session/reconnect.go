@@ -61,6 +61,10 @@ func (s *Session) supervise(p *peer) {
 		// a connection that is gone or to a new one that does not know
 		// their handles yet, and pending publishes fail.
 		s.mgr.BeginRepublish()
+		if s.monitor != nil {
+			s.monitor.attach(nil)
+			s.monitor.mgr.Reset(errRejoin)
+		}
 		np, err := s.reconnect()
 		if err != nil {
 			if s.ctx.Err() != nil {

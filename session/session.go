@@ -37,15 +37,23 @@ type Session struct {
 	statusCh     chan Status // capacity 1, latest wins
 	statusClosed bool
 	loop         *loopback
+	monitor      *subscriber // the room monitor; nil when Config.Monitor is off
+	// loopIdentity is the loopback participant's identity (whether or not
+	// it runs): not part of the room the monitor shows.
+	loopIdentity string
 	// locals and streams hold every local track's state, by handle and by
 	// probe stream, from StartPublish to the end of the session.
 	locals  map[uint16]*localState
 	streams map[uint32]*localState
 
 	rec *report.Recorder
-	// stall follows the publisher's data channel (the sampler's only).
-	stall stallWatch
-	blobs blobRequests
+	// stall follows the publisher's data channel, lastTick the last
+	// once-a-second tick (the sampler's only).
+	stall    stallWatch
+	lastTick time.Time
+	blobs    blobRequests
+	// remoteSchemas caches the room's schema definitions, fetched once.
+	remoteSchemas remoteSchemas
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -106,11 +114,18 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		Logger:         cfg.Logger.With("component", "outgoing"),
 	})
 	s.setStatus(StateConnecting, nil)
+	s.loopIdentity = cfg.Identity + "-loopback"
+	if cfg.Monitor {
+		s.monitor = s.newMonitor()
+	}
 
 	p, err := s.connect(ctx)
 	if err != nil {
 		s.setStatus(StateDisconnected, err)
 		s.mgr.Close()
+		if s.monitor != nil {
+			s.monitor.mgr.Close()
+		}
 		s.cancel()
 		return nil, err
 	}
@@ -142,10 +157,14 @@ func (s *Session) connect(ctx context.Context) (*peer, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	defer cancel()
-	return dialPeer(ctx, peerConfig{
+	pc := peerConfig{
 		url: s.cfg.URL, token: token, log: s.cfg.Logger.With("participant", "publisher"),
 		publisher: true, onSignal: s.onSignal, resumable: true, net: s.cfg.net,
-	})
+	}
+	if s.monitor != nil {
+		pc.onDataTrackPacket, pc.onDataTrackOpen = s.monitor.onPacket, s.monitor.onDataChannelOpen
+	}
+	return dialPeer(ctx, pc)
 }
 
 func (s *Session) token() (string, error) {
@@ -249,6 +268,9 @@ func (s *Session) Close() error {
 		s.cancel()
 		// After this, supervise is gone and s.p is the last peer it made.
 		s.wg.Wait()
+		if s.monitor != nil {
+			s.monitor.mgr.Close()
+		}
 		if s.loop != nil {
 			s.loop.close()
 			// Nothing more can arrive: what is still missing is lost.

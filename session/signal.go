@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -16,6 +15,8 @@ import (
 	"github.com/livekit/server-sdk-go/v2/signalling"
 	"github.com/pion/webrtc/v4"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/dttui/dttui/textsafe"
 )
 
 // dataTrackSignalling turns off auto_subscribe_data_track in the join URL
@@ -35,28 +36,56 @@ func (s *dataTrackSignalling) ConnectQueryParams(version string, protocol int, c
 
 // joinError turns a failed websocket handshake into the server's own
 // words (bad token, no such room...), asking the validate endpoint as the
-// Go SDK does. The token never appears in the message.
+// Go SDK does. The body is the server's, so it is reduced to one safe line
+// (textsafe.Body: no escape sequences, no HTML page) with the token it may
+// echo redacted; an interrupted connect says so rather than blaming the
+// server.
 func joinError(ctx context.Context, sig signalling.Signalling, cfg peerConfig, err error) error {
 	if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return describeJoinError(cfg.url, fmt.Errorf("%w (interrupted)", err))
+		}
 		return describeJoinError(cfg.url, fmt.Errorf("%w (timed out; is the server reachable?)", err))
 	}
-	vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Second)
+	vctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	req, rerr := sig.HTTPRequestForValidate(vctx, lksdk.Version, lksdk.PROTOCOL, cfg.url, cfg.token, &signalling.ConnectParams{}, "")
 	if rerr == nil {
 		// No keep-alive: a pooled connection would outlive the session.
 		req.Close = true
 		if resp, herr := http.DefaultClient.Do(req); herr == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
-				// livekit-server echoes the token it refused: drop it.
-				msg := RedactSecrets(strings.TrimSpace(string(body)), cfg.token)
-				return describeJoinError(cfg.url, fmt.Errorf("server refused the join (HTTP %d): %s", resp.StatusCode, msg))
+				return describeJoinError(cfg.url, &RefusedError{
+					Status:  resp.StatusCode,
+					Message: textsafe.Body(resp.Header.Get("Content-Type"), []byte(RedactSecrets(string(body), cfg.token))),
+				})
 			}
 		}
 	}
 	return describeJoinError(cfg.url, err)
+}
+
+// maxErrorBody is how much of a refusal is read: enough for the line that
+// is shown and for a whole token the server echoes, so it is redacted.
+const maxErrorBody = 4096
+
+// RefusedError is the server refusing a join over HTTP (a bad token, a
+// room that may not be joined, a proxy's error page).
+type RefusedError struct {
+	Status int
+	// Message is the first line of the server's answer, safe to print
+	// (textsafe.Body), secrets redacted; empty for an HTML page.
+	Message string
+}
+
+func (e *RefusedError) Error() string {
+	msg := fmt.Sprintf("server refused the join (HTTP %d %s)", e.Status, textsafe.Line(http.StatusText(e.Status)))
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
 }
 
 func (p *peer) send(msg *livekit.SignalRequest) error {
@@ -102,7 +131,7 @@ func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.P
 	default:
 	}
 	sid := p.participantSID()
-	err := p.bounded(ctx, func() error {
+	err := p.bounded(ctx, func(ctx context.Context) error {
 		return p.transport.Reconnect(ctx, p.cfg.url, token, p.connectParams(), sid)
 	})
 	if err != nil {

@@ -37,6 +37,10 @@ func TestStallWatch(t *testing.T) {
 // shows as stalled within StallAfter and a bit, and as connected again
 // once packets flow.
 func TestE2EStalledWhileThePathIsQuiet(t *testing.T) {
+	acrossSFUs(t, testE2EStalledWhileThePathIsQuiet)
+}
+
+func testE2EStalledWhileThePathIsQuiet(t *testing.T) {
 	cut := new(atomic.Bool)
 	s := connect(t, sfu(t), Config{net: netHooks{cut: cut}})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "quiet", false)

@@ -5,8 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/livekit/protocol/auth"
@@ -40,20 +38,6 @@ func randomSuffix() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// RedactURL returns u without credentials, query or fragment: nothing a
-// user pasted with a token in it reaches the screen or the logs.
-func RedactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil || p.Host == "" {
-		if i := strings.IndexAny(u, "?#"); i >= 0 {
-			u = u[:i]
-		}
-		return u
-	}
-	p.User, p.RawQuery, p.Fragment = nil, "", ""
-	return p.String()
 }
 
 // identityFromToken reads the identity a token grants, without verifying

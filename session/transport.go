@@ -68,6 +68,12 @@ func (s *Session) onSignal(p *peer, res *livekit.SignalResponse) {
 	if s.onBlobSignal(res) {
 		return
 	}
+	if s.monitor != nil {
+		if _, ok := res.Message.(*livekit.SignalResponse_Join); ok {
+			s.monitor.attach(p)
+		}
+		s.monitor.onSignal(s.cfg.Identity, res)
+	}
 	switch msg := res.Message.(type) {
 	case *livekit.SignalResponse_Update:
 		s.checkPermission(p, msg.Update.GetParticipants())

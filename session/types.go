@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
 	"github.com/livekit/protocol/livekit"
 )
@@ -24,6 +24,14 @@ type Config struct {
 	// Loopback joins a second participant that subscribes to our own data
 	// tracks, so the UI can show that frames really arrive.
 	Loopback bool
+	// Monitor subscribes, on our own connection, to every data track the
+	// other participants publish, and measures each (the room monitor).
+	Monitor bool
+	// OnRemoteFrame, when set, sees every frame the room monitor
+	// completes (decrypted, for E2EE tracks), by track SID. It runs on the
+	// packet path with the monitor locked: it must be quick and must not
+	// call the session; f.Payload is only valid during the call.
+	OnRemoteFrame func(sid string, f incoming.Frame)
 	// Logger receives every log line (ours, lksdk's, pion's). Nil discards.
 	// Nothing is ever written to stderr: it would corrupt the TUI.
 	Logger *slog.Logger
@@ -49,8 +57,9 @@ type Config struct {
 	// to cut what it receives while the publisher's path stays up).
 	loopNet *netHooks
 	// onFrame sees every frame the loopback reassembles, by track SID,
-	// before decryption (tests only; it runs under the loopback's lock).
-	onFrame func(sid string, f packetizer.ReceivedFrame)
+	// after decryption (tests only; it runs with incoming's manager
+	// locked, and f.Payload is valid only during the call).
+	onFrame func(sid string, f incoming.Frame)
 	// tamperPublish edits each PublishDataTrackRequest before it is sent
 	// (tests only: to show the SFU's own answer to what the manager
 	// refuses locally).

@@ -57,6 +57,11 @@ func ParseFraming(s string) (Framing, error) {
 	return 0, fmt.Errorf("framing %q: want one of %s", s, strings.Join(framingNames[:], ", "))
 }
 
+// DefaultMaxFrame is the largest frame a source pushes unless told
+// otherwise: dttui's largest frame (LiveKit's JS and Rust subscribers
+// reassemble at most about 2 MB).
+const DefaultMaxFrame = 4 << 20
+
 // Spec describes a source.
 type Spec struct {
 	Path    string  // a file, a directory (Files), or "-" for standard input

@@ -159,11 +159,11 @@ func (f *fakeBackend) advance(c *clock, d time.Duration, fps map[string]float64,
 		fl.rx.Bytes += n * uint64(size)
 		for range min(n, 50) {
 			if len(fl.latency) > 0 {
-				f.rec.ObserveLatency(fl.l.Handle, now, fl.latency[fl.latI%len(fl.latency)])
+				f.rec.ObserveLatency(report.LocalKey(fl.l.Handle), now, fl.latency[fl.latI%len(fl.latency)])
 				fl.latI++
 			}
 		}
-		f.rec.Sample(fl.l.Handle, now, fl.totals())
+		f.rec.Sample(report.LocalKey(fl.l.Handle), now, fl.totals())
 	}
 }
 

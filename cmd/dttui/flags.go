@@ -6,11 +6,19 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/source"
+	"github.com/dttui/dttui/textsafe"
 )
 
 // trackSpec is one --track flag: a track to publish at start, and the
@@ -19,6 +27,12 @@ type trackSpec struct {
 	Name string
 	Rate float64 // frames per second
 	Size int     // bytes per frame
+	// Source, when set, sends the user's data instead of probe frames
+	// (--track NAME:stdin, NAME:file=PATH), at Rate (0: as fast as taken).
+	Source *source.Spec
+	// Type is --encoding and --schema; SchemaDef the schema's definition.
+	Type      schema.Decl
+	SchemaDef []byte
 }
 
 // Defaults for a --track without rate or size: a light, visible stream.
@@ -27,72 +41,20 @@ const (
 	defaultTrackSize = 1024
 )
 
-func parseTrackSpec(s string) (trackSpec, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) > 3 || parts[0] == "" {
-		return trackSpec{}, fmt.Errorf("--track %q: want name[:rate[:size]], e.g. sensors:50:1024", s)
-	}
-	ts := trackSpec{Name: parts[0], Rate: defaultTrackRate, Size: defaultTrackSize}
-	if len(parts) > 1 && parts[1] != "" {
-		r, err := strconv.ParseFloat(parts[1], 64)
-		if err != nil || r < 0 || math.IsInf(r, 0) {
-			return trackSpec{}, fmt.Errorf("--track %q: rate %q is not a number of frames per second ≥ 0", s, parts[1])
-		}
-		if r > probe.MaxRate {
-			return trackSpec{}, fmt.Errorf("--track %q: rate %s frames/s is above the generator's maximum of %d frames/s", s, parts[1], probe.MaxRate)
-		}
-		ts.Rate = r
-	}
-	if len(parts) > 2 && parts[2] != "" {
-		n, err := parseSize(parts[2])
-		if err != nil {
-			return trackSpec{}, fmt.Errorf("--track %q: %v", s, err)
-		}
-		switch {
-		case n > probe.MaxSize:
-			return trackSpec{}, fmt.Errorf("--track %q: size %s (%d bytes) is above the largest probe frame, %d bytes (4m)", s, parts[2], n, probe.MaxSize)
-		case n < probe.MinSize:
-			return trackSpec{}, fmt.Errorf("--track %q: size %s is below the smallest probe frame, %d bytes (its sequence number and send time)", s, parts[2], probe.MinSize)
-		}
-		ts.Size = n
-	}
-	return ts, nil
-}
+// defaultLocalPort is the embedded SFU's signal port, LiveKit's usual one.
+// When it is busy (another dttui, a LiveKit server) a free port is used
+// instead, and said; a port given with --local-port is never replaced.
+const defaultLocalPort = 7880
 
-// parseSize accepts plain bytes or a k/m (KiB/MiB) suffix.
-func parseSize(s string) (int, error) {
-	mult := 1
-	switch {
-	case strings.HasSuffix(strings.ToLower(s), "k"):
-		mult, s = 1024, s[:len(s)-1]
-	case strings.HasSuffix(strings.ToLower(s), "m"):
-		mult, s = 1<<20, s[:len(s)-1]
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 || n > math.MaxInt32/mult {
-		return 0, fmt.Errorf("size %q is not a positive number of bytes (suffix k or m allowed)", s)
-	}
-	return n * mult, nil
-}
+// defaultPublishTimeout matches both LiveKit clients.
+const defaultPublishTimeout = 10 * time.Second
 
-type trackList []trackSpec
-
-func (l *trackList) String() string {
-	var names []string
-	for _, t := range *l {
-		names = append(names, t.Name)
-	}
-	return strings.Join(names, ",")
-}
-
-func (l *trackList) Set(s string) error {
-	t, err := parseTrackSpec(s)
-	if err != nil {
-		return err
-	}
-	*l = append(*l, t)
-	return nil
-}
+// Environment variables dttui reads besides the LiveKit CLI's.
+const (
+	envPassphrase     = "DTTUI_E2EE_PASSPHRASE"
+	envLocalAPIKey    = "DTTUI_LOCAL_API_KEY"
+	envLocalAPISecret = "DTTUI_LOCAL_API_SECRET"
+)
 
 // options is everything the command line says. Secrets stay in here and
 // in session.Config only; they are never printed.
@@ -100,77 +62,478 @@ type options struct {
 	URL, APIKey, APISecret, Token string
 	Room, Identity                string
 	E2EEPassphrase                string
-	Tracks                        trackList
+	Tracks                        []trackSpec
 	Headless                      bool
+	Local                         bool
 	Duration                      time.Duration
 	Loopback                      bool
-	LogFile                       string
-	PublishTimeout                time.Duration
-	LocalPort                     int
+	// LoopbackSet says --loopback was given: then it is not turned off
+	// quietly for lack of a key to mint its token.
+	LoopbackSet    bool
+	LogFile        string
+	PublishTimeout time.Duration
+	LocalPort      int
+	// LocalPortSet says --local-port was given: a busy port is then an
+	// error, not a reason to take another.
+	LocalPortSet bool
+	Verbose      bool
+	Version      bool
+	// Monitor is the room monitor; SubscribeOnly publishes nothing.
+	Monitor, SubscribeOnly bool
+	MetricsAddr            string
+	MaxQueuedBytes         int64
+	MaxFrameAge, LossGrace time.Duration
+	// Notices are things the user should know about how the command line
+	// was read (e.g. LIVEKIT_API_* left to the remote server they name).
+	Notices []string
+}
+
+// usageError is a command line dttui cannot run: one line on stderr.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{textsafe.Line(fmt.Sprintf(format, args...))}
 }
 
 // parseFlags reads args and, like the LiveKit CLI, LIVEKIT_URL,
-// LIVEKIT_API_KEY and LIVEKIT_API_SECRET (and LIVEKIT_TOKEN) from the
-// environment when the flag is not given.
-func parseFlags(args []string, getenv func(string) string, out io.Writer) (options, error) {
+// LIVEKIT_API_KEY, LIVEKIT_API_SECRET and LIVEKIT_TOKEN from the
+// environment when the flag is not given; DTTUI_E2EE_PASSPHRASE and, for
+// the embedded SFU, DTTUI_LOCAL_API_KEY and DTTUI_LOCAL_API_SECRET too.
+// Every value is checked here, and none is replaced: a bad one is an error.
+// --help returns flag.ErrHelp.
+func parseFlags(args []string, getenv func(string) string) (options, error) {
 	var o options
-	fs := flag.NewFlagSet("dttui", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&o.URL, "url", getenv("LIVEKIT_URL"), "LiveKit server `URL` (ws:// or wss://); empty starts an embedded local SFU [$LIVEKIT_URL]")
-	fs.StringVar(&o.APIKey, "api-key", getenv("LIVEKIT_API_KEY"), "API `key` to mint a token [$LIVEKIT_API_KEY]")
-	fs.StringVar(&o.APISecret, "api-secret", getenv("LIVEKIT_API_SECRET"), "API `secret` to mint a token [$LIVEKIT_API_SECRET]")
-	fs.StringVar(&o.Token, "token", getenv("LIVEKIT_TOKEN"), "access `token` (instead of key and secret) [$LIVEKIT_TOKEN]")
-	fs.StringVar(&o.Room, "room", "", "`room` to join (default: generated)")
-	fs.StringVar(&o.Identity, "identity", "", "participant `identity` (default: generated)")
-	fs.StringVar(&o.E2EEPassphrase, "e2ee-passphrase", "", "shared `passphrase` for end-to-end encrypted tracks")
-	fs.Var(&o.Tracks, "track", "track to publish at start, `name[:rate[:size]]` (rate in frames/s, size in bytes, k/m suffix); repeatable")
-	fs.BoolVar(&o.Headless, "headless", false, "no UI: print per-track stats as JSON lines every second")
-	fs.DurationVar(&o.Duration, "duration", 0, "with --headless, stop after this long (0: until interrupted)")
-	fs.BoolVar(&o.Loopback, "loopback", true, "subscribe to our own tracks from a second participant to measure delivery, loss and latency")
-	fs.StringVar(&o.LogFile, "log-file", "", "also write logs to this `file` (they are always in the log pane)")
-	fs.DurationVar(&o.PublishTimeout, "publish-timeout", 10*time.Second, "how long to wait for the SFU to answer a publish")
-	local := fs.Bool("local", false, "use the embedded local SFU even if LIVEKIT_URL is set")
-	fs.IntVar(&o.LocalPort, "local-port", 7880, "signal `port` of the embedded SFU (0: any free port; a busy port falls back to a free one)")
-	fs.Usage = func() {
-		fmt.Fprintf(out, "dttui publishes LiveKit data tracks and shows live per-track stats.\n\n")
-		fmt.Fprintf(out, "Usage: dttui [flags]\n\nWith no --url, dttui starts LiveKit's SFU in-process on 127.0.0.1.\n\nFlags:\n")
-		fs.PrintDefaults()
+	fs := newFlagSet(&o)
+	if err := fs.set.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, usageError{textsafe.Line(err.Error())}
 	}
-	if err := fs.Parse(args); err != nil {
+	if fs.set.NArg() > 0 {
+		return o, usagef("unexpected argument %q (dttui takes flags only)", fs.set.Arg(0))
+	}
+	if o.Version {
+		return o, nil
+	}
+	given := map[string]bool{}
+	fs.set.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	o.LoopbackSet, o.LocalPortSet = given["loopback"], given["local-port"]
+
+	if err := fs.finish(&o); err != nil {
 		return o, err
 	}
-	if *local {
-		o.URL, o.Token = "", ""
+	if err := readSecrets(&o, given, getenv); err != nil {
+		return o, err
 	}
-	if o.URL == "" {
-		// The embedded SFU takes keys only from flags: LIVEKIT_API_* in the
-		// environment belong to a remote server.
-		explicit := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
-		if !explicit["api-key"] {
-			o.APIKey = ""
-		}
-		if !explicit["api-secret"] {
-			o.APISecret = ""
-		}
-		if o.APISecret != "" && len(o.APISecret) < 32 {
-			return o, errors.New("--api-secret for the embedded SFU must be at least 32 characters")
+	for _, c := range []struct{ flag, v string }{{"room", o.Room}, {"identity", o.Identity}} {
+		if c.v != "" {
+			if err := textsafe.CheckName(c.v, 0); err != nil {
+				return o, usagef("--%s: %v", c.flag, err)
+			}
 		}
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q (flags only; see --help)", fs.Arg(0))
+	if o.Duration < 0 {
+		return o, usagef("--duration %s: must be positive (0: until interrupted)", o.Duration)
 	}
-	if o.URL != "" {
-		if !strings.HasPrefix(o.URL, "ws://") && !strings.HasPrefix(o.URL, "wss://") &&
-			!strings.HasPrefix(o.URL, "http://") && !strings.HasPrefix(o.URL, "https://") {
-			return o, fmt.Errorf("--url %q: want ws://, wss://, http:// or https://", o.URL)
-		}
-		if o.Token == "" && (o.APIKey == "" || o.APISecret == "") {
-			return o, errors.New("--url needs either --token, or --api-key and --api-secret (or LIVEKIT_API_KEY / LIVEKIT_API_SECRET)")
-		}
+	if o.Duration > 0 && !o.Headless {
+		return o, usagef("--duration is for --headless runs (the UI runs until you quit)")
 	}
-	if o.Duration < 0 || (o.Duration > 0 && !o.Headless) {
-		return o, errors.New("--duration is for --headless runs and must be ≥ 0")
+	if o.PublishTimeout <= 0 {
+		return o, usagef("--publish-timeout %s: must be positive", o.PublishTimeout)
 	}
 	return o, nil
+}
+
+// readSecrets settles the server, its credentials and the passphrase from
+// flags, files and the environment, flags first.
+func readSecrets(o *options, given map[string]bool, getenv func(string) string) error {
+	if !given["url"] {
+		o.URL = getenv("LIVEKIT_URL")
+	}
+	if o.Local {
+		switch {
+		case given["url"]:
+			return usagef("--local and --url contradict each other: --local starts the embedded SFU")
+		case given["token"]:
+			return usagef("--token is for a remote server: the embedded SFU (--local) mints its own tokens")
+		case o.URL != "":
+			o.Notices = append(o.Notices, "--local: using the embedded SFU, not LIVEKIT_URL")
+		}
+		o.URL = ""
+	}
+	if o.URL == "" {
+		if err := readLocal(o, given, getenv); err != nil {
+			return err
+		}
+	} else if err := readRemote(o, given, getenv); err != nil {
+		return err
+	}
+	return readPassphrase(o, given, getenv)
+}
+
+// readLocal reads the embedded SFU's settings. LIVEKIT_API_* in the
+// environment belong to the remote server LIVEKIT_URL names; the embedded
+// SFU has variables of its own.
+func readLocal(o *options, given map[string]bool, getenv func(string) string) error {
+	if given["token"] {
+		return usagef("--token needs --url (or LIVEKIT_URL): the embedded SFU mints its own tokens")
+	}
+	o.Token = ""
+	if !given["api-key"] {
+		o.APIKey = getenv(envLocalAPIKey)
+	}
+	if !given["api-secret"] {
+		o.APISecret = getenv(envLocalAPISecret)
+	}
+	if !given["api-key"] && !given["api-secret"] && (getenv("LIVEKIT_API_KEY") != "" || getenv("LIVEKIT_API_SECRET") != "") {
+		o.Notices = append(o.Notices, "LIVEKIT_API_KEY and LIVEKIT_API_SECRET are for the server LIVEKIT_URL names; the embedded SFU takes "+
+			envLocalAPIKey+" and "+envLocalAPISecret+", or makes its own")
+	}
+	if o.APISecret != "" && len(o.APISecret) < 32 {
+		return usagef("the embedded SFU's API secret (--api-secret or %s) must be at least 32 characters", envLocalAPISecret)
+	}
+	return nil
+}
+
+// readRemote reads a remote server's settings, the LiveKit CLI's way.
+func readRemote(o *options, given map[string]bool, getenv func(string) string) error {
+	if given["local-port"] {
+		return usagef("--local-port is for the embedded SFU; with --url (or LIVEKIT_URL) add --local to use it")
+	}
+	if err := checkURL(o.URL); err != nil {
+		return err
+	}
+	for _, v := range []struct {
+		flag, env string
+		dst       *string
+	}{{"api-key", "LIVEKIT_API_KEY", &o.APIKey}, {"api-secret", "LIVEKIT_API_SECRET", &o.APISecret}, {"token", "LIVEKIT_TOKEN", &o.Token}} {
+		if !given[v.flag] {
+			*v.dst = getenv(v.env)
+		}
+	}
+	if o.Token == "" && (o.APIKey == "" || o.APISecret == "") {
+		return usagef("--url needs --token, or --api-key and --api-secret (or LIVEKIT_TOKEN, LIVEKIT_API_KEY and LIVEKIT_API_SECRET)")
+	}
+	if o.Loopback && o.LoopbackSet && (o.APIKey == "" || o.APISecret == "") {
+		return usagef("--loopback needs --api-key and --api-secret: the loopback subscriber mints its own token")
+	}
+	return nil
+}
+
+// readPassphrase takes --e2ee-passphrase, --e2ee-passphrase-file or
+// DTTUI_E2EE_PASSPHRASE, in that order; two flags at once are an error.
+func readPassphrase(o *options, given map[string]bool, getenv func(string) string) error {
+	switch {
+	case given["e2ee-passphrase"] && given["e2ee-passphrase-file"]:
+		return usagef("--e2ee-passphrase and --e2ee-passphrase-file: give one")
+	case given["e2ee-passphrase"]:
+		if o.E2EEPassphrase == "" {
+			return usagef("--e2ee-passphrase is empty")
+		}
+	case given["e2ee-passphrase-file"]:
+		path := o.E2EEPassphrase // the flag holds the path until here
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return usagef("--e2ee-passphrase-file: %v", err)
+		}
+		// One trailing newline is the file's end, not the passphrase's.
+		s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if s == "" {
+			return usagef("--e2ee-passphrase-file %s: the file is empty", path)
+		}
+		if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			o.Notices = append(o.Notices, fmt.Sprintf("--e2ee-passphrase-file %s can be read by other users (mode %04o); chmod 600 it", path, fi.Mode().Perm()))
+		}
+		o.E2EEPassphrase = s
+	default:
+		o.E2EEPassphrase = getenv(envPassphrase)
+	}
+	return nil
+}
+
+// checkURL accepts what the SDK can dial, and refuses credentials in the
+// URL: they would be shown, logged and sent where no LiveKit server reads
+// them. The URL is never echoed whole, in case it holds a secret.
+func checkURL(raw string) error {
+	shown := session.RedactURL(raw)
+	if textsafe.Line(raw) != raw {
+		return usagef("--url %q: contains control characters", shown)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return usagef("--url %q: not a URL (want e.g. wss://my-project.livekit.cloud)", shown)
+	}
+	switch u.Scheme {
+	case "ws", "wss", "http", "https":
+	default:
+		return usagef("--url %q: want ws://, wss://, http:// or https://", shown)
+	}
+	if u.User != nil {
+		return usagef("--url %q: must not carry a user name or password; use --token, or --api-key and --api-secret", shown)
+	}
+	return nil
+}
+
+// flagSet holds the raw text of the flags dttui checks itself, so that a
+// bad value gets dttui's message (with the units and limits) rather than
+// the flag package's.
+type flagSet struct {
+	set                                       *flag.FlagSet
+	tracks                                    []string
+	trackOpts                                 []string // --encoding, --schema, --framing as "flag\x00value"
+	duration, publishTimeout, localPort, pass string
+	maxQueued, maxAge, grace                  string
+}
+
+func newFlagSet(o *options) *flagSet {
+	f := &flagSet{set: flag.NewFlagSet("dttui", flag.ContinueOnError)}
+	fs := f.set
+	fs.SetOutput(io.Discard) // errors are printed by run, help by printHelp
+	fs.Usage = func() {}
+	fs.StringVar(&o.URL, "url", "", "LiveKit server `URL` (ws://, wss://, http://, https://); none: the embedded SFU")
+	fs.StringVar(&o.APIKey, "api-key", "", "API `key` to mint tokens with")
+	fs.StringVar(&o.APISecret, "api-secret", "", "API `secret` to mint tokens with (visible in ps: prefer the environment)")
+	fs.StringVar(&o.Token, "token", "", "join with this access `token` instead (the loopback subscriber then needs key and secret)")
+	fs.StringVar(&o.Room, "room", "", "`room` to join (default: generated, dttui-xxxxxx)")
+	fs.StringVar(&o.Identity, "identity", "", "participant `identity` (default: generated)")
+	fs.StringVar(&o.E2EEPassphrase, "e2ee-passphrase", "", "end-to-end encrypt the tracks with this `passphrase` (visible in ps: prefer the file or the environment)")
+	fs.Func("e2ee-passphrase-file", "read the E2EE passphrase from `file` (one trailing newline is dropped)", func(s string) error {
+		o.E2EEPassphrase = s
+		return nil
+	})
+	fs.Func("track", fmt.Sprintf("publish at start and run a generator on it; `name[:rate[:size]]`, rate in frames/s (default %d; 0: publish only; 1.5k = 1500), size in bytes (default %d; 20 B … 4 MiB; 2k = 2KiB = 2048, 1m = 1MiB); repeatable", defaultTrackRate, defaultTrackSize), func(s string) error {
+		f.tracks = append(f.tracks, s)
+		return nil
+	})
+	fs.BoolVar(&o.Headless, "headless", false, "no UI: one JSON line of stats per second on stdout")
+	fs.Func("duration", "with --headless, stop after this `duration` (e.g. 10s, 1m30s), connect included; default: until interrupted", func(s string) error {
+		f.duration = s
+		return nil
+	})
+	fs.BoolVar(&o.Loopback, "loopback", true, "a hidden second participant subscribes to our tracks to measure delivery, loss and latency (default true; --loopback=false: off)")
+	fs.StringVar(&o.LogFile, "log-file", "", "also write every log line (dttui's, the SDK's, pion's, the SFU's) to `file`")
+	fs.Func("publish-timeout", fmt.Sprintf("how long to wait for the SFU to answer a publish (a `duration`, default %s)", defaultPublishTimeout), func(s string) error {
+		f.publishTimeout = s
+		return nil
+	})
+	fs.BoolVar(&o.Local, "local", false, "use the embedded SFU even when LIVEKIT_URL is set")
+	fs.Func("local-port", fmt.Sprintf("signal `port` of the embedded SFU (default %d, or a free one when it is busy; 0: any free port)", defaultLocalPort), func(s string) error {
+		f.localPort = s
+		return nil
+	})
+	fs.BoolVar(&o.Verbose, "verbose", false, "with --headless, library log lines on stderr too; in the UI, debug lines in the log pane and file")
+	for _, name := range []string{"encoding", "schema", "framing"} {
+		usage := map[string]string{
+			"encoding": "declare a track's frame encoding: `TRACK=ENCODING` (json, cbor, msgpack, protobuf, flatbuffer, ros1, cdr, or a custom name); repeatable",
+			"schema":   "store a schema for a track and declare it: `TRACK=ENCODING:FILE` or TRACK=ENCODING:NAME:FILE (jsonschema, protobuf — a FileDescriptorSet —, flatbuffer, ros1msg, ros2msg, ros2idl, omgidl, or custom); repeatable",
+			"framing":  "how a data source is cut into frames: `TRACK=lines` (default), length-prefixed (big-endian u32), chunks:SIZE, files (a directory); repeatable",
+		}[name]
+		fs.Func(name, usage, func(s string) error {
+			f.trackOpts = append(f.trackOpts, name+"\x00"+s)
+			return nil
+		})
+	}
+	fs.BoolVar(&o.Monitor, "monitor", true, "subscribe to every data track the other participants publish and measure each (the room monitor; --monitor=false: off)")
+	fs.BoolVar(&o.SubscribeOnly, "subscribe-only", false, "publish nothing: join, and watch the room's data tracks")
+	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9464)")
+	fs.Func("max-queued-bytes", fmt.Sprintf("cap the bytes queued for sending over all tracks (a `size`, default %d MiB); pushes past it drop as \"memory cap\"", outgoing.DefaultMaxQueuedBytes>>20), func(s string) error {
+		f.maxQueued = s
+		return nil
+	})
+	fs.Func("max-frame-age", fmt.Sprintf("drop frames that waited longer than this to be sent, as \"stale\" (a `duration`, default %s; 0: never)", outgoing.DefaultMaxFrameAge), func(s string) error {
+		f.maxAge = s
+		return nil
+	})
+	fs.Func("loss-grace", fmt.Sprintf("a frame not at the loopback subscriber this long after it was sent is lost (a `duration`, default %s)", probe.DefaultLossGrace), func(s string) error {
+		f.grace = s
+		return nil
+	})
+	fs.BoolVar(&o.Version, "version", false, "print dttui's version and the LiveKit and pion versions it was built with")
+	return f
+}
+
+// finish parses the raw values newFlagSet kept.
+func (f *flagSet) finish(o *options) error {
+	o.PublishTimeout, o.LocalPort = defaultPublishTimeout, defaultLocalPort
+	var err error
+	if f.duration != "" {
+		if o.Duration, err = time.ParseDuration(f.duration); err != nil {
+			return usagef("--duration %q: not a duration (e.g. 10s, 1m30s)", f.duration)
+		}
+	}
+	if f.publishTimeout != "" {
+		if o.PublishTimeout, err = time.ParseDuration(f.publishTimeout); err != nil {
+			return usagef("--publish-timeout %q: not a duration (e.g. 10s)", f.publishTimeout)
+		}
+	}
+	if f.localPort != "" {
+		p, err := strconv.Atoi(f.localPort)
+		if err != nil || p < 0 || p > 65535 {
+			return usagef("--local-port %q: not a port number (0–65535; 0 picks a free one)", f.localPort)
+		}
+		o.LocalPort = p
+	}
+	if f.maxQueued != "" {
+		n, err := parseByteCount(f.maxQueued)
+		if err != nil {
+			return usagef("--max-queued-bytes %q: %v", f.maxQueued, err)
+		}
+		o.MaxQueuedBytes = n
+	}
+	if f.maxAge != "" {
+		d, err := time.ParseDuration(f.maxAge)
+		if err != nil || d < 0 {
+			return usagef("--max-frame-age %q: not a duration ≥ 0 (e.g. 2s; 0: never)", f.maxAge)
+		}
+		o.MaxFrameAge = d
+		if d == 0 {
+			o.MaxFrameAge = -1 // never: outgoing's "off"
+		}
+	}
+	if f.grace != "" {
+		d, err := time.ParseDuration(f.grace)
+		if err != nil || d <= 0 {
+			return usagef("--loss-grace %q: not a positive duration (e.g. 3s)", f.grace)
+		}
+		o.LossGrace = d
+	}
+	seen := map[string]bool{}
+	for _, s := range f.tracks {
+		t, isSource, err := parseSourceSpec(s)
+		if !isSource {
+			t, err = parseTrackSpec(s)
+		} else if err == nil {
+			err = checkTrackName(s, t.Name)
+		}
+		if err != nil {
+			return err
+		}
+		if seen[t.Name] {
+			return usagef("--track %q: a track named %q is already given; names must be unique", s, t.Name)
+		}
+		seen[t.Name] = true
+		o.Tracks = append(o.Tracks, t)
+	}
+	var opts []trackOption
+	for _, raw := range f.trackOpts {
+		name, v, _ := strings.Cut(raw, "\x00")
+		opt, err := splitTrackOption(name, v)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, opt)
+	}
+	if err := applyTrackOptions(o.Tracks, opts); err != nil {
+		return err
+	}
+	if o.SubscribeOnly && len(o.Tracks) > 0 {
+		return usagef("--subscribe-only publishes nothing: leave out --track")
+	}
+	return nil
+}
+
+// checkTrackName refuses a name the SFU would, or one unsafe to show.
+func checkTrackName(spec, name string) error {
+	if err := textsafe.CheckName(name, outgoing.MaxNameBytes); err != nil {
+		return usagef("--track %q: %v", spec, err)
+	}
+	return nil
+}
+
+// parseByteCount reads a byte count with the sizes' units (512, 64MiB,
+// 1.5 GiB), above zero.
+func parseByteCount(s string) (int64, error) {
+	m := sizePattern.FindStringSubmatch(s)
+	units := map[string]float64{"g": 1 << 30, "gi": 1 << 30, "gib": 1 << 30}
+	if m == nil {
+		return 0, fmt.Errorf("not a number of bytes (e.g. 64MiB)")
+	}
+	mult, ok := sizeUnits[strings.ToLower(m[2])]
+	if !ok {
+		if mult, ok = units[strings.ToLower(m[2])]; !ok {
+			return 0, fmt.Errorf("unknown unit %q (B, KiB, MiB, GiB)", m[2])
+		}
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	v *= mult
+	if v < 1 || v > 1<<40 {
+		return 0, fmt.Errorf("must be 1 B to 1 TiB")
+	}
+	return int64(v), nil
+}
+
+func parseTrackSpec(s string) (trackSpec, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) > 3 {
+		return trackSpec{}, usagef("--track %q: want name[:rate[:size]], e.g. sensors:50:1KiB", s)
+	}
+	if err := textsafe.CheckName(parts[0], outgoing.MaxNameBytes); err != nil {
+		return trackSpec{}, usagef("--track %q: %v (want name[:rate[:size]], e.g. sensors:50:1KiB)", s, err)
+	}
+	ts := trackSpec{Name: parts[0], Rate: defaultTrackRate, Size: defaultTrackSize}
+	if len(parts) > 1 && parts[1] != "" {
+		r, err := parseRate(parts[1])
+		if err != nil {
+			return trackSpec{}, usagef("--track %q: %v", s, err)
+		}
+		ts.Rate = r
+	}
+	if len(parts) > 2 && parts[2] != "" {
+		n, err := parseSize(parts[2])
+		if err != nil {
+			return trackSpec{}, usagef("--track %q: %v", s, err)
+		}
+		ts.Size = n
+	}
+	return ts, nil
+}
+
+// parseRate reads frames per second: a number ≥ 0, with an optional k
+// (×1000) as the UI shows rates ("1.5k").
+func parseRate(s string) (float64, error) {
+	num, mult := s, 1.0
+	if strings.HasSuffix(s, "k") || strings.HasSuffix(s, "K") {
+		num, mult = s[:len(s)-1], 1000
+	}
+	r, err := strconv.ParseFloat(num, 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) || math.IsNaN(r) || r < 0 {
+		return 0, fmt.Errorf("rate %q is not a number of frames per second ≥ 0 (e.g. 50, 1.5k)", s)
+	}
+	if r *= mult; r > probe.MaxRate || math.IsInf(r, 0) {
+		return 0, fmt.Errorf("rate %s frames/s is above the generator's maximum of %d frames/s", s, probe.MaxRate)
+	}
+	return r, nil
+}
+
+var sizePattern = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) ?([A-Za-z]*)$`)
+
+// sizeUnits are the suffixes a size takes: the UI's own (B, KiB, MiB) and
+// the short k and m. All are binary; KB and MB are refused rather than
+// read one way or the other.
+var sizeUnits = map[string]float64{"": 1, "b": 1, "k": 1 << 10, "ki": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mi": 1 << 20, "mib": 1 << 20}
+
+// parseSize reads a frame size in bytes, e.g. 512, 2k, 1KiB, 1.5 KiB, 4MiB.
+func parseSize(s string) (int, error) {
+	m := sizePattern.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("size %q is not a number of bytes (e.g. 512, 2k, 1KiB, 4MiB)", s)
+	}
+	mult, ok := sizeUnits[strings.ToLower(m[2])]
+	if !ok {
+		return 0, fmt.Errorf("size %q: unknown unit %q (B, k or KiB, m or MiB; sizes are binary, 1 KiB = 1024 B)", s, m[2])
+	}
+	v, _ := strconv.ParseFloat(m[1], 64) // the pattern admits only numbers; huge ones are +Inf
+	v *= mult
+	switch {
+	case v > probe.MaxSize:
+		return 0, fmt.Errorf("size %s is above the largest probe frame, %d bytes (4 MiB)", s, probe.MaxSize)
+	case v < probe.MinSize:
+		return 0, fmt.Errorf("size %s is below the smallest probe frame, %d bytes (its sequence number and send time)", s, probe.MinSize)
+	case v != math.Trunc(v):
+		return 0, fmt.Errorf("size %s is not a whole number of bytes (%g)", s, v)
+	}
+	return int(v), nil
 }

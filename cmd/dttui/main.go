@@ -15,31 +15,75 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/dttui/dttui/headless"
+	"github.com/dttui/dttui/metrics"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
+	"github.com/dttui/dttui/textsafe"
+)
+
+// Exit statuses (printed by --help; the README lists them too).
+const (
+	exitOK      = 0
+	exitFailure = 1 // could not start or connect; the session ended disconnected; the UI quit before closing
+	exitUsage   = 2 // a bad command line, or no terminal for the UI
+	exitTracks  = 3 // headless: a requested track failed or was unpublished by the SFU
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	// A closed stdout (dttui --headless | head -2) must be a write error
+	// that the run stops on cleanly, not death by SIGPIPE with the tracks
+	// still published.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal asks for a clean stop; from then on the default
+	// action is back, so a second one ends the process at once.
+	context.AfterFunc(ctx, stop)
+	code := run(ctx, os.Args[1:], os.Getenv, stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	o, err := parseFlags(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+// stdio is where a run reads keys and writes output.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, std stdio) int {
+	// Everything dttui writes to stderr may quote a server or a library:
+	// made safe here, once.
+	stderr := textsafe.NewWriter(std.err)
+	o, err := parseFlags(args, getenv)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printHelp(std.out)
+		return exitOK
+	case err != nil:
+		fmt.Fprintf(stderr, "dttui: %v; see dttui --help\n", err)
+		return exitUsage
+	case o.Version:
+		printVersion(std.out)
+		return exitOK
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "dttui:", err)
-		return 2
+	if !o.Headless {
+		// Said at once: without a terminal the UI could only fail later.
+		if err := checkTerminal(std.in, std.out); err != nil {
+			fmt.Fprintf(stderr, "dttui: %v; use --headless for JSON lines on stdout\n", err)
+			return exitUsage
+		}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	if o.Duration > 0 {
+		// The whole run, connect included.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
 
 	logs, err := newLogSink(o, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "dttui:", err)
-		return 1
+		return exitUsage
 	}
 	defer logs.Close()
 	if o.URL == "" && (o.APIKey == "" || o.APISecret == "") {
@@ -51,91 +95,112 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	log := session.Redacting(logs.Logger(), o.APISecret, o.Token, o.E2EEPassphrase)
 	// Before anything from LiveKit or pion can log: nothing may reach the
 	// terminal. slog.SetDefault also captures the log package's default
-	// logger, for libraries that use either.
+	// logger, which some of the embedded server's dependencies use: their
+	// lines are tagged as the SFU's.
 	session.RouteLibraryLogs(log)
-	slog.SetDefault(log)
+	slog.SetDefault(log.With(session.LogOriginKey, session.OriginSFU))
+	for _, n := range o.Notices {
+		say(o, log, stderr, n)
+	}
 
 	cfg := session.Config{
 		URL: o.URL, Token: o.Token, APIKey: o.APIKey, APISecret: o.APISecret,
 		Room: o.Room, Identity: o.Identity, E2EEPassphrase: o.E2EEPassphrase,
-		Loopback: o.Loopback, Logger: log, PublishTimeout: o.PublishTimeout,
+		Loopback: o.Loopback && !o.SubscribeOnly, Monitor: o.Monitor || o.SubscribeOnly, Logger: log,
+		PublishTimeout: o.PublishTimeout, MaxQueuedBytes: o.MaxQueuedBytes, MaxFrameAge: o.MaxFrameAge, LossGrace: o.LossGrace,
 	}
 	var local *localsfu.Server
-	var envFile string
+	var env *envFile
 	if o.URL == "" {
-		// Headless output has no log pane: say it on stderr (stdout is JSON).
-		var notice io.Writer
-		if o.Headless {
-			notice = stderr
-		}
-		local, envFile, err = startLocalSFU(ctx, o, log, notice)
+		local, env, err = startLocalSFU(ctx, o, log, stderr)
 		if err != nil {
 			fmt.Fprintln(stderr, "dttui:", err)
-			return 1
+			return exitFailure
 		}
-		defer local.Close()
+		defer func() {
+			// Let the SFU see our leave (and the loopback's) before it
+			// stops, so the room is left, not dropped.
+			dctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if err := local.Drain(dctx); err != nil {
+				log.Info("the embedded SFU still had participants when it stopped", "err", err)
+			}
+			_ = local.Close()
+		}()
+		if env != nil {
+			defer func() {
+				if err := env.Remove(); err != nil {
+					log.Warn("could not remove the credentials file", "path", env.Path, "err", err)
+				}
+			}()
+		}
 		cfg.URL, cfg.APIKey, cfg.APISecret, cfg.Token = local.URL, local.APIKey, local.APISecret, ""
 	}
-	if cfg.Loopback && cfg.APISecret == "" {
-		log.Warn("loopback subscriber off: it needs --api-key and --api-secret to mint its own token")
+	if cfg.Loopback && (cfg.APIKey == "" || cfg.APISecret == "") {
+		say(o, log, stderr, "loopback subscriber off: it needs --api-key and --api-secret to mint its own token")
 		cfg.Loopback = false
 	}
 
 	if o.Headless {
-		return runHeadless(ctx, o, cfg, stdout, stderr)
+		return runHeadless(ctx, o, cfg, std, stderr)
 	}
-	return runTUI(ctx, o, cfg, local, envFile, logs, stderr)
+	envPath := ""
+	if env != nil {
+		envPath = env.Path
+	}
+	return runTUI(ctx, o, cfg, local, envPath, logs, stderr)
 }
 
-func runHeadless(ctx context.Context, o options, cfg session.Config, stdout, stderr io.Writer) int {
-	s, err := session.Connect(ctx, cfg)
+// serveMetrics serves s's report at --metrics-addr until ctx ends.
+func serveMetrics(ctx context.Context, o options, s *session.Session, log *slog.Logger, stderr io.Writer) error {
+	if o.MetricsAddr == "" {
+		return nil
+	}
+	addr, _, err := metrics.Serve(ctx, o.MetricsAddr, metrics.NewCollector(func() report.Snapshot { return s.Report(nil) }, s.Manager().QueuedBytes))
 	if err != nil {
-		fmt.Fprintln(stderr, "dttui:", err)
-		return 1
+		return fmt.Errorf("--metrics-addr %s: %w", o.MetricsAddr, err)
 	}
-	defer s.Close()
-	if o.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, o.Duration)
-		defer cancel()
-	}
-	var tracks []headless.Track
-	for _, t := range o.Tracks {
-		tracks = append(tracks, headless.Track{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
-	}
-	if _, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: cfg.Logger}); err != nil {
-		fmt.Fprintln(stderr, "dttui:", err)
-		return 1
-	}
-	return 0
+	say(o, log, stderr, "Prometheus metrics at http://"+addr+"/metrics")
+	return nil
 }
 
-// startLocalSFU runs livekit-server in-process. Its credentials go to a
-// 0600 file rather than the screen, so another client can join without
-// the secret ever being displayed; the file's path is returned ("" if it
-// could not be written).
-func startLocalSFU(ctx context.Context, o options, log *slog.Logger, notice io.Writer) (*localsfu.Server, string, error) {
+// say tells the user something about how dttui runs: on stderr in
+// headless runs (stdout is JSON), in the log pane otherwise (stderr is
+// under the UI).
+func say(o options, log *slog.Logger, stderr io.Writer, msg string) {
+	if o.Headless {
+		fmt.Fprintln(stderr, "dttui:", msg)
+		return
+	}
+	log.Info(msg)
+}
+
+// startLocalSFU runs livekit-server in-process and writes its credentials
+// file. The default port falls back to a free one when busy, and says so;
+// a port given with --local-port is an error when busy.
+func startLocalSFU(ctx context.Context, o options, log *slog.Logger, stderr io.Writer) (*localsfu.Server, *envFile, error) {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	port := o.LocalPort
-	srv, err := localsfu.Start(sctx, localsfu.Options{Port: port, APIKey: o.APIKey, APISecret: o.APISecret})
-	if err != nil && port != 0 {
-		log.Info("local SFU port busy; using a free one", "port", port, "err", err)
-		srv, err = localsfu.Start(sctx, localsfu.Options{APIKey: o.APIKey, APISecret: o.APISecret})
+	opts := localsfu.Options{Port: o.LocalPort, APIKey: o.APIKey, APISecret: o.APISecret}
+	srv, err := localsfu.Start(sctx, opts)
+	if errors.Is(err, localsfu.ErrPortInUse) {
+		if o.LocalPortSet {
+			return nil, nil, fmt.Errorf("--local-port %d is in use (another dttui or LiveKit server?); pick another, or 0 for any free port", o.LocalPort)
+		}
+		opts.Port = 0
+		if srv, err = localsfu.Start(sctx, opts); err == nil {
+			say(o, log, stderr, fmt.Sprintf("port %d is in use; the embedded SFU listens on %d instead", o.LocalPort, srv.Port))
+		}
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("start the embedded SFU: %w", err)
+		return nil, nil, fmt.Errorf("start the embedded SFU: %w", err)
 	}
-	path, werr := writeLocalEnv(srv)
-	if werr == nil {
-		how := "set -a; . " + path + "; set +a; then e.g. lk room join --identity viewer <room>"
-		log.Info("embedded SFU running; to connect another client: "+how, "url", srv.URL, "api_key", srv.APIKey)
-		if notice != nil {
-			fmt.Fprintf(notice, "dttui: embedded SFU at %s (API key %s); another client: %s\n", srv.URL, srv.APIKey, how)
-		}
-	} else {
-		log.Warn("embedded SFU running; could not write its credentials file", "url", srv.URL, "err", werr)
-		path = ""
+	env, werr := writeLocalEnv(srv)
+	if werr != nil {
+		say(o, log, stderr, fmt.Sprintf("embedded SFU at %s (API key %s); its credentials were not written: %v", srv.URL, srv.APIKey, werr))
+		return srv, nil, nil
 	}
-	return srv, path, nil
+	how := "set -a; . " + shellQuote(env.Path) + "; set +a; then e.g. lk room join --identity viewer <room>"
+	say(o, log, stderr, fmt.Sprintf("embedded SFU at %s (API key %s); another client: %s", srv.URL, srv.APIKey, how))
+	return srv, env, nil
 }

@@ -16,53 +16,39 @@ import (
 // the embedded SFU, publishes a track with keys, pushes frames, and reads
 // the counters moving on screen.
 func TestTUIEndToEndInTmux(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed (.ci/run installs it)")
-	}
+	bin := buildBinary(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "dttui")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	sock := fmt.Sprintf("dttui-e2e-%d", os.Getpid())
-	tmux := func(args ...string) string {
-		out, err := exec.Command("tmux", append([]string{"-L", sock}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
 	logFile := filepath.Join(dir, "dttui.log")
 	cache := filepath.Join(dir, "cache")
-	cmdline := fmt.Sprintf("env XDG_CACHE_HOME=%s TERM=xterm-256color %s --local --local-port 0 --log-file %s; echo DTTUI-EXITED $?; sleep 60",
-		cache, bin, logFile)
-	tmux("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "32", cmdline)
-	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
-
-	screen := func() string { return tmux("capture-pane", "-p", "-t", "e2e") }
-	waitFor := func(what string, d time.Duration, cond func(string) bool) string {
-		t.Helper()
-		deadline := time.Now().Add(d)
-		for {
-			s := screen()
-			if cond(s) {
-				return s
-			}
-			if time.Now().After(deadline) {
-				log, _ := os.ReadFile(logFile)
-				t.Fatalf("timed out waiting for %s; screen:\n%s\nlog tail:\n%s", what, s, tail(string(log), 20))
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	keys := func(k ...string) { tmux(append([]string{"send-keys", "-t", "e2e"}, k...)...) }
+	p := startPane(t, fmt.Sprintf("env XDG_CACHE_HOME=%s TERM=xterm-256color %s --local --local-port 0 --log-file %s; echo DTTUI-EXITED $?; sleep 60",
+		cache, bin, logFile), logFile)
+	tmux, waitFor, keys := p.tmux, p.waitFor, p.keys
 
 	waitFor("the demo track streaming", 60*time.Second, func(s string) bool {
 		return strings.Contains(s, "● connected") && strings.Contains(s, "demo") && strings.Contains(s, "published")
 	})
+	// The embedded SFU's secret is in its credentials file, 0600 in a
+	// 0700 directory, while dttui runs.
+	startLog, _ := os.ReadFile(logFile)
+	m := regexp.MustCompile(`set -a; \. '([^']+)'; set \+a`).FindSubmatch(startLog)
+	if m == nil {
+		t.Fatalf("no credentials file in the log:\n%s", tail(string(startLog), 20))
+	}
+	envPath := string(m[1])
+	env, err := os.ReadFile(envPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := regexp.MustCompile(`LIVEKIT_API_SECRET='(\S+)'`).FindStringSubmatch(string(env))
+	if secret == nil || len(secret[1]) < 32 {
+		t.Fatalf("env file: %q", env)
+	}
+	if fi, err := os.Stat(envPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("env file mode: %v %v", fi.Mode(), err)
+	}
+	if fi, err := os.Stat(filepath.Dir(envPath)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("env file's directory mode: %v %v", fi.Mode(), err)
+	}
 	altScreen := func() string { return strings.TrimSpace(tmux("display-message", "-p", "-t", "e2e", "#{alternate_on}")) }
 	if a := altScreen(); a != "1" {
 		t.Fatalf("the UI is not on the alternate screen (alternate_on=%q)", a)
@@ -76,10 +62,13 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	keys("C-u")
 	keys("-l", "keys-track")
 	keys("Enter")
-	waitFor("keys-track published", 20*time.Second, func(s string) bool {
-		return rowHas(s, "keys-track", "published")
+	waitFor("keys-track published and the prompt closed", 20*time.Second, func(s string) bool {
+		return rowHas(s, "keys-track", "published") && !strings.Contains(s, "Publish a data track")
 	})
+	// Each key after the last one's effect is on screen, so a wait that
+	// times out names the step that failed.
 	keys("d") // detail pane of the selected (new) track
+	waitFor("the detail pane", 10*time.Second, func(s string) bool { p, _ := pushedSent(s); return p == 0 })
 	keys("b") // a burst of 100
 	s := waitFor("burst counted", 10*time.Second, func(s string) bool { p, _ := pushedSent(s); return p >= 100 })
 	p1, _ := pushedSent(s)
@@ -134,14 +123,10 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 		t.Fatalf("an unpublish failed on quit; tail:\n%s", tail(string(quitLog), 30))
 	}
 
-	// The embedded SFU's secret is in the 0600 env file, and nowhere else.
-	env, err := os.ReadFile(filepath.Join(cache, "dttui", "local-sfu.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := regexp.MustCompile(`LIVEKIT_API_SECRET=(\S+)`).FindStringSubmatch(string(env))
-	if secret == nil || len(secret[1]) < 32 {
-		t.Fatalf("env file: %q", env)
+	// The secret was in the credentials file and nowhere else; the file
+	// went with dttui.
+	if _, err := os.Stat(envPath); !os.IsNotExist(err) {
+		t.Fatalf("credentials file left behind: %v", err)
 	}
 	log, _ := os.ReadFile(logFile)
 	for where, text := range map[string]string{"log file": string(log), "screen": s + shown + scrolled} {
@@ -149,9 +134,55 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 			t.Fatalf("API secret appears in the %s", where)
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(cache, "dttui", "local-sfu.env")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("env file mode: %v %v", fi.Mode(), err)
+}
+
+// pane is the real binary running in a tmux pane.
+type pane struct {
+	tmux    func(args ...string) string
+	screen  func() string
+	waitFor func(what string, d time.Duration, cond func(string) bool) string
+	keys    func(k ...string)
+}
+
+// startPane runs cmdline in a fresh tmux server, 120×32; logFile (if any)
+// is shown when a wait times out.
+func startPane(t *testing.T, cmdline, logFile string) pane {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux not installed (.ci/run installs it)")
 	}
+	sock := fmt.Sprintf("dttui-e2e-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))
+	var p pane
+	p.tmux = func(args ...string) string {
+		out, err := exec.Command("tmux", append([]string{"-L", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	p.tmux("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "32", cmdline)
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
+	p.screen = func() string { return p.tmux("capture-pane", "-p", "-t", "e2e") }
+	p.waitFor = func(what string, d time.Duration, cond func(string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for {
+			s := p.screen()
+			if cond(s) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				var log []byte
+				if logFile != "" {
+					log, _ = os.ReadFile(logFile)
+				}
+				t.Fatalf("timed out waiting for %s; screen:\n%s\nlog tail:\n%s", what, s, tail(string(log), 20))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	p.keys = func(k ...string) { p.tmux(append([]string{"send-keys", "-t", "e2e"}, k...)...) }
+	return p
 }
 
 var pushedRE = regexp.MustCompile(`frames pushed (\d+) · sent (\d+)`)
@@ -181,4 +212,48 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// A hostile server's answer, drawn by the real binary in a real terminal:
+// it must neither retitle the pane, nor clear the screen, nor draw its
+// fake status; it shows as visible escapes, in the UI and, after quitting,
+// on stderr (main: the pane was retitled PWNED and the screen cleared).
+func TestTUIHostileServerInTmux(t *testing.T) {
+	bin := buildBinary(t)
+	url := hostileServer(t)
+	p := startPane(t, fmt.Sprintf("env TERM=xterm-256color %s --url %s --api-key k --api-secret s --loopback=false; echo DTTUI-EXITED $?; sleep 60", bin, url), "")
+	title := func() string { return strings.TrimSpace(p.tmux("display-message", "-p", "-t", "e2e", "#{pane_title}")) }
+	s := p.waitFor("the refusal on screen", 20*time.Second, func(s string) bool { return strings.Contains(s, "HTTP 401") })
+	if !strings.Contains(s, `\x1b]2;PWNED\x07`) || !strings.HasPrefix(strings.TrimSpace(s), "dttui ") || !strings.Contains(s, "q quit") {
+		t.Fatalf("the refusal is not shown as escapes, or the header is gone:\n%s", s)
+	}
+	if tt := title(); strings.Contains(tt, "PWNED") {
+		t.Fatalf("the server retitled the pane: %q", tt)
+	}
+	p.keys("q")
+	s = p.waitFor("exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED") })
+	if !strings.Contains(s, `dttui: connect to `) || !strings.Contains(s, `\x1b]2;PWNED\x07\x1b[2J`) || !strings.Contains(s, "DTTUI-EXITED 1") {
+		t.Fatalf("stderr after quitting:\n%s", s)
+	}
+	if tt := title(); strings.Contains(tt, "PWNED") {
+		t.Fatalf("stderr retitled the pane: %q", tt)
+	}
+}
+
+// Ctrl+C while the connect hangs on a server that never answers quits
+// within half a second (main: 5.3 s).
+func TestTUICtrlCDuringHungConnectInTmux(t *testing.T) {
+	bin := buildBinary(t)
+	url := silentServer(t)
+	p := startPane(t, fmt.Sprintf("env TERM=xterm-256color %s --url %s --api-key k --api-secret s --loopback=false; echo DTTUI-EXITED $?; sleep 60", bin, url), "")
+	p.waitFor("connecting", 20*time.Second, func(s string) bool { return strings.Contains(s, "connecting") })
+	time.Sleep(500 * time.Millisecond)
+	sent := time.Now()
+	p.keys("C-c")
+	p.waitFor("exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED") })
+	if took := time.Since(sent); took > 500*time.Millisecond {
+		t.Fatalf("quit %v after ctrl+c", took)
+	} else {
+		t.Logf("quit %v after ctrl+c", took.Round(time.Millisecond))
+	}
 }

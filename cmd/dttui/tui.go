@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/charmbracelet/x/term"
 
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
@@ -18,11 +21,16 @@ import (
 // and closes the session when the user quits. Errors reach stderr after
 // the terminal is restored.
 func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, envFile string, logs *logSink, stderr io.Writer) int {
+	runCtx := ctx // the metrics server lives as long as the run
 	var auto []tui.AutoTrack
 	for _, t := range o.Tracks {
+		if t.Source != nil {
+			fmt.Fprintf(stderr, "dttui: --track %s: data sources are for --headless runs\n", t.Name)
+			return exitUsage
+		}
 		auto = append(auto, tui.AutoTrack{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
 	}
-	if local != nil && len(auto) == 0 {
+	if local != nil && len(auto) == 0 && !o.SubscribeOnly {
 		// No account and no tracks asked for: show something alive at once.
 		auto = []tui.AutoTrack{{Name: "demo", Rate: 50, Size: 1024}}
 	}
@@ -43,14 +51,36 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 			if err != nil {
 				return nil, err
 			}
+			if err := serveMetrics(runCtx, o, s, logs.Logger(), io.Discard); err != nil {
+				logs.Logger().Warn("metrics not served", "err", err)
+			}
 			return tui.SessionBackend(s), nil
 		},
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "dttui:", err)
-		return 1
+		return exitFailure
 	}
-	return 0
+	return exitOK
+}
+
+// errNoTerminal is the UI started where it cannot draw or read keys.
+var errNoTerminal = errors.New("the UI needs a terminal")
+
+// checkTerminal says whether the UI can run: it draws on stdout and reads
+// keys from stdin or, when stdin is redirected, from /dev/tty.
+func checkTerminal(in io.Reader, out io.Writer) error {
+	if f, ok := out.(*os.File); !ok || !term.IsTerminal(f.Fd()) {
+		return fmt.Errorf("%w: stdout is not one", errNoTerminal)
+	}
+	if f, ok := in.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		return nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("%w to read keys from: stdin is not one and /dev/tty cannot be opened", errNoTerminal)
+	}
+	return tty.Close()
 }
 
 // homeRelative writes a path under the home directory as ~/…: shorter on

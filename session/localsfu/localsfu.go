@@ -14,12 +14,16 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/dttui/dttui/internal/freeport"
 	"github.com/livekit/livekit-server/pkg/config"
 	"github.com/livekit/livekit-server/pkg/routing"
 	"github.com/livekit/livekit-server/pkg/service"
 	"github.com/livekit/livekit-server/pkg/telemetry/prometheus"
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 )
 
 // Options tunes the embedded server. The zero value is what dttui runs.
@@ -59,6 +63,9 @@ type Server struct {
 	closeErr  error
 }
 
+// ErrPortInUse is a start on a signal port something else listens on.
+var ErrPortInUse = errors.New("localsfu: port in use")
+
 // startMu serialises starts: livekit-server's start-up touches
 // process-wide state (metrics registry, node identity).
 var startMu sync.Mutex
@@ -71,13 +78,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 
 	var err error
 	if opts.Port == 0 {
-		if opts.Port, err = freeTCPPort(); err != nil {
-			return nil, err
+		if opts.Port, err = freeport.TCP(); err != nil {
+			return nil, fmt.Errorf("localsfu: %w", err)
 		}
+	} else if err := portFree(opts.Port); err != nil {
+		// Said now: the server would fail the same way, but only after
+		// its whole start-up.
+		return nil, err
 	}
 	if opts.RTCPort == 0 {
-		if opts.RTCPort, err = freeUDPPort(); err != nil {
-			return nil, err
+		if opts.RTCPort, err = freeport.UDP(); err != nil {
+			return nil, fmt.Errorf("localsfu: %w", err)
 		}
 	}
 	if opts.APIKey == "" || opts.APISecret == "" {
@@ -86,7 +97,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		opts.APISecret = cmp.Or(opts.APISecret, secret)
 	}
 
-	conf, err := config.NewConfig(configYAML(opts), true, nil, nil)
+	conf, err := config.NewConfig(ConfigYAML(opts), true, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("localsfu: config: %w", err)
 	}
@@ -120,11 +131,40 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	go func() { s.done <- srv.Start() }()
 
 	if err := waitReady(ctx, srv, opts.Port, s.done); err != nil {
-		stopStarting(srv, s.done)
+		var exited *exitError
+		if !errors.As(err, &exited) {
+			stopStarting(srv, s.done)
+		}
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// Taken between portFree and the server's own listen.
+			return nil, fmt.Errorf("%w: 127.0.0.1:%d (%v)", ErrPortInUse, opts.Port, err)
+		}
 		return nil, fmt.Errorf("localsfu: %w", err)
 	}
 	return s, nil
 }
+
+// portFree checks that the signal port can be listened on.
+func portFree(port int) error {
+	if port < 0 || port > 65535 {
+		return fmt.Errorf("localsfu: port %d out of range", port)
+	}
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: 127.0.0.1:%d", ErrPortInUse, port)
+	}
+	if err != nil {
+		return fmt.Errorf("localsfu: %w", err)
+	}
+	return l.Close()
+}
+
+// exitError is the server having exited during start-up: there is
+// nothing left to stop.
+type exitError struct{ err error }
+
+func (e *exitError) Error() string { return fmt.Sprintf("server exited during start-up: %v", e.err) }
+func (e *exitError) Unwrap() error { return e.err }
 
 // stopStarting stops a server that did not become ready in time. Stop is
 // a no-op until the server calls itself running, so wait for that (or for
@@ -147,6 +187,33 @@ func stopStarting(srv *service.LivekitServer, done <-chan error) {
 	}
 }
 
+// Drain waits, within ctx, until no participant is left in any room: a
+// client that has just sent its leave is then known to have left, rather
+// than dropped by Close (ROOM_MANAGER_STOP). It returns ctx's error if
+// participants remain.
+func (s *Server) Drain(ctx context.Context) error {
+	rc := lksdk.NewRoomServiceClient("http"+strings.TrimPrefix(s.URL, "ws"), s.APIKey, s.APISecret)
+	for {
+		rooms, err := rc.ListRooms(ctx, &livekit.ListRoomsRequest{})
+		if err == nil {
+			left := 0
+			for _, r := range rooms.GetRooms() {
+				if ps, err := rc.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: r.GetName()}); err == nil {
+					left += len(ps.GetParticipants())
+				}
+			}
+			if left == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // Close stops the server at once (participants are dropped, not drained)
 // and waits for it to release its ports.
 func (s *Server) Close() error {
@@ -162,7 +229,11 @@ func (s *Server) Close() error {
 	return s.closeErr
 }
 
-func configYAML(o Options) string {
+// ConfigYAML is the server configuration for opts, without the keys: every
+// listener on loopback (signalling, and the RTC UDP port, which would
+// otherwise listen on every interface), no TCP ICE, room auto-creation. The
+// tests run the released binary with the same configuration.
+func ConfigYAML(o Options) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "port: %d\n", o.Port)
 	b.WriteString("bind_addresses: [\"127.0.0.1\"]\n")
@@ -177,6 +248,10 @@ func configYAML(o Options) string {
 	b.WriteString("  use_external_ip: false\n")
 	b.WriteString("  node_ip: 127.0.0.1\n")
 	b.WriteString("  enable_loopback_candidate: true\n")
+	// The RTC port is bound on every address that passes this filter: on
+	// loopback only, nothing on the network can reach the SFU (without it,
+	// the port listened on every interface's addresses).
+	b.WriteString("  ips:\n    includes: [\"127.0.0.0/8\", \"::1/128\"]\n")
 	if o.DataTrackTargetLatency > 0 {
 		fmt.Fprintf(&b, "  datachannel_data_track_target_latency: %s\n", o.DataTrackTargetLatency)
 	}
@@ -201,30 +276,12 @@ func waitReady(ctx context.Context, srv *service.LivekitServer, port int, done <
 		}
 		select {
 		case err := <-done:
-			return fmt.Errorf("server exited during start-up: %v", err)
+			return &exitError{err}
 		case <-ctx.Done():
 			return fmt.Errorf("server not listening on %s: %w", addr, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-func freeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("localsfu: no free TCP port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func freeUDPPort() (int, error) {
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("localsfu: no free UDP port: %w", err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 // GenerateKeys returns a fresh API key and secret, as Start makes when

@@ -2,6 +2,8 @@ package localsfu
 
 import (
 	"context"
+	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -41,4 +43,30 @@ func listRooms(t *testing.T, ctx context.Context, s *Server) {
 	if _, err := rc.ListRooms(ctx, &livekit.ListRoomsRequest{}); err != nil {
 		t.Fatalf("ListRooms against %s: %v", s.URL, err)
 	}
+}
+
+// A busy signal port fails the start at once, with an error that says so
+// (on main, start-up stalled 10 s waiting out a server that had exited).
+func TestBusyPortFailsAtOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	s, err := Start(ctx, Options{Port: port})
+	if err == nil {
+		s.Close()
+		t.Fatalf("started on busy port %d", port)
+	}
+	if !errors.Is(err, ErrPortInUse) {
+		t.Fatalf("err = %v, want ErrPortInUse", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("took %v to fail", d)
+	}
+	t.Logf("%v (after %v)", err, time.Since(start).Round(time.Millisecond))
 }

@@ -123,9 +123,9 @@ func TestSelectedRowIsHighlightedThroughout(t *testing.T) {
 	th := theme.Color()
 	m := New(common.Context{Theme: th, Now: func() time.Time { return time.Unix(0, 0) }})
 	m.Rows = []Row{
-		{L: report.Local{Handle: 1, Name: "a", SIDs: []string{"DTR_a"}, State: outgoing.StatePublished, History: history(1, 2, 3)}, HasTrack: true},
+		{L: report.Local{Handle: 1, Name: "a", SIDs: []string{"DTR_a"}, State: outgoing.StatePublished, Figures: report.Figures{History: history(1, 2, 3)}}, HasTrack: true},
 		{L: report.Local{Handle: 2, Name: "b", SIDs: []string{"DTR_b"}, State: outgoing.StatePublished, Out: outgoing.Counters{FramesDropped: 5, UnpublishedErrors: 1},
-			Errors: []outgoing.ErrorEvent{{Err: "boom"}}, History: history(1, 2, 3)}, Dropping: true, HasTrack: true, Generating: true},
+			Errors: []outgoing.ErrorEvent{{Err: "boom"}}, Figures: report.Figures{History: history(1, 2, 3)}}, Dropping: true, HasTrack: true, Generating: true},
 	}
 	m.Selected = 1
 	m.SetSize(140, 10)
@@ -158,7 +158,7 @@ func TestFailedRowsHaveNoFigures(t *testing.T) {
 	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
 	m.Rows = []Row{
 		{L: report.Local{Handle: 1, Name: "ok", State: outgoing.StatePublished, Out: outgoing.Counters{FramesPushed: 10},
-			Rate: report.Rates{SentFPS: 10, SentBPS: 1024}}},
+			Figures: report.Figures{Rate: report.Rates{SentFPS: 10, SentBPS: 1024}}}},
 		{L: report.Local{Name: "bad"}, Failed: &outgoing.PublishError{Reason: outgoing.ReasonDisconnected}},
 	}
 	m.SetSize(80, 10)
@@ -211,9 +211,9 @@ func TestHugeCountsFit(t *testing.T) {
 	const huge = ^uint64(0) / 3
 	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
 	r := Row{L: report.Local{Handle: 1, Name: "t", State: outgoing.StateUnpublished,
-		Out:  outgoing.Counters{FramesPushed: huge, FramesDropped: huge, UnpublishedErrors: 193_412},
-		Rx:   &report.Receive{Lost: huge},
-		Rate: report.Rates{SentFPS: 1e12, SentPPS: 1e12, SentBPS: 1e15, ReceivedFPS: 1e12}}, HasTrack: true}
+		Out:     outgoing.Counters{FramesPushed: huge, FramesDropped: huge, UnpublishedErrors: 193_412},
+		Rx:      &report.Receive{Lost: huge},
+		Figures: report.Figures{Rate: report.Rates{SentFPS: 1e12, SentPPS: 1e12, SentBPS: 1e15, ReceivedFPS: 1e12}}}, HasTrack: true}
 	m.Rows = []Row{r, r}
 	for _, w := range []int{50, 80, 140} {
 		m.SetSize(w, 10)

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/dttui/dttui/headless"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/session"
+)
+
+// runHeadless connects, runs headless.Run and turns how it ended into an
+// exit status with, when it is not 0, one line on stderr saying why.
+func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, stderr io.Writer) int {
+	stdout := std.out
+	start := time.Now()
+	s, err := session.Connect(ctx, cfg)
+	if err != nil {
+		if dl, ok := ctx.Deadline(); ok && o.Duration > 0 && !time.Now().Before(dl) {
+			err = fmt.Errorf("not connected within --duration %s: %w", o.Duration, err)
+		}
+		_ = headless.ConnectFailed(stdout, start, err)
+		fmt.Fprintln(stderr, "dttui:", err)
+		return exitFailure
+	}
+	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	if err := serveMetrics(ctx, o, s, log, stderr); err != nil {
+		_ = s.Close()
+		fmt.Fprintln(stderr, "dttui:", err)
+		return exitUsage
+	}
+	var tracks []headless.Track
+	for _, t := range o.Tracks {
+		tracks = append(tracks, headless.Track{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != "",
+			Type: t.Type, SchemaDef: t.SchemaDef, Source: t.Source, Stdin: std.in})
+	}
+	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: log})
+	log.Info("headless: session closed, room left") // Run closes the session
+	code, why := exitStatus(res, err, len(tracks))
+	if why != "" {
+		fmt.Fprintln(stderr, "dttui:", why)
+	}
+	return code
+}
+
+// exitStatus is the exit-code policy of a headless run: the connection
+// first, then the tracks. A closed stdout is the reader saying stop.
+func exitStatus(res headless.Result, err error, requested int) (int, string) {
+	if err != nil && !errors.Is(err, syscall.EPIPE) {
+		return exitFailure, fmt.Sprintf("writing stdout: %v", err)
+	}
+	if res.Connection.State == report.Disconnected {
+		why := "the session ended disconnected"
+		if res.Connection.Err != nil {
+			why += ": " + res.Connection.Err.Error()
+		}
+		return exitFailure, why
+	}
+	if n := len(res.Failed) + len(res.Unpublished); n > 0 {
+		var parts []string
+		for _, f := range res.Failed {
+			parts = append(parts, fmt.Sprintf("%q failed: %s", f.Name, f.Error))
+		}
+		for _, u := range res.Unpublished {
+			parts = append(parts, fmt.Sprintf("%q %s", u.Name, u.Error))
+		}
+		return exitTracks, fmt.Sprintf("%d of %d tracks did not stay published: %s", n, requested, strings.Join(parts, "; "))
+	}
+	return exitOK, ""
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
+
+	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/source"
+)
+
+// Per-track options of --encoding, --schema and --framing, and the data
+// sources of --track NAME:stdin and NAME:file=PATH, checked against the
+// --track list once it is known.
+
+// trackOption is one NAME=VALUE flag for a track.
+type trackOption struct{ flag, name, value string }
+
+func splitTrackOption(flagName, s string) (trackOption, error) {
+	name, value, ok := strings.Cut(s, "=")
+	if !ok || name == "" || value == "" {
+		return trackOption{}, usagef("--%s %q: want TRACK=VALUE", flagName, s)
+	}
+	return trackOption{flag: flagName, name: name, value: value}, nil
+}
+
+// parseSourceSpec reads the data-source forms of --track: NAME:stdin[:RATE]
+// and NAME:file=PATH[:RATE] (RATE 0 or none: as fast as the track takes
+// them). ok is false when s is not one.
+func parseSourceSpec(s string) (ts trackSpec, ok bool, err error) {
+	name, rest, found := strings.Cut(s, ":")
+	if !found || (rest != "stdin" && !strings.HasPrefix(rest, "stdin:") && !strings.HasPrefix(rest, "file=")) {
+		return trackSpec{}, false, nil
+	}
+	ts = trackSpec{Name: name, Source: &source.Spec{}}
+	var rate string
+	if after, isStdin := strings.CutPrefix(rest, "stdin"); isStdin {
+		ts.Source.Path, rate = "-", strings.TrimPrefix(after, ":")
+	} else {
+		path := strings.TrimPrefix(rest, "file=")
+		// A last ":RATE" is a rate when it reads as one.
+		if i := strings.LastIndex(path, ":"); i > 0 {
+			if _, rerr := parseRate(path[i+1:]); rerr == nil {
+				path, rate = path[:i], path[i+1:]
+			}
+		}
+		ts.Source.Path = path
+		fi, err := os.Stat(path)
+		if err != nil {
+			return trackSpec{}, true, usagef("--track %q: %v", s, err)
+		}
+		if fi.IsDir() {
+			ts.Source.Framing = source.Files
+		}
+	}
+	if rate != "" {
+		if ts.Rate, err = parseRate(rate); err != nil {
+			return trackSpec{}, true, usagef("--track %q: %v", s, err)
+		}
+	}
+	return ts, true, nil
+}
+
+// applyTrackOptions sets each option on its track; an option for a track
+// not given with --track is an error, as is breaking the rules of typed
+// tracks (checked here, before anything connects).
+func applyTrackOptions(tracks []trackSpec, opts []trackOption) error {
+	byName := map[string]*trackSpec{}
+	for i := range tracks {
+		byName[tracks[i].Name] = &tracks[i]
+	}
+	stdin := 0
+	for _, t := range tracks {
+		if t.Source != nil && t.Source.Path == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return usagef("--track: only one track can read standard input")
+	}
+	for _, o := range opts {
+		t := byName[o.name]
+		if t == nil {
+			return usagef("--%s %s=…: no --track named %q", o.flag, o.name, o.name)
+		}
+		var err error
+		switch o.flag {
+		case "encoding":
+			t.Type.Frame, err = schema.ParseFrameEncoding(o.value)
+		case "schema":
+			err = readSchema(t, o.value)
+		case "framing":
+			err = setFraming(t, o.value)
+		}
+		if err != nil {
+			return usagef("--%s %s=%s: %v", o.flag, o.name, o.value, err)
+		}
+	}
+	for i := range tracks {
+		t := &tracks[i]
+		if err := t.Type.Check(); err != nil {
+			return usagef("--track %s: %v", t.Name, err)
+		}
+		if t.Source != nil {
+			t.Source.MaxFrame = source.DefaultMaxFrame
+			t.Source.ValidateJSON = t.Type.Frame.WellKnown == schema.FrameJSON
+		}
+	}
+	return nil
+}
+
+// readSchema reads --schema NAME=ENCODING:FILE or ENCODING:SCHEMA:FILE (the
+// schema is named after the track unless SCHEMA says otherwise) and checks
+// the definition parses as its encoding says, where dttui can tell.
+func readSchema(t *trackSpec, v string) error {
+	parts := strings.SplitN(v, ":", 3)
+	if len(parts) < 2 {
+		return fmt.Errorf("want ENCODING:FILE or ENCODING:NAME:FILE, e.g. jsonschema:./pose.schema.json")
+	}
+	enc, err := schema.ParseSchemaEncoding(parts[0])
+	if err != nil {
+		return err
+	}
+	id, path := schema.ID{Name: t.Name, Encoding: enc}, parts[1]
+	if len(parts) == 3 {
+		id.Name, path = parts[1], parts[2]
+	}
+	if err := id.Validate(); err != nil {
+		return err
+	}
+	def, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(def) == 0 || len(def) > schema.MaxBlobBytes {
+		return fmt.Errorf("%s is %d bytes; a schema is 1 to %d bytes (livekit-server's limit on stored blobs)", path, len(def), schema.MaxBlobBytes)
+	}
+	switch enc.WellKnown {
+	case schema.EncodingJSONSchema:
+		var v any
+		if err := json.Unmarshal(def, &v); err != nil {
+			return fmt.Errorf("%s is not JSON: %v", path, err)
+		}
+	case schema.EncodingProtobuf:
+		// A compiled FileDescriptorSet (protoc --descriptor_set_out), which
+		// a subscriber can decode frames with.
+		if err := proto.Unmarshal(def, &descriptorpb.FileDescriptorSet{}); err != nil {
+			return fmt.Errorf("%s is not a protobuf FileDescriptorSet (protoc --include_imports --descriptor_set_out): %v", path, err)
+		}
+	}
+	t.Type.Schema, t.SchemaDef = id, def
+	return nil
+}
+
+func setFraming(t *trackSpec, v string) error {
+	if t.Source == nil {
+		return fmt.Errorf("the track has no data source (NAME:stdin or NAME:file=PATH)")
+	}
+	if size, ok := strings.CutPrefix(v, "chunks:"); ok {
+		n, err := parseSize(size)
+		if err != nil {
+			return err
+		}
+		t.Source.Framing, t.Source.ChunkSize = source.Chunks, n
+		return nil
+	}
+	f, err := source.ParseFraming(v)
+	if err != nil {
+		return err
+	}
+	if f == source.Chunks {
+		return fmt.Errorf("chunks need a size: chunks:SIZE, e.g. chunks:1KiB")
+	}
+	t.Source.Framing = f
+	return nil
+}

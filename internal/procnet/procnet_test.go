@@ -1,0 +1,33 @@
+package procnet
+
+import (
+	"net"
+	"os"
+	"testing"
+)
+
+// A listener this test opens shows up with its address and port.
+func TestListeningFindsOwnSockets(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	u, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	socks, err := Listening(os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	var tcp, udp bool
+	for _, s := range socks {
+		tcp = tcp || (s.Proto == "tcp" && s.Local.Equal(net.IPv4(127, 0, 0, 1)) && s.Port == l.Addr().(*net.TCPAddr).Port)
+		udp = udp || (s.Proto == "udp" && s.Local.Equal(net.IPv4(127, 0, 0, 1)) && s.Port == u.LocalAddr().(*net.UDPAddr).Port)
+	}
+	if !tcp || !udp {
+		t.Fatalf("own listeners missing from %v", socks)
+	}
+}

@@ -1,0 +1,211 @@
+// Package metrics serves the session's report as Prometheus metrics, so
+// a long soak can be watched from Grafana. Every scrape renders the
+// report as it is then: the same figures the UI and the JSON lines show,
+// from the same producer. Names and labels are stable; README lists them.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+)
+
+// Namespace prefixes every metric.
+const Namespace = "dttui"
+
+// LatencyBuckets are the latency histograms' upper bounds, in seconds.
+var LatencyBuckets = []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10}
+
+var (
+	localLabels  = []string{"track", "handle"}
+	remoteLabels = []string{"track", "sid", "publisher"}
+)
+
+func desc(name, help string, labels ...string) *prometheus.Desc {
+	return prometheus.NewDesc(Namespace+"_"+name, help, labels, nil)
+}
+
+// The metrics, one Desc each.
+var (
+	connState      = desc("connection_state", "1 for the connection's current state (connecting, connected, stalled, reconnecting, disconnected).", "state")
+	connRTT        = desc("connection_rtt_seconds", "Signal round-trip time.")
+	connReconnects = desc("connection_reconnects_total", "Completed reconnects (resume or full rejoin).")
+	queuedBytes    = desc("queued_bytes", "Payload bytes queued for sending over all local tracks.")
+
+	pushed      = desc("frames_pushed_total", "Frames pushed to the local track.", localLabels...)
+	sent        = desc("frames_sent_total", "Frames whose every packet was handed to the data channel.", localLabels...)
+	packetsSent = desc("packets_sent_total", "Packets handed to the data channel.", localLabels...)
+	bytesSent   = desc("bytes_sent_total", "Bytes handed to the data channel, headers included.", localLabels...)
+	dropped     = desc("frames_dropped_total", "Frames not sent, by reason.", append(localLabels, "reason")...)
+	queued      = desc("frames_queued", "Frames accepted and not yet sent or dropped.", localLabels...)
+	published   = desc("track_published", "1 while the local track is published.", localLabels...)
+	received    = desc("frames_received_total", "Followed frames the loopback subscriber received.", localLabels...)
+	lost        = desc("frames_lost_total", "Followed frames not received within the grace period.", localLabels...)
+	inGrace     = desc("frames_in_grace", "Followed frames sent, not yet received, grace not over.", localLabels...)
+	unfollowed  = desc("frames_unfollowed_total", "Frames sent while the loopback held no subscription to the track.", localLabels...)
+	duplicates  = desc("frames_duplicate_total", "Further copies of frames already received.", localLabels...)
+	corrupt     = desc("frames_corrupt_total", "Frames whose bytes or user timestamp differ from what was sent.", localLabels...)
+	latency     = desc("latency_seconds", "Push-to-arrival latency of frames the loopback received.", localLabels...)
+
+	rFrames     = desc("remote_frames_received_total", "Frames completed of another participant's track.", remoteLabels...)
+	rBytes      = desc("remote_frame_bytes_total", "Payload bytes of completed frames (ciphertext for E2EE).", remoteLabels...)
+	rPackets    = desc("remote_packets_received_total", "Packets received.", remoteLabels...)
+	rPktLost    = desc("remote_packets_lost_total", "Packets lost, from the sequence numbers.", remoteLabels...)
+	rFrLost     = desc("remote_frames_lost_total", "Frames no packet arrived for.", remoteLabels...)
+	rIncomplete = desc("remote_frames_incomplete_total", "Frames given up with packets missing.", remoteLabels...)
+	rDecrypt    = desc("remote_decrypt_failures_total", "E2EE frames that did not open.", remoteLabels...)
+	rSubscribed = desc("remote_track_subscribed", "1 while subscribed.", remoteLabels...)
+	rLatency    = desc("remote_latency_seconds", "Arrival time minus the publisher's user timestamp (two clocks).", remoteLabels...)
+)
+
+// Collector renders a report on each scrape.
+type Collector struct {
+	src func() report.Snapshot
+	// queued is the manager's queued bytes (nil: not exported).
+	queued func() int64
+}
+
+// NewCollector returns a collector of the reports src produces; queued,
+// if not nil, gives the session's queued bytes.
+func NewCollector(src func() report.Snapshot, queued func() int64) *Collector {
+	return &Collector{src: src, queued: queued}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, queuedBytes, pushed, sent, packetsSent, bytesSent,
+		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency,
+		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rDecrypt, rSubscribed, rLatency} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.src()
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	st := snap.Connection
+	for s := report.Connecting; s <= report.Disconnected; s++ {
+		gauge(connState, boolf(st.State == s), s.String())
+	}
+	gauge(connRTT, st.RTT.Seconds())
+	counter(connReconnects, uint64(st.Reconnects))
+	if c.queued != nil {
+		gauge(queuedBytes, float64(c.queued()))
+	}
+	for _, l := range snap.Local {
+		if l.State == outgoing.StatePending {
+			continue
+		}
+		lv := []string{l.Name, strconv.Itoa(int(l.Handle))}
+		o := l.Out
+		counter(pushed, o.FramesPushed, lv...)
+		counter(sent, o.FramesSent, lv...)
+		counter(packetsSent, o.PacketsSent, lv...)
+		counter(bytesSent, o.BytesSent, lv...)
+		for r, n := range o.DroppedBy {
+			counter(dropped, n, append(lv, outgoing.DropReason(r).String())...)
+		}
+		gauge(queued, float64(o.FramesQueued), lv...)
+		gauge(published, boolf(l.State == outgoing.StatePublished), lv...)
+		if rx := l.Rx; rx != nil {
+			counter(received, rx.Frames, lv...)
+			counter(lost, rx.Lost, lv...)
+			gauge(inGrace, float64(rx.InGrace), lv...)
+			counter(unfollowed, rx.Unfollowed, lv...)
+			counter(duplicates, rx.Duplicates, lv...)
+			counter(corrupt, rx.Corrupt, lv...)
+			ch <- histogramMetric(latency, &l.RunLatencyHist, lv)
+		}
+	}
+	for _, r := range snap.Remote {
+		s := r.Stats
+		rv := []string{s.Name, s.SID, s.PublisherIdentity}
+		counter(rFrames, s.FramesCompleted, rv...)
+		counter(rBytes, s.FrameBytes, rv...)
+		counter(rPackets, s.Packets, rv...)
+		counter(rPktLost, s.PacketsLost, rv...)
+		counter(rFrLost, s.FramesLost, rv...)
+		counter(rIncomplete, s.FramesIncomplete, rv...)
+		counter(rDecrypt, s.DecryptFailuresTotal(), rv...)
+		gauge(rSubscribed, boolf(s.Handle != 0), rv...)
+		ch <- histogramMetric(rLatency, &s.Latency, rv)
+	}
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// histogramMetric turns a histogram of nanoseconds into Prometheus's
+// cumulative buckets: each bucket of h counts under the first bound at
+// or above its middle.
+func histogramMetric(d *prometheus.Desc, h *histogram.Histogram, labels []string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(LatencyBuckets))
+	counts := make([]uint64, len(LatencyBuckets))
+	h.ForEach(func(lo, hi int64, n uint64) {
+		mid := time.Duration((lo + hi) / 2).Seconds()
+		for i, b := range LatencyBuckets {
+			if mid <= b {
+				counts[i] += n
+				break
+			}
+		}
+	})
+	var cum uint64
+	for i, b := range LatencyBuckets {
+		cum += counts[i]
+		buckets[b] = cum
+	}
+	sum := time.Duration(h.Sum()).Seconds()
+	return prometheus.MustNewConstHistogram(d, h.Count(), sum, buckets, labels...)
+}
+
+// Serve serves the collector's metrics at /metrics on addr until ctx
+// ends; it returns once the listener is up (or why it is not), and the
+// server stops with ctx. done is closed when it has stopped.
+func Serve(ctx context.Context, addr string, c *Collector) (bound string, done <-chan struct{}, err error) {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(c); err != nil {
+		return "", nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the listener closed under it: ctx ended
+		}
+	}()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	return ln.Addr().String(), stopped, nil
+}

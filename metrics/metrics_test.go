@@ -1,0 +1,106 @@
+package metrics
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+)
+
+func snapshot() report.Snapshot {
+	var lat histogram.Histogram
+	for _, ms := range []int64{1, 2, 3, 40} {
+		lat.Record(ms * int64(time.Millisecond))
+	}
+	l := report.Local{Handle: 3, Name: "pose", State: outgoing.StatePublished,
+		Out: outgoing.Counters{FramesPushed: 10, FramesSent: 7, FramesDropped: 3, PacketsSent: 7, BytesSent: 700},
+		Rx:  &report.Receive{Frames: 6, Lost: 1}}
+	l.Out.DroppedBy[outgoing.DropQueueFull] = 3
+	l.RunLatencyHist = lat
+	r := report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_r", Name: "cam-meta", PublisherIdentity: "robot"},
+		Handle: 2, Packets: 11, PacketsLost: 1, FramesCompleted: 9, Latency: lat}}
+	return report.Snapshot{At: time.Now(), Connection: report.Status{State: report.Connected, RTT: 2 * time.Millisecond, Reconnects: 1},
+		Local: []report.Local{l}, Remote: []report.Remote{r}}
+}
+
+// Every figure of the report is exported under its documented name, with
+// the track's labels, and the latency histograms count every frame.
+func TestCollectorRendersTheReport(t *testing.T) {
+	c := NewCollector(snapshot, func() int64 { return 1234 })
+	want := `
+# HELP dttui_frames_dropped_total Frames not sent, by reason.
+# TYPE dttui_frames_dropped_total counter
+dttui_frames_dropped_total{handle="3",reason="closed before sent",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="disconnected",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="encrypt error",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="memory cap",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="packetize error",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="queue full",track="pose"} 3
+dttui_frames_dropped_total{handle="3",reason="republishing",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="stale",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="transport error",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="unpublished",track="pose"} 0
+# HELP dttui_frames_sent_total Frames whose every packet was handed to the data channel.
+# TYPE dttui_frames_sent_total counter
+dttui_frames_sent_total{handle="3",track="pose"} 7
+# HELP dttui_frames_lost_total Followed frames not received within the grace period.
+# TYPE dttui_frames_lost_total counter
+dttui_frames_lost_total{handle="3",track="pose"} 1
+# HELP dttui_remote_packets_lost_total Packets lost, from the sequence numbers.
+# TYPE dttui_remote_packets_lost_total counter
+dttui_remote_packets_lost_total{publisher="robot",sid="DTR_r",track="cam-meta"} 1
+# HELP dttui_connection_state 1 for the connection's current state (connecting, connected, stalled, reconnecting, disconnected).
+# TYPE dttui_connection_state gauge
+dttui_connection_state{state="connected"} 1
+dttui_connection_state{state="connecting"} 0
+dttui_connection_state{state="disconnected"} 0
+dttui_connection_state{state="reconnecting"} 0
+dttui_connection_state{state="stalled"} 0
+# HELP dttui_queued_bytes Payload bytes queued for sending over all local tracks.
+# TYPE dttui_queued_bytes gauge
+dttui_queued_bytes 1234
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "dttui_frames_dropped_total", "dttui_frames_sent_total",
+		"dttui_frames_lost_total", "dttui_remote_packets_lost_total", "dttui_connection_state", "dttui_queued_bytes"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(c, "dttui_latency_seconds", "dttui_remote_latency_seconds"); n != 2 {
+		t.Fatalf("%d latency histograms", n)
+	}
+	if problems, err := testutil.CollectAndLint(c); err != nil || len(problems) != 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
+}
+
+// Serve answers scrapes at /metrics and stops with its context.
+func TestServe(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, done, err := Serve(ctx, "127.0.0.1:0", NewCollector(snapshot, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `dttui_latency_seconds_bucket{handle="3",track="pose",le="0.005"} 3`) ||
+		!strings.Contains(string(body), `dttui_latency_seconds_count{handle="3",track="pose"} 4`) {
+		t.Fatalf("scrape:\n%s", body)
+	}
+	cancel()
+	<-done
+	http.DefaultClient.CloseIdleConnections()
+}

@@ -1,0 +1,139 @@
+package session
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/preview"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
+)
+
+// remoteRow is the room monitor's row for the track named name, published
+// by identity, that is not replaced (the latest publication).
+func remoteRow(s *Session, identity, name string) (report.Remote, bool) {
+	for _, r := range s.Report(nil).Remote {
+		if r.Stats.PublisherIdentity == identity && r.Stats.Name == name && r.Stats.ReplacedBy == "" {
+			return r, true
+		}
+	}
+	return report.Remote{}, false
+}
+
+// Two dttui sessions in one room: one publishes, the other monitors. The
+// monitor sees the track with its publisher, subscribes on its own and
+// counts every frame from the packets; when the publisher rejoins in full
+// (new participant, new SID) the monitor follows the republished track,
+// and when the publisher leaves, the track ends unpublished.
+func TestE2ERoomMonitorFollowsAPublisher(t *testing.T) {
+	acrossSFUs(t, testE2ERoomMonitorFollowsAPublisher)
+}
+
+func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
+	srv := sfu(t)
+	pub := connect(t, srv, Config{})
+	mon := connect(t, srv, Config{Room: pub.Status().Room, Monitor: true})
+	who := pub.Status().Identity
+
+	tr, err := pub.Publish(bounded(t, 15*time.Second), "telemetry", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the monitor subscribed", func() bool {
+		r, ok := remoteRow(mon, who, "telemetry")
+		return ok && r.Stats.State == incoming.StateSubscribed && r.Stats.SID == tr.Info().SID
+	})
+	pushProbes(t, tr, 50, 500)
+	eventually(t, 10*time.Second, "50 frames at the monitor", func() bool {
+		r, _ := remoteRow(mon, who, "telemetry")
+		return r.Stats.FramesCompleted == 50
+	})
+	r, _ := remoteRow(mon, who, "telemetry")
+	if r.Stats.FramesLost != 0 || r.Stats.PacketsLost != 0 || r.Stats.UserTimestamps != 50 || r.Stats.Latency.Count() != 50 {
+		t.Fatalf("remote %+v", r.Stats)
+	}
+	if len(mon.Report(nil).Local) != 0 {
+		t.Fatal("the monitor lists local tracks it never published")
+	}
+
+	// A full rejoin of the publisher: a new participant, the track
+	// republished under a new SID; the monitor subscribes to that one.
+	oldSID := tr.Info().SID
+	p, err := pub.current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.close(errors.New("test: the publisher's connection dies"))
+	eventually(t, 30*time.Second, "republished", func() bool { return tr.Info().SID != oldSID && tr.State() == 1 })
+	eventually(t, 15*time.Second, "the monitor follows the new SID", func() bool {
+		r, ok := remoteRow(mon, who, "telemetry")
+		return ok && r.Stats.SID == tr.Info().SID && r.Stats.State == incoming.StateSubscribed && r.Stats.Replaces == oldSID
+	})
+	pushProbes(t, tr, 20, 500)
+	eventually(t, 10*time.Second, "20 frames on the new SID", func() bool {
+		r, _ := remoteRow(mon, who, "telemetry")
+		return r.Stats.FramesCompleted == 20
+	})
+
+	// The publisher leaves: the track ends unpublished, with its figures.
+	_ = pub.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		r, _ := remoteRow(mon, who, "telemetry")
+		if r.Stats.State == incoming.StateUnpublished {
+			break
+		}
+		if time.Now().After(deadline) {
+			for _, x := range mon.Report(nil).Remote {
+				t.Logf("row %s %s %s replaced by %q timeline %+v", x.Stats.SID, x.Stats.Name, x.Stats.State, x.Stats.ReplacedBy, x.Stats.Timeline)
+			}
+			t.Fatal("the track is not unpublished at the monitor 15 s after the publisher left")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r, _ := remoteRow(mon, who, "telemetry"); r.Stats.FramesCompleted != 20 {
+		t.Fatalf("figures after the publisher left: %+v", r.Stats)
+	}
+}
+
+// A typed track as the room monitor sees it: its declaration, the schema
+// its publisher stored (fetched from the room), and its latest frame.
+func TestE2ERoomMonitorTypedTrack(t *testing.T) {
+	srv := sfu(t)
+	pub := connect(t, srv, Config{})
+	mon := connect(t, srv, Config{Room: pub.Status().Room, Monitor: true})
+	decl := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON},
+		Schema: schema.ID{Name: "pose", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingJSONSchema}}}
+	def := []byte(`{"type":"object","properties":{"x":{"type":"number"}}}`)
+	if err := pub.StoreSchema(bounded(t, 10*time.Second), decl.Schema, def); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pub.PublishWith(bounded(t, 15*time.Second), PublishOptions{Name: "pose", Type: decl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := pub.Status().Identity
+	eventually(t, 15*time.Second, "the monitor subscribed", func() bool {
+		r, ok := remoteRow(mon, who, "pose")
+		return ok && r.Stats.State == incoming.StateSubscribed
+	})
+	if err := tr.Push(bounded(t, 5*time.Second), []byte(`{"x":1.25}`), uint64(time.Now().UnixMilli())); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the frame and the schema", func() bool {
+		r, _ := remoteRow(mon, who, "pose")
+		return r.Stats.FramesCompleted == 1 && r.SchemaDef != nil
+	})
+	r, _ := remoteRow(mon, who, "pose")
+	if r.Stats.Type != decl || !bytes.Equal(r.SchemaDef, def) || r.SchemaErr != nil {
+		t.Fatalf("type %+v, schema %q %v", r.Stats.Type, r.SchemaDef, r.SchemaErr)
+	}
+	f := preview.Render(r.Stats.LastFrame.Head, r.Stats.Type, preview.Options{Schema: r.SchemaDef})
+	if f.Kind != preview.KindJSON || strings.Join(f.Lines, "\n") != "{\n  \"x\": 1.25\n}" {
+		t.Fatalf("preview %s %q", f.Kind, f.Lines)
+	}
+}

@@ -1,0 +1,149 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
+)
+
+// The room monitor subscribes, on our own participant's connection, to
+// every data track the other participants publish, and measures each from
+// its packets (package incoming). It needs no second participant, so it
+// works with a token alone and in subscribe-only runs.
+
+var errNotConnected = errors.New("not connected")
+
+// errRejoin is why the monitor's subscriptions end when the session
+// rejoins in full (they are asked for again on the new connection).
+var errRejoin = errors.New("the session rejoins in full")
+
+func (s *Session) newMonitor() *subscriber {
+	var opener incoming.Opener
+	if s.e2ee != nil {
+		opener = s.e2ee
+	}
+	var onFrame func(*incoming.RemoteTrack, incoming.Frame)
+	if fn := s.cfg.OnRemoteFrame; fn != nil {
+		onFrame = func(t *incoming.RemoteTrack, f incoming.Frame) { fn(t.Info().SID, f) }
+	}
+	return newSubscriber(incoming.Options{
+		OnFrame: onFrame,
+		// The loopback is ours: it and its tracks (none) are not the room.
+		Filter: func(i incoming.Info) bool { return i.PublisherIdentity != s.loopIdentity },
+		Opener: opener,
+		Logger: s.cfg.Logger.With("component", "monitor"),
+	})
+}
+
+// Monitor is the room monitor's manager (nil when Config.Monitor is off):
+// Subscribe, Unsubscribe and Remove act on remote tracks by SID.
+func (s *Session) Monitor() *incoming.Manager {
+	if s.monitor == nil {
+		return nil
+	}
+	return s.monitor.mgr
+}
+
+// MonitorHolds says whether frames a publisher sends now under sid are
+// forwarded to the room monitor: it holds a subscription to the track
+// and its data channel is open. Cheap enough for a send path.
+func (s *Session) MonitorHolds(sid string) bool {
+	return s.monitor != nil && s.monitor.holds(sid)
+}
+
+// sampleRemote records every remote track's totals and its latencies.
+func (s *Session) sampleRemote(now time.Time) {
+	if s.monitor == nil {
+		return
+	}
+	for _, ts := range s.monitor.mgr.Snapshot() {
+		key := report.RemoteKey(ts.SID)
+		s.rec.Sample(key, now, remoteTotals(&ts))
+		s.rec.ObserveLatencies(key, now, &ts.Latency)
+	}
+}
+
+func remoteTotals(ts *incoming.TrackStats) report.Totals {
+	return report.Totals{Received: ts.FramesCompleted, RxBytes: ts.FrameBytes, Lost: ts.FramesLost + ts.FramesIncomplete,
+		RxPackets: ts.Packets, PacketsLost: ts.PacketsLost, FirstRx: ts.FirstPacketAt, LastRx: ts.LastPacketAt}
+}
+
+// schemaKey names a schema stored by one participant.
+type schemaKey struct {
+	identity string
+	id       schema.ID
+}
+
+// remoteSchema is a remote track's schema definition, as fetched from
+// the room (GetDataBlobRequest), or why it could not be.
+type remoteSchema struct {
+	def []byte
+	err error
+}
+
+// remoteSchemas fetches the schemas the room's typed tracks declare, once
+// each, so their frames can be decoded for a preview.
+type remoteSchemas struct {
+	mu      sync.Mutex
+	got     map[schemaKey]remoteSchema
+	pending map[schemaKey]bool
+}
+
+// schemaFor returns what is known of a remote track's schema, and starts
+// fetching it (on a goroutine the session owns) when nothing is yet.
+func (s *Session) schemaFor(identity string, id schema.ID) (remoteSchema, bool) {
+	if id.IsZero() {
+		return remoteSchema{}, false
+	}
+	k := schemaKey{identity, id}
+	rs := &s.remoteSchemas
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if got, ok := rs.got[k]; ok {
+		return got, true
+	}
+	if rs.pending[k] || s.ctx.Err() != nil {
+		return remoteSchema{}, false
+	}
+	if rs.pending == nil {
+		rs.pending, rs.got = map[schemaKey]bool{}, map[schemaKey]remoteSchema{}
+	}
+	rs.pending[k] = true
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		defer cancel()
+		def, err := s.GetSchema(ctx, identity, id)
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		delete(rs.pending, k)
+		if s.ctx.Err() == nil {
+			rs.got[k] = remoteSchema{def: def, err: err}
+		}
+	}()
+	return remoteSchema{}, false
+}
+
+// remotes is the report's view of the room.
+func (s *Session) remotes(now, since time.Time) []report.Remote {
+	if s.monitor == nil {
+		return nil
+	}
+	stats := s.monitor.mgr.Snapshot()
+	out := make([]report.Remote, 0, len(stats))
+	for _, ts := range stats {
+		r := report.Remote{Stats: ts}
+		r.Figures = s.rec.Figures(report.RemoteKey(ts.SID), now, remoteTotals(&ts), since, true)
+		if rs, ok := s.schemaFor(ts.PublisherIdentity, ts.Type.Schema); ok {
+			r.SchemaDef, r.SchemaErr = rs.def, rs.err
+		}
+		out = append(out, r)
+	}
+	return out
+}
