@@ -99,6 +99,12 @@ func (d *dataChannel) drained(ctx context.Context, peerClosed <-chan struct{}) e
 // the high watermark until it drains, the channel or peer closes
 // (peerClosed), or ctx ends. A nil error means pion took the packet.
 func (d *dataChannel) write(ctx context.Context, peerClosed <-chan struct{}, peerErr func() error, pkt []byte) error {
+	// A sender that was stopped must not write even when the buffer has
+	// room: a packet after the cut of its frame would leave a gap in the
+	// sequence numbers, and reach the SFU after the unpublish was decided.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for {
 		// Take the event channel before reading the amount: a drain that
 		// happens in between closes this very channel, so it is not missed.
