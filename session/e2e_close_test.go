@@ -15,13 +15,16 @@ import (
 // what it received. Without that ordering the unpublish (signal socket)
 // overtakes packets still in the data channel's buffer and the SFU drops
 // them for an unknown handle.
-func TestE2ECloseDeliversLastFrames(t *testing.T) {
-	tap := tapSFUTrackStats(t)
+func TestE2ECloseDeliversLastFrames(t *testing.T) { acrossSFUs(t, testE2ECloseDeliversLastFrames) }
+
+func testE2ECloseDeliversLastFrames(t *testing.T) {
+	srv := sfu(t)
+	tap := sfuStats(t, srv)
 	// Enough queued to outlast the signal socket by far, few enough to
 	// drain well within CloseDrainTimeout on a loaded machine under -race.
 	for _, c := range []struct{ size, queued int }{{16000, 8}, {1 << 20, 2}} {
 		size := c.size
-		s := connect(t, sfu(t), Config{})
+		s := connect(t, srv, Config{})
 		name := "close-last-" + strconv.Itoa(size) + "-" + randomSuffix()
 		tr, err := s.Publish(bounded(t, 15*time.Second), name, false)
 		if err != nil {

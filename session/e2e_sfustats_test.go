@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dttui/dttui/internal/testsfu"
 )
 
 // sfuTrackStats is what the SFU logs about a data track when it closes
@@ -40,19 +43,44 @@ func parseSFUTrackStats(line string) (name string, st sfuTrackStats, ok bool) {
 	return fields.Name, fields.sfuTrackStats, true
 }
 
-// sfuStatsTap collects the embedded SFU's per-track summaries by track
-// name. The name comes with the track's logger (WithAttrs), the figures
-// with the record.
+// sfuStatsTap collects an SFU's per-track summaries by track name. From
+// the embedded SFU's logs, the name comes with the track's logger
+// (WithAttrs), the figures with the record.
 type sfuStatsTap struct {
-	mu     sync.Mutex
-	byName map[string]sfuTrackStats
-	seen   chan string
+	mu      sync.Mutex
+	byName  map[string]sfuTrackStats
+	seen    chan string
+	logPath string // a released server's log, read on demand; "" for the embedded SFU
 }
 
-func tapSFUTrackStats(t *testing.T) *sfuStatsTap {
+func tapSFUTrackStats(t testing.TB) *sfuStatsTap {
 	tap := &sfuStatsTap{byName: map[string]sfuTrackStats{}, seen: make(chan string, 64)}
 	tapLibraryLogs(t, sfuStatsHandler{tap: tap})
 	return tap
+}
+
+// sfuStats collects srv's per-track summaries: the embedded SFU's from its
+// logs, a released server's from its log file.
+func sfuStats(tb testing.TB, srv *testsfu.Server) *sfuStatsTap {
+	if srv.Kind() == testsfu.Released {
+		return &sfuStatsTap{byName: map[string]sfuTrackStats{}, seen: make(chan string, 64), logPath: srv.LogPath()}
+	}
+	return tapSFUTrackStats(tb)
+}
+
+// readLog adds the summaries in the released server's log file.
+func (s *sfuStatsTap) readLog() {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, st, ok := parseSFUTrackStats(line); ok {
+			s.byName[name] = st
+		}
+	}
 }
 
 type sfuStatsHandler struct {
@@ -103,10 +131,15 @@ func (h sfuStatsHandler) Handle(_ context.Context, r slog.Record) error {
 }
 
 // wait returns the SFU's summary of the named track once it has logged it.
-func (s *sfuStatsTap) wait(t *testing.T, name string, d time.Duration) sfuTrackStats {
+func (s *sfuStatsTap) wait(t testing.TB, name string, d time.Duration) sfuTrackStats {
 	t.Helper()
 	deadline := time.After(d)
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
 	for {
+		if s.logPath != "" {
+			s.readLog()
+		}
 		s.mu.Lock()
 		st, ok := s.byName[name]
 		s.mu.Unlock()
@@ -115,6 +148,7 @@ func (s *sfuStatsTap) wait(t *testing.T, name string, d time.Duration) sfuTrackS
 		}
 		select {
 		case <-s.seen:
+		case <-poll.C:
 		case <-deadline:
 			t.Fatalf("the SFU logged no stats for track %q", name)
 		}
