@@ -113,12 +113,15 @@ func TestTrackPacesMultiPacketFrames(t *testing.T) {
 	}
 }
 
-// A frame that arrives while another is being paced ends the pacing: the
-// rest of the paced frame and the new one go out at once.
-func TestTrackStopsPacingWhenBehind(t *testing.T) {
+// pacingSecondFrame publishes a paced track (MTU 100: 4 packets a frame),
+// sends one frame, and 200 ms later pushes a second, whose packets the
+// sender then spreads over 100 ms: its first packet is out, the second
+// waits on a timer of h.
+func pacingSecondFrame(t *testing.T) (*harness, *LocalTrack, []byte) {
+	t.Helper()
 	clock := newFakeClock()
 	h := newHarness(t, Options{MTU: 100, PaceShare: DefaultPaceShare, Now: clock.now})
-	tr := h.publish("behind", "DTR_b")
+	tr := h.publish("paced", "DTR_p")
 	frame := make([]byte, 4*76)
 	if err := tr.TryPush(append([]byte(nil), frame...), 1); err != nil {
 		t.Fatal(err)
@@ -128,6 +131,13 @@ func TestTrackStopsPacingWhenBehind(t *testing.T) {
 	if err := tr.TryPush(append([]byte(nil), frame...), 1); err != nil {
 		t.Fatal(err)
 	}
+	return h, tr, frame
+}
+
+// A frame that arrives while another is being paced ends the pacing: the
+// rest of the paced frame and the new one go out at once.
+func TestTrackStopsPacingWhenBehind(t *testing.T) {
+	h, tr, frame := pacingSecondFrame(t)
 	tm := h.timer.next() // the second packet's wait
 	if err := tr.TryPush(append([]byte(nil), frame...), 1); err != nil {
 		t.Fatal(err)
@@ -147,18 +157,7 @@ func TestTrackStopsPacingWhenBehind(t *testing.T) {
 // Stopping a track while it paces a frame ends the wait at once; the frame
 // is dropped with the stop's reason and counted.
 func TestTrackStopsWhilePacing(t *testing.T) {
-	clock := newFakeClock()
-	h := newHarness(t, Options{MTU: 100, PaceShare: DefaultPaceShare, Now: clock.now})
-	tr := h.publish("stopped", "DTR_s")
-	frame := make([]byte, 4*76)
-	if err := tr.TryPush(append([]byte(nil), frame...), 1); err != nil {
-		t.Fatal(err)
-	}
-	flush(t, tr)
-	clock.add(200 * time.Millisecond)
-	if err := tr.TryPush(append([]byte(nil), frame...), 1); err != nil {
-		t.Fatal(err)
-	}
+	h, tr, _ := pacingSecondFrame(t)
 	h.timer.next() // the second packet's wait, never fired
 	h.m.HandleUnpublishResponse(tr.Handle())
 	s := tr.Stats()
