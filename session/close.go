@@ -3,6 +3,8 @@ package session
 import (
 	"context"
 	"time"
+
+	"github.com/dttui/dttui/outgoing"
 )
 
 // CloseDrainTimeout bounds how long Close waits for the packets already
@@ -47,11 +49,25 @@ func (s *Session) goodbye() {
 		acks = append(acks, ch)
 	}
 	s.mu.Unlock()
-	for _, info := range published {
-		_ = s.SendUnpublishRequest(info.Handle)
-	}
+	// At most outgoing.DefaultMaxRequestsInFlight unanswered at once: more
+	// would overflow the SFU's queue of signal requests, which ends the
+	// signal connection, and the leave with it.
 	t := time.NewTimer(CloseUnpublishTimeout)
 	defer t.Stop()
+	window := outgoing.DefaultMaxRequestsInFlight
+	for i, info := range published {
+		if i >= window {
+			select {
+			case <-acks[i-window]:
+			case <-p.done():
+				return
+			case <-t.C:
+				s.log.Info("leaving before the SFU confirmed every unpublish")
+				return
+			}
+		}
+		_ = s.SendUnpublishRequest(info.Handle)
+	}
 	for _, ch := range acks {
 		select {
 		case <-ch:
