@@ -47,6 +47,7 @@ func TestE2EETracksAreMarked(t *testing.T) {
 // view and which way the others are.
 func TestTableSaysWhenRowsAreHidden(t *testing.T) {
 	b := newFakeBackend()
+	b.monitorOff = true // the room's section has a test of its own
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 10}) // the table: its header, 5 rows, totals
 	for i := range 9 {

@@ -29,7 +29,7 @@ func (m *Model) View() string {
 	th := m.ctx.Theme
 	inner := max(m.Width-4, 1)
 	lines := []string{th.Bad.Render(ansi.Truncate(m.Title, inner, "…"))}
-	for _, l := range strings.Split(ansi.Wrap(format.OneLine(m.Text), inner, ""), "\n") {
+	for _, l := range strings.Split(ansi.Wrap(format.Outside(m.Text), inner, ""), "\n") {
 		lines = append(lines, ansi.Truncate(l, inner, "…"))
 	}
 	room := max(m.Height-2, 1)
