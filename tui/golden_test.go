@@ -180,10 +180,10 @@ const poseFrame = `{"x":1.25,"y":-0.5,"theta":0.78,"frame":"map","ts":1795000000
 func roomScenario(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 	publishTracks(t, h, b, 100, 1024, "telemetry")
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
-	b.addRemote("bob", "chat", "DTR_bobchat", 2, 96)
+	b.addRemote("bob", "chat", "DTR_bobchat", 10, 96)
 	b.addRemote("drone-7", "cam-meta", "DTR_drcam", 60, 2048)
 	b.addRemote("robot-js", "pose", "DTR_jspose", 30, len(poseFrame))
-	b.addRemote("robot-js", "status", "DTR_jsstat1", 5, 64)
+	b.addRemote("robot-js", "status", "DTR_jsstat1", 10, 64)
 	b.editRemote("DTR_jspose", func(fr *fakeRemote) {
 		fr.st.Type = schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON}}
 		fr.latency = []time.Duration{11 * time.Millisecond, 12 * time.Millisecond, 14 * time.Millisecond, 31 * time.Millisecond}
@@ -205,7 +205,7 @@ func roomScenario(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 				fr.st.Handle, fr.st.ReplacedBy = 0, "DTR_jsstat2"
 				fr.setState(incoming.StateUnpublished, c.t, "unpublished: republished as DTR_jsstat2")
 			})
-			b.addRemote("robot-js", "status", "DTR_jsstat2", 5, 64)
+			b.addRemote("robot-js", "status", "DTR_jsstat2", 10, 64)
 			b.editRemote("DTR_jsstat2", func(fr *fakeRemote) { fr.st.Replaces = "DTR_jsstat1" })
 		}
 		if i%10 == 0 { // every second, a few frames of the drone's do not open
@@ -357,7 +357,7 @@ var scenarios = []scenario{
 	}},
 	{name: "subscribe_only", opts: func(o *Options) { o.SubscribeOnly = true }, build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		b.addRemote("robot-js", "pose", "DTR_jspose", 30, len(poseFrame))
-		b.addRemote("robot-js", "status", "DTR_jsstat1", 5, 64)
+		b.addRemote("robot-js", "status", "DTR_jsstat1", 10, 64)
 		traffic(h, b, c, 100, nil, 0, nil)
 	}},
 	{name: "subscribe_only_empty", opts: func(o *Options) { o.SubscribeOnly = true }, build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
@@ -373,6 +373,8 @@ var scenarios = []scenario{
 		h.until("the file pushed", 5*time.Second, func(m Model) bool {
 			return m.tracks[1].source != nil && m.tracks[1].source.finished()
 		})
+		b.advance(c, 100*time.Millisecond, nil, 1024, nil)
+		h.send(tickMsg(c.t))
 		h.m.statusMsg = ""
 		h.send(press("d"))
 	}},
