@@ -408,7 +408,9 @@ func TestOutsideTextIsSafeEverywhere(t *testing.T) {
 	b := newFakeBackend()
 	c := &clock{t: t0}
 	logs := logbuf.New(100)
-	h := newHarness(t, newTestModel(b, c, logs))
+	b.now = c.now
+	h := newHarness(t, New(b, Options{Theme: theme.Plain(), Now: c.now, Logs: logs, Tick: time.Hour,
+		LocalSFU: &LocalSFU{URL: "ws://127.0.0.1:7880", APIKey: "key", EnvFile: "~/.cache/dttui/local-sfu.env"}})) // the room's name pinned in the log pane
 	h.send(tea.WindowSizeMsg{Width: 240, Height: 60}) // every column, LAST ERROR too
 	publishTracks(t, h, b, 100, 1024, "telemetry")
 	b.mu.Lock()

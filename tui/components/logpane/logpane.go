@@ -303,6 +303,7 @@ func (m *Model) bodyHeight() int {
 func (m *Model) pinnedLines(h int) []string {
 	var out []string
 	for _, p := range m.Pinned {
+		p = format.Outside(p) // the room's name is the server's
 		for _, r := range wrapRanges(p, m.inner(), m.inner()-2) {
 			l := p[r[0]:r[1]]
 			if r[0] > 0 {
