@@ -59,21 +59,17 @@ type trackRec struct {
 
 	secStart time.Time // start of the second being filled
 	secBase  Totals    // totals at secStart
-	history  []Second  // ring of complete seconds
-	hn       int       // seconds completed
+	history  []Second  // complete seconds: grows to histMax, then a ring
+	histMax  int
+	hn       int // seconds completed
 
-	lat     [latencySeconds]latencySecond // ring by second
-	run     histogram.Histogram           // every frame of the run, in ns
-	latSeen histogram.Histogram           // ObserveLatencies' previous cumulative histogram
-	// win caches the latency window's complete seconds [from, upTo);
-	// winNow is the window with the current second, as last returned.
-	win struct {
-		valid bool
-		from  time.Time
-		upTo  time.Time
-		h     histogram.Histogram
-	}
-	winNow histogram.Histogram
+	// lat is a ring by second, each slot made when a latency first falls
+	// in it: an idle track carries no histograms.
+	lat     [latencySeconds]*latencySecond
+	run     histogram.Histogram // every frame of the run, in ns
+	latSeen histogram.Histogram // ObserveLatencies' previous cumulative histogram
+	// win caches the latency window (made when there is one to cache).
+	win *latencyWindow
 }
 
 type latencySecond struct {
@@ -84,7 +80,7 @@ type latencySecond struct {
 func (r *Recorder) track(h Key) *trackRec {
 	t := r.tracks[h]
 	if t == nil {
-		t = &trackRec{history: make([]Second, r.history)}
+		t = &trackRec{histMax: r.history}
 		r.tracks[h] = t
 	}
 	return t
@@ -126,7 +122,11 @@ func (t *trackRec) closeSecond(tot Totals) {
 	if ls := t.latencyFor(t.secStart, false); ls != nil {
 		s.LatencyP50, s.LatencyP99, s.LatencyFrames = quantile(&ls.h, 0.5), quantile(&ls.h, 0.99), ls.h.Count()
 	}
-	t.history[t.hn%len(t.history)] = s
+	if len(t.history) < t.histMax {
+		t.history = append(t.history, s)
+	} else {
+		t.history[t.hn%len(t.history)] = s
+	}
 	t.hn++
 	t.secBase = tot
 }
@@ -134,12 +134,17 @@ func (t *trackRec) closeSecond(tot Totals) {
 // latencyFor is the histogram of the second starting at sec; create makes
 // (or recycles) its slot.
 func (t *trackRec) latencyFor(sec time.Time, create bool) *latencySecond {
-	ls := &t.lat[sec.Unix()%int64(len(t.lat))]
-	if ls.start.Equal(sec) {
+	slot := &t.lat[sec.Unix()%int64(len(t.lat))]
+	ls := *slot
+	if ls != nil && ls.start.Equal(sec) {
 		return ls
 	}
 	if !create {
 		return nil
+	}
+	if ls == nil {
+		ls = &latencySecond{}
+		*slot = ls
 	}
 	ls.start = sec
 	ls.h.Reset()
@@ -156,22 +161,40 @@ func (t *trackRec) window(now, since time.Time) *histogram.Histogram {
 		from = since.Truncate(time.Second)
 	}
 	cur := now.Truncate(time.Second)
-	if w := &t.win; !w.valid || !w.from.Equal(from) || !w.upTo.Equal(cur) {
-		w.h.Reset()
-		for i := range t.lat {
-			ls := &t.lat[i]
-			if !ls.start.IsZero() && !ls.start.Before(from) && ls.start.Before(cur) {
-				w.h.Merge(&ls.h)
+	w := t.win
+	if w == nil || !w.from.Equal(from) || !w.upTo.Equal(cur) {
+		var h histogram.Histogram
+		for _, ls := range t.lat {
+			if ls != nil && !ls.start.IsZero() && !ls.start.Before(from) && ls.start.Before(cur) {
+				h.Merge(&ls.h)
 			}
 		}
-		w.valid, w.from, w.upTo = true, from, cur
+		if w == nil && h.Count() == 0 && t.latencyFor(cur, false) == nil {
+			return &noLatency // an idle track keeps no window
+		}
+		if w == nil {
+			w = &latencyWindow{}
+			t.win = w
+		}
+		w.from, w.upTo, w.done = from, cur, h
 	}
-	t.winNow = t.win.h
-	if ls := &t.lat[cur.Unix()%int64(len(t.lat))]; ls.start.Equal(cur) && !cur.Before(from) {
-		t.winNow.Merge(&ls.h)
+	w.now = w.done
+	if ls := t.latencyFor(cur, false); ls != nil && !cur.Before(from) {
+		w.now.Merge(&ls.h)
 	}
-	return &t.winNow
+	return &w.now
 }
+
+// latencyWindow is a track's latency window, cached: done merges the
+// complete seconds [from, upTo); now adds the current second to them,
+// as last returned.
+type latencyWindow struct {
+	from, upTo time.Time
+	done, now  histogram.Histogram
+}
+
+// noLatency is the window of a track with none; read only.
+var noLatency histogram.Histogram
 
 // ObserveLatency records one frame's latency, at its arrival time.
 func (r *Recorder) ObserveLatency(h Key, at time.Time, d time.Duration) {

@@ -20,6 +20,9 @@ type Backend interface {
 	Report(base *report.Snapshot, sc report.Scope) report.Snapshot
 	// Monitor is the room monitor; nil when it is off.
 	Monitor() Monitor
+	// Forget drops an unpublished local track and everything recorded of
+	// it (x on its row).
+	Forget(handle uint16) error
 	// StoreSchema stores a typed track's schema definition in the room,
 	// before the track that declares it is published.
 	StoreSchema(ctx context.Context, id schema.ID, definition []byte) error
@@ -66,7 +69,8 @@ type sessionBackend struct{ s *session.Session }
 func (b sessionBackend) Report(base *report.Snapshot, sc report.Scope) report.Snapshot {
 	return b.s.ReportScope(base, sc)
 }
-func (b sessionBackend) Close() error { return b.s.Close() }
+func (b sessionBackend) Close() error               { return b.s.Close() }
+func (b sessionBackend) Forget(handle uint16) error { return b.s.Forget(handle) }
 func (b sessionBackend) StoreSchema(ctx context.Context, id schema.ID, def []byte) error {
 	return b.s.StoreSchema(ctx, id, def)
 }

@@ -59,6 +59,8 @@ type fakeBackend struct {
 	// types the publishes' declarations, in order.
 	schemas []string
 	types   []schema.Decl
+	// forgotten are the handles Forget dropped.
+	forgotten []uint16
 }
 
 // fakeRemote is one room track: stats the test sets and advance moves,
@@ -106,6 +108,24 @@ func (f *fakeBackend) editRemote(sid string, change func(fr *fakeRemote)) {
 			return
 		}
 	}
+}
+
+// Forget drops an unpublished track, as the session does.
+func (f *fakeBackend) Forget(h uint16) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, fl := range f.locals {
+		if fl.l.Handle == h {
+			if fl.l.State != outgoing.StateUnpublished {
+				return outgoing.ErrTrackActive
+			}
+			f.locals = append(f.locals[:i:i], f.locals[i+1:]...)
+			f.rec.Forget(report.LocalKey(h))
+			f.forgotten = append(f.forgotten, h)
+			return nil
+		}
+	}
+	return nil
 }
 
 // StoreSchema records the schema stored.

@@ -548,8 +548,9 @@ func (m Model) removeAll() (tea.Model, tea.Cmd) {
 }
 
 // forget removes an ended row: a failed publish from the list, a track
-// by its handle (its pushers, stopped at unpublish, are halted anyway), a
-// room track from the room monitor (which keeps it until then).
+// from the session, with what it recorded (its pushers, stopped at
+// unpublish, are halted anyway), a room track from the room monitor
+// (which keeps it until then).
 func (m *Model) forget(r row) error {
 	switch {
 	case r.failed != nil:
@@ -569,7 +570,10 @@ func (m *Model) forget(r row) error {
 		m.hiddenRemote[r.R.SID()] = true
 		return nil
 	}
-	m.hidden[r.L.Handle] = true
+	if err := m.b.Forget(r.L.Handle); err != nil {
+		return err
+	}
+	m.hidden[r.L.Handle] = true // until the next report, which no longer has it
 	if t := m.tracks[r.L.Handle]; t != nil {
 		t.halt()
 		delete(m.tracks, r.L.Handle)
