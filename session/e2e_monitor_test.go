@@ -98,6 +98,35 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	if r, _ := remoteRow(mon, who, "telemetry"); r.Stats.FramesCompleted != 20 {
 		t.Fatalf("figures after the publisher left: %+v", r.Stats)
 	}
+
+	// A screen's scope cuts the history of every row but the one it
+	// names; the figures are the same.
+	whole := mon.Report(nil).Remote
+	scoped := mon.ReportScope(nil, report.Scope{History: 1, Full: report.RemoteKey(oldSID), NoRun: true}).Remote
+	for i, r := range scoped {
+		w := whole[i]
+		if r.Stats.FramesCompleted != w.Stats.FramesCompleted || r.Latency != w.Latency || r.Average != w.Average || r.RunLatencyHist != nil {
+			t.Fatalf("scoped %s: %+v, whole %+v", r.SID(), r.Figures, w.Figures)
+		}
+		if want := min(len(w.History), 1); r.SID() != oldSID && len(r.History) != want {
+			t.Fatalf("scoped %s: %d seconds of history, want %d", r.SID(), len(r.History), want)
+		}
+		if r.SID() == oldSID && len(r.History) != len(w.History) {
+			t.Fatalf("the row the scope names lost its history: %d of %d seconds", len(r.History), len(w.History))
+		}
+	}
+	// Removed, the rows are gone, records and all.
+	for _, r := range whole {
+		if err := mon.RemoveRemote(r.SID()); err != nil {
+			t.Fatalf("remove %s: %v", r.SID(), err)
+		}
+	}
+	if rest := mon.Report(nil).Remote; len(rest) != 0 {
+		t.Fatalf("%d rows left after removing them all", len(rest))
+	}
+	if err := mon.RemoveRemote(oldSID); !errors.Is(err, incoming.ErrUnknownTrack) {
+		t.Fatalf("removing it again: %v", err)
+	}
 }
 
 // A typed track as the room monitor sees it: its declaration, the schema
