@@ -76,9 +76,26 @@ type TrackSummary struct {
 	NotFollowed uint64 `json:"not_followed"`
 	Late        uint64 `json:"late"`
 	Duplicates  uint64 `json:"duplicates"`
+	// Arrivals counts every frame of the track the subscribers completed,
+	// however the ledger counted it (first, late, duplicate, never sent,
+	// sent before it was followed).
+	Arrivals uint64 `json:"arrivals"`
 	// Latency is from each frame's push at the publisher to its first
 	// arrival at each subscriber, in ns (one clock: one process).
 	Latency histogram.Histogram `json:"latency_ns"`
+
+	// Rx is what the subscribers' own packet-level counters say of the
+	// track (package incoming, summed over subscribers and SIDs): a second
+	// account, kept apart from the frame ledger above.
+	Rx RxCounters `json:"rx"`
+}
+
+// RxCounters are the subscribers' packet-level figures for a track.
+type RxCounters struct {
+	Packets          uint64 `json:"packets"`
+	PacketsLost      uint64 `json:"packets_lost"`
+	FramesCompleted  uint64 `json:"frames_completed"`
+	FramesIncomplete uint64 `json:"frames_incomplete"`
 }
 
 // Totals sums a Summary's tracks, with the publish times and latencies
@@ -206,10 +223,27 @@ func (r *run) summary() Summary {
 }
 
 func (t *track) summary() TrackSummary {
+	// The subscribers' counters first, the ledger second: a straggler
+	// arriving in between is then in the ledger only.
+	var rx RxCounters
+	for _, sid := range t.sidList() {
+		for _, s := range t.subs {
+			if s == nil || s.Monitor() == nil {
+				continue
+			}
+			if rt, ok := s.Monitor().Track(sid); ok {
+				st := rt.Stats()
+				rx.Packets += st.Packets
+				rx.PacketsLost += st.PacketsLost
+				rx.FramesCompleted += st.FramesCompleted
+				rx.FramesIncomplete += st.FramesIncomplete
+			}
+		}
+	}
 	per, notFollowed, lat := t.rx()
 	t.mu.Lock()
 	ts := TrackSummary{Participant: t.participant, Track: t.name, SIDs: append([]string(nil), t.sids...),
-		Published: t.lt != nil && t.err == nil, PublishNs: int64(t.publishTime), Subscribers: len(t.subs), Latency: lat}
+		Published: t.lt != nil && t.err == nil, PublishNs: int64(t.publishTime), Subscribers: len(t.subs), Latency: lat, Rx: rx}
 	if t.err != nil {
 		ts.Error = textsafe.Line(t.err.Error())
 	}
@@ -234,6 +268,7 @@ func (t *track) summary() TrackSummary {
 		ts.InGrace += c.InGrace
 		ts.Late += c.Late
 		ts.Duplicates += c.Duplicates
+		ts.Arrivals += c.Received + c.Late + c.Duplicates + c.Unexpected + c.Unfollowed
 		ts.NotFollowed += notFollowed[j]
 	}
 	return ts

@@ -45,6 +45,12 @@ func (t *track) setPublished(lt *session.Track, took time.Duration, err error) {
 	t.lt, t.publishTime, t.err = lt, took, err
 }
 
+func (t *track) sidList() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.sids...)
+}
+
 func (t *track) local() *session.Track {
 	t.mu.Lock()
 	defer t.mu.Unlock()

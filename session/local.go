@@ -256,6 +256,23 @@ func (s *Session) PublishWith(ctx context.Context, o PublishOptions) (*Track, er
 	return p.Result()
 }
 
+// Forget drops an unpublished track (outgoing.Manager.Forget) and
+// everything the session recorded of it: its ledgers and its history.
+// Frames of its stream still arriving count as foreign from then on.
+func (s *Session) Forget(handle uint16) error {
+	if err := s.mgr.Forget(handle); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if st := s.locals[handle]; st != nil {
+		delete(s.streams, st.stream)
+		delete(s.locals, handle)
+	}
+	s.mu.Unlock()
+	s.rec.Forget(report.LocalKey(handle))
+	return nil
+}
+
 // WaitFollowed waits until the loopback subscriber follows tr (holds a
 // subscription to its current SID), so that every frame pushed from then
 // on is expected to arrive; at once without a loopback. A run that pushes
