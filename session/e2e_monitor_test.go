@@ -45,7 +45,7 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "the monitor subscribed", func() bool {
 		r, ok := remoteRow(mon, who, "telemetry")
-		return ok && r.Stats.State == incoming.StateSubscribed && r.Stats.SID == tr.Info().SID
+		return ok && r.Stats.State == incoming.StateSubscribed && r.Stats.SID == tr.Info().SID && mon.MonitorHolds(r.Stats.SID)
 	})
 	pushProbes(t, tr, 50, 500)
 	eventually(t, 10*time.Second, "50 frames at the monitor", func() bool {
@@ -71,7 +71,7 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	eventually(t, 30*time.Second, "republished", func() bool { return tr.Info().SID != oldSID && tr.State() == 1 })
 	eventually(t, 15*time.Second, "the monitor follows the new SID", func() bool {
 		r, ok := remoteRow(mon, who, "telemetry")
-		return ok && r.Stats.SID == tr.Info().SID && r.Stats.State == incoming.StateSubscribed && r.Stats.Replaces == oldSID
+		return ok && r.Stats.SID == tr.Info().SID && r.Stats.State == incoming.StateSubscribed && r.Stats.Replaces == oldSID && mon.MonitorHolds(r.Stats.SID)
 	})
 	pushProbes(t, tr, 20, 500)
 	eventually(t, 10*time.Second, "20 frames on the new SID", func() bool {
@@ -119,7 +119,7 @@ func TestE2ERoomMonitorTypedTrack(t *testing.T) {
 	who := pub.Status().Identity
 	eventually(t, 15*time.Second, "the monitor subscribed", func() bool {
 		r, ok := remoteRow(mon, who, "pose")
-		return ok && r.Stats.State == incoming.StateSubscribed
+		return ok && r.Stats.State == incoming.StateSubscribed && mon.MonitorHolds(r.Stats.SID)
 	})
 	if err := tr.Push(bounded(t, 5*time.Second), []byte(`{"x":1.25}`), uint64(time.Now().UnixMilli())); err != nil {
 		t.Fatal(err)
