@@ -27,9 +27,9 @@ func (s *Session) newMonitor() *subscriber {
 	if s.e2ee != nil {
 		opener = s.e2ee
 	}
-	var onFrame func(*incoming.RemoteTrack, incoming.Frame)
+	var onFrame func(*incoming.RemoteTrack, *incoming.Frame)
 	if fn := s.cfg.OnRemoteFrame; fn != nil {
-		onFrame = func(t *incoming.RemoteTrack, f incoming.Frame) { fn(t.Info().SID, f) }
+		onFrame = func(t *incoming.RemoteTrack, f *incoming.Frame) { fn(t.Info().SID, *f) }
 	}
 	return newSubscriber(incoming.Options{
 		OnFrame: onFrame,
