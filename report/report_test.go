@@ -56,6 +56,20 @@ func TestAverageOfAShortRun(t *testing.T) {
 	}
 }
 
+// A remote track's whole-run average (the headless final line's) has its
+// packets and packet loss as well as its frames, over its own window: it
+// sent nothing.
+func TestAverageOfARemoteTrack(t *testing.T) {
+	cur := Totals{Received: 20, RxBytes: 20000, RxPackets: 60, PacketsLost: 3, Lost: 1,
+		FirstRx: ms(300), LastRx: ms(300 + 19*100)} // 10 frames/s for 2 s
+	a := NewRecorder(1).Figures(RemoteKey("DTR_x"), ms(2500), cur, time.Time{}, true).Average
+	near := func(x, want float64) bool { return math.Abs(x-want) < 1e-9 }
+	if !near(a.ReceivedFPS, 10) || !near(a.ReceivedBPS, 10000) || !near(a.ReceivedPPS, 30) ||
+		!near(a.PacketsLostPS, 3/1.9) || !near(a.LostFPS, 1/1.9) || a.Window != 1900*time.Millisecond || !a.ReceivedValid {
+		t.Fatalf("average %+v", a)
+	}
+}
+
 // Each complete second lands in the history once, idle seconds included,
 // and drops keep their reasons.
 func TestHistoryPerSecond(t *testing.T) {
@@ -163,3 +177,4 @@ func TestRebase(t *testing.T) {
 		t.Fatal("Rebase changed its receiver")
 	}
 }
+
