@@ -334,6 +334,67 @@ func TestUnsubscribeResubscribe(t *testing.T) {
 	}
 }
 
+// Ending a subscription ourselves (Unsubscribe, Close) in the middle of
+// a frame is not loss: the frame's other packets, and a packet that was
+// overtaken, may be on their way. The partial frame counts as cut, never
+// incomplete, and no sequence or frame number as lost.
+func TestOwnEndMidFrameIsNotLoss(t *testing.T) {
+	for _, end := range []string{"unsubscribe", "close"} {
+		t.Run(end, func(t *testing.T) {
+			e := newEnv(t, Options{})
+			e.subscribed("alice", "PA_1", 1, info("DTR_a", 1, "a"))
+			s := newStream()
+			s.mtu = 100
+			e.feed(s.packets(t, 1, []byte("whole"), packetizer.Extensions{})...)
+			p := s.packets(t, 1, bytes.Repeat([]byte{7}, 250), packetizer.Extensions{}) // 3 packets
+			e.feed(p[0], p[2])                                                          // p[1] overtaken
+			switch end {
+			case "unsubscribe":
+				if err := e.m.Unsubscribe("DTR_a"); err != nil {
+					t.Fatal(err)
+				}
+			case "close":
+				e.m.Close()
+			}
+			e.feed(p[1]) // arrives after: ignored
+			st := e.wantState("DTR_a", StateUnsubscribed)
+			if st.FramesCompleted != 1 || st.FramesIncomplete != 0 || st.FramesLost != 0 || st.PacketsLost != 0 || st.FramesCut != 1 {
+				t.Fatalf("after %s mid-frame: %+v", end, st)
+			}
+		})
+	}
+}
+
+// A subscription that begins in the middle of a frame (the SFU forwards
+// from the packet it is at) did not lose that frame's first packets: they
+// were sent before it. The frame counts as cut, not incomplete.
+func TestSubscriptionStartsMidFrame(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.subscribed("alice", "PA_1", 1, info("DTR_a", 1, "a"))
+	s := newStream()
+	s.mtu = 100
+	p := s.packets(t, 1, bytes.Repeat([]byte{7}, 250), packetizer.Extensions{}) // 3 packets
+	e.feed(p[1:]...)
+	e.feed(s.packets(t, 1, []byte("whole"), packetizer.Extensions{})...)
+	e.clk.advance(time.Minute)
+	e.m.Tick()
+	st := e.wantState("DTR_a", StateSubscribed)
+	if st.FramesCompleted != 1 || st.FramesIncomplete != 0 || st.FramesLost != 0 || st.PacketsLost != 0 || st.FramesCut != 1 {
+		t.Fatalf("a subscription begun mid-frame: %+v", st)
+	}
+	// Once the stream is under way, a frame missing its first packet is
+	// incomplete as ever.
+	p = s.packets(t, 1, bytes.Repeat([]byte{8}, 250), packetizer.Extensions{})
+	e.feed(p[1:]...)
+	e.feed(s.packets(t, 1, []byte("whole"), packetizer.Extensions{})...)
+	e.clk.advance(time.Minute)
+	e.m.Tick()
+	st = e.stats("DTR_a")
+	if st.FramesCompleted != 2 || st.FramesIncomplete != 1 || st.PacketsLost != 1 || st.FramesCut != 1 {
+		t.Fatalf("a frame missing its START: %+v", st)
+	}
+}
+
 // A send that fails ends the attempt with ErrDisconnected; the track is
 // still wanted, so the next join asks again.
 func TestSendFailure(t *testing.T) {

@@ -93,6 +93,7 @@ type counters struct {
 	ignored         uint64
 	frameBytes      uint64
 	overClientLimit uint64
+	cut             uint64
 	decrypted       uint64
 	decryptFailures [NumDecryptReasons]uint64
 	userTimestamps  uint64
@@ -135,7 +136,7 @@ func (t *RemoteTrack) live() bool {
 // startSubscription begins a subscription epoch on handle h: a fresh
 // reassembly, so sequence numbers before it are not counted lost.
 func (t *RemoteTrack) startSubscription(h uint16, now time.Time) {
-	t.endSubscription()
+	t.endSubscription(false)
 	t.handle = h
 	t.depkt = packetizer.NewDepacketizer(t.m.opts.Reassembly)
 	t.c.subscriptions++
@@ -143,14 +144,24 @@ func (t *RemoteTrack) startSubscription(h uint16, now time.Time) {
 	t.setState(StateSubscribed, now, "subscribed")
 }
 
-// endSubscription closes the current epoch: what is still missing is
-// counted (Flush), and its counters are folded into the track's.
-func (t *RemoteTrack) endSubscription() {
+// endSubscription closes the current epoch and folds its counters into
+// the track's. An epoch the SFU, the publisher or the connection ended is
+// flushed: what is still missing counts as lost or incomplete. One this
+// subscriber ended (cut: Unsubscribe, Close) is not: the rest of its
+// partial frames, and packets overtaken by later ones, may have been on
+// their way, so the partial frames count as cut and nothing as lost.
+func (t *RemoteTrack) endSubscription(cut bool) {
 	if t.depkt == nil {
 		return
 	}
-	t.depkt.Flush()
-	addStats(&t.folded, t.depkt.Stats())
+	if !cut {
+		t.depkt.Flush()
+	}
+	st := t.depkt.Stats()
+	if cut {
+		t.c.cut += uint64(st.FramesInFlight)
+	}
+	addStats(&t.folded, st)
 	t.depkt = nil
 	t.handle = 0
 }
@@ -169,6 +180,7 @@ func addStats(a *packetizer.DepacketizerStats, b packetizer.DepacketizerStats) {
 		a.IncompleteBy[i] += n
 	}
 	a.FramesLost += b.FramesLost
+	a.FramesJoinedMidway += b.FramesJoinedMidway
 }
 
 // receive measures one packet routed to the subscribed track. It is the
@@ -272,7 +284,7 @@ func (t *RemoteTrack) statsLocked() TrackStats {
 		Packets: c.packets, Bytes: c.bytes, PacketsIgnored: c.ignored,
 		PacketsLost: d.PacketsLost, PacketsDuplicate: d.PacketsDuplicate, PacketsReordered: d.PacketsReordered,
 		PacketsLate: d.PacketsLate, FramesCompleted: d.FramesCompleted, FramesIncomplete: d.FramesIncomplete,
-		IncompleteBy: d.IncompleteBy, FramesLost: d.FramesLost,
+		IncompleteBy: d.IncompleteBy, FramesLost: d.FramesLost, FramesCut: c.cut + d.FramesJoinedMidway,
 		FrameBytes: c.frameBytes, FrameSizes: c.sizes, FramesOverClientLimit: c.overClientLimit,
 		FramesDecrypted: c.decrypted, DecryptFailures: c.decryptFailures,
 		UserTimestamps: c.userTimestamps, Latency: c.latency, LatencyNegative: c.latencyNegative,

@@ -152,6 +152,12 @@ type DepacketizerStats struct {
 	FramesCompleted  uint64
 	FramesIncomplete uint64 // given up with packets missing, or too large; the sum of IncompleteBy
 	IncompleteBy     [NumIncompleteReasons]uint64
+	// FramesJoinedMidway counts frames the stream was joined in the
+	// middle of: their START precedes the first packet received (an SFU
+	// forwards a new subscriber from the packet it is at), and every
+	// packet from that one to their FINAL arrived. Nothing of them sent
+	// within the stream is missing, so they are not incomplete.
+	FramesJoinedMidway uint64
 	// FramesLost counts frame numbers, between the lowest and the highest
 	// received, of which no packet arrived (settled as PacketsLost is: a
 	// frame's packets all come before a later frame's). An empty frame
@@ -794,8 +800,12 @@ func (d *Depacketizer) remove(pt *partial) {
 
 func (d *Depacketizer) giveUp(pt *partial, why IncompleteReason) {
 	d.remove(pt)
-	d.stats.FramesIncomplete++
-	d.stats.IncompleteBy[why]++
+	if d.joinedMidway(pt) {
+		d.stats.FramesJoinedMidway++
+	} else {
+		d.stats.FramesIncomplete++
+		d.stats.IncompleteBy[why]++
+	}
 	g := givenUp{ts: pt.ts, ext: pt.ext, hi: pt.hi, final: pt.final, hasFinal: pt.hasFinal}
 	if pt.hasStart {
 		g.start = pt.start
@@ -805,6 +815,13 @@ func (d *Depacketizer) giveUp(pt *partial, why IncompleteReason) {
 		d.sweepGivenUp()
 	}
 	d.recycle(pt)
+}
+
+// joinedMidway reports whether pt began before the stream did: it lacks
+// its START, holds the first sequence received, and everything from
+// there to its FINAL.
+func (d *Depacketizer) joinedMidway(pt *partial) bool {
+	return !pt.hasStart && pt.hasFinal && pt.lo == d.base && uint64(len(pt.segs)) == pt.final-pt.lo+1
 }
 
 // sweepGivenUp drops records no packet can match any more (their frame

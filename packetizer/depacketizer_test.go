@@ -96,7 +96,11 @@ func TestDepacketizerShuffledWithLossAndDuplicates(t *testing.T) {
 			}
 		}
 		s := d.Stats()
-		if int(s.FramesCompleted+s.FramesIncomplete) != seen || int(s.FramesCompleted) != len(want) {
+		// A first frame whose START was dropped looks, from here, like a
+		// stream joined mid-frame (loss before the first packet received
+		// is never counted): joined midway, not incomplete.
+		if int(s.FramesCompleted+s.FramesIncomplete+s.FramesJoinedMidway) != seen || int(s.FramesCompleted) != len(want) ||
+			s.FramesJoinedMidway > 1 {
 			t.Fatalf("round %d: stats %+v", round, s)
 		}
 		if s.BufferedBytes != 0 || s.FramesInFlight != 0 {
@@ -402,5 +406,41 @@ func TestDepacketizerOptionsClamped(t *testing.T) {
 	d = NewDepacketizer(DepacketizerOptions{})
 	if d.opts != (DepacketizerOptions{DefaultMaxFramesInFlight, DefaultMaxBufferedBytes, DefaultReorderWindow, DefaultReorderDelay}) {
 		t.Fatalf("%+v", d.opts)
+	}
+}
+
+// A stream joined in the middle of a frame (the first packet received is
+// not its START) has that frame joined midway, not incomplete, when
+// everything from there to its FINAL arrived; a packet missing after the
+// first one received is loss as ever.
+func TestDepacketizerJoinedMidway(t *testing.T) {
+	for _, c := range []struct {
+		name                     string
+		deliver                  []int // of the first frame's 4 packets
+		midway, incomplete, lost uint64
+	}{
+		{"from the second packet", []int{1, 2, 3}, 1, 0, 0},
+		{"from the last packet", []int{3}, 1, 0, 0},
+		{"a hole after the first packet received", []int{1, 3}, 0, 1, 1},
+		{"no FINAL", []int{1, 2}, 0, 1, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, _ := NewPacketizer(1, 100, fixedClock())
+			d := NewDepacketizer(DepacketizerOptions{})
+			first := packetsOf(t, p, bytes.Repeat([]byte{1}, 300), Extensions{}) // 4 packets
+			for _, i := range c.deliver {
+				d.Push(first[i])
+			}
+			for _, pk := range packetsOf(t, p, []byte("next"), Extensions{}) {
+				if _, ok := d.Push(pk); !ok {
+					t.Fatal("the next frame did not complete")
+				}
+			}
+			d.Flush()
+			s := d.Stats()
+			if s.FramesJoinedMidway != c.midway || s.FramesIncomplete != c.incomplete || s.PacketsLost != c.lost || s.FramesCompleted != 1 {
+				t.Fatalf("%+v", s)
+			}
+		})
 	}
 }

@@ -2,9 +2,11 @@ package report
 
 import (
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 )
 
@@ -178,3 +180,48 @@ func TestRebase(t *testing.T) {
 	}
 }
 
+// A display reset rebases every cumulative counter of a remote track, so
+// a counter added to incoming.TrackStats and forgotten in Rebase fails
+// here rather than showing its total after a reset.
+func TestRebaseEveryRemoteCounter(t *testing.T) {
+	// Subscriptions counts the track's handles, not traffic: it is a
+	// level a reset does not touch.
+	levels := map[string]bool{"Subscriptions": true}
+	fill := func(v uint64) incoming.TrackStats {
+		s := incoming.TrackStats{Info: incoming.Info{SID: "DTR_x"}}
+		rv := reflect.ValueOf(&s).Elem()
+		for i := range rv.NumField() {
+			switch f := rv.Field(i); {
+			case f.Kind() == reflect.Uint64:
+				f.SetUint(v)
+			case f.Kind() == reflect.Array && f.Type().Elem().Kind() == reflect.Uint64:
+				for j := range f.Len() {
+					f.Index(j).SetUint(v)
+				}
+			}
+		}
+		return s
+	}
+	base := Snapshot{At: t0, Remote: []Remote{{Stats: fill(5)}}}
+	got := Snapshot{At: ms(1000), Remote: []Remote{{Stats: fill(7)}}}.Rebase(&base).Remote[0].Stats
+	rv := reflect.ValueOf(got)
+	for i := range rv.NumField() {
+		name, f := rv.Type().Field(i).Name, rv.Field(i)
+		want := uint64(2)
+		if levels[name] {
+			want = 7
+		}
+		switch {
+		case f.Kind() == reflect.Uint64:
+			if f.Uint() != want {
+				t.Errorf("%s = %d after the reset, want %d", name, f.Uint(), want)
+			}
+		case f.Kind() == reflect.Array && f.Type().Elem().Kind() == reflect.Uint64:
+			for j := range f.Len() {
+				if f.Index(j).Uint() != want {
+					t.Errorf("%s[%d] = %d after the reset, want %d", name, j, f.Index(j).Uint(), want)
+				}
+			}
+		}
+	}
+}
