@@ -53,6 +53,10 @@ var (
 
 	// ErrClosed is returned by a manager after Close.
 	ErrClosed = errors.New("data track manager closed")
+	// ErrTrackActive: Forget is for tracks that are unpublished.
+	ErrTrackActive = errors.New("track is still published or republishing")
+	// ErrUnknownTrack: no track with this handle is known.
+	ErrUnknownTrack = errors.New("no such track")
 )
 
 var reasonErrs = [...]error{ErrUnknown, ErrNotAllowed, ErrDuplicateName, ErrInvalidName, ErrTimeout,

@@ -72,9 +72,13 @@ type Options struct {
 	// MaxFrameAge drops a frame the sender reaches later than this after
 	// its push, with DropStale (default DefaultMaxFrameAge; < 0: never).
 	MaxFrameAge time.Duration
-	MTU         int      // default packetizer.MTU
-	E2EE        *E2EEKey // nil: publishing with E2EE fails clearly
-	Now         func() time.Time
+	// MaxRequestsInFlight bounds the publish, republish and unpublish
+	// requests awaiting the SFU's answer (default
+	// DefaultMaxRequestsInFlight); more wait here, in order, still pending.
+	MaxRequestsInFlight int
+	MTU                 int      // default packetizer.MTU
+	E2EE                *E2EEKey // nil: publishing with E2EE fails clearly
+	Now                 func() time.Time
 	// After makes the publish timeout's timer; tests inject their own.
 	After  func(time.Duration) <-chan time.Time
 	Logger *slog.Logger
@@ -97,6 +101,7 @@ type PendingPublish struct {
 	since time.Time
 	done  chan struct{} // closed once res is set
 	res   publishResult
+	slot  requestSlot // its request's place among those in flight
 }
 
 // Handle is the handle the request was sent with.
@@ -137,10 +142,22 @@ func (p *PendingPublish) Cancel() {
 }
 
 // settle records the outcome; the caller has taken p out of m.pending under
-// m.mu, which makes it the only one to settle p.
-func (p *PendingPublish) settle(r publishResult) {
+// m.mu, which makes it the only one to settle p. It frees p's request slot
+// and reports whether the request had gone out. m.mu must not be held.
+func (p *PendingPublish) settle(r publishResult) (sent bool) {
+	if p.end(r) {
+		p.m.gate.release()
+		return true
+	}
+	return false
+}
+
+// end is settle without freeing the slot: it reports whether p held one,
+// for the caller to release.
+func (p *PendingPublish) end(r publishResult) (held bool) {
 	p.res = r
 	close(p.done)
+	return p.slot.end()
 }
 
 // Manager publishes and tracks this participant's data tracks. Its
@@ -166,6 +183,8 @@ type Manager struct {
 	// watchers counts the publish- and republish-timeout goroutines; Close
 	// waits for them.
 	watchers sync.WaitGroup
+	// gate bounds the requests awaiting the SFU's answer.
+	gate requestGate
 
 	// queuedBytes is the payload bytes of every track's frames accepted and
 	// not yet finished with (Options.MaxQueuedBytes bounds it).
@@ -206,6 +225,9 @@ func NewManager(t Transport, opts Options) *Manager {
 	if opts.MTU <= 0 {
 		opts.MTU = packetizer.MTU
 	}
+	if opts.MaxRequestsInFlight <= 0 {
+		opts.MaxRequestsInFlight = DefaultMaxRequestsInFlight
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -222,6 +244,7 @@ func NewManager(t Transport, opts Options) *Manager {
 		nextHandle: 1,
 		pending:    map[uint16]*PendingPublish{},
 		active:     map[uint16]*LocalTrack{},
+		gate:       requestGate{max: opts.MaxRequestsInFlight},
 	}
 }
 
@@ -265,8 +288,10 @@ func (m *Manager) Publish(ctx context.Context, o PublishOptions) (*LocalTrack, e
 
 // StartPublish sends the publish request and returns at once with the
 // pending publish; its outcome comes with the SFU's answer, Cancel, the
-// publish timeout (ErrTimeout) or the connection's end. A bad name, a
-// closed manager or a request that cannot be sent fail at once.
+// publish timeout (ErrTimeout, counted from when the request went out) or
+// the connection's end. With Options.MaxRequestsInFlight requests out
+// already, the request waits for a slot, pending. A bad name, a closed
+// manager or a request that cannot be sent at once fail at once.
 func (m *Manager) StartPublish(o PublishOptions) (*PendingPublish, error) {
 	if len(o.Name) == 0 || len(o.Name) > MaxNameBytes {
 		return nil, &PublishError{Reason: ReasonInvalidName, Name: o.Name}
@@ -297,18 +322,34 @@ func (m *Manager) StartPublish(o PublishOptions) (*PendingPublish, error) {
 	m.watchers.Add(1)
 	m.mu.Unlock()
 
-	if err := m.t.SendPublishRequest(p.req); err != nil {
-		m.watchers.Done()
-		if m.takePending(h) {
-			p.settle(publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: o.Name, Handle: h,
-				Detail: "could not send the request", Err: err}})
-		}
-		// Else Reset or BeginRepublish failed it meanwhile: that outcome stands.
+	var sendErr error
+	if ran := m.gate.do(func() (kept bool) { kept, sendErr = m.sendPublish(p); return kept }); ran && sendErr != nil {
 		<-p.done
 		return nil, p.res.err
 	}
-	go m.watchPublish(p, m.opts.After(m.opts.PublishTimeout))
 	return p, nil
+}
+
+// sendPublish sends p's request once it has a slot, and starts its
+// timeout watcher, which owns the watchers count StartPublish added. A p
+// settled while it waited (Cancel, Reset) is not sent, and hands the slot
+// on (kept false). Else the slot is freed when p settles.
+func (m *Manager) sendPublish(p *PendingPublish) (kept bool, err error) {
+	if !p.slot.take() {
+		m.watchers.Done()
+		return false, nil
+	}
+	if err := m.t.SendPublishRequest(p.req); err != nil {
+		m.watchers.Done()
+		if m.takePending(p.req.Handle) {
+			p.settle(publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle,
+				Detail: "could not send the request", Err: err}})
+		}
+		// Else Reset or BeginRepublish failed it meanwhile: that outcome stands.
+		return true, err
+	}
+	go m.watchPublish(p, m.opts.After(m.opts.PublishTimeout))
+	return true, nil
 }
 
 // watchPublish gives up p when timeout fires first. It is owned by the
@@ -330,7 +371,9 @@ func (m *Manager) abandon(p *PendingPublish, err error) {
 	if !m.takePending(p.req.Handle) {
 		return
 	}
-	p.settle(publishResult{err: err})
+	if !p.settle(publishResult{err: err}) {
+		return // its request never went out
+	}
 	if uerr := m.t.SendUnpublishRequest(p.req.Handle); uerr != nil {
 		m.log.Debug("unpublish after abandoned publish", "handle", p.req.Handle, "err", uerr)
 	}
@@ -462,14 +505,28 @@ func (m *Manager) startUnpublish(t *LocalTrack) (<-chan struct{}, error) {
 		m.mu.Unlock()
 		return nil, fmt.Errorf("unpublish %q: %w", t.name, ErrTrackUnpublished)
 	}
-	if t.unpublishAck == nil {
+	first := t.unpublishAck == nil
+	if first {
 		t.unpublishAck = make(chan struct{})
 	}
 	ack := t.unpublishAck
 	m.mu.Unlock()
-	if err := m.t.SendUnpublishRequest(t.handle); err != nil {
-		m.finishUnpublish(t, "unpublished locally: could not tell the SFU: "+err.Error(), nil, DropUnpublished)
-		return nil, fmt.Errorf("unpublish %q: could not send the request, unpublished locally: %w", t.name, err)
+	if !first {
+		return ack, nil // asked already: the request is out or waits for a slot
+	}
+	var sendErr error
+	ran := m.gate.do(func() bool {
+		if !t.unpublishSlot.take() {
+			return false // the track ended while the request waited
+		}
+		if err := m.t.SendUnpublishRequest(t.handle); err != nil {
+			sendErr = err
+			m.finishUnpublish(t, "unpublished locally: could not tell the SFU: "+err.Error(), nil, DropUnpublished)
+		}
+		return true // freed when the track is finished
+	})
+	if ran && sendErr != nil {
+		return nil, fmt.Errorf("unpublish %q: could not send the request, unpublished locally: %w", t.name, sendErr)
 	}
 	return ack, nil
 }
@@ -509,6 +566,9 @@ func (m *Manager) detachLocked(t *LocalTrack, reason string, cause error) (ack c
 // as dropped with reason r) and then wakes Unpublish waiters, so an
 // Unpublish that returns finds the counters final.
 func (t *LocalTrack) finish(ack chan struct{}, r DropReason) {
+	if t.unpublishSlot.end() {
+		t.m.gate.release()
+	}
 	t.stop(r)
 	if ack != nil && ack != closedChan {
 		close(ack)
@@ -617,17 +677,19 @@ func (m *Manager) Republish() {
 	finishAll(ended)
 
 	for _, a := range attempts {
-		m.sendRepublish(a.t, a.done)
+		m.gate.do(func() bool { return m.sendRepublish(a.t, a.done) })
 	}
 }
 
-// sendRepublish sends one republish request and starts its timeout
-// watcher, which owns the watchers count Republish added for it.
-func (m *Manager) sendRepublish(t *LocalTrack, done chan struct{}) {
+// sendRepublish sends one republish request once it has a slot and
+// starts its timeout watcher, which owns the watchers count Republish
+// added for it and frees the slot when the attempt ends. It reports
+// whether it kept the slot.
+func (m *Manager) sendRepublish(t *LocalTrack, done chan struct{}) bool {
 	select {
 	case <-done: // already over (Reset, a newer rejoin): do not ask again
 		m.watchers.Done()
-		return
+		return false
 	default:
 	}
 	t.c.attempts.Add(1)
@@ -642,12 +704,14 @@ func (m *Manager) sendRepublish(t *LocalTrack, done chan struct{}) {
 	// Owned by the manager (Close waits for it); it ends with the attempt:
 	// answer, rejection, unpublish, a newer rejoin, Reset or timeout.
 	go m.watchRepublish(t, done, timeout)
+	return true
 }
 
 // watchRepublish gives up a republish attempt (done) that gets no answer
 // before timeout fires.
 func (m *Manager) watchRepublish(t *LocalTrack, done <-chan struct{}, timeout <-chan time.Time) {
 	defer m.watchers.Done()
+	defer m.gate.release()
 	select {
 	case <-done:
 		return
@@ -695,10 +759,18 @@ func (m *Manager) activeLocked() []*LocalTrack {
 
 // failPending fails publishes taken from the pending map as disconnected,
 // with local detail and the underlying cause (either may be empty).
+// Every one ends before any slot is freed: a freed slot must not send one
+// of them.
 func failPending(ps []*PendingPublish, detail string, cause error) {
+	var held []*PendingPublish
 	for _, p := range ps {
-		p.settle(publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle,
-			Detail: detail, Err: cause}})
+		if p.end(publishResult{err: &PublishError{Reason: ReasonDisconnected, Name: p.req.Name, Handle: p.req.Handle,
+			Detail: detail, Err: cause}}) {
+			held = append(held, p)
+		}
+	}
+	for _, p := range held {
+		p.m.gate.release()
 	}
 }
 
@@ -758,6 +830,23 @@ func (m *Manager) Tracks() []*LocalTrack {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.known)
+}
+
+// Forget drops an unpublished track from Tracks and Snapshot, and with it
+// its counters and history: a row the user removed. A track still active
+// is refused with ErrTrackActive, an unknown handle with ErrUnknownTrack.
+func (m *Manager) Forget(handle uint16) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.active[handle] != nil {
+		return ErrTrackActive
+	}
+	i := slices.IndexFunc(m.known, func(t *LocalTrack) bool { return t.handle == handle })
+	if i < 0 {
+		return ErrUnknownTrack
+	}
+	m.known = slices.Delete(m.known, i, i+1)
+	return nil
 }
 
 // Snapshot returns stats for every pending publish and every track

@@ -405,3 +405,30 @@ func TestUnpublishSendFails(t *testing.T) {
 	}
 	checkAddsUp(t, tr.Stats())
 }
+
+func TestForget(t *testing.T) {
+	h := newHarness(t, Options{})
+	a := h.publish("a", "DTR_a")
+	b := h.publish("b", "DTR_b")
+	if err := h.m.Forget(a.Handle()); !errors.Is(err, ErrTrackActive) {
+		t.Fatalf("forget a published track: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Unpublish(context.Background()) }()
+	h.m.HandleUnpublishResponse(recv(t, h.tr.unpublishes))
+	if err := recv(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Forget(a.Handle()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.m.Forget(a.Handle()); !errors.Is(err, ErrUnknownTrack) {
+		t.Fatalf("forget twice: %v", err)
+	}
+	if snap := h.m.Snapshot(); len(snap) != 1 || snap[0].Handle != b.Handle() {
+		t.Fatalf("snapshot after forget: %+v", snap)
+	}
+	if tr := h.m.Tracks(); len(tr) != 1 || tr[0] != b {
+		t.Fatalf("tracks after forget: %v", tr)
+	}
+}

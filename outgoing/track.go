@@ -43,6 +43,9 @@ type LocalTrack struct {
 
 	sid   atomic.Pointer[string]
 	state atomic.Int32 // PublishState
+	// unpublishSlot is the unpublish request's place among the requests in
+	// flight; freed when the track is finished.
+	unpublishSlot requestSlot
 
 	c     counters
 	queue chan frame

@@ -94,7 +94,7 @@ func decode(payload []byte, decl schema.Decl, o Options) Frame {
 		err = json.Unmarshal(payload, &v)
 	case schema.FrameCBOR:
 		kind = KindCBOR
-		err = cbor.Unmarshal(payload, &v)
+		err = cborMode.Unmarshal(payload, &v)
 	case schema.FrameMsgpack:
 		kind = KindMsgpack
 		err = msgpack.Unmarshal(payload, &v)
@@ -249,3 +249,13 @@ func printable(b []byte) bool {
 	}
 	return controls*20 <= len(b)
 }
+
+// cborMode decodes other participants' bytes with bounds: nesting, and
+// the elements a 4 KiB head can claim, well below the library's defaults.
+var cborMode = func() cbor.DecMode {
+	m, err := cbor.DecOptions{MaxNestedLevels: 32, MaxArrayElements: 4096, MaxMapPairs: 4096}.DecMode()
+	if err != nil {
+		panic(err) // constant options
+	}
+	return m
+}()

@@ -8,8 +8,8 @@ import (
 )
 
 // Rebase returns s with every figure counted from base on, as a display
-// reset wants it: cumulative counters minus base's (per handle), errors
-// and history before base.At left out. Levels (queued, in grace) stay as
+// reset wants it: cumulative counters minus base's (per handle), errors,
+// history and connection events before base.At left out. Levels (queued, in grace) stay as
 // they are. Latency is rebased where it is computed (Recorder.Fill's
 // since). A nil base returns s unchanged.
 func (s Snapshot) Rebase(base *Snapshot) Snapshot {
@@ -21,6 +21,19 @@ func (s Snapshot) Rebase(base *Snapshot) Snapshot {
 		old[base.Local[i].Handle] = &base.Local[i]
 	}
 	out := s
+	from := base.At.Truncate(time.Second)
+	out.ConnHistory = nil
+	for _, sec := range s.ConnHistory {
+		if !sec.Start.Before(from) {
+			out.ConnHistory = append(out.ConnHistory, sec)
+		}
+	}
+	out.ConnEvents = nil
+	for _, ev := range s.ConnEvents {
+		if !ev.At.Before(base.At) {
+			out.ConnEvents = append(out.ConnEvents, ev)
+		}
+	}
 	out.Local = make([]Local, len(s.Local))
 	for i, l := range s.Local {
 		if b := old[l.Handle]; b != nil {

@@ -10,14 +10,17 @@ import (
 
 // Recorder keeps, per track handle, the recent samples that rates come
 // from, a per-second history, per-second latency histograms and the first
-// and last frame times for whole-run averages. The session samples every
-// track at SampleInterval and reports each frame's latency as it arrives;
-// Fill then computes a Local's figures. It is safe for concurrent use.
+// and last frame times for whole-run averages, and the connection's
+// per-second history and state changes. The session samples every track
+// and the connection at SampleInterval and reports each frame's latency
+// as it arrives; Fill and FillConn then compute a Snapshot's figures. It
+// is safe for concurrent use.
 type Recorder struct {
 	history int
 
 	mu     sync.Mutex
 	tracks map[Key]*trackRec
+	conn   connRec
 }
 
 // Key names a track in the recorder: a local track by its handle, a
@@ -56,12 +59,15 @@ type trackRec struct {
 
 	secStart time.Time // start of the second being filled
 	secBase  Totals    // totals at secStart
-	history  []Second  // ring of complete seconds
-	hn       int       // seconds completed
+	history  []Second  // complete seconds: grows to histMax, then a ring
+	histMax  int
+	hn       int // seconds completed
 
-	lat     [latencySeconds]latencySecond // ring by second
-	run     histogram.Histogram           // every frame of the run, in ns
-	latSeen histogram.Histogram           // ObserveLatencies' previous cumulative histogram
+	// lat is a ring by second, each slot made when a latency first falls
+	// in it: an idle track carries no histograms.
+	lat     [latencySeconds]*latencySecond
+	run     histogram.Histogram // every frame of the run, in ns
+	latSeen histogram.Histogram // ObserveLatencies' previous cumulative histogram
 }
 
 type latencySecond struct {
@@ -72,7 +78,7 @@ type latencySecond struct {
 func (r *Recorder) track(h Key) *trackRec {
 	t := r.tracks[h]
 	if t == nil {
-		t = &trackRec{history: make([]Second, r.history)}
+		t = &trackRec{histMax: r.history}
 		r.tracks[h] = t
 	}
 	return t
@@ -114,7 +120,11 @@ func (t *trackRec) closeSecond(tot Totals) {
 	if ls := t.latencyFor(t.secStart, false); ls != nil {
 		s.LatencyP50, s.LatencyP99, s.LatencyFrames = quantile(&ls.h, 0.5), quantile(&ls.h, 0.99), ls.h.Count()
 	}
-	t.history[t.hn%len(t.history)] = s
+	if len(t.history) < t.histMax {
+		t.history = append(t.history, s)
+	} else {
+		t.history[t.hn%len(t.history)] = s
+	}
 	t.hn++
 	t.secBase = tot
 }
@@ -122,12 +132,17 @@ func (t *trackRec) closeSecond(tot Totals) {
 // latencyFor is the histogram of the second starting at sec; create makes
 // (or recycles) its slot.
 func (t *trackRec) latencyFor(sec time.Time, create bool) *latencySecond {
-	ls := &t.lat[sec.Unix()%int64(len(t.lat))]
-	if ls.start.Equal(sec) {
+	slot := &t.lat[sec.Unix()%int64(len(t.lat))]
+	ls := *slot
+	if ls != nil && ls.start.Equal(sec) {
 		return ls
 	}
 	if !create {
 		return nil
+	}
+	if ls == nil {
+		ls = &latencySecond{}
+		*slot = ls
 	}
 	ls.start = sec
 	ls.h.Reset()
@@ -190,9 +205,8 @@ func (r *Recorder) Figures(key Key, now time.Time, cur Totals, since time.Time, 
 	if since.After(from) {
 		from = since.Truncate(time.Second)
 	}
-	for i := range t.lat {
-		ls := &t.lat[i]
-		if !ls.start.IsZero() && !ls.start.Before(from) && !ls.start.After(now) {
+	for _, ls := range t.lat {
+		if ls != nil && !ls.start.IsZero() && !ls.start.Before(from) && !ls.start.After(now) {
 			h.Merge(&ls.h)
 		}
 	}

@@ -45,6 +45,11 @@ type Snapshot struct {
 	Remote []Remote
 	// Loopback says a loopback subscriber measures delivery (Local[i].Rx).
 	Loopback bool
+	// ConnHistory has one entry per complete second, oldest first.
+	ConnHistory []ConnSecond
+	// ConnEvents are the connection's state changes, oldest first (the
+	// last MaxConnEvents).
+	ConnEvents []ConnEvent
 }
 
 // Local is one local track: one handle, one row.

@@ -157,7 +157,7 @@ func BenchmarkDirectPion(b *testing.B) {
 func benchDirect(b *testing.B, size int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	api := newWebRTCAPI(testLog, netHooks{})
+	api := newWebRTCAPI(testLog, netHooks{}, true)
 	offerer, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		b.Fatal(err)

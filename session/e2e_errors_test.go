@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
 	"github.com/livekit/protocol/livekit"
 )
 
@@ -261,6 +263,13 @@ func testE2EResumeAfterSignalDrop(t *testing.T) {
 	if tr.Info().SID != sid || tr.State() != outgoing.StatePublished || tr.Stats().PublishAttempts != 1 {
 		t.Fatalf("track changed: %+v", tr.Info())
 	}
+	// The report keeps it for the charts: the reconnect among the
+	// connection's events, and counted in its second.
+	eventually(t, 5*time.Second, "the reconnect in the report", func() bool {
+		snap := s.Report(nil)
+		return slices.ContainsFunc(snap.ConnEvents, func(e report.ConnEvent) bool { return e.Reconnected }) &&
+			slices.ContainsFunc(snap.ConnHistory, func(c report.ConnSecond) bool { return c.Reconnects == 1 })
+	})
 	before := rx(s, tr).Frames
 	eventually(t, 15*time.Second, "frames after resume", func() bool {
 		_ = tr.Probe().Push(64)

@@ -193,7 +193,7 @@ func (st *localState) track(lt *outgoing.LocalTrack) *Track {
 	defer st.mu.Unlock()
 	if st.lt == nil {
 		st.lt = lt
-		st.source = probe.NewSource(st.stream, lt.TryPush, nil)
+		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push)
 	}
 	return &Track{LocalTrack: lt, st: st}
 }
@@ -256,6 +256,23 @@ func (s *Session) PublishWith(ctx context.Context, o PublishOptions) (*Track, er
 	return p.Result()
 }
 
+// Forget drops an unpublished track (outgoing.Manager.Forget) and
+// everything the session recorded of it: its ledgers and its history.
+// Frames of its stream still arriving count as foreign from then on.
+func (s *Session) Forget(handle uint16) error {
+	if err := s.mgr.Forget(handle); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if st := s.locals[handle]; st != nil {
+		delete(s.streams, st.stream)
+		delete(s.locals, handle)
+	}
+	s.mu.Unlock()
+	s.rec.Forget(report.LocalKey(handle))
+	return nil
+}
+
 // WaitFollowed waits until the loopback subscriber follows tr (holds a
 // subscription to its current SID), so that every frame pushed from then
 // on is expected to arrive; at once without a loopback. A run that pushes
@@ -276,10 +293,12 @@ func (s *Session) WaitFollowed(ctx context.Context, tr *Track) error {
 	return nil
 }
 
-// sample records every local track's totals (the session's sampler runs
-// it every report.SampleInterval) and expires the ledgers' grace periods.
+// sample records the connection's status and every local track's totals
+// (the session's sampler runs it every report.SampleInterval) and expires
+// the ledgers' grace periods.
 func (s *Session) sample(now time.Time) {
 	s.checkStall(now)
+	s.rec.SampleConn(now, s.Status())
 	s.sampleRemote(now)
 	if now.Sub(s.lastTick) >= time.Second {
 		s.lastTick = now
@@ -365,6 +384,7 @@ func (s *Session) Report(base *report.Snapshot) report.Snapshot {
 		snap.Local = append(snap.Local, l)
 	}
 	snap.Remote = s.remotes(now, since)
+	s.rec.FillConn(&snap, since)
 	return snap.Rebase(base)
 }
 

@@ -28,7 +28,7 @@ type netHooks struct {
 }
 
 // newWebRTCAPI builds the pion API every PeerConnection of a peer uses.
-func newWebRTCAPI(log *slog.Logger, hooks netHooks) *webrtc.API {
+func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.API {
 	se := webrtc.SettingEngine{}
 	// pion logs to stderr unless told otherwise; that would corrupt the TUI.
 	se.LoggerFactory = pionLoggerFactory(log)
@@ -38,6 +38,12 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks) *webrtc.API {
 	// mDNS candidates only help browsers hide their addresses; resolving
 	// them needs multicast, which containers and CI often lack.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if loopbackOnly {
+		// The SFU is on this machine: gather, and so bind ICE sockets,
+		// on loopback only, as the embedded SFU listens; nothing on
+		// the network can reach either.
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
 	if n, err := stdnet.NewNet(); err == nil {
 		se.SetNet(bigBufferNet{Net: n, cut: hooks.cut})
 	}

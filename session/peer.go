@@ -92,7 +92,7 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		sigLost:   make(chan struct{}),
 		pcChange:  make(chan struct{}),
 	}
-	p.api = newWebRTCAPI(cfg.log, cfg.net)
+	p.api = newWebRTCAPI(cfg.log, cfg.net, isLoopbackURL(cfg.url))
 
 	lkLog := protocolLogger(cfg.log)
 	sig := &dataTrackSignalling{Signalling: signalling.NewSignalling(signalling.SignallingParams{Logger: lkLog})}

@@ -131,9 +131,8 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 	s.p = p
 	s.mu.Unlock()
 	s.setConnected(p, false)
-	s.wg.Add(2)
+	s.wg.Add(1)
 	go s.supervise(p)
-	go s.runSampler()
 
 	if cfg.Loopback {
 		lb, err := startLoopback(ctx, s)
@@ -144,6 +143,9 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 			s.loop = lb
 		}
 	}
+	// After s.loop is set: the sampler reads it without a lock.
+	s.wg.Add(1)
+	go s.runSampler()
 	return s, nil
 }
 

@@ -25,18 +25,21 @@ import (
 // and received + lost + in grace = sent. Publishes wait for an answer the
 // test gives (answers), or for Cancel.
 type fakeBackend struct {
-	mu       sync.Mutex
-	now      func() time.Time
-	status   session.Status
-	locals   []*fakeLocal // handle order
-	rec      *report.Recorder
-	answers  chan publishAnswer
-	started  chan *fakePending // each StartPublish, for tests to follow
-	calls    []string
-	e2ee     []bool
-	closed   bool
-	quit     chan struct{} // closed by Close: unanswered publishes give up
-	loopback bool
+	mu      sync.Mutex
+	now     func() time.Time
+	status  session.Status
+	locals  []*fakeLocal // handle order
+	rec     *report.Recorder
+	answers chan publishAnswer
+	// answerFor, when it has the name, answers that publish instead of
+	// answers: tests choose the order publishes finish in.
+	answerFor map[string]chan publishAnswer
+	started   chan *fakePending // each StartPublish, for tests to follow
+	calls     []string
+	e2ee      []bool
+	closed    bool
+	quit      chan struct{} // closed by Close: unanswered publishes give up
+	loopback  bool
 	// closeGate, when set, holds Close until it is closed (a hung goodbye).
 	closeGate chan struct{}
 	tracks    map[string]*fakeTrack
@@ -49,13 +52,15 @@ type publishAnswer struct {
 
 // fakeLocal is one local track's state in the fake session.
 type fakeLocal struct {
-	l         report.Local // identity, state, timeline, errors
-	out       outgoing.Counters
-	rx        report.Receive
-	latency   []time.Duration // cycled through, one per frame received
-	latI      int
-	firstSent time.Time
-	lastSent  time.Time
+	l       report.Local // identity, state, timeline, errors
+	out     outgoing.Counters
+	rx      report.Receive
+	latency []time.Duration // cycled through, one per frame received
+	// lossPerStep of the frames sent in each advance never arrive.
+	lossPerStep uint64
+	latI        int
+	firstSent   time.Time
+	lastSent    time.Time
 }
 
 func newFakeBackend() *fakeBackend {
@@ -64,7 +69,7 @@ func newFakeBackend() *fakeBackend {
 		status:   session.Status{State: session.StateConnected, URL: "ws://127.0.0.1:7880", Room: "demo-room", Identity: "alice", RTT: 800 * time.Microsecond},
 		rec:      report.NewRecorder(0),
 		answers:  make(chan publishAnswer, 8),
-		started:  make(chan *fakePending, 8),
+		started:  make(chan *fakePending, 64),
 		quit:     make(chan struct{}),
 		loopback: true,
 		tracks:   map[string]*fakeTrack{},
@@ -121,19 +126,21 @@ func (f *fakeBackend) Report(base *report.Snapshot) report.Snapshot {
 		f.rec.Fill(&l, now, fl.totals(), since)
 		snap.Local = append(snap.Local, l)
 	}
+	f.rec.FillConn(&snap, since)
 	return snap.Rebase(base)
 }
 
 // advance moves the clock one step of d, with each published track
 // sending fps[name] frames/s of size bytes and dropping drops[name]
 // frames (queue full) in the step; every frame sent arrives, with the
-// track's latencies. The recorder samples every track, as the session's
-// sampler does.
+// track's latencies. The recorder samples the connection and every
+// track, as the session's sampler does.
 func (f *fakeBackend) advance(c *clock, d time.Duration, fps map[string]float64, size int, drops map[string]uint64) {
 	c.t = c.t.Add(d)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
+	f.rec.SampleConn(now, f.status)
 	for _, fl := range f.locals {
 		if fl.l.State == outgoing.StatePending {
 			continue
@@ -155,8 +162,10 @@ func (f *fakeBackend) advance(c *clock, d time.Duration, fps map[string]float64,
 			}
 			fl.lastSent = now
 		}
-		fl.rx.Frames += n
-		fl.rx.Bytes += n * uint64(size)
+		lost := min(fl.lossPerStep, n)
+		fl.rx.Lost += lost
+		fl.rx.Frames += n - lost
+		fl.rx.Bytes += (n - lost) * uint64(size)
 		for range min(n, 50) {
 			if len(fl.latency) > 0 {
 				f.rec.ObserveLatency(report.LocalKey(fl.l.Handle), now, fl.latency[fl.latI%len(fl.latency)])
@@ -244,13 +253,17 @@ func (f *fakeBackend) StartPublish(o session.PublishOptions) (Pending, error) {
 		rx: report.Receive{Subscribed: true, Grace: probe.DefaultLossGrace}}
 	fl.out.PublishAttempts = 1
 	f.locals = append(f.locals, fl)
+	answers := f.answers
+	if ch := f.answerFor[o.Name]; ch != nil {
+		answers = ch
+	}
 	f.mu.Unlock()
 	p := &fakePending{f: f, handle: h, name: o.Name, cancel: make(chan struct{}), done: make(chan struct{})}
 	f.started <- p
 	go func() {
 		defer close(p.done)
 		select {
-		case a := <-f.answers:
+		case a := <-answers:
 			p.err = a.err
 		case <-p.cancel:
 			p.err = &outgoing.PublishError{Reason: outgoing.ReasonCancelled, Name: o.Name, Handle: h}
@@ -278,11 +291,16 @@ func (f *fakeBackend) StartPublish(o session.PublishOptions) (Pending, error) {
 }
 
 type fakeTrack struct {
-	mu          sync.Mutex
-	handle      uint16
-	name        string
-	pushes      int
-	full        int // pushes beyond this are refused with QueueFull
+	mu     sync.Mutex
+	handle uint16
+	name   string
+	pushes int // frames taken
+	// capacity, when set, bounds the frames queued: a push beyond it is
+	// refused with QueueFull, a waiting push waits until drain makes room.
+	capacity    int
+	queued      int
+	refused     int           // pushes refused (counted dropped)
+	room        chan struct{} // closed and replaced by drain
 	unpublished bool
 	late        int           // pushes after Unpublish was called
 	gate        chan struct{} // when set, each push waits for a token (a slow frame)
@@ -295,7 +313,7 @@ func (t *fakeTrack) Probe() *probe.Source {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.src == nil {
-		t.src = probe.NewSource(0, t.tryPush, nil)
+		t.src = probe.NewSource(0, t.tryPush, nil).WithWait(t.waitPush)
 	}
 	return t.src
 }
@@ -312,12 +330,58 @@ func (t *fakeTrack) tryPush(p []byte, ts uint64) error {
 	if t.unpublished {
 		t.late++
 	}
-	if t.full > 0 && t.pushes >= t.full {
+	if t.capacity > 0 && t.queued >= t.capacity {
+		t.refused++
 		return &outgoing.PushError{Track: t.name, Drop: outgoing.DropQueueFull}
 	}
 	t.pushes++
+	t.queued++
 	return nil
 }
+
+// waitPush is outgoing.LocalTrack.Push: it waits for room, and counts
+// nothing when ctx ends first.
+func (t *fakeTrack) waitPush(ctx context.Context, p []byte, ts uint64) error {
+	for {
+		t.mu.Lock()
+		if t.capacity == 0 || t.queued < t.capacity {
+			t.mu.Unlock()
+			return t.tryPush(p, ts)
+		}
+		if t.room == nil {
+			t.room = make(chan struct{})
+		}
+		room := t.room
+		t.mu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// setCapacity bounds the track's queue (0: unbounded).
+func (t *fakeTrack) setCapacity(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.capacity = n
+}
+
+// drain sends n queued frames (all with n < 0), making room.
+func (t *fakeTrack) drain(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if n < 0 || n > t.queued {
+		n = t.queued
+	}
+	t.queued -= n
+	if t.room != nil && n > 0 {
+		close(t.room)
+		t.room = nil
+	}
+}
+
 func (t *fakeTrack) Unpublish(context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/logbuf"
 	"github.com/dttui/dttui/tui/theme"
@@ -106,6 +107,62 @@ func droppingScenario(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 	h.send(tickMsg(c.t))
 }
 
+// chartsScenario is six minutes of two tracks, a second at a time, with
+// what a chart is for: telemetry's rate wanders; at 3:00 its path slows
+// for 20 s (queue-full drops, latency climbing, frames lost); at 4:00 the
+// signal connection drops and resumes 2 s later, the track republished
+// under a new SID meanwhile (its pushes dropped as republishing); the RTT
+// wobbles. The chart pane shows by itself at 140x40 and is asked for (t)
+// at 80x24.
+func chartsScenario(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	publishTracks(t, h, b, 500, 1024, "telemetry", "chat")
+	h.m.tracks[2].rate = 50
+	calm := []time.Duration{500 * time.Microsecond, 600 * time.Microsecond, 700 * time.Microsecond, 2100 * time.Microsecond}
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	for i := range 360 {
+		fps := map[string]float64{"telemetry": 350 + 150*math.Sin(float64(i)/30), "chat": 50 + 10*math.Sin(float64(i)/7)}
+		var drops map[string]uint64
+		b.edit("telemetry", func(fl *fakeLocal) {
+			fl.latency, fl.lossPerStep = calm, 0
+			if i >= 180 && i < 200 {
+				slow := time.Duration(i-179) * 2 * time.Millisecond
+				fl.latency = []time.Duration{slow, slow + 3*time.Millisecond, 2 * slow}
+				fl.lossPerStep = 3
+				drops = map[string]uint64{"telemetry": uint64(20 * (i - 179))}
+			}
+			switch i {
+			case 240:
+				fl.l.State, fl.l.Since = outgoing.StateRepublishing, at(i)
+				fl.out.PublishAttempts++
+				fl.l.Timeline = append(fl.l.Timeline, outgoing.StateChange{At: at(i), State: outgoing.StateRepublishing, SID: "DTR_telemetry", Reason: "reconnecting; will republish"})
+			case 242:
+				fl.l.State, fl.l.Since = outgoing.StatePublished, at(i)
+				fl.l.Timeline = append(fl.l.Timeline, outgoing.StateChange{At: at(i), State: outgoing.StatePublished, SID: "DTR_telemetry2", Reason: "republished after reconnect"})
+			}
+			if fl.l.State == outgoing.StateRepublishing {
+				fl.out.FramesPushed += 300
+				fl.out.DroppedBy[outgoing.DropRepublishing] += 300
+				fl.out.FramesDropped += 300
+			}
+		})
+		b.mu.Lock()
+		b.status.RTT = 800*time.Microsecond + time.Duration(400*math.Sin(float64(i)/25))*time.Microsecond
+		switch i {
+		case 240:
+			b.status.State, b.status.Since = session.StateReconnecting, at(i).Add(300*time.Millisecond)
+		case 242:
+			b.status.State, b.status.Since, b.status.Reconnects = session.StateConnected, at(i).Add(200*time.Millisecond), 1
+		}
+		b.mu.Unlock()
+		b.advance(c, time.Second, fps, 1024, drops)
+	}
+	h.send(tickMsg(c.t))
+	h.send(press("k")) // telemetry
+	if !h.m.chartsShown() {
+		h.send(press("t"))
+	}
+}
+
 var scenarios = []scenario{
 	{"empty", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {}},
 	{"pending", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
@@ -131,6 +188,7 @@ var scenarios = []scenario{
 		droppingScenario(t, h, b, c)
 		h.send(press("d"))
 	}},
+	{"charts", chartsScenario},
 	{"prompt", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		publishTracks(t, h, b, 100, 1024, "telemetry")
 		traffic(h, b, c, 30, map[string]float64{"telemetry": 100}, 1024, nil)

@@ -70,6 +70,9 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 		h.send(press("l"))
 		h.send(press("p"))
 		h.m.prompt.SetValue(strings.Repeat("a-very-long-track-name-", 10))
+	case "charts":
+		h.send(press("d"))
+		h.send(press("t"))
 	case "help":
 		h.send(press("?"))
 	case "logs":
@@ -90,7 +93,7 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 // Glow-style resize test: every state at every size, including absurd
 // ones, draws at most h lines of at most w cells.
 func TestViewFitsEverySize(t *testing.T) {
-	for _, state := range []string{"plain", "panes", "help", "logs", "connect-error", "quitting"} {
+	for _, state := range []string{"plain", "panes", "charts", "help", "logs", "connect-error", "quitting"} {
 		for _, th := range []theme.Theme{theme.Plain(), theme.Color()} {
 			h := stateModel(t, state, th)
 			for _, sz := range resizeSizes {

@@ -69,8 +69,7 @@ func (m Model) onConnected(msg connectedMsg) (tea.Model, tea.Cmd) {
 	}
 	m.b = msg.b
 	m.refresh()
-	cmds := m.autostart()
-	return m, tea.Batch(cmds...)
+	return m, m.autostart()
 }
 
 // retry connects again after a failed connect (r), as at start: the

@@ -55,7 +55,7 @@ func TestBurstDoesNotBlockUpdate(t *testing.T) {
 		t.Fatal("burst never finished")
 	}
 	h.send(msg)
-	if tr.count() != defaultBurst || !strings.Contains(h.m.statusMsg, "pushed 100 frame(s)") {
+	if tr.count() != defaultBurst || !strings.Contains(h.m.statusMsg, "pushed 100/100 frames") {
 		t.Fatalf("pushed %d, status %q", tr.count(), h.m.statusMsg)
 	}
 	if h.m.tracks[tr.handle].burst != nil {
@@ -350,4 +350,36 @@ func gatedTrack(t *testing.T, h *harness, b *fakeBackend, name string) (*fakeTra
 	tr.gate = gate
 	tr.mu.Unlock()
 	return tr, gate
+}
+
+// --track publishes start in the order given, so handles follow it, and
+// the first stays selected however the SFU's answers come back.
+func TestAutostartFollowsTrackOrder(t *testing.T) {
+	b := newFakeBackend()
+	names := []string{"alpha", "bravo", "charlie"}
+	b.answerFor = map[string]chan publishAnswer{}
+	for _, n := range names {
+		b.answerFor[n] = make(chan publishAnswer, 1)
+	}
+	c := &clock{t: t0}
+	b.now = c.now
+	var auto []AutoTrack
+	for _, n := range names {
+		auto = append(auto, AutoTrack{Name: n})
+	}
+	h := newHarness(t, New(b, Options{Theme: theme.Plain(), Now: c.now, Tick: time.Hour, Autostart: auto}))
+	h.send(tea.WindowSizeMsg{Width: 100, Height: 20})
+	h.init()
+	for k, i := range []int{0, 2, 1} {
+		b.answerFor[names[i]] <- publishAnswer{}
+		h.until(names[i]+" published", 5*time.Second, func(m Model) bool { return len(m.tracks) == k+1 })
+	}
+	for i, n := range names {
+		if tu := h.m.tracks[uint16(i+1)]; tu == nil || tu.track.Name() != n {
+			t.Fatalf("handle %d is not %q: %v", i+1, n, b.calls)
+		}
+	}
+	if r, _ := h.m.selectedRow(); r.L.Name != "alpha" {
+		t.Fatalf("selected %q, want the first --track", r.L.Name)
+	}
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/common"
+	"github.com/dttui/dttui/tui/components/charts"
+	"github.com/dttui/dttui/tui/components/filter"
 	"github.com/dttui/dttui/tui/components/helpview"
 	"github.com/dttui/dttui/tui/components/logpane"
 	"github.com/dttui/dttui/tui/components/prompt"
@@ -51,6 +53,9 @@ type Options struct {
 	// URL is the server the header names while connecting; credentials
 	// and query are removed before it is shown.
 	URL string
+	// BurstTimeout bounds a burst that waits for queue room (b). Default
+	// DefaultBurstTimeout.
+	BurstTimeout time.Duration
 	// QuitTimeout bounds closing on quit (generators stopped, tracks
 	// unpublished, room left). Default 5 s.
 	QuitTimeout time.Duration
@@ -99,12 +104,17 @@ type Model struct {
 	status session.Status
 	// snap is the report the rows were built from; base the report at the
 	// last reset (nil: none), from which every figure counts.
-	snap     report.Snapshot
-	base     *report.Snapshot
-	rows     []row
-	tracks   map[uint16]*trackUI
-	pending  map[uint16]Pending // publishes in flight, by handle
-	failed   []failedRow
+	snap    report.Snapshot
+	base    *report.Snapshot
+	rows    []row
+	tracks  map[uint16]*trackUI
+	pending map[uint16]Pending // publishes in flight, by handle
+	failed  []failedRow
+	// hidden are the ended tracks the user removed from the table (x):
+	// handles are never reused, so a hidden handle is that track only.
+	hidden map[uint16]bool
+	// all is how many track rows there are before the filter.
+	all      int
 	selected string // row key, stable across re-sorts
 
 	sort       sortMode
@@ -117,6 +127,8 @@ type Model struct {
 	// while it is open or focused.
 	prompt *prompt.Model
 	help   *helpview.Model
+	filter *filter.Model
+	charts *charts.Model
 	logs   *logpane.Model // nil without Options.Logs
 
 	statusMsg string
@@ -144,6 +156,9 @@ func New(b Backend, o Options) Model {
 	if o.DefaultSize <= 0 {
 		o.DefaultSize = defaultSize
 	}
+	if o.BurstTimeout <= 0 {
+		o.BurstTimeout = DefaultBurstTimeout
+	}
 	if o.QuitTimeout <= 0 {
 		o.QuitTimeout = defaultQuitTimeout
 	}
@@ -160,6 +175,9 @@ func New(b Backend, o Options) Model {
 		width: 80, height: 24,
 		tracks:  map[uint16]*trackUI{},
 		pending: map[uint16]Pending{},
+		hidden:  map[uint16]bool{},
+		filter:  filter.New(ctx, k),
+		charts:  charts.New(ctx, k),
 		burstN:  defaultBurst,
 		prompt:  prompt.New(ctx, k, o.E2EEAvailable),
 		help:    helpview.New(ctx, k),
@@ -190,7 +208,7 @@ func (m Model) Init() tea.Cmd {
 	if m.conn != nil {
 		cmds = append(cmds, m.conn.cmd(m.opts.Connect))
 	} else if m.b != nil {
-		cmds = append(cmds, m.autostart()...)
+		cmds = append(cmds, m.autostart())
 	}
 	return tea.Batch(cmds...)
 }
@@ -217,6 +235,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onConnected(msg)
 	case publishStartedMsg:
 		return m.onPublishStarted(msg)
+	case autostartMsg:
+		return m.onAutostart(msg)
 	case publishDoneMsg:
 		return m.onPublished(msg)
 	case burstDoneMsg:
@@ -241,6 +261,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd := m.publishCmd(msg.Name, msg.E2EE, nil)
 		m.refresh()
 		return m, tea.Batch(cmd, m.flash(fmt.Sprintf("publishing %q…", msg.Name), false))
+	case filter.ChangedMsg:
+		m.buildRows()
+		return m, nil
 	case prompt.RefusedMsg:
 		return m, m.flash(msg.Reason, true) // the prompt stays open to fix it
 	case closedMsg:
@@ -279,9 +302,11 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.help.Update(msg)
 	case m.logsFocused() && m.logs.Handles(msg):
 		return m, m.logs.Update(msg)
+	case m.filter.Editing():
+		return m, m.filter.Update(msg)
 	case msg.Paste:
 		// Pasted text never runs commands (bubbletea's rule too).
-		return m, m.flash("pasted text goes only into the prompt or the log search", true)
+		return m, m.flash("pasted text goes only into the prompt, the filter or the log search", true)
 	}
 	return m.updateKeys(msg)
 }
@@ -312,7 +337,7 @@ func (m Model) onRunes(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 // typing says a text input has the keys: runes are text, not commands.
 func (m Model) typing() bool {
-	return m.prompt.IsOpen() || (m.logsFocused() && m.logs.Searching())
+	return m.prompt.IsOpen() || m.filter.Editing() || (m.logsFocused() && m.logs.Searching())
 }
 
 // logsFocused says the open log pane has the keys.
@@ -345,6 +370,13 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.move(1)
 	case key.Matches(msg, k.Detail):
 		m.showDetail = !m.showDetail
+	case key.Matches(msg, k.Charts):
+		m.charts.Toggle(m.chartsShown())
+	case key.Matches(msg, k.ChartWindow):
+		m.charts.Update(msg)
+		if !m.chartsShown() {
+			m.charts.Toggle(false)
+		}
 	case key.Matches(msg, k.Logs):
 		m.toggleLogs()
 	case key.Matches(msg, k.Pause):
@@ -352,7 +384,15 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Sort):
 		m.sort = (m.sort + 1) % numSorts
 		m.sortRows()
-		return m, m.flash("sort by "+m.sort.String(), false)
+	case key.Matches(msg, k.Filter):
+		return m, m.filter.Edit()
+	case key.Matches(msg, k.FilterClear) && m.filter.Active():
+		m.filter.Clear()
+		m.buildRows()
+	case key.Matches(msg, k.Remove):
+		return m.remove()
+	case key.Matches(msg, k.RemoveAll):
+		return m.removeAll()
 	case key.Matches(msg, k.BurstMore):
 		m.burstN = min(m.burstN*10, 100_000)
 		return m, m.flash(fmt.Sprintf("burst size %d", m.burstN), false)
@@ -372,7 +412,7 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		if key.Matches(msg, k.Retry) {
 			return m.retry()
 		}
-		for _, b := range []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.RateDn, k.SizeUp, k.SizeDn, k.Reset} {
+		for _, b := range []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.PushOne, k.Burst, k.Flood, k.Generator, k.RateUp, k.RateDn, k.SizeUp, k.SizeDn, k.Reset} {
 			if key.Matches(msg, b) {
 				return m, m.flash(m.notConnected(), true)
 			}
@@ -388,9 +428,11 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Unpublish):
 		return m.unpublish()
 	case key.Matches(msg, k.PushOne):
-		return m.push(1)
+		return m.push(1, flood)
 	case key.Matches(msg, k.Burst):
-		return m.push(m.burstN)
+		return m.push(m.burstN, deliver)
+	case key.Matches(msg, k.Flood):
+		return m.push(m.burstN, flood)
 	case key.Matches(msg, k.Generator):
 		return m.toggleGen()
 	case key.Matches(msg, k.RateUp):

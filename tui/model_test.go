@@ -2,6 +2,7 @@ package tui
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/tui/theme"
 )
 
 func TestPublishFlowPendingThenPublished(t *testing.T) {
@@ -107,20 +109,91 @@ func TestPushOneAndBurst(t *testing.T) {
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
 	tr := publishNow(t, h, b, "x")
 	h.send(press("space"))
-	if tr.count() != 1 {
-		t.Fatalf("push one: %d", tr.count())
+	if tr.count() != 1 || !strings.Contains(h.m.statusMsg, `pushed 1 frame of 1 KiB to "x"`) {
+		t.Fatalf("push one: %d, %q", tr.count(), h.m.statusMsg)
 	}
 	h.send(press("b"))
-	if tr.count() != 1+defaultBurst {
-		t.Fatalf("burst: %d", tr.count())
+	h.until("the burst's report", 5*time.Second, func(m Model) bool { return strings.Contains(m.statusMsg, "burst") })
+	if tr.count() != 1+defaultBurst || !strings.Contains(h.m.statusMsg, `burst to "x": pushed 100/100 frames of 1 KiB, each waiting for queue room`) {
+		t.Fatalf("burst: %d, %q", tr.count(), h.m.statusMsg)
 	}
-	h.send(press("N")) // burst size 10
-	tr.mu.Lock()
-	tr.full = tr.pushes + 3
-	tr.mu.Unlock()
+}
+
+// With the queue's 16 frames, a burst (b) still delivers every frame: it
+// waits for room as the sender drains the queue. A flood (f) pushes all
+// at once and the queue drops what it cannot hold, in the words of the
+// table's columns: every frame pushed, the refused ones dropped.
+func TestBurstDeliversFloodDrops(t *testing.T) {
+	b := newFakeBackend()
+	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
+	tr := publishNow(t, h, b, "x")
+	tr.setCapacity(outgoing.DefaultQueueCapacity)
+	// The sender: drains whatever is queued until the burst is done.
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				tr.drain(-1)
+				runtime.Gosched()
+			}
+		}
+	}()
 	h.send(press("b"))
-	if v := plain(h.m); !strings.Contains(v, "pushed 3/10") || !strings.Contains(v, "queue full") {
-		t.Fatalf("drops not reported:\n%s", v)
+	h.until("the burst's report", 10*time.Second, func(m Model) bool { return strings.Contains(m.statusMsg, "burst to") })
+	close(stop)
+	<-sent
+	if tr.count() != defaultBurst || tr.refused != 0 || h.m.statusErr ||
+		!strings.Contains(h.m.statusMsg, `burst to "x": pushed 100/100 frames of 1 KiB, each waiting for queue room`) {
+		t.Fatalf("burst: taken %d, refused %d, status %q", tr.count(), tr.refused, h.m.statusMsg)
+	}
+
+	tr.drain(-1)
+	h.send(press("f"))
+	h.until("the flood's report", 5*time.Second, func(m Model) bool { return strings.Contains(m.statusMsg, "flood to") })
+	want := `flood to "x": pushed 100/100 frames of 1 KiB at once: 16 queued, 84 dropped (frame dropped: queue full)`
+	if tr.count() != defaultBurst+16 || tr.refused != 84 || !h.m.statusErr || h.m.statusMsg != want {
+		t.Fatalf("flood: taken %d, refused %d, status %q", tr.count(), tr.refused, h.m.statusMsg)
+	}
+}
+
+// A burst whose queue never makes room gives up at the burst timeout and
+// says how many frames it never pushed; unpublish stops one at once.
+func TestBurstStopsWithoutRoom(t *testing.T) {
+	b := newFakeBackend()
+	c := &clock{t: t0}
+	b.now = c.now
+	h := newHarness(t, New(b, Options{Theme: theme.Plain(), Now: c.now, Tick: time.Hour, BurstTimeout: 50 * time.Millisecond}))
+	tr := publishNow(t, h, b, "full")
+	tr.setCapacity(5)
+	h.send(press("b"))
+	h.until("the burst's report", 5*time.Second, func(m Model) bool { return strings.Contains(m.statusMsg, "burst to") })
+	want := `burst to "full": pushed 5/100 frames of 1 KiB in 50ms; the queue had no room for the other 95, not pushed`
+	if tr.count() != 5 || !h.m.statusErr || h.m.statusMsg != want {
+		t.Fatalf("taken %d, status %q", tr.count(), h.m.statusMsg)
+	}
+}
+
+// Unpublish stops a burst that waits for room at once; the frames it had
+// not pushed are never pushed.
+func TestUnpublishStopsAWaitingBurst(t *testing.T) {
+	b := newFakeBackend()
+	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
+	tr := publishNow(t, h, b, "stuck")
+	tr.setCapacity(5)
+	h.send(press("b"))
+	job := h.m.tracks[tr.handle].burst
+	for tr.count() < 5 {
+		runtime.Gosched()
+	}
+	h.send(press("u")) // halts the burst, then unpublishes
+	h.until("the burst's report", 5*time.Second, func(m Model) bool { return m.tracks[tr.handle].burst == nil })
+	if job.attempted != 5 || !strings.Contains(h.m.statusMsg, `burst to "stuck": pushed 5/100 frames of 1 KiB; stopped, the other 95 not pushed`) {
+		t.Fatalf("attempted %d, status %q", job.attempted, h.m.statusMsg)
 	}
 }
 
@@ -223,9 +296,16 @@ func TestResetCountersAndSort(t *testing.T) {
 	if r, _ := h.m.selectedRow(); r.L.Out.FramesPushed != 0 || r.L.Out.FramesDropped != 0 {
 		t.Fatalf("after reset %+v", r.L.Out)
 	}
-	h.send(press("s"))
-	if h.m.sort != sortName || !strings.Contains(h.m.statusMsg, "sort by name") {
-		t.Fatalf("sort %v", h.m.sort)
+	// The order is in the header: an arrow on the column, its direction.
+	head := func() string { return strings.Split(plain(h.m), "\n")[1] }
+	if !strings.Contains(head(), " ▲H ") {
+		t.Fatalf("sort by handle not shown: %q", head())
+	}
+	for _, want := range []string{"NAME▲", "▼BYTES/S", "▼DROPPED", " ▲H "} {
+		h.send(press("s"))
+		if !strings.Contains(head(), want) || strings.Count(head(), "▲")+strings.Count(head(), "▼") != 1 {
+			t.Fatalf("sort %v: header %q, want %q", h.m.sort, head(), want)
+		}
 	}
 }
 

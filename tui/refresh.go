@@ -24,6 +24,12 @@ func (s sortMode) String() string {
 	return [...]string{"handle", "name", "rate", "drops"}[s]
 }
 
+// column is the table column the order follows, and its direction.
+func (s sortMode) column() tracktable.Sort {
+	return [...]tracktable.Sort{{Column: tracktable.ColHandle}, {Column: tracktable.ColName},
+		{Column: tracktable.ColBytes, Desc: true}, {Column: tracktable.ColDropped, Desc: true}}[s]
+}
+
 // refresh takes the session's report and rebuilds the rows; it runs at
 // the UI tick, so the cost of the display does not depend on the packet
 // rate. Every figure comes from the report (rebased on the last reset):
@@ -33,8 +39,22 @@ func (m *Model) refresh() {
 		m.snap = m.b.Report(m.base)
 		m.status = m.snap.Connection
 	}
+	m.buildRows()
+}
+
+// buildRows makes the rows from the report last taken: the tracks not
+// removed, then the failed publishes, narrowed by the filter.
+func (m *Model) buildRows() {
 	rows := make([]row, 0, len(m.snap.Local)+len(m.failed))
+	m.all = 0
 	for _, l := range m.snap.Local {
+		if m.hidden[l.Handle] {
+			continue
+		}
+		m.all++
+		if !m.filter.Match(l.Name) {
+			continue
+		}
 		r := row{Row: tracktable.Row{L: l, Dropping: dropping(l)}}
 		if t := m.tracks[l.Handle]; t != nil {
 			r.ui = t
@@ -43,6 +63,9 @@ func (m *Model) refresh() {
 	}
 	for i := range m.failed {
 		f := &m.failed[i]
+		if !m.filter.Match(f.name) {
+			continue
+		}
 		rows = append(rows, row{failed: f, Row: tracktable.Row{L: report.Local{Handle: f.handle, Name: f.name, Since: f.at}, Failed: f.err}})
 	}
 	m.rows = rows
@@ -92,3 +115,9 @@ func (m *Model) sortRows() {
 
 // pendingRow reports whether r is a publish still waiting for the SFU.
 func pendingRow(r row) bool { return r.failed == nil && r.L.State == outgoing.StatePending }
+
+// ended says whether a row is over: a track unpublished, or a publish that
+// failed. Only those can be removed from the table.
+func ended(r row) bool {
+	return r.failed != nil || r.L.State == outgoing.StateUnpublished
+}

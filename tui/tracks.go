@@ -9,6 +9,8 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/report/series"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/components/tracktable"
@@ -95,6 +97,17 @@ type row struct {
 	failed *failedRow // set for a failed publish
 }
 
+// series is what the row charts (nil: nothing, for a failed publish). A
+// local track's row charts its history and the connection's events; a
+// row of another kind gives its own set.
+func (r row) series(snap report.Snapshot) *series.Set {
+	if r.failed != nil {
+		return nil
+	}
+	s := series.Local(r.L, snap.ConnEvents)
+	return &s
+}
+
 func (r row) key() string {
 	if r.failed != nil {
 		return "failed:" + r.failed.name + r.failed.at.String()
@@ -125,13 +138,39 @@ func (m *Model) publishCmd(name string, e2ee bool, auto *AutoTrack) tea.Cmd {
 	}
 }
 
-func (m *Model) autostart() []tea.Cmd {
-	var cmds []tea.Cmd
-	for i := range m.opts.Autostart {
-		a := m.opts.Autostart[i]
-		cmds = append(cmds, m.publishCmd(a.Name, a.E2EE, &a))
+// autostartMsg is the --track publishes, started in the order given.
+type autostartMsg []publishStartedMsg
+
+// autostart starts the --track publishes one after the other, off the UI
+// goroutine: StartPublish returns at once with the handle, so handles and
+// rows follow the order of the flags, and the selection stays on the
+// first.
+func (m *Model) autostart() tea.Cmd {
+	if len(m.opts.Autostart) == 0 {
+		return nil
 	}
-	return cmds
+	b, autos := m.b, m.opts.Autostart
+	return func() tea.Msg {
+		out := make(autostartMsg, 0, len(autos))
+		for i := range autos {
+			a := autos[i]
+			p, err := b.StartPublish(session.PublishOptions{Name: a.Name, E2EE: a.E2EE})
+			out = append(out, publishStartedMsg{p: p, name: a.Name, auto: &a, err: err})
+		}
+		return out
+	}
+}
+
+func (m Model) onAutostart(msg autostartMsg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	for i, st := range msg {
+		next, cmd := m.onPublishStarted(st)
+		m, cmds = next.(Model), append(cmds, cmd)
+		if i == 0 && st.err == nil && st.p != nil {
+			m.selected = fmt.Sprintf("h%d", st.p.Handle())
+		}
+	}
+	return m, tea.Batch(cmds...)
 }
 
 func (m Model) onPublishStarted(msg publishStartedMsg) (tea.Model, tea.Cmd) {
@@ -144,7 +183,9 @@ func (m Model) onPublishStarted(msg publishStartedMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	m.pending[p.Handle()] = p
-	m.selected = fmt.Sprintf("h%d", p.Handle())
+	if msg.auto == nil {
+		m.selected = fmt.Sprintf("h%d", p.Handle()) // the user's new row
+	}
 	m.refresh()
 	return m, func() tea.Msg {
 		<-p.Done()
@@ -185,7 +226,9 @@ func (m Model) onPublished(msg publishDoneMsg) (tea.Model, tea.Cmd) {
 	}
 	tu := newTrackUI(t, m.opts.DefaultRate, m.opts.DefaultSize)
 	m.tracks[t.Handle()] = tu
-	m.selected = fmt.Sprintf("h%d", t.Handle())
+	if msg.auto == nil {
+		m.selected = fmt.Sprintf("h%d", t.Handle())
+	}
 	text := fmt.Sprintf("published %q as handle %d", p.Name(), t.Handle())
 	if msg.auto != nil && msg.auto.Rate > 0 {
 		tu.rate, tu.size = msg.auto.Rate, max(msg.auto.Size, minSize)
@@ -208,14 +251,34 @@ func problem(err error) string {
 	return err.Error()
 }
 
+// DefaultBurstTimeout bounds a burst that waits for queue room (b): the
+// frames not pushed by then are never pushed, and the status line says
+// how many.
+const DefaultBurstTimeout = 30 * time.Second
+
+// burstMode is how a burst meets a full queue.
+type burstMode int
+
+const (
+	// deliver (b) waits for room for every frame: all of them are sent
+	// unless the track stops taking frames or the burst timeout passes.
+	deliver burstMode = iota
+	// flood (f) pushes every frame at once: the queue takes what it holds
+	// and drops the rest (queue full), as a producer that never waits
+	// would see it.
+	flood
+)
+
 // burstJob is a burst running on its own goroutine, owned by its track.
 type burstJob struct {
 	n, size int
+	mode    burstMode
 	cancel  context.CancelFunc
 	done    chan struct{}
 	// Set before done closes.
 	accepted, attempted int
 	err                 error
+	timedOut            bool
 }
 
 func (j *burstJob) Halt() { j.cancel() }
@@ -227,10 +290,10 @@ type burstDoneMsg struct {
 }
 
 // push sends n probe frames to the selected track off the UI goroutine:
-// a 1000-frame burst of 4 MiB frames takes a while to build, and the UI
-// must keep drawing meanwhile. Every frame it pushes is counted by the
-// track as sent or dropped.
-func (m Model) push(n int) (tea.Model, tea.Cmd) {
+// a delivering burst waits on the queue, and a 1000-frame burst of 4 MiB
+// frames takes a while to build; the UI keeps drawing meanwhile. Every
+// frame it pushes is counted by the track as sent or dropped.
+func (m Model) push(n int, mode burstMode) (tea.Model, tea.Cmd) {
 	t := m.selectedTrack()
 	if t == nil {
 		return m, m.flash("select a published track first (p publishes one)", true)
@@ -239,13 +302,20 @@ func (m Model) push(n int) (tea.Model, tea.Cmd) {
 		return m, m.flash(fmt.Sprintf("a burst of %d is still running on %q", j.n, t.track.Name()), true)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &burstJob{n: n, size: t.size, cancel: cancel, done: make(chan struct{})}
+	j := &burstJob{n: n, size: t.size, mode: mode, cancel: cancel, done: make(chan struct{})}
 	t.burst = j
-	src := t.src
+	src, timeout := t.src, m.opts.BurstTimeout
 	go func() {
 		defer close(j.done)
 		defer cancel()
-		j.accepted, j.attempted, j.err = src.BurstContext(ctx, j.n, j.size)
+		if mode == flood {
+			j.accepted, j.attempted, j.err = src.BurstContext(ctx, j.n, j.size)
+			return
+		}
+		dctx, stop := context.WithTimeout(ctx, timeout)
+		defer stop()
+		j.accepted, j.attempted, j.err = src.Deliver(dctx, j.n, j.size)
+		j.timedOut = ctx.Err() == nil && dctx.Err() != nil
 	}()
 	return m, func() tea.Msg {
 		<-j.done
@@ -253,6 +323,8 @@ func (m Model) push(n int) (tea.Model, tea.Cmd) {
 	}
 }
 
+// onBurstDone says what the burst did in the table's words: every frame
+// it pushed is in PUSHED, and every one the queue refused is in DROPPED.
 func (m Model) onBurstDone(msg burstDoneMsg) (tea.Model, tea.Cmd) {
 	t, j := msg.t, msg.job
 	if t.burst == j {
@@ -261,14 +333,31 @@ func (m Model) onBurstDone(msg burstDoneMsg) (tea.Model, tea.Cmd) {
 	if m.quitting {
 		return m, nil
 	}
-	size, name := format.Bytes(float64(j.size)), t.track.Name()
-	switch {
-	case j.attempted < j.n:
-		return m, m.flash(fmt.Sprintf("burst to %q stopped after %d/%d frames of %s", name, j.attempted, j.n, size), false)
-	case j.err != nil:
-		return m, m.flash(fmt.Sprintf("pushed %d/%d frames of %s to %q; dropped: %v", j.accepted, j.n, size, name, problem(j.err)), true)
+	if j.n == 1 && j.attempted == 1 {
+		if j.accepted == 0 {
+			return m, m.flash(fmt.Sprintf("pushed 1 frame of %s to %q; dropped (%s)", format.Bytes(float64(j.size)), t.track.Name(), problem(j.err)), true)
+		}
+		return m, m.flash(fmt.Sprintf("pushed 1 frame of %s to %q", format.Bytes(float64(j.size)), t.track.Name()), false)
 	}
-	return m, m.flash(fmt.Sprintf("pushed %d frame(s) of %s to %q", j.accepted, size, name), false)
+	what := "burst"
+	if j.mode == flood {
+		what = "flood"
+	}
+	head := fmt.Sprintf("%s to %q: pushed %d/%d frames of %s", what, t.track.Name(), j.attempted, j.n, format.Bytes(float64(j.size)))
+	dropped := j.attempted - j.accepted
+	switch {
+	case j.timedOut:
+		return m, m.flash(fmt.Sprintf("%s in %s; the queue had no room for the other %d, not pushed", head, m.opts.BurstTimeout, j.n-j.attempted), true)
+	case j.attempted < j.n:
+		return m, m.flash(fmt.Sprintf("%s; stopped, the other %d not pushed", head, j.n-j.attempted), false)
+	case dropped > 0 && j.mode == flood:
+		return m, m.flash(fmt.Sprintf("%s at once: %d queued, %d dropped (%s)", head, j.accepted, dropped, problem(j.err)), true)
+	case dropped > 0:
+		return m, m.flash(fmt.Sprintf("%s; %d dropped (%s)", head, dropped, problem(j.err)), true)
+	case j.mode == flood:
+		return m, m.flash(head+" at once; the queue took them all", false)
+	}
+	return m, m.flash(head+", each waiting for queue room", false)
 }
 
 func (m Model) toggleGen() (tea.Model, tea.Cmd) {
@@ -356,4 +445,53 @@ func (m Model) unpublish() (tea.Model, tea.Cmd) {
 		defer cancel()
 		return unpublishDoneMsg{name: tr.Name(), err: tr.Unpublish(ctx)}
 	})
+}
+
+// remove takes the selected ended row off the table (x). The session still
+// accounts for the track; the table stops showing it.
+func (m Model) remove() (tea.Model, tea.Cmd) {
+	r, ok := m.selectedRow()
+	if !ok || !ended(r) {
+		return m, m.flash("x removes an unpublished or failed row; u unpublishes a track first", true)
+	}
+	m.forget(r)
+	m.buildRows()
+	return m, m.flash(fmt.Sprintf("removed %q from the table", r.L.Name), false)
+}
+
+// removeAll takes every ended row off the table (X), the filter's too.
+func (m Model) removeAll() (tea.Model, tea.Cmd) {
+	n := 0
+	for _, l := range m.snap.Local {
+		if !m.hidden[l.Handle] && l.State == outgoing.StateUnpublished {
+			m.forget(row{Row: tracktable.Row{L: l}})
+			n++
+		}
+	}
+	n += len(m.failed)
+	m.failed = nil
+	m.buildRows()
+	if n == 0 {
+		return m, m.flash("no unpublished or failed rows to remove", false)
+	}
+	return m, m.flash(fmt.Sprintf("removed %d ended row(s) from the table", n), false)
+}
+
+// forget removes an ended row: a failed publish from the list, a track
+// by its handle (its pushers, stopped at unpublish, are halted anyway).
+func (m *Model) forget(r row) {
+	if r.failed != nil {
+		for i := range m.failed {
+			if &m.failed[i] == r.failed {
+				m.failed = append(m.failed[:i:i], m.failed[i+1:]...)
+				return
+			}
+		}
+		return
+	}
+	m.hidden[r.L.Handle] = true
+	if t := m.tracks[r.L.Handle]; t != nil {
+		t.halt()
+		delete(m.tracks, r.L.Handle)
+	}
 }

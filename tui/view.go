@@ -8,9 +8,11 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/report/series"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/banner"
 	"github.com/dttui/dttui/tui/components/detail"
+	"github.com/dttui/dttui/tui/components/filter"
 	"github.com/dttui/dttui/tui/components/header"
 	"github.com/dttui/dttui/tui/components/helpview"
 	"github.com/dttui/dttui/tui/components/logpane"
@@ -86,6 +88,8 @@ func (m Model) footerKeys() (hints, essentials []key.Binding) {
 		return m.help.ShortHelp(), k.TypingEssentials()
 	case m.logsFocused() && m.logs.Searching():
 		return m.logs.ShortHelp(), k.TypingEssentials()
+	case m.filter.Editing():
+		return m.filter.ShortHelp(), k.TypingEssentials()
 	case m.logsFocused():
 		return m.logs.ShortHelp(), k.Essentials()
 	case m.b == nil:
@@ -94,27 +98,36 @@ func (m Model) footerKeys() (hints, essentials []key.Binding) {
 	return k.ShortHelp(), k.Essentials()
 }
 
-// body stacks the table and the open panes in bodyH lines. The prompt is
-// placed first (it is what the user is typing into), then the table gets
-// its header, selected row and totals, then the detail pane, then the
-// log pane; a pane that does not fit at its minimum is not shown, and
-// what is left goes to the table's other rows. A log pane that has the
-// keys takes the room before the table's other rows do.
-func (m Model) body(ctx common.Context, w, bodyH int) string {
-	var bottom []string // panes under the table, top to bottom
+// layout is the body's heights, line for line (0: not shown).
+type layout struct {
+	prompt, filter, detail, charts, logs, table int
+	d                                           *detail.Model // sized, when shown
+}
+
+// layout shares bodyH lines out. The prompt is placed first (it is what
+// the user is typing into), then the filter bar, then the table gets its
+// header, selected row and totals, then the detail pane, then the charts
+// (what the table's other rows leave, by themselves from AutoHeight up, or
+// when asked for), then the log pane; a pane that does not fit at its
+// minimum is not shown, and what is left goes to the table's other rows.
+// A log pane that has the keys takes the room before the table's other
+// rows do.
+func (m Model) layout(ctx common.Context, w, bodyH int, rows []tracktable.Row) layout {
+	var l layout
 	avail := bodyH
-	var promptView string
 	if m.prompt.IsOpen() {
-		m.prompt.SetSize(w, prompt.Lines)
-		promptView = m.prompt.View()
+		l.prompt = prompt.Lines
 		avail -= prompt.Lines
 	}
 	if m.b == nil && m.connErr != nil {
-		return m.connectFailed(ctx, w, avail, promptView)
+		return l
 	}
-
-	rows := m.tableRows()
+	if m.filter.Active() && avail > tableMin {
+		l.filter = filter.Lines
+		avail -= filter.Lines
+	}
 	tableNeed := 2 + max(len(rows), 1)
+	tableExtra := max(tableNeed-tableMin, 0)
 	rest := avail - min(tableNeed, tableMin, avail)
 	logMin := logpane.MinHeight
 	showLogs := m.showLogs && m.logs != nil
@@ -133,29 +146,106 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 			room = min(room, max(detail.MinHeight, rest/3))
 		}
 		d.SetSize(w, min(d.Want(w), room))
+		l.detail, l.d = d.Height, d
 		rest -= d.Height
-		bottom = append(bottom, d.View())
+	}
+	// The charts take what the table's other rows and the log pane's
+	// minimum leave; asked for, they take the table's rows too. With the
+	// log pane open, they share the room with it.
+	most := rest
+	if showLogs && rest >= logMin {
+		most -= logMin
+	}
+	room := most - tableExtra
+	if showLogs {
+		room, most = min(room, most/2), most/2
+	}
+	if m.b != nil { // before the connection there is nothing to chart
+		l.charts = m.charts.Room(w, room, most, showLogs)
+		rest -= l.charts
 	}
 	if showLogs && rest >= logMin {
-		lh := rest
+		l.logs = rest
 		if !focused {
 			// The table's remaining rows come first, the log pane takes the rest.
-			lh = max(logMin, rest-max(tableNeed-tableMin, 0))
+			l.logs = max(logMin, rest-tableExtra)
 		}
-		bottom = append(bottom, m.logView(w, lh))
-		rest -= lh
+		rest -= l.logs
+	}
+	l.table = avail - l.detail - l.charts - l.logs
+	return l
+}
+
+// body draws the table and the open panes as layout placed them.
+func (m Model) body(ctx common.Context, w, bodyH int) string {
+	rows := m.tableRows()
+	l := m.layout(ctx, w, bodyH, rows)
+	var promptView string
+	if l.prompt > 0 {
+		m.prompt.SetSize(w, prompt.Lines)
+		promptView = m.prompt.View()
+	}
+	if m.b == nil && m.connErr != nil {
+		return m.connectFailed(ctx, w, bodyH-l.prompt, promptView)
 	}
 	tt := tracktable.New(ctx)
-	if m.b == nil {
+	switch {
+	case m.b == nil:
 		tt.Empty = "waiting for the connection…"
+	case m.filter.Value() != "" && m.all+len(m.failed) > 0:
+		tt.Empty = "no row matches /" + m.filter.Value()
 	}
 	tt.Rows, tt.Selected = rows, m.selectedIndex()
-	tt.SetSize(w, avail-sumHeights(bottom))
-	views := append([]string{tt.View()}, bottom...)
+	tt.Sort = m.sort.column()
+	if m.filter.Active() {
+		tt.Of = m.all
+	}
+	tt.SetSize(w, l.table)
+	views := []string{tt.View()}
+	if l.filter > 0 {
+		m.filter.Shown, m.filter.Of = m.shownTracks(), m.all
+		m.filter.SetSize(w, filter.Lines)
+		views = append(views, m.filter.View())
+	}
+	if l.d != nil {
+		views = append(views, l.d.View())
+	}
+	if l.charts > 0 {
+		views = append(views, m.chartView(w, l.charts))
+	}
+	if l.logs > 0 {
+		views = append(views, m.logView(w, l.logs))
+	}
 	if promptView != "" {
 		views = append(views, promptView)
 	}
 	return lipgloss.JoinVertical(lipgloss.Left, views...)
+}
+
+// chartView draws the chart pane: the selected row's series (each kind of
+// row gives its own) and the connection's.
+func (m Model) chartView(w, h int) string {
+	c := m.charts
+	c.Title, c.Track, c.Conn, c.At = "no track selected", nil, series.Connection(m.snap), m.snap.At
+	if r, ok := m.selectedRow(); ok {
+		c.Title, c.Track = r.L.Name, r.series(m.snap)
+		if r.failed != nil {
+			c.Title += " (its publish failed: nothing to chart)"
+		}
+	}
+	c.SetSize(w, h)
+	return c.View()
+}
+
+// chartsShown says whether the chart pane is on screen at the current
+// size.
+func (m Model) chartsShown() bool {
+	w, h := m.width, m.height
+	if w < MinWidth || h < MinHeight || m.help.IsOpen() {
+		return false
+	}
+	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
+	return m.layout(ctx, w, h-3, m.tableRows()).charts > 0
 }
 
 // logView sizes the log pane, with the embedded SFU's join details
@@ -183,14 +273,6 @@ func (m Model) pinned() []string {
 		room = "<room>"
 	}
 	return []string{head, fmt.Sprintf("join: set -a; . %s; set +a; lk room join --identity viewer %s", l.EnvFile, room)}
-}
-
-func sumHeights(views []string) int {
-	n := 0
-	for _, v := range views {
-		n += lipgloss.Height(v)
-	}
-	return n
 }
 
 // connectFailed says in words why there is no connection, with the log
@@ -250,4 +332,16 @@ func fitBlock(s string, w, h int, pad bool) string {
 		lines = append(lines, "")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// shownTracks is how many track rows (not failed publishes) the filter
+// lets through.
+func (m Model) shownTracks() int {
+	n := 0
+	for _, r := range m.rows {
+		if r.failed == nil {
+			n++
+		}
+	}
+	return n
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dttui/dttui/load"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
@@ -64,9 +65,11 @@ type options struct {
 	E2EEPassphrase                string
 	Tracks                        []trackSpec
 	Headless                      bool
-	Local                         bool
-	Duration                      time.Duration
-	Loopback                      bool
+	// Report is --report: the HTML report of a headless run.
+	Report   string
+	Local    bool
+	Duration time.Duration
+	Loopback bool
 	// LoopbackSet says --loopback was given: then it is not turned off
 	// quietly for lack of a key to mint its token.
 	LoopbackSet    bool
@@ -83,6 +86,10 @@ type options struct {
 	MetricsAddr            string
 	MaxQueuedBytes         int64
 	MaxFrameAge, LossGrace time.Duration
+	// Load mode: Participants publishers with Tracks each and Subscribers
+	// receiving them all, joining at Ramp per second.
+	Participants, Subscribers int
+	Ramp                      float64
 	// Notices are things the user should know about how the command line
 	// was read (e.g. LIVEKIT_API_* left to the remote server they name).
 	Notices []string
@@ -134,6 +141,17 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 				return o, usagef("--%s: %v", c.flag, err)
 			}
 		}
+	}
+	if o.Participants > 0 {
+		if err := checkLoad(&o, given); err != nil {
+			return o, err
+		}
+	}
+	if o.Report != "" && o.Participants > 0 {
+		return o, usagef("--report is for --headless runs of one participant; load mode prints its summary (dttui summary merges several)")
+	}
+	if o.Report != "" && !o.Headless {
+		return o, usagef("--report is for --headless runs (the UI shows its charts with t)")
 	}
 	if o.Duration < 0 {
 		return o, usagef("--duration %s: must be positive (0: until interrupted)", o.Duration)
@@ -286,6 +304,7 @@ type flagSet struct {
 	trackOpts                                 []string // --encoding, --schema, --framing as "flag\x00value"
 	duration, publishTimeout, localPort, pass string
 	maxQueued, maxAge, grace                  string
+	participants, subscribers, ramp           string
 }
 
 func newFlagSet(o *options) *flagSet {
@@ -309,6 +328,7 @@ func newFlagSet(o *options) *flagSet {
 		return nil
 	})
 	fs.BoolVar(&o.Headless, "headless", false, "no UI: one JSON line of stats per second on stdout")
+	fs.StringVar(&o.Report, "report", "", "with --headless, write an HTML report with charts of the run to `file` at the end")
 	fs.Func("duration", "with --headless, stop after this `duration` (e.g. 10s, 1m30s), connect included; default: until interrupted", func(s string) error {
 		f.duration = s
 		return nil
@@ -349,6 +369,18 @@ func newFlagSet(o *options) *flagSet {
 	})
 	fs.Func("loss-grace", fmt.Sprintf("a frame not at the loopback subscriber this long after it was sent is lost (a `duration`, default %s)", probe.DefaultLossGrace), func(s string) error {
 		f.grace = s
+		return nil
+	})
+	fs.Func("participants", "load mode (implies --headless): `N` publishing participants, each with every --track, each its own connection; a summary table on stderr at the end", func(s string) error {
+		f.participants = s
+		return nil
+	})
+	fs.Func("subscribers", fmt.Sprintf("load mode: `M` participants that subscribe to every track and measure delivery and latency (default %d; 0: none)", defaultLoadSubscribers), func(s string) error {
+		f.subscribers = s
+		return nil
+	})
+	fs.Func("ramp", fmt.Sprintf("load mode: participants joining per second (a `rate`, default %g)", load.DefaultRamp), func(s string) error {
+		f.ramp = s
 		return nil
 	})
 	fs.BoolVar(&o.Version, "version", false, "print dttui's version and the LiveKit and pion versions it was built with")
@@ -399,6 +431,9 @@ func (f *flagSet) finish(o *options) error {
 			return usagef("--loss-grace %q: not a positive duration (e.g. 3s)", f.grace)
 		}
 		o.LossGrace = d
+	}
+	if err := f.finishLoad(o); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
 	for _, s := range f.tracks {

@@ -47,6 +47,12 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 	if why != "" {
 		fmt.Fprintln(stderr, "dttui:", why)
 	}
+	if o.Report != "" {
+		if err := writeReport(o, cfg, res, start, time.Now()); err != nil {
+			fmt.Fprintln(stderr, "dttui:", err)
+			return max(code, exitFailure)
+		}
+	}
 	return code
 }
 

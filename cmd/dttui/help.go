@@ -19,7 +19,8 @@ var helpGroups = []struct {
 	{"Tracks", []string{"track", "encoding", "schema", "framing", "e2ee-passphrase", "e2ee-passphrase-file", "publish-timeout",
 		"max-queued-bytes", "max-frame-age"}},
 	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "metrics-addr"}},
-	{"Output", []string{"headless", "duration", "log-file", "verbose", "version"}},
+	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
+	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "version"}},
 }
 
 // printHelp writes --help: GNU-style flags, examples, the environment,
@@ -30,6 +31,7 @@ func printHelp(w io.Writer) {
 	fmt.Fprint(w, `dttui publishes LiveKit data tracks and shows, live, what happens to every frame.
 
 Usage: dttui [flags]
+       dttui summary FILE...     the summary of load runs' JSON lines, merged
 
 Examples:
   dttui                                        the embedded SFU, a demo track, the UI
@@ -40,6 +42,7 @@ Examples:
   dttui --track pose:30:256 --encoding pose=json --schema pose=jsonschema:./pose.schema.json
   dttui --subscribe-only --url wss://… --room lab       watch what others publish
   DTTUI_E2EE_PASSPHRASE=... dttui --track secret:10
+  dttui --participants 20 --subscribers 2 --track t:50:1KiB --duration 1m > run.jsonl
 `)
 	for _, g := range helpGroups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
@@ -67,7 +70,8 @@ Exit status:
   1  could not start or connect, the session ended disconnected, or the UI
      quit before it had unpublished and left the room
   2  the command line is wrong, or the UI has no terminal (use --headless)
-  3  --headless: a --track failed to publish or was unpublished by the SFU
+  3  --headless: a --track failed to publish or was unpublished by the SFU;
+     load mode: a participant could not connect or a track publish
 
 Keys: press ? in the UI. The JSON lines of --headless, the states and the
 counters are described in the README (sections "Headless" and "What the

@@ -54,6 +54,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 	// Everything dttui writes to stderr may quote a server or a library:
 	// made safe here, once.
 	stderr := textsafe.NewWriter(std.err)
+	if len(args) > 0 && args[0] == "summary" {
+		return runSummary(args[1:], std, stderr)
+	}
 	o, err := parseFlags(args, getenv)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -141,6 +144,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		cfg.Loopback = false
 	}
 
+	if o.Participants > 0 {
+		return runLoad(ctx, o, cfg, std, stderr)
+	}
 	if o.Headless {
 		return runHeadless(ctx, o, cfg, std, stderr)
 	}

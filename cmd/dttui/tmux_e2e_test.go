@@ -69,8 +69,27 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	// times out names the step that failed.
 	keys("d") // detail pane of the selected (new) track
 	waitFor("the detail pane", 10*time.Second, func(s string) bool { p, _ := pushedSent(s); return p == 0 })
-	keys("b") // a burst of 100
-	s := waitFor("burst counted", 10*time.Second, func(s string) bool { p, _ := pushedSent(s); return p >= 100 })
+	keys("b") // a burst of 100, each frame waiting for queue room
+	s := waitFor("burst delivered", 10*time.Second, func(s string) bool {
+		p, sent := pushedSent(s)
+		return strings.Contains(s, `burst to "keys-track": pushed 100/100 frames of 1 KiB, each waiting for queue room`) && p == 100 && sent == 100
+	})
+	if !strings.Contains(s, "dropped: none") {
+		t.Fatalf("a delivered burst dropped frames:\n%s", s)
+	}
+	// A flood of 1000 pushes them at once: the 16-frame queue takes a few,
+	// the rest are dropped, and the status line says so in the columns'
+	// words.
+	keys("B")
+	keys("f")
+	s = waitFor("flood reported", 10*time.Second, func(s string) bool { return floodRE.MatchString(s) })
+	fm := floodRE.FindStringSubmatch(s)
+	queued, _ := strconv.Atoi(fm[1])
+	dropped, _ := strconv.Atoi(fm[2])
+	if queued+dropped != 1000 || dropped == 0 || queued < 16 {
+		t.Fatalf("flood: %d queued, %d dropped\n%s", queued, dropped, s)
+	}
+	keys("N")
 	p1, _ := pushedSent(s)
 	keys("g") // steady generator
 	s = waitFor("generator counters moving", 15*time.Second, func(s string) bool { p, _ := pushedSent(s); return p > p1+20 })
@@ -81,6 +100,23 @@ func TestTUIEndToEndInTmux(t *testing.T) {
 	if !strings.Contains(s, "loopback:") {
 		t.Fatalf("loopback stats missing:\n%s", s)
 	}
+	// The chart pane (t) for the selected track, its window (w).
+	keys("t")
+	waitFor("the chart pane", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "charts · keys-track · last 5m") && strings.Contains(s, "frames/s")
+	})
+	keys("w")
+	waitFor("the 15-minute window", 10*time.Second, func(s string) bool { return strings.Contains(s, "charts · keys-track · last 15m") })
+	keys("t")
+	// The table's filter (/): only the rows whose name matches.
+	keys("/")
+	keys("-l", "keys")
+	keys("Enter")
+	waitFor("the filtered table", 10*time.Second, func(s string) bool {
+		return strings.Contains(s, "filter /keys") && rowHas(s, "keys-track", "published") && !rowHas(s, "demo", "published")
+	})
+	keys("Escape")
+	waitFor("the filter cleared", 10*time.Second, func(s string) bool { return rowHas(s, "demo", "published") })
 	keys("l") // the log pane too, so the secret check below covers it
 	shown := waitFor("log pane", 10*time.Second, func(s string) bool {
 		return strings.Contains(s, "logs · following") && strings.Contains(s, "INF dttui") && strings.Contains(s, "embedded SFU ws://127.0.0.1:")
@@ -185,7 +221,10 @@ func startPane(t *testing.T, cmdline, logFile string) pane {
 	return p
 }
 
-var pushedRE = regexp.MustCompile(`frames pushed (\d+) · sent (\d+)`)
+var (
+	pushedRE = regexp.MustCompile(`frames pushed (\d+) · sent (\d+)`)
+	floodRE  = regexp.MustCompile(`flood to "keys-track": pushed 1000/1000 frames of 1 KiB at once: (\d+) queued, (\d+) dropped`)
+)
 
 func pushedSent(screen string) (pushed, sent int) {
 	m := pushedRE.FindStringSubmatch(screen)

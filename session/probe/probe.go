@@ -125,12 +125,23 @@ func NewStream() uint32 {
 // counts the drop and forgets the frame), so the Source reuses it.
 type PushFunc func(payload []byte, userTimestamp uint64) error
 
+// WaitFunc hands one frame to a track, waiting for room in its queue until
+// ctx ends (outgoing.LocalTrack.Push). It owns payload as a PushFunc does.
+// When ctx ends first, it returns ctx's error and the frame was neither
+// taken nor counted: it was never pushed.
+type WaitFunc func(ctx context.Context, payload []byte, userTimestamp uint64) error
+
+// ErrCannotWait is returned by PushWait and Deliver on a Source that was
+// given no WaitFunc.
+var ErrCannotWait = errors.New("probe: this source cannot wait for queue room")
+
 // Source numbers the probe frames of one track under its own stream ID.
 // Sequence numbers are only consumed by accepted frames, so a gap at the
 // subscriber means a frame was lost after the publisher accepted it, not
 // that the local queue was full.
 type Source struct {
 	push   PushFunc
+	wait   WaitFunc // nil: PushWait and Deliver are refused
 	now    func() time.Time
 	stream uint32
 
@@ -154,11 +165,37 @@ func NewSource(stream uint32, push PushFunc, now func() time.Time) *Source {
 	return &Source{push: push, now: now, stream: stream}
 }
 
+// WithWait gives the Source the track's waiting push, for PushWait and
+// Deliver, and returns it. Call it before the Source is shared.
+func (s *Source) WithWait(w WaitFunc) *Source {
+	s.wait = w
+	return s
+}
+
 // Stream is the stream ID every frame of this Source carries.
 func (s *Source) Stream() uint32 { return s.stream }
 
 // Push sends one probe frame of size bytes.
 func (s *Source) Push(size int) error {
+	return s.send(size, s.push)
+}
+
+// PushWait sends one probe frame of size bytes, waiting for room in the
+// track's queue until ctx ends; then it returns ctx's error and the frame
+// was not pushed. The Source is held while it waits: other pushes through
+// it (a generator) wait their turn, so sequence numbers stay in the order
+// the track accepts frames.
+func (s *Source) PushWait(ctx context.Context, size int) error {
+	if s.wait == nil {
+		return ErrCannotWait
+	}
+	return s.send(size, func(p []byte, ts uint64) error { return s.wait(ctx, p, ts) })
+}
+
+// send builds the next frame and hands it over with push. The send time is
+// taken before push, so a frame that waited for room counts the wait in
+// its latency, as a producer would see it.
+func (s *Source) send(size int, push PushFunc) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.now()
@@ -170,7 +207,7 @@ func (s *Source) Push(size int) error {
 	} else {
 		payload = Encode(nil, h, size)
 	}
-	if err := s.push(payload, uint64(t.UnixMilli())); err != nil {
+	if err := push(payload, uint64(t.UnixMilli())); err != nil {
 		// A refused frame was not taken (PushFunc owns only what it accepts).
 		s.spare = payload
 		return err
@@ -199,6 +236,35 @@ func (s *Source) BurstContext(ctx context.Context, n, size int) (accepted, attem
 		}
 		attempted++
 		if err := s.Push(size); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		accepted++
+	}
+	return accepted, attempted, firstErr
+}
+
+// Deliver pushes n frames one after the other, each waiting for room in
+// the track's queue (PushWait), so the queue paces the burst instead of
+// dropping most of it. It stops when ctx ends: attempted counts the frames
+// pushed (each counted by the track), accepted those the track took, and
+// the frame that was waiting when ctx ended was never pushed.
+func (s *Source) Deliver(ctx context.Context, n, size int) (accepted, attempted int, firstErr error) {
+	if s.wait == nil {
+		return 0, 0, ErrCannotWait
+	}
+	for range n {
+		if ctx.Err() != nil {
+			return accepted, attempted, firstErr
+		}
+		err := s.PushWait(ctx, size)
+		if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return accepted, attempted, firstErr // not pushed
+		}
+		attempted++
+		if err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}

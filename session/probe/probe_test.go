@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -271,5 +272,103 @@ func waitPushed(t *testing.T, pushed *atomic.Int64, n int64) {
 			t.Fatalf("generator pushed %d frames, want %d", pushed.Load(), n)
 		case <-time.After(time.Millisecond):
 		}
+	}
+}
+
+// boundedQueue is a track's queue as outgoing has it: TryPush refuses a
+// frame when it is full, Push waits for room (or ctx) and counts nothing
+// when ctx ends first.
+type boundedQueue struct {
+	q      chan []byte
+	pushed int // frames counted by the track (taken or refused)
+}
+
+func (b *boundedQueue) tryPush(p []byte, _ uint64) error {
+	b.pushed++
+	select {
+	case b.q <- p:
+		return nil
+	default:
+		return errors.New("queue full")
+	}
+}
+
+func (b *boundedQueue) push(ctx context.Context, p []byte, _ uint64) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case b.q <- p:
+		b.pushed++
+		return nil
+	}
+}
+
+// Deliver waits for room for every frame: a burst far larger than the
+// queue arrives whole and in sequence, where Burst drops all but the
+// queue's worth.
+func TestDeliverWaitsForRoom(t *testing.T) {
+	flood := &boundedQueue{q: make(chan []byte, 4)}
+	src := NewSource(0, flood.tryPush, nil)
+	if acc, err := src.Burst(100, 64); acc != 4 || err == nil {
+		t.Fatalf("burst into a full queue: accepted %d, err %v", acc, err)
+	}
+
+	bq := &boundedQueue{q: make(chan []byte, 4)}
+	src = NewSource(0, bq.tryPush, nil).WithWait(bq.push)
+	got := make(chan []uint64, 1)
+	go func() { // the sender: drains the queue
+		var seqs []uint64
+		for p := range bq.q {
+			h, _ := Decode(p)
+			seqs = append(seqs, h.Seq)
+		}
+		got <- seqs
+	}()
+	acc, att, err := src.Deliver(context.Background(), 100, 64)
+	close(bq.q)
+	seqs := <-got
+	if acc != 100 || att != 100 || err != nil || bq.pushed != 100 || len(seqs) != 100 {
+		t.Fatalf("accepted %d attempted %d err %v counted %d received %d", acc, att, err, bq.pushed, len(seqs))
+	}
+	for i, s := range seqs {
+		if s != uint64(i) {
+			t.Fatalf("frame %d has sequence %d", i, s)
+		}
+	}
+}
+
+// When ctx ends while a frame waits for room, that frame was never pushed:
+// not attempted, no sequence number used, nothing counted by the track.
+func TestDeliverStopsWhileWaiting(t *testing.T) {
+	bq := &boundedQueue{q: make(chan []byte, 3)}
+	src := NewSource(0, bq.tryPush, nil).WithWait(bq.push)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var acc, att int
+	var err error
+	go func() {
+		defer close(done)
+		acc, att, err = src.Deliver(ctx, 10, 64)
+	}()
+	for len(bq.q) < 3 { // the queue fills; the fourth frame waits
+		runtime.Gosched()
+	}
+	cancel()
+	<-done
+	if acc != 3 || att != 3 || err != nil || bq.pushed != 3 {
+		t.Fatalf("accepted %d attempted %d err %v counted %d", acc, att, err, bq.pushed)
+	}
+	// The next frame takes sequence 3: the abandoned one used none.
+	<-bq.q
+	if err := src.PushWait(context.Background(), 64); err != nil {
+		t.Fatal(err)
+	}
+	for want := uint64(1); want <= 3; want++ {
+		if h, _ := Decode(<-bq.q); h.Seq != want {
+			t.Fatalf("sequence %d, want %d: the abandoned frame took a number", h.Seq, want)
+		}
+	}
+	if _, _, err := NewSource(0, bq.tryPush, nil).Deliver(context.Background(), 1, 64); !errors.Is(err, ErrCannotWait) {
+		t.Fatalf("a source without a wait: %v", err)
 	}
 }

@@ -11,7 +11,8 @@ type KeyMap struct {
 	Cancel          key.Binding
 	Unpublish       key.Binding
 	PushOne         key.Binding
-	Burst           key.Binding
+	Burst           key.Binding // waits for queue room: every frame sent
+	Flood           key.Binding // pushes at once: what the queue cannot hold drops
 	BurstMore       key.Binding
 	BurstLess       key.Binding
 	Generator       key.Binding
@@ -21,6 +22,8 @@ type KeyMap struct {
 	Reset           key.Binding
 	Pause           key.Binding
 	Detail          key.Binding
+	Charts          key.Binding // the chart pane on/off
+	ChartWindow     key.Binding // its window: 1, 5, 15 minutes
 	Logs            key.Binding
 	Help            key.Binding
 	Quit            key.Binding
@@ -29,6 +32,11 @@ type KeyMap struct {
 	PromptSubmit    key.Binding
 	PromptToggleE2E key.Binding
 	PromptCancel    key.Binding
+	Filter          key.Binding // the table's name filter (the log pane's search while it has the keys)
+	FilterKeep      key.Binding // in the filter input
+	FilterClear     key.Binding // in the filter input, and on the table while a filter is set
+	Remove          key.Binding // an unpublished or failed row
+	RemoveAll       key.Binding // every unpublished and failed row
 
 	Log LogKeys
 	// HelpScroll are the keys that scroll the full help instead of
@@ -67,6 +75,7 @@ func Default() KeyMap {
 		Unpublish:       b(keys("u"), h("u", "unpublish")),
 		PushOne:         b(keys(" ", "enter"), h("space", "push 1")),
 		Burst:           b(keys("b"), h("b", "burst")),
+		Flood:           b(keys("f"), h("f", "flood (drops)")),
 		BurstMore:       b(keys("B"), h("B/N", "burst size ×10/÷10")),
 		BurstLess:       b(keys("N")),
 		Generator:       b(keys("g"), h("g", "generator on/off")),
@@ -78,6 +87,8 @@ func Default() KeyMap {
 		Reset:           b(keys("r"), h("r", "reset counters")),
 		Pause:           b(keys("z"), h("z", "pause display")),
 		Detail:          b(keys("d", "tab"), h("d", "detail")),
+		Charts:          b(keys("t"), h("t", "charts")),
+		ChartWindow:     b(keys("w"), h("w", "chart window")),
 		Logs:            b(keys("l"), h("l", "logs")),
 		Help:            b(keys("?"), h("?", "help")),
 		Quit:            b(keys("q", "ctrl+c"), h("q", "quit")),
@@ -86,6 +97,11 @@ func Default() KeyMap {
 		PromptSubmit:    b(keys("enter"), h("enter", "publish")),
 		PromptToggleE2E: b(keys("tab"), h("tab", "E2EE on/off")),
 		PromptCancel:    b(keys("esc"), h("esc", "cancel")),
+		Filter:          b(keys("/"), h("/", "filter by name")),
+		FilterKeep:      b(keys("enter"), h("enter", "keep filter")),
+		FilterClear:     b(keys("esc"), h("esc", "clear filter")),
+		Remove:          b(keys("x"), h("x/X", "remove ended row / all")),
+		RemoveAll:       b(keys("X")),
 		Log: LogKeys{
 			Up:          b(keys("up", "k"), h("↑/↓", "scroll")),
 			Down:        b(keys("down", "j")),
@@ -126,7 +142,7 @@ func (k KeyMap) TypingEssentials() []key.Binding { return []key.Binding{k.Interr
 // ShortHelp is the footer: the most used keys first; Essentials are
 // added at its end.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Publish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.SizeUp, k.Unpublish, k.Detail, k.Logs}
+	return []key.Binding{k.Publish, k.PushOne, k.Burst, k.Generator, k.RateUp, k.SizeUp, k.Unpublish, k.Detail, k.Charts, k.Logs}
 }
 
 // OfflineHelp is the footer while there is no session: the keys that
@@ -146,6 +162,9 @@ func (k KeyMap) LogHelp(searching bool) []key.Binding {
 	}
 	return []key.Binding{l.Search, l.Level, l.Sources, l.Back, l.PageUp, l.Next, l.Follow, l.Wrap, l.Top, l.HalfUp}
 }
+
+// FilterHelp is the footer while the filter input has the keys.
+func (k KeyMap) FilterHelp() []key.Binding { return []key.Binding{k.FilterKeep, k.FilterClear} }
 
 // PromptHelp is the footer while the publish prompt is open.
 func (k KeyMap) PromptHelp() []key.Binding {
@@ -170,9 +189,9 @@ type Group struct {
 func (k KeyMap) Groups() []Group {
 	l := k.Log
 	return []Group{
-		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, selectHelp, k.Sort}},
-		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.BurstMore, k.Generator, k.RateUp, k.SizeUp}},
-		{"View", []key.Binding{k.Detail, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
+		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter}},
+		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.Flood, k.BurstMore, k.Generator, k.RateUp, k.SizeUp}},
+		{"View", []key.Binding{k.Detail, k.Charts, k.ChartWindow, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
 		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptCancel}},
 		{"Log pane (l)", []key.Binding{l.Up, l.PageUp, l.HalfUp, l.Top, l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Back}},
 	}

@@ -32,7 +32,27 @@ type Model struct {
 	Selected int // index into Rows
 	// Empty is shown when there are no rows.
 	Empty string
+	// Sort is the column the rows are in the order of, marked in the
+	// header with its direction.
+	Sort Sort
+	// Of is how many rows there are before a filter left Rows (0: no
+	// filter); the totals say "n/Of".
+	Of int
 }
+
+// Sort is a column and its direction.
+type Sort struct {
+	Column string // one of the Col* titles
+	Desc   bool
+}
+
+// The titles of the columns rows can be sorted by.
+const (
+	ColName    = "NAME"
+	ColHandle  = "H"
+	ColBytes   = "BYTES/S"
+	ColDropped = "DROPPED"
+)
 
 // New returns a table.
 func New(ctx common.Context) *Model {
@@ -72,22 +92,29 @@ func (m *Model) columns() []column {
 		}
 	}
 	return []column{
-		{title: "NAME", width: 12, priority: 0, cell: func(r Row) string { return r.L.Name }, style: none},
-		{title: "H", width: 3, priority: 1, right: true, cell: func(r Row) string {
+		{title: ColName, width: 12, priority: 0, cell: func(r Row) string { return r.L.Name }, style: none},
+		{title: ColHandle, width: 3, priority: 1, right: true, cell: func(r Row) string {
 			if r.L.Handle == 0 {
 				return "-"
 			}
 			return fmt.Sprint(r.L.Handle)
 		}, style: none},
 		{title: "SID", width: 12, priority: 3, cell: func(r Row) string { return format.OrDash(r.L.SID()) }, style: always(th.Dim)},
-		{title: "STATE", width: StateWidth, priority: 0, cell: func(r Row) string { s, _ := r.State(th, m.ctx.Now()); return s },
+		// E2EE tracks say so after their state: the word, not only a colour.
+		{title: "STATE", width: StateWidth, priority: 0, cell: func(r Row) string {
+			s, _ := r.State(th, m.ctx.Now())
+			if r.L.E2EE {
+				s += " " + E2EEMark
+			}
+			return s
+		},
 			style: func(r Row) *lipgloss.Style { _, s := r.State(th, m.ctx.Now()); return &s }},
 		{title: "FPS", width: 6, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Count(r.L.Rate.SentFPS) }, style: none},
-		{title: "BYTES/S", width: 10, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Bytes(r.L.Rate.SentBPS) + "/s" }, style: none},
+		{title: ColBytes, width: 10, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Bytes(r.L.Rate.SentBPS) + "/s" }, style: none},
 		{title: "PPS", width: 6, priority: 3, right: true, live: true, cell: func(r Row) string { return format.Count(r.L.Rate.SentPPS) }, style: none},
 		{title: "PUSHED", width: 7, priority: 2, right: true, live: true, cell: func(r Row) string { return num(r.L.Out.FramesPushed) }, style: none},
 		// Red while dropping now, not forever after the first drop.
-		{title: "DROPPED", width: 7, priority: 0, right: true, live: true, cell: func(r Row) string { return num(r.L.Out.FramesDropped) },
+		{title: ColDropped, width: 7, priority: 0, right: true, live: true, cell: func(r Row) string { return num(r.L.Out.FramesDropped) },
 			style: when(th.Bad, func(r Row) bool { return r.Dropping })},
 		{title: "UNPUB", width: 5, priority: 2, right: true, live: true, cell: func(r Row) string { return num(r.L.Out.UnpublishedErrors) },
 			style: when(th.Warn, func(r Row) bool { return r.L.Out.UnpublishedErrors > 0 })},
@@ -149,7 +176,21 @@ func (m *Model) View() string {
 	cols := m.visibleColumns(w)
 	head := "  "
 	for _, c := range cols {
-		head += format.Fit(c.title, c.width, c.right) + " "
+		title := c.title
+		if c.title == m.Sort.Column {
+			// The arrow goes on the title's padded side; a right-aligned
+			// title that fills its cell takes the gap before it.
+			arrow := map[bool]string{false: "▲", true: "▼"}[m.Sort.Desc]
+			switch {
+			case !c.right:
+				title += arrow
+			case len(title) < c.width:
+				title = arrow + title
+			default:
+				head = strings.TrimSuffix(head, " ") + arrow
+			}
+		}
+		head += format.Fit(title, c.width, c.right) + " "
 	}
 	lines := []string{th.TableHead.Render(ansi.Truncate(strings.TrimRight(head, " "), w, ""))}
 	if h < 2 {
@@ -176,7 +217,7 @@ func (m *Model) View() string {
 		lines = append(lines, m.rowLine(cols, m.Rows[i], i == sel, w))
 	}
 	if totals {
-		lines = append(lines, th.Totals.Render(m.totalsLine(cols)))
+		lines = append(lines, th.Totals.Render(m.totalsLine(cols, start, end)))
 	}
 	return strings.Join(lines, "\n")
 }
@@ -229,9 +270,29 @@ func (m *Model) rowLine(cols []column, r Row, selected bool, w int) string {
 	return ansi.Truncate(line, w, "")
 }
 
-// totalsLine sums the live tracks: failed publishes have no traffic and
-// are not counted.
-func (m *Model) totalsLine(cols []column) string {
+// E2EEMark follows the state of an end-to-end encrypted track.
+const E2EEMark = "E2EE"
+
+// Scrolled says which rows [start, end) of n are shown when not all are,
+// and which way the others are: "" when every row is shown.
+func Scrolled(start, end, n int) string {
+	if start == 0 && end >= n {
+		return ""
+	}
+	s := fmt.Sprintf("rows %d–%d of %d", start+1, end, n)
+	if start > 0 {
+		s += " ↑"
+	}
+	if end < n {
+		s += " ↓"
+	}
+	return s
+}
+
+// totalsLine sums the live tracks shown (failed publishes have no traffic
+// and are not counted), and says which rows are in view when they do not
+// all fit (in the STATE column, empty on this line).
+func (m *Model) totalsLine(cols []column, start, end int) string {
 	var t Row
 	n := 0
 	var rx report.Receive
@@ -254,6 +315,9 @@ func (m *Model) totalsLine(cols []column) string {
 		}
 	}
 	t.L.Name = fmt.Sprintf("TOTAL (%d)", n)
+	if m.Of > 0 {
+		t.L.Name = fmt.Sprintf("TOTAL (%d/%d)", n, m.Of)
+	}
 	if hasRx {
 		t.L.Rx = &rx
 	}
@@ -261,8 +325,10 @@ func (m *Model) totalsLine(cols []column) string {
 	for _, c := range cols {
 		var cell string
 		switch c.title {
-		case "NAME", "FPS", "PPS", "BYTES/S", "PUSHED", "DROPPED", "UNPUB", "RX/S", "LOST":
+		case ColName, "FPS", "PPS", ColBytes, "PUSHED", ColDropped, "UNPUB", "RX/S", "LOST":
 			cell = c.cell(t)
+		case "STATE":
+			cell = Scrolled(start, end, len(m.Rows))
 		}
 		line += format.Fit(cell, c.width, c.right) + " "
 	}

@@ -1,0 +1,353 @@
+package load
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/textsafe"
+)
+
+// Role is what a participant of a run does.
+type Role string
+
+const (
+	RolePublisher  Role = "publisher"
+	RoleSubscriber Role = "subscriber"
+)
+
+// Summary is what a run did, per track and per participant. Summaries of
+// runs that loaded one room together (on several machines) merge with
+// Merge into the summary of them all.
+type Summary struct {
+	Room string `json:"room"`
+	// Elapsed is the run's length in seconds, connects and the clean stop
+	// included (for merged runs, the longest).
+	Elapsed float64 `json:"elapsed_s"`
+	// Runs is how many runs were merged into this one (1 for a run).
+	Runs         int                `json:"runs"`
+	Participants []ParticipantState `json:"participants"`
+	Tracks       []TrackSummary     `json:"tracks"`
+	// Foreign counts frames the subscribers received from tracks not of
+	// this run (other participants in the room).
+	Foreign uint64 `json:"foreign"`
+}
+
+// ParticipantState is how one participant's connection ended.
+type ParticipantState struct {
+	Identity   string `json:"identity"`
+	Role       Role   `json:"role"`
+	Connected  bool   `json:"connected"`
+	State      string `json:"state,omitempty"` // when the run ended, before closing
+	Reconnects int    `json:"reconnects"`
+	Error      string `json:"error,omitempty"`
+}
+
+// TrackSummary is one publisher's track. Frames: Pushed = Sent + Dropped +
+// Queued at the publisher; at the subscribers, summed over them,
+// Delivered + Lost + InGrace + NotFollowed = Sent × Subscribers.
+type TrackSummary struct {
+	Participant string   `json:"participant"`
+	Track       string   `json:"track"`
+	SIDs        []string `json:"sids,omitempty"`
+	Published   bool     `json:"published"`
+	Error       string   `json:"error,omitempty"`
+	// PublishNs is how long the publish took (request to the SFU's answer).
+	PublishNs int64 `json:"publish_ns"`
+	// Subscribers is how many subscribers the run had.
+	Subscribers int `json:"subscribers"`
+
+	Pushed    uint64            `json:"pushed"`
+	Sent      uint64            `json:"sent"`
+	Queued    uint64            `json:"queued"`
+	Dropped   uint64            `json:"dropped"`
+	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
+
+	// Over the subscribers: frames sent while each followed the track
+	// (Expected), their first arrivals (Delivered), the ones that never
+	// arrived within the loss grace period (Lost) or were still within it
+	// when the run ended (InGrace, 0 after a clean stop), and frames sent
+	// while a subscriber did not hold a subscription (NotFollowed).
+	Expected    uint64 `json:"expected"`
+	Delivered   uint64 `json:"delivered"`
+	Lost        uint64 `json:"lost"`
+	InGrace     uint64 `json:"in_grace"`
+	NotFollowed uint64 `json:"not_followed"`
+	Late        uint64 `json:"late"`
+	Duplicates  uint64 `json:"duplicates"`
+	// Arrivals counts every frame of the track the subscribers completed,
+	// however the ledger counted it (first, late, duplicate, never sent,
+	// sent before it was followed).
+	Arrivals uint64 `json:"arrivals"`
+	// Latency is from each frame's push at the publisher to its first
+	// arrival at each subscriber, in ns (one clock: one process).
+	Latency histogram.Histogram `json:"latency_ns"`
+
+	// Rx is what the subscribers' own packet-level counters say of the
+	// track (package incoming, summed over subscribers and SIDs): a second
+	// account, kept apart from the frame ledger above.
+	Rx RxCounters `json:"rx"`
+}
+
+// RxCounters are the subscribers' packet-level figures for a track.
+type RxCounters struct {
+	Packets          uint64 `json:"packets"`
+	PacketsLost      uint64 `json:"packets_lost"`
+	FramesCompleted  uint64 `json:"frames_completed"`
+	FramesIncomplete uint64 `json:"frames_incomplete"`
+}
+
+// Totals sums a Summary's tracks, with the publish times and latencies
+// of them all.
+type Totals struct {
+	Tracks, Published int
+	Pushed, Sent      uint64
+	Queued, Dropped   uint64
+	DroppedBy         map[string]uint64
+	Expected          uint64
+	Delivered, Lost   uint64
+	InGrace           uint64
+	NotFollowed       uint64
+	Late, Duplicates  uint64
+	Latency           histogram.Histogram
+	PublishTime       histogram.Histogram
+}
+
+// Add counts one track in.
+func (t *Totals) Add(ts *TrackSummary) {
+	t.Tracks++
+	if ts.Published {
+		t.Published++
+		t.PublishTime.Record(ts.PublishNs)
+	}
+	t.Pushed += ts.Pushed
+	t.Sent += ts.Sent
+	t.Queued += ts.Queued
+	t.Dropped += ts.Dropped
+	for k, v := range ts.DroppedBy {
+		if t.DroppedBy == nil {
+			t.DroppedBy = map[string]uint64{}
+		}
+		t.DroppedBy[k] += v
+	}
+	t.Expected += ts.Expected
+	t.Delivered += ts.Delivered
+	t.Lost += ts.Lost
+	t.InGrace += ts.InGrace
+	t.NotFollowed += ts.NotFollowed
+	t.Late += ts.Late
+	t.Duplicates += ts.Duplicates
+	t.Latency.Merge(&ts.Latency)
+}
+
+// Totals sums every track.
+func (s *Summary) Totals() Totals {
+	var t Totals
+	for i := range s.Tracks {
+		t.Add(&s.Tracks[i])
+	}
+	return t
+}
+
+// Problems lists what went wrong beyond the figures: participants that
+// could not connect or ended disconnected, tracks that could not publish.
+func (s *Summary) Problems() []string {
+	var out []string
+	for _, p := range s.Participants {
+		switch {
+		case !p.Connected:
+			out = append(out, fmt.Sprintf("%s could not connect: %s", p.Identity, p.Error))
+		case p.State == "disconnected":
+			out = append(out, fmt.Sprintf("%s ended disconnected: %s", p.Identity, p.Error))
+		}
+	}
+	for _, t := range s.Tracks {
+		if !t.Published {
+			out = append(out, fmt.Sprintf("%s/%s was not published: %s", t.Participant, t.Track, t.Error))
+		}
+	}
+	return out
+}
+
+// Merge adds o's participants and tracks to s: the summary of runs that
+// loaded one room together.
+func (s *Summary) Merge(o *Summary) {
+	if s.Room == "" {
+		s.Room = o.Room
+	} else if o.Room != "" && o.Room != s.Room {
+		s.Room += ", " + o.Room
+	}
+	s.Elapsed = max(s.Elapsed, o.Elapsed)
+	s.Runs += o.Runs
+	s.Participants = append(s.Participants, o.Participants...)
+	s.Tracks = append(s.Tracks, o.Tracks...)
+	s.Foreign += o.Foreign
+}
+
+// summary reads every figure once the run has settled, before closing.
+func (r *run) summary() Summary {
+	s := Summary{Room: r.cfg.Session.Room, Runs: 1, Tracks: []TrackSummary{}}
+	r.mu.Lock()
+	parts := append(append([]*participant(nil), r.subs...), r.pubs...)
+	for _, f := range r.foreign {
+		s.Foreign += f
+	}
+	r.mu.Unlock()
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		ps := ParticipantState{Identity: p.identity, Role: p.role}
+		r.mu.Lock()
+		sess, err := p.s, p.err
+		r.mu.Unlock()
+		switch {
+		case sess != nil:
+			st := sess.Status()
+			ps.Connected, ps.State, ps.Reconnects = true, st.State.String(), st.Reconnects
+			if st.Err != nil {
+				ps.Error = textsafe.Line(st.Err.Error())
+			}
+		case err != nil:
+			ps.Error = textsafe.Line(err.Error())
+		default:
+			ps.Error = "the run ended before it joined"
+		}
+		s.Participants = append(s.Participants, ps)
+	}
+	for _, t := range r.allTracks() {
+		s.Tracks = append(s.Tracks, t.summary())
+	}
+	return s
+}
+
+func (t *track) summary() TrackSummary {
+	// The subscribers' counters first, the ledger second: a straggler
+	// arriving in between is then in the ledger only.
+	var rx RxCounters
+	for _, sid := range t.sidList() {
+		for _, s := range t.subs {
+			if s == nil || s.Monitor() == nil {
+				continue
+			}
+			if rt, ok := s.Monitor().Track(sid); ok {
+				st := rt.Stats()
+				rx.Packets += st.Packets
+				rx.PacketsLost += st.PacketsLost
+				rx.FramesCompleted += st.FramesCompleted
+				rx.FramesIncomplete += st.FramesIncomplete
+			}
+		}
+	}
+	per, notFollowed, lat := t.rx()
+	t.mu.Lock()
+	ts := TrackSummary{Participant: t.participant, Track: t.name, SIDs: append([]string(nil), t.sids...),
+		Published: t.lt != nil && t.err == nil, PublishNs: int64(t.publishTime), Subscribers: len(t.subs), Latency: lat, Rx: rx}
+	if t.err != nil {
+		ts.Error = textsafe.Line(t.err.Error())
+	}
+	lt := t.lt
+	t.mu.Unlock()
+	if lt != nil {
+		c := lt.Counters()
+		ts.Pushed, ts.Sent, ts.Queued, ts.Dropped = c.FramesPushed, c.FramesSent, c.FramesQueued, c.FramesDropped
+		for i, n := range c.DroppedBy {
+			if n > 0 {
+				if ts.DroppedBy == nil {
+					ts.DroppedBy = map[string]uint64{}
+				}
+				ts.DroppedBy[outgoing.DropReason(i).String()] = n
+			}
+		}
+	}
+	for j, c := range per {
+		ts.Expected += c.Sent
+		ts.Delivered += c.Received
+		ts.Lost += c.Lost
+		ts.InGrace += c.InGrace
+		ts.Late += c.Late
+		ts.Duplicates += c.Duplicates
+		ts.Arrivals += c.Received + c.Late + c.Duplicates + c.Unexpected + c.Unfollowed
+		ts.NotFollowed += notFollowed[j]
+	}
+	return ts
+}
+
+// Line is one JSON line of a load run: progress every interval, and a
+// final one holding the Summary.
+type Line struct {
+	Time    time.Time `json:"time"`
+	Elapsed float64   `json:"elapsed_s"`
+	// Progress is the run so far (not on the final line).
+	Progress *Progress `json:"load,omitempty"`
+	Final    bool      `json:"final,omitempty"`
+	Summary  *Summary  `json:"summary,omitempty"`
+}
+
+// Progress is the whole run at one instant, over every track.
+type Progress struct {
+	Publishers  Count `json:"publishers"`
+	Subscribers Count `json:"subscribers"`
+	Tracks      Count `json:"tracks"` // published / to publish
+	// Cumulative frames (see TrackSummary).
+	Pushed    uint64 `json:"pushed"`
+	Sent      uint64 `json:"sent"`
+	Dropped   uint64 `json:"dropped"`
+	Delivered uint64 `json:"delivered"`
+	Lost      uint64 `json:"lost"`
+	InGrace   uint64 `json:"in_grace"`
+	// Over the last interval.
+	SentPerSec      float64 `json:"sent_fps"`
+	DeliveredPerSec float64 `json:"delivered_fps"`
+	LatencyP50ms    float64 `json:"latency_p50_ms"`
+	LatencyP99ms    float64 `json:"latency_p99_ms"`
+}
+
+// Count is how many of how many wanted.
+type Count struct {
+	Now  int `json:"now"`
+	Want int `json:"want"`
+}
+
+// snapshot is the run's totals at one instant, for progress lines.
+type snapshot struct {
+	at   time.Time
+	tot  Totals
+	pubd int
+}
+
+func (r *run) totals() snapshot {
+	now := time.Now()
+	var s snapshot
+	s.at = now
+	for _, t := range r.allTracks() {
+		t.expire(now)
+		ts := t.summary()
+		s.tot.Add(&ts)
+	}
+	s.pubd = s.tot.Published
+	return s
+}
+
+func progressLine(start, now time.Time, cfg Config, connected func() (int, int), prev, cur snapshot) Line {
+	pubs, subs := connected()
+	p := &Progress{
+		Publishers:  Count{pubs, cfg.Participants},
+		Subscribers: Count{subs, cfg.Subscribers},
+		Tracks:      Count{cur.pubd, cfg.Participants * len(cfg.Tracks)},
+		Pushed:      cur.tot.Pushed, Sent: cur.tot.Sent, Dropped: cur.tot.Dropped,
+		Delivered: cur.tot.Delivered, Lost: cur.tot.Lost, InGrace: cur.tot.InGrace,
+	}
+	if dt := cur.at.Sub(prev.at).Seconds(); dt > 0 {
+		p.SentPerSec = float64(cur.tot.Sent-min(prev.tot.Sent, cur.tot.Sent)) / dt
+		p.DeliveredPerSec = float64(cur.tot.Delivered-min(prev.tot.Delivered, cur.tot.Delivered)) / dt
+	}
+	win := cur.tot.Latency
+	win.Sub(&prev.tot.Latency)
+	p.LatencyP50ms = ms(win.Quantile(0.5))
+	p.LatencyP99ms = ms(win.Quantile(0.99))
+	return Line{Time: now.UTC(), Elapsed: now.Sub(start).Seconds(), Progress: p}
+}
+
+func ms(ns int64) float64 { return float64(ns) / 1e6 }

@@ -1,0 +1,260 @@
+// Package series turns a report's per-second history into the charts
+// every consumer draws (the TUI's chart pane, the HTML report of a
+// headless run): panels of named series over time, one value per second,
+// and the moments worth marking on the time axis (reconnects, republishes,
+// state changes). What is charted, and how it is named, is decided here
+// once, so the screen and the report show the same curves.
+package series
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+)
+
+// Unit is what a panel's values measure.
+type Unit int
+
+const (
+	PerSecond      Unit = iota // frames per second
+	BytesPerSecond             // bytes per second
+	Duration                   // seconds of latency or round-trip time
+)
+
+// Role is what a series is: consumers colour a role alike everywhere.
+type Role int
+
+const (
+	Sent Role = iota
+	Received
+	Dropped
+	Lost
+	P50
+	P99
+	RTT
+)
+
+// Series is one curve: a value per second from its Set's Start; NaN
+// where the second has no value (no latency measured, say).
+type Series struct {
+	Name   string
+	Role   Role
+	Values []float64
+}
+
+// Panel is one chart: series sharing a unit and an axis.
+type Panel struct {
+	Title  string
+	Unit   Unit
+	Series []Series
+}
+
+// MarkKind is a moment worth seeing on the time axis.
+type MarkKind int
+
+const (
+	Reconnecting MarkKind = iota // the connection was lost; reconnecting
+	Reconnected                  // a reconnect completed
+	Stalled                      // the data channel stopped making progress
+	Disconnected                 // the connection was lost for good
+	Republishing                 // the track waits for its republish
+	Republished                  // the track was published again (new SID)
+	Unpublished                  // the track was unpublished
+)
+
+var markNames = [...]string{"reconnecting", "reconnected", "stalled", "disconnected", "republishing", "republished", "unpublished"}
+
+// Glyphs are one cell each, letters so they read without colour.
+var markGlyphs = [...]string{"r", "R", "S", "D", "p", "P", "U"}
+
+func (k MarkKind) String() string { return markNames[k] }
+
+// Glyph is the mark's one-cell symbol on a time axis.
+func (k MarkKind) Glyph() string { return markGlyphs[k] }
+
+// Mark is a moment on the time axis.
+type Mark struct {
+	At   time.Time
+	Kind MarkKind
+}
+
+// Set is everything charted about one row: its panels over the same
+// seconds, and its marks.
+type Set struct {
+	Title  string
+	Start  time.Time // the first second
+	Len    int       // seconds; every series has Len values
+	Panels []Panel
+	Marks  []Mark // oldest first
+}
+
+// End is the end of the last second.
+func (s Set) End() time.Time { return s.Start.Add(time.Duration(s.Len) * time.Second) }
+
+// Last is the set cut to its last n seconds (its marks within them).
+func (s Set) Last(n int) Set {
+	if n >= s.Len {
+		return s
+	}
+	cut := s.Len - n
+	out := s
+	out.Start, out.Len = s.Start.Add(time.Duration(cut)*time.Second), n
+	out.Panels = make([]Panel, len(s.Panels))
+	for i, p := range s.Panels {
+		q := p
+		q.Series = make([]Series, len(p.Series))
+		for j, ser := range p.Series {
+			ser.Values = ser.Values[cut:]
+			q.Series[j] = ser
+		}
+		out.Panels[i] = q
+	}
+	out.Marks = nil
+	for _, m := range s.Marks {
+		if !m.At.Before(out.Start) {
+			out.Marks = append(out.Marks, m)
+		}
+	}
+	return out
+}
+
+// The panels' titles, as consumers find them.
+const (
+	TitleFrames  = "frames/s"
+	TitleBytes   = "bytes/s"
+	TitleDrops   = "dropped, lost /s"
+	TitleLatency = "latency"
+	TitleRTT     = "signal RTT"
+)
+
+// Local charts a local track: frames and bytes per second sent (and
+// received by the loopback subscriber), drops by reason and loss per
+// second, latency p50/p99 per second; marked with its republishes and
+// unpublish and the connection's events (conn, from the same snapshot).
+func Local(l report.Local, conn []report.ConnEvent) Set {
+	h := l.History
+	s := Set{Title: l.Name, Len: len(h)}
+	if len(h) > 0 {
+		s.Start = h[0].Start
+	}
+	rx := l.Rx != nil
+	col := func(f func(report.Second) float64) []float64 {
+		v := make([]float64, len(h))
+		for i, sec := range h {
+			v[i] = f(sec)
+		}
+		return v
+	}
+	frames := Panel{Title: TitleFrames, Unit: PerSecond, Series: []Series{
+		{Name: "sent", Role: Sent, Values: col(func(s report.Second) float64 { return float64(s.Sent) })}}}
+	bytes := Panel{Title: TitleBytes, Unit: BytesPerSecond, Series: []Series{
+		{Name: "sent", Role: Sent, Values: col(func(s report.Second) float64 { return float64(s.Bytes) })}}}
+	if rx {
+		frames.Series = append(frames.Series, Series{Name: "received", Role: Received, Values: col(func(s report.Second) float64 { return float64(s.Received) })})
+		bytes.Series = append(bytes.Series, Series{Name: "received", Role: Received, Values: col(func(s report.Second) float64 { return float64(s.RxBytes) })})
+	}
+	// Drops by reason: a series for each reason the history has, named by
+	// it, so the chart says why as well as when. With none, one flat
+	// "dropped" line.
+	drops := Panel{Title: TitleDrops, Unit: PerSecond}
+	for r := range outgoing.NumDropReasons {
+		v := col(func(s report.Second) float64 { return float64(s.DroppedBy[r]) })
+		if slices.ContainsFunc(v, func(x float64) bool { return x > 0 }) {
+			drops.Series = append(drops.Series, Series{Name: r.String(), Role: Dropped, Values: v})
+		}
+	}
+	if len(drops.Series) == 0 {
+		drops.Series = append(drops.Series, Series{Name: "dropped", Role: Dropped, Values: col(func(s report.Second) float64 { return float64(s.Dropped) })})
+	}
+	if rx {
+		drops.Series = append(drops.Series, Series{Name: "lost", Role: Lost, Values: col(func(s report.Second) float64 { return float64(s.Lost) })})
+	}
+	s.Panels = []Panel{frames, bytes, drops}
+	if rx {
+		lat := func(f func(report.Second) time.Duration) []float64 {
+			return col(func(s report.Second) float64 {
+				if s.LatencyFrames == 0 {
+					return math.NaN()
+				}
+				return f(s).Seconds()
+			})
+		}
+		s.Panels = append(s.Panels, Panel{Title: TitleLatency, Unit: Duration, Series: []Series{
+			{Name: "p50", Role: P50, Values: lat(func(s report.Second) time.Duration { return s.LatencyP50 })},
+			{Name: "p99", Role: P99, Values: lat(func(s report.Second) time.Duration { return s.LatencyP99 })}}})
+	}
+	published := false
+	for _, ch := range l.Timeline {
+		switch ch.State {
+		case outgoing.StatePublished:
+			if published {
+				s.Marks = append(s.Marks, Mark{At: ch.At, Kind: Republished})
+			}
+			published = true
+		case outgoing.StateRepublishing:
+			s.Marks = append(s.Marks, Mark{At: ch.At, Kind: Republishing})
+		case outgoing.StateUnpublished:
+			s.Marks = append(s.Marks, Mark{At: ch.At, Kind: Unpublished})
+		}
+	}
+	s.Marks = append(s.Marks, connMarks(conn)...)
+	s.Marks = within(s, s.Marks)
+	return s
+}
+
+// ConnectionTitle is the connection's set's title.
+const ConnectionTitle = "connection"
+
+// Connection charts the connection: the signal round-trip time per
+// second, marked with its state changes and reconnects.
+func Connection(snap report.Snapshot) Set {
+	h := snap.ConnHistory
+	s := Set{Title: ConnectionTitle, Len: len(h)}
+	if len(h) > 0 {
+		s.Start = h[0].Start
+	}
+	rtt := make([]float64, len(h))
+	for i, sec := range h {
+		rtt[i] = math.NaN()
+		if sec.RTT > 0 {
+			rtt[i] = sec.RTT.Seconds()
+		}
+	}
+	s.Panels = []Panel{{Title: TitleRTT, Unit: Duration, Series: []Series{{Name: "rtt", Role: RTT, Values: rtt}}}}
+	s.Marks = within(s, connMarks(snap.ConnEvents))
+	return s
+}
+
+// connMarks marks the connection's changes that matter to a chart: the
+// connection lost, stalled, back, or gone.
+func connMarks(evs []report.ConnEvent) []Mark {
+	var out []Mark
+	for _, ev := range evs {
+		switch {
+		case ev.Reconnected:
+			out = append(out, Mark{At: ev.At, Kind: Reconnected})
+		case ev.State == report.Reconnecting:
+			out = append(out, Mark{At: ev.At, Kind: Reconnecting})
+		case ev.State == report.Stalled:
+			out = append(out, Mark{At: ev.At, Kind: Stalled})
+		case ev.State == report.Disconnected:
+			out = append(out, Mark{At: ev.At, Kind: Disconnected})
+		}
+	}
+	return out
+}
+
+// within keeps the marks inside the set's seconds, oldest first.
+func within(s Set, marks []Mark) []Mark {
+	var out []Mark
+	for _, m := range marks {
+		if s.Len > 0 && !m.At.Before(s.Start) && m.At.Before(s.End()) {
+			out = append(out, m)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Mark) int { return a.At.Compare(b.At) })
+	return out
+}

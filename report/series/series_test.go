@@ -1,0 +1,128 @@
+package series
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+)
+
+var t0 = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+
+func sec(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+
+func track() report.Local {
+	l := report.Local{Name: "telemetry", Rx: &report.Receive{}}
+	for i := range 10 {
+		s := report.Second{Start: sec(i), Sent: uint64(100 + i), Bytes: uint64(1000 * (100 + i)), Received: uint64(100 + i), RxBytes: 99}
+		if i == 4 {
+			s.DroppedBy[outgoing.DropQueueFull], s.DroppedBy[outgoing.DropRepublishing] = 7, 3
+			s.Dropped, s.Lost = 10, 2
+		}
+		if i != 5 {
+			s.LatencyP50, s.LatencyP99, s.LatencyFrames = time.Millisecond, 9*time.Millisecond, 100
+		}
+		l.History = append(l.History, s)
+	}
+	l.Timeline = []outgoing.StateChange{
+		{At: sec(0), State: outgoing.StatePublished},
+		{At: sec(4).Add(300 * time.Millisecond), State: outgoing.StateRepublishing},
+		{At: sec(5), State: outgoing.StatePublished},
+		{At: sec(12), State: outgoing.StateUnpublished}, // after the history: not charted yet
+	}
+	return l
+}
+
+// A local track's set: frames, bytes, drops by reason with loss, latency
+// with a gap where no frame was measured; its republish and the
+// connection's reconnect marked, oldest first.
+func TestLocalSet(t *testing.T) {
+	conn := []report.ConnEvent{
+		{At: sec(0), State: report.Connected},
+		{At: sec(4).Add(100 * time.Millisecond), State: report.Reconnecting},
+		{At: sec(4).Add(900 * time.Millisecond), State: report.Connected, Reconnected: true},
+	}
+	s := Local(track(), conn)
+	if s.Title != "telemetry" || s.Len != 10 || !s.Start.Equal(sec(0)) || len(s.Panels) != 4 {
+		t.Fatalf("set %+v", s)
+	}
+	names := func(p Panel) (out []string) {
+		for _, ser := range p.Series {
+			if len(ser.Values) != s.Len {
+				t.Fatalf("%s/%s has %d values", p.Title, ser.Name, len(ser.Values))
+			}
+			out = append(out, ser.Name)
+		}
+		return out
+	}
+	want := map[string][]string{
+		TitleFrames:  {"sent", "received"},
+		TitleBytes:   {"sent", "received"},
+		TitleDrops:   {"queue full", "republishing", "lost"},
+		TitleLatency: {"p50", "p99"},
+	}
+	for _, p := range s.Panels {
+		if got := names(p); !slices.Equal(got, want[p.Title]) {
+			t.Fatalf("%s: %v, want %v", p.Title, got, want[p.Title])
+		}
+	}
+	if v := s.Panels[0].Series[0].Values[9]; v != 109 {
+		t.Fatalf("frames sent in the last second: %v", v)
+	}
+	if v := s.Panels[2].Series[0].Values[4]; v != 7 {
+		t.Fatalf("queue-full drops in second 4: %v", v)
+	}
+	lat := s.Panels[3].Series[1].Values
+	if !math.IsNaN(lat[5]) || lat[4] != 0.009 {
+		t.Fatalf("p99: %v", lat)
+	}
+	var kinds []MarkKind
+	for _, m := range s.Marks {
+		kinds = append(kinds, m.Kind)
+	}
+	if !slices.Equal(kinds, []MarkKind{Reconnecting, Republishing, Reconnected, Republished}) {
+		t.Fatalf("marks %v", s.Marks)
+	}
+
+	last := s.Last(5)
+	if last.Len != 5 || !last.Start.Equal(sec(5)) || last.Panels[0].Series[0].Values[0] != 105 || len(last.Marks) != 1 {
+		t.Fatalf("last 5 s: %+v", last)
+	}
+	if s.Len != 10 || s.Panels[0].Series[0].Values[0] != 100 {
+		t.Fatal("Last changed its receiver")
+	}
+}
+
+// Without a loopback subscriber there is nothing received to chart: no
+// received, lost or latency curves, and one flat drop line.
+func TestLocalWithoutLoopback(t *testing.T) {
+	l := report.Local{Name: "x", Figures: report.Figures{History: []report.Second{{Start: sec(0), Sent: 3}, {Start: sec(1), Sent: 4}}}}
+	s := Local(l, nil)
+	if len(s.Panels) != 3 || len(s.Panels[0].Series) != 1 || s.Panels[2].Series[0].Name != "dropped" {
+		t.Fatalf("%+v", s.Panels)
+	}
+	if e := Local(report.Local{}, nil); e.Len != 0 || len(e.Marks) != 0 {
+		t.Fatalf("empty history: %+v", e)
+	}
+}
+
+// The connection's set: RTT per second (a gap where none was measured),
+// and its state changes.
+func TestConnectionSet(t *testing.T) {
+	snap := report.Snapshot{
+		ConnHistory: []report.ConnSecond{{Start: sec(0), RTT: 2 * time.Millisecond}, {Start: sec(1)}, {Start: sec(2), RTT: time.Millisecond, Reconnects: 1}},
+		ConnEvents: []report.ConnEvent{{At: sec(0), State: report.Connected}, {At: sec(1), State: report.Stalled},
+			{At: sec(1).Add(500 * time.Millisecond), State: report.Reconnecting}, {At: sec(2), State: report.Connected, Reconnected: true}},
+	}
+	s := Connection(snap)
+	rtt := s.Panels[0].Series[0].Values
+	if s.Len != 3 || rtt[0] != 0.002 || !math.IsNaN(rtt[1]) || s.Panels[0].Title != TitleRTT {
+		t.Fatalf("%+v", s)
+	}
+	if len(s.Marks) != 3 || s.Marks[0].Kind != Stalled || s.Marks[2].Kind != Reconnected || s.Marks[2].Kind.Glyph() != "R" {
+		t.Fatalf("marks %+v", s.Marks)
+	}
+}
