@@ -3,6 +3,7 @@ package incoming
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -335,20 +336,32 @@ func TestUnsubscribeResubscribe(t *testing.T) {
 }
 
 // Ending a subscription ourselves (Unsubscribe, Close) in the middle of
-// a frame is not loss: the frame's other packets, and a packet that was
-// overtaken, may be on their way. The partial frame counts as cut, never
-// incomplete, and no sequence or frame number as lost.
+// a frame is not loss: the frame's packets after the last one received
+// were on their way, or not sent yet. That frame counts as cut, never
+// incomplete. A packet missing below the last one received is lost as
+// ever, with its frame incomplete.
 func TestOwnEndMidFrameIsNotLoss(t *testing.T) {
-	for _, end := range []string{"unsubscribe", "close"} {
-		t.Run(end, func(t *testing.T) {
+	for _, c := range []struct {
+		end                                string
+		deliver                            []int // of the second frame's 3 packets
+		cut, incomplete, packetsLost, late uint64
+	}{
+		{"unsubscribe", []int{0, 1}, 1, 0, 0, 1},
+		{"close", []int{0, 1}, 1, 0, 0, 0},
+		{"unsubscribe", []int{0, 2}, 0, 1, 1, 1},
+		{"close", []int{0, 2}, 0, 1, 1, 0},
+	} {
+		t.Run(fmt.Sprint(c.end, c.deliver), func(t *testing.T) {
 			e := newEnv(t, Options{})
 			e.subscribed("alice", "PA_1", 1, info("DTR_a", 1, "a"))
 			s := newStream()
 			s.mtu = 100
 			e.feed(s.packets(t, 1, []byte("whole"), packetizer.Extensions{})...)
 			p := s.packets(t, 1, bytes.Repeat([]byte{7}, 250), packetizer.Extensions{}) // 3 packets
-			e.feed(p[0], p[2])                                                          // p[1] overtaken
-			switch end {
+			for _, i := range c.deliver {
+				e.feed(p[i])
+			}
+			switch c.end {
 			case "unsubscribe":
 				if err := e.m.Unsubscribe("DTR_a"); err != nil {
 					t.Fatal(err)
@@ -356,10 +369,11 @@ func TestOwnEndMidFrameIsNotLoss(t *testing.T) {
 			case "close":
 				e.m.Close()
 			}
-			e.feed(p[1]) // arrives after: ignored
+			e.feed(p[3-c.deliver[1]]) // the missing one, after the end: ignored (or nothing, closed)
 			st := e.wantState("DTR_a", StateUnsubscribed)
-			if st.FramesCompleted != 1 || st.FramesIncomplete != 0 || st.FramesLost != 0 || st.PacketsLost != 0 || st.FramesCut != 1 {
-				t.Fatalf("after %s mid-frame: %+v", end, st)
+			if st.FramesCompleted != 1 || st.FramesCut != c.cut || st.FramesIncomplete != c.incomplete || st.FramesLost != 0 ||
+				st.PacketsLost != c.packetsLost || st.PacketsIgnored != c.late {
+				t.Fatalf("%+v", st)
 			}
 		})
 	}

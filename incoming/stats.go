@@ -97,10 +97,10 @@ type TrackStats struct {
 	FramesLost uint64
 	// FramesCut counts frames only partly inside a subscription: begun
 	// before it (the SFU forwards a new subscriber from the packet it is
-	// at), or unfinished when this subscriber ended it (Unsubscribe,
-	// Close, a permission refusal; their other packets may have been on
-	// their way). They are neither incomplete nor lost, and no packet
-	// missing at such an end counts as lost.
+	// at), or still waiting for the packets after the last one received
+	// when this subscriber ended it (Unsubscribe, Close, a permission
+	// refusal: those packets were on their way, or not sent yet). They are
+	// neither incomplete nor lost.
 	FramesCut uint64
 	// FrameBytes is the payload of completed frames as received (for E2EE
 	// tracks, ciphertext with its tag). FrameSizes is their distribution.

@@ -93,7 +93,6 @@ type counters struct {
 	ignored         uint64
 	frameBytes      uint64
 	overClientLimit uint64
-	cut             uint64
 	decrypted       uint64
 	decryptFailures [NumDecryptReasons]uint64
 	userTimestamps  uint64
@@ -146,22 +145,20 @@ func (t *RemoteTrack) startSubscription(h uint16, now time.Time) {
 
 // endSubscription closes the current epoch and folds its counters into
 // the track's. An epoch the SFU, the publisher or the connection ended is
-// flushed: what is still missing counts as lost or incomplete. One this
-// subscriber ended (cut: Unsubscribe, Close) is not: the rest of its
-// partial frames, and packets overtaken by later ones, may have been on
-// their way, so the partial frames count as cut and nothing as lost.
+// flushed: what is still missing counts as lost or incomplete. In one
+// this subscriber ended (cut: Unsubscribe, Close) the frame still waiting
+// for the packets after the last one received is cut, not incomplete:
+// those packets were on their way, or not sent yet.
 func (t *RemoteTrack) endSubscription(cut bool) {
 	if t.depkt == nil {
 		return
 	}
-	if !cut {
+	if cut {
+		t.depkt.Cut()
+	} else {
 		t.depkt.Flush()
 	}
-	st := t.depkt.Stats()
-	if cut {
-		t.c.cut += uint64(st.FramesInFlight)
-	}
-	addStats(&t.folded, st)
+	addStats(&t.folded, t.depkt.Stats())
 	t.depkt = nil
 	t.handle = 0
 }
@@ -181,6 +178,7 @@ func addStats(a *packetizer.DepacketizerStats, b packetizer.DepacketizerStats) {
 	}
 	a.FramesLost += b.FramesLost
 	a.FramesJoinedMidway += b.FramesJoinedMidway
+	a.FramesCut += b.FramesCut
 }
 
 // receive measures one packet routed to the subscribed track. It is the
@@ -284,7 +282,7 @@ func (t *RemoteTrack) statsLocked() TrackStats {
 		Packets: c.packets, Bytes: c.bytes, PacketsIgnored: c.ignored,
 		PacketsLost: d.PacketsLost, PacketsDuplicate: d.PacketsDuplicate, PacketsReordered: d.PacketsReordered,
 		PacketsLate: d.PacketsLate, FramesCompleted: d.FramesCompleted, FramesIncomplete: d.FramesIncomplete,
-		IncompleteBy: d.IncompleteBy, FramesLost: d.FramesLost, FramesCut: c.cut + d.FramesJoinedMidway,
+		IncompleteBy: d.IncompleteBy, FramesLost: d.FramesLost, FramesCut: d.FramesCut + d.FramesJoinedMidway,
 		FrameBytes: c.frameBytes, FrameSizes: c.sizes, FramesOverClientLimit: c.overClientLimit,
 		FramesDecrypted: c.decrypted, DecryptFailures: c.decryptFailures,
 		UserTimestamps: c.userTimestamps, Latency: c.latency, LatencyNegative: c.latencyNegative,

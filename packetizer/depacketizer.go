@@ -158,6 +158,9 @@ type DepacketizerStats struct {
 	// packet from that one to their FINAL arrived. Nothing of them sent
 	// within the stream is missing, so they are not incomplete.
 	FramesJoinedMidway uint64
+	// FramesCut counts frames Cut dropped: waiting for packets after the
+	// last one received when the receiver ended the stream.
+	FramesCut uint64
 	// FramesLost counts frame numbers, between the lowest and the highest
 	// received, of which no packet arrived (settled as PacketsLost is: a
 	// frame's packets all come before a later frame's). An empty frame
@@ -799,13 +802,18 @@ func (d *Depacketizer) remove(pt *partial) {
 }
 
 func (d *Depacketizer) giveUp(pt *partial, why IncompleteReason) {
-	d.remove(pt)
 	if d.joinedMidway(pt) {
 		d.stats.FramesJoinedMidway++
 	} else {
 		d.stats.FramesIncomplete++
 		d.stats.IncompleteBy[why]++
 	}
+	d.forget(pt)
+}
+
+// forget drops pt, remembering it so that its late packets are known.
+func (d *Depacketizer) forget(pt *partial) {
+	d.remove(pt)
 	g := givenUp{ts: pt.ts, ext: pt.ext, hi: pt.hi, final: pt.final, hasFinal: pt.hasFinal}
 	if pt.hasStart {
 		g.start = pt.start
@@ -852,6 +860,24 @@ func (d *Depacketizer) Flush() {
 	for d.gapN > 0 {
 		d.settleGap()
 	}
+}
+
+// Cut ends the stream where the receiver chose to stop (it unsubscribed,
+// or closed): the frame still waiting for the packets after the last one
+// received, which were on their way or not sent yet, is dropped and
+// counted cut, not incomplete. Everything else is settled as Flush does:
+// a packet missing below the last one received is lost, and its frame
+// incomplete.
+func (d *Depacketizer) Cut() {
+	d.release()
+	for _, pt := range d.byHi {
+		if pt.hi == d.highest && !pt.hasFinal && uint64(len(pt.segs)) == pt.hi-pt.lo+1 && (pt.hasStart || pt.lo == d.base) {
+			d.stats.FramesCut++
+			d.forget(pt)
+			break // packets of one frame are consecutive: only one can end at the highest
+		}
+	}
+	d.Flush()
 }
 
 // Stats returns a copy of the counters.

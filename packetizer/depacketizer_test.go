@@ -444,3 +444,51 @@ func TestDepacketizerJoinedMidway(t *testing.T) {
 		})
 	}
 }
+
+// Cut drops only the frame still waiting for the packets after the last
+// one received; a hole below that one is loss as at Flush.
+func TestDepacketizerCut(t *testing.T) {
+	for _, c := range []struct {
+		name                  string
+		deliver               []int // of a 4-packet frame after a whole one
+		then                  bool  // a single-packet frame follows
+		cut, incomplete, lost uint64
+	}{
+		{"the frame's head", []int{0, 1}, false, 1, 0, 0},
+		{"a hole in the frame", []int{0, 2}, false, 0, 1, 1},
+		{"the frame's tail missing, a later frame arrived", []int{0, 1}, true, 0, 1, 2},
+		{"all but the FINAL", []int{0, 1, 2}, false, 1, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, _ := NewPacketizer(1, 100, fixedClock())
+			d := NewDepacketizer(DepacketizerOptions{})
+			for _, pk := range packetsOf(t, p, []byte("whole"), Extensions{}) {
+				d.Push(pk)
+			}
+			frame := packetsOf(t, p, bytes.Repeat([]byte{1}, 300), Extensions{}) // 4 packets
+			next := packetsOf(t, p, []byte("next"), Extensions{})
+			for _, i := range c.deliver {
+				d.Push(frame[i])
+			}
+			if c.then {
+				d.Push(next[0])
+			}
+			d.Cut()
+			s := d.Stats()
+			if s.FramesCut != c.cut || s.FramesIncomplete != c.incomplete || s.PacketsLost != c.lost || s.FramesJoinedMidway != 0 ||
+				s.FramesInFlight != 0 || s.BufferedBytes != 0 {
+				t.Fatalf("%+v", s)
+			}
+		})
+	}
+	// A stream joined midway and cut before its first FINAL: cut.
+	p, _ := NewPacketizer(1, 100, fixedClock())
+	d := NewDepacketizer(DepacketizerOptions{})
+	frame := packetsOf(t, p, bytes.Repeat([]byte{1}, 300), Extensions{})
+	d.Push(frame[1])
+	d.Push(frame[2])
+	d.Cut()
+	if s := d.Stats(); s.FramesCut != 1 || s.FramesIncomplete != 0 || s.PacketsLost != 0 {
+		t.Fatalf("joined midway, then cut: %+v", s)
+	}
+}
