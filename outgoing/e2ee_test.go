@@ -212,3 +212,13 @@ func TestEncryptErrorIsTyped(t *testing.T) {
 		})
 	}
 }
+
+func TestE2EETagLenIsTheAEADOverhead(t *testing.T) {
+	k, err := NewE2EEKey("tag length")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := k.aead.Overhead(); got != E2EETagLen {
+		t.Fatalf("AES-GCM overhead %d, E2EETagLen %d", got, E2EETagLen)
+	}
+}

@@ -76,10 +76,15 @@ type Options struct {
 	// requests awaiting the SFU's answer (default
 	// DefaultMaxRequestsInFlight); more wait here, in order, still pending.
 	MaxRequestsInFlight int
-	MTU                 int      // default packetizer.MTU
-	E2EE                *E2EEKey // nil: publishing with E2EE fails clearly
-	Now                 func() time.Time
-	// After makes the publish timeout's timer; tests inject their own.
+	MTU                 int // default packetizer.MTU
+	// PaceShare spreads a multi-packet frame over this share of the time
+	// between the track's frames (see pacer.go). Zero takes
+	// DefaultPaceShare; a negative share turns pacing off.
+	PaceShare float64
+	E2EE      *E2EEKey // nil: publishing with E2EE fails clearly
+	Now       func() time.Time
+	// After makes the publish timeout's timer and pacing's waits; tests
+	// inject their own.
 	After  func(time.Duration) <-chan time.Time
 	Logger *slog.Logger
 }
@@ -221,6 +226,9 @@ func NewManager(t Transport, opts Options) *Manager {
 	}
 	if opts.MaxFrameAge == 0 {
 		opts.MaxFrameAge = DefaultMaxFrameAge
+	}
+	if opts.PaceShare == 0 {
+		opts.PaceShare = DefaultPaceShare
 	}
 	if opts.MTU <= 0 {
 		opts.MTU = packetizer.MTU

@@ -391,6 +391,7 @@ func (t *LocalTrack) run() {
 	if t.e2ee && t.m.opts.E2EE != nil {
 		seal = newSealer(t.m.opts.E2EE, t.m.opts.Now)
 	}
+	pace := pacer{share: t.m.opts.PaceShare}
 	for {
 		select {
 		case <-t.stopCh:
@@ -412,7 +413,7 @@ func (t *LocalTrack) run() {
 				// subscriber, and sending it would delay the fresh ones.
 				t.dropQueued(DropStale, nil)
 			default:
-				t.send(pk, seal, f)
+				t.send(pk, seal, &pace, f)
 			}
 			t.m.queuedBytes.Add(-int64(len(f.payload)))
 		}
@@ -440,9 +441,23 @@ func (t *LocalTrack) drainQueue() {
 	}
 }
 
+// waitUntil holds the sender until at (pacing), or until the track stops.
+func (t *LocalTrack) waitUntil(at time.Time) error {
+	d := at.Sub(t.m.opts.Now())
+	if d < minPaceWait {
+		return nil
+	}
+	select {
+	case <-t.m.opts.After(d):
+		return nil
+	case <-t.sendCtx.Done():
+		return t.sendCtx.Err()
+	}
+}
+
 var errNeedsE2EE = errors.New("track was published with E2EE but no key is configured")
 
-func (t *LocalTrack) send(pk *packetizer.Packetizer, seal *sealer, f frame) {
+func (t *LocalTrack) send(pk *packetizer.Packetizer, seal *sealer, pace *pacer, f frame) {
 	fr := packetizer.Frame{Payload: f.payload}
 	if f.ts != 0 {
 		fr.Extensions.HasUserTimestamp, fr.Extensions.UserTimestamp = true, f.ts
@@ -460,8 +475,25 @@ func (t *LocalTrack) send(pk *packetizer.Packetizer, seal *sealer, f frame) {
 		fr.Payload = ct
 		fr.Extensions.HasE2EE, fr.Extensions.E2EE = true, ext
 	}
+	// Only frames of several packets are paced (and measured for it): a
+	// single-packet frame costs no clock read here.
+	var start time.Time
+	var spread time.Duration
+	count := 1
+	if len(fr.Payload) > t.m.opts.MTU-packetizer.BaseHeaderLen {
+		count, _ = packetizer.PacketCount(len(fr.Payload), fr.Extensions, t.m.opts.MTU)
+		start = t.m.opts.Now()
+		spread = pace.begin(start, count, len(t.queue) > 0)
+	}
 	var packets, bytes uint64
 	err := pk.Packetize(fr, func(pkt []byte) error {
+		if spread > 0 && packets > 0 {
+			if len(t.queue) > 0 {
+				spread = 0 // the next frame is here: we are behind, catch up
+			} else if err := t.waitUntil(due(start, spread, int(packets), count)); err != nil {
+				return err
+			}
+		}
 		if err := t.m.t.WritePacket(t.sendCtx, pkt); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -69,10 +70,41 @@ func (d *dataChannel) lowEvent() <-chan struct{} {
 
 var errDataChannelClosed = errors.New("data channel closed")
 
+// drainPoll is how often drained looks at the buffered amount: pion
+// signals only the crossing of the low watermark, not the last byte.
+const drainPoll = 2 * time.Millisecond
+
+// drained waits until pion holds none of our bytes: it counts a message
+// until the peer's SCTP stack has acknowledged (or skipped) every chunk of
+// it, so after this the SFU has everything we wrote. It returns early when
+// the channel or peer closes (nothing more will be acknowledged) or ctx ends.
+func (d *dataChannel) drained(ctx context.Context, peerClosed <-chan struct{}) error {
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	for d.dc.BufferedAmount() > 0 {
+		select {
+		case <-t.C:
+		case <-d.closed:
+			return errDataChannelClosed
+		case <-peerClosed:
+			return errDataChannelClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // write sends pkt as one binary message, waiting while the buffer is above
 // the high watermark until it drains, the channel or peer closes
 // (peerClosed), or ctx ends. A nil error means pion took the packet.
 func (d *dataChannel) write(ctx context.Context, peerClosed <-chan struct{}, peerErr func() error, pkt []byte) error {
+	// A sender that was stopped must not write even when the buffer has
+	// room: a packet after the cut of its frame would leave a gap in the
+	// sequence numbers, and reach the SFU after the unpublish was decided.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for {
 		// Take the event channel before reading the amount: a drain that
 		// happens in between closes this very channel, so it is not missed.

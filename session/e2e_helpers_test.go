@@ -186,7 +186,7 @@ type tapState struct {
 }
 
 // tapLibraryLogs also sends library log lines to h until the test ends.
-func tapLibraryLogs(t *testing.T, h slog.Handler) {
+func tapLibraryLogs(t testing.TB, h slog.Handler) {
 	libLogs.shared.mu.Lock()
 	libLogs.shared.tap = h
 	libLogs.shared.mu.Unlock()

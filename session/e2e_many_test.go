@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/livekit/protocol/livekit"
+	lksdk "github.com/livekit/server-sdk-go/v2"
 )
 
 // manyTracks is how many tracks one participant publishes in
@@ -116,4 +118,38 @@ func TestE2EForget(t *testing.T) {
 	if l := s.Report(nil).Local; len(l) != 0 {
 		t.Fatalf("forgotten track still reported: %+v", l)
 	}
+}
+
+// Closing a session with 256 tracks still published unpublishes them a
+// window at a time: all at once, the requests would overflow the SFU's
+// queue of signal requests, which ends the signal connection before the
+// leave, and the SFU would keep the participant until it timed out.
+func TestE2ECloseWithManyTracks(t *testing.T) { acrossSFUs(t, testE2ECloseWithManyTracks) }
+
+func testE2ECloseWithManyTracks(t *testing.T) {
+	srv := sfu(t)
+	s := connect(t, srv, Config{})
+	ctx := bounded(t, 60*time.Second)
+	for i := range manyTracks {
+		if _, err := s.Publish(ctx, fmt.Sprintf("c%03d", i), false); err != nil {
+			t.Fatalf("track %d: %v", i, err)
+		}
+	}
+	st := s.Status()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rc := lksdk.NewRoomServiceClient(srv.HTTPURL(), srv.APIKey, srv.APISecret)
+	eventually(t, 3*time.Second, "the SFU to see the participant leave", func() bool {
+		res, err := rc.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: st.Room})
+		if err != nil {
+			return true // the room is gone with its last participant
+		}
+		for _, p := range res.Participants {
+			if p.Identity == st.Identity {
+				return false
+			}
+		}
+		return true
+	})
 }

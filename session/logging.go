@@ -12,6 +12,7 @@ import (
 	"github.com/livekit/protocol/logger"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/logging"
+	"github.com/redis/go-redis/v9"
 )
 
 // The LiveKit libraries (server-sdk-go, and livekit-server when embedded)
@@ -34,8 +35,9 @@ var (
 
 // RouteLibraryLogs sends the LiveKit libraries' process-wide logs to l (a
 // nil l discards them): protocol/logger's, which an embedded livekit-server
-// uses, and server-sdk-go's package logger, which defaults to the standard
-// library's log (stderr). Tokens and the given secrets are redacted. Call
+// uses, server-sdk-go's package logger, which defaults to the standard
+// library's log (stderr), and go-redis's, which an embedded server that is
+// a node of a multi-node deployment uses (stderr too). Tokens and the given secrets are redacted. Call
 // it at start-up, before an embedded server runs; calling it again (a
 // test running dttui twice in one process) switches the target safely.
 func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
@@ -46,6 +48,7 @@ func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
 		route := slog.New(libraryRoute)
 		logger.SetLogger(logrLogger(route, OriginSFU), "livekit")
 		lksdk.SetLogger(protocolLogger(route))
+		redis.SetLogger(redisLogger{withOrigin(route, OriginSFU)})
 		routed = true
 	}
 }
@@ -98,6 +101,15 @@ func (h *switchHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *switchHandler) WithGroup(name string) slog.Handler {
 	return h.with(func(x slog.Handler) slog.Handler { return x.WithGroup(name) })
+}
+
+// redisLogger is go-redis's package logger, writing to l. go-redis logs
+// only what went wrong (a connection it could not close, a failed
+// re-authentication), so its lines are warnings.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.Log(ctx, slog.LevelWarn, fmt.Sprintf(format, v...))
 }
 
 // protocolLogger is the SDK's logger for our connections.

@@ -6,7 +6,11 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 const sampleJWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
@@ -134,11 +138,12 @@ func TestLibraryLogsCarryOrigin(t *testing.T) {
 	pionLoggerFactory(l).NewLogger("ice").Warn("pion line")
 	protocolLogger(l).Infow("sdk line")
 	logrLogger(l, OriginSFU).Infow("sfu line")
+	redisLogger{withOrigin(l, OriginSFU)}.Printf(context.Background(), "redis %s", "line")
 	l.Info("own line")
 	want := []struct {
 		msg string
 		o   LogOrigin
-	}{{"pion line", OriginPion}, {"sdk line", OriginSDK}, {"sfu line", OriginSFU}, {"own line", ""}}
+	}{{"pion line", OriginPion}, {"sdk line", OriginSDK}, {"sfu line", OriginSFU}, {"redis line", OriginSFU}, {"own line", ""}}
 	if len(got) != len(want) {
 		t.Fatalf("%d records", len(got))
 	}
@@ -193,4 +198,21 @@ func FuzzRedactSecrets(f *testing.F) {
 			t.Fatalf("secret survived: %q", out)
 		}
 	})
+}
+
+// go-redis's package logger (stderr by default) goes where the other
+// libraries' do: a duration it must round is one of the lines it writes,
+// before it even dials.
+func TestRedisLogsAreRouted(t *testing.T) {
+	var logs strings.Builder
+	var mu sync.Mutex
+	tapLibraryLogs(t, slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
+	defer rc.Close()
+	_ = rc.Set(context.Background(), "k", "v", time.Microsecond).Err()
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "truncating to 1ms") || !strings.Contains(logs.String(), "origin=sfu") {
+		t.Fatalf("library logs: %q", logs.String())
+	}
 }

@@ -60,6 +60,8 @@ type Session struct {
 	wg     sync.WaitGroup
 
 	closeOnce sync.Once
+	// unpubAcks are closed when the SFU answers an unpublish Close sent.
+	unpubAcks map[uint16]chan struct{}
 }
 
 // Connect joins the room and returns once the data channel is open, or an
@@ -256,20 +258,18 @@ func (s *Session) setConnected(p *peer, reconnected bool) {
 	s.setStatus(StateConnected, nil)
 }
 
-// Close unpublishes every track, leaves the room, closes the
+// Close stops the tracks (frames still queued are dropped as closed before
+// sent: flush first to send them), lets what was sent reach the SFU (for up
+// to CloseDrainTimeout), unpublishes every track and waits for the SFU to
+// confirm (up to CloseUnpublishTimeout), leaves the room, closes the
 // PeerConnections and stops every goroutine. It is idempotent and always
 // returns nil: there is nothing a caller could do about a failed goodbye.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
-		// Tell the SFU first, so other participants see the tracks go
-		// before we do; leaving would drop them too, but later.
-		for _, info := range s.mgr.ActiveInfos() {
-			_ = s.SendUnpublishRequest(info.Handle)
-		}
+		s.goodbye()
 		s.cancel()
 		// After this, supervise is gone and s.p is the last peer it made.
 		s.wg.Wait()
-		s.mgr.Close()
 		if s.monitor != nil {
 			s.monitor.mgr.Close()
 		}

@@ -81,7 +81,9 @@ func (s *Session) onSignal(p *peer, res *livekit.SignalResponse) {
 		s.mgr.HandlePublishResponse(infoFromProto(msg.PublishDataTrackResponse.GetInfo()))
 	case *livekit.SignalResponse_UnpublishDataTrackResponse:
 		// Solicited, or the SFU unpublishing on its own.
-		s.mgr.HandleUnpublishResponse(uint16(msg.UnpublishDataTrackResponse.GetInfo().GetPubHandle()))
+		h := uint16(msg.UnpublishDataTrackResponse.GetInfo().GetPubHandle())
+		s.mgr.HandleUnpublishResponse(h)
+		s.unpublishAnswered(h)
 	case *livekit.SignalResponse_RequestResponse:
 		rr := msg.RequestResponse
 		switch req := rr.Request.(type) {
@@ -89,8 +91,10 @@ func (s *Session) onSignal(p *peer, res *livekit.SignalResponse) {
 			s.mgr.HandleRequestError(outgoing.RequestError{Handle: uint16(req.PublishDataTrack.GetPubHandle()),
 				Request: outgoing.RequestPublish, Reason: int32(rr.Reason), Message: rr.Message})
 		case *livekit.RequestResponse_UnpublishDataTrack:
-			s.mgr.HandleRequestError(outgoing.RequestError{Handle: uint16(req.UnpublishDataTrack.GetPubHandle()),
+			h := uint16(req.UnpublishDataTrack.GetPubHandle())
+			s.mgr.HandleRequestError(outgoing.RequestError{Handle: h,
 				Request: outgoing.RequestUnpublish, Reason: int32(rr.Reason), Message: rr.Message})
+			s.unpublishAnswered(h)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dttui/dttui/load"
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
@@ -145,6 +146,13 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	if o.Participants > 0 {
 		if err := checkLoad(&o, given); err != nil {
 			return o, err
+		}
+	}
+	for _, t := range o.Tracks {
+		e2ee := o.E2EEPassphrase != ""
+		if t.Source == nil && t.Rate > 0 && t.Size > probe.SubscriberMaxSize(e2ee) {
+			o.Notices = append(o.Notices, fmt.Sprintf("--track %s: frames of %d bytes take %d packets; livekit-client and the Rust SDK drop frames of more than %d packets (over %d bytes here), so their subscribers will receive none of them (dttui's own subscribers do)",
+				t.Name, t.Size, probe.Packets(t.Size, e2ee), packetizer.SubscriberMaxPackets, probe.SubscriberMaxSize(e2ee)))
 		}
 	}
 	if o.Report != "" && o.Participants > 0 {
@@ -323,7 +331,7 @@ func newFlagSet(o *options) *flagSet {
 		o.E2EEPassphrase = s
 		return nil
 	})
-	fs.Func("track", fmt.Sprintf("publish at start and run a generator on it; `name[:rate[:size]]`, rate in frames/s (default %d; 0: publish only; 1.5k = 1500), size in bytes (default %d; 20 B … 4 MiB; 2k = 2KiB = 2048, 1m = 1MiB); repeatable", defaultTrackRate, defaultTrackSize), func(s string) error {
+	fs.Func("track", fmt.Sprintf("publish at start and run a generator on it; `name[:rate[:size]]`, rate in frames/s (default %d; 0: publish only; 1.5k = 1500), size in bytes (default %d; 20 B … 4 MiB; 2k = 2KiB = 2048, 1m = 1MiB; livekit-client and the Rust SDK drop frames over %d B); repeatable", defaultTrackRate, defaultTrackSize, probe.SubscriberMaxSize(false)), func(s string) error {
 		f.tracks = append(f.tracks, s)
 		return nil
 	})

@@ -324,3 +324,16 @@ func TestParseTypedTracksAndSources(t *testing.T) {
 		}
 	}
 }
+
+// A track whose frames LiveKit's JS and Rust subscribers would drop is
+// run, with a notice saying so.
+func TestNoticeForFramesOverTheSubscriberLimit(t *testing.T) {
+	o, err := parseFlags([]string{"--track", "big:1:4MiB", "--track", "ok:1:1950KiB"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Notices) != 1 || !strings.Contains(o.Notices[0], "--track big: frames of 4194304 bytes take 263 packets") ||
+		!strings.Contains(o.Notices[0], "more than 128 packets") {
+		t.Fatalf("notices: %q", o.Notices)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/dttui/dttui/internal/freeport"
@@ -144,10 +143,8 @@ func buildReleased() error {
 
 // child is one run of the released binary.
 type child struct {
-	cmd  *exec.Cmd
-	log  *os.File
+	*proc
 	opts Options
-	done chan struct{} // closed once the process has exited and been reaped
 }
 
 // errAddrInUse says a port picked as free was taken before the server
@@ -191,6 +188,8 @@ func childConfig(o Options) string {
 		DisableDataTracks:      o.DisableDataTracks,
 		DisableDataBlobs:       o.DisableDataBlobs,
 		DataTrackTargetLatency: o.DataTrackTargetLatency,
+		Redis:                  o.Redis,
+		Region:                 o.Region,
 	}) + "logging:\n  level: info\n"
 }
 
@@ -199,28 +198,17 @@ func runChild(ctx context.Context, bin, dir string, o Options) (*child, error) {
 	if err := os.WriteFile(cfg, []byte(childConfig(o)), 0o600); err != nil {
 		return nil, fmt.Errorf("testsfu: %w", err)
 	}
-	log, err := os.OpenFile(filepath.Join(dir, logFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("testsfu: %w", err)
-	}
-	fmt.Fprintf(log, "=== testsfu: starting %s on port %d, UDP %d\n", bin, o.Port, o.RTCPort)
 	cmd := exec.Command(bin, "--config", cfg)
 	// A clean environment: nothing of the caller's (LIVEKIT_CONFIG,
 	// NODE_IP, UDP_PORT... are read by the server) leaks into the test.
 	cmd.Env = []string{"LIVEKIT_KEYS=" + o.APIKey + `: "` + o.APISecret + `"`, "HOME=" + dir, "TMPDIR=" + dir}
 	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = log, log // a file: the child writes it directly, never our terminal
-	cmd.SysProcAttr = childProcAttr()
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("testsfu: start %s: %w", bin, err)
+	p, err := startProc("released server", cmd, filepath.Join(dir, logFile),
+		fmt.Sprintf("%s on port %d, UDP %d", bin, o.Port, o.RTCPort))
+	if err != nil {
+		return nil, err
 	}
-	c := &child{cmd: cmd, log: log, opts: o, done: make(chan struct{})}
-	// The reaper; stop (or the process's own exit) ends it.
-	go func() {
-		_ = cmd.Wait()
-		close(c.done)
-	}()
+	c := &child{proc: p, opts: o}
 	if err := c.waitReady(ctx); err != nil {
 		_ = c.stop()
 		return nil, err
@@ -231,72 +219,29 @@ func runChild(ctx context.Context, bin, dir string, o Options) (*child, error) {
 // waitReady polls the server's health endpoint, which answers only once
 // every listener (the RTC UDP mux is set up before it) is bound.
 func (c *child) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	url := fmt.Sprintf("http://127.0.0.1:%d/", c.opts.Port)
 	client := &http.Client{Timeout: time.Second}
-	for {
-		if resp, err := client.Get(url); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			// Ours, not a stray server on a reused port, if our log says so.
-			if resp.StatusCode == http.StatusOK && strings.Contains(c.tail(50), "starting LiveKit server") {
-				// livekit-server calls itself running 100 ms after it
-				// starts serving and ignores stop signals until then; a
-				// test that stops it at once would otherwise wait for the
-				// SIGKILL fallback.
-				time.Sleep(runningGrace)
-				return nil
-			}
+	err := c.proc.waitReady(ctx, 30*time.Second, url, func(ctx context.Context) bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false
 		}
-		select {
-		case <-c.done:
-			tail := c.tail(20)
-			// livekit-server prints a start-up error and exits 0.
-			if strings.Contains(tail, "address already in use") {
-				return fmt.Errorf("testsfu: released server could not bind: %w:\n%s", errAddrInUse, tail)
-			}
-			return fmt.Errorf("testsfu: released server exited during start-up (%v):\n%s", c.cmd.ProcessState, tail)
-		case <-ctx.Done():
-			return fmt.Errorf("testsfu: released server not ready on %s: %w\n%s", url, ctx.Err(), c.tail(20))
-		case <-time.After(25 * time.Millisecond):
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
 		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		// Ours, not a stray server on a reused port, if our log says so.
+		return resp.StatusCode == http.StatusOK && strings.Contains(c.tail(50), "starting LiveKit server")
+	})
+	if err == nil {
+		// livekit-server calls itself running 100 ms after it starts
+		// serving and ignores stop signals until then; a test that stops
+		// it at once would otherwise wait for the SIGKILL fallback.
+		time.Sleep(runningGrace)
 	}
-}
-
-// stop ends the process as the embedded server's Close does: a forced
-// stop (livekit-server stops at once, without waiting for participants to
-// leave, on a second SIGTERM; the first only starts a drain). SIGTERM is
-// repeated because the server's signal channel holds one signal at a time.
-// SIGKILL if it has not exited within stopGrace.
-func (c *child) stop() error {
-	defer c.log.Close()
-	deadline := time.After(stopGrace)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-signalling:
-	for c.cmd.Process.Signal(syscall.SIGTERM) == nil { // else it has exited: reap it below
-		select {
-		case <-c.done:
-			return nil
-		case <-tick.C:
-		case <-deadline:
-			fmt.Fprintf(c.log, "=== testsfu: no exit %s after SIGTERM: SIGKILL\n", stopGrace)
-			_ = c.cmd.Process.Kill()
-			break signalling
-		}
-	}
-	select {
-	case <-c.done:
-		return nil
-	case <-time.After(5 * time.Second):
-		return fmt.Errorf("testsfu: released server (pid %d) did not exit after SIGKILL", c.cmd.Process.Pid)
-	}
-}
-
-func (c *child) tail(n int) string {
-	b, _ := os.ReadFile(c.log.Name())
-	return lastLines(string(b), n)
+	return err
 }
 
 func lastLines(s string, n int) string {

@@ -62,6 +62,9 @@ type Options struct {
 	// Port (signalling/HTTP) and RTCPort (the single UDP port); 0 picks a
 	// free one.
 	Port, RTCPort int
+	// Redis and Region make the server one node of a multi-node
+	// deployment (see Cluster); empty for a single node.
+	Redis, Region string
 }
 
 // Server is a running (or stopped, awaiting Restart) SFU. Its address and
@@ -157,6 +160,8 @@ func (s *Server) startEmbedded(ctx context.Context) error {
 		APIKey:                 s.opts.APIKey,
 		APISecret:              s.opts.APISecret,
 		DataTrackTargetLatency: s.opts.DataTrackTargetLatency,
+		Redis:                  s.opts.Redis,
+		Region:                 s.opts.Region,
 	})
 	if err != nil {
 		return err

@@ -46,6 +46,13 @@ type Options struct {
 	// default (100 ms). Tests that need whole 1 MiB frames on a loaded
 	// machine raise it.
 	DataTrackTargetLatency time.Duration
+	// Redis is the address (host:port) of a Redis that several servers
+	// share to form one multi-node deployment; empty runs a single node
+	// with its state in memory (what dttui runs).
+	Redis string
+	// Region names the node in a multi-node deployment (rooms are still
+	// placed on any node: the selector stays "any").
+	Region string
 }
 
 // Server is a running embedded SFU.
@@ -256,6 +263,12 @@ func ConfigYAML(o Options) string {
 		fmt.Fprintf(&b, "  datachannel_data_track_target_latency: %s\n", o.DataTrackTargetLatency)
 	}
 	b.WriteString("room:\n  auto_create: true\n  empty_timeout: 300\n")
+	if o.Redis != "" {
+		fmt.Fprintf(&b, "redis:\n  address: %q\n", o.Redis)
+	}
+	if o.Region != "" {
+		fmt.Fprintf(&b, "region: %q\n", o.Region)
+	}
 	return b.String()
 }
 

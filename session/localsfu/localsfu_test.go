@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/livekit/livekit-server/pkg/config"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 )
@@ -69,4 +70,24 @@ func TestBusyPortFailsAtOnce(t *testing.T) {
 		t.Fatalf("took %v to fail", d)
 	}
 	t.Logf("%v (after %v)", err, time.Since(start).Round(time.Millisecond))
+}
+
+// A node of a multi-node deployment: the server reads the Redis address
+// and the region from the configuration; without them it is one node with
+// its state in memory.
+func TestConfigForAClusterNode(t *testing.T) {
+	conf, err := config.NewConfig(ConfigYAML(Options{Port: 7880, RTCPort: 7882, Redis: "127.0.0.1:6390", Region: "node-a"}), true, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conf.Redis.Address != "127.0.0.1:6390" || !conf.Redis.IsConfigured() || conf.Region != "node-a" {
+		t.Fatalf("redis %+v, region %q", conf.Redis, conf.Region)
+	}
+	single, err := config.NewConfig(ConfigYAML(Options{Port: 7880, RTCPort: 7882}), true, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if single.Redis.IsConfigured() || single.Region != "" {
+		t.Fatalf("a single node has redis %+v, region %q", single.Redis, single.Region)
+	}
 }

@@ -13,6 +13,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/packetizer"
 )
 
 // Payload layout, big-endian:
@@ -30,14 +33,41 @@ var magic = [2]byte{'D', 'T'}
 
 const maxSeq = 1<<48 - 1
 
-// MinSize is the smallest probe frame: its header. MaxSize is the largest
-// the generators push. dttui's own subscriber reassembles it, but not every
-// subscriber can: livekit-client 2.23 gives up on frames of more than 128
-// packets (about 2 MB).
+// MinSize is the smallest probe frame: its header. MaxSize (4 MiB, 263
+// packets) is the largest the generators push. dttui's own subscriber
+// reassembles it, but LiveKit's JS and Rust subscribers drop every frame of
+// more than packetizer.SubscriberMaxPackets packets, i.e. larger than
+// SubscriberMaxSize (2 044 928 bytes). The SFU forwards such frames anyway.
 const (
 	MinSize = HeaderLen
 	MaxSize = 4 << 20
 )
+
+// probeExtensions are the extensions a probe frame carries on the wire:
+// always the user timestamp, and the E2EE extension on an encrypted track.
+func probeExtensions(e2ee bool) packetizer.Extensions {
+	return packetizer.Extensions{HasUserTimestamp: true, HasE2EE: e2ee}
+}
+
+// Packets is how many packets a probe frame of size bytes takes on the
+// wire (an encrypted one also carries the AES-GCM tag).
+func Packets(size int, e2ee bool) int {
+	if e2ee {
+		size += outgoing.E2EETagLen
+	}
+	n, _ := packetizer.PacketCount(size, probeExtensions(e2ee), packetizer.MTU)
+	return n
+}
+
+// SubscriberMaxSize is the largest probe frame LiveKit's JS and Rust
+// subscribers reassemble: 2 044 928 bytes, or 2 042 864 encrypted.
+func SubscriberMaxSize(e2ee bool) int {
+	n := packetizer.MaxPayload(probeExtensions(e2ee), packetizer.MTU, packetizer.SubscriberMaxPackets)
+	if e2ee {
+		n -= outgoing.E2EETagLen
+	}
+	return n
+}
 
 // Header is what a probe payload says about itself.
 type Header struct {

@@ -275,6 +275,29 @@ func waitPushed(t *testing.T, pushed *atomic.Int64, n int64) {
 	}
 }
 
+func TestSubscriberLimit(t *testing.T) {
+	for _, e2ee := range []bool{false, true} {
+		max := SubscriberMaxSize(e2ee)
+		if got := Packets(max, e2ee); got != 128 {
+			t.Errorf("e2ee=%v: the largest frame JS reassembles (%d B) takes %d packets, want 128", e2ee, max, got)
+		}
+		if got := Packets(max+1, e2ee); got != 129 {
+			t.Errorf("e2ee=%v: one byte more takes %d packets, want 129", e2ee, got)
+		}
+	}
+	if got := SubscriberMaxSize(false); got != 2_044_928 {
+		t.Errorf("SubscriberMaxSize(false) = %d, want 2 044 928 (128 × 15 976)", got)
+	}
+	if got := SubscriberMaxSize(true); got != 2_042_864 {
+		t.Errorf("SubscriberMaxSize(true) = %d, want 2 042 864 (128 × 15 960 − 16)", got)
+	}
+	for _, c := range []struct{ size, packets int }{{MinSize, 1}, {15976, 1}, {15977, 2}, {16000, 2}, {64 << 10, 5}, {1 << 20, 66}, {MaxSize, 263}} {
+		if got := Packets(c.size, false); got != c.packets {
+			t.Errorf("Packets(%d) = %d, want %d", c.size, got, c.packets)
+		}
+	}
+}
+
 // boundedQueue is a track's queue as outgoing has it: TryPush refuses a
 // frame when it is full, Push waits for room (or ctx) and counts nothing
 // when ctx ends first.

@@ -1,0 +1,170 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/internal/testsfu"
+)
+
+// sfuTrackStats is what the SFU logs about a data track when it closes
+// (livekit-server pkg/rtc/datatrack_stats.go, "data track stats"):
+// packets and frames it received from the publisher, and the gaps and
+// reorderings in their sequence numbers. It is the SFU's own view of the
+// uplink, independent of anything dttui counts.
+type sfuTrackStats struct {
+	Packets          int64 `json:"numPackets"`
+	PacketsLost      int64 `json:"numPacketsLost"`
+	PacketsReordered int64 `json:"numPacketsOutOfOrder"`
+	Frames           int64 `json:"numFrames"`
+}
+
+// parseSFUTrackStats reads a released livekit-server's log line (zap's
+// console format: fields as a JSON object after the message).
+func parseSFUTrackStats(line string) (name string, st sfuTrackStats, ok bool) {
+	i := strings.Index(line, "\tdata track stats\t")
+	if i < 0 {
+		return "", st, false
+	}
+	var fields struct {
+		Name string `json:"name"`
+		sfuTrackStats
+	}
+	if err := json.Unmarshal([]byte(line[i+len("\tdata track stats\t"):]), &fields); err != nil {
+		return "", st, false
+	}
+	return fields.Name, fields.sfuTrackStats, true
+}
+
+// sfuStatsTap collects an SFU's per-track summaries by track name. From
+// the embedded SFU's logs, the name comes with the track's logger
+// (WithAttrs), the figures with the record.
+type sfuStatsTap struct {
+	mu      sync.Mutex
+	byName  map[string]sfuTrackStats
+	seen    chan string
+	logPath string // a released server's log, read on demand; "" for the embedded SFU
+}
+
+func tapSFUTrackStats(t testing.TB) *sfuStatsTap {
+	tap := &sfuStatsTap{byName: map[string]sfuTrackStats{}, seen: make(chan string, 64)}
+	tapLibraryLogs(t, sfuStatsHandler{tap: tap})
+	return tap
+}
+
+// sfuStats collects srv's per-track summaries: the embedded SFU's from its
+// logs, a released server's from its log file.
+func sfuStats(tb testing.TB, srv *testsfu.Server) *sfuStatsTap {
+	if srv.Kind() == testsfu.Released {
+		return &sfuStatsTap{byName: map[string]sfuTrackStats{}, seen: make(chan string, 64), logPath: srv.LogPath()}
+	}
+	return tapSFUTrackStats(tb)
+}
+
+// readLog adds the summaries in the released server's log file.
+func (s *sfuStatsTap) readLog() {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, line := range strings.Split(string(b), "\n") {
+		if name, st, ok := parseSFUTrackStats(line); ok {
+			s.byName[name] = st
+		}
+	}
+}
+
+type sfuStatsHandler struct {
+	tap   *sfuStatsTap
+	attrs []slog.Attr
+}
+
+func (h sfuStatsHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h sfuStatsHandler) WithGroup(string) slog.Handler            { return h }
+func (h sfuStatsHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return sfuStatsHandler{tap: h.tap, attrs: append(slices.Clip(h.attrs), as...)}
+}
+
+func (h sfuStatsHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "data track stats" {
+		return nil
+	}
+	var name string
+	var st sfuTrackStats
+	s := h.tap
+	visit := func(a slog.Attr) bool {
+		switch a.Key {
+		case "name":
+			name = a.Value.String()
+		case "numPackets":
+			st.Packets = a.Value.Int64()
+		case "numPacketsLost":
+			st.PacketsLost = a.Value.Int64()
+		case "numPacketsOutOfOrder":
+			st.PacketsReordered = a.Value.Int64()
+		case "numFrames":
+			st.Frames = a.Value.Int64()
+		}
+		return true
+	}
+	for _, a := range h.attrs {
+		visit(a)
+	}
+	r.Attrs(visit)
+	s.mu.Lock()
+	s.byName[name] = st
+	s.mu.Unlock()
+	select {
+	case s.seen <- name:
+	default:
+	}
+	return nil
+}
+
+// wait returns the SFU's summary of the named track once it has logged it.
+func (s *sfuStatsTap) wait(t testing.TB, name string, d time.Duration) sfuTrackStats {
+	t.Helper()
+	deadline := time.After(d)
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		if s.logPath != "" {
+			s.readLog()
+		}
+		s.mu.Lock()
+		st, ok := s.byName[name]
+		s.mu.Unlock()
+		if ok {
+			return st
+		}
+		select {
+		case <-s.seen:
+		case <-poll.C:
+		case <-deadline:
+			t.Fatalf("the SFU logged no stats for track %q", name)
+		}
+	}
+}
+
+func TestParseSFUTrackStats(t *testing.T) {
+	// A line of the released livekit-server v1.13.5's log.
+	line := "2026-11-30T08:46:04.365Z\tINFO\tlivekit\trtc/datatrack_stats.go:99\tdata track stats\t" +
+		`{"room": "r11649", "participant": "dttui-d4f04b", "remote": false, "trackID": "DTR_5i4sUHmb5gt5", "name": "scr-1048576-2", "handle": 1, ` +
+		`"duration": 10.332333371, "numPackets": 1386, "numPacketsLost": 2, "numPacketsOutOfOrder": 3, "numFrames": 21, "fps": 2.03, "numBytes": 22053360}`
+	name, st, ok := parseSFUTrackStats(line)
+	if !ok || name != "scr-1048576-2" || st != (sfuTrackStats{Packets: 1386, PacketsLost: 2, PacketsReordered: 3, Frames: 21}) {
+		t.Fatalf("parse = %q %+v %v", name, st, ok)
+	}
+	if _, _, ok := parseSFUTrackStats("2026-11-30T08:46:04.365Z\tINFO\tlivekit\trtc/datatrack.go:80\tcreated data track\t{}"); ok {
+		t.Fatal("parsed a line that is not the stats")
+	}
+}

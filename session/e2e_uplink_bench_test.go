@@ -1,0 +1,240 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/internal/jsclient"
+	"github.com/dttui/dttui/internal/testsfu"
+	"github.com/dttui/dttui/session/probe"
+)
+
+// uplinkRun is how long each publisher pushes in one BenchmarkUplink case.
+const uplinkRun = 10 * time.Second
+
+// uplinkCases are the frame sizes and push rates BenchmarkUplink races
+// (rate 0: as fast as each publisher's channel takes them).
+var uplinkCases = []struct {
+	name       string
+	size, rate int
+}{
+	{"20B", 20, 0},
+	{"1KiB", 1 << 10, 0},
+	{"1KiB@2000", 1 << 10, 2000},
+	{"16000B", 16000, 0},
+	{"64KiB", 64 << 10, 0},
+	{"1MiB@2", 1 << 20, 2},
+	{"2MiB@1", 2 << 20, 1},
+	{"4MiB@1", 4 << 20, 1},
+}
+
+// BenchmarkUplink races dttui against livekit-client 2.23 as publishers,
+// side by side in one room on each SFU build (server defaults, so the SFU
+// sheds what it queues toward a subscriber beyond 100 ms, as users run
+// it). Both push the same frame sizes for uplinkRun; dttui's loopback
+// subscriber and a livekit-client subscriber in headless Chromium (a
+// second, CPU-hungry subscriber) receive both tracks. Per publisher p
+// (dttui, js):
+//
+//	p-sfu-fps         frames the SFU received per second (its own per-track
+//	                  summary, logged when the track closes)
+//	p-up-loss-%       packets lost on the way into the SFU: the SFU's gaps in
+//	                  the packets' sequence numbers
+//	p-jssub-fps       frames the livekit-client subscriber reassembled per second
+//	p-jssub-loss-%    frames the SFU received that it did not get
+//	x-js-sfu          dttui-sfu-fps / js-sfu-fps
+//	x-js-jssub        dttui-jssub-fps / js-jssub-fps
+//	dttui-lb-loss-%   dttui's frames its loopback subscriber never got
+//	dttui-lb-p50-ms, dttui-lb-p99-ms   push-to-reassembly latency there
+//
+// livekit-client drops frames of more than 128 packets (2 044 928 bytes
+// with the user timestamp), so at 2 and 4 MiB its subscriber gets none.
+// Run with -benchtime 1x: each iteration is a whole race.
+//
+//	go test -run '^$' -bench Uplink -benchtime 1x -count 3 -timeout 60m ./session/
+func BenchmarkUplink(b *testing.B) {
+	jsclient.Require(b)
+	testsfu.Run(b, func(b *testing.B, kind testsfu.Kind) {
+		for _, c := range uplinkCases {
+			b.Run(c.name, func(b *testing.B) {
+				for b.Loop() {
+					benchUplink(b, kind, c.size, c.rate)
+				}
+			})
+		}
+	})
+}
+
+func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int) {
+	srv, err := benchSrv[kind].start(kind, testsfu.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	stats := sfuStats(b, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	room := "uplink-" + randomSuffix()
+	dtName, jsName := fmt.Sprintf("dttui-%d-%d-%s", size, rate, randomSuffix()), fmt.Sprintf("js-%d-%d-%s", size, rate, randomSuffix())
+
+	js := jsclient.StartAll(b, jsclient.Options{Name: "jssub"}, jsclient.Options{Name: "jspub"})
+	jsSub, jsPub := js[0], js[1]
+	for i, c := range js {
+		tok, err := srv.Token(room, []string{"jssub", "jspub"}[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Join(ctx, jsclient.JoinOptions{URL: srv.URL, Token: tok}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := jsSub.SubscribeAll(ctx, jsclient.SubscribeOptions{Counters: true, BufferSize: 1 << 14}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := jsPub.Publish(ctx, jsName); err != nil {
+		b.Fatal(err)
+	}
+	s, err := Connect(ctx, Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room, Loopback: true, Logger: testLog})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	tr, err := s.Publish(ctx, dtName, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, name := range []string{dtName, jsName} {
+		if _, err := jsSub.WaitSubscribed(ctx, "", name); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for !rx(s, tr).Subscribed {
+		if ctx.Err() != nil {
+			b.Fatal("loopback never subscribed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	var wg sync.WaitGroup
+	var jsPushed int
+	var jsErr error
+	start := time.Now()
+	wg.Go(func() { jsPushed, jsErr = pushJS(ctx, jsPub, jsName, size, rate, start) })
+	pushDttui(ctx, b, tr, size, rate, start)
+	if err := tr.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	wg.Wait()
+	if jsErr != nil {
+		b.Fatal(jsErr)
+	}
+
+	// The tails: dttui's frames at its loopback (or their grace periods),
+	// and the livekit-client subscriber's counters until they stop moving.
+	s.Settle(ctx)
+	st := tr.Stats()
+	counters := settleJS(ctx, b, jsSub, []string{dtName, jsName}, time.Second)
+	lb := rx(s, tr)
+	lat := row(s, tr).Latency
+
+	// Unpublishing closes the tracks at the SFU, which logs its summaries.
+	if err := tr.Unpublish(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := jsPub.Unpublish(ctx, jsName); err != nil {
+		b.Fatal(err)
+	}
+	dtUp, jsUp := stats.wait(b, dtName, 10*time.Second), stats.wait(b, jsName, 10*time.Second)
+
+	secs := uplinkRun.Seconds()
+	dtSub, _ := counters.Track(dtName)
+	jsSubC, _ := counters.Track(jsName)
+	for _, m := range []struct {
+		name string
+		up   sfuTrackStats
+		sub  jsclient.TrackCounters
+	}{{"dttui", dtUp, dtSub}, {"js", jsUp, jsSubC}} {
+		b.ReportMetric(float64(m.up.Frames)/secs, m.name+"-sfu-fps")
+		b.ReportMetric(100*float64(m.up.PacketsLost)/float64(max(1, m.up.Packets+m.up.PacketsLost)), m.name+"-up-loss-%")
+		b.ReportMetric(float64(m.sub.Frames)/secs, m.name+"-jssub-fps")
+		b.ReportMetric(100*(1-float64(min(uint64(m.up.Frames), m.sub.Frames))/float64(max(1, m.up.Frames))), m.name+"-jssub-loss-%")
+	}
+	b.ReportMetric(float64(dtUp.Frames)/float64(max(1, jsUp.Frames)), "x-js-sfu")
+	b.ReportMetric(float64(dtSub.Frames)/float64(max(1, jsSubC.Frames)), "x-js-jssub")
+	b.ReportMetric(100*float64(st.FramesSent-min(st.FramesSent, lb.Frames))/float64(max(1, st.FramesSent)), "dttui-lb-loss-%")
+	b.ReportMetric(float64(lat.P50.Microseconds())/1000, "dttui-lb-p50-ms")
+	b.ReportMetric(float64(lat.P99.Microseconds())/1000, "dttui-lb-p99-ms")
+	// dttui's own count and the SFU's must agree: what left is what arrived.
+	if int64(st.PacketsSent) != dtUp.Packets+dtUp.PacketsLost {
+		b.Logf("dttui sent %d packets, the SFU saw %d and %d gaps", st.PacketsSent, dtUp.Packets, dtUp.PacketsLost)
+	}
+	_ = jsPushed
+}
+
+// pushDttui pushes probe frames on tr for uplinkRun from start: at rate
+// frames/s on an absolute schedule, or (rate 0) as fast as the track's
+// queue takes them (Push waits for room).
+func pushDttui(ctx context.Context, b *testing.B, tr *Track, size, rate int, start time.Time) {
+	stream := tr.Probe().Stream()
+	template := probe.Encode(nil, probe.Header{Stream: stream}, size)
+	frames := uint64(uplinkRun.Seconds()) * uint64(rate) // 0: until uplinkRun is over
+	for seq := uint64(0); rate > 0 && seq < frames || rate == 0 && time.Since(start) < uplinkRun; seq++ {
+		if rate > 0 {
+			if d := time.Until(start.Add(time.Duration(seq) * time.Second / time.Duration(rate))); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		payload := append([]byte(nil), template...)
+		now := time.Now()
+		probe.Encode(payload[:0], probe.Header{Stream: stream, Seq: seq, Sent: now}, probe.HeaderLen)
+		if err := tr.Push(ctx, payload, uint64(now.UnixMilli())); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// pushJS is the same run from livekit-client: at a rate, one Push of the
+// whole run; flat out, Pushes of about 1 MiB each until uplinkRun is over,
+// each ending with flush(), so the page never holds more than one batch
+// beyond what its data channel took (tryPush itself never waits).
+func pushJS(ctx context.Context, c *jsclient.Client, name string, size, rate int, start time.Time) (int, error) {
+	if rate > 0 {
+		r, err := c.Push(ctx, jsclient.PushOptions{Track: name, Count: int(uplinkRun.Seconds()) * rate, Rate: float64(rate), Size: size, UserTimestampNow: true})
+		return r.OK, err
+	}
+	batch := max(1, (1<<20)/size)
+	pushed := 0
+	for time.Since(start) < uplinkRun {
+		r, err := c.Push(ctx, jsclient.PushOptions{Track: name, Count: batch, Size: size, UserTimestampNow: true})
+		pushed += r.OK
+		if err != nil {
+			return pushed, err
+		}
+	}
+	return pushed, nil
+}
+
+// settleJS reads the subscriber's counters until none of the named tracks
+// gained a frame for quiet.
+func settleJS(ctx context.Context, b *testing.B, c *jsclient.Client, names []string, quiet time.Duration) jsclient.Counters {
+	var last jsclient.Counters
+	lastChange := time.Now()
+	for time.Since(lastChange) < quiet {
+		cs, err := c.Counters(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range names {
+			a, _ := cs.Track(n)
+			p, _ := last.Track(n)
+			if a.Frames != p.Frames {
+				lastChange = time.Now()
+			}
+		}
+		last = cs
+		time.Sleep(100 * time.Millisecond)
+	}
+	return last
+}
