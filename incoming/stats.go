@@ -107,7 +107,7 @@ type TrackStats struct {
 	FrameBytes uint64
 	FrameSizes histogram.Histogram
 	// FramesOverClientLimit counts completed frames of more packets than
-	// LiveKit's JS and Rust subscribers accept (packetizer.ClientMaxFramePackets).
+	// LiveKit's JS and Rust subscribers accept (packetizer.SubscriberMaxPackets).
 	FramesOverClientLimit uint64
 
 	// FramesDecrypted counts E2EE frames opened; DecryptFailures the ones

@@ -200,7 +200,7 @@ func (t *RemoteTrack) frame(f *packetizer.ReceivedFrame, arrival time.Time) {
 	c := &t.c
 	c.frameBytes += uint64(len(f.Payload))
 	c.sizes.Record(int64(len(f.Payload)))
-	if f.Packets > packetizer.ClientMaxFramePackets {
+	if f.Packets > packetizer.SubscriberMaxPackets {
 		c.overClientLimit++
 	}
 	ext := &f.Extensions

@@ -35,13 +35,6 @@ const (
 	// the bookkeeping), so that packets with empty payloads are bounded too.
 	PacketOverhead = 64
 
-	// ClientMaxFramePackets is the most packets a frame may have for
-	// LiveKit's JS and Rust subscribers: their depacketizers give up a
-	// frame with more (MAX_BUFFER_PACKETS). This one does not; the
-	// receive stats count such frames so a monitor can say a client
-	// subscriber would have dropped them.
-	ClientMaxFramePackets = 128
-
 	// maxFramePackets bounds the sequence span of one frame: a longer one
 	// could not be told apart from its 16-bit sequence numbers wrapping.
 	maxFramePackets = 1 << 15

@@ -29,7 +29,7 @@ import (
 var monitorSizes = []int{1 << 10, 15988, 16001, 64 << 10}
 
 // hugeFrame takes 132 packets: more than livekit-client's depacketizer
-// accepts (packetizer.ClientMaxFramePackets), not more than dttui's.
+// accepts (packetizer.SubscriberMaxPackets), not more than dttui's.
 const hugeFrame = 2_100_000
 
 // seenFrame is what OnRemoteFrame saw of one frame.
@@ -411,7 +411,7 @@ func testInteropRoomMonitor(t *testing.T) {
 
 			// The frame over livekit-client's 128-packet limit: the monitor
 			// has it, byte-exact, and says a JS or Rust subscriber would not.
-			if hugePk <= packetizer.ClientMaxFramePackets {
+			if hugePk <= packetizer.SubscriberMaxPackets {
 				t.Fatalf("the huge frame is %d packets", hugePk)
 			}
 			checkFrames(t, frames.of(huge.SID), sentHuge, tsExt, nil)
