@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
@@ -397,9 +396,11 @@ func TestMonitorOnlyRun(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	// Push once the monitor holds the subscription, so every frame counts.
+	// Push once the monitor holds the subscription (its handle, and its
+	// data channel open: the SFU drops what it cannot send yet), so every
+	// frame counts.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if t2, ok := mon.Monitor().Track(tr.Info().SID); ok && t2.State() == incoming.StateSubscribed {
+		if mon.MonitorHolds(tr.Info().SID) {
 			break
 		}
 		if time.Now().After(deadline) {

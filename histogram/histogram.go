@@ -94,24 +94,38 @@ func (h *Histogram) Mean() float64 {
 // recorded values, within the package's precision; q is clamped to
 // [0, 1]. It is 0 when the histogram is empty.
 func (h *Histogram) Quantile(q float64) int64 {
+	var out [1]int64
+	h.Quantiles([]float64{q}, out[:])
+	return out[0]
+}
+
+// Quantiles sets out[i] to Quantile(qs[i]) for qs in ascending order, in
+// one pass over the buckets (a window's p50, p99 and max cost one scan,
+// not three).
+func (h *Histogram) Quantiles(qs []float64, out []int64) {
 	if h.n == 0 {
-		return 0
+		clear(out[:len(qs)])
+		return
 	}
-	q = min(max(q, 0), 1)
-	rank := uint64(q * float64(h.n))
-	if float64(rank) < q*float64(h.n) {
-		rank++
-	}
-	rank = min(max(rank, 1), h.n)
 	var seen uint64
-	for i, c := range h.counts {
-		seen += c
-		if seen >= rank {
-			lo, hi := Bounds(i)
-			return lo + (hi-lo)/2
+	i := 0
+	for j, q := range qs {
+		q = min(max(q, 0), 1)
+		rank := uint64(q * float64(h.n))
+		if float64(rank) < q*float64(h.n) {
+			rank++
 		}
+		rank = min(max(rank, 1), h.n)
+		for ; i < len(h.counts) && seen+h.counts[i] < rank; i++ {
+			seen += h.counts[i]
+		}
+		if i == len(h.counts) {
+			out[j] = MaxValue // unreachable while n matches the counts
+			continue
+		}
+		lo, hi := Bounds(i)
+		out[j] = lo + (hi-lo)/2
 	}
-	return MaxValue // unreachable while n matches the counts
 }
 
 // Merge adds o's counts to h.

@@ -242,3 +242,45 @@ func FuzzJSON(f *testing.F) {
 		}
 	})
 }
+
+// quantileOneByOne is Quantile as a scan of its own, to check the
+// one-pass Quantiles against.
+func quantileOneByOne(h *Histogram, q float64) int64 {
+	if h.n == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(h.n)))
+	rank = min(max(rank, 1), h.n)
+	var seen uint64
+	for i, c := range h.counts {
+		if seen += c; seen >= rank {
+			lo, hi := Bounds(i)
+			return lo + (hi-lo)/2
+		}
+	}
+	return -1
+}
+
+// Quantiles in one pass answers what a scan per quantile answers.
+func TestQuantilesMatchQuantile(t *testing.T) {
+	var h Histogram
+	qs := []float64{0, 0.1, 0.5, 0.5, 0.9, 0.99, 0.999, 1}
+	out := make([]int64, len(qs))
+	h.Quantiles(qs, out)
+	for i := range out {
+		if out[i] != 0 {
+			t.Fatalf("empty: Quantiles[%d] = %d", i, out[i])
+		}
+	}
+	for v := int64(1); v < 1<<30; v = v*3 + 7 {
+		for range v % 5 {
+			h.Record(v)
+		}
+		h.Quantiles(qs, out)
+		for i, q := range qs {
+			if want := quantileOneByOne(&h, q); out[i] != want || h.Quantile(q) != want {
+				t.Fatalf("after %d: Quantiles(%v) = %d, Quantile = %d, want %d", v, q, out[i], h.Quantile(q), want)
+			}
+		}
+	}
+}

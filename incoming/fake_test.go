@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
 )
 
@@ -86,10 +87,11 @@ func newEnv(t *testing.T, opts Options) *env {
 	e := &env{t: t, tr: &fakeTransport{}, clk: &fakeClock{now: time.Unix(1_700_000_000, 0)}}
 	opts.Now = e.clk.Now
 	if opts.OnFrame == nil {
-		opts.OnFrame = func(rt *RemoteTrack, f Frame) {
-			f.Payload = bytes.Clone(f.Payload)
+		opts.OnFrame = func(rt *RemoteTrack, f *Frame) {
+			g := *f
+			g.Payload = bytes.Clone(f.Payload)
 			e.mu.Lock()
-			e.frames = append(e.frames, gotFrame{rt.Info().SID, f})
+			e.frames = append(e.frames, gotFrame{rt.Info().SID, g})
 			e.mu.Unlock()
 		}
 	}
@@ -181,6 +183,46 @@ func (s *stream) packets(t testing.TB, h uint16, payload []byte, ext packetizer.
 	s.frame++
 	s.ts += 3000
 	return out
+}
+
+// receiver is a manager subscribed to one track (DTR_a, subscriber
+// handle 1) and the packets of one frame for it, which feed sends again
+// and again, renumbered as the next frame each time: the receive path in
+// steady state, for the benchmark and the allocation test.
+type receiver struct {
+	m          *Manager
+	pkts       [][]byte
+	seq, frame uint16
+}
+
+// newReceiver packetizes payload with the user timestamp userTS, sealed
+// with key when one is given, as outgoing would.
+func newReceiver(t testing.TB, payload []byte, userTS uint64, key *outgoing.E2EEKey, onFrame func(*RemoteTrack, *Frame)) *receiver {
+	t.Helper()
+	in := info("DTR_a", 1, "a")
+	opts := Options{OnFrame: onFrame}
+	r := &receiver{}
+	if key != nil {
+		in.Encryption, opts.Opener = EncryptionGCM, key
+		r.pkts = publishThroughOutgoing(t, key, [][]byte{payload}, userTS, 1)
+	} else {
+		r.pkts = newStream().packets(t, 1, payload, packetizer.Extensions{HasUserTimestamp: true, UserTimestamp: userTS})
+	}
+	r.m = NewManager(&fakeTransport{}, opts)
+	r.m.HandleJoin("me", []Participant{part("alice", "PA_1", 1, in)})
+	r.m.HandleSubscriberHandles(map[uint16]string{1: "DTR_a"})
+	return r
+}
+
+// feed hands the frame's packets in once more, as the next frame.
+func (r *receiver) feed(arrival time.Time) {
+	for _, p := range r.pkts {
+		binary.BigEndian.PutUint16(p[4:], r.seq)
+		binary.BigEndian.PutUint16(p[6:], r.frame)
+		r.seq++
+		r.m.HandlePacket(p, arrival)
+	}
+	r.frame++
 }
 
 // setHandle rewrites a packet's track handle, as the SFU does.

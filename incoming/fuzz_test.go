@@ -44,7 +44,7 @@ func newFuzzRun(t *testing.T) *fuzzRun {
 		Opener:      r.gcm,
 		Reassembly:  packetizer.DepacketizerOptions{MaxFramesInFlight: 4, MaxBufferedBytes: 4096, ReorderWindow: 32, ReorderDelay: 50 * time.Millisecond},
 		HoldPackets: 8, HoldBytes: 2048,
-		OnFrame: func(t *RemoteTrack, f Frame) {
+		OnFrame: func(t *RemoteTrack, f *Frame) {
 			r.frames[t.Info().SID]++
 			_ = append([]byte(nil), f.Payload...) // it must be readable
 		},

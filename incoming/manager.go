@@ -80,9 +80,9 @@ type Options struct {
 	Opener Opener
 	// OnFrame sees every completed frame (decrypted, for E2EE tracks) on
 	// the goroutine that called HandlePacket, with the manager locked: it
-	// must be quick and must not call the Manager nor t.Stats; f.Payload
-	// is only valid during the call.
-	OnFrame          func(t *RemoteTrack, f Frame)
+	// must be quick and must not call the Manager nor t.Stats. f and
+	// f.Payload are only valid during the call: both are reused.
+	OnFrame          func(t *RemoteTrack, f *Frame)
 	SubscribeTimeout time.Duration // default DefaultSubscribeTimeout
 	// Reassembly bounds each subscription's depacketizer and says when a
 	// missing packet counts as lost (packetizer's defaults).
@@ -504,24 +504,32 @@ func (m *Manager) HandlePermission(publisherSID, trackSID string, allowed bool) 
 
 // HandlePacket feeds in one message of the subscriber's `_data_track`
 // channel, which arrived at arrival. b is only read during the call.
+//
+// It is the receive path's hot loop (BenchmarkHandlePacket): it
+// allocates nothing, and unlocks without defer, which a panic in OnFrame
+// would leave locked (OnFrame must not panic).
 func (m *Manager) HandlePacket(b []byte, arrival time.Time) {
-	pkt, err := packetizer.Parse(b)
+	var pkt packetizer.Packet
+	err := pkt.Unmarshal(b)
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return
-	}
-	m.st.Packets++
-	m.st.Bytes += uint64(len(b))
-	if err != nil {
-		m.st.Malformed++
-		var de *packetizer.DecodeError
-		if errors.As(err, &de) && int(de.Reason) < len(m.st.MalformedBy) {
-			m.st.MalformedBy[de.Reason]++
+	if !m.closed {
+		m.st.Packets++
+		m.st.Bytes += uint64(len(b))
+		if err == nil {
+			m.routeLocked(b, &pkt, arrival)
+		} else {
+			m.malformedLocked(err)
 		}
-		return
 	}
-	m.routeLocked(b, &pkt, arrival)
+	m.mu.Unlock()
+}
+
+func (m *Manager) malformedLocked(err error) {
+	m.st.Malformed++
+	var de *packetizer.DecodeError
+	if errors.As(err, &de) && int(de.Reason) < len(m.st.MalformedBy) {
+		m.st.MalformedBy[de.Reason]++
+	}
 }
 
 func (m *Manager) routeLocked(b []byte, pkt *packetizer.Packet, arrival time.Time) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -540,6 +541,38 @@ func TestMeasurement(t *testing.T) {
 	st = e.stats("DTR_a")
 	if st.LastFrame.Number != 3 || st.LastFrame.Size != 5000 || len(st.LastFrame.Head) != PreviewBytes {
 		t.Fatalf("preview %d %d %d", st.LastFrame.Number, st.LastFrame.Size, len(st.LastFrame.Head))
+	}
+}
+
+// latency agrees with time.Time arithmetic wherever a timestamp is a
+// time, and calls every timestamp past 2262 (as an unsigned count of
+// milliseconds) ahead of the clock.
+func TestLatencyEdges(t *testing.T) {
+	arrival := time.Date(2026, 5, 1, 12, 0, 0, 123456789, time.UTC)
+	ms := uint64(arrival.UnixMilli())
+	for _, c := range []struct {
+		ts   uint64
+		want int64
+		ok   bool
+	}{
+		{ms, 456789, true}, // the sub-millisecond part of arrival
+		{ms - 1500, int64(1500*time.Millisecond + 456789), true},
+		{0, arrival.UnixNano(), true},
+		{ms + 1, 0, false},
+		{uint64(maxUserTimestamp), 0, false},
+		{uint64(maxUserTimestamp) + 1, 0, false},
+		{1 << 63, 0, false},
+		{math.MaxUint64, 0, false},
+	} {
+		got, ok := latency(arrival, c.ts)
+		if got != c.want || ok != c.ok {
+			t.Errorf("latency(%d) = %d, %v; want %d, %v", c.ts, got, ok, c.want, c.ok)
+		}
+		if c.ts <= uint64(maxUserTimestamp) {
+			if d := arrival.Sub(time.UnixMilli(int64(c.ts))); (d >= 0) != ok || ok && int64(d) != got {
+				t.Errorf("latency(%d) = %d, %v; time.Time says %v", c.ts, got, ok, d)
+			}
+		}
 	}
 }
 

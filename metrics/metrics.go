@@ -130,7 +130,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(unfollowed, rx.Unfollowed, lv...)
 			counter(duplicates, rx.Duplicates, lv...)
 			counter(corrupt, rx.Corrupt, lv...)
-			ch <- histogramMetric(latency, &l.RunLatencyHist, lv)
+			if l.RunLatencyHist != nil {
+				ch <- histogramMetric(latency, l.RunLatencyHist, lv)
+			}
 		}
 	}
 	for _, r := range snap.Remote {

@@ -26,7 +26,7 @@ func snapshot() report.Snapshot {
 		Out: outgoing.Counters{FramesPushed: 10, FramesSent: 7, FramesDropped: 3, PacketsSent: 7, BytesSent: 700},
 		Rx:  &report.Receive{Frames: 6, Lost: 1}}
 	l.Out.DroppedBy[outgoing.DropQueueFull] = 3
-	l.RunLatencyHist = lat
+	l.RunLatencyHist = &lat
 	r := report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_r", Name: "cam-meta", PublisherIdentity: "robot"},
 		Handle: 2, Packets: 11, PacketsLost: 1, FramesCompleted: 9, Latency: lat}}
 	return report.Snapshot{At: time.Now(), Connection: report.Status{State: report.Connected, RTT: 2 * time.Millisecond, Reconnects: 1},

@@ -105,7 +105,7 @@ func BenchmarkDepacketize(b *testing.B) {
 					pkts[i].Header.Sequence = seq
 					pkts[i].Header.FrameNumber = frame
 					seq++
-					if _, ok := d.PushAt(pkts[i], now); ok != (i == len(pkts)-1) {
+					if _, ok := d.PushAt(&pkts[i], now); ok != (i == len(pkts)-1) {
 						b.Fatalf("packet %d: complete=%v", i, ok)
 					}
 				}

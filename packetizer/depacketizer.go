@@ -87,8 +87,8 @@ type ReceivedFrame struct {
 	Sequence    uint16 // of its first packet
 	Timestamp   uint32
 	Extensions  Extensions
-	// Payload is owned by the caller after Push; after PushAt it is only
-	// valid until the next call on the Depacketizer.
+	// Payload is owned by the caller after Push; after PushAt it (and the
+	// frame) is only valid until the next call on the Depacketizer.
 	Payload []byte
 	Packets int
 }
@@ -179,6 +179,8 @@ type seg struct {
 // Payloads are appended to data in arrival order, so a frame that arrives
 // in order is its data as is: each byte is copied once, from the packet
 // into the frame. Only a reordered frame is copied again, sorted.
+//
+// newPartial sets every field: a new one must be set there too.
 type partial struct {
 	frame    uint16
 	ts       uint32
@@ -192,6 +194,7 @@ type partial struct {
 	hasFinal bool
 	lo, hi   uint64 // lowest and highest sequence held
 	index    int    // in Depacketizer.byHi
+	mapped   bool   // in Depacketizer.partials
 }
 
 func (pt *partial) cost() int { return len(pt.data) + len(pt.segs)*PacketOverhead }
@@ -326,9 +329,12 @@ type Depacketizer struct {
 	// The window is far below 65536, so positions never collide.
 	seen [1 << 16 / 64]uint64
 
+	// partials indexes the partials by frame number, except cur while no
+	// packet of another frame has come since it was opened: in order, a
+	// frame is opened and completed without a map update.
 	partials map[uint16]*partial
 	cur      *partial // the partial the last packet went to, if still held
-	byHi     byHi     // the same partials, oldest newest packet first
+	byHi     byHi     // every partial, oldest newest packet first
 	givenUp  map[uint16]givenUp
 	sweepAt  int // sweep expired givenUp records past this many
 
@@ -337,6 +343,7 @@ type Depacketizer struct {
 	// Reuse: lent is the partial whose data the last PushAt returned;
 	// it goes back to free on the next call.
 	lent        *partial
+	out         ReceivedFrame // the frame the last call returned
 	free        []*partial
 	retained    int // bytes of data capacity held in free
 	retainLimit int
@@ -396,22 +403,28 @@ func clampOption(v, def, limit int) int {
 func (d *Depacketizer) Push(p Packet) (f ReceivedFrame, ok bool) {
 	d.release()
 	d.timed = false
-	f, ok = d.push(p)
+	out, ok := d.push(&p)
 	if ok {
+		f = *out
 		f.Payload = slices.Clone(f.Payload)
 	}
 	return f, ok
 }
 
-// PushAt adds one packet that arrived at arrival. When it completes a
-// frame, that frame is returned with ok set; its Payload is only valid
-// until the next call on d: it is the depacketizer's reused buffer, or
+// PushAt adds one packet that arrived at arrival; it only reads p
+// during the call. When the packet completes a frame, that frame is
+// returned with ok set. The frame and its Payload are only valid until
+// the next call on d: the Payload is the depacketizer's reused buffer, or
 // p.Payload itself for a single-packet frame. A frame that arrived in
 // order has been copied once, from its packets into that buffer.
 //
+// It is the receive path's: pointers in and out, because copying a
+// freshly written Packet or ReceivedFrame whole stalls the CPU on the
+// narrow stores that wrote it (tens of nanoseconds a packet).
+//
 // Arrival times also settle loss by ReorderDelay; they should come from
 // one clock (time.Now readings are compared by their monotonic part).
-func (d *Depacketizer) PushAt(p Packet, arrival time.Time) (f ReceivedFrame, ok bool) {
+func (d *Depacketizer) PushAt(p *Packet, arrival time.Time) (f *ReceivedFrame, ok bool) {
 	d.release()
 	d.timed = d.opts.ReorderDelay > 0
 	if d.timed {
@@ -474,34 +487,37 @@ func (d *Depacketizer) checkpoint(seq uint64) {
 	d.cpN++
 }
 
-func (d *Depacketizer) push(p Packet) (f ReceivedFrame, ok bool) {
+func (d *Depacketizer) push(p *Packet) (*ReceivedFrame, bool) {
 	h := &p.Header
 	if d.handle == 0 {
 		d.handle = h.Handle
 	} else if h.Handle != d.handle {
 		d.stats.PacketsForeign++
-		return f, false
+		return nil, false
 	}
 	d.stats.PacketsReceived++
 	seq, fresh := d.receive(h.Sequence)
 	if !fresh {
-		return f, false
+		return nil, false
 	}
 	d.noteFrame(h.FrameNumber, seq)
 	pt := d.cur // in order, the frame of the last packet
 	if pt == nil || pt.frame != h.FrameNumber {
-		pt = d.partials[h.FrameNumber]
+		pt = nil
+		if len(d.partials) > 0 {
+			pt = d.partials[h.FrameNumber]
+		}
 	}
 	if pt == nil && d.lateForGivenUp(h, seq) {
 		d.stats.PacketsLate++
-		return f, false
+		return nil, false
 	}
 	if pt != nil && pt.conflicts(h, seq) {
 		if seq < pt.hi {
 			// Older than what the partial holds: a stale packet of an
 			// earlier frame with this number.
 			d.stats.PacketsLate++
-			return f, false
+			return nil, false
 		}
 		d.giveUp(pt, IncompleteSuperseded)
 		pt = nil
@@ -509,12 +525,13 @@ func (d *Depacketizer) push(p Packet) (f ReceivedFrame, ok bool) {
 	if pt == nil {
 		if h.Marker == MarkerSingle {
 			d.stats.FramesCompleted++
-			return ReceivedFrame{FrameNumber: h.FrameNumber, Sequence: h.Sequence, Timestamp: h.Timestamp,
-				Extensions: h.Extensions, Payload: p.Payload, Packets: 1}, true
+			return d.lend(h.FrameNumber, h.Sequence, h.Timestamp, &h.Extensions, p.Payload, 1), true
 		}
 		pt = d.newPartial(h, seq)
-		d.partials[h.FrameNumber] = pt
 		heap.Push(&d.byHi, pt)
+	}
+	if c := d.cur; c != pt && c != nil && !c.mapped {
+		d.partials[c.frame], c.mapped = c, true // another frame interleaves
 	}
 	d.cur = pt
 	if pt.add(h, seq, p.Payload) && len(d.byHi) > 1 { // alone, it is in place
@@ -525,12 +542,15 @@ func (d *Depacketizer) push(p Packet) (f ReceivedFrame, ok bool) {
 		return d.assemble(pt), true
 	}
 	d.enforceBounds(pt)
-	return f, false
+	return nil, false
 }
 
 // lateForGivenUp reports whether the packet belongs to a frame given up.
 // A live partial with the same frame number takes precedence: it is newer.
 func (d *Depacketizer) lateForGivenUp(h *Header, seq uint64) bool {
+	if len(d.givenUp) == 0 {
+		return false
+	}
 	g, found := d.givenUp[h.FrameNumber]
 	if !found {
 		return false
@@ -720,7 +740,7 @@ func (d *Depacketizer) enforceBounds(cur *partial) {
 	if cur.cost() > d.opts.MaxBufferedBytes || cur.hi-cur.lo >= maxFramePackets {
 		d.giveUp(cur, IncompleteTooLarge)
 	}
-	for len(d.partials) > d.opts.MaxFramesInFlight || d.stats.BufferedBytes > d.opts.MaxBufferedBytes {
+	for len(d.byHi) > d.opts.MaxFramesInFlight || d.stats.BufferedBytes > d.opts.MaxBufferedBytes {
 		d.giveUp(d.byHi[0], IncompleteEvicted)
 	}
 }
@@ -734,8 +754,12 @@ func (d *Depacketizer) newPartial(h *Header, seq uint64) *partial {
 	} else {
 		pt = &partial{}
 	}
-	*pt = partial{frame: h.FrameNumber, ts: h.Timestamp, ext: h.Extensions, segs: pt.segs[:0], data: pt.data[:0],
-		inOrder: true, lo: seq, hi: seq}
+	// Field by field, like lend: a composite literal is built aside and
+	// copied whole, which stalls on the stores that just built it.
+	pt.frame, pt.ts, pt.ext = h.FrameNumber, h.Timestamp, h.Extensions
+	pt.segs, pt.data = pt.segs[:0], pt.data[:0]
+	pt.inOrder, pt.start, pt.final, pt.hasStart, pt.hasFinal = true, 0, 0, false, false
+	pt.lo, pt.hi, pt.index, pt.mapped = seq, seq, 0, false
 	return pt
 }
 
@@ -756,6 +780,7 @@ func (d *Depacketizer) recycle(pt *partial) {
 
 // release takes back the partial lent by the last PushAt.
 func (d *Depacketizer) release() {
+	d.out.Payload = nil
 	if d.lent != nil {
 		d.recycle(d.lent)
 		d.lent = nil
@@ -768,7 +793,7 @@ func (d *Depacketizer) release() {
 func cmpSeg(a, b seg) int { return cmp.Compare(a.seq, b.seq) }
 
 // assemble returns pt's frame, lending pt until the next call.
-func (d *Depacketizer) assemble(pt *partial) ReceivedFrame {
+func (d *Depacketizer) assemble(pt *partial) *ReceivedFrame {
 	payload := pt.data
 	if !pt.inOrder {
 		slices.SortFunc(pt.segs, cmpSeg)
@@ -781,15 +806,27 @@ func (d *Depacketizer) assemble(pt *partial) ReceivedFrame {
 	d.remove(pt)
 	d.lent = pt
 	d.stats.FramesCompleted++
-	return ReceivedFrame{FrameNumber: pt.frame, Sequence: uint16(pt.start), Timestamp: pt.ts,
-		Extensions: pt.ext, Payload: payload, Packets: len(pt.segs)}
+	return d.lend(pt.frame, uint16(pt.start), pt.ts, &pt.ext, payload, len(pt.segs))
+}
+
+// lend fills the frame returned until the next call, field by field
+// (see PushAt).
+func (d *Depacketizer) lend(frame, seq uint16, ts uint32, ext *Extensions, payload []byte, packets int) *ReceivedFrame {
+	f := &d.out
+	f.FrameNumber, f.Sequence, f.Timestamp, f.Packets = frame, seq, ts, packets
+	f.Extensions = *ext
+	f.Payload = payload
+	return f
 }
 
 func (d *Depacketizer) remove(pt *partial) {
 	if d.cur == pt {
 		d.cur = nil
 	}
-	delete(d.partials, pt.frame)
+	if pt.mapped {
+		delete(d.partials, pt.frame)
+		pt.mapped = false
+	}
 	heap.Remove(&d.byHi, pt.index)
 	d.stats.BufferedBytes -= pt.cost()
 }
@@ -876,7 +913,7 @@ func (d *Depacketizer) Cut() {
 // Stats returns a copy of the counters.
 func (d *Depacketizer) Stats() DepacketizerStats {
 	s := d.stats
-	s.FramesInFlight = len(d.partials)
+	s.FramesInFlight = len(d.byHi)
 	s.RecentLost = nil
 	for _, r := range d.lost {
 		s.RecentLost = append(s.RecentLost, SeqRange{uint16(r.first), uint16(r.last)})

@@ -12,6 +12,12 @@ func single(seq, frame uint16) Packet {
 	return Packet{Header: Header{Marker: MarkerSingle, Handle: 1, Sequence: seq, FrameNumber: frame}, Payload: []byte{byte(frame)}}
 }
 
+// singleAt is single, for PushAt.
+func singleAt(seq, frame uint16) *Packet {
+	p := single(seq, frame)
+	return &p
+}
+
 // Frames whose every packet is dropped are counted lost once the window
 // passes them, across the 16-bit wrap of both numbers; a frame that
 // arrives reordered within the window is not; nothing before the first
@@ -83,8 +89,8 @@ func TestDepacketizerReorderDelay(t *testing.T) {
 	d := NewDepacketizer(DepacketizerOptions{ReorderDelay: 100 * time.Millisecond})
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	d.PushAt(single(0, 0), at(0))
-	d.PushAt(single(2, 2), at(10)) // 1 missing from here
+	d.PushAt(singleAt(0, 0), at(0))
+	d.PushAt(singleAt(2, 2), at(10)) // 1 missing from here
 	d.Expire(at(109))
 	if s := d.Stats(); s.PacketsLost != 0 || s.PacketsMissing != 1 {
 		t.Fatalf("early: %+v", s)
@@ -96,17 +102,17 @@ func TestDepacketizerReorderDelay(t *testing.T) {
 	// A partial frame behind the settled edge is given up by time too.
 	start := Packet{Header: Header{Marker: MarkerStart, Handle: 1, Sequence: 3, FrameNumber: 3}, Payload: []byte{1}}
 	final := Packet{Header: Header{Marker: MarkerFinal, Handle: 1, Sequence: 5, FrameNumber: 3}, Payload: []byte{3}}
-	d.PushAt(start, at(200))
-	d.PushAt(final, at(201))
-	d.PushAt(single(6, 4), at(202))
+	d.PushAt(&start, at(200))
+	d.PushAt(&final, at(201))
+	d.PushAt(singleAt(6, 4), at(202))
 	d.Expire(at(400))
 	if s := d.Stats(); s.FramesIncomplete != 1 || s.IncompleteBy[IncompleteMissing] != 1 || s.PacketsLost != 2 || s.FramesInFlight != 0 {
 		t.Fatalf("partial: %+v", s)
 	}
 	// Negative delay: only the window settles.
 	d = NewDepacketizer(DepacketizerOptions{ReorderDelay: -1})
-	d.PushAt(single(0, 0), at(0))
-	d.PushAt(single(2, 2), at(1))
+	d.PushAt(singleAt(0, 0), at(0))
+	d.PushAt(singleAt(2, 2), at(1))
 	d.Expire(at(100000))
 	if s := d.Stats(); s.PacketsLost != 0 {
 		t.Fatalf("delay off: %+v", s)
@@ -128,7 +134,7 @@ func TestDepacketizerPushAtReusesBuffers(t *testing.T) {
 		for i := range pkts {
 			pkts[i].Header.Sequence, pkts[i].Header.FrameNumber = seq, frame
 			seq++
-			f, ok := d.PushAt(pkts[i], now)
+			f, ok := d.PushAt(&pkts[i], now)
 			if ok != (i == len(pkts)-1) || ok && !bytes.Equal(f.Payload, payload) {
 				t.Fatalf("packet %d: ok=%v", i, ok)
 			}
@@ -140,7 +146,7 @@ func TestDepacketizerPushAtReusesBuffers(t *testing.T) {
 		t.Fatalf("%v allocations per 64 KiB frame", n)
 	}
 	sp := single(seq, frame)
-	f, ok := d.PushAt(sp, now)
+	f, ok := d.PushAt(&sp, now)
 	if !ok || &f.Payload[0] != &sp.Payload[0] {
 		t.Fatal("single-packet frame copied")
 	}
@@ -156,7 +162,7 @@ func TestDepacketizerPushAtReordered(t *testing.T) {
 	d := NewDepacketizer(DepacketizerOptions{})
 	var got []byte
 	for _, pk := range pkts {
-		if f, ok := d.PushAt(pk, time.Unix(0, 0)); ok {
+		if f, ok := d.PushAt(&pk, time.Unix(0, 0)); ok {
 			got = bytes.Clone(f.Payload)
 		}
 	}

@@ -149,7 +149,7 @@ func fuzzRawStream(t *testing.T, b []byte) {
 		// The chunk's length byte doubles as the time since the last
 		// packet, so the reorder delay settles some losses too.
 		now = now.Add(time.Duration(n) * time.Millisecond / 16)
-		fr, ok := d.PushAt(pk, now)
+		fr, ok := d.PushAt(&pk, now)
 		c.check()
 		if !ok {
 			continue

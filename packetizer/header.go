@@ -126,17 +126,26 @@ func (p *Packet) AppendTo(dst []byte) ([]byte, error) {
 // never reads past b; unknown extensions are skipped, not fatal.
 func Parse(b []byte) (Packet, error) {
 	var p Packet
+	err := p.Unmarshal(b)
+	return p, err
+}
+
+// Unmarshal decodes one packet into p, as Parse does, without returning
+// a Packet by value: the receive path's way (see Depacketizer.PushAt).
+// On error p holds what was decoded before it.
+func (p *Packet) Unmarshal(b []byte) error {
+	*p = Packet{}
 	if len(b) < BaseHeaderLen {
-		return p, decodeErr(ReasonTooShort, len(b), "")
+		return decodeErr(ReasonTooShort, len(b), "")
 	}
 	if v := b[0] >> versionShift; v != 0 {
-		return p, decodeErr(ReasonUnsupportedVersion, 0, "version "+strconv.Itoa(int(v)))
+		return decodeErr(ReasonUnsupportedVersion, 0, "version "+strconv.Itoa(int(v)))
 	}
 	h := &p.Header
 	h.Marker = Marker(b[0]>>markerShift) & 0b11
 	h.Handle = binary.BigEndian.Uint16(b[2:])
 	if h.Handle == 0 {
-		return p, decodeErr(ReasonInvalidHandle, 2, "")
+		return decodeErr(ReasonInvalidHandle, 2, "")
 	}
 	h.Sequence = binary.BigEndian.Uint16(b[4:])
 	h.FrameNumber = binary.BigEndian.Uint16(b[6:])
@@ -144,17 +153,17 @@ func Parse(b []byte) (Packet, error) {
 	off := BaseHeaderLen
 	if b[0]&extFlag != 0 {
 		if len(b) < off+2 {
-			return p, decodeErr(ReasonMissingExtWords, off, "")
+			return decodeErr(ReasonMissingExtWords, off, "")
 		}
 		blockLen := (int(binary.BigEndian.Uint16(b[off:])) + 1) * 4
 		if len(b) < off+blockLen {
-			return p, decodeErr(ReasonHeaderOverrun, off, "")
+			return decodeErr(ReasonHeaderOverrun, off, "")
 		}
 		if err := h.Extensions.parse(b[off+2:off+blockLen], off+2); err != nil {
-			return p, err
+			return err
 		}
 		off += blockLen
 	}
 	p.Payload = b[off:]
-	return p, nil
+	return nil
 }

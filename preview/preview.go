@@ -212,6 +212,16 @@ func fallback(b []byte) (Kind, []string) {
 	if utf8.Valid(b) && printable(b) {
 		return KindText, strings.Split(string(b), "\n")
 	}
+	return KindHex, Hex(b, 0)
+}
+
+// Hex is a hex dump of b, 16 bytes a line with their offset and their
+// printable ASCII (a dot for the rest), at most maxLines lines (0: all).
+// Its lines are safe to print as they are.
+func Hex(b []byte, maxLines int) []string {
+	if maxLines > 0 {
+		b = b[:min(len(b), 16*maxLines)]
+	}
 	var lines []string
 	for off := 0; off < len(b); off += 16 {
 		chunk := b[off:min(off+16, len(b))]
@@ -225,7 +235,7 @@ func fallback(b []byte) (Kind, []string) {
 		}
 		lines = append(lines, fmt.Sprintf("%08x  %-47s  %s", off, spaced(chunk), ascii.String()))
 	}
-	return KindHex, lines
+	return lines
 }
 
 func spaced(b []byte) string {

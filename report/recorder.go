@@ -68,6 +68,8 @@ type trackRec struct {
 	lat     [latencySeconds]*latencySecond
 	run     histogram.Histogram // every frame of the run, in ns
 	latSeen histogram.Histogram // ObserveLatencies' previous cumulative histogram
+	// win caches the latency window (made when there is one to cache).
+	win *latencyWindow
 }
 
 type latencySecond struct {
@@ -149,6 +151,51 @@ func (t *trackRec) latencyFor(sec time.Time, create bool) *latencySecond {
 	return ls
 }
 
+// window is the latency histogram of the seconds from LatencyWindow
+// before now (or since, if later) up to now. The complete seconds'
+// merge is kept until the second turns, so a caller ten times a second
+// merges ten histograms once a second, not at every call.
+func (t *trackRec) window(now, since time.Time) *histogram.Histogram {
+	from := now.Add(-LatencyWindow).Truncate(time.Second)
+	if since.After(from) {
+		from = since.Truncate(time.Second)
+	}
+	cur := now.Truncate(time.Second)
+	w := t.win
+	if w == nil || !w.from.Equal(from) || !w.upTo.Equal(cur) {
+		var h histogram.Histogram
+		for _, ls := range t.lat {
+			if ls != nil && !ls.start.IsZero() && !ls.start.Before(from) && ls.start.Before(cur) {
+				h.Merge(&ls.h)
+			}
+		}
+		if w == nil && h.Count() == 0 && t.latencyFor(cur, false) == nil {
+			return &noLatency // an idle track keeps no window
+		}
+		if w == nil {
+			w = &latencyWindow{}
+			t.win = w
+		}
+		w.from, w.upTo, w.done = from, cur, h
+	}
+	w.now = w.done
+	if ls := t.latencyFor(cur, false); ls != nil && !cur.Before(from) {
+		w.now.Merge(&ls.h)
+	}
+	return &w.now
+}
+
+// latencyWindow is a track's latency window, cached: done merges the
+// complete seconds [from, upTo); now adds the current second to them,
+// as last returned.
+type latencyWindow struct {
+	from, upTo time.Time
+	done, now  histogram.Histogram
+}
+
+// noLatency is the window of a track with none; read only.
+var noLatency histogram.Histogram
+
 // ObserveLatency records one frame's latency, at its arrival time.
 func (r *Recorder) ObserveLatency(h Key, at time.Time, d time.Duration) {
 	r.mu.Lock()
@@ -170,12 +217,38 @@ func (r *Recorder) Forget(h Key) {
 // history only count what happened at or after since (a display reset); a
 // zero since counts the whole window.
 func (r *Recorder) Fill(l *Local, now time.Time, cur Totals, since time.Time) {
-	l.Figures = r.Figures(LocalKey(l.Handle), now, cur, since, l.Rx != nil)
+	r.FillScope(l, now, cur, since, Scope{})
+}
+
+// FillScope is Fill with the history cut to sc.
+func (r *Recorder) FillScope(l *Local, now time.Time, cur Totals, since time.Time, sc Scope) {
+	l.Figures = r.FiguresScope(LocalKey(l.Handle), now, cur, since, l.Rx != nil, sc)
+}
+
+// Scope narrows the per-second history a snapshot carries to what its
+// consumer draws: a screen of 256 rows draws ten seconds of each and the
+// whole history of one, and copying 15 minutes of every track ten times a
+// second would cost more than everything else it does. Every other
+// figure is the same whatever the scope. The zero Scope keeps everything.
+type Scope struct {
+	// History keeps each track's newest History complete seconds (0: all).
+	History int
+	// Full keeps the whole history of this track anyway (the row the
+	// chart pane draws); "" none.
+	Full Key
+	// NoRun leaves out the whole run's latency (a screen shows the last
+	// window's).
+	NoRun bool
 }
 
 // Figures computes a track's figures from its records and its current
 // totals cur at now; hasRx says a subscriber's figures are in cur.
 func (r *Recorder) Figures(key Key, now time.Time, cur Totals, since time.Time, hasRx bool) Figures {
+	return r.FiguresScope(key, now, cur, since, hasRx, Scope{})
+}
+
+// FiguresScope is Figures with the history cut to sc.
+func (r *Recorder) FiguresScope(key Key, now time.Time, cur Totals, since time.Time, hasRx bool, sc Scope) Figures {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f := Figures{Rate: Rates{Window: RateWindow}, Latency: Latency{Window: LatencyWindow}, Average: average(cur, hasRx)}
@@ -200,21 +273,19 @@ func (r *Recorder) Figures(key Key, now time.Time, cur Totals, since time.Time, 
 		f.Rate.ReceivedValid = hasRx
 	}
 
-	var h histogram.Histogram
-	from := now.Add(-LatencyWindow).Truncate(time.Second)
-	if since.After(from) {
-		from = since.Truncate(time.Second)
+	f.Latency = latencyOf(t.window(now, since), LatencyWindow)
+	if !sc.NoRun {
+		run := t.run
+		f.RunLatency, f.RunLatencyHist = latencyOf(&run, 0), &run
 	}
-	for _, ls := range t.lat {
-		if ls != nil && !ls.start.IsZero() && !ls.start.Before(from) && !ls.start.After(now) {
-			h.Merge(&ls.h)
-		}
-	}
-	f.Latency = latencyOf(&h, LatencyWindow)
-	f.RunLatency = latencyOf(&t.run, 0)
-	f.RunLatencyHist = t.run
 
 	n := min(t.hn, len(t.history))
+	if sc.History > 0 && key != sc.Full {
+		n = min(n, sc.History)
+	}
+	if n > 0 {
+		f.History = make([]Second, 0, n)
+	}
 	for k := n; k >= 1; k-- {
 		s := t.history[(t.hn-k)%len(t.history)]
 		if !since.IsZero() && s.Start.Before(since.Truncate(time.Second)) {
@@ -297,5 +368,7 @@ func quantile(h *histogram.Histogram, q float64) time.Duration {
 }
 
 func latencyOf(h *histogram.Histogram, window time.Duration) Latency {
-	return Latency{Window: window, Frames: h.Count(), P50: quantile(h, 0.5), P99: quantile(h, 0.99), Max: quantile(h, 1)}
+	var q [3]int64
+	h.Quantiles([]float64{0.5, 0.99, 1}, q[:])
+	return Latency{Window: window, Frames: h.Count(), P50: time.Duration(q[0]), P99: time.Duration(q[1]), Max: time.Duration(q[2])}
 }

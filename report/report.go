@@ -86,9 +86,10 @@ type Figures struct {
 	Latency Latency // over the last LatencyWindow
 	// RunLatency is over every frame of the run (Window 0); a display
 	// reset does not rebase it. RunLatencyHist is its histogram (ns), for
-	// exporters that keep their own buckets.
+	// exporters that keep their own buckets; a pointer, so a Local copies
+	// cheaply. Both are left out (zero, nil) by a Scope with NoRun.
 	RunLatency     Latency
-	RunLatencyHist histogram.Histogram
+	RunLatencyHist *histogram.Histogram
 	// History has one entry per complete second, oldest first.
 	History []Second
 }

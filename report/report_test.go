@@ -225,3 +225,61 @@ func TestRebaseEveryRemoteCounter(t *testing.T) {
 		}
 	}
 }
+
+// The latency window is cached between calls within a second; asked ten
+// times a second while frames arrive, with a reset in between, it says
+// what a recorder asked once says (its cache cold), every time.
+func TestLatencyWindowCacheIsExact(t *testing.T) {
+	warm := NewRecorder(60)
+	var obs []struct {
+		at time.Time
+		d  time.Duration
+	}
+	since := time.Time{}
+	for step := 0; step < 300; step++ { // 30 s in 100 ms steps
+		now := ms(step * 100)
+		for k := range step % 7 {
+			d := time.Duration(1+(step*k)%40) * time.Millisecond
+			warm.ObserveLatency(LocalKey(1), now, d)
+			obs = append(obs, struct {
+				at time.Time
+				d  time.Duration
+			}{now, d})
+		}
+		if step == 170 {
+			since = now // a display reset
+		}
+		cold := NewRecorder(60)
+		for _, o := range obs {
+			cold.ObserveLatency(LocalKey(1), o.at, o.d)
+		}
+		var a, b Local
+		a.Handle, b.Handle = 1, 1
+		warm.FillScope(&a, now.Add(50*time.Millisecond), Totals{}, since, Scope{NoRun: true})
+		cold.Fill(&b, now.Add(50*time.Millisecond), Totals{}, since)
+		if a.Latency != b.Latency {
+			t.Fatalf("step %d: cached window %+v, fresh %+v", step, a.Latency, b.Latency)
+		}
+		if a.RunLatencyHist != nil || a.RunLatency != (Latency{}) || (len(obs) > 0 && b.RunLatencyHist == nil) {
+			t.Fatalf("step %d: NoRun left the run's latency in (%+v), or the unscoped report left it out", step, a.RunLatency)
+		}
+	}
+}
+
+// A scope keeps each track's newest seconds, and the whole history of
+// the one it names.
+func TestScopeCutsHistory(t *testing.T) {
+	r := NewRecorder(60)
+	for i := 0; i <= 30; i++ {
+		r.Sample(LocalKey(1), ms(i*1000), sent(uint64(10*i)))
+		r.Sample(LocalKey(2), ms(i*1000), sent(uint64(10*i)))
+	}
+	var a, b Local
+	a.Handle, b.Handle = 1, 2
+	sc := Scope{History: 5, Full: LocalKey(2)}
+	r.FillScope(&a, ms(30000), sent(300), time.Time{}, sc)
+	r.FillScope(&b, ms(30000), sent(300), time.Time{}, sc)
+	if len(a.History) != 5 || len(b.History) != 30 || a.History[4] != b.History[29] {
+		t.Fatalf("cut to %d and %d seconds", len(a.History), len(b.History))
+	}
+}

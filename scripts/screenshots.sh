@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates screenshots/*.png: every golden UI state rendered in true
 # colour at 140x40 (the same scripted states the golden tests pin), turned
-# into PNGs by charmbracelet/freeze; and, with Debian's chromium, the HTML
-# report of a real 60 s headless run (report.png). No secrets: the states
+# into PNGs by charmbracelet/freeze; the real binary (live.png) and its
+# room with a livekit-client publisher in headless Chromium (room.png);
+# and, with Debian's chromium, the HTML report of a real 60 s headless
+# run (report.png). No secrets: the states
 # use a fake session with made-up names; the report holds none.
 #
 # freeze draws only the attributes of the latest SGR sequence (it ignores
@@ -60,6 +62,16 @@ if command -v tmux >/dev/null 2>&1; then
   tmux -L "$sock" capture-pane -e -p -t shot > "$tmp/live.ansi"
   tmux -L "$sock" send-keys -t shot q
   freeze live < "$tmp/live.ansi"
+fi
+
+# The room with a real browser publisher (needs tmux, chromium and
+# interop/node_modules: cd interop && npm ci): the end-to-end test of the
+# room view writes the pane while livekit-client's JSON track is open in
+# the detail pane, next to a second dttui publishing with another
+# passphrase.
+if command -v tmux >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && [ -d interop/node_modules ]; then
+  DTTUI_ROOM_SHOT="$tmp/room.ansi" go test ./cmd/dttui -run '^TestTUIRoomInTmux$' -count=1 >/dev/null
+  freeze room < "$tmp/room.ansi"
 fi
 
 # The HTML report of a real headless run against the embedded SFU, opened

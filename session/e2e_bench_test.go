@@ -8,28 +8,38 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/pion/webrtc/v4"
 )
 
 // BenchmarkE2E publishes probe frames through each SFU build (server
-// defaults; sub-benchmarks "embedded" and "released") to the loopback subscriber as fast as the `_data_track`
-// channel takes them, then reports what the subscriber got:
+// defaults; sub-benchmarks "embedded" and "released") as fast as the
+// `_data_track` channel takes them, to two subscribers at once: the
+// publisher's loopback, and the room monitor of a second dttui session in
+// the room (Config.Monitor, the incoming manager measuring from the
+// packets alone). Then it reports what each got:
 //
-//	tx-MB/s      payload the publisher put on the data channel
-//	rx-MB/s      payload reassembled at the subscriber, rx-frames/s likewise
-//	loss-%       frames sent but never reassembled (the channel has no
-//	             retransmissions, and the SFU sheds packets queued toward a
-//	             subscriber beyond its 100 ms target latency)
-//	p50/p99-ms   push-to-reassembly latency of delivered frames
+//	tx-MB/s          payload the publisher put on the data channel
+//	rx-MB/s          payload reassembled at the loopback, rx-frames/s likewise
+//	loss-%           frames sent but never reassembled at the loopback (the
+//	                 channel has no retransmissions, and the SFU sheds
+//	                 packets queued toward a subscriber beyond its 100 ms
+//	                 target latency)
+//	p50/p99-ms       push-to-reassembly latency of the loopback's frames
+//	mon-rx-frames/s  frames the monitor completed, per second
+//	mon-loss-%       frames sent but never completed at the monitor
 //
 // A full per-track queue makes the pusher wait, not drop: the figures are
 // about the path, not the queue policy. At saturation the latency is
 // mostly queueing (the per-track queue and the channel's buffer, full by
 // construction); BenchmarkE2EPaced shows the path at a steady rate.
+//
+// Each receiver's rate runs from the first push to its own last arrival.
 //
 //	go test -run '^$' -bench 'E2E|DirectPion' -benchtime 3s -count 2 ./session/
 func BenchmarkE2E(b *testing.B) {
@@ -68,14 +78,20 @@ func benchE2E(b *testing.B, kind testsfu.Kind, size, rate int) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	mon, err := Connect(ctx, Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: s.Status().Room,
+		Monitor: true, Logger: testLog})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mon.Close()
 	name := fmt.Sprintf("bench-%d-%d", size, b.N)
 	tr, err := s.Publish(ctx, name, false)
 	if err != nil {
 		b.Fatal(err)
 	}
-	for !rx(s, tr).Subscribed {
+	for !rx(s, tr).Subscribed || !mon.MonitorHolds(tr.Info().SID) {
 		if ctx.Err() != nil {
-			b.Fatal("loopback never subscribed")
+			b.Fatal("the loopback or the monitor never subscribed")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -116,29 +132,60 @@ func benchE2E(b *testing.B, kind testsfu.Kind, size, rate int) {
 	}
 	txElapsed := time.Since(start).Seconds()
 	st := tr.Stats()
-	// Let the tail arrive: until every frame is in, or delivery has not
-	// moved for 500 ms. The receive rates run to the last arrival seen.
-	r := rx(s, tr)
-	last := time.Now()
-	for r.Frames < st.FramesSent && time.Since(last) < 500*time.Millisecond {
-		time.Sleep(5 * time.Millisecond)
-		if n := rx(s, tr); n.Frames != r.Frames {
-			r, last = n, time.Now()
+	// Let the tail arrive at both: until every frame is in, or delivery
+	// has not moved for 500 ms. Each rate runs to its last arrival seen.
+	var r report.Receive
+	var m incoming.TrackStats
+	loop, monitor := tail{}, tail{}
+	for t0 := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		r = rx(s, tr)
+		if rt, ok := mon.Monitor().Track(tr.Info().SID); ok {
+			m = rt.Stats()
+		}
+		loopDone := loop.see(r.Frames, st.FramesSent, t0)
+		if monDone := monitor.see(m.FramesCompleted, st.FramesSent, t0); loopDone && monDone {
+			break
 		}
 	}
-	elapsed := last.Sub(start).Seconds()
 	lat := row(s, tr).Latency
 	b.StopTimer()
 	if r.Corrupt != 0 {
 		b.Fatalf("%d corrupt frames", r.Corrupt)
 	}
+	if m.DecryptFailuresTotal() != 0 || m.FramesCompleted > st.FramesSent {
+		b.Fatalf("monitor: %d frames of %d sent, %d decrypt failures", m.FramesCompleted, st.FramesSent, m.DecryptFailuresTotal())
+	}
+	elapsed, monElapsed := loop.last.Sub(start).Seconds(), monitor.last.Sub(start).Seconds()
+	lossPct := func(got uint64) float64 {
+		return 100 * float64(st.FramesSent-min(st.FramesSent, got)) / float64(max(st.FramesSent, 1))
+	}
 	b.ReportMetric(float64(st.FramesSent)*float64(size)/txElapsed/1e6, "tx-MB/s")
 	b.ReportMetric(float64(r.Frames)/elapsed, "rx-frames/s")
 	b.ReportMetric(float64(r.Bytes)/elapsed/1e6, "rx-MB/s")
-	lost := st.FramesSent - min(st.FramesSent, r.Frames)
-	b.ReportMetric(100*float64(lost)/float64(max(st.FramesSent, 1)), "loss-%")
+	b.ReportMetric(lossPct(r.Frames), "loss-%")
 	b.ReportMetric(float64(lat.P50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat.P99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(float64(m.FramesCompleted)/monElapsed, "mon-rx-frames/s")
+	b.ReportMetric(lossPct(m.FramesCompleted), "mon-loss-%")
+}
+
+// tail follows one receiver's count after the last push.
+type tail struct {
+	n    uint64
+	last time.Time // when n last moved (or the wait began)
+}
+
+// see notes the count n at this poll; it reports whether the receiver
+// is done: it has all want frames, or has not moved for 500 ms.
+func (t *tail) see(n, want uint64, began time.Time) bool {
+	now := time.Now()
+	if t.last.IsZero() {
+		t.last = began
+	}
+	if n != t.n {
+		t.n, t.last = n, now
+	}
+	return n >= want || now.Sub(t.last) >= 500*time.Millisecond
 }
 
 // BenchmarkDirectPion is the peer for BenchmarkE2E: the same packets,
@@ -220,17 +267,15 @@ func benchDirect(b *testing.B, size int) {
 		sent++
 	}
 	got := func() (uint64, uint64) { mu.Lock(); defer mu.Unlock(); return frames, bytes }
-	n, _ := got()
-	last := time.Now()
-	for n < sent && time.Since(last) < 500*time.Millisecond {
-		time.Sleep(5 * time.Millisecond)
-		if m, _ := got(); m != n {
-			n, last = m, time.Now()
+	var rx tail
+	for t0 := time.Now(); ; time.Sleep(5 * time.Millisecond) {
+		if n, _ := got(); rx.see(n, sent, t0) {
+			break
 		}
 	}
 	b.StopTimer()
 	n, nb := got()
-	elapsed := last.Sub(start).Seconds()
+	elapsed := rx.last.Sub(start).Seconds()
 	b.ReportMetric(float64(n)/elapsed, "rx-frames/s")
 	b.ReportMetric(float64(nb)/elapsed/1e6, "rx-MB/s")
 	b.ReportMetric(100*float64(sent-min(sent, n))/float64(max(sent, 1)), "loss-%")

@@ -162,7 +162,7 @@ func startClusterRoom(t *testing.T, kind testsfu.Kind, roomOn int) *clusterRoom 
 	r.sid = r.tr.Info().SID
 	eventually(t, 15*time.Second, "the monitor on node B subscribed", func() bool {
 		row, ok := remoteRow(r.mon, "publisher", "cluster")
-		return ok && row.Stats.State == incoming.StateSubscribed && row.Stats.SID == r.sid
+		return ok && row.Stats.State == incoming.StateSubscribed && row.Stats.SID == r.sid && r.mon.MonitorHolds(r.sid)
 	})
 	// Node B's admin API announces it too (answered by the room's node).
 	eventually(t, 10*time.Second, "node B lists the data track", func() bool {

@@ -140,7 +140,7 @@ func testE2ECloseWithManyTracks(t *testing.T) {
 		t.Fatal(err)
 	}
 	rc := lksdk.NewRoomServiceClient(srv.HTTPURL(), srv.APIKey, srv.APISecret)
-	eventually(t, 3*time.Second, "the SFU to see the participant leave", func() bool {
+	eventually(t, 10*time.Second, "the SFU to see the participant leave", func() bool {
 		res, err := rc.ListParticipants(ctx, &livekit.ListParticipantsRequest{Room: st.Room})
 		if err != nil {
 			return true // the room is gone with its last participant

@@ -45,7 +45,7 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	}
 	eventually(t, 15*time.Second, "the monitor subscribed", func() bool {
 		r, ok := remoteRow(mon, who, "telemetry")
-		return ok && r.Stats.State == incoming.StateSubscribed && r.Stats.SID == tr.Info().SID
+		return ok && r.Stats.State == incoming.StateSubscribed && r.Stats.SID == tr.Info().SID && mon.MonitorHolds(r.Stats.SID)
 	})
 	pushProbes(t, tr, 50, 500)
 	eventually(t, 10*time.Second, "50 frames at the monitor", func() bool {
@@ -71,7 +71,7 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	eventually(t, 30*time.Second, "republished", func() bool { return tr.Info().SID != oldSID && tr.State() == 1 })
 	eventually(t, 15*time.Second, "the monitor follows the new SID", func() bool {
 		r, ok := remoteRow(mon, who, "telemetry")
-		return ok && r.Stats.SID == tr.Info().SID && r.Stats.State == incoming.StateSubscribed && r.Stats.Replaces == oldSID
+		return ok && r.Stats.SID == tr.Info().SID && r.Stats.State == incoming.StateSubscribed && r.Stats.Replaces == oldSID && mon.MonitorHolds(r.Stats.SID)
 	})
 	pushProbes(t, tr, 20, 500)
 	eventually(t, 10*time.Second, "20 frames on the new SID", func() bool {
@@ -98,6 +98,35 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	if r, _ := remoteRow(mon, who, "telemetry"); r.Stats.FramesCompleted != 20 {
 		t.Fatalf("figures after the publisher left: %+v", r.Stats)
 	}
+
+	// A screen's scope cuts the history of every row but the one it
+	// names; the figures are the same.
+	whole := mon.Report(nil).Remote
+	scoped := mon.ReportScope(nil, report.Scope{History: 1, Full: report.RemoteKey(oldSID), NoRun: true}).Remote
+	for i, r := range scoped {
+		w := whole[i]
+		if r.Stats.FramesCompleted != w.Stats.FramesCompleted || r.Latency != w.Latency || r.Average != w.Average || r.RunLatencyHist != nil {
+			t.Fatalf("scoped %s: %+v, whole %+v", r.SID(), r.Figures, w.Figures)
+		}
+		if want := min(len(w.History), 1); r.SID() != oldSID && len(r.History) != want {
+			t.Fatalf("scoped %s: %d seconds of history, want %d", r.SID(), len(r.History), want)
+		}
+		if r.SID() == oldSID && len(r.History) != len(w.History) {
+			t.Fatalf("the row the scope names lost its history: %d of %d seconds", len(r.History), len(w.History))
+		}
+	}
+	// Removed, the rows are gone, records and all.
+	for _, r := range whole {
+		if err := mon.RemoveRemote(r.SID()); err != nil {
+			t.Fatalf("remove %s: %v", r.SID(), err)
+		}
+	}
+	if rest := mon.Report(nil).Remote; len(rest) != 0 {
+		t.Fatalf("%d rows left after removing them all", len(rest))
+	}
+	if err := mon.RemoveRemote(oldSID); !errors.Is(err, incoming.ErrUnknownTrack) {
+		t.Fatalf("removing it again: %v", err)
+	}
 }
 
 // A typed track as the room monitor sees it: its declaration, the schema
@@ -119,7 +148,7 @@ func TestE2ERoomMonitorTypedTrack(t *testing.T) {
 	who := pub.Status().Identity
 	eventually(t, 15*time.Second, "the monitor subscribed", func() bool {
 		r, ok := remoteRow(mon, who, "pose")
-		return ok && r.Stats.State == incoming.StateSubscribed
+		return ok && r.Stats.State == incoming.StateSubscribed && mon.MonitorHolds(r.Stats.SID)
 	})
 	if err := tr.Push(bounded(t, 5*time.Second), []byte(`{"x":1.25}`), uint64(time.Now().UnixMilli())); err != nil {
 		t.Fatal(err)

@@ -358,6 +358,12 @@ func (s *Session) runSampler() {
 // every local track with what the loopback subscriber received of it.
 // With a base (a display reset), every figure counts from the base on.
 func (s *Session) Report(base *report.Snapshot) report.Snapshot {
+	return s.ReportScope(base, report.Scope{})
+}
+
+// ReportScope is Report with each track's per-second history cut to sc
+// (the UI's: ten seconds of every row, the whole of the selected one).
+func (s *Session) ReportScope(base *report.Snapshot, sc report.Scope) report.Snapshot {
 	now := time.Now()
 	snap := report.Snapshot{At: now, Connection: s.Status(), Loopback: s.loop != nil}
 	var since time.Time
@@ -380,10 +386,10 @@ func (s *Session) Report(base *report.Snapshot) report.Snapshot {
 				l.Rx = s.loop.receive(st, l.SIDs)
 			}
 		}
-		s.rec.Fill(&l, now, tot, since)
+		s.rec.FillScope(&l, now, tot, since, sc)
 		snap.Local = append(snap.Local, l)
 	}
-	snap.Remote = s.remotes(now, since)
+	snap.Remote = s.remotes(now, since, sc)
 	s.rec.FillConn(&snap, since)
 	return snap.Rebase(base)
 }

@@ -142,10 +142,10 @@ func (l *loopback) tick() { l.sub.mgr.Tick() }
 
 // onFrame sees every frame incoming completed (decrypted, for E2EE
 // tracks), with incoming's manager locked.
-func (l *loopback) onFrame(t *incoming.RemoteTrack, f incoming.Frame) {
+func (l *loopback) onFrame(t *incoming.RemoteTrack, f *incoming.Frame) {
 	sid := t.Info().SID
 	if l.s.cfg.onFrame != nil {
-		l.s.cfg.onFrame(sid, f)
+		l.s.cfg.onFrame(sid, *f)
 	}
 	h, isProbe := probe.Decode(f.Payload)
 	var st *localState

@@ -27,9 +27,9 @@ func (s *Session) newMonitor() *subscriber {
 	if s.e2ee != nil {
 		opener = s.e2ee
 	}
-	var onFrame func(*incoming.RemoteTrack, incoming.Frame)
+	var onFrame func(*incoming.RemoteTrack, *incoming.Frame)
 	if fn := s.cfg.OnRemoteFrame; fn != nil {
-		onFrame = func(t *incoming.RemoteTrack, f incoming.Frame) { fn(t.Info().SID, f) }
+		onFrame = func(t *incoming.RemoteTrack, f *incoming.Frame) { fn(t.Info().SID, *f) }
 	}
 	return newSubscriber(incoming.Options{
 		OnFrame: onFrame,
@@ -48,6 +48,22 @@ func (s *Session) Monitor() *incoming.Manager {
 	}
 	return s.monitor.mgr
 }
+
+// RemoveRemote forgets an unpublished remote track (Monitor().Remove)
+// and its records: the UI's history row, removed by the user.
+func (s *Session) RemoveRemote(sid string) error {
+	if s.monitor == nil {
+		return errNoMonitor
+	}
+	if err := s.monitor.mgr.Remove(sid); err != nil {
+		return err
+	}
+	s.rec.Forget(report.RemoteKey(sid))
+	return nil
+}
+
+// errNoMonitor is a room-monitor call on a session without one.
+var errNoMonitor = errors.New("the room monitor is off (--monitor=false)")
 
 // MonitorHolds says whether frames a publisher sends now under sid are
 // forwarded to the room monitor: it holds a subscription to the track
@@ -131,7 +147,7 @@ func (s *Session) schemaFor(identity string, id schema.ID) (remoteSchema, bool) 
 }
 
 // remotes is the report's view of the room.
-func (s *Session) remotes(now, since time.Time) []report.Remote {
+func (s *Session) remotes(now, since time.Time, sc report.Scope) []report.Remote {
 	if s.monitor == nil {
 		return nil
 	}
@@ -139,7 +155,7 @@ func (s *Session) remotes(now, since time.Time) []report.Remote {
 	out := make([]report.Remote, 0, len(stats))
 	for _, ts := range stats {
 		r := report.Remote{Stats: ts}
-		r.Figures = s.rec.Figures(report.RemoteKey(ts.SID), now, remoteTotals(&ts), since, true)
+		r.Figures = s.rec.FiguresScope(report.RemoteKey(ts.SID), now, remoteTotals(&ts), since, true, sc)
 		if rs, ok := s.schemaFor(ts.PublisherIdentity, ts.Type.Schema); ok {
 			r.SchemaDef, r.SchemaErr = rs.def, rs.err
 		}

@@ -241,11 +241,29 @@ func (p *peer) wait() { p.wg.Wait() }
 
 // leave says goodbye to the SFU, then closes and waits.
 func (p *peer) leave() {
-	_ = p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Leave{Leave: &livekit.LeaveRequest{
+	lost := p.signalLost()
+	err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Leave{Leave: &livekit.LeaveRequest{
 		Reason: livekit.DisconnectReason_CLIENT_INITIATED, Action: livekit.LeaveRequest_DISCONNECT}}})
+	if err == nil {
+		// The SFU closes the socket once it has handled the leave. Closing
+		// it first can lose the leave still queued behind other requests:
+		// the SFU then sees a dropped connection, expects a resume, and
+		// keeps the participant until it times out.
+		t := time.NewTimer(leaveTimeout)
+		select {
+		case <-lost:
+		case <-p.closed:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	p.close(nil)
 	p.wait()
 }
+
+// leaveTimeout bounds the wait for the SFU to close the signal socket
+// after our leave.
+const leaveTimeout = time.Second
 
 // rtt is the last measured signal round-trip time.
 func (p *peer) rtt() time.Duration { return time.Duration(p.rttNanos.Load()) }

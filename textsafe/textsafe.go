@@ -99,6 +99,28 @@ func unsafeRune(r rune) bool {
 	return false
 }
 
+// Typed returns s without the characters Line would escape: for text a
+// person is typing into an input, where an escape would be typed text
+// and the character itself must not reach the screen (a bidi override
+// pasted into a search box). ok says nothing was dropped.
+func Typed(s string) (clean string, ok bool) {
+	if firstUnsafe(s, false) < 0 {
+		return s, true
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if r == utf8.RuneError {
+			if _, n := utf8.DecodeRuneInString(s[i:]); n <= 1 {
+				continue
+			}
+		}
+		if !unsafeRune(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String(), false
+}
+
 // Cut returns Line(s) with at most n runes of s kept, and "…" when cut.
 func Cut(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {

@@ -161,3 +161,22 @@ func FuzzBody(f *testing.F) {
 		}
 	})
 }
+
+// Typed drops, from typed text, what Line would escape, and says so.
+func TestTyped(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain é 世界":   "plain é 世界",
+		"a\u202eb":     "ab",
+		"x\x1b[2Jy":    "x[2Jy",
+		"bad\xffutf8":  "badutf8",
+		"nl\nand\ttab": "nlandtab",
+	} {
+		got, ok := Typed(in)
+		if got != want || ok != (in == want) {
+			t.Errorf("Typed(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+		if Line(got) != got {
+			t.Errorf("Typed(%q) = %q still has what Line escapes", in, got)
+		}
+	}
+}

@@ -11,8 +11,10 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/logbuf"
@@ -22,7 +24,7 @@ import (
 // fakeBackend is a scripted session. Its report is built as the real one
 // is, by report.Recorder from counters the test advances (advance) in a
 // way that keeps every identity true: pushed = sent + dropped + queued,
-// and received + lost + in grace = sent. Publishes wait for an answer the
+// and received + lost + in grace + data = sent. Publishes wait for an answer the
 // test gives (answers), or for Cancel.
 type fakeBackend struct {
 	mu      sync.Mutex
@@ -44,6 +46,171 @@ type fakeBackend struct {
 	closeGate chan struct{}
 	tracks    map[string]*fakeTrack
 	nextH     uint16
+	// remotes are the room's tracks, in the order announced; monitorOff
+	// runs without a room monitor.
+	remotes    []*fakeRemote
+	monitorOff bool
+	monCalls   []string // "sub SID", "unsub SID", "remove SID"
+	// monErr, when set, is what the monitor's next call returns.
+	monErr error
+	// fps is what advance sends when given no rates.
+	fps map[string]float64
+	// schemas are the definitions stored, as "encoding:name=definition";
+	// types the publishes' declarations, in order.
+	schemas []string
+	types   []schema.Decl
+	// forgotten are the handles Forget dropped.
+	forgotten []uint16
+}
+
+// fakeRemote is one room track: stats the test sets and advance moves,
+// as incoming would from the packets.
+type fakeRemote struct {
+	st      incoming.TrackStats
+	fps     float64 // frames per second while subscribed
+	size    int
+	latency []time.Duration // cycled through, one per frame received
+	latI    int
+	// lossPerStep frames (one packet each) of each advance never arrive.
+	lossPerStep uint64
+	schemaDef   []byte
+	schemaErr   error
+}
+
+func (fr *fakeRemote) totals() report.Totals {
+	st := &fr.st
+	return report.Totals{Received: st.FramesCompleted, RxBytes: st.FrameBytes, Lost: st.FramesLost + st.FramesIncomplete,
+		RxPackets: st.Packets, PacketsLost: st.PacketsLost, FirstRx: st.FirstPacketAt, LastRx: st.LastPacketAt}
+}
+
+// addRemote announces a room track, subscribed.
+func (f *fakeBackend) addRemote(identity, name, sid string, fps float64, size int) *fakeRemote {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	fr := &fakeRemote{fps: fps, size: size, latency: []time.Duration{2 * time.Millisecond, 3 * time.Millisecond, 4 * time.Millisecond, 12 * time.Millisecond}}
+	fr.st.Info = incoming.Info{SID: sid, PubHandle: uint16(len(f.remotes) + 1), Name: name, PublisherIdentity: identity, PublisherSID: "PA_" + identity}
+	fr.st.State, fr.st.Since, fr.st.Handle, fr.st.Subscriptions = incoming.StateSubscribed, now, uint16(len(f.remotes)+1), 1
+	fr.st.Timeline = []incoming.StateChange{
+		{At: now, State: incoming.StateSubscribing, Reason: "published; auto-subscribe"},
+		{At: now, State: incoming.StateSubscribed, Handle: fr.st.Handle, Reason: "the SFU assigned a handle"}}
+	f.remotes = append(f.remotes, fr)
+	return fr
+}
+
+// editRemote changes a room track under the lock.
+func (f *fakeBackend) editRemote(sid string, change func(fr *fakeRemote)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, fr := range f.remotes {
+		if fr.st.SID == sid {
+			change(fr)
+			return
+		}
+	}
+}
+
+// Forget drops an unpublished track, as the session does.
+func (f *fakeBackend) Forget(h uint16) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, fl := range f.locals {
+		if fl.l.Handle == h {
+			if fl.l.State != outgoing.StateUnpublished {
+				return outgoing.ErrTrackActive
+			}
+			f.locals = append(f.locals[:i:i], f.locals[i+1:]...)
+			f.rec.Forget(report.LocalKey(h))
+			f.forgotten = append(f.forgotten, h)
+			return nil
+		}
+	}
+	return nil
+}
+
+// StoreSchema records the schema stored.
+func (f *fakeBackend) StoreSchema(_ context.Context, id schema.ID, def []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.schemas = append(f.schemas, id.String()+"="+string(def))
+	return nil
+}
+
+func (f *fakeBackend) Monitor() Monitor {
+	if f.monitorOff {
+		return nil
+	}
+	return fakeMonitor{f}
+}
+
+// fakeMonitor acts on the fake's room tracks as incoming.Manager does.
+type fakeMonitor struct{ f *fakeBackend }
+
+func (m fakeMonitor) find(sid string) (*fakeRemote, int, error) {
+	for i, fr := range m.f.remotes {
+		if fr.st.SID == sid {
+			return fr, i, nil
+		}
+	}
+	return nil, 0, &incoming.SubscribeError{Reason: incoming.ReasonUnknownTrack, SID: sid}
+}
+
+func (m fakeMonitor) call(what, sid string, do func(fr *fakeRemote, i int) error) error {
+	f := m.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.monCalls = append(f.monCalls, what+" "+sid)
+	if err := f.monErr; err != nil {
+		f.monErr = nil
+		return err
+	}
+	fr, i, err := m.find(sid)
+	if err != nil {
+		return err
+	}
+	return do(fr, i)
+}
+
+func (fr *fakeRemote) setState(s incoming.State, at time.Time, why string) {
+	fr.st.State, fr.st.Since = s, at
+	fr.st.Timeline = append(fr.st.Timeline, incoming.StateChange{At: at, State: s, Reason: why})
+}
+
+func (m fakeMonitor) Subscribe(sid string) error {
+	return m.call("sub", sid, func(fr *fakeRemote, _ int) error {
+		if fr.st.State == incoming.StateUnpublished {
+			return &incoming.SubscribeError{Reason: incoming.ReasonUnpublished, SID: sid, Name: fr.st.Name}
+		}
+		if fr.st.State == incoming.StateAnnounced || fr.st.State == incoming.StateUnsubscribed {
+			// The SFU answers at once, in the fake.
+			fr.setState(incoming.StateSubscribing, m.f.now(), "subscribe requested")
+			fr.st.Subscriptions++
+			fr.st.Handle = uint16(100 + fr.st.Subscriptions)
+			fr.setState(incoming.StateSubscribed, m.f.now(), "the SFU assigned a handle")
+		}
+		return nil
+	})
+}
+
+func (m fakeMonitor) Unsubscribe(sid string) error {
+	return m.call("unsub", sid, func(fr *fakeRemote, _ int) error {
+		if fr.st.State == incoming.StateSubscribing || fr.st.State == incoming.StateSubscribed {
+			fr.st.Handle = 0
+			fr.setState(incoming.StateUnsubscribed, m.f.now(), "unsubscribed")
+		}
+		return nil
+	})
+}
+
+func (m fakeMonitor) Remove(sid string) error {
+	return m.call("remove", sid, func(fr *fakeRemote, i int) error {
+		if fr.st.State != incoming.StateUnpublished {
+			return incoming.ErrStillPublished
+		}
+		m.f.remotes = append(m.f.remotes[:i:i], m.f.remotes[i+1:]...)
+		m.f.rec.Forget(report.RemoteKey(sid))
+		return nil
+	})
 }
 
 type publishAnswer struct {
@@ -99,7 +266,7 @@ func (fl *fakeLocal) totals() report.Totals {
 		FirstSent: fl.firstSent, LastSent: fl.lastSent}
 }
 
-func (f *fakeBackend) Report(base *report.Snapshot) report.Snapshot {
+func (f *fakeBackend) Report(base *report.Snapshot, sc report.Scope) report.Snapshot {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.now()
@@ -123,8 +290,19 @@ func (f *fakeBackend) Report(base *report.Snapshot) report.Snapshot {
 			rx := fl.rx
 			l.Rx = &rx
 		}
-		f.rec.Fill(&l, now, fl.totals(), since)
+		f.rec.FillScope(&l, now, fl.totals(), since, sc)
 		snap.Local = append(snap.Local, l)
+	}
+	if !f.monitorOff {
+		snap.Remote = make([]report.Remote, 0, len(f.remotes))
+	}
+	for _, fr := range f.remotes {
+		st := fr.st
+		st.Timeline = append([]incoming.StateChange(nil), st.Timeline...)
+		st.Errors = append([]incoming.ErrorEvent(nil), st.Errors...)
+		r := report.Remote{Stats: st, SchemaDef: fr.schemaDef, SchemaErr: fr.schemaErr}
+		r.Figures = f.rec.FiguresScope(report.RemoteKey(st.SID), now, fr.totals(), since, true, sc)
+		snap.Remote = append(snap.Remote, r)
 	}
 	f.rec.FillConn(&snap, since)
 	return snap.Rebase(base)
@@ -139,6 +317,9 @@ func (f *fakeBackend) advance(c *clock, d time.Duration, fps map[string]float64,
 	c.t = c.t.Add(d)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if fps == nil {
+		fps = f.fps
+	}
 	now := f.now()
 	f.rec.SampleConn(now, f.status)
 	for _, fl := range f.locals {
@@ -173,6 +354,49 @@ func (f *fakeBackend) advance(c *clock, d time.Duration, fps map[string]float64,
 			}
 		}
 		f.rec.Sample(report.LocalKey(fl.l.Handle), now, fl.totals())
+	}
+	for _, fr := range f.remotes {
+		fr.receive(now, d)
+		key := report.RemoteKey(fr.st.SID)
+		f.rec.Sample(key, now, fr.totals())
+		f.rec.ObserveLatencies(key, now, &fr.st.Latency)
+	}
+}
+
+// receive is what a subscribed room track gets in d: fps frames of size
+// bytes (one packet each, up to 15 988 bytes), lossPerStep of them lost,
+// each with the user timestamp (at the track's latencies).
+func (fr *fakeRemote) receive(now time.Time, d time.Duration) {
+	st := &fr.st
+	if st.State != incoming.StateSubscribed {
+		return
+	}
+	n := uint64(fr.fps * d.Seconds())
+	lost := min(fr.lossPerStep, n)
+	got := n - lost
+	pkts := uint64((fr.size + 15987) / 15988)
+	st.FramesCompleted += got
+	st.FrameBytes += got * uint64(fr.size)
+	st.Packets += got * pkts
+	st.Bytes += got * (pkts*12 + uint64(fr.size))
+	st.PacketsLost += lost * pkts
+	st.FramesLost += lost
+	st.UserTimestamps += got
+	if st.E2EE() {
+		st.FramesDecrypted += got
+	}
+	for range min(got, 50) {
+		st.FrameSizes.Record(int64(fr.size))
+		if len(fr.latency) > 0 {
+			st.Latency.Record(int64(fr.latency[fr.latI%len(fr.latency)]))
+			fr.latI++
+		}
+	}
+	if got > 0 {
+		if st.FirstPacketAt.IsZero() {
+			st.FirstPacketAt = now
+		}
+		st.LastPacketAt = now
 	}
 }
 
@@ -247,9 +471,10 @@ func (f *fakeBackend) StartPublish(o session.PublishOptions) (Pending, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, o.Name)
 	f.e2ee = append(f.e2ee, o.E2EE)
+	f.types = append(f.types, o.Type)
 	f.nextH++
 	h := f.nextH
-	fl := &fakeLocal{l: report.Local{Handle: h, Name: o.Name, E2EE: o.E2EE, State: outgoing.StatePending, Since: f.now()},
+	fl := &fakeLocal{l: report.Local{Handle: h, Name: o.Name, E2EE: o.E2EE, Type: o.Type, State: outgoing.StatePending, Since: f.now()},
 		rx: report.Receive{Subscribed: true, Grace: probe.DefaultLossGrace}}
 	fl.out.PublishAttempts = 1
 	f.locals = append(f.locals, fl)
@@ -284,7 +509,7 @@ func (f *fakeBackend) StartPublish(o session.PublishOptions) (Pending, error) {
 		sid := "DTR_" + o.Name
 		fl.l.State, fl.l.Since = outgoing.StatePublished, f.now()
 		fl.l.Timeline = []outgoing.StateChange{{At: f.now(), State: outgoing.StatePublished, SID: sid, Reason: "published"}}
-		p.track = &fakeTrack{handle: h, name: o.Name}
+		p.track = &fakeTrack{handle: h, name: o.Name, b: f}
 		f.tracks[o.Name] = p.track
 	}()
 	return p, nil
@@ -305,6 +530,8 @@ type fakeTrack struct {
 	late        int           // pushes after Unpublish was called
 	gate        chan struct{} // when set, each push waits for a token (a slow frame)
 	src         *probe.Source
+	data        []string // frames of the user's own data (Push), in order
+	b           *fakeBackend
 }
 
 func (t *fakeTrack) Handle() uint16 { return t.handle }
@@ -382,6 +609,46 @@ func (t *fakeTrack) drain(n int) {
 	}
 }
 
+// Push is outgoing.LocalTrack.Push for the user's own frames: it waits
+// for room.
+func (t *fakeTrack) Push(ctx context.Context, p []byte, ts uint64) error {
+	if err := t.waitPush(ctx, p, ts); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.data = append(t.data, string(p))
+	b := t.b
+	t.mu.Unlock()
+	if b != nil {
+		b.sentData(t.handle, len(p))
+	}
+	return nil
+}
+
+// sentData counts a frame of the user's own data as the session would:
+// pushed, sent, and at the loopback subscriber as data (no probe to
+// follow it by).
+func (f *fakeBackend) sentData(h uint16, size int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl := f.local(h)
+	if fl == nil {
+		return
+	}
+	fl.out.FramesPushed++
+	fl.out.FramesSent++
+	fl.out.PacketsSent++
+	fl.out.BytesSent += uint64(size + 24)
+	fl.rx.Data++
+}
+
+// frames is what Push took, in order.
+func (t *fakeTrack) frames() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]string(nil), t.data...)
+}
+
 func (t *fakeTrack) Unpublish(context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -412,8 +679,8 @@ func checkIdentities(t *testing.T, snap report.Snapshot) {
 		if c.FramesPushed != c.FramesSent+c.FramesDropped+c.FramesQueued || byReason != c.FramesDropped {
 			t.Fatalf("%s: pushed %d != sent %d + dropped %d (by reason %d) + queued %d", l.Name, c.FramesPushed, c.FramesSent, c.FramesDropped, byReason, c.FramesQueued)
 		}
-		if rx := l.Rx; rx != nil && rx.Frames+rx.Lost+rx.InGrace != c.FramesSent {
-			t.Fatalf("%s: received %d + lost %d + in grace %d != sent %d", l.Name, rx.Frames, rx.Lost, rx.InGrace, c.FramesSent)
+		if rx := l.Rx; rx != nil && rx.Frames+rx.Lost+rx.InGrace+rx.Data != c.FramesSent {
+			t.Fatalf("%s: received %d + lost %d + in grace %d + data %d != sent %d", l.Name, rx.Frames, rx.Lost, rx.InGrace, rx.Data, c.FramesSent)
 		}
 		var hist uint64
 		for _, s := range l.History {

@@ -14,7 +14,10 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/logbuf"
@@ -32,6 +35,8 @@ var goldenSizes = []struct{ w, h int }{{80, 24}, {140, 40}}
 type scenario struct {
 	name  string
 	build func(t *testing.T, h *harness, b *fakeBackend, c *clock)
+	// opts, when set, changes the options the model starts with.
+	opts func(o *Options)
 }
 
 // traffic advances the clock in 100 ms steps, each published track
@@ -163,9 +168,92 @@ func chartsScenario(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 	}
 }
 
+// poseFrame is what the JS publisher's pose track carries: JSON.
+const poseFrame = `{"x":1.25,"y":-0.5,"theta":0.78,"frame":"map","ts":1795000000123}`
+
+// roomScenario is our telemetry track and, for 15 s, the room: a
+// browser publisher's typed JSON track (its last frame previewed), an
+// E2EE track from a drone some of whose frames do not decrypt (another
+// passphrase) and that loses packets, a track whose publisher left, and
+// a track republished after its publisher reconnected (the old row
+// replaced, the new one marked).
+func roomScenario(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	publishTracks(t, h, b, 100, 1024, "telemetry")
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	b.addRemote("bob", "chat", "DTR_bobchat", 10, 96)
+	b.addRemote("drone-7", "cam-meta", "DTR_drcam", 60, 2048)
+	b.addRemote("robot-js", "pose", "DTR_jspose", 30, len(poseFrame))
+	b.addRemote("robot-js", "status", "DTR_jsstat1", 10, 64)
+	b.editRemote("DTR_jspose", func(fr *fakeRemote) {
+		fr.st.Type = schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON}}
+		fr.latency = []time.Duration{11 * time.Millisecond, 12 * time.Millisecond, 14 * time.Millisecond, 31 * time.Millisecond}
+	})
+	b.editRemote("DTR_drcam", func(fr *fakeRemote) {
+		fr.st.Encryption = incoming.EncryptionGCM
+		fr.lossPerStep = 1
+		fr.latency = []time.Duration{-time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond}
+	})
+	for i := range 150 {
+		switch i {
+		case 40: // bob leaves the room
+			b.editRemote("DTR_bobchat", func(fr *fakeRemote) {
+				fr.st.Handle = 0
+				fr.setState(incoming.StateUnpublished, c.t, "the publisher left the room")
+			})
+		case 90: // robot-js reconnects: status is republished under a new SID
+			b.editRemote("DTR_jsstat1", func(fr *fakeRemote) {
+				fr.st.Handle, fr.st.ReplacedBy = 0, "DTR_jsstat2"
+				fr.setState(incoming.StateUnpublished, c.t, "unpublished: republished as DTR_jsstat2")
+			})
+			b.addRemote("robot-js", "status", "DTR_jsstat2", 10, 64)
+			b.editRemote("DTR_jsstat2", func(fr *fakeRemote) { fr.st.Replaces = "DTR_jsstat1" })
+		}
+		if i%10 == 0 { // every second, a few frames of the drone's do not open
+			b.editRemote("DTR_drcam", func(fr *fakeRemote) {
+				fr.st.DecryptFailures[incoming.DecryptAuthFailed] += 3
+				fr.st.FramesCompleted += 3
+				fr.st.Errors = append(fr.st.Errors, incoming.ErrorEvent{At: c.t,
+					Err: "decrypt failed: authentication failed (another passphrase or key index)"})
+				if len(fr.st.Errors) > 3 {
+					fr.st.Errors = fr.st.Errors[1:]
+				}
+			})
+		}
+		b.advance(c, 100*time.Millisecond, map[string]float64{"telemetry": 100}, 1024, nil)
+		h.send(tickMsg(c.t))
+	}
+	b.editRemote("DTR_jspose", func(fr *fakeRemote) {
+		fr.st.LastFrame = incoming.Preview{Number: uint16(fr.st.FramesCompleted), At: at(14.96), Size: len(poseFrame), Head: []byte(poseFrame)}
+	})
+	b.editRemote("DTR_drcam", func(fr *fakeRemote) {
+		head := make([]byte, 2048)
+		for i := range head {
+			head[i] = byte(i * 7)
+		}
+		fr.st.LastFrame = incoming.Preview{Number: uint16(fr.st.FramesCompleted), At: at(14.98), Size: len(head), Head: head}
+	})
+	h.send(tickMsg(c.t))
+	h.m.statusMsg = ""
+}
+
+// selectRow moves the selection to the first row whose name is name.
+func selectRow(t *testing.T, h *harness, name string) {
+	t.Helper()
+	for range len(h.m.rows) {
+		h.send(press("k"))
+	}
+	for range len(h.m.rows) + 1 {
+		if r, ok := h.m.selectedRow(); ok && r.Name() == name {
+			return
+		}
+		h.send(press("j"))
+	}
+	t.Fatalf("no row %q", name)
+}
+
 var scenarios = []scenario{
-	{"empty", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {}},
-	{"pending", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "empty", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {}},
+	{name: "pending", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		h.send(press("p"))
 		h.m.prompt.SetValue("telemetry")
 		h.send(press("enter"))
@@ -175,27 +263,27 @@ var scenarios = []scenario{
 		h.m.statusMsg = ""
 		h.send(tickMsg(c.t))
 	}},
-	{"traffic", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "traffic", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		publishTracks(t, h, b, 500, 1024, "telemetry", "chat")
 		h.m.tracks[2].rate = 50
 		traffic(h, b, c, 150, map[string]float64{"telemetry": 500, "chat": 50}, 1024, nil)
 		h.send(press("d"))
 	}},
-	{"dropping", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "dropping", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		droppingScenario(t, h, b, c)
 	}},
-	{"dropping_detail", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "dropping_detail", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		droppingScenario(t, h, b, c)
 		h.send(press("d"))
 	}},
-	{"charts", chartsScenario},
-	{"prompt", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "charts", build: chartsScenario},
+	{name: "prompt", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		publishTracks(t, h, b, 100, 1024, "telemetry")
 		traffic(h, b, c, 30, map[string]float64{"telemetry": 100}, 1024, nil)
 		h.send(press("p"))
 		h.m.prompt.SetValue("sensors/lidar-front")
 	}},
-	{"republishing", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "republishing", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		publishTracks(t, h, b, 100, 512, "telemetry")
 		traffic(h, b, c, 120, map[string]float64{"telemetry": 100}, 512, nil)
 		b.mu.Lock()
@@ -218,7 +306,7 @@ var scenarios = []scenario{
 		}
 		h.send(press("d"))
 	}},
-	{"failed", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "failed", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		b.answers <- publishAnswer{err: &outgoing.PublishError{Reason: outgoing.ReasonTimeout, Name: "telemetry", Timeout: 10 * time.Second}}
 		h.send(press("p"))
 		h.m.prompt.SetValue("telemetry")
@@ -226,24 +314,24 @@ var scenarios = []scenario{
 		h.until("the failed row", 5*time.Second, func(m Model) bool { return len(m.failed) == 1 })
 		h.send(press("d")) // the full reason, which the table abbreviates
 	}},
-	{"connecting", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "connecting", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		reconnectWith(h, c, func(ctx context.Context) (Backend, error) { <-ctx.Done(); return nil, ctx.Err() })
 		c.t = t0.Add(1200 * time.Millisecond)
 		h.send(tickMsg(c.t))
 	}},
-	{"connect_error", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "connect_error", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		reconnectWith(h, c, func(context.Context) (Backend, error) {
 			return nil, errors.New(`connect to ws://127.0.0.1:7880: websocket: bad handshake (HTTP 401): invalid token: token is expired (exp 2026-11-24T11:00:00Z)`)
 		})
 	}},
-	{"help", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "help", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		h.send(press("?"))
 	}},
-	{"logs", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "logs", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		// Following, library INFO hidden, the join details pinned.
 		openLogs(t, h, b)
 	}},
-	{"logs_search", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "logs_search", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		// Every level, on the match before the newest of "ice conn",
 		// scrolled there.
 		openLogs(t, h, b)
@@ -253,7 +341,44 @@ var scenarios = []scenario{
 		h.send(press("enter"))
 		h.send(press("N"))
 	}},
-	{"logs_filtered", func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+	{name: "room_table", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		roomScenario(t, h, b, c)
+		selectRow(t, h, "cam-meta")
+	}},
+	{name: "room_detail", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		roomScenario(t, h, b, c)
+		selectRow(t, h, "pose")
+		h.send(press("d"))
+	}},
+	{name: "room_e2ee_detail", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		roomScenario(t, h, b, c)
+		selectRow(t, h, "cam-meta")
+		h.send(press("d"))
+	}},
+	{name: "subscribe_only", opts: func(o *Options) { o.SubscribeOnly = true }, build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		b.addRemote("robot-js", "pose", "DTR_jspose", 30, len(poseFrame))
+		b.addRemote("robot-js", "status", "DTR_jsstat1", 10, 64)
+		traffic(h, b, c, 100, nil, 0, nil)
+	}},
+	{name: "subscribe_only_empty", opts: func(o *Options) { o.SubscribeOnly = true }, build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		h.send(tickMsg(c.t))
+	}},
+	{name: "source", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		publishTracks(t, h, b, 100, 1024, "telemetry")
+		traffic(h, b, c, 30, map[string]float64{"telemetry": 100}, 1024, nil)
+		h.send(press("g")) // generator off: the file's frames only
+		h.send(press("o"))
+		h.m.source.SetValue("testdata/telemetry.ndjson")
+		h.send(press("enter"))
+		h.until("the file pushed", 5*time.Second, func(m Model) bool {
+			return m.tracks[1].source != nil && m.tracks[1].source.finished()
+		})
+		b.advance(c, 100*time.Millisecond, nil, 1024, nil)
+		h.send(tickMsg(c.t))
+		h.m.statusMsg = ""
+		h.send(press("d"))
+	}},
+	{name: "logs_filtered", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		// Every level, pion off, no wrap, back on the table: the pane
 		// keeps its state and the table has the keys.
 		openLogs(t, h, b)
@@ -277,10 +402,15 @@ func TestScenarioFiguresAddUp(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			b := newFakeBackend()
 			c := &clock{t: t0}
-			h := newHarness(t, newTestModel(b, c, logbuf.New(100)))
+			b.now = c.now
+			o := Options{Theme: theme.Plain(), Now: c.now, Logs: logbuf.New(100), Tick: time.Hour}
+			if sc.opts != nil {
+				sc.opts(&o)
+			}
+			h := newHarness(t, New(b, o))
 			h.send(tea.WindowSizeMsg{Width: 140, Height: 40})
 			sc.build(t, h, b, c)
-			checkIdentities(t, b.Report(nil))
+			checkIdentities(t, b.Report(nil, report.Scope{}))
 			for _, r := range h.m.rows {
 				if r.ui != nil && r.ui.gen != nil && r.L.Rate.SentFPS > 0 {
 					// The generator the screen names is the traffic it shows.
@@ -308,8 +438,12 @@ func buildScenario(t *testing.T, sc scenario, w, hgt int, th theme.Theme) Model 
 	b := newFakeBackend()
 	c := &clock{t: t0}
 	b.now = c.now
-	h := newHarness(t, New(b, Options{Theme: th, Now: c.now, Logs: logbuf.New(100), Tick: time.Hour,
-		LocalSFU: &LocalSFU{URL: "ws://127.0.0.1:7880", APIKey: "dttuiab12cd34", EnvFile: "~/.cache/dttui/local-sfu.env"}}))
+	o := Options{Theme: th, Now: c.now, Logs: logbuf.New(100), Tick: time.Hour,
+		LocalSFU: &LocalSFU{URL: "ws://127.0.0.1:7880", APIKey: "dttuiab12cd34", EnvFile: "~/.cache/dttui/local-sfu.env"}}
+	if sc.opts != nil {
+		sc.opts(&o)
+	}
+	h := newHarness(t, New(b, o))
 	h.send(tea.WindowSizeMsg{Width: w, Height: hgt})
 	sc.build(t, h, b, c)
 	return h.m

@@ -8,15 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/source"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/charts"
+	"github.com/dttui/dttui/tui/components/detail"
 	"github.com/dttui/dttui/tui/components/filter"
 	"github.com/dttui/dttui/tui/components/helpview"
 	"github.com/dttui/dttui/tui/components/logpane"
@@ -62,6 +66,9 @@ type Options struct {
 	// LocalSFU, when dttui runs the SFU itself, says how another client
 	// joins it; the log pane keeps it pinned at its top.
 	LocalSFU *LocalSFU
+	// SubscribeOnly: the run publishes nothing (--subscribe-only); the
+	// screen is the room, and the publishing keys are off.
+	SubscribeOnly bool
 }
 
 // LocalSFU is how another client joins the embedded SFU. The secret is
@@ -74,9 +81,16 @@ type LocalSFU struct {
 // AutoTrack is a track to publish when the UI starts.
 type AutoTrack struct {
 	Name string
-	Rate float64 // 0: publish only
+	Rate float64 // 0: publish only (with Source: as fast as the track takes them)
 	Size int
 	E2EE bool
+	// Type declares the frames' encoding and schema; SchemaDef, when set,
+	// is stored in the room first.
+	Type      schema.Decl
+	SchemaDef []byte
+	// Source, when set, pushes a file's frames (--track NAME:file=PATH)
+	// instead of running the generator.
+	Source *source.Spec
 }
 
 // Defaults for the generator: visible on a sparkline, light on a laptop.
@@ -113,9 +127,13 @@ type Model struct {
 	// hidden are the ended tracks the user removed from the table (x):
 	// handles are never reused, so a hidden handle is that track only.
 	hidden map[uint16]bool
-	// all is how many track rows there are before the filter.
-	all      int
-	selected string // row key, stable across re-sorts
+	// hiddenRemote are the room's tracks removed (x), by SID, until the
+	// room monitor's report no longer has them.
+	hiddenRemote map[string]bool
+	// all and roomAll are how many local and room rows there are before
+	// the filter.
+	all, roomAll int
+	selected     string // row key, stable across re-sorts
 
 	sort       sortMode
 	paused     bool
@@ -126,10 +144,13 @@ type Model struct {
 	// The stateful children: each keeps its own state and takes the keys
 	// while it is open or focused.
 	prompt *prompt.Model
-	help   *helpview.Model
-	filter *filter.Model
-	charts *charts.Model
-	logs   *logpane.Model // nil without Options.Logs
+	source *prompt.Source // pushes a file into the selected track (o)
+	// preview keeps the selected room row's last frame rendered.
+	preview *detail.PreviewCache
+	help    *helpview.Model
+	filter  *filter.Model
+	charts  *charts.Model
+	logs    *logpane.Model // nil without Options.Logs
 
 	statusMsg string
 	statusErr bool
@@ -173,14 +194,17 @@ func New(b Backend, o Options) Model {
 	m := Model{
 		b: b, opts: o, th: o.Theme, keys: k, log: o.Logger,
 		width: 80, height: 24,
-		tracks:  map[uint16]*trackUI{},
-		pending: map[uint16]Pending{},
-		hidden:  map[uint16]bool{},
-		filter:  filter.New(ctx, k),
-		charts:  charts.New(ctx, k),
-		burstN:  defaultBurst,
-		prompt:  prompt.New(ctx, k, o.E2EEAvailable),
-		help:    helpview.New(ctx, k),
+		tracks:       map[uint16]*trackUI{},
+		pending:      map[uint16]Pending{},
+		hidden:       map[uint16]bool{},
+		hiddenRemote: map[string]bool{},
+		source:       prompt.NewSource(ctx, k),
+		preview:      &detail.PreviewCache{},
+		filter:       filter.New(ctx, k),
+		charts:       charts.New(ctx, k),
+		burstN:       defaultBurst,
+		prompt:       prompt.New(ctx, k, o.E2EEAvailable),
+		help:         helpview.New(ctx, k),
 	}
 	if o.Logs != nil {
 		m.logs = logpane.New(ctx, k, o.Logs)
@@ -241,6 +265,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.onPublished(msg)
 	case burstDoneMsg:
 		return m.onBurstDone(msg)
+	case sourceDoneMsg:
+		return m.onSourceDone(msg)
+	case subscribeDoneMsg:
+		return m.onSubscribeDone(msg)
+	case prompt.SourceSubmitMsg:
+		return m.startSource(msg)
 	case unpublishDoneMsg:
 		if m.quitting {
 			return m, nil
@@ -298,6 +328,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case m.prompt.IsOpen():
 		return m, m.prompt.Update(msg)
+	case m.source.IsOpen():
+		return m, m.source.Update(msg)
 	case m.help.IsOpen():
 		return m, m.help.Update(msg)
 	case m.logsFocused() && m.logs.Handles(msg):
@@ -337,7 +369,7 @@ func (m Model) onRunes(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 // typing says a text input has the keys: runes are text, not commands.
 func (m Model) typing() bool {
-	return m.prompt.IsOpen() || m.filter.Editing() || (m.logsFocused() && m.logs.Searching())
+	return m.prompt.IsOpen() || m.source.IsOpen() || m.filter.Editing() || (m.logsFocused() && m.logs.Searching())
 }
 
 // logsFocused says the open log pane has the keys.
@@ -368,6 +400,13 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.move(-1)
 	case key.Matches(msg, k.Down):
 		m.move(1)
+	case key.Matches(msg, k.Pause):
+		m.paused = !m.paused
+		if m.paused && m.b != nil {
+			// Every row's whole history, once: whichever is selected
+			// while paused has its charts.
+			m.refresh()
+		}
 	case key.Matches(msg, k.Detail):
 		m.showDetail = !m.showDetail
 	case key.Matches(msg, k.Charts):
@@ -379,8 +418,6 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 	case key.Matches(msg, k.Logs):
 		m.toggleLogs()
-	case key.Matches(msg, k.Pause):
-		m.paused = !m.paused
 	case key.Matches(msg, k.Sort):
 		m.sort = (m.sort + 1) % numSorts
 		m.sortRows()
@@ -412,7 +449,7 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		if key.Matches(msg, k.Retry) {
 			return m.retry()
 		}
-		for _, b := range []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.PushOne, k.Burst, k.Flood, k.Generator, k.RateUp, k.RateDn, k.SizeUp, k.SizeDn, k.Reset} {
+		for _, b := range []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.PushOne, k.Burst, k.Flood, k.Generator, k.RateUp, k.RateDn, k.SizeUp, k.SizeDn, k.Reset, k.Subscribe, k.Source} {
 			if key.Matches(msg, b) {
 				return m, m.flash(m.notConnected(), true)
 			}
@@ -420,9 +457,24 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	switch {
+	case key.Matches(msg, k.Subscribe):
+		return m.toggleSubscribe()
+	case key.Matches(msg, k.Reset):
+		m.resetCounters()
+		return m, m.flash("counters reset", false)
+	case m.opts.SubscribeOnly && slices.ContainsFunc([]key.Binding{k.Publish, k.Cancel, k.Unpublish, k.PushOne, k.Burst, k.Flood, k.Generator, k.RateUp, k.RateDn, k.SizeUp, k.SizeDn, k.Source},
+		func(b key.Binding) bool { return key.Matches(msg, b) }):
+		return m, m.flash("--subscribe-only: this run publishes nothing (S subscribes or unsubscribes a room track)", true)
 	case key.Matches(msg, k.Publish):
 		m.help.Close()
 		return m, m.prompt.Open(m.suggestName())
+	case key.Matches(msg, k.Source):
+		t := m.selectedTrack()
+		if t == nil {
+			return m, m.flash(m.noTrack(), true)
+		}
+		m.help.Close()
+		return m, m.source.Open(t.track.Handle(), t.track.Name(), t.rate, t.size)
 	case key.Matches(msg, k.Cancel):
 		return m.cancelPending()
 	case key.Matches(msg, k.Unpublish):
@@ -443,9 +495,6 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.adjust(func(t *trackUI) { t.size = min(t.size*2, maxSize) })
 	case key.Matches(msg, k.SizeDn):
 		return m.adjust(func(t *trackUI) { t.size = max(t.size/2, minSize) })
-	case key.Matches(msg, k.Reset):
-		m.resetCounters()
-		return m, m.flash("counters reset", false)
 	}
 	return m, nil
 }
@@ -492,7 +541,7 @@ func (m Model) suggestName() string {
 // from here on. The tracks are not touched. A reset after a reset starts
 // from now.
 func (m *Model) resetCounters() {
-	base := m.b.Report(nil)
+	base := m.b.Report(nil, report.Scope{History: 1})
 	m.base = &base
 	m.failed = nil
 	m.refresh()
@@ -504,7 +553,15 @@ func (m *Model) move(d int) {
 	}
 	i := m.selectedIndex()
 	i = min(max(i+d, 0), len(m.rows)-1)
+	if m.rows[i].key() == m.selected {
+		return
+	}
 	m.selected = m.rows[i].key()
+	if !m.paused {
+		// The report carries the whole history of the selected row only:
+		// take it now, so its charts are whole from the first frame.
+		m.refresh()
+	}
 }
 
 func (m Model) selectedIndex() int {

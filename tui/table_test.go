@@ -47,6 +47,7 @@ func TestE2EETracksAreMarked(t *testing.T) {
 // view and which way the others are.
 func TestTableSaysWhenRowsAreHidden(t *testing.T) {
 	b := newFakeBackend()
+	b.monitorOff = true // the room's section has a test of its own
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 10}) // the table: its header, 5 rows, totals
 	for i := range 9 {
@@ -70,8 +71,9 @@ func TestTableSaysWhenRowsAreHidden(t *testing.T) {
 	}
 }
 
-// x takes an ended row (unpublished, or a failed publish) off the table;
-// a live one stays, with the reason; X takes every ended row.
+// x takes an ended row (unpublished, or a failed publish) off the table,
+// and the session forgets the track; a live one stays, with the reason;
+// X takes every ended row.
 func TestRemoveEndedRows(t *testing.T) {
 	b := newFakeBackend()
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
@@ -108,6 +110,12 @@ func TestRemoveEndedRows(t *testing.T) {
 	if lineWith(h.m, "gone2") != "" || lineWith(h.m, "dup") != "" || lineWith(h.m, "live") == "" ||
 		!strings.Contains(h.m.statusMsg, "removed 2 ended row(s)") {
 		t.Fatalf("X (%q):\n%s", h.m.statusMsg, plain(h.m))
+	}
+	// The session forgot them, with everything it recorded.
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.forgotten) != 2 || len(b.locals) != 1 {
+		t.Fatalf("forgotten %v, %d tracks left in the session", b.forgotten, len(b.locals))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/report/series"
@@ -36,8 +37,11 @@ type trackUI struct {
 	src   *probe.Source
 	gen   *probe.Generator // running generator; nil when off
 	burst *burstJob        // burst in flight; nil when none
-	rate  float64
-	size  int
+	// source is the file source pushing into the track (o), or the last
+	// one, finished; nil when none.
+	source *sourceJob
+	rate   float64
+	size   int
 }
 
 func newTrackUI(t Track, rate float64, size int) *trackUI {
@@ -59,6 +63,9 @@ func (t *trackUI) pushers() []pusher {
 	}
 	if t.burst != nil {
 		ps = append(ps, t.burst)
+	}
+	if t.source != nil {
+		ps = append(ps, t.source)
 	}
 	return ps
 }
@@ -95,24 +102,44 @@ type row struct {
 	tracktable.Row
 	ui     *trackUI   // nil for pending and failed rows
 	failed *failedRow // set for a failed publish
+	seq    int        // a room row's place in the report: the order announced
 }
 
 // series is what the row charts (nil: nothing, for a failed publish). A
 // local track's row charts its history and the connection's events; a
 // row of another kind gives its own set.
 func (r row) series(snap report.Snapshot) *series.Set {
-	if r.failed != nil {
+	switch {
+	case r.failed != nil:
 		return nil
+	case r.Room():
+		s := series.Remote(*r.R, snap.ConnEvents)
+		return &s
 	}
 	s := series.Local(r.L, snap.ConnEvents)
 	return &s
 }
 
 func (r row) key() string {
-	if r.failed != nil {
+	switch {
+	case r.failed != nil:
 		return "failed:" + r.failed.name + r.failed.at.String()
+	case r.Room():
+		return "r:" + r.R.SID()
 	}
 	return fmt.Sprintf("h%d", r.L.Handle)
+}
+
+// recordKey names the row's track in the report's records ("" for a
+// failed publish, which has none).
+func (r row) recordKey() report.Key {
+	switch {
+	case r.failed != nil:
+		return ""
+	case r.Room():
+		return report.RemoteKey(r.R.SID())
+	}
+	return report.LocalKey(r.L.Handle)
 }
 
 type publishStartedMsg struct {
@@ -154,7 +181,16 @@ func (m *Model) autostart() tea.Cmd {
 		out := make(autostartMsg, 0, len(autos))
 		for i := range autos {
 			a := autos[i]
-			p, err := b.StartPublish(session.PublishOptions{Name: a.Name, E2EE: a.E2EE})
+			if len(a.SchemaDef) > 0 {
+				ctx, cancel := context.WithTimeout(context.Background(), outgoing.DefaultPublishTimeout)
+				err := b.StoreSchema(ctx, a.Type.Schema, a.SchemaDef)
+				cancel()
+				if err != nil {
+					out = append(out, publishStartedMsg{name: a.Name, auto: &a, err: fmt.Errorf("store schema %s: %w", a.Type.Schema, err)})
+					continue
+				}
+			}
+			p, err := b.StartPublish(session.PublishOptions{Name: a.Name, E2EE: a.E2EE, Type: a.Type})
 			out = append(out, publishStartedMsg{p: p, name: a.Name, auto: &a, err: err})
 		}
 		return out
@@ -230,6 +266,12 @@ func (m Model) onPublished(msg publishDoneMsg) (tea.Model, tea.Cmd) {
 		m.selected = fmt.Sprintf("h%d", t.Handle())
 	}
 	text := fmt.Sprintf("published %q as handle %d", p.Name(), t.Handle())
+	if a := msg.auto; a != nil && a.Source != nil {
+		tu.rate = a.Rate
+		m.refresh()
+		return m, tea.Batch(m.flash(fmt.Sprintf("%s; pushing %s", text, format.Outside(a.Source.Path)), false),
+			m.runSource(tu, a.Source.Path, *a.Source, a.Rate))
+	}
 	if msg.auto != nil && msg.auto.Rate > 0 {
 		tu.rate, tu.size = msg.auto.Rate, max(msg.auto.Size, minSize)
 		if err := m.startGen(tu); err != nil {
@@ -296,7 +338,7 @@ type burstDoneMsg struct {
 func (m Model) push(n int, mode burstMode) (tea.Model, tea.Cmd) {
 	t := m.selectedTrack()
 	if t == nil {
-		return m, m.flash("select a published track first (p publishes one)", true)
+		return m, m.flash(m.noTrack(), true)
 	}
 	if j := t.burst; j != nil {
 		return m, m.flash(fmt.Sprintf("a burst of %d is still running on %q", j.n, t.track.Name()), true)
@@ -363,7 +405,7 @@ func (m Model) onBurstDone(msg burstDoneMsg) (tea.Model, tea.Cmd) {
 func (m Model) toggleGen() (tea.Model, tea.Cmd) {
 	t := m.selectedTrack()
 	if t == nil {
-		return m, m.flash("select a published track first (p publishes one)", true)
+		return m, m.flash(m.noTrack(), true)
 	}
 	if t.gen != nil {
 		// Stop waits for the generator's goroutine: one frame at most.
@@ -379,6 +421,14 @@ func (m Model) toggleGen() (tea.Model, tea.Cmd) {
 		return m, m.flash(err.Error(), true)
 	}
 	return m, m.flash(fmt.Sprintf("generator on %q: %s/s × %s", t.track.Name(), format.Count(t.rate), format.Bytes(float64(t.size))), false)
+}
+
+// noTrack says why a key that pushes needs another row.
+func (m Model) noTrack() string {
+	if r, ok := m.selectedRow(); ok && r.Room() {
+		return "that is another participant's track: select one of yours (p publishes one)"
+	}
+	return "select a published track first (p publishes one)"
 }
 
 // startGen runs the track's generator on the generator's own goroutine;
@@ -400,7 +450,7 @@ func (m *Model) startGen(t *trackUI) error {
 func (m Model) adjust(f func(*trackUI)) (tea.Model, tea.Cmd) {
 	t := m.selectedTrack()
 	if t == nil {
-		return m, m.flash("select a published track first (p publishes one)", true)
+		return m, m.flash(m.noTrack(), true)
 	}
 	f(t)
 	if t.gen != nil {
@@ -434,6 +484,9 @@ type unpublishDoneMsg struct {
 func (m Model) unpublish() (tea.Model, tea.Cmd) {
 	t := m.selectedTrack()
 	r, _ := m.selectedRow()
+	if r.Room() {
+		return m, m.flash("that is another participant's track: S unsubscribes from it", true)
+	}
 	if t == nil || r.L.State == outgoing.StateUnpublished {
 		return m, m.flash("select a published track to unpublish", true)
 	}
@@ -447,16 +500,24 @@ func (m Model) unpublish() (tea.Model, tea.Cmd) {
 	})
 }
 
-// remove takes the selected ended row off the table (x). The session still
-// accounts for the track; the table stops showing it.
+// remove takes the selected ended row off the table (x): an unpublished
+// local track, a failed publish, or a room track that was unpublished
+// (its publisher unpublished it or left), which the room monitor then
+// forgets.
 func (m Model) remove() (tea.Model, tea.Cmd) {
 	r, ok := m.selectedRow()
-	if !ok || !ended(r) {
-		return m, m.flash("x removes an unpublished or failed row; u unpublishes a track first", true)
+	if !ok || !r.Ended() {
+		why := "x removes an unpublished or failed row; u unpublishes a track first"
+		if ok && r.Room() {
+			why = "x removes a room track once it is unpublished; " + m.keys.Subscribe.Help().Key + " unsubscribes from it"
+		}
+		return m, m.flash(why, true)
 	}
-	m.forget(r)
+	if err := m.forget(r); err != nil {
+		return m, m.flash(fmt.Sprintf("%q stays: %s", r.Name(), format.Outside(err.Error())), true)
+	}
 	m.buildRows()
-	return m, m.flash(fmt.Sprintf("removed %q from the table", r.L.Name), false)
+	return m, m.flash(fmt.Sprintf("removed %q from the table", r.Name()), false)
 }
 
 // removeAll takes every ended row off the table (X), the filter's too.
@@ -464,8 +525,17 @@ func (m Model) removeAll() (tea.Model, tea.Cmd) {
 	n := 0
 	for _, l := range m.snap.Local {
 		if !m.hidden[l.Handle] && l.State == outgoing.StateUnpublished {
-			m.forget(row{Row: tracktable.Row{L: l}})
-			n++
+			if m.forget(row{Row: tracktable.Row{L: l}}) == nil {
+				n++
+			}
+		}
+	}
+	for i := range m.snap.Remote {
+		rt := &m.snap.Remote[i]
+		if !m.hiddenRemote[rt.SID()] && rt.Stats.State == incoming.StateUnpublished {
+			if m.forget(row{Row: tracktable.Row{R: rt}}) == nil {
+				n++
+			}
 		}
 	}
 	n += len(m.failed)
@@ -478,20 +548,88 @@ func (m Model) removeAll() (tea.Model, tea.Cmd) {
 }
 
 // forget removes an ended row: a failed publish from the list, a track
-// by its handle (its pushers, stopped at unpublish, are halted anyway).
-func (m *Model) forget(r row) {
-	if r.failed != nil {
+// from the session, with what it recorded (its pushers, stopped at
+// unpublish, are halted anyway), a room track from the room monitor
+// (which keeps it until then).
+func (m *Model) forget(r row) error {
+	switch {
+	case r.failed != nil:
 		for i := range m.failed {
 			if &m.failed[i] == r.failed {
 				m.failed = append(m.failed[:i:i], m.failed[i+1:]...)
-				return
+				break
 			}
 		}
-		return
+		return nil
+	case r.Room():
+		if mon := m.b.Monitor(); mon != nil {
+			if err := mon.Remove(r.R.SID()); err != nil && !errors.Is(err, incoming.ErrUnknownTrack) {
+				return err
+			}
+		}
+		m.hiddenRemote[r.R.SID()] = true
+		return nil
 	}
-	m.hidden[r.L.Handle] = true
+	if err := m.b.Forget(r.L.Handle); err != nil {
+		return err
+	}
+	m.hidden[r.L.Handle] = true // until the next report, which no longer has it
 	if t := m.tracks[r.L.Handle]; t != nil {
 		t.halt()
 		delete(m.tracks, r.L.Handle)
 	}
+	return nil
+}
+
+type subscribeDoneMsg struct {
+	name, sid string
+	sub       bool
+	err       error
+}
+
+// toggleSubscribe unsubscribes from the selected room track, or
+// subscribes to it again (S). The request goes to the SFU off the UI
+// goroutine; the row's state says when it took effect.
+func (m Model) toggleSubscribe() (tea.Model, tea.Cmd) {
+	r, ok := m.selectedRow()
+	mon := m.b.Monitor()
+	switch {
+	case mon == nil:
+		return m, m.flash("the room monitor is off (--monitor=false): no room tracks to subscribe to", true)
+	case !ok || !r.Room():
+		return m, m.flash("select a track in the room section: S subscribes to it or unsubscribes", true)
+	case r.R.Stats.State == incoming.StateUnpublished:
+		return m, m.flash(fmt.Sprintf("%q is unpublished: nothing to subscribe to (x removes the row)", r.Name()), true)
+	}
+	sid, name := r.R.SID(), r.Name()
+	sub := r.R.Stats.State == incoming.StateAnnounced || r.R.Stats.State == incoming.StateUnsubscribed
+	verb := "unsubscribing from"
+	if sub {
+		verb = "subscribing to"
+	}
+	return m, tea.Batch(m.flash(fmt.Sprintf("%s %q…", verb, name), false), func() tea.Msg {
+		var err error
+		if sub {
+			err = mon.Subscribe(sid)
+		} else {
+			err = mon.Unsubscribe(sid)
+		}
+		return subscribeDoneMsg{name: name, sid: sid, sub: sub, err: err}
+	})
+}
+
+func (m Model) onSubscribeDone(msg subscribeDoneMsg) (tea.Model, tea.Cmd) {
+	if m.quitting {
+		return m, nil
+	}
+	m.refresh()
+	switch {
+	case msg.err != nil && msg.sub:
+		return m, m.flash(fmt.Sprintf("subscribe to %q: %s", msg.name, format.Outside(problem(msg.err))), true)
+	case msg.err != nil:
+		return m, m.flash(fmt.Sprintf("unsubscribe from %q: %s", msg.name, format.Outside(problem(msg.err))), true)
+	case msg.sub:
+		return m, m.flash(fmt.Sprintf("asked the SFU for %q; S again unsubscribes", msg.name), false)
+	}
+	return m, m.flash(fmt.Sprintf("unsubscribed from %q: its row keeps its figures; S subscribes again", msg.name), false)
 }

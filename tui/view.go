@@ -19,6 +19,7 @@ import (
 	"github.com/dttui/dttui/tui/components/prompt"
 	"github.com/dttui/dttui/tui/components/statusbar"
 	"github.com/dttui/dttui/tui/components/tracktable"
+	"github.com/dttui/dttui/tui/format"
 )
 
 // MinWidth and MinHeight are the smallest terminal the layout works in;
@@ -52,7 +53,7 @@ func (m Model) View() string {
 	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
 
 	hd := header.New(ctx)
-	hd.Status, hd.Paused = m.status, m.paused
+	hd.Status, hd.Paused, hd.SubscribeOnly = m.status, m.paused, m.opts.SubscribeOnly
 	sb := statusbar.New(ctx)
 	sb.Text, sb.IsErr = m.statusMsg, m.statusErr
 	ft := helpview.NewFooter(ctx)
@@ -84,6 +85,8 @@ func (m Model) footerKeys() (hints, essentials []key.Binding) {
 	switch {
 	case m.prompt.IsOpen():
 		return m.prompt.ShortHelp(), k.TypingEssentials()
+	case m.source.IsOpen():
+		return m.source.ShortHelp(), k.TypingEssentials()
 	case m.help.IsOpen():
 		return m.help.ShortHelp(), k.TypingEssentials()
 	case m.logsFocused() && m.logs.Searching():
@@ -94,6 +97,11 @@ func (m Model) footerKeys() (hints, essentials []key.Binding) {
 		return m.logs.ShortHelp(), k.Essentials()
 	case m.b == nil:
 		return k.OfflineHelp(m.connErr != nil && m.opts.Connect != nil), k.Essentials()
+	case m.opts.SubscribeOnly:
+		return k.SubscribeOnlyHelp(), k.Essentials()
+	}
+	if r, ok := m.selectedRow(); ok && r.Room() {
+		return k.RoomHelp(), k.Essentials()
 	}
 	return k.ShortHelp(), k.Essentials()
 }
@@ -112,10 +120,10 @@ type layout struct {
 // minimum is not shown, and what is left goes to the table's other rows.
 // A log pane that has the keys takes the room before the table's other
 // rows do.
-func (m Model) layout(ctx common.Context, w, bodyH int, rows []tracktable.Row) layout {
+func (m Model) layout(ctx common.Context, w, bodyH int, tt *tracktable.Model) layout {
 	var l layout
 	avail := bodyH
-	if m.prompt.IsOpen() {
+	if m.prompt.IsOpen() || m.source.IsOpen() {
 		l.prompt = prompt.Lines
 		avail -= prompt.Lines
 	}
@@ -126,7 +134,8 @@ func (m Model) layout(ctx common.Context, w, bodyH int, rows []tracktable.Row) l
 		l.filter = filter.Lines
 		avail -= filter.Lines
 	}
-	tableNeed := 2 + max(len(rows), 1)
+	rows := tt.Rows
+	tableNeed := tt.Need()
 	tableExtra := max(tableNeed-tableMin, 0)
 	rest := avail - min(tableNeed, tableMin, avail)
 	logMin := logpane.MinHeight
@@ -137,6 +146,7 @@ func (m Model) layout(ctx common.Context, w, bodyH int, rows []tracktable.Row) l
 		d.Burst = m.burstN
 		if len(rows) > 0 {
 			d.Row = &rows[m.selectedIndex()]
+			d.Preview = m.preview
 		}
 		room := rest
 		if showLogs && rest-logMin >= detail.MinHeight {
@@ -145,7 +155,7 @@ func (m Model) layout(ctx common.Context, w, bodyH int, rows []tracktable.Row) l
 		if focused {
 			room = min(room, max(detail.MinHeight, rest/3))
 		}
-		d.SetSize(w, min(d.Want(w), room))
+		d.SetSize(w, d.Fit(w, min(d.Want(w), room)))
 		l.detail, l.d = d.Height, d
 		rest -= d.Height
 	}
@@ -178,32 +188,24 @@ func (m Model) layout(ctx common.Context, w, bodyH int, rows []tracktable.Row) l
 
 // body draws the table and the open panes as layout placed them.
 func (m Model) body(ctx common.Context, w, bodyH int) string {
-	rows := m.tableRows()
-	l := m.layout(ctx, w, bodyH, rows)
+	tt := m.table(ctx)
+	l := m.layout(ctx, w, bodyH, tt)
 	var promptView string
-	if l.prompt > 0 {
+	switch {
+	case l.prompt > 0 && m.source.IsOpen():
+		m.source.SetSize(w, prompt.Lines)
+		promptView = m.source.View()
+	case l.prompt > 0:
 		m.prompt.SetSize(w, prompt.Lines)
 		promptView = m.prompt.View()
 	}
 	if m.b == nil && m.connErr != nil {
 		return m.connectFailed(ctx, w, bodyH-l.prompt, promptView)
 	}
-	tt := tracktable.New(ctx)
-	switch {
-	case m.b == nil:
-		tt.Empty = "waiting for the connection…"
-	case m.filter.Value() != "" && m.all+len(m.failed) > 0:
-		tt.Empty = "no row matches /" + m.filter.Value()
-	}
-	tt.Rows, tt.Selected = rows, m.selectedIndex()
-	tt.Sort = m.sort.column()
-	if m.filter.Active() {
-		tt.Of = m.all
-	}
 	tt.SetSize(w, l.table)
 	views := []string{tt.View()}
 	if l.filter > 0 {
-		m.filter.Shown, m.filter.Of = m.shownTracks(), m.all
+		m.filter.Shown, m.filter.Of = m.shownTracks(), m.all+m.roomAll
 		m.filter.SetSize(w, filter.Lines)
 		views = append(views, m.filter.View())
 	}
@@ -228,9 +230,12 @@ func (m Model) chartView(w, h int) string {
 	c := m.charts
 	c.Title, c.Track, c.Conn, c.At = "no track selected", nil, series.Connection(m.snap), m.snap.At
 	if r, ok := m.selectedRow(); ok {
-		c.Title, c.Track = r.L.Name, r.series(m.snap)
-		if r.failed != nil {
+		c.Title, c.Track = r.Name(), r.series(m.snap)
+		switch {
+		case r.failed != nil:
 			c.Title += " (its publish failed: nothing to chart)"
+		case r.Room():
+			c.Title += " from " + format.Outside(r.R.Stats.PublisherIdentity) + " (received)"
 		}
 	}
 	c.SetSize(w, h)
@@ -245,7 +250,7 @@ func (m Model) chartsShown() bool {
 		return false
 	}
 	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
-	return m.layout(ctx, w, h-3, m.tableRows()).charts > 0
+	return m.layout(ctx, w, h-3, m.table(ctx)).charts > 0
 }
 
 // logView sizes the log pane, with the embedded SFU's join details
@@ -300,6 +305,35 @@ func (m Model) connectFailed(ctx common.Context, w, avail int, promptView string
 	return lipgloss.JoinVertical(lipgloss.Left, views...)
 }
 
+// table is the track table with the model's rows, sections, order and
+// filter, not yet sized.
+func (m Model) table(ctx common.Context) *tracktable.Model {
+	tt := tracktable.New(ctx)
+	tt.Local = !m.opts.SubscribeOnly
+	tt.Room = m.opts.SubscribeOnly || (m.b != nil && m.b.Monitor() != nil)
+	switch {
+	case m.b == nil:
+		tt.Empty, tt.RoomEmpty = "waiting for the connection…", "waiting for the connection…"
+	case m.opts.SubscribeOnly:
+		tt.RoomNote = "subscribe-only: this session publishes nothing, it watches"
+		tt.RoomEmpty = "waiting for another participant to publish a data track: each shows here, subscribed, as the SFU announces it"
+	}
+	if m.filter.Value() != "" {
+		if m.all+len(m.failed) > 0 {
+			tt.Empty = "no row matches /" + format.Outside(m.filter.Value())
+		}
+		if m.roomAll > 0 {
+			tt.RoomEmpty = "no row matches /" + format.Outside(m.filter.Value())
+		}
+	}
+	tt.Rows, tt.Selected = m.tableRows(), m.selectedIndex()
+	tt.Sort, tt.RoomSort = m.sort.column(), m.sort.roomColumn()
+	if m.filter.Active() {
+		tt.Of, tt.RoomOf = m.all, m.roomAll
+	}
+	return tt
+}
+
 // tableRows turns the model's rows into what the table and detail show.
 func (m Model) tableRows() []tracktable.Row {
 	out := make([]tracktable.Row, len(m.rows))
@@ -309,6 +343,9 @@ func (m Model) tableRows() []tracktable.Row {
 		if r.ui != nil {
 			tr.HasTrack = true
 			tr.Generating, tr.GenRate, tr.GenSize = r.ui.gen != nil, r.ui.rate, r.ui.size
+			if r.ui.source != nil {
+				tr.Source = r.ui.source.progress()
+			}
 		}
 		out[i] = tr
 	}
@@ -334,8 +371,8 @@ func fitBlock(s string, w, h int, pad bool) string {
 	return strings.Join(lines, "\n")
 }
 
-// shownTracks is how many track rows (not failed publishes) the filter
-// lets through.
+// shownTracks is how many track rows (not failed publishes; the room's
+// too) the filter lets through.
 func (m Model) shownTracks() int {
 	n := 0
 	for _, r := range m.rows {

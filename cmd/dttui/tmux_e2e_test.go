@@ -184,6 +184,12 @@ type pane struct {
 // is shown when a wait times out.
 func startPane(t *testing.T, cmdline, logFile string) pane {
 	t.Helper()
+	return startPaneSized(t, 120, 32, cmdline, logFile)
+}
+
+// startPaneSized is startPane with a pane of w×h.
+func startPaneSized(t *testing.T, w, h int, cmdline, logFile string) pane {
+	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Skip("tmux not installed (.ci/run installs it)")
 	}
@@ -196,7 +202,7 @@ func startPane(t *testing.T, cmdline, logFile string) pane {
 		}
 		return string(out)
 	}
-	p.tmux("new-session", "-d", "-s", "e2e", "-x", "120", "-y", "32", cmdline)
+	p.tmux("new-session", "-d", "-s", "e2e", "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), cmdline)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", sock, "kill-server").Run() })
 	p.screen = func() string { return p.tmux("capture-pane", "-p", "-t", "e2e") }
 	p.waitFor = func(what string, d time.Duration, cond func(string) bool) string {

@@ -24,11 +24,12 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 	runCtx := ctx // the metrics server lives as long as the run
 	var auto []tui.AutoTrack
 	for _, t := range o.Tracks {
-		if t.Source != nil {
-			fmt.Fprintf(stderr, "dttui: --track %s: data sources are for --headless runs\n", t.Name)
+		if t.Source != nil && t.Source.Path == "-" {
+			fmt.Fprintf(stderr, "dttui: --track %s:stdin: the UI reads its keys there; use --headless, or NAME:file=PATH (or o in the UI)\n", t.Name)
 			return exitUsage
 		}
-		auto = append(auto, tui.AutoTrack{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != ""})
+		auto = append(auto, tui.AutoTrack{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != "",
+			Type: t.Type, SchemaDef: t.SchemaDef, Source: t.Source})
 	}
 	if local != nil && len(auto) == 0 && !o.SubscribeOnly {
 		// No account and no tracks asked for: show something alive at once.
@@ -46,6 +47,7 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		Autostart:     auto,
 		URL:           cfg.URL,
 		LocalSFU:      localSFU,
+		SubscribeOnly: o.SubscribeOnly,
 		Connect: func(ctx context.Context) (tui.Backend, error) {
 			s, err := session.Connect(ctx, cfg)
 			if err != nil {

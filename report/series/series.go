@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 )
@@ -128,6 +129,12 @@ const (
 	TitleDrops   = "dropped, lost /s"
 	TitleLatency = "latency"
 	TitleRTT     = "signal RTT"
+	// TitleLost is a room track's loss panel: frames lost (never seen, or
+	// given up incomplete).
+	TitleLost = "frames lost /s"
+	// TitleLatencyTwoClocks is a room track's latency: our clock against
+	// the publisher's.
+	TitleLatencyTwoClocks = "latency (two clocks)"
 )
 
 // Local charts a local track: frames and bytes per second sent (and
@@ -174,17 +181,9 @@ func Local(l report.Local, conn []report.ConnEvent) Set {
 	}
 	s.Panels = []Panel{frames, bytes, drops}
 	if rx {
-		lat := func(f func(report.Second) time.Duration) []float64 {
-			return col(func(s report.Second) float64 {
-				if s.LatencyFrames == 0 {
-					return math.NaN()
-				}
-				return f(s).Seconds()
-			})
-		}
 		s.Panels = append(s.Panels, Panel{Title: TitleLatency, Unit: Duration, Series: []Series{
-			{Name: "p50", Role: P50, Values: lat(func(s report.Second) time.Duration { return s.LatencyP50 })},
-			{Name: "p99", Role: P99, Values: lat(func(s report.Second) time.Duration { return s.LatencyP99 })}}})
+			{Name: "p50", Role: P50, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP50 })},
+			{Name: "p99", Role: P99, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP99 })}}})
 	}
 	published := false
 	for _, ch := range l.Timeline {
@@ -203,6 +202,62 @@ func Local(l report.Local, conn []report.ConnEvent) Set {
 	s.Marks = append(s.Marks, connMarks(conn)...)
 	s.Marks = within(s, s.Marks)
 	return s
+}
+
+// Remote charts a room track (another participant's, as the room monitor
+// receives it): frames and bytes per second received, frames lost per
+// second, and latency p50/p99 per second — our clock against the
+// publisher's user timestamps, so the clocks' offset is part of it;
+// marked with its unpublish, its republish after the publisher
+// reconnected, and the connection's events (conn).
+func Remote(r report.Remote, conn []report.ConnEvent) Set {
+	h := r.History
+	s := Set{Title: r.Stats.PublisherIdentity + "/" + r.Stats.Name + " " + r.Stats.SID, Len: len(h)}
+	if len(h) > 0 {
+		s.Start = h[0].Start
+	}
+	col := func(f func(report.Second) float64) []float64 {
+		v := make([]float64, len(h))
+		for i, sec := range h {
+			v[i] = f(sec)
+		}
+		return v
+	}
+	s.Panels = []Panel{
+		{Title: TitleFrames, Unit: PerSecond, Series: []Series{
+			{Name: "received", Role: Received, Values: col(func(s report.Second) float64 { return float64(s.Received) })}}},
+		{Title: TitleBytes, Unit: BytesPerSecond, Series: []Series{
+			{Name: "received", Role: Received, Values: col(func(s report.Second) float64 { return float64(s.RxBytes) })}}},
+		{Title: TitleLost, Unit: PerSecond, Series: []Series{
+			{Name: "lost", Role: Lost, Values: col(func(s report.Second) float64 { return float64(s.Lost) })}}},
+		{Title: TitleLatencyTwoClocks, Unit: Duration, Series: []Series{
+			{Name: "p50", Role: P50, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP50 })},
+			{Name: "p99", Role: P99, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP99 })}}},
+	}
+	if r.Stats.Replaces != "" && len(r.Stats.Timeline) > 0 {
+		s.Marks = append(s.Marks, Mark{At: r.Stats.Timeline[0].At, Kind: Republished})
+	}
+	for _, ch := range r.Stats.Timeline {
+		if ch.State == incoming.StateUnpublished {
+			s.Marks = append(s.Marks, Mark{At: ch.At, Kind: Unpublished})
+		}
+	}
+	s.Marks = append(s.Marks, connMarks(conn)...)
+	s.Marks = within(s, s.Marks)
+	return s
+}
+
+// latencies is a latency column of a history, in seconds; NaN for a
+// second without a measured frame.
+func latencies(h []report.Second, f func(report.Second) time.Duration) []float64 {
+	v := make([]float64, len(h))
+	for i, sec := range h {
+		v[i] = math.NaN()
+		if sec.LatencyFrames > 0 {
+			v[i] = f(sec).Seconds()
+		}
+	}
+	return v
 }
 
 // ConnectionTitle is the connection's set's title.

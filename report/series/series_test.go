@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 )
@@ -124,5 +125,51 @@ func TestConnectionSet(t *testing.T) {
 	}
 	if len(s.Marks) != 3 || s.Marks[0].Kind != Stalled || s.Marks[2].Kind != Reconnected || s.Marks[2].Kind.Glyph() != "R" {
 		t.Fatalf("marks %+v", s.Marks)
+	}
+}
+
+// A room track's set: frames and bytes received, frames lost, latency
+// against two clocks with a gap where no frame carried a timestamp;
+// marked with its republish (it replaces an earlier SID) and its
+// unpublish, and the connection's events.
+func TestRemoteSet(t *testing.T) {
+	r := report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_b", Name: "pose", PublisherIdentity: "robot"}, Replaces: "DTR_a"}}
+	for i := range 10 {
+		s := report.Second{Start: sec(i), Received: uint64(30 + i), RxBytes: uint64(3000 + i), Lost: uint64(i % 3)}
+		if i != 7 {
+			s.LatencyP50, s.LatencyP99, s.LatencyFrames = 12*time.Millisecond, 30*time.Millisecond, 30
+		}
+		r.History = append(r.History, s)
+	}
+	r.Stats.Timeline = []incoming.StateChange{
+		{At: sec(1), State: incoming.StateSubscribing},
+		{At: sec(1), State: incoming.StateSubscribed},
+		{At: sec(8), State: incoming.StateUnpublished},
+	}
+	conn := []report.ConnEvent{{At: sec(3), State: report.Reconnecting}}
+	s := Remote(r, conn)
+	if s.Len != 10 || !s.Start.Equal(sec(0)) || len(s.Panels) != 4 {
+		t.Fatalf("set %+v", s)
+	}
+	want := []struct {
+		title string
+		role  Role
+		at3   float64
+	}{{TitleFrames, Received, 33}, {TitleBytes, Received, 3003}, {TitleLost, Lost, 0}, {TitleLatencyTwoClocks, P50, 0.012}}
+	for i, w := range want {
+		p := s.Panels[i]
+		if p.Title != w.title || p.Series[0].Role != w.role || p.Series[0].Values[3] != w.at3 {
+			t.Fatalf("panel %d: %q %v %v, want %q %v %v", i, p.Title, p.Series[0].Role, p.Series[0].Values[3], w.title, w.role, w.at3)
+		}
+	}
+	if lat := s.Panels[3].Series[1].Values; !math.IsNaN(lat[7]) || lat[6] != 0.030 {
+		t.Fatalf("p99 %v: want NaN where no frame was timed", lat)
+	}
+	var kinds []MarkKind
+	for _, m := range s.Marks {
+		kinds = append(kinds, m.Kind)
+	}
+	if !slices.Equal(kinds, []MarkKind{Republished, Reconnecting, Unpublished}) {
+		t.Fatalf("marks %v", s.Marks)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/dttui/dttui/textsafe"
 )
 
 // Bytes is a byte count (or rate) in binary units, at most 4 digits and
@@ -130,28 +132,15 @@ func Flow(w int, sep string, items ...string) []string {
 	return lines
 }
 
-// OneLine puts text that may hold line breaks (an error from a server,
-// say) on one line, so it cannot push a one-line component onto two.
-func OneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n\t") {
-		return s
+// Outside is text from outside dttui (a server's error, an SFU's reason,
+// another participant's name, a library's log line) made fit for one
+// line of the screen: runs of whitespace that break lines (a message
+// over several lines) fold into one space, and everything a terminal
+// could act on is shown as a visible escape by textsafe.Line, the one
+// boundary for such text. Idempotent: what it returns passes unchanged.
+func Outside(s string) string {
+	if strings.ContainsAny(s, "\r\n\t") {
+		s = strings.Join(strings.Fields(s), " ")
 	}
-	return strings.Join(strings.Fields(s), " ")
+	return textsafe.Line(s)
 }
-
-// Printable replaces control characters (C0, DEL and C1, the escape that
-// starts terminal sequences among them) with U+FFFD, so text from outside
-// cannot move the cursor or restyle the screen.
-func Printable(s string) string {
-	if !strings.ContainsFunc(s, isControl) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return '\uFFFD'
-		}
-		return r
-	}, s)
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }

@@ -59,14 +59,22 @@ func TestCountsStayCompact(t *testing.T) {
 	}
 }
 
-func TestPrintable(t *testing.T) {
+func TestOutside(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain é 世界":              "plain é 世界",
-		"\x1b[2Jwiped":            "\uFFFD[2Jwiped",
-		"bell\a del\x7f c1\u009b": "bell\uFFFD del\uFFFD c1\uFFFD",
+		"plain é 世界":                "plain é 世界",
+		"\x1b[2Jwiped":              `\x1b[2Jwiped`,
+		"bell\a del\x7f c1\u009b":   `bell\x07 del\x7f c1\x9b`,
+		"two\nlines\r\n\tand a tab": "two lines and a tab",
+		"bidi \u202egnp.exe":        `bidi \u202egnp.exe`,
+		"bad \xff\xfe utf-8":        `bad \xff\xfe utf-8`,
+		"\x1b]2;PWNED\x07 title":    `\x1b]2;PWNED\x07 title`,
 	} {
-		if got := Printable(in); got != want {
-			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		got := Outside(in)
+		if got != want {
+			t.Errorf("Outside(%q) = %q, want %q", in, got, want)
+		}
+		if again := Outside(got); again != got {
+			t.Errorf("Outside is not idempotent: %q then %q", got, again)
 		}
 	}
 }

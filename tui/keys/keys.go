@@ -37,6 +37,11 @@ type KeyMap struct {
 	FilterClear     key.Binding // in the filter input, and on the table while a filter is set
 	Remove          key.Binding // an unpublished or failed row
 	RemoveAll       key.Binding // every unpublished and failed row
+	Subscribe       key.Binding // a room row: unsubscribe, or subscribe again
+	Source          key.Binding // push a file's frames into the selected track
+	SourceSubmit    key.Binding // in the source prompt: push
+	SourceFraming   key.Binding // in the source prompt: the next framing
+	SourcePace      key.Binding // in the source prompt: as fast as taken, or at the track's rate
 
 	Log LogKeys
 	// HelpScroll are the keys that scroll the full help instead of
@@ -102,6 +107,11 @@ func Default() KeyMap {
 		FilterClear:     b(keys("esc"), h("esc", "clear filter")),
 		Remove:          b(keys("x"), h("x/X", "remove ended row / all")),
 		RemoveAll:       b(keys("X")),
+		Subscribe:       b(keys("S"), h("S", "(un)subscribe room track")),
+		Source:          b(keys("o"), h("o", "push a file's frames")),
+		SourceSubmit:    b(keys("enter"), h("enter", "push")),
+		SourceFraming:   b(keys("tab"), h("tab", "framing")),
+		SourcePace:      b(keys("shift+tab"), h("shift+tab", "pace")),
 		Log: LogKeys{
 			Up:          b(keys("up", "k"), h("↑/↓", "scroll")),
 			Down:        b(keys("down", "j")),
@@ -130,6 +140,21 @@ func Default() KeyMap {
 		HelpPageDown: b(keys("pgdown")),
 		HelpClose:    b(keys("esc"), h("any key", "closes")),
 	}
+}
+
+// RoomHelp is the footer while a room row is selected: what acts on it.
+func (k KeyMap) RoomHelp() []key.Binding {
+	return []key.Binding{k.Subscribe, k.Remove, k.Detail, k.Charts, k.Filter, k.Sort, k.Publish, k.Logs}
+}
+
+// SubscribeOnlyHelp is the footer of a run that publishes nothing.
+func (k KeyMap) SubscribeOnlyHelp() []key.Binding {
+	return []key.Binding{k.Subscribe, k.Remove, k.Detail, k.Charts, k.Filter, k.Sort, k.Logs}
+}
+
+// SourceHelp is the footer while the source prompt is open.
+func (k KeyMap) SourceHelp() []key.Binding {
+	return []key.Binding{k.SourceSubmit, k.SourceFraming, k.SourcePace, k.PromptCancel}
 }
 
 // Essentials are the hints the footer always keeps, whatever the width.
@@ -189,10 +214,11 @@ type Group struct {
 func (k KeyMap) Groups() []Group {
 	l := k.Log
 	return []Group{
-		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter}},
-		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.Flood, k.BurstMore, k.Generator, k.RateUp, k.SizeUp}},
+		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter, k.Subscribe}},
+		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.Flood, k.BurstMore, k.Generator, k.RateUp, k.SizeUp, k.Source}},
 		{"View", []key.Binding{k.Detail, k.Charts, k.ChartWindow, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
 		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptCancel}},
+		{"File prompt (o)", []key.Binding{k.SourceSubmit, k.SourceFraming, k.SourcePace, k.PromptCancel}},
 		{"Log pane (l)", []key.Binding{l.Up, l.PageUp, l.HalfUp, l.Top, l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Back}},
 	}
 }

@@ -28,8 +28,8 @@ func New(ctx common.Context) *Model { return &Model{ctx: ctx} }
 func (m *Model) View() string {
 	th := m.ctx.Theme
 	inner := max(m.Width-4, 1)
-	lines := []string{th.Bad.Render(ansi.Truncate(m.Title, inner, "…"))}
-	for _, l := range strings.Split(ansi.Wrap(format.OneLine(m.Text), inner, ""), "\n") {
+	lines := []string{th.Bad.Render(ansi.Truncate(format.Outside(m.Title), inner, "…"))}
+	for _, l := range strings.Split(ansi.Wrap(format.Outside(m.Text), inner, ""), "\n") {
 		lines = append(lines, ansi.Truncate(l, inner, "…"))
 	}
 	room := max(m.Height-2, 1)

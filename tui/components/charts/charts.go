@@ -148,8 +148,9 @@ type slot struct {
 }
 
 // priority orders the panels kept when they do not all fit: what was
-// sent, what went wrong, how late, the connection, then bytes.
-var priority = []string{series.TitleFrames, series.TitleDrops, series.TitleLatency, series.TitleRTT, series.TitleBytes}
+// sent (or received), what went wrong, how late, the connection, then
+// bytes.
+var priority = []string{series.TitleFrames, series.TitleDrops, series.TitleLost, series.TitleLatency, series.TitleLatencyTwoClocks, series.TitleRTT, series.TitleBytes}
 
 // View implements common.Component: a header line naming the row, the
 // window and the marks, then the panels in a grid of as many columns as
@@ -255,7 +256,7 @@ func share(total, n, i int) int {
 
 func (m *Model) header(title string, win time.Duration, marks []series.Mark, w int) string {
 	th := m.ctx.Theme
-	parts := []string{th.Bold.Render("charts"), th.Title.Render(format.Printable(title)),
+	parts := []string{th.Bold.Render("charts"), th.Title.Render(format.Outside(title)),
 		"last " + windowName(win), th.Dim.Render("w window · t hide")}
 	if legend := markLegend(marks); legend != "" {
 		parts = append(parts, th.Warn.Render(legend))

@@ -5,6 +5,7 @@
 package detail
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,6 +25,9 @@ type Model struct {
 	ctx   common.Context
 	Row   *tracktable.Row // nil: nothing selected
 	Burst int
+	// Preview keeps a room row's last frame rendered (nil: rendered each
+	// time).
+	Preview *PreviewCache
 }
 
 // New returns a detail pane.
@@ -56,10 +60,14 @@ const (
 	kindOptional             // generator and send rate: dropped before the history goes
 	kindTimeline
 	kindErrors
+	kindPreview // a room row's last frame: its lines give way from the end
 )
 
 // sections builds the pane's content at inner width w.
 func (m *Model) sections(w int) []section {
+	if m.Row.Room() {
+		return m.roomSections(w)
+	}
 	th := m.ctx.Theme
 	r := *m.Row
 	l := r.L
@@ -68,7 +76,7 @@ func (m *Model) sections(w int) []section {
 	if l.Handle != 0 {
 		handle = fmt.Sprintf("handle %d", l.Handle)
 	}
-	title := fmt.Sprintf("%s  %s  %s  %s", th.Bold.Render(l.Name), handle, style.Render(state), th.Dim.Render(format.OrDash(l.SID())))
+	title := fmt.Sprintf("%s  %s  %s  %s", th.Bold.Render(r.Name()), handle, style.Render(state), th.Dim.Render(format.OrDash(r.SID())))
 	if l.E2EE {
 		title += "  " + th.OK.Render("E2EE")
 	}
@@ -79,10 +87,10 @@ func (m *Model) sections(w int) []section {
 	if r.Failed != nil {
 		// No counters for a publish that never happened: the reason, whole,
 		// from the error's own fields.
-		text := "publish failed: " + r.Failed.Error()
+		text := "publish failed: " + format.Outside(r.Failed.Error())
 		var pe *outgoing.PublishError
 		if errors.As(r.Failed, &pe) {
-			text = "publish failed: " + pe.Problem()
+			text = "publish failed: " + format.Outside(pe.Problem())
 		}
 		return append(secs, section{lines: strings.Split(th.Bad.Render(ansi.Wrap(text, w, "")), "\n")})
 	}
@@ -119,7 +127,21 @@ func (m *Model) sections(w int) []section {
 		secs = append(secs, section{kind: kindOptional, lines: format.Flow(w, " · ",
 			fmt.Sprintf("generator %s: %s/s × %s", gen, format.Count(r.GenRate), format.Bytes(float64(r.GenSize))),
 			fmt.Sprintf("burst %d", m.Burst))})
-		secs = append(secs, section{kind: kindOptional, lines: []string{m.spark(w)}})
+		secs = append(secs, section{kind: kindOptional, lines: []string{m.spark(w, "frames sent per second")}})
+	}
+	if src := r.Source; src != nil {
+		line := "file " + format.Outside(src.Path) + ": " + src.Progress()
+		switch {
+		case !src.Done:
+			line = th.Info.Render(line + ", pushing…")
+		case errors.Is(src.Err, context.Canceled):
+			line += ", stopped"
+		case src.Err != nil:
+			line = th.Bad.Render(line + "; stopped: " + format.Outside(src.Err.Error()))
+		default:
+			line += ", done"
+		}
+		secs = append(secs, section{lines: []string{line}})
 	}
 	if rx := l.Rx; rx != nil {
 		items := []string{fmt.Sprintf("loopback: received %d", rx.Frames), format.Bytes(float64(rx.Bytes)),
@@ -136,24 +158,25 @@ func (m *Model) sections(w int) []section {
 	if len(l.Timeline) > 0 {
 		s := section{kind: kindTimeline, lines: []string{th.Bold.Render("timeline")}}
 		for _, ch := range format.LastN(l.Timeline, maxTimeline) {
-			s.lines = append(s.lines, fmt.Sprintf("  %s  %-12s %s %s", ch.At.Format("15:04:05.000"), ch.State, th.Dim.Render(format.OrDash(ch.SID)), ch.Reason))
+			s.lines = append(s.lines, fmt.Sprintf("  %s  %-12s %s %s", ch.At.Format("15:04:05.000"), ch.State, th.Dim.Render(format.OrDash(format.Outside(ch.SID))), format.Outside(ch.Reason)))
 		}
 		secs = append(secs, s)
 	}
 	if len(l.Errors) > 0 {
 		s := section{kind: kindErrors, lines: []string{th.Bold.Render("errors")}}
 		for _, e := range format.LastN(l.Errors, maxErrors) {
-			s.lines = append(s.lines, th.Bad.Render(fmt.Sprintf("  %s  %s", e.At.Format("15:04:05.000"), e.Problem())))
+			s.lines = append(s.lines, th.Bad.Render(fmt.Sprintf("  %s  %s", e.At.Format("15:04:05.000"), format.Outside(e.Problem()))))
 		}
 		secs = append(secs, s)
 	}
 	return secs
 }
 
-// spark is the send history: frames sent in each second, newest right.
-func (m *Model) spark(w int) string {
+// spark is the row's history: frames sent (received, on a room row) in
+// each second, newest right, after what (the label).
+func (m *Model) spark(w int, what string) string {
 	series := m.Row.Spark()
-	label := fmt.Sprintf("frames sent per second, last %ds ", min(len(series), MaxSpark))
+	label := fmt.Sprintf("%s, last %ds ", what, min(len(series), MaxSpark))
 	var peak float64
 	for _, v := range series {
 		peak = max(peak, v)
@@ -161,16 +184,18 @@ func (m *Model) spark(w int) string {
 	tail := "  peak " + format.Count(peak) + "/s"
 	cols := min(len(series), MaxSpark, max(w-ansi.StringWidth(label+tail), 0))
 	if cols < len(series) {
-		label = fmt.Sprintf("frames sent per second, last %ds ", cols)
+		label = fmt.Sprintf("%s, last %ds ", what, cols)
 	}
 	return label + m.ctx.Theme.Info.Render(sparkline.Render(series, cols)) + tail
 }
 
 // fit cuts the sections to n lines. The title, counters, drops and
-// loopback figures always stay; what gives way first is the oldest
-// history: timeline entries, then error entries (each list keeps its
-// newest), then the send-rate and generator lines, then the timeline,
-// then the errors: the error history outlives everything optional.
+// loopback figures always stay; what gives way first is a room row's
+// last frame beyond its first lines, then the oldest history: timeline
+// entries, then error entries (each list keeps its newest), then the
+// frame down to its first line, then the send-rate and generator lines,
+// then the timeline, then the errors: the error history outlives
+// everything optional.
 func fit(secs []section, n int) []string {
 	total := func() int {
 		t := 0
@@ -189,6 +214,16 @@ func fit(secs []section, n int) []string {
 		}
 		return false
 	}
+	// cut drops the last line of the section of kind k, down to keep.
+	cut := func(k kind, keep int) bool {
+		for i := range secs {
+			if secs[i].kind == k && len(secs[i].lines) > keep {
+				secs[i].lines = secs[i].lines[:len(secs[i].lines)-1]
+				return true
+			}
+		}
+		return false
+	}
 	// drop empties the last non-empty section of kind k.
 	drop := func(k kind) bool {
 		for i := len(secs) - 1; i >= 0; i-- {
@@ -200,7 +235,8 @@ func fit(secs []section, n int) []string {
 		return false
 	}
 	for total() > n {
-		if !shrink(kindTimeline) && !shrink(kindErrors) && !drop(kindOptional) && !drop(kindTimeline) && !drop(kindErrors) {
+		if !cut(kindPreview, 8) && !shrink(kindTimeline) && !shrink(kindErrors) && !cut(kindPreview, 2) &&
+			!drop(kindOptional) && !drop(kindTimeline) && !drop(kindErrors) && !cut(kindPreview, 1) {
 			break
 		}
 	}
@@ -209,6 +245,16 @@ func fit(secs []section, n int) []string {
 		out = append(out, s.lines...)
 	}
 	return out[:min(len(out), max(n, 1))]
+}
+
+// Fit is the height the pane takes at width w given at most h lines: what
+// it draws, which can be a line or two less than h when the history that
+// gave way was a whole list.
+func (m *Model) Fit(w, h int) int {
+	if m.Row == nil {
+		return min(h, 3)
+	}
+	return min(len(fit(m.sections(w-4), max(h-2, 1)))+2, h)
 }
 
 // Want is the height the pane needs to show everything at width w.

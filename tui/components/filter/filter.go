@@ -12,8 +12,10 @@ import (
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
+
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/dttui/dttui/textsafe"
 
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/keys"
@@ -108,6 +110,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	before := m.input.Value()
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(k)
+	if v, ok := textsafe.Typed(m.input.Value()); !ok {
+		m.input.SetValue(v) // a pasted bidi override is not typed text
+	}
 	if m.input.Value() != before {
 		return tea.Batch(cmd, changed)
 	}

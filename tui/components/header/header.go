@@ -19,6 +19,8 @@ type Model struct {
 	ctx    common.Context
 	Status session.Status
 	Paused bool
+	// SubscribeOnly says the session publishes nothing: it watches.
+	SubscribeOnly bool
 }
 
 // New returns a header.
@@ -36,7 +38,7 @@ func (m *Model) View() string {
 	case session.StateConnecting:
 		to := "◌ connecting…"
 		if st.URL != "" {
-			to = "◌ connecting to " + st.URL + "…"
+			to = "◌ connecting to " + format.Outside(st.URL) + "…"
 		}
 		state, showURL = th.Warn.Render(to), false
 	case session.StateStalled:
@@ -57,14 +59,17 @@ func (m *Model) View() string {
 	if m.Paused {
 		parts = append(parts, part{th.Warn.Render("[paused]"), 0})
 	}
+	if m.SubscribeOnly {
+		parts = append(parts, part{th.Info.Render("subscribe-only"), 0})
+	}
 	if showURL && st.URL != "" {
-		parts = append(parts, part{st.URL, 4})
+		parts = append(parts, part{format.Outside(st.URL), 4})
 	}
 	if st.Room != "" {
-		parts = append(parts, part{th.Dim.Render("room ") + st.Room, 3})
+		parts = append(parts, part{th.Dim.Render("room ") + format.Outside(st.Room), 3})
 	}
 	if st.Identity != "" {
-		parts = append(parts, part{th.Dim.Render("as ") + st.Identity, 5})
+		parts = append(parts, part{th.Dim.Render("as ") + format.Outside(st.Identity), 5})
 	}
 	if st.State == session.StateConnected || st.State == session.StateStalled || st.State == session.StateReconnecting {
 		parts = append(parts, part{th.Dim.Render("rtt ") + format.Duration(st.RTT), 1})
@@ -74,7 +79,7 @@ func (m *Model) View() string {
 	}
 	if st.Err != nil && st.State != session.StateConnected {
 		// Last and cut to fit: the banner or the log has it whole.
-		parts = append(parts, part{th.Bad.Render(format.OneLine(st.Err.Error())), 2})
+		parts = append(parts, part{th.Bad.Render(format.Outside(st.Err.Error())), 2})
 	}
 	join := func() string {
 		var ss []string

@@ -15,9 +15,11 @@ import (
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
+
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/dttui/dttui/textsafe"
 
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/common"
@@ -234,6 +236,9 @@ func (m *Model) updateSearch(k tea.KeyMsg) tea.Cmd {
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(k)
+	if v, ok := textsafe.Typed(m.input.Value()); !ok {
+		m.input.SetValue(v) // a pasted bidi override is not typed text
+	}
 	if q := m.input.Value(); q != m.query {
 		m.query, m.current = q, 0
 		switch {
@@ -298,6 +303,7 @@ func (m *Model) bodyHeight() int {
 func (m *Model) pinnedLines(h int) []string {
 	var out []string
 	for _, p := range m.Pinned {
+		p = format.Outside(p) // the room's name is the server's
 		for _, r := range wrapRanges(p, m.inner(), m.inner()-2) {
 			l := p[r[0]:r[1]]
 			if r[0] > 0 {
@@ -603,7 +609,7 @@ func (m *Model) border(shown []int, h int) (title, info string) {
 		parts = append(parts, part{text: "no wrap", drop: 4, left: true})
 	}
 	if m.query != "" {
-		q := format.Printable(format.OneLine(m.query))
+		q := format.Outside(m.query)
 		n, rank := m.countMatches(shown)
 		s := fmt.Sprintf("/%s %d/%d", q, rank, n)
 		if n == 0 {
@@ -708,10 +714,10 @@ func (m *Model) layout(r *logbuf.Record) *text {
 	if m.inner()-indent < 24 {
 		indent = 0 // too narrow to indent: continuation lines start at the edge
 	}
-	add(format.Printable(format.OneLine(r.Message)), nil)
+	add(format.Outside(r.Message), nil)
 	for _, a := range r.Attrs {
 		b.WriteByte(' ')
-		add(format.Printable(a.Key)+"="+attrValue(a.Value), &dim)
+		add(format.Outside(a.Key)+"="+attrValue(a.Value), &dim)
 	}
 	return &text{s: b.String(), lower: strings.ToLower(b.String()), spans: spans, indent: indent}
 }
@@ -732,7 +738,7 @@ func levelWord(lv slog.Level, ctx common.Context) (string, lipgloss.Style) {
 // attrValue is a value as slog's text handler writes it: quoted when it
 // has spaces, quotes or an equals sign, or is empty.
 func attrValue(v slog.Value) string {
-	s := format.Printable(format.OneLine(v.String()))
+	s := format.Outside(v.String())
 	if s == "" || strings.ContainsAny(s, " \"=") {
 		return strconv.Quote(s)
 	}

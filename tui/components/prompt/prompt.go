@@ -5,6 +5,7 @@
 package prompt
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -15,8 +16,10 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/textsafe"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/keys"
+	"github.com/dttui/dttui/tui/theme"
 )
 
 // SubmitMsg is a name the user asked to publish; the prompt has closed.
@@ -32,13 +35,49 @@ type RefusedMsg struct{ Reason string }
 // Model is the prompt.
 type Model struct {
 	common.Size
+	field
 	ctx           common.Context
 	keys          keys.KeyMap
-	input         textinput.Model
-	open          bool
 	e2ee          bool
 	e2eeAvailable bool
 	suggestion    string
+}
+
+// field is what both prompts are made of: a text input, open or not.
+type field struct {
+	input textinput.Model
+	open  bool
+}
+
+// Close hides the prompt.
+func (f *field) Close() {
+	f.open = false
+	f.input.Blur()
+}
+
+// IsOpen says whether the prompt is shown and has the keys.
+func (f *field) IsOpen() bool { return f.open }
+
+// Value is what the input holds.
+func (f *field) Value() string { return f.input.Value() }
+
+// SetValue replaces the input's text, the cursor at its end (tests, and a
+// value given from elsewhere).
+func (f *field) SetValue(s string) {
+	f.input.SetValue(s)
+	f.input.CursorEnd()
+}
+
+// typeKey gives k to the input. What textsafe.Line would escape (a
+// pasted bidi override, say) never stays in it, so never reaches the
+// screen: dropped says some was.
+func (f *field) typeKey(k tea.KeyMsg) (cmd tea.Cmd, dropped bool) {
+	f.input, cmd = f.input.Update(k)
+	v, ok := textsafe.Typed(f.input.Value())
+	if !ok {
+		f.input.SetValue(v)
+	}
+	return cmd, !ok
 }
 
 // New returns a closed prompt. e2eeAvailable says a passphrase is
@@ -53,7 +92,7 @@ func New(ctx common.Context, k keys.KeyMap, e2eeAvailable bool) *Model {
 	// A steady cursor: a blinking one redraws the screen twice a second
 	// for nothing.
 	in.Cursor.SetMode(cursor.CursorStatic)
-	return &Model{ctx: ctx, keys: k, input: in, e2eeAvailable: e2eeAvailable}
+	return &Model{ctx: ctx, keys: k, field: field{input: in}, e2eeAvailable: e2eeAvailable}
 }
 
 // Open shows the prompt, empty, with suggestion as the placeholder that
@@ -63,25 +102,6 @@ func (m *Model) Open(suggestion string) tea.Cmd {
 	m.input.Placeholder = suggestion
 	m.input.SetValue("")
 	return m.input.Focus()
-}
-
-// Close hides the prompt.
-func (m *Model) Close() {
-	m.open = false
-	m.input.Blur()
-}
-
-// IsOpen says whether the prompt is shown and has the keys.
-func (m *Model) IsOpen() bool { return m.open }
-
-// Value is what the input holds; SetValue replaces it (tests, and a name
-// given from elsewhere).
-func (m *Model) Value() string { return m.input.Value() }
-
-// SetValue replaces the input's text, the cursor at its end.
-func (m *Model) SetValue(s string) {
-	m.input.SetValue(s)
-	m.input.CursorEnd()
 }
 
 // E2EE says whether the switch is on.
@@ -122,20 +142,30 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.Close()
 		return func() tea.Msg { return SubmitMsg{Name: name, E2EE: e2ee} }
 	}
-	var cmd tea.Cmd
-	m.input, cmd = m.input.Update(k)
+	cmd, dropped := m.typeKey(k)
+	if dropped {
+		// Never on screen, and never in a name: say so at once.
+		return tea.Batch(cmd, func() tea.Msg {
+			return RefusedMsg{Reason: "a track name cannot hold control, escape or bidi characters (the same rule as --track): dropped"}
+		})
+	}
 	return cmd
 }
 
-// Check says, in words, why the SFU would refuse a name ("" if not).
+// Check says, in words, why a name cannot be published ("" if it can):
+// the rule --track applies (textsafe.CheckName), with the SFU's length
+// limit.
 func Check(name string) string {
+	err := textsafe.CheckName(name, outgoing.MaxNameBytes)
 	switch {
-	case name == "":
+	case err == nil:
+		return ""
+	case errors.Is(err, textsafe.ErrEmptyName):
 		return fmt.Sprintf("a track needs a name (1–%d bytes)", outgoing.MaxNameBytes)
-	case len(name) > outgoing.MaxNameBytes:
+	case errors.Is(err, textsafe.ErrNameTooLong):
 		return fmt.Sprintf("that name is %d bytes; the limit is %d", len(name), outgoing.MaxNameBytes)
 	}
-	return ""
+	return "that name cannot be published: " + err.Error()
 }
 
 // Lines is the prompt's height.
@@ -152,15 +182,53 @@ const (
 )
 
 type layout struct {
-	title, e2ee string
-	name        int // visible characters of the name
+	title, label string
+	name         int // visible characters of the input
 }
 
-// plan fits the title, the input and the E2EE switch into width w (the
-// whole box): the long labels give way before the name gets short. The
-// switch's label keeps one width whether on or off, so it never moves.
-func plan(w int, e2eeOn, available bool) layout {
+// fieldPlan fits a title, an input after its prompt and a label into
+// width w (the whole box): the long labels give way before the input
+// gets short. Each label keeps one width whatever it says, so the label
+// never moves.
+func fieldPlan(w int, prompt string, titles, labels [2]string) layout {
 	inner := w - 4 // border and padding
+	cursor := 1
+	var l layout
+	for _, l = range []layout{{title: titles[0], label: labels[0]}, {title: titles[0], label: labels[1]}, {title: titles[1], label: labels[1]}, {label: labels[1]}} {
+		used := ansi.StringWidth(prompt) + cursor + len(gap) + ansi.StringWidth(l.label)
+		if l.title != "" {
+			used += ansi.StringWidth(l.title) + len(gap)
+		}
+		if l.name = inner - used; l.name >= minName {
+			return l
+		}
+	}
+	l.name = max(l.name, 1) // narrow: no title, the input gets what is left
+	return l
+}
+
+// fieldView draws the box: the title, the input padded to its cells, the
+// label (styled by the caller) after it.
+func fieldView(th theme.Theme, w int, in textinput.Model, l layout, label string) string {
+	field := ansi.StringWidth(in.Prompt) + l.name + 1 // prompt, text, cursor
+	v := in.View()
+	if vw := ansi.StringWidth(v); vw < field {
+		v += strings.Repeat(" ", field-vw)
+	} else {
+		v = ansi.Truncate(v, field, "")
+	}
+	line := v + gap + label
+	if l.title != "" {
+		line = l.title + gap + line
+	}
+	// Cut anyway, never wrap.
+	inner := max(w-4, 1)
+	return th.Box.Width(max(w-2, 0)).Render(ansi.Truncate(line, inner, "…"))
+}
+
+// plan fits the publish prompt: the switch's label keeps one width
+// whether on or off.
+func plan(w int, e2eeOn, available bool) layout {
 	e2eeLong, e2eeShort := "E2EE off", "E2EE off"
 	switch {
 	case e2eeOn:
@@ -168,19 +236,7 @@ func plan(w int, e2eeOn, available bool) layout {
 	case !available:
 		e2eeLong = "E2EE off (no --e2ee-passphrase)"
 	}
-	cursor := 1
-	var l layout
-	for _, l = range []layout{{title: longTitle, e2ee: e2eeLong}, {title: longTitle, e2ee: e2eeShort}, {title: short, e2ee: e2eeShort}, {e2ee: e2eeShort}} {
-		used := len(InputPrompt) + cursor + len(gap) + ansi.StringWidth(l.e2ee)
-		if l.title != "" {
-			used += len(l.title) + len(gap)
-		}
-		if l.name = inner - used; l.name >= minName {
-			return l
-		}
-	}
-	l.name = max(l.name, 1) // narrow: no title, the name gets what is left
-	return l
+	return fieldPlan(w, InputPrompt, [2]string{longTitle, short}, [2]string{e2eeLong, e2eeShort})
 }
 
 // SetSize implements common.Component; the input scrolls within the
@@ -196,25 +252,12 @@ func (m *Model) SetSize(w, h int) {
 func (m *Model) View() string {
 	th := m.ctx.Theme
 	l := plan(m.Width, m.e2ee, m.e2eeAvailable)
-	e2ee := l.e2ee
+	e2ee := l.label
 	switch {
 	case m.e2ee:
 		e2ee = th.OK.Render(e2ee)
 	case !m.e2eeAvailable:
 		e2ee = th.Dim.Render(e2ee)
 	}
-	field := len(InputPrompt) + l.name + 1 // prompt, name, cursor
-	in := m.input.View()
-	if w := ansi.StringWidth(in); w < field {
-		in += strings.Repeat(" ", field-w)
-	} else {
-		in = ansi.Truncate(in, field, "")
-	}
-	line := in + gap + e2ee
-	if l.title != "" {
-		line = l.title + gap + line
-	}
-	// Cut anyway, never wrap.
-	inner := max(m.Width-4, 1)
-	return th.Box.Width(max(m.Width-2, 0)).Render(ansi.Truncate(line, inner, "…"))
+	return fieldView(th, m.Width, m.input, l, e2ee)
 }

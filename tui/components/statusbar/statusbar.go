@@ -6,6 +6,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/dttui/dttui/tui/common"
+	"github.com/dttui/dttui/tui/format"
 )
 
 // Model draws the status line.
@@ -28,5 +29,7 @@ func (m *Model) View() string {
 	if m.IsErr {
 		style = m.ctx.Theme.StatusErr
 	}
-	return style.Render(ansi.Truncate(m.Text, m.Width, "…"))
+	// The text often carries an error from outside (a server's, the
+	// SFU's): made safe here, whoever built it.
+	return style.Render(ansi.Truncate(format.Outside(m.Text), m.Width, "…"))
 }

@@ -2,10 +2,12 @@ package tracktable
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/format"
@@ -14,13 +16,16 @@ import (
 
 // Row is one track as the table and the detail pane show it: the
 // report's figures for it, and what the UI adds (its generator, or why
-// its publish failed).
+// its publish failed). A local track's row has L; a room row (another
+// participant's track, as the room monitor receives it) has R.
 type Row struct {
 	L report.Local
+	R *report.Remote
 
 	// Dropping: frames were dropped within the model's drop window (the
 	// last few seconds), as opposed to L.Out.FramesDropped, which counts
-	// since the start or the last reset.
+	// since the start or the last reset. On a room row: frames or packets
+	// were lost within it.
 	Dropping bool
 
 	HasTrack   bool // published through this UI (pushable)
@@ -31,13 +36,71 @@ type Row struct {
 	// Failed is set on the row of a publish that failed: a UI row state,
 	// not a track state (L then holds only the name and the time).
 	Failed error
+
+	// Source is the user's data being pushed into the track (o), or the
+	// last that was; nil: none.
+	Source *Source
 }
 
-// Spark is frames sent per second, oldest first, from the report's history.
+// Source is a file source's progress on a local track.
+type Source struct {
+	Path    string // as the user typed it
+	Framing string
+	Pushed  int   // frames handed to the track
+	Bytes   int64 // their bytes
+	Total   int   // frames in the source, once counted (-1: not yet)
+	Done    bool
+	Err     error // why it stopped early, once Done
+}
+
+// Progress is the source's progress in words: "pushed 120/500 frames
+// (12 KiB, lines)".
+func (s *Source) Progress() string {
+	total := "?"
+	if s.Total >= 0 {
+		total = fmt.Sprint(s.Total)
+	}
+	return fmt.Sprintf("pushed %d/%s frames (%s, %s)", s.Pushed, total, format.Bytes(float64(s.Bytes)), s.Framing)
+}
+
+// Room says the row is another participant's track.
+func (r Row) Room() bool { return r.R != nil }
+
+// Name is the track's name, safe to show.
+func (r Row) Name() string {
+	if r.R != nil {
+		return format.Outside(r.R.Stats.Name)
+	}
+	return format.Outside(r.L.Name)
+}
+
+// SID is the track's current SID, safe to show ("" while pending).
+func (r Row) SID() string {
+	if r.R != nil {
+		return format.Outside(r.R.SID())
+	}
+	return format.Outside(r.L.SID())
+}
+
+// History is the row's per-second history.
+func (r Row) History() []report.Second {
+	if r.R != nil {
+		return r.R.History
+	}
+	return r.L.History
+}
+
+// Spark is frames sent per second (received, on a room row), oldest
+// first, from the report's history.
 func (r Row) Spark() []float64 {
-	out := make([]float64, len(r.L.History))
-	for i, s := range r.L.History {
-		out[i] = float64(s.Sent)
+	h := r.History()
+	out := make([]float64, len(h))
+	for i, s := range h {
+		if r.R != nil {
+			out[i] = float64(s.Received)
+		} else {
+			out[i] = float64(s.Sent)
+		}
 	}
 	return out
 }
@@ -46,6 +109,9 @@ func (r Row) Spark() []float64 {
 // published track that dropped frames recently reads "dropping", so the
 // word says it without colour too.
 func (r Row) State(th theme.Theme, now time.Time) (string, lipgloss.Style) {
+	if r.R != nil {
+		return r.roomState(th, now)
+	}
 	if r.Failed != nil {
 		return "failed: " + ShortReason(r.Failed), th.Bad
 	}
@@ -69,10 +135,61 @@ func (r Row) State(th theme.Theme, now time.Time) (string, lipgloss.Style) {
 	return r.L.State.String(), th.Dim
 }
 
-// LastError is the latest error in words, without the track's name.
+// Republished marks a room row that republishes another (its publisher
+// reconnected); the row it replaces reads "replaced".
+const Republished = "↻"
+
+// roomState is a room row's state in words: the subscription's, "losing"
+// while frames or packets were lost within the last few seconds (as
+// "dropping" for a local track), "replaced" for a publication its
+// publisher republished under a new SID.
+func (r Row) roomState(th theme.Theme, now time.Time) (string, lipgloss.Style) {
+	st := r.R.Stats
+	re := ""
+	if st.Replaces != "" {
+		re = " " + Republished
+	}
+	switch st.State {
+	case incoming.StateAnnounced:
+		return "announced" + re, th.Dim
+	case incoming.StateSubscribing:
+		return "subscribing " + format.Duration(now.Sub(st.Since)) + re, th.Warn
+	case incoming.StateSubscribed:
+		if r.Dropping {
+			return "losing" + re, th.Bad
+		}
+		return "subscribed" + re, th.OK
+	case incoming.StateUnsubscribed:
+		return "unsubscribed" + re, th.Warn
+	case incoming.StateUnpublished:
+		if st.ReplacedBy != "" {
+			return "replaced", th.Dim
+		}
+		return "unpublished" + re, th.Dim
+	}
+	return st.State.String(), th.Dim
+}
+
+// Ended says the row is over: a local track unpublished, a publish that
+// failed, a room track unpublished. Only those can be removed.
+func (r Row) Ended() bool {
+	if r.R != nil {
+		return r.R.Stats.State == incoming.StateUnpublished
+	}
+	return r.Failed != nil || r.L.State == outgoing.StateUnpublished
+}
+
+// LastError is the latest error in words, without the track's name,
+// safe to show.
 func (r Row) LastError() string {
+	if r.R != nil {
+		if errs := r.R.Stats.Errors; len(errs) > 0 {
+			return format.Outside(errs[len(errs)-1].Err)
+		}
+		return ""
+	}
 	if ev, ok := r.L.LastError(); ok {
-		return ev.Problem()
+		return format.Outside(ev.Problem())
 	}
 	return ""
 }
