@@ -420,9 +420,12 @@ type RemoteLine struct {
 	PacketsLost   uint64  `json:"packets_lost"`
 	FramesLost    uint64  `json:"frames_lost"`
 	Incomplete    uint64  `json:"incomplete"`
-	Duplicates    uint64  `json:"duplicates"`
-	Reordered     uint64  `json:"reordered"`
-	Late          uint64  `json:"late"`
+	// Cut counts frames only partly inside a subscription (joined midway,
+	// or unfinished at an unsubscribe or the end): not lost.
+	Cut        uint64 `json:"cut"`
+	Duplicates uint64 `json:"duplicates"`
+	Reordered  uint64 `json:"reordered"`
+	Late       uint64 `json:"late"`
 	// DecryptFailures counts E2EE frames that did not open.
 	DecryptFailures uint64 `json:"decrypt_failures"`
 	// OverClientLimit counts frames larger than LiveKit's JS and Rust
@@ -445,7 +448,7 @@ func remoteLine(r report.Remote, final bool) RemoteLine {
 		Type: st.Type.String(), Replaces: st.Replaces,
 		WindowS: rate.Window.Seconds(), FramesPerSec: rate.ReceivedFPS, PacketsPerSec: rate.ReceivedPPS, BytesPerSec: rate.ReceivedBPS,
 		Frames: st.FramesCompleted, FrameBytes: st.FrameBytes, Packets: st.Packets, PacketsLost: st.PacketsLost,
-		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Duplicates: st.PacketsDuplicate,
+		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,
 		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
 		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99)}
 }

@@ -97,6 +97,7 @@ func subRemote(s, b incoming.TrackStats) incoming.TrackStats {
 		s.IncompleteBy[i] = sub(s.IncompleteBy[i], b.IncompleteBy[i])
 	}
 	s.FramesLost = sub(s.FramesLost, b.FramesLost)
+	s.FramesCut = sub(s.FramesCut, b.FramesCut)
 	s.FrameBytes = sub(s.FrameBytes, b.FrameBytes)
 	s.FrameSizes.Sub(&b.FrameSizes)
 	s.FramesOverClientLimit = sub(s.FramesOverClientLimit, b.FramesOverClientLimit)
