@@ -63,6 +63,7 @@ var (
 	rPktLost    = desc("remote_packets_lost_total", "Packets lost, from the sequence numbers.", remoteLabels...)
 	rFrLost     = desc("remote_frames_lost_total", "Frames no packet arrived for.", remoteLabels...)
 	rIncomplete = desc("remote_frames_incomplete_total", "Frames given up with packets missing.", remoteLabels...)
+	rCut        = desc("remote_frames_cut_total", "Frames a subscription's start or end cut (not loss).", remoteLabels...)
 	rDecrypt    = desc("remote_decrypt_failures_total", "E2EE frames that did not open.", remoteLabels...)
 	rSubscribed = desc("remote_track_subscribed", "1 while subscribed.", remoteLabels...)
 	rLatency    = desc("remote_latency_seconds", "Arrival time minus the publisher's user timestamp (two clocks).", remoteLabels...)
@@ -85,7 +86,7 @@ func NewCollector(src func() report.Snapshot, queued func() int64) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, queuedBytes, pushed, sent, packetsSent, bytesSent,
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency,
-		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rDecrypt, rSubscribed, rLatency} {
+		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency} {
 		ch <- d
 	}
 }
@@ -144,6 +145,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(rPktLost, s.PacketsLost, rv...)
 		counter(rFrLost, s.FramesLost, rv...)
 		counter(rIncomplete, s.FramesIncomplete, rv...)
+		counter(rCut, s.FramesCut, rv...)
 		counter(rDecrypt, s.DecryptFailuresTotal(), rv...)
 		gauge(rSubscribed, boolf(s.Handle != 0), rv...)
 		ch <- histogramMetric(rLatency, &s.Latency, rv)
