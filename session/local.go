@@ -386,6 +386,9 @@ func (s *Session) ReportScope(base *report.Snapshot, sc report.Scope) report.Sna
 				l.Rx = s.loop.receive(st, l.SIDs)
 			}
 		}
+		if o, ok := sfuObserved.of(l.SIDs, s.loopIdentity); ok {
+			l.SFU = &o
+		}
 		s.rec.FillScope(&l, now, tot, since, sc)
 		snap.Local = append(snap.Local, l)
 	}

@@ -105,6 +105,9 @@ func (m *Model) roomSections(w int) []section {
 		fmt.Sprintf("packets %d", st.Packets), format.Bytes(float64(st.Bytes)), fmt.Sprintf("lost %d", st.PacketsLost),
 		fmt.Sprintf("duplicate %d", st.PacketsDuplicate), fmt.Sprintf("reordered %d", st.PacketsReordered),
 		fmt.Sprintf("late %d", st.PacketsLate), fmt.Sprintf("ignored %d", st.PacketsIgnored))})
+	if o := rt.SFU; o != nil {
+		secs = append(secs, section{lines: format.Flow(w, " · ", sfuItems(o, "us")...)})
+	}
 	secs = append(secs, section{lines: format.Flow(w, " · ",
 		fmt.Sprintf("now %s frames/s", format.Count(rt.Rate.ReceivedFPS)), format.Bytes(rt.Rate.ReceivedBPS)+"/s",
 		fmt.Sprintf("%s packets/s", format.Count(rt.Rate.ReceivedPPS)),
