@@ -193,7 +193,7 @@ func (st *localState) track(lt *outgoing.LocalTrack) *Track {
 	defer st.mu.Unlock()
 	if st.lt == nil {
 		st.lt = lt
-		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push)
+		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push).WithFormat(lt.Info().Type.Frame)
 	}
 	return &Track{LocalTrack: lt, st: st}
 }
