@@ -288,7 +288,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.quitting || m.b == nil {
 			return m, nil
 		}
-		cmd := m.publishCmd(msg.Name, msg.E2EE, nil)
+		cmd := m.publishCmd(msg.Name, msg.E2EE, msg.Type, nil)
 		m.refresh()
 		return m, tea.Batch(cmd, m.flash(fmt.Sprintf("publishing %q…", msg.Name), false))
 	case filter.ChangedMsg:

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"errors"
+	"github.com/dttui/dttui/schema"
 	"runtime"
 	"strings"
 	"testing"
@@ -356,6 +357,40 @@ func TestPromptE2EEToggle(t *testing.T) {
 		if got != want {
 			t.Fatalf("available=%v: published with e2ee=%v", available, got)
 		}
+	}
+}
+
+// ctrl+t in the publish prompt cycles the frame encoding the generator
+// can write; the track is published declaring it.
+func TestPromptEncoding(t *testing.T) {
+	b := newFakeBackend()
+	c := &clock{t: t0}
+	h := newHarness(t, newTestModel(b, c, nil))
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 40})
+	b.answers <- publishAnswer{}
+	h.send(press("p"))
+	promptLine := func() string {
+		for _, l := range strings.Split(plain(h.m), "\n") {
+			if strings.Contains(l, "Publish a data track") {
+				return l
+			}
+		}
+		return ""
+	}
+	if !strings.Contains(promptLine(), "· untyped") {
+		t.Fatalf("prompt line %q", promptLine())
+	}
+	h.send(tea.KeyMsg{Type: tea.KeyCtrlT})
+	if !strings.Contains(promptLine(), "· json") {
+		t.Fatalf("after ctrl+t: %q", promptLine())
+	}
+	h.send(press("enter"))
+	h.until("the publish", 5*time.Second, func(m Model) bool { return len(m.tracks) == 1 })
+	b.mu.Lock()
+	got := b.types[0]
+	b.mu.Unlock()
+	if got != (schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON}}) {
+		t.Fatalf("published with type %+v", got)
 	}
 }
 

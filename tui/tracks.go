@@ -12,6 +12,7 @@ import (
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/report/series"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/components/tracktable"
@@ -157,10 +158,10 @@ type publishDoneMsg struct {
 // publishCmd starts a publish off the UI goroutine (the request is a
 // network write). Once started, the pending publish is kept by its handle
 // so `c` cancels exactly that one.
-func (m *Model) publishCmd(name string, e2ee bool, auto *AutoTrack) tea.Cmd {
+func (m *Model) publishCmd(name string, e2ee bool, typ schema.Decl, auto *AutoTrack) tea.Cmd {
 	b := m.b
 	return func() tea.Msg {
-		p, err := b.StartPublish(session.PublishOptions{Name: name, E2EE: e2ee})
+		p, err := b.StartPublish(session.PublishOptions{Name: name, E2EE: e2ee, Type: typ})
 		return publishStartedMsg{p: p, name: name, auto: auto, err: err}
 	}
 }

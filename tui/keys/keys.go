@@ -31,6 +31,7 @@ type KeyMap struct {
 	Retry           key.Binding // after a failed connect (r is reset counters once connected)
 	PromptSubmit    key.Binding
 	PromptToggleE2E key.Binding
+	PromptEncoding  key.Binding
 	PromptCancel    key.Binding
 	Filter          key.Binding // the table's name filter (the log pane's search while it has the keys)
 	FilterKeep      key.Binding // in the filter input
@@ -101,6 +102,7 @@ func Default() KeyMap {
 		Retry:           b(keys("r"), h("r", "retry connect")),
 		PromptSubmit:    b(keys("enter"), h("enter", "publish")),
 		PromptToggleE2E: b(keys("tab"), h("tab", "E2EE on/off")),
+		PromptEncoding:  b(keys("ctrl+t"), h("ctrl+t", "frame encoding: untyped, json, cbor, msgpack")),
 		PromptCancel:    b(keys("esc"), h("esc", "cancel")),
 		Filter:          b(keys("/"), h("/", "filter by name")),
 		FilterKeep:      b(keys("enter"), h("enter", "keep filter")),
@@ -193,7 +195,7 @@ func (k KeyMap) FilterHelp() []key.Binding { return []key.Binding{k.FilterKeep, 
 
 // PromptHelp is the footer while the publish prompt is open.
 func (k KeyMap) PromptHelp() []key.Binding {
-	return []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptCancel}
+	return []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptEncoding, k.PromptCancel}
 }
 
 // OverlayHelp is the footer while the full help is open.
@@ -217,7 +219,7 @@ func (k KeyMap) Groups() []Group {
 		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter, k.Subscribe}},
 		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.Flood, k.BurstMore, k.Generator, k.RateUp, k.SizeUp, k.Source}},
 		{"View", []key.Binding{k.Detail, k.Charts, k.ChartWindow, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
-		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptCancel}},
+		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptEncoding, k.PromptCancel}},
 		{"File prompt (o)", []key.Binding{k.SourceSubmit, k.SourceFraming, k.SourcePace, k.PromptCancel}},
 		{"Log pane (l)", []key.Binding{l.Up, l.PageUp, l.HalfUp, l.Top, l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Back}},
 	}

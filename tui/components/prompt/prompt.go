@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/textsafe"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/keys"
@@ -26,6 +27,21 @@ import (
 type SubmitMsg struct {
 	Name string
 	E2EE bool
+	// Type is the frame encoding chosen (zero: untyped). The generator
+	// writes documents of it (probe.FormatFor).
+	Type schema.Decl
+}
+
+// Encodings are what the prompt offers, in the order the switch cycles:
+// the ones the generator can write, needing no schema.
+var Encodings = []schema.FrameEncoding{{}, {WellKnown: schema.FrameJSON}, {WellKnown: schema.FrameCBOR}, {WellKnown: schema.FrameMsgpack}}
+
+// encodingName is an encoding as the prompt shows it, all one width.
+func encodingName(e schema.FrameEncoding) string {
+	if e.IsZero() {
+		return "untyped"
+	}
+	return fmt.Sprintf("%-7s", e.String())
 }
 
 // RefusedMsg says why a name cannot be published; the prompt stays open
@@ -41,6 +57,7 @@ type Model struct {
 	e2ee          bool
 	e2eeAvailable bool
 	suggestion    string
+	enc           int // index in Encodings
 }
 
 // field is what both prompts are made of: a text input, open or not.
@@ -98,7 +115,7 @@ func New(ctx common.Context, k keys.KeyMap, e2eeAvailable bool) *Model {
 // Open shows the prompt, empty, with suggestion as the placeholder that
 // enter accepts, and E2EE off.
 func (m *Model) Open(suggestion string) tea.Cmd {
-	m.open, m.e2ee, m.suggestion = true, false, suggestion
+	m.open, m.e2ee, m.suggestion, m.enc = true, false, suggestion, 0
 	m.input.Placeholder = suggestion
 	m.input.SetValue("")
 	return m.input.Focus()
@@ -106,6 +123,9 @@ func (m *Model) Open(suggestion string) tea.Cmd {
 
 // E2EE says whether the switch is on.
 func (m *Model) E2EE() bool { return m.e2ee }
+
+// Encoding is the frame encoding chosen.
+func (m *Model) Encoding() schema.FrameEncoding { return Encodings[m.enc] }
 
 // ShortHelp implements help.KeyMap.
 func (m *Model) ShortHelp() []key.Binding { return m.keys.PromptHelp() }
@@ -129,6 +149,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(k, m.keys.PromptToggleE2E):
 		m.e2ee = m.e2eeAvailable && !m.e2ee
 		return nil
+	case key.Matches(k, m.keys.PromptEncoding):
+		m.enc = (m.enc + 1) % len(Encodings)
+		return nil
 	case key.Matches(k, m.keys.PromptSubmit):
 		name := m.input.Value()
 		if name == "" {
@@ -138,9 +161,9 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		if why := Check(name); why != "" {
 			return func() tea.Msg { return RefusedMsg{Reason: why} }
 		}
-		e2ee := m.e2ee
+		e2ee, typ := m.e2ee, schema.Decl{Frame: Encodings[m.enc]}
 		m.Close()
-		return func() tea.Msg { return SubmitMsg{Name: name, E2EE: e2ee} }
+		return func() tea.Msg { return SubmitMsg{Name: name, E2EE: e2ee, Type: typ} }
 	}
 	cmd, dropped := m.typeKey(k)
 	if dropped {
@@ -226,9 +249,9 @@ func fieldView(th theme.Theme, w int, in textinput.Model, l layout, label string
 	return th.Box.Width(max(w-2, 0)).Render(ansi.Truncate(line, inner, "…"))
 }
 
-// plan fits the publish prompt: the switch's label keeps one width
-// whether on or off.
-func plan(w int, e2eeOn, available bool) layout {
+// plan fits the publish prompt: the switches' label keeps one width
+// whether on or off, whatever the encoding.
+func plan(w int, e2eeOn, available bool, enc string) layout {
 	e2eeLong, e2eeShort := "E2EE off", "E2EE off"
 	switch {
 	case e2eeOn:
@@ -236,14 +259,14 @@ func plan(w int, e2eeOn, available bool) layout {
 	case !available:
 		e2eeLong = "E2EE off (no --e2ee-passphrase)"
 	}
-	return fieldPlan(w, InputPrompt, [2]string{longTitle, short}, [2]string{e2eeLong, e2eeShort})
+	return fieldPlan(w, InputPrompt, [2]string{longTitle, short}, [2]string{e2eeLong + " · " + enc, e2eeShort + " · " + enc})
 }
 
 // SetSize implements common.Component; the input scrolls within the
 // width it leaves the name.
 func (m *Model) SetSize(w, h int) {
 	m.Size.SetSize(w, h)
-	m.input.Width = plan(w, false, m.e2eeAvailable).name
+	m.input.Width = plan(w, false, m.e2eeAvailable, encodingName(Encodings[0])).name
 }
 
 // View implements common.Component. The input takes the same cells
@@ -251,13 +274,15 @@ func (m *Model) SetSize(w, h int) {
 // switch after it stays put.
 func (m *Model) View() string {
 	th := m.ctx.Theme
-	l := plan(m.Width, m.e2ee, m.e2eeAvailable)
-	e2ee := l.label
+	enc := encodingName(Encodings[m.enc])
+	l := plan(m.Width, m.e2ee, m.e2eeAvailable, enc)
+	// The label is the E2EE switch, then the encoding: style each part.
+	sw, _ := strings.CutSuffix(l.label, " · "+enc)
 	switch {
 	case m.e2ee:
-		e2ee = th.OK.Render(e2ee)
+		sw = th.OK.Render(sw)
 	case !m.e2eeAvailable:
-		e2ee = th.Dim.Render(e2ee)
+		sw = th.Dim.Render(sw)
 	}
-	return fieldView(th, m.Width, m.input, l, e2ee)
+	return fieldView(th, m.Width, m.input, l, sw+" · "+enc)
 }
