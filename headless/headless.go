@@ -328,6 +328,37 @@ type TrackLine struct {
 	UnpublishedErrors uint64            `json:"unpublished_errors"`
 	LastError         string            `json:"last_error,omitempty"`
 	Rx                *RxLine           `json:"rx,omitempty"`
+	// SFU is the SFU's own account, from its logs (the embedded SFU only).
+	SFU *SFULine `json:"sfu,omitempty"`
+}
+
+// SFULine is what the SFU itself logged about a track: packets it shed
+// toward the subscriber in question (the loopback, or us for a remote
+// track) because more than its target latency was queued toward it, and,
+// once the track closed, the packets it received from the publisher and
+// the gaps in them (loss on the way up).
+type SFULine struct {
+	ShedPackets     uint64  `json:"shed_packets"`
+	NotReadyPackets uint64  `json:"not_ready_packets"`
+	Up              *UpLine `json:"up,omitempty"`
+}
+
+// UpLine is the SFU's count of what it received from the publisher.
+type UpLine struct {
+	Packets     uint64 `json:"packets"`
+	PacketsLost uint64 `json:"packets_lost"`
+	Frames      uint64 `json:"frames"`
+}
+
+func sfuLine(o *report.SFUObserved) *SFULine {
+	if o == nil {
+		return nil
+	}
+	l := &SFULine{ShedPackets: o.Shed, NotReadyPackets: o.NotReady}
+	if o.Up != nil {
+		l.Up = &UpLine{Packets: o.Up.Packets, PacketsLost: o.Up.PacketsLost, Frames: o.Up.Frames}
+	}
+	return l
 }
 
 // RxLine is what the loopback subscriber received of a track.
@@ -391,6 +422,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 				Incomplete: rx.Incomplete, Corrupt: rx.Corrupt,
 				LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99)}
 		}
+		tl.SFU = sfuLine(l.SFU)
 		line.Tracks = append(line.Tracks, tl)
 	}
 	for _, r := range snap.Remote {
@@ -420,9 +452,12 @@ type RemoteLine struct {
 	PacketsLost   uint64  `json:"packets_lost"`
 	FramesLost    uint64  `json:"frames_lost"`
 	Incomplete    uint64  `json:"incomplete"`
-	Duplicates    uint64  `json:"duplicates"`
-	Reordered     uint64  `json:"reordered"`
-	Late          uint64  `json:"late"`
+	// Cut counts frames only partly inside a subscription (joined midway,
+	// or unfinished at an unsubscribe or the end): not lost.
+	Cut        uint64 `json:"cut"`
+	Duplicates uint64 `json:"duplicates"`
+	Reordered  uint64 `json:"reordered"`
+	Late       uint64 `json:"late"`
 	// DecryptFailures counts E2EE frames that did not open.
 	DecryptFailures uint64 `json:"decrypt_failures"`
 	// OverClientLimit counts frames larger than LiveKit's JS and Rust
@@ -433,6 +468,8 @@ type RemoteLine struct {
 	LatencyFrames uint64  `json:"latency_frames"`
 	P50ms         float64 `json:"p50_ms"`
 	P99ms         float64 `json:"p99_ms"`
+	// SFU is the SFU's own account toward us (the embedded SFU only).
+	SFU *SFULine `json:"sfu,omitempty"`
 }
 
 func remoteLine(r report.Remote, final bool) RemoteLine {
@@ -445,9 +482,9 @@ func remoteLine(r report.Remote, final bool) RemoteLine {
 		Type: st.Type.String(), Replaces: st.Replaces,
 		WindowS: rate.Window.Seconds(), FramesPerSec: rate.ReceivedFPS, PacketsPerSec: rate.ReceivedPPS, BytesPerSec: rate.ReceivedBPS,
 		Frames: st.FramesCompleted, FrameBytes: st.FrameBytes, Packets: st.Packets, PacketsLost: st.PacketsLost,
-		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Duplicates: st.PacketsDuplicate,
+		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,
 		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
-		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99)}
+		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99), SFU: sfuLine(r.SFU)}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

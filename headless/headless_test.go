@@ -421,4 +421,9 @@ func TestMonitorOnlyRun(t *testing.T) {
 	if r.Name != "from-the-other" || r.Publisher != pub.Status().Identity || r.Frames != 30 || r.PacketsLost != 0 || r.LatencyFrames != 30 {
 		t.Fatalf("remote %+v", r)
 	}
+	// The final line's rates are over the frames' own span; every frame
+	// is one packet.
+	if r.Packets != 30 || r.WindowS <= 0 || r.FramesPerSec <= 0 || math.Abs(r.PacketsPerSec/r.FramesPerSec-1) > 1e-9 {
+		t.Fatalf("final remote rates %+v", r)
+	}
 }

@@ -321,15 +321,16 @@ func sameTrack(a, b *Info) bool {
 
 // unpublishLocked ends t for good. The SFU ends its subscription itself.
 func (m *Manager) unpublishLocked(t *RemoteTrack, now time.Time, why string) {
-	m.endLocked(t)
+	m.endLocked(t, false)
 	t.paused = false
 	t.setState(StateUnpublished, now, why)
 }
 
 // endLocked closes t's subscription epoch; its handle stays routed to
-// it, so packets still in flight count as ignored, not unknown.
-func (m *Manager) endLocked(t *RemoteTrack) {
-	t.endSubscription()
+// it, so packets still in flight count as ignored, not unknown. cut says
+// this subscriber ended it (see RemoteTrack.endSubscription).
+func (m *Manager) endLocked(t *RemoteTrack, cut bool) {
+	t.endSubscription(cut)
 }
 
 func (m *Manager) subscribeLocked(t *RemoteTrack, now time.Time, why string, reqs []request) []request {
@@ -379,10 +380,11 @@ func (m *Manager) Unsubscribe(sid string) error {
 	return nil
 }
 
-// withdrawLocked ends a live subscription here and tells the SFU.
+// withdrawLocked ends a live subscription here and tells the SFU. We
+// end it, so what was still on its way is cut, not lost.
 func (m *Manager) withdrawLocked(t *RemoteTrack, now time.Time, why string, cause error, reqs []request) []request {
 	paused := t.paused
-	m.endLocked(t)
+	m.endLocked(t, true)
 	t.paused = false
 	if cause != nil {
 		t.recordError(now, cause)
@@ -462,7 +464,7 @@ func (m *Manager) HandleSubscriberHandles(handles map[uint16]string) {
 			continue
 		}
 		if h, ok := bySID[t.info.SID]; !ok || h != t.handle {
-			m.endLocked(t)
+			m.endLocked(t, false)
 			t.setState(StateSubscribing, now, "the SFU ended the subscription") // the timeout runs from here
 		}
 	}
@@ -640,7 +642,7 @@ func (m *Manager) Reset(cause error) {
 func (m *Manager) resetLocked(now time.Time, why string) {
 	for _, t := range m.order {
 		if t.live() && !t.paused {
-			m.endLocked(t)
+			m.endLocked(t, false)
 			t.paused = true
 			t.setState(StateSubscribing, now, why)
 		}
@@ -664,7 +666,7 @@ func (m *Manager) Close() {
 	m.closed = true
 	for _, t := range m.order {
 		if t.live() {
-			m.endLocked(t)
+			m.endLocked(t, true)
 			t.paused = false
 			t.setState(StateUnsubscribed, now, "closed")
 		}
@@ -705,7 +707,7 @@ func (m *Manager) unlockAndSend(reqs []request) {
 		}
 		serr := &SubscribeError{Reason: ReasonDisconnected, SID: t.info.SID, Name: t.info.Name,
 			Detail: "could not send the request", Err: err}
-		m.endLocked(t)
+		m.endLocked(t, false)
 		t.recordError(now, serr)
 		t.setState(StateUnsubscribed, now, serr.problem()) // still wanted: the next HandleJoin asks again
 	}

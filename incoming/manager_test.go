@@ -3,6 +3,7 @@ package incoming
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -332,6 +333,80 @@ func TestUnsubscribeResubscribe(t *testing.T) {
 	st := e.wantState("DTR_a", StateSubscribed)
 	if st.Packets != 2 || st.PacketsIgnored != 1 || st.FramesCompleted != 2 || st.FramesLost != 0 || st.Subscriptions != 2 {
 		t.Fatalf("%+v", st)
+	}
+}
+
+// Ending a subscription ourselves (Unsubscribe, Close) in the middle of
+// a frame is not loss: the frame's packets after the last one received
+// were on their way, or not sent yet. That frame counts as cut, never
+// incomplete. A packet missing below the last one received is lost as
+// ever, with its frame incomplete.
+func TestOwnEndMidFrameIsNotLoss(t *testing.T) {
+	for _, c := range []struct {
+		end                                string
+		deliver                            []int // of the second frame's 3 packets
+		cut, incomplete, packetsLost, late uint64
+	}{
+		{"unsubscribe", []int{0, 1}, 1, 0, 0, 1},
+		{"close", []int{0, 1}, 1, 0, 0, 0},
+		{"unsubscribe", []int{0, 2}, 0, 1, 1, 1},
+		{"close", []int{0, 2}, 0, 1, 1, 0},
+	} {
+		t.Run(fmt.Sprint(c.end, c.deliver), func(t *testing.T) {
+			e := newEnv(t, Options{})
+			e.subscribed("alice", "PA_1", 1, info("DTR_a", 1, "a"))
+			s := newStream()
+			s.mtu = 100
+			e.feed(s.packets(t, 1, []byte("whole"), packetizer.Extensions{})...)
+			p := s.packets(t, 1, bytes.Repeat([]byte{7}, 250), packetizer.Extensions{}) // 3 packets
+			for _, i := range c.deliver {
+				e.feed(p[i])
+			}
+			switch c.end {
+			case "unsubscribe":
+				if err := e.m.Unsubscribe("DTR_a"); err != nil {
+					t.Fatal(err)
+				}
+			case "close":
+				e.m.Close()
+			}
+			e.feed(p[3-c.deliver[1]]) // the missing one, after the end: ignored (or nothing, closed)
+			st := e.wantState("DTR_a", StateUnsubscribed)
+			if st.FramesCompleted != 1 || st.FramesCut != c.cut || st.FramesIncomplete != c.incomplete || st.FramesLost != 0 ||
+				st.PacketsLost != c.packetsLost || st.PacketsIgnored != c.late {
+				t.Fatalf("%+v", st)
+			}
+		})
+	}
+}
+
+// A subscription that begins in the middle of a frame (the SFU forwards
+// from the packet it is at) did not lose that frame's first packets: they
+// were sent before it. The frame counts as cut, not incomplete.
+func TestSubscriptionStartsMidFrame(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.subscribed("alice", "PA_1", 1, info("DTR_a", 1, "a"))
+	s := newStream()
+	s.mtu = 100
+	p := s.packets(t, 1, bytes.Repeat([]byte{7}, 250), packetizer.Extensions{}) // 3 packets
+	e.feed(p[1:]...)
+	e.feed(s.packets(t, 1, []byte("whole"), packetizer.Extensions{})...)
+	e.clk.advance(time.Minute)
+	e.m.Tick()
+	st := e.wantState("DTR_a", StateSubscribed)
+	if st.FramesCompleted != 1 || st.FramesIncomplete != 0 || st.FramesLost != 0 || st.PacketsLost != 0 || st.FramesCut != 1 {
+		t.Fatalf("a subscription begun mid-frame: %+v", st)
+	}
+	// Once the stream is under way, a frame missing its first packet is
+	// incomplete as ever.
+	p = s.packets(t, 1, bytes.Repeat([]byte{8}, 250), packetizer.Extensions{})
+	e.feed(p[1:]...)
+	e.feed(s.packets(t, 1, []byte("whole"), packetizer.Extensions{})...)
+	e.clk.advance(time.Minute)
+	e.m.Tick()
+	st = e.stats("DTR_a")
+	if st.FramesCompleted != 2 || st.FramesIncomplete != 1 || st.PacketsLost != 1 || st.FramesCut != 1 {
+		t.Fatalf("a frame missing its START: %+v", st)
 	}
 }
 

@@ -95,12 +95,19 @@ type TrackStats struct {
 	// FramesLost counts frame numbers no packet arrived for, between the
 	// lowest and highest received in each subscription.
 	FramesLost uint64
+	// FramesCut counts frames only partly inside a subscription: begun
+	// before it (the SFU forwards a new subscriber from the packet it is
+	// at), or still waiting for the packets after the last one received
+	// when this subscriber ended it (Unsubscribe, Close, a permission
+	// refusal: those packets were on their way, or not sent yet). They are
+	// neither incomplete nor lost.
+	FramesCut uint64
 	// FrameBytes is the payload of completed frames as received (for E2EE
 	// tracks, ciphertext with its tag). FrameSizes is their distribution.
 	FrameBytes uint64
 	FrameSizes histogram.Histogram
 	// FramesOverClientLimit counts completed frames of more packets than
-	// LiveKit's JS and Rust subscribers accept (packetizer.ClientMaxFramePackets).
+	// LiveKit's JS and Rust subscribers accept (packetizer.SubscriberMaxPackets).
 	FramesOverClientLimit uint64
 
 	// FramesDecrypted counts E2EE frames opened; DecryptFailures the ones

@@ -138,7 +138,7 @@ func (t *RemoteTrack) live() bool {
 // startSubscription begins a subscription epoch on handle h: a fresh
 // reassembly, so sequence numbers before it are not counted lost.
 func (t *RemoteTrack) startSubscription(h uint16, now time.Time) {
-	t.endSubscription()
+	t.endSubscription(false)
 	t.handle = h
 	t.depkt = packetizer.NewDepacketizer(t.m.opts.Reassembly)
 	t.c.subscriptions++
@@ -146,13 +146,21 @@ func (t *RemoteTrack) startSubscription(h uint16, now time.Time) {
 	t.setState(StateSubscribed, now, "subscribed")
 }
 
-// endSubscription closes the current epoch: what is still missing is
-// counted (Flush), and its counters are folded into the track's.
-func (t *RemoteTrack) endSubscription() {
+// endSubscription closes the current epoch and folds its counters into
+// the track's. An epoch the SFU, the publisher or the connection ended is
+// flushed: what is still missing counts as lost or incomplete. In one
+// this subscriber ended (cut: Unsubscribe, Close) the frame still waiting
+// for the packets after the last one received is cut, not incomplete:
+// those packets were on their way, or not sent yet.
+func (t *RemoteTrack) endSubscription(cut bool) {
 	if t.depkt == nil {
 		return
 	}
-	t.depkt.Flush()
+	if cut {
+		t.depkt.Cut()
+	} else {
+		t.depkt.Flush()
+	}
 	addStats(&t.folded, t.depkt.Stats())
 	t.depkt = nil
 	t.handle = 0
@@ -172,6 +180,8 @@ func addStats(a *packetizer.DepacketizerStats, b packetizer.DepacketizerStats) {
 		a.IncompleteBy[i] += n
 	}
 	a.FramesLost += b.FramesLost
+	a.FramesJoinedMidway += b.FramesJoinedMidway
+	a.FramesCut += b.FramesCut
 }
 
 // receive measures one packet routed to the subscribed track. It is the
@@ -192,7 +202,7 @@ func (t *RemoteTrack) frame(f *packetizer.ReceivedFrame, arrival time.Time) {
 	c := &t.c
 	c.frameBytes += uint64(len(f.Payload))
 	c.sizes.Record(int64(len(f.Payload)))
-	if f.Packets > packetizer.ClientMaxFramePackets {
+	if f.Packets > packetizer.SubscriberMaxPackets {
 		c.overClientLimit++
 	}
 	ext := &f.Extensions
@@ -299,7 +309,7 @@ func (t *RemoteTrack) statsLocked() TrackStats {
 		Packets: c.packets, Bytes: c.bytes, PacketsIgnored: c.ignored,
 		PacketsLost: d.PacketsLost, PacketsDuplicate: d.PacketsDuplicate, PacketsReordered: d.PacketsReordered,
 		PacketsLate: d.PacketsLate, FramesCompleted: d.FramesCompleted, FramesIncomplete: d.FramesIncomplete,
-		IncompleteBy: d.IncompleteBy, FramesLost: d.FramesLost,
+		IncompleteBy: d.IncompleteBy, FramesLost: d.FramesLost, FramesCut: d.FramesCut + d.FramesJoinedMidway,
 		FrameBytes: c.frameBytes, FrameSizes: c.sizes, FramesOverClientLimit: c.overClientLimit,
 		FramesDecrypted: c.decrypted, DecryptFailures: c.decryptFailures,
 		UserTimestamps: c.userTimestamps, Latency: c.latency, LatencyNegative: c.latencyNegative,

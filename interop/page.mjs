@@ -158,6 +158,9 @@ async function onFrame(sub, frame) {
   sub.bytes += p.length;
   sub.firstArrivalMs ||= arrivalMs;
   sub.lastArrivalMs = arrivalMs;
+  // 'count': frames, bytes and arrival times only, so a benchmark charges
+  // the subscriber what livekit-client costs, not what this harness adds.
+  if (sub.mode === 'count') return;
   const ts = frame.userTimestamp;
   if (ts !== undefined) {
     sub.userTimestamps++;
@@ -228,6 +231,8 @@ const commands = {
         encryptionErrors++;
         emit({ event: 'encryptionError', ...describe(err) });
       })
+      .on(LK.RoomEvent.Reconnecting, () => emit({ event: 'reconnecting' }))
+      .on(LK.RoomEvent.Reconnected, () => emit({ event: 'reconnected' }))
       .on(LK.RoomEvent.Disconnected, (reason) => emit({ event: 'disconnected', reason: reason ?? null }));
     if (keyProvider) {
       await keyProvider.setKey(e2eePassphrase);
@@ -300,7 +305,7 @@ const commands = {
 
   async subscribe({ mode = 'frames', bufferSize = 1024, hexLimit = 64, verifyPattern = false }) {
     if (!room) throw new Error('not joined');
-    if (mode !== 'frames' && mode !== 'counters') throw new Error(`unknown mode ${mode}`);
+    if (mode !== 'frames' && mode !== 'counters' && mode !== 'count') throw new Error(`unknown mode ${mode}`);
     subscribeAll = { mode, bufferSize, hexLimit, verifyPattern };
     for (const p of room.remoteParticipants.values()) {
       for (const t of p.dataTracks.values()) if (!remote.has(t)) remote.set(t, { track: t, state: 'known' });
@@ -340,6 +345,40 @@ const commands = {
       lastLogs: [...lastLogs],
       encryptionErrors,
     };
+  },
+
+  // dataChannels sums, per label, what Chromium's own statistics
+  // (RTCDataChannelStats) say every data channel of both PeerConnections
+  // carried: '_data_track' messages are data-track packets, counted
+  // below livekit-client's depacketizer.
+  async dataChannels() {
+    if (!room) throw new Error('not joined');
+    const out = {};
+    const pcm = room.engine.pcManager;
+    for (const t of [pcm?.publisher, pcm?.subscriber]) {
+      const pc = t?._pc; // livekit-client has no public accessor
+      if (!pc) continue;
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.type !== 'data-channel') return;
+        const c = (out[s.label] ??= { messagesSent: 0, bytesSent: 0, messagesReceived: 0, bytesReceived: 0 });
+        c.messagesSent += s.messagesSent ?? 0;
+        c.bytesSent += s.bytesSent ?? 0;
+        c.messagesReceived += s.messagesReceived ?? 0;
+        c.bytesReceived += s.bytesReceived ?? 0;
+      });
+    }
+    return { channels: out };
+  },
+
+  // simulate runs one of livekit-client's reconnect scenarios
+  // (Room.simulateScenario): 'full-reconnect' rejoins as a new participant
+  // and republishes every data track with its handle under a new SID;
+  // 'signal-reconnect' resumes the same participant.
+  async simulate({ scenario }) {
+    if (!room) throw new Error('not joined');
+    await room.simulateScenario(scenario);
+    return {};
   },
 
   async leave() {

@@ -28,7 +28,7 @@ import (
 //	go test -run '^$' -bench 'Load$' -benchtime 1x -cpuprofile cpu.out ./load/
 //	go tool pprof -top -tagfocus … cpu.out
 func BenchmarkLoad(b *testing.B) {
-	for _, n := range []int{1, 4, 8, 16, 24, 32} {
+	for _, n := range []int{1, 16, 32, 64, 96, 128, 160} {
 		b.Run(fmt.Sprintf("publishers=%d", n), func(b *testing.B) {
 			for b.Loop() {
 				benchLoad(b, testsfu.Embedded, n, 1, Track{Name: "t", Rate: 100, Size: 1024}, 10*time.Second)

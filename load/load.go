@@ -229,16 +229,16 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 	// before the first frame.
 	subsDone := make(chan struct{})
 	go func() { subWG.Wait(); close(subsDone) }()
+waitSubs:
 	for joining {
 		select {
 		case <-ctx.Done():
 			joining = false
 		case <-tick.C:
 			progress()
-			continue
 		case <-subsDone:
+			break waitSubs
 		}
-		break
 	}
 	for _, p := range r.pubs {
 		if !joining {

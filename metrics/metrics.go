@@ -63,6 +63,10 @@ var (
 	rPktLost    = desc("remote_packets_lost_total", "Packets lost, from the sequence numbers.", remoteLabels...)
 	rFrLost     = desc("remote_frames_lost_total", "Frames no packet arrived for.", remoteLabels...)
 	rIncomplete = desc("remote_frames_incomplete_total", "Frames given up with packets missing.", remoteLabels...)
+	rCut        = desc("remote_frames_cut_total", "Frames a subscription's start or end cut (not loss).", remoteLabels...)
+	sfuShed     = desc("sfu_shed_packets_total", "Packets the SFU shed toward the loopback (its log; embedded SFU only).", localLabels...)
+	sfuUpLost   = desc("sfu_up_packets_lost_total", "Packets the SFU found missing from the publisher, logged when the track closed (embedded SFU only).", localLabels...)
+	rSFUShed    = desc("remote_sfu_shed_packets_total", "Packets the SFU shed toward us (its log; embedded SFU only).", remoteLabels...)
 	rDecrypt    = desc("remote_decrypt_failures_total", "E2EE frames that did not open.", remoteLabels...)
 	rSubscribed = desc("remote_track_subscribed", "1 while subscribed.", remoteLabels...)
 	rLatency    = desc("remote_latency_seconds", "Arrival time minus the publisher's user timestamp (two clocks).", remoteLabels...)
@@ -85,7 +89,7 @@ func NewCollector(src func() report.Snapshot, queued func() int64) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, queuedBytes, pushed, sent, packetsSent, bytesSent,
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency,
-		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rDecrypt, rSubscribed, rLatency} {
+		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, sfuShed, sfuUpLost, rSFUShed} {
 		ch <- d
 	}
 }
@@ -123,6 +127,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		gauge(queued, float64(o.FramesQueued), lv...)
 		gauge(published, boolf(l.State == outgoing.StatePublished), lv...)
+		if o := l.SFU; o != nil {
+			counter(sfuShed, o.Shed, lv...)
+			if o.Up != nil {
+				counter(sfuUpLost, o.Up.PacketsLost, lv...)
+			}
+		}
 		if rx := l.Rx; rx != nil {
 			counter(received, rx.Frames, lv...)
 			counter(lost, rx.Lost, lv...)
@@ -144,6 +154,10 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(rPktLost, s.PacketsLost, rv...)
 		counter(rFrLost, s.FramesLost, rv...)
 		counter(rIncomplete, s.FramesIncomplete, rv...)
+		counter(rCut, s.FramesCut, rv...)
+		if r.SFU != nil {
+			counter(rSFUShed, r.SFU.Shed, rv...)
+		}
 		counter(rDecrypt, s.DecryptFailuresTotal(), rv...)
 		gauge(rSubscribed, boolf(s.Handle != 0), rv...)
 		ch <- histogramMetric(rLatency, &s.Latency, rv)

@@ -35,13 +35,6 @@ const (
 	// the bookkeeping), so that packets with empty payloads are bounded too.
 	PacketOverhead = 64
 
-	// ClientMaxFramePackets is the most packets a frame may have for
-	// LiveKit's JS and Rust subscribers: their depacketizers give up a
-	// frame with more (MAX_BUFFER_PACKETS). This one does not; the
-	// receive stats count such frames so a monitor can say a client
-	// subscriber would have dropped them.
-	ClientMaxFramePackets = 128
-
 	// maxFramePackets bounds the sequence span of one frame: a longer one
 	// could not be told apart from its 16-bit sequence numbers wrapping.
 	maxFramePackets = 1 << 15
@@ -152,6 +145,15 @@ type DepacketizerStats struct {
 	FramesCompleted  uint64
 	FramesIncomplete uint64 // given up with packets missing, or too large; the sum of IncompleteBy
 	IncompleteBy     [NumIncompleteReasons]uint64
+	// FramesJoinedMidway counts frames the stream was joined in the
+	// middle of: their START precedes the first packet received (an SFU
+	// forwards a new subscriber from the packet it is at), and every
+	// packet from that one to their FINAL arrived. Nothing of them sent
+	// within the stream is missing, so they are not incomplete.
+	FramesJoinedMidway uint64
+	// FramesCut counts frames Cut dropped: waiting for packets after the
+	// last one received when the receiver ended the stream.
+	FramesCut uint64
 	// FramesLost counts frame numbers, between the lowest and the highest
 	// received, of which no packet arrived (settled as PacketsLost is: a
 	// frame's packets all come before a later frame's). An empty frame
@@ -830,9 +832,18 @@ func (d *Depacketizer) remove(pt *partial) {
 }
 
 func (d *Depacketizer) giveUp(pt *partial, why IncompleteReason) {
+	if d.joinedMidway(pt) {
+		d.stats.FramesJoinedMidway++
+	} else {
+		d.stats.FramesIncomplete++
+		d.stats.IncompleteBy[why]++
+	}
+	d.forget(pt)
+}
+
+// forget drops pt, remembering it so that its late packets are known.
+func (d *Depacketizer) forget(pt *partial) {
 	d.remove(pt)
-	d.stats.FramesIncomplete++
-	d.stats.IncompleteBy[why]++
 	g := givenUp{ts: pt.ts, ext: pt.ext, hi: pt.hi, final: pt.final, hasFinal: pt.hasFinal}
 	if pt.hasStart {
 		g.start = pt.start
@@ -842,6 +853,13 @@ func (d *Depacketizer) giveUp(pt *partial, why IncompleteReason) {
 		d.sweepGivenUp()
 	}
 	d.recycle(pt)
+}
+
+// joinedMidway reports whether pt began before the stream did: it lacks
+// its START, holds the first sequence received, and everything from
+// there to its FINAL.
+func (d *Depacketizer) joinedMidway(pt *partial) bool {
+	return !pt.hasStart && pt.hasFinal && pt.lo == d.base && uint64(len(pt.segs)) == pt.final-pt.lo+1
 }
 
 // sweepGivenUp drops records no packet can match any more (their frame
@@ -872,6 +890,24 @@ func (d *Depacketizer) Flush() {
 	for d.gapN > 0 {
 		d.settleGap()
 	}
+}
+
+// Cut ends the stream where the receiver chose to stop (it unsubscribed,
+// or closed): the frame still waiting for the packets after the last one
+// received, which were on their way or not sent yet, is dropped and
+// counted cut, not incomplete. Everything else is settled as Flush does:
+// a packet missing below the last one received is lost, and its frame
+// incomplete.
+func (d *Depacketizer) Cut() {
+	d.release()
+	for _, pt := range d.byHi {
+		if pt.hi == d.highest && !pt.hasFinal && uint64(len(pt.segs)) == pt.hi-pt.lo+1 && (pt.hasStart || pt.lo == d.base) {
+			d.stats.FramesCut++
+			d.forget(pt)
+			break // packets of one frame are consecutive: only one can end at the highest
+		}
+	}
+	d.Flush()
 }
 
 // Stats returns a copy of the counters.

@@ -96,7 +96,11 @@ func TestDepacketizerShuffledWithLossAndDuplicates(t *testing.T) {
 			}
 		}
 		s := d.Stats()
-		if int(s.FramesCompleted+s.FramesIncomplete) != seen || int(s.FramesCompleted) != len(want) {
+		// A first frame whose START was dropped looks, from here, like a
+		// stream joined mid-frame (loss before the first packet received
+		// is never counted): joined midway, not incomplete.
+		if int(s.FramesCompleted+s.FramesIncomplete+s.FramesJoinedMidway) != seen || int(s.FramesCompleted) != len(want) ||
+			s.FramesJoinedMidway > 1 {
 			t.Fatalf("round %d: stats %+v", round, s)
 		}
 		if s.BufferedBytes != 0 || s.FramesInFlight != 0 {
@@ -402,5 +406,89 @@ func TestDepacketizerOptionsClamped(t *testing.T) {
 	d = NewDepacketizer(DepacketizerOptions{})
 	if d.opts != (DepacketizerOptions{DefaultMaxFramesInFlight, DefaultMaxBufferedBytes, DefaultReorderWindow, DefaultReorderDelay}) {
 		t.Fatalf("%+v", d.opts)
+	}
+}
+
+// A stream joined in the middle of a frame (the first packet received is
+// not its START) has that frame joined midway, not incomplete, when
+// everything from there to its FINAL arrived; a packet missing after the
+// first one received is loss as ever.
+func TestDepacketizerJoinedMidway(t *testing.T) {
+	for _, c := range []struct {
+		name                     string
+		deliver                  []int // of the first frame's 4 packets
+		midway, incomplete, lost uint64
+	}{
+		{"from the second packet", []int{1, 2, 3}, 1, 0, 0},
+		{"from the last packet", []int{3}, 1, 0, 0},
+		{"a hole after the first packet received", []int{1, 3}, 0, 1, 1},
+		{"no FINAL", []int{1, 2}, 0, 1, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, _ := NewPacketizer(1, 100, fixedClock())
+			d := NewDepacketizer(DepacketizerOptions{})
+			first := packetsOf(t, p, bytes.Repeat([]byte{1}, 300), Extensions{}) // 4 packets
+			for _, i := range c.deliver {
+				d.Push(first[i])
+			}
+			for _, pk := range packetsOf(t, p, []byte("next"), Extensions{}) {
+				if _, ok := d.Push(pk); !ok {
+					t.Fatal("the next frame did not complete")
+				}
+			}
+			d.Flush()
+			s := d.Stats()
+			if s.FramesJoinedMidway != c.midway || s.FramesIncomplete != c.incomplete || s.PacketsLost != c.lost || s.FramesCompleted != 1 {
+				t.Fatalf("%+v", s)
+			}
+		})
+	}
+}
+
+// Cut drops only the frame still waiting for the packets after the last
+// one received; a hole below that one is loss as at Flush.
+func TestDepacketizerCut(t *testing.T) {
+	for _, c := range []struct {
+		name                  string
+		deliver               []int // of a 4-packet frame after a whole one
+		then                  bool  // a single-packet frame follows
+		cut, incomplete, lost uint64
+	}{
+		{"the frame's head", []int{0, 1}, false, 1, 0, 0},
+		{"a hole in the frame", []int{0, 2}, false, 0, 1, 1},
+		{"the frame's tail missing, a later frame arrived", []int{0, 1}, true, 0, 1, 2},
+		{"all but the FINAL", []int{0, 1, 2}, false, 1, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, _ := NewPacketizer(1, 100, fixedClock())
+			d := NewDepacketizer(DepacketizerOptions{})
+			for _, pk := range packetsOf(t, p, []byte("whole"), Extensions{}) {
+				d.Push(pk)
+			}
+			frame := packetsOf(t, p, bytes.Repeat([]byte{1}, 300), Extensions{}) // 4 packets
+			next := packetsOf(t, p, []byte("next"), Extensions{})
+			for _, i := range c.deliver {
+				d.Push(frame[i])
+			}
+			if c.then {
+				d.Push(next[0])
+			}
+			d.Cut()
+			s := d.Stats()
+			if s.FramesCut != c.cut || s.FramesIncomplete != c.incomplete || s.PacketsLost != c.lost || s.FramesJoinedMidway != 0 ||
+				s.FramesInFlight != 0 || s.BufferedBytes != 0 {
+				t.Fatalf("%+v", s)
+			}
+		})
+	}
+	// A stream joined midway and cut before its first FINAL: cut.
+	p, _ := NewPacketizer(1, 100, fixedClock())
+	d := NewDepacketizer(DepacketizerOptions{})
+	frame := packetsOf(t, p, bytes.Repeat([]byte{1}, 300), Extensions{})
+	d.Push(frame[1])
+	d.Push(frame[2])
+	d.Cut()
+	if s := d.Stats(); s.FramesCut != 1 || s.FramesIncomplete != 0 || s.PacketsLost != 0 {
+		t.Fatalf("joined midway, then cut: %+v", s)
 	}
 }

@@ -3,6 +3,7 @@ package preview
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/vmihailenco/msgpack/v5"
@@ -123,7 +124,10 @@ func FuzzRender(f *testing.F) {
 			t.Fatalf("%d lines", len(got.Lines))
 		}
 		for _, l := range got.Lines {
-			if strings.ContainsAny(l, "\x1b\x07\x9b") {
+			// ESC, BEL and the C1 CSI (U+009B); a raw 0x9b byte would make
+			// the line invalid UTF-8. U+FFFD, the replacement character,
+			// is harmless.
+			if strings.ContainsAny(l, "\x1b\x07\u009b") || !utf8.ValidString(l) {
 				t.Fatalf("unsafe line %q", l)
 			}
 		}

@@ -42,6 +42,7 @@ func (s Snapshot) Rebase(base *Snapshot) Snapshot {
 				rx := subReceive(*l.Rx, *b.Rx)
 				l.Rx = &rx
 			}
+			l.SFU = subSFU(l.SFU, b.SFU)
 		}
 		l.Errors = after(l.Errors, base)
 		var hist []Second
@@ -61,6 +62,7 @@ func (s Snapshot) Rebase(base *Snapshot) Snapshot {
 	for i, r := range s.Remote {
 		if b := oldRemote[r.SID()]; b != nil {
 			r.Stats = subRemote(r.Stats, b.Stats)
+			r.SFU = subSFU(r.SFU, b.SFU)
 		}
 		var hist []Second
 		for _, sec := range r.History {
@@ -97,6 +99,7 @@ func subRemote(s, b incoming.TrackStats) incoming.TrackStats {
 		s.IncompleteBy[i] = sub(s.IncompleteBy[i], b.IncompleteBy[i])
 	}
 	s.FramesLost = sub(s.FramesLost, b.FramesLost)
+	s.FramesCut = sub(s.FramesCut, b.FramesCut)
 	s.FrameBytes = sub(s.FrameBytes, b.FrameBytes)
 	s.FrameSizes.Sub(&b.FrameSizes)
 	s.FramesOverClientLimit = sub(s.FramesOverClientLimit, b.FramesOverClientLimit)
@@ -148,4 +151,15 @@ func subReceive(r, b Receive) Receive {
 	r.Corrupt = sub(r.Corrupt, b.Corrupt)
 	r.UserTimestamps = sub(r.UserTimestamps, b.UserTimestamps)
 	return r
+}
+
+// subSFU rebases the SFU's counts; its summary of the uplink stays (it is
+// logged once, at the end).
+func subSFU(s, b *SFUObserved) *SFUObserved {
+	if s == nil || b == nil {
+		return s
+	}
+	o := *s
+	o.Shed, o.ShedAll, o.NotReady = sub(s.Shed, b.Shed), sub(s.ShedAll, b.ShedAll), sub(s.NotReady, b.NotReady)
+	return &o
 }

@@ -316,6 +316,8 @@ func (r *Recorder) ObserveLatencies(key Key, now time.Time, cum *histogram.Histo
 // average is the whole run's rates: n frames over the n-1 intervals
 // between the first and the last frame, so a steady stream's average is
 // its rate however short the run. Bytes and packets are scaled alike.
+// Window is the span of the frames sent or, for a track that only
+// receives (a remote one), of the frames received.
 func average(cur Totals, rx bool) Rates {
 	var a Rates
 	if n := cur.Out.FramesSent; n > 1 {
@@ -333,8 +335,13 @@ func average(cur Totals, rx bool) Rates {
 			scale := float64(n-1) / float64(n) / span.Seconds()
 			a.ReceivedFPS = float64(n) * scale
 			a.ReceivedBPS = float64(cur.RxBytes) * scale
+			a.ReceivedPPS = float64(cur.RxPackets) * scale
 			a.LostFPS = float64(cur.Lost) / span.Seconds()
+			a.PacketsLostPS = float64(cur.PacketsLost) / span.Seconds()
 			a.ReceivedValid = true
+			if a.Window == 0 {
+				a.Window = span
+			}
 		}
 	}
 	return a

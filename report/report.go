@@ -73,6 +73,10 @@ type Local struct {
 	// Rx is what the loopback subscriber received of this track's frames;
 	// nil without one.
 	Rx *Receive
+	// SFU is what the SFU itself logged about the track (its SIDs), toward
+	// the loopback subscriber; nil when its logs are not ours to read (a
+	// remote server) or it logged nothing about the track.
+	SFU *SFUObserved
 
 	Figures
 }
@@ -122,6 +126,29 @@ type Remote struct {
 	// SchemaErr why it could not be fetched.
 	SchemaDef []byte
 	SchemaErr error
+	// SFU is what the SFU itself logged about the track, toward us; nil
+	// as for Local.SFU.
+	SFU *SFUObserved
+}
+
+// SFUObserved is the SFU's own account of a track, from its logs (the
+// embedded SFU only): a second observer, kept apart from ours. Counts are
+// of packets, over the track's life.
+type SFUObserved struct {
+	// Shed counts packets the SFU dropped toward the subscriber in
+	// question (the loopback, for a local track; us, for a remote one)
+	// because more than its target latency was queued toward it;
+	// ShedAll, toward every subscriber. NotReady counts packets it could
+	// not send because the subscriber's channel was not open yet.
+	Shed, ShedAll, NotReady uint64
+	// Up is what it received from the publisher, logged when the track
+	// closes (an unpublish, the publisher leaving); nil before.
+	Up *SFUUp
+}
+
+// SFUUp is the SFU's account of the packets it received of a track.
+type SFUUp struct {
+	Packets, PacketsLost, PacketsOutOfOrder, Frames uint64
 }
 
 // SID is the track's SID.

@@ -2,9 +2,11 @@ package report
 
 import (
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 )
 
@@ -53,6 +55,20 @@ func TestAverageOfAShortRun(t *testing.T) {
 	NewRecorder(1).Fill(&l, ms(2500), one, time.Time{})
 	if l.Average.SentFPS != 0 {
 		t.Fatalf("one frame has no rate: %+v", l.Average)
+	}
+}
+
+// A remote track's whole-run average (the headless final line's) has its
+// packets and packet loss as well as its frames, over its own window: it
+// sent nothing.
+func TestAverageOfARemoteTrack(t *testing.T) {
+	cur := Totals{Received: 20, RxBytes: 20000, RxPackets: 60, PacketsLost: 3, Lost: 1,
+		FirstRx: ms(300), LastRx: ms(300 + 19*100)} // 10 frames/s for 2 s
+	a := NewRecorder(1).Figures(RemoteKey("DTR_x"), ms(2500), cur, time.Time{}, true).Average
+	near := func(x, want float64) bool { return math.Abs(x-want) < 1e-9 }
+	if !near(a.ReceivedFPS, 10) || !near(a.ReceivedBPS, 10000) || !near(a.ReceivedPPS, 30) ||
+		!near(a.PacketsLostPS, 3/1.9) || !near(a.LostFPS, 1/1.9) || a.Window != 1900*time.Millisecond || !a.ReceivedValid {
+		t.Fatalf("average %+v", a)
 	}
 }
 
@@ -161,6 +177,52 @@ func TestRebase(t *testing.T) {
 	}
 	if now.Local[0].Out.FramesSent != 25 || now.Local[0].Rx.Frames != 20 {
 		t.Fatal("Rebase changed its receiver")
+	}
+}
+
+// A display reset rebases every cumulative counter of a remote track, so
+// a counter added to incoming.TrackStats and forgotten in Rebase fails
+// here rather than showing its total after a reset.
+func TestRebaseEveryRemoteCounter(t *testing.T) {
+	// Subscriptions counts the track's handles, not traffic: it is a
+	// level a reset does not touch.
+	levels := map[string]bool{"Subscriptions": true}
+	fill := func(v uint64) incoming.TrackStats {
+		s := incoming.TrackStats{Info: incoming.Info{SID: "DTR_x"}}
+		rv := reflect.ValueOf(&s).Elem()
+		for i := range rv.NumField() {
+			switch f := rv.Field(i); {
+			case f.Kind() == reflect.Uint64:
+				f.SetUint(v)
+			case f.Kind() == reflect.Array && f.Type().Elem().Kind() == reflect.Uint64:
+				for j := range f.Len() {
+					f.Index(j).SetUint(v)
+				}
+			}
+		}
+		return s
+	}
+	base := Snapshot{At: t0, Remote: []Remote{{Stats: fill(5)}}}
+	got := Snapshot{At: ms(1000), Remote: []Remote{{Stats: fill(7)}}}.Rebase(&base).Remote[0].Stats
+	rv := reflect.ValueOf(got)
+	for i := range rv.NumField() {
+		name, f := rv.Type().Field(i).Name, rv.Field(i)
+		want := uint64(2)
+		if levels[name] {
+			want = 7
+		}
+		switch {
+		case f.Kind() == reflect.Uint64:
+			if f.Uint() != want {
+				t.Errorf("%s = %d after the reset, want %d", name, f.Uint(), want)
+			}
+		case f.Kind() == reflect.Array && f.Type().Elem().Kind() == reflect.Uint64:
+			for j := range f.Len() {
+				if f.Index(j).Uint() != want {
+					t.Errorf("%s[%d] = %d after the reset, want %d", name, j, f.Index(j).Uint(), want)
+				}
+			}
+		}
 	}
 }
 

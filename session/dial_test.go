@@ -4,58 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/dttui/dttui/internal/silent"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 )
 
-// silentServer accepts TCP connections and never answers: the upgrade
-// request of a websocket dial waits on it forever.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return "ws://" + ln.Addr().String()
-}
-
 // An interrupt ends a connect that waits on a server that never answers
 // at once, not when the connect timeout expires (10 s on main).
 func TestConnectInterruptedWhileServerSilent(t *testing.T) {
 	checkLeaks(t)
-	url := silentServer(t)
+	url := silent.Server(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	time.AfterFunc(300*time.Millisecond, cancel)

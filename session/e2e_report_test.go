@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -15,19 +16,35 @@ import (
 // queue is full, and waits until they have all left.
 func pushProbes(t *testing.T, tr *Track, n, size int) {
 	t.Helper()
-	for i := 0; i < n; {
+	if err := pushPaced(bounded(t, 20*time.Second), tr, n, size, 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pushPaced pushes count probe frames of size bytes at rate frames/s
+// (0: back to back), retrying a full queue (which delays the schedule),
+// and flushes.
+func pushPaced(ctx context.Context, tr *Track, count, size, rate int) error {
+	start := time.Now()
+	for i := 0; i < count; {
+		if rate > 0 {
+			if d := time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(rate))); d > 0 {
+				time.Sleep(d)
+			}
+		}
 		switch err := tr.Probe().Push(size); {
 		case err == nil:
 			i++
 		case errors.Is(err, outgoing.ErrQueueFull):
 			time.Sleep(time.Millisecond)
 		default:
-			t.Fatal(err)
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
-	if err := tr.Flush(bounded(t, 20*time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	return tr.Flush(ctx)
 }
 
 func rowByHandle(t *testing.T, snap report.Snapshot, h uint16) report.Local {

@@ -193,7 +193,7 @@ func (st *localState) track(lt *outgoing.LocalTrack) *Track {
 	defer st.mu.Unlock()
 	if st.lt == nil {
 		st.lt = lt
-		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push)
+		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push).WithFormat(lt.Info().Type.Frame)
 	}
 	return &Track{LocalTrack: lt, st: st}
 }
@@ -385,6 +385,9 @@ func (s *Session) ReportScope(base *report.Snapshot, sc report.Scope) report.Sna
 			if s.loop != nil {
 				l.Rx = s.loop.receive(st, l.SIDs)
 			}
+		}
+		if o, ok := sfuObserved.of(l.SIDs, s.loopIdentity); ok {
+			l.SFU = &o
 		}
 		s.rec.FillScope(&l, now, tot, since, sc)
 		snap.Local = append(snap.Local, l)

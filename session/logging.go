@@ -46,7 +46,10 @@ func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
 	libraryRoute.state.set(Redacting(l, secrets...).Handler())
 	if !routed {
 		route := slog.New(libraryRoute)
-		logger.SetLogger(logrLogger(route, OriginSFU), "livekit")
+		// The embedded SFU's account of each data track is read from its
+		// records on the way (sfuview.go).
+		observed := slog.New(teeHandler{libraryRoute, sfuObserver{view: sfuObserved}})
+		logger.SetLogger(logrLogger(observed, OriginSFU), "livekit")
 		lksdk.SetLogger(protocolLogger(route))
 		redis.SetLogger(redisLogger{withOrigin(route, OriginSFU)})
 		routed = true

@@ -153,8 +153,12 @@ func (s *Session) remotes(now, since time.Time, sc report.Scope) []report.Remote
 	}
 	stats := s.monitor.mgr.Snapshot()
 	out := make([]report.Remote, 0, len(stats))
+	me := s.Status().Identity // who the SFU sends to, as its logs name us
 	for _, ts := range stats {
 		r := report.Remote{Stats: ts}
+		if o, ok := sfuObserved.of([]string{ts.SID}, me); ok {
+			r.SFU = &o
+		}
 		r.Figures = s.rec.FiguresScope(report.RemoteKey(ts.SID), now, remoteTotals(&ts), since, true, sc)
 		if rs, ok := s.schemaFor(ts.PublisherIdentity, ts.Type.Schema); ok {
 			r.SchemaDef, r.SchemaErr = rs.def, rs.err

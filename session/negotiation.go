@@ -23,6 +23,9 @@ import (
 type netHooks struct {
 	// cut drops every UDP packet we send or receive while set.
 	cut *atomic.Bool
+	// stall holds every UDP read while set: a receiver that stops reading
+	// for a while (the kernel's buffer keeps what arrives meanwhile).
+	stall *atomic.Bool
 	// iceFailedTimeout replaces pion's 25 s before a silent path is failed.
 	iceFailedTimeout time.Duration
 }
@@ -45,7 +48,7 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.A
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
 	if n, err := stdnet.NewNet(); err == nil {
-		se.SetNet(bigBufferNet{Net: n, cut: hooks.cut})
+		se.SetNet(bigBufferNet{Net: n, cut: hooks.cut, stall: hooks.stall})
 	}
 	if hooks.iceFailedTimeout > 0 {
 		se.SetICETimeouts(hooks.iceFailedTimeout/2, hooks.iceFailedTimeout, hooks.iceFailedTimeout/8)
@@ -288,7 +291,7 @@ const udpReadBuffer = 4 << 20
 // (and, in tests, a switch that cuts it).
 type bigBufferNet struct {
 	transport.Net
-	cut *atomic.Bool
+	cut, stall *atomic.Bool
 }
 
 func (n bigBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
@@ -297,8 +300,8 @@ func (n bigBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.U
 		return nil, err
 	}
 	_ = c.SetReadBuffer(udpReadBuffer) // best effort: a smaller buffer still works
-	if n.cut != nil {
-		return cuttableConn{c, n.cut}, nil
+	if n.cut != nil || n.stall != nil {
+		return cuttableConn{c, n.switches()}, nil
 	}
 	// Unwrapped, so pion keeps its allocation-free path for *net.UDPConn.
 	return c, nil
@@ -312,21 +315,42 @@ func (n bigBufferNet) ListenPacket(network, address string) (net.PacketConn, err
 	if rb, ok := c.(interface{ SetReadBuffer(int) error }); ok {
 		_ = rb.SetReadBuffer(udpReadBuffer)
 	}
-	if n.cut != nil {
-		return cuttablePacketConn{c, n.cut}, nil
+	if n.cut != nil || n.stall != nil {
+		return cuttablePacketConn{c, n.switches()}, nil
 	}
 	return c, nil
+}
+
+// netSwitches are the tests' switches on a socket (never nil).
+type netSwitches struct{ cut, stall *atomic.Bool }
+
+func (n bigBufferNet) switches() netSwitches {
+	sw := netSwitches{cut: n.cut, stall: n.stall}
+	if sw.cut == nil {
+		sw.cut = new(atomic.Bool)
+	}
+	if sw.stall == nil {
+		sw.stall = new(atomic.Bool)
+	}
+	return sw
+}
+
+// wait holds a read while stall is set.
+func (sw netSwitches) wait() {
+	for sw.stall.Load() {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // cuttableConn drops datagrams both ways while cut is set: a network that
 // goes silent without closing anything, as when Wi-Fi drops.
 type cuttableConn struct {
 	transport.UDPConn
-	cut *atomic.Bool
+	sw netSwitches
 }
 
 func (c cuttableConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.cut.Load() {
+	if c.sw.cut.Load() {
 		return len(b), nil
 	}
 	return c.UDPConn.WriteTo(b, addr)
@@ -334,8 +358,9 @@ func (c cuttableConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 func (c cuttableConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
+		c.sw.wait()
 		n, addr, err := c.UDPConn.ReadFrom(b)
-		if err != nil || !c.cut.Load() {
+		if err != nil || !c.sw.cut.Load() {
 			return n, addr, err
 		}
 	}
@@ -343,11 +368,11 @@ func (c cuttableConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 type cuttablePacketConn struct {
 	net.PacketConn
-	cut *atomic.Bool
+	sw netSwitches
 }
 
 func (c cuttablePacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.cut.Load() {
+	if c.sw.cut.Load() {
 		return len(b), nil
 	}
 	return c.PacketConn.WriteTo(b, addr)
@@ -355,8 +380,9 @@ func (c cuttablePacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 func (c cuttablePacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	for {
+		c.sw.wait()
 		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || !c.cut.Load() {
+		if err != nil || !c.sw.cut.Load() {
 			return n, addr, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/dttui/dttui/internal/silent"
 	"io"
 	"net"
 	"net/http"
@@ -111,7 +112,7 @@ func TestBinaryClosedStdoutStopsCleanly(t *testing.T) {
 // 10 s, even with a second SIGINT).
 func TestBinarySIGINTDuringHungConnect(t *testing.T) {
 	bin := buildBinary(t)
-	url := silentServer(t)
+	url := silent.Server(t)
 	cmd := exec.Command(bin, "--headless", "--url", url, "--api-key", "k", "--api-secret", "s")
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut

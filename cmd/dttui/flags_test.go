@@ -7,6 +7,10 @@ import (
 	"flag"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/source"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -314,6 +318,8 @@ func TestParseTypedTracksAndSources(t *testing.T) {
 		{[]string{"--track", "a:stdin", "--framing", "a=chunks"}, "chunks need a size"},
 		{[]string{"--track", "p", "--encoding", "p=" + strings.Repeat("c", 33)}, "custom frame encoding must be 1 to 32 bytes"},
 		{[]string{"--subscribe-only", "--track", "p"}, "--subscribe-only publishes nothing"},
+		{[]string{"--track", "p:10", "--encoding", "p=protobuf", "--schema", "p=protobuf:" + descFile(t)}, "the generator writes only JSON, CBOR or MessagePack"},
+		{[]string{"--track", "p:10", "--encoding", "p=mine"}, "send your data with --track p:file=PATH or p:stdin"},
 		{[]string{"--max-queued-bytes", "0"}, "1 B to 1 TiB"},
 		{[]string{"--max-frame-age", "-1s"}, "not a duration ≥ 0"},
 		{[]string{"--loss-grace", "0s"}, "not a positive duration"},
@@ -336,4 +342,19 @@ func TestNoticeForFramesOverTheSubscriberLimit(t *testing.T) {
 		!strings.Contains(o.Notices[0], "more than 128 packets") {
 		t.Fatalf("notices: %q", o.Notices)
 	}
+}
+
+// descFile writes a valid FileDescriptorSet (google/protobuf/timestamp.proto).
+func descFile(t *testing.T) string {
+	t.Helper()
+	b, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{
+		protodesc.ToFileDescriptorProto(timestamppb.File_google_protobuf_timestamp_proto)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ts.pb")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/dttui/dttui/internal/silent"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -294,46 +295,12 @@ func TestHeadlessHostileServerBody(t *testing.T) {
 	}
 }
 
-// silentServer accepts TCP connections and never answers.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return "ws://" + ln.Addr().String()
-}
-
 // An interrupt during a connect that hangs ends the run within half a
 // second (main: 10 s), with the final JSON line saying why; --duration
 // bounds the connect too (main: --duration 5s ran 13 s).
 func TestHeadlessInterruptAndDurationEndAHungConnect(t *testing.T) {
 	checkLeaks(t)
-	url := silentServer(t)
+	url := silent.Server(t)
 	args := []string{"--headless", "--url", url, "--api-key", "k", "--api-secret", "s"}
 	for _, tc := range []struct {
 		name   string

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/dttui/dttui/internal/silent"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,7 +290,7 @@ func TestTUIHostileServerInTmux(t *testing.T) {
 // within half a second (main: 5.3 s).
 func TestTUICtrlCDuringHungConnectInTmux(t *testing.T) {
 	bin := buildBinary(t)
-	url := silentServer(t)
+	url := silent.Server(t)
 	p := startPane(t, fmt.Sprintf("env TERM=xterm-256color %s --url %s --api-key k --api-secret s --loopback=false; echo DTTUI-EXITED $?; sleep 60", bin, url), "")
 	p.waitFor("connecting", 20*time.Second, func(s string) bool { return strings.Contains(s, "connecting") })
 	time.Sleep(500 * time.Millisecond)

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
 )
 
@@ -104,6 +105,10 @@ func applyTrackOptions(tracks []trackSpec, opts []trackOption) error {
 		t := &tracks[i]
 		if err := t.Type.Check(); err != nil {
 			return usagef("--track %s: %v", t.Name, err)
+		}
+		if _, err := probe.FormatFor(t.Type.Frame); err != nil && t.Source == nil && t.Rate > 0 {
+			return usagef("--track %s: declared %s, and the generator writes only JSON, CBOR or MessagePack documents (or its binary layout, untyped): send your data with --track %s:file=PATH or %s:stdin, or publish it idle with rate 0",
+				t.Name, t.Type.Frame, t.Name, t.Name)
 		}
 		if t.Source != nil {
 			t.Source.MaxFrame = source.DefaultMaxFrame

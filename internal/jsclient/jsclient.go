@@ -28,7 +28,8 @@
 //	            → attempted, ok, failed, failures {reason: n}, firstError,
 //	              firstIndex, elapsedMs
 //	subscribe   mode ("frames": an event per frame; "counters": counters
-//	            only), bufferSize (livekit-client's stream buffer, 1024),
+//	            only; "count": frames, bytes and arrival times only),
+//	            bufferSize (livekit-client's stream buffer, 1024),
 //	            hexLimit (frames up to this size carry their bytes, 64),
 //	            verifyPattern → tracks; subscribes to every remote data track
 //	            now and later
@@ -37,13 +38,19 @@
 //	            partialsEvicted, streamFull, warnings, errors}, encryptionErrors
 //	stats       → connectionState, identity, e2ee, local [...], remote [...],
 //	            log, lastLogs, encryptionErrors
+//	simulate    scenario ("full-reconnect", "signal-reconnect", …):
+//	            livekit-client's Room.simulateScenario
+//	dataChannels → channels {label: {messagesSent, bytesSent,
+//	            messagesReceived, bytesReceived}}: Chromium's
+//	            RTCDataChannelStats, summed over both PeerConnections
 //	leave, quit
 //
 // Events: ready {chromium, livekitClient, pid}; trackPublished,
 // trackUnpublished, subscribed, subscribeFailed, streamEnded, streamError
 // {sid, name, publisher, usesE2ee, error?}; frame {sid, name, publisher,
 // seq, len, sha256, hex?, userTimestamp?, arrivalMs}; encryptionError,
-// pageError {error}; disconnected {reason}; browserClosed.
+// pageError {error}; reconnecting, reconnected; disconnected {reason};
+// browserClosed.
 package jsclient
 
 import (
@@ -488,6 +495,10 @@ type SubscribeOptions struct {
 	// Counters reports only aggregated counters (for high rates); by
 	// default every frame is an event (see Frames).
 	Counters bool `json:"-"`
+	// CountOnly keeps only frames, bytes and arrival times (no user
+	// timestamps, latency, Pattern indexes): what a benchmark charges the
+	// subscriber is then livekit-client's work, not the harness's.
+	CountOnly bool `json:"-"`
 	// BufferSize is livekit-client's per-stream frame buffer; frames
 	// beyond it are dropped by the library (log.streamFull). Default 1024.
 	BufferSize int `json:"bufferSize,omitempty"`
@@ -504,7 +515,10 @@ func (c *Client) SubscribeAll(ctx context.Context, o SubscribeOptions) ([]TrackI
 		SubscribeOptions
 		Mode string `json:"mode"`
 	}{SubscribeOptions: o, Mode: "frames"}
-	if o.Counters {
+	switch {
+	case o.CountOnly:
+		args.Mode = "count"
+	case o.Counters:
 		args.Mode = "counters"
 	}
 	var r struct {
@@ -637,6 +651,54 @@ func (c *Client) Stats(ctx context.Context) (Stats, error) {
 	var s Stats
 	err := c.call(ctx, "stats", nil, &s)
 	return s, err
+}
+
+// ChannelCounts is what Chromium says one data channel carried.
+type ChannelCounts struct {
+	MessagesSent     uint64 `json:"messagesSent"`
+	BytesSent        uint64 `json:"bytesSent"`
+	MessagesReceived uint64 `json:"messagesReceived"`
+	BytesReceived    uint64 `json:"bytesReceived"`
+}
+
+// DataTrackChannel is the label of the data channel data-track packets
+// travel on, one packet a message.
+const DataTrackChannel = "_data_track"
+
+// DataChannels reads Chromium's own statistics of the participant's data
+// channels, by label, summed over its PeerConnections: for
+// DataTrackChannel, the data-track packets that reached the browser,
+// whatever livekit-client then made of them.
+func (c *Client) DataChannels(ctx context.Context) (map[string]ChannelCounts, error) {
+	var r struct {
+		Channels map[string]ChannelCounts `json:"channels"`
+	}
+	err := c.call(ctx, "dataChannels", nil, &r)
+	return r.Channels, err
+}
+
+// CPUTime is the processor time (user and system) node and every
+// Chromium process below it have used so far: what this participant
+// costs the machine. Processes that already exited are not counted.
+func (c *Client) CPUTime() (time.Duration, error) {
+	return treeCPU(c.pid)
+}
+
+// Reconnect scenarios for Simulate.
+const (
+	// FullReconnect rejoins as a new participant: livekit-client
+	// republishes every data track with its handle, under a new SID.
+	FullReconnect = "full-reconnect"
+	// SignalReconnect drops the signal connection: livekit-client resumes
+	// the same participant, whose tracks and SIDs stay. (Its
+	// "resume-reconnect" makes the resume fail, so it ends a full one.)
+	SignalReconnect = "signal-reconnect"
+)
+
+// Simulate runs one of livekit-client's reconnect scenarios
+// (Room.simulateScenario); it returns once the scenario has started.
+func (c *Client) Simulate(ctx context.Context, scenario string) error {
+	return c.call(ctx, "simulate", map[string]string{"scenario": scenario}, nil)
 }
 
 // Leave disconnects from the room (the browser stays up).

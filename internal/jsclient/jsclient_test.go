@@ -143,12 +143,21 @@ func assertAnnounced(t *testing.T, ctx context.Context, srv *testsfu.Server, roo
 	t.Fatalf("%s's data_tracks %v lack %+v", identity, p.DataTracks, tr)
 }
 
-// Close ends node and every Chromium process it started.
+// Close ends node and every Chromium process it started. Before, the
+// tree's CPU time counts what starting Chromium cost (far more than one
+// clock tick), and no less the second time it is read.
 func TestCloseLeavesNoProcess(t *testing.T) {
 	c := Start(t, Options{})
 	kids := descendants(c.PID())
 	if len(kids) == 0 {
 		t.Skip("no /proc descendants visible: nothing to check")
+	}
+	cpu, err := c.CPUTime()
+	if err != nil || cpu < 50*time.Millisecond {
+		t.Fatalf("CPU time %v, %v", cpu, err)
+	}
+	if again, err := c.CPUTime(); err != nil || again < cpu {
+		t.Fatalf("CPU time %v, then %v (%v)", cpu, again, err)
 	}
 	if err := c.Close(); err != nil {
 		t.Fatal(err)

@@ -3,8 +3,10 @@
 package jsclient
 
 import (
+	"errors"
 	"os"
 	"syscall"
+	"time"
 )
 
 const terminate = os.Interrupt
@@ -17,3 +19,8 @@ type proc struct{ pid int }
 func descendants(int) []proc { return nil }
 
 func killAll([]proc) []int { return nil }
+
+// treeCPU: only Linux's /proc is read.
+func treeCPU(int) (time.Duration, error) {
+	return 0, errors.New("jsclient: CPU time is only read on Linux")
+}

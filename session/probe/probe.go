@@ -16,6 +16,7 @@ import (
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/schema"
 )
 
 // Payload layout, big-endian:
@@ -76,29 +77,11 @@ type Header struct {
 	Sent   time.Time // when the frame was pushed, to the nanosecond
 }
 
-// Encode writes a probe payload of size bytes (at least HeaderLen) into dst,
-// growing it when needed, and returns it.
-func Encode(dst []byte, h Header, size int) []byte {
-	size = max(size, HeaderLen)
-	if cap(dst) < size {
-		dst = make([]byte, size)
-	}
-	dst = dst[:size]
-	putHeader(dst, h)
-	// A recognisable, cheap filler: compressible links would otherwise make
-	// zero-filled frames look faster than real data. byte(i) repeats every
-	// 256 bytes, so one period is written and then copied in doubling
-	// chunks: a 4 MiB frame costs a memcpy, not four million stores.
-	first := min(size, HeaderLen+fillPeriod)
-	for i := HeaderLen; i < first; i++ {
-		dst[i] = byte(i)
-	}
-	for filled := first; filled < size; {
-		// dst[HeaderLen:filled] is whole periods, so it continues at filled.
-		filled += copy(dst[filled:], dst[HeaderLen:filled])
-	}
-	return dst
-}
+// Encode writes a probe payload of size bytes (at least HeaderLen) in the
+// binary layout into dst, growing it when needed, and returns it. The
+// filler is recognisable and cheap: compressible links would otherwise
+// make zero-filled frames look faster than real data.
+func Encode(dst []byte, h Header, size int) []byte { return EncodeFormat(Binary, dst, h, size) }
 
 const fillPeriod = 256
 
@@ -111,10 +94,14 @@ func putHeader(dst []byte, h Header) {
 	binary.BigEndian.PutUint64(dst[12:], uint64(h.Sent.UnixNano()))
 }
 
-// Decode reads a probe payload's header. ok is false when b is not one (a
-// frame of another application, say).
+// Decode reads a probe payload's header, in any Format. ok is false when
+// b is not one (a frame of another application, say).
 func Decode(b []byte) (h Header, ok bool) {
-	if len(b) < HeaderLen || [2]byte(b[:2]) != magic {
+	f, ok := formatOf(b)
+	if !ok {
+		return Header{}, false
+	}
+	if b, ok = rawHeader(f, b); !ok || [2]byte(b[:2]) != magic {
 		return Header{}, false
 	}
 	h.Stream = binary.BigEndian.Uint32(b[2:])
@@ -126,15 +113,8 @@ func Decode(b []byte) (h Header, ok bool) {
 // Intact reports whether a decoded probe payload still carries the filler
 // Encode wrote, byte for byte: a frame reassembled wrongly fails it.
 func Intact(b []byte) bool {
-	if len(b) < HeaderLen {
-		return false
-	}
-	for i := HeaderLen; i < len(b); i++ {
-		if b[i] != byte(i) {
-			return false
-		}
-	}
-	return true
+	f, ok := formatOf(b)
+	return ok && intactFormat(f, b)
 }
 
 // NewStream returns a random, non-zero stream ID.
@@ -174,6 +154,10 @@ type Source struct {
 	wait   WaitFunc // nil: PushWait and Deliver are refused
 	now    func() time.Time
 	stream uint32
+	format Format
+	// formatErr, when set, refuses every frame: the track declares an
+	// encoding the generator cannot write (ErrNoFormat).
+	formatErr error
 
 	mu  sync.Mutex
 	seq uint64
@@ -202,6 +186,17 @@ func (s *Source) WithWait(w WaitFunc) *Source {
 	return s
 }
 
+// WithFormat makes the Source write frames of the track's declared frame
+// encoding (FormatFor), or refuse them when it cannot, and returns it.
+// Call it before the Source is shared.
+func (s *Source) WithFormat(enc schema.FrameEncoding) *Source {
+	s.format, s.formatErr = FormatFor(enc)
+	return s
+}
+
+// Err says why the Source refuses every frame (nil: it does not).
+func (s *Source) Err() error { return s.formatErr }
+
 // Stream is the stream ID every frame of this Source carries.
 func (s *Source) Stream() uint32 { return s.stream }
 
@@ -226,16 +221,19 @@ func (s *Source) PushWait(ctx context.Context, size int) error {
 // taken before push, so a frame that waited for room counts the wait in
 // its latency, as a producer would see it.
 func (s *Source) send(size int, push PushFunc) error {
+	if s.formatErr != nil {
+		return s.formatErr
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.now()
 	var payload []byte
 	h := Header{Stream: s.stream, Seq: s.seq, Sent: t}
-	if size = max(size, HeaderLen); len(s.spare) == size {
+	if size = max(size, MinSizeOf(s.format)); len(s.spare) == size {
 		payload, s.spare = s.spare, nil
-		putHeader(payload, h)
+		writeHeader(s.format, payload, h)
 	} else {
-		payload = Encode(nil, h, size)
+		payload = EncodeFormat(s.format, nil, h, size)
 	}
 	if err := push(payload, uint64(t.UnixMilli())); err != nil {
 		// A refused frame was not taken (PushFunc owns only what it accepts).
@@ -331,6 +329,9 @@ const MaxRate = 100_000
 
 // NewGenerator returns a generator for src at rate frames/s of size bytes.
 func NewGenerator(src *Source, rate float64, size int) (*Generator, error) {
+	if err := src.Err(); err != nil {
+		return nil, err
+	}
 	g := &Generator{src: src}
 	if err := g.SetRate(rate); err != nil {
 		return nil, err

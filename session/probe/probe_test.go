@@ -3,11 +3,17 @@ package probe
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/dttui/dttui/schema"
 )
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
@@ -393,5 +399,66 @@ func TestDeliverStopsWhileWaiting(t *testing.T) {
 	}
 	if _, _, err := NewSource(0, bq.tryPush, nil).Deliver(context.Background(), 1, 64); !errors.Is(err, ErrCannotWait) {
 		t.Fatalf("a source without a wait: %v", err)
+	}
+}
+
+// Every format writes a frame of the size asked for that its own decoder
+// reads as a document, that Decode finds the header in, and that Intact
+// checks byte for byte.
+func TestFormats(t *testing.T) {
+	h := Header{Stream: 0xdeadbeef, Seq: 1<<40 + 7, Sent: time.Unix(1700000000, 123456789)}
+	for _, f := range []Format{Binary, JSON, CBOR, MessagePack} {
+		for _, size := range []int{0, MinSizeOf(f), 100, 1000, 70000} {
+			b := EncodeFormat(f, nil, h, size)
+			if len(b) != max(size, MinSizeOf(f)) {
+				t.Fatalf("%s %d: %d bytes", f, size, len(b))
+			}
+			got, ok := Decode(b)
+			if !ok || got.Stream != h.Stream || got.Seq != h.Seq || !got.Sent.Equal(h.Sent) {
+				t.Fatalf("%s %d: decoded %+v %v", f, size, got, ok)
+			}
+			if !Intact(b) {
+				t.Fatalf("%s %d: not intact", f, size)
+			}
+			var v any
+			var err error
+			switch f {
+			case JSON:
+				err = json.Unmarshal(b, &v)
+			case CBOR:
+				err = cbor.Unmarshal(b, &v)
+			case MessagePack:
+				err = msgpack.Unmarshal(b, &v)
+			}
+			if err != nil {
+				t.Fatalf("%s %d: not a document of its encoding: %v", f, size, err)
+			}
+			if len(b) > MinSizeOf(f)+1 {
+				c := bytes.Clone(b)
+				c[len(c)-len(layouts[f].suffix)-1] ^= 1
+				if Intact(c) {
+					t.Fatalf("%s %d: a changed filler byte passes", f, size)
+				}
+			}
+		}
+	}
+}
+
+// A track declaring an encoding the generator cannot write refuses its
+// frames, and no generator starts on it.
+func TestSourceRefusesWhatItCannotWrite(t *testing.T) {
+	var pushed int
+	src := NewSource(1, func([]byte, uint64) error { pushed++; return nil }, nil).WithFormat(schema.FrameEncoding{WellKnown: schema.FrameProtobuf})
+	if err := src.Push(100); !errors.Is(err, ErrNoFormat) || pushed != 0 {
+		t.Fatalf("push: %v, %d pushed", err, pushed)
+	}
+	if _, err := NewGenerator(src, 10, 100); !errors.Is(err, ErrNoFormat) {
+		t.Fatalf("generator: %v", err)
+	}
+	src = NewSource(1, func(b []byte, _ uint64) error { pushed++; return json.Unmarshal(b, new(any)) }, nil).WithFormat(schema.FrameEncoding{WellKnown: schema.FrameJSON})
+	for range 3 {
+		if err := src.Push(64); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/tracktable"
 	"github.com/dttui/dttui/tui/format"
@@ -155,6 +156,9 @@ func (m *Model) sections(w int) []section {
 		}
 		secs = append(secs, section{lines: format.Flow(w, " · ", items...)})
 	}
+	if o := l.SFU; o != nil {
+		secs = append(secs, section{lines: format.Flow(w, " · ", sfuItems(o, "the loopback")...)})
+	}
 	if len(l.Timeline) > 0 {
 		s := section{kind: kindTimeline, lines: []string{th.Bold.Render("timeline")}}
 		for _, ch := range format.LastN(l.Timeline, maxTimeline) {
@@ -284,4 +288,18 @@ func (m *Model) View() string {
 		lines[i] = ansi.Truncate(l, inner, "…")
 	}
 	return th.Box.Width(max(w-2, 0)).Render(strings.Join(lines, "\n"))
+}
+
+// sfuItems is the SFU's own account of a track (from its logs: the
+// embedded SFU), toward the subscriber named to: what it shed on the way
+// down, and, once the track closed, what it received on the way up.
+func sfuItems(o *report.SFUObserved, to string) []string {
+	items := []string{fmt.Sprintf("the SFU (its log): shed %d packets toward %s", o.Shed, to)}
+	if o.NotReady > 0 {
+		items = append(items, fmt.Sprintf("%d before its channel was open", o.NotReady))
+	}
+	if o.Up != nil {
+		items = append(items, fmt.Sprintf("received %d packets from the publisher, %d lost on the way up", o.Up.Packets, o.Up.PacketsLost))
+	}
+	return items
 }

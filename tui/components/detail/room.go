@@ -91,6 +91,10 @@ func (m *Model) roomSections(w int) []section {
 	// Frames, then packets: what arrived and what did not.
 	frames := []string{fmt.Sprintf("frames received %d", st.FramesCompleted), fmt.Sprintf("lost %d", st.FramesLost),
 		fmt.Sprintf("incomplete %d", st.FramesIncomplete)}
+	if st.FramesCut > 0 {
+		// A subscription that began or ended mid-frame: not loss.
+		frames = append(frames, fmt.Sprintf("cut by a subscription's start or end %d", st.FramesCut))
+	}
 	for reason, n := range st.IncompleteBy {
 		if n > 0 {
 			frames = append(frames, fmt.Sprintf("%s %d", packetizer.IncompleteReason(reason), n))
@@ -102,6 +106,9 @@ func (m *Model) roomSections(w int) []section {
 		fmt.Sprintf("packets %d", st.Packets), format.Bytes(float64(st.Bytes)), fmt.Sprintf("lost %d", st.PacketsLost),
 		fmt.Sprintf("duplicate %d", st.PacketsDuplicate), fmt.Sprintf("reordered %d", st.PacketsReordered),
 		fmt.Sprintf("late %d", st.PacketsLate), fmt.Sprintf("ignored %d", st.PacketsIgnored))})
+	if o := rt.SFU; o != nil {
+		secs = append(secs, section{lines: format.Flow(w, " · ", sfuItems(o, "us")...)})
+	}
 	secs = append(secs, section{lines: format.Flow(w, " · ",
 		fmt.Sprintf("now %s frames/s", format.Count(rt.Rate.ReceivedFPS)), format.Bytes(rt.Rate.ReceivedBPS)+"/s",
 		fmt.Sprintf("%s packets/s", format.Count(rt.Rate.ReceivedPPS)),

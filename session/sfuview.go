@@ -1,0 +1,203 @@
+package session
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/dttui/dttui/report"
+)
+
+// The embedded SFU runs in this process and logs through it (logging.go).
+// Two of its records are its own account of every data track, a second
+// observer of what dttui sends and receives (livekit-server v1.13.5):
+//
+//   - "could not send data track message" (pkg/rtc/datadowntrack.go), one
+//     per packet it did not forward to a subscriber, on the down track's
+//     logger (participant: the subscriber; trackID: the published track).
+//     Its error says why: "data dropped due to high buffered amount" (more
+//     than its target latency queued toward that subscriber: shed), or
+//     "data channel is not available" (the subscriber's channel not open).
+//   - "data track stats" (pkg/rtc/datatrack_stats.go), once a published
+//     track closes: the packets it received from the publisher, the gaps
+//     in their sequence numbers, the frames.
+//
+// A remote SFU's logs are not ours to read: then nothing is known, and the
+// report says nothing rather than zero.
+
+// sfuShedErr is the SFU's error for a packet it shed.
+const sfuShedErr = "data dropped due to high buffered amount"
+
+// maxSFUTracks bounds what the view keeps: the oldest tracks go first.
+const maxSFUTracks = 4096
+
+// sfuTrack is what the SFU logged about one track SID.
+type sfuTrack struct {
+	shed, notReady map[string]uint64 // packets not forwarded, by subscriber identity
+	up             *report.SFUUp
+}
+
+type sfuView struct {
+	mu     sync.Mutex
+	tracks map[string]*sfuTrack
+	order  []string // SIDs, oldest first
+}
+
+// sfuObserved is the process's view: the embedded SFU's logs are
+// process-wide, as the SFU is.
+var sfuObserved = &sfuView{tracks: map[string]*sfuTrack{}}
+
+func (v *sfuView) trackLocked(sid string) *sfuTrack {
+	t := v.tracks[sid]
+	if t == nil {
+		if len(v.order) >= maxSFUTracks {
+			delete(v.tracks, v.order[0])
+			v.order = slices.Delete(v.order, 0, 1)
+		}
+		t = &sfuTrack{shed: map[string]uint64{}, notReady: map[string]uint64{}}
+		v.tracks[sid] = t
+		v.order = append(v.order, sid)
+	}
+	return t
+}
+
+// notForwarded records a packet of sid the SFU did not send to subscriber.
+func (v *sfuView) notForwarded(sid, subscriber string, shed bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t := v.trackLocked(sid)
+	if shed {
+		t.shed[subscriber]++
+	} else {
+		t.notReady[subscriber]++
+	}
+}
+
+func (v *sfuView) closed(sid string, up report.SFUUp) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	u := up
+	v.trackLocked(sid).up = &u
+}
+
+// of sums what the SFU said of the SIDs toward subscriber; ok is false
+// when it said nothing of any of them.
+func (v *sfuView) of(sids []string, subscriber string) (report.SFUObserved, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var o report.SFUObserved
+	found := false
+	for _, sid := range sids {
+		t := v.tracks[sid]
+		if t == nil {
+			continue
+		}
+		found = true
+		o.Shed += t.shed[subscriber]
+		o.NotReady += t.notReady[subscriber]
+		for _, n := range t.shed {
+			o.ShedAll += n
+		}
+		if t.up != nil {
+			if o.Up == nil {
+				o.Up = &report.SFUUp{}
+			}
+			o.Up.Packets += t.up.Packets
+			o.Up.PacketsLost += t.up.PacketsLost
+			o.Up.PacketsOutOfOrder += t.up.PacketsOutOfOrder
+			o.Up.Frames += t.up.Frames
+		}
+	}
+	return o, found
+}
+
+// sfuObserver is a slog.Handler on the livekit logger that reads the two
+// records above into sfuObserved; it writes nothing.
+type sfuObserver struct {
+	view  *sfuView
+	attrs []slog.Attr
+}
+
+func (h sfuObserver) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+func (h sfuObserver) WithGroup(string) slog.Handler                { return h }
+func (h sfuObserver) WithAttrs(as []slog.Attr) slog.Handler {
+	return sfuObserver{view: h.view, attrs: append(slices.Clip(h.attrs), as...)}
+}
+
+func (h sfuObserver) Handle(_ context.Context, r slog.Record) error {
+	switch r.Message {
+	case "could not send data track message", "data track stats":
+	default:
+		return nil
+	}
+	var sid, participant, errText string
+	var up report.SFUUp
+	visit := func(a slog.Attr) bool {
+		v := a.Value.Resolve()
+		switch a.Key {
+		case "trackID":
+			sid = v.String()
+		case "participant":
+			participant = v.String()
+		case "error":
+			if err, ok := v.Any().(error); ok {
+				errText = err.Error()
+			} else {
+				errText = v.String()
+			}
+		case "numPackets":
+			up.Packets = uint64(max(v.Int64(), 0))
+		case "numPacketsLost":
+			up.PacketsLost = uint64(max(v.Int64(), 0))
+		case "numPacketsOutOfOrder":
+			up.PacketsOutOfOrder = uint64(max(v.Int64(), 0))
+		case "numFrames":
+			up.Frames = uint64(max(v.Int64(), 0))
+		}
+		return true
+	}
+	for _, a := range h.attrs {
+		visit(a)
+	}
+	r.Attrs(visit)
+	if sid == "" {
+		return nil
+	}
+	if r.Message == "data track stats" {
+		h.view.closed(sid, up)
+	} else {
+		// The SFU wraps its error with the figures behind the decision.
+		h.view.notForwarded(sid, participant, strings.HasPrefix(errText, sfuShedErr))
+	}
+	return nil
+}
+
+// teeHandler writes each record to both handlers that want it.
+type teeHandler struct{ a, b slog.Handler }
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	if t.a.Enabled(ctx, r.Level) {
+		err = t.a.Handle(ctx, r.Clone())
+	}
+	if t.b.Enabled(ctx, r.Level) {
+		if e := t.b.Handle(ctx, r); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{t.a.WithGroup(name), t.b.WithGroup(name)}
+}

@@ -1,0 +1,40 @@
+package detail
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/tui/common"
+	"github.com/dttui/dttui/tui/components/tracktable"
+	"github.com/dttui/dttui/tui/theme"
+)
+
+// The SFU's own account, when its logs are ours to read, is a line of the
+// pane of both kinds of row; without it the pane says nothing of the SFU.
+func TestSFUAccount(t *testing.T) {
+	ctx := common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }}
+	view := func(r tracktable.Row) string {
+		m := New(ctx)
+		m.Row = &r
+		m.SetSize(140, 40)
+		return m.View()
+	}
+	o := &report.SFUObserved{Shed: 12, NotReady: 3, Up: &report.SFUUp{Packets: 230, PacketsLost: 0}}
+	local := tracktable.Row{L: report.Local{Handle: 1, Name: "a", SIDs: []string{"DTR_a"}, State: outgoing.StatePublished, SFU: o}, HasTrack: true}
+	if v := view(local); !strings.Contains(v, "the SFU (its log): shed 12 packets toward the loopback") ||
+		!strings.Contains(v, "3 before its channel was open") || !strings.Contains(v, "received 230 packets from the publisher, 0 lost on the way up") {
+		t.Fatalf("local row:\n%s", v)
+	}
+	remote := tracktable.Row{R: &report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_r", Name: "r"}}, SFU: &report.SFUObserved{Shed: 5}}}
+	if v := view(remote); !strings.Contains(v, "shed 5 packets toward us") || strings.Contains(v, "on the way up") {
+		t.Fatalf("room row:\n%s", v)
+	}
+	local.L.SFU = nil
+	if v := view(local); strings.Contains(v, "SFU") {
+		t.Fatalf("a row without the SFU's account mentions it:\n%s", v)
+	}
+}
