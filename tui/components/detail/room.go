@@ -216,6 +216,10 @@ func (m *Model) previewSection(r *report.Remote) section {
 	th := m.ctx.Theme
 	lf := r.Stats.LastFrame
 	if lf.At.IsZero() {
+		if r.Stats.FramesCompleted > 0 && r.Stats.DecryptFailuresTotal() > 0 {
+			// Frames came, none opened: "none yet" would read as none came.
+			return section{lines: []string{th.Dim.Render("last frame: none decrypted yet")}}
+		}
 		return section{lines: []string{th.Dim.Render("last frame: none yet")}}
 	}
 	f, hex := m.Preview.render(r)
