@@ -130,6 +130,9 @@ quit() {
   T kill-session -t "$1"
 }
 env="env HOME=$tmp/home XDG_CACHE_HOME=$tmp/home/.cache TERM=xterm-256color COLORTERM=truecolor"
+# A session that outlives the others: the tmux server stays up between
+# runs (one starting as the last one's server exits fails).
+T new-session -d -s hold -x 20 -y 2 "sleep 86400"
 
 # --- the main run: the embedded SFU, room "lab" ---------------------------
 
