@@ -24,7 +24,7 @@ import (
 // fakeBackend is a scripted session. Its report is built as the real one
 // is, by report.Recorder from counters the test advances (advance) in a
 // way that keeps every identity true: pushed = sent + dropped + queued,
-// and received + lost + in grace + data = sent. Publishes wait for an answer the
+// and received + lost + in grace + unfollowed + data = sent. Publishes wait for an answer the
 // test gives (answers), or for Cancel.
 type fakeBackend struct {
 	mu      sync.Mutex
@@ -679,8 +679,9 @@ func checkIdentities(t *testing.T, snap report.Snapshot) {
 		if c.FramesPushed != c.FramesSent+c.FramesDropped+c.FramesQueued || byReason != c.FramesDropped {
 			t.Fatalf("%s: pushed %d != sent %d + dropped %d (by reason %d) + queued %d", l.Name, c.FramesPushed, c.FramesSent, c.FramesDropped, byReason, c.FramesQueued)
 		}
-		if rx := l.Rx; rx != nil && rx.Frames+rx.Lost+rx.InGrace+rx.Data != c.FramesSent {
-			t.Fatalf("%s: received %d + lost %d + in grace %d + data %d != sent %d", l.Name, rx.Frames, rx.Lost, rx.InGrace, rx.Data, c.FramesSent)
+		if rx := l.Rx; rx != nil && rx.Frames+rx.Lost+rx.InGrace+rx.Unfollowed+rx.Data != c.FramesSent {
+			t.Fatalf("%s: received %d + lost %d + in grace %d + unfollowed %d + data %d != sent %d",
+				l.Name, rx.Frames, rx.Lost, rx.InGrace, rx.Unfollowed, rx.Data, c.FramesSent)
 		}
 		var hist uint64
 		for _, s := range l.History {

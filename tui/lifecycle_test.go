@@ -133,6 +133,26 @@ func TestGeneratorStartFailureIsShown(t *testing.T) {
 	}
 }
 
+// --track NAME:0:SIZE publishes without a generator; g then starts one
+// of SIZE bytes, at the default rate (main: at the default size, 1 KiB).
+func TestPublishOnlyTrackKeepsItsSize(t *testing.T) {
+	b := newFakeBackend()
+	c := &clock{t: t0}
+	h := newHarness(t, New(b, Options{Theme: theme.Plain(), Now: c.now, Tick: time.Hour,
+		Autostart: []AutoTrack{{Name: "big", Rate: 0, Size: 256 << 10}}}))
+	b.answers <- publishAnswer{}
+	h.init()
+	h.until("the publish", 5*time.Second, func(m Model) bool { return len(m.tracks) == 1 })
+	if h.m.tracks[1].gen != nil {
+		t.Fatal("a generator runs on a publish-only track")
+	}
+	h.send(press("g"))
+	defer h.send(press("g"))
+	if !strings.Contains(h.m.statusMsg, `generator on "big": 50/s × 256 KiB`) {
+		t.Fatalf("status %q", h.m.statusMsg)
+	}
+}
+
 func TestCtrlCQuitsFromThePrompt(t *testing.T) {
 	b := newFakeBackend()
 	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))

@@ -273,8 +273,12 @@ func (m Model) onPublished(msg publishDoneMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Batch(m.flash(fmt.Sprintf("%s; pushing %s", text, format.Outside(a.Source.Path)), false),
 			m.runSource(tu, a.Source.Path, *a.Source, a.Rate))
 	}
+	if msg.auto != nil && msg.auto.Size > 0 {
+		// Publish only (rate 0) too: g starts the generator at the size asked for.
+		tu.size = max(msg.auto.Size, minSize)
+	}
 	if msg.auto != nil && msg.auto.Rate > 0 {
-		tu.rate, tu.size = msg.auto.Rate, max(msg.auto.Size, minSize)
+		tu.rate = msg.auto.Rate
 		if err := m.startGen(tu); err != nil {
 			m.refresh()
 			return m, m.flash(text+"; "+err.Error(), true)

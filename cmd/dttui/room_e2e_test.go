@@ -17,9 +17,11 @@ import (
 	"github.com/dttui/dttui/internal/jsclient"
 )
 
-// RoomShotEnv, set to a path, makes TestTUIRoomInTmux write the pane, in
-// colour, to it while the JS publisher's track is open in the detail pane
-// (scripts/screenshots.sh turns it into screenshots/room.png).
+// RoomShotEnv, set to a directory, makes TestTUIRoomInTmux write the
+// pane, in colour, there: the room's table (room_table.ansi), the JS
+// publisher's track in the detail pane (room_detail.ansi) and the other
+// passphrase's decrypt failures (room_e2ee_detail.ansi);
+// scripts/screenshots.sh turns them into screenshots/*.png.
 const RoomShotEnv = "DTTUI_ROOM_SHOT"
 
 // roomFrame is what the browser publishes: JSON, the same every frame.
@@ -89,6 +91,15 @@ func TestTUIRoomInTmux(t *testing.T) {
 	// The room is ordered by publisher: browser-js, then drone-7.
 	keys("j")
 	waitFor("the JS track selected", 10*time.Second, func(s string) bool { return rowHas(s, "› pose", "browser-js") })
+	shot := func(name string) {
+		if dir := os.Getenv(RoomShotEnv); dir != "" {
+			time.Sleep(6 * time.Second) // a few seconds of sparkline
+			if err := os.WriteFile(filepath.Join(dir, name+".ansi"), []byte(p.tmux("capture-pane", "-e", "-p", "-t", "e2e")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	shot("room_table")
 	keys("d")
 	s = waitFor("the JSON preview", 20*time.Second, func(s string) bool {
 		return strings.Contains(s, "pose  from browser-js") && strings.Contains(s, "as json") && strings.Contains(s, `"heading": 87.5`) &&
@@ -97,12 +108,7 @@ func TestTUIRoomInTmux(t *testing.T) {
 	if m := regexp.MustCompile(`frames received (\d+)`).FindStringSubmatch(s); m == nil || m[1] == "0" {
 		t.Fatalf("no frames counted:\n%s", s)
 	}
-	if shot := os.Getenv(RoomShotEnv); shot != "" {
-		time.Sleep(6 * time.Second) // a few seconds of sparkline
-		if err := os.WriteFile(shot, []byte(p.tmux("capture-pane", "-e", "-p", "-t", "e2e")), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	shot("room_detail")
 	// S: unsubscribed, and subscribed again.
 	keys("S")
 	waitFor("unsubscribed", 20*time.Second, func(s string) bool { return rowHas(s, "browser-js", "unsubscribed") })
@@ -115,6 +121,7 @@ func TestTUIRoomInTmux(t *testing.T) {
 	waitFor("decrypt failures", 20*time.Second, func(s string) bool {
 		return strings.Contains(s, "cam-meta  from drone-7") && regexp.MustCompile(`decrypt failures [1-9]\d* \(authentication failed`).MatchString(s)
 	})
+	shot("room_e2ee_detail")
 	// The browser leaves: its row stays, unpublished, until x.
 	stopPush()
 	<-pushed

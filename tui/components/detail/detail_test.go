@@ -38,3 +38,24 @@ func TestSFUAccount(t *testing.T) {
 		t.Fatalf("a row without the SFU's account mentions it:\n%s", v)
 	}
 }
+
+// Frames that came and failed to decrypt: the preview says none was
+// decrypted, not that none came (main: "frames received 1206" above
+// "last frame: none yet").
+func TestPreviewOfUndecryptedTrack(t *testing.T) {
+	ctx := common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }}
+	st := incoming.TrackStats{Info: incoming.Info{SID: "DTR_r", Name: "cam"}, FramesCompleted: 1206}
+	st.Encryption = incoming.EncryptionGCM
+	st.DecryptFailures[incoming.DecryptAuthFailed] = 1206
+	m := New(ctx)
+	m.Row = &tracktable.Row{R: &report.Remote{Stats: st}}
+	m.SetSize(140, 40)
+	if v := m.View(); !strings.Contains(v, "last frame: none decrypted yet") {
+		t.Fatalf("pane:\n%s", v)
+	}
+	st.DecryptFailures[incoming.DecryptAuthFailed], st.FramesCompleted = 0, 0
+	m.Row = &tracktable.Row{R: &report.Remote{Stats: st}}
+	if v := m.View(); !strings.Contains(v, "last frame: none yet") {
+		t.Fatalf("pane:\n%s", v)
+	}
+}

@@ -2,6 +2,7 @@ package detail
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -176,6 +177,14 @@ func sizeItems(h *histogram.Histogram) []string {
 	}
 	var q [5]int64
 	h.Quantiles([]float64{0, 0.5, 0.9, 0.99, 1}, q[:])
+	// A quantile is its bucket's midpoint; the mean is exact. Frames all in
+	// one bucket (a generator's fixed size) are best told by the mean, and
+	// no estimate may contradict it: min ≤ mean ≤ max.
+	mean := int64(math.Round(h.Mean()))
+	if q[0] == q[4] {
+		q = [5]int64{mean, mean, mean, mean, mean}
+	}
+	q[0], q[4] = min(q[0], mean), max(q[4], mean)
 	b := func(v int64) string { return "≈" + format.Bytes(float64(v)) }
 	return []string{fmt.Sprintf("frame sizes (%d frames): mean %s", h.Count(), format.Bytes(h.Mean())), "min " + b(q[0]),
 		"p50 " + b(q[1]), "p90 " + b(q[2]), "p99 " + b(q[3]), "max " + b(q[4])}
@@ -207,6 +216,10 @@ func (m *Model) previewSection(r *report.Remote) section {
 	th := m.ctx.Theme
 	lf := r.Stats.LastFrame
 	if lf.At.IsZero() {
+		if r.Stats.FramesCompleted > 0 && r.Stats.DecryptFailuresTotal() > 0 {
+			// Frames came, none opened: "none yet" would read as none came.
+			return section{lines: []string{th.Dim.Render("last frame: none decrypted yet")}}
+		}
 		return section{lines: []string{th.Dim.Render("last frame: none yet")}}
 	}
 	f, hex := m.Preview.render(r)

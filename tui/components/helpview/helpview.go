@@ -252,7 +252,7 @@ func (m *Model) lines() []string {
 		}
 		out = append(out, strings.TrimRight(line.String(), " "))
 	}
-	notes := format.Flow(inner, " · ",
+	notes := flowNotes(inner,
 		fmt.Sprintf("%d frames: b waits for queue room, f pushes at once (the queue drops the rest)", m.Burst),
 		fmt.Sprintf("generator %s/s × %s", format.Count(m.DefaultRate), format.Bytes(float64(m.DefaultSize))),
 		"ctrl+c: quit from anywhere",
@@ -263,10 +263,29 @@ func (m *Model) lines() []string {
 	)
 	out = append(out, "")
 	for _, n := range notes {
-		for _, l := range strings.Split(ansi.Wrap(n, inner, ""), "\n") {
-			out = append(out, th.Dim.Render(l))
-		}
+		out = append(out, th.Dim.Render(n))
 	}
+	return out
+}
+
+// flowNotes is format.Flow, except that a note wider than the line wraps
+// onto lines of its own instead of being cut: the help is there to be
+// read to the end.
+func flowNotes(w int, notes ...string) []string {
+	var out, run []string
+	flush := func() {
+		out = append(out, format.Flow(w, " · ", run...)...)
+		run = nil
+	}
+	for _, n := range notes {
+		if ansi.StringWidth(n) <= w {
+			run = append(run, n)
+			continue
+		}
+		flush()
+		out = append(out, strings.Split(ansi.Wrap(n, w, ""), "\n")...)
+	}
+	flush()
 	return out
 }
 
