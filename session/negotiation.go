@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/livekit/protocol/livekit"
@@ -18,14 +17,11 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// netHooks let tests break the network under a session: our side only,
-// the SFU stays real.
+// netHooks let tests change the network under a session: our side only,
+// the SFU stays real. Zero in production; the wrappers live in the tests.
 type netHooks struct {
-	// cut drops every UDP packet we send or receive while set.
-	cut *atomic.Bool
-	// stall holds every UDP read while set: a receiver that stops reading
-	// for a while (the kernel's buffer keeps what arrives meanwhile).
-	stall *atomic.Bool
+	// wrap wraps the network pion's sockets use (to cut or stall it).
+	wrap func(transport.Net) transport.Net
 	// iceFailedTimeout replaces pion's 25 s before a silent path is failed.
 	iceFailedTimeout time.Duration
 }
@@ -48,7 +44,11 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.A
 		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	}
 	if n, err := stdnet.NewNet(); err == nil {
-		se.SetNet(bigBufferNet{Net: n, cut: hooks.cut, stall: hooks.stall})
+		var nw transport.Net = bigBufferNet{n}
+		if hooks.wrap != nil {
+			nw = hooks.wrap(nw)
+		}
+		se.SetNet(nw)
 	}
 	if hooks.iceFailedTimeout > 0 {
 		se.SetICETimeouts(hooks.iceFailedTimeout/2, hooks.iceFailedTimeout, hooks.iceFailedTimeout/8)
@@ -287,12 +287,8 @@ func (p *peer) pc(target livekit.SignalTarget) *webrtc.PeerConnection {
 // sizes its own socket the same way.
 const udpReadBuffer = 4 << 20
 
-// bigBufferNet is the standard network with larger UDP receive buffers
-// (and, in tests, a switch that cuts it).
-type bigBufferNet struct {
-	transport.Net
-	cut, stall *atomic.Bool
-}
+// bigBufferNet is the standard network with larger UDP receive buffers.
+type bigBufferNet struct{ transport.Net }
 
 func (n bigBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
 	c, err := n.Net.ListenUDP(network, laddr)
@@ -300,9 +296,6 @@ func (n bigBufferNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.U
 		return nil, err
 	}
 	_ = c.SetReadBuffer(udpReadBuffer) // best effort: a smaller buffer still works
-	if n.cut != nil || n.stall != nil {
-		return cuttableConn{c, n.switches()}, nil
-	}
 	// Unwrapped, so pion keeps its allocation-free path for *net.UDPConn.
 	return c, nil
 }
@@ -315,77 +308,7 @@ func (n bigBufferNet) ListenPacket(network, address string) (net.PacketConn, err
 	if rb, ok := c.(interface{ SetReadBuffer(int) error }); ok {
 		_ = rb.SetReadBuffer(udpReadBuffer)
 	}
-	if n.cut != nil || n.stall != nil {
-		return cuttablePacketConn{c, n.switches()}, nil
-	}
 	return c, nil
-}
-
-// netSwitches are the tests' switches on a socket (never nil).
-type netSwitches struct{ cut, stall *atomic.Bool }
-
-func (n bigBufferNet) switches() netSwitches {
-	sw := netSwitches{cut: n.cut, stall: n.stall}
-	if sw.cut == nil {
-		sw.cut = new(atomic.Bool)
-	}
-	if sw.stall == nil {
-		sw.stall = new(atomic.Bool)
-	}
-	return sw
-}
-
-// wait holds a read while stall is set.
-func (sw netSwitches) wait() {
-	for sw.stall.Load() {
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// cuttableConn drops datagrams both ways while cut is set: a network that
-// goes silent without closing anything, as when Wi-Fi drops.
-type cuttableConn struct {
-	transport.UDPConn
-	sw netSwitches
-}
-
-func (c cuttableConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.sw.cut.Load() {
-		return len(b), nil
-	}
-	return c.UDPConn.WriteTo(b, addr)
-}
-
-func (c cuttableConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		c.sw.wait()
-		n, addr, err := c.UDPConn.ReadFrom(b)
-		if err != nil || !c.sw.cut.Load() {
-			return n, addr, err
-		}
-	}
-}
-
-type cuttablePacketConn struct {
-	net.PacketConn
-	sw netSwitches
-}
-
-func (c cuttablePacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.sw.cut.Load() {
-		return len(b), nil
-	}
-	return c.PacketConn.WriteTo(b, addr)
-}
-
-func (c cuttablePacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		c.sw.wait()
-		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || !c.sw.cut.Load() {
-			return n, addr, err
-		}
-	}
 }
 
 // isLoopbackURL says whether the server runs on this machine.

@@ -1,0 +1,105 @@
+package session
+
+import (
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/transport/v4"
+)
+
+// switchedNet wraps a session's network with the tests' switches: cut
+// drops every datagram both ways while set (a network that goes silent
+// without closing anything, as when Wi-Fi drops); stall holds every read
+// while set (a receiver that stops reading; the kernel's buffer keeps
+// what arrives meanwhile). A nil switch is never set.
+func switchedNet(cut, stall *atomic.Bool) func(transport.Net) transport.Net {
+	sw := netSwitches{cut: cut, stall: stall}
+	if sw.cut == nil {
+		sw.cut = new(atomic.Bool)
+	}
+	if sw.stall == nil {
+		sw.stall = new(atomic.Bool)
+	}
+	return func(n transport.Net) transport.Net { return switchedNetwork{n, sw} }
+}
+
+// cutNet is netHooks that cut the network while cut is set.
+func cutNet(cut *atomic.Bool) netHooks { return netHooks{wrap: switchedNet(cut, nil)} }
+
+// stallNet is netHooks that stall every read while stall is set.
+func stallNet(stall *atomic.Bool) netHooks { return netHooks{wrap: switchedNet(nil, stall)} }
+
+type netSwitches struct{ cut, stall *atomic.Bool }
+
+// wait holds a read while stall is set.
+func (sw netSwitches) wait() {
+	for sw.stall.Load() {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+type switchedNetwork struct {
+	transport.Net
+	sw netSwitches
+}
+
+func (n switchedNetwork) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, error) {
+	c, err := n.Net.ListenUDP(network, laddr)
+	if err != nil {
+		return nil, err
+	}
+	return switchedConn{c, n.sw}, nil
+}
+
+func (n switchedNetwork) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return switchedPacketConn{c, n.sw}, nil
+}
+
+type switchedConn struct {
+	transport.UDPConn
+	sw netSwitches
+}
+
+func (c switchedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.sw.cut.Load() {
+		return len(b), nil
+	}
+	return c.UDPConn.WriteTo(b, addr)
+}
+
+func (c switchedConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		c.sw.wait()
+		n, addr, err := c.UDPConn.ReadFrom(b)
+		if err != nil || !c.sw.cut.Load() {
+			return n, addr, err
+		}
+	}
+}
+
+type switchedPacketConn struct {
+	net.PacketConn
+	sw netSwitches
+}
+
+func (c switchedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.sw.cut.Load() {
+		return len(b), nil
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+func (c switchedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	for {
+		c.sw.wait()
+		n, addr, err := c.PacketConn.ReadFrom(b)
+		if err != nil || !c.sw.cut.Load() {
+			return n, addr, err
+		}
+	}
+}
