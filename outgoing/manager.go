@@ -81,8 +81,12 @@ type Options struct {
 	// between the track's frames (see pacer.go). Zero takes
 	// DefaultPaceShare; a negative share turns pacing off.
 	PaceShare float64
-	E2EE      *E2EEKey // nil: publishing with E2EE fails clearly
-	Now       func() time.Time
+	// PaceRate (bytes/s) is the rate a multi-packet frame's packets go out
+	// at most, as far as the track's own rate allows (see pacer.go). Zero
+	// takes DefaultPaceRate; negative turns this bound off.
+	PaceRate int
+	E2EE     *E2EEKey // nil: publishing with E2EE fails clearly
+	Now      func() time.Time
 	// After makes the publish timeout's timer and pacing's waits; tests
 	// inject their own.
 	After  func(time.Duration) <-chan time.Time
@@ -229,6 +233,9 @@ func NewManager(t Transport, opts Options) *Manager {
 	}
 	if opts.PaceShare == 0 {
 		opts.PaceShare = DefaultPaceShare
+	}
+	if opts.PaceRate == 0 {
+		opts.PaceRate = DefaultPaceRate
 	}
 	if opts.MTU <= 0 {
 		opts.MTU = packetizer.MTU

@@ -391,7 +391,7 @@ func (t *LocalTrack) run() {
 	if t.e2ee && t.m.opts.E2EE != nil {
 		seal = newSealer(t.m.opts.E2EE, t.m.opts.Now)
 	}
-	pace := pacer{share: t.m.opts.PaceShare}
+	pace := pacer{share: t.m.opts.PaceShare, rate: t.m.opts.PaceRate}
 	for {
 		select {
 		case <-t.stopCh:
@@ -483,7 +483,7 @@ func (t *LocalTrack) send(pk *packetizer.Packetizer, seal *sealer, pace *pacer, 
 	if len(fr.Payload) > t.m.opts.MTU-packetizer.BaseHeaderLen {
 		count, _ = packetizer.PacketCount(len(fr.Payload), fr.Extensions, t.m.opts.MTU)
 		start = t.m.opts.Now()
-		spread = pace.begin(start, count, len(t.queue) > 0)
+		spread = pace.begin(start, count, len(fr.Payload), len(t.queue) > 0)
 	}
 	var packets, bytes uint64
 	err := pk.Packetize(fr, func(pkt []byte) error {

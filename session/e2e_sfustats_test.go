@@ -43,6 +43,26 @@ func parseSFUTrackStats(line string) (name string, st sfuTrackStats, ok bool) {
 	return fields.Name, fields.sfuTrackStats, true
 }
 
+// parseSFUNotSent reads a released livekit-server's "could not send data
+// track message" line (one packet not forwarded): the track, the
+// subscriber, and whether it was shed (sfuShedErr) rather than not ready.
+func parseSFUNotSent(line string) (sid, subscriber string, shed, ok bool) {
+	const msg = "\tcould not send data track message\t"
+	i := strings.Index(line, msg)
+	if i < 0 {
+		return "", "", false, false
+	}
+	var fields struct {
+		TrackID     string `json:"trackID"`
+		Participant string `json:"participant"`
+		Error       string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(line[i+len(msg):]), &fields); err != nil {
+		return "", "", false, false
+	}
+	return fields.TrackID, fields.Participant, strings.HasPrefix(fields.Error, sfuShedErr), true
+}
+
 // sfuStatsTap collects an SFU's per-track summaries by track name. From
 // the embedded SFU's logs, the name comes with the track's logger
 // (WithAttrs), the figures with the record.
@@ -166,5 +186,24 @@ func TestParseSFUTrackStats(t *testing.T) {
 	}
 	if _, _, ok := parseSFUTrackStats("2026-11-30T08:46:04.365Z\tINFO\tlivekit\trtc/datatrack.go:80\tcreated data track\t{}"); ok {
 		t.Fatal("parsed a line that is not the stats")
+	}
+}
+
+func TestParseSFUNotSent(t *testing.T) {
+	// A line of the released livekit-server v1.13.5's log.
+	line := "2026-11-30T11:49:10.481Z\tWARN\tlivekit\trtc/datadowntrack.go:127\tcould not send data track message\t" +
+		`{"room": "dttui-0c8875", "roomID": "RM_frB2s657md2U", "participant": "dttui-6ea69e-loopback", "participantID": "PA_vGf5dH7zJvVe", ` +
+		`"remote": false, "trackID": "DTR_AHPXp3t8wAWC", "name": "a", "handle": 68, "error": "data dropped due to high buffered amount: ` +
+		`bitrate 853925, buffered amount 11528, target latency limit 10674, min buffered amount 8192"}`
+	sid, who, shed, ok := parseSFUNotSent(line)
+	if !ok || sid != "DTR_AHPXp3t8wAWC" || who != "dttui-6ea69e-loopback" || !shed {
+		t.Fatalf("parse = %q %q %v %v", sid, who, shed, ok)
+	}
+	notReady := strings.Replace(line, `data dropped due to high buffered amount: bitrate 853925, buffered amount 11528, target latency limit 10674, min buffered amount 8192`, "data channel is not available", 1)
+	if _, _, shed, ok := parseSFUNotSent(notReady); !ok || shed {
+		t.Fatalf("not ready: shed %v ok %v", shed, ok)
+	}
+	if _, _, _, ok := parseSFUNotSent("2026-11-30T08:46:04.365Z\tINFO\tlivekit\trtc/datatrack_stats.go:99\tdata track stats\t{}"); ok {
+		t.Fatal("parsed a line that is not about a packet not sent")
 	}
 }

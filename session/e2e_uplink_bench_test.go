@@ -3,6 +3,9 @@ package session
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +51,10 @@ var uplinkCases = []struct {
 //	x-js-sfu          dttui-sfu-fps / js-sfu-fps
 //	x-js-jssub        dttui-jssub-fps / js-jssub-fps
 //	dttui-lb-loss-%   dttui's frames its loopback subscriber never got
+//	dttui-lb-lost-pkts  packets of them its reassembly counted lost
+//	dttui-lb-shed-pkts  packets the SFU shed toward the loopback (its
+//	                  target latency): where the two agree, the SFU
+//	                  dropped what the loopback missed
 //	dttui-lb-p50-ms, dttui-lb-p99-ms   push-to-reassembly latency there
 //
 // livekit-client drops frames of more than 128 packets (2 044 928 bytes
@@ -164,6 +171,8 @@ func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int) {
 	b.ReportMetric(float64(dtUp.Frames)/float64(max(1, jsUp.Frames)), "x-js-sfu")
 	b.ReportMetric(float64(dtSub.Frames)/float64(max(1, jsSubC.Frames)), "x-js-jssub")
 	b.ReportMetric(100*float64(st.FramesSent-min(st.FramesSent, lb.Frames))/float64(max(1, st.FramesSent)), "dttui-lb-loss-%")
+	b.ReportMetric(float64(lbLostPackets(s, tr)), "dttui-lb-lost-pkts")
+	b.ReportMetric(float64(shedTowardLoopback(b, s, tr, srv)), "dttui-lb-shed-pkts")
 	b.ReportMetric(float64(lat.P50.Microseconds())/1000, "dttui-lb-p50-ms")
 	b.ReportMetric(float64(lat.P99.Microseconds())/1000, "dttui-lb-p99-ms")
 	// dttui's own count and the SFU's must agree: what left is what arrived.
@@ -237,4 +246,40 @@ func settleJS(ctx context.Context, b *testing.B, c *jsclient.Client, names []str
 		time.Sleep(100 * time.Millisecond)
 	}
 	return last
+}
+
+// lbLostPackets is what the loopback's reassembly counted lost of tr's
+// packets, over its SIDs.
+func lbLostPackets(s *Session, tr *Track) uint64 {
+	var n uint64
+	for _, sid := range row(s, tr).SIDs {
+		if t, ok := s.loop.sub.mgr.Track(sid); ok {
+			n += t.Stats().PacketsLost
+		}
+	}
+	return n
+}
+
+// shedTowardLoopback is how many of tr's packets the SFU shed toward the
+// loopback subscriber: the embedded SFU's from the session's own view of
+// its logs, the released server's from its log file.
+func shedTowardLoopback(b *testing.B, s *Session, tr *Track, srv *testsfu.Server) uint64 {
+	r := row(s, tr)
+	if srv.Kind() != testsfu.Released {
+		if r.SFU == nil {
+			return 0
+		}
+		return r.SFU.Shed
+	}
+	data, err := os.ReadFile(srv.LogPath())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n uint64
+	for _, line := range strings.Split(string(data), "\n") {
+		if sid, who, shed, ok := parseSFUNotSent(line); ok && shed && who == s.loopIdentity && slices.Contains(r.SIDs, sid) {
+			n++
+		}
+	}
+	return n
 }
