@@ -717,7 +717,25 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, m Model) *harness {
-	return &harness{t: t, m: m, late: make(chan tea.Msg, 64)}
+	h := &harness{t: t, m: m, late: make(chan tea.Msg, 64)}
+	// As Run does once the program has ended: whatever the model still
+	// holds (pushers, pending publishes, tracks) is closed, and must close
+	// in time; the package's leak check then finds none of its goroutines.
+	t.Cleanup(func() {
+		if c := h.m.closer; h.m.unclean != "" && c != nil {
+			// The test quit without waiting for the close: it must still end.
+			select {
+			case <-c.done:
+			case <-time.After(5 * time.Second):
+				t.Error("the close never ended")
+			}
+			return
+		}
+		if why := h.m.shutdown(); why != "" {
+			t.Errorf("shutdown: %s", why)
+		}
+	})
+	return h
 }
 
 func (h *harness) send(msg tea.Msg) {

@@ -1,0 +1,11 @@
+package outgoing
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// Every goroutine a test starts, through the package's code, has ended
+// when the tests end: each has an owner that stops it.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
