@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -17,8 +18,9 @@ import (
 )
 
 // runHeadless connects, runs headless.Run and turns how it ended into an
-// exit status with, when it is not 0, one line on stderr saying why.
-func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, stderr io.Writer) int {
+// exit status with, when it is not 0, one line on stderr saying why. With
+// --report, reportFile is the report's file, opened before the run.
+func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, stderr io.Writer, reportFile *os.File) int {
 	stdout := std.out
 	start := time.Now()
 	s, err := session.Connect(ctx, cfg)
@@ -47,8 +49,8 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 	if why != "" {
 		fmt.Fprintln(stderr, "dttui:", why)
 	}
-	if o.Report != "" {
-		if err := writeReport(o, cfg, res, start, time.Now()); err != nil {
+	if reportFile != nil {
+		if err := writeReport(reportFile, o, cfg, res, start, time.Now()); err != nil {
 			fmt.Fprintln(stderr, "dttui:", err)
 			return max(code, exitFailure)
 		}

@@ -89,6 +89,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		return exitUsage
 	}
 	defer logs.Close()
+	// The report is written at the end, but opened now: a path that cannot
+	// be written must fail before the run, not lose it afterwards.
+	var reportFile *os.File
+	if o.Report != "" {
+		if reportFile, err = os.Create(o.Report); err != nil {
+			fmt.Fprintln(stderr, "dttui: --report:", err)
+			return exitUsage
+		}
+		defer reportFile.Close()
+	}
 	if o.URL == "" && (o.APIKey == "" || o.APISecret == "") {
 		// The embedded SFU's keys are made here, not by it, so the secret
 		// is known to the redacting logger before the server can log it.
@@ -148,7 +158,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		return runLoad(ctx, o, cfg, std, stderr)
 	}
 	if o.Headless {
-		return runHeadless(ctx, o, cfg, std, stderr)
+		return runHeadless(ctx, o, cfg, std, stderr, reportFile)
 	}
 	envPath := ""
 	if env != nil {

@@ -19,6 +19,24 @@ import (
 	"github.com/dttui/dttui/report/series"
 )
 
+// A --report path that cannot be written fails before the run, as a bad
+// command line, rather than after it, losing the run's report.
+func TestReportPathFailsBeforeTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("would start the embedded SFU if the path were not checked first")
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	path := filepath.Join(t.TempDir(), "missing", "run.html")
+	var out bytes.Buffer
+	var errOut lockedBuffer
+	code := run(context.Background(), []string{"--headless", "--local-port", "0", "--duration", "3s", "--track", "a:10",
+		"--report", path}, env(nil), stdio{out: &out, err: &errOut})
+	lines := strings.Split(strings.TrimSuffix(errOut.String(), "\n"), "\n")
+	if code != exitUsage || out.Len() != 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], "dttui: --report: ") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errOut.String())
+	}
+}
+
 // A recorded headless run against the embedded SFU writes its HTML report
 // (--report): for each track the JSON's final line names, a section with
 // a chart per panel, naming every series, and the per-second figures they
