@@ -136,7 +136,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	if err := readSecrets(&o, given, getenv); err != nil {
 		return o, err
 	}
-	for _, c := range []struct{ flag, v string }{{"room", o.Room}, {"identity", o.Identity}} {
+	// The API key is shown too (the embedded SFU's banner, the log pane).
+	for _, c := range []struct{ flag, v string }{{"room", o.Room}, {"identity", o.Identity},
+		{"api-key (or LIVEKIT_API_KEY, " + envLocalAPIKey + ")", o.APIKey}} {
 		if c.v != "" {
 			if err := textsafe.CheckName(c.v, 0); err != nil {
 				return o, usagef("--%s: %v", c.flag, err)

@@ -99,6 +99,8 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 		{[]string{"--api-secret", "short"}, nil, "at least 32 characters"},
 		{nil, map[string]string{envLocalAPISecret: "short"}, "at least 32 characters"},
 		{[]string{"--room", "a\nb"}, nil, `--room: name contains a control character: \n`},
+		{[]string{"--api-key", "k\x1b[2J"}, nil, `--api-key (or LIVEKIT_API_KEY, DTTUI_LOCAL_API_KEY): name contains a control character: \x1b`},
+		{nil, map[string]string{"LIVEKIT_URL": "ws://x", "LIVEKIT_API_KEY": "k\u009b", "LIVEKIT_API_SECRET": "s"}, `LIVEKIT_API_KEY, DTTUI_LOCAL_API_KEY): name contains a control character`},
 		{[]string{"--duration", "1s"}, nil, "--headless"},
 		{[]string{"--headless", "--duration", "-1s"}, nil, "must be positive"},
 		{[]string{"--e2ee-passphrase", "a", "--e2ee-passphrase-file", "f"}, nil, "give one"},
