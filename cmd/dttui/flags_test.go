@@ -107,7 +107,10 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 		{[]string{"--e2ee-passphrase", ""}, nil, "--e2ee-passphrase is empty"},
 		{[]string{"--e2ee-passphrase-file", "/nonexistent/pass"}, nil, "no such file"},
 		{[]string{"stray"}, nil, "unexpected argument"},
-		{[]string{"--nope"}, nil, "flag provided but not defined"},
+		{[]string{"--nope"}, nil, "unknown flag --nope"},
+		{[]string{"-nope=1"}, nil, "unknown flag --nope"},
+		{[]string{"--track", "a", "--track"}, nil, "--track needs a value: name[:rate[:size]]"},
+		{[]string{"--loopback=maybe"}, nil, "--loopback=maybe: want true or false"},
 	} {
 		_, err := parseFlags(tc.args, env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
