@@ -179,17 +179,9 @@ func TestExitFlushTimeoutIsCounted(t *testing.T) {
 // real line always has, and none a line cannot have (keys left out when
 // empty may appear in either).
 func TestReadmeExampleMatchesARealLine(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("no JSON example in the README")
-	}
-	example := strings.ReplaceAll(string(m[1]), "…", "")
+	_, example := readmeExample(t)
 	var ex map[string]any
-	if err := json.Unmarshal([]byte(example), &ex); err != nil {
+	if err := json.Unmarshal(example, &ex); err != nil {
 		t.Fatalf("README example is not JSON: %v\n%s", err, example)
 	}
 	s := connect(t, true)
@@ -230,6 +222,72 @@ func TestReadmeExampleMatchesARealLine(t *testing.T) {
 			t.Errorf("the README example has %q, which no line has", k)
 		}
 	}
+}
+
+// The README's JSON example is a line its command could have printed: its
+// counters add up, and its rates are those of the --track the command
+// above it asks for.
+func TestReadmeExampleAddsUp(t *testing.T) {
+	before, example := readmeExample(t)
+	// The last shell block before the example is its command.
+	cmds := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllSubmatch(before, -1)
+	if cmds == nil {
+		t.Fatal("no command before the README's JSON example")
+	}
+	r := regexp.MustCompile(`--track \w+:(\d+)`).FindSubmatch(cmds[len(cmds)-1][1])
+	if r == nil {
+		t.Fatalf("no --track name:rate in %q", cmds[len(cmds)-1][1])
+	}
+	var rate float64
+	if _, err := fmt.Sscan(string(r[1]), &rate); err != nil {
+		t.Fatal(err)
+	}
+	var ex struct {
+		Elapsed float64 `json:"elapsed_s"`
+		Tracks  []struct {
+			FPS                           float64
+			Pushed, Sent, Queued, Dropped uint64
+			DroppedBy                     map[string]uint64 `json:"dropped_by"`
+			Rx                            struct {
+				FPS                      float64
+				Frames, Lost, Unfollowed uint64
+				InGrace                  uint64 `json:"in_grace"`
+			}
+		}
+	}
+	if err := json.Unmarshal(example, &ex); err != nil || len(ex.Tracks) != 1 {
+		t.Fatalf("README example: %v %+v", err, ex)
+	}
+	tr := ex.Tracks[0]
+	var by uint64
+	for _, n := range tr.DroppedBy {
+		by += n
+	}
+	if tr.Pushed != tr.Sent+tr.Dropped+tr.Queued || by != tr.Dropped || tr.Rx.Frames+tr.Rx.Lost+tr.Rx.InGrace+tr.Rx.Unfollowed != tr.Sent {
+		t.Errorf("the README example's counters do not add up: %+v", tr)
+	}
+	// The generator starts once connected: a little under rate × elapsed.
+	if want := rate * ex.Elapsed; float64(tr.Pushed) > want*1.02 || float64(tr.Pushed) < want*0.8 {
+		t.Errorf("the README example pushed %d frames in %.2f s; its command's %g frames/s would push about %.0f", tr.Pushed, ex.Elapsed, rate, want)
+	}
+	if math.Abs(tr.FPS-rate) > rate/10 || math.Abs(tr.Rx.FPS-rate) > rate/10 {
+		t.Errorf("the README example sends %g and receives %g frames/s; its command asks for %g", tr.FPS, tr.Rx.FPS, rate)
+	}
+}
+
+// readmeExample returns the README's JSON example of a headless line (its
+// "…" elisions removed) and the README before it.
+func readmeExample(t *testing.T) (before, example []byte) {
+	t.Helper()
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatchIndex(readme)
+	if m == nil {
+		t.Fatal("no JSON example in the README")
+	}
+	return readme[:m[0]], bytes.ReplaceAll(readme[m[2]:m[3]], []byte("…"), nil)
 }
 
 // omitempty lists the key paths of t's JSON fields tagged omitempty.

@@ -195,20 +195,16 @@ func histogramMetric(d *prometheus.Desc, h *histogram.Histogram, labels []string
 	return prometheus.MustNewConstHistogram(d, h.Count(), sum, buckets, labels...)
 }
 
-// Serve serves the collector's metrics at /metrics on addr until ctx
-// ends; it returns once the listener is up (or why it is not), and the
-// server stops with ctx. done is closed when it has stopped.
-func Serve(ctx context.Context, addr string, c *Collector) (bound string, done <-chan struct{}, err error) {
+// Serve serves the collector's metrics at /metrics on ln until ctx ends,
+// then closes ln. The caller binds ln, so a bad or busy address is found
+// before anything else starts. done is closed when the server has stopped.
+func Serve(ctx context.Context, ln net.Listener, c *Collector) (done <-chan struct{}, err error) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(c); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, err
-	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	stopped := make(chan struct{})
 	go func() {
@@ -223,5 +219,5 @@ func Serve(ctx context.Context, addr string, c *Collector) (bound string, done <
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	return ln.Addr().String(), stopped, nil
+	return stopped, nil
 }

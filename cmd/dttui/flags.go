@@ -105,6 +105,42 @@ func usagef(format string, args ...any) error {
 	return usageError{textsafe.Line(fmt.Sprintf(format, args...))}
 }
 
+// checkFlagNames walks args as the flag package will and reports, in the
+// --flag spelling --help uses, what it would report as "-flag": a flag
+// dttui does not have, a flag without its value, a boolean that is not
+// true or false. Anything else is left to Parse.
+func checkFlagNames(set *flag.FlagSet, args []string) error {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if len(a) < 2 || a[0] != '-' || a == "--" {
+			return nil // flags end here
+		}
+		name := strings.TrimPrefix(a[1:], "-")
+		name, value, hasValue := strings.Cut(name, "=")
+		if name == "" || name[0] == '-' || name == "h" || name == "help" {
+			return nil
+		}
+		f := set.Lookup(name)
+		if f == nil {
+			return usagef("unknown flag --%s", name)
+		}
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			if _, err := strconv.ParseBool(value); hasValue && err != nil {
+				return usagef("--%s=%s: want true or false", name, value)
+			}
+			continue
+		}
+		if !hasValue {
+			if i+1 == len(args) {
+				want, _ := flag.UnquoteUsage(f)
+				return usagef("--%s needs a value: %s", name, want)
+			}
+			i++
+		}
+	}
+	return nil
+}
+
 // parseFlags reads args and, like the LiveKit CLI, LIVEKIT_URL,
 // LIVEKIT_API_KEY, LIVEKIT_API_SECRET and LIVEKIT_TOKEN from the
 // environment when the flag is not given; DTTUI_E2EE_PASSPHRASE and, for
@@ -114,6 +150,9 @@ func usagef(format string, args ...any) error {
 func parseFlags(args []string, getenv func(string) string) (options, error) {
 	var o options
 	fs := newFlagSet(&o)
+	if err := checkFlagNames(fs.set, args); err != nil {
+		return o, err
+	}
 	if err := fs.set.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -136,7 +175,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	if err := readSecrets(&o, given, getenv); err != nil {
 		return o, err
 	}
-	for _, c := range []struct{ flag, v string }{{"room", o.Room}, {"identity", o.Identity}} {
+	// The API key is shown too (the embedded SFU's banner, the log pane).
+	for _, c := range []struct{ flag, v string }{{"room", o.Room}, {"identity", o.Identity},
+		{"api-key (or LIVEKIT_API_KEY, " + envLocalAPIKey + ")", o.APIKey}} {
 		if c.v != "" {
 			if err := textsafe.CheckName(c.v, 0); err != nil {
 				return o, usagef("--%s: %v", c.flag, err)

@@ -99,13 +99,18 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 		{[]string{"--api-secret", "short"}, nil, "at least 32 characters"},
 		{nil, map[string]string{envLocalAPISecret: "short"}, "at least 32 characters"},
 		{[]string{"--room", "a\nb"}, nil, `--room: name contains a control character: \n`},
+		{[]string{"--api-key", "k\x1b[2J"}, nil, `--api-key (or LIVEKIT_API_KEY, DTTUI_LOCAL_API_KEY): name contains a control character: \x1b`},
+		{nil, map[string]string{"LIVEKIT_URL": "ws://x", "LIVEKIT_API_KEY": "k\u009b", "LIVEKIT_API_SECRET": "s"}, `LIVEKIT_API_KEY, DTTUI_LOCAL_API_KEY): name contains a control character`},
 		{[]string{"--duration", "1s"}, nil, "--headless"},
 		{[]string{"--headless", "--duration", "-1s"}, nil, "must be positive"},
 		{[]string{"--e2ee-passphrase", "a", "--e2ee-passphrase-file", "f"}, nil, "give one"},
 		{[]string{"--e2ee-passphrase", ""}, nil, "--e2ee-passphrase is empty"},
 		{[]string{"--e2ee-passphrase-file", "/nonexistent/pass"}, nil, "no such file"},
 		{[]string{"stray"}, nil, "unexpected argument"},
-		{[]string{"--nope"}, nil, "flag provided but not defined"},
+		{[]string{"--nope"}, nil, "unknown flag --nope"},
+		{[]string{"-nope=1"}, nil, "unknown flag --nope"},
+		{[]string{"--track", "a", "--track"}, nil, "--track needs a value: name[:rate[:size]]"},
+		{[]string{"--loopback=maybe"}, nil, "--loopback=maybe: want true or false"},
 	} {
 		_, err := parseFlags(tc.args, env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -18,7 +18,7 @@ import (
 
 // runHeadless connects, runs headless.Run and turns how it ended into an
 // exit status with, when it is not 0, one line on stderr saying why.
-func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, stderr io.Writer) int {
+func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, stderr io.Writer, out outputs) int {
 	stdout := std.out
 	start := time.Now()
 	s, err := session.Connect(ctx, cfg)
@@ -31,10 +31,12 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 		return exitFailure
 	}
 	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
-	if err := serveMetrics(ctx, o, s, log, stderr); err != nil {
-		_ = s.Close()
-		fmt.Fprintln(stderr, "dttui:", err)
-		return exitUsage
+	if out.metrics != nil {
+		if err := serveMetrics(ctx, o, out.metrics, func() *session.Session { return s }, log, stderr); err != nil {
+			_ = s.Close()
+			fmt.Fprintln(stderr, "dttui:", err)
+			return exitFailure
+		}
 	}
 	var tracks []headless.Track
 	for _, t := range o.Tracks {
@@ -47,8 +49,8 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 	if why != "" {
 		fmt.Fprintln(stderr, "dttui:", why)
 	}
-	if o.Report != "" {
-		if err := writeReport(o, cfg, res, start, time.Now()); err != nil {
+	if out.report != nil {
+		if err := writeReport(out.report, o, cfg, res, start, time.Now()); err != nil {
 			fmt.Fprintln(stderr, "dttui:", err)
 			return max(code, exitFailure)
 		}

@@ -110,7 +110,11 @@ func loadExitStatus(sum load.Summary, err error, stderr io.Writer) int {
 		return exitFailure
 	}
 	if n := len(sum.Problems()); n > 0 {
-		fmt.Fprintf(stderr, "dttui: %d problems (above)\n", n)
+		noun := "problems"
+		if n == 1 {
+			noun = "problem"
+		}
+		fmt.Fprintf(stderr, "dttui: %d %s (above)\n", n, noun)
 		return exitTracks
 	}
 	return exitOK

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/dttui/dttui/load"
@@ -102,5 +103,32 @@ func TestLoadModeAndSummary(t *testing.T) {
 	bad.Reset()
 	if code := run(context.Background(), []string{"summary", f1}, env(nil), stdio{out: &bad, err: &bad}); code != exitUsage || !strings.Contains(bad.String(), "no load-mode summary") {
 		t.Errorf("a headless file: exit %d: %s", code, bad.String())
+	}
+}
+
+// The exit status of a load run and its one line on stderr: nobody
+// connected is 1, a participant or track that did not make it is 3 (its
+// count said in words), a closed stdout is a stop, not a failure.
+func TestLoadExitStatus(t *testing.T) {
+	up := load.ParticipantState{Identity: "p0", Connected: true, State: "connected"}
+	down := load.ParticipantState{Identity: "p1", Error: "refused"}
+	ok := load.TrackSummary{Participant: "p0", Track: "a", Published: true}
+	for _, tc := range []struct {
+		sum  load.Summary
+		err  error
+		code int
+		line string
+	}{
+		{load.Summary{Participants: []load.ParticipantState{up}, Tracks: []load.TrackSummary{ok}}, nil, exitOK, ""},
+		{load.Summary{Participants: []load.ParticipantState{up}}, syscall.EPIPE, exitOK, ""},
+		{load.Summary{Participants: []load.ParticipantState{down}}, nil, exitFailure, "dttui: no participant could connect\n"},
+		{load.Summary{Participants: []load.ParticipantState{up, down}, Tracks: []load.TrackSummary{ok}}, nil, exitTracks, "dttui: 1 problem (above)\n"},
+		{load.Summary{Participants: []load.ParticipantState{up, down}, Tracks: []load.TrackSummary{{Participant: "p0", Track: "b", Error: "timeout"}}},
+			nil, exitTracks, "dttui: 2 problems (above)\n"},
+	} {
+		var errOut bytes.Buffer
+		if code := loadExitStatus(tc.sum, tc.err, &errOut); code != tc.code || errOut.String() != tc.line {
+			t.Errorf("problems %q, err %v: exit %d, stderr %q; want %d, %q", tc.sum.Problems(), tc.err, code, errOut.String(), tc.code, tc.line)
+		}
 	}
 }

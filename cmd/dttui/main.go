@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -89,6 +90,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		return exitUsage
 	}
 	defer logs.Close()
+	// The report is written at the end and the metrics served once
+	// connected, but both are opened now: a path that cannot be written or
+	// an address that cannot be bound fails before the run, not during or
+	// after it.
+	var out outputs
+	if o.Report != "" {
+		if out.report, err = os.Create(o.Report); err != nil {
+			fmt.Fprintln(stderr, "dttui: --report:", err)
+			return exitUsage
+		}
+		defer out.report.Close()
+	}
+	if o.MetricsAddr != "" {
+		if out.metrics, err = net.Listen("tcp", o.MetricsAddr); err != nil {
+			fmt.Fprintf(stderr, "dttui: --metrics-addr %s: %v\n", o.MetricsAddr, err)
+			return exitUsage
+		}
+		defer out.metrics.Close()
+	}
 	if o.URL == "" && (o.APIKey == "" || o.APISecret == "") {
 		// The embedded SFU's keys are made here, not by it, so the secret
 		// is known to the redacting logger before the server can log it.
@@ -148,25 +168,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		return runLoad(ctx, o, cfg, std, stderr)
 	}
 	if o.Headless {
-		return runHeadless(ctx, o, cfg, std, stderr)
+		return runHeadless(ctx, o, cfg, std, stderr, out)
 	}
 	envPath := ""
 	if env != nil {
 		envPath = env.Path
 	}
-	return runTUI(ctx, o, cfg, local, envPath, logs, stderr)
+	return runTUI(ctx, o, cfg, local, envPath, logs, stderr, out.metrics)
 }
 
-// serveMetrics serves s's report at --metrics-addr until ctx ends.
-func serveMetrics(ctx context.Context, o options, s *session.Session, log *slog.Logger, stderr io.Writer) error {
-	if o.MetricsAddr == "" {
-		return nil
+// outputs are what a run writes to besides stdout and stderr, opened
+// before it starts.
+type outputs struct {
+	report  *os.File     // --report
+	metrics net.Listener // --metrics-addr
+}
+
+// serveMetrics serves, on ln until ctx ends, the report of the session
+// current returns (before there is one, an empty report).
+func serveMetrics(ctx context.Context, o options, ln net.Listener, current func() *session.Session, log *slog.Logger, stderr io.Writer) error {
+	src := func() report.Snapshot {
+		if s := current(); s != nil {
+			return s.Report(nil)
+		}
+		return report.Snapshot{}
 	}
-	addr, _, err := metrics.Serve(ctx, o.MetricsAddr, metrics.NewCollector(func() report.Snapshot { return s.Report(nil) }, s.Manager().QueuedBytes))
-	if err != nil {
+	queued := func() int64 {
+		if s := current(); s != nil {
+			return s.Manager().QueuedBytes()
+		}
+		return 0
+	}
+	if _, err := metrics.Serve(ctx, ln, metrics.NewCollector(src, queued)); err != nil {
 		return fmt.Errorf("--metrics-addr %s: %w", o.MetricsAddr, err)
 	}
-	say(o, log, stderr, "Prometheus metrics at http://"+addr+"/metrics")
+	say(o, log, stderr, "Prometheus metrics at http://"+ln.Addr().String()+"/metrics")
 	return nil
 }
 

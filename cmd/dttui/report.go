@@ -12,8 +12,9 @@ import (
 )
 
 // writeReport writes the HTML report of a headless run (--report): its
-// settings, without secrets, and the final report with its history.
-func writeReport(o options, cfg session.Config, res headless.Result, started, ended time.Time) error {
+// settings, without secrets, and the final report with its history, to f
+// (opened, and closed, by the caller).
+func writeReport(f *os.File, o options, cfg session.Config, res headless.Result, started, ended time.Time) error {
 	conn := res.Final.Connection
 	server := session.RedactURL(cfg.URL)
 	if o.URL == "" {
@@ -44,15 +45,10 @@ func writeReport(o options, cfg session.Config, res headless.Result, started, en
 	for _, f := range res.Failed {
 		run.Failed = append(run.Failed, htmlreport.Failure{Name: f.Name, Reason: f.Error})
 	}
-	f, err := os.Create(o.Report)
-	if err != nil {
-		return fmt.Errorf("--report: %w", err)
-	}
 	if err := htmlreport.Write(f, run); err != nil {
-		f.Close()
 		return fmt.Errorf("--report %s: %w", o.Report, err)
 	}
-	if err := f.Close(); err != nil {
+	if err := f.Sync(); err != nil {
 		return fmt.Errorf("--report %s: %w", o.Report, err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image/png"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,39 @@ import (
 
 	"github.com/dttui/dttui/report/series"
 )
+
+// A --report path that cannot be written, or a --metrics-addr that
+// cannot be bound, fails before the run (before the embedded SFU starts:
+// its line is not printed), as a bad command line, rather than during or
+// after it: the report lost, the metrics not served.
+func TestOutputsFailBeforeTheRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("would start the embedded SFU if the outputs were not checked first")
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--report", filepath.Join(t.TempDir(), "missing", "run.html")}, "dttui: --report: "},
+		{[]string{"--metrics-addr", "bogus"}, "dttui: --metrics-addr bogus: "},
+		{[]string{"--metrics-addr", busy.Addr().String()}, "dttui: --metrics-addr " + busy.Addr().String() + ": "},
+	} {
+		var out bytes.Buffer
+		var errOut lockedBuffer
+		args := append([]string{"--headless", "--local-port", "0", "--duration", "3s", "--track", "a:10"}, tc.args...)
+		code := run(context.Background(), args, env(nil), stdio{out: &out, err: &errOut})
+		lines := strings.Split(strings.TrimSuffix(errOut.String(), "\n"), "\n")
+		if code != exitUsage || out.Len() != 0 || len(lines) != 1 || !strings.HasPrefix(lines[0], tc.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", tc.args, code, out.String(), errOut.String())
+		}
+	}
+}
 
 // A recorded headless run against the embedded SFU writes its HTML report
 // (--report): for each track the JSON's final line names, a section with

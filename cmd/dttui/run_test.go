@@ -238,7 +238,7 @@ func TestHeadlessEndsWhenSessionGivesUp(t *testing.T) {
 		stopped = time.Now()
 		_ = srv.Close()
 	}()
-	code := runHeadless(ctx, o, cfg, stdio{out: &out}, &errOut)
+	code := runHeadless(ctx, o, cfg, stdio{out: &out}, &errOut, outputs{})
 	<-stopper
 	if code != exitFailure || !strings.HasPrefix(errOut.String(), "dttui: the session ended disconnected: ") || ctx.Err() != nil {
 		t.Fatalf("exit %d: %q", code, errOut.String())

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/charmbracelet/x/term"
 
@@ -20,8 +22,8 @@ import (
 // runTUI starts the UI at once; the UI connects (showing "connecting")
 // and closes the session when the user quits. Errors reach stderr after
 // the terminal is restored.
-func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, envFile string, logs *logSink, stderr io.Writer) int {
-	runCtx := ctx // the metrics server lives as long as the run
+// metricsLn, if not nil, serves the metrics of the session connected last.
+func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, envFile string, logs *logSink, stderr io.Writer, metricsLn net.Listener) int {
 	var auto []tui.AutoTrack
 	for _, t := range o.Tracks {
 		if t.Source != nil && t.Source.Path == "-" {
@@ -39,6 +41,13 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 	if local != nil {
 		localSFU = &tui.LocalSFU{URL: local.URL, APIKey: local.APIKey, EnvFile: homeRelative(envFile)}
 	}
+	var current atomic.Pointer[session.Session]
+	if metricsLn != nil {
+		if err := serveMetrics(ctx, o, metricsLn, current.Load, logs.Logger(), io.Discard); err != nil {
+			fmt.Fprintln(stderr, "dttui:", err)
+			return exitFailure
+		}
+	}
 	err := tui.Run(ctx, tui.Options{
 		Theme:         theme.Terminal(),
 		Logs:          logs.buf,
@@ -53,9 +62,7 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 			if err != nil {
 				return nil, err
 			}
-			if err := serveMetrics(runCtx, o, s, logs.Logger(), io.Discard); err != nil {
-				logs.Logger().Warn("metrics not served", "err", err)
-			}
+			current.Store(s)
 			return tui.SessionBackend(s), nil
 		},
 	})
