@@ -62,7 +62,11 @@ type Options struct {
 	// FollowTimeout bounds the wait, after each publish, for the loopback
 	// subscriber to follow the track before pushing starts.
 	FollowTimeout time.Duration // default DefaultFollowTimeout
-	Logger        *slog.Logger
+	// EndWithSources ends the run once every data source has stopped
+	// (reached its end or failed), when every track reads one: piped
+	// input then ends the run as it ends any other program's.
+	EndWithSources bool
+	Logger         *slog.Logger
 }
 
 // DefaultFlushTimeout bounds the exit flush.
@@ -127,6 +131,13 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	genCtx, stopGens := context.WithCancel(context.Background())
 	defer stopGens()
 	var srcMu sync.Mutex
+	// sourcesDone is closed when the last data source stops, if every
+	// track reads one and the run is to end with them; nil otherwise.
+	var sourcesDone chan struct{}
+	var running sync.WaitGroup
+	if o.EndWithSources && len(tracks) > 0 && allSources(tracks) {
+		sourcesDone = make(chan struct{})
+	}
 	for _, t := range tracks {
 		if len(t.SchemaDef) > 0 {
 			if err := b.StoreSchema(ctx, t.Type.Schema, t.SchemaDef); err != nil {
@@ -154,8 +165,10 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 				continue
 			}
 			wg.Add(1)
+			running.Add(1)
 			go func() {
 				defer wg.Done()
+				defer running.Done()
 				defer r.Close()
 				sr, err := source.Run(genCtx, r, lt.Push, t.Rate)
 				if errors.Is(err, context.Canceled) {
@@ -193,6 +206,9 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	finish := func(writeFinal bool) error {
 		stopGens()
 		wg.Wait()
+		if sourcesDone != nil {
+			<-sourcesDone // its closer has seen the last source stop
+		}
 		fctx, cancel := context.WithTimeout(context.Background(), o.FlushTimeout)
 		for _, lt := range published {
 			if err := lt.Flush(fctx); err != nil {
@@ -210,11 +226,16 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 		return emit(res.Final, true)
 	}
 
+	if sourcesDone != nil {
+		go func() { running.Wait(); close(sourcesDone) }()
+	}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			return res, finish(true)
+		case <-sourcesDone:
 			return res, finish(true)
 		case <-tick.C:
 			snap := b.Report(nil)
@@ -230,6 +251,15 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 			}
 		}
 	}
+}
+
+func allSources(tracks []Track) bool {
+	for _, t := range tracks {
+		if t.Source == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // noteEnd records, from the snapshot taken when the run ended (before

@@ -41,7 +41,8 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 		tracks = append(tracks, headless.Track{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != "",
 			Type: t.Type, SchemaDef: t.SchemaDef, Source: t.Source, Stdin: std.in})
 	}
-	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: log})
+	// Without --duration, piped data ends the run when it ends.
+	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: log, EndWithSources: o.Duration == 0})
 	log.Info("headless: session closed, room left") // Run closes the session
 	code, why := exitStatus(res, err, len(tracks))
 	if why != "" {
