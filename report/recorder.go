@@ -97,7 +97,10 @@ func (r *Recorder) Sample(h Key, now time.Time, tot Totals) {
 	sec := now.Truncate(time.Second)
 	switch {
 	case t.secStart.IsZero():
-		t.secStart, t.secBase = sec, tot
+		// The base stays zero: a track's totals count from its start, and
+		// what it did before this first sample (a frame sent at once after
+		// the publish) belongs to its history too.
+		t.secStart = sec
 	case sec.After(t.secStart):
 		// Close the second(s) since secStart: all the change since the
 		// base falls into the first; an idle stretch adds empty seconds.
