@@ -117,7 +117,7 @@ func (t *trackRec) closeSecond(tot Totals) {
 	b := t.secBase
 	s := Second{Start: t.secStart,
 		Sent: tot.Out.FramesSent - b.Out.FramesSent, Packets: tot.Out.PacketsSent - b.Out.PacketsSent,
-		Bytes: tot.Out.BytesSent - b.Out.BytesSent, Dropped: tot.Out.FramesDropped - b.Out.FramesDropped,
+		Bytes: tot.Out.BytesSent - b.Out.BytesSent, PayloadBytes: tot.SentPayload - b.SentPayload, Dropped: tot.Out.FramesDropped - b.Out.FramesDropped,
 		Received: tot.Received - b.Received, RxBytes: tot.RxBytes - b.RxBytes, Lost: tot.Lost - b.Lost}
 	for i := range s.DroppedBy {
 		s.DroppedBy[i] = tot.Out.DroppedBy[i] - b.Out.DroppedBy[i]

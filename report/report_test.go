@@ -115,7 +115,7 @@ func TestHistoryPerSecond(t *testing.T) {
 func TestHistoryKeepsWhatCameBeforeTheFirstSample(t *testing.T) {
 	r := NewRecorder(0)
 	tot := sent(4)
-	tot.Received, tot.RxBytes = 4, 4000
+	tot.SentPayload, tot.Received, tot.RxBytes = 4000, 4, 4000
 	r.Sample(LocalKey(1), ms(50), tot)
 	r.Sample(LocalKey(1), ms(1050), tot)
 	l := Local{Handle: 1, Rx: &Receive{}}
@@ -123,7 +123,7 @@ func TestHistoryKeepsWhatCameBeforeTheFirstSample(t *testing.T) {
 	if len(l.History) != 1 {
 		t.Fatalf("history %+v", l.History)
 	}
-	if s := l.History[0]; s.Sent != 4 || s.Bytes != 4000 || s.Received != 4 || s.RxBytes != 4000 {
+	if s := l.History[0]; s.Sent != 4 || s.Bytes != 4000 || s.PayloadBytes != 4000 || s.Received != 4 || s.RxBytes != 4000 {
 		t.Fatalf("second 0: %+v, want the 4 frames sent before the first sample", s)
 	}
 }

@@ -36,7 +36,7 @@ func run() Run {
 			Rx: &report.Receive{}, Timeline: []outgoing.StateChange{{At: at(0), State: outgoing.StatePublished},
 				{At: at(60), State: outgoing.StateRepublishing}, {At: at(62), State: outgoing.StatePublished}}}
 		for i := range 120 {
-			s := report.Second{Start: at(i), Sent: uint64(100 + i*(h+1)), Bytes: uint64(1024 * (100 + i)), Received: uint64(100 + i*(h+1)), RxBytes: uint64(1000 * (100 + i))}
+			s := report.Second{Start: at(i), Sent: uint64(100 + i*(h+1)), Bytes: uint64(1024 * (100 + i)), PayloadBytes: uint64(1000 * (100 + i)), Received: uint64(100 + i*(h+1)), RxBytes: uint64(1000 * (100 + i))}
 			if h == 0 && i >= 30 && i < 40 {
 				s.DroppedBy[outgoing.DropQueueFull] = uint64(i)
 				s.Dropped, s.Lost = uint64(i), 2
