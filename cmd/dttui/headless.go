@@ -80,5 +80,17 @@ func exitStatus(res headless.Result, err error, requested int) (int, string) {
 		}
 		return exitTracks, fmt.Sprintf("%d of %d tracks did not stay published: %s", n, requested, strings.Join(parts, "; "))
 	}
+	// Data that could not all be sent (unreadable, a frame too large, not
+	// JSON on a JSON track) fails the run as a track that failed does: a
+	// pipeline must not pass on half its data.
+	var stopped []string
+	for _, s := range res.Sources {
+		if s.Err != nil {
+			stopped = append(stopped, fmt.Sprintf("%q after %d frames: %v", s.Track, s.Frames, s.Err))
+		}
+	}
+	if len(stopped) > 0 {
+		return exitTracks, "data not all sent: " + strings.Join(stopped, "; ")
+	}
 	return exitOK, ""
 }
