@@ -220,6 +220,10 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 		res.noteEnd(b.Report(nil))
 		_ = b.Close()
 		res.Final = b.Report(nil)
+		if errors.Is(res.Final.Connection.Err, session.ErrClosed) {
+			// Closed by us, as asked: the normal end, not an error.
+			res.Final.Connection.Err = nil
+		}
 		if !writeFinal {
 			return nil
 		}
