@@ -347,6 +347,7 @@ type TrackLine struct {
 	Handle uint16   `json:"handle"`
 	SID    string   `json:"sid"`
 	SIDs   []string `json:"sids,omitempty"` // every SID, when a republish gave it more than one
+	Type   string   `json:"type,omitempty"` // frame encoding and schema, as on a remote line
 	State  string   `json:"state"`
 	// WindowS is what the rates are over: 1 s on the per-interval lines,
 	// the time between the first and the last frame on the final line.
@@ -432,7 +433,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 		if final {
 			r, lat = l.Average, l.RunLatency
 		}
-		tl := TrackLine{Name: l.Name, Handle: l.Handle, SID: l.SID(), State: l.State.String(),
+		tl := TrackLine{Name: l.Name, Handle: l.Handle, SID: l.SID(), Type: textsafe.Line(l.Type.String()), State: l.State.String(),
 			WindowS: r.Window.Seconds(), FramesPerSec: r.SentFPS, PacketsPerSec: r.SentPPS, BytesPerSec: r.SentBPS,
 			Pushed: l.Out.FramesPushed, Sent: l.Out.FramesSent, Queued: l.Out.FramesQueued, Dropped: l.Out.FramesDropped,
 			UnpublishedErrors: l.Out.UnpublishedErrors}

@@ -349,6 +349,9 @@ func TestStdinSource(t *testing.T) {
 	if tr.Sent != 500 || tr.Dropped != 0 || tr.Rx == nil || tr.Rx.Data != 500 {
 		t.Fatalf("final %+v rx %+v", tr, tr.Rx)
 	}
+	if tr.Type != "json" {
+		t.Fatalf("the track's line says type %q, want json", tr.Type)
+	}
 }
 
 // A bad line stops the source with where and why; the frames before it
