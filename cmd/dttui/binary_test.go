@@ -108,6 +108,47 @@ func TestBinaryClosedStdoutStopsCleanly(t *testing.T) {
 	}
 }
 
+// A hangup (the terminal or tmux window closed) stops as cleanly as
+// Ctrl+C: exit 0, the room left, the embedded SFU's credentials file
+// removed (it was killed, leaving the file and the room behind).
+func TestBinarySIGHUPStopsCleanly(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "dttui.log")
+	cmd := exec.Command(bin, "--headless", "--local-port", "0", "--track", "hup:20", "--log-file", logFile)
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	var errOut lockedBuffer // written by the process while the test reads it
+	cmd.Stdout, cmd.Stderr = io.Discard, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	envFiles := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "cache", "dttui", "local-sfu-*.env"))
+		return m
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if log, _ := os.ReadFile(logFile); len(envFiles()) == 1 && bytes.Contains(log, []byte(`msg="connection connected"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("not running with its credentials file; stderr:\n%s", errOut.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitExit(t, cmd, 30*time.Second); err != nil {
+		t.Fatalf("after SIGHUP: %v\n%s", err, errOut.String())
+	}
+	if m := envFiles(); len(m) != 0 {
+		t.Fatalf("credentials file left behind: %v", m)
+	}
+	if log, _ := os.ReadFile(logFile); !regexp.MustCompile(`msg="participant closing" .*reason=CLIENT_REQUEST_LEAVE`).Match(log) {
+		t.Fatalf("the room was not left; log tail:\n%s", tail(string(log), 20))
+	}
+}
+
 // A real SIGINT ends a connect that hangs within half a second (main:
 // 10 s, even with a second SIGINT).
 func TestBinarySIGINTDuringHungConnect(t *testing.T) {

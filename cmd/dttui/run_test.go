@@ -24,9 +24,9 @@ import (
 
 	"github.com/dttui/dttui/headless"
 	"github.com/dttui/dttui/report"
-	"github.com/dttui/dttui/source"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
+	"github.com/dttui/dttui/source"
 )
 
 type lockedBuffer struct {
