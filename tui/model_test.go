@@ -3,8 +3,8 @@ package tui
 import (
 	"errors"
 	"github.com/dttui/dttui/schema"
-	"runtime"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
