@@ -62,7 +62,11 @@ type Options struct {
 	// FollowTimeout bounds the wait, after each publish, for the loopback
 	// subscriber to follow the track before pushing starts.
 	FollowTimeout time.Duration // default DefaultFollowTimeout
-	Logger        *slog.Logger
+	// EndWithSources ends the run once every data source has stopped
+	// (reached its end or failed), when every track reads one: piped
+	// input then ends the run as it ends any other program's.
+	EndWithSources bool
+	Logger         *slog.Logger
 }
 
 // DefaultFlushTimeout bounds the exit flush.
@@ -127,6 +131,13 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	genCtx, stopGens := context.WithCancel(context.Background())
 	defer stopGens()
 	var srcMu sync.Mutex
+	// sourcesDone is closed when the last data source stops, if every
+	// track reads one and the run is to end with them; nil otherwise.
+	var sourcesDone chan struct{}
+	var running sync.WaitGroup
+	if o.EndWithSources && len(tracks) > 0 && allSources(tracks) {
+		sourcesDone = make(chan struct{})
+	}
 	for _, t := range tracks {
 		if len(t.SchemaDef) > 0 {
 			if err := b.StoreSchema(ctx, t.Type.Schema, t.SchemaDef); err != nil {
@@ -154,8 +165,10 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 				continue
 			}
 			wg.Add(1)
+			running.Add(1)
 			go func() {
 				defer wg.Done()
+				defer running.Done()
 				defer r.Close()
 				sr, err := source.Run(genCtx, r, lt.Push, t.Rate)
 				if errors.Is(err, context.Canceled) {
@@ -193,6 +206,9 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	finish := func(writeFinal bool) error {
 		stopGens()
 		wg.Wait()
+		if sourcesDone != nil {
+			<-sourcesDone // its closer has seen the last source stop
+		}
 		fctx, cancel := context.WithTimeout(context.Background(), o.FlushTimeout)
 		for _, lt := range published {
 			if err := lt.Flush(fctx); err != nil {
@@ -204,17 +220,26 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 		res.noteEnd(b.Report(nil))
 		_ = b.Close()
 		res.Final = b.Report(nil)
+		if errors.Is(res.Final.Connection.Err, session.ErrClosed) {
+			// Closed by us, as asked: the normal end, not an error.
+			res.Final.Connection.Err = nil
+		}
 		if !writeFinal {
 			return nil
 		}
 		return emit(res.Final, true)
 	}
 
+	if sourcesDone != nil {
+		go func() { running.Wait(); close(sourcesDone) }()
+	}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			return res, finish(true)
+		case <-sourcesDone:
 			return res, finish(true)
 		case <-tick.C:
 			snap := b.Report(nil)
@@ -230,6 +255,15 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 			}
 		}
 	}
+}
+
+func allSources(tracks []Track) bool {
+	for _, t := range tracks {
+		if t.Source == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // noteEnd records, from the snapshot taken when the run ended (before
@@ -313,6 +347,7 @@ type TrackLine struct {
 	Handle uint16   `json:"handle"`
 	SID    string   `json:"sid"`
 	SIDs   []string `json:"sids,omitempty"` // every SID, when a republish gave it more than one
+	Type   string   `json:"type,omitempty"` // frame encoding and schema, as on a remote line
 	State  string   `json:"state"`
 	// WindowS is what the rates are over: 1 s on the per-interval lines,
 	// the time between the first and the last frame on the final line.
@@ -398,7 +433,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 		if final {
 			r, lat = l.Average, l.RunLatency
 		}
-		tl := TrackLine{Name: l.Name, Handle: l.Handle, SID: l.SID(), State: l.State.String(),
+		tl := TrackLine{Name: l.Name, Handle: l.Handle, SID: l.SID(), Type: textsafe.Line(l.Type.String()), State: l.State.String(),
 			WindowS: r.Window.Seconds(), FramesPerSec: r.SentFPS, PacketsPerSec: r.SentPPS, BytesPerSec: r.SentBPS,
 			Pushed: l.Out.FramesPushed, Sent: l.Out.FramesSent, Queued: l.Out.FramesQueued, Dropped: l.Out.FramesDropped,
 			UnpublishedErrors: l.Out.UnpublishedErrors}

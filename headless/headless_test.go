@@ -112,6 +112,10 @@ func TestRunPrintsJSONLinesThatAddUp(t *testing.T) {
 	if final.Rx == nil || final.Rx.Frames == 0 || final.Rx.Frames+final.Rx.Lost+final.Rx.InGrace+final.Rx.Unfollowed != final.Sent || final.Rx.InGrace != 0 {
 		t.Fatalf("loopback figures do not add up: sent %d, rx %+v", final.Sent, final.Rx)
 	}
+	// Closed as asked: the session ended, with no error to report.
+	if c := last.Connection; c.State != "disconnected" || c.Error != "" {
+		t.Fatalf("final connection %+v: a clean end is not an error", c)
+	}
 	if idle := last.Tracks[1]; idle.Pushed != 0 || idle.State != "unpublished" {
 		t.Fatalf("idle track %+v", idle)
 	}
@@ -402,6 +406,9 @@ func TestStdinSource(t *testing.T) {
 	tr := lns[len(lns)-1].Tracks[0]
 	if tr.Sent != 500 || tr.Dropped != 0 || tr.Rx == nil || tr.Rx.Data != 500 {
 		t.Fatalf("final %+v rx %+v", tr, tr.Rx)
+	}
+	if tr.Type != "json" {
+		t.Fatalf("the track's line says type %q, want json", tr.Type)
 	}
 }
 

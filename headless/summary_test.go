@@ -13,6 +13,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 
+	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
@@ -134,7 +135,8 @@ func TestRunStopsCleanlyWhenOutputCloses(t *testing.T) {
 		t.Fatalf("err %v after %v", err, time.Since(start))
 	}
 	c := res.Final.Connection
-	if c.State != report.Disconnected || !errors.Is(c.Err, session.ErrClosed) || len(res.Final.Local) != 1 {
+	// Closed by us: disconnected with no error, its track unpublished.
+	if c.State != report.Disconnected || c.Err != nil || len(res.Final.Local) != 1 || res.Final.Local[0].State != outgoing.StateUnpublished {
 		t.Fatalf("not closed: %+v", res.Final)
 	}
 	if l := res.Final.Local[0]; l.Out.FramesPushed != l.Out.FramesSent+l.Out.FramesDropped || l.Out.FramesQueued != 0 {

@@ -1,7 +1,10 @@
 package load
 
 import (
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dttui/dttui/histogram"
@@ -170,9 +173,26 @@ func (s *Summary) Problems() []string {
 	return out
 }
 
+// ErrSameRun is a merge of two summaries that hold the same participant
+// in the same room: one run given twice, whose figures would count twice.
+var ErrSameRun = errors.New("the same participant in two of the runs")
+
 // Merge adds o's participants and tracks to s: the summary of runs that
-// loaded one room together.
-func (s *Summary) Merge(o *Summary) {
+// loaded one room together. It refuses (ErrSameRun) a run that shares a
+// participant, in the same room, with one already merged: LiveKit keeps
+// one participant per identity in a room, so that is one run twice.
+func (s *Summary) Merge(o *Summary) error {
+	if slices.Contains(roomsOf(s.Room), o.Room) {
+		seen := make(map[string]bool, len(s.Participants))
+		for _, q := range s.Participants {
+			seen[q.Identity] = true
+		}
+		for _, p := range o.Participants {
+			if seen[p.Identity] {
+				return fmt.Errorf("%w: %q in room %q (the same file given twice?)", ErrSameRun, textsafe.Line(p.Identity), textsafe.Line(o.Room))
+			}
+		}
+	}
 	if s.Room == "" {
 		s.Room = o.Room
 	} else if o.Room != "" && o.Room != s.Room {
@@ -183,7 +203,11 @@ func (s *Summary) Merge(o *Summary) {
 	s.Participants = append(s.Participants, o.Participants...)
 	s.Tracks = append(s.Tracks, o.Tracks...)
 	s.Foreign += o.Foreign
+	return nil
 }
+
+// roomsOf splits a merged summary's room list.
+func roomsOf(rooms string) []string { return strings.Split(rooms, ", ") }
 
 // summary reads every figure once the run has settled, before closing.
 func (r *run) summary() Summary {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,10 @@ func TestMergeThroughJSONLines(t *testing.T) {
 	for i := range b.Tracks {
 		b.Tracks[i].Participant = "m-pub-0"
 	}
+	b.Participants = slices.Clone(b.Participants)
+	for i := range b.Participants {
+		b.Participants[i].Identity = "m" + b.Participants[i].Identity[1:]
+	}
 	var files [2]bytes.Buffer
 	for i, s := range []Summary{a, b} {
 		enc := json.NewEncoder(&files[i])
@@ -109,7 +114,9 @@ func TestMergeThroughJSONLines(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		all.Merge(&s)
+		if err := all.Merge(&s); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if all.Runs != 2 || all.Room != "r1" || all.Elapsed != 20 || len(all.Tracks) != 4 || len(all.Participants) != 6 {
 		t.Fatalf("merged: runs %d room %q elapsed %v tracks %d participants %d", all.Runs, all.Room, all.Elapsed, len(all.Tracks), len(all.Participants))
@@ -122,6 +129,27 @@ func TestMergeThroughJSONLines(t *testing.T) {
 	}
 	if tot.Latency.Quantile(.5) != one.Latency.Quantile(.5) {
 		t.Errorf("p50 of two identical runs %d ≠ one run's %d", tot.Latency.Quantile(.5), one.Latency.Quantile(.5))
+	}
+}
+
+// One run given twice (say, a glob and its file) would count every frame
+// twice: the second is refused.
+func TestMergeRefusesTheSameRunTwice(t *testing.T) {
+	a, b := sampleSummary(), sampleSummary()
+	var all Summary
+	if err := all.Merge(&a); err != nil {
+		t.Fatal(err)
+	}
+	if err := all.Merge(&b); !errors.Is(err, ErrSameRun) || !strings.Contains(err.Error(), `"l-sub-0"`) {
+		t.Fatalf("the same run twice: %v", err)
+	}
+	if all.Runs != 1 || len(all.Tracks) != len(a.Tracks) {
+		t.Fatalf("a refused run changed the summary: runs %d, tracks %d", all.Runs, len(all.Tracks))
+	}
+	// The same identities in another room: another run.
+	b.Room = a.Room + "-other"
+	if err := all.Merge(&b); err != nil || all.Runs != 2 {
+		t.Fatalf("another room: %v, runs %d", err, all.Runs)
 	}
 }
 

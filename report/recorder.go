@@ -97,7 +97,10 @@ func (r *Recorder) Sample(h Key, now time.Time, tot Totals) {
 	sec := now.Truncate(time.Second)
 	switch {
 	case t.secStart.IsZero():
-		t.secStart, t.secBase = sec, tot
+		// The base stays zero: a track's totals count from its start, and
+		// what it did before this first sample (a frame sent at once after
+		// the publish) belongs to its history too.
+		t.secStart = sec
 	case sec.After(t.secStart):
 		// Close the second(s) since secStart: all the change since the
 		// base falls into the first; an idle stretch adds empty seconds.
@@ -114,7 +117,7 @@ func (t *trackRec) closeSecond(tot Totals) {
 	b := t.secBase
 	s := Second{Start: t.secStart,
 		Sent: tot.Out.FramesSent - b.Out.FramesSent, Packets: tot.Out.PacketsSent - b.Out.PacketsSent,
-		Bytes: tot.Out.BytesSent - b.Out.BytesSent, Dropped: tot.Out.FramesDropped - b.Out.FramesDropped,
+		Bytes: tot.Out.BytesSent - b.Out.BytesSent, PayloadBytes: tot.SentPayload - b.SentPayload, Dropped: tot.Out.FramesDropped - b.Out.FramesDropped,
 		Received: tot.Received - b.Received, RxBytes: tot.RxBytes - b.RxBytes, Lost: tot.Lost - b.Lost}
 	for i := range s.DroppedBy {
 		s.DroppedBy[i] = tot.Out.DroppedBy[i] - b.Out.DroppedBy[i]

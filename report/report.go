@@ -222,8 +222,11 @@ type Latency struct {
 
 // Second is what happened in one second.
 type Second struct {
-	Start                  time.Time
-	Sent, Packets, Bytes   uint64
+	Start                time.Time
+	Sent, Packets, Bytes uint64 // Bytes: packet bytes, headers included
+	// PayloadBytes are the sent frames' payload bytes, the measure
+	// RxBytes counts: the two compare like with like.
+	PayloadBytes           uint64
 	Dropped                uint64
 	DroppedBy              [outgoing.NumDropReasons]uint64
 	Received, RxBytes      uint64
@@ -237,6 +240,7 @@ type Second struct {
 // probe frames) and received.
 type Totals struct {
 	Out                 outgoing.Counters
+	SentPayload         uint64 // local tracks: payload bytes of the frames sent
 	Received            uint64
 	RxBytes             uint64
 	Lost                uint64

@@ -109,6 +109,25 @@ func TestHistoryPerSecond(t *testing.T) {
 	}
 }
 
+// Frames a track sent before its first sample (pushed at once after the
+// publish, within the 100 ms between samples) are in its history: the
+// totals count from the track's start, and the history adds up to them.
+func TestHistoryKeepsWhatCameBeforeTheFirstSample(t *testing.T) {
+	r := NewRecorder(0)
+	tot := sent(4)
+	tot.SentPayload, tot.Received, tot.RxBytes = 4000, 4, 4000
+	r.Sample(LocalKey(1), ms(50), tot)
+	r.Sample(LocalKey(1), ms(1050), tot)
+	l := Local{Handle: 1, Rx: &Receive{}}
+	r.Fill(&l, ms(1050), tot, time.Time{})
+	if len(l.History) != 1 {
+		t.Fatalf("history %+v", l.History)
+	}
+	if s := l.History[0]; s.Sent != 4 || s.Bytes != 4000 || s.PayloadBytes != 4000 || s.Received != 4 || s.RxBytes != 4000 {
+		t.Fatalf("second 0: %+v, want the 4 frames sent before the first sample", s)
+	}
+}
+
 // Latency describes the last ten seconds: an idle track shows none after
 // that, and a display reset starts it afresh.
 func TestLatencyWindowAndReset(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -29,6 +30,9 @@ const (
 // shared by every track's sender goroutine.
 type dataChannel struct {
 	dc *webrtc.DataChannel
+	// written counts the bytes pion took (Send returned nil): with the
+	// buffered amount, what has left (stall.go).
+	written atomic.Uint64
 
 	mu     sync.Mutex
 	low    chan struct{} // closed and replaced on each buffered-amount-low event
@@ -129,7 +133,11 @@ func (d *dataChannel) write(ctx context.Context, peerClosed <-chan struct{}, pee
 	default:
 		return fmt.Errorf("data channel %s", st)
 	}
-	return d.dc.Send(pkt)
+	if err := d.dc.Send(pkt); err != nil {
+		return err
+	}
+	d.written.Add(uint64(len(pkt)))
+	return nil
 }
 
 // writePacket sends one packet on the publisher's `_data_track`.

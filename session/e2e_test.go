@@ -10,6 +10,7 @@ import (
 
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session/probe"
 )
 
@@ -94,6 +95,26 @@ func testE2EPublishAndReceiveFrameSizes(t *testing.T) {
 	// 1 MiB = 65 full packets + 9356 bytes.
 	if st := tr.Stats(); st.FramesDropped != 0 || st.FramesSent != 6 || st.PacketsSent != 1+1+1+2+66+1 {
 		t.Fatalf("sender: %+v", st)
+	}
+	// The per-second history counts the payload bytes sent, the measure
+	// of the bytes received, so the charts compare like with like: every
+	// byte pushed, and every probe byte received (all but the 1-byte
+	// frame), once the seconds close.
+	var payload uint64
+	for _, f := range frames {
+		payload += uint64(len(f.payload))
+	}
+	var hist report.Second
+	eventually(t, 5*time.Second, "the history adding up to the payload bytes sent and received", func() bool {
+		hist = report.Second{}
+		for _, sec := range row(s, tr).History {
+			hist.PayloadBytes += sec.PayloadBytes
+			hist.RxBytes += sec.RxBytes
+		}
+		return hist.PayloadBytes == payload && hist.RxBytes == r.Bytes
+	})
+	if r.Bytes != payload-1 {
+		t.Fatalf("received %d payload bytes, sent %d (one of them a 1-byte frame that is not a probe)", r.Bytes, payload)
 	}
 }
 

@@ -85,6 +85,10 @@ type localState struct {
 	// average rates: a probe frame's push time (the generator's schedule,
 	// which a busy sender goroutine does not shift), else its send time.
 	firstSent, lastSent atomic.Int64
+	// sentPayload counts the payload bytes of the frames sent, the
+	// measure the loopback's received bytes use (the track's own byte
+	// counter includes packet headers).
+	sentPayload atomic.Uint64
 	// unfollowed counts probe frames sent while no subscription followed.
 	unfollowed atomic.Uint64
 	// cur is the ledger of the SID frames were last sent under: the send
@@ -186,6 +190,7 @@ func (st *localState) onSent(sid string, payload []byte) {
 	}
 	st.firstSent.CompareAndSwap(0, at.UnixNano())
 	st.lastSent.Store(at.UnixNano())
+	st.sentPayload.Add(uint64(len(payload)))
 }
 
 func (st *localState) track(lt *outgoing.LocalTrack) *Track {
@@ -332,6 +337,7 @@ func (s *Session) local(h uint16) *localState {
 func (s *Session) fillTotals(st *localState, tot *report.Totals) {
 	c := st.counts()
 	tot.Received, tot.Lost, tot.RxBytes = c.Received, c.Lost, c.ReceivedBytes
+	tot.SentPayload = st.sentPayload.Load()
 	tot.FirstSent, tot.LastSent = unixOrZero(st.firstSent.Load()), unixOrZero(st.lastSent.Load())
 	if s.loop != nil {
 		rx := s.loop.streamRx(st)

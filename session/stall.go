@@ -8,21 +8,30 @@ import "time"
 // gives up, and frames handed to it meanwhile arrive late, if at all.
 const StallAfter = 3 * time.Second
 
-// stallWatch follows one data channel's buffered amount: progress is the
-// buffer shrinking (the peer acknowledged, or the sender gave chunks up),
-// or being empty; bytes only start waiting once it was empty before.
+// stallWatch follows one data channel: progress is bytes leaving it (the
+// peer acknowledged them, or the sender gave chunks up), seen as the bytes
+// written minus the bytes still buffered growing, or the buffer being
+// empty; bytes only start waiting once it was empty before. The buffered
+// amount alone does not tell: a steady stream keeps it at the same few
+// bytes while everything flows.
 type stallWatch struct {
-	last     uint64
-	progress time.Time // last time the buffer shrank or was empty
+	acked    uint64    // most bytes seen gone: written − buffered
+	waiting  bool      // the buffer held bytes at the last look
+	progress time.Time // last time bytes left or the buffer was empty
 }
 
-// observe takes the buffered amount at now and says whether the channel
-// is stalled.
-func (w *stallWatch) observe(now time.Time, buffered uint64) bool {
-	if buffered == 0 || buffered < w.last || w.last == 0 || w.progress.IsZero() {
+// observe takes the bytes written to the channel so far and its buffered
+// amount at now (read in that order, so a write in between only makes
+// acked look smaller) and says whether the channel is stalled.
+func (w *stallWatch) observe(now time.Time, written, buffered uint64) bool {
+	var acked uint64
+	if written > buffered {
+		acked = written - buffered
+	}
+	if buffered == 0 || !w.waiting || acked > w.acked || w.progress.IsZero() {
 		w.progress = now
 	}
-	w.last = buffered
+	w.acked, w.waiting = max(w.acked, acked), buffered > 0
 	return now.Sub(w.progress) >= StallAfter
 }
 
@@ -43,7 +52,8 @@ func (s *Session) checkStall(now time.Time) {
 	if dc == nil {
 		return
 	}
-	stalled := s.stall.observe(now, dc.dc.BufferedAmount())
+	written := dc.written.Load()
+	stalled := s.stall.observe(now, written, dc.dc.BufferedAmount())
 	switch {
 	case stalled && state == StateConnected:
 		s.setStatusIf(StateConnected, StateStalled, errNoProgress)

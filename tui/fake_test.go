@@ -228,6 +228,7 @@ type fakeLocal struct {
 	latI        int
 	firstSent   time.Time
 	lastSent    time.Time
+	sentPayload uint64
 }
 
 func newFakeBackend() *fakeBackend {
@@ -262,7 +263,7 @@ func (f *fakeBackend) byName(name string) *fakeLocal {
 }
 
 func (fl *fakeLocal) totals() report.Totals {
-	return report.Totals{Out: fl.out, Received: fl.rx.Frames, RxBytes: fl.rx.Bytes, Lost: fl.rx.Lost,
+	return report.Totals{Out: fl.out, SentPayload: fl.sentPayload, Received: fl.rx.Frames, RxBytes: fl.rx.Bytes, Lost: fl.rx.Lost,
 		FirstSent: fl.firstSent, LastSent: fl.lastSent}
 }
 
@@ -335,6 +336,7 @@ func (f *fakeBackend) advance(c *clock, d time.Duration, fps map[string]float64,
 		fl.out.FramesSent += n
 		fl.out.PacketsSent += n * uint64((size+15987)/15988)
 		fl.out.BytesSent += n * uint64(size+24)
+		fl.sentPayload += n * uint64(size)
 		fl.out.DroppedBy[outgoing.DropQueueFull] += dr
 		fl.out.FramesDropped += dr
 		if n > 0 {
@@ -639,6 +641,7 @@ func (f *fakeBackend) sentData(h uint16, size int) {
 	fl.out.FramesSent++
 	fl.out.PacketsSent++
 	fl.out.BytesSent += uint64(size + 24)
+	fl.sentPayload += uint64(size)
 	fl.rx.Data++
 }
 

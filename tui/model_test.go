@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"github.com/dttui/dttui/schema"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -392,6 +393,12 @@ func TestPromptEncoding(t *testing.T) {
 	if got != (schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON}}) {
 		t.Fatalf("published with type %+v", got)
 	}
+	// The table says it too, in a TYPE column as the room's rows do (only
+	// while a local track declares an encoding).
+	h.until("the row's type", 5*time.Second, func(m Model) bool {
+		lines := strings.Split(plain(m), "\n")
+		return len(lines) > 2 && strings.Contains(lines[1], " TYPE ") && regexp.MustCompile(`track-1 .* json .* published`).MatchString(lines[2])
+	})
 }
 
 // Reset rebases every figure on screen: counters, latency, the send

@@ -108,6 +108,47 @@ func TestBinaryClosedStdoutStopsCleanly(t *testing.T) {
 	}
 }
 
+// A hangup (the terminal or tmux window closed) stops as cleanly as
+// Ctrl+C: exit 0, the room left, the embedded SFU's credentials file
+// removed (it was killed, leaving the file and the room behind).
+func TestBinarySIGHUPStopsCleanly(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "dttui.log")
+	cmd := exec.Command(bin, "--headless", "--local-port", "0", "--track", "hup:20", "--log-file", logFile)
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	var errOut lockedBuffer // written by the process while the test reads it
+	cmd.Stdout, cmd.Stderr = io.Discard, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	envFiles := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, "cache", "dttui", "local-sfu-*.env"))
+		return m
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if log, _ := os.ReadFile(logFile); len(envFiles()) == 1 && bytes.Contains(log, []byte(`msg="connection connected"`)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("not running with its credentials file; stderr:\n%s", errOut.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitExit(t, cmd, 30*time.Second); err != nil {
+		t.Fatalf("after SIGHUP: %v\n%s", err, errOut.String())
+	}
+	if m := envFiles(); len(m) != 0 {
+		t.Fatalf("credentials file left behind: %v", m)
+	}
+	if log, _ := os.ReadFile(logFile); !regexp.MustCompile(`msg="participant closing" .*reason=CLIENT_REQUEST_LEAVE`).Match(log) {
+		t.Fatalf("the room was not left; log tail:\n%s", tail(string(log), 20))
+	}
+}
+
 // A real SIGINT ends a connect that hangs within half a second (main:
 // 10 s, even with a second SIGINT).
 func TestBinarySIGINTDuringHungConnect(t *testing.T) {
@@ -195,15 +236,8 @@ func TestBinaryStdinSourceAndMetrics(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, "--headless", "--duration", "6s", "--local-port", "0", "--track", "telemetry:stdin",
+	cmd, out, errOut := startWithStdin(t, bin, in.String(), "--headless", "--duration", "6s", "--local-port", "0", "--track", "telemetry:stdin",
 		"--encoding", "telemetry=json", "--metrics-addr", addr)
-	cmd.Stdin = strings.NewReader(in.String())
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var scraped string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Get("http://" + addr + "/metrics")
@@ -240,4 +274,48 @@ func TestBinaryStdinSourceAndMetrics(t *testing.T) {
 	if tr := final.Tracks[0]; tr.Sent != 200 || tr.Dropped != 0 || tr.Rx.Data != 200 {
 		t.Fatalf("final %+v", tr)
 	}
+}
+
+// `cat telemetry.ndjson | dttui --headless --track telemetry:stdin`, with
+// no --duration, ends when its input does, as any program in a pipe:
+// every line sent and counted, exit 0 (it ran until interrupted before).
+func TestBinaryStdinEndsTheRun(t *testing.T) {
+	bin := buildBinary(t)
+	var in strings.Builder
+	for i := range 50 {
+		fmt.Fprintf(&in, "{\"seq\":%d}\n", i)
+	}
+	cmd, out, errOut := startWithStdin(t, bin, in.String(), "--headless", "--local-port", "0", "--track", "telemetry:stdin", "--encoding", "telemetry=json")
+	if err := waitExit(t, cmd, 30*time.Second); err != nil {
+		t.Fatalf("%v\nstderr:\n%s", err, errOut.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	var final struct {
+		Tracks []struct {
+			Sent  uint64 `json:"sent"`
+			State string `json:"state"`
+		} `json:"tracks"`
+		Final bool `json:"final"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &final); err != nil || !final.Final || len(final.Tracks) != 1 {
+		t.Fatalf("final line %q: %v", lines[len(lines)-1], err)
+	}
+	if tr := final.Tracks[0]; tr.Sent != 50 {
+		t.Fatalf("final %+v", tr)
+	}
+}
+
+// startWithStdin starts the binary with in on its standard input and its
+// own HOME (for the embedded SFU's env file).
+func startWithStdin(t *testing.T, bin, in string, args ...string) (cmd *exec.Cmd, out, errOut *bytes.Buffer) {
+	t.Helper()
+	cmd = exec.Command(bin, args...)
+	cmd.Stdin = strings.NewReader(in)
+	out, errOut = &bytes.Buffer{}, &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, errOut
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, out, errOut
 }

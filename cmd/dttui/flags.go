@@ -378,7 +378,7 @@ func newFlagSet(o *options) *flagSet {
 	})
 	fs.BoolVar(&o.Headless, "headless", false, "no UI: one JSON line of stats per second on stdout")
 	fs.StringVar(&o.Report, "report", "", "with --headless, write an HTML report with charts of the run to `file` at the end")
-	fs.Func("duration", "with --headless, stop after this `duration` (e.g. 10s, 1m30s), connect included; default: until interrupted", func(s string) error {
+	fs.Func("duration", "with --headless, stop after this `duration` (e.g. 10s, 1m30s), connect included; default: until interrupted, or, when every track reads data (stdin, file=), until it ends", func(s string) error {
 		f.duration = s
 		return nil
 	})

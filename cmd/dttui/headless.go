@@ -43,7 +43,8 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 		tracks = append(tracks, headless.Track{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != "",
 			Type: t.Type, SchemaDef: t.SchemaDef, Source: t.Source, Stdin: std.in})
 	}
-	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: log})
+	// Without --duration, piped data ends the run when it ends.
+	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: log, EndWithSources: o.Duration == 0})
 	log.Info("headless: session closed, room left") // Run closes the session
 	code, why := exitStatus(res, err, len(tracks))
 	if why != "" {
@@ -80,6 +81,18 @@ func exitStatus(res headless.Result, err error, requested int) (int, string) {
 			parts = append(parts, fmt.Sprintf("%q %s", u.Name, u.Error))
 		}
 		return exitTracks, fmt.Sprintf("%d of %d tracks did not stay published: %s", n, requested, strings.Join(parts, "; "))
+	}
+	// Data that could not all be sent (unreadable, a frame too large, not
+	// JSON on a JSON track) fails the run as a track that failed does: a
+	// pipeline must not pass on half its data.
+	var stopped []string
+	for _, s := range res.Sources {
+		if s.Err != nil {
+			stopped = append(stopped, fmt.Sprintf("%q after %d frames: %v", s.Track, s.Frames, s.Err))
+		}
+	}
+	if len(stopped) > 0 {
+		return exitTracks, "data not all sent: " + strings.Join(stopped, "; ")
 	}
 	return exitOK, ""
 }

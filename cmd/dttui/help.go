@@ -66,11 +66,13 @@ Environment (flags win):
   prefer the environment or --e2ee-passphrase-file.
 
 Exit status:
-  0  ran and stopped as asked (q, Ctrl+C, --duration, stdout closed)
+  0  ran and stopped as asked (q, Ctrl+C, --duration, the end of the data
+     every track reads, stdout closed)
   1  could not start or connect, the session ended disconnected, or the UI
      quit before it had unpublished and left the room
   2  the command line is wrong, or the UI has no terminal (use --headless)
-  3  --headless: a --track failed to publish or was unpublished by the SFU;
+  3  --headless: a --track failed to publish or was unpublished by the SFU,
+     or its data (stdin, file=) stopped on bad input;
      load mode: a participant could not connect or a track publish
 
 Keys: press ? in the UI. The JSON lines of --headless, the states and the

@@ -147,7 +147,10 @@ func runSummary(args []string, std stdio, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "dttui summary: %s: %v\n", path, err)
 			return exitUsage
 		}
-		all.Merge(&s)
+		if err := all.Merge(&s); err != nil {
+			fmt.Fprintf(stderr, "dttui summary: %s: %v\n", path, err)
+			return exitUsage
+		}
 	}
 	if err := all.WriteTable(std.out); err != nil {
 		fmt.Fprintln(stderr, "dttui summary:", err)

@@ -80,12 +80,21 @@ func TestLoadModeAndSummary(t *testing.T) {
 		t.Fatalf("totals %+v", tot)
 	}
 
+	// A second machine's run: the same, under its own identity prefix.
 	dir := t.TempDir()
 	f1, f2 := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
-	for _, f := range []string{f1, f2} {
-		if err := os.WriteFile(f, out.Bytes(), 0o600); err != nil {
+	prefix, _, _ := strings.Cut(sum.Participants[0].Identity, "-sub-")
+	prefix, _, _ = strings.Cut(prefix, "-pub-")
+	other := bytes.ReplaceAll(out.Bytes(), []byte(`"`+prefix+"-"), []byte(`"`+prefix+"x-"))
+	for f, b := range map[string][]byte{f1: out.Bytes(), f2: other} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	var twice bytes.Buffer
+	if code := run(context.Background(), []string{"summary", f1, f1}, env(nil), stdio{out: &twice, err: &twice}); code != exitUsage ||
+		!strings.Contains(twice.String(), "the same file given twice?") {
+		t.Errorf("one run twice: exit %d: %s", code, twice.String())
 	}
 	var table, serr bytes.Buffer
 	if code := run(context.Background(), []string{"summary", f1, f2}, env(nil), stdio{out: &table, err: &serr}); code != exitOK {

@@ -36,7 +36,10 @@ func main() {
 	// that the run stops on cleanly, not death by SIGPIPE with the tracks
 	// still published.
 	signal.Ignore(syscall.SIGPIPE)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal or tmux window asks for the same clean
+	// stop (tracks unpublished, room left, the embedded SFU's credentials
+	// file removed), not death with all of it left behind.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	// The first signal asks for a clean stop; from then on the default
 	// action is back, so a second one ends the process at once.
 	context.AfterFunc(ctx, stop)

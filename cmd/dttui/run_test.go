@@ -26,6 +26,7 @@ import (
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
+	"github.com/dttui/dttui/source"
 )
 
 type lockedBuffer struct {
@@ -388,6 +389,8 @@ func TestExitStatus(t *testing.T) {
 		{headless.Result{Failed: []headless.TrackError{{Name: "a", Error: "timeout"}},
 			Unpublished: []headless.TrackError{{Name: "b", Error: "unpublished by the SFU"}}, Connection: connected},
 			nil, exitTracks, `2 of 3 tracks did not stay published: "a" failed: timeout; "b" unpublished by the SFU`},
+		{headless.Result{Sources: []headless.SourceResult{{Track: "a"}, {Track: "b", Result: source.Result{Frames: 1}, Err: errors.New("frame 2 (line 2): frame is not valid JSON")}},
+			Connection: connected}, nil, exitTracks, `data not all sent: "b" after 1 frames: frame 2 (line 2): frame is not valid JSON`},
 	} {
 		if code, why := exitStatus(tc.res, tc.err, 3); code != tc.code || why != tc.why {
 			t.Errorf("%+v %v: (%d, %q), want (%d, %q)", tc.res, tc.err, code, why, tc.code, tc.why)

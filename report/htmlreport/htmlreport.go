@@ -9,6 +9,7 @@ package htmlreport
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"html/template"
 	"image/color"
@@ -28,6 +29,7 @@ import (
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/report/series"
+	"github.com/dttui/dttui/textsafe"
 )
 
 // Run is what a report describes.
@@ -114,7 +116,37 @@ func build(r Run) (page, error) {
 		s.Figures = figures(l)
 		p.Tracks = append(p.Tracks, s)
 	}
+	// The room monitor's tracks (other participants'), as the chart pane
+	// draws them.
+	for i, r := range snap.Remote {
+		s, err := charts(fmt.Sprintf("room-%d", i+1), series.Remote(r, snap.ConnEvents))
+		if err != nil {
+			return p, err
+		}
+		st := &r.Stats
+		s.Title = fmt.Sprintf("Room track %s from %s (%s)", textsafe.Line(st.Name), textsafe.Line(st.PublisherIdentity), textsafe.Line(st.SID))
+		s.Figures = remoteFigures(r)
+		p.Tracks = append(p.Tracks, s)
+	}
 	return p, nil
+}
+
+// remoteFigures are a room track's final figures, measured from its
+// packets.
+func remoteFigures(r report.Remote) []Setting {
+	st := &r.Stats
+	f := []Setting{{"state at the end", st.State.String()}, {"type", textsafe.Line(cmp.Or(st.Type.String(), "untyped"))},
+		{"E2EE", strconv.FormatBool(st.E2EE())},
+		{"frames received", u(st.FramesCompleted)}, {"payload bytes", u(st.FrameBytes)},
+		{"frames lost", u(st.FramesLost)}, {"incomplete", u(st.FramesIncomplete)}, {"cut by a subscription", u(st.FramesCut)},
+		{"packets", u(st.Packets)}, {"packets lost", u(st.PacketsLost)}, {"duplicate", u(st.PacketsDuplicate)},
+		{"reordered", u(st.PacketsReordered)}, {"decrypt failures", u(st.DecryptFailuresTotal())},
+		{"average receive rate", fmt.Sprintf("%.1f frames/s, %.0f bytes/s (over %s)", r.Average.ReceivedFPS, r.Average.ReceivedBPS, r.Average.Window.Round(time.Millisecond))}}
+	if r.RunLatency.Frames > 0 {
+		f = append(f, Setting{"latency p50 / p99 / max (our clock minus the publisher's timestamp: two clocks)",
+			fmt.Sprintf("%s / %s / %s (%d frames)", dur(r.RunLatency.P50), dur(r.RunLatency.P99), dur(r.RunLatency.Max), r.RunLatency.Frames)})
+	}
+	return f
 }
 
 // coverage says what the charts span: the whole run, or its last part

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/report/series"
@@ -36,7 +37,7 @@ func run() Run {
 			Rx: &report.Receive{}, Timeline: []outgoing.StateChange{{At: at(0), State: outgoing.StatePublished},
 				{At: at(60), State: outgoing.StateRepublishing}, {At: at(62), State: outgoing.StatePublished}}}
 		for i := range 120 {
-			s := report.Second{Start: at(i), Sent: uint64(100 + i*(h+1)), Bytes: uint64(1024 * (100 + i)), Received: uint64(100 + i*(h+1)), RxBytes: uint64(1000 * (100 + i))}
+			s := report.Second{Start: at(i), Sent: uint64(100 + i*(h+1)), Bytes: uint64(1024 * (100 + i)), PayloadBytes: uint64(1000 * (100 + i)), Received: uint64(100 + i*(h+1)), RxBytes: uint64(1000 * (100 + i))}
 			if h == 0 && i >= 30 && i < 40 {
 				s.DroppedBy[outgoing.DropQueueFull] = uint64(i)
 				s.Dropped, s.Lost = uint64(i), 2
@@ -53,6 +54,18 @@ func run() Run {
 		}
 		snap.Local = append(snap.Local, l)
 	}
+	// A room track, another participant's, whose name and identity are
+	// markup and a terminal escape.
+	r := report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_js", Name: "<i>pose</i>", PublisherIdentity: "robot\x1b[2J"},
+		State: incoming.StateSubscribed, FramesCompleted: 3540, FramesLost: 60}}
+	for i := range 120 {
+		s := report.Second{Start: at(i), Received: 30, RxBytes: 3000, LatencyP50: 2 * time.Millisecond, LatencyP99: 9 * time.Millisecond, LatencyFrames: 30}
+		if i >= 50 && i < 60 {
+			s.Received, s.RxBytes, s.Lost = 24, 2400, 6
+		}
+		r.History = append(r.History, s)
+	}
+	snap.Remote = append(snap.Remote, r)
 	return Run{Title: "dttui run report", Started: at(0), Ended: at(121), Final: snap,
 		Settings: []Setting{{"server", "ws://127.0.0.1:7880"}, {"tracks", "telemetry:100:1k, chat"}},
 		Failed:   []Failure{{"dup", "duplicate name"}}}
@@ -141,6 +154,18 @@ func TestReportHoldsEverySeries(t *testing.T) {
 		if len(set.Marks) != 4 { // reconnecting, republishing, reconnected, republished
 			t.Fatalf("%s: marks %v", l.Name, set.Marks)
 		}
+	}
+	// The room's track: its charts, series and figures, its outside
+	// names made safe.
+	check("room-1", series.Remote(r.Final.Remote[0], r.Final.ConnEvents))
+	room := text(byID(doc, "room-1"))
+	for _, want := range []string{"Room track <i>pose</i> from robot\\x1b[2J (DTR_js)", "frames received 3540", "frames lost 60"} {
+		if !strings.Contains(room, want) {
+			t.Fatalf("the room track's section lacks %q: %q", want, room[:min(len(room), 400)])
+		}
+	}
+	if strings.Contains(buf.String(), "<i>pose") || strings.Contains(buf.String(), "\x1b") {
+		t.Fatal("a room track's name or identity reached the page raw")
 	}
 	// The figures the telemetry section states are the report's.
 	fig := text(all(byID(doc, "track-1"), "div")[0])

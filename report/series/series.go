@@ -158,7 +158,10 @@ func Local(l report.Local, conn []report.ConnEvent) Set {
 	frames := Panel{Title: TitleFrames, Unit: PerSecond, Series: []Series{
 		{Name: "sent", Role: Sent, Values: col(func(s report.Second) float64 { return float64(s.Sent) })}}}
 	bytes := Panel{Title: TitleBytes, Unit: BytesPerSecond, Series: []Series{
-		{Name: "sent", Role: Sent, Values: col(func(s report.Second) float64 { return float64(s.Bytes) })}}}
+		// Payload bytes, as the loopback counts what it receives: with
+		// packet bytes, a lossless stream of small frames would show sent
+		// far above received.
+		{Name: "sent", Role: Sent, Values: col(func(s report.Second) float64 { return float64(s.PayloadBytes) })}}}
 	if rx {
 		frames.Series = append(frames.Series, Series{Name: "received", Role: Received, Values: col(func(s report.Second) float64 { return float64(s.Received) })})
 		bytes.Series = append(bytes.Series, Series{Name: "received", Role: Received, Values: col(func(s report.Second) float64 { return float64(s.RxBytes) })})

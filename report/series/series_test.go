@@ -18,7 +18,9 @@ func sec(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
 func track() report.Local {
 	l := report.Local{Name: "telemetry", Rx: &report.Receive{}}
 	for i := range 10 {
-		s := report.Second{Start: sec(i), Sent: uint64(100 + i), Bytes: uint64(1000 * (100 + i)), Received: uint64(100 + i), RxBytes: 99}
+		// 1000-byte payloads in packets with a 24-byte header; all received.
+		s := report.Second{Start: sec(i), Sent: uint64(100 + i), Bytes: uint64(1024 * (100 + i)), PayloadBytes: uint64(1000 * (100 + i)),
+			Received: uint64(100 + i), RxBytes: uint64(1000 * (100 + i))}
 		if i == 4 {
 			s.DroppedBy[outgoing.DropQueueFull], s.DroppedBy[outgoing.DropRepublishing] = 7, 3
 			s.Dropped, s.Lost = 10, 2
@@ -72,6 +74,11 @@ func TestLocalSet(t *testing.T) {
 	}
 	if v := s.Panels[0].Series[0].Values[9]; v != 109 {
 		t.Fatalf("frames sent in the last second: %v", v)
+	}
+	// Bytes sent and received in one measure, payload: a lossless second
+	// draws the two lines on top of each other.
+	if b := s.Panels[1]; b.Series[0].Values[9] != 109000 || b.Series[1].Values[9] != 109000 {
+		t.Fatalf("bytes sent, received in the last second: %v, %v", b.Series[0].Values[9], b.Series[1].Values[9])
 	}
 	if v := s.Panels[2].Series[0].Values[4]; v != 7 {
 		t.Fatalf("queue-full drops in second 4: %v", v)

@@ -256,7 +256,7 @@ func (m *Model) lines() []string {
 		fmt.Sprintf("%d frames: b waits for queue room, f pushes at once (the queue drops the rest)", m.Burst),
 		fmt.Sprintf("generator %s/s × %s", format.Count(m.DefaultRate), format.Bytes(float64(m.DefaultSize))),
 		"ctrl+c: quit from anywhere",
-		fmt.Sprintf("SEND: mean send rate per second, last %d s (detail pane %d s)", m.SparkTable, m.SparkDetail),
+		fmt.Sprintf("SEND: frames sent in each second, last %d s (detail pane %d s; a room row: received)", m.SparkTable, m.SparkDetail),
 		fmt.Sprintf("dropping, red DROPPED: frames dropped in the last %s", m.DropWindow),
 		"logs: the table's keys work there; library INFO hidden until v",
 		"charts: per second, on their own when the screen has room; marks r/R reconnecting/reconnected, p/P republishing/republished, U unpublished, S stalled, D disconnected",

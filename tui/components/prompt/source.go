@@ -37,6 +37,9 @@ type Source struct {
 	track   string
 	framing source.Framing
 	paced   bool
+	// last is the path pushed last: the placeholder enter accepts, never
+	// text the user would type after.
+	last string
 	// Rate and Chunk are the track's rate and frame size, for the labels
 	// (paced frames go at Rate; chunks are Chunk bytes).
 	Rate  float64
@@ -47,7 +50,7 @@ type Source struct {
 func NewSource(ctx common.Context, k keys.KeyMap) *Source {
 	in := textinput.New()
 	in.Prompt = SourcePrompt
-	in.Placeholder = "path of a file, or of a directory"
+	in.Placeholder = sourceHint
 	in.PlaceholderStyle = ctx.Theme.Dim
 	in.CharLimit = 4096
 	in.Cursor.SetMode(cursor.CursorStatic)
@@ -57,11 +60,20 @@ func NewSource(ctx common.Context, k keys.KeyMap) *Source {
 // SourcePrompt is the source prompt's input prompt.
 const SourcePrompt = "file: "
 
+// sourceHint is the placeholder before any path was pushed.
+const sourceHint = "path of a file, or of a directory"
+
 // Open shows the prompt for the track with this handle and name (shown
-// in the title); the path and framing are kept from the last time.
+// in the title), empty: the last path pushed is its placeholder, which
+// enter on the empty field takes (as the publish prompt's suggestion);
+// the framing and pace are kept from the last time.
 func (m *Source) Open(handle uint16, track string, rate float64, chunk int) tea.Cmd {
 	m.open, m.handle, m.track, m.Rate, m.Chunk = true, handle, track, rate, chunk
-	m.input.CursorEnd()
+	m.input.Placeholder = sourceHint
+	if m.last != "" {
+		m.input.Placeholder = m.last
+	}
+	m.input.SetValue("")
 	return m.input.Focus()
 }
 
@@ -102,11 +114,15 @@ func (m *Source) Update(msg tea.Msg) tea.Cmd {
 	case key.Matches(k, m.keys.SourceSubmit):
 		path := strings.TrimSpace(m.input.Value())
 		if path == "" {
+			path = m.last
+		}
+		if path == "" {
 			return func() tea.Msg {
 				return RefusedMsg{Reason: "type the path of a file (or of a directory: one frame per file)"}
 			}
 		}
 		m.Close()
+		m.last = path
 		sub := SourceSubmitMsg{Handle: m.handle, Path: path, Framing: m.framing, Paced: m.paced}
 		return func() tea.Msg { return sub }
 	}

@@ -5,6 +5,7 @@ package tracktable
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
@@ -77,6 +78,7 @@ type column struct {
 	priority int // 0 always shown; higher ones drop first on narrow screens
 	right    bool
 	rx       bool // loopback-only column
+	typed    bool // shown only when a row declares a frame encoding
 	live     bool // a figure a failed publish does not have: "-" there
 	cell     func(r Row) string
 	style    func(r Row) *lipgloss.Style // nil: unstyled
@@ -149,6 +151,11 @@ func (m *Model) columns() []column {
 			return fmt.Sprint(r.L.Handle)
 		}, style: none},
 		{title: "SID", width: 12, priority: 3, cell: func(r Row) string { return format.OrDash(r.SID()) }, style: always(th.Dim)},
+		// The declared frame encoding, as the room's rows show theirs;
+		// only when a track declares one.
+		{title: "TYPE", width: 8, priority: 3, typed: true, cell: func(r Row) string {
+			return format.OrDash(format.Outside(r.L.Type.Frame.String()))
+		}, style: always(th.Info)},
 		m.stateColumn(),
 		{title: "FPS", width: 6, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Count(r.L.Rate.SentFPS) }, style: none},
 		{title: ColBytes, width: 10, priority: 0, right: true, live: true, cell: func(r Row) string { return format.Bytes(r.L.Rate.SentBPS) + "/s" }, style: none},
@@ -390,8 +397,13 @@ func (m *Model) sectionLines(s *section, room bool, sel, w, h int) []string {
 	if room {
 		all, sort = m.roomColumns(), m.RoomSort
 	} else {
+		typed := false
 		for _, r := range s.rows {
 			hasRx = hasRx || r.L.Rx != nil
+			typed = typed || !r.L.Type.Frame.IsZero()
+		}
+		if !typed {
+			all = slices.DeleteFunc(all, func(c column) bool { return c.typed })
 		}
 	}
 	cols := visibleColumns(all, w, hasRx)
