@@ -505,6 +505,35 @@ type RemoteLine struct {
 	P99ms         float64 `json:"p99_ms"`
 	// SFU is the SFU's own account toward us (the embedded SFU only).
 	SFU *SFULine `json:"sfu,omitempty"`
+	// Probe is the account of the frames that are dttui's probe (another
+	// dttui publishes the track), by their own sequence numbers.
+	Probe *ProbeLine `json:"probe,omitempty"`
+}
+
+// ProbeLine is report.RemoteProbe on a line: received + lost + in_grace +
+// cut = sent, where sent counts the frames up to the latest that arrived.
+// Latency is from the probe's own send time, over the whole run: the
+// publisher's clock against ours.
+type ProbeLine struct {
+	Sent       uint64  `json:"sent"`
+	Received   uint64  `json:"received"`
+	Lost       uint64  `json:"lost"`
+	InGrace    uint64  `json:"in_grace"`
+	Cut        uint64  `json:"cut"`
+	Duplicates uint64  `json:"duplicates"`
+	Late       uint64  `json:"late"`
+	Corrupt    uint64  `json:"corrupt"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+}
+
+func probeLine(p *report.RemoteProbe) *ProbeLine {
+	if p == nil {
+		return nil
+	}
+	return &ProbeLine{Sent: p.Sent, Received: p.Received, Lost: p.Lost, InGrace: p.InGrace, Cut: p.Cut,
+		Duplicates: p.Duplicates, Late: p.Late, Corrupt: p.Corrupt,
+		P50ms: ms(time.Duration(p.Latency.Quantile(.5))), P99ms: ms(time.Duration(p.Latency.Quantile(.99)))}
 }
 
 func remoteLine(r report.Remote, final bool) RemoteLine {
@@ -519,7 +548,8 @@ func remoteLine(r report.Remote, final bool) RemoteLine {
 		Frames: st.FramesCompleted, FrameBytes: st.FrameBytes, Packets: st.Packets, PacketsLost: st.PacketsLost,
 		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,
 		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
-		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99), SFU: sfuLine(r.SFU)}
+		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99), SFU: sfuLine(r.SFU),
+		Probe: probeLine(r.Probe)}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -451,6 +451,10 @@ func TestMonitorOnlyRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	probed, err := pub.Publish(ctx, "probed", false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	runCtx, stop := context.WithTimeout(ctx, 3*time.Second)
 	defer stop()
 	done := make(chan struct{})
@@ -465,7 +469,7 @@ func TestMonitorOnlyRun(t *testing.T) {
 	// data channel open: the SFU drops what it cannot send yet), so every
 	// frame counts.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if mon.MonitorHolds(tr.Info().SID) {
+		if mon.MonitorHolds(tr.Info().SID) && mon.MonitorHolds(probed.Info().SID) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -476,15 +480,32 @@ func TestMonitorOnlyRun(t *testing.T) {
 		for tr.Push(ctx, []byte(`{"ok":true}`), uint64(time.Now().UnixMilli())) != nil {
 		}
 	}
+	for range 20 {
+		if err := probed.Probe().PushWait(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+	}
 	<-done
 	lines := parseLines(t, &out)
 	last := lines[len(lines)-1]
-	if len(last.Tracks) != 0 || len(last.Remote) != 1 {
+	if len(last.Tracks) != 0 || len(last.Remote) != 2 {
 		t.Fatalf("final line %+v", last)
 	}
-	r := last.Remote[0]
-	if r.Name != "from-the-other" || r.Publisher != pub.Status().Identity || r.Frames != 30 || r.PacketsLost != 0 || r.LatencyFrames != 30 {
+	var r, p RemoteLine
+	for _, x := range last.Remote {
+		switch x.Name {
+		case "from-the-other":
+			r = x
+		case "probed":
+			p = x
+		}
+	}
+	if r.Name != "from-the-other" || r.Publisher != pub.Status().Identity || r.Frames != 30 || r.PacketsLost != 0 || r.LatencyFrames != 30 || r.Probe != nil {
 		t.Fatalf("remote %+v", r)
+	}
+	// Another dttui's probe frames are also followed by their own numbers.
+	if p.Frames != 20 || p.Probe == nil || *p.Probe != (ProbeLine{Sent: 20, Received: 20, P50ms: p.Probe.P50ms, P99ms: p.Probe.P99ms}) || p.Probe.P99ms <= 0 {
+		t.Fatalf("probed %+v, probe %+v", p, p.Probe)
 	}
 	// The final line's rates are over the frames' own span; every frame
 	// is one packet.

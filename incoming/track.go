@@ -50,6 +50,9 @@ type Frame struct {
 	E2EE             bool   // it was encrypted; Payload is the plaintext
 	KeyIndex         uint8  // for E2EE frames
 	Arrival          time.Time
+	// Subscription numbers the track's subscriptions here (1, 2, …): a
+	// frame of a later one follows a span this subscriber did not hold.
+	Subscription uint64
 	// Payload is only valid during OnFrame: it is a reused buffer (or the
 	// packet's own bytes).
 	Payload []byte
@@ -234,7 +237,7 @@ func (t *RemoteTrack) frame(f *packetizer.ReceivedFrame, arrival time.Time) {
 		o.Number, o.Sequence, o.Timestamp, o.Packets = f.FrameNumber, f.Sequence, f.Timestamp, f.Packets
 		o.HasUserTimestamp, o.UserTimestamp = ext.HasUserTimestamp, ext.UserTimestamp
 		o.E2EE, o.KeyIndex = t.info.E2EE(), ext.E2EE.KeyIndex
-		o.Arrival, o.Payload = arrival, payload
+		o.Arrival, o.Payload, o.Subscription = arrival, payload, c.subscriptions
 		fn(t, o)
 		o.Payload = nil
 	}

@@ -63,6 +63,7 @@ func (s Snapshot) Rebase(base *Snapshot) Snapshot {
 		if b := oldRemote[r.SID()]; b != nil {
 			r.Stats = subRemote(r.Stats, b.Stats)
 			r.SFU = subSFU(r.SFU, b.SFU)
+			r.Probe = subProbe(r.Probe, b.Probe)
 		}
 		var hist []Second
 		for _, sec := range r.History {
@@ -111,6 +112,20 @@ func subRemote(s, b incoming.TrackStats) incoming.TrackStats {
 	s.Latency.Sub(&b.Latency)
 	s.LatencyNegative = sub(s.LatencyNegative, b.LatencyNegative)
 	return s
+}
+
+// subProbe rebases a remote track's probe account on base's (InGrace is
+// a level and stays).
+func subProbe(p, b *RemoteProbe) *RemoteProbe {
+	if p == nil || b == nil {
+		return p
+	}
+	q := *p
+	q.Sent, q.Received, q.Lost, q.Cut = sub(p.Sent, b.Sent), sub(p.Received, b.Received), sub(p.Lost, b.Lost), sub(p.Cut, b.Cut)
+	q.Duplicates, q.Late, q.Unfollowed = sub(p.Duplicates, b.Duplicates), sub(p.Late, b.Late), sub(p.Unfollowed, b.Unfollowed)
+	q.Corrupt, q.Spans = sub(p.Corrupt, b.Corrupt), sub(p.Spans, b.Spans)
+	q.Latency.Sub(&b.Latency)
+	return &q
 }
 
 func after(evs []outgoing.ErrorEvent, base *Snapshot) []outgoing.ErrorEvent {

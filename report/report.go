@@ -129,6 +129,30 @@ type Remote struct {
 	// SFU is what the SFU itself logged about the track, toward us; nil
 	// as for Local.SFU.
 	SFU *SFUObserved
+	// Probe is what the frames say of themselves when they are dttui's
+	// probe (another dttui publishes the track); nil otherwise.
+	Probe *RemoteProbe
+}
+
+// RemoteProbe is a remote track's probe frames followed by their sequence
+// numbers: exact frame loss between the first and the latest frame seen,
+// from counters kept apart,
+//
+//	Received + Lost + InGrace + Cut = Sent
+//
+// where Sent is the frames known to have been sent (up to the latest that
+// arrived; what came after cannot be known) and Cut those still in their
+// grace when their span ended (a new stream or subscription). Latency is
+// arrival minus the probe's send time, to the nanosecond: the publisher's
+// clock against ours.
+type RemoteProbe struct {
+	Sent, Received, Lost, InGrace, Cut uint64
+	Duplicates, Late, Unfollowed       uint64
+	// Corrupt counts probe frames whose filler did not arrive intact.
+	Corrupt uint64
+	// Spans counts the streams and subscriptions followed.
+	Spans   uint64
+	Latency histogram.Histogram
 }
 
 // SFUObserved is the SFU's own account of a track, from its logs (the

@@ -245,6 +245,40 @@ func TestRebaseEveryRemoteCounter(t *testing.T) {
 	}
 }
 
+// Every counter of a remote track's probe account is rebased; InGrace,
+// a level, is not.
+func TestRebaseEveryProbeCounter(t *testing.T) {
+	fill := func(v uint64) *RemoteProbe {
+		p := &RemoteProbe{}
+		rv := reflect.ValueOf(p).Elem()
+		for i := range rv.NumField() {
+			if f := rv.Field(i); f.Kind() == reflect.Uint64 {
+				f.SetUint(v)
+			}
+		}
+		for range v {
+			p.Latency.Record(1000)
+		}
+		return p
+	}
+	base := Snapshot{At: t0, Remote: []Remote{{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_x"}}, Probe: fill(5)}}}
+	got := Snapshot{At: ms(1000), Remote: []Remote{{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_x"}}, Probe: fill(7)}}}.Rebase(&base).Remote[0].Probe
+	rv := reflect.ValueOf(*got)
+	for i := range rv.NumField() {
+		name, f := rv.Type().Field(i).Name, rv.Field(i)
+		want := uint64(2)
+		if name == "InGrace" {
+			want = 7
+		}
+		if f.Kind() == reflect.Uint64 && f.Uint() != want {
+			t.Errorf("%s = %d after the reset, want %d", name, f.Uint(), want)
+		}
+	}
+	if got.Latency.Count() != 2 {
+		t.Errorf("latency of %d frames after the reset, want 2", got.Latency.Count())
+	}
+}
+
 // The latency window is cached between calls within a second; asked ten
 // times a second while frames arrive, with a reset in between, it says
 // what a recorder asked once says (its cache cold), every time.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,10 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	if r.Stats.FramesLost != 0 || r.Stats.PacketsLost != 0 || r.Stats.UserTimestamps != 50 || r.Stats.Latency.Count() != 50 {
 		t.Fatalf("remote %+v", r.Stats)
 	}
+	// The frames are dttui's probe: followed by their own numbers too.
+	if p := r.Probe; p == nil || p.Sent != 50 || p.Received != 50 || p.Lost+p.InGrace+p.Cut+p.Corrupt != 0 || p.Latency.Count() != 50 || p.Spans != 1 {
+		t.Fatalf("probe %+v", r.Probe)
+	}
 	if len(mon.Report(nil).Local) != 0 {
 		t.Fatal("the monitor lists local tracks it never published")
 	}
@@ -78,6 +83,9 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 		r, _ := remoteRow(mon, who, "telemetry")
 		return r.Stats.FramesCompleted == 20
 	})
+	if r, _ := remoteRow(mon, who, "telemetry"); r.Probe == nil || r.Probe.Received != 20 || r.Probe.Sent != 20 {
+		t.Fatalf("probe on the new SID %+v", r.Probe)
+	}
 
 	// The publisher leaves: the track ends unpublished, with its figures.
 	_ = pub.Close()
@@ -126,6 +134,64 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	}
 	if err := mon.RemoveRemote(oldSID); !errors.Is(err, incoming.ErrUnknownTrack) {
 		t.Fatalf("removing it again: %v", err)
+	}
+}
+
+// The room monitor follows another dttui's probe frames by their own
+// sequence numbers. Its path is cut for a moment while frames stream: the
+// frames it then misses count lost once their grace is over, and the
+// probe's account agrees exactly with the one from packet and frame
+// numbers (single-packet frames: a frame lost is a packet lost).
+func TestE2ERoomMonitorCountsProbeLoss(t *testing.T) {
+	acrossSFUs(t, testE2ERoomMonitorCountsProbeLoss)
+}
+
+func testE2ERoomMonitorCountsProbeLoss(t *testing.T) {
+	srv := sfu(t)
+	pub := connect(t, srv, Config{})
+	cut := new(atomic.Bool)
+	mon := connect(t, srv, Config{Room: pub.Status().Room, Monitor: true, LossGrace: 500 * time.Millisecond, net: cutNet(cut)})
+	who := pub.Status().Identity
+	tr, err := pub.Publish(bounded(t, 15*time.Second), "probed", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the monitor subscribed", func() bool {
+		r, ok := remoteRow(mon, who, "probed")
+		return ok && r.Stats.State == incoming.StateSubscribed && mon.MonitorHolds(r.Stats.SID)
+	})
+	ctx := bounded(t, 30*time.Second)
+	if err := pushPaced(ctx, tr, 30, 200, 100); err != nil {
+		t.Fatal(err)
+	}
+	cut.Store(true)
+	if err := pushPaced(ctx, tr, 20, 200, 100); err != nil {
+		t.Fatal(err)
+	}
+	cut.Store(false)
+	if err := pushPaced(ctx, tr, 50, 200, 100); err != nil {
+		t.Fatal(err)
+	}
+	var r report.Remote
+	eventually(t, 15*time.Second, "the probe's account settled", func() bool {
+		r, _ = remoteRow(mon, who, "probed")
+		p := r.Probe
+		return p != nil && p.Sent == 100 && p.InGrace == 0 && r.Stats.FramesCompleted == p.Received
+	})
+	// The packets' account settles a gap once its reorder window is over.
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Stats.PacketsLost < r.Probe.Lost && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		r, _ = remoteRow(mon, who, "probed")
+	}
+	p := r.Probe
+	t.Logf("probe sent %d received %d lost %d; frames completed %d lost %d incomplete %d, packets %d lost %d; publisher %+v", p.Sent, p.Received, p.Lost, r.Stats.FramesCompleted, r.Stats.FramesLost, r.Stats.FramesIncomplete, r.Stats.Packets, r.Stats.PacketsLost, tr.Counters())
+	if p.Lost == 0 || p.Received+p.Lost != 100 || p.Cut+p.Duplicates+p.Late+p.Corrupt != 0 || p.Spans != 1 {
+		t.Fatalf("probe %+v", *p)
+	}
+	if p.Lost != r.Stats.FramesLost+r.Stats.FramesIncomplete || p.Lost != r.Stats.PacketsLost {
+		t.Fatalf("the probe lost %d frames; the packets say %d frames lost, %d incomplete, %d packets lost",
+			p.Lost, r.Stats.FramesLost, r.Stats.FramesIncomplete, r.Stats.PacketsLost)
 	}
 }
 

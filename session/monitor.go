@@ -9,6 +9,7 @@ import (
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/session/probe"
 )
 
 // The room monitor subscribes, on our own participant's connection, to
@@ -27,9 +28,13 @@ func (s *Session) newMonitor() *subscriber {
 	if s.e2ee != nil {
 		opener = s.e2ee
 	}
-	var onFrame func(*incoming.RemoteTrack, *incoming.Frame)
-	if fn := s.cfg.OnRemoteFrame; fn != nil {
-		onFrame = func(t *incoming.RemoteTrack, f *incoming.Frame) { fn(t.Info().SID, *f) }
+	s.probes.grace = s.cfg.LossGrace
+	fn := s.cfg.OnRemoteFrame
+	onFrame := func(t *incoming.RemoteTrack, f *incoming.Frame) {
+		s.probes.arrived(t.Info().SID, f)
+		if fn != nil {
+			fn(t.Info().SID, *f)
+		}
 	}
 	return newSubscriber(incoming.Options{
 		OnFrame: onFrame,
@@ -58,6 +63,7 @@ func (s *Session) RemoveRemote(sid string) error {
 	if err := s.monitor.mgr.Remove(sid); err != nil {
 		return err
 	}
+	s.probes.forget(sid)
 	s.rec.Forget(report.RemoteKey(sid))
 	return nil
 }
@@ -77,6 +83,7 @@ func (s *Session) sampleRemote(now time.Time) {
 	if s.monitor == nil {
 		return
 	}
+	s.probes.expire(now)
 	for _, ts := range s.monitor.mgr.Snapshot() {
 		key := report.RemoteKey(ts.SID)
 		s.rec.Sample(key, now, remoteTotals(&ts))
@@ -159,6 +166,7 @@ func (s *Session) remotes(now, since time.Time, sc report.Scope) []report.Remote
 		if o, ok := sfuObserved.of([]string{ts.SID}, me); ok {
 			r.SFU = &o
 		}
+		r.Probe = s.probes.of(ts.SID)
 		r.Figures = s.rec.FiguresScope(report.RemoteKey(ts.SID), now, remoteTotals(&ts), since, true, sc)
 		if rs, ok := s.schemaFor(ts.PublisherIdentity, ts.Type.Schema); ok {
 			r.SchemaDef, r.SchemaErr = rs.def, rs.err
@@ -166,4 +174,57 @@ func (s *Session) remotes(now, since time.Time, sc report.Scope) []report.Remote
 		out = append(out, r)
 	}
 	return out
+}
+
+// remoteProbes follows, per remote track, the frames that are dttui's
+// probe: a second, exact account of another dttui's track.
+type remoteProbes struct {
+	grace time.Duration
+	mu    sync.Mutex
+	by    map[string]*probe.Follower
+}
+
+// arrived runs from the monitor's OnFrame (incoming's manager locked).
+func (p *remoteProbes) arrived(sid string, f *incoming.Frame) {
+	if _, ok := probe.Decode(f.Payload); !ok {
+		return // not a probe: nothing to follow, and no entry for it
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fo := p.by[sid]
+	if fo == nil {
+		if p.by == nil {
+			p.by = map[string]*probe.Follower{}
+		}
+		fo = probe.NewFollower(p.grace)
+		p.by[sid] = fo
+	}
+	fo.Arrived(f.Payload, f.Subscription, f.Arrival)
+}
+
+func (p *remoteProbes) expire(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, fo := range p.by {
+		fo.Expire(now)
+	}
+}
+
+func (p *remoteProbes) forget(sid string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.by, sid)
+}
+
+// of is the report's account of sid's probe frames; nil when none came.
+func (p *remoteProbes) of(sid string) *report.RemoteProbe {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fo := p.by[sid]
+	if fo == nil {
+		return nil
+	}
+	c, fc := fo.Counts()
+	return &report.RemoteProbe{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InGrace: c.InGrace, Cut: fc.Cut,
+		Duplicates: c.Duplicates, Late: c.Late, Unfollowed: c.Unfollowed, Corrupt: fc.Corrupt, Spans: fc.Spans, Latency: fc.Latency}
 }

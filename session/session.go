@@ -54,6 +54,7 @@ type Session struct {
 	blobs    blobRequests
 	// remoteSchemas caches the room's schema definitions, fetched once.
 	remoteSchemas remoteSchemas
+	probes        remoteProbes
 
 	ctx    context.Context
 	cancel context.CancelFunc

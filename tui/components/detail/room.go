@@ -12,6 +12,7 @@ import (
 	"github.com/dttui/dttui/preview"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/format"
+	"github.com/dttui/dttui/tui/theme"
 )
 
 // PreviewLines is how many lines of the last frame the pane shows when
@@ -127,6 +128,9 @@ func (m *Model) roomSections(w int) []section {
 			th.Dim.Render("two clocks, so their offset is part of it"))
 		secs = append(secs, section{lines: format.Flow(w, " · ", items...)})
 	}
+	if p := rt.Probe; p != nil {
+		secs = append(secs, section{lines: format.Flow(w, " · ", probeItems(th, p)...)})
+	}
 	if st.E2EE() {
 		items := []string{fmt.Sprintf("decrypted %d", st.FramesDecrypted)}
 		if n := st.DecryptFailuresTotal(); n == 0 {
@@ -167,6 +171,27 @@ func (m *Model) roomSections(w int) []section {
 		secs = append(secs, s)
 	}
 	return secs
+}
+
+// probeItems is the account of another dttui's probe frames, by their own
+// sequence numbers and send times.
+func probeItems(th theme.Theme, p *report.RemoteProbe) []string {
+	items := []string{fmt.Sprintf("dttui probe: sent %d (up to the latest received)", p.Sent), fmt.Sprintf("received %d", p.Received)}
+	lost := fmt.Sprintf("lost %d", p.Lost)
+	if p.Lost > 0 {
+		lost = th.Warn.Render(lost)
+	}
+	items = append(items, lost, fmt.Sprintf("in grace %d", p.InGrace), fmt.Sprintf("cut %d", p.Cut),
+		fmt.Sprintf("duplicates %d", p.Duplicates), fmt.Sprintf("late %d", p.Late))
+	if p.Corrupt > 0 {
+		items = append(items, th.Bad.Render(fmt.Sprintf("corrupt %d", p.Corrupt)))
+	}
+	if p.Latency.Count() > 0 {
+		items = append(items, fmt.Sprintf("latency p50 %s", format.Duration(time.Duration(p.Latency.Quantile(.5)))),
+			fmt.Sprintf("p99 %s", format.Duration(time.Duration(p.Latency.Quantile(.99)))),
+			th.Dim.Render("from its send time (ns), the publisher's clock against ours"))
+	}
+	return items
 }
 
 // sizeItems is the frame-size distribution in words: the exact mean, and

@@ -3,8 +3,11 @@ package detail
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/tui/theme"
 )
 
 // Frames of one size (2068 B: a 2 KiB frame and its encryption) fall in
@@ -31,5 +34,24 @@ func TestSizeItemsNeverContradictTheMean(t *testing.T) {
 	got = strings.Join(sizeItems(&h), " · ")
 	if want := "frame sizes (100 frames): mean 149 B · min ≈102 B · p50 ≈102 B · p90 ≈102 B · p99 ≈102 B · max ≈4.88 KiB"; got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+// Another dttui's probe frames: their own account, in words, with what
+// its latency compares.
+func TestProbeItems(t *testing.T) {
+	p := &report.RemoteProbe{Sent: 100, Received: 96, Lost: 3, InGrace: 1, Duplicates: 2}
+	for range 96 {
+		p.Latency.Record(int64(2 * time.Millisecond))
+	}
+	got := strings.Join(probeItems(theme.Plain(), p), " · ")
+	want := "dttui probe: sent 100 (up to the latest received) · received 96 · lost 3 · in grace 1 · cut 0 · duplicates 2 · late 0 · " +
+		"latency p50 2.0ms · p99 2.0ms · from its send time (ns), the publisher's clock against ours"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	p.Corrupt = 1
+	if got := strings.Join(probeItems(theme.Plain(), p), " · "); !strings.Contains(got, "corrupt 1") {
+		t.Fatalf("no corrupt frames in %s", got)
 	}
 }
