@@ -157,16 +157,7 @@ func (st *localState) allLedgers() []*probe.Ledger {
 func (st *localState) counts() probe.LedgerCounts {
 	var c probe.LedgerCounts
 	for _, l := range st.allLedgers() {
-		x := l.Counts()
-		c.Sent += x.Sent
-		c.Received += x.Received
-		c.ReceivedBytes += x.ReceivedBytes
-		c.Lost += x.Lost
-		c.InGrace += x.InGrace
-		c.Duplicates += x.Duplicates
-		c.Late += x.Late
-		c.Unexpected += x.Unexpected
-		c.Unfollowed += x.Unfollowed
+		c = c.Add(l.Counts())
 	}
 	return c
 }

@@ -92,7 +92,7 @@ func (f *Follower) restart(h Header, sub uint64, now time.Time) {
 		c := f.ledger.Counts()
 		f.c.Cut += c.InGrace
 		c.InGrace = 0
-		f.done = addCounts(f.done, c)
+		f.done = f.done.Add(c)
 	}
 	f.ledger = NewLedger(f.grace)
 	f.stream, f.span, f.maxSeen = h.Stream, sub, h.Seq
@@ -115,12 +115,13 @@ func (f *Follower) Expire(now time.Time) {
 func (f *Follower) Counts() (LedgerCounts, FollowCounts) {
 	c := f.done
 	if f.ledger != nil {
-		c = addCounts(c, f.ledger.Counts())
+		c = c.Add(f.ledger.Counts())
 	}
 	return c, f.c
 }
 
-func addCounts(a, b LedgerCounts) LedgerCounts {
+// Add returns the sum of a and b, figure by figure.
+func (a LedgerCounts) Add(b LedgerCounts) LedgerCounts {
 	a.Sent += b.Sent
 	a.Received += b.Received
 	a.ReceivedBytes += b.ReceivedBytes
