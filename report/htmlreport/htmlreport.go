@@ -98,7 +98,11 @@ func build(r Run) (page, error) {
 		return p, err
 	}
 	cs.Title = "Connection"
-	cs.Figures = []Setting{{"state at the end", c.State.String()}, {"room", c.Room}, {"identity", c.Identity},
+	end := c.State.String()
+	if c.State == report.Disconnected && c.Err == nil {
+		end = "left the room" // the run ended and dttui closed the session, unlike a connection lost
+	}
+	cs.Figures = []Setting{{"state at the end", end}, {"room", c.Room}, {"identity", c.Identity},
 		{"reconnects", strconv.Itoa(c.Reconnects)}, {"signal RTT at the end", dur(c.RTT)}}
 	if c.Err != nil {
 		cs.Figures = append(cs.Figures, Setting{"error", c.Err.Error()})

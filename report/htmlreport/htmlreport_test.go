@@ -2,6 +2,7 @@ package htmlreport
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -234,4 +235,26 @@ func text(n *html.Node) string {
 		}
 	})
 	return b.String()
+}
+
+// A run that ended by leaving the room says so; a connection lost says
+// what it was and why.
+func TestReportSaysHowTheConnectionEnded(t *testing.T) {
+	for _, c := range []struct {
+		status report.Status
+		want   string
+	}{
+		{report.Status{State: report.Disconnected}, "left the room"},
+		{report.Status{State: report.Disconnected, Err: errors.New("could not reconnect within 30s")}, "could not reconnect within 30s"},
+	} {
+		r := run()
+		r.Final.Connection = c.status
+		var buf bytes.Buffer
+		if err := Write(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), c.want) || (c.status.Err != nil) != strings.Contains(buf.String(), ">disconnected<") {
+			t.Fatalf("%+v: no %q, or the wrong state", c.status, c.want)
+		}
+	}
 }
