@@ -17,6 +17,7 @@ import (
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/charts"
@@ -93,10 +94,10 @@ type AutoTrack struct {
 	Source *source.Spec
 }
 
-// Defaults for the generator: visible on a sparkline, light on a laptop.
+// Defaults for the generator (probe's), and the UI's own.
 const (
-	defaultRate        = 50
-	defaultSize        = 1024
+	defaultRate        = probe.DefaultRate
+	defaultSize        = probe.DefaultSize
 	defaultBurst       = 100
 	defaultQuitTimeout = 5 * time.Second
 	historyCap         = 20

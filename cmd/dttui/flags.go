@@ -39,8 +39,8 @@ type trackSpec struct {
 
 // Defaults for a --track without rate or size: a light, visible stream.
 const (
-	defaultTrackRate = 30
-	defaultTrackSize = 1024
+	defaultTrackRate = probe.DefaultRate
+	defaultTrackSize = probe.DefaultSize
 )
 
 // defaultLocalPort is the embedded SFU's signal port, LiveKit's usual one.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
+	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui"
 	"github.com/dttui/dttui/tui/theme"
 )
@@ -35,7 +36,7 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 	}
 	if local != nil && len(auto) == 0 && !o.SubscribeOnly {
 		// No account and no tracks asked for: show something alive at once.
-		auto = []tui.AutoTrack{{Name: "demo", Rate: 50, Size: 1024}}
+		auto = []tui.AutoTrack{{Name: "demo", Rate: probe.DefaultRate, Size: probe.DefaultSize}}
 	}
 	var localSFU *tui.LocalSFU
 	if local != nil {

@@ -44,6 +44,14 @@ const (
 	MaxSize = 4 << 20
 )
 
+// DefaultRate (frames/s) and DefaultSize (bytes) are a generator's when
+// nobody says otherwise (--track NAME, g on a new track, the demo track):
+// visible on a sparkline, light on a laptop.
+const (
+	DefaultRate = 50
+	DefaultSize = 1024
+)
+
 // probeExtensions are the extensions a probe frame carries on the wire:
 // always the user timestamp, and the E2EE extension on an encrypted track.
 func probeExtensions(e2ee bool) packetizer.Extensions {
