@@ -9,7 +9,8 @@
 #     their last minute holding that track, a rate change and a flood, the
 #     help, the log pane (logs, logs_filtered, logs_search); second dttuis
 #     joining the same SFU as users do (set -a; . its env file): an empty
-#     room, subscribe-only with and without tracks, a file pushed into a
+#     room, subscribe-only with and without tracks (and the detail of one,
+#     the probe's own account), a file pushed into a
 #     track (source); and the real binary against a listener that accepts
 #     and never answers (connecting) and a closed port (connect_error);
 #   - TestTUIRoomInTmux: the room with a livekit-client publisher in
@@ -158,6 +159,11 @@ wait_for watch 60 'chat .*subscribed' "the subscribe-only view of the room"
 typed watch ww
 sleep 12
 shot watch subscribe_only
+# telemetry's detail: the packets' account and the probe's own.
+select_row watch telemetry
+keys watch d
+wait_for watch 10 'dttui probe: sent' "the probe's account of telemetry"
+shot watch subscribe_only_detail
 quit watch
 
 # Three more users of the same SFU, in rooms of their own: one publishing
