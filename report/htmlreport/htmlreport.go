@@ -263,13 +263,19 @@ func chart(set series.Set, p series.Panel) (template.HTML, error) {
 			c = dropShades[drops%len(dropShades)]
 			drops++
 		}
+		width := vg.Points(1.2)
+		if ser.Role == series.Sent {
+			// Drawn first and wider: where everything sent is received,
+			// sent shows as a band around the received line, not under it.
+			width = vg.Points(3.5)
+		}
 		var legend *plotter.Line
 		for _, seg := range segments(set, ser.Values, scale) {
 			line, err := plotter.NewLine(seg)
 			if err != nil {
 				return "", err
 			}
-			line.Color, line.Width = c, vg.Points(1.2)
+			line.Color, line.Width = c, width
 			pl.Add(line)
 			if legend == nil {
 				legend = line
@@ -279,7 +285,7 @@ func chart(set series.Set, p series.Panel) (template.HTML, error) {
 			}
 		}
 		if legend == nil { // no value in the run: still named
-			legend = &plotter.Line{LineStyle: draw.LineStyle{Color: c, Width: vg.Points(1.2)}}
+			legend = &plotter.Line{LineStyle: draw.LineStyle{Color: c, Width: width}}
 		}
 		pl.Legend.Add(ser.Name, legend)
 	}
