@@ -97,7 +97,9 @@ func decode(payload []byte, decl schema.Decl, o Options) Frame {
 		err = cborMode.Unmarshal(payload, &v)
 	case schema.FrameMsgpack:
 		kind = KindMsgpack
-		err = msgpack.Unmarshal(payload, &v)
+		if err = msgpackBounded(payload); err == nil {
+			err = msgpack.Unmarshal(payload, &v)
+		}
 	case schema.FrameProtobuf:
 		if len(o.Schema) == 0 || decl.Schema.IsZero() {
 			return Frame{}
