@@ -186,7 +186,8 @@ type remoteProbes struct {
 
 // arrived runs from the monitor's OnFrame (incoming's manager locked).
 func (p *remoteProbes) arrived(sid string, f *incoming.Frame) {
-	if _, ok := probe.Decode(f.Payload); !ok {
+	h, ok := probe.Decode(f.Payload)
+	if !ok {
 		return // not a probe: nothing to follow, and no entry for it
 	}
 	p.mu.Lock()
@@ -199,7 +200,7 @@ func (p *remoteProbes) arrived(sid string, f *incoming.Frame) {
 		fo = probe.NewFollower(p.grace)
 		p.by[sid] = fo
 	}
-	fo.Arrived(f.Payload, f.Subscription, f.Arrival)
+	fo.Arrived(h, f.Payload, f.Subscription, f.Arrival)
 }
 
 func (p *remoteProbes) expire(now time.Time) {

@@ -58,17 +58,12 @@ func NewFollower(grace time.Duration) *Follower {
 	return &Follower{grace: grace}
 }
 
-// Arrived records a frame of subscription sub that arrived at now with
-// payload p. It returns false when p is not a probe frame (then nothing
-// is counted).
-func (f *Follower) Arrived(p []byte, sub uint64, now time.Time) bool {
-	h, ok := Decode(p)
-	if !ok {
-		return false
-	}
+// Arrived records a probe frame of subscription sub that arrived at now:
+// payload p, whose header Decode read as h.
+func (f *Follower) Arrived(h Header, p []byte, sub uint64, now time.Time) {
 	if !Intact(p) {
 		f.c.Corrupt++
-		return true
+		return
 	}
 	if f.ledger == nil || h.Stream != f.stream || sub != f.span || h.Seq > f.maxSeen+maxFollowGap {
 		f.restart(h, sub, now)
@@ -82,7 +77,6 @@ func (f *Follower) Arrived(p []byte, sub uint64, now time.Time) bool {
 	if f.ledger.Arrived(h.Seq, len(p)) == ArrivalFirst {
 		f.c.Latency.Record(now.Sub(h.Sent).Nanoseconds())
 	}
-	return true
 }
 
 // restart ends the current span and begins one at h.
