@@ -60,27 +60,41 @@ func (n switchedNetwork) ListenPacket(network, address string) (net.PacketConn, 
 	return switchedPacketConn{c, n.sw}, nil
 }
 
+// packetIO is what both socket kinds read and write with.
+type packetIO interface {
+	ReadFrom(b []byte) (int, net.Addr, error)
+	WriteTo(b []byte, addr net.Addr) (int, error)
+}
+
+// writeTo drops b while cut is set.
+func (sw netSwitches) writeTo(c packetIO, b []byte, addr net.Addr) (int, error) {
+	if sw.cut.Load() {
+		return len(b), nil
+	}
+	return c.WriteTo(b, addr)
+}
+
+// readFrom holds while stall is set and drops what arrives while cut is.
+func (sw netSwitches) readFrom(c packetIO, b []byte) (int, net.Addr, error) {
+	for {
+		sw.wait()
+		n, addr, err := c.ReadFrom(b)
+		if err != nil || !sw.cut.Load() {
+			return n, addr, err
+		}
+	}
+}
+
 type switchedConn struct {
 	transport.UDPConn
 	sw netSwitches
 }
 
 func (c switchedConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.sw.cut.Load() {
-		return len(b), nil
-	}
-	return c.UDPConn.WriteTo(b, addr)
+	return c.sw.writeTo(c.UDPConn, b, addr)
 }
 
-func (c switchedConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		c.sw.wait()
-		n, addr, err := c.UDPConn.ReadFrom(b)
-		if err != nil || !c.sw.cut.Load() {
-			return n, addr, err
-		}
-	}
-}
+func (c switchedConn) ReadFrom(b []byte) (int, net.Addr, error) { return c.sw.readFrom(c.UDPConn, b) }
 
 type switchedPacketConn struct {
 	net.PacketConn
@@ -88,18 +102,9 @@ type switchedPacketConn struct {
 }
 
 func (c switchedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if c.sw.cut.Load() {
-		return len(b), nil
-	}
-	return c.PacketConn.WriteTo(b, addr)
+	return c.sw.writeTo(c.PacketConn, b, addr)
 }
 
 func (c switchedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		c.sw.wait()
-		n, addr, err := c.PacketConn.ReadFrom(b)
-		if err != nil || !c.sw.cut.Load() {
-			return n, addr, err
-		}
-	}
+	return c.sw.readFrom(c.PacketConn, b)
 }
