@@ -18,12 +18,15 @@ import (
 // uplinkRun is how long each publisher pushes in one BenchmarkUplink case.
 const uplinkRun = 10 * time.Second
 
-// uplinkCases are the frame sizes and push rates BenchmarkUplink races
-// (rate 0: as fast as each publisher's channel takes them).
-var uplinkCases = []struct {
+// uplinkCase is a frame size and push rate (0: as fast as each
+// publisher's channel takes them).
+type uplinkCase struct {
 	name       string
 	size, rate int
-}{
+}
+
+// uplinkCases are the frame sizes and push rates BenchmarkUplink races.
+var uplinkCases = []uplinkCase{
 	{"20B", 20, 0},
 	{"1KiB", 1 << 10, 0},
 	{"1KiB@2000", 1 << 10, 2000},
@@ -48,6 +51,7 @@ var uplinkCases = []struct {
 //	                  the packets' sequence numbers
 //	p-jssub-fps       frames the livekit-client subscriber reassembled per second
 //	p-jssub-loss-%    frames the SFU received that it did not get
+//	p-jssub-shed-pkts packets of them the SFU shed toward it (its log)
 //	x-js-sfu          dttui-sfu-fps / js-sfu-fps
 //	x-js-jssub        dttui-jssub-fps / js-jssub-fps
 //	dttui-lb-loss-%   dttui's frames its loopback subscriber never got
@@ -55,7 +59,8 @@ var uplinkCases = []struct {
 //	dttui-lb-shed-pkts  packets the SFU shed toward the loopback (its
 //	                  target latency): where the two agree, the SFU
 //	                  dropped what the loopback missed
-//	dttui-lb-p50-ms, dttui-lb-p99-ms   push-to-reassembly latency there
+//	dttui-lb-p50-ms, dttui-lb-p99-ms   push-to-reassembly latency there,
+//	                  over every frame of the run
 //
 // livekit-client drops frames of more than 128 packets (2 044 928 bytes
 // with the user timestamp), so at 2 and 4 MiB its subscriber gets none.
@@ -63,19 +68,56 @@ var uplinkCases = []struct {
 //
 //	go test -run '^$' -bench Uplink -benchtime 1x -count 3 -timeout 60m ./session/
 func BenchmarkUplink(b *testing.B) {
+	benchUplinkCases(b, uplinkCases, false)
+}
+
+// uplinkApartCases are the steady rates BenchmarkUplinkApart climbs, per
+// frame size: the highest at which a publisher loses nothing on the way
+// to its subscribers (≤ 1 %) is what it delivers in practice.
+var uplinkApartCases = []uplinkCase{
+	{"1KiB@2000", 1 << 10, 2000},
+	{"1KiB@4000", 1 << 10, 4000},
+	{"1KiB@6000", 1 << 10, 6000},
+	{"1KiB@8000", 1 << 10, 8000},
+	{"1KiB@12000", 1 << 10, 12000},
+	{"16000B@400", 16000, 400},
+	{"16000B@600", 16000, 600},
+	{"16000B@800", 16000, 800},
+	{"16000B@1000", 16000, 1000},
+	{"16000B@1200", 16000, 1200},
+	{"64KiB@100", 64 << 10, 100},
+	{"64KiB@150", 64 << 10, 150},
+	{"64KiB@200", 64 << 10, 200},
+	{"64KiB@250", 64 << 10, 250},
+	{"64KiB@300", 64 << 10, 300},
+	{"1MiB@2", 1 << 20, 2},
+}
+
+// BenchmarkUplinkApart is BenchmarkUplink with the two publishers taking
+// turns in the room, dttui first, instead of pushing at once: the SFU
+// queues what it forwards to one subscriber in one queue, so side by side
+// the bursts of one publisher cost the other's frames at the shared
+// subscribers, and neither figure is that publisher's own. Same metrics.
+//
+//	go test -run '^$' -bench UplinkApart -benchtime 1x -count 3 -timeout 60m ./session/
+func BenchmarkUplinkApart(b *testing.B) {
+	benchUplinkCases(b, uplinkApartCases, true)
+}
+
+func benchUplinkCases(b *testing.B, cases []uplinkCase, apart bool) {
 	jsclient.Require(b)
 	testsfu.Run(b, func(b *testing.B, kind testsfu.Kind) {
-		for _, c := range uplinkCases {
+		for _, c := range cases {
 			b.Run(c.name, func(b *testing.B) {
 				for b.Loop() {
-					benchUplink(b, kind, c.size, c.rate)
+					benchUplink(b, kind, c.size, c.rate, apart)
 				}
 			})
 		}
 	})
 }
 
-func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int) {
+func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int, apart bool) {
 	srv, err := benchSrv[kind].start(kind, testsfu.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -100,7 +142,8 @@ func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int) {
 	if _, err := jsSub.SubscribeAll(ctx, jsclient.SubscribeOptions{Counters: true, BufferSize: 1 << 14}); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := jsPub.Publish(ctx, jsName); err != nil {
+	jsInfo, err := jsPub.Publish(ctx, jsName)
+	if err != nil {
 		b.Fatal(err)
 	}
 	s, err := Connect(ctx, Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room, Loopback: true, Logger: testLog})
@@ -125,13 +168,20 @@ func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int) {
 	}
 
 	var wg sync.WaitGroup
-	var jsPushed int
 	var jsErr error
 	start := time.Now()
-	wg.Go(func() { jsPushed, jsErr = pushJS(ctx, jsPub, jsName, size, rate, start) })
+	if !apart {
+		wg.Go(func() { _, jsErr = pushJS(ctx, jsPub, jsName, size, rate, start) })
+	}
 	pushDttui(ctx, b, tr, size, rate, start)
 	if err := tr.Flush(ctx); err != nil {
 		b.Fatal(err)
+	}
+	if apart {
+		// dttui's tail reaches both subscribers before livekit-client's turn.
+		s.Settle(ctx)
+		settleJS(ctx, b, jsSub, []string{dtName}, time.Second)
+		_, jsErr = pushJS(ctx, jsPub, jsName, size, rate, time.Now())
 	}
 	wg.Wait()
 	if jsErr != nil {
@@ -144,7 +194,7 @@ func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int) {
 	st := tr.Stats()
 	counters := settleJS(ctx, b, jsSub, []string{dtName, jsName}, time.Second)
 	lb := rx(s, tr)
-	lat := row(s, tr).Latency
+	lat := row(s, tr).RunLatency // every frame: in turns, dttui's are older than the last window
 
 	// Unpublishing closes the tracks at the SFU, which logs its summaries.
 	if err := tr.Unpublish(ctx); err != nil {
@@ -162,24 +212,25 @@ func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int) {
 		name string
 		up   sfuTrackStats
 		sub  jsclient.TrackCounters
-	}{{"dttui", dtUp, dtSub}, {"js", jsUp, jsSubC}} {
+		sids []string
+	}{{"dttui", dtUp, dtSub, row(s, tr).SIDs}, {"js", jsUp, jsSubC, []string{jsInfo.SID}}} {
 		b.ReportMetric(float64(m.up.Frames)/secs, m.name+"-sfu-fps")
 		b.ReportMetric(100*float64(m.up.PacketsLost)/float64(max(1, m.up.Packets+m.up.PacketsLost)), m.name+"-up-loss-%")
 		b.ReportMetric(float64(m.sub.Frames)/secs, m.name+"-jssub-fps")
 		b.ReportMetric(100*(1-float64(min(uint64(m.up.Frames), m.sub.Frames))/float64(max(1, m.up.Frames))), m.name+"-jssub-loss-%")
+		b.ReportMetric(float64(shedToward(b, srv, "jssub", m.sids)), m.name+"-jssub-shed-pkts")
 	}
 	b.ReportMetric(float64(dtUp.Frames)/float64(max(1, jsUp.Frames)), "x-js-sfu")
 	b.ReportMetric(float64(dtSub.Frames)/float64(max(1, jsSubC.Frames)), "x-js-jssub")
 	b.ReportMetric(100*float64(st.FramesSent-min(st.FramesSent, lb.Frames))/float64(max(1, st.FramesSent)), "dttui-lb-loss-%")
 	b.ReportMetric(float64(lbLostPackets(s, tr)), "dttui-lb-lost-pkts")
-	b.ReportMetric(float64(shedTowardLoopback(b, s, tr, srv)), "dttui-lb-shed-pkts")
+	b.ReportMetric(float64(shedToward(b, srv, s.loopIdentity, row(s, tr).SIDs)), "dttui-lb-shed-pkts")
 	b.ReportMetric(float64(lat.P50.Microseconds())/1000, "dttui-lb-p50-ms")
 	b.ReportMetric(float64(lat.P99.Microseconds())/1000, "dttui-lb-p99-ms")
 	// dttui's own count and the SFU's must agree: what left is what arrived.
 	if int64(st.PacketsSent) != dtUp.Packets+dtUp.PacketsLost {
 		b.Logf("dttui sent %d packets, the SFU saw %d and %d gaps", st.PacketsSent, dtUp.Packets, dtUp.PacketsLost)
 	}
-	_ = jsPushed
 }
 
 // pushDttui pushes probe frames on tr for uplinkRun from start: at rate
@@ -260,16 +311,13 @@ func lbLostPackets(s *Session, tr *Track) uint64 {
 	return n
 }
 
-// shedTowardLoopback is how many of tr's packets the SFU shed toward the
-// loopback subscriber: the embedded SFU's from the session's own view of
-// its logs, the released server's from its log file.
-func shedTowardLoopback(b *testing.B, s *Session, tr *Track, srv *testsfu.Server) uint64 {
-	r := row(s, tr)
+// shedToward is how many packets of the tracks sids the SFU shed toward
+// the subscriber (its target latency): the embedded SFU's from the
+// session's view of its logs, the released server's from its log file.
+func shedToward(b *testing.B, srv *testsfu.Server, subscriber string, sids []string) uint64 {
 	if srv.Kind() != testsfu.Released {
-		if r.SFU == nil {
-			return 0
-		}
-		return r.SFU.Shed
+		o, _ := sfuObserved.of(sids, subscriber)
+		return o.Shed
 	}
 	data, err := os.ReadFile(srv.LogPath())
 	if err != nil {
@@ -277,7 +325,7 @@ func shedTowardLoopback(b *testing.B, s *Session, tr *Track, srv *testsfu.Server
 	}
 	var n uint64
 	for _, line := range strings.Split(string(data), "\n") {
-		if sid, who, shed, ok := parseSFUNotSent(line); ok && shed && who == s.loopIdentity && slices.Contains(r.SIDs, sid) {
+		if sid, who, shed, ok := parseSFUNotSent(line); ok && shed && who == subscriber && slices.Contains(sids, sid) {
 			n++
 		}
 	}
