@@ -8,8 +8,8 @@ import (
 	"github.com/dttui/dttui/histogram"
 )
 
-// Recorder keeps, per track handle, the recent samples that rates come
-// from, a per-second history, per-second latency histograms and the first
+// Recorder keeps, per track handle, a per-second history (the latest
+// complete second is the rates), per-second latency histograms and the first
 // and last frame times for whole-run averages, and the connection's
 // per-second history and state changes. The session samples every track
 // and the connection at SampleInterval and reports each frame's latency
@@ -42,23 +42,18 @@ func NewRecorder(historySeconds int) *Recorder {
 	return &Recorder{history: historySeconds, tracks: map[Key]*trackRec{}}
 }
 
-type sample struct {
-	at time.Time
-	t  Totals
-}
-
-// rateSamples covers RateWindow at SampleInterval with room for jitter.
-const rateSamples = 2*int(RateWindow/SampleInterval) + 4
-
 // latencySeconds covers LatencyWindow plus the second being filled.
 const latencySeconds = int(LatencyWindow/time.Second) + 1
 
 type trackRec struct {
-	samples [rateSamples]sample // ring
-	ns      int                 // samples taken (index of the next: ns % len)
-
 	secStart time.Time // start of the second being filled
 	secBase  Totals    // totals at secStart
+	// last is the latest complete second's totals at its start and end:
+	// the rates (zero Start: none yet).
+	last struct {
+		start time.Time
+		a, b  Totals
+	}
 	history  []Second  // complete seconds: grows to histMax, then a ring
 	histMax  int
 	hn       int // seconds completed
@@ -92,8 +87,6 @@ func (r *Recorder) Sample(h Key, now time.Time, tot Totals) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.track(h)
-	t.samples[t.ns%rateSamples] = sample{at: now, t: tot}
-	t.ns++
 	sec := now.Truncate(time.Second)
 	switch {
 	case t.secStart.IsZero():
@@ -122,6 +115,7 @@ func (t *trackRec) closeSecond(tot Totals) {
 	for i := range s.DroppedBy {
 		s.DroppedBy[i] = tot.Out.DroppedBy[i] - b.Out.DroppedBy[i]
 	}
+	t.last.start, t.last.a, t.last.b = t.secStart, b, tot
 	if ls := t.latencyFor(t.secStart, false); ls != nil {
 		s.LatencyP50, s.LatencyP99, s.LatencyFrames = quantile(&ls.h, 0.5), quantile(&ls.h, 0.99), ls.h.Count()
 	}
@@ -259,20 +253,14 @@ func (r *Recorder) FiguresScope(key Key, now time.Time, cur Totals, since time.T
 	if t == nil {
 		return f
 	}
-	// Rates from the oldest sample within the window up to now (none
-	// before the first sample; latency, observed per frame, is there at
-	// once).
-	first := sample{}
-	for k := 1; k <= min(t.ns, rateSamples); k++ {
-		s := t.samples[(t.ns-k)%rateSamples]
-		if now.Sub(s.at) > RateWindow {
-			break
-		}
-		first = s
-	}
-	if dt := now.Sub(first.at); !first.at.IsZero() && dt > 0 {
-		f.Rate = rates(first.t, cur, dt)
-		f.Rate.Window = dt
+	// Rates are the latest complete second's counts: what was sent in a
+	// whole second, the figure its history bar shows too. A window of
+	// samples ending at an arbitrary instant would read a 1 frame/s track
+	// as 0 or 1.07 and a 3 frames/s one as 3.2. A second that ended more
+	// than a second ago is stale (the samples stopped): no rate.
+	if ls := t.last.start; !ls.IsZero() && now.Sub(ls) < 3*time.Second {
+		f.Rate = rates(t.last.a, t.last.b, RateWindow)
+		f.Rate.Window = RateWindow
 		f.Rate.ReceivedValid = hasRx
 	}
 
@@ -371,7 +359,7 @@ func quantile(h *histogram.Histogram, q float64) time.Duration {
 }
 
 func latencyOf(h *histogram.Histogram, window time.Duration) Latency {
-	var q [3]int64
-	h.Quantiles([]float64{0.5, 0.99, 1}, q[:])
-	return Latency{Window: window, Frames: h.Count(), P50: time.Duration(q[0]), P99: time.Duration(q[1]), Max: time.Duration(q[2])}
+	var q [4]int64
+	h.Quantiles([]float64{0.5, 0.95, 0.99, 1}, q[:])
+	return Latency{Window: window, Frames: h.Count(), P50: time.Duration(q[0]), P95: time.Duration(q[1]), P99: time.Duration(q[2]), Max: time.Duration(q[3])}
 }

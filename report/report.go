@@ -21,7 +21,8 @@ import (
 
 // Windows over which figures are computed; one home for each.
 const (
-	// RateWindow: rates are what happened in the last second.
+	// RateWindow: rates are what happened in the latest complete second
+	// (by the wall clock, as sampled).
 	RateWindow = time.Second
 	// LatencyWindow: percentiles describe the frames of the last ten
 	// seconds, so an idle track shows no stale latency.
@@ -50,6 +51,9 @@ type Snapshot struct {
 	// ConnEvents are the connection's state changes, oldest first (the
 	// last MaxConnEvents).
 	ConnEvents []ConnEvent
+	// Stalls counts the times the connection became Stalled (counted
+	// apart from ConnEvents, which keep only the latest).
+	Stalls int
 }
 
 // Local is one local track: one handle, one row.
@@ -83,7 +87,7 @@ type Local struct {
 
 // Figures are what a track's records say over time, local or remote.
 type Figures struct {
-	Rate Rates // over the last RateWindow
+	Rate Rates // over the latest complete second (RateWindow)
 	// Average is over the whole run: n frames over the n-1 intervals from
 	// the first frame to the last (pushed, for probe frames; sent, else).
 	Average Rates
@@ -238,10 +242,10 @@ type Rates struct {
 // timestamp (refined to the nanosecond by the probe's own send time)
 // against the subscriber's clock, here the same machine's.
 type Latency struct {
-	Window   time.Duration
-	Frames   uint64
-	P50, P99 time.Duration
-	Max      time.Duration
+	Window        time.Duration
+	Frames        uint64
+	P50, P95, P99 time.Duration
+	Max           time.Duration
 }
 
 // Second is what happened in one second.

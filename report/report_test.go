@@ -40,6 +40,39 @@ func TestRatesOverTheLastSecond(t *testing.T) {
 	}
 }
 
+// A steady track's rate is what it sent in a whole second, read at any
+// instant: a 1 frame/s track reads 1 (not 0 or 1.07), 3 frames/s read 3
+// (not 3.2). Frames, samples and reads each have their own phase.
+func TestRatesAreWholeSeconds(t *testing.T) {
+	for _, fps := range []int{1, 3, 7, 10, 1000} {
+		for _, phase := range []time.Duration{0, 13 * time.Millisecond, 550 * time.Millisecond} {
+			r := NewRecorder(60)
+			interval := time.Second / time.Duration(fps)
+			sentBy := func(at time.Time) uint64 { // frames at t0+phase+k*interval
+				d := at.Sub(t0) - phase
+				if d < 0 {
+					return 0
+				}
+				return uint64(d/interval) + 1
+			}
+			sample := 37 * time.Millisecond // the sampler's phase
+			for step := 0; step < 300; step++ {
+				now := t0.Add(sample + time.Duration(step)*SampleInterval)
+				r.Sample(LocalKey(1), now, sent(sentBy(now)))
+				read := now.Add(61 * time.Millisecond) // a reader between samples
+				if read.Sub(t0) < 2*time.Second {
+					continue // the first second is partial
+				}
+				l := Local{Handle: 1}
+				r.Fill(&l, read, sent(sentBy(read)), time.Time{})
+				if l.Rate.SentFPS != float64(fps) || l.Rate.Window != time.Second || l.Rate.SentPPS != float64(2*fps) {
+					t.Fatalf("%d frames/s, phase %v, at %v: %+v", fps, phase, read.Sub(t0), l.Rate)
+				}
+			}
+		}
+	}
+}
+
 // The whole run's average counts n frames over the n-1 intervals between
 // the first and the last, so a short steady run reads its true rate.
 func TestAverageOfAShortRun(t *testing.T) {
