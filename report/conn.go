@@ -54,6 +54,7 @@ type connRec struct {
 
 	events []ConnEvent // ring of MaxConnEvents
 	en     int
+	stalls int // entries into Stalled
 }
 
 // SampleConn records the connection's status at now (the session's
@@ -79,6 +80,9 @@ func (r *Recorder) SampleConn(now time.Time, st Status) {
 		}
 		c.events[c.en%MaxConnEvents] = ConnEvent{At: at, State: st.State, Reconnected: reconnects > 0, Err: st.Err}
 		c.en++
+		if st.State == Stalled && (!c.sampled || c.last.State != Stalled || !st.Since.Equal(c.last.Since)) {
+			c.stalls++
+		}
 	}
 	sec := now.Truncate(time.Second)
 	switch {
@@ -113,7 +117,7 @@ func (r *Recorder) FillConn(s *Snapshot, since time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c := &r.conn
-	s.ConnHistory, s.ConnEvents = nil, nil
+	s.ConnHistory, s.ConnEvents, s.Stalls = nil, nil, c.stalls
 	from := since.Truncate(time.Second)
 	for k := min(c.hn, len(c.history)); k >= 1; k-- {
 		sec := c.history[(c.hn-k)%len(c.history)]

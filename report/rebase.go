@@ -28,6 +28,7 @@ func (s Snapshot) Rebase(base *Snapshot) Snapshot {
 			out.ConnHistory = append(out.ConnHistory, sec)
 		}
 	}
+	out.Stalls = max(s.Stalls-base.Stalls, 0)
 	out.ConnEvents = nil
 	for _, ev := range s.ConnEvents {
 		if !ev.At.Before(base.At) {
