@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"slices"
 	"time"
 
 	"github.com/dttui/dttui/histogram"
@@ -17,17 +18,46 @@ import (
 // A new stream (the publisher republished, or another dttui took the
 // name) or a new subscription starts a new span: frames between two spans
 // are not counted, and frames still in their grace when a span ends are
-// counted cut, not lost. Not safe for concurrent use.
+// counted cut, not lost.
+//
+// The frames are other participants' input, so each arrival costs a
+// bounded amount of work whatever its header claims: the frames a jump
+// skips are kept as one range, not one entry each (at most
+// maxMissingRanges of them; past it the oldest is settled early, counted
+// lost), and a stream may not claim to have sent faster than MaxRate
+// frames/s on our clock (a jump beyond that is counted in Jumps and
+// starts a new span instead). Not safe for concurrent use.
 type Follower struct {
 	grace time.Duration
 
-	ledger  *Ledger
 	stream  uint32
 	span    uint64 // the subscription the current span belongs to
+	started bool   // a span is under way
+	first   uint64 // the first sequence number of the span
 	maxSeen uint64 // highest sequence number seen in the span
-	done    LedgerCounts
+	// missing are the ranges of numbers declared sent and not arrived,
+	// in grace; ordered by number, which is also the order they were
+	// declared in. lost are the latest ranges counted lost, same order;
+	// numbers at or below lostFloor and in none of them are too old to
+	// tell a late frame from a copy (counted late, as the ledger does).
+	missing   []seqRun
+	lost      []seqRun
+	lostFloor uint64
+	span0     LedgerCounts // the current span's figures
+	done      LedgerCounts // of the spans that ended
+
+	// tokens is the jump allowance: frames a jump may skip, refilled at
+	// MaxRate per second of our clock up to maxFollowGap.
+	tokens float64
+	fillAt time.Time
 
 	c FollowCounts
+}
+
+// seqRun is numbers first…last (inclusive) declared sent at at.
+type seqRun struct {
+	first, last uint64
+	at          time.Time
 }
 
 // FollowCounts are a Follower's figures beyond the ledger's.
@@ -39,6 +69,11 @@ type FollowCounts struct {
 	// Corrupt counts probe frames whose filler was not intact: reassembled
 	// wrongly, or not a probe after all.
 	Corrupt uint64
+	// Jumps counts arrivals whose sequence number skipped more frames than
+	// the stream could have sent since (MaxRate frames/s on our clock, at
+	// most maxFollowGap at once): a mangled or hostile header. Each starts
+	// a new span; the frames it skipped are not counted.
+	Jumps uint64
 	// Latency is arrival minus the probe's send time, in nanoseconds
 	// (0 when the publisher's clock is ahead).
 	Latency histogram.Histogram
@@ -46,8 +81,16 @@ type FollowCounts struct {
 
 // maxFollowGap bounds the frames one arrival can declare sent: a jump
 // further ahead starts a new span instead (a mangled or hostile header
-// must not make a subscriber track millions of frames).
+// must not make a subscriber count millions of frames).
 const maxFollowGap = 1 << 16
+
+// maxMissingRanges bounds the ranges of frames in grace a follower keeps
+// (each arrival inside one may split it); maxLostRanges the ranges kept
+// to tell a late frame from a copy.
+const (
+	maxMissingRanges = 1024
+	maxLostRanges    = 64
+)
 
 // NewFollower returns a follower with the given grace period
 // (DefaultLossGrace when ≤ 0).
@@ -55,49 +98,169 @@ func NewFollower(grace time.Duration) *Follower {
 	if grace <= 0 {
 		grace = DefaultLossGrace
 	}
-	return &Follower{grace: grace}
+	return &Follower{grace: grace, tokens: maxFollowGap}
 }
 
 // Arrived records a probe frame of subscription sub that arrived at now:
-// payload p, whose header Decode read as h.
+// payload p, whose header Decode read as h. Its cost is bounded by a
+// constant and the payload's length, whatever h says.
 func (f *Follower) Arrived(h Header, p []byte, sub uint64, now time.Time) {
 	if !Intact(p) {
 		f.c.Corrupt++
 		return
 	}
-	if f.ledger == nil || h.Stream != f.stream || sub != f.span || h.Seq > f.maxSeen+maxFollowGap {
+	f.refill(now)
+	if !f.started || h.Stream != f.stream || sub != f.span {
 		f.restart(h, sub, now)
+		f.top(h, len(p), now)
+		return
 	}
 	if h.Seq > f.maxSeen {
-		for q := f.maxSeen + 1; q <= h.Seq; q++ {
-			f.ledger.Sent(q, now)
+		if skipped := h.Seq - f.maxSeen - 1; skipped > 0 {
+			if skipped > maxFollowGap || float64(skipped) > f.tokens {
+				f.c.Jumps++
+				f.restart(h, sub, now)
+			} else {
+				f.tokens -= float64(skipped)
+				f.addMissing(seqRun{f.maxSeen + 1, h.Seq - 1, now})
+				f.span0.Sent += skipped
+				f.span0.InGrace += skipped
+			}
 		}
-		f.maxSeen = h.Seq
+		f.top(h, len(p), now)
+		return
 	}
-	if f.ledger.Arrived(h.Seq, len(p)) == ArrivalFirst {
+	if f.arrivedBelow(h.Seq, len(p)) {
 		f.c.Latency.Record(now.Sub(h.Sent).Nanoseconds())
 	}
 }
 
+// top records the arrival of a frame numbered above every other of the span.
+func (f *Follower) top(h Header, size int, now time.Time) {
+	f.maxSeen = h.Seq
+	f.span0.Sent++
+	f.received(size)
+	f.c.Latency.Record(now.Sub(h.Sent).Nanoseconds())
+}
+
+func (f *Follower) received(size int) {
+	f.span0.Received++
+	f.span0.ReceivedBytes += uint64(size)
+}
+
+// refill adds the jump allowance earned since the last arrival.
+func (f *Follower) refill(now time.Time) {
+	if !f.fillAt.IsZero() {
+		if d := now.Sub(f.fillAt); d > 0 {
+			f.tokens = min(maxFollowGap, f.tokens+d.Seconds()*MaxRate)
+		}
+	}
+	f.fillAt = now
+}
+
+// arrivedBelow records seq ≤ maxSeen; it reports a first arrival.
+func (f *Follower) arrivedBelow(seq uint64, size int) bool {
+	c := &f.span0
+	if seq < f.first {
+		c.Unfollowed++
+		return false
+	}
+	if i, ok := find(f.missing, seq); ok {
+		f.missing = splitRun(f.missing, i, seq)
+		c.InGrace--
+		for len(f.missing) > maxMissingRanges {
+			f.loseOldest()
+		}
+		f.received(size)
+		return true
+	}
+	if _, ok := find(f.lost, seq); ok || seq <= f.lostFloor {
+		c.Late++
+		return false
+	}
+	c.Duplicates++
+	return false
+}
+
+// find returns the index of the run holding seq in runs (ordered).
+func find(runs []seqRun, seq uint64) (int, bool) {
+	i, _ := slices.BinarySearchFunc(runs, seq, func(r seqRun, s uint64) int {
+		switch {
+		case r.last < s:
+			return -1
+		case r.first > s:
+			return 1
+		}
+		return 0
+	})
+	return i, i < len(runs) && runs[i].first <= seq && seq <= runs[i].last
+}
+
+// splitRun takes seq out of runs[i].
+func splitRun(runs []seqRun, i int, seq uint64) []seqRun {
+	r := runs[i]
+	switch {
+	case r.first == r.last:
+		return slices.Delete(runs, i, i+1)
+	case seq == r.first:
+		runs[i].first++
+	case seq == r.last:
+		runs[i].last--
+	default:
+		runs[i].last = seq - 1
+		runs = slices.Insert(runs, i+1, seqRun{seq + 1, r.last, r.at})
+	}
+	return runs
+}
+
+// addMissing appends a run in grace, settling the oldest early past the
+// bound.
+func (f *Follower) addMissing(r seqRun) {
+	f.missing = append(f.missing, r)
+	for len(f.missing) > maxMissingRanges {
+		f.loseOldest()
+	}
+}
+
+// loseOldest counts the oldest run in grace lost.
+func (f *Follower) loseOldest() {
+	r := f.missing[0]
+	f.missing = slices.Delete(f.missing, 0, 1)
+	n := r.last - r.first + 1
+	f.span0.InGrace -= n
+	f.span0.Lost += n
+	if len(f.lost) == maxLostRanges {
+		f.lostFloor = f.lost[0].last
+		f.lost = slices.Delete(f.lost, 0, 1)
+	}
+	f.lost = append(f.lost, r)
+}
+
 // restart ends the current span and begins one at h.
 func (f *Follower) restart(h Header, sub uint64, now time.Time) {
-	if f.ledger != nil {
-		f.ledger.Expire(now)
-		c := f.ledger.Counts()
-		f.c.Cut += c.InGrace
-		c.InGrace = 0
-		f.done = f.done.Add(c)
+	if f.started {
+		f.expire(now)
+		f.c.Cut += f.span0.InGrace
+		f.span0.InGrace = 0
+		f.done = f.done.Add(f.span0)
 	}
-	f.ledger = NewLedger(f.grace)
-	f.stream, f.span, f.maxSeen = h.Stream, sub, h.Seq
-	f.ledger.Sent(h.Seq, now)
+	f.span0 = LedgerCounts{}
+	f.missing, f.lost, f.lostFloor = f.missing[:0], f.lost[:0], 0
+	f.started, f.stream, f.span, f.first, f.maxSeen = true, h.Stream, sub, h.Seq, h.Seq
 	f.c.Spans++
 }
 
 // Expire counts as lost the frames whose grace period is over at now.
 func (f *Follower) Expire(now time.Time) {
-	if f.ledger != nil {
-		f.ledger.Expire(now)
+	if f.started {
+		f.expire(now)
+	}
+}
+
+func (f *Follower) expire(now time.Time) {
+	cutoff := now.Add(-f.grace)
+	for len(f.missing) > 0 && !f.missing[0].at.After(cutoff) {
+		f.loseOldest()
 	}
 }
 
@@ -107,11 +270,7 @@ func (f *Follower) Expire(now time.Time) {
 //
 //	Received + Lost + InGrace + Cut = Sent
 func (f *Follower) Counts() (LedgerCounts, FollowCounts) {
-	c := f.done
-	if f.ledger != nil {
-		c = c.Add(f.ledger.Counts())
-	}
-	return c, f.c
+	return f.done.Add(f.span0), f.c
 }
 
 // Add returns the sum of a and b, figure by figure.

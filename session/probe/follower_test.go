@@ -93,3 +93,99 @@ func TestFollowerIgnoresOtherPayloadsAndCountsCorruptOnes(t *testing.T) {
 		t.Fatalf("corrupt %d, counts %+v", fc.Corrupt, c)
 	}
 }
+
+// The attack of issue 20 item 2: every frame jumps 65 536 numbers ahead,
+// 100 frames/s for 23 s. Sent may grow no faster than a dttui generator
+// can send (MaxRate on our clock), the absurd jumps are counted, and each
+// arrival is a bounded amount of work (before, 65 536 ledger records a
+// frame: 150 million "sent", a core pinned).
+func TestFollowerBoundsHostileJumps(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	f := NewFollower(time.Second)
+	const frames = 2300
+	var seq uint64
+	now := t0
+	for i := range frames {
+		now = t0.Add(time.Duration(i) * 10 * time.Millisecond)
+		arrive(f, followFrame(7, seq, now), 1, now)
+		seq += 1 << 16
+		if len(f.missing) > maxMissingRanges || len(f.lost) > maxLostRanges {
+			t.Fatalf("%d ranges in grace, %d lost kept", len(f.missing), len(f.lost))
+		}
+	}
+	f.Expire(now.Add(time.Hour))
+	c, fc := f.Counts()
+	elapsed := now.Sub(t0).Seconds()
+	if limit := uint64(elapsed*MaxRate) + maxFollowGap + frames; c.Sent > limit {
+		t.Fatalf("sent %d, more than a dttui could send in %.0fs (%d)", c.Sent, elapsed, limit)
+	}
+	if fc.Jumps < frames*9/10 || c.Received != frames {
+		t.Fatalf("%d jumps flagged of %d frames, %d received", fc.Jumps, frames, c.Received)
+	}
+	if c.Received+c.Lost+c.InGrace+fc.Cut != c.Sent {
+		t.Fatalf("received %d + lost %d + in grace %d + cut %d != sent %d", c.Received, c.Lost, c.InGrace, fc.Cut, c.Sent)
+	}
+}
+
+// A stream that leaves every other frame out and then fills the holes
+// splits its ranges past the bound: the oldest are settled early, as lost,
+// and a frame of one of them arriving afterwards is late, not a copy.
+func TestFollowerSettlesTheOldestRangeOverTheBound(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	f := NewFollower(time.Minute)
+	arrive(f, followFrame(1, 0, t0), 1, t0)
+	n := uint64(2*maxMissingRanges + 10)
+	arrive(f, followFrame(1, n, t0), 1, t0) // 1 … n-1 in grace, one range
+	for q := uint64(2); q < n; q += 2 {     // each arrival splits it
+		arrive(f, followFrame(1, q, t0), 1, t0)
+	}
+	if len(f.missing) > maxMissingRanges {
+		t.Fatalf("%d ranges kept", len(f.missing))
+	}
+	c, _ := f.Counts()
+	if c.Lost == 0 || c.Received+c.Lost+c.InGrace != c.Sent || c.Sent != n+1 {
+		t.Fatalf("counts %+v", c)
+	}
+	arrive(f, followFrame(1, 1, t0), 1, t0) // settled early: late
+	arrive(f, followFrame(1, 2, t0), 1, t0) // arrived: a copy
+	c2, _ := f.Counts()
+	if c2.Late != c.Late+1 || c2.Duplicates != c.Duplicates+1 || c2.Received != c.Received {
+		t.Fatalf("after a late frame and a copy: %+v, before %+v", c2, c)
+	}
+}
+
+// FuzzFollower: whatever headers arrive, in whatever order and at
+// whatever times, the account balances, its ranges stay bounded, and no
+// span is credited with more frames than the jump allowance allows.
+func FuzzFollower(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 0, 5, 1, 0, 2, 0, 0, 3})
+	f.Add([]byte{0, 0, 0, 0, 255, 255, 0, 1, 0, 3, 0, 0, 0, 2, 0, 0, 1, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		t0 := time.Unix(1000, 0)
+		fo := NewFollower(time.Second)
+		now := t0
+		var seqs [4]uint64
+		for ; len(b) >= 3; b = b[3:] {
+			// byte 0: stream (2 bits), subscription (1 bit), time step;
+			// bytes 1-2: a signed step of the sequence, scaled.
+			stream := uint32(b[0]&3) + 1
+			sub := uint64(b[0]>>2&1) + 1
+			now = now.Add(time.Duration(b[0]>>3) * 40 * time.Millisecond)
+			step := int64(int16(uint16(b[1])<<8|uint16(b[2]))) * int64(1+b[1]&7)
+			s := &seqs[stream-1]
+			*s = uint64(max(0, int64(*s)+step))
+			arrive(fo, followFrame(stream, *s, now), sub, now)
+			if len(fo.missing) > maxMissingRanges || len(fo.lost) > maxLostRanges {
+				t.Fatalf("%d ranges in grace, %d lost kept", len(fo.missing), len(fo.lost))
+			}
+			c, fc := fo.Counts()
+			if c.Received+c.Lost+c.InGrace+fc.Cut != c.Sent {
+				t.Fatalf("received %d + lost %d + in grace %d + cut %d != sent %d", c.Received, c.Lost, c.InGrace, fc.Cut, c.Sent)
+			}
+			// A first frame per span, plus what the allowance lets jumps skip.
+			if limit := fc.Spans + c.Received + maxFollowGap + uint64(now.Sub(t0).Seconds()*MaxRate); c.Sent > limit {
+				t.Fatalf("sent %d over %d", c.Sent, limit)
+			}
+		}
+	})
+}
