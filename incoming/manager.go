@@ -16,6 +16,7 @@ package incoming
 import (
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -92,8 +93,18 @@ type Options struct {
 	HoldTime    time.Duration
 	HoldPackets int
 	HoldBytes   int
-	Now         func() time.Time
-	Logger      *slog.Logger
+	// MaxHeldBytes bounds the memory every track's partial frames (and
+	// reassembly buffers) hold together; default DefaultMaxHeldBytes.
+	// MaxHeldPerParticipant bounds one participant's tracks together;
+	// default MaxHeldBytes / DefaultParticipantShare. Past either, the
+	// oldest partial frames are given up (Held.Evicted), and so is a
+	// partial frame that waited PartialTimeout (default
+	// DefaultPartialTimeout) for its next packet.
+	MaxHeldBytes          int
+	MaxHeldPerParticipant int
+	PartialTimeout        time.Duration
+	Now                   func() time.Time
+	Logger                *slog.Logger
 }
 
 // partState is the latest update applied for a participant SID.
@@ -143,6 +154,10 @@ type Manager struct {
 	pen        []held // oldest first
 	penLen     int    // bytes held
 	st         Stats
+	// holders accounts what each participant's tracks hold, by
+	// participant SID; held is the room's account.
+	holders map[string]*holder
+	held    Held
 }
 
 // NewManager returns a manager sending its requests through t.
@@ -162,6 +177,15 @@ func NewManager(t Transport, opts Options) *Manager {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxHeldBytes <= 0 {
+		opts.MaxHeldBytes = DefaultMaxHeldBytes
+	}
+	if opts.MaxHeldPerParticipant <= 0 {
+		opts.MaxHeldPerParticipant = opts.MaxHeldBytes / DefaultParticipantShare
+	}
+	if opts.PartialTimeout <= 0 {
+		opts.PartialTimeout = DefaultPartialTimeout
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -173,6 +197,8 @@ func NewManager(t Transport, opts Options) *Manager {
 	return &Manager{
 		t: t, opts: opts, log: log, retainLimit: maxBuffered / 4,
 		parts: map[string]partState{}, tracks: map[string]*RemoteTrack{}, routes: map[uint16]*RemoteTrack{},
+		holders: map[string]*holder{},
+		held:    Held{Budget: opts.MaxHeldBytes, PerParticipant: opts.MaxHeldPerParticipant},
 	}
 }
 
@@ -293,6 +319,8 @@ func (m *Manager) applyLocked(p Participant, now time.Time, reqs []request) []re
 // subscribed if it was, as both clients do.
 func (m *Manager) announceLocked(info Info, now time.Time, reqs []request) []request {
 	t := &RemoteTrack{m: m, info: info}
+	t.holder = m.holderLocked(info.PublisherSID)
+	t.holder.tracks = append(t.holder.tracks, t)
 	t.setState(StateAnnounced, now, "announced")
 	for i := len(m.order) - 1; i >= 0; i-- {
 		old := m.order[i]
@@ -331,6 +359,7 @@ func (m *Manager) unpublishLocked(t *RemoteTrack, now time.Time, why string) {
 // this subscriber ended it (see RemoteTrack.endSubscription).
 func (m *Manager) endLocked(t *RemoteTrack, cut bool) {
 	t.endSubscription(cut)
+	m.syncHeldLocked(t)
 }
 
 func (m *Manager) subscribeLocked(t *RemoteTrack, now time.Time, why string, reqs []request) []request {
@@ -440,6 +469,16 @@ func (m *Manager) Remove(sid string) error {
 		}
 	}
 	m.lastTrack = nil
+	t.endSubscription(true) // after Close, it may still hold a reassembly
+	t.plain = nil
+	m.syncHeldLocked(t)
+	h := t.holder
+	if i := slices.Index(h.tracks, t); i >= 0 {
+		h.tracks = slices.Delete(h.tracks, i, i+1)
+	}
+	if len(h.tracks) == 0 {
+		delete(m.holders, t.info.PublisherSID)
+	}
 	return nil
 }
 
@@ -478,6 +517,7 @@ func (m *Manager) HandleSubscriberHandles(handles map[uint16]string) {
 		m.lastTrack = nil
 		if t.State() == StateSubscribing && t.handle != h {
 			t.startSubscription(h, now)
+			m.syncHeldLocked(t)
 		}
 	}
 	m.deliverHeldLocked()
@@ -546,6 +586,7 @@ func (m *Manager) routeLocked(b []byte, pkt *packetizer.Packet, arrival time.Tim
 		t.c.ignored++
 	default:
 		t.receive(b, pkt, arrival)
+		m.boundHeldLocked(t)
 	}
 }
 
@@ -616,6 +657,7 @@ func (m *Manager) Tick() {
 			}
 		case StateSubscribed:
 			t.expire(now)
+			m.expireIdleLocked(t, now)
 		}
 	}
 	m.expireHeldLocked(now)
@@ -731,6 +773,7 @@ func (m *Manager) Stats() Stats {
 	defer m.mu.Unlock()
 	s := m.st
 	s.Held = len(m.pen)
+	s.Memory = m.held
 	return s
 }
 

@@ -133,6 +133,12 @@ type TrackStats struct {
 	// the latest one before, with its number and arrival.
 	LastFrame Preview
 
+	// HeldBytes is the memory its partial frames and reassembly buffers
+	// hold now; Evicted counts its partial frames given up to bound
+	// memory, by reason (also in IncompleteBy as reclaimed).
+	HeldBytes int
+	Evicted   [NumEvictReasons]uint64
+
 	LastErr  error
 	Timeline []StateChange // oldest first, bounded
 	Errors   []ErrorEvent  // oldest first, bounded
@@ -160,6 +166,9 @@ type Stats struct {
 	Held          int    // packets held now, waiting for their handle
 	HeldDelivered uint64 // held packets delivered once their handle was mapped
 	HandleMaps    uint64 // DataTrackSubscriberHandles messages handled
+	// Memory is what other participants' tracks make the manager hold,
+	// against its budget, and what was evicted to keep within it.
+	Memory Held
 }
 
 // historyLimit bounds timelines and error histories.

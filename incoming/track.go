@@ -91,6 +91,13 @@ type RemoteTrack struct {
 
 	timeline []StateChange
 	errs     []ErrorEvent
+
+	// holder is its publisher's memory account; held what it holds now
+	// (its reassembly's Held and decryption buffer); evicted the partial
+	// frames given up to bound memory, by reason.
+	holder  *holder
+	held    int
+	evicted [NumEvictReasons]uint64
 }
 
 type counters struct {
@@ -318,8 +325,9 @@ func (t *RemoteTrack) statsLocked() TrackStats {
 		UserTimestamps: c.userTimestamps, Latency: c.latency, LatencyNegative: c.latencyNegative,
 		FirstPacketAt: c.firstAt, LastPacketAt: c.lastAt,
 		LastFrame: t.preview,
-		Timeline:  append([]StateChange(nil), t.timeline...),
-		Errors:    append([]ErrorEvent(nil), t.errs...),
+		HeldBytes: t.held, Evicted: t.evicted,
+		Timeline: append([]StateChange(nil), t.timeline...),
+		Errors:   append([]ErrorEvent(nil), t.errs...),
 	}
 	s.LastFrame.Head = append([]byte(nil), t.preview.Head...)
 	if n := len(t.errs); n > 0 {

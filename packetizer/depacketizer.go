@@ -105,10 +105,11 @@ const (
 	IncompleteTooLarge                           // the frame alone exceeds MaxBufferedBytes or the sequence span
 	IncompleteSuperseded                         // a newer frame reused its number, or a repeated START or FINAL contradicted it
 	IncompleteFlushed                            // still partial at Flush: the stream or subscription ended (its last packets may have been in flight)
+	IncompleteReclaimed                          // given up by its owner to bound memory (Reclaim): over a budget across tracks, or its track went silent
 	NumIncompleteReasons
 )
 
-var incompleteNames = [...]string{"packets missing", "evicted", "too large", "superseded", "flushed"}
+var incompleteNames = [...]string{"packets missing", "evicted", "too large", "superseded", "flushed", "reclaimed"}
 
 func (r IncompleteReason) String() string {
 	if r >= 0 && int(r) < len(incompleteNames) {
@@ -193,8 +194,11 @@ type partial struct {
 	hasStart bool
 	hasFinal bool
 	lo, hi   uint64 // lowest and highest sequence held
-	index    int    // in Depacketizer.byHi
-	mapped   bool   // in Depacketizer.partials
+	// at is when its newest packet arrived (since the first PushAt), for
+	// Oldest: a track gone silent leaves its last partial behind.
+	at     time.Duration
+	index  int  // in Depacketizer.byHi
+	mapped bool // in Depacketizer.partials
 }
 
 func (pt *partial) cost() int { return len(pt.data) + len(pt.segs)*PacketOverhead }
@@ -427,8 +431,8 @@ func (d *Depacketizer) Push(p Packet) (f ReceivedFrame, ok bool) {
 func (d *Depacketizer) PushAt(p *Packet, arrival time.Time) (f *ReceivedFrame, ok bool) {
 	d.release()
 	d.timed = d.opts.ReorderDelay > 0
+	d.now = d.since(arrival) // for Oldest, whether or not loss is settled by time
 	if d.timed {
-		d.now = d.since(arrival)
 		d.expire()
 	}
 	return d.push(p)
@@ -537,6 +541,7 @@ func (d *Depacketizer) push(p *Packet) (*ReceivedFrame, bool) {
 	if pt.add(h, seq, p.Payload) && len(d.byHi) > 1 { // alone, it is in place
 		heap.Fix(&d.byHi, pt.index)
 	}
+	pt.at = d.now
 	d.stats.BufferedBytes += len(p.Payload) + PacketOverhead
 	if pt.complete() {
 		return d.assemble(pt), true
@@ -759,7 +764,7 @@ func (d *Depacketizer) newPartial(h *Header, seq uint64) *partial {
 	pt.frame, pt.ts, pt.ext = h.FrameNumber, h.Timestamp, h.Extensions
 	pt.segs, pt.data = pt.segs[:0], pt.data[:0]
 	pt.inOrder, pt.start, pt.final, pt.hasStart, pt.hasFinal = true, 0, 0, false, false
-	pt.lo, pt.hi, pt.index, pt.mapped = seq, seq, 0, false
+	pt.lo, pt.hi, pt.at, pt.index, pt.mapped = seq, seq, d.now, 0, false
 	return pt
 }
 
@@ -908,6 +913,58 @@ func (d *Depacketizer) Cut() {
 		}
 	}
 	d.Flush()
+}
+
+// Held is the memory the depacketizer holds that its packets made it
+// hold: the partial frames' payload plus PacketOverhead per packet
+// (BufferedBytes), and the buffers it keeps for reuse. Reclaim and Trim
+// give it back.
+func (d *Depacketizer) Held() int {
+	return d.stats.BufferedBytes + d.retained + cap(d.scratch)
+}
+
+// Oldest returns when the newest packet of the partial frame to be given
+// up first arrived (that partial's newest packet is the oldest by
+// sequence, so by arrival too in a stream sent in order); ok is false
+// when no frame is partial or no packet came with PushAt.
+func (d *Depacketizer) Oldest() (at time.Time, ok bool) {
+	if len(d.byHi) == 0 || !d.hasEpoch {
+		return time.Time{}, false
+	}
+	return d.epoch.Add(d.byHi[0].at), true
+}
+
+// Reclaim gives up the partial frame Oldest names, counted incomplete
+// (IncompleteReclaimed), and drops its buffers rather than keep them for
+// reuse; it returns the bytes of Held given back (0: no partial). Its
+// later packets are dropped as late. The owner calls it to bound memory
+// across depacketizers, or when the track went silent.
+func (d *Depacketizer) Reclaim() int {
+	if len(d.byHi) == 0 {
+		return 0
+	}
+	before := d.Held()
+	pt := d.byHi[0]
+	d.giveUp(pt, IncompleteReclaimed)
+	d.dropFree()
+	return before - d.Held()
+}
+
+// Trim drops the buffers kept for reuse and returns the bytes of Held
+// given back.
+func (d *Depacketizer) Trim() int {
+	before := d.Held()
+	d.dropFree()
+	return before - d.Held()
+}
+
+// dropFree lets the partials and scratch kept for reuse go (the partial
+// lent by the last PushAt is still the caller's until the next call).
+func (d *Depacketizer) dropFree() {
+	clear(d.free)
+	d.free = d.free[:0]
+	d.retained = 0
+	d.scratch = nil
 }
 
 // Stats returns a copy of the counters.

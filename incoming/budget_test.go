@@ -1,0 +1,171 @@
+package incoming
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/packetizer"
+)
+
+// budgetRoom is a manager subscribed to the tracks of several
+// participants: tracks[i] is participant parts[i]'s, on subscriber handle
+// i+1, with its own packet stream.
+type budgetRoom struct {
+	*env
+	sids    []string
+	streams []*stream
+}
+
+func newBudgetRoom(t *testing.T, opts Options, tracksPer ...int) *budgetRoom {
+	t.Helper()
+	r := &budgetRoom{env: newEnv(t, opts)}
+	var parts []Participant
+	handles := map[uint16]string{}
+	for p, n := range tracksPer {
+		pt := part(fmt.Sprintf("p%d", p), fmt.Sprintf("PA_%d", p), 1)
+		for range n {
+			sid := fmt.Sprintf("DTR_%d", len(r.sids))
+			pt.Tracks = append(pt.Tracks, info(sid, uint16(len(pt.Tracks)+1), sid))
+			r.sids = append(r.sids, sid)
+			st := newStream()
+			st.mtu = (&packetizer.Header{}).Len() + 1200 // 1200-byte payloads
+			r.streams = append(r.streams, st)
+			handles[uint16(len(r.sids))] = sid
+		}
+		parts = append(parts, pt)
+	}
+	r.m.HandleJoin("me", parts)
+	r.tr.take()
+	r.m.HandleSubscriberHandles(handles)
+	return r
+}
+
+// frame sends track i's next frame of size bytes, only its first keep
+// packets when keep ≥ 0 (a frame left partial).
+func (r *budgetRoom) frame(i, size, keep int) {
+	pkts := r.streams[i].packets(r.t, uint16(i+1), make([]byte, size), packetizer.Extensions{})
+	if keep >= 0 {
+		pkts = pkts[:keep]
+	}
+	r.feed(pkts...)
+}
+
+// checkHeld checks the room's account against the tracks' and the bounds.
+func (r *budgetRoom) checkHeld() Held {
+	r.t.Helper()
+	mem := r.m.Stats().Memory
+	sum := 0
+	for _, ts := range r.m.Snapshot() {
+		sum += ts.HeldBytes
+	}
+	if sum != mem.Bytes || mem.Bytes > mem.Budget || mem.Peak > mem.Budget {
+		r.t.Fatalf("held %d (peak %d, tracks %d) against a budget of %d", mem.Bytes, mem.Peak, sum, mem.Budget)
+	}
+	return mem
+}
+
+// Issue 20 item 1, in miniature: one participant's 20 tracks each leave a
+// frame partial (about 120 kB each, 2.4 MB together) beside an honest
+// participant's track. The hostile one is held to its share, its oldest
+// partials evicted and counted; the honest track loses nothing.
+func TestBudgetHoldsAHostileParticipantToItsShare(t *testing.T) {
+	r := newBudgetRoom(t, Options{MaxHeldBytes: 1 << 20, MaxHeldPerParticipant: 512 << 10}, 1, 20)
+	for round := range 3 {
+		for i := 1; i <= 20; i++ {
+			r.frame(i, 200*1200, 100)
+			r.frame(0, 30_000, -1)
+			r.checkHeld()
+		}
+		if round == 0 && r.m.Stats().Memory.Evicted[EvictParticipantShare] == 0 {
+			t.Fatal("no partial frame evicted over the share")
+		}
+	}
+	mem := r.checkHeld()
+	if mem.Evicted[EvictParticipantShare] < 40 || mem.Evicted[EvictRoomBudget] != 0 || mem.EvictedBytes[EvictParticipantShare] < 40*100*1200 {
+		t.Fatalf("evicted %v (%v bytes)", mem.Evicted, mem.EvictedBytes)
+	}
+	honest := r.stats("DTR_0")
+	if honest.FramesCompleted != 60 || honest.FramesIncomplete != 0 || honest.Evicted != [NumEvictReasons]uint64{} {
+		t.Fatalf("honest track: %d completed, %d incomplete, evicted %v", honest.FramesCompleted, honest.FramesIncomplete, honest.Evicted)
+	}
+	var evicted uint64
+	for _, sid := range r.sids[1:] {
+		st := r.stats(sid)
+		evicted += st.Evicted[EvictParticipantShare]
+		if st.IncompleteBy[packetizer.IncompleteReclaimed] != st.Evicted[EvictParticipantShare] {
+			t.Fatalf("%s: %d reclaimed, %d evicted", sid, st.IncompleteBy[packetizer.IncompleteReclaimed], st.Evicted[EvictParticipantShare])
+		}
+	}
+	if evicted != mem.Evicted[EvictParticipantShare] {
+		t.Fatalf("tracks evicted %d, room %d", evicted, mem.Evicted[EvictParticipantShare])
+	}
+}
+
+// Participants each within their share but over the room's budget
+// together: the one holding the most gives up its oldest partial.
+func TestBudgetEvictsTheLargestHolderOverTheRoomBudget(t *testing.T) {
+	r := newBudgetRoom(t, Options{MaxHeldBytes: 400 << 10, MaxHeldPerParticipant: 300 << 10}, 1, 1, 2)
+	r.frame(0, 200*1200, 50) // 60 kB
+	r.frame(1, 200*1200, 80) // 96 kB
+	r.frame(2, 200*1200, 90) // participant 2: 108 kB …
+	r.frame(3, 200*1200, 90) // … 216 kB: 372 kB in all
+	if mem := r.checkHeld(); mem.EvictedTotal() != 0 {
+		t.Fatalf("evicted within the budget: %v", mem.Evicted)
+	}
+	r.frame(1, 200*1200, 30) // +36 kB: over 400 kiB
+	mem := r.checkHeld()
+	if mem.Evicted[EvictRoomBudget] != 1 || mem.EvictedTotal() != 1 {
+		t.Fatalf("evicted %v", mem.Evicted)
+	}
+	if st := r.stats("DTR_2"); st.Evicted[EvictRoomBudget] != 1 {
+		t.Fatalf("the largest holder's oldest partial kept: %v", st.Evicted)
+	}
+}
+
+// A silent track's last partial frame, which no later packet settles, is
+// evicted once it waited PartialTimeout; not before.
+func TestBudgetEvictsASilentTracksPartialAfterTheTimeout(t *testing.T) {
+	r := newBudgetRoom(t, Options{PartialTimeout: 5 * time.Second}, 1)
+	r.frame(0, 10*1200, 3)
+	r.clk.advance(5*time.Second - time.Millisecond) // the last packet came at the clock's time
+	r.m.Tick()
+	if mem := r.checkHeld(); mem.EvictedTotal() != 0 || mem.Bytes == 0 {
+		t.Fatalf("before the timeout: held %d, evicted %v", mem.Bytes, mem.Evicted)
+	}
+	r.clk.advance(time.Millisecond)
+	r.m.Tick()
+	mem := r.checkHeld()
+	if mem.Evicted[EvictIdle] != 1 || mem.Bytes != 0 {
+		t.Fatalf("after the timeout: held %d, evicted %v", mem.Bytes, mem.Evicted)
+	}
+	if st := r.stats("DTR_0"); st.FramesIncomplete != 1 || st.IncompleteBy[packetizer.IncompleteReclaimed] != 1 || st.HeldBytes != 0 {
+		t.Fatalf("track: %+v", st)
+	}
+}
+
+// FuzzBudget: whatever frames participants leave partial or complete, the
+// room's account equals its tracks', never ends a packet over the budget
+// nor a participant over its share.
+func FuzzBudget(f *testing.F) {
+	f.Add([]byte{0, 50, 3, 1, 200, 100, 2, 255, 0, 5, 10, 255})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := newBudgetRoom(t, Options{MaxHeldBytes: 256 << 10, MaxHeldPerParticipant: 128 << 10}, 1, 3, 2)
+		for ; len(b) >= 3; b = b[3:] {
+			i := int(b[0]) % len(r.sids)
+			size := (int(b[1]) + 1) * 600
+			keep := int(b[2]) - 128 // negative: the whole frame
+			r.frame(i, size, min(keep, (size+1199)/1200))
+			if b[0]&0x80 != 0 {
+				r.clk.advance(time.Second)
+				r.m.Tick()
+			}
+			mem := r.checkHeld()
+			for p, h := range r.m.holders {
+				if h.held > mem.PerParticipant {
+					t.Fatalf("%s holds %d over its share %d", p, h.held, mem.PerParticipant)
+				}
+			}
+		}
+	})
+}
