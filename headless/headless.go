@@ -159,18 +159,20 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 		}
 		cancel()
 		if t.Source != nil {
-			r, err := source.Open(*t.Source, t.Stdin)
-			if err != nil {
-				res.Sources = append(res.Sources, SourceResult{Track: t.Name, Err: err})
-				continue
-			}
 			wg.Add(1)
 			running.Add(1)
 			go func() {
 				defer wg.Done()
 				defer running.Done()
-				defer r.Close()
-				sr, err := source.Run(genCtx, r, lt.Push, t.Rate)
+				// Opened here, not before the loop: a FIFO's open waits
+				// for a writer, and the end of the run (the signal,
+				// --duration) ends that wait as it ends an idle read.
+				var sr source.Result
+				r, err := source.Open(genCtx, *t.Source, t.Stdin)
+				if err == nil {
+					sr, err = source.Run(genCtx, r, lt.Push, t.Rate)
+					r.Close()
+				}
 				if errors.Is(err, context.Canceled) {
 					err = nil // the run ended first
 				}

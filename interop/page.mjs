@@ -265,7 +265,9 @@ const commands = {
   // push sends count frames on track name at rate frames/s (0: back to
   // back), each awaited tryPush (encrypt + packetize; livekit-client has no
   // frame queue, its data channel send waits for buffer room instead).
-  async push({ name, count, rate = 0, size = 0, payloadHex, userTimestamp, userTimestampStep = '0', flush = 'end' }) {
+  // durationMs > 0 also ends the run once that long has passed;
+  // flushEvery > 0 awaits flush() after every flushEvery frames.
+  async push({ name, count, rate = 0, size = 0, payloadHex, userTimestamp, userTimestampStep = '0', flush = 'end', durationMs = 0, flushEvery = 0 }) {
     const l = local.get(name);
     if (!l) throw new Error(`no local track ${name}`);
     const fixed = payloadHex !== undefined ? fromHex(payloadHex) : null;
@@ -273,6 +275,7 @@ const commands = {
     const res = { attempted: 0, ok: 0, failed: 0, failures: {}, firstIndex: l.nextIndex, elapsedMs: 0 };
     const start = nowMs();
     for (let i = 0; i < count; i++) {
+      if (durationMs > 0 && nowMs() - start >= durationMs) break;
       if (rate > 0) {
         const due = start + (i * 1000) / rate;
         const wait = due - nowMs();
@@ -288,7 +291,7 @@ const commands = {
         await l.track.tryPush(frame);
         res.ok++;
         l.pushed++;
-        if (flush === 'each') await l.track.flush();
+        if (flush === 'each' || (flushEvery > 0 && res.ok % flushEvery === 0)) await l.track.flush();
       } catch (err) {
         res.failed++;
         l.failed++;

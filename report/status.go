@@ -35,4 +35,31 @@ type Status struct {
 	ParticipantSID string
 	Since          time.Time // when State began
 	Reconnects     int       // completed reconnects (resume or full)
+	// Sender is the publisher's data channel: what its flow control
+	// allows and what pion's SCTP reports (zero before it opens).
+	Sender Sender
+}
+
+// Sender is the state of the publisher connection's `_data_track` sender:
+// why frames wait or are lost on the way up, when a user floods a track.
+type Sender struct {
+	// Window is how many bytes the channel may hold unacknowledged: twice
+	// the path's bandwidth-delay product, at least the floor that fits the
+	// SFU's socket buffer.
+	Window int
+	// InFlight is what the channel holds now: sent and not yet
+	// acknowledged by the SFU, or not yet sent.
+	InFlight int
+	// DeliveryRate is the highest rate (bytes/s) the SFU acknowledged in
+	// the last second; PaceRate what writes are paced at (0: not paced).
+	DeliveryRate, PaceRate float64
+	// PathRTT is the least ICE round trip of the last 10 s; SCTPRTT is
+	// SCTP's smoothed round trip, which adds the time data waits in the
+	// SFU's buffers.
+	PathRTT, SCTPRTT time.Duration
+	// CongestionWindow and ReceiverWindow are SCTP's (bytes).
+	CongestionWindow, ReceiverWindow uint32
+	// WindowWaits and PaceWaits count the writes that waited for the
+	// window to drain and for pacing.
+	WindowWaits, PaceWaits uint64
 }

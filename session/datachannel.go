@@ -8,23 +8,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/report"
 	"github.com/pion/webrtc/v4"
 )
 
 // dataTrackLabel is the data channel LiveKit carries data-track packets on.
 const dataTrackLabel = "_data_track"
-
-// Watermarks for the `_data_track` channel. Writers wait while more than
-// highWatermark bytes are queued, as the JS client does (256 KiB), and
-// resume when pion reports the buffer drained to lowWatermark. JS resumes
-// at 8 KiB; with 16 KB packets that lets the buffer run almost dry before
-// refilling, so we resume at 64 KiB. 256 KiB bounds the latency a full
-// buffer adds, and anything beyond it backs up into the manager's bounded
-// per-track queue, where frames are dropped and counted.
-const (
-	highWatermark = 256 << 10
-	lowWatermark  = 64 << 10
-)
 
 // dataChannel is the publisher's `_data_track` channel with flow control
 // shared by every track's sender goroutine.
@@ -34,9 +24,15 @@ type dataChannel struct {
 	// buffered amount, what has left (stall.go).
 	written atomic.Uint64
 
+	sctp *webrtc.SCTPTransport // the path's round trip (ICE) and SCTP's state
+
 	mu     sync.Mutex
 	low    chan struct{} // closed and replaced on each buffered-amount-low event
 	closed chan struct{} // closed when the channel closes
+
+	fmu       sync.Mutex // guards flow and threshold; taken after nothing
+	flow      *flow
+	threshold int // the low threshold last given to pion
 }
 
 // newDataChannel creates `_data_track` on pc: unordered, no
@@ -48,8 +44,9 @@ func newDataChannel(pc *webrtc.PeerConnection, open chan struct{}) (*dataChannel
 	if err != nil {
 		return nil, err
 	}
-	d := &dataChannel{dc: dc, low: make(chan struct{}), closed: make(chan struct{})}
-	dc.SetBufferedAmountLowThreshold(lowWatermark)
+	d := &dataChannel{dc: dc, sctp: pc.SCTP(), low: make(chan struct{}), closed: make(chan struct{}), flow: newFlow()}
+	d.threshold = d.flow.lowThreshold(maxPacket)
+	dc.SetBufferedAmountLowThreshold(uint64(d.threshold))
 	// A broadcast, not a token: every waiting track's sender wakes up.
 	dc.OnBufferedAmountLow(func() {
 		d.mu.Lock()
@@ -113,18 +110,28 @@ func (d *dataChannel) write(ctx context.Context, peerClosed <-chan struct{}, pee
 		// Take the event channel before reading the amount: a drain that
 		// happens in between closes this very channel, so it is not missed.
 		low := d.lowEvent()
-		if d.dc.BufferedAmount() <= highWatermark {
+		wait, ok := d.admit(len(pkt))
+		if ok {
 			break
 		}
+		if wait <= 0 {
+			wait = flowPoll
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-low:
+		case <-t.C:
 		case <-d.closed:
+			t.Stop()
 			return errDataChannelClosed
 		case <-peerClosed:
+			t.Stop()
 			return fmt.Errorf("connection closed: %w", peerErr())
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
 		}
+		t.Stop()
 	}
 	switch st := d.dc.ReadyState(); st {
 	case webrtc.DataChannelStateOpen:
@@ -138,6 +145,71 @@ func (d *dataChannel) write(ctx context.Context, peerClosed <-chan struct{}, pee
 	}
 	d.written.Add(uint64(len(pkt)))
 	return nil
+}
+
+// maxPacket is the largest packet a writer waits to fit below the window:
+// pion's low threshold leaves room for one.
+const maxPacket = packetizer.MTU
+
+// admit feeds the flow what pion reports and asks it whether n bytes may
+// be written now; if not, wait is how long pacing wants (0: until the
+// buffer drains).
+func (d *dataChannel) admit(n int) (wait time.Duration, ok bool) {
+	now := time.Now()
+	buffered := d.dc.BufferedAmount()
+	d.fmu.Lock()
+	defer d.fmu.Unlock()
+	if d.flow.due(now) {
+		w := d.written.Load()
+		left := w - min(buffered, w)
+		d.flow.observe(now, left, d.pathRTT())
+		if th := d.flow.lowThreshold(maxPacket); th != d.threshold {
+			d.threshold = th
+			d.dc.SetBufferedAmountLowThreshold(uint64(th))
+		}
+	}
+	ok, wait = d.flow.admit(now, int(buffered), n)
+	return wait, ok
+}
+
+// sender reports the flow's state and pion's SCTP figures.
+func (d *dataChannel) sender() report.Sender {
+	now := time.Now()
+	st := d.sctp.Stats()
+	d.fmu.Lock()
+	defer d.fmu.Unlock()
+	return report.Sender{
+		Window: d.flow.window, InFlight: int(d.dc.BufferedAmount()),
+		DeliveryRate: d.flow.maxRate(now), PaceRate: d.flow.pace,
+		PathRTT: d.flow.minRTT, SCTPRTT: time.Duration(st.SmoothedRoundTripTime * float64(time.Second)),
+		CongestionWindow: st.CongestionWindow, ReceiverWindow: st.ReceiverWindow,
+		WindowWaits: d.flow.windowWaits, PaceWaits: d.flow.paceWaits,
+	}
+}
+
+// pathRTT is ICE's latest round trip on the selected candidate pair (0:
+// none measured yet).
+func (d *dataChannel) pathRTT() time.Duration {
+	dtls := d.sctp.Transport()
+	if dtls == nil || dtls.ICETransport() == nil {
+		return 0
+	}
+	st, ok := dtls.ICETransport().GetSelectedCandidatePairStats()
+	if !ok {
+		return 0
+	}
+	return time.Duration(st.CurrentRoundTripTime * float64(time.Second))
+}
+
+// sender is the publisher channel's state (zero before it exists).
+func (p *peer) sender() report.Sender {
+	p.mu.Lock()
+	dc := p.dc
+	p.mu.Unlock()
+	if dc == nil {
+		return report.Sender{}
+	}
+	return dc.sender()
 }
 
 // writePacket sends one packet on the publisher's `_data_track`.

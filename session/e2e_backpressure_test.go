@@ -12,8 +12,8 @@ import (
 )
 
 // Two tracks push 64 KiB frames flat out. The channel's
-// buffer must fill to the high watermark (so the bound is exercised) and
-// never grow past it by more than one packet per sender; both tracks keep
+// buffer must fill to the flow's window (so the bound is exercised) and
+// never grow past the largest window by more than one packet per sender; both tracks keep
 // sending (every waiting sender wakes on a drain, not just one); and every
 // frame is accounted for: pushed = sent + dropped, with the drops counted
 // as queue-full.
@@ -66,14 +66,18 @@ func testE2EBackpressureBoundsBuffer(t *testing.T) {
 	// can be several times slower.
 	const minSent = 32
 	var peak uint64
+	window := 0 // the largest the flow allowed
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		peak = max(peak, p.dc.dc.BufferedAmount())
+		p.dc.fmu.Lock()
+		window = max(window, p.dc.flow.window)
+		p.dc.fmu.Unlock()
 		done := true
 		for _, tr := range tracks {
 			done = done && tr.Stats().FramesSent >= minSent
 		}
-		if done && peak >= lowWatermark {
+		if done && peak >= MinFlowWindow-packetizer.MTU {
 			break
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -81,8 +85,8 @@ func testE2EBackpressureBoundsBuffer(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	if limit := uint64(highWatermark + len(tracks)*packetizer.MTU); peak > limit || peak < lowWatermark {
-		t.Fatalf("buffered amount peaked at %d; want within [%d, %d]", peak, lowWatermark, limit)
+	if lo, hi := uint64(MinFlowWindow-packetizer.MTU), uint64(window+len(tracks)*packetizer.MTU); peak > hi || peak < lo {
+		t.Fatalf("buffered amount peaked at %d (largest window %d); want within [%d, %d]", peak, window, lo, hi)
 	}
 	for _, tr := range tracks {
 		if err := tr.Flush(bounded(t, 20*time.Second)); err != nil {

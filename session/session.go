@@ -183,10 +183,13 @@ func (s *Session) Manager() *outgoing.Manager { return s.mgr }
 // Status is the connection's current health, with the latest RTT.
 func (s *Session) Status() Status {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.status
-	if s.p != nil {
-		st.RTT = s.p.rtt()
+	st, p := s.status, s.p
+	s.mu.Unlock()
+	if p != nil {
+		// Outside s.mu: pion's locks are taken here, and pion calls
+		// into the session with its own held.
+		st.RTT = p.rtt()
+		st.Sender = p.sender()
 	}
 	return st
 }

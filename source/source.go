@@ -95,12 +95,18 @@ type FrameError struct {
 	Kind  error  // one of the sentinels
 	Size  int
 	Max   int
+	// AtLeast: the frame is Size bytes or more; it was not read to its end.
+	AtLeast bool
 }
 
 func (e *FrameError) Error() string {
 	msg := fmt.Sprintf("frame %d (%s): %v", e.Frame, e.Where, e.Kind)
 	if errors.Is(e.Kind, ErrTooLarge) {
-		msg += fmt.Sprintf(": %d bytes, the limit is %d", e.Size, e.Max)
+		size := fmt.Sprintf("%d bytes", e.Size)
+		if e.AtLeast {
+			size = "more than " + size
+		}
+		msg += fmt.Sprintf(": %s, the limit is %d", size, e.Max)
 	}
 	return msg
 }
@@ -115,19 +121,32 @@ type Reader interface {
 	Close() error
 }
 
-// Open opens a source; stdin is used for Path "-".
-func Open(spec Spec, stdin io.Reader) (Reader, error) {
+// Open opens a source; stdin is used for Path "-". ctx bounds the source's
+// life: the open of a FIFO that has no writer yet, and every Next, which
+// returns ctx's error once it ends, also while it waits on an idle pipe,
+// FIFO or terminal (where the platform can interrupt a read: Linux does,
+// for standard input too; elsewhere an idle FIFO or stdin is waited out).
+// Every read is bounded before it allocates: no frame, line, length
+// prefix or chunk beyond the frame limit (Spec.MaxFrame, DefaultMaxFrame
+// when 0) is held.
+func Open(ctx context.Context, spec Spec, stdin io.Reader) (Reader, error) {
+	if spec.MaxFrame <= 0 {
+		spec.MaxFrame = DefaultMaxFrame
+	}
 	if spec.Framing == Files {
-		return openDir(spec)
+		return openDir(ctx, spec)
 	}
 	if spec.Framing == Chunks && spec.ChunkSize <= 0 {
 		return nil, fmt.Errorf("chunks need a size > 0")
 	}
+	if spec.Framing == Chunks && spec.ChunkSize > spec.MaxFrame {
+		return nil, &FrameError{Frame: 1, Where: "offset 0", Kind: ErrTooLarge, Size: spec.ChunkSize, Max: spec.MaxFrame}
+	}
 	var rc io.ReadCloser
 	if spec.Path == "-" {
-		rc = io.NopCloser(stdin)
+		rc = openStdin(stdin)
 	} else {
-		f, err := os.Open(spec.Path)
+		f, err := openFile(ctx, spec.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -137,25 +156,49 @@ func Open(spec Spec, stdin io.Reader) (Reader, error) {
 		}
 		rc = f
 	}
-	return &streamReader{spec: spec, rc: rc, br: bufio.NewReaderSize(rc, 64<<10)}, nil
+	// A read never asks for much more than a frame: a small limit
+	// bounds the memory of a small buffer too.
+	r := &streamReader{ctx: ctx, spec: spec, rc: rc, br: bufio.NewReaderSize(rc, min(readBuffer, spec.MaxFrame+len("\r\n")))}
+	if f, ok := rc.(*os.File); ok && f.SetReadDeadline(time.Time{}) == nil {
+		// A pollable file: the end of ctx interrupts a read in progress.
+		r.stopWake = context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Unix(1, 0)) })
+	}
+	return r, nil
 }
+
+// readBuffer is the most one read asks of the input: lines longer than
+// it are gathered, up to the frame limit.
+const readBuffer = 64 << 10
 
 type streamReader struct {
-	spec   Spec
-	rc     io.ReadCloser
-	br     *bufio.Reader
-	n      int   // frames returned
-	line   int   // lines read
-	offset int64 // bytes read
-	buf    []byte
+	ctx      context.Context
+	spec     Spec
+	rc       io.ReadCloser
+	br       *bufio.Reader
+	stopWake func() bool // stops the ctx watch of a pollable file; nil if none
+	n        int         // frames returned
+	line     int         // lines read
+	offset   int64       // bytes read
+	buf      []byte
 }
 
-func (r *streamReader) Close() error { return r.rc.Close() }
+func (r *streamReader) Close() error {
+	if r.stopWake != nil {
+		r.stopWake()
+	}
+	return r.rc.Close()
+}
 
 func (r *streamReader) Next() ([]byte, error) {
 	for {
+		if err := r.ctx.Err(); err != nil {
+			return nil, err
+		}
 		frame, where, err := r.read()
 		if err != nil {
+			if r.ctx.Err() != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, r.ctx.Err()
+			}
 			return nil, err
 		}
 		if frame == nil {
@@ -172,7 +215,7 @@ func (r *streamReader) Next() ([]byte, error) {
 func (r *streamReader) check(frame []byte, where string) error {
 	fe := &FrameError{Frame: r.n, Where: where, Size: len(frame), Max: r.spec.MaxFrame}
 	switch {
-	case r.spec.MaxFrame > 0 && len(frame) > r.spec.MaxFrame:
+	case len(frame) > r.spec.MaxFrame:
 		fe.Kind = ErrTooLarge
 	case r.spec.ValidateJSON && !utf8.Valid(frame):
 		fe.Kind = ErrNotUTF8
@@ -197,7 +240,7 @@ func (r *streamReader) read() ([]byte, string, error) {
 			return nil, "", err
 		}
 		n := int(binary.BigEndian.Uint32(hdr[:]))
-		if r.spec.MaxFrame > 0 && n > r.spec.MaxFrame {
+		if n > r.spec.MaxFrame {
 			r.n++
 			return nil, "", &FrameError{Frame: r.n, Where: fmt.Sprintf("offset %d", at), Kind: ErrTooLarge, Size: n, Max: r.spec.MaxFrame}
 		}
@@ -222,9 +265,16 @@ func (r *streamReader) read() ([]byte, string, error) {
 	default: // Lines
 		line, err := r.br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			// A line longer than the buffer: gather it.
+			// A line longer than the buffer: gather it, but never more
+			// than the limit and its line ending, so an endless line
+			// costs the limit, not the input.
 			r.buf = append(r.buf[:0], line...)
 			for errors.Is(err, bufio.ErrBufferFull) {
+				if len(r.buf) > r.spec.MaxFrame+len("\r\n") {
+					r.n++
+					r.line++
+					return nil, "", &FrameError{Frame: r.n, Where: fmt.Sprintf("line %d", r.line), Kind: ErrTooLarge, Size: len(r.buf), Max: r.spec.MaxFrame, AtLeast: true}
+				}
 				line, err = r.br.ReadSlice('\n')
 				r.buf = append(r.buf, line...)
 			}
@@ -254,17 +304,18 @@ func trimEOL(b []byte) []byte {
 }
 
 type dirReader struct {
+	ctx   context.Context
 	spec  Spec
 	files []string
 	i     int
 }
 
-func openDir(spec Spec) (Reader, error) {
+func openDir(ctx context.Context, spec Spec) (Reader, error) {
 	entries, err := os.ReadDir(spec.Path)
 	if err != nil {
 		return nil, err
 	}
-	d := &dirReader{spec: spec}
+	d := &dirReader{ctx: ctx, spec: spec}
 	for _, e := range entries {
 		if e.Type().IsRegular() {
 			d.files = append(d.files, filepath.Join(spec.Path, e.Name()))
@@ -279,21 +330,28 @@ func openDir(spec Spec) (Reader, error) {
 func (d *dirReader) Close() error { return nil }
 
 func (d *dirReader) Next() ([]byte, error) {
+	if err := d.ctx.Err(); err != nil {
+		return nil, err
+	}
 	if d.i >= len(d.files) {
 		return nil, io.EOF
 	}
 	name := d.files[d.i]
 	d.i++
 	fe := &FrameError{Frame: d.i, Where: filepath.Base(name), Max: d.spec.MaxFrame}
-	if st, err := os.Stat(name); err == nil && d.spec.MaxFrame > 0 && st.Size() > int64(d.spec.MaxFrame) {
+	if st, err := os.Stat(name); err == nil && st.Size() > int64(d.spec.MaxFrame) {
 		fe.Kind, fe.Size = ErrTooLarge, int(st.Size())
 		return nil, fe
 	}
-	b, err := os.ReadFile(name)
+	b, err := readAtMost(name, d.spec.MaxFrame)
 	if err != nil {
 		return nil, err
 	}
 	fe.Size = len(b)
+	if len(b) > d.spec.MaxFrame { // it grew since the Stat
+		fe.Kind, fe.AtLeast = ErrTooLarge, true
+		return nil, fe
+	}
 	switch {
 	case d.spec.ValidateJSON && !utf8.Valid(b):
 		fe.Kind = ErrNotUTF8
@@ -303,6 +361,16 @@ func (d *dirReader) Next() ([]byte, error) {
 		return b, nil
 	}
 	return nil, fe
+}
+
+// readAtMost reads a file, at most limit+1 of its bytes.
+func readAtMost(name string, limit int) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, int64(limit)+1))
 }
 
 // PushFunc hands one frame to a track, waiting for room in its queue

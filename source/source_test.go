@@ -30,7 +30,7 @@ func readAll(t *testing.T, r Reader) ([]string, error) {
 
 func TestLines(t *testing.T) {
 	in := "{\"a\":1}\r\n\n{\"b\":2}\n" + strings.Repeat("x", 100_000) + "\n{\"c\":3}" // no final newline
-	r, err := Open(Spec{Path: "-"}, strings.NewReader(in))
+	r, err := Open(context.Background(), Spec{Path: "-"}, strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestLinesValidation(t *testing.T) {
 		{"ok\n" + strings.Repeat("y", 20) + "\n", Spec{MaxFrame: 10}, ErrTooLarge, 1, "line 2"},
 	} {
 		tc.spec.Path = "-"
-		r, _ := Open(tc.spec, strings.NewReader(tc.in))
+		r, _ := Open(context.Background(), tc.spec, strings.NewReader(tc.in))
 		got, err := readAll(t, r)
 		var fe *FrameError
 		if !errors.Is(err, tc.want) || !errors.As(err, &fe) || fe.Where != tc.where || fe.Frame != 2 || len(got) != tc.ok {
@@ -70,17 +70,17 @@ func TestLengthPrefixedAndChunks(t *testing.T) {
 		_ = binary.Write(&b, binary.BigEndian, uint32(len(rec)))
 		b.WriteString(rec)
 	}
-	r, _ := Open(Spec{Path: "-", Framing: LengthPrefixed}, bytes.NewReader(b.Bytes()))
+	r, _ := Open(context.Background(), Spec{Path: "-", Framing: LengthPrefixed}, bytes.NewReader(b.Bytes()))
 	got, err := readAll(t, r)
 	if err != nil || strings.Join(got, "|") != "one||three!" {
 		t.Fatalf("%q %v", got, err)
 	}
 	truncated := append(bytes.Clone(b.Bytes()), 0, 0, 0, 9, 'x')
-	r, _ = Open(Spec{Path: "-", Framing: LengthPrefixed}, bytes.NewReader(truncated))
+	r, _ = Open(context.Background(), Spec{Path: "-", Framing: LengthPrefixed}, bytes.NewReader(truncated))
 	if got, err := readAll(t, r); !errors.Is(err, ErrTruncated) || len(got) != 3 {
 		t.Fatalf("truncated: %q %v", got, err)
 	}
-	r, _ = Open(Spec{Path: "-", Framing: Chunks, ChunkSize: 4}, strings.NewReader("abcdefghij"))
+	r, _ = Open(context.Background(), Spec{Path: "-", Framing: Chunks, ChunkSize: 4}, strings.NewReader("abcdefghij"))
 	got, err = readAll(t, r)
 	if err != nil || strings.Join(got, "|") != "abcd|efgh|ij" {
 		t.Fatalf("chunks %q %v", got, err)
@@ -94,7 +94,7 @@ func TestFilesAndOpenErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r, err := Open(Spec{Path: dir, Framing: Files, ValidateJSON: true}, nil)
+	r, err := Open(context.Background(), Spec{Path: dir, Framing: Files, ValidateJSON: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +103,10 @@ func TestFilesAndOpenErrors(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Where != "c.json" || strings.Join(got, "|") != `{"a":1}|{"b":1}` {
 		t.Fatalf("%q %v", got, err)
 	}
-	if _, err := Open(Spec{Path: filepath.Join(dir, "missing")}, nil); !errors.Is(err, os.ErrNotExist) {
+	if _, err := Open(context.Background(), Spec{Path: filepath.Join(dir, "missing")}, nil); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("missing file: %v", err)
 	}
-	if _, err := Open(Spec{Path: dir}, nil); err == nil || !strings.Contains(err.Error(), "directory") {
+	if _, err := Open(context.Background(), Spec{Path: dir}, nil); err == nil || !strings.Contains(err.Error(), "directory") {
 		t.Fatalf("a directory as a stream: %v", err)
 	}
 }
@@ -122,13 +122,13 @@ func TestRun(t *testing.T) {
 		ts = append(ts, t)
 		return nil
 	}
-	r, _ := Open(Spec{Path: "-", ValidateJSON: true}, strings.NewReader("1\n2\n3\n{\n4\n"))
+	r, _ := Open(context.Background(), Spec{Path: "-", ValidateJSON: true}, strings.NewReader("1\n2\n3\n{\n4\n"))
 	res, err := Run(context.Background(), r, push, 0)
 	if !errors.Is(err, ErrNotJSON) || res.Frames != 3 || strings.Join(got, ",") != "1,2,3" || ts[0] == 0 {
 		t.Fatalf("%+v %v %q", res, err, got)
 	}
 	got = nil
-	r, _ = Open(Spec{Path: "-"}, strings.NewReader("a\nb\nc\nd\ne\n"))
+	r, _ = Open(context.Background(), Spec{Path: "-"}, strings.NewReader("a\nb\nc\nd\ne\n"))
 	start := time.Now()
 	res, err = Run(context.Background(), r, push, 100)
 	if err != nil || res.Frames != 5 || time.Since(start) < 35*time.Millisecond {
@@ -136,7 +136,7 @@ func TestRun(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	r, _ = Open(Spec{Path: "-"}, strings.NewReader("a\n"))
+	r, _ = Open(context.Background(), Spec{Path: "-"}, strings.NewReader("a\n"))
 	if _, err := Run(ctx, r, func(ctx context.Context, _ []byte, _ uint64) error { return ctx.Err() }, 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
@@ -148,7 +148,7 @@ func FuzzLengthPrefixed(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 3, 'a', 'b', 'c'})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, _ := Open(Spec{Path: "-", Framing: LengthPrefixed, MaxFrame: 1 << 16}, bytes.NewReader(b))
+		r, _ := Open(context.Background(), Spec{Path: "-", Framing: LengthPrefixed, MaxFrame: 1 << 16}, bytes.NewReader(b))
 		for range 1000 {
 			frame, err := r.Next()
 			if err != nil {

@@ -120,7 +120,7 @@ func (j *sourceJob) run(ctx context.Context, spec source.Spec, tr Track, rate fl
 	if st, err := os.Stat(spec.Path); err == nil && st.IsDir() {
 		spec.Framing, j.framing = source.Files, source.Files
 	}
-	r, err := source.Open(spec, nil)
+	r, err := source.Open(ctx, spec, nil)
 	if err != nil {
 		j.err = err
 		return
@@ -152,7 +152,7 @@ func (j *sourceJob) run(ctx context.Context, spec source.Spec, tr Track, rate fl
 // count reads the source a second time to know its frames; a bad frame
 // ends the count there (the push stops at it too).
 func (j *sourceJob) count(ctx context.Context, spec source.Spec) {
-	r, err := source.Open(spec, nil)
+	r, err := source.Open(ctx, spec, nil)
 	if err != nil {
 		return
 	}

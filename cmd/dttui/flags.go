@@ -290,6 +290,11 @@ func readRemote(o *options, given map[string]bool, getenv func(string) string) e
 	return nil
 }
 
+// maxPassphraseFileBytes is the most --e2ee-passphrase-file reads: a
+// passphrase is a line, and a larger file (say /dev/zero) is refused
+// before it is held.
+const maxPassphraseFileBytes = 64 << 10
+
 // readPassphrase takes --e2ee-passphrase, --e2ee-passphrase-file or
 // DTTUI_E2EE_PASSPHRASE, in that order; two flags at once are an error.
 func readPassphrase(o *options, given map[string]bool, getenv func(string) string) error {
@@ -302,7 +307,7 @@ func readPassphrase(o *options, given map[string]bool, getenv func(string) strin
 		}
 	case given["e2ee-passphrase-file"]:
 		path := o.E2EEPassphrase // the flag holds the path until here
-		b, err := os.ReadFile(path)
+		b, err := readFileAtMost(path, maxPassphraseFileBytes)
 		if err != nil {
 			return usagef("--e2ee-passphrase-file: %v", err)
 		}

@@ -363,3 +363,38 @@ func descFile(t *testing.T) string {
 	}
 	return path
 }
+
+// A schema or passphrase file larger than its flag takes is refused after
+// reading at most one byte past the limit: /dev/zero and a 256 MiB file
+// cost kilobytes, not their size (on main they were read whole first).
+func TestFilesReadWithALimit(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(256 << 20); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, path := range []string{big, "/dev/zero"} {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--track", "p", "--encoding", "p=json", "--schema", "p=jsonschema:" + path}, "more than 64000 bytes"},
+			{[]string{"--e2ee-passphrase-file", path}, "more than 65536 bytes"},
+		} {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := parseFlags(tc.args, env(nil))
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+			}
+			if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+				t.Errorf("%v: allocated %d bytes to refuse it", tc.args, n)
+			}
+		}
+	}
+}

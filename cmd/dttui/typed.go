@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -137,12 +139,16 @@ func readSchema(t *trackSpec, v string) error {
 	if err := id.Validate(); err != nil {
 		return err
 	}
-	def, err := os.ReadFile(path)
-	if err != nil {
+	def, err := readFileAtMost(path, schema.MaxBlobBytes)
+	if err != nil && !errors.Is(err, errFileTooLarge) {
 		return err
 	}
-	if len(def) == 0 || len(def) > schema.MaxBlobBytes {
-		return fmt.Errorf("%s is %d bytes; a schema is 1 to %d bytes (livekit-server's limit on stored blobs)", path, len(def), schema.MaxBlobBytes)
+	if err != nil || len(def) == 0 {
+		size := fmt.Sprintf("%d bytes", len(def))
+		if err != nil {
+			size = fmt.Sprintf("more than %d bytes", schema.MaxBlobBytes)
+		}
+		return fmt.Errorf("%s is %s; a schema is 1 to %d bytes (livekit-server's limit on stored blobs)", path, size, schema.MaxBlobBytes)
 	}
 	switch enc.WellKnown {
 	case schema.EncodingJSONSchema:
@@ -159,6 +165,29 @@ func readSchema(t *trackSpec, v string) error {
 	}
 	t.Type.Schema, t.SchemaDef = id, def
 	return nil
+}
+
+// errFileTooLarge: a file named on the command line holds more than its
+// flag takes.
+var errFileTooLarge = errors.New("file larger than the limit")
+
+// readFileAtMost reads a file named on the command line, holding at most
+// limit+1 of its bytes: a larger one (a huge file, /dev/zero) is refused
+// with errFileTooLarge before it costs more memory than its flag takes.
+func readFileAtMost(path string, limit int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > limit {
+		return nil, fmt.Errorf("%s: %w: more than %d bytes", path, errFileTooLarge, limit)
+	}
+	return b, nil
 }
 
 func setFraming(t *trackSpec, v string) error {

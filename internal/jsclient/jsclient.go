@@ -451,6 +451,11 @@ type PushOptions struct {
 	UserTimestampStep uint64 `json:"-"`
 	UserTimestampNow  bool   `json:"-"`
 	Flush             string `json:"flush,omitempty"`
+	// Duration, when not 0, ends the run once it has lasted that long
+	// (Count still bounds it); FlushEvery > 0 awaits flush() after every
+	// FlushEvery frames.
+	Duration   time.Duration `json:"-"`
+	FlushEvery int           `json:"flushEvery,omitempty"`
 }
 
 // PushResult is what the pushes did. livekit-client has no frame queue:
@@ -474,7 +479,8 @@ func (c *Client) Push(ctx context.Context, o PushOptions) (PushResult, error) {
 		PayloadHex        string `json:"payloadHex,omitempty"`
 		UserTimestamp     string `json:"userTimestamp,omitempty"`
 		UserTimestampStep string `json:"userTimestampStep,omitempty"`
-	}{PushOptions: o}
+		DurationMs        int64  `json:"durationMs,omitempty"`
+	}{PushOptions: o, DurationMs: o.Duration.Milliseconds()}
 	if o.Payload != nil {
 		args.PayloadHex = fmt.Sprintf("%x", o.Payload)
 	}

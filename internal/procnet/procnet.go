@@ -88,3 +88,34 @@ func parseAddr(s string) (net.IP, int, error) {
 	}
 	return ip, int(p), nil
 }
+
+// UDPRcvbufErrors is the kernel's count of UDP datagrams dropped because
+// a socket's receive buffer was full (Udp: RcvbufErrors in /proc/net/snmp),
+// over every socket of the network namespace.
+func UDPRcvbufErrors() (uint64, error) {
+	data, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0, err
+	}
+	return rcvbufErrors(string(data))
+}
+
+func rcvbufErrors(snmp string) (uint64, error) {
+	var header []string
+	for _, line := range strings.Split(snmp, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "Udp:" {
+			continue
+		}
+		if header == nil {
+			header = fields
+			continue
+		}
+		for i, name := range header {
+			if name == "RcvbufErrors" && i < len(fields) {
+				return strconv.ParseUint(fields[i], 10, 64)
+			}
+		}
+	}
+	return 0, fmt.Errorf("procnet: no Udp RcvbufErrors in /proc/net/snmp")
+}

@@ -31,3 +31,18 @@ func TestListeningFindsOwnSockets(t *testing.T) {
 		t.Fatalf("own listeners missing from %v", socks)
 	}
 }
+
+func TestRcvbufErrors(t *testing.T) {
+	snmp := "Ip: Forwarding DefaultTTL\nIp: 2 64\n" +
+		"Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n" +
+		"Udp: 461 1 7 463 4399 0 0 0 0\nUdpLite: InDatagrams RcvbufErrors\nUdpLite: 0 5\n"
+	if n, err := rcvbufErrors(snmp); err != nil || n != 4399 {
+		t.Fatalf("got %d, %v; want 4399", n, err)
+	}
+	if _, err := rcvbufErrors("Ip: a\nIp: 1\n"); err == nil {
+		t.Fatal("no Udp lines: want an error")
+	}
+	if _, err := UDPRcvbufErrors(); err != nil {
+		t.Skip("no /proc/net/snmp here:", err)
+	}
+}

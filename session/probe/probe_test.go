@@ -462,3 +462,17 @@ func TestSourceRefusesWhatItCannotWrite(t *testing.T) {
 		}
 	}
 }
+
+// A tick never holds more frames than a track's queue takes at once,
+// where the clock allows (rates up to tickFrames per minTick).
+func TestGeneratorTickHoldsFewFrames(t *testing.T) {
+	for _, rate := range []float64{1, 50, 1000, 1600, 4000, 8000, 20000, MaxRate} {
+		tick := tickFor(rate)
+		if tick < minTick || tick > maxTick {
+			t.Fatalf("%v frames/s: tick %v outside [%v, %v]", rate, tick, minTick, maxTick)
+		}
+		if per := rate * tick.Seconds(); rate <= tickFrames/minTick.Seconds() && per > tickFrames+1e-9 {
+			t.Fatalf("%v frames/s: %.1f frames a tick; want at most %d", rate, per, tickFrames)
+		}
+	}
+}
