@@ -42,6 +42,15 @@ var (
 	connReconnects = desc("connection_reconnects_total", "Completed reconnects (resume or full rejoin).")
 	queuedBytes    = desc("queued_bytes", "Payload bytes queued for sending over all local tracks.")
 
+	// The publisher's data-channel sender (report.Sender).
+	sndWindow   = desc("sender_window_bytes", "Bytes the data channel may hold unacknowledged (flow control).")
+	sndInFlight = desc("sender_in_flight_bytes", "Bytes the data channel holds: sent and unacknowledged, or not yet sent.")
+	sndDelivery = desc("sender_delivery_bytes_per_second", "Highest rate the SFU acknowledged in the last second.")
+	sndPathRTT  = desc("sender_path_rtt_seconds", "Least ICE round-trip time of the last 10 s.")
+	sndSCTPRTT  = desc("sender_sctp_rtt_seconds", "SCTP's smoothed round-trip time.")
+	sndCwnd     = desc("sender_sctp_cwnd_bytes", "SCTP's congestion window.")
+	sndWaits    = desc("sender_waits_total", "Writes that waited, by what they waited for (window, pace).", "for")
+
 	pushed      = desc("frames_pushed_total", "Frames pushed to the local track.", localLabels...)
 	sent        = desc("frames_sent_total", "Frames whose every packet was handed to the data channel.", localLabels...)
 	packetsSent = desc("packets_sent_total", "Packets handed to the data channel.", localLabels...)
@@ -89,7 +98,8 @@ func NewCollector(src func() report.Snapshot, queued func() int64) *Collector {
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, queuedBytes, pushed, sent, packetsSent, bytesSent,
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency,
-		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, sfuShed, sfuUpLost, rSFUShed} {
+		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, sfuShed, sfuUpLost, rSFUShed,
+		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits} {
 		ch <- d
 	}
 }
@@ -109,6 +119,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(connRTT, st.RTT.Seconds())
 	counter(connReconnects, uint64(st.Reconnects))
+	if sn := st.Sender; sn != (report.Sender{}) {
+		gauge(sndWindow, float64(sn.Window))
+		gauge(sndInFlight, float64(sn.InFlight))
+		gauge(sndDelivery, sn.DeliveryRate)
+		gauge(sndPathRTT, sn.PathRTT.Seconds())
+		gauge(sndSCTPRTT, sn.SCTPRTT.Seconds())
+		gauge(sndCwnd, float64(sn.CongestionWindow))
+		counter(sndWaits, sn.WindowWaits, "window")
+		counter(sndWaits, sn.PaceWaits, "pace")
+	}
 	if c.queued != nil {
 		gauge(queuedBytes, float64(c.queued()))
 	}
