@@ -19,8 +19,10 @@ import (
 // (newlines and ESC included), DEL, C1 controls, the characters that
 // reorder text (bidirectional overrides and isolates) or break lines
 // (U+2028, U+2029) become visible Go-style escapes (\n, \x1b, \u202e), as
-// does every byte that is not valid UTF-8 (\xff). Anything else, wide and
-// combining characters included, is kept.
+// do the invisible format characters that make look-alike names (zero-width
+// space \u200b, byte order mark \ufeff, see invisible) and every byte that
+// is not valid UTF-8 (\xff). Anything else, wide and combining characters
+// and the zero-width joiners included, is kept.
 func Line(s string) string { return escape(s, false) }
 
 // Lines is Line for text whose line breaks are meant: "\n" is kept, every
@@ -77,10 +79,13 @@ func writeEscape(b *strings.Builder, r rune) {
 	case '\t':
 		b.WriteString(`\t`)
 	default:
-		if r < 0x100 {
+		switch {
+		case r < 0x100:
 			fmt.Fprintf(b, `\x%02x`, r)
-		} else {
+		case r <= 0xffff:
 			fmt.Fprintf(b, `\u%04x`, r)
+		default:
+			fmt.Fprintf(b, `\U%08x`, r)
 		}
 	}
 }
@@ -94,6 +99,29 @@ func unsafeRune(r rune) bool {
 		r >= 0x202a && r <= 0x202e, // bidi embeddings and overrides
 		r >= 0x2066 && r <= 0x2069, // bidi isolates
 		r == 0x2028, r == 0x2029:   // line and paragraph separators
+		return true
+	}
+	return invisible(r)
+}
+
+// invisible says whether r is a format or filler character that shows
+// nothing, so two names that look the same can differ by it (a zero-width
+// space, a byte order mark, a Hangul filler passed off as a blank name).
+// The joiners U+200C and U+200D are kept: scripts and emoji sequences
+// need them.
+func invisible(r rune) bool {
+	switch {
+	case r == 0x00ad, // soft hyphen
+		r == 0x034f,              // combining grapheme joiner
+		r == 0x115f, r == 0x1160, // Hangul fillers
+		r == 0x180e,                // Mongolian vowel separator
+		r == 0x200b,                // zero-width space
+		r >= 0x2060 && r <= 0x2064, // word joiner, invisible operators
+		r >= 0x206a && r <= 0x206f, // deprecated format characters
+		r == 0x3164, r == 0xffa0,   // Hangul fillers
+		r == 0xfeff,                  // byte order mark, zero-width no-break space
+		r >= 0xfff9 && r <= 0xfffb,   // interlinear annotation
+		r >= 0xe0000 && r <= 0xe007f: // tags
 		return true
 	}
 	return false

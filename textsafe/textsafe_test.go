@@ -28,6 +28,13 @@ func TestLine(t *testing.T) {
 		"ls\u2028ps\u2029":       `ls\u2028ps\u2029`,
 		"replacement \ufffd ok":  "replacement \ufffd ok",
 		"zwj 👨\u200d👩 kept":      "zwj 👨\u200d👩 kept",
+		// Look-alikes: invisible characters are shown (issue 20.12).
+		"ali\u200bce":      `ali\u200bce`,
+		"\ufeffbob":        `\ufeffbob`,
+		"\u3164":           `\u3164`,
+		"soft\u00adhyphen": `soft\xadhyphen`,
+		"tag\U000e0041":    `tag\U000e0041`,
+		"joiner\u2060x":    `joiner\u2060x`,
 	} {
 		if got := Line(in); got != want {
 			t.Errorf("Line(%q) = %q, want %q", in, got, want)
