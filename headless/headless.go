@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
@@ -302,6 +303,9 @@ type Line struct {
 	// Remote lists the other participants' tracks the room monitor
 	// receives (left out when the monitor is off).
 	Remote []RemoteLine `json:"remote,omitempty"`
+	// Memory is what the room makes the monitor hold (left out when the
+	// monitor is off).
+	Memory *MemoryLine  `json:"memory,omitempty"`
 	Errors []TrackError `json:"errors,omitempty"`
 	// Final marks the last line, written after the exit flush, the wait for
 	// frames in flight and the close. Its rates are over the whole run
@@ -465,7 +469,40 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 	for _, r := range snap.Remote {
 		line.Remote = append(line.Remote, remoteLine(r, final))
 	}
+	line.Memory = memoryLine(&snap.Memory)
 	return line
+}
+
+// MemoryLine is report.Snapshot.Memory on a line: the bytes other
+// participants' partial frames hold now, the most after any packet, the
+// budget and one participant's share of it, and the partial frames
+// evicted to keep within them, by reason.
+type MemoryLine struct {
+	HeldBytes           int         `json:"held_bytes"`
+	PeakBytes           int         `json:"peak_bytes"`
+	BudgetBytes         int         `json:"budget_bytes"`
+	PerParticipantBytes int         `json:"per_participant_bytes"`
+	Evicted             EvictedLine `json:"evicted"`
+	EvictedBytes        EvictedLine `json:"evicted_bytes"`
+}
+
+// EvictedLine is a count by incoming.EvictReason.
+type EvictedLine struct {
+	RoomBudget       uint64 `json:"room_budget"`
+	ParticipantShare uint64 `json:"participant_share"`
+	Idle             uint64 `json:"idle"`
+}
+
+func evictedLine(by *[incoming.NumEvictReasons]uint64) EvictedLine {
+	return EvictedLine{RoomBudget: by[incoming.EvictRoomBudget], ParticipantShare: by[incoming.EvictParticipantShare], Idle: by[incoming.EvictIdle]}
+}
+
+func memoryLine(h *incoming.Held) *MemoryLine {
+	if h.Budget == 0 {
+		return nil // no monitor
+	}
+	return &MemoryLine{HeldBytes: h.Bytes, PeakBytes: h.Peak, BudgetBytes: h.Budget, PerParticipantBytes: h.PerParticipant,
+		Evicted: evictedLine(&h.Evicted), EvictedBytes: evictedLine(&h.EvictedBytes)}
 }
 
 // RemoteLine is one of the other participants' tracks, as the room
@@ -510,6 +547,10 @@ type RemoteLine struct {
 	// Probe is the account of the frames that are dttui's probe (another
 	// dttui publishes the track), by their own sequence numbers.
 	Probe *ProbeLine `json:"probe,omitempty"`
+	// HeldBytes is what its partial frames hold now; Evicted its partial
+	// frames given up to keep the room within its memory budget.
+	HeldBytes int         `json:"held_bytes"`
+	Evicted   EvictedLine `json:"evicted"`
 }
 
 // ProbeLine is report.RemoteProbe on a line: received + lost + in_grace +
@@ -525,6 +566,7 @@ type ProbeLine struct {
 	Duplicates uint64  `json:"duplicates"`
 	Late       uint64  `json:"late"`
 	Corrupt    uint64  `json:"corrupt"`
+	Jumps      uint64  `json:"jumps"`
 	P50ms      float64 `json:"p50_ms"`
 	P99ms      float64 `json:"p99_ms"`
 }
@@ -534,7 +576,7 @@ func probeLine(p *report.RemoteProbe) *ProbeLine {
 		return nil
 	}
 	return &ProbeLine{Sent: p.Sent, Received: p.Received, Lost: p.Lost, InGrace: p.InGrace, Cut: p.Cut,
-		Duplicates: p.Duplicates, Late: p.Late, Corrupt: p.Corrupt,
+		Duplicates: p.Duplicates, Late: p.Late, Corrupt: p.Corrupt, Jumps: p.Jumps,
 		P50ms: ms(time.Duration(p.Latency.Quantile(.5))), P99ms: ms(time.Duration(p.Latency.Quantile(.99)))}
 }
 
@@ -551,7 +593,7 @@ func remoteLine(r report.Remote, final bool) RemoteLine {
 		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,
 		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
 		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99), SFU: sfuLine(r.SFU),
-		Probe: probeLine(r.Probe)}
+		Probe: probeLine(r.Probe), HeldBytes: st.HeldBytes, Evicted: evictedLine(&st.Evicted)}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

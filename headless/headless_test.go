@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
@@ -490,6 +491,11 @@ func TestMonitorOnlyRun(t *testing.T) {
 	last := lines[len(lines)-1]
 	if len(last.Tracks) != 0 || len(last.Remote) != 2 {
 		t.Fatalf("final line %+v", last)
+	}
+	// The room's memory account: nothing held once every frame completed.
+	if m := last.Memory; m == nil || m.BudgetBytes != incoming.DefaultMaxHeldBytes || m.HeldBytes != 0 ||
+		m.Evicted != (EvictedLine{}) {
+		t.Fatalf("memory %+v", last.Memory)
 	}
 	var r, p RemoteLine
 	for _, x := range last.Remote {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 )
@@ -79,6 +80,13 @@ var (
 	rDecrypt    = desc("remote_decrypt_failures_total", "E2EE frames that did not open.", remoteLabels...)
 	rSubscribed = desc("remote_track_subscribed", "1 while subscribed.", remoteLabels...)
 	rLatency    = desc("remote_latency_seconds", "Arrival time minus the publisher's user timestamp (two clocks).", remoteLabels...)
+
+	// The room monitor's memory budget (report.Snapshot.Memory).
+	roomHeld         = desc("room_held_bytes", "Memory other participants' partial frames hold now.")
+	roomHeldPeak     = desc("room_held_peak_bytes", "The most room_held_bytes was after any packet.")
+	roomHeldBudget   = desc("room_held_budget_bytes", "The budget room_held_bytes is kept within (--max-held-bytes).")
+	roomEvicted      = desc("room_evicted_frames_total", "Partial frames given up to keep within the budget, by reason (room budget, participant share, idle).", "reason")
+	roomEvictedBytes = desc("room_evicted_bytes_total", "Bytes those evictions gave back, by reason.", "reason")
 )
 
 // Collector renders a report on each scrape.
@@ -99,7 +107,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, queuedBytes, pushed, sent, packetsSent, bytesSent,
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency,
 		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, sfuShed, sfuUpLost, rSFUShed,
-		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits} {
+		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits,
+		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes} {
 		ch <- d
 	}
 }
@@ -163,6 +172,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			if l.RunLatencyHist != nil {
 				ch <- histogramMetric(latency, l.RunLatencyHist, lv)
 			}
+		}
+	}
+	if m := &snap.Memory; m.Budget > 0 {
+		gauge(roomHeld, float64(m.Bytes))
+		gauge(roomHeldPeak, float64(m.Peak))
+		gauge(roomHeldBudget, float64(m.Budget))
+		for r := range incoming.NumEvictReasons {
+			counter(roomEvicted, m.Evicted[r], r.String())
+			counter(roomEvictedBytes, m.EvictedBytes[r], r.String())
 		}
 	}
 	for _, r := range snap.Remote {

@@ -110,3 +110,33 @@ func TestServe(t *testing.T) {
 	<-done
 	http.DefaultClient.CloseIdleConnections()
 }
+
+// The room monitor's memory budget: what is held against it, and the
+// partial frames evicted to keep within it, by reason; nothing without
+// the monitor.
+func TestCollectorRendersTheRoomMemory(t *testing.T) {
+	snap := snapshot()
+	c := NewCollector(func() report.Snapshot { return snap }, nil)
+	if n := testutil.CollectAndCount(c, "dttui_room_held_bytes", "dttui_room_evicted_frames_total"); n != 0 {
+		t.Fatalf("%d room memory series without the monitor", n)
+	}
+	snap.Memory = incoming.Held{Bytes: 1000, Peak: 3000, Budget: 4096, PerParticipant: 1024}
+	snap.Memory.Evicted[incoming.EvictParticipantShare], snap.Memory.EvictedBytes[incoming.EvictParticipantShare] = 7, 7000
+	want := `
+# HELP dttui_room_held_bytes Memory other participants' partial frames hold now.
+# TYPE dttui_room_held_bytes gauge
+dttui_room_held_bytes 1000
+# HELP dttui_room_held_budget_bytes The budget room_held_bytes is kept within (--max-held-bytes).
+# TYPE dttui_room_held_budget_bytes gauge
+dttui_room_held_budget_bytes 4096
+# HELP dttui_room_evicted_frames_total Partial frames given up to keep within the budget, by reason (room budget, participant share, idle).
+# TYPE dttui_room_evicted_frames_total counter
+dttui_room_evicted_frames_total{reason="idle"} 0
+dttui_room_evicted_frames_total{reason="participant share"} 7
+dttui_room_evicted_frames_total{reason="room budget"} 0
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "dttui_room_held_bytes", "dttui_room_held_budget_bytes",
+		"dttui_room_evicted_frames_total"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/outgoing"
 )
 
 // Measured is s counted from base on, the figures a run's budgets are
@@ -86,3 +87,23 @@ func latencySince(f, base *Figures) (Latency, *histogram.Histogram) {
 	}
 	return latencyOf(&h, 0), &h
 }
+
+// DropsByName is c's drops by reason, keyed by the reason's name, without
+// the reasons that dropped nothing (nil when none did): the JSON's and
+// the budgets' view of them.
+func DropsByName(c outgoing.Counters) map[string]uint64 {
+	var out map[string]uint64
+	for r, n := range c.DroppedBy {
+		if n > 0 {
+			if out == nil {
+				out = map[string]uint64{}
+			}
+			out[outgoing.DropReason(r).String()] = n
+		}
+	}
+	return out
+}
+
+// LatencyOf is a latency histogram's (ns) figures: its count, p50, p95,
+// p99 and max (Window 0: however long it covers).
+func LatencyOf(h *histogram.Histogram) Latency { return latencyOf(h, 0) }

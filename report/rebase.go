@@ -29,6 +29,10 @@ func (s Snapshot) Rebase(base *Snapshot) Snapshot {
 		}
 	}
 	out.Stalls = max(s.Stalls-base.Stalls, 0)
+	for i := range out.Memory.Evicted { // Bytes and Peak are levels and stay
+		out.Memory.Evicted[i] = sub(s.Memory.Evicted[i], base.Memory.Evicted[i])
+		out.Memory.EvictedBytes[i] = sub(s.Memory.EvictedBytes[i], base.Memory.EvictedBytes[i])
+	}
 	out.ConnEvents = nil
 	for _, ev := range s.ConnEvents {
 		if !ev.At.Before(base.At) {
@@ -100,6 +104,9 @@ func subRemote(s, b incoming.TrackStats) incoming.TrackStats {
 	for i := range s.IncompleteBy {
 		s.IncompleteBy[i] = sub(s.IncompleteBy[i], b.IncompleteBy[i])
 	}
+	for i := range s.Evicted {
+		s.Evicted[i] = sub(s.Evicted[i], b.Evicted[i])
+	}
 	s.FramesLost = sub(s.FramesLost, b.FramesLost)
 	s.FramesCut = sub(s.FramesCut, b.FramesCut)
 	s.FrameBytes = sub(s.FrameBytes, b.FrameBytes)
@@ -124,7 +131,7 @@ func subProbe(p, b *RemoteProbe) *RemoteProbe {
 	q := *p
 	q.Sent, q.Received, q.Lost, q.Cut = sub(p.Sent, b.Sent), sub(p.Received, b.Received), sub(p.Lost, b.Lost), sub(p.Cut, b.Cut)
 	q.Duplicates, q.Late, q.Unfollowed = sub(p.Duplicates, b.Duplicates), sub(p.Late, b.Late), sub(p.Unfollowed, b.Unfollowed)
-	q.Corrupt, q.Spans = sub(p.Corrupt, b.Corrupt), sub(p.Spans, b.Spans)
+	q.Corrupt, q.Spans, q.Jumps = sub(p.Corrupt, b.Corrupt), sub(p.Spans, b.Spans), sub(p.Jumps, b.Jumps)
 	q.Latency.Sub(&b.Latency)
 	return &q
 }

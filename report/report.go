@@ -54,6 +54,11 @@ type Snapshot struct {
 	// Stalls counts the times the connection became Stalled (counted
 	// apart from ConnEvents, which keep only the latest).
 	Stalls int
+	// Memory is what the room's other participants make the room monitor
+	// hold (their tracks' partial frames and reassembly buffers), against
+	// its budget, and the partial frames evicted to keep within it, by
+	// reason (zero without the monitor).
+	Memory incoming.Held
 }
 
 // Local is one local track: one handle, one row.
@@ -155,7 +160,11 @@ type RemoteProbe struct {
 	// Corrupt counts probe frames whose filler did not arrive intact.
 	Corrupt uint64
 	// Spans counts the streams and subscriptions followed.
-	Spans   uint64
+	Spans uint64
+	// Jumps counts frames whose number skipped more frames than the
+	// publisher could have sent since (a mangled or hostile header): each
+	// started a new span, its skipped frames not counted.
+	Jumps   uint64
 	Latency histogram.Histogram
 }
 

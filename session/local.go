@@ -390,6 +390,7 @@ func (s *Session) ReportScope(base *report.Snapshot, sc report.Scope) report.Sna
 		snap.Local = append(snap.Local, l)
 	}
 	snap.Remote = s.remotes(now, since, sc)
+	snap.Memory = s.roomMemory()
 	s.rec.FillConn(&snap, since)
 	return snap.Rebase(base)
 }

@@ -176,6 +176,15 @@ func (s *Session) remotes(now, since time.Time, sc report.Scope) []report.Remote
 	return out
 }
 
+// roomMemory is the report's account of what the room makes the monitor
+// hold (zero without the monitor).
+func (s *Session) roomMemory() incoming.Held {
+	if s.monitor == nil {
+		return incoming.Held{}
+	}
+	return s.monitor.mgr.Stats().Memory
+}
+
 // remoteProbes follows, per remote track, the frames that are dttui's
 // probe: a second, exact account of another dttui's track.
 type remoteProbes struct {
@@ -227,5 +236,6 @@ func (p *remoteProbes) of(sid string) *report.RemoteProbe {
 	}
 	c, fc := fo.Counts()
 	return &report.RemoteProbe{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InGrace: c.InGrace, Cut: fc.Cut,
-		Duplicates: c.Duplicates, Late: c.Late, Unfollowed: c.Unfollowed, Corrupt: fc.Corrupt, Spans: fc.Spans, Latency: fc.Latency}
+		Duplicates: c.Duplicates, Late: c.Late, Unfollowed: c.Unfollowed, Corrupt: fc.Corrupt, Spans: fc.Spans, Jumps: fc.Jumps,
+		Latency: fc.Latency}
 }

@@ -144,9 +144,11 @@ func (m Model) layout(ctx common.Context, w, bodyH int, tt *tracktable.Model) la
 	if m.showDetail && rest >= detail.MinHeight {
 		d := detail.New(ctx)
 		d.Burst = m.burstN
+		d.Sender = m.snap.Connection.Sender
 		if len(rows) > 0 {
 			d.Row = &rows[m.selectedIndex()]
 			d.Preview = m.preview
+			d.Memory = m.snap.Memory
 		}
 		room := rest
 		if showLogs && rest-logMin >= detail.MinHeight {

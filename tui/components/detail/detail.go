@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dttui/dttui/incoming"
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
@@ -26,9 +27,15 @@ type Model struct {
 	ctx   common.Context
 	Row   *tracktable.Row // nil: nothing selected
 	Burst int
+	// Sender is the publisher connection's data-channel sender, which
+	// every local track shares.
+	Sender report.Sender
 	// Preview keeps a room row's last frame rendered (nil: rendered each
 	// time).
 	Preview *PreviewCache
+	// Memory is what the room makes the monitor hold (report.Snapshot's),
+	// shown beside a room row's own share.
+	Memory incoming.Held
 }
 
 // New returns a detail pane.
@@ -159,6 +166,9 @@ func (m *Model) sections(w int) []section {
 	if o := l.SFU; o != nil {
 		secs = append(secs, section{lines: format.Flow(w, " · ", sfuItems(o, "the loopback")...)})
 	}
+	if sn := m.Sender; sn != (report.Sender{}) {
+		secs = append(secs, section{kind: kindOptional, lines: format.Flow(w, " · ", senderItems(sn)...)})
+	}
 	if len(l.Timeline) > 0 {
 		s := section{kind: kindTimeline, lines: []string{th.Bold.Render("timeline")}}
 		for _, ch := range format.LastN(l.Timeline, maxTimeline) {
@@ -174,6 +184,20 @@ func (m *Model) sections(w int) []section {
 		secs = append(secs, s)
 	}
 	return secs
+}
+
+// senderItems describe the connection's sender: what its window lets
+// into the path, and why writes waited.
+func senderItems(sn report.Sender) []string {
+	items := []string{fmt.Sprintf("sender: window %s", format.Bytes(float64(sn.Window))),
+		"in flight " + format.Bytes(float64(sn.InFlight)), "acked " + format.Bytes(sn.DeliveryRate) + "/s",
+		"path rtt " + format.Duration(sn.PathRTT), "SCTP rtt " + format.Duration(sn.SCTPRTT),
+		"cwnd " + format.Bytes(float64(sn.CongestionWindow)),
+		fmt.Sprintf("waits: window %d", sn.WindowWaits), fmt.Sprintf("pace %d", sn.PaceWaits)}
+	if sn.PaceRate > 0 {
+		items = append(items, "paced at "+format.Bytes(sn.PaceRate)+"/s")
+	}
+	return items
 }
 
 // spark is the row's history: frames sent (received, on a room row) in

@@ -103,6 +103,9 @@ func (m *Model) roomSections(w int) []section {
 	}
 	frames = append(frames, fmt.Sprintf("over client limit %d", st.FramesOverClientLimit), "payload "+format.Bytes(float64(st.FrameBytes)))
 	secs = append(secs, section{lines: format.Flow(w, " · ", frames...)})
+	if items := memoryItems(th, st, &m.Memory); len(items) > 0 {
+		secs = append(secs, section{lines: format.Flow(w, " · ", items...)})
+	}
 	secs = append(secs, section{lines: format.Flow(w, " · ",
 		fmt.Sprintf("packets %d", st.Packets), format.Bytes(float64(st.Bytes)), fmt.Sprintf("lost %d", st.PacketsLost),
 		fmt.Sprintf("duplicate %d", st.PacketsDuplicate), fmt.Sprintf("reordered %d", st.PacketsReordered),
@@ -186,6 +189,9 @@ func probeItems(th theme.Theme, p *report.RemoteProbe) []string {
 	if p.Corrupt > 0 {
 		items = append(items, th.Bad.Render(fmt.Sprintf("corrupt %d", p.Corrupt)))
 	}
+	if p.Jumps > 0 {
+		items = append(items, th.Bad.Render(fmt.Sprintf("implausible jumps %d (not counted)", p.Jumps)))
+	}
 	if p.Latency.Count() > 0 {
 		items = append(items, fmt.Sprintf("latency p50 %s", format.Duration(time.Duration(p.Latency.Quantile(.5)))),
 			fmt.Sprintf("p99 %s", format.Duration(time.Duration(p.Latency.Quantile(.99)))),
@@ -266,4 +272,30 @@ func (m *Model) previewSection(r *report.Remote) section {
 		s.lines = append(s.lines, "  "+l) // preview lines are safe already
 	}
 	return s
+}
+
+// memoryItems is what the track's partial frames hold, against the room's
+// budget, and the partial frames evicted to keep within it, by reason:
+// the track's, then the room's; nothing while the track holds nothing
+// and nothing was evicted (the common case: frames complete at once).
+func memoryItems(th theme.Theme, st *incoming.TrackStats, room *incoming.Held) []string {
+	if st.HeldBytes == 0 && room.EvictedTotal() == 0 {
+		return nil
+	}
+	items := []string{fmt.Sprintf("holds %s of partial frames", format.Bytes(float64(st.HeldBytes)))}
+	if room.Budget > 0 {
+		items = append(items, fmt.Sprintf("the room %s of %s (a participant at most %s)", format.Bytes(float64(room.Bytes)),
+			format.Bytes(float64(room.Budget)), format.Bytes(float64(room.PerParticipant))))
+	}
+	for _, e := range []struct {
+		what string
+		by   *[incoming.NumEvictReasons]uint64
+	}{{"evicted", &st.Evicted}, {"room evicted", &room.Evicted}} {
+		for why, n := range e.by {
+			if n > 0 {
+				items = append(items, th.Warn.Render(fmt.Sprintf("%s (%s) %d", e.what, incoming.EvictReason(why), n)))
+			}
+		}
+	}
+	return items
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/theme"
 )
@@ -53,5 +54,30 @@ func TestProbeItems(t *testing.T) {
 	p.Corrupt = 1
 	if got := strings.Join(probeItems(theme.Plain(), p), " · "); !strings.Contains(got, "corrupt 1") {
 		t.Fatalf("no corrupt frames in %s", got)
+	}
+}
+
+// What a room track's partial frames hold and what was evicted to keep
+// the room within its budget: nothing said while nothing is held or
+// evicted; the track's own evictions, then the room's, by reason.
+func TestMemoryItems(t *testing.T) {
+	st := &incoming.TrackStats{}
+	room := &incoming.Held{Budget: 256 << 20, PerParticipant: 64 << 20}
+	if got := memoryItems(theme.Plain(), st, room); got != nil {
+		t.Fatalf("nothing held, nothing evicted: %q", got)
+	}
+	st.HeldBytes = 3 << 20
+	st.Evicted[incoming.EvictIdle] = 2
+	room.Bytes = 100 << 20
+	room.Evicted[incoming.EvictIdle], room.Evicted[incoming.EvictParticipantShare] = 2, 40
+	got := strings.Join(memoryItems(theme.Plain(), st, room), " · ")
+	want := "holds 3 MiB of partial frames · the room 100 MiB of 256 MiB (a participant at most 64 MiB) · evicted (idle) 2 · " +
+		"room evicted (participant share) 40 · room evicted (idle) 2"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	p := &report.RemoteProbe{Sent: 1, Received: 1, Jumps: 3}
+	if got := strings.Join(probeItems(theme.Plain(), p), " · "); !strings.Contains(got, "implausible jumps 3") {
+		t.Fatalf("no jumps in %s", got)
 	}
 }
