@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dttui/dttui/budget"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
@@ -68,6 +69,12 @@ type Options struct {
 	// input then ends the run as it ends any other program's.
 	EndWithSources bool
 	Logger         *slog.Logger
+	// Budgets are judged at the end on the figures after Warmup (from
+	// the start of the run: publishes, the first frames and the loopback
+	// subscriber's first subscriptions are left out); the verdicts are in
+	// Result and on the final line.
+	Budgets []budget.Expr
+	Warmup  time.Duration
 }
 
 // DefaultFlushTimeout bounds the exit flush.
@@ -88,6 +95,13 @@ type Result struct {
 	// Connection is the session's status when the run ended, before it
 	// was closed: Disconnected when it gave up reconnecting.
 	Connection report.Status
+	// Subjects are every track's figures after the warmup, and Verdicts
+	// the budgets judged on them.
+	Subjects []budget.Subject
+	Verdicts []budget.Verdict
+	// Measured is how long the figures were counted: from the warmup's
+	// end (or the start) to the moment the run stopped pushing.
+	Measured time.Duration
 }
 
 // SourceResult is what one track's data source did.
@@ -199,7 +213,19 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	}
 
 	emit := func(snap report.Snapshot, final bool) error {
-		return enc.Encode(lineOf(snap, start, res.Failed, final))
+		line := lineOf(snap, start, res.Failed, final)
+		if final && len(o.Budgets) > 0 {
+			line.Budgets = budget.JSONs(res.Verdicts)
+		}
+		return enc.Encode(line)
+	}
+	// warm is the report when the warmup ended: the budgets count from it.
+	var warm *report.Snapshot
+	var warmC <-chan time.Time
+	if o.Warmup > 0 {
+		t := time.NewTimer(o.Warmup - time.Since(start))
+		defer t.Stop()
+		warmC = t.C
 	}
 	// finish ends every way out of the loop the same way: generators and
 	// sources stopped and waited for, queues flushed, frames in flight
@@ -207,6 +233,12 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	// (its tracks unpublished, the room left), and the final line written
 	// if out still works.
 	finish := func(writeFinal bool) error {
+		stopped := time.Now()
+		if o.Warmup > 0 && warm == nil {
+			// The run ended within its warmup: nothing counts.
+			w := b.Report(nil)
+			warm = &w
+		}
 		stopGens()
 		wg.Wait()
 		if sourcesDone != nil {
@@ -227,6 +259,12 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 			// Closed by us, as asked: the normal end, not an error.
 			res.Final.Connection.Err = nil
 		}
+		res.Subjects = budget.FromSnapshot(res.Final.Measured(warm, stopped))
+		res.Verdicts = budget.Evaluate(o.Budgets, res.Subjects)
+		res.Measured = stopped.Sub(start)
+		if warm != nil {
+			res.Measured = stopped.Sub(warm.At)
+		}
 		if !writeFinal {
 			return nil
 		}
@@ -244,6 +282,9 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 			return res, finish(true)
 		case <-sourcesDone:
 			return res, finish(true)
+		case <-warmC:
+			w := b.Report(nil)
+			warm = &w
 		case <-tick.C:
 			snap := b.Report(nil)
 			if err := emit(snap, false); err != nil {
@@ -312,6 +353,9 @@ type Line struct {
 	// (between each track's first and last frame) and its latency over
 	// every frame, not the last second and the last ten.
 	Final bool `json:"final,omitempty"`
+	// Budgets, on the final line of a run given any, is each budget
+	// judged on each track, with the value measured after the warmup.
+	Budgets []budget.JSON `json:"budgets,omitempty"`
 }
 
 // Connection is the session's health in a Line.
@@ -322,6 +366,31 @@ type Connection struct {
 	Reconnects int     `json:"reconnects"`
 	Room       string  `json:"room"`
 	Identity   string  `json:"identity"`
+	Sender     *Sender `json:"sender,omitempty"`
+}
+
+// Sender is the publisher's data-channel sender (report.Sender); absent
+// before the channel opens.
+type Sender struct {
+	WindowBytes      int     `json:"window_bytes"`
+	InFlightBytes    int     `json:"in_flight_bytes"`
+	DeliveryBps      float64 `json:"delivery_bytes_per_s"`
+	PaceBps          float64 `json:"pace_bytes_per_s"`
+	PathRTTms        float64 `json:"path_rtt_ms"`
+	SCTPRTTms        float64 `json:"sctp_rtt_ms"`
+	CongestionWindow uint32  `json:"sctp_cwnd_bytes"`
+	ReceiverWindow   uint32  `json:"sctp_rwnd_bytes"`
+	WindowWaits      uint64  `json:"window_waits"`
+	PaceWaits        uint64  `json:"pace_waits"`
+}
+
+func senderOf(s report.Sender) *Sender {
+	if s == (report.Sender{}) {
+		return nil
+	}
+	return &Sender{WindowBytes: s.Window, InFlightBytes: s.InFlight, DeliveryBps: s.DeliveryRate, PaceBps: s.PaceRate,
+		PathRTTms: ms(s.PathRTT), SCTPRTTms: ms(s.SCTPRTT), CongestionWindow: s.CongestionWindow, ReceiverWindow: s.ReceiverWindow,
+		WindowWaits: s.WindowWaits, PaceWaits: s.PaceWaits}
 }
 
 // TrackError is a track that could not be published.
@@ -427,7 +496,8 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 	// Tracks is [] (not null) when none is published: consumers iterate
 	// it without a null check.
 	line := Line{Time: snap.At.UTC(), Elapsed: snap.At.Sub(start).Seconds(), Final: final, Errors: failed, Tracks: []TrackLine{},
-		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: c.Room, Identity: c.Identity}}
+		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: c.Room, Identity: c.Identity,
+			Sender: senderOf(c.Sender)}}
 	if c.Err != nil {
 		line.Connection.Error = textsafe.Line(c.Err.Error())
 	}
@@ -449,14 +519,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 		if ev, ok := l.LastError(); ok {
 			tl.LastError = textsafe.Line(ev.Problem())
 		}
-		for reason, n := range l.Out.DroppedBy {
-			if n > 0 {
-				if tl.DroppedBy == nil {
-					tl.DroppedBy = map[string]uint64{}
-				}
-				tl.DroppedBy[outgoing.DropReason(reason).String()] = n
-			}
-		}
+		tl.DroppedBy = report.DropsByName(l.Out)
 		if rx := l.Rx; rx != nil {
 			tl.Rx = &RxLine{FramesPerSec: r.ReceivedFPS, Frames: rx.Frames, Bytes: rx.Bytes, Lost: rx.Lost, InGrace: rx.InGrace,
 				GraceS: rx.Grace.Seconds(), Duplicates: rx.Duplicates, Late: rx.Late, Foreign: rx.Foreign, Data: rx.Data, Unfollowed: rx.Unfollowed,

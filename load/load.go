@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dttui/dttui/budget"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
@@ -56,6 +57,11 @@ type Config struct {
 	// counts as lost (probe.DefaultLossGrace when ≤ 0).
 	LossGrace time.Duration
 	Logger    *slog.Logger
+	// Budgets are judged at the end on the figures after Warmup (from the
+	// start of the run, the ramp included); the verdicts are in the
+	// Summary and on the final line.
+	Budgets []budget.Expr
+	Warmup  time.Duration
 }
 
 // Defaults.
@@ -247,15 +253,31 @@ waitSubs:
 		joining = join(&wg, p, func(p *participant) { r.publish(ctx, genCtx, &wg, p) })
 	}
 
+	// base is the run when its warmup ended: the budgets count from it.
+	var base *Summary
+	var warmC <-chan time.Time
+	if cfg.Warmup > 0 {
+		t := time.NewTimer(cfg.Warmup - time.Since(start))
+		defer t.Stop()
+		warmC = t.C
+	}
 	for ctx.Err() == nil && writeErr == nil {
 		select {
 		case <-ctx.Done():
 		case <-tick.C:
 			progress()
+		case <-warmC:
+			b := r.summary()
+			base = &b
 		}
 	}
 
 	// The clean stop.
+	if cfg.Warmup > 0 && base == nil {
+		// The run ended within its warmup (or while joining): nothing counts.
+		b := r.summary()
+		base = &b
+	}
 	stopGens()
 	<-subsDone
 	wg.Wait()
@@ -264,10 +286,17 @@ waitSubs:
 	sum := r.summary()
 	r.closeAll()
 	sum.Elapsed = time.Since(start).Seconds()
+	measured := sum.Since(base)
+	sum.Subjects = measured.BudgetSubjects()
+	sum.Verdicts = budget.Evaluate(cfg.Budgets, sum.Subjects)
 	if writeErr != nil {
 		return sum, writeErr
 	}
-	return sum, enc.Encode(Line{Time: time.Now().UTC(), Elapsed: sum.Elapsed, Final: true, Summary: &sum})
+	final := Line{Time: time.Now().UTC(), Elapsed: sum.Elapsed, Final: true, Summary: &sum}
+	if len(cfg.Budgets) > 0 {
+		final.Budgets = budget.JSONs(sum.Verdicts)
+	}
+	return sum, enc.Encode(final)
 }
 
 // connect joins p; its session is set only once it connected.

@@ -7,8 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dttui/dttui/budget"
 	"github.com/dttui/dttui/histogram"
-	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/textsafe"
 )
 
@@ -35,6 +36,11 @@ type Summary struct {
 	// Foreign counts frames the subscribers received from tracks not of
 	// this run (other participants in the room).
 	Foreign uint64 `json:"foreign"`
+	// Subjects are the tracks' figures after the warmup, and Verdicts the
+	// budgets (Config.Budgets) judged on them; the final line lists the
+	// verdicts beside the summary, not in it.
+	Subjects []budget.Subject `json:"-"`
+	Verdicts []budget.Verdict `json:"-"`
 }
 
 // ParticipantState is how one participant's connection ended.
@@ -66,6 +72,12 @@ type TrackSummary struct {
 	Queued    uint64            `json:"queued"`
 	Dropped   uint64            `json:"dropped"`
 	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
+	// SentFPS is the frames sent per second, from the first frame sent to
+	// the last (n frames over their n-1 intervals).
+	SentFPS float64 `json:"sent_fps"`
+	// firstSent, lastSent are those frames' times (this process's runs
+	// only: Since needs them).
+	firstSent, lastSent time.Time
 
 	// Over the subscribers: frames sent while each followed the track
 	// (Expected), their first arrivals (Delivered), the ones that never
@@ -267,7 +279,8 @@ func (t *track) summary() TrackSummary {
 	per, notFollowed, lat := t.rx()
 	t.mu.Lock()
 	ts := TrackSummary{Participant: t.participant, Track: t.name, SIDs: append([]string(nil), t.sids...),
-		Published: t.lt != nil && t.err == nil, PublishNs: int64(t.publishTime), Subscribers: len(t.subs), Latency: lat, Rx: rx}
+		Published: t.lt != nil && t.err == nil, PublishNs: int64(t.publishTime), Subscribers: len(t.subs), Latency: lat, Rx: rx,
+		firstSent: t.firstSent, lastSent: t.lastSent}
 	if t.err != nil {
 		ts.Error = textsafe.Line(t.err.Error())
 	}
@@ -276,14 +289,10 @@ func (t *track) summary() TrackSummary {
 	if lt != nil {
 		c := lt.Counters()
 		ts.Pushed, ts.Sent, ts.Queued, ts.Dropped = c.FramesPushed, c.FramesSent, c.FramesQueued, c.FramesDropped
-		for i, n := range c.DroppedBy {
-			if n > 0 {
-				if ts.DroppedBy == nil {
-					ts.DroppedBy = map[string]uint64{}
-				}
-				ts.DroppedBy[outgoing.DropReason(i).String()] = n
-			}
-		}
+		ts.DroppedBy = report.DropsByName(c)
+	}
+	if span := ts.lastSent.Sub(ts.firstSent); ts.Sent > 1 && span > 0 {
+		ts.SentFPS = float64(ts.Sent-1) / span.Seconds()
 	}
 	for j, c := range per {
 		ts.Expected += c.Sent
@@ -307,6 +316,9 @@ type Line struct {
 	Progress *Progress `json:"load,omitempty"`
 	Final    bool      `json:"final,omitempty"`
 	Summary  *Summary  `json:"summary,omitempty"`
+	// Budgets, on the final line of a run given any, is each budget
+	// judged on each track, with the value measured after the warmup.
+	Budgets []budget.JSON `json:"budgets,omitempty"`
 }
 
 // Progress is the whole run at one instant, over every track.

@@ -32,6 +32,9 @@ type track struct {
 	ledgers     map[string][]*probe.Ledger // by SID, then subscriber
 	notFollowed []uint64                   // by subscriber
 	latency     histogram.Histogram        // push to first arrival, every subscriber, ns
+	// firstSent and lastSent are when its first and latest probe frame
+	// left: the span its frames/s are over.
+	firstSent, lastSent time.Time
 }
 
 func newTrack(participant string, spec Track, subs []*session.Session, grace time.Duration) *track {
@@ -80,6 +83,10 @@ func (t *track) onSent(sid string, payload []byte) {
 	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.firstSent.IsZero() {
+		t.firstSent = now
+	}
+	t.lastSent = now
 	for j, s := range t.subs {
 		if s != nil && s.MonitorHolds(sid) {
 			t.ledgerLocked(sid, j).Sent(h.Seq, now)
