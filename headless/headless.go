@@ -496,7 +496,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 	// Tracks is [] (not null) when none is published: consumers iterate
 	// it without a null check.
 	line := Line{Time: snap.At.UTC(), Elapsed: snap.At.Sub(start).Seconds(), Final: final, Errors: failed, Tracks: []TrackLine{},
-		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: c.Room, Identity: c.Identity,
+		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: textsafe.Line(c.Room), Identity: textsafe.Line(c.Identity),
 			Sender: senderOf(c.Sender)}}
 	if c.Err != nil {
 		line.Connection.Error = textsafe.Line(c.Err.Error())
@@ -649,8 +649,10 @@ func remoteLine(r report.Remote, final bool) RemoteLine {
 	if final {
 		rate, lat = r.Average, r.RunLatency
 	}
-	return RemoteLine{Name: st.Name, SID: st.SID, Publisher: st.PublisherIdentity, State: st.State.String(), E2EE: st.E2EE(),
-		Type: st.Type.String(), Replaces: st.Replaces,
+	// Every string here is the publisher's or the SFU's: escaped as the
+	// UI escapes it, so `jq -r` on a line cannot write to a terminal.
+	return RemoteLine{Name: textsafe.Line(st.Name), SID: textsafe.Line(st.SID), Publisher: textsafe.Line(st.PublisherIdentity),
+		State: st.State.String(), E2EE: st.E2EE(), Type: textsafe.Line(st.Type.String()), Replaces: textsafe.Line(st.Replaces),
 		WindowS: rate.Window.Seconds(), FramesPerSec: rate.ReceivedFPS, PacketsPerSec: rate.ReceivedPPS, BytesPerSec: rate.ReceivedBPS,
 		Frames: st.FramesCompleted, FrameBytes: st.FrameBytes, Packets: st.Packets, PacketsLost: st.PacketsLost,
 		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,

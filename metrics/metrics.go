@@ -13,12 +13,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/textsafe"
 )
 
 // Namespace prefixes every metric.
@@ -89,18 +92,47 @@ var (
 	roomEvictedBytes = desc("room_evicted_bytes_total", "Bytes those evictions gave back, by reason.", "reason")
 )
 
+// What one scrape may cost, whatever the room holds: the other
+// participants choose how many tracks they publish and how long their
+// names are, and a scrape must not grow with them.
+const (
+	// MaxRemoteTracks is how many of the room's tracks a scrape exports
+	// (about 30 series each); the rest are counted in
+	// dttui_metrics_remote_tracks_dropped.
+	MaxRemoteTracks = 200
+	// MaxLabelRunes is the longest label value, in runes, after escaping
+	// (a longer one is cut, with "…"): names, identities, SIDs.
+	MaxLabelRunes = 128
+	// MaxScrapesInFlight is how many scrapes are rendered at once; more
+	// are answered 503 at once.
+	MaxScrapesInFlight = 2
+	// MaxConnections is how many connections the server holds open; more
+	// wait to be accepted.
+	MaxConnections = 8
+)
+
+// remoteDropped says what MaxRemoteTracks left out.
+var remoteDropped = desc("metrics_remote_tracks_dropped", "Room tracks left out of this scrape to keep it within its size (at most "+strconv.Itoa(MaxRemoteTracks)+" exported).")
+
 // Collector renders a report on each scrape.
 type Collector struct {
 	src func() report.Snapshot
 	// queued is the manager's queued bytes (nil: not exported).
 	queued func() int64
+	// maxRemote is MaxRemoteTracks.
+	maxRemote int
 }
 
 // NewCollector returns a collector of the reports src produces; queued,
 // if not nil, gives the session's queued bytes.
 func NewCollector(src func() report.Snapshot, queued func() int64) *Collector {
-	return &Collector{src: src, queued: queued}
+	return &Collector{src: src, queued: queued, maxRemote: MaxRemoteTracks}
 }
+
+// label is outside text made a safe label value: escaped as the UI
+// escapes it (no ESC or bidi override reaches a terminal that shows the
+// scrape) and cut to MaxLabelRunes.
+func label(s string) string { return textsafe.Cut(s, MaxLabelRunes) }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
@@ -108,7 +140,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency,
 		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, sfuShed, sfuUpLost, rSFUShed,
 		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits,
-		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes} {
+		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes, remoteDropped} {
 		ch <- d
 	}
 }
@@ -145,7 +177,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		if l.State == outgoing.StatePending {
 			continue
 		}
-		lv := []string{l.Name, strconv.Itoa(int(l.Handle))}
+		lv := []string{label(l.Name), strconv.Itoa(int(l.Handle))}
 		o := l.Out
 		counter(pushed, o.FramesPushed, lv...)
 		counter(sent, o.FramesSent, lv...)
@@ -183,9 +215,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(roomEvictedBytes, m.EvictedBytes[r], r.String())
 		}
 	}
-	for _, r := range snap.Remote {
+	gauge(remoteDropped, float64(max(0, len(snap.Remote)-c.maxRemote)))
+	for i, r := range snap.Remote {
+		if i >= c.maxRemote {
+			break
+		}
 		s := r.Stats
-		rv := []string{s.Name, s.SID, s.PublisherIdentity}
+		rv := []string{label(s.Name), label(s.SID), label(s.PublisherIdentity)}
 		counter(rFrames, s.FramesCompleted, rv...)
 		counter(rBytes, s.FrameBytes, rv...)
 		counter(rPackets, s.Packets, rv...)
@@ -201,6 +237,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- histogramMetric(rLatency, &s.Latency, rv)
 	}
 }
+
+// scrapeTimeout bounds one scrape's rendering and reading.
+const scrapeTimeout = 10 * time.Second
 
 func boolf(b bool) float64 {
 	if b {
@@ -234,16 +273,23 @@ func histogramMetric(d *prometheus.Desc, h *histogram.Histogram, labels []string
 }
 
 // Serve serves the collector's metrics at /metrics on ln until ctx ends,
-// then closes ln. The caller binds ln, so a bad or busy address is found
-// before anything else starts. done is closed when the server has stopped.
+// then closes ln, with the Go runtime's and the process's own metrics
+// (go_*, process_*: memory, CPU, goroutines). The caller binds ln, so a
+// bad or busy address is found before anything else starts. done is
+// closed when the server has stopped. Scrapes are bounded: at most
+// MaxScrapesInFlight rendered at once, MaxConnections held open.
 func Serve(ctx context.Context, ln net.Listener, c *Collector) (done <-chan struct{}, err error) {
 	reg := prometheus.NewRegistry()
-	if err := reg.Register(c); err != nil {
-		return nil, err
+	for _, col := range []prometheus.Collector{c, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(col); err != nil {
+			return nil, err
+		}
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{MaxRequestsInFlight: MaxScrapesInFlight, Timeout: scrapeTimeout}))
+	ln = netutil.LimitListener(ln, MaxConnections)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: scrapeTimeout, WriteTimeout: 2 * scrapeTimeout,
+		IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10}
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)

@@ -2,10 +2,13 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,5 +141,130 @@ dttui_room_evicted_frames_total{reason="room budget"} 0
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "dttui_room_held_bytes", "dttui_room_held_budget_bytes",
 		"dttui_room_evicted_frames_total"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A hostile room's text reaches the scrape escaped (no ESC, C1 or bidi
+// override for a terminal showing it) and cut; a room of more tracks
+// than MaxRemoteTracks exports that many and says how many it left out,
+// so a scrape's size does not grow with the room (issue 20.6, 20.7: 13 008
+// series, 1.46 MB, raw ESC bytes for 500 tracks).
+func TestCollectorBoundsAndEscapesTheRoom(t *testing.T) {
+	snap := snapshot()
+	hostile := "\x1b]52;c;cHduZWQ=\x07\x1b[2J\u202e\u009b" + strings.Repeat("x", 10_000)
+	base := snap.Remote[0]
+	snap.Remote = nil
+	for i := range 3 * MaxRemoteTracks {
+		r := base
+		r.Stats.Name, r.Stats.PublisherIdentity, r.Stats.SID = hostile, hostile, fmt.Sprintf("DTR_%d%s", i, hostile)
+		snap.Remote = append(snap.Remote, r)
+	}
+	c := NewCollector(func() report.Snapshot { return snap }, nil)
+	if n := testutil.CollectAndCount(c, "dttui_remote_frames_received_total"); n != MaxRemoteTracks {
+		t.Fatalf("%d remote tracks exported, want %d", n, MaxRemoteTracks)
+	}
+	want := fmt.Sprintf(`
+# HELP dttui_metrics_remote_tracks_dropped Room tracks left out of this scrape to keep it within its size (at most %d exported).
+# TYPE dttui_metrics_remote_tracks_dropped gauge
+dttui_metrics_remote_tracks_dropped %d
+`, MaxRemoteTracks, 2*MaxRemoteTracks)
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "dttui_metrics_remote_tracks_dropped"); err != nil {
+		t.Fatal(err)
+	}
+	body := scrape(t, c)
+	for _, bad := range []string{"\x1b", "\u202e", "\u009b", "\x07"} {
+		if strings.Contains(body, bad) {
+			t.Fatalf("the scrape carries %q raw", bad)
+		}
+	}
+	if !strings.Contains(body, `\\x1b]52;c;cHduZWQ=\\x07`) {
+		t.Fatalf("the name is not shown escaped:\n%s", body[:min(len(body), 2000)])
+	}
+	if len(body) > 4<<20 {
+		t.Fatalf("a scrape of %d bytes", len(body))
+	}
+}
+
+// scrape serves c on loopback and returns one scrape's body.
+func scrape(t *testing.T, c *Collector) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := Serve(ctx, ln, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); <-done; http.DefaultClient.CloseIdleConnections() }()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Many scrapes at once render at most MaxScrapesInFlight reports at a
+// time; the others are refused at once or wait for a connection, and all
+// end (issue 20.6: 200 concurrent scrapes took 2.75 GB).
+func TestConcurrentScrapesAreBounded(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	var inFlight, most atomic.Int32
+	release := make(chan struct{})
+	src := func() report.Snapshot {
+		n := inFlight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		inFlight.Add(-1)
+		return snapshot()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := Serve(ctx, ln, NewCollector(src, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	var wg sync.WaitGroup
+	var ok, refused atomic.Int32
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get("http://" + ln.Addr().String() + "/metrics")
+			if err != nil {
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusOK:
+				ok.Add(1)
+			case http.StatusServiceUnavailable:
+				refused.Add(1)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // every scrape has come in
+	close(release)
+	wg.Wait()
+	cancel()
+	<-done
+	if m := most.Load(); m > MaxScrapesInFlight || m == 0 {
+		t.Fatalf("%d scrapes rendered at once, the bound is %d", m, MaxScrapesInFlight)
+	}
+	if ok.Load() == 0 || refused.Load() == 0 || ok.Load()+refused.Load() != 40 {
+		t.Fatalf("%d answered, %d refused of 40", ok.Load(), refused.Load())
 	}
 }

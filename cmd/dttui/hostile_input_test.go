@@ -3,6 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/dttui/dttui/session"
 )
 
 // The attacks on dttui's own inputs of issue 20, on the real binary: an
@@ -149,4 +154,29 @@ func TestBinaryFIFOWithoutWriterStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("no final line; stderr:\n%s", errOut.String())
 	}
 	t.Logf("ended %v after SIGTERM", time.Since(sent).Round(100*time.Millisecond))
+}
+
+// --metrics-addr on every interface says so on stderr; on loopback it
+// does not (issue 20.6: main gave the URL alone).
+func TestMetricsBeyondLoopbackWarns(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		warn bool
+	}{{"127.0.0.1:0", false}, {"0.0.0.0:0", true}, {"[::1]:0", false}} {
+		ln, err := net.Listen("tcp", tc.addr)
+		if err != nil {
+			t.Logf("%s: %v", tc.addr, err)
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var errOut bytes.Buffer
+		o := options{Headless: true, MetricsAddr: tc.addr}
+		if err := serveMetrics(ctx, o, ln, func() *session.Session { return nil }, slog.New(slog.DiscardHandler), &errOut); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if got := strings.Contains(errOut.String(), "listens beyond this machine"); got != tc.warn {
+			t.Errorf("%s: stderr %q", tc.addr, errOut.String())
+		}
+	}
 }

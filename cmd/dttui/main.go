@@ -206,7 +206,22 @@ func serveMetrics(ctx context.Context, o options, ln net.Listener, current func(
 		return fmt.Errorf("--metrics-addr %s: %w", o.MetricsAddr, err)
 	}
 	say(o, log, stderr, "Prometheus metrics at http://"+ln.Addr().String()+"/metrics")
+	if !loopback(ln.Addr()) {
+		msg := "warning: --metrics-addr " + o.MetricsAddr + " listens beyond this machine: anyone who reaches it reads the room's track names and identities; bind 127.0.0.1 unless that is meant"
+		if o.Headless {
+			fmt.Fprintln(stderr, "dttui:", msg)
+		} else {
+			log.Warn(msg)
+		}
+	}
 	return nil
+}
+
+// loopback says whether a listener's address is reachable from this
+// machine only (not 0.0.0.0, [::] or an interface's address).
+func loopback(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // say tells the user something about how dttui runs: on stderr in
