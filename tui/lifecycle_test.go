@@ -34,9 +34,10 @@ func TestBurstDoesNotBlockUpdate(t *testing.T) {
 	}
 	done := make(chan tea.Msg, 1)
 	go func() { done <- cmd() }()
-	// Still responsive: a second burst is refused in words, detail opens.
+	// Still responsive: a second burst waits its turn, in words; detail
+	// opens.
 	h.send(press("b"))
-	if !h.m.statusErr || !strings.Contains(h.m.statusMsg, "still running") {
+	if h.m.statusErr || !strings.Contains(h.m.statusMsg, "queued") || len(h.m.tracks[tr.handle].queued) != 1 {
 		t.Fatalf("second burst: %q", h.m.statusMsg)
 	}
 	h.send(press("d"))
@@ -44,7 +45,7 @@ func TestBurstDoesNotBlockUpdate(t *testing.T) {
 		t.Fatal("keys not handled during a burst")
 	}
 	go func() {
-		for range defaultBurst {
+		for range 2 * defaultBurst {
 			gate <- struct{}{}
 		}
 	}()
@@ -54,12 +55,13 @@ func TestBurstDoesNotBlockUpdate(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("burst never finished")
 	}
-	h.send(msg)
-	if tr.count() != defaultBurst || !strings.Contains(h.m.statusMsg, "pushed 100/100 frames") {
+	h.send(msg) // the first reports, the second starts
+	h.until("the queued burst", 10*time.Second, func(m Model) bool { return m.tracks[tr.handle].burst == nil })
+	if tr.count() != 2*defaultBurst || !strings.Contains(h.m.statusMsg, "pushed 100/100 frames") {
 		t.Fatalf("pushed %d, status %q", tr.count(), h.m.statusMsg)
 	}
-	if h.m.tracks[tr.handle].burst != nil {
-		t.Fatal("finished burst still held")
+	if len(h.m.tracks[tr.handle].queued) != 0 {
+		t.Fatal("finished bursts still queued")
 	}
 }
 

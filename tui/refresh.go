@@ -81,7 +81,8 @@ func (m *Model) buildRows() {
 		if !m.filter.Match(l.Name) {
 			continue
 		}
-		r := row{Row: tracktable.Row{L: l, Dropping: dropping(l.Rate.DroppedFPS, l.History, func(s report.Second) uint64 { return s.Dropped })}}
+		r := row{Row: tracktable.Row{L: l, Dropping: dropping(l.Rate.DroppedFPS, l.History, func(s report.Second) uint64 { return s.Dropped }),
+			Losing: dropping(l.Rate.LostFPS, l.History, func(s report.Second) uint64 { return s.Lost })}}
 		if t := m.tracks[l.Handle]; t != nil {
 			r.ui = t
 		}

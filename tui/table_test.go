@@ -188,3 +188,24 @@ func TestFilterByName(t *testing.T) {
 		t.Fatal("/ on the table does not open the filter")
 	}
 }
+
+// A published track whose frames are lost on the way (the SFU shed them)
+// reads "losing" while it loses them, not "published", and "published"
+// again once the drop window has passed without loss.
+func TestRowSaysWhenATrackLosesFrames(t *testing.T) {
+	b := newFakeBackend()
+	c := &clock{t: t0}
+	h := newHarness(t, newTestModel(b, c, nil))
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 20})
+	publishNow(t, h, b, "burst")
+	b.edit("burst", func(fl *fakeLocal) { fl.lossPerStep = 2 })
+	traffic(h, b, c, 30, map[string]float64{"burst": 50}, 1024, nil)
+	if l := lineWith(h.m, "burst"); !strings.Contains(l, "losing") {
+		t.Fatalf("while losing: %q", l)
+	}
+	b.edit("burst", func(fl *fakeLocal) { fl.lossPerStep = 0 })
+	traffic(h, b, c, 10*int(DropWindow/time.Second), map[string]float64{"burst": 50}, 1024, nil)
+	if l := lineWith(h.m, "burst"); !strings.Contains(l, "published") {
+		t.Fatalf("after the drop window: %q", l)
+	}
+}

@@ -38,6 +38,10 @@ type trackUI struct {
 	src   *probe.Source
 	gen   *probe.Generator // running generator; nil when off
 	burst *burstJob        // burst in flight; nil when none
+	// queued are the pushes (space, b, f) asked for while a burst ran,
+	// in order: each starts when the one before ends, so none is lost to
+	// keys typed quickly.
+	queued []burstReq
 	// source is the file source pushing into the track (o), or the last
 	// one, finished; nil when none.
 	source *sourceJob
@@ -79,6 +83,7 @@ func (t *trackUI) halt() []pusher {
 		p.Halt()
 	}
 	t.gen = nil
+	t.queued = nil
 	return ps
 }
 
@@ -336,18 +341,48 @@ type burstDoneMsg struct {
 	job *burstJob
 }
 
+// MaxQueuedPushes bounds the pushes waiting behind a running burst on
+// one track (a key held down): the ones beyond are refused in words.
+const MaxQueuedPushes = 1000
+
+// BurstPace is the rate a delivering burst (b) pushes at, in bytes per
+// second, in steps of burstStep. Pushed at once, 100 KiB overfill the
+// SFU's queue toward a subscriber, which sheds what is over its target
+// latency (100 ms of the rate it measures, at least 8 KiB) as soon as
+// another track streams; paced, it stays under the 8 KiB.
+const BurstPace = 512 << 10
+
+// burstStep is the pacing step of a delivering burst.
+const burstStep = 10 * time.Millisecond
+
+// burstReq is a push asked for while another burst ran.
+type burstReq struct {
+	n    int
+	mode burstMode
+}
+
 // push sends n probe frames to the selected track off the UI goroutine:
 // a delivering burst waits on the queue, and a 1000-frame burst of 4 MiB
 // frames takes a while to build; the UI keeps drawing meanwhile. Every
-// frame it pushes is counted by the track as sent or dropped.
+// frame it pushes is counted by the track as sent or dropped. A push asked
+// for while a burst runs waits its turn.
 func (m Model) push(n int, mode burstMode) (tea.Model, tea.Cmd) {
 	t := m.selectedTrack()
 	if t == nil {
 		return m, m.flash(m.noTrack(), true)
 	}
-	if j := t.burst; j != nil {
-		return m, m.flash(fmt.Sprintf("a burst of %d is still running on %q", j.n, t.track.Name()), true)
+	if t.burst != nil {
+		if len(t.queued) >= MaxQueuedPushes {
+			return m, m.flash(fmt.Sprintf("%d pushes already wait on %q: not queued", len(t.queued), t.track.Name()), true)
+		}
+		t.queued = append(t.queued, burstReq{n: n, mode: mode})
+		return m, m.flash(fmt.Sprintf("queued on %q after the running burst (%d waiting)", t.track.Name(), len(t.queued)), false)
 	}
+	return m, m.startBurst(t, n, mode)
+}
+
+// startBurst runs a burst on t and returns the command that reports it.
+func (m Model) startBurst(t *trackUI, n int, mode burstMode) tea.Cmd {
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &burstJob{n: n, size: t.size, mode: mode, cancel: cancel, done: make(chan struct{})}
 	t.burst = j
@@ -361,25 +396,62 @@ func (m Model) push(n int, mode burstMode) (tea.Model, tea.Cmd) {
 		}
 		dctx, stop := context.WithTimeout(ctx, timeout)
 		defer stop()
-		j.accepted, j.attempted, j.err = src.Deliver(dctx, j.n, j.size)
+		j.accepted, j.attempted, j.err = pacedDeliver(dctx, src, j.n, j.size)
 		j.timedOut = ctx.Err() == nil && dctx.Err() != nil
 	}()
-	return m, func() tea.Msg {
+	return func() tea.Msg {
 		<-j.done
 		return burstDoneMsg{t: t, job: j}
 	}
+}
+
+// pacedDeliver delivers n frames of size at BurstPace: a step's worth
+// (at least one frame) every burstStep.
+func pacedDeliver(ctx context.Context, src *probe.Source, n, size int) (accepted, attempted int, err error) {
+	per := max(1, int(BurstPace*burstStep/time.Second)/max(size, 1))
+	tick := time.NewTicker(burstStep)
+	defer tick.Stop()
+	for attempted < n {
+		k := min(per, n-attempted)
+		a, at, e := src.Deliver(ctx, k, size)
+		accepted, attempted = accepted+a, attempted+at
+		if e != nil {
+			err = e
+		}
+		if at < k || attempted == n {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return accepted, attempted, err
+		case <-tick.C:
+		}
+	}
+	return accepted, attempted, err
 }
 
 // onBurstDone says what the burst did in the table's words: every frame
 // it pushed is in PUSHED, and every one the queue refused is in DROPPED.
 func (m Model) onBurstDone(msg burstDoneMsg) (tea.Model, tea.Cmd) {
 	t, j := msg.t, msg.job
+	var next tea.Cmd
 	if t.burst == j {
 		t.burst = nil
+		if len(t.queued) > 0 && !m.quitting {
+			q := t.queued[0]
+			t.queued = t.queued[1:]
+			next = m.startBurst(t, q.n, q.mode)
+		}
 	}
 	if m.quitting {
 		return m, nil
 	}
+	nm, flash := m.burstReport(t, j)
+	return nm, tea.Batch(flash, next)
+}
+
+// burstReport is the status line of a burst that ended.
+func (m Model) burstReport(t *trackUI, j *burstJob) (tea.Model, tea.Cmd) {
 	if j.n == 1 && j.attempted == 1 {
 		if j.accepted == 0 {
 			return m, m.flash(fmt.Sprintf("pushed 1 frame of %s to %q; dropped (%s)", format.Bytes(float64(j.size)), t.track.Name(), problem(j.err)), true)

@@ -27,6 +27,9 @@ type Row struct {
 	// since the start or the last reset. On a room row: frames or packets
 	// were lost within it.
 	Dropping bool
+	// Losing: on a local row, frames sent were lost on the way to the
+	// loopback subscriber within the drop window (the SFU shed them, say).
+	Losing bool
 
 	HasTrack   bool // published through this UI (pushable)
 	Generating bool
@@ -125,6 +128,9 @@ func (r Row) State(th theme.Theme, now time.Time) (string, lipgloss.Style) {
 	case outgoing.StatePublished:
 		if r.Dropping {
 			return "dropping" + gen, th.Bad
+		}
+		if r.Losing {
+			return "losing" + gen, th.Bad
 		}
 		return "published" + gen, th.OK
 	case outgoing.StateRepublishing:
