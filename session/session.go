@@ -275,6 +275,7 @@ func (s *Session) Close() error {
 		// After this, supervise is gone and s.p is the last peer it made.
 		s.wg.Wait()
 		if s.monitor != nil {
+			s.monitor.attach(nil) // stops its flush timer
 			s.monitor.mgr.Close()
 		}
 		if s.loop != nil {

@@ -28,36 +28,129 @@ type subscriber struct {
 	held   atomic.Pointer[map[string]bool]
 	handle map[uint16]string
 	dcOpen bool
+
+	// Subscription updates are batched (see SubscriptionUpdateInterval):
+	// lastSent is when the latest message went, pending what waits for
+	// the next (one entry per track SID, its latest wish, at pendingAt),
+	// flushAt the timer that sends it (nil: none armed; the subscriber
+	// owns it and stops it when detached).
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) *time.Timer
+	lastSent  time.Time
+	pending   []incoming.SubscriptionUpdate
+	pendingAt map[string]int
+	flushAt   *time.Timer
+	// sendMu orders the messages: a flush and a direct send never cross.
+	sendMu sync.Mutex
 }
 
+// SubscriptionUpdateInterval is the least time between two
+// UpdateDataSubscription messages a subscriber sends: the updates asked
+// for meanwhile go together in the next one, the latest wish per track.
+// A participant publishing hundreds of tracks one by one (a
+// ParticipantUpdate each) then costs a few messages, not one each: the
+// SFU queues 200 signal requests per participant and drops the
+// connection past that.
+const SubscriptionUpdateInterval = 100 * time.Millisecond
+
 func newSubscriber(opts incoming.Options) *subscriber {
-	s := &subscriber{}
+	s := &subscriber{now: time.Now, afterFunc: time.AfterFunc}
 	s.mgr = incoming.NewManager(s, opts)
 	return s
 }
 
-// SendUpdateSubscription implements incoming.Transport.
+// SendUpdateSubscription implements incoming.Transport: the first
+// updates after a quiet SubscriptionUpdateInterval go at once, later
+// ones wait for the rest of the interval, merged.
 func (s *subscriber) SendUpdateSubscription(updates []incoming.SubscriptionUpdate) error {
 	s.mu.Lock()
 	send := s.send
-	s.mu.Unlock()
 	if send == nil {
+		s.mu.Unlock()
 		return errNotConnected
 	}
-	msg := &livekit.UpdateDataSubscription{}
+	now := s.now()
+	if s.flushAt == nil && len(s.pending) == 0 && now.Sub(s.lastSent) >= SubscriptionUpdateInterval {
+		s.lastSent = now
+		s.sendMu.Lock() // before s.mu is released: messages keep the order of the calls
+		s.mu.Unlock()
+		defer s.sendMu.Unlock()
+		return send(subscriptionRequest(updates))
+	}
+	defer s.mu.Unlock()
+	s.queueLocked(updates)
+	if s.flushAt == nil {
+		s.flushAt = s.afterFunc(SubscriptionUpdateInterval-now.Sub(s.lastSent), s.flush)
+	}
+	return nil
+}
+
+// queueLocked merges updates into pending: a track's latest wish wins.
+func (s *subscriber) queueLocked(updates []incoming.SubscriptionUpdate) {
+	if s.pendingAt == nil {
+		s.pendingAt = map[string]int{}
+	}
+	for _, u := range updates {
+		if i, ok := s.pendingAt[u.SID]; ok {
+			s.pending[i] = u
+			continue
+		}
+		s.pendingAt[u.SID] = len(s.pending)
+		s.pending = append(s.pending, u)
+	}
+}
+
+// flush sends what is pending in one message. Sent or not, the manager
+// has been told these were: a failed send keeps them pending, for the
+// connection attach brings next (a full rejoin asks for everything
+// again, so a Join drops them).
+func (s *subscriber) flush() {
+	s.mu.Lock()
+	s.flushAt = nil
+	send, updates := s.send, s.pending
+	if send == nil || len(updates) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.pending, s.pendingAt = nil, nil
+	s.lastSent = s.now()
+	s.sendMu.Lock()
+	s.mu.Unlock()
+	err := send(subscriptionRequest(updates))
+	s.sendMu.Unlock()
+	if err != nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		later := s.pending
+		s.pending, s.pendingAt = nil, nil
+		s.queueLocked(updates)
+		s.queueLocked(later)
+	}
+}
+
+func subscriptionRequest(updates []incoming.SubscriptionUpdate) *livekit.SignalRequest {
+	msg := &livekit.UpdateDataSubscription{Updates: make([]*livekit.UpdateDataSubscription_Update, 0, len(updates))}
 	for _, u := range updates {
 		msg.Updates = append(msg.Updates, &livekit.UpdateDataSubscription_Update{TrackSid: u.SID, Subscribe: u.Subscribe})
 	}
-	return send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateDataSubscription{UpdateDataSubscription: msg}})
+	return &livekit.SignalRequest{Message: &livekit.SignalRequest_UpdateDataSubscription{UpdateDataSubscription: msg}}
 }
 
-// attach makes p the connection requests go on (nil: none).
+// attach makes p the connection requests go on (nil: none, and the flush
+// timer stops; what is pending waits for the next connection).
 func (s *subscriber) attach(p *peer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.send = nil
+	if s.flushAt != nil {
+		s.flushAt.Stop()
+		s.flushAt = nil
+	}
 	if p != nil {
 		s.send = p.send
+		if len(s.pending) > 0 {
+			s.flushAt = s.afterFunc(SubscriptionUpdateInterval, s.flush)
+		}
 	}
 }
 
@@ -98,6 +191,7 @@ func (s *subscriber) onSignal(local string, res *livekit.SignalResponse) {
 		s.mu.Lock()
 		s.handle, s.dcOpen = nil, false
 		s.updateHeldLocked()
+		s.pending, s.pendingAt = nil, nil // the new participant holds no subscription: HandleJoin asks again
 		s.mu.Unlock()
 		s.mgr.HandleJoin(local, participants(msg.Join.GetOtherParticipants()))
 	case *livekit.SignalResponse_Update:

@@ -1,0 +1,119 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/incoming"
+	"github.com/livekit/protocol/livekit"
+)
+
+// batchRig is a subscriber whose clock and flush timer the test moves,
+// sending into a list of messages.
+type batchRig struct {
+	s     *subscriber
+	mu    sync.Mutex
+	now   time.Time
+	fire  func() // the armed flush, nil when none
+	msgs  [][]incoming.SubscriptionUpdate
+	fails bool
+}
+
+func newBatchRig(t *testing.T) *batchRig {
+	r := &batchRig{now: time.Unix(1000, 0)}
+	r.s = newSubscriber(incoming.Options{})
+	r.s.now = func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }
+	r.s.afterFunc = func(d time.Duration, f func()) *time.Timer {
+		if d <= 0 || d > SubscriptionUpdateInterval {
+			t.Errorf("flush armed in %v", d)
+		}
+		r.fire = f
+		tm := time.NewTimer(time.Hour) // never fires: the test calls f
+		tm.Stop()
+		return tm
+	}
+	r.s.send = r.send
+	return r
+}
+
+func (r *batchRig) send(req *livekit.SignalRequest) error {
+	if r.fails {
+		return errors.New("test: the connection is gone")
+	}
+	var got []incoming.SubscriptionUpdate
+	for _, u := range req.GetUpdateDataSubscription().GetUpdates() {
+		got = append(got, incoming.SubscriptionUpdate{SID: u.GetTrackSid(), Subscribe: u.GetSubscribe()})
+	}
+	r.msgs = append(r.msgs, got)
+	return nil
+}
+
+func (r *batchRig) flush() {
+	f := r.fire
+	r.fire = nil
+	if f != nil {
+		f()
+	}
+}
+
+// Issue 20 item 10: a participant publishing 500 tracks one by one asks
+// for 500 subscriptions in 500 calls; the SFU queues 200 signal requests
+// per participant. The first call goes at once, the other 499 in one
+// message at the end of the interval (before: 500 messages).
+func TestSubscriptionUpdatesAreBatched(t *testing.T) {
+	r := newBatchRig(t)
+	for i := range 500 {
+		if err := r.s.SendUpdateSubscription([]incoming.SubscriptionUpdate{{SID: fmt.Sprintf("DTR_%d", i), Subscribe: true}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(r.msgs) != 1 || len(r.msgs[0]) != 1 {
+		t.Fatalf("before the interval: %d messages", len(r.msgs))
+	}
+	r.flush()
+	if len(r.msgs) != 2 || len(r.msgs[1]) != 499 || r.msgs[1][0].SID != "DTR_1" || r.msgs[1][498].SID != "DTR_499" {
+		t.Fatalf("%d messages, the second of %d updates", len(r.msgs), len(r.msgs[len(r.msgs)-1]))
+	}
+	// A quiet interval later, the next update goes at once again.
+	r.now = r.now.Add(SubscriptionUpdateInterval)
+	_ = r.s.SendUpdateSubscription([]incoming.SubscriptionUpdate{{SID: "DTR_x", Subscribe: true}})
+	if len(r.msgs) != 3 || r.fire != nil {
+		t.Fatalf("after a quiet interval: %d messages, flush armed %v", len(r.msgs), r.fire != nil)
+	}
+}
+
+// Within one batch a track's latest wish wins; a batch that cannot be sent
+// waits for the next connection; detached, nothing is sent.
+func TestSubscriptionBatchMergesAndSurvivesAFailedSend(t *testing.T) {
+	r := newBatchRig(t)
+	sub := func(sid string, on bool) {
+		if err := r.s.SendUpdateSubscription([]incoming.SubscriptionUpdate{{SID: sid, Subscribe: on}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub("DTR_a", true) // at once
+	sub("DTR_b", true)
+	sub("DTR_c", true)
+	sub("DTR_b", false) // b's latest wish
+	r.fails = true
+	r.flush()
+	if len(r.msgs) != 1 {
+		t.Fatalf("%d messages", len(r.msgs))
+	}
+	r.fails = false
+	r.s.attach(nil)
+	if err := r.s.SendUpdateSubscription([]incoming.SubscriptionUpdate{{SID: "DTR_d"}}); !errors.Is(err, errNotConnected) {
+		t.Fatalf("detached: %v", err)
+	}
+	r.s.mu.Lock()
+	r.s.send = r.send // a connection again, as attach(p) would make it …
+	r.s.mu.Unlock()
+	r.s.flush() // … and the flush it would arm
+	want := []incoming.SubscriptionUpdate{{SID: "DTR_b"}, {SID: "DTR_c", Subscribe: true}}
+	if len(r.msgs) != 2 || len(r.msgs[1]) != 2 || r.msgs[1][0] != want[0] || r.msgs[1][1] != want[1] {
+		t.Fatalf("messages %+v", r.msgs)
+	}
+}
