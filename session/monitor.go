@@ -39,9 +39,10 @@ func (s *Session) newMonitor() *subscriber {
 	return newSubscriber(incoming.Options{
 		OnFrame: onFrame,
 		// The loopback is ours: it and its tracks (none) are not the room.
-		Filter: func(i incoming.Info) bool { return i.PublisherIdentity != s.loopIdentity },
-		Opener: opener,
-		Logger: s.cfg.Logger.With("component", "monitor"),
+		Filter:       func(i incoming.Info) bool { return i.PublisherIdentity != s.loopIdentity },
+		Opener:       opener,
+		MaxHeldBytes: s.cfg.MaxHeldBytes,
+		Logger:       s.cfg.Logger.With("component", "monitor"),
 	})
 }
 

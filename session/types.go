@@ -46,7 +46,11 @@ type Config struct {
 	// LossGrace is how long after a frame was sent the loopback subscriber
 	// has to receive it before it counts as lost (default
 	// probe.DefaultLossGrace).
-	LossGrace      time.Duration
+	LossGrace time.Duration
+	// MaxHeldBytes bounds the memory the room monitor lets other
+	// participants' partial frames hold (default
+	// incoming.DefaultMaxHeldBytes; a participant a quarter of it).
+	MaxHeldBytes   int
 	ConnectTimeout time.Duration // per attempt; default 10 s
 	// ReconnectTimeout bounds a full rejoin after the connection is lost;
 	// past it the session ends disconnected. Default 30 s.

@@ -1,0 +1,101 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/internal/testsfu"
+	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/session/probe"
+)
+
+// hostile is a participant that publishes tracks through a session and
+// then writes packets of its own making on its data channel, as an
+// attacker with the project's own packages would (issue 20): frames
+// begun and never finished, probe frames whose numbers jump.
+type hostile struct {
+	t      *testing.T
+	s      *Session
+	tracks []*Track
+	// Per track: the next sequence and frame numbers of its packets (the
+	// session's own packetizer never writes on these tracks).
+	seq, frame []uint16
+}
+
+// newHostile joins room and publishes n tracks named hostile-0 … .
+func newHostile(t *testing.T, srv *testsfu.Server, room string, n int) *hostile {
+	t.Helper()
+	h := &hostile{t: t, s: connect(t, srv, Config{Room: room}), seq: make([]uint16, n), frame: make([]uint16, n)}
+	ctx := bounded(t, 60*time.Second)
+	for i := range n {
+		tr, err := h.s.Publish(ctx, fmt.Sprintf("hostile-%d", i), false)
+		if err != nil {
+			t.Fatalf("publish hostile-%d: %v", i, err)
+		}
+		h.tracks = append(h.tracks, tr)
+	}
+	return h
+}
+
+// identity is the hostile participant's.
+func (h *hostile) identity() string { return h.s.Status().Identity }
+
+// write sends one packet of track i.
+func (h *hostile) write(ctx context.Context, i int, hdr packetizer.Header, payload []byte) error {
+	hdr.Handle = h.tracks[i].Handle()
+	hdr.Sequence = h.seq[i]
+	h.seq[i]++
+	b, err := (&packetizer.Packet{Header: hdr, Payload: payload}).AppendTo(nil)
+	if err != nil {
+		return err
+	}
+	p, err := h.s.current()
+	if err != nil {
+		return err
+	}
+	return p.writePacket(ctx, b)
+}
+
+// partialFrame begins a frame of track i: its START and packets-1 more
+// packets of size bytes each, never its FINAL.
+func (h *hostile) partialFrame(ctx context.Context, i, packets, size int) error {
+	payload := make([]byte, size)
+	fn := h.frame[i]
+	h.frame[i]++
+	for k := range packets {
+		marker := packetizer.MarkerInter
+		if k == 0 {
+			marker = packetizer.MarkerStart
+		}
+		if err := h.write(ctx, i, packetizer.Header{Marker: marker, FrameNumber: fn, Timestamp: uint32(fn) * 3000}, payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probeFrame sends one 64-byte probe frame numbered seq on track i, of
+// stream stream, stamped now, in one packet with the user timestamp.
+func (h *hostile) probeFrame(ctx context.Context, i int, stream uint32, seq uint64) error {
+	now := time.Now()
+	fn := h.frame[i]
+	h.frame[i]++
+	ext := packetizer.Extensions{HasUserTimestamp: true, UserTimestamp: uint64(now.UnixMilli())}
+	return h.write(ctx, i, packetizer.Header{Marker: packetizer.MarkerSingle, FrameNumber: fn, Timestamp: uint32(fn) * 3000, Extensions: ext},
+		probe.Encode(nil, probe.Header{Stream: stream, Seq: seq, Sent: now}, 64))
+}
+
+// waitHeld waits until mon's room monitor holds every hostile track.
+func (h *hostile) waitHeld(mon *Session) {
+	h.t.Helper()
+	eventually(h.t, 60*time.Second, "the monitor holds every hostile track", func() bool {
+		for _, tr := range h.tracks {
+			if !mon.MonitorHolds(tr.Info().SID) {
+				return false
+			}
+		}
+		return true
+	})
+}
