@@ -179,16 +179,13 @@ func Format(m Metric, v float64) string {
 		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
 		return s + "%"
 	case m.Latency():
+		// Three significant digits: 58.1ms, 639µs, 1.21s.
 		d := time.Duration(v)
-		switch {
-		case d >= time.Second:
-			d = d.Round(time.Millisecond)
-		case d >= time.Millisecond:
-			d = d.Round(10 * time.Microsecond)
-		case d >= time.Microsecond:
-			d = d.Round(time.Microsecond / 100)
+		unit := time.Duration(1)
+		for x := d; x >= 1000; x /= 10 {
+			unit *= 10
 		}
-		return d.String()
+		return d.Round(unit).String()
 	case m == FPS:
 		return strconv.FormatFloat(v, 'f', 1, 64)
 	}

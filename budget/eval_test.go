@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/internal/junitcheck"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 )
@@ -137,7 +137,7 @@ func TestJUnit(t *testing.T) {
 	if err := WriteJUnit(&buf, run); err != nil {
 		t.Fatal(err)
 	}
-	ValidateJUnit(t, filepath.Join("testdata", "junit.xsd"), buf.Bytes())
+	junitcheck.Validate(t, buf.Bytes())
 	var doc struct {
 		Tests    int `xml:"tests,attr"`
 		Failures int `xml:"failures,attr"`
@@ -194,6 +194,22 @@ func TestMarkdown(t *testing.T) {
 	for _, line := range strings.Split(strings.TrimSpace(md), "\n") {
 		if strings.HasPrefix(line, "|") && strings.Count(line, "|") != 5 && strings.Count(line, "|") != 10 {
 			t.Errorf("a row with %d cells: %q", strings.Count(line, "|")-1, line)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for _, tc := range []struct {
+		m    Metric
+		v    float64
+		want string
+	}{
+		{P50, 638980, "639µs"}, {P99, 9175040, "9.18ms"}, {Max, 58e6, "58ms"}, {P95, 1.2345e9, "1.23s"}, {P50, 900, "900ns"},
+		{Loss, 0.005, "0.5%"}, {Loss, 0.0446, "4.46%"}, {Loss, 1, "100%"}, {Loss, 0, "0%"},
+		{FPS, 49.94, "49.9"}, {Dropped, 7, "7"},
+	} {
+		if got := Format(tc.m, tc.v); got != tc.want {
+			t.Errorf("Format(%s, %v) = %q, want %q", tc.m, tc.v, got, tc.want)
 		}
 	}
 }

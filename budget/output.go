@@ -94,13 +94,18 @@ type junitCase struct {
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
-	SystemOut string        `xml:"system-out"`
+	SystemOut junitText     `xml:"system-out"`
 }
 
 type junitFailure struct {
 	Type    string `xml:"type,attr"`
 	Message string `xml:"message,attr"`
-	Text    string `xml:",chardata"`
+	Text    string `xml:",cdata"`
+}
+
+// junitText is text kept as written, lines and all.
+type junitText struct {
+	Text string `xml:",cdata"`
 }
 
 // WriteJUnit writes the run as JUnit XML (the schema Jenkins, GitLab and
@@ -118,11 +123,11 @@ func WriteJUnit(w io.Writer, run Run) error {
 		c := junitCase{Name: textsafe.Line(v.Budget.Text), Classname: "dttui.budget", Time: secs}
 		if v.Subject != nil {
 			c.Classname = "dttui." + string(v.Subject.Kind) + "." + textsafe.Line(v.Subject.Label)
-			c.SystemOut = v.Subject.Figures()
+			c.SystemOut.Text = v.Subject.Figures()
 		}
-		c.SystemOut = fmt.Sprintf("budget: fail if %s\nmeasured: %s\n%s", textsafe.Line(v.Budget.Text), v.Measurement(), c.SystemOut)
+		c.SystemOut.Text = fmt.Sprintf("budget: fail if %s\nmeasured: %s\n%s", textsafe.Line(v.Budget.Text), v.Measurement(), c.SystemOut.Text)
 		if run.Warmup > 0 {
-			c.SystemOut += fmt.Sprintf("counted after a warmup of %s\n", run.Warmup)
+			c.SystemOut.Text += fmt.Sprintf("counted after a warmup of %s\n", run.Warmup)
 		}
 		if v.Broken {
 			suite.Failures++
@@ -134,7 +139,7 @@ func WriteJUnit(w io.Writer, run Run) error {
 		for i := range run.Subjects {
 			s := &run.Subjects[i]
 			suite.Cases = append(suite.Cases, junitCase{Name: "figures", Classname: "dttui." + string(s.Kind) + "." + textsafe.Line(s.Label),
-				Time: secs, SystemOut: s.Figures()})
+				Time: secs, SystemOut: junitText{s.Figures()}})
 		}
 	}
 	suite.Tests = len(suite.Cases)

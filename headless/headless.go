@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -191,9 +192,8 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 				if errors.Is(err, context.Canceled) {
 					err = nil // the run ended first
 				}
-				if err != nil {
-					o.Logger.Warn("source stopped", "track", t.Name, "err", err)
-				}
+				// An error is on the final line and in the Result (the
+				// caller's one stderr line), not logged a third time.
 				srcMu.Lock()
 				res.Sources = append(res.Sources, SourceResult{Track: t.Name, Result: sr, Err: err})
 				srcMu.Unlock()
@@ -213,7 +213,11 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	}
 
 	emit := func(snap report.Snapshot, final bool) error {
-		line := lineOf(snap, start, res.Failed, final)
+		errs := res.Failed
+		if final {
+			errs = append(slices.Clip(errs), res.sourceErrors()...)
+		}
+		line := lineOf(snap, start, errs, final)
 		if final && len(o.Budgets) > 0 {
 			line.Budgets = budget.JSONs(res.Verdicts)
 		}
@@ -232,7 +236,7 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	// settled (each bounded), how the run ended noted, the session closed
 	// (its tracks unpublished, the room left), and the final line written
 	// if out still works.
-	finish := func(writeFinal bool) error {
+	finish := func(writeFinal, withSources bool) error {
 		stopped := time.Now()
 		if o.Warmup > 0 && warm == nil {
 			// The run ended within its warmup: nothing counts.
@@ -259,6 +263,14 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 			// Closed by us, as asked: the normal end, not an error.
 			res.Final.Connection.Err = nil
 		}
+		if withSources {
+			// The run ended when its data did (read at once from a pipe,
+			// say): its rates are over the time it ran, not over the
+			// instant the frames took to leave.
+			for i := range res.Final.Local {
+				res.Final.Local[i].AverageOver(res.Final.At.Sub(start))
+			}
+		}
 		res.Subjects = budget.FromSnapshot(res.Final.Measured(warm, stopped))
 		res.Verdicts = budget.Evaluate(o.Budgets, res.Subjects)
 		res.Measured = stopped.Sub(start)
@@ -279,9 +291,9 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	for {
 		select {
 		case <-ctx.Done():
-			return res, finish(true)
+			return res, finish(true, false)
 		case <-sourcesDone:
-			return res, finish(true)
+			return res, finish(true, true)
 		case <-warmC:
 			w := b.Report(nil)
 			warm = &w
@@ -290,15 +302,29 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 			if err := emit(snap, false); err != nil {
 				// The reader has gone (a closed pipe) or out failed:
 				// stop as cleanly as on a signal, without the final line.
-				_ = finish(false)
+				_ = finish(false, false)
 				return res, err
 			}
 			if snap.Connection.State == report.Disconnected {
 				// The session gave up reconnecting: nothing more will happen.
-				return res, finish(true)
+				return res, finish(true, false)
 			}
 		}
 	}
+}
+
+// sourceErrors are the data sources that stopped on an error, as the
+// final line's errors.
+func (r *Result) sourceErrors() []TrackError {
+	var errs []TrackError
+	for _, s := range r.Sources {
+		if s.Err != nil {
+			te := trackError(s.Track, fmt.Errorf("data not all sent, stopped after %d frames: %w", s.Frames, s.Err))
+			te.Reason = "data"
+			errs = append(errs, te)
+		}
+	}
+	return errs
 }
 
 func allSources(tracks []Track) bool {
@@ -346,7 +372,9 @@ type Line struct {
 	Remote []RemoteLine `json:"remote,omitempty"`
 	// Memory is what the room makes the monitor hold (left out when the
 	// monitor is off).
-	Memory *MemoryLine  `json:"memory,omitempty"`
+	Memory *MemoryLine `json:"memory,omitempty"`
+	// Errors are the tracks that could not be published and, on the final
+	// line, the data sources that stopped on an error (reason "data").
 	Errors []TrackError `json:"errors,omitempty"`
 	// Final marks the last line, written after the exit flush, the wait for
 	// frames in flight and the close. Its rates are over the whole run

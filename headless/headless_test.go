@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math"
 	"os"
@@ -420,7 +421,9 @@ func TestStdinSourceBadLine(t *testing.T) {
 	ctx, stop := context.WithTimeout(context.Background(), 2*time.Second)
 	defer stop()
 	var out bytes.Buffer
-	res, err := Run(ctx, s, []Track{{Name: "t", Source: &source.Spec{Path: "-", ValidateJSON: true}, Stdin: strings.NewReader("{}\n{}\n{oops\n{}\n")}}, &out, Options{})
+	var logged bytes.Buffer
+	warn := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	res, err := Run(ctx, s, []Track{{Name: "t", Source: &source.Spec{Path: "-", ValidateJSON: true}, Stdin: strings.NewReader("{}\n{}\n{oops\n{}\n")}}, &out, Options{Logger: warn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,6 +433,45 @@ func TestStdinSourceBadLine(t *testing.T) {
 	}
 	if l := res.Final.Local[0]; l.Out.FramesSent != 2 || l.Out.FramesPushed != 2 {
 		t.Fatalf("counters %+v", l.Out)
+	}
+	// The error is on the final line, and not logged besides: the caller
+	// writes its one stderr line from the Result.
+	lns := parseLines(t, &out)
+	final := lns[len(lns)-1]
+	if len(final.Errors) != 1 || final.Errors[0].Reason != "data" || !strings.Contains(final.Errors[0].Error, "line 3") {
+		t.Fatalf("final line's errors %+v", final.Errors)
+	}
+	if logged.Len() > 0 {
+		t.Fatalf("logged besides: %s", logged.String())
+	}
+}
+
+// A run that ends when its data ends (a pipe read at once) waits for the
+// frames on their way: each one sent is received, lost or in its grace
+// period, and its rates are over the time the run took, not the instant
+// the frames took to leave.
+func TestRunEndingWithItsDataAccountsForEveryFrame(t *testing.T) {
+	s := connect(t, true)
+	var lines strings.Builder
+	for i := range 1000 {
+		fmt.Fprintf(&lines, "%d\n", i)
+	}
+	ctx, stop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer stop()
+	var out bytes.Buffer
+	_, err := Run(ctx, s, []Track{{Name: "t", Source: &source.Spec{Path: "-", ValidateJSON: true}, Stdin: strings.NewReader(lines.String()),
+		Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON}}}}, &out, Options{EndWithSources: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lns := parseLines(t, &out)
+	final := lns[len(lns)-1]
+	tr := final.Tracks[0]
+	if tr.Sent != 1000 || tr.Rx == nil || tr.Rx.Frames+tr.Rx.Data+tr.Rx.Lost+tr.Rx.InGrace+tr.Rx.Unfollowed != tr.Sent {
+		t.Fatalf("sent %d, rx %+v", tr.Sent, tr.Rx)
+	}
+	if tr.WindowS != final.Elapsed || math.Abs(tr.FramesPerSec-float64(tr.Sent)/final.Elapsed) > 1e-6 {
+		t.Fatalf("rates over %v s at %v frames/s; the run took %v s", tr.WindowS, tr.FramesPerSec, final.Elapsed)
 	}
 }
 

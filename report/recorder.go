@@ -54,9 +54,9 @@ type trackRec struct {
 		start time.Time
 		a, b  Totals
 	}
-	history  []Second  // complete seconds: grows to histMax, then a ring
-	histMax  int
-	hn       int // seconds completed
+	history []Second // complete seconds: grows to histMax, then a ring
+	histMax int
+	hn      int // seconds completed
 
 	// lat is a ring by second, each slot made when a latency first falls
 	// in it: an idle track carries no histograms.
@@ -336,6 +336,22 @@ func average(cur Totals, rx bool) Rates {
 		}
 	}
 	return a
+}
+
+// AverageOver sets l's whole-run rates to its totals over d: for a run
+// that ended when its data did, where the frames left in an instant and
+// the time the run took is the honest denominator. d ≤ 0 leaves them.
+func (l *Local) AverageOver(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	cur := Totals{Out: l.Out}
+	if l.Rx != nil {
+		cur.Received, cur.RxBytes, cur.Lost = l.Rx.Frames+l.Rx.Data, l.Rx.Bytes, l.Rx.Lost
+	}
+	a := rates(Totals{}, cur, d)
+	a.Window, a.ReceivedValid = d, l.Rx != nil
+	l.Average = a
 }
 
 func rates(a, b Totals, dt time.Duration) Rates {

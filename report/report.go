@@ -194,12 +194,15 @@ func (r *Remote) SID() string { return r.Stats.SID }
 // Receive is what a subscriber saw of one local track's frames. Frames of
 // our own probe stream are followed from the moment they were sent: each
 // is received, lost (not arrived within the grace period after it was
-// sent) or still in its grace period, so
+// sent) or still in its grace period. Frames without a probe (Data, the
+// user's own) carry no sequence number: the ones missing are a count, in
+// their grace period until the grace after the latest was sent, lost
+// after it. So
 //
-//	Frames + Lost + InGrace + Unfollowed = frames sent (Local.Out.FramesSent)
+//	Frames + Data + Lost + InGrace + Unfollowed = frames sent (Local.Out.FramesSent)
 //
-// from counters kept apart, once the track's frames are all probe frames
-// and none is between its arrival and its send being recorded.
+// from counters kept apart, once no frame is between its arrival and its
+// send being recorded.
 type Receive struct {
 	// Subscribed: the subscriber holds a subscription to the current SID.
 	Subscribed bool

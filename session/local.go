@@ -1,6 +1,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -89,8 +90,16 @@ type localState struct {
 	// measure the loopback's received bytes use (the track's own byte
 	// counter includes packet headers).
 	sentPayload atomic.Uint64
-	// unfollowed counts probe frames sent while no subscription followed.
+	// unfollowed counts frames sent while no subscription followed.
 	unfollowed atomic.Uint64
+	// dataSent counts frames without a probe (the user's own data) sent
+	// while the loopback followed, and dataLast is the latest one's send
+	// time (UNIX ns): they carry no sequence number, so what is missing
+	// of them is a count, in its grace period until dataLast+grace, lost
+	// after it (or once settled).
+	dataSent    atomic.Uint64
+	dataLast    atomic.Int64
+	dataSettled atomic.Bool
 	// cur is the ledger of the SID frames were last sent under: the send
 	// path's fast lookup.
 	cur atomic.Pointer[sidLedger]
@@ -178,6 +187,11 @@ func (st *localState) onSent(sid string, payload []byte) {
 		} else {
 			st.unfollowed.Add(1)
 		}
+	} else if st.holds != nil && st.holds(sid) {
+		st.dataSent.Add(1)
+		st.dataLast.Store(now.UnixNano())
+	} else {
+		st.unfollowed.Add(1)
 	}
 	st.firstSent.CompareAndSwap(0, at.UnixNano())
 	st.lastSent.Store(at.UnixNano())
@@ -370,11 +384,7 @@ func (s *Session) ReportScope(base *report.Snapshot, sc report.Scope) report.Sna
 	for _, ts := range s.mgr.Snapshot() {
 		l := report.Local{Handle: ts.Handle, Name: ts.Name, E2EE: ts.E2EE, Type: ts.Type, State: ts.State, Since: ts.Since,
 			Out: ts.Counters, Timeline: ts.Timeline, Errors: ts.Errors}
-		for _, ch := range ts.Timeline {
-			if ch.SID != "" && (len(l.SIDs) == 0 || l.SIDs[len(l.SIDs)-1] != ch.SID) {
-				l.SIDs = append(l.SIDs, ch.SID)
-			}
-		}
+		l.SIDs = sidsOf(ts.Timeline)
 		tot := report.Totals{Out: ts.Counters}
 		if st := s.local(ts.Handle); st != nil && ts.State != outgoing.StatePending {
 			l.Stream = st.stream
@@ -415,6 +425,12 @@ func (s *Session) Settle(ctx context.Context) {
 				waiting = waiting || l.Counts().InGrace > 0
 			}
 		}
+		for _, ts := range s.mgr.Snapshot() {
+			if st := s.local(ts.Handle); st != nil {
+				_, in := st.dataMissing(s.loop.dataArrived(sidsOf(ts.Timeline)), now)
+				waiting = waiting || in
+			}
+		}
 		if !waiting {
 			break
 		}
@@ -434,6 +450,30 @@ func (st *localState) settle() {
 	for _, l := range st.allLedgers() {
 		l.Settle()
 	}
+	st.dataSettled.Store(true)
+}
+
+// dataMissing is how many of the data frames sent have not arrived
+// (arrived: the loopback's count of them), and whether they are still in
+// their grace period at now.
+func (st *localState) dataMissing(arrived uint64, now time.Time) (n uint64, inGrace bool) {
+	sent := st.dataSent.Load()
+	if sent <= arrived {
+		return 0, false
+	}
+	grace := cmp.Or(st.grace, probe.DefaultLossGrace)
+	return sent - arrived, !st.dataSettled.Load() && now.Sub(time.Unix(0, st.dataLast.Load())) < grace
+}
+
+// sidsOf is every SID a track's timeline gave it, oldest first.
+func sidsOf(timeline []outgoing.StateChange) []string {
+	var sids []string
+	for _, ch := range timeline {
+		if ch.SID != "" && (len(sids) == 0 || sids[len(sids)-1] != ch.SID) {
+			sids = append(sids, ch.SID)
+		}
+	}
+	return sids
 }
 
 func (s *Session) localStates() []*localState {

@@ -235,8 +235,26 @@ func (l *loopback) receive(st *localState, sids []string) *report.Receive {
 			r.Data += sr.data
 		}
 	}
+	if n, in := st.dataMissing(r.Data, time.Now()); in {
+		r.InGrace += n
+	} else {
+		r.Lost += n
+	}
 	if len(sids) > 0 {
 		r.Subscribed = l.holds(sids[len(sids)-1])
 	}
 	return r
+}
+
+// dataArrived is how many frames without a probe arrived on sids.
+func (l *loopback) dataArrived(sids []string) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n uint64
+	for _, sid := range sids {
+		if sr := l.sids[sid]; sr != nil {
+			n += sr.data
+		}
+	}
+	return n
 }

@@ -183,3 +183,33 @@ func TestLoopbackFollowsOnlyHeldSIDs(t *testing.T) {
 		t.Fatalf("received %d + lost %d + unfollowed %d != 4 sent; ledger %+v", got.Frames, got.Lost, got.Unfollowed, c)
 	}
 }
+
+// Frames without a probe (the user's own data: standard input, a file)
+// carry no sequence number, yet each one sent is received, in its grace
+// period or lost: what is missing of them is a count, in grace until the
+// grace after the latest was sent, then lost; so a run that ends with its
+// data waits for them as for probe frames, and none goes missing
+// without a trace.
+func TestLoopbackAccountsForDataFrames(t *testing.T) {
+	r := newLoopbackRig(t)
+	for i := range 5 {
+		payload := []byte(`{"n":` + string(rune('0'+i)) + `}`)
+		r.st.onSent(rigSID, payload)
+		if i < 3 {
+			r.deliver(r.packets(payload)...)
+		}
+	}
+	sum := func(g report.Receive) uint64 { return g.Frames + g.Data + g.Lost + g.InGrace + g.Unfollowed }
+	got := r.receive()
+	if got.Data != 3 || got.InGrace != 2 || got.Lost != 0 || sum(got) != 5 {
+		t.Fatalf("in flight: %+v", got)
+	}
+	if n, in := r.st.dataMissing(3, time.Now().Add(r.st.grace)); n != 2 || in {
+		t.Fatalf("after the grace: %d missing, in grace %v", n, in)
+	}
+	r.st.settle()
+	got = r.receive()
+	if got.Data != 3 || got.InGrace != 0 || got.Lost != 2 || sum(got) != 5 {
+		t.Fatalf("settled: %+v", got)
+	}
+}

@@ -94,6 +94,8 @@ type options struct {
 	// Notices are things the user should know about how the command line
 	// was read (e.g. LIVEKIT_API_* left to the remote server they name).
 	Notices []string
+	// CI is --fail-if, --warmup, --junit and --summary-md.
+	CI ciOptions
 }
 
 // usageError is a command line dttui cannot run: one line on stderr.
@@ -210,6 +212,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	}
 	if o.PublishTimeout <= 0 {
 		return o, usagef("--publish-timeout %s: must be positive", o.PublishTimeout)
+	}
+	if err := checkCI(&o); err != nil {
+		return o, err
 	}
 	return o, nil
 }
@@ -359,6 +364,7 @@ type flagSet struct {
 	duration, publishTimeout, localPort, pass string
 	maxQueued, maxAge, grace                  string
 	participants, subscribers, ramp           string
+	ci                                        ciFlags
 }
 
 func newFlagSet(o *options) *flagSet {
@@ -437,6 +443,7 @@ func newFlagSet(o *options) *flagSet {
 		f.ramp = s
 		return nil
 	})
+	f.addCIFlags(fs)
 	fs.BoolVar(&o.Version, "version", false, "print dttui's version and the LiveKit and pion versions it was built with")
 	return f
 }
@@ -487,6 +494,9 @@ func (f *flagSet) finish(o *options) error {
 		o.LossGrace = d
 	}
 	if err := f.finishLoad(o); err != nil {
+		return err
+	}
+	if err := f.finishCI(o); err != nil {
 		return err
 	}
 	seen := map[string]bool{}

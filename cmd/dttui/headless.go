@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/dttui/dttui/budget"
 	"github.com/dttui/dttui/headless"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
@@ -44,7 +45,8 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 			Type: t.Type, SchemaDef: t.SchemaDef, Source: t.Source, Stdin: std.in})
 	}
 	// Without --duration, piped data ends the run when it ends.
-	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: log, EndWithSources: o.Duration == 0})
+	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: log, EndWithSources: o.Duration == 0,
+		Budgets: o.CI.Budgets, Warmup: o.CI.Warmup})
 	log.Info("headless: session closed, room left") // Run closes the session
 	code, why := exitStatus(res, err, len(tracks))
 	if why != "" {
@@ -56,7 +58,8 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 			return max(code, exitFailure)
 		}
 	}
-	return code
+	return judge(budget.Run{Name: "dttui headless", Started: start, Elapsed: res.Measured, Warmup: o.CI.Warmup,
+		Subjects: res.Subjects, Verdicts: res.Verdicts}, out.ci, code, stderr)
 }
 
 // exitStatus is the exit-code policy of a headless run: the connection

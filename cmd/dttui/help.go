@@ -21,6 +21,7 @@ var helpGroups = []struct {
 	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "metrics-addr"}},
 	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
 	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "version"}},
+	{"CI (headless and load runs)", []string{"fail-if", "warmup", "junit", "summary-md"}},
 }
 
 // printHelp writes --help: GNU-style flags, examples, the environment,
@@ -31,7 +32,8 @@ func printHelp(w io.Writer) {
 	fmt.Fprint(w, `dttui publishes LiveKit data tracks and shows, live, what happens to every frame.
 
 Usage: dttui [flags]
-       dttui summary FILE...     the summary of load runs' JSON lines, merged
+       dttui summary [--fail-if B]... [--junit F] [--summary-md F] FILE...
+                                 the summary of load runs' JSON lines, merged
 
 Examples:
   dttui                                        the embedded SFU, a demo track, the UI
@@ -43,6 +45,7 @@ Examples:
   dttui --subscribe-only --url wss://… --room lab       watch what others publish
   DTTUI_E2EE_PASSPHRASE=... dttui --track secret:10
   dttui --participants 20 --subscribers 2 --track t:50:1KiB --duration 1m > run.jsonl
+  dttui --headless --track t:50 --duration 30s --warmup 5s --fail-if 'loss>0.5%' --fail-if 'p99>40ms' --junit dttui.xml
 `)
 	for _, g := range helpGroups {
 		fmt.Fprintf(w, "\n%s:\n", g.title)
@@ -74,6 +77,8 @@ Exit status:
   3  --headless: a --track failed to publish or was unpublished by the SFU,
      or its data (stdin, file=) stopped on bad input;
      load mode: a participant could not connect or a track publish
+  4  --headless and load mode: the run went well, but a --fail-if budget
+     was broken (one stderr line each; the final JSON line lists them all)
 
 Keys: press ? in the UI. The JSON lines of --headless, the states and the
 counters are described in the README (sections "Headless" and "What the

@@ -2,17 +2,21 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"syscall"
+	"time"
 
 	"context"
 
+	"github.com/dttui/dttui/budget"
 	"github.com/dttui/dttui/load"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/textsafe"
 )
 
 // defaultLoadSubscribers: a load run measures delivery unless told not to.
@@ -74,9 +78,10 @@ func checkLoad(o *options, given map[string]bool) error {
 
 // runLoad runs load mode: JSON lines on stdout, the summary table on
 // stderr at the end.
-func runLoad(ctx context.Context, o options, cfg session.Config, std stdio, stderr io.Writer) int {
+func runLoad(ctx context.Context, o options, cfg session.Config, std stdio, stderr io.Writer, out outputs) int {
 	lc := load.Config{Session: cfg, Participants: o.Participants, Subscribers: o.Subscribers, Ramp: o.Ramp,
-		LossGrace: o.LossGrace, Logger: cfg.Logger}
+		LossGrace: o.LossGrace, Logger: cfg.Logger, Budgets: o.CI.Budgets, Warmup: o.CI.Warmup}
+	start := time.Now()
 	for _, t := range o.Tracks {
 		lc.Tracks = append(lc.Tracks, load.Track{Name: t.Name, Rate: t.Rate, Size: t.Size})
 	}
@@ -88,7 +93,13 @@ func runLoad(ctx context.Context, o options, cfg session.Config, std stdio, stde
 	if werr := sum.WriteTable(stderr); werr != nil && err == nil {
 		err = werr
 	}
-	return loadExitStatus(sum, err, stderr)
+	code := loadExitStatus(sum, err, stderr)
+	measured := time.Duration(sum.Elapsed * float64(time.Second))
+	if o.CI.Warmup > 0 {
+		measured = max(measured-o.CI.Warmup, 0)
+	}
+	return judge(budget.Run{Name: "dttui load", Started: start, Elapsed: measured, Warmup: o.CI.Warmup,
+		Subjects: sum.Subjects, Verdicts: sum.Verdicts}, out.ci, code, stderr)
 }
 
 // loadExitStatus: 1 when nothing connected or the output failed, 3 when a
@@ -120,16 +131,49 @@ func loadExitStatus(sum load.Summary, err error, stderr io.Writer) int {
 	return exitOK
 }
 
-// runSummary is `dttui summary FILE...`: the summary table of one or more
-// load runs' JSON lines ("-": stdin), merged into one, on stdout.
+// runSummary is `dttui summary [--fail-if B]... [--junit F] [--summary-md
+// F] FILE...`: the summary table of one or more load runs' JSON lines
+// ("-": stdin), merged into one, on stdout, judged by the budgets.
 func runSummary(args []string, std stdio, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		fmt.Fprintln(std.out, "usage: dttui summary FILE... (\"-\" reads stdin)\n\nPrints the summary table of load runs (dttui --headless --participants N … > FILE),\nmerged into one: runs on several machines that loaded one room together.")
+		fmt.Fprintln(std.out, "usage: dttui summary [--fail-if BUDGET]... [--junit FILE] [--summary-md FILE] FILE... (\"-\" reads stdin)\n\nPrints the summary table of load runs (dttui --headless --participants N … > FILE),\nmerged into one: runs on several machines that loaded one room together.\n--fail-if, --junit and --summary-md judge the merged tracks as a load run's are judged\n(exit status 4 when a budget is broken).")
 		if len(args) == 0 {
 			return exitUsage
 		}
 		return exitOK
 	}
+	var f flagSet
+	fs := flag.NewFlagSet("dttui summary", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f.addCIFlags(fs)
+	if err := checkFlagNames(fs, args); err != nil {
+		fmt.Fprintf(stderr, "dttui summary: %v\n", err)
+		return exitUsage
+	}
+	var o options
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "dttui summary: %v\n", textsafe.Line(err.Error()))
+		return exitUsage
+	}
+	if err := f.finishCI(&o); err != nil {
+		fmt.Fprintf(stderr, "dttui summary: %v\n", err)
+		return exitUsage
+	}
+	if o.CI.Warmup > 0 {
+		fmt.Fprintln(stderr, "dttui summary: --warmup is for a run; a summary holds only each run's end")
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "dttui summary: name the files of the runs (\"-\" reads stdin)")
+		return exitUsage
+	}
+	files, err := openCIFiles(o.CI)
+	if err != nil {
+		fmt.Fprintln(stderr, "dttui summary:", err)
+		return exitUsage
+	}
+	defer files.Close()
+	args = fs.Args()
 	var all load.Summary
 	for _, path := range args {
 		var r io.Reader = std.in
@@ -156,5 +200,7 @@ func runSummary(args []string, std stdio, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "dttui summary:", err)
 		return exitFailure
 	}
-	return exitOK
+	subjects := all.BudgetSubjects()
+	return judge(budget.Run{Name: "dttui summary", Elapsed: time.Duration(all.Elapsed * float64(time.Second)),
+		Subjects: subjects, Verdicts: budget.Evaluate(o.CI.Budgets, subjects)}, files, exitOK, stderr)
 }

@@ -29,6 +29,7 @@ const (
 	exitFailure = 1 // could not start or connect; the session ended disconnected; the UI quit before closing
 	exitUsage   = 2 // a bad command line, or no terminal for the UI
 	exitTracks  = 3 // headless: a requested track failed or was unpublished by the SFU
+	exitBudget  = 4 // headless and load mode: a --fail-if budget was broken (the run itself went well)
 )
 
 func main() {
@@ -105,6 +106,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		}
 		defer out.report.Close()
 	}
+	if out.ci, err = openCIFiles(o.CI); err != nil {
+		fmt.Fprintln(stderr, "dttui:", err)
+		return exitUsage
+	}
+	defer out.ci.Close()
 	if o.MetricsAddr != "" {
 		if out.metrics, err = net.Listen("tcp", o.MetricsAddr); err != nil {
 			fmt.Fprintf(stderr, "dttui: --metrics-addr %s: %v\n", o.MetricsAddr, err)
@@ -168,7 +174,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 	}
 
 	if o.Participants > 0 {
-		return runLoad(ctx, o, cfg, std, stderr)
+		return runLoad(ctx, o, cfg, std, stderr, out)
 	}
 	if o.Headless {
 		return runHeadless(ctx, o, cfg, std, stderr, out)
@@ -185,6 +191,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 type outputs struct {
 	report  *os.File     // --report
 	metrics net.Listener // --metrics-addr
+	ci      ciFiles      // --junit, --summary-md
 }
 
 // serveMetrics serves, on ln until ctx ends, the report of the session
