@@ -10,8 +10,13 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
@@ -54,7 +59,7 @@ type Frame struct {
 
 // Options bound a rendering.
 type Options struct {
-	MaxLines int // default 40
+	MaxLines int // default DefaultMaxLines
 	// Partial says payload is only the head of a longer frame: decoding
 	// it as a whole is not tried.
 	Partial bool
@@ -62,36 +67,142 @@ type Options struct {
 	Schema []byte
 }
 
-// Render renders payload, declared as decl.
+// Budgets that bound what one frame costs to render, whatever it claims:
+// a frame is another participant's, and the pane renders one per frame
+// that arrives. Each is checked before the output grows.
+const (
+	// MaxDecodeBytes is the most of a payload decoded; a longer one is
+	// shown as the head of a longer frame.
+	MaxDecodeBytes = 64 << 10
+	// MaxDepth is how deep a rendered value nests; a deeper value shows
+	// as "…" (a 4 KiB frame nested 2 000 deep printed 8 MB indented).
+	MaxDepth = 32
+	// MaxLineRunes cuts each line, after escaping.
+	MaxLineRunes = 256
+	// DefaultMaxLines is Options.MaxLines when not set.
+	DefaultMaxLines = 40
+)
+
+// Render renders payload, declared as decl, within the budgets above:
+// at most o.MaxLines lines of at most MaxLineRunes runes, each safe to
+// print.
 func Render(payload []byte, decl schema.Decl, o Options) Frame {
 	if o.MaxLines <= 0 {
-		o.MaxLines = 40
+		o.MaxLines = DefaultMaxLines
 	}
+	if len(payload) > MaxDecodeBytes {
+		payload, o.Partial = payload[:MaxDecodeBytes], true
+	}
+	w := &lineWriter{max: o.MaxLines}
 	var f Frame
 	if !o.Partial {
-		f = decode(payload, decl, o)
+		f = decode(w, payload, decl, o)
 	}
-	if f.Lines == nil {
-		f.Kind, f.Lines = fallback(payload)
+	if f.Kind == "" {
+		w.lines = w.lines[:0]
+		f.Kind = fallback(w, payload)
 	}
-	f.Truncated = f.Truncated || o.Partial
-	for i, l := range f.Lines {
-		f.Lines[i] = textsafe.Line(l)
-	}
+	f.Lines = w.lines
+	f.Truncated = o.Partial
 	if len(f.Lines) > o.MaxLines {
 		f.Lines, f.Truncated = f.Lines[:o.MaxLines], true
 	}
 	return f
 }
 
-func decode(payload []byte, decl schema.Decl, o Options) Frame {
+// lineWriter collects a rendering's lines, each escaped and cut as it is
+// added, and stops once it has one more than it shows (that one says the
+// rest was cut): a value's later lines cost nothing.
+type lineWriter struct {
+	lines []string
+	max   int
+}
+
+func (w *lineWriter) full() bool { return len(w.lines) > w.max }
+
+func (w *lineWriter) add(depth int, s string) {
+	if w.full() {
+		return
+	}
+	w.lines = append(w.lines, strings.Repeat("  ", min(depth, MaxDepth))+textsafe.Cut(s, MaxLineRunes))
+}
+
+// value writes v as json.MarshalIndent would (two spaces, keys sorted),
+// prefix before its first line and suffix after its last, up to
+// MaxDepth and the writer's lines.
+func (w *lineWriter) value(v any, depth int, prefix, suffix string) {
+	if w.full() {
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 0 {
+			w.add(depth, prefix+"{}"+suffix)
+			return
+		}
+		if depth >= MaxDepth {
+			w.add(depth, prefix+"{…}"+suffix)
+			return
+		}
+		w.add(depth, prefix+"{")
+		keys := slices.Sorted(maps.Keys(x))
+		for i, k := range keys {
+			if w.full() {
+				return
+			}
+			w.value(x[k], depth+1, scalar(k)+": ", comma(i, len(keys)))
+		}
+		w.add(depth, "}"+suffix)
+	case []any:
+		if len(x) == 0 {
+			w.add(depth, prefix+"[]"+suffix)
+			return
+		}
+		if depth >= MaxDepth {
+			w.add(depth, prefix+"[…]"+suffix)
+			return
+		}
+		w.add(depth, prefix+"[")
+		for i, e := range x {
+			if w.full() {
+				return
+			}
+			w.value(e, depth+1, "", comma(i, len(x)))
+		}
+		w.add(depth, "]"+suffix)
+	default:
+		w.add(depth, prefix+scalar(v)+suffix)
+	}
+}
+
+func comma(i, n int) string {
+	if i < n-1 {
+		return ","
+	}
+	return ""
+}
+
+// scalar is a leaf as JSON, a long string cut first so its cost is the
+// line's, not the string's.
+func scalar(v any) string {
+	if s, ok := v.(string); ok && len(s) > 4*MaxLineRunes {
+		v = s[:4*MaxLineRunes]
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v) // NaN, ±Inf from CBOR or MessagePack
+	}
+	return string(b)
+}
+
+func decode(w *lineWriter, payload []byte, decl schema.Decl, o Options) Frame {
 	var v any
 	var kind Kind
 	var err error
 	switch decl.Frame.WellKnown {
 	case schema.FrameJSON:
 		kind = KindJSON
-		err = json.Unmarshal(payload, &v)
+		v, err = decodeJSON(payload)
 	case schema.FrameCBOR:
 		kind = KindCBOR
 		err = cborMode.Unmarshal(payload, &v)
@@ -104,15 +215,16 @@ func decode(payload []byte, decl schema.Decl, o Options) Frame {
 		if len(o.Schema) == 0 || decl.Schema.IsZero() {
 			return Frame{}
 		}
-		lines, err := protobufLines(payload, decl.Schema.Name, o.Schema)
+		v, err := protobufValue(payload, decl.Schema.Name, o.Schema)
 		if err != nil {
 			return Frame{Err: err}
 		}
-		return Frame{Kind: KindProtobuf, Lines: lines}
+		w.value(v, 0, "", "")
+		return Frame{Kind: KindProtobuf}
 	default:
 		if decl.Frame.IsZero() && json.Valid(payload) && len(payload) > 0 && (payload[0] == '{' || payload[0] == '[') {
 			kind = KindJSON
-			err = json.Unmarshal(payload, &v)
+			v, err = decodeJSON(payload)
 			break
 		}
 		return Frame{}
@@ -120,42 +232,86 @@ func decode(payload []byte, decl schema.Decl, o Options) Frame {
 	if err != nil {
 		return Frame{Err: fmt.Errorf("not valid %s: %w", kind, err)}
 	}
-	out, err := json.MarshalIndent(jsonable(v), "", "  ")
-	if err != nil {
-		return Frame{Err: err}
+	w.value(jsonable(v, 0), 0, "", "")
+	return Frame{Kind: kind}
+}
+
+// decodeJSON decodes a JSON document, its numbers kept as written.
+func decodeJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
 	}
-	return Frame{Kind: kind, Lines: strings.Split(string(out), "\n")}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("data after the top-level value")
+	}
+	return v, nil
 }
 
 // jsonable turns what CBOR and MessagePack decode (maps with any keys,
-// byte strings) into what encoding/json prints.
-func jsonable(v any) any {
+// byte strings) into what encoding/json prints, down to MaxDepth (deeper
+// values are not printed).
+func jsonable(v any, depth int) any {
+	if depth > MaxDepth {
+		return v
+	}
 	switch x := v.(type) {
 	case map[any]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			m[fmt.Sprint(k)] = jsonable(e)
+			m[fmt.Sprint(k)] = jsonable(e, depth+1)
 		}
 		return m
 	case map[string]any:
 		for k, e := range x {
-			x[k] = jsonable(e)
+			x[k] = jsonable(e, depth+1)
 		}
 		return x
 	case []any:
 		for i, e := range x {
-			x[i] = jsonable(e)
+			x[i] = jsonable(e, depth+1)
 		}
 		return x
 	case []byte:
-		return "0x" + hex.EncodeToString(x)
+		return "0x" + hex.EncodeToString(x[:min(len(x), 2*MaxLineRunes)])
 	}
 	return v
 }
 
-// protobufLines decodes payload as message name (a full name, or the last
-// part of one) of the FileDescriptorSet def, as protojson prints it.
-func protobufLines(payload []byte, name string, def []byte) ([]string, error) {
+// protobufValue decodes payload as message name (a full name, or the
+// last part of one) of the FileDescriptorSet def, as protojson prints it,
+// nested at most MaxDepth deep (a self-recursive message can nest as deep
+// as its bytes allow).
+func protobufValue(payload []byte, name string, def []byte) (any, error) {
+	files, err := schemaFiles(def)
+	if err != nil {
+		return nil, err
+	}
+	md, err := findMessage(files, name)
+	if err != nil {
+		return nil, err
+	}
+	msg := dynamicpb.NewMessage(md)
+	if err := (proto.UnmarshalOptions{RecursionLimit: MaxDepth}).Unmarshal(payload, msg); err != nil {
+		return nil, fmt.Errorf("not a valid %s: %w", md.FullName(), err)
+	}
+	out, err := protojson.Marshal(msg)
+	if err != nil {
+		return nil, err
+	}
+	return decodeJSON(out)
+}
+
+// schemaFiles parses a schema's FileDescriptorSet, once per definition:
+// one of hundreds of messages took milliseconds to parse, for every frame.
+func schemaFiles(def []byte) (*protoregistry.Files, error) {
+	schemaCache.Lock()
+	defer schemaCache.Unlock()
+	if f, ok := schemaCache.files[string(def)]; ok {
+		return f, nil
+	}
 	var set descriptorpb.FileDescriptorSet
 	if err := proto.Unmarshal(def, &set); err != nil {
 		return nil, fmt.Errorf("the schema is not a FileDescriptorSet: %w", err)
@@ -164,25 +320,21 @@ func protobufLines(payload []byte, name string, def []byte) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the schema's files: %w", err)
 	}
-	md, err := findMessage(files, name)
-	if err != nil {
-		return nil, err
+	if len(schemaCache.files) >= maxCachedSchemas {
+		clear(schemaCache.files)
 	}
-	msg := dynamicpb.NewMessage(md)
-	if err := proto.Unmarshal(payload, msg); err != nil {
-		return nil, fmt.Errorf("not a valid %s: %w", md.FullName(), err)
-	}
-	out, err := protojson.Marshal(msg)
-	if err != nil {
-		return nil, err
-	}
-	// protojson varies its spacing on purpose; indent it the one way.
-	var b bytes.Buffer
-	if err := json.Indent(&b, out, "", "  "); err != nil {
-		return nil, err
-	}
-	return strings.Split(b.String(), "\n"), nil
+	schemaCache.files[string(def)] = files
+	return files, nil
 }
+
+// maxCachedSchemas bounds the parsed schemas kept (each definition is at
+// most schema.MaxBlobBytes).
+const maxCachedSchemas = 8
+
+var schemaCache = struct {
+	sync.Mutex
+	files map[string]*protoregistry.Files
+}{files: map[string]*protoregistry.Files{}}
 
 func findMessage(files *protoregistry.Files, name string) (protoreflect.MessageDescriptor, error) {
 	if d, err := files.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
@@ -209,12 +361,16 @@ func findMessage(files *protoregistry.Files, name string) (protoreflect.MessageD
 }
 
 // fallback shows text as text (split at newlines), anything else as hex:
-// 16 bytes a line with their printable ASCII.
-func fallback(b []byte) (Kind, []string) {
+// 16 bytes a line with their printable ASCII; no more lines than w takes.
+func fallback(w *lineWriter, b []byte) Kind {
 	if utf8.Valid(b) && printable(b) {
-		return KindText, strings.Split(string(b), "\n")
+		for _, l := range strings.SplitN(string(b), "\n", w.max+1) {
+			w.add(0, l)
+		}
+		return KindText
 	}
-	return KindHex, Hex(b, 0)
+	w.lines = Hex(b, w.max+1)
+	return KindHex
 }
 
 // Hex is a hex dump of b, 16 bytes a line with their offset and their
