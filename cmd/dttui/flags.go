@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/load"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
@@ -87,6 +88,8 @@ type options struct {
 	MetricsAddr            string
 	MaxQueuedBytes         int64
 	MaxFrameAge, LossGrace time.Duration
+	// MaxHeldBytes is the room monitor's memory budget (0: its default).
+	MaxHeldBytes int
 	// Load mode: Participants publishers with Tracks each and Subscribers
 	// receiving them all, joining at Ramp per second.
 	Participants, Subscribers int
@@ -362,7 +365,7 @@ type flagSet struct {
 	tracks                                    []string
 	trackOpts                                 []string // --encoding, --schema, --framing as "flag\x00value"
 	duration, publishTimeout, localPort, pass string
-	maxQueued, maxAge, grace                  string
+	maxQueued, maxAge, grace, maxHeld         string
 	participants, subscribers, ramp           string
 	ci                                        ciFlags
 }
@@ -427,6 +430,10 @@ func newFlagSet(o *options) *flagSet {
 		f.maxAge = s
 		return nil
 	})
+	fs.Func("max-held-bytes", fmt.Sprintf("cap the memory other participants' partial frames may hold (a `size`, default %d MiB, a participant a quarter); past it, and for a frame silent %s, the oldest partial frames are evicted, counted", incoming.DefaultMaxHeldBytes>>20, incoming.DefaultPartialTimeout), func(s string) error {
+		f.maxHeld = s
+		return nil
+	})
 	fs.Func("loss-grace", fmt.Sprintf("a frame not at the loopback subscriber this long after it was sent is lost (a `duration`, default %s)", probe.DefaultLossGrace), func(s string) error {
 		f.grace = s
 		return nil
@@ -485,6 +492,16 @@ func (f *flagSet) finish(o *options) error {
 		if d == 0 {
 			o.MaxFrameAge = -1 // never: outgoing's "off"
 		}
+	}
+	if f.maxHeld != "" {
+		n, err := parseByteCount(f.maxHeld)
+		if err == nil && (n <= 0 || n > math.MaxInt32) {
+			err = errors.New("not within 1 B and 2 GiB")
+		}
+		if err != nil {
+			return usagef("--max-held-bytes %q: %v", f.maxHeld, err)
+		}
+		o.MaxHeldBytes = int(n)
 	}
 	if f.grace != "" {
 		d, err := time.ParseDuration(f.grace)

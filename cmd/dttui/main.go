@@ -140,6 +140,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		Room: o.Room, Identity: o.Identity, E2EEPassphrase: o.E2EEPassphrase,
 		Loopback: o.Loopback && !o.SubscribeOnly, Monitor: o.Monitor || o.SubscribeOnly, Logger: log,
 		PublishTimeout: o.PublishTimeout, MaxQueuedBytes: o.MaxQueuedBytes, MaxFrameAge: o.MaxFrameAge, LossGrace: o.LossGrace,
+		MaxHeldBytes: o.MaxHeldBytes,
 	}
 	var local *localsfu.Server
 	var env *envFile

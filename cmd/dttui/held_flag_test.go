@@ -1,0 +1,23 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// --max-held-bytes sets the room monitor's memory budget with the sizes'
+// units; a size that is not one, or 0, is an error naming the flag.
+func TestParseMaxHeldBytes(t *testing.T) {
+	o, err := parseFlags([]string{"--max-held-bytes", "64MiB"}, env(nil))
+	if err != nil || o.MaxHeldBytes != 64<<20 {
+		t.Fatalf("64MiB: %d, %v", o.MaxHeldBytes, err)
+	}
+	if o, err := parseFlags(nil, env(nil)); err != nil || o.MaxHeldBytes != 0 {
+		t.Fatalf("default: %d, %v (0: the monitor's own default)", o.MaxHeldBytes, err)
+	}
+	for _, bad := range []string{"0", "lots", "4GiB"} {
+		if _, err := parseFlags([]string{"--max-held-bytes", bad}, env(nil)); err == nil || !strings.Contains(err.Error(), "--max-held-bytes") {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}
