@@ -1,0 +1,67 @@
+package load
+
+import (
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/budget"
+)
+
+// Since counts a load run from its warmup on: counters and latency after
+// it, frames/s over the frames sent after it, reconnects after it.
+func TestSummarySinceWarmup(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)
+	track := func(sent, lost, expected uint64, drops uint64, last time.Duration, slow, fast int) TrackSummary {
+		ts := TrackSummary{Participant: "p-0", Track: "t", Subscribers: 1, Sent: sent, Pushed: sent + drops, Dropped: drops,
+			Lost: lost, Expected: expected, Delivered: expected - lost, firstSent: t0, lastSent: t0.Add(last)}
+		if drops > 0 {
+			ts.DroppedBy = map[string]uint64{"queue full": drops}
+		}
+		for range slow {
+			ts.Latency.Record(int64(time.Second))
+		}
+		for range fast {
+			ts.Latency.Record(int64(time.Millisecond))
+		}
+		return ts
+	}
+	// Warmup: 100 frames over 2 s, slow, 10 lost, 5 dropped, a reconnect.
+	base := Summary{Tracks: []TrackSummary{track(100, 10, 100, 5, 2*time.Second, 90, 0)},
+		Participants: []ParticipantState{{Identity: "p-0", Reconnects: 1}}}
+	// Then 200 more over 4 s, fast, none lost or dropped.
+	end := Summary{Tracks: []TrackSummary{track(300, 10, 300, 5, 6*time.Second, 90, 200)},
+		Participants: []ParticipantState{{Identity: "p-0", Reconnects: 1}}}
+	m := end.Since(&base)
+	tr := m.Tracks[0]
+	if tr.Sent != 200 || tr.Lost != 0 || tr.Expected != 200 || tr.Dropped != 0 || tr.DroppedBy != nil || tr.SentFPS != 50 || tr.Latency.Count() != 200 {
+		t.Fatalf("after warmup %+v (latency %d)", tr, tr.Latency.Count())
+	}
+	subs := m.BudgetSubjects()
+	exprs := []budget.Expr{}
+	for _, s := range []string{"loss>0", "p99>10ms", "fps<50", "dropped[queue full]>0", "reconnects>0"} {
+		e, err := budget.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exprs = append(exprs, e)
+	}
+	for _, v := range budget.Evaluate(exprs, subs) {
+		if v.Broken || v.Label() != "p-0/t" {
+			t.Errorf("after warmup: %s", v)
+		}
+	}
+	// The whole run breaks them all.
+	whole := end.Since(nil)
+	whole.Tracks[0].SentFPS = 40
+	whole.Participants[0].Reconnects = 1
+	for _, v := range budget.Evaluate(exprs, whole.BudgetSubjects()) {
+		if !v.Broken {
+			t.Errorf("whole run: %s", v)
+		}
+	}
+	// Without subscribers there is no loss or latency to judge.
+	noSubs := Summary{Tracks: []TrackSummary{{Participant: "p-0", Track: "t"}}}
+	if v := budget.Evaluate(exprs[:1], noSubs.BudgetSubjects()); len(v) != 1 || v[0].Subject != nil || !v[0].Broken {
+		t.Errorf("no subscribers: %+v", v)
+	}
+}
