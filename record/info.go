@@ -1,0 +1,103 @@
+package record
+
+import (
+	"os"
+	"sort"
+	"time"
+
+	"github.com/foxglove/mcap/go/mcap"
+)
+
+// Summary is what `mcap info` tells of a file, from its summary section.
+type Summary struct {
+	Library, Profile string
+	Messages         uint64
+	Start, End       time.Time // log times of the first and last message
+	Chunks           []ChunkTotals
+	Channels         []ChannelSummary
+	Schemas          []SchemaSummary
+	Attachments      int
+	Metadata         int
+}
+
+// Duration is End - Start.
+func (s *Summary) Duration() time.Duration { return s.End.Sub(s.Start) }
+
+// ChunkTotals adds up the chunks of one compression.
+type ChunkTotals struct {
+	Compression              string // "" is none
+	Chunks                   int
+	Compressed, Uncompressed uint64
+}
+
+// ChannelSummary is one channel and how many messages it holds.
+type ChannelSummary struct {
+	ID              uint16
+	Topic           string
+	MessageEncoding string
+	Messages        uint64
+	SchemaID        uint16
+	Metadata        map[string]string
+}
+
+// SchemaSummary is one schema.
+type SchemaSummary struct {
+	ID             uint16
+	Name, Encoding string
+	Size           int
+}
+
+// Summarize reads a file's summary (an error for a file without one: a
+// recording cut short, which ReadUnindexed still reads).
+func Summarize(path string) (*Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	r, err := mcap.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	info, err := r.Info()
+	if err != nil {
+		return nil, err
+	}
+	s := &Summary{Library: info.Header.Library, Profile: info.Header.Profile,
+		Attachments: len(info.AttachmentIndexes), Metadata: len(info.MetadataIndexes)}
+	if st := info.Statistics; st != nil {
+		s.Messages = st.MessageCount
+		if st.MessageCount > 0 {
+			s.Start, s.End = time.Unix(0, int64(st.MessageStartTime)), time.Unix(0, int64(st.MessageEndTime))
+		}
+	}
+	byComp := map[string]*ChunkTotals{}
+	for _, ci := range info.ChunkIndexes {
+		c := byComp[string(ci.Compression)]
+		if c == nil {
+			c = &ChunkTotals{Compression: string(ci.Compression)}
+			byComp[c.Compression] = c
+		}
+		c.Chunks++
+		c.Compressed += ci.CompressedSize
+		c.Uncompressed += ci.UncompressedSize
+	}
+	for _, c := range byComp {
+		s.Chunks = append(s.Chunks, *c)
+	}
+	sort.Slice(s.Chunks, func(i, j int) bool { return s.Chunks[i].Compression < s.Chunks[j].Compression })
+	for id, ch := range info.Channels {
+		cs := ChannelSummary{ID: id, Topic: ch.Topic, MessageEncoding: ch.MessageEncoding, SchemaID: ch.SchemaID, Metadata: ch.Metadata}
+		if info.Statistics != nil {
+			cs.Messages = info.Statistics.ChannelMessageCounts[id]
+		}
+		s.Channels = append(s.Channels, cs)
+	}
+	sort.Slice(s.Channels, func(i, j int) bool { return s.Channels[i].ID < s.Channels[j].ID })
+	for id, sc := range info.Schemas {
+		s.Schemas = append(s.Schemas, SchemaSummary{ID: id, Name: sc.Name, Encoding: sc.Encoding, Size: len(sc.Data)})
+	}
+	sort.Slice(s.Schemas, func(i, j int) bool { return s.Schemas[i].ID < s.Schemas[j].ID })
+	return s, nil
+}
