@@ -162,8 +162,8 @@ type RemoteProbe struct {
 	// Spans counts the streams and subscriptions followed.
 	Spans uint64
 	// Jumps counts frames whose number skipped more frames than the
-	// publisher could have sent since (a mangled or hostile header): each
-	// started a new span, its skipped frames not counted.
+	// follower allows for those that arrived (a mangled or hostile
+	// header): each started a new span, its skipped frames not counted.
 	Jumps   uint64
 	Latency histogram.Histogram
 }

@@ -24,9 +24,10 @@ import (
 // bounded amount of work whatever its header claims: the frames a jump
 // skips are kept as one range, not one entry each (at most
 // maxMissingRanges of them; past it the oldest is settled early, counted
-// lost), and a stream may not claim to have sent faster than MaxRate
-// frames/s on our clock (a jump beyond that is counted in Jumps and
-// starts a new span instead). Not safe for concurrent use.
+// lost), and a stream may not claim to have lost more than
+// jumpAllowance frames for each one that arrived, beyond a first
+// maxFollowGap (a jump beyond that is counted in Jumps and starts a new
+// span instead). Not safe for concurrent use.
 type Follower struct {
 	grace time.Duration
 
@@ -46,10 +47,9 @@ type Follower struct {
 	span0     LedgerCounts // the current span's figures
 	done      LedgerCounts // of the spans that ended
 
-	// tokens is the jump allowance: frames a jump may skip, refilled at
-	// MaxRate per second of our clock up to maxFollowGap.
-	tokens float64
-	fillAt time.Time
+	// tokens is the jump allowance: frames a jump may skip, refilled by
+	// jumpAllowance for each arrival, up to maxFollowGap.
+	tokens uint64
 
 	c FollowCounts
 }
@@ -70,9 +70,9 @@ type FollowCounts struct {
 	// wrongly, or not a probe after all.
 	Corrupt uint64
 	// Jumps counts arrivals whose sequence number skipped more frames than
-	// the stream could have sent since (MaxRate frames/s on our clock, at
-	// most maxFollowGap at once): a mangled or hostile header. Each starts
-	// a new span; the frames it skipped are not counted.
+	// the jump allowance (jumpAllowance per frame that arrived, at most
+	// maxFollowGap at once): a mangled or hostile header. Each starts a
+	// new span; the frames it skipped are not counted.
 	Jumps uint64
 	// Latency is arrival minus the probe's send time, in nanoseconds
 	// (0 when the publisher's clock is ahead).
@@ -83,6 +83,12 @@ type FollowCounts struct {
 // further ahead starts a new span instead (a mangled or hostile header
 // must not make a subscriber count millions of frames).
 const maxFollowGap = 1 << 16
+
+// jumpAllowance is how many frames a stream may skip for each frame that
+// arrives: a stream losing up to 16 frames in 17 over time is followed,
+// and one claiming more cannot make "sent" grow faster than 17 times what
+// arrives (an attacker's jumps of 65 536 a frame made it 150 million).
+const jumpAllowance = 16
 
 // maxMissingRanges bounds the ranges of frames in grace a follower keeps
 // (each arrival inside one may split it); maxLostRanges the ranges kept
@@ -109,7 +115,7 @@ func (f *Follower) Arrived(h Header, p []byte, sub uint64, now time.Time) {
 		f.c.Corrupt++
 		return
 	}
-	f.refill(now)
+	f.tokens = min(maxFollowGap, f.tokens+jumpAllowance)
 	if !f.started || h.Stream != f.stream || sub != f.span {
 		f.restart(h, sub, now)
 		f.top(h, len(p), now)
@@ -117,11 +123,11 @@ func (f *Follower) Arrived(h Header, p []byte, sub uint64, now time.Time) {
 	}
 	if h.Seq > f.maxSeen {
 		if skipped := h.Seq - f.maxSeen - 1; skipped > 0 {
-			if skipped > maxFollowGap || float64(skipped) > f.tokens {
+			if skipped >= maxFollowGap || skipped > f.tokens {
 				f.c.Jumps++
 				f.restart(h, sub, now)
 			} else {
-				f.tokens -= float64(skipped)
+				f.tokens -= skipped
 				f.addMissing(seqRun{f.maxSeen + 1, h.Seq - 1, now})
 				f.span0.Sent += skipped
 				f.span0.InGrace += skipped
@@ -146,16 +152,6 @@ func (f *Follower) top(h Header, size int, now time.Time) {
 func (f *Follower) received(size int) {
 	f.span0.Received++
 	f.span0.ReceivedBytes += uint64(size)
-}
-
-// refill adds the jump allowance earned since the last arrival.
-func (f *Follower) refill(now time.Time) {
-	if !f.fillAt.IsZero() {
-		if d := now.Sub(f.fillAt); d > 0 {
-			f.tokens = min(maxFollowGap, f.tokens+d.Seconds()*MaxRate)
-		}
-	}
-	f.fillAt = now
 }
 
 // arrivedBelow records seq ≤ maxSeen; it reports a first arrival.
