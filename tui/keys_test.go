@@ -281,6 +281,53 @@ func TestRetryAfterConnectFailure(t *testing.T) {
 	}
 }
 
+// Once the session gave up reconnecting, the footer offers r, and r
+// closes that session and connects anew (not "counters reset"); quitting
+// without a retry that worked is a failed run (Run's ErrEndedDisconnected:
+// exit 1), quitting after one is not.
+func TestRetryAfterTheSessionGaveUp(t *testing.T) {
+	first, second := newFakeBackend(), newFakeBackend()
+	attempts := 0
+	connect := func(ctx context.Context) (Backend, error) {
+		if attempts++; attempts == 1 {
+			return first, nil
+		}
+		return second, nil
+	}
+	start := func() *harness {
+		attempts = 0
+		h := newHarness(t, New(nil, Options{Theme: theme.Plain(), Tick: time.Hour, URL: "ws://127.0.0.1:7880", Connect: connect}))
+		h.send(tea.WindowSizeMsg{Width: 100, Height: 24})
+		h.init()
+		first.mu.Lock()
+		first.status = session.Status{State: session.StateDisconnected, Err: errors.New("signal: gave up after 5 attempts")}
+		first.mu.Unlock()
+		h.send(tickMsg(t0))
+		return h
+	}
+	h := start()
+	if v := plain(h.m); !strings.Contains(v, "r retry connect") {
+		t.Fatalf("gave up, the footer does not offer r:\n%s", v)
+	}
+	h.send(press("q"))
+	if h.m.endedDisconnected == nil {
+		t.Fatal("quit after the session gave up is not a failed run")
+	}
+
+	first = newFakeBackend()
+	h = start()
+	h.send(press("r"))
+	h.until("the new session", 5*time.Second, func(m Model) bool { return m.b == Backend(second) })
+	if attempts != 2 || !first.isClosed() || strings.Contains(h.m.statusMsg, "counters reset") {
+		t.Fatalf("r after giving up: %d connects, old closed %v, status %q", attempts, first.isClosed(), h.m.statusMsg)
+	}
+	h.send(tickMsg(t0))
+	h.send(press("q"))
+	if h.m.endedDisconnected != nil {
+		t.Fatalf("quit after a retry that worked: %v", h.m.endedDisconnected)
+	}
+}
+
 // l opens the log pane with the keys: the arrows scroll it, the table's
 // keys still work, esc gives the keys back to the table, l closes it.
 func TestLogPaneFocus(t *testing.T) {

@@ -1,7 +1,9 @@
 package tui
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -10,8 +12,13 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 )
+
+// errSessionGaveUp is why a session that gave up without an error of its
+// own ended.
+var errSessionGaveUp = errors.New("the session gave up reconnecting")
 
 // connection is the connect the UI runs itself. Its result is read only
 // after done is closed.
@@ -90,6 +97,42 @@ func (m Model) retry() (tea.Model, tea.Cmd) {
 	return m, tea.Batch(m.conn.cmd(m.opts.Connect), m.flash("connecting again…", false))
 }
 
+// gaveUp says the session gave up reconnecting: the model still holds
+// it, nothing more will happen on it, and r connects anew.
+func (m Model) gaveUp() bool {
+	return m.b != nil && m.status.State == session.StateDisconnected
+}
+
+// reconnect (r, once the session gave up) closes the session that gave
+// up and connects anew, as at start: the autostart tracks are published
+// again; the tracks and rows of the old session go with it. The new
+// connection's goroutine closes the old session first, so the closer,
+// which waits for that connection, waits for both.
+func (m Model) reconnect() (tea.Model, tea.Cmd) {
+	old := m.b
+	var ps []pusher
+	for _, t := range m.tracks {
+		ps = append(ps, t.halt()...)
+	}
+	for _, p := range m.pending {
+		p.Cancel()
+	}
+	m.b, m.snap, m.base, m.rows, m.selected = nil, report.Snapshot{}, nil, nil, ""
+	m.tracks, m.pending, m.failed = map[uint16]*trackUI{}, map[uint16]Pending{}, nil
+	m.hidden, m.hiddenRemote = map[uint16]bool{}, map[string]bool{}
+	m.conn, m.connErr = newConnection(), nil
+	m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(m.opts.URL), Since: m.opts.Now()}
+	m.log.Info("the session gave up; connecting anew", "url", m.status.URL)
+	connect, log := m.opts.Connect, m.log
+	return m, tea.Batch(m.conn.cmd(func(ctx context.Context) (Backend, error) {
+		waitAll(ps)
+		if err := old.Close(); err != nil {
+			log.Warn("closing the session that gave up", "err", err)
+		}
+		return connect(ctx)
+	}), m.flash("connecting again…", false))
+}
+
 type closedMsg struct{}
 
 type quitTimeoutMsg struct{}
@@ -102,6 +145,10 @@ func (m Model) quit() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	m.quitting = true
+	if m.gaveUp() {
+		// Quit without a retry that worked: the run failed (exit 1).
+		m.endedDisconnected = cmp.Or(m.status.Err, errSessionGaveUp)
+	}
 	m.prompt.Close()
 	m.help.Close()
 	m.closer = m.newCloser()

@@ -161,6 +161,9 @@ type Model struct {
 	closer   *closer // set when quitting: what closes the backend
 	// unclean says why the program ended before closing finished.
 	unclean string
+	// endedDisconnected is why the session had given up when the user
+	// quit (nil: it had not).
+	endedDisconnected error
 }
 
 // New returns the model. b may be nil when o.Connect is set: the model then
@@ -446,6 +449,9 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 // updateTrackKeys handles the keys that need a connection.
 func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
+	if m.gaveUp() && m.opts.Connect != nil && key.Matches(msg, k.Retry) {
+		return m.reconnect()
+	}
 	if m.b == nil {
 		if key.Matches(msg, k.Retry) {
 			return m.retry()
@@ -501,6 +507,9 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 }
 
 func (m Model) notConnected() string {
+	if m.gaveUp() {
+		return "the session gave up reconnecting (r connects again, q quits)"
+	}
 	if m.connErr != nil {
 		return "not connected: " + m.connErr.Error() + " (r retries, q quits)"
 	}

@@ -12,6 +12,11 @@ import (
 // unpublished and the room left (closing timed out, or a second ctrl+c).
 var ErrUncleanQuit = errors.New("quit before closing finished")
 
+// ErrEndedDisconnected wraps why the session had given up reconnecting
+// when the user quit without a retry (r) that worked: the run failed, as
+// a headless one that ends disconnected does.
+var ErrEndedDisconnected = errors.New("the session ended disconnected")
+
 // Run shows the UI on the terminal until the user quits or ctx ends, and
 // restores the terminal either way. It connects with o.Connect while the
 // UI is already up. The error says why the connect failed, or that
@@ -31,6 +36,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if m.connErr != nil {
 		return m.connErr
+	}
+	if m.endedDisconnected != nil {
+		return fmt.Errorf("%w: %w", ErrEndedDisconnected, m.endedDisconnected)
 	}
 	if err != nil && ctx.Err() == nil {
 		return err

@@ -97,6 +97,8 @@ func (m Model) footerKeys() (hints, essentials []key.Binding) {
 		return m.logs.ShortHelp(), k.Essentials()
 	case m.b == nil:
 		return k.OfflineHelp(m.connErr != nil && m.opts.Connect != nil), k.Essentials()
+	case m.gaveUp() && m.opts.Connect != nil:
+		return k.OfflineHelp(true), k.Essentials()
 	case m.opts.SubscribeOnly:
 		return k.SubscribeOnlyHelp(), k.Essentials()
 	}

@@ -28,6 +28,11 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 			err = fmt.Errorf("not connected within --duration %s: %w", o.Duration, err)
 		}
 		_ = headless.ConnectFailed(stdout, start, err)
+		if interrupted(ctx) {
+			// Ctrl+C (SIGTERM, SIGHUP) stops as asked, connecting or not,
+			// as in the UI: the final line says the connect was cut.
+			return exitOK
+		}
 		fmt.Fprintln(stderr, "dttui:", err)
 		return exitFailure
 	}
@@ -98,4 +103,10 @@ func exitStatus(res headless.Result, err error, requested int) (int, string) {
 		return exitTracks, "data not all sent: " + strings.Join(stopped, "; ")
 	}
 	return exitOK, ""
+}
+
+// interrupted says the run was stopped by a signal (Ctrl+C, SIGTERM,
+// SIGHUP: the context main cancels), not by --duration running out.
+func interrupted(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
 }

@@ -18,7 +18,7 @@ var helpGroups = []struct {
 	{"Server (none: the embedded SFU on 127.0.0.1)", []string{"url", "token", "api-key", "api-secret", "room", "identity", "local", "local-port"}},
 	{"Tracks", []string{"track", "encoding", "schema", "framing", "e2ee-passphrase", "e2ee-passphrase-file", "publish-timeout",
 		"max-queued-bytes", "max-frame-age"}},
-	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "metrics-addr"}},
+	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "metrics-addr", "impair"}},
 	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
 	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "version"}},
 	{"CI (headless and load runs)", []string{"fail-if", "warmup", "junit", "summary-md"}},
@@ -69,10 +69,11 @@ Environment (flags win):
   prefer the environment or --e2ee-passphrase-file.
 
 Exit status:
-  0  ran and stopped as asked (q, Ctrl+C, --duration, the end of the data
-     every track reads, stdout closed)
-  1  could not start or connect, the session ended disconnected, or the UI
-     quit before it had unpublished and left the room
+  0  ran and stopped as asked (q, Ctrl+C, during the connect too,
+     --duration, the end of the data every track reads, stdout closed)
+  1  could not start or connect (--duration ran out first, say), the
+     session ended disconnected and no retry (r) worked, or the UI quit
+     before it had unpublished and left the room
   2  the command line is wrong, or the UI has no terminal (use --headless)
   3  --headless: a --track failed to publish or was unpublished by the SFU,
      or its data (stdin, file=) stopped on bad input;
