@@ -237,11 +237,10 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	// (its tracks unpublished, the room left), and the final line written
 	// if out still works.
 	finish := func(writeFinal, withSources bool) error {
-		stopped := time.Now()
+		stopped := b.Report(nil) // what the measured time ends with
 		if o.Warmup > 0 && warm == nil {
 			// The run ended within its warmup: nothing counts.
-			w := b.Report(nil)
-			warm = &w
+			warm = &stopped
 		}
 		stopGens()
 		wg.Wait()
@@ -271,11 +270,11 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 				res.Final.Local[i].AverageOver(res.Final.At.Sub(start))
 			}
 		}
-		res.Subjects = budget.FromSnapshot(res.Final.Measured(warm, stopped))
+		res.Subjects = budget.FromSnapshot(res.Final.Measured(warm, &stopped))
 		res.Verdicts = budget.Evaluate(o.Budgets, res.Subjects)
-		res.Measured = stopped.Sub(start)
+		res.Measured = stopped.At.Sub(start)
 		if warm != nil {
-			res.Measured = stopped.Sub(warm.At)
+			res.Measured = stopped.At.Sub(warm.At)
 		}
 		if !writeFinal {
 			return nil

@@ -1,8 +1,6 @@
 package report
 
 import (
-	"time"
-
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/outgoing"
 )
@@ -11,16 +9,30 @@ import (
 // judged on after its warmup: Rebase's counters, the connection's
 // reconnects and stalls after base, every track's whole-run latency over
 // the frames that arrived after base (RunLatency minus base's), and its
-// Average rates as the frames sent (received, for a remote track) after
-// base over the time from base.At to end, the moment the run stopped
-// pushing. A nil base returns s unchanged: the whole run.
-func (s Snapshot) Measured(base *Snapshot, end time.Time) Snapshot {
+// Average rates as the frames sent (received, for a remote track) from
+// base to end over the time between them: end is the report when the run
+// stopped pushing (s, the final one, also counts the exit flush and the
+// frames still on their way then). A nil base returns s unchanged: the
+// whole run; a nil end takes s.
+func (s Snapshot) Measured(base, end *Snapshot) Snapshot {
 	if base == nil {
 		return s
 	}
+	if end == nil {
+		end = &s
+	}
 	out := s.Rebase(base)
 	out.Connection.Reconnects = max(s.Connection.Reconnects-base.Connection.Reconnects, 0)
-	span := end.Sub(base.At)
+	rated := end.Rebase(base)
+	span := end.At.Sub(base.At)
+	atEnd := make(map[uint16]*Local, len(rated.Local))
+	for i := range rated.Local {
+		atEnd[rated.Local[i].Handle] = &rated.Local[i]
+	}
+	remoteAtEnd := make(map[string]*Remote, len(rated.Remote))
+	for i := range rated.Remote {
+		remoteAtEnd[rated.Remote[i].SID()] = &rated.Remote[i]
+	}
 	old := make(map[uint16]*Local, len(base.Local))
 	for i := range base.Local {
 		old[base.Local[i].Handle] = &base.Local[i]
@@ -32,17 +44,17 @@ func (s Snapshot) Measured(base *Snapshot, end time.Time) Snapshot {
 			b = &o.Figures
 		}
 		l.RunLatency, l.RunLatencyHist = latencySince(&l.Figures, b)
-		// out's counters are already rebased: what happened after base.
+		// rated's counters are rebased: what happened from base to end.
 		a := Rates{Window: span}
-		if span > 0 {
-			a.SentFPS = float64(l.Out.FramesSent) / span.Seconds()
-			a.SentPPS = float64(l.Out.PacketsSent) / span.Seconds()
-			a.SentBPS = float64(l.Out.BytesSent) / span.Seconds()
-			a.DroppedFPS = float64(l.Out.FramesDropped) / span.Seconds()
-			if l.Rx != nil {
-				a.ReceivedFPS = float64(l.Rx.Frames) / span.Seconds()
-				a.ReceivedBPS = float64(l.Rx.Bytes) / span.Seconds()
-				a.LostFPS = float64(l.Rx.Lost) / span.Seconds()
+		if e := atEnd[l.Handle]; e != nil && span > 0 {
+			a.SentFPS = float64(e.Out.FramesSent) / span.Seconds()
+			a.SentPPS = float64(e.Out.PacketsSent) / span.Seconds()
+			a.SentBPS = float64(e.Out.BytesSent) / span.Seconds()
+			a.DroppedFPS = float64(e.Out.FramesDropped) / span.Seconds()
+			if e.Rx != nil {
+				a.ReceivedFPS = float64(e.Rx.Frames) / span.Seconds()
+				a.ReceivedBPS = float64(e.Rx.Bytes) / span.Seconds()
+				a.LostFPS = float64(e.Rx.Lost) / span.Seconds()
 				a.ReceivedValid = true
 			}
 		}
@@ -60,8 +72,8 @@ func (s Snapshot) Measured(base *Snapshot, end time.Time) Snapshot {
 		}
 		r.RunLatency, r.RunLatencyHist = latencySince(&r.Figures, b)
 		a := Rates{Window: span}
-		if span > 0 {
-			st := &r.Stats
+		if e := remoteAtEnd[r.SID()]; e != nil && span > 0 {
+			st := &e.Stats
 			a.ReceivedFPS = float64(st.FramesCompleted) / span.Seconds()
 			a.ReceivedBPS = float64(st.FrameBytes) / span.Seconds()
 			a.ReceivedPPS = float64(st.Packets) / span.Seconds()
