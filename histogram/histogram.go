@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 )
 
@@ -116,8 +117,8 @@ func (h *Histogram) Quantiles(qs []float64, out []int64) {
 			rank++
 		}
 		rank = min(max(rank, 1), h.n)
-		for ; i < len(h.counts) && seen+h.counts[i] < rank; i++ {
-			seen += h.counts[i]
+		for ; i < len(h.counts) && satAdd(seen, h.counts[i]) < rank; i++ {
+			seen = satAdd(seen, h.counts[i])
 		}
 		if i == len(h.counts) {
 			out[j] = MaxValue // unreachable while n matches the counts
@@ -131,10 +132,20 @@ func (h *Histogram) Quantiles(qs []float64, out []int64) {
 // Merge adds o's counts to h.
 func (h *Histogram) Merge(o *Histogram) {
 	for i, c := range o.counts {
-		h.counts[i] += c
+		h.counts[i] = satAdd(h.counts[i], c)
 	}
-	h.n += o.n
-	h.sum += o.sum
+	h.n = satAdd(h.n, o.n)
+	h.sum = satAdd(h.sum, o.sum)
+}
+
+// satAdd is a + b, or the largest uint64 when that overflows: merged
+// histograms may come from files (dttui summary), and a count that wraps
+// reads as a small one (a p50 of 0).
+func satAdd(a, b uint64) uint64 {
+	if s, carry := bits.Add64(a, b, 0); carry == 0 {
+		return s
+	}
+	return math.MaxUint64
 }
 
 // Sub removes o's counts from h: with o an earlier snapshot of h, h

@@ -151,6 +151,7 @@ type participant struct {
 // run is one load run's state.
 type run struct {
 	cfg  Config
+	id   string // Summary.RunID
 	subs []*participant // fixed before any publisher connects
 	pubs []*participant
 
@@ -174,7 +175,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 		return Summary{}, err
 	}
 	cfg.defaults()
-	r := &run{cfg: cfg, byStr: map[uint32]*track{}, foreign: make([]uint64, cfg.Subscribers)}
+	r := &run{cfg: cfg, id: rand.Text(), byStr: map[uint32]*track{}, foreign: make([]uint64, cfg.Subscribers)}
 	start := time.Now()
 	enc := json.NewEncoder(out)
 

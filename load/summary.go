@@ -1,10 +1,12 @@
 package load
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
+	"math"
+	"math/bits"
 	"time"
 
 	"github.com/dttui/dttui/budget"
@@ -30,7 +32,10 @@ type Summary struct {
 	// included (for merged runs, the longest).
 	Elapsed float64 `json:"elapsed_s"`
 	// Runs is how many runs were merged into this one (1 for a run).
-	Runs         int                `json:"runs"`
+	Runs int `json:"runs"`
+	// RunID names the run, at random, when it starts: Merge knows a run
+	// given twice by it, whatever its room is called (merged runs: "").
+	RunID        string             `json:"run_id,omitempty"`
 	Participants []ParticipantState `json:"participants"`
 	Tracks       []TrackSummary     `json:"tracks"`
 	// Foreign counts frames the subscribers received from tracks not of
@@ -41,6 +46,11 @@ type Summary struct {
 	// verdicts beside the summary, not in it.
 	Subjects []budget.Subject `json:"-"`
 	Verdicts []budget.Verdict `json:"-"`
+
+	// merged holds, once Merge has run, the run IDs merged and, for runs
+	// without one (files of older versions), each room and participant
+	// identity, as room + "\x00" + identity.
+	merged map[string]bool
 }
 
 // ParticipantState is how one participant's connection ended.
@@ -129,31 +139,37 @@ type Totals struct {
 	PublishTime       histogram.Histogram
 }
 
-// Add counts one track in.
+// Add counts one track in. Sums saturate at the largest uint64 rather
+// than wrap: a summary file is outside input, and a wrapped total reads
+// as a small one.
 func (t *Totals) Add(ts *TrackSummary) {
 	t.Tracks++
 	if ts.Published {
 		t.Published++
 		t.PublishTime.Record(ts.PublishNs)
 	}
-	t.Pushed += ts.Pushed
-	t.Sent += ts.Sent
-	t.Queued += ts.Queued
-	t.Dropped += ts.Dropped
+	for _, f := range []struct{ to *uint64; v uint64 }{
+		{&t.Pushed, ts.Pushed}, {&t.Sent, ts.Sent}, {&t.Queued, ts.Queued}, {&t.Dropped, ts.Dropped},
+		{&t.Expected, ts.Expected}, {&t.Delivered, ts.Delivered}, {&t.Lost, ts.Lost}, {&t.InGrace, ts.InGrace},
+		{&t.NotFollowed, ts.NotFollowed}, {&t.Late, ts.Late}, {&t.Duplicates, ts.Duplicates},
+	} {
+		*f.to = satAdd(*f.to, f.v)
+	}
 	for k, v := range ts.DroppedBy {
 		if t.DroppedBy == nil {
 			t.DroppedBy = map[string]uint64{}
 		}
-		t.DroppedBy[k] += v
+		t.DroppedBy[k] = satAdd(t.DroppedBy[k], v)
 	}
-	t.Expected += ts.Expected
-	t.Delivered += ts.Delivered
-	t.Lost += ts.Lost
-	t.InGrace += ts.InGrace
-	t.NotFollowed += ts.NotFollowed
-	t.Late += ts.Late
-	t.Duplicates += ts.Duplicates
 	t.Latency.Merge(&ts.Latency)
+}
+
+// satAdd is a + b, or the largest uint64 when that overflows.
+func satAdd(a, b uint64) uint64 {
+	if s, carry := bits.Add64(a, b, 0); carry == 0 {
+		return s
+	}
+	return math.MaxUint64
 }
 
 // Totals sums every track.
@@ -185,45 +201,119 @@ func (s *Summary) Problems() []string {
 	return out
 }
 
-// ErrSameRun is a merge of two summaries that hold the same participant
-// in the same room: one run given twice, whose figures would count twice.
-var ErrSameRun = errors.New("the same participant in two of the runs")
+// ErrSameRun is a merge of one run twice, whose figures would count
+// twice: the same run ID, or, for runs without one, the same participant
+// in the same room.
+var ErrSameRun = errors.New("the same run twice")
+
+// ErrTooManyTracks: the summaries hold more than MaxSummaryTracks tracks
+// or participants.
+var ErrTooManyTracks = errors.New("too many tracks")
+
+// MaxSummaryTracks bounds the tracks, and the participants, a summary is
+// read or merged with: each costs a few kilobytes (its histograms), and a
+// file is outside input (100 000 tracks took 4.7 GB).
+const MaxSummaryTracks = 10_000
 
 // Merge adds o's participants and tracks to s: the summary of runs that
-// loaded one room together. It refuses (ErrSameRun) a run that shares a
-// participant, in the same room, with one already merged: LiveKit keeps
-// one participant per identity in a room, so that is one run twice.
+// loaded one room together. It refuses (ErrSameRun) a run merged already:
+// the same run ID or, for a run without one, a participant in the same
+// room (LiveKit keeps one participant per identity in a room, so that is
+// one run twice); and (ErrTooManyTracks) more than MaxSummaryTracks.
 func (s *Summary) Merge(o *Summary) error {
-	if slices.Contains(roomsOf(s.Room), o.Room) {
-		seen := make(map[string]bool, len(s.Participants))
-		for _, q := range s.Participants {
-			seen[q.Identity] = true
+	if s.merged == nil {
+		s.merged = map[string]bool{}
+		if s.Runs > 0 { // s is a run, not the empty summary merged into
+			s.noteMerged(s)
 		}
+	}
+	if o.RunID != "" && s.merged["run\x00"+o.RunID] {
+		return fmt.Errorf("%w: run %s (the same file given twice?)", ErrSameRun, textsafe.Line(o.RunID))
+	}
+	if o.RunID == "" {
 		for _, p := range o.Participants {
-			if seen[p.Identity] {
+			if s.merged[o.Room+"\x00"+p.Identity] {
 				return fmt.Errorf("%w: %q in room %q (the same file given twice?)", ErrSameRun, textsafe.Line(p.Identity), textsafe.Line(o.Room))
 			}
 		}
 	}
+	if len(s.Tracks)+len(o.Tracks) > MaxSummaryTracks || len(s.Participants)+len(o.Participants) > MaxSummaryTracks {
+		return fmt.Errorf("%w: more than %d tracks or participants in all", ErrTooManyTracks, MaxSummaryTracks)
+	}
+	s.noteMerged(o)
 	if s.Room == "" {
 		s.Room = o.Room
 	} else if o.Room != "" && o.Room != s.Room {
 		s.Room += ", " + o.Room
 	}
+	if s.Runs == 0 {
+		s.RunID = o.RunID
+	} else {
+		s.RunID = "" // several runs now
+	}
 	s.Elapsed = max(s.Elapsed, o.Elapsed)
 	s.Runs += o.Runs
 	s.Participants = append(s.Participants, o.Participants...)
 	s.Tracks = append(s.Tracks, o.Tracks...)
-	s.Foreign += o.Foreign
+	s.Foreign = satAdd(s.Foreign, o.Foreign)
 	return nil
 }
 
-// roomsOf splits a merged summary's room list.
-func roomsOf(rooms string) []string { return strings.Split(rooms, ", ") }
+// noteMerged records what tells o's run apart: its ID, and its room's
+// participants (for runs without an ID).
+func (s *Summary) noteMerged(o *Summary) {
+	if o.RunID != "" {
+		s.merged["run\x00"+o.RunID] = true
+	}
+	for _, p := range o.Participants {
+		s.merged[o.Room+"\x00"+p.Identity] = true
+	}
+}
+
+// UnmarshalJSON reads a summary with at most MaxSummaryTracks tracks and
+// participants, refusing more before decoding them.
+func (s *Summary) UnmarshalJSON(b []byte) error {
+	type plain Summary
+	aux := struct {
+		*plain
+		Participants capped[ParticipantState] `json:"participants"`
+		Tracks       capped[TrackSummary]     `json:"tracks"`
+	}{plain: (*plain)(s)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	s.Participants, s.Tracks = aux.Participants.items, aux.Tracks.items
+	return nil
+}
+
+// capped is a JSON list of at most MaxSummaryTracks items, decoded one by
+// one.
+type capped[T any] struct{ items []T }
+
+func (c *capped[T]) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	if t, err := d.Token(); err != nil || t != json.Delim('[') {
+		return errors.New("want a list")
+	}
+	for d.More() {
+		if len(c.items) >= MaxSummaryTracks {
+			return fmt.Errorf("%w: more than %d", ErrTooManyTracks, MaxSummaryTracks)
+		}
+		var zero T
+		c.items = append(c.items, zero)
+		if err := d.Decode(&c.items[len(c.items)-1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // summary reads every figure once the run has settled, before closing.
 func (r *run) summary() Summary {
-	s := Summary{Room: r.cfg.Session.Room, Runs: 1, Tracks: []TrackSummary{}}
+	s := Summary{Room: r.cfg.Session.Room, Runs: 1, RunID: r.id, Tracks: []TrackSummary{}}
 	r.mu.Lock()
 	parts := append(append([]*participant(nil), r.subs...), r.pubs...)
 	for _, f := range r.foreign {

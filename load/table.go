@@ -82,7 +82,7 @@ func (s *Summary) WriteTable(w io.Writer) error {
 	if len(tot.DroppedBy) > 0 {
 		var parts []string
 		for _, k := range slices.Sorted(maps.Keys(tot.DroppedBy)) {
-			parts = append(parts, fmt.Sprintf("%s %d", k, tot.DroppedBy[k]))
+			parts = append(parts, fmt.Sprintf("%s %d", textsafe.Line(k), tot.DroppedBy[k])) // a file's keys
 		}
 		fmt.Fprintf(bw, "dropped by reason: %s\n", strings.Join(parts, ", "))
 	}
@@ -153,11 +153,15 @@ func fmtNs(ns int64) string {
 // ErrNoSummary: a file holds no final load line.
 var ErrNoSummary = errors.New("no load-mode summary (a final line with \"summary\") in it")
 
+// MaxSummaryLine is the longest line ReadSummary reads: a final line of
+// MaxSummaryTracks tracks takes about a fifth of it.
+const MaxSummaryLine = 64 << 20
+
 // ReadSummary reads the JSON lines of one load run and returns its final
-// summary.
+// summary, within MaxSummaryLine and MaxSummaryTracks.
 func ReadSummary(r io.Reader) (Summary, error) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 256<<20)
+	sc.Buffer(nil, MaxSummaryLine)
 	var last *Summary
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Bytes()

@@ -85,7 +85,11 @@ func TestLoadModeAndSummary(t *testing.T) {
 	f1, f2 := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
 	prefix, _, _ := strings.Cut(sum.Participants[0].Identity, "-sub-")
 	prefix, _, _ = strings.Cut(prefix, "-pub-")
+	if sum.RunID == "" {
+		t.Fatal("the final line has no run_id")
+	}
 	other := bytes.ReplaceAll(out.Bytes(), []byte(`"`+prefix+"-"), []byte(`"`+prefix+"x-"))
+	other = bytes.ReplaceAll(other, []byte(`"run_id":"`+sum.RunID+`"`), []byte(`"run_id":"`+sum.RunID+`x"`))
 	for f, b := range map[string][]byte{f1: out.Bytes(), f2: other} {
 		if err := os.WriteFile(f, b, 0o600); err != nil {
 			t.Fatal(err)
