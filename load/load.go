@@ -151,7 +151,7 @@ type participant struct {
 // run is one load run's state.
 type run struct {
 	cfg  Config
-	id   string // Summary.RunID
+	id   string         // Summary.RunID
 	subs []*participant // fixed before any publisher connects
 	pubs []*participant
 

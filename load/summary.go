@@ -148,7 +148,10 @@ func (t *Totals) Add(ts *TrackSummary) {
 		t.Published++
 		t.PublishTime.Record(ts.PublishNs)
 	}
-	for _, f := range []struct{ to *uint64; v uint64 }{
+	for _, f := range []struct {
+		to *uint64
+		v  uint64
+	}{
 		{&t.Pushed, ts.Pushed}, {&t.Sent, ts.Sent}, {&t.Queued, ts.Queued}, {&t.Dropped, ts.Dropped},
 		{&t.Expected, ts.Expected}, {&t.Delivered, ts.Delivered}, {&t.Lost, ts.Lost}, {&t.InGrace, ts.InGrace},
 		{&t.NotFollowed, ts.NotFollowed}, {&t.Late, ts.Late}, {&t.Duplicates, ts.Duplicates},
