@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -134,21 +136,55 @@ func pionLoggerFactory(l *slog.Logger) logging.LoggerFactory { return pionFactor
 type pionFactory struct{ l *slog.Logger }
 
 func (f pionFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{withOrigin(f.l, OriginPion).With("logger", "pion."+scope)}
+	return pionLogger{l: withOrigin(f.l, OriginPion).With("logger", "pion."+scope), min: pionMinLevel(scope, os.Getenv)}
+}
+
+// pionPerPacketScopes are pion's loggers that write at Debug for every
+// packet: SCTP writes three lines per packet received, which filled
+// --verbose --log-file at the packet rate. They log from Info up unless
+// PION_LOG_DEBUG or PION_LOG_TRACE names them (or "all"), the variables
+// pion's own logger factory reads.
+var pionPerPacketScopes = []string{"sctp"}
+
+// pionMinLevel is the least level scope logs at, given the environment.
+func pionMinLevel(scope string, getenv func(string) string) slog.Level {
+	if !slices.Contains(pionPerPacketScopes, scope) {
+		return levelTrace
+	}
+	names := func(v string) bool {
+		for _, s := range strings.Split(strings.ToLower(getenv(v)), ",") {
+			if s = strings.TrimSpace(s); s == scope || s == "all" {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case names("PION_LOG_TRACE"):
+		return levelTrace
+	case names("PION_LOG_DEBUG"):
+		return slog.LevelDebug
+	}
+	return slog.LevelInfo
 }
 
 // levelTrace sits below Debug: pion's trace lines only show when a
 // handler asks for that much.
 const levelTrace = slog.LevelDebug - 4
 
-type pionLogger struct{ l *slog.Logger }
+type pionLogger struct {
+	l   *slog.Logger
+	min slog.Level // below it, nothing (pionMinLevel)
+}
 
 func (p pionLogger) log(lv slog.Level, msg string) {
-	p.l.Log(context.Background(), lv, msg)
+	if lv >= p.min {
+		p.l.Log(context.Background(), lv, msg)
+	}
 }
 
 func (p pionLogger) logf(lv slog.Level, format string, args ...any) {
-	if p.l.Enabled(context.Background(), lv) {
+	if lv >= p.min && p.l.Enabled(context.Background(), lv) {
 		p.l.Log(context.Background(), lv, fmt.Sprintf(format, args...))
 	}
 }

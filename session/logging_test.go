@@ -216,3 +216,26 @@ func TestRedisLogsAreRouted(t *testing.T) {
 		t.Fatalf("library logs: %q", logs.String())
 	}
 }
+
+// pion's SCTP logger writes three Debug lines per packet received: with
+// --verbose --log-file that was a line per packet. It logs from Info up
+// unless PION_LOG_DEBUG names it; other scopes keep their Debug lines.
+func TestPionSCTPDebugIsOffUnlessAsked(t *testing.T) {
+	var buf bytes.Buffer
+	f := pionLoggerFactory(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: levelTrace})))
+	f.NewLogger("sctp").Debugf("packet %d", 1)
+	f.NewLogger("sctp").Trace("chunk")
+	f.NewLogger("sctp").Warn("sctp warning")
+	f.NewLogger("ice").Debug("ice debug")
+	out := buf.String()
+	if strings.Contains(out, "packet 1") || strings.Contains(out, "chunk") || !strings.Contains(out, "sctp warning") || !strings.Contains(out, "ice debug") {
+		t.Fatalf("log:\n%s", out)
+	}
+	t.Setenv("PION_LOG_DEBUG", "ice,SCTP")
+	buf.Reset()
+	f.NewLogger("sctp").Debugf("packet %d", 2)
+	f.NewLogger("sctp").Trace("chunk")
+	if out := buf.String(); !strings.Contains(out, "packet 2") || strings.Contains(out, "chunk") {
+		t.Fatalf("with PION_LOG_DEBUG=sctp:\n%s", out)
+	}
+}
