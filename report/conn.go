@@ -1,6 +1,10 @@
 package report
 
-import "time"
+import (
+	"time"
+
+	"github.com/dttui/dttui/impair"
+)
 
 // ConnSecond is the connection over one second.
 type ConnSecond struct {
@@ -13,6 +17,10 @@ type ConnSecond struct {
 	State ConnState
 	// Reconnects counts the reconnects completed in the second.
 	Reconnects int
+	// Impaired: an impairment was in force on our connection at some
+	// sample in the second (Status.Impair), and Impair the last such one.
+	Impaired bool
+	Impair   impair.Spec
 }
 
 // ConnEvent is the connection entering a state.
@@ -102,6 +110,9 @@ func (r *Recorder) SampleConn(now time.Time, st Status) {
 	}
 	c.cur.RTT = max(c.cur.RTT, st.RTT)
 	c.cur.Reconnects += reconnects
+	if !st.Impair.Spec.IsZero() {
+		c.cur.Impaired, c.cur.Impair = true, st.Impair.Spec
+	}
 	c.last, c.sampled = st, true
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/dttui/dttui/impair"
 )
 
 // The connection's history keeps, per second, the worst state and the
@@ -77,5 +79,31 @@ func TestConnectionHistoryIsBounded(t *testing.T) {
 	r.FillConn(&s, time.Time{})
 	if len(s.ConnHistory) != 10 || len(s.ConnEvents) != MaxConnEvents || !s.ConnEvents[MaxConnEvents-1].At.Equal(ms(199900)) {
 		t.Fatalf("%d seconds, %d events", len(s.ConnHistory), len(s.ConnEvents))
+	}
+}
+
+// Every second an impairment was in force says so, with the spec; the
+// seconds before and after do not.
+func TestConnHistoryNamesTheImpairment(t *testing.T) {
+	r := NewRecorder(60)
+	t0 := time.Unix(5000, 0)
+	sp := impair.Spec{Loss: 0.05}
+	for i := range 6 {
+		st := Status{State: Connected, Since: t0}
+		if i >= 2 && i < 4 {
+			st.Impair = Impairment{Spec: sp, Since: t0.Add(2 * time.Second)}
+		}
+		r.SampleConn(t0.Add(time.Duration(i)*time.Second+100*time.Millisecond), st)
+	}
+	var s Snapshot
+	r.FillConn(&s, time.Time{})
+	if len(s.ConnHistory) != 5 {
+		t.Fatalf("%d seconds kept; want 5 closed", len(s.ConnHistory))
+	}
+	for i, sec := range s.ConnHistory {
+		want := i >= 2 && i < 4
+		if sec.Impaired != want || (want && sec.Impair != sp) {
+			t.Fatalf("second %d: impaired %v (%v); want %v", i, sec.Impaired, sec.Impair, want)
+		}
 	}
 }

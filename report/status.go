@@ -1,6 +1,10 @@
 package report
 
-import "time"
+import (
+	"time"
+
+	"github.com/dttui/dttui/impair"
+)
 
 // ConnState is the connection's lifecycle stage.
 type ConnState int
@@ -35,9 +39,19 @@ type Status struct {
 	ParticipantSID string
 	Since          time.Time // when State began
 	Reconnects     int       // completed reconnects (resume or full)
+	// Impair is the impairment our own connection's datagrams go through
+	// (zero: none), so an impaired run is never read as the network's.
+	Impair Impairment
 	// Sender is the publisher's data channel: what its flow control
 	// allows and what pion's SCTP reports (zero before it opens).
 	Sender Sender
+}
+
+// Impairment is the shaping in force on our connection and what it did.
+type Impairment struct {
+	Spec   impair.Spec
+	Since  time.Time // when Spec was applied
+	Counts impair.Counts
 }
 
 // Sender is the state of the publisher connection's `_data_track` sender:

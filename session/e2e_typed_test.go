@@ -157,7 +157,7 @@ func testE2EFileSourceArrivesByteExact(t *testing.T) {
 	if err := os.WriteFile(path, file.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := source.Open(source.Spec{Path: path, Framing: source.LengthPrefixed}, nil)
+	r, err := source.Open(bounded(t, 10*time.Second), source.Spec{Path: path, Framing: source.LengthPrefixed}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

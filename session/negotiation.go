@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dttui/dttui/impair"
 	"github.com/livekit/protocol/livekit"
 	protosignalling "github.com/livekit/protocol/signalling"
 	"github.com/pion/ice/v4"
@@ -24,6 +25,8 @@ type netHooks struct {
 	wrap func(transport.Net) transport.Net
 	// iceFailedTimeout replaces pion's 25 s before a silent path is failed.
 	iceFailedTimeout time.Duration
+	// impair shapes what the sockets send (Config.Impair; not a test hook).
+	impair *impair.Shaper
 }
 
 // newWebRTCAPI builds the pion API every PeerConnection of a peer uses.
@@ -45,6 +48,9 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.A
 	}
 	if n, err := stdnet.NewNet(); err == nil {
 		var nw transport.Net = bigBufferNet{n}
+		if hooks.impair != nil {
+			nw = impair.Net{Net: nw, Shaper: hooks.impair}
+		}
 		if hooks.wrap != nil {
 			nw = hooks.wrap(nw)
 		}

@@ -162,7 +162,7 @@ func (s *Session) connect(ctx context.Context) (*peer, error) {
 	defer cancel()
 	pc := peerConfig{
 		url: s.cfg.URL, token: token, log: s.cfg.Logger.With("participant", "publisher"),
-		publisher: true, onSignal: s.onSignal, resumable: true, net: s.cfg.net,
+		publisher: true, onSignal: s.onSignal, resumable: true, net: s.netHooks(),
 	}
 	if s.monitor != nil {
 		pc.onDataTrackPacket, pc.onDataTrackOpen = s.monitor.onPacket, s.monitor.onDataChannelOpen
@@ -180,6 +180,14 @@ func (s *Session) token() (string, error) {
 // Manager is the session's outgoing data-track manager.
 func (s *Session) Manager() *outgoing.Manager { return s.mgr }
 
+// netHooks is the network our own connection uses: the tests' hooks and
+// the user's impairment.
+func (s *Session) netHooks() netHooks {
+	h := s.cfg.net
+	h.impair = s.cfg.Impair
+	return h
+}
+
 // Status is the connection's current health, with the latest RTT.
 func (s *Session) Status() Status {
 	s.mu.Lock()
@@ -190,6 +198,10 @@ func (s *Session) Status() Status {
 		// into the session with its own held.
 		st.RTT = p.rtt()
 		st.Sender = p.sender()
+	}
+	if sh := s.cfg.Impair; sh != nil {
+		st.Impair.Spec, st.Impair.Since = sh.Spec()
+		st.Impair.Counts = sh.Counts()
 	}
 	return st
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dttui/dttui/impair"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
 	"github.com/livekit/protocol/livekit"
@@ -50,7 +51,12 @@ type Config struct {
 	// MaxHeldBytes bounds the memory the room monitor lets other
 	// participants' partial frames hold (default
 	// incoming.DefaultMaxHeldBytes; a participant a quarter of it).
-	MaxHeldBytes   int
+	MaxHeldBytes int
+	// Impair, when set, shapes every datagram our own connection sends
+	// (delay, loss, a rate cap…: package impair); its spec may change
+	// while the session runs. The loopback subscriber's connection and
+	// the signalling websocket are untouched.
+	Impair         *impair.Shaper
 	ConnectTimeout time.Duration // per attempt; default 10 s
 	// ReconnectTimeout bounds a full rejoin after the connection is lost;
 	// past it the session ends disconnected. Default 30 s.

@@ -1,0 +1,268 @@
+package impair
+
+import (
+	"errors"
+	"math"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/pion/transport/v4/stdnet"
+	"go.uber.org/goleak"
+)
+
+func TestParse(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Spec
+	}{
+		{"", Spec{}},
+		{"off", Spec{}},
+		{"loss=5%", Spec{Loss: 0.05}},
+		{"delay=50ms", Spec{Delay: 50 * time.Millisecond}},
+		{"delay=40ms,jitter=5ms,loss=1%,rate=5Mbit", Spec{Delay: 40 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.01, Rate: 5e6, Queue: DefaultQueue(5e6)}},
+		{"rate=500kbit,queue=64KiB", Spec{Rate: 500e3, Queue: 64 << 10}},
+		{"burst=1%/25%,reorder=2%,dup=0.5%,blackout=3s", Spec{BurstEnter: 0.01, BurstLeave: 0.25, Reorder: 0.02, Duplicate: 0.005, Blackout: 3 * time.Second}},
+	} {
+		got, err := Parse(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", c.in, got, err, c.want)
+		}
+		if back, err := Parse(got.String()); err != nil || back != got {
+			t.Errorf("Parse(%q) = %+v, %v; want %+v (String round trip)", got.String(), back, err, got)
+		}
+	}
+}
+
+func TestParseRefusesWithAPosition(t *testing.T) {
+	for _, c := range []struct {
+		in  string
+		pos int
+	}{
+		{"loss", 0},
+		{"loss=5", 0},
+		{"delay=50ms,loss=120%", 11},
+		{"delay=50ms,jitter=x", 11},
+		{"delay=1ms,delay=2ms", 10},
+		{"rate=5Mbps", 0},
+		{"loss=1%,warp=9", 8},
+		{"burst=1%", 0},
+		{"burst=1%/0%", 0},
+		{"queue=64KiB", 0},
+		{"delay=-5ms", 0},
+		{"loss=NaN%", 0},
+	} {
+		_, err := Parse(c.in)
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Pos != c.pos {
+			t.Errorf("Parse(%q) = %v; want a ParseError at byte %d", c.in, err, c.pos)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"", "loss=5%", "delay=40ms,jitter=5ms,loss=1%,rate=5Mbit", "burst=1%/25%,reorder=2%", "rate=1kbit", "queue=1B"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sp, err := Parse(s)
+		if err != nil {
+			return
+		}
+		// String is what the header and the JSON show: it must parse,
+		// to the same spec up to the float's last digit, and be a fixed
+		// point from then on.
+		back, err := Parse(sp.String())
+		if err != nil || back.String() != sp.String() || math.Abs(back.Loss-sp.Loss) > 1e-9 || back.Delay != sp.Delay || back.Rate != sp.Rate {
+			t.Fatalf("Parse(%q) = %+v; its String %q parses to %+v, %v", s, sp, sp.String(), back, err)
+		}
+	})
+}
+
+var t0 = time.Unix(1_000_000, 0)
+
+func shaper(t *testing.T, spec string) *Shaper {
+	t.Helper()
+	sp, err := Parse(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewShaper(42)
+	s.Set(t0, sp)
+	return s
+}
+
+func TestShaperPassesEverythingWhenOff(t *testing.T) {
+	s := NewShaper(1)
+	for i := range 1000 {
+		now := t0.Add(time.Duration(i) * time.Microsecond)
+		at, n, fate := s.Plan(now, 1200)
+		if n != 1 || !at[0].Equal(now) || fate != Delivered {
+			t.Fatalf("datagram %d: %v ×%d, %v", i, at[0], n, fate)
+		}
+	}
+}
+
+// share runs n datagrams 1 ms apart through s and returns the share that
+// met fate.
+func share(s *Shaper, n int, fate Fate) float64 {
+	hit := 0
+	for i := range n {
+		if _, _, f := s.Plan(t0.Add(time.Duration(i)*time.Millisecond), 1000); f == fate {
+			hit++
+		}
+	}
+	return float64(hit) / float64(n)
+}
+
+func TestShaperRandomLoss(t *testing.T) {
+	s := shaper(t, "loss=5%")
+	if got := share(s, 100_000, DropLoss); math.Abs(got-0.05) > 0.003 {
+		t.Fatalf("lost %.4f; want 0.05 ± 0.003", got)
+	}
+	if c := s.Counts(); c.Datagrams != 100_000 || c.DroppedTotal() != c.Dropped[DropLoss] {
+		t.Fatalf("counts %+v", c)
+	}
+}
+
+func TestShaperBurstLoss(t *testing.T) {
+	s := shaper(t, "burst=1%/25%")
+	bursts, lost, run := 0, 0, 0
+	for i := range 200_000 {
+		_, _, f := s.Plan(t0.Add(time.Duration(i)*time.Millisecond), 1000)
+		if f == DropBurst {
+			lost++
+			run++
+			continue
+		}
+		if run > 0 {
+			bursts++
+		}
+		run = 0
+	}
+	mean := 0.01 / (0.01 + 0.25)
+	if got := float64(lost) / 200_000; math.Abs(got-mean) > 0.005 {
+		t.Fatalf("lost %.4f; want the model's mean %.4f", got, mean)
+	}
+	if l := float64(lost) / float64(bursts); l < 3.5 || l > 4.5 {
+		t.Fatalf("mean burst %.2f datagrams; want 1/LEAVE = 4", l)
+	}
+}
+
+func TestShaperRateCapAndQueue(t *testing.T) {
+	// 8 Mbit/s is 1 000 bytes a millisecond; the queue holds 10 datagrams.
+	s := shaper(t, "rate=8Mbit,queue=10000B")
+	var delivered []time.Time
+	dropped := 0
+	for range 30 {
+		at, n, f := s.Plan(t0, 1000)
+		switch {
+		case f == DropQueue:
+			dropped++
+		case n == 1:
+			delivered = append(delivered, at[0])
+		default:
+			t.Fatalf("fate %v ×%d", f, n)
+		}
+	}
+	if len(delivered) != 10 || dropped != 20 {
+		t.Fatalf("%d delivered, %d dropped at the tail; want 10 and 20", len(delivered), dropped)
+	}
+	for i, at := range delivered {
+		if want := t0.Add(time.Duration(i+1) * time.Millisecond); !at.Equal(want) {
+			t.Fatalf("datagram %d leaves at %v; want %v (1 ms each, in turn)", i, at.Sub(t0), want.Sub(t0))
+		}
+	}
+	// Once the link has sent it all, the queue takes datagrams again.
+	if _, n, _ := s.Plan(t0.Add(10*time.Millisecond), 1000); n != 1 {
+		t.Fatal("the drained link refused a datagram")
+	}
+}
+
+func TestShaperDelayJitterKeepOrder(t *testing.T) {
+	s := shaper(t, "delay=50ms,jitter=10ms")
+	var last time.Time
+	for i := range 10_000 {
+		now := t0.Add(time.Duration(i) * 100 * time.Microsecond)
+		at, n, _ := s.Plan(now, 1000)
+		d := at[0].Sub(now)
+		// Order keeping can hold one back to the one before, which left
+		// no later than 60 ms after its own push: never past 60 ms.
+		if n != 1 || d < 40*time.Millisecond || d > 60*time.Millisecond {
+			t.Fatalf("datagram %d delayed %v; want 50 ms ± 10 ms", i, d)
+		}
+		if at[0].Before(last) {
+			t.Fatalf("datagram %d overtook the one before", i)
+		}
+		last = at[0]
+	}
+}
+
+func TestShaperReorderAndDuplicate(t *testing.T) {
+	s := shaper(t, "delay=10ms,reorder=10%,dup=5%")
+	for i := range 20_000 {
+		s.Plan(t0.Add(time.Duration(i)*time.Millisecond/10), 1000)
+	}
+	c := s.Counts()
+	if r := float64(c.Reordered) / 20_000; math.Abs(r-0.10) > 0.01 {
+		t.Fatalf("reordered %.3f; want 0.10", r)
+	}
+	if d := float64(c.Duplicated) / 20_000; math.Abs(d-0.05) > 0.01 {
+		t.Fatalf("duplicated %.3f; want 0.05", d)
+	}
+}
+
+func TestShaperBlackout(t *testing.T) {
+	s := shaper(t, "blackout=3s")
+	for _, c := range []struct {
+		after time.Duration
+		fate  Fate
+	}{{0, DropBlackout}, {2999 * time.Millisecond, DropBlackout}, {3 * time.Second, Delivered}, {10 * time.Second, Delivered}} {
+		if _, _, f := s.Plan(t0.Add(c.after), 1000); f != c.fate {
+			t.Fatalf("at +%v: %v; want %v", c.after, f, c.fate)
+		}
+	}
+}
+
+// Datagrams sent through Net on loopback arrive after the delay, in
+// order, and closing the socket stops the outbox's goroutine.
+func TestNetDelaysDatagrams(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	std, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewShaper(7)
+	s.Set(time.Now(), Spec{Delay: 30 * time.Millisecond})
+	n := Net{Net: std, Shaper: s}
+	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	sent := time.Now()
+	for i := range 5 {
+		if _, err := tx.WriteTo([]byte{byte(i)}, rx.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 16)
+	for i := range 5 {
+		_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+		k, _, err := rx.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(sent); d < 30*time.Millisecond {
+			t.Fatalf("datagram %d arrived after %v; want at least the 30 ms delay", i, d)
+		}
+		if k != 1 || buf[0] != byte(i) {
+			t.Fatalf("datagram %d: got %v", i, buf[:k])
+		}
+	}
+}
