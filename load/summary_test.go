@@ -122,3 +122,11 @@ func TestReadSummaryCapsTracks(t *testing.T) {
 		t.Fatalf("merged past the cap: %v", err)
 	}
 }
+
+// A line past MaxSummaryLine is refused as too large, in words.
+func TestReadSummaryLineCap(t *testing.T) {
+	long := strings.NewReader(`{"final":true,"summary":{"room":"` + strings.Repeat("r", MaxSummaryLine) + `"}}` + "\n")
+	if _, err := ReadSummary(long); !errors.Is(err, ErrTooManyTracks) || !strings.Contains(err.Error(), "longer than 64 MiB") {
+		t.Fatalf("%v", err)
+	}
+}

@@ -176,7 +176,9 @@ func ReadSummary(r io.Reader) (Summary, error) {
 			last = l.Summary
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return Summary{}, fmt.Errorf("%w: a line is longer than %d MiB", ErrTooManyTracks, MaxSummaryLine>>20)
+	} else if err != nil {
 		return Summary{}, err
 	}
 	if last == nil {
