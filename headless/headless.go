@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/budget"
+	"github.com/dttui/dttui/impair"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
@@ -394,6 +395,32 @@ type Connection struct {
 	Room       string  `json:"room"`
 	Identity   string  `json:"identity"`
 	Sender     *Sender `json:"sender,omitempty"`
+	// Impair is the impairment our connection went through at this line
+	// (absent: none), so an impaired run is never read as the network's.
+	Impair *ImpairLine `json:"impair,omitempty"`
+}
+
+// ImpairLine is report.Impairment: the spec in force (impair.Parse's
+// syntax), since when, and what the shaper did since the run began.
+type ImpairLine struct {
+	Spec      string            `json:"spec"`
+	SinceS    float64           `json:"since_s"` // seconds into the run it was applied
+	Datagrams uint64            `json:"datagrams"`
+	Dropped   map[string]uint64 `json:"dropped"` // by reason: loss, burst, queue, blackout
+	Reordered uint64            `json:"reordered"`
+	Duplicate uint64            `json:"duplicated"`
+}
+
+func impairOf(im report.Impairment, start time.Time) *ImpairLine {
+	if im.Spec.IsZero() {
+		return nil
+	}
+	l := &ImpairLine{Spec: im.Spec.String(), SinceS: max(im.Since.Sub(start).Seconds(), 0), Datagrams: im.Counts.Datagrams,
+		Dropped: map[string]uint64{}, Reordered: im.Counts.Reordered, Duplicate: im.Counts.Duplicated}
+	for f := impair.DropLoss; f <= impair.DropBlackout; f++ {
+		l.Dropped[f.String()] = im.Counts.Dropped[f]
+	}
+	return l
 }
 
 // Sender is the publisher's data-channel sender (report.Sender); absent
@@ -515,6 +542,7 @@ type RxLine struct {
 	Corrupt       uint64  `json:"corrupt"`
 	LatencyFrames uint64  `json:"latency_frames"`
 	P50ms         float64 `json:"p50_ms"`
+	P95ms         float64 `json:"p95_ms"`
 	P99ms         float64 `json:"p99_ms"`
 }
 
@@ -524,7 +552,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 	// it without a null check.
 	line := Line{Time: snap.At.UTC(), Elapsed: snap.At.Sub(start).Seconds(), Final: final, Errors: failed, Tracks: []TrackLine{},
 		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: textsafe.Line(c.Room), Identity: textsafe.Line(c.Identity),
-			Sender: senderOf(c.Sender)}}
+			Sender: senderOf(c.Sender), Impair: impairOf(c.Impair, start)}}
 	if c.Err != nil {
 		line.Connection.Error = textsafe.Line(c.Err.Error())
 	}
@@ -551,7 +579,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 			tl.Rx = &RxLine{FramesPerSec: r.ReceivedFPS, Frames: rx.Frames, Bytes: rx.Bytes, Lost: rx.Lost, InGrace: rx.InGrace,
 				GraceS: rx.Grace.Seconds(), Duplicates: rx.Duplicates, Late: rx.Late, Foreign: rx.Foreign, Data: rx.Data, Unfollowed: rx.Unfollowed,
 				Incomplete: rx.Incomplete, Corrupt: rx.Corrupt,
-				LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99)}
+				LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99)}
 		}
 		tl.SFU = sfuLine(l.SFU)
 		line.Tracks = append(line.Tracks, tl)
@@ -631,6 +659,7 @@ type RemoteLine struct {
 	// ours: clock offset is part of it.
 	LatencyFrames uint64  `json:"latency_frames"`
 	P50ms         float64 `json:"p50_ms"`
+	P95ms         float64 `json:"p95_ms"`
 	P99ms         float64 `json:"p99_ms"`
 	// SFU is the SFU's own account toward us (the embedded SFU only).
 	SFU *SFULine `json:"sfu,omitempty"`
@@ -658,6 +687,7 @@ type ProbeLine struct {
 	Corrupt    uint64  `json:"corrupt"`
 	Jumps      uint64  `json:"jumps"`
 	P50ms      float64 `json:"p50_ms"`
+	P95ms      float64 `json:"p95_ms"`
 	P99ms      float64 `json:"p99_ms"`
 }
 
@@ -665,9 +695,10 @@ func probeLine(p *report.RemoteProbe) *ProbeLine {
 	if p == nil {
 		return nil
 	}
+	lat := report.LatencyOf(&p.Latency)
 	return &ProbeLine{Sent: p.Sent, Received: p.Received, Lost: p.Lost, InGrace: p.InGrace, Cut: p.Cut,
 		Duplicates: p.Duplicates, Late: p.Late, Corrupt: p.Corrupt, Jumps: p.Jumps,
-		P50ms: ms(time.Duration(p.Latency.Quantile(.5))), P99ms: ms(time.Duration(p.Latency.Quantile(.99)))}
+		P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99)}
 }
 
 func remoteLine(r report.Remote, final bool) RemoteLine {
@@ -684,7 +715,7 @@ func remoteLine(r report.Remote, final bool) RemoteLine {
 		Frames: st.FramesCompleted, FrameBytes: st.FrameBytes, Packets: st.Packets, PacketsLost: st.PacketsLost,
 		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,
 		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
-		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P99ms: ms(lat.P99), SFU: sfuLine(r.SFU),
+		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99), SFU: sfuLine(r.SFU),
 		Probe: probeLine(r.Probe), HeldBytes: st.HeldBytes, Evicted: evictedLine(&st.Evicted)}
 }
 

@@ -430,6 +430,7 @@ type Progress struct {
 	SentPerSec      float64 `json:"sent_fps"`
 	DeliveredPerSec float64 `json:"delivered_fps"`
 	LatencyP50ms    float64 `json:"latency_p50_ms"`
+	LatencyP95ms    float64 `json:"latency_p95_ms"`
 	LatencyP99ms    float64 `json:"latency_p99_ms"`
 }
 
@@ -474,8 +475,8 @@ func progressLine(start, now time.Time, cfg Config, connected func() (int, int),
 	}
 	win := cur.tot.Latency
 	win.Sub(&prev.tot.Latency)
-	p.LatencyP50ms = ms(win.Quantile(0.5))
-	p.LatencyP99ms = ms(win.Quantile(0.99))
+	lat := report.LatencyOf(&win)
+	p.LatencyP50ms, p.LatencyP95ms, p.LatencyP99ms = ms(int64(lat.P50)), ms(int64(lat.P95)), ms(int64(lat.P99))
 	return Line{Time: now.UTC(), Elapsed: now.Sub(start).Seconds(), Progress: p}
 }
 

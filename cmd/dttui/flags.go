@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/load"
@@ -125,9 +126,10 @@ func checkFlagNames(set *flag.FlagSet, args []string) error {
 		if name == "" || name[0] == '-' || name == "h" || name == "help" {
 			return nil
 		}
+		dashes := a[:len(a)-len(strings.TrimLeft(a, "-"))] // as typed: -x is reported as -x
 		f := set.Lookup(name)
 		if f == nil {
-			return usagef("unknown flag --%s", name)
+			return usagef("unknown flag %s%s", dashes, name)
 		}
 		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
 			if _, err := strconv.ParseBool(value); hasValue && err != nil {
@@ -139,6 +141,13 @@ func checkFlagNames(set *flag.FlagSet, args []string) error {
 			if i+1 == len(args) {
 				want, _ := flag.UnquoteUsage(f)
 				return usagef("--%s needs a value: %s", name, want)
+			}
+			// A value that looks like a flag is one the user forgot a
+			// value before (--track --verbose): refused, not taken as a
+			// track named --verbose. A negative number or duration (-1s)
+			// is a value; = passes anything.
+			if v := args[i+1]; len(v) > 1 && v[0] == '-' && (v[1] == '-' || unicode.IsLetter(rune(v[1]))) {
+				return usagef("--%s needs a value, and %s is a flag (--%s=%s if that is the value)", name, v, name, v)
 			}
 			i++
 		}
@@ -165,7 +174,7 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 		return o, usageError{textsafe.Line(err.Error())}
 	}
 	if fs.set.NArg() > 0 {
-		return o, usagef("unexpected argument %q (dttui takes flags only)", fs.set.Arg(0))
+		return o, usagef("unexpected argument %q (dttui takes flags, or one of the commands %s)", fs.set.Arg(0), strings.Join(subcommands, ", "))
 	}
 	if o.Version {
 		return o, nil
@@ -386,7 +395,7 @@ func newFlagSet(o *options) *flagSet {
 		o.E2EEPassphrase = s
 		return nil
 	})
-	fs.Func("track", fmt.Sprintf("publish at start and run a generator on it; `name[:rate[:size]]`, rate in frames/s (default %d; 0: publish only; 1.5k = 1500), size in bytes (default %d; 20 B … 4 MiB; 2k = 2KiB = 2048, 1m = 1MiB; livekit-client and the Rust SDK drop frames over %d B); repeatable", defaultTrackRate, defaultTrackSize, probe.SubscriberMaxSize(false)), func(s string) error {
+	fs.Func("track", fmt.Sprintf("publish at start and run a generator on it; `name[:rate[:size]]`, rate in frames/s (default %d; 0: publish only; 1.5k = 1500), size in bytes (default %d; 20 B … 4 MiB; 2k = 2KiB = 2048, 1m = 1MiB; livekit-client and the Rust SDK drop frames over %d B); or the user's own data: name:stdin[:rate] (--headless), name:file=PATH[:rate] (--framing cuts it); repeatable", defaultTrackRate, defaultTrackSize, probe.SubscriberMaxSize(false)), func(s string) error {
 		f.tracks = append(f.tracks, s)
 		return nil
 	})

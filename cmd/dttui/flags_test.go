@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/source"
 	"google.golang.org/protobuf/proto"
@@ -108,7 +109,12 @@ func TestParseFlagsRejectsBadInput(t *testing.T) {
 		{[]string{"--e2ee-passphrase-file", "/nonexistent/pass"}, nil, "no such file"},
 		{[]string{"stray"}, nil, "unexpected argument"},
 		{[]string{"--nope"}, nil, "unknown flag --nope"},
-		{[]string{"-nope=1"}, nil, "unknown flag --nope"},
+		{[]string{"-nope=1"}, nil, "unknown flag -nope"}, // as typed
+		{[]string{"-x"}, nil, "unknown flag -x"},
+		// A value that looks like a flag is a value forgotten, not a track
+		// named --verbose; = passes it on purpose, a negative number is one.
+		{[]string{"--track", "--verbose"}, nil, "--track needs a value, and --verbose is a flag (--track=--verbose if that is the value)"},
+		{[]string{"--room", "-r"}, nil, "--room needs a value, and -r is a flag"},
 		{[]string{"--track", "a", "--track"}, nil, "--track needs a value: name[:rate[:size]]"},
 		{[]string{"--loopback=maybe"}, nil, "--loopback=maybe: want true or false"},
 	} {
@@ -231,6 +237,40 @@ func TestHelpListsEveryFlagOnce(t *testing.T) {
 	})
 }
 
+// The README's flag table names every flag, its drop-reason list every
+// reason, and --help's --track text the data-source forms.
+func TestReadmeAndHelpNameEveryFlag(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	for _, l := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(l, "| `--") {
+			table.WriteString(l + "\n")
+		}
+	}
+	var o options
+	newFlagSet(&o).set.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(table.String(), "`--"+f.Name+"`") && !strings.Contains(table.String(), "`--"+f.Name+" ") {
+			t.Errorf("the README's flag table lacks --%s", f.Name)
+		}
+	})
+	prose := strings.ReplaceAll(string(readme), "\n", " ")
+	for r := range outgoing.NumDropReasons {
+		if name := outgoing.DropReason(r).String(); !strings.Contains(prose, ", "+name+",") && !strings.Contains(prose, ", "+name+")") {
+			t.Errorf("the README's drop-reason list lacks %q", name)
+		}
+	}
+	var out bytes.Buffer
+	run(context.Background(), []string{"--help"}, env(nil), stdio{out: &out, err: &out})
+	for _, want := range []string{"name:stdin[:rate]", "name:file=PATH[:rate]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help's --track lacks %q", want)
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
 	if code := run(context.Background(), []string{"--version"}, env(nil), stdio{out: &out, err: &out}); code != exitOK {
@@ -240,6 +280,21 @@ func TestVersion(t *testing.T) {
 		"github.com/livekit/server-sdk-go/v2 v", "github.com/pion/webrtc/v4 v4.2.", "github.com/pion/sctp v"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--version lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// version and help are commands as summary is (dttui version, dttui
+// help), the same as --version and --help.
+func TestVersionAndHelpCommands(t *testing.T) {
+	for _, c := range [][2]string{{"version", "--version"}, {"help", "--help"}} {
+		var cmd, flg bytes.Buffer
+		if code := run(context.Background(), []string{c[0]}, env(nil), stdio{out: &cmd, err: &cmd}); code != exitOK {
+			t.Fatalf("dttui %s: exit %d: %s", c[0], code, cmd.String())
+		}
+		run(context.Background(), []string{c[1]}, env(nil), stdio{out: &flg, err: &flg})
+		if cmd.Len() == 0 || cmd.String() != flg.String() {
+			t.Fatalf("dttui %s differs from dttui %s:\n%s", c[0], c[1], cmd.String())
 		}
 	}
 }

@@ -55,12 +55,24 @@ type stdio struct {
 	out, err io.Writer
 }
 
+// subcommands are the words dttui takes before (or instead of) flags.
+var subcommands = []string{"summary", "version", "help"}
+
 func run(ctx context.Context, args []string, getenv func(string) string, std stdio) int {
 	// Everything dttui writes to stderr may quote a server or a library:
 	// made safe here, once.
 	stderr := textsafe.NewWriter(std.err)
-	if len(args) > 0 && args[0] == "summary" {
-		return runSummary(args[1:], std, stderr)
+	if len(args) > 0 {
+		switch args[0] {
+		case "summary":
+			return runSummary(args[1:], std, stderr)
+		case "version":
+			printVersion(std.out)
+			return exitOK
+		case "help":
+			printHelp(std.out)
+			return exitOK
+		}
 	}
 	o, err := parseFlags(args, getenv)
 	switch {

@@ -147,8 +147,8 @@ func remoteFigures(r report.Remote) []Setting {
 		{"reordered", u(st.PacketsReordered)}, {"decrypt failures", u(st.DecryptFailuresTotal())},
 		{"average receive rate", fmt.Sprintf("%.1f frames/s, %.0f bytes/s (over %s)", r.Average.ReceivedFPS, r.Average.ReceivedBPS, r.Average.Window.Round(time.Millisecond))}}
 	if r.RunLatency.Frames > 0 {
-		f = append(f, Setting{"latency p50 / p99 / max (our clock minus the publisher's timestamp: two clocks)",
-			fmt.Sprintf("%s / %s / %s (%d frames)", dur(r.RunLatency.P50), dur(r.RunLatency.P99), dur(r.RunLatency.Max), r.RunLatency.Frames)})
+		f = append(f, Setting{"latency p50 / p95 / p99 / max (our clock minus the publisher's timestamp: two clocks)",
+			fmt.Sprintf("%s / %s / %s / %s (%d frames)", dur(r.RunLatency.P50), dur(r.RunLatency.P95), dur(r.RunLatency.P99), dur(r.RunLatency.Max), r.RunLatency.Frames)})
 	}
 	return f
 }
@@ -184,7 +184,7 @@ func figures(l report.Local) []Setting {
 		f = append(f, Setting{"received", u(rx.Frames)}, Setting{"lost", u(rx.Lost)}, Setting{"in grace", u(rx.InGrace)},
 			Setting{"unfollowed", u(rx.Unfollowed)}, Setting{"duplicates", u(rx.Duplicates)}, Setting{"late", u(rx.Late)},
 			Setting{"incomplete", u(rx.Incomplete)}, Setting{"corrupt", u(rx.Corrupt)},
-			Setting{"latency p50 / p99 / max", fmt.Sprintf("%s / %s / %s (%d frames)", dur(l.RunLatency.P50), dur(l.RunLatency.P99), dur(l.RunLatency.Max), l.RunLatency.Frames)})
+			Setting{"latency p50 / p95 / p99 / max", fmt.Sprintf("%s / %s / %s / %s (%d frames)", dur(l.RunLatency.P50), dur(l.RunLatency.P95), dur(l.RunLatency.P99), dur(l.RunLatency.Max), l.RunLatency.Frames)})
 	}
 	if ev, ok := l.LastError(); ok {
 		f = append(f, Setting{"last error", ev.Problem()})
