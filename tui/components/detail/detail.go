@@ -156,7 +156,8 @@ func (m *Model) sections(w int) []section {
 			fmt.Sprintf("lost %d", rx.Lost), fmt.Sprintf("in grace %d (%s)", rx.InGrace, format.Duration(rx.Grace)),
 			fmt.Sprintf("incomplete %d", rx.Incomplete), fmt.Sprintf("duplicates %d", rx.Duplicates), fmt.Sprintf("late %d", rx.Late),
 			fmt.Sprintf("unfollowed %d", rx.Unfollowed), fmt.Sprintf("foreign %d", rx.Foreign), fmt.Sprintf("data %d", rx.Data),
-			fmt.Sprintf("latency p50 %s", format.Duration(l.Latency.P50)), fmt.Sprintf("p99 %s", format.Duration(l.Latency.P99)),
+			fmt.Sprintf("latency p50 %s", format.Duration(l.Latency.P50)), fmt.Sprintf("p95 %s", format.Duration(l.Latency.P95)),
+			fmt.Sprintf("p99 %s", format.Duration(l.Latency.P99)),
 			fmt.Sprintf("(%d frames, last %s)", l.Latency.Frames, format.Duration(l.Latency.Window))}
 		if rx.Corrupt > 0 {
 			items = append(items, th.Bad.Render(fmt.Sprintf("CORRUPT %d", rx.Corrupt)))

@@ -122,7 +122,8 @@ func (m *Model) roomSections(w int) []section {
 	if st.UserTimestamps == 0 {
 		secs = append(secs, section{lines: []string{th.Dim.Render("latency: no frame carried the user timestamp, so there is none to measure")}})
 	} else {
-		items := []string{fmt.Sprintf("latency p50 %s", format.Duration(rt.Latency.P50)), fmt.Sprintf("p99 %s", format.Duration(rt.Latency.P99)),
+		items := []string{fmt.Sprintf("latency p50 %s", format.Duration(rt.Latency.P50)), fmt.Sprintf("p95 %s", format.Duration(rt.Latency.P95)),
+			fmt.Sprintf("p99 %s", format.Duration(rt.Latency.P99)),
 			fmt.Sprintf("max %s", format.Duration(rt.Latency.Max)), fmt.Sprintf("(%d frames, last %s)", rt.Latency.Frames, format.Duration(rt.Latency.Window))}
 		if st.LatencyNegative > 0 {
 			items = append(items, th.Warn.Render(fmt.Sprintf("%d stamped ahead of our clock, counted as 0", st.LatencyNegative)))
@@ -193,8 +194,9 @@ func probeItems(th theme.Theme, p *report.RemoteProbe) []string {
 		items = append(items, th.Bad.Render(fmt.Sprintf("implausible jumps %d (not counted)", p.Jumps)))
 	}
 	if p.Latency.Count() > 0 {
-		items = append(items, fmt.Sprintf("latency p50 %s", format.Duration(time.Duration(p.Latency.Quantile(.5)))),
-			fmt.Sprintf("p99 %s", format.Duration(time.Duration(p.Latency.Quantile(.99)))),
+		lat := report.LatencyOf(&p.Latency)
+		items = append(items, fmt.Sprintf("latency p50 %s", format.Duration(lat.P50)), fmt.Sprintf("p95 %s", format.Duration(lat.P95)),
+			fmt.Sprintf("p99 %s", format.Duration(lat.P99)),
 			th.Dim.Render("from its send time (ns), the publisher's clock against ours"))
 	}
 	return items
