@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -115,5 +116,55 @@ func TestSubscriptionBatchMergesAndSurvivesAFailedSend(t *testing.T) {
 	want := []incoming.SubscriptionUpdate{{SID: "DTR_b"}, {SID: "DTR_c", Subscribe: true}}
 	if len(r.msgs) != 2 || len(r.msgs[1]) != 2 || r.msgs[1][0] != want[0] || r.msgs[1][1] != want[1] {
 		t.Fatalf("messages %+v", r.msgs)
+	}
+}
+
+// Property: whatever updates are asked for, and whenever the flush runs,
+// at most one message goes per interval, and the SFU ends up told each
+// track's latest wish.
+func TestSubscriptionBatchKeepsTheLatestWish(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for run := range 200 {
+		r := newBatchRig(t)
+		want := map[string]bool{}
+		flushes := 0
+		for range rnd.IntN(60) {
+			switch rnd.IntN(4) {
+			case 0:
+				r.flush()
+				flushes++
+			case 1:
+				r.now = r.now.Add(time.Duration(rnd.IntN(3)) * SubscriptionUpdateInterval / 2)
+			default:
+				var ups []incoming.SubscriptionUpdate
+				for range 1 + rnd.IntN(3) {
+					u := incoming.SubscriptionUpdate{SID: fmt.Sprintf("DTR_%d", rnd.IntN(5)), Subscribe: rnd.IntN(2) == 0}
+					ups = append(ups, u)
+					want[u.SID] = u.Subscribe
+				}
+				if err := r.s.SendUpdateSubscription(ups); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		r.flush()
+		got := map[string]bool{}
+		for _, m := range r.msgs {
+			for _, u := range m {
+				got[u.SID] = u.Subscribe
+			}
+		}
+		if len(got) != len(want) {
+			t.Fatalf("run %d: told %v, want %v", run, got, want)
+		}
+		for sid, on := range want {
+			if got[sid] != on {
+				t.Fatalf("run %d: %s told %v, want %v", run, sid, got[sid], on)
+			}
+		}
+		// Messages: one direct per quiet interval, one per flush.
+		if len(r.msgs) > flushes+1+int(r.now.Sub(time.Unix(1000, 0))/SubscriptionUpdateInterval)+1 {
+			t.Fatalf("run %d: %d messages, %d flushes", run, len(r.msgs), flushes)
+		}
 	}
 }
