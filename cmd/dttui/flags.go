@@ -100,6 +100,8 @@ type options struct {
 	Notices []string
 	// CI is --fail-if, --warmup, --junit and --summary-md.
 	CI ciOptions
+	// Record is --record and its options.
+	Record recordOptions
 }
 
 // usageError is a command line dttui cannot run: one line on stderr.
@@ -226,6 +228,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 		return o, usagef("--publish-timeout %s: must be positive", o.PublishTimeout)
 	}
 	if err := checkCI(&o); err != nil {
+		return o, err
+	}
+	if err := checkRecord(&o); err != nil {
 		return o, err
 	}
 	return o, nil
@@ -460,6 +465,7 @@ func newFlagSet(o *options) *flagSet {
 		return nil
 	})
 	f.addCIFlags(fs)
+	addRecordFlags(fs, &o.Record)
 	fs.BoolVar(&o.Version, "version", false, "print dttui's version and the LiveKit and pion versions it was built with")
 	return f
 }

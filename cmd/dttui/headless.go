@@ -37,6 +37,7 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 		return exitFailure
 	}
 	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	out.rec.attach(s)
 	if out.metrics != nil {
 		if err := serveMetrics(ctx, o, out.metrics, func() *session.Session { return s }, log, stderr); err != nil {
 			_ = s.Close()
@@ -56,6 +57,10 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 	code, why := exitStatus(res, err, len(tracks))
 	if why != "" {
 		fmt.Fprintln(stderr, "dttui:", why)
+	}
+	if err := out.rec.finish(stderr); err != nil {
+		fmt.Fprintln(stderr, "dttui: --record:", err)
+		code = max(code, exitFailure)
 	}
 	if out.report != nil {
 		if err := writeReport(out.report, o, cfg, res, start, time.Now()); err != nil {

@@ -21,6 +21,7 @@ var helpGroups = []struct {
 	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "metrics-addr"}},
 	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
 	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "version"}},
+	{"Recording (MCAP)", []string{"record", "record-compression", "record-split"}},
 	{"CI (headless and load runs)", []string{"fail-if", "warmup", "junit", "summary-md"}},
 }
 
@@ -34,6 +35,10 @@ func printHelp(w io.Writer) {
 Usage: dttui [flags]
        dttui summary [--fail-if B]... [--junit F] [--summary-md F] FILE...
                                  the summary of load runs' JSON lines, merged
+       dttui record --out FILE [flags]   record the room's data tracks to MCAP (dttui record --help)
+       dttui replay FILE [--speed X] [--loop] [flags]
+                                 publish a recording's channels as data tracks, as timed
+       dttui mcap-info FILE...           what mcap info prints of a recording
 
 Examples:
   dttui                                        the embedded SFU, a demo track, the UI

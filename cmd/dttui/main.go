@@ -62,6 +62,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 	// Everything dttui writes to stderr may quote a server or a library:
 	// made safe here, once.
 	stderr := textsafe.NewWriter(std.err)
+	if code, ok := runMCAPCommand(ctx, args, getenv, std, stderr); ok {
+		return code // record, replay, mcap-info
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "summary":
@@ -186,6 +189,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		cfg.Loopback = false
 	}
 
+	if out.rec, err = startRecording(ctx, o.Record, &cfg, log); err != nil {
+		fmt.Fprintln(stderr, "dttui:", err)
+		return exitUsage
+	}
+	defer out.rec.close()
+
 	if o.Participants > 0 {
 		return runLoad(ctx, o, cfg, std, stderr, out)
 	}
@@ -205,6 +214,7 @@ type outputs struct {
 	report  *os.File     // --report
 	metrics net.Listener // --metrics-addr
 	ci      ciFiles      // --junit, --summary-md
+	rec     *recording   // --record
 }
 
 // serveMetrics serves, on ln until ctx ends, the report of the session

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/record"
+)
+
+// --record and its options are read, and refused where they cannot
+// apply, before anything starts.
+func TestRecordFlags(t *testing.T) {
+	o, err := parseFlags([]string{"--headless", "--subscribe-only", "--record", "r.mcap", "--record-compression", "lz4", "--record-split", "10m"}, env(nil))
+	if err != nil || o.Record.Path != "r.mcap" || o.Record.Compression != record.LZ4 || o.Record.RotateEvery != 10*time.Minute {
+		t.Fatalf("%+v %v", o.Record, err)
+	}
+	if o, err = parseFlags([]string{"--headless", "--record", "r.mcap", "--record-split", "1GiB"}, env(nil)); err != nil || o.Record.RotateSize != 1<<30 {
+		t.Fatalf("%+v %v", o.Record, err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--record", "r.mcap"}, "--record is for --headless runs"},
+		{[]string{"--headless", "--record-split", "1m"}, "go with --record FILE"},
+		{[]string{"--headless", "--record", "r.mcap", "--monitor=false"}, "leave --monitor on"},
+		{[]string{"--headless", "--record", "r.mcap", "--record-compression", "gzip"}, "want zstd, lz4 or none"},
+		{[]string{"--headless", "--record", "r.mcap", "--record-split", "lots"}, "want a size (1GiB) or a duration (10m)"},
+		{[]string{"record", "--room", "x"}, "name the file with --out FILE"},
+		{[]string{"replay", "--speed", "0", "f.mcap"}, "--speed \"0\": want a factor above 0"},
+		{[]string{"replay", "a.mcap", "b.mcap"}, "plays one file"},
+		{[]string{"replay", "f.mcap"}, "name the server (--url or LIVEKIT_URL)"},
+		{[]string{"mcap-info", "/nonexistent.mcap"}, "no such file"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), tc.args, env(nil), stdio{out: &out, err: &errOut})
+		if code == exitOK || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tc.args, code, errOut.String(), tc.want)
+		}
+	}
+}
+
+// replay's own flags are taken out; the connection flags, with their
+// values, are left for dttui's parser.
+func TestSplitReplayArgs(t *testing.T) {
+	ro, file, rest, err := splitReplayArgs([]string{"--url", "ws://x", "room.mcap", "--speed=2.5", "--loop", "--verbose", "--room", "lab"})
+	if err != nil || file != "room.mcap" || ro.speed != 2.5 || !ro.loop || !slices.Equal(rest, []string{"--url", "ws://x", "--verbose", "--room", "lab"}) {
+		t.Fatalf("%+v %q %q %v", ro, file, rest, err)
+	}
+}

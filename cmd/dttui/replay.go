@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/foxglove/mcap/go/mcap"
+
+	"github.com/dttui/dttui/record"
+	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/textsafe"
+)
+
+// `dttui replay FILE`: publish each channel of an MCAP recording as a
+// typed data track and send its messages, byte for byte, at the recorded
+// timing.
+
+// replayOptions are replay's own flags; the rest are dttui's connection flags.
+type replayOptions struct {
+	speed float64
+	loop  bool
+}
+
+// splitReplayArgs takes replay's own flags and the file out of args.
+func splitReplayArgs(args []string) (ro replayOptions, file string, rest []string, err error) {
+	ro.speed = 1
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case !strings.HasPrefix(a, "-"):
+			if file != "" {
+				return ro, "", nil, usagef("dttui replay plays one file, not %q and %q", file, a)
+			}
+			file = a
+		case name == "loop":
+			ro.loop = !hasVal || val == "true"
+		case name == "speed":
+			if !hasVal {
+				if i+1 == len(args) {
+					return ro, "", nil, usagef("--speed needs a factor (1: as recorded)")
+				}
+				i++
+				val = args[i]
+			}
+			if ro.speed, err = strconv.ParseFloat(strings.TrimSuffix(val, "x"), 64); err != nil || ro.speed <= 0 || ro.speed > 1000 {
+				return ro, "", nil, usagef("--speed %q: want a factor above 0, at most 1000 (1: as recorded)", val)
+			}
+		default:
+			rest = append(rest, a)
+			// A flag's value follows it unless given with "=".
+			if !hasVal && i+1 < len(args) && !isBoolFlag(name) {
+				i++
+				rest = append(rest, args[i])
+			}
+		}
+	}
+	if file == "" {
+		return ro, "", nil, usagef("dttui replay: name the MCAP file to play")
+	}
+	return ro, file, rest, nil
+}
+
+// isBoolFlag says whether dttui's flag name takes no value.
+func isBoolFlag(name string) bool {
+	var o options
+	f := newFlagSet(&o).set.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+const replayUsage = `usage: dttui replay FILE [--speed X] [--loop] [connection flags]
+
+Joins the room (--url or LIVEKIT_URL, --room, --token or --api-key/--api-secret, --identity,
+--e2ee-passphrase, as dttui's) and publishes each channel of the MCAP file FILE as a data
+track named after it, with the channel's message encoding as its frame encoding and its
+schema stored and declared; then sends every message, byte for byte, at the recorded
+timing (--speed 2: twice as fast). A frame recorded with a user timestamp is sent with
+one, of the time it is sent. Exits 0 once the file is played; --loop plays it until
+interrupted.`
+
+// runReplayCommand is `dttui replay`.
+func runReplayCommand(ctx context.Context, args []string, getenv func(string) string, std stdio, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		fmt.Fprintln(std.out, replayUsage)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	ro, file, rest, err := splitReplayArgs(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "dttui replay:", err)
+		return exitUsage
+	}
+	o, err := parseFlags(append([]string{"--headless", "--subscribe-only"}, rest...), getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "dttui replay: %v\n", err)
+		return exitUsage
+	}
+	if o.URL == "" {
+		fmt.Fprintln(stderr, "dttui replay: name the server (--url or LIVEKIT_URL): the embedded SFU's room would have no one to play to")
+		return exitUsage
+	}
+	tracks, err := replayTracks(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "dttui replay: %s: %v\n", file, err)
+		return exitUsage
+	}
+	logs, err := newLogSink(o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "dttui replay:", err)
+		return exitUsage
+	}
+	defer logs.Close()
+	log := session.Redacting(logs.Logger(), o.APISecret, o.Token, o.E2EEPassphrase)
+	s, err := session.Connect(ctx, session.Config{URL: o.URL, Token: o.Token, APIKey: o.APIKey, APISecret: o.APISecret,
+		Room: o.Room, Identity: o.Identity, E2EEPassphrase: o.E2EEPassphrase, Logger: log, PublishTimeout: o.PublishTimeout,
+		MaxQueuedBytes: o.MaxQueuedBytes})
+	if err != nil {
+		fmt.Fprintln(stderr, "dttui replay:", err)
+		return exitFailure
+	}
+	defer s.Close()
+	byChannel := map[uint16]*session.Track{}
+	for _, rt := range tracks {
+		if !rt.track.Type.Schema.IsZero() {
+			if err := s.StoreSchema(ctx, rt.track.Type.Schema, rt.track.SchemaDef); err != nil {
+				fmt.Fprintf(stderr, "dttui replay: storing the schema of %s: %v\n", textsafe.Line(rt.name), err)
+				return exitFailure
+			}
+		}
+		lt, err := s.PublishWith(ctx, session.PublishOptions{Name: rt.name, E2EE: o.E2EEPassphrase != "", Type: rt.track.Type})
+		if err != nil {
+			fmt.Fprintf(stderr, "dttui replay: publishing %s: %v\n", textsafe.Line(rt.name), err)
+			return exitFailure
+		}
+		for _, id := range rt.channels {
+			byChannel[id] = lt
+		}
+	}
+	p := record.NewPacer(ro.speed)
+	var sent uint64
+	for {
+		err = record.Read(file, func(ch *record.Channel, m *mcap.Message) error {
+			if err := p.Wait(ctx, m.LogTime); err != nil {
+				return err
+			}
+			var ts uint64
+			if m.PublishTime != m.LogTime {
+				ts = uint64(time.Now().UnixMilli())
+			}
+			if err := byChannel[ch.ID].Push(ctx, append([]byte(nil), m.Data...), ts); err != nil {
+				return fmt.Errorf("%s: %w", textsafe.Line(ch.Topic), err)
+			}
+			sent++
+			return nil
+		})
+		if err != nil || !ro.loop {
+			break
+		}
+		p.Restart()
+	}
+	if err == nil {
+		for _, lt := range byChannel {
+			if err = lt.Flush(ctx); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintln(stderr, "dttui replay:", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stderr, "dttui: replayed %d frames on %d tracks from %s\n", sent, len(tracks), textsafe.Line(file))
+	if err != nil && !ro.loop {
+		return exitFailure // interrupted before the end
+	}
+	return exitOK
+}
+
+// replayTrack is a track to publish and the channels it plays.
+type replayTrack struct {
+	name     string
+	track    record.Track
+	channels []uint16
+}
+
+// replayTracks reads the file's channels; channels of one track name
+// (a republish) play on one track, and tracks of one name from different
+// participants get a -2, -3 suffix.
+func replayTracks(file string) ([]*replayTrack, error) {
+	var out []*replayTrack
+	seen := map[uint16]bool{}
+	byKey := map[string]*replayTrack{}
+	names := map[string]int{}
+	err := record.Read(file, func(ch *record.Channel, _ *mcap.Message) error {
+		if seen[ch.ID] {
+			return nil
+		}
+		seen[ch.ID] = true
+		key := ch.Track.Identity + "\x00" + ch.Track.Name + "\x00" + ch.Track.MessageEncoding() + "\x00" + ch.Track.Type.Schema.String()
+		if rt := byKey[key]; rt != nil {
+			rt.channels = append(rt.channels, ch.ID)
+			return nil
+		}
+		name := ch.Track.Name
+		if names[name]++; names[name] > 1 {
+			name = fmt.Sprintf("%s-%d", name, names[name])
+		}
+		if err := checkTrackName(name, name); err != nil {
+			return err
+		}
+		rt := &replayTrack{name: name, track: ch.Track, channels: []uint16{ch.ID}}
+		byKey[key] = rt
+		out = append(out, rt)
+		return nil
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("no messages to play")
+	}
+	return out, err
+}

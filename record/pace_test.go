@@ -1,0 +1,63 @@
+package record
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// fakeClock advances only when a wait is asked of it, by the wait.
+type fakeClock struct {
+	now   time.Time
+	waits []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time { return c.now }
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.waits = append(c.waits, d)
+	c.now = c.now.Add(d)
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// Messages go at the recorded offsets divided by the speed; time already
+// spent (a slow push) is not waited again; a message logged before the
+// first goes at once; Restart begins a new pass; a cancelled wait says so.
+func TestPacer(t *testing.T) {
+	ms := uint64(time.Millisecond)
+	c := &fakeClock{now: time.Unix(100, 0)}
+	p := &Pacer{Speed: 2, Now: c.Now, After: c.After}
+	ctx := context.Background()
+	base := uint64(5_000) * ms
+	for _, at := range []uint64{0, 10, 30} {
+		if err := p.Wait(ctx, base+at*ms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.now = c.now.Add(12 * time.Millisecond) // the push took 12 ms
+	if err := p.Wait(ctx, base+50*ms); err != nil { // due at 25 ms, now 27
+		t.Fatal(err)
+	}
+	if late := p.Late(base + 50*ms); late != 2*time.Millisecond {
+		t.Errorf("late %s", late)
+	}
+	if err := p.Wait(ctx, base-1*ms); err != nil {
+		t.Fatal(err)
+	}
+	want := []time.Duration{5 * time.Millisecond, 10 * time.Millisecond}
+	if len(c.waits) != len(want) || c.waits[0] != want[0] || c.waits[1] != want[1] {
+		t.Fatalf("waits %v, want %v", c.waits, want)
+	}
+	p.Restart()
+	if err := p.Wait(ctx, base+1000*ms); err != nil || len(c.waits) != 2 {
+		t.Fatalf("the first of a pass waited: %v %v", c.waits, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	blocked := &Pacer{Speed: 1, Now: c.Now, After: func(time.Duration) <-chan time.Time { return nil }}
+	_ = blocked.Wait(cctx, 0)
+	if err := blocked.Wait(cctx, 10*ms); err != context.Canceled {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+}
