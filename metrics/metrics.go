@@ -100,8 +100,8 @@ const (
 	// (about 30 series each); the rest are counted in
 	// dttui_metrics_remote_tracks_dropped.
 	MaxRemoteTracks = 200
-	// MaxLabelRunes is the longest label value, in runes, after escaping
-	// (a longer one is cut, with "…"): names, identities, SIDs.
+	// MaxLabelRunes is the longest label value, in runes, escapes
+	// counted (a longer one is cut, with "…"): names, identities, SIDs.
 	MaxLabelRunes = 128
 	// MaxScrapesInFlight is how many scrapes are rendered at once; more
 	// are answered 503 at once.
@@ -132,7 +132,7 @@ func NewCollector(src func() report.Snapshot, queued func() int64) *Collector {
 // label is outside text made a safe label value: escaped as the UI
 // escapes it (no ESC or bidi override reaches a terminal that shows the
 // scrape) and cut to MaxLabelRunes.
-func label(s string) string { return textsafe.Cut(s, MaxLabelRunes) }
+func label(s string) string { return textsafe.Clip(s, MaxLabelRunes) }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {

@@ -126,3 +126,16 @@ func FuzzRenderBudget(f *testing.F) {
 		checkBounded(t, Render(b, declOf(schema.Frame(enc)), Options{MaxLines: max}), max)
 	})
 }
+
+// A line of characters that escape to several runes each is cut after
+// escaping: the line budget holds for the escaped line.
+func TestEscapedLinesWithinBudget(t *testing.T) {
+	text := strings.Repeat("\u202e", 1000) + "\n" + strings.Repeat("a\x1b", 400)
+	for _, decl := range []schema.Decl{{}, declOf(schema.FrameJSON)} {
+		payload := []byte(text)
+		if !decl.Frame.IsZero() {
+			payload = []byte(`["` + strings.Repeat("\u202e", 1000) + `"]`)
+		}
+		checkBounded(t, Render(payload, decl, Options{}), DefaultMaxLines)
+	}
+}

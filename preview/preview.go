@@ -124,7 +124,7 @@ func (w *lineWriter) add(depth int, s string) {
 	if w.full() {
 		return
 	}
-	w.lines = append(w.lines, strings.Repeat("  ", min(depth, MaxDepth))+textsafe.Cut(s, MaxLineRunes))
+	w.lines = append(w.lines, strings.Repeat("  ", min(depth, MaxDepth))+textsafe.Clip(s, MaxLineRunes))
 }
 
 // value writes v as json.MarshalIndent would (two spaces, keys sorted),

@@ -164,6 +164,25 @@ func Cut(s string, n int) string {
 	return Line(s[:i]) + "…"
 }
 
+// Clip returns Line(s) of at most n runes, escapes counted, and "…" when
+// cut: the bound of a cell or a label however many escapes s needs (Cut
+// bounds the runes of s, whose escapes may take ten runes each). s is cut
+// before it is escaped, so its length costs nothing.
+func Clip(s string, n int) string {
+	out := Cut(s, n)
+	if utf8.RuneCountInString(out) <= n+1 {
+		return out
+	}
+	k := 0
+	for i := range out {
+		if k == n {
+			return out[:i] + "…"
+		}
+		k++
+	}
+	return out
+}
+
 // MaxBodyRunes is how much of a server's error body is shown: one line of
 // a terminal, enough for LiveKit's own messages ("invalid token: ...,
 // error: go-jose/go-jose: error in cryptographic primitive").

@@ -187,3 +187,17 @@ func TestTyped(t *testing.T) {
 		}
 	}
 }
+
+// Clip bounds the escaped line, not the text: 100 ESC bytes are 400
+// runes escaped, cut to n.
+func TestClip(t *testing.T) {
+	if got := Clip("plain", 10); got != "plain" {
+		t.Fatalf("%q", got)
+	}
+	if got := Clip(strings.Repeat("\x1b", 100), 10); got != `\x1b\x1b\x`+"…" {
+		t.Fatalf("%q", got)
+	}
+	if got := Clip(strings.Repeat("ab", 100), 10); got != "ababababab…" {
+		t.Fatalf("%q", got)
+	}
+}
