@@ -141,7 +141,7 @@ func TestHandler(t *testing.T) {
 func safe(s string) bool { return utf8.ValidString(s) && firstUnsafe(s, false) < 0 }
 
 func FuzzLine(f *testing.F) {
-	for _, s := range []string{"", hostile, "a\xff\xfe", "\u009b\u202e", "plain"} {
+	for _, s := range []string{"", hostile, "a\xff\xfe", "\u009b\u202e", "plain", "\u200b\ufeff\U000e0041"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -154,6 +154,9 @@ func FuzzLine(f *testing.F) {
 		}
 		if got := Lines(s); !utf8.ValidString(got) || firstUnsafe(got, true) >= 0 {
 			t.Fatalf("Lines(%q) = %q is not safe", s, got)
+		}
+		if got := Clip(s, 8); !safe(got) || utf8.RuneCountInString(got) > 9 {
+			t.Fatalf("Clip(%q, 8) = %q", s, got)
 		}
 	})
 }
