@@ -337,7 +337,11 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case m.help.IsOpen():
 		return m, m.help.Update(msg)
 	case m.logsFocused() && m.logs.Handles(msg):
-		return m, m.logs.Update(msg)
+		cmd := m.logs.Update(msg)
+		if !m.logs.Focused() {
+			m.showLogs = false // esc closes the pane (its state is kept for l)
+		}
+		return m, cmd
 	case m.filter.Editing():
 		return m, m.filter.Update(msg)
 	case msg.Paste:
@@ -517,7 +521,8 @@ func (m Model) notConnected() string {
 }
 
 // toggleLogs opens the log pane with the keys; pressed while the pane has
-// them, closes it; pressed while the table has them, gives them back.
+// them, closes it (as esc does); pressed while the table has them, gives
+// them back.
 func (m *Model) toggleLogs() {
 	switch {
 	case m.logs == nil:

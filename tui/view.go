@@ -179,10 +179,14 @@ func (m Model) layout(ctx common.Context, w, bodyH int, tt *tracktable.Model) la
 		rest -= l.charts
 	}
 	if showLogs && rest >= logMin {
-		l.logs = rest
-		if !focused {
-			// The table's remaining rows come first, the log pane takes the rest.
-			l.logs = max(logMin, rest-tableExtra)
+		// The table's remaining rows come first, the log pane takes the
+		// rest; with the keys, it takes table rows too. Either way only as
+		// many lines as its records need: the rows the keys act on stay
+		// in sight, and no box of empty lines hides them.
+		want := m.logs.Want(w, rest)
+		l.logs = min(max(logMin, rest-tableExtra), want)
+		if focused {
+			l.logs = want
 		}
 		rest -= l.logs
 	}

@@ -132,7 +132,7 @@ func Default() KeyMap {
 			Search:      b(keys("/"), h("/", "search")),
 			Next:        b(keys("n"), h("n/N", "next/prev match")),
 			Prev:        b(keys("N")),
-			Back:        b(keys("esc"), h("esc", "back to table")),
+			Back:        b(keys("esc"), h("esc", "close logs")),
 			SearchDone:  b(keys("enter"), h("enter", "find")),
 			SearchNo:    b(keys("esc"), h("esc", "clear")),
 		},

@@ -323,6 +323,30 @@ func (m *Model) pinnedLines(h int) []string {
 	return out
 }
 
+// Want is the height the pane needs at width w to show every record the
+// filters let through, with its border, pinned lines and search input, up
+// to most (and at least MinHeight): a pane with nine lines does not take
+// thirty from the table.
+func (m *Model) Want(w, most int) int {
+	m.refresh()
+	m.Width = w
+	h := 2 + len(m.pinnedLines(max(most-2, 1)))
+	if m.searching {
+		h++
+	}
+	shown := m.shown()
+	if len(shown) == 0 {
+		h++ // the line saying why there is none
+	}
+	for _, i := range shown {
+		if h >= most {
+			break
+		}
+		h += m.lineCount(&m.recs[i])
+	}
+	return max(MinHeight, min(h, most))
+}
+
 // lineCount is how many lines record r takes at the current width.
 func (m *Model) lineCount(r *logbuf.Record) int {
 	if !m.wrap {
