@@ -677,18 +677,21 @@ type RemoteLine struct {
 // Latency is from the probe's own send time, over the whole run: the
 // publisher's clock against ours.
 type ProbeLine struct {
-	Sent       uint64  `json:"sent"`
-	Received   uint64  `json:"received"`
-	Lost       uint64  `json:"lost"`
-	InGrace    uint64  `json:"in_grace"`
-	Cut        uint64  `json:"cut"`
-	Duplicates uint64  `json:"duplicates"`
-	Late       uint64  `json:"late"`
-	Corrupt    uint64  `json:"corrupt"`
-	Jumps      uint64  `json:"jumps"`
-	P50ms      float64 `json:"p50_ms"`
-	P95ms      float64 `json:"p95_ms"`
-	P99ms      float64 `json:"p99_ms"`
+	Sent       uint64 `json:"sent"`
+	Received   uint64 `json:"received"`
+	Lost       uint64 `json:"lost"`
+	InGrace    uint64 `json:"in_grace"`
+	Cut        uint64 `json:"cut"`
+	Duplicates uint64 `json:"duplicates"`
+	Late       uint64 `json:"late"`
+	Corrupt    uint64 `json:"corrupt"`
+	Jumps      uint64 `json:"jumps"`
+	// PublisherDropped are among lost: frames the publisher numbered and
+	// then dropped itself, not the network's.
+	PublisherDropped uint64  `json:"publisher_dropped"`
+	P50ms            float64 `json:"p50_ms"`
+	P95ms            float64 `json:"p95_ms"`
+	P99ms            float64 `json:"p99_ms"`
 }
 
 func probeLine(p *report.RemoteProbe) *ProbeLine {
@@ -697,7 +700,7 @@ func probeLine(p *report.RemoteProbe) *ProbeLine {
 	}
 	lat := report.LatencyOf(&p.Latency)
 	return &ProbeLine{Sent: p.Sent, Received: p.Received, Lost: p.Lost, InGrace: p.InGrace, Cut: p.Cut,
-		Duplicates: p.Duplicates, Late: p.Late, Corrupt: p.Corrupt, Jumps: p.Jumps,
+		Duplicates: p.Duplicates, Late: p.Late, Corrupt: p.Corrupt, Jumps: p.Jumps, PublisherDropped: p.PublisherDropped,
 		P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99)}
 }
 

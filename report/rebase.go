@@ -132,6 +132,7 @@ func subProbe(p, b *RemoteProbe) *RemoteProbe {
 	q.Sent, q.Received, q.Lost, q.Cut = sub(p.Sent, b.Sent), sub(p.Received, b.Received), sub(p.Lost, b.Lost), sub(p.Cut, b.Cut)
 	q.Duplicates, q.Late, q.Unfollowed = sub(p.Duplicates, b.Duplicates), sub(p.Late, b.Late), sub(p.Unfollowed, b.Unfollowed)
 	q.Corrupt, q.Spans, q.Jumps = sub(p.Corrupt, b.Corrupt), sub(p.Spans, b.Spans), sub(p.Jumps, b.Jumps)
+	q.PublisherDropped = sub(p.PublisherDropped, b.PublisherDropped)
 	q.Latency.Sub(&b.Latency)
 	return &q
 }

@@ -164,8 +164,13 @@ type RemoteProbe struct {
 	// Jumps counts frames whose number skipped more frames than the
 	// follower allows for those that arrived (a mangled or hostile
 	// header): each started a new span, its skipped frames not counted.
-	Jumps   uint64
-	Latency histogram.Histogram
+	Jumps uint64
+	// PublisherDropped counts frames the publisher numbered and then did
+	// not send (stale, or lost with its connection), as its frames say:
+	// they are among Lost and InGrace, so the network lost
+	// Lost - PublisherDropped (0 from a publisher that does not say).
+	PublisherDropped uint64
+	Latency          histogram.Histogram
 }
 
 // SFUObserved is the SFU's own account of a track, from its logs (the

@@ -100,6 +100,9 @@ type localState struct {
 	dataSent    atomic.Uint64
 	dataLast    atomic.Int64
 	dataSettled atomic.Bool
+	// drops counts the probe frames numbered and then not sent: every
+	// frame carries the count, for the room's followers.
+	drops probe.Drops
 	// cur is the ledger of the SID frames were last sent under: the send
 	// path's fast lookup.
 	cur atomic.Pointer[sidLedger]
@@ -178,6 +181,7 @@ func (st *localState) onSent(sid string, payload []byte) {
 	at := now
 	if h, ok := probe.Decode(payload); ok && h.Stream == st.stream {
 		at = h.Sent
+		st.drops.Sent(h.Seq)
 		l := st.ledgerFor(sid, false)
 		if l == nil && st.holds != nil && st.holds(sid) {
 			l = st.ledgerFor(sid, true)
@@ -203,7 +207,7 @@ func (st *localState) track(lt *outgoing.LocalTrack) *Track {
 	defer st.mu.Unlock()
 	if st.lt == nil {
 		st.lt = lt
-		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push).WithFormat(lt.Info().Type.Frame)
+		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push).WithFormat(lt.Info().Type.Frame).WithDropped(st.drops.Dropped)
 	}
 	return &Track{LocalTrack: lt, st: st}
 }

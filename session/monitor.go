@@ -238,5 +238,6 @@ func (p *remoteProbes) of(sid string) *report.RemoteProbe {
 	c, fc := fo.Counts()
 	return &report.RemoteProbe{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InGrace: c.InGrace, Cut: fc.Cut,
 		Duplicates: c.Duplicates, Late: c.Late, Unfollowed: c.Unfollowed, Corrupt: fc.Corrupt, Spans: fc.Spans, Jumps: fc.Jumps,
-		Latency: fc.Latency}
+		PublisherDropped: fc.PublisherDropped,
+		Latency:          fc.Latency}
 }

@@ -47,6 +47,12 @@ type Follower struct {
 	span0     LedgerCounts // the current span's figures
 	done      LedgerCounts // of the spans that ended
 
+	// dropSeen says a frame of the span carried the publisher's drop
+	// count (format version 2): dropBase is the first count, dropMax the
+	// highest.
+	dropSeen          bool
+	dropBase, dropMax uint64
+
 	// tokens is the jump allowance: frames a jump may skip, refilled by
 	// jumpAllowance for each arrival, up to maxFollowGap.
 	tokens uint64
@@ -69,6 +75,12 @@ type FollowCounts struct {
 	// Corrupt counts probe frames whose filler was not intact: reassembled
 	// wrongly, or not a probe after all.
 	Corrupt uint64
+	// PublisherDropped counts frames the publisher numbered and then did
+	// not send (stale, or lost with its connection), by the counts its
+	// frames carry (Header.Dropped): they are among Lost and InGrace, so
+	// Lost - PublisherDropped is the network's (at most the frames each
+	// span numbered). 0 from a publisher that does not say.
+	PublisherDropped uint64
 	// Jumps counts arrivals whose sequence number skipped more frames than
 	// the jump allowance (jumpAllowance per frame that arrived, at most
 	// maxFollowGap at once): a mangled or hostile header. Each starts a
@@ -115,6 +127,28 @@ func (f *Follower) Arrived(h Header, p []byte, sub uint64, now time.Time) {
 		f.c.Corrupt++
 		return
 	}
+	f.arrived(h, p, sub, now)
+	if h.HasDropped {
+		f.noteDropped(h.Dropped)
+	}
+}
+
+// noteDropped takes the publisher's drop count a frame of the span
+// carried; what the span credits it is bounded by the frames it numbered.
+func (f *Follower) noteDropped(n uint64) {
+	if !f.dropSeen {
+		f.dropSeen, f.dropBase, f.dropMax = true, n, n
+		return
+	}
+	if n > f.dropMax {
+		room := f.maxSeen - f.first + 1 - (f.dropMax - f.dropBase)
+		inc := min(n-f.dropMax, room)
+		f.c.PublisherDropped += inc
+		f.dropMax += inc
+	}
+}
+
+func (f *Follower) arrived(h Header, p []byte, sub uint64, now time.Time) {
 	f.tokens = min(maxFollowGap, f.tokens+jumpAllowance)
 	if !f.started || h.Stream != f.stream || sub != f.span {
 		f.restart(h, sub, now)
@@ -243,6 +277,7 @@ func (f *Follower) restart(h Header, sub uint64, now time.Time) {
 	f.span0 = LedgerCounts{}
 	f.missing, f.lost, f.lostFloor = f.missing[:0], f.lost[:0], 0
 	f.started, f.stream, f.span, f.first, f.maxSeen = true, h.Stream, sub, h.Seq, h.Seq
+	f.dropSeen = false
 	f.c.Spans++
 }
 

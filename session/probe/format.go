@@ -20,6 +20,20 @@ import (
 //
 // The filler makes the frame the size asked for; every format keeps the
 // header where Decode finds it from the first bytes alone.
+//
+// Version 2 of each layout also carries the publisher's count of the
+// frames it numbered and then dropped before sending (Header.Dropped), so
+// a follower tells them from the network's losses: magic "Dt" instead of
+// "DT" in the header, and after the header the count, a big-endian u64:
+//
+//	Binary       "Dt" | stream | seq | send time | dropped u64 | filler
+//	JSON         {"dttui":"<header>","drop":"<count in hex>","pad":"abc…"}
+//	CBOR         {"dttui": h'<header>', "drop": h'<count>', "pad": h'…'}
+//	MessagePack  {"dttui": bin(<header>), "drop": bin(<count>), "pad": bin(…)}
+//
+// A Source writes it when given the count (WithDropped) and the frame has
+// room for it; Decode reads both versions. A dttui before version 2 takes
+// a version-2 frame for another application's (measured, not followed).
 type Format int
 
 const (
@@ -72,6 +86,9 @@ func FormatFor(enc schema.FrameEncoding) (Format, error) {
 type layout struct {
 	prefix, mid, suffix []byte
 	hexHeader           bool
+	// v2 layouts carry the drop count after the header, after dropKey.
+	v2      bool
+	dropKey []byte
 	// lenAt, when ≥ 0, is where the filler's length goes (big-endian u32).
 	lenAt int
 	// fill is the filler byte at offset k from its start; period its
@@ -79,6 +96,11 @@ type layout struct {
 	fill   func(k int) byte
 	period int
 }
+
+// dropLen is the drop count's length, raw.
+const dropLen = 8
+
+var magic2 = [2]byte{'D', 't'}
 
 var layouts = [...]layout{
 	Binary: {lenAt: -1, fill: func(k int) byte { return byte(k + HeaderLen) }, period: fillPeriod},
@@ -92,6 +114,19 @@ var layouts = [...]layout{
 		fill: func(k int) byte { return byte(k) }, period: fillPeriod},
 }
 
+// layouts2 are version 2 of layouts: the same, with the drop count.
+var layouts2 = [...]layout{
+	Binary: {v2: true, lenAt: -1, fill: layouts[Binary].fill, period: fillPeriod},
+	JSON: {v2: true, prefix: layouts[JSON].prefix, dropKey: []byte(`","drop":"`), mid: layouts[JSON].mid, suffix: layouts[JSON].suffix,
+		hexHeader: true, lenAt: -1, fill: layouts[JSON].fill, period: 26},
+	// map(3), …, text(4) "drop", bytes(8) …, …
+	CBOR: {v2: true, prefix: []byte{0xa3, 0x65, 'd', 't', 't', 'u', 'i', 0x54}, dropKey: []byte{0x64, 'd', 'r', 'o', 'p', 0x48},
+		mid: layouts[CBOR].mid, lenAt: 5, fill: layouts[CBOR].fill, period: fillPeriod},
+	// fixmap(3), …, fixstr "drop", bin8(8) …, …
+	MessagePack: {v2: true, prefix: []byte{0x83, 0xa5, 'd', 't', 't', 'u', 'i', 0xc4, 0x14}, dropKey: []byte{0xa4, 'd', 'r', 'o', 'p', 0xc4, 0x08},
+		mid: layouts[MessagePack].mid, lenAt: 5, fill: layouts[MessagePack].fill, period: fillPeriod},
+}
+
 func (l *layout) headerLen() int {
 	if l.hexHeader {
 		return 2 * HeaderLen
@@ -99,19 +134,51 @@ func (l *layout) headerLen() int {
 	return HeaderLen
 }
 
-// fillerStart is where the filler begins.
-func (l *layout) fillerStart() int { return len(l.prefix) + l.headerLen() + len(l.mid) }
+// dropStart is where the drop count begins (v2).
+func (l *layout) dropStart() int { return len(l.prefix) + l.headerLen() + len(l.dropKey) }
 
-// MinSizeOf is the smallest frame of format f: everything but the filler.
-func MinSizeOf(f Format) int {
-	l := &layouts[f]
-	return l.fillerStart() + len(l.suffix)
+// dropLen is the drop count's length as written (0 before v2).
+func (l *layout) dropLen() int {
+	switch {
+	case !l.v2:
+		return 0
+	case l.hexHeader:
+		return 2 * dropLen
+	}
+	return dropLen
 }
+
+// fillerStart is where the filler begins.
+func (l *layout) fillerStart() int { return l.dropStart() + l.dropLen() + len(l.mid) }
+
+// minSize is the smallest frame of the layout: everything but the filler.
+func (l *layout) minSize() int { return l.fillerStart() + len(l.suffix) }
+
+func (l *layout) magic() [2]byte {
+	if l.v2 {
+		return magic2
+	}
+	return magic
+}
+
+// layoutFor is the layout a frame of format f and size bytes is written
+// in: version 2 when the header carries a drop count and the frame has
+// room for it.
+func layoutFor(f Format, h *Header, size int) *layout {
+	if l := &layouts2[f]; h.HasDropped && size >= l.minSize() {
+		return l
+	}
+	return &layouts[f]
+}
+
+// MinSizeOf is the smallest frame of format f: everything but the filler
+// (of version 1: a smaller frame than version 2's goes without the count).
+func MinSizeOf(f Format) int { return layouts[f].minSize() }
 
 // EncodeFormat is Encode in format f.
 func EncodeFormat(f Format, dst []byte, h Header, size int) []byte {
-	l := &layouts[f]
 	size = max(size, MinSizeOf(f))
+	l := layoutFor(f, &h, size)
 	if cap(dst) < size {
 		dst = make([]byte, size)
 	}
@@ -135,42 +202,61 @@ func EncodeFormat(f Format, dst []byte, h Header, size int) []byte {
 	return dst
 }
 
-// writeHeader writes the prefix and h into a frame of format f.
+// writeHeader writes the prefix, h and (v2) its drop count into a frame
+// of format f (the frame's length chooses the layout, as in EncodeFormat).
 func writeHeader(f Format, dst []byte, h Header) {
-	l := &layouts[f]
+	l := layoutFor(f, &h, len(dst))
 	copy(dst, l.prefix)
+	m := l.magic()
 	if !l.hexHeader {
-		putHeader(dst[len(l.prefix):], h)
+		putHeader(dst[len(l.prefix):], h, m)
+	} else {
+		var raw [HeaderLen]byte
+		putHeader(raw[:], h, m)
+		hex.Encode(dst[len(l.prefix):], raw[:])
+	}
+	if !l.v2 {
 		return
 	}
-	var raw [HeaderLen]byte
-	putHeader(raw[:], h)
-	hex.Encode(dst[len(l.prefix):], raw[:])
+	copy(dst[len(l.prefix)+l.headerLen():], l.dropKey)
+	var n [dropLen]byte
+	binary.BigEndian.PutUint64(n[:], h.Dropped)
+	if l.hexHeader {
+		hex.Encode(dst[l.dropStart():], n[:])
+	} else {
+		copy(dst[l.dropStart():], n[:])
+	}
 }
 
-// formatOf tells a probe frame's format from its first bytes.
-func formatOf(b []byte) (Format, bool) {
-	for f := range layouts {
-		l := &layouts[f]
-		if len(b) < MinSizeOf(Format(f)) {
-			continue
-		}
-		if Format(f) == Binary {
-			if [2]byte(b[:2]) == magic {
-				return Binary, true
+// matches says whether b begins as a frame of the layout: its prefix, then
+// the header's magic of its version.
+func (l *layout) matches(b []byte) bool {
+	if len(b) < l.minSize() || string(b[:len(l.prefix)]) != string(l.prefix) {
+		return false
+	}
+	m, h := l.magic(), b[len(l.prefix):]
+	if !l.hexHeader {
+		return [2]byte(h[:2]) == m
+	}
+	var x [4]byte
+	hex.Encode(x[:], m[:])
+	return string(h[:4]) == string(x[:])
+}
+
+// layoutOf tells a probe frame's layout from its first bytes.
+func layoutOf(b []byte) (*layout, bool) {
+	for _, set := range []*[4]layout{&layouts, &layouts2} {
+		for f := range set {
+			if l := &set[f]; l.matches(b) {
+				return l, true
 			}
-			continue
-		}
-		if string(b[:len(l.prefix)]) == string(l.prefix) {
-			return Format(f), true
 		}
 	}
-	return 0, false
+	return nil, false
 }
 
-// rawHeader is the 20 header bytes of a frame of format f.
-func rawHeader(f Format, b []byte) ([]byte, bool) {
-	l := &layouts[f]
+// rawHeader is the 20 header bytes of a frame of layout l.
+func rawHeader(l *layout, b []byte) ([]byte, bool) {
 	h := b[len(l.prefix) : len(l.prefix)+l.headerLen()]
 	if !l.hexHeader {
 		return h, true
@@ -182,12 +268,31 @@ func rawHeader(f Format, b []byte) ([]byte, bool) {
 	return raw, true
 }
 
-// intactFormat says whether a frame of format f still holds what
+// dropCount is the drop count of a v2 frame of layout l.
+func dropCount(l *layout, b []byte) (uint64, bool) {
+	d := b[l.dropStart() : l.dropStart()+l.dropLen()]
+	if !l.hexHeader {
+		return binary.BigEndian.Uint64(d), true
+	}
+	var raw [dropLen]byte
+	var again [2 * dropLen]byte
+	if _, err := hex.Decode(raw[:], d); err != nil {
+		return 0, false
+	}
+	if hex.Encode(again[:], raw[:]); string(again[:]) != string(d) {
+		return 0, false // as EncodeFormat writes it, or not a count of ours
+	}
+	return binary.BigEndian.Uint64(raw[:]), true
+}
+
+// intactFormat says whether a frame of layout l still holds what
 // EncodeFormat wrote around its header.
-func intactFormat(f Format, b []byte) bool {
-	l := &layouts[f]
+func intactFormat(l *layout, b []byte) bool {
 	fs, end := l.fillerStart(), len(b)-len(l.suffix)
 	if end < fs || string(b[end:]) != string(l.suffix) {
+		return false
+	}
+	if l.v2 && string(b[len(l.prefix)+l.headerLen():l.dropStart()]) != string(l.dropKey) {
 		return false
 	}
 	mid := b[fs-len(l.mid) : fs]

@@ -17,6 +17,7 @@ func FuzzDecode(f *testing.F) {
 	corrupt := Encode(nil, Header{Stream: 3, Seq: 3, Sent: time.Unix(1, 2)}, 40)
 	corrupt[30] ^= 0xff
 	f.Add(corrupt)
+	f.Add(Encode(nil, Header{Stream: 4, Seq: 9, Sent: time.Unix(1, 2), Dropped: 77, HasDropped: true}, 64)) // version 2
 	f.Fuzz(func(t *testing.T, b []byte) {
 		intact := Intact(b)
 		h, ok := Decode(b)

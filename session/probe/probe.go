@@ -83,6 +83,12 @@ type Header struct {
 	Stream uint32    // the Source's random stream ID
 	Seq    uint64    // 0, 1, 2, … per accepted frame of the stream (48 bits)
 	Sent   time.Time // when the frame was pushed, to the nanosecond
+	// Dropped is the publisher's count of the stream's frames it numbered
+	// and then did not send (stale, or lost with the connection), when the
+	// frame was pushed: frames numbered below Seq. HasDropped says the
+	// frame carries it (version 2 of the format; see Format).
+	Dropped    uint64
+	HasDropped bool
 }
 
 // Encode writes a probe payload of size bytes (at least HeaderLen) in the
@@ -93,8 +99,8 @@ func Encode(dst []byte, h Header, size int) []byte { return EncodeFormat(Binary,
 
 const fillPeriod = 256
 
-func putHeader(dst []byte, h Header) {
-	copy(dst, magic[:])
+func putHeader(dst []byte, h Header, m [2]byte) {
+	copy(dst, m[:])
 	binary.BigEndian.PutUint32(dst[2:], h.Stream)
 	seq := h.Seq & maxSeq
 	binary.BigEndian.PutUint16(dst[6:], uint16(seq>>32))
@@ -105,24 +111,31 @@ func putHeader(dst []byte, h Header) {
 // Decode reads a probe payload's header, in any Format. ok is false when
 // b is not one (a frame of another application, say).
 func Decode(b []byte) (h Header, ok bool) {
-	f, ok := formatOf(b)
+	l, ok := layoutOf(b)
 	if !ok {
 		return Header{}, false
 	}
-	if b, ok = rawHeader(f, b); !ok || [2]byte(b[:2]) != magic {
+	raw, ok := rawHeader(l, b)
+	if !ok || [2]byte(raw[:2]) != l.magic() {
 		return Header{}, false
 	}
-	h.Stream = binary.BigEndian.Uint32(b[2:])
-	h.Seq = uint64(binary.BigEndian.Uint16(b[6:]))<<32 | uint64(binary.BigEndian.Uint32(b[8:]))
-	h.Sent = time.Unix(0, int64(binary.BigEndian.Uint64(b[12:])))
+	h.Stream = binary.BigEndian.Uint32(raw[2:])
+	h.Seq = uint64(binary.BigEndian.Uint16(raw[6:]))<<32 | uint64(binary.BigEndian.Uint32(raw[8:]))
+	h.Sent = time.Unix(0, int64(binary.BigEndian.Uint64(raw[12:])))
+	if l.v2 {
+		if h.Dropped, ok = dropCount(l, b); !ok {
+			return Header{}, false
+		}
+		h.HasDropped = true
+	}
 	return h, true
 }
 
 // Intact reports whether a decoded probe payload still carries the filler
 // Encode wrote, byte for byte: a frame reassembled wrongly fails it.
 func Intact(b []byte) bool {
-	f, ok := formatOf(b)
-	return ok && intactFormat(f, b)
+	l, ok := layoutOf(b)
+	return ok && intactFormat(l, b)
 }
 
 // NewStream returns a random, non-zero stream ID.
@@ -166,6 +179,9 @@ type Source struct {
 	// formatErr, when set, refuses every frame: the track declares an
 	// encoding the generator cannot write (ErrNoFormat).
 	formatErr error
+	// dropped, when set, is the publisher's count of this stream's frames
+	// numbered and not sent (Drops.Dropped): each frame carries it.
+	dropped func() uint64
 
 	mu  sync.Mutex
 	seq uint64
@@ -199,6 +215,15 @@ func (s *Source) WithWait(w WaitFunc) *Source {
 // Call it before the Source is shared.
 func (s *Source) WithFormat(enc schema.FrameEncoding) *Source {
 	s.format, s.formatErr = FormatFor(enc)
+	return s
+}
+
+// WithDropped makes every frame carry the publisher's count of the
+// stream's frames it numbered and then did not send (Header.Dropped),
+// from dropped (Drops.Dropped), and returns the Source. Call it before
+// the Source is shared.
+func (s *Source) WithDropped(dropped func() uint64) *Source {
+	s.dropped = dropped
 	return s
 }
 
@@ -237,6 +262,9 @@ func (s *Source) send(size int, push PushFunc) error {
 	t := s.now()
 	var payload []byte
 	h := Header{Stream: s.stream, Seq: s.seq, Sent: t}
+	if s.dropped != nil {
+		h.Dropped, h.HasDropped = s.dropped(), true
+	}
 	if size = max(size, MinSizeOf(s.format)); len(s.spare) == size {
 		payload, s.spare = s.spare, nil
 		writeHeader(s.format, payload, h)
@@ -251,6 +279,34 @@ func (s *Source) send(size int, push PushFunc) error {
 	s.seq++
 	return nil
 }
+
+// Drops counts the frames of a stream its publisher numbered and then
+// did not send: the sender reports each probe frame it sends, in sending
+// order (Sent); as the queue is first in, first out, a number skipped is
+// a frame dropped after it was numbered (stale, or the connection lost).
+// Its zero value is ready; it is safe for concurrent use.
+type Drops struct {
+	mu      sync.Mutex
+	started bool
+	last    uint64
+	n       atomic.Uint64
+}
+
+// Sent records that frame seq was sent.
+func (d *Drops) Sent(seq uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started && seq <= d.last {
+		return // a numbering restarted elsewhere: not ours to count
+	}
+	if d.started && seq > d.last+1 {
+		d.n.Add(seq - d.last - 1)
+	}
+	d.started, d.last = true, seq
+}
+
+// Dropped is the count so far.
+func (d *Drops) Dropped() uint64 { return d.n.Load() }
 
 // Burst pushes n frames back to back and returns how many were accepted and
 // the first error seen (the rest are counted by the track as dropped).

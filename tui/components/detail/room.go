@@ -182,6 +182,10 @@ func (m *Model) roomSections(w int) []section {
 func probeItems(th theme.Theme, p *report.RemoteProbe) []string {
 	items := []string{fmt.Sprintf("dttui probe: sent %d (up to the latest received)", p.Sent), fmt.Sprintf("received %d", p.Received)}
 	lost := fmt.Sprintf("lost %d", p.Lost)
+	if p.PublisherDropped > 0 {
+		// The publisher's own drops are not the network's.
+		lost += fmt.Sprintf(" (%d dropped by the publisher)", min(p.PublisherDropped, p.Lost+p.InGrace))
+	}
 	if p.Lost > 0 {
 		lost = th.Warn.Render(lost)
 	}

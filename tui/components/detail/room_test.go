@@ -81,3 +81,11 @@ func TestMemoryItems(t *testing.T) {
 		t.Fatalf("no jumps in %s", got)
 	}
 }
+
+// The publisher's own drops are told apart within the probe's loss.
+func TestProbeItemsSayThePublishersDrops(t *testing.T) {
+	p := &report.RemoteProbe{Sent: 20, Received: 16, Lost: 4, PublisherDropped: 3}
+	if got := strings.Join(probeItems(theme.Plain(), p), " · "); !strings.Contains(got, "lost 4 (3 dropped by the publisher)") {
+		t.Fatalf("got %s", got)
+	}
+}
