@@ -154,9 +154,10 @@ func (k KeyMap) SubscribeOnlyHelp() []key.Binding {
 	return []key.Binding{k.Subscribe, k.Remove, k.Detail, k.Charts, k.Filter, k.Sort, k.Logs}
 }
 
-// SourceHelp is the footer while the source prompt is open.
+// SourceHelp is the footer while the source prompt is open: the way
+// out first, so a narrow footer never cuts it.
 func (k KeyMap) SourceHelp() []key.Binding {
-	return []key.Binding{k.SourceSubmit, k.SourceFraming, k.SourcePace, k.PromptCancel}
+	return []key.Binding{k.PromptCancel, k.SourceSubmit, k.SourceFraming, k.SourcePace}
 }
 
 // Essentials are the hints the footer always keeps, whatever the width.
@@ -181,21 +182,25 @@ func (k KeyMap) OfflineHelp(canRetry bool) []key.Binding {
 	return []key.Binding{k.Logs}
 }
 
-// LogHelp is the footer while the log pane has the focus.
+// LogHelp is the footer while the log pane has the focus: the way out
+// first.
 func (k KeyMap) LogHelp(searching bool) []key.Binding {
 	l := k.Log
 	if searching {
-		return []key.Binding{l.SearchDone, l.SearchNo}
+		return []key.Binding{l.SearchNo, l.SearchDone}
 	}
-	return []key.Binding{l.Search, l.Level, l.Sources, l.Back, l.PageUp, l.Next, l.Follow, l.Wrap, l.Top, l.HalfUp}
+	return []key.Binding{l.Back, l.Search, l.Level, l.Sources, l.PageUp, l.Next, l.Follow, l.Wrap, l.Top, l.HalfUp}
 }
 
-// FilterHelp is the footer while the filter input has the keys.
-func (k KeyMap) FilterHelp() []key.Binding { return []key.Binding{k.FilterKeep, k.FilterClear} }
+// FilterHelp is the footer while the filter input has the keys: the way
+// out first.
+func (k KeyMap) FilterHelp() []key.Binding { return []key.Binding{k.FilterClear, k.FilterKeep} }
 
-// PromptHelp is the footer while the publish prompt is open.
+// PromptHelp is the footer while the publish prompt is open: the way
+// out first (at 80×24 the last hints are cut, and a newcomer who sees no
+// esc presses ctrl+c and loses the session).
 func (k KeyMap) PromptHelp() []key.Binding {
-	return []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptEncoding, k.PromptCancel}
+	return []key.Binding{k.PromptCancel, k.PromptSubmit, k.PromptToggleE2E, k.PromptEncoding}
 }
 
 // OverlayHelp is the footer while the full help is open.

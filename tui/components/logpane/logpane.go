@@ -298,8 +298,8 @@ func (m *Model) bodyHeight() int {
 	return max(h-len(m.pinnedLines(h)), 0)
 }
 
-// pinnedLines are the pinned lines wrapped to the width, at most half the
-// pane (at least one line of records stays).
+// pinnedLines are the pinned lines wrapped to the width, at most a
+// quarter of the pane (at least one line of records stays).
 func (m *Model) pinnedLines(h int) []string {
 	var out []string
 	for _, p := range m.Pinned {
@@ -312,7 +312,9 @@ func (m *Model) pinnedLines(h int) []string {
 			out = append(out, l)
 		}
 	}
-	limit := min(max(h/2, 1), h-1)
+	// A quarter of the pane at most: a small pane (50×15) keeps its
+	// records readable under one truncated pinned line.
+	limit := min(max(h/4, 1), h-1)
 	if limit <= 0 {
 		return nil
 	}
@@ -388,12 +390,19 @@ func (m *Model) firstShown() anchor {
 		}
 		return a
 	}
-	// Walk back from the end a page of lines.
+	// Walk back from the end a page of lines, whole records only: a
+	// record that does not fit whole is left out rather than shown by
+	// its tail (the newest, taller than the page, shows its head).
 	need := max(m.bodyHeight(), 1)
 	for i := len(shown) - 1; i >= 0; i-- {
 		n := m.lineCount(&m.recs[shown[i]])
-		if n >= need {
-			return anchor{seq: m.recs[shown[i]].Seq, line: n - need}
+		switch {
+		case n > need && i == len(shown)-1:
+			return anchor{seq: m.recs[shown[i]].Seq}
+		case n > need:
+			return anchor{seq: m.recs[shown[i+1]].Seq}
+		case n == need:
+			return anchor{seq: m.recs[shown[i]].Seq}
 		}
 		need -= n
 	}
