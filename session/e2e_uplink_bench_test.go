@@ -315,7 +315,7 @@ func lbLostPackets(s *Session, tr *Track) uint64 {
 // shedToward is how many packets of the tracks sids the SFU shed toward
 // the subscriber (its target latency): the embedded SFU's from the
 // session's view of its logs, the released server's from its log file.
-func shedToward(b *testing.B, srv *testsfu.Server, subscriber string, sids []string) uint64 {
+func shedToward(b testing.TB, srv *testsfu.Server, subscriber string, sids []string) uint64 {
 	if srv.Kind() != testsfu.Released {
 		o, _ := sfuObserved.of(sids, subscriber)
 		return o.Shed

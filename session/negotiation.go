@@ -29,6 +29,10 @@ type netHooks struct {
 	impair *impair.Shaper
 }
 
+// SCTPRTOMax bounds SCTP's retransmission timeout (pion's default is
+// 60 s): how long after a path comes back sending resumes, at worst.
+const SCTPRTOMax = time.Second
+
 // newWebRTCAPI builds the pion API every PeerConnection of a peer uses.
 func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.API {
 	se := webrtc.SettingEngine{}
@@ -40,6 +44,12 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.A
 	// mDNS candidates only help browsers hide their addresses; resolving
 	// them needs multicast, which containers and CI often lack.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// SCTP doubles its retransmission timeout after each one that fires,
+	// up to 60 s by default: after a few seconds without a path (Wi-Fi
+	// dropping) nothing is sent again until the next timeout, 2–4 s after
+	// the path came back. Our packets are never retransmitted anyway
+	// (maxRetransmits 0); a short ceiling resumes sending within a second.
+	se.SetSCTPRTOMax(SCTPRTOMax)
 	if loopbackOnly {
 		// The SFU is on this machine: gather, and so bind ICE sockets,
 		// on loopback only, as the embedded SFU listens; nothing on
