@@ -108,39 +108,60 @@ type junitText struct {
 	Text string `xml:",cdata"`
 }
 
+// Case is one JUnit test case: Failure "" passes.
+type Case struct {
+	Name, Classname string
+	Failure         string
+	Output          string
+}
+
 // WriteJUnit writes the run as JUnit XML (the schema Jenkins, GitLab and
 // GitHub's test reporters read): one test suite, one test case per track
 // and budget, failed when the budget is broken, with the track's figures
 // in its output. Without budgets, one passing case per track carries its
 // figures.
 func WriteJUnit(w io.Writer, run Run) error {
-	secs := strconv.FormatFloat(run.Elapsed.Seconds(), 'f', 3, 64)
-	suite := junitSuite{Name: textsafe.Line(run.Name), Time: secs, Cases: []junitCase{}}
-	if !run.Started.IsZero() {
-		suite.Timestamp = run.Started.UTC().Format("2006-01-02T15:04:05")
-	}
+	var cases []Case
 	for _, v := range run.Verdicts {
-		c := junitCase{Name: textsafe.Line(v.Budget.Text), Classname: "dttui.budget", Time: secs}
+		c := Case{Name: textsafe.Line(v.Budget.Text), Classname: "dttui.budget"}
 		if v.Subject != nil {
 			c.Classname = "dttui." + string(v.Subject.Kind) + "." + textsafe.Line(v.Subject.Label)
-			c.SystemOut.Text = v.Subject.Figures()
+			c.Output = v.Subject.Figures()
 		}
-		c.SystemOut.Text = fmt.Sprintf("budget: fail if %s\nmeasured: %s\n%s", textsafe.Line(v.Budget.Text), v.Measurement(), c.SystemOut.Text)
+		c.Output = fmt.Sprintf("budget: fail if %s\nmeasured: %s\n%s", textsafe.Line(v.Budget.Text), v.Measurement(), c.Output)
 		if run.Warmup > 0 {
-			c.SystemOut.Text += fmt.Sprintf("counted after a warmup of %s\n", run.Warmup)
+			c.Output += fmt.Sprintf("counted after a warmup of %s\n", run.Warmup)
 		}
 		if v.Broken {
-			suite.Failures++
-			c.Failure = &junitFailure{Type: "budget", Message: v.String(), Text: v.String()}
+			c.Failure = v.String()
 		}
-		suite.Cases = append(suite.Cases, c)
+		cases = append(cases, c)
 	}
 	if len(run.Verdicts) == 0 {
 		for i := range run.Subjects {
 			s := &run.Subjects[i]
-			suite.Cases = append(suite.Cases, junitCase{Name: "figures", Classname: "dttui." + string(s.Kind) + "." + textsafe.Line(s.Label),
-				Time: secs, SystemOut: junitText{s.Figures()}})
+			cases = append(cases, Case{Name: "figures", Classname: "dttui." + string(s.Kind) + "." + textsafe.Line(s.Label), Output: s.Figures()})
 		}
+	}
+	return WriteJUnitCases(w, run.Name, run.Started, run.Elapsed, "budget", cases)
+}
+
+// WriteJUnitCases writes one test suite of cases as JUnit XML; failures
+// are of type kind. Text is made safe for XML and terminals first.
+func WriteJUnitCases(w io.Writer, name string, started time.Time, elapsed time.Duration, kind string, cases []Case) error {
+	secs := strconv.FormatFloat(elapsed.Seconds(), 'f', 3, 64)
+	suite := junitSuite{Name: textsafe.Line(name), Time: secs, Cases: []junitCase{}}
+	if !started.IsZero() {
+		suite.Timestamp = started.UTC().Format("2006-01-02T15:04:05")
+	}
+	for _, c := range cases {
+		jc := junitCase{Name: textsafe.Line(c.Name), Classname: textsafe.Line(c.Classname), Time: secs, SystemOut: junitText{safeText(c.Output)}}
+		if c.Failure != "" {
+			suite.Failures++
+			f := textsafe.Line(c.Failure)
+			jc.Failure = &junitFailure{Type: kind, Message: f, Text: f}
+		}
+		suite.Cases = append(suite.Cases, jc)
 	}
 	suite.Tests = len(suite.Cases)
 	doc := junitSuites{Name: "dttui", Tests: suite.Tests, Failures: suite.Failures, Time: secs, Suites: []junitSuite{suite}}
@@ -153,6 +174,15 @@ func WriteJUnit(w io.Writer, run Run) error {
 	}
 	bw.WriteString("\n")
 	return bw.Flush()
+}
+
+// safeText is textsafe.Line for each line of s, the line breaks kept.
+func safeText(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = textsafe.Line(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // WriteMarkdown writes the run as Markdown for a CI job's summary (e.g.
@@ -210,8 +240,10 @@ func WriteMarkdown(w io.Writer, run Run) error {
 	return bw.Flush()
 }
 
-// mdText makes text inert in a Markdown table cell: no column breaks, no
-// markup, no HTML.
+// MarkdownText makes text inert in a Markdown table cell: no column
+// breaks, no markup, no HTML.
+func MarkdownText(s string) string { return mdText(s) }
+
 func mdText(s string) string {
 	var b strings.Builder
 	for _, r := range s {

@@ -56,7 +56,7 @@ type stdio struct {
 }
 
 // subcommands are the words dttui takes before (or instead of) flags.
-var subcommands = []string{"summary", "version", "help"}
+var subcommands = []string{"summary", "doctor", "version", "help"}
 
 func run(ctx context.Context, args []string, getenv func(string) string, std stdio) int {
 	// Everything dttui writes to stderr may quote a server or a library:
@@ -77,7 +77,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 			return exitOK
 		}
 	}
+	args, isDoctor := doctorArgs(args)
 	o, err := parseFlags(args, getenv)
+	if err == nil && isDoctor {
+		err = checkDoctor(&o)
+	}
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		printHelp(std.out)
@@ -195,6 +199,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 	}
 	defer out.rec.close()
 
+	if isDoctor {
+		return runDoctor(ctx, o, cfg, std, stderr, out)
+	}
 	if o.Participants > 0 {
 		return runLoad(ctx, o, cfg, std, stderr, out)
 	}
