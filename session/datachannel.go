@@ -158,11 +158,17 @@ func (d *dataChannel) admit(n int) (wait time.Duration, ok bool) {
 	now := time.Now()
 	buffered := d.dc.BufferedAmount()
 	d.fmu.Lock()
+	due := d.flow.due(now)
+	d.fmu.Unlock()
+	var rtt time.Duration
+	if due {
+		rtt = d.pathRTT() // ICE's agent answers it: not under fmu, which every writer takes
+	}
+	d.fmu.Lock()
 	defer d.fmu.Unlock()
-	if d.flow.due(now) {
+	if due {
 		w := d.written.Load()
-		left := w - min(buffered, w)
-		d.flow.observe(now, left, d.pathRTT())
+		d.flow.observe(now, w-min(buffered, w), rtt)
 		if th := d.flow.lowThreshold(maxPacket); th != d.threshold {
 			d.threshold = th
 			d.dc.SetBufferedAmountLowThreshold(uint64(th))
