@@ -1,11 +1,8 @@
 package record
 
 import (
-	"os"
 	"sort"
 	"time"
-
-	"github.com/foxglove/mcap/go/mcap"
 )
 
 // Summary is what `mcap info` tells of a file, from its summary section.
@@ -48,32 +45,28 @@ type SchemaSummary struct {
 }
 
 // Summarize reads a file's summary (an error for a file without one: a
-// recording cut short, which ReadUnindexed still reads).
+// recording cut short, which Read still reads).
 func Summarize(path string) (*Summary, error) {
-	f, err := os.Open(path)
+	f, r, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	r, err := mcap.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
 	defer r.Close()
-	info, err := r.Info()
+	in, err := info(r)
 	if err != nil {
 		return nil, err
 	}
-	s := &Summary{Library: info.Header.Library, Profile: info.Header.Profile,
-		Attachments: len(info.AttachmentIndexes), Metadata: len(info.MetadataIndexes)}
-	if st := info.Statistics; st != nil {
+	s := &Summary{Library: in.Header.Library, Profile: in.Header.Profile,
+		Attachments: len(in.AttachmentIndexes), Metadata: len(in.MetadataIndexes)}
+	if st := in.Statistics; st != nil {
 		s.Messages = st.MessageCount
 		if st.MessageCount > 0 {
 			s.Start, s.End = time.Unix(0, int64(st.MessageStartTime)), time.Unix(0, int64(st.MessageEndTime))
 		}
 	}
 	byComp := map[string]*ChunkTotals{}
-	for _, ci := range info.ChunkIndexes {
+	for _, ci := range in.ChunkIndexes {
 		c := byComp[string(ci.Compression)]
 		if c == nil {
 			c = &ChunkTotals{Compression: string(ci.Compression)}
@@ -87,15 +80,15 @@ func Summarize(path string) (*Summary, error) {
 		s.Chunks = append(s.Chunks, *c)
 	}
 	sort.Slice(s.Chunks, func(i, j int) bool { return s.Chunks[i].Compression < s.Chunks[j].Compression })
-	for id, ch := range info.Channels {
+	for id, ch := range in.Channels {
 		cs := ChannelSummary{ID: id, Topic: ch.Topic, MessageEncoding: ch.MessageEncoding, SchemaID: ch.SchemaID, Metadata: ch.Metadata}
-		if info.Statistics != nil {
-			cs.Messages = info.Statistics.ChannelMessageCounts[id]
+		if in.Statistics != nil {
+			cs.Messages = in.Statistics.ChannelMessageCounts[id]
 		}
 		s.Channels = append(s.Channels, cs)
 	}
 	sort.Slice(s.Channels, func(i, j int) bool { return s.Channels[i].ID < s.Channels[j].ID })
-	for id, sc := range info.Schemas {
+	for id, sc := range in.Schemas {
 		s.Schemas = append(s.Schemas, SchemaSummary{ID: id, Name: sc.Name, Encoding: sc.Encoding, Size: len(sc.Data)})
 	}
 	sort.Slice(s.Schemas, func(i, j int) bool { return s.Schemas[i].ID < s.Schemas[j].ID })

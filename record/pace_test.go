@@ -35,7 +35,7 @@ func TestPacer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.now = c.now.Add(12 * time.Millisecond) // the push took 12 ms
+	c.now = c.now.Add(12 * time.Millisecond)        // the push took 12 ms
 	if err := p.Wait(ctx, base+50*ms); err != nil { // due at 25 ms, now 27
 		t.Fatal(err)
 	}

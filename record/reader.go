@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -56,40 +57,124 @@ func TrackOf(ch *mcap.Channel, s *mcap.Schema) (Track, error) {
 // valid only during the call.
 type ReadFunc func(ch *Channel, m *mcap.Message) error
 
-// Read calls fn for every message of the file at path in log-time order,
-// through the file's index; a file without one (cut short) is read in
-// file order with the unindexed reader, up to its last complete chunk.
-func Read(path string, fn ReadFunc) error {
+// MaxReadChunk bounds what a chunk may decompress to when Read reads a
+// file: a length field in a corrupt or hostile file cannot make it
+// allocate more (dttui writes 1 MiB chunks; ROS 2 bags a few MiB).
+const MaxReadChunk = 64 << 20
+
+// Read calls fn for every message of the file at path in file order
+// (dttui writes in order of arrival, so that is log-time order for its
+// recordings) with the MCAP library's lexer, no index needed: a file cut
+// short (SIGKILL) reads up to its last complete chunk. Every length in
+// the file is bounded (the file's size, MaxReadChunk), so any file is
+// safe to read.
+func Read(path string, fn ReadFunc) error { return read(path, MaxReadChunk, fn) }
+
+// read is Read with chunks bounded by maxChunk.
+func read(path string, maxChunk int, fn ReadFunc) (err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	inFn := false
+	defer guard(&err, &inFn)
+	l, err := mcap.NewLexer(f, &mcap.LexerOptions{MaxRecordSize: int(min(fi.Size(), 1<<40)), MaxDecompressedChunkSize: maxChunk, ValidateChunkCRCs: true})
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	schemas := map[uint16]*mcap.Schema{}
+	mchans := map[uint16]*mcap.Channel{}
+	chans := map[uint16]*Channel{}
+	var m mcap.Message
+	var buf []byte
+	for {
+		tok, rec, err := l.Next(buf)
+		if err != nil {
+			if errors.Is(err, io.EOF) || isTruncation(err) {
+				return nil // the end, or the rest of a file cut short
+			}
+			return err
+		}
+		if cap(rec) > cap(buf) {
+			buf = rec[:0]
+		}
+		switch tok {
+		case mcap.TokenSchema:
+			sc, err := mcap.ParseSchema(rec)
+			if err != nil {
+				return err
+			}
+			sc.Data = bytes.Clone(sc.Data)
+			schemas[sc.ID] = sc
+		case mcap.TokenChannel:
+			c, err := mcap.ParseChannel(rec)
+			if err != nil {
+				return err
+			}
+			mchans[c.ID] = c
+			delete(chans, c.ID)
+		case mcap.TokenMessage:
+			if err := m.PopulateFrom(rec, false); err != nil {
+				return err
+			}
+			ch := chans[m.ChannelID]
+			if ch == nil {
+				c := mchans[m.ChannelID]
+				if c == nil {
+					continue // a channel not seen (yet): as the library's unindexed reader, skipped
+				}
+				t, err := TrackOf(c, schemas[c.SchemaID])
+				if err != nil {
+					return err
+				}
+				ch = &Channel{ID: c.ID, Topic: c.Topic, Track: t}
+				chans[c.ID] = ch
+			}
+			inFn = true
+			ferr := fn(ch, &m)
+			inFn = false
+			if ferr != nil {
+				return ferr
+			}
+		}
+	}
+}
+
+// ReadIndexed calls fn for every message in log-time order through the
+// file's index, with the MCAP library's indexed reader (an error for a
+// file without a summary). The library trusts the lengths and offsets in
+// the summary: for files dttui or another trusted tool wrote.
+func ReadIndexed(path string, fn ReadFunc) error {
 	f, r, err := open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	defer r.Close()
-	if _, err := r.Info(); err != nil {
-		// Info moved the file's offset: read again from the start.
-		return ReadUnindexed(path, fn)
-	}
-	return readMessages(r, true, fn)
-}
-
-// ReadUnindexed is Read in file order without the index: what is left of
-// a file cut short, every complete chunk of it.
-func ReadUnindexed(path string, fn ReadFunc) error {
-	f, r, err := open(path)
-	if err != nil {
+	if _, err := info(r); err != nil {
 		return err
 	}
-	defer f.Close()
-	defer r.Close()
-	return readMessages(r, false, fn)
+	return readMessages(r, fn)
 }
 
-func open(path string) (*os.File, *mcap.Reader, error) {
+// info is r.Info, its panics ErrCorrupt.
+func info(r *mcap.Reader) (i *mcap.Info, err error) {
+	defer guard(&err, nil)
+	return r.Info()
+}
+
+func open(path string) (_ *os.File, _ *mcap.Reader, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer guard(&err, nil)
 	r, err := mcap.NewReader(f)
 	if err != nil {
 		_ = f.Close()
@@ -98,12 +183,26 @@ func open(path string) (*os.File, *mcap.Reader, error) {
 	return f, r, nil
 }
 
-func readMessages(r *mcap.Reader, indexed bool, fn ReadFunc) error {
-	opts := []mcap.ReadOpt{mcap.UsingIndex(indexed)}
-	if indexed {
-		opts = append(opts, mcap.InOrder(mcap.LogTimeOrder))
+// ErrCorrupt is a file the MCAP library could not read without
+// panicking (its parsers trust lengths in the file): a corrupt or hostile
+// file, refused.
+var ErrCorrupt = errors.New("record: corrupt MCAP file")
+
+// guard turns a panic of the MCAP library into ErrCorrupt; one raised by
+// the caller's function (inFn set) goes on.
+func guard(err *error, inFn *bool) {
+	if p := recover(); p != nil {
+		if inFn != nil && *inFn {
+			panic(p)
+		}
+		*err = fmt.Errorf("%w: %v", ErrCorrupt, p)
 	}
-	it, err := r.Messages(opts...)
+}
+
+func readMessages(r *mcap.Reader, fn ReadFunc) (err error) {
+	inFn := false
+	defer guard(&err, &inFn)
+	it, err := r.Messages(mcap.UsingIndex(true), mcap.InOrder(mcap.LogTimeOrder))
 	if err != nil {
 		return err
 	}
@@ -114,9 +213,6 @@ func readMessages(r *mcap.Reader, indexed bool, fn ReadFunc) error {
 			return nil
 		}
 		if err != nil {
-			if !indexed && isTruncation(err) {
-				return nil // the rest of a file cut short
-			}
 			return err
 		}
 		ch := chans[c]
@@ -128,8 +224,11 @@ func readMessages(r *mcap.Reader, indexed bool, fn ReadFunc) error {
 			ch = &Channel{ID: c.ID, Topic: c.Topic, Track: t}
 			chans[c] = ch
 		}
-		if err := fn(ch, m); err != nil {
-			return err
+		inFn = true
+		ferr := fn(ch, m)
+		inFn = false
+		if ferr != nil {
+			return ferr
 		}
 	}
 }

@@ -130,8 +130,8 @@ func TestRoundTrip(t *testing.T) {
 			if err := w.Close(); err != nil {
 				t.Fatal(err)
 			}
+			checkSame(t, want, readAll(t, ReadIndexed, path))
 			checkSame(t, want, readAll(t, Read, path))
-			checkSame(t, want, readAll(t, ReadUnindexed, path))
 
 			s, err := Summarize(path)
 			if err != nil {
@@ -184,7 +184,7 @@ func TestRotation(t *testing.T) {
 				if _, err := Summarize(f); err != nil {
 					t.Fatalf("%s: %v", f, err)
 				}
-				all = append(all, readAll(t, Read, f)...)
+				all = append(all, readAll(t, ReadIndexed, f)...)
 			}
 			// Sequences restart per file: compare all but them.
 			for i := range all {
@@ -205,9 +205,9 @@ func TestRotation(t *testing.T) {
 	}
 }
 
-// A file cut inside a chunk keeps every chunk before the cut: the
-// unindexed reader returns a prefix of what was written, byte-exact, and
-// Read falls back to it.
+// A file cut inside a chunk keeps every chunk before the cut: Read (the
+// lexer, no index) returns a prefix of what was written, byte-exact; the
+// indexed reader refuses it.
 func TestTruncatedMidChunk(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "room.mcap")
 	w, err := Create(path, Options{ChunkSize: 16 << 10})
@@ -230,13 +230,14 @@ func TestTruncatedMidChunk(t *testing.T) {
 		if _, err := Summarize(p); err == nil {
 			t.Errorf("cut at %d: a summary read from a file without one", cut)
 		}
-		for _, read := range []func(string, ReadFunc) error{Read, ReadUnindexed} {
-			have := readAll(t, read, p)
-			if len(have) == 0 || len(have) > len(want) {
-				t.Fatalf("cut at %d of %d: %d messages", cut, len(full), len(have))
-			}
-			checkSame(t, want[:len(have)], have)
+		if err := ReadIndexed(p, func(*Channel, *mcap.Message) error { return nil }); err == nil {
+			t.Errorf("cut at %d: read through an index it does not have", cut)
 		}
+		have := readAll(t, Read, p)
+		if len(have) == 0 || len(have) > len(want) {
+			t.Fatalf("cut at %d of %d: %d messages", cut, len(full), len(have))
+		}
+		checkSame(t, want[:len(have)], have)
 	}
 }
 
@@ -281,7 +282,7 @@ func TestKilledRecorder(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
-	have := readAll(t, ReadUnindexed, path)
+	have := readAll(t, Read, path)
 	if len(have) < 100 {
 		t.Fatalf("%d messages left", len(have))
 	}
@@ -303,4 +304,3 @@ func TestParseCompression(t *testing.T) {
 		t.Error("gzip accepted")
 	}
 }
-

@@ -202,7 +202,7 @@ func TestRecordAndReplayEndToEnd(t *testing.T) {
 		}
 		recorded := map[string][][]byte{}
 		channels := map[string]record.Track{}
-		for _, read := range []func(string, record.ReadFunc) error{record.Read, record.ReadUnindexed} {
+		for _, read := range []func(string, record.ReadFunc) error{record.ReadIndexed, record.Read} {
 			clear(recorded)
 			if err := read(file, func(ch *record.Channel, m *mcap.Message) error {
 				recorded[ch.Track.Name] = append(recorded[ch.Track.Name], bytes.Clone(m.Data))
