@@ -35,6 +35,8 @@ func printHelp(w io.Writer) {
 Usage: dttui [flags]
        dttui summary [--fail-if B]... [--junit F] [--summary-md F] FILE...
                                  the summary of load runs' JSON lines, merged
+       dttui doctor [--url U --api-key K --api-secret S] [--junit F] [--summary-md F]
+                                 check a deployment for data tracks: a ✓/✗ line per check
        dttui record --out FILE [flags]   record the room's data tracks to MCAP (dttui record --help)
        dttui replay FILE [--speed X] [--loop] [flags]
                                  publish a recording's channels as data tracks, as timed
@@ -84,7 +86,8 @@ Exit status:
      or its data (stdin, file=) stopped on bad input;
      load mode: a participant could not connect or a track publish
   4  --headless and load mode: the run went well, but a --fail-if budget
-     was broken (one stderr line each; the final JSON line lists them all)
+     was broken (one stderr line each; the final JSON line lists them all);
+     dttui doctor: it joined, but a check failed
 
 Keys: press ? in the UI. The JSON lines of --headless, the states and the
 counters are described in the README (sections "Headless" and "What the
