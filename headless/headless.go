@@ -642,8 +642,10 @@ type RemoteLine struct {
 	FrameBytes    uint64  `json:"frame_bytes"`
 	Packets       uint64  `json:"packets"`
 	PacketsLost   uint64  `json:"packets_lost"`
-	FramesLost    uint64  `json:"frames_lost"`
-	Incomplete    uint64  `json:"incomplete"`
+	// FramesLost never arrived whole (incoming.TrackStats.LostFrames);
+	// Incomplete are those of them some packets of which arrived.
+	FramesLost uint64 `json:"frames_lost"`
+	Incomplete uint64 `json:"incomplete"`
 	// Cut counts frames only partly inside a subscription (joined midway,
 	// or unfinished at an unsubscribe or the end): not lost.
 	Cut        uint64 `json:"cut"`
@@ -716,7 +718,7 @@ func remoteLine(r report.Remote, final bool) RemoteLine {
 		State: st.State.String(), E2EE: st.E2EE(), Type: textsafe.Line(st.Type.String()), Replaces: textsafe.Line(st.Replaces),
 		WindowS: rate.Window.Seconds(), FramesPerSec: rate.ReceivedFPS, PacketsPerSec: rate.ReceivedPPS, BytesPerSec: rate.ReceivedBPS,
 		Frames: st.FramesCompleted, FrameBytes: st.FrameBytes, Packets: st.Packets, PacketsLost: st.PacketsLost,
-		FramesLost: st.FramesLost, Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,
+		FramesLost: st.LostFrames(), Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,
 		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
 		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99), SFU: sfuLine(r.SFU),
 		Probe: probeLine(r.Probe), HeldBytes: st.HeldBytes, Evicted: evictedLine(&st.Evicted)}

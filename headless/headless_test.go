@@ -561,3 +561,16 @@ func TestMonitorOnlyRun(t *testing.T) {
 		t.Fatalf("final remote rates %+v", r)
 	}
 }
+
+// A room track's "lost" is one figure (incoming.TrackStats.LostFrames):
+// the JSON line and the metrics say what the table says, frames no packet
+// arrived for and frames given up incomplete alike.
+func TestRoomLostIsOneFigure(t *testing.T) {
+	var r report.Remote
+	r.Stats.SID, r.Stats.Name = "DTR_x", "x"
+	r.Stats.FramesLost, r.Stats.FramesIncomplete, r.Stats.FramesCut = 3, 4, 5
+	l := remoteLine(r, true)
+	if l.FramesLost != 7 || l.Incomplete != 4 || l.FramesLost != r.Stats.LostFrames() {
+		t.Fatalf("JSON frames_lost %d, incomplete %d; want 7 and 4 (the table's lost)", l.FramesLost, l.Incomplete)
+	}
+}

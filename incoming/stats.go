@@ -54,6 +54,13 @@ type Preview struct {
 // PreviewBytes bounds Preview.Head.
 const PreviewBytes = 4096
 
+// LostFrames is a room track's "lost": every frame that never arrived
+// whole — no packet of it arrived (FramesLost) or not all of them
+// (FramesIncomplete). Frames cut by a subscription's start or end are
+// not lost. The table, the detail pane, the JSON and the metrics show
+// this one figure.
+func (s TrackStats) LostFrames() uint64 { return s.FramesLost + s.FramesIncomplete }
+
 // TrackStats is a snapshot of one remote track. Counters are cumulative
 // over the track's life, across its subscriptions: rates and windows are
 // differences of successive snapshots (histograms too, with Sub).

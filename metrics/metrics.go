@@ -74,7 +74,7 @@ var (
 	rBytes      = desc("remote_frame_bytes_total", "Payload bytes of completed frames (ciphertext for E2EE).", remoteLabels...)
 	rPackets    = desc("remote_packets_received_total", "Packets received.", remoteLabels...)
 	rPktLost    = desc("remote_packets_lost_total", "Packets lost, from the sequence numbers.", remoteLabels...)
-	rFrLost     = desc("remote_frames_lost_total", "Frames no packet arrived for.", remoteLabels...)
+	rFrLost     = desc("remote_frames_lost_total", "Frames that never arrived whole (no packet, or not all: incomplete counts those).", remoteLabels...)
 	rIncomplete = desc("remote_frames_incomplete_total", "Frames given up with packets missing.", remoteLabels...)
 	rCut        = desc("remote_frames_cut_total", "Frames a subscription's start or end cut (not loss).", remoteLabels...)
 	sfuShed     = desc("sfu_shed_packets_total", "Packets the SFU shed toward the loopback (its log; embedded SFU only).", localLabels...)
@@ -226,7 +226,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(rBytes, s.FrameBytes, rv...)
 		counter(rPackets, s.Packets, rv...)
 		counter(rPktLost, s.PacketsLost, rv...)
-		counter(rFrLost, s.FramesLost, rv...)
+		counter(rFrLost, s.LostFrames(), rv...)
 		counter(rIncomplete, s.FramesIncomplete, rv...)
 		counter(rCut, s.FramesCut, rv...)
 		if r.SFU != nil {

@@ -268,3 +268,19 @@ func TestConcurrentScrapesAreBounded(t *testing.T) {
 		t.Fatalf("%d answered, %d refused of 40", ok.Load(), refused.Load())
 	}
 }
+
+// A room track's lost frames are the table's and the JSON's
+// (incoming.TrackStats.LostFrames): incomplete ones included.
+func TestRemoteLostIsTheTablesFigure(t *testing.T) {
+	snap := snapshot()
+	snap.Remote[0].Stats.FramesLost, snap.Remote[0].Stats.FramesIncomplete = 3, 4
+	c := NewCollector(func() report.Snapshot { return snap }, nil)
+	want := `
+# HELP dttui_remote_frames_lost_total Frames that never arrived whole (no packet, or not all: incomplete counts those).
+# TYPE dttui_remote_frames_lost_total counter
+dttui_remote_frames_lost_total{publisher="robot",sid="DTR_r",track="cam-meta"} 7
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "dttui_remote_frames_lost_total"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -93,7 +93,7 @@ func (s *Session) sampleRemote(now time.Time) {
 }
 
 func remoteTotals(ts *incoming.TrackStats) report.Totals {
-	return report.Totals{Received: ts.FramesCompleted, RxBytes: ts.FrameBytes, Lost: ts.FramesLost + ts.FramesIncomplete,
+	return report.Totals{Received: ts.FramesCompleted, RxBytes: ts.FrameBytes, Lost: ts.LostFrames(),
 		RxPackets: ts.Packets, PacketsLost: ts.PacketsLost, FirstRx: ts.FirstPacketAt, LastRx: ts.LastPacketAt}
 }
 

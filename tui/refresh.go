@@ -184,7 +184,7 @@ func (m *Model) compareRoom(a, b *report.Remote) int {
 	case sortRate:
 		return cmp.Compare(b.Rate.ReceivedBPS, a.Rate.ReceivedBPS)
 	case sortDrops:
-		return cmp.Compare(b.Stats.FramesLost+b.Stats.FramesIncomplete, a.Stats.FramesLost+a.Stats.FramesIncomplete)
+		return cmp.Compare(b.Stats.LostFrames(), a.Stats.LostFrames())
 	}
 	return cmp.Compare(a.Stats.PublisherIdentity, b.Stats.PublisherIdentity)
 }

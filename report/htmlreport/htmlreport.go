@@ -142,7 +142,7 @@ func remoteFigures(r report.Remote) []Setting {
 	f := []Setting{{"state at the end", st.State.String()}, {"type", textsafe.Line(cmp.Or(st.Type.String(), "untyped"))},
 		{"E2EE", strconv.FormatBool(st.E2EE())},
 		{"frames received", u(st.FramesCompleted)}, {"payload bytes", u(st.FrameBytes)},
-		{"frames lost", u(st.FramesLost)}, {"incomplete", u(st.FramesIncomplete)}, {"cut by a subscription", u(st.FramesCut)},
+		{"frames lost", u(st.LostFrames())}, {"of them incomplete", u(st.FramesIncomplete)}, {"cut by a subscription", u(st.FramesCut)},
 		{"packets", u(st.Packets)}, {"packets lost", u(st.PacketsLost)}, {"duplicate", u(st.PacketsDuplicate)},
 		{"reordered", u(st.PacketsReordered)}, {"decrypt failures", u(st.DecryptFailuresTotal())},
 		{"average receive rate", fmt.Sprintf("%.1f frames/s, %.0f bytes/s (over %s)", r.Average.ReceivedFPS, r.Average.ReceivedBPS, r.Average.Window.Round(time.Millisecond))}}

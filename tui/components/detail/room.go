@@ -90,8 +90,8 @@ func (m *Model) roomSections(w int) []section {
 	}
 
 	// Frames, then packets: what arrived and what did not.
-	frames := []string{fmt.Sprintf("frames received %d", st.FramesCompleted), fmt.Sprintf("lost %d", st.FramesLost),
-		fmt.Sprintf("incomplete %d", st.FramesIncomplete)}
+	frames := []string{fmt.Sprintf("frames received %d", st.FramesCompleted), fmt.Sprintf("lost %d", st.LostFrames()),
+		fmt.Sprintf("of them incomplete %d", st.FramesIncomplete)}
 	if st.FramesCut > 0 {
 		// A subscription that began or ended mid-frame: not loss.
 		frames = append(frames, fmt.Sprintf("cut by a subscription's start or end %d", st.FramesCut))
