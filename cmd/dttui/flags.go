@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/dttui/dttui/impair"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/load"
 	"github.com/dttui/dttui/outgoing"
@@ -91,6 +92,10 @@ type options struct {
 	MaxFrameAge, LossGrace time.Duration
 	// MaxHeldBytes is the room monitor's memory budget (0: its default).
 	MaxHeldBytes int
+	// Impair shapes what our connection sends (--impair); ImpairSet says
+	// it was given.
+	Impair    impair.Spec
+	ImpairSet bool
 	// Load mode: Participants publishers with Tracks each and Subscribers
 	// receiving them all, joining at Ramp per second.
 	Participants, Subscribers int
@@ -446,6 +451,14 @@ func newFlagSet(o *options) *flagSet {
 	})
 	fs.Func("max-held-bytes", fmt.Sprintf("cap the memory other participants' partial frames may hold (a `size`, default %d MiB, a participant a quarter); past it, and for a frame silent %s, the oldest partial frames are evicted, counted", incoming.DefaultMaxHeldBytes>>20, incoming.DefaultPartialTimeout), func(s string) error {
 		f.maxHeld = s
+		return nil
+	})
+	fs.Func("impair", "shape what dttui's own connection sends, to test on a bad path: "+impair.Syntax+" (e.g. 'delay=40ms,jitter=5ms,loss=1%,rate=5Mbit'; the UI's `i` changes it while running)", func(s string) error {
+		sp, err := impair.Parse(s)
+		if err != nil {
+			return err
+		}
+		o.Impair, o.ImpairSet = sp, true
 		return nil
 	})
 	fs.Func("loss-grace", fmt.Sprintf("a frame not at the loopback subscriber this long after it was sent is lost (a `duration`, default %s)", probe.DefaultLossGrace), func(s string) error {

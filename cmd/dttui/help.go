@@ -18,7 +18,7 @@ var helpGroups = []struct {
 	{"Server (none: the embedded SFU on 127.0.0.1)", []string{"url", "token", "api-key", "api-secret", "room", "identity", "local", "local-port"}},
 	{"Tracks", []string{"track", "encoding", "schema", "framing", "e2ee-passphrase", "e2ee-passphrase-file", "publish-timeout",
 		"max-queued-bytes", "max-frame-age"}},
-	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "metrics-addr"}},
+	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "metrics-addr", "impair"}},
 	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
 	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "version"}},
 	{"Recording (MCAP)", []string{"record", "record-compression", "record-split"}},

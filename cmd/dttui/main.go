@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/dttui/dttui/impair"
 	"github.com/dttui/dttui/metrics"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
@@ -160,6 +162,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		Loopback: o.Loopback && !o.SubscribeOnly, Monitor: o.Monitor || o.SubscribeOnly, Logger: log,
 		PublishTimeout: o.PublishTimeout, MaxQueuedBytes: o.MaxQueuedBytes, MaxFrameAge: o.MaxFrameAge, LossGrace: o.LossGrace,
 		MaxHeldBytes: o.MaxHeldBytes,
+	}
+	if o.ImpairSet || (!o.Headless && o.Participants == 0) {
+		// The UI can impair the path at any time (its `i`): the shaper is
+		// in place from the start, passing everything while off.
+		cfg.Impair = impair.NewShaper(rand.Uint64())
+		cfg.Impair.Set(time.Now(), o.Impair)
 	}
 	var local *localsfu.Server
 	var env *envFile
