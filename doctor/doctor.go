@@ -158,11 +158,15 @@ func largest(ctx context.Context, s *session.Session, tr *session.Track, e2ee bo
 	}
 	whole, failedAt := 0, 0
 	var why string
+	var rtt time.Duration // push to arrival of the first frame, one clock
 sizes:
 	for _, size := range o.Sizes {
 		for range Attempts {
 			ok, reason := roundTrip(ctx, s, tr, size, o.ArriveTimeout)
 			if ok {
+				if whole == 0 {
+					rtt = runLatency(s, tr).Max
+				}
 				whole = size
 				continue sizes
 			}
@@ -177,6 +181,9 @@ sizes:
 	c.Took = time.Since(start)
 	limit := probe.SubscriberMaxSize(e2ee)
 	note := fmt.Sprintf("; livekit-client and the Rust SDK drop frames of more than 128 packets (over %d bytes)", limit)
+	if rtt > 0 {
+		note += fmt.Sprintf("; a %d-byte frame took %s from push to our subscriber (through the SFU and back)", o.Sizes[0], round(rtt))
+	}
 	switch {
 	case failedAt == 0:
 		c.OK = true
@@ -238,6 +245,16 @@ func local(s *session.Session, tr *session.Track) (report.Receive, bool) {
 		}
 	}
 	return report.Receive{}, false
+}
+
+// runLatency is tr's push-to-arrival latency at our subscriber so far.
+func runLatency(s *session.Session, tr *session.Track) report.Latency {
+	for _, l := range s.ReportScope(nil, report.Scope{History: 1}).Local {
+		if l.Handle == tr.Handle() {
+			return l.RunLatency
+		}
+	}
+	return report.Latency{}
 }
 
 // shedTo is the packets of tr the SFU says it shed toward our subscriber
