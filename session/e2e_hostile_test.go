@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 )
 
@@ -138,5 +139,58 @@ func testE2EHostileJumpsBesideAnHonestTrack(t *testing.T) {
 	limit := 17*received + uint64(len(h.tracks))<<16
 	if received == 0 || jumps < received/2 || sent > limit {
 		t.Fatalf("hostile streams: %d received, %d sent (limit %d), %d jumps", received, sent, limit, jumps)
+	}
+}
+
+// Issue 20 item 11 against real SFUs: a publisher whose sender drops
+// frames as stale after numbering them (a 1 ms frame age, a burst of
+// large frames). Another dttui's monitor counts those frames lost, and
+// the counts the later frames carry tell it they were the publisher's:
+// on loopback the network lost none (before: "lost N" and nothing more).
+func TestE2EMonitorTellsThePublishersDropsFromTheNetworks(t *testing.T) {
+	acrossSFUs(t, testE2EMonitorTellsThePublishersDropsFromTheNetworks)
+}
+
+func testE2EMonitorTellsThePublishersDropsFromTheNetworks(t *testing.T) {
+	srv := sfu(t)
+	mon := connect(t, srv, Config{Monitor: true})
+	pub := connect(t, srv, Config{Room: mon.Status().Room, MaxFrameAge: time.Millisecond})
+	tr, err := pub.Publish(bounded(t, 15*time.Second), "stale", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the monitor holds the track", func() bool { return mon.MonitorHolds(tr.Info().SID) })
+	ctx := bounded(t, 60*time.Second)
+	if _, _, err := tr.Probe().Deliver(ctx, 300, 64<<10); err != nil && ctx.Err() != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stale := tr.Counters().DroppedBy[outgoing.DropStale]
+	if stale == 0 {
+		t.Skip("the sender kept up with a 1 ms frame age: nothing dropped as stale to tell apart")
+	}
+	t.Logf("%d frames dropped as stale after they were numbered", stale)
+	// Frames sent after the drops carry their count, one at a time.
+	for range 5 {
+		if err := tr.Probe().PushWait(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 15*time.Second, "the monitor's account settled", func() bool {
+		r, ok := remoteRow(mon, pub.Status().Identity, "stale")
+		return ok && r.Probe != nil && r.Probe.InGrace == 0 && r.Probe.Received == tr.Counters().FramesSent
+	})
+	r, _ := remoteRow(mon, pub.Status().Identity, "stale")
+	p := r.Probe
+	// Frames dropped before the first one the monitor received are before
+	// its account (its first frame's count is its base): at most stale.
+	if p.PublisherDropped == 0 || p.PublisherDropped > stale || p.Lost != p.PublisherDropped || r.Stats.PacketsLost != 0 {
+		t.Fatalf("the publisher dropped %d as stale; the monitor: lost %d, of which the publisher's %d; packets lost %d",
+			stale, p.Lost, p.PublisherDropped, r.Stats.PacketsLost)
 	}
 }
