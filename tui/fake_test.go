@@ -529,6 +529,9 @@ type fakeTrack struct {
 	refused     int           // pushes refused (counted dropped)
 	room        chan struct{} // closed and replaced by drain
 	unpublished bool
+	// refuseUnpublished: a push after the unpublish is refused, as
+	// outgoing refuses it (counted under UNPUB), not taken.
+	refuseUnpublished bool
 	late        int           // pushes after Unpublish was called
 	gate        chan struct{} // when set, each push waits for a token (a slow frame)
 	src         *probe.Source
@@ -558,6 +561,9 @@ func (t *fakeTrack) tryPush(p []byte, ts uint64) error {
 	defer t.mu.Unlock()
 	if t.unpublished {
 		t.late++
+		if t.refuseUnpublished {
+			return &outgoing.PushError{Track: t.name, Drop: outgoing.DropUnpublished}
+		}
 	}
 	if t.capacity > 0 && t.queued >= t.capacity {
 		t.refused++

@@ -253,6 +253,24 @@ func TestUnpublishAndQuit(t *testing.T) {
 	}
 }
 
+// A burst on an unpublished track says its frames were refused as the
+// table counts them (UNPUB), not "dropped" (the DROPPED column stays 0).
+func TestBurstOnUnpublishedTrackSaysUNPUB(t *testing.T) {
+	b := newFakeBackend()
+	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
+	tr := publishNow(t, h, b, "bye")
+	tr.mu.Lock()
+	tr.refuseUnpublished = true
+	tr.mu.Unlock()
+	h.send(press("u"))
+	h.until("unpublish", 5*time.Second, func(m Model) bool { return strings.Contains(m.statusMsg, "unpublished") })
+	h.send(press("f"))
+	h.until("the flood's report", 5*time.Second, func(m Model) bool { return strings.Contains(m.statusMsg, "flood to") })
+	if !strings.Contains(h.m.statusMsg, "100 refused, the track is unpublished (UNPUB)") || strings.Contains(h.m.statusMsg, "dropped") {
+		t.Fatalf("flood on an unpublished track: %q", h.m.statusMsg)
+	}
+}
+
 func TestActionsWithoutTrackExplainThemselves(t *testing.T) {
 	h := newHarness(t, newTestModel(newFakeBackend(), &clock{t: t0}, nil))
 	for _, k := range []string{"space", "b", "g", "+", "u"} {

@@ -209,3 +209,24 @@ func TestRowSaysWhenATrackLosesFrames(t *testing.T) {
 		t.Fatalf("after the drop window: %q", l)
 	}
 }
+
+// Display details: with no rows yet, the header still has the receive
+// columns a loopback fills (RX/S, LOST, P50, P99); at 200 columns the SID
+// is whole, not cut as at 140.
+func TestTableHeaderAndWideSID(t *testing.T) {
+	b := newFakeBackend()
+	h := newHarness(t, newTestModel(b, &clock{t: t0}, nil))
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 20})
+	h.send(tickMsg(t0))
+	head := lineWith(h.m, "NAME")
+	for _, col := range []string{"RX/S", "LOST", "P50", "P99"} {
+		if !strings.Contains(head, col) {
+			t.Errorf("the empty table's header lacks %s: %q", col, head)
+		}
+	}
+	publishNow(t, h, b, "telemetry-imu")
+	h.send(tea.WindowSizeMsg{Width: 200, Height: 20})
+	if l := lineWith(h.m, "telemetry-imu"); !strings.Contains(l, "DTR_telemetry-imu") {
+		t.Errorf("the SID is cut at 200 columns: %q", l)
+	}
+}

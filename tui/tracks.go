@@ -465,6 +465,9 @@ func (m Model) burstReport(t *trackUI, j *burstJob) (tea.Model, tea.Cmd) {
 	head := fmt.Sprintf("%s to %q: pushed %d/%d frames of %s", what, t.track.Name(), j.attempted, j.n, format.Bytes(float64(j.size)))
 	dropped := j.attempted - j.accepted
 	switch {
+	case dropped > 0 && errors.Is(j.err, outgoing.ErrTrackUnpublished):
+		// The table counts these under UNPUB, not DROPPED: say so in its words.
+		return m, m.flash(fmt.Sprintf("%s; %d refused, the track is unpublished (UNPUB)", head, dropped), true)
 	case j.timedOut:
 		return m, m.flash(fmt.Sprintf("%s in %s; the queue had no room for the other %d, not pushed", head, m.opts.BurstTimeout, j.n-j.attempted), true)
 	case j.attempted < j.n:

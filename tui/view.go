@@ -335,6 +335,7 @@ func (m Model) table(ctx common.Context) *tracktable.Model {
 		}
 	}
 	tt.Rows, tt.Selected = m.tableRows(), m.selectedIndex()
+	tt.Loopback = m.snap.Loopback
 	tt.Sort, tt.RoomSort = m.sort.column(), m.sort.roomColumn()
 	if m.filter.Active() {
 		tt.Of, tt.RoomOf = m.all, m.roomAll

@@ -180,3 +180,16 @@ func mustMkdir(t *testing.T, d string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// The UI pins the embedded SFU's credentials file by its absolute path,
+// not as ~/…: the home of whoever reads the line may not be this
+// process's.
+func TestPinnedCredentialsFileIsAbsolute(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	path := filepath.Join(home, ".cache", "dttui", "local-sfu-7880.env")
+	info := localSFUInfo(&localsfu.Server{URL: "ws://127.0.0.1:7880", APIKey: "k"}, path)
+	if info.EnvFile != path || !filepath.IsAbs(info.EnvFile) {
+		t.Fatalf("pinned %q, want %q", info.EnvFile, path)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 
 	"github.com/charmbracelet/x/term"
@@ -40,7 +39,7 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 	}
 	var localSFU *tui.LocalSFU
 	if local != nil {
-		localSFU = &tui.LocalSFU{URL: local.URL, APIKey: local.APIKey, EnvFile: homeRelative(envFile)}
+		localSFU = localSFUInfo(local, envFile)
 	}
 	var current atomic.Pointer[session.Session]
 	if metricsLn != nil {
@@ -93,15 +92,15 @@ func checkTerminal(in io.Reader, out io.Writer) error {
 	return tty.Close()
 }
 
-// homeRelative writes a path under the home directory as ~/…: shorter on
-// screen, and a shell still expands it.
-func homeRelative(path string) string {
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" || path == "" {
-		return path
+// localSFUInfo is what the UI pins about the embedded SFU. The
+// credentials file is named by its absolute path: "~/" would be the home
+// of whoever reads it, not that of this process (a private HOME, sudo, a
+// shell in another account).
+func localSFUInfo(local *localsfu.Server, envFile string) *tui.LocalSFU {
+	if envFile != "" {
+		if abs, err := filepath.Abs(envFile); err == nil {
+			envFile = abs
+		}
 	}
-	if rel, err := filepath.Rel(home, path); err == nil && !strings.HasPrefix(rel, "..") && !filepath.IsAbs(rel) {
-		return "~/" + filepath.ToSlash(rel)
-	}
-	return path
+	return &tui.LocalSFU{URL: local.URL, APIKey: local.APIKey, EnvFile: envFile}
 }

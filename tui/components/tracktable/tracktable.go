@@ -48,6 +48,9 @@ type Model struct {
 	// Of and RoomOf are how many rows each section has before a filter
 	// left Rows (0: no filter); the totals say "n/Of".
 	Of, RoomOf int
+	// Loopback: a loopback subscriber measures delivery, so the receive
+	// columns (RX/S, LOST, P50, P99) are there before any row is.
+	Loopback bool
 }
 
 // Sort is a column and its direction.
@@ -80,8 +83,11 @@ type column struct {
 	rx       bool // loopback-only column
 	typed    bool // shown only when a row declares a frame encoding
 	live     bool // a figure a failed publish does not have: "-" there
-	cell     func(r Row) string
-	style    func(r Row) *lipgloss.Style // nil: unstyled
+	// grow is how much wider the column gets when the screen has room
+	// left after every column fits (a whole SID at 200 columns).
+	grow  int
+	cell  func(r Row) string
+	style func(r Row) *lipgloss.Style // nil: unstyled
 }
 
 // styles are the cell-style helpers both sections use.
@@ -150,7 +156,7 @@ func (m *Model) columns() []column {
 			}
 			return fmt.Sprint(r.L.Handle)
 		}, style: none},
-		{title: "SID", width: 12, priority: 3, cell: func(r Row) string { return format.OrDash(r.SID()) }, style: always(th.Dim)},
+		{title: "SID", width: 12, grow: sidGrow, priority: 3, cell: func(r Row) string { return format.OrDash(r.SID()) }, style: always(th.Dim)},
 		// The declared frame encoding, as the room's rows show theirs;
 		// only when a track declares one.
 		{title: "TYPE", width: 8, priority: 3, typed: true, cell: func(r Row) string {
@@ -196,7 +202,7 @@ func (m *Model) roomColumns() []column {
 	return []column{
 		{title: ColName, width: 12, priority: 0, cell: Row.Name, style: none},
 		{title: ColFrom, width: 10, priority: 1, cell: func(r Row) string { return format.Outside(r.R.Stats.PublisherIdentity) }, style: none},
-		{title: "SID", width: 12, priority: 3, cell: func(r Row) string { return format.OrDash(r.SID()) }, style: always(th.Dim)},
+		{title: "SID", width: 12, grow: sidGrow, priority: 3, cell: func(r Row) string { return format.OrDash(r.SID()) }, style: always(th.Dim)},
 		{title: "TYPE", width: 8, priority: 3, cell: func(r Row) string {
 			return format.OrDash(format.Outside(r.R.Stats.Type.Frame.String()))
 		}, style: always(th.Info)},
@@ -224,6 +230,10 @@ func (m *Model) roomColumns() []column {
 	}
 }
 
+// sidGrow widens the SID column, given the room, to a whole SID
+// ("DTR_" and 12 characters, with room to spare).
+const sidGrow = 8
+
 // visibleColumns keeps the columns of all that fit w, dropping the least
 // important first; LAST ERROR takes what is left. Loopback columns show
 // only when hasRx.
@@ -239,6 +249,14 @@ func visibleColumns(all []column, w int, hasRx bool) []column {
 				keep[i] = true
 				avail -= c.width + 1
 			}
+		}
+	}
+	for i := range all {
+		// Room left over widens the columns that can use it, as long as
+		// LAST ERROR keeps its least.
+		if g := min(all[i].grow, avail-14); keep[i] && g > 0 {
+			all[i].width += g
+			avail -= g
 		}
 	}
 	var out []column
@@ -393,8 +411,9 @@ func (m *Model) View() string {
 func (m *Model) sectionLines(s *section, room bool, sel, w, h int) []string {
 	th := m.ctx.Theme
 	all, sort := m.columns(), m.Sort
-	hasRx := false
+	hasRx := m.Loopback
 	if room {
+		hasRx = false
 		all, sort = m.roomColumns(), m.RoomSort
 	} else {
 		typed := false
