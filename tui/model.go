@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/dttui/dttui/impair"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
@@ -55,6 +56,9 @@ type Options struct {
 	// "connecting to URL…" at once and runs Connect off the UI goroutine;
 	// on failure the error stays on screen until the user quits.
 	Connect func(ctx context.Context) (Backend, error)
+	// Impair is the shaper of our own connection (session.Config.Impair)
+	// that `i` changes; nil: the key says it cannot.
+	Impair *impair.Shaper
 	// URL is the server the header names while connecting; credentials
 	// and query are removed before it is shown.
 	URL string
@@ -146,6 +150,7 @@ type Model struct {
 	// while it is open or focused.
 	prompt *prompt.Model
 	source *prompt.Source // pushes a file into the selected track (o)
+	impair *prompt.Impair // changes the impairment of our own path (i)
 	// preview keeps the selected room row's last frame rendered.
 	preview *detail.PreviewCache
 	help    *helpview.Model
@@ -203,6 +208,7 @@ func New(b Backend, o Options) Model {
 		hidden:       map[uint16]bool{},
 		hiddenRemote: map[string]bool{},
 		source:       prompt.NewSource(ctx, k),
+		impair:       prompt.NewImpair(ctx, k),
 		preview:      &detail.PreviewCache{},
 		filter:       filter.New(ctx, k),
 		charts:       charts.New(ctx, k),
@@ -300,6 +306,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case prompt.RefusedMsg:
 		return m, m.flash(msg.Reason, true) // the prompt stays open to fix it
+	case prompt.ImpairSubmitMsg:
+		m.opts.Impair.Set(m.opts.Now(), msg.Spec)
+		m.log.Info("impairment changed", "spec", msg.Spec.String())
+		if msg.Spec.IsZero() {
+			return m, m.flash("impairment off", false)
+		}
+		return m, m.flash("impairing our path: "+msg.Spec.String(), false)
 	case closedMsg:
 		return m, tea.Quit
 	case quitTimeoutMsg:
@@ -334,6 +347,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.prompt.Update(msg)
 	case m.source.IsOpen():
 		return m, m.source.Update(msg)
+	case m.impair.IsOpen():
+		return m, m.impair.Update(msg)
 	case m.help.IsOpen():
 		return m, m.help.Update(msg)
 	case m.logsFocused() && m.logs.Handles(msg):
@@ -377,7 +392,7 @@ func (m Model) onRunes(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 // typing says a text input has the keys: runes are text, not commands.
 func (m Model) typing() bool {
-	return m.prompt.IsOpen() || m.source.IsOpen() || m.filter.Editing() || (m.logsFocused() && m.logs.Searching())
+	return m.prompt.IsOpen() || m.source.IsOpen() || m.impair.IsOpen() || m.filter.Editing() || (m.logsFocused() && m.logs.Searching())
 }
 
 // logsFocused says the open log pane has the keys.
@@ -479,6 +494,13 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Publish):
 		m.help.Close()
 		return m, m.prompt.Open(m.suggestName())
+	case key.Matches(msg, k.Impair):
+		if m.opts.Impair == nil {
+			return m, m.flash("this run cannot impair its path (load mode)", true)
+		}
+		m.help.Close()
+		sp, _ := m.opts.Impair.Spec()
+		return m, m.impair.Open(sp)
 	case key.Matches(msg, k.Source):
 		t := m.selectedTrack()
 		if t == nil {

@@ -43,6 +43,8 @@ type KeyMap struct {
 	SourceSubmit    key.Binding // in the source prompt: push
 	SourceFraming   key.Binding // in the source prompt: the next framing
 	SourcePace      key.Binding // in the source prompt: as fast as taken, or at the track's rate
+	Impair          key.Binding // the prompt that impairs our own path
+	ImpairSubmit    key.Binding // in the impairment prompt: apply
 
 	Log LogKeys
 	// HelpScroll are the keys that scroll the full help instead of
@@ -114,6 +116,8 @@ func Default() KeyMap {
 		SourceSubmit:    b(keys("enter"), h("enter", "push")),
 		SourceFraming:   b(keys("tab"), h("tab", "framing")),
 		SourcePace:      b(keys("shift+tab"), h("shift+tab", "pace")),
+		Impair:          b(keys("i"), h("i", "impair our path")),
+		ImpairSubmit:    b(keys("enter"), h("enter", "apply")),
 		Log: LogKeys{
 			Up:          b(keys("up", "k"), h("↑/↓", "scroll")),
 			Down:        b(keys("down", "j")),
@@ -159,6 +163,10 @@ func (k KeyMap) SubscribeOnlyHelp() []key.Binding {
 func (k KeyMap) SourceHelp() []key.Binding {
 	return []key.Binding{k.PromptCancel, k.SourceSubmit, k.SourceFraming, k.SourcePace}
 }
+
+// ImpairHelp is the footer while the impairment prompt is open: the way
+// out first.
+func (k KeyMap) ImpairHelp() []key.Binding { return []key.Binding{k.PromptCancel, k.ImpairSubmit} }
 
 // Essentials are the hints the footer always keeps, whatever the width.
 func (k KeyMap) Essentials() []key.Binding { return []key.Binding{k.Help, k.Quit} }
@@ -222,10 +230,11 @@ func (k KeyMap) Groups() []Group {
 	l := k.Log
 	return []Group{
 		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter, k.Subscribe}},
-		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.Flood, k.BurstMore, k.Generator, k.RateUp, k.SizeUp, k.Source}},
+		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.Flood, k.BurstMore, k.Generator, k.RateUp, k.SizeUp, k.Source, k.Impair}},
 		{"View", []key.Binding{k.Detail, k.Charts, k.ChartWindow, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
 		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptEncoding, k.PromptCancel}},
 		{"File prompt (o)", []key.Binding{k.SourceSubmit, k.SourceFraming, k.SourcePace, k.PromptCancel}},
+		{"Impairment prompt (i)", []key.Binding{k.ImpairSubmit, k.PromptCancel}},
 		{"Log pane (l)", []key.Binding{l.Up, l.PageUp, l.HalfUp, l.Top, l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Back}},
 	}
 }

@@ -62,6 +62,11 @@ func (m *Model) View() string {
 	if m.SubscribeOnly {
 		parts = append(parts, part{th.Info.Render("subscribe-only"), 0})
 	}
+	if sp := st.Impair.Spec; !sp.IsZero() {
+		// Kept at every width: an impaired run must never pass for the
+		// network's own.
+		parts = append(parts, part{th.Warn.Render("impaired " + sp.String()), 0})
+	}
 	if showURL && st.URL != "" {
 		parts = append(parts, part{format.Outside(st.URL), 4})
 	}
