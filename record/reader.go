@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/foxglove/mcap/go/mcap"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/dttui/dttui/schema"
 )
@@ -71,7 +72,7 @@ const MaxReadChunk = 64 << 20
 func Read(path string, fn ReadFunc) error { return read(path, MaxReadChunk, fn) }
 
 // read is Read with chunks bounded by maxChunk.
-func read(path string, maxChunk int, fn ReadFunc) (err error) {
+func read(path string, maxChunk int, fn ReadFunc) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -81,9 +82,26 @@ func read(path string, maxChunk int, fn ReadFunc) (err error) {
 	if err != nil {
 		return err
 	}
+	return readFrom(f, fi.Size(), maxChunk, fn)
+}
+
+// readFrom reads an MCAP file of size bytes from r.
+func readFrom(r io.Reader, size int64, maxChunk int, fn ReadFunc) (err error) {
 	inFn := false
 	defer guard(&err, &inFn)
-	l, err := mcap.NewLexer(f, &mcap.LexerOptions{MaxRecordSize: int(min(fi.Size(), 1<<40)), MaxDecompressedChunkSize: maxChunk, ValidateChunkCRCs: true})
+	// The library's zstd decoder takes the window a frame asks for (up
+	// to 512 MiB) and a goroutine per core: this one is held to the
+	// chunk bound, on the reading goroutine. Chunk CRCs are not checked
+	// (the library's own unindexed reader does not either): with them
+	// the lexer stalled on fuzzed chunks.
+	zd, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+		zstd.WithDecoderMaxMemory(uint64(maxChunk)), zstd.WithDecoderMaxWindow(uint64(max(maxChunk, zstd.MinWindowSize))))
+	if err != nil {
+		return err
+	}
+	defer zd.Close()
+	l, err := mcap.NewLexer(r, &mcap.LexerOptions{MaxRecordSize: int(min(size, 1<<40)), MaxDecompressedChunkSize: maxChunk,
+		Decompressors: map[mcap.CompressionFormat]mcap.ResettableReader{mcap.CompressionZSTD: zd}})
 	if err != nil {
 		return err
 	}
