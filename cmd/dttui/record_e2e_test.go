@@ -322,3 +322,42 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Replay holds a 1 000 frames/s recording to its timing: each frame goes
+// within a few milliseconds of its recorded offset (the p99 on stderr;
+// the bound is loose for a shared CI machine, the figure is logged).
+func TestReplayTiming1kHz(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an SFU")
+	}
+	srv := testsfu.StartT(t, testsfu.Embedded, testsfu.Options{})
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	file := filepath.Join(t.TempDir(), "1khz.mcap")
+	w, err := record.Create(file, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &record.Track{SID: "DTR_x", Name: "imu", Identity: "robot", Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameCBOR}}}
+	start := time.Now()
+	for i := range 3000 {
+		if err := w.Write(tr, record.Frame{Arrival: start.Add(time.Duration(i) * time.Millisecond), Payload: make([]byte, 200)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var errOut lockedBuffer
+	code := run(context.Background(), []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
+		"--room", "timing"}, env(nil), stdio{out: &bytes.Buffer{}, err: &errOut})
+	line := errOut.String()
+	if code != exitOK || !strings.Contains(line, "replayed 3000 frames on 1 tracks") {
+		t.Fatalf("exit %d: %s", code, line)
+	}
+	_, p99s, _ := strings.Cut(line, "p99 ")
+	p99, err := time.ParseDuration(strings.TrimSpace(p99s))
+	if err != nil || p99 > 20*time.Millisecond {
+		t.Fatalf("p99 behind the recorded timing %q: %v", p99s, err)
+	}
+	t.Logf("%s", strings.TrimSpace(line))
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/foxglove/mcap/go/mcap"
 
+	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/textsafe"
@@ -148,11 +149,13 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 	}
 	p := record.NewPacer(ro.speed)
 	var sent uint64
+	var late histogram.Histogram // how far behind its recorded time each frame went
 	for {
 		err = record.Read(file, func(ch *record.Channel, m *mcap.Message) error {
 			if err := p.Wait(ctx, m.LogTime); err != nil {
 				return err
 			}
+			late.Record(int64(p.Late(m.LogTime)))
 			var ts uint64
 			if m.PublishTime != m.LogTime {
 				ts = uint64(time.Now().UnixMilli())
@@ -179,7 +182,8 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 		fmt.Fprintln(stderr, "dttui replay:", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stderr, "dttui: replayed %d frames on %d tracks from %s\n", sent, len(tracks), textsafe.Line(file))
+	fmt.Fprintf(stderr, "dttui: replayed %d frames on %d tracks from %s; behind the recorded timing by p50 %s, p99 %s\n",
+		sent, len(tracks), textsafe.Line(file), time.Duration(late.Quantile(0.5)), time.Duration(late.Quantile(0.99)))
 	if err != nil && !ro.loop {
 		return exitFailure // interrupted before the end
 	}
