@@ -31,7 +31,7 @@ func (f *flagSet) addCIFlags(fs *flag.FlagSet) {
 		f.ci.failIf = append(f.ci.failIf, s)
 		return nil
 	})
-	fs.Func("warmup", "with --headless or load mode, leave this `duration` at the start (connect and publishes included) out of the figures budgets, --junit and --summary-md judge", func(s string) error {
+	fs.Func("warmup", "with --headless or load mode, leave this `duration` out of the figures budgets, --junit and --summary-md judge: counted from the join (load mode: from the start, the ramp included)", func(s string) error {
 		f.ci.warmup = s
 		return nil
 	})
