@@ -33,6 +33,7 @@ func TestRecordFlags(t *testing.T) {
 		{[]string{"record", "--room", "x"}, "name the file with --out FILE"},
 		{[]string{"replay", "--speed", "0", "f.mcap"}, "--speed \"0\": want a factor above 0"},
 		{[]string{"replay", "a.mcap", "b.mcap"}, "plays one file"},
+		{[]string{"replay", "f.mcap", "--start", "soon"}, "--start \"soon\": want a duration"},
 		{[]string{"replay", "f.mcap"}, "name the server (--url or LIVEKIT_URL)"},
 		{[]string{"mcap-info", "/nonexistent.mcap"}, "no such file"},
 	} {
@@ -47,8 +48,8 @@ func TestRecordFlags(t *testing.T) {
 // replay's own flags are taken out; the connection flags, with their
 // values, are left for dttui's parser.
 func TestSplitReplayArgs(t *testing.T) {
-	ro, file, rest, err := splitReplayArgs([]string{"--url", "ws://x", "room.mcap", "--speed=2.5", "--loop", "--verbose", "--room", "lab"})
-	if err != nil || file != "room.mcap" || ro.speed != 2.5 || !ro.loop || !slices.Equal(rest, []string{"--url", "ws://x", "--verbose", "--room", "lab"}) {
+	ro, file, rest, err := splitReplayArgs([]string{"--url", "ws://x", "room.mcap", "--speed=2.5", "--loop", "--verbose", "--start", "1m", "--room", "lab"})
+	if err != nil || file != "room.mcap" || ro.speed != 2.5 || !ro.loop || ro.start != time.Minute || !slices.Equal(rest, []string{"--url", "ws://x", "--verbose", "--room", "lab"}) {
 		t.Fatalf("%+v %q %q %v", ro, file, rest, err)
 	}
 }

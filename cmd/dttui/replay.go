@@ -24,6 +24,7 @@ import (
 type replayOptions struct {
 	speed float64
 	loop  bool
+	start time.Duration // skip what was recorded before this much into the file
 }
 
 // splitReplayArgs takes replay's own flags and the file out of args.
@@ -40,6 +41,17 @@ func splitReplayArgs(args []string) (ro replayOptions, file string, rest []strin
 			file = a
 		case name == "loop":
 			ro.loop = !hasVal || val == "true"
+		case name == "start":
+			if !hasVal {
+				if i+1 == len(args) {
+					return ro, "", nil, usagef("--start needs a duration into the recording (e.g. 1m30s)")
+				}
+				i++
+				val = args[i]
+			}
+			if ro.start, err = time.ParseDuration(val); err != nil || ro.start < 0 {
+				return ro, "", nil, usagef("--start %q: want a duration into the recording, e.g. 1m30s", val)
+			}
 		case name == "speed":
 			if !hasVal {
 				if i+1 == len(args) {
@@ -77,13 +89,13 @@ func isBoolFlag(name string) bool {
 	return ok && b.IsBoolFlag()
 }
 
-const replayUsage = `usage: dttui replay FILE [--speed X] [--loop] [connection flags]
+const replayUsage = `usage: dttui replay FILE [--speed X] [--start D] [--loop] [connection flags]
 
 Joins the room (--url or LIVEKIT_URL, --room, --token or --api-key/--api-secret, --identity,
 --e2ee-passphrase, as dttui's) and publishes each channel of the MCAP file FILE as a data
 track named after it, with the channel's message encoding as its frame encoding and its
 schema stored and declared; then sends every message, byte for byte, at the recorded
-timing (--speed 2: twice as fast). A frame recorded with a user timestamp is sent with
+timing (--speed 2: twice as fast; --start 1m: from one minute in). A frame recorded with a user timestamp is sent with
 one, of the time it is sent. Exits 0 once the file is played; --loop plays it until
 interrupted.`
 
@@ -151,7 +163,14 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 	var sent uint64
 	var late histogram.Histogram // how far behind its recorded time each frame went
 	for {
+		var first uint64 // the pass's first log time
 		err = record.Read(file, func(ch *record.Channel, m *mcap.Message) error {
+			if first == 0 {
+				first = m.LogTime
+			}
+			if m.LogTime < first+uint64(ro.start) {
+				return nil
+			}
 			if err := p.Wait(ctx, m.LogTime); err != nil {
 				return err
 			}
