@@ -201,3 +201,42 @@ func TestBudgetsLoadAndSummary(t *testing.T) {
 		t.Fatalf("summary with a broken budget: exit %d: %s", code, serr.String())
 	}
 }
+
+// --subscribe-only judges the room's tracks: another dttui publishes,
+// the monitor's budgets name its track.
+func TestBudgetsRoomTracks(t *testing.T) {
+	srv := sfu(t)
+	dir := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", dir)
+	room := "budget-room-" + filepath.Base(dir)
+	server := []string{"--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret, "--room", room}
+	pubDone := make(chan int, 1)
+	go func() {
+		var out bytes.Buffer
+		var errOut lockedBuffer
+		pubDone <- run(context.Background(), append([]string{"--headless", "--identity", "drone", "--duration", "9s", "--track", "pose:40:512",
+			"--loopback=false", "--monitor=false"}, server...), env(nil), stdio{out: &out, err: &errOut})
+	}()
+	var out bytes.Buffer
+	var errOut lockedBuffer
+	code := run(context.Background(), append([]string{"--headless", "--subscribe-only", "--identity", "watcher", "--duration", "7s", "--warmup", "3s",
+		"--fail-if", "pose:loss>50%", "--fail-if", "pose:fps<20", "--fail-if", "pose:p99>1ns"}, server...), env(nil), stdio{out: &out, err: &errOut})
+	if pc := <-pubDone; pc != exitOK {
+		t.Fatalf("publisher: exit %d", pc)
+	}
+	if code != exitBudget || !strings.Contains(errOut.String(), "dttui: budget pose:p99>1ns: FAIL: drone/pose p99 ") {
+		t.Fatalf("monitor: exit %d, stderr %s", code, errOut.String())
+	}
+	f := lastLine(t, out.String())
+	if len(f.Budgets) != 3 {
+		t.Fatalf("budgets %+v", f.Budgets)
+	}
+	for i, want := range []string{"pass", "pass", "fail"} {
+		if b := f.Budgets[i]; b.Verdict != want || b.Track != "drone/pose" || b.Value == nil {
+			t.Errorf("budget %d: %+v, want %s", i, b, want)
+		}
+	}
+	if fps := *f.Budgets[1].Value; fps < 30 || fps > 50 {
+		t.Errorf("received fps after the warmup %v, want about 40", fps)
+	}
+}
