@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/record"
+	"github.com/dttui/dttui/schema"
 )
 
 // --record and its options are read, and refused where they cannot
@@ -51,5 +53,40 @@ func TestSplitReplayArgs(t *testing.T) {
 	ro, file, rest, err := splitReplayArgs([]string{"--url", "ws://x", "room.mcap", "--speed=2.5", "--loop", "--verbose", "--start", "1m", "--room", "lab"})
 	if err != nil || file != "room.mcap" || ro.speed != 2.5 || !ro.loop || ro.start != time.Minute || !slices.Equal(rest, []string{"--url", "ws://x", "--verbose", "--room", "lab"}) {
 		t.Fatalf("%+v %q %q %v", ro, file, rest, err)
+	}
+}
+
+// mcap-info prints a file from outside: a topic, a participant or an
+// encoding with terminal escapes comes out escaped, and the figures are
+// the file's.
+func TestMCAPInfoOfHostileNames(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.mcap")
+	w, err := record.Create(path, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &record.Track{SID: "DTR_\x1b]52;c;aGk=\x07", Name: "evil\x1b[2J", Identity: "bob\r\n",
+		Type: schema.Decl{Frame: schema.FrameEncoding{Custom: "enc\x1b[31m"}}}
+	at := time.Unix(1_800_000_000, 0)
+	for i := range 10 {
+		if err := w.Write(tr, record.Frame{Arrival: at.Add(time.Duration(i) * 100 * time.Millisecond), Payload: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"mcap-info", path}, env(nil), stdio{out: &out, err: &errOut}); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	s := out.String()
+	if strings.ContainsAny(s, "\x1b\x07\r") {
+		t.Fatalf("a control character reached the terminal: %q", s)
+	}
+	for _, want := range []string{"messages:  10\n", "duration:  900ms\n", "10 msgs @ 11.11 Hz", "zstd: [1 chunks]"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("lacks %q:\n%s", want, s)
+		}
 	}
 }
