@@ -47,7 +47,7 @@ func TestProbeItems(t *testing.T) {
 	}
 	got := strings.Join(probeItems(theme.Plain(), p), " · ")
 	want := "dttui probe: sent 100 (up to the latest received) · received 96 · lost 3 · in grace 1 · cut 0 · duplicates 2 · late 0 · " +
-		"latency p50 2.0ms · p99 2.0ms · from its send time (ns), the publisher's clock against ours"
+		"latency p50 2.0ms · p95 2.0ms · p99 2.0ms · from its send time (ns), the publisher's clock against ours"
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
