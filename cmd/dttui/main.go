@@ -58,7 +58,7 @@ type stdio struct {
 }
 
 // subcommands are the words dttui takes before (or instead of) flags.
-var subcommands = []string{"summary", "doctor", "version", "help"}
+var subcommands = []string{"summary", "doctor", "record", "replay", "mcap-info", "version", "help"}
 
 func run(ctx context.Context, args []string, getenv func(string) string, std stdio) int {
 	// Everything dttui writes to stderr may quote a server or a library:

@@ -65,10 +65,8 @@ func checkRecord(o *options) error {
 	return nil
 }
 
-// mcapCommands are the commands of recordings.
-var mcapCommands = []string{"record", "replay", "mcap-info"}
-
-// runMCAPCommand runs args when they are one of mcapCommands (ok true).
+// runMCAPCommand runs args when they are record, replay or mcap-info
+// (ok true).
 func runMCAPCommand(ctx context.Context, args []string, getenv func(string) string, std stdio, stderr io.Writer) (code int, ok bool) {
 	if len(args) == 0 {
 		return 0, false
