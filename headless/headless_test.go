@@ -552,7 +552,7 @@ func TestMonitorOnlyRun(t *testing.T) {
 		t.Fatalf("remote %+v", r)
 	}
 	// Another dttui's probe frames are also followed by their own numbers.
-	if p.Frames != 20 || p.Probe == nil || *p.Probe != (ProbeLine{Sent: 20, Received: 20, P50ms: p.Probe.P50ms, P99ms: p.Probe.P99ms}) || p.Probe.P99ms <= 0 {
+	if p.Frames != 20 || p.Probe == nil || *p.Probe != (ProbeLine{Sent: 20, Received: 20, P50ms: p.Probe.P50ms, P95ms: p.Probe.P95ms, P99ms: p.Probe.P99ms}) || p.Probe.P99ms <= 0 {
 		t.Fatalf("probed %+v, probe %+v", p, p.Probe)
 	}
 	// The final line's rates are over the frames' own span; every frame
