@@ -378,8 +378,9 @@ type Line struct {
 	Errors []TrackError `json:"errors,omitempty"`
 	// Final marks the last line, written after the exit flush, the wait for
 	// frames in flight and the close. Its rates are over the whole run
-	// (between each track's first and last frame) and its latency over
-	// every frame, not the last second and the last ten.
+	// (between each track's first and last frame; elapsed_s for a run that
+	// ended with its data) and its latency over every frame, not the last
+	// second and the last ten.
 	Final bool `json:"final,omitempty"`
 	// Budgets, on the final line of a run given any, is each budget
 	// judged on each track, with the value measured after the warmup.
@@ -478,8 +479,10 @@ type TrackLine struct {
 	SIDs   []string `json:"sids,omitempty"` // every SID, when a republish gave it more than one
 	Type   string   `json:"type,omitempty"` // frame encoding and schema, as on a remote line
 	State  string   `json:"state"`
-	// WindowS is what the rates are over: 1 s on the per-interval lines,
-	// the time between the first and the last frame on the final line.
+	// WindowS is what the rates are over: 1 s on the per-interval lines
+	// (the latest complete second), the time between the first and the
+	// last frame on the final line, or the run's elapsed_s when it ended
+	// with the data its tracks read.
 	WindowS           float64           `json:"window_s"`
 	FramesPerSec      float64           `json:"fps"`
 	PacketsPerSec     float64           `json:"pps"`
