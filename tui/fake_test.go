@@ -532,11 +532,11 @@ type fakeTrack struct {
 	// refuseUnpublished: a push after the unpublish is refused, as
 	// outgoing refuses it (counted under UNPUB), not taken.
 	refuseUnpublished bool
-	late        int           // pushes after Unpublish was called
-	gate        chan struct{} // when set, each push waits for a token (a slow frame)
-	src         *probe.Source
-	data        []string // frames of the user's own data (Push), in order
-	b           *fakeBackend
+	late              int           // pushes after Unpublish was called
+	gate              chan struct{} // when set, each push waits for a token (a slow frame)
+	src               *probe.Source
+	data              []string // frames of the user's own data (Push), in order
+	b                 *fakeBackend
 }
 
 func (t *fakeTrack) Handle() uint16 { return t.handle }
