@@ -87,6 +87,8 @@ func (m Model) footerKeys() (hints, essentials []key.Binding) {
 		return m.prompt.ShortHelp(), k.TypingEssentials()
 	case m.source.IsOpen():
 		return m.source.ShortHelp(), k.TypingEssentials()
+	case m.impair.IsOpen():
+		return m.impair.ShortHelp(), k.TypingEssentials()
 	case m.help.IsOpen():
 		return m.help.ShortHelp(), k.TypingEssentials()
 	case m.logsFocused() && m.logs.Searching():
@@ -125,7 +127,7 @@ type layout struct {
 func (m Model) layout(ctx common.Context, w, bodyH int, tt *tracktable.Model) layout {
 	var l layout
 	avail := bodyH
-	if m.prompt.IsOpen() || m.source.IsOpen() {
+	if m.prompt.IsOpen() || m.source.IsOpen() || m.impair.IsOpen() {
 		l.prompt = prompt.Lines
 		avail -= prompt.Lines
 	}
@@ -203,6 +205,9 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 	case l.prompt > 0 && m.source.IsOpen():
 		m.source.SetSize(w, prompt.Lines)
 		promptView = m.source.View()
+	case l.prompt > 0 && m.impair.IsOpen():
+		m.impair.SetSize(w, prompt.Lines)
+		promptView = m.impair.View()
 	case l.prompt > 0:
 		m.prompt.SetSize(w, prompt.Lines)
 		promptView = m.prompt.View()

@@ -55,6 +55,7 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		E2EEAvailable: cfg.E2EEPassphrase != "",
 		Autostart:     auto,
 		URL:           cfg.URL,
+		Impair:        cfg.Impair,
 		LocalSFU:      localSFU,
 		SubscribeOnly: o.SubscribeOnly,
 		Connect: func(ctx context.Context) (tui.Backend, error) {

@@ -198,7 +198,7 @@ func (m *Model) roomColumns() []column {
 	th := m.ctx.Theme
 	st := cellStyles()
 	none, always, when := st.none, st.always, st.when
-	lost := func(r Row) uint64 { return r.R.Stats.FramesLost + r.R.Stats.FramesIncomplete }
+	lost := func(r Row) uint64 { return r.R.Stats.LostFrames() }
 	return []column{
 		{title: ColName, width: 12, priority: 0, cell: Row.Name, style: none},
 		{title: ColFrom, width: 10, priority: 1, cell: func(r Row) string { return format.Outside(r.R.Stats.PublisherIdentity) }, style: none},
@@ -602,7 +602,8 @@ func (m *Model) totalsLine(cols []column, s *section, room bool) string {
 			t.R.Rate.ReceivedFPS += x.Rate.ReceivedFPS
 			t.R.Rate.ReceivedBPS += x.Rate.ReceivedBPS
 			t.R.Rate.ReceivedPPS += x.Rate.ReceivedPPS
-			t.R.Stats.FramesLost += x.Stats.FramesLost + x.Stats.FramesIncomplete
+			t.R.Stats.FramesLost += x.Stats.FramesLost
+			t.R.Stats.FramesIncomplete += x.Stats.FramesIncomplete
 			t.R.Stats.PacketsLost += x.Stats.PacketsLost
 			t.R.Stats.DecryptFailures[0] += x.Stats.DecryptFailuresTotal()
 			if x.Stats.E2EE() {
