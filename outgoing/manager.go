@@ -38,8 +38,8 @@ type Transport interface {
 	SendPublishRequest(req PublishRequest) error
 	SendUnpublishRequest(handle uint16) error
 	// WritePacket sends one serialized packet as one binary data-channel
-	// message, blocking while the channel's buffer is above its high
-	// watermark, until ctx ends (it must return soon after: ending a track
+	// message, blocking while the channel holds its flow window, until
+	// ctx ends (it must return soon after: ending a track
 	// cancels ctx and waits). pkt is only valid during the call.
 	WritePacket(ctx context.Context, pkt []byte) error
 }

@@ -25,7 +25,7 @@ type frame struct {
 // Queue and drop policy: each track has a bounded FIFO of Options.QueueCapacity
 // frames (default 16, as the Rust SDK's per-track channel) drained by one
 // sender goroutine that packetizes and writes to the transport, which blocks
-// while the data channel is above its high watermark. When the queue is full
+// while the data channel holds its flow window. When the queue is full
 // the *new* frame is dropped (drop-newest) and TryPush says so at once. We
 // chose that over Rust's drop-oldest because a test tool must attribute
 // every drop to the push that caused it, synchronously, and because the

@@ -72,7 +72,7 @@ func (d *dataChannel) lowEvent() <-chan struct{} {
 var errDataChannelClosed = errors.New("data channel closed")
 
 // drainPoll is how often drained looks at the buffered amount: pion
-// signals only the crossing of the low watermark, not the last byte.
+// signals only the crossing of the low threshold, not the last byte.
 const drainPoll = 2 * time.Millisecond
 
 // drained waits until pion holds none of our bytes: it counts a message
@@ -97,7 +97,7 @@ func (d *dataChannel) drained(ctx context.Context, peerClosed <-chan struct{}) e
 }
 
 // write sends pkt as one binary message, waiting while the buffer is above
-// the high watermark until it drains, the channel or peer closes
+// the flow's window (or pacing) until it allows it, the channel or peer closes
 // (peerClosed), or ctx ends. A nil error means pion took the packet.
 func (d *dataChannel) write(ctx context.Context, peerClosed <-chan struct{}, peerErr func() error, pkt []byte) error {
 	// A sender that was stopped must not write even when the buffer has
