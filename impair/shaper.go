@@ -10,11 +10,11 @@ import (
 type Fate int
 
 const (
-	Delivered Fate = iota // sent, perhaps late
-	DropLoss              // random loss
-	DropBurst             // the Gilbert–Elliott model's bad state
-	DropQueue             // the rate cap's queue was full
-	DropBlackout          // a blackout
+	Delivered    Fate = iota // sent, perhaps late
+	DropLoss                 // random loss
+	DropBurst                // the Gilbert–Elliott model's bad state
+	DropQueue                // the rate cap's queue was full
+	DropBlackout             // a blackout
 	numFates
 )
 

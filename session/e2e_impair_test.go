@@ -50,7 +50,9 @@ func impairRunOn(t *testing.T, srv *testsfu.Server, sh *impair.Shaper, rate floa
 // second observers; a 1 KiB frame is one packet, one datagram). The SFU
 // sheds only when starved of CPU (the embedded one under -race on a
 // loaded machine), and says so in its log.
-func TestE2EImpairLossShowsAtTheLoopback(t *testing.T) { acrossSFUs(t, testE2EImpairLossShowsAtTheLoopback) }
+func TestE2EImpairLossShowsAtTheLoopback(t *testing.T) {
+	acrossSFUs(t, testE2EImpairLossShowsAtTheLoopback)
+}
 
 func testE2EImpairLossShowsAtTheLoopback(t *testing.T) {
 	sh := impair.NewShaper(11)

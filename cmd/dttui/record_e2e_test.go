@@ -417,7 +417,7 @@ func TestRecordKilledBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the recorder's monitor subscribes
+	time.Sleep(time.Second)       // the recorder's monitor subscribes
 	frame := func(i int) []byte { // incompressible: the file grows as frames arrive
 		b := make([]byte, 16<<10)
 		x := uint64(i)*0x9E3779B97F4A7C15 + 1
