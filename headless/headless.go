@@ -156,14 +156,25 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 		sourcesDone = make(chan struct{})
 	}
 	for _, t := range tracks {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			// Stopped by its caller (a signal) while still publishing:
+			// what was not published was not refused; nothing failed.
+			break
+		}
 		if len(t.SchemaDef) > 0 {
 			if err := b.StoreSchema(ctx, t.Type.Schema, t.SchemaDef); err != nil {
+				if errors.Is(ctx.Err(), context.Canceled) {
+					break
+				}
 				res.Failed = append(res.Failed, trackError(t.Name, fmt.Errorf("store schema %s: %w", t.Type.Schema, err)))
 				continue
 			}
 		}
 		lt, err := b.PublishWith(ctx, session.PublishOptions{Name: t.Name, E2EE: t.E2EE, Type: t.Type})
 		if err != nil {
+			if errors.Is(ctx.Err(), context.Canceled) {
+				break // cut by the caller's stop, not refused
+			}
 			res.Failed = append(res.Failed, trackError(t.Name, err))
 			continue
 		}

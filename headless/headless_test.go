@@ -574,3 +574,31 @@ func TestRoomLostIsOneFigure(t *testing.T) {
 		t.Fatalf("JSON frames_lost %d, incomplete %d; want 7 and 4 (the table's lost)", l.FramesLost, l.Incomplete)
 	}
 }
+
+// hangingPublish answers no publish: it waits for its context, as a
+// publish in flight when the user presses Ctrl+C.
+type hangingPublish struct{ idleBackend }
+
+func (hangingPublish) PublishWith(ctx context.Context, _ session.PublishOptions) (*session.Track, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("publish: %w", ctx.Err())
+}
+
+// A run stopped by its caller (a signal) while a publish is in flight
+// ends with no failed track: the publish was cut, not refused. A run
+// whose own deadline (--duration) ends it mid-publish still says so.
+func TestStopDuringPublishIsNoFailure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	var out bytes.Buffer
+	res, err := Run(ctx, hangingPublish{}, []Track{{Name: "a", Rate: 10}, {Name: "b", Rate: 10}}, &out, Options{Interval: time.Hour})
+	if err != nil || len(res.Failed) != 0 {
+		t.Fatalf("stopped mid-publish: failed %+v, %v", res.Failed, err)
+	}
+	dctx, stop := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer stop()
+	res, err = Run(dctx, hangingPublish{}, []Track{{Name: "a", Rate: 10}}, &out, Options{Interval: time.Hour})
+	if err != nil || len(res.Failed) != 1 {
+		t.Fatalf("deadline mid-publish: failed %+v, %v; want the track", res.Failed, err)
+	}
+}
