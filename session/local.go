@@ -179,7 +179,13 @@ func (st *localState) counts() probe.LedgerCounts {
 func (st *localState) onSent(sid string, payload []byte) {
 	now := time.Now()
 	at := now
-	if h, ok := probe.Decode(payload); ok && h.Stream == st.stream {
+	h, isProbe := probe.Decode(payload)
+	switch {
+	case isProbe && h.Stream != st.stream:
+		// Another stream's probe frame pushed into ours: the loopback
+		// counts it foreign on arrival, not as the user's data, so it is
+		// in neither account here.
+	case isProbe:
 		at = h.Sent
 		st.drops.Sent(h.Seq)
 		l := st.ledgerFor(sid, false)
@@ -191,10 +197,10 @@ func (st *localState) onSent(sid string, payload []byte) {
 		} else {
 			st.unfollowed.Add(1)
 		}
-	} else if st.holds != nil && st.holds(sid) {
+	case st.holds != nil && st.holds(sid):
 		st.dataSent.Add(1)
 		st.dataLast.Store(now.UnixNano())
-	} else {
+	default:
 		st.unfollowed.Add(1)
 	}
 	st.firstSent.CompareAndSwap(0, at.UnixNano())
