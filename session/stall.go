@@ -6,7 +6,11 @@ import "time"
 // for this long shows the connection as stalled rather than connected.
 // SCTP keeps a quiet path's connection up for tens of seconds before ICE
 // gives up, and frames handed to it meanwhile arrive late, if at all.
-const StallAfter = 3 * time.Second
+// With SCTP's retransmission timeout capped at SCTPRTOMax (1 s), a lost
+// packet holds bytes back for at most about that long before SCTP gives it
+// up, so half a second more tells a dead path from an unlucky one, and a
+// blackout shows within 2 s of its start.
+const StallAfter = 1500 * time.Millisecond
 
 // stallWatch follows one data channel: progress is bytes leaving it (the
 // peer acknowledged them, or the sender gave chunks up), seen as the bytes

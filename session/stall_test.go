@@ -19,19 +19,19 @@ func TestStallWatch(t *testing.T) {
 	}{
 		{0, 0, 0, false},
 		{1000, 5000, 5000, false}, // bytes waiting, but not for long
-		{3500, 5000, 5000, false}, // 2.5 s without progress
-		{4000, 5000, 5000, true},  // 3 s: stalled
-		{4100, 9000, 9000, true},  // more queued: still no progress
-		{4200, 9000, 8000, false}, // 1000 bytes left: progress
-		{7100, 9000, 8000, false}, //
-		{7300, 9000, 8000, true},  //
-		{7400, 9000, 0, false},    // empty: nothing is waiting
+		{2000, 5000, 5000, false}, // 1 s without progress (one RTO)
+		{2500, 5000, 5000, true},  // 1.5 s: stalled
+		{2600, 9000, 9000, true},  // more queued: still no progress
+		{2700, 9000, 8000, false}, // 1000 bytes left: progress
+		{4100, 9000, 8000, false}, //
+		{4200, 9000, 8000, true},  //
+		{4300, 9000, 0, false},    // empty: nothing is waiting
 		{20000, 9000, 0, false},   //
 		{20100, 9044, 44, false},  // a steady stream: one small packet in flight
-		{23200, 19044, 44, false}, // at every look, but 10 000 bytes left since
-		{26300, 29044, 44, false}, // and again: never stalled
-		{26400, 29000, 88, false}, // a write between the two reads: acked looks smaller
-		{29400, 29044, 44, true},  // back where it was is no progress
+		{21500, 19044, 44, false}, // at every look, but 10 000 bytes left since
+		{22900, 29044, 44, false}, // and again: never stalled
+		{23000, 29000, 88, false}, // a write between the two reads: acked looks smaller
+		{24400, 29044, 44, true},  // back where it was is no progress
 	}
 	for _, s := range steps {
 		if got := w.observe(at(s.ms), s.written, s.buffered); got != s.stalled {
