@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -23,6 +24,9 @@ func TestParse(t *testing.T) {
 		{"delay=40ms,jitter=5ms,loss=1%,rate=5Mbit", Spec{Delay: 40 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.01, Rate: 5e6, Queue: DefaultQueue(5e6)}},
 		{"rate=500kbit,queue=64KiB", Spec{Rate: 500e3, Queue: 64 << 10}},
 		{"burst=1%/25%,reorder=2%,dup=0.5%,blackout=3s", Spec{BurstEnter: 0.01, BurstLeave: 0.25, Reorder: 0.02, Duplicate: 0.005, Blackout: 3 * time.Second}},
+		{"loss=5%,dir=down", Spec{Loss: 0.05, Dir: Down}},
+		{"dir=both,delay=20ms", Spec{Delay: 20 * time.Millisecond, Dir: Both}},
+		{"loss=5%,dir=up", Spec{Loss: 0.05}},
 	} {
 		got, err := Parse(c.in)
 		if err != nil || got != c.want {
@@ -51,6 +55,8 @@ func TestParseRefusesWithAPosition(t *testing.T) {
 		{"queue=64KiB", 0},
 		{"delay=-5ms", 0},
 		{"loss=NaN%", 0},
+		{"loss=1%,dir=sideways", 8},
+		{"dir=down", 0},
 	} {
 		_, err := Parse(c.in)
 		var pe *ParseError
@@ -61,7 +67,7 @@ func TestParseRefusesWithAPosition(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"", "loss=5%", "delay=40ms,jitter=5ms,loss=1%,rate=5Mbit", "burst=1%/25%,reorder=2%", "rate=1kbit", "queue=1B"} {
+	for _, s := range []string{"", "loss=5%", "delay=40ms,jitter=5ms,loss=1%,rate=5Mbit", "burst=1%/25%,reorder=2%", "rate=1kbit", "queue=1B", "loss=1%,dir=both"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -73,7 +79,7 @@ func FuzzParse(f *testing.F) {
 		// to the same spec up to the float's last digit, and be a fixed
 		// point from then on.
 		back, err := Parse(sp.String())
-		if err != nil || back.String() != sp.String() || math.Abs(back.Loss-sp.Loss) > 1e-9 || back.Delay != sp.Delay || back.Rate != sp.Rate {
+		if err != nil || back.String() != sp.String() || math.Abs(back.Loss-sp.Loss) > 1e-9 || back.Delay != sp.Delay || back.Rate != sp.Rate || back.Dir != sp.Dir {
 			t.Fatalf("Parse(%q) = %+v; its String %q parses to %+v, %v", s, sp, sp.String(), back, err)
 		}
 	})
@@ -264,5 +270,114 @@ func TestNetDelaysDatagrams(t *testing.T) {
 		if k != 1 || buf[0] != byte(i) {
 			t.Fatalf("datagram %d: got %v", i, buf[:k])
 		}
+	}
+}
+
+// Each way has its own link: a rate cap up does not queue what comes down,
+// a spec for one way leaves the other alone, and each way's counts are
+// its own.
+func TestShaperWays(t *testing.T) {
+	s := shaper(t, "rate=8kbit,queue=2000B,dir=both") // 1 ms a byte
+	if !s.Shapes(Up) || !s.Shapes(Down) {
+		t.Fatal("dir=both shapes neither way")
+	}
+	up, _, _ := s.PlanWay(Up, t0, 1000)
+	down, _, _ := s.PlanWay(Down, t0, 1000)
+	if want := t0.Add(time.Second); !up[0].Equal(want) || !down[0].Equal(want) {
+		t.Fatalf("1000 B each way at 8 kbit/s leave at %v and %v; want both at %v", up[0].Sub(t0), down[0].Sub(t0), want.Sub(t0))
+	}
+	s = shaper(t, "loss=100%,dir=down")
+	if s.Shapes(Up) || !s.Shapes(Down) {
+		t.Fatal("dir=down shapes the wrong way")
+	}
+	for range 10 {
+		if _, n, _ := s.Plan(t0, 100); n != 1 {
+			t.Fatal("dir=down dropped a datagram we send")
+		}
+		if _, n, f := s.PlanWay(Down, t0, 100); n != 0 || f != DropLoss {
+			t.Fatalf("dir=down, loss=100%%: %d copies, %v", n, f)
+		}
+	}
+	if u, d := s.CountsOf(Up), s.CountsOf(Down); u.Datagrams != 10 || u.DroppedTotal() != 0 || d.Datagrams != 10 || d.Dropped[DropLoss] != 10 {
+		t.Fatalf("counts up %+v, down %+v", u, d)
+	}
+	if c := s.Counts(); c.Datagrams != 20 || c.DroppedTotal() != 10 {
+		t.Fatalf("counts together %+v", c)
+	}
+	s = shaper(t, "loss=100%")
+	if !s.Shapes(Up) || s.Shapes(Down) {
+		t.Fatal("the default way is not up alone")
+	}
+}
+
+// What a socket receives is delayed and dropped by dir=down, on a real
+// socket: each datagram no earlier than the delay, in order, and the
+// caller's read deadline still ends a read while a datagram is held.
+func TestNetShapesWhatItReceives(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	std, err := stdnet.NewNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewShaper(7)
+	s.Set(time.Now(), Spec{Delay: 200 * time.Millisecond, Dir: Down})
+	rx, err := Net{Net: std, Shaper: s, Ways: Down}.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	sent := time.Now()
+	for i := range 5 {
+		if _, err := tx.WriteTo([]byte{byte(i)}, rx.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	buf := make([]byte, 16)
+	// A deadline before the delay ends: the read times out, nothing lost.
+	_ = rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, _, err := rx.ReadFrom(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a read past its deadline returned %v", err)
+	}
+	for i := range 5 {
+		_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+		k, _, err := rx.ReadFrom(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(sent); d < 200*time.Millisecond {
+			t.Fatalf("datagram %d read after %v; want at least the 200 ms delay", i, d)
+		}
+		if k != 1 || buf[0] != byte(i) {
+			t.Fatalf("datagram %d: got %v", i, buf[:k])
+		}
+	}
+	// Off: straight through, at once.
+	s.Set(time.Now(), Spec{})
+	start := time.Now()
+	if _, err := tx.WriteTo([]byte{9}, rx.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if k, _, err := rx.ReadFrom(buf); err != nil || k != 1 || buf[0] != 9 || time.Since(start) > 100*time.Millisecond {
+		t.Fatalf("unshaped read: %v %v after %v", buf[:k], err, time.Since(start))
+	}
+	// Everything dropped on the way in: the read waits for its deadline.
+	s.Set(time.Now(), Spec{Loss: 1, Dir: Down})
+	for i := range 3 {
+		if _, err := tx.WriteTo([]byte{byte(i)}, rx.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = rx.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if k, _, err := rx.ReadFrom(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read %v, %v through loss=100%%", buf[:k], err)
+	}
+	if d := s.CountsOf(Down).Dropped[DropLoss]; d != 3 {
+		t.Fatalf("%d dropped on the way in; want 3", d)
 	}
 }

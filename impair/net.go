@@ -2,19 +2,30 @@ package impair
 
 import (
 	"container/heap"
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/pion/transport/v4"
 )
 
-// Net is a network whose UDP sockets send through a Shaper: what pion's
-// SettingEngine.SetNet takes. Reads are untouched (the shaping is of the
-// path away from us).
+// Net is a network whose UDP sockets send, and receive, through a Shaper:
+// what pion's SettingEngine.SetNet takes.
 type Net struct {
 	transport.Net
 	Shaper *Shaper
+	// Ways are the directions its sockets apply the shaper in (zero:
+	// both); the spec in force says which it shapes.
+	Ways Direction
+}
+
+func (n Net) ways() Direction {
+	if n.Ways == 0 {
+		return Both
+	}
+	return n.Ways
 }
 
 // ListenUDP implements transport.Net.
@@ -23,7 +34,14 @@ func (n Net) ListenUDP(network string, laddr *net.UDPAddr) (transport.UDPConn, e
 	if err != nil {
 		return nil, err
 	}
-	return &udpConn{UDPConn: c, out: newOutbox(n.Shaper, c)}, nil
+	w := &udpConn{UDPConn: c}
+	if n.ways().Has(Up) {
+		w.out = newOutbox(n.Shaper, c)
+	}
+	if n.ways().Has(Down) {
+		w.in = &inbox{shaper: n.Shaper, conn: c}
+	}
+	return w, nil
 }
 
 // ListenPacket implements transport.Net.
@@ -32,34 +50,193 @@ func (n Net) ListenPacket(network, address string) (net.PacketConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &packetConn{PacketConn: c, out: newOutbox(n.Shaper, c)}, nil
+	w := &packetConn{PacketConn: c}
+	if n.ways().Has(Up) {
+		w.out = newOutbox(n.Shaper, c)
+	}
+	if n.ways().Has(Down) {
+		w.in = &inbox{shaper: n.Shaper, conn: c}
+	}
+	return w, nil
 }
 
 type udpConn struct {
 	transport.UDPConn
 	out *outbox
+	in  *inbox
 }
 
-func (c *udpConn) WriteTo(b []byte, addr net.Addr) (int, error) { return c.out.write(b, addr) }
-func (c *udpConn) WriteToUDP(b []byte, addr *net.UDPAddr) (int, error) {
+func (c *udpConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.out == nil {
+		return c.UDPConn.WriteTo(b, addr)
+	}
 	return c.out.write(b, addr)
 }
 
+func (c *udpConn) WriteToUDP(b []byte, addr *net.UDPAddr) (int, error) {
+	return c.WriteTo(b, addr)
+}
+
+func (c *udpConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	if c.in == nil {
+		return c.UDPConn.ReadFrom(b)
+	}
+	return c.in.read(b)
+}
+
+func (c *udpConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
+	n, addr, err := c.ReadFrom(b)
+	ua, _ := addr.(*net.UDPAddr)
+	return n, ua, err
+}
+
+func (c *udpConn) SetReadDeadline(t time.Time) error {
+	if c.in != nil {
+		c.in.setDeadline(t)
+	}
+	return c.UDPConn.SetReadDeadline(t)
+}
+
+func (c *udpConn) SetDeadline(t time.Time) error {
+	if c.in != nil {
+		c.in.setDeadline(t)
+	}
+	return c.UDPConn.SetDeadline(t)
+}
+
 func (c *udpConn) Close() error {
-	c.out.close()
+	if c.out != nil {
+		c.out.close()
+	}
 	return c.UDPConn.Close()
 }
 
 type packetConn struct {
 	net.PacketConn
 	out *outbox
+	in  *inbox
 }
 
-func (c *packetConn) WriteTo(b []byte, addr net.Addr) (int, error) { return c.out.write(b, addr) }
+func (c *packetConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if c.out == nil {
+		return c.PacketConn.WriteTo(b, addr)
+	}
+	return c.out.write(b, addr)
+}
+
+func (c *packetConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	if c.in == nil {
+		return c.PacketConn.ReadFrom(b)
+	}
+	return c.in.read(b)
+}
+
+func (c *packetConn) SetReadDeadline(t time.Time) error {
+	if c.in != nil {
+		c.in.setDeadline(t)
+	}
+	return c.PacketConn.SetReadDeadline(t)
+}
+
+func (c *packetConn) SetDeadline(t time.Time) error {
+	if c.in != nil {
+		c.in.setDeadline(t)
+	}
+	return c.PacketConn.SetDeadline(t)
+}
 
 func (c *packetConn) Close() error {
-	c.out.close()
+	if c.out != nil {
+		c.out.close()
+	}
 	return c.PacketConn.Close()
+}
+
+// inbox delays and drops what a socket receives, in the reader's own
+// goroutine: datagrams held back wait in a heap, and the socket's read
+// deadline is set to the earliest of them, so no goroutine of ours runs
+// and nothing is copied while the spec leaves this way alone.
+type inbox struct {
+	shaper *Shaper
+	conn   interface {
+		ReadFrom([]byte) (int, net.Addr, error)
+		SetReadDeadline(time.Time) error
+	}
+
+	mu   sync.Mutex // one reader at a time
+	held dueHeap
+	seq  uint64
+	set  time.Time // the deadline last set on conn
+
+	dmu      sync.Mutex
+	deadline time.Time // the caller's read deadline
+}
+
+func (in *inbox) setDeadline(t time.Time) {
+	in.dmu.Lock()
+	in.deadline = t
+	in.dmu.Unlock()
+}
+
+func (in *inbox) callerDeadline() time.Time {
+	in.dmu.Lock()
+	defer in.dmu.Unlock()
+	return in.deadline
+}
+
+func (in *inbox) read(b []byte) (int, net.Addr, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for {
+		now := time.Now()
+		if len(in.held) > 0 && !in.held[0].at.After(now) {
+			d := heap.Pop(&in.held).(due)
+			return copy(b, d.b), d.addr, nil
+		}
+		dl := in.callerDeadline()
+		if !dl.IsZero() && !now.Before(dl) {
+			return 0, nil, os.ErrDeadlineExceeded
+		}
+		if len(in.held) > 0 && (dl.IsZero() || in.held[0].at.Before(dl)) {
+			dl = in.held[0].at
+		}
+		if !dl.Equal(in.set) {
+			if err := in.conn.SetReadDeadline(dl); err != nil {
+				return 0, nil, err
+			}
+			in.set = dl
+		}
+		n, addr, err := in.conn.ReadFrom(b)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue // a held datagram is due, or the caller's deadline passed
+			}
+			return n, addr, err
+		}
+		if !in.shaper.Shapes(Down) && len(in.held) == 0 {
+			return n, addr, nil
+		}
+		now = time.Now()
+		at, k, _ := in.shaper.PlanWay(Down, now, n)
+		if k > 0 && !at[0].After(now) && len(in.held) == 0 {
+			if k == 2 {
+				in.hold(at[1], b[:n], addr)
+			}
+			return n, addr, nil
+		}
+		for i := range k {
+			in.hold(at[i], b[:n], addr)
+		}
+	}
+}
+
+func (in *inbox) hold(at time.Time, b []byte, addr net.Addr) {
+	if len(in.held) >= maxHeld {
+		return
+	}
+	in.seq++
+	heap.Push(&in.held, due{at: at, seq: in.seq, b: append([]byte(nil), b...), addr: addr})
 }
 
 // outbox holds the datagrams the shaper delays until they are due, and
@@ -79,7 +256,7 @@ type outbox struct {
 	running bool
 }
 
-// maxHeld bounds the datagrams an outbox holds: a delay far beyond what
+// maxHeld bounds the datagrams an outbox or inbox holds: a delay far beyond what
 // the rate sends in it drops at the tail rather than growing memory.
 const maxHeld = 1 << 16
 

@@ -48,16 +48,27 @@ func (c Counts) DroppedTotal() uint64 {
 // Shaper decides each datagram's fate under a Spec that may change while
 // it runs. It is safe for concurrent use.
 type Shaper struct {
-	mu    sync.Mutex
-	spec  Spec
-	since time.Time // when spec was applied
-	rnd   *rand.Rand
-
-	bad        bool      // Gilbert–Elliott state
-	linkFree   time.Time // when the rate-capped link has sent all it holds
-	lastOut    time.Time // the latest delivery so far (order keeping)
-	counts     Counts
+	mu         sync.Mutex
+	spec       Spec
+	since      time.Time // when spec was applied
+	rnd        *rand.Rand
+	lanes      [2]lane // Up, Down
 	blackoutTo time.Time
+}
+
+// lane is one direction's state: its own link, bursts, order and counts.
+type lane struct {
+	bad      bool      // Gilbert–Elliott state
+	linkFree time.Time // when the rate-capped link has sent all it holds
+	lastOut  time.Time // the latest delivery so far (order keeping)
+	counts   Counts
+}
+
+func laneOf(d Direction) int {
+	if d == Down {
+		return 1
+	}
+	return 0
 }
 
 // NewShaper returns a shaper applying nothing, with its own random source
@@ -70,13 +81,17 @@ func NewShaper(seed uint64) *Shaper {
 func (s *Shaper) Set(now time.Time, spec Spec) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.spec, s.since, s.bad = spec, now, false
+	s.spec, s.since = spec, now
 	s.blackoutTo = time.Time{}
 	if spec.Blackout > 0 {
 		s.blackoutTo = now.Add(spec.Blackout)
 	}
-	if spec.Rate == 0 {
-		s.linkFree = time.Time{}
+	for i := range s.lanes {
+		l := &s.lanes[i]
+		l.bad = false
+		if spec.Rate == 0 {
+			l.linkFree = time.Time{}
+		}
 	}
 }
 
@@ -87,39 +102,72 @@ func (s *Shaper) Spec() (Spec, time.Time) {
 	return s.spec, s.since
 }
 
-// Counts is what the shaper did so far.
+// Counts is what the shaper did so far, both ways together.
 func (s *Shaper) Counts() Counts {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.counts
+	c := s.lanes[0].counts
+	d := s.lanes[1].counts
+	c.Datagrams += d.Datagrams
+	c.Bytes += d.Bytes
+	c.Duplicated += d.Duplicated
+	c.Reordered += d.Reordered
+	for i := range c.Dropped {
+		c.Dropped[i] += d.Dropped[i]
+	}
+	return c
 }
 
-// Plan decides the fate of a datagram of size bytes offered at now. It
-// returns when each copy goes out (none when dropped, two when
-// duplicated); a time not after now means at once.
+// CountsOf is what the shaper did to the datagrams going way d (Up or
+// Down).
+func (s *Shaper) CountsOf(d Direction) Counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lanes[laneOf(d)].counts
+}
+
+// Shapes says whether the spec in force touches datagrams going way d: a
+// receiver skips the shaper's work (and copies) while it does not.
+func (s *Shaper) Shapes(d Direction) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.spec.IsZero() && s.spec.Ways().Has(d)
+}
+
+// Plan decides the fate of a datagram of size bytes we send at now; see
+// PlanWay.
 func (s *Shaper) Plan(now time.Time, size int) (out [2]time.Time, n int, fate Fate) {
+	return s.PlanWay(Up, now, size)
+}
+
+// PlanWay decides the fate of a datagram of size bytes going way d (Up or
+// Down) at now. It returns when each copy goes out (none when dropped, two
+// when duplicated); a time not after now means at once. A spec that does
+// not apply to d delivers at once.
+func (s *Shaper) PlanWay(d Direction, now time.Time, size int) (out [2]time.Time, n int, fate Fate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sp := &s.spec
-	s.counts.Datagrams++
-	s.counts.Bytes += uint64(size)
-	if sp.IsZero() {
+	l := &s.lanes[laneOf(d)]
+	l.counts.Datagrams++
+	l.counts.Bytes += uint64(size)
+	if sp.IsZero() || !sp.Ways().Has(d) {
 		return [2]time.Time{now}, 1, Delivered
 	}
 	drop := func(f Fate) ([2]time.Time, int, Fate) {
-		s.counts.Dropped[f]++
+		l.counts.Dropped[f]++
 		return out, 0, f
 	}
 	if now.Before(s.blackoutTo) {
 		return drop(DropBlackout)
 	}
 	if sp.BurstEnter > 0 {
-		if s.bad {
-			s.bad = s.rnd.Float64() >= sp.BurstLeave
+		if l.bad {
+			l.bad = s.rnd.Float64() >= sp.BurstLeave
 		} else {
-			s.bad = s.rnd.Float64() < sp.BurstEnter
+			l.bad = s.rnd.Float64() < sp.BurstEnter
 		}
-		if s.bad {
+		if l.bad {
 			return drop(DropBurst)
 		}
 	}
@@ -131,19 +179,19 @@ func (s *Shaper) Plan(now time.Time, size int) (out [2]time.Time, n int, fate Fa
 		// A serial link: the datagram leaves once everything before it has,
 		// and takes size×8/Rate to go; what would wait more than the queue
 		// holds is dropped at the tail.
-		start := maxTime(now, s.linkFree)
+		start := maxTime(now, l.linkFree)
 		backlog := float64(start.Sub(now).Seconds()) * float64(sp.Rate) / 8
 		if backlog+float64(size) > float64(sp.Queue) {
 			return drop(DropQueue)
 		}
-		s.linkFree = start.Add(time.Duration(float64(size) * 8 / float64(sp.Rate) * float64(time.Second)))
-		at = s.linkFree
+		l.linkFree = start.Add(time.Duration(float64(size) * 8 / float64(sp.Rate) * float64(time.Second)))
+		at = l.linkFree
 	}
 	if sp.Reorder > 0 && s.rnd.Float64() < sp.Reorder {
 		// As netem's reorder: this one skips the delay, so it overtakes
 		// the delayed datagrams before it.
-		if at.Before(s.lastOut) {
-			s.counts.Reordered++
+		if at.Before(l.lastOut) {
+			l.counts.Reordered++
 		}
 	} else {
 		delay := sp.Delay
@@ -151,12 +199,12 @@ func (s *Shaper) Plan(now time.Time, size int) (out [2]time.Time, n int, fate Fa
 			delay += time.Duration((s.rnd.Float64()*2 - 1) * float64(sp.Jitter))
 			delay = max(delay, 0)
 		}
-		at = maxTime(at.Add(delay), s.lastOut) // a path keeps order
-		s.lastOut = at
+		at = maxTime(at.Add(delay), l.lastOut) // a path keeps order
+		l.lastOut = at
 	}
 	out[0], n = at, 1
 	if sp.Duplicate > 0 && s.rnd.Float64() < sp.Duplicate {
-		s.counts.Duplicated++
+		l.counts.Duplicated++
 		out[1], n = at, 2
 	}
 	return out, n, Delivered

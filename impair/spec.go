@@ -1,7 +1,7 @@
 // Package impair makes dttui's own network path bad on purpose: one-way
 // delay, jitter, random and bursty (Gilbert–Elliott) loss, a rate cap with
 // a bounded drop-tail queue, reordering, duplication and blackouts, applied
-// to the datagrams a connection sends. The kernel here has no netem, and a
+// to the datagrams a connection sends (by default), receives, or both. The kernel here has no netem, and a
 // user testing their own receiver needs the publisher's path bad on demand,
 // so the shaping lives in the process: a Shaper decides each datagram's
 // fate on an injected clock, and Net wraps pion's network with it.
@@ -16,8 +16,37 @@ import (
 	"time"
 )
 
+// Direction is which way datagrams travel: Up is what we send, Down what
+// we receive. As a set: Both is Up|Down.
+type Direction uint8
+
+const (
+	Up   Direction = 1 << iota // what our sockets send
+	Down                       // what our sockets receive
+	Both = Up | Down
+)
+
+// Has says whether d includes o.
+func (d Direction) Has(o Direction) bool { return d&o != 0 }
+
+func (d Direction) String() string {
+	switch d {
+	case Up:
+		return "up"
+	case Down:
+		return "down"
+	case Both:
+		return "both"
+	}
+	return "none"
+}
+
 // Spec is an impairment. The zero Spec impairs nothing.
 type Spec struct {
+	// Dir is the way it applies: our sends (Up, also when zero), what we
+	// receive (Down), or Both, each way with its own rate-capped link,
+	// bursts and order.
+	Dir Direction
 	// Delay is added to every datagram; Jitter spreads it uniformly by up
 	// to ± Jitter (never below zero). Datagrams keep their order unless
 	// Reorder lets some pass.
@@ -48,7 +77,15 @@ type Spec struct {
 func DefaultQueue(rate int64) int { return max(int(rate/8/20), 16<<10) }
 
 // IsZero says whether the spec impairs nothing.
-func (s Spec) IsZero() bool { return s == Spec{} }
+func (s Spec) IsZero() bool { return s == Spec{} || s == Spec{Dir: s.Dir} }
+
+// Ways is the directions the spec applies to (Up when Dir is zero).
+func (s Spec) Ways() Direction {
+	if s.Dir == 0 {
+		return Up
+	}
+	return s.Dir
+}
 
 // ParseError is a malformed spec: Pos is the byte offset of the bad item.
 type ParseError struct {
@@ -63,7 +100,8 @@ func (e *ParseError) Error() string {
 
 // Syntax is the spec's syntax, for help texts and errors.
 const Syntax = "comma-separated key=value: delay=DUR, jitter=DUR, loss=PCT, burst=ENTER/LEAVE (percentages), " +
-	"rate=N[k|M|G]bit, queue=BYTES, reorder=PCT, dup=PCT, blackout=DUR; \"off\" or \"\" for none"
+	"rate=N[k|M|G]bit, queue=BYTES, reorder=PCT, dup=PCT, blackout=DUR, dir=up|down|both (what we send, the default; " +
+	"what we receive; each way); \"off\" or \"\" for none"
 
 // Parse reads a spec such as "delay=40ms,jitter=5ms,loss=1%,rate=5Mbit".
 // "off" and "" are the zero spec.
@@ -117,6 +155,17 @@ func Parse(text string) (Spec, error) {
 			s.Rate, err = bitRate(val)
 		case "queue":
 			s.Queue, err = bytesOf(val)
+		case "dir":
+			switch val {
+			case "up":
+				s.Dir = 0 // the default, kept as zero so that specs compare equal
+			case "down":
+				s.Dir = Down
+			case "both":
+				s.Dir = Both
+			default:
+				err = fmt.Errorf("%q is not up, down or both", val)
+			}
 		default:
 			return fail("unknown key %q (%s)", key, Syntax)
 		}
@@ -126,6 +175,9 @@ func Parse(text string) (Spec, error) {
 	}
 	if s.BurstEnter == 0 {
 		s.BurstLeave = 0 // no bursts to leave
+	}
+	if s.IsZero() && s.Dir != 0 {
+		return Spec{}, &ParseError{Spec: text, Pos: strings.Index(text, "dir"), Msg: "dir alone impairs nothing"}
 	}
 	if s.Queue > 0 && s.Rate == 0 {
 		return Spec{}, &ParseError{Spec: text, Pos: strings.Index(text, "queue"), Msg: "queue needs a rate"}
@@ -228,6 +280,9 @@ func (s Spec) String() string {
 	}
 	if s.Blackout > 0 {
 		parts = append(parts, "blackout="+s.Blackout.String())
+	}
+	if s.Dir == Down || s.Dir == Both {
+		parts = append(parts, "dir="+s.Dir.String())
 	}
 	return strings.Join(parts, ",")
 }

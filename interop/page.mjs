@@ -202,7 +202,7 @@ function counters(sub) {
 }
 
 const commands = {
-  async join({ url, token, e2eePassphrase }) {
+  async join({ url, token, e2eePassphrase, relayOnly = false }) {
     if (room) throw new Error('already joined');
     const opts = { adaptiveStream: false, dynacast: false };
     let keyProvider = null;
@@ -238,7 +238,9 @@ const commands = {
       await keyProvider.setKey(e2eePassphrase);
       await room.setE2EEEnabled(true);
     }
-    await room.connect(url, token);
+    // relayOnly: only relayed candidates, through the TURN servers the
+    // SFU lists (its join response fills iceServers when we give none).
+    await room.connect(url, token, relayOnly ? { rtcConfig: { iceTransportPolicy: 'relay' } } : undefined);
     return {
       identity: room.localParticipant.identity,
       participantSid: room.localParticipant.sid,

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"github.com/dttui/dttui/impair"
 	"sync"
 	"time"
 
@@ -84,10 +85,15 @@ func (l *loopback) dial(ctx context.Context) (*peer, error) {
 	if cfg.loopNet != nil {
 		hooks = *cfg.loopNet
 	}
+	// The loopback stands for a subscriber across the same path: it takes
+	// the user's impairment of what we receive (dir=down), never of what
+	// we send, which is the publisher's.
+	hooks.impair, hooks.impairWays = cfg.Impair, impair.Down
 	p, err := dialPeer(ctx, peerConfig{
 		url: cfg.URL, token: token, log: cfg.Logger.With("participant", "loopback"),
 		onSignal:          func(p *peer, res *livekit.SignalResponse) { l.onSignal(p, res) },
 		onDataTrackPacket: l.sub.onPacket, onDataTrackOpen: l.sub.onDataChannelOpen, net: hooks,
+		relayOnly: cfg.RelayOnly,
 	})
 	return p, err
 }

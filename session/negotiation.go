@@ -25,8 +25,10 @@ type netHooks struct {
 	wrap func(transport.Net) transport.Net
 	// iceFailedTimeout replaces pion's 25 s before a silent path is failed.
 	iceFailedTimeout time.Duration
-	// impair shapes what the sockets send (Config.Impair; not a test hook).
-	impair *impair.Shaper
+	// impair shapes what the sockets send and receive (Config.Impair; not
+	// a test hook), in impairWays (zero: both).
+	impair     *impair.Shaper
+	impairWays impair.Direction
 }
 
 // SCTPRTOMax bounds SCTP's retransmission timeout (pion's default is
@@ -59,7 +61,7 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.A
 	if n, err := stdnet.NewNet(); err == nil {
 		var nw transport.Net = bigBufferNet{n}
 		if hooks.impair != nil {
-			nw = impair.Net{Net: nw, Shaper: hooks.impair}
+			nw = impair.Net{Net: nw, Shaper: hooks.impair, Ways: hooks.impairWays}
 		}
 		if hooks.wrap != nil {
 			nw = hooks.wrap(nw)
@@ -78,7 +80,14 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.A
 // test client do); the subscriber PC waits for the SFU's offer.
 func (p *peer) onJoin(j *livekit.JoinResponse) error {
 	cfg := webrtc.Configuration{ICEServers: protosignalling.FromProtoIceServers(j.IceServers)}
-	if isLoopbackURL(p.cfg.url) {
+	switch {
+	case p.cfg.relayOnly:
+		cfg.ICEServers = turnServers(cfg.ICEServers)
+		if len(cfg.ICEServers) == 0 {
+			return ErrNoRelay
+		}
+		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	case isLoopbackURL(p.cfg.url):
 		// livekit-server always lists STUN servers (Google's when none are
 		// configured). Against a server on this machine they can only
 		// cost: resolving their names without a network takes seconds, and
@@ -338,4 +347,23 @@ func isLoopbackURL(raw string) bool {
 	}
 	ip := net.ParseIP(u.Hostname())
 	return ip != nil && ip.IsLoopback()
+}
+
+// turnServers keeps the TURN URLs of servers, dropping STUN ones: with
+// relayed candidates only they could only cost a lookup.
+func turnServers(servers []webrtc.ICEServer) []webrtc.ICEServer {
+	var out []webrtc.ICEServer
+	for _, sv := range servers {
+		var urls []string
+		for _, u := range sv.URLs {
+			if strings.HasPrefix(u, "turn:") || strings.HasPrefix(u, "turns:") {
+				urls = append(urls, u)
+			}
+		}
+		if len(urls) > 0 {
+			sv.URLs = urls
+			out = append(out, sv)
+		}
+	}
+	return out
 }

@@ -33,6 +33,8 @@ type peerConfig struct {
 	// resumable keeps the PeerConnections when the signal socket drops or
 	// ICE fails, so the owner can resume the session instead of rejoining.
 	resumable bool
+	// relayOnly gathers relayed candidates only (Config.RelayOnly).
+	relayOnly bool
 	// net is the test hook of Config; zero in production.
 	net netHooks
 }

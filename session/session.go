@@ -24,6 +24,9 @@ import (
 // ErrClosed is the Status.Err of a session its owner closed.
 var ErrClosed = errors.New("session closed")
 
+// ErrNoRelay: Config.RelayOnly, and the SFU lists no TURN server.
+var ErrNoRelay = errors.New("relay only, and the server lists no TURN server")
+
 // Session is a live connection with its outgoing data-track manager.
 type Session struct {
 	cfg  Config
@@ -162,7 +165,7 @@ func (s *Session) connect(ctx context.Context) (*peer, error) {
 	defer cancel()
 	pc := peerConfig{
 		url: s.cfg.URL, token: token, log: s.cfg.Logger.With("participant", "publisher"),
-		publisher: true, onSignal: s.onSignal, resumable: true, net: s.netHooks(),
+		publisher: true, onSignal: s.onSignal, resumable: true, net: s.netHooks(), relayOnly: s.cfg.RelayOnly,
 	}
 	if s.monitor != nil {
 		pc.onDataTrackPacket, pc.onDataTrackOpen = s.monitor.onPacket, s.monitor.onDataChannelOpen

@@ -53,10 +53,16 @@ type Config struct {
 	// incoming.DefaultMaxHeldBytes; a participant a quarter of it).
 	MaxHeldBytes int
 	// Impair, when set, shapes every datagram our own connection sends
-	// (delay, loss, a rate cap…: package impair); its spec may change
-	// while the session runs. The loopback subscriber's connection and
-	// the signalling websocket are untouched.
-	Impair         *impair.Shaper
+	// (delay, loss, a rate cap…: package impair), and with dir=down or
+	// both what it and the loopback subscriber receive; its spec may
+	// change while the session runs. The signalling websocket is
+	// untouched.
+	Impair *impair.Shaper
+	// RelayOnly connects through the TURN servers the SFU lists in its
+	// join response and nothing else (ICE transport policy "relay"), as a
+	// client behind a firewall that blocks UDP to the SFU does; the
+	// loopback subscriber too. Joining fails when the SFU lists none.
+	RelayOnly      bool
 	ConnectTimeout time.Duration // per attempt; default 10 s
 	// ReconnectTimeout bounds a full rejoin after the connection is lost;
 	// past it the session ends disconnected. Default 30 s.

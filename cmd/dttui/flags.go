@@ -96,6 +96,8 @@ type options struct {
 	// it was given.
 	Impair    impair.Spec
 	ImpairSet bool
+	// RelayOnly connects through the SFU's TURN servers only.
+	RelayOnly bool
 	// Load mode: Participants publishers with Tracks each and Subscribers
 	// receiving them all, joining at Ramp per second.
 	Participants, Subscribers int
@@ -453,7 +455,8 @@ func newFlagSet(o *options) *flagSet {
 		f.maxHeld = s
 		return nil
 	})
-	fs.Func("impair", "shape what dttui's own connection sends, to test on a bad path: "+impair.Syntax+" (e.g. 'delay=40ms,jitter=5ms,loss=1%,rate=5Mbit'; the UI's `i` changes it while running)", func(s string) error {
+	fs.BoolVar(&o.RelayOnly, "relay-only", false, "connect through the TURN servers the SFU lists and nothing else, as a client behind a firewall that blocks UDP to the SFU (fails when it lists none)")
+	fs.Func("impair", "shape what dttui's own connection sends (dir=down: receives), to test on a bad path: "+impair.Syntax+" (e.g. 'delay=40ms,jitter=5ms,loss=1%,rate=5Mbit'; the UI's `i` changes it while running)", func(s string) error {
 		sp, err := impair.Parse(s)
 		if err != nil {
 			return err

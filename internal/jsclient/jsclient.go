@@ -387,6 +387,9 @@ type JoinOptions struct {
 	URL            string `json:"url"`
 	Token          string `json:"token"`
 	E2EEPassphrase string `json:"e2eePassphrase,omitempty"`
+	// RelayOnly connects through the TURN servers the SFU lists and
+	// nothing else (iceTransportPolicy "relay").
+	RelayOnly bool `json:"relayOnly,omitempty"`
 }
 
 // Joined describes the participant after Join.

@@ -190,6 +190,7 @@ func childConfig(o Options) string {
 		DataTrackTargetLatency: o.DataTrackTargetLatency,
 		Redis:                  o.Redis,
 		Region:                 o.Region,
+		TURN:                   o.TURN,
 	}) + "logging:\n  level: info\n"
 }
 

@@ -65,6 +65,9 @@ type Options struct {
 	// Redis and Region make the server one node of a multi-node
 	// deployment (see Cluster); empty for a single node.
 	Redis, Region string
+	// TURN lists TURN servers the SFU offers its clients (internal/relay
+	// is one on loopback).
+	TURN []localsfu.TURN
 }
 
 // Server is a running (or stopped, awaiting Restart) SFU. Its address and
@@ -162,6 +165,7 @@ func (s *Server) startEmbedded(ctx context.Context) error {
 		DataTrackTargetLatency: s.opts.DataTrackTargetLatency,
 		Redis:                  s.opts.Redis,
 		Region:                 s.opts.Region,
+		TURN:                   s.opts.TURN,
 	})
 	if err != nil {
 		return err

@@ -53,6 +53,16 @@ type Options struct {
 	// Region names the node in a multi-node deployment (rooms are still
 	// placed on any node: the selector stays "any").
 	Region string
+	// TURN lists TURN servers (UDP) the SFU offers its clients in the join
+	// response, as a deployment behind firewalls does.
+	TURN []TURN
+}
+
+// TURN is a TURN server over UDP with static credentials.
+type TURN struct {
+	Host                 string
+	Port                 int
+	Username, Credential string
 }
 
 // Server is a running embedded SFU.
@@ -261,6 +271,13 @@ func ConfigYAML(o Options) string {
 	b.WriteString("  ips:\n    includes: [\"127.0.0.0/8\", \"::1/128\"]\n")
 	if o.DataTrackTargetLatency > 0 {
 		fmt.Fprintf(&b, "  datachannel_data_track_target_latency: %s\n", o.DataTrackTargetLatency)
+	}
+	if len(o.TURN) > 0 {
+		b.WriteString("  turn_servers:\n")
+		for _, t := range o.TURN {
+			fmt.Fprintf(&b, "    - host: %q\n      port: %d\n      protocol: udp\n      username: %q\n      credential: %q\n",
+				t.Host, t.Port, t.Username, t.Credential)
+		}
 	}
 	b.WriteString("room:\n  auto_create: true\n  empty_timeout: 300\n")
 	if o.Redis != "" {
