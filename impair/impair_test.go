@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/transport/v4"
 	"github.com/pion/transport/v4/stdnet"
 	"go.uber.org/goleak"
 )
@@ -233,39 +234,61 @@ func TestShaperBlackout(t *testing.T) {
 // Datagrams sent through Net on loopback arrive after the delay, in
 // order, and closing the socket stops the outbox's goroutine.
 func TestNetDelaysDatagrams(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	// Registered first, so it runs after the sockets' cleanups.
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	s := NewShaper(7)
+	s.Set(time.Now(), Spec{Delay: 30 * time.Millisecond})
+	tx := listen(t, Net{Net: stdNet(t), Shaper: s})
+	rx := listen(t, stdNet(t))
+	sent := sendFive(t, tx, rx)
+	readInOrder(t, rx, 5, sent, 30*time.Millisecond)
+}
+
+func stdNet(t *testing.T) transport.Net {
+	t.Helper()
 	std, err := stdnet.NewNet()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewShaper(7)
-	s.Set(time.Now(), Spec{Delay: 30 * time.Millisecond})
-	n := Net{Net: std, Shaper: s}
-	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return std
+}
+
+// listen is a UDP socket of n on 127.0.0.1, closed when the test ends.
+func listen(t *testing.T, n transport.Net) transport.UDPConn {
+	t.Helper()
+	c, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rx.Close()
-	tx, err := n.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Close()
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// sendFive sends datagrams 0 to 4 from tx to rx and says when.
+func sendFive(t *testing.T, tx, rx transport.UDPConn) time.Time {
+	t.Helper()
 	sent := time.Now()
 	for i := range 5 {
 		if _, err := tx.WriteTo([]byte{byte(i)}, rx.LocalAddr()); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return sent
+}
+
+// readInOrder reads datagrams 0 to n-1 from rx, each no earlier than
+// delay after sent.
+func readInOrder(t *testing.T, rx transport.UDPConn, n int, sent time.Time, delay time.Duration) {
+	t.Helper()
 	buf := make([]byte, 16)
-	for i := range 5 {
+	for i := range n {
 		_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
 		k, _, err := rx.ReadFrom(buf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Since(sent); d < 30*time.Millisecond {
-			t.Fatalf("datagram %d arrived after %v; want at least the 30 ms delay", i, d)
+		if d := time.Since(sent); d < delay {
+			t.Fatalf("datagram %d read after %v; want at least the %v delay", i, d, delay)
 		}
 		if k != 1 || buf[0] != byte(i) {
 			t.Fatalf("datagram %d: got %v", i, buf[:k])
@@ -314,48 +337,20 @@ func TestShaperWays(t *testing.T) {
 // socket: each datagram no earlier than the delay, in order, and the
 // caller's read deadline still ends a read while a datagram is held.
 func TestNetShapesWhatItReceives(t *testing.T) {
-	defer goleak.VerifyNone(t)
-	std, err := stdnet.NewNet()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Registered first, so it runs after the sockets' cleanups.
+	t.Cleanup(func() { goleak.VerifyNone(t) })
 	s := NewShaper(7)
 	s.Set(time.Now(), Spec{Delay: 200 * time.Millisecond, Dir: Down})
-	rx, err := Net{Net: std, Shaper: s, Ways: Down}.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
-	tx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Close()
-	sent := time.Now()
-	for i := range 5 {
-		if _, err := tx.WriteTo([]byte{byte(i)}, rx.LocalAddr()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	rx := listen(t, Net{Net: stdNet(t), Shaper: s, Ways: Down})
+	tx := listen(t, stdNet(t))
+	sent := sendFive(t, tx, rx)
 	buf := make([]byte, 16)
 	// A deadline before the delay ends: the read times out, nothing lost.
 	_ = rx.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 	if _, _, err := rx.ReadFrom(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("a read past its deadline returned %v", err)
 	}
-	for i := range 5 {
-		_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
-		k, _, err := rx.ReadFrom(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(sent); d < 200*time.Millisecond {
-			t.Fatalf("datagram %d read after %v; want at least the 200 ms delay", i, d)
-		}
-		if k != 1 || buf[0] != byte(i) {
-			t.Fatalf("datagram %d: got %v", i, buf[:k])
-		}
-	}
+	readInOrder(t, rx, 5, sent, 200*time.Millisecond)
 	// Off: straight through, at once.
 	s.Set(time.Now(), Spec{})
 	start := time.Now()

@@ -63,14 +63,11 @@ var _ common.Stateful = (*Impair)(nil)
 // that does not parse keeps the prompt open and says where), other keys
 // type.
 func (m *Impair) Update(msg tea.Msg) tea.Cmd {
-	k, ok := msg.(tea.KeyMsg)
-	if !ok || !m.open {
+	k, ok := m.keyFor(msg, m.keys.PromptCancel)
+	if !ok {
 		return nil
 	}
 	switch {
-	case key.Matches(k, m.keys.PromptCancel):
-		m.Close()
-		return nil
 	case key.Matches(k, m.keys.ImpairSubmit):
 		text := strings.TrimSpace(m.input.Value())
 		if text == "" {

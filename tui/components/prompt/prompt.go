@@ -75,6 +75,21 @@ func (f *field) Close() {
 // IsOpen says whether the prompt is shown and has the keys.
 func (f *field) IsOpen() bool { return f.open }
 
+// keyFor is msg as a key the open prompt acts on. Every prompt closes on
+// cancel (esc), which is consumed here: ok is false then, as for anything
+// that is not a key or reaches a closed prompt.
+func (f *field) keyFor(msg tea.Msg, cancel key.Binding) (k tea.KeyMsg, ok bool) {
+	k, ok = msg.(tea.KeyMsg)
+	if !ok || !f.open {
+		return k, false
+	}
+	if key.Matches(k, cancel) {
+		f.Close()
+		return k, false
+	}
+	return k, true
+}
+
 // Value is what the input holds.
 func (f *field) Value() string { return f.input.Value() }
 
@@ -138,14 +153,11 @@ var _ common.Stateful = (*Model)(nil)
 // Update implements common.Stateful: esc closes, tab switches E2EE, enter
 // submits (the suggestion when the input is empty), other keys type.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
-	k, ok := msg.(tea.KeyMsg)
-	if !ok || !m.open {
+	k, ok := m.keyFor(msg, m.keys.PromptCancel)
+	if !ok {
 		return nil
 	}
 	switch {
-	case key.Matches(k, m.keys.PromptCancel):
-		m.Close()
-		return nil
 	case key.Matches(k, m.keys.PromptToggleE2E):
 		m.e2ee = m.e2eeAvailable && !m.e2ee
 		return nil

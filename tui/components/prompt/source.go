@@ -92,14 +92,11 @@ var framings = []source.Framing{source.Lines, source.LengthPrefixed, source.Chun
 // Update implements common.Stateful: esc closes, tab changes the framing,
 // shift+tab the pace, enter submits, other keys type.
 func (m *Source) Update(msg tea.Msg) tea.Cmd {
-	k, ok := msg.(tea.KeyMsg)
-	if !ok || !m.open {
+	k, ok := m.keyFor(msg, m.keys.PromptCancel)
+	if !ok {
 		return nil
 	}
 	switch {
-	case key.Matches(k, m.keys.PromptCancel):
-		m.Close()
-		return nil
 	case key.Matches(k, m.keys.SourceFraming):
 		for i, f := range framings {
 			if f == m.framing {
