@@ -18,10 +18,15 @@ import (
 // --record FILE (headless runs) and `dttui record --out FILE`: every frame
 // the room monitor receives, to MCAP (package record).
 
-// recordOptions are --record, --record-compression and --record-split.
+// recordOptions are --record and the flags that shape it.
 type recordOptions struct {
 	Path string
 	record.Options
+	// Decrypted keeps E2EE tracks' frames decrypted (--record-decrypted);
+	// by default they are kept as received, encrypted.
+	Decrypted bool
+	// Own records our own tracks too (--record-own).
+	Own bool
 }
 
 // addRecordFlags defines the recording flags on the main flag set.
@@ -32,6 +37,8 @@ func addRecordFlags(fs *flag.FlagSet, r *recordOptions) {
 		r.Compression = c
 		return err
 	})
+	fs.BoolVar(&r.Decrypted, "record-decrypted", false, "record E2EE tracks' frames decrypted with --e2ee-passphrase (default: as received, encrypted, with each frame's key index and IV)")
+	fs.BoolVar(&r.Own, "record-own", false, "record our own tracks too, as sent (topic identity/track, as the room's)")
 	fs.Func("record-split", "start a new recording file (room-001.mcap, …) every `size or duration` (e.g. 1GiB, 10m)", func(s string) error {
 		if d, err := time.ParseDuration(s); err == nil && d > 0 {
 			r.RotateEvery = d
@@ -51,10 +58,12 @@ func addRecordFlags(fs *flag.FlagSet, r *recordOptions) {
 func checkRecord(o *options) error {
 	switch {
 	case o.Record.Path == "":
-		if o.Record.Options != (record.Options{}) {
-			return usagef("--record-compression and --record-split go with --record FILE")
+		if o.Record.Options != (record.Options{}) || o.Record.Decrypted || o.Record.Own {
+			return usagef("--record-compression, --record-split, --record-decrypted and --record-own go with --record FILE")
 		}
 		return nil
+	case o.Record.Decrypted && o.E2EEPassphrase == "":
+		return usagef("--record-decrypted needs the room's passphrase (--e2ee-passphrase, --e2ee-passphrase-file or %s)", envPassphrase)
 	case !o.Headless:
 		return usagef("--record is for --headless runs (or dttui record)")
 	case o.Participants > 0:
@@ -131,6 +140,8 @@ type recording struct {
 	sess  chan *session.Session // holds the session once attached
 	files func() []string
 	log   *slog.Logger
+	// decrypted: E2EE frames are kept decrypted (--record-decrypted).
+	decrypted bool
 }
 
 // schemaTimeout bounds fetching a track's schema for its channel.
@@ -146,14 +157,39 @@ func startRecording(ctx context.Context, o recordOptions, cfg *session.Config, l
 	if err != nil {
 		return nil, fmt.Errorf("--record: %w", err)
 	}
-	r := &recording{sess: make(chan *session.Session, 1), files: w.Files, log: log}
+	r := &recording{sess: make(chan *session.Session, 1), files: w.Files, log: log, decrypted: o.Decrypted}
 	r.rec = record.NewRecorder(ctx, w, r.resolve, 0)
 	cfg.OnRemoteFrame = r.offer
+	if !o.Decrypted {
+		cfg.OnRemoteSealed = r.offerSealed
+	}
+	if o.Own {
+		cfg.OnLocalFrame = r.offerOwn
+	}
 	return r, nil
 }
 
+func recordFrame(f *incoming.Frame) record.Frame {
+	return record.Frame{Arrival: f.Arrival, HasUserTimestamp: f.HasUserTimestamp, UserTimestamp: f.UserTimestamp, Payload: f.Payload}
+}
+
+// offer records a plain frame, or a decrypted one with --record-decrypted
+// (without it, E2EE frames come to offerSealed).
 func (r *recording) offer(sid string, f incoming.Frame) {
-	r.rec.Offer(sid, record.Frame{Arrival: f.Arrival, HasUserTimestamp: f.HasUserTimestamp, UserTimestamp: f.UserTimestamp, Payload: f.Payload})
+	if f.E2EE && !r.decrypted {
+		return
+	}
+	r.rec.Offer(sid, recordFrame(&f))
+}
+
+// offerSealed records an E2EE frame as received.
+func (r *recording) offerSealed(sid string, f incoming.Frame) {
+	r.rec.OfferSealed(sid, recordFrame(&f), f.KeyIndex, f.IV)
+}
+
+// offerOwn records a frame of our own as sent: its arrival is when it went.
+func (r *recording) offerOwn(sid string, payload []byte, userTimestamp uint64) {
+	r.rec.Offer(sid, record.Frame{Arrival: time.Now(), HasUserTimestamp: userTimestamp != 0, UserTimestamp: userTimestamp, Payload: payload})
 }
 
 // attach gives the recording the connected session.
@@ -173,22 +209,48 @@ func (r *recording) resolve(ctx context.Context, sid string) record.Track {
 	case <-ctx.Done():
 		return t
 	}
-	rt, ok := s.Monitor().Track(sid)
-	if !ok {
+	if !r.resolveRemote(s, &t) && !resolveOwn(s, &t) {
 		return t
 	}
-	i := rt.Info()
-	t = record.Track{SID: sid, Name: i.Name, Identity: i.PublisherIdentity, Handle: i.PubHandle, E2EE: i.E2EE(), Type: i.Type}
-	if !i.Type.Schema.IsZero() {
+	if !t.Type.Schema.IsZero() {
 		sctx, cancel := context.WithTimeout(ctx, schemaTimeout)
 		defer cancel()
-		def, err := s.GetSchema(sctx, i.PublisherIdentity, i.Type.Schema)
+		def, err := s.GetSchema(sctx, t.Identity, t.Type.Schema)
 		if err != nil {
 			r.log.Warn("record: the track's schema could not be fetched; its channel names it in metadata", "sid", sid, "err", err)
 		}
 		t.SchemaDef = def
 	}
 	return t
+}
+
+// resolveRemote fills t from the room monitor's track sid; false when it
+// is not one.
+func (r *recording) resolveRemote(s *session.Session, t *record.Track) bool {
+	m := s.Monitor()
+	if m == nil {
+		return false
+	}
+	rt, ok := m.Track(t.SID)
+	if !ok {
+		return false
+	}
+	i := rt.Info()
+	*t = record.Track{SID: t.SID, Name: i.Name, Identity: i.PublisherIdentity, Handle: i.PubHandle, E2EE: i.E2EE(),
+		Sealed: i.E2EE() && !r.decrypted, Type: i.Type}
+	return true
+}
+
+// resolveOwn fills t from our own track sid (--record-own); false when it
+// is not one. Its frames are kept as pushed, before encryption.
+func resolveOwn(s *session.Session, t *record.Track) bool {
+	for _, lt := range s.Manager().Tracks() {
+		if i := lt.Info(); i.SID == t.SID {
+			*t = record.Track{SID: t.SID, Name: i.Name, Identity: s.Status().Identity, Handle: i.Handle, E2EE: i.E2EE, Type: i.Type}
+			return true
+		}
+	}
+	return false
 }
 
 // finish closes the file, with its summary, and says on stderr what is

@@ -20,6 +20,9 @@ func TestRecordFlags(t *testing.T) {
 	if err != nil || o.Record.Path != "r.mcap" || o.Record.Compression != record.LZ4 || o.Record.RotateEvery != 10*time.Minute {
 		t.Fatalf("%+v %v", o.Record, err)
 	}
+	if o, err = parseFlags([]string{"--headless", "--record", "r.mcap", "--record-own", "--record-decrypted"}, env(map[string]string{envPassphrase: "p"})); err != nil || !o.Record.Own || !o.Record.Decrypted {
+		t.Fatalf("%+v %v", o.Record, err)
+	}
 	if o, err = parseFlags([]string{"--headless", "--record", "r.mcap", "--record-split", "1GiB"}, env(nil)); err != nil || o.Record.RotateSize != 1<<30 {
 		t.Fatalf("%+v %v", o.Record, err)
 	}
@@ -29,6 +32,9 @@ func TestRecordFlags(t *testing.T) {
 	}{
 		{[]string{"--record", "r.mcap"}, "--record is for --headless runs"},
 		{[]string{"--headless", "--record-split", "1m"}, "go with --record FILE"},
+		{[]string{"--headless", "--record-own"}, "go with --record FILE"},
+		{[]string{"--headless", "--record-decrypted"}, "go with --record FILE"},
+		{[]string{"--headless", "--record", "r.mcap", "--record-decrypted"}, "--record-decrypted needs the room's passphrase"},
 		{[]string{"--headless", "--record", "r.mcap", "--monitor=false"}, "leave --monitor on"},
 		{[]string{"--headless", "--record", "r.mcap", "--record-compression", "gzip"}, "want zstd, lz4 or none"},
 		{[]string{"--headless", "--record", "r.mcap", "--record-split", "lots"}, "want a size (1GiB) or a duration (10m)"},

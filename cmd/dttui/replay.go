@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"github.com/foxglove/mcap/go/mcap"
 
 	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/textsafe"
@@ -124,7 +127,12 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 	}
 	tracks, err := replayTracks(file)
 	if err != nil {
-		fmt.Fprintf(stderr, "dttui replay: %s: %v\n", file, err)
+		fmt.Fprintf(stderr, "dttui replay: %s: %v\n", textsafe.Line(file), err)
+		return exitUsage
+	}
+	open, err := sealedOpener(tracks, o.E2EEPassphrase)
+	if err != nil {
+		fmt.Fprintf(stderr, "dttui replay: %s: %v\n", textsafe.Line(file), err)
 		return exitUsage
 	}
 	logs, err := newLogSink(o, stderr)
@@ -179,7 +187,11 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 			if m.PublishTime != m.LogTime {
 				ts = uint64(time.Now().UnixMilli())
 			}
-			if err := byChannel[ch.ID].Push(ctx, append([]byte(nil), m.Data...), ts); err != nil {
+			payload, err := open(ch, m.Data)
+			if err != nil {
+				return fmt.Errorf("%s: message %d: %w", textsafe.Line(ch.Topic), m.Sequence, err)
+			}
+			if err := byChannel[ch.ID].Push(ctx, payload, ts); err != nil {
 				return fmt.Errorf("%s: %w", textsafe.Line(ch.Topic), err)
 			}
 			sent++
@@ -250,4 +262,44 @@ func replayTracks(file string) ([]*replayTrack, error) {
 		err = fmt.Errorf("no messages to play")
 	}
 	return out, err
+}
+
+// sealedOpener returns what turns a recorded message into the frame to
+// push: a copy of it, or for a channel recorded sealed (an E2EE track as
+// received) its plaintext, opened with the passphrase's key; the track is
+// published encrypted again, with the same key. A file with sealed
+// channels and no passphrase is refused before anything connects.
+func sealedOpener(tracks []*replayTrack, passphrase string) (func(ch *record.Channel, data []byte) ([]byte, error), error) {
+	var sealed []string
+	for _, rt := range tracks {
+		if rt.track.Sealed {
+			sealed = append(sealed, textsafe.Line(rt.name))
+		}
+	}
+	plain := func(_ *record.Channel, data []byte) ([]byte, error) { return bytes.Clone(data), nil }
+	if len(sealed) == 0 {
+		return plain, nil
+	}
+	if passphrase == "" {
+		return nil, usagef("%s recorded encrypted, as received: replay with the room's passphrase (--e2ee-passphrase, --e2ee-passphrase-file or %s), or record with --record-decrypted",
+			strings.Join(sealed, ", "), envPassphrase)
+	}
+	key, err := outgoing.NewE2EEKey(passphrase)
+	if err != nil {
+		return nil, err
+	}
+	return func(ch *record.Channel, data []byte) ([]byte, error) {
+		if !ch.Track.Sealed {
+			return plain(ch, data)
+		}
+		ki, iv, ct, err := record.Unseal(data)
+		if err != nil {
+			return nil, err
+		}
+		p, err := key.OpenFrame(nil, ct, &packetizer.E2EE{KeyIndex: ki, IV: iv})
+		if err != nil {
+			return nil, fmt.Errorf("recorded encrypted, and this passphrase does not open it: %w", err)
+		}
+		return p, nil
+	}, nil
 }
