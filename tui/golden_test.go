@@ -405,6 +405,14 @@ var scenarios = []scenario{
 		h.m.statusMsg = ""
 		h.send(press("d"))
 	}},
+	{name: "recording", opts: func(o *Options) {
+		o.Recorder = &fakeRecorder{file: "/home/robot/recordings/dttui-lab-20261206-204700.mcap"}
+	},
+		build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+			roomScenario(t, h, b, c)
+			selectRow(t, h, "pose")
+			h.send(press("R"))
+		}},
 	{name: "logs_filtered", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		// Every level, pion off, no wrap, back on the table: the pane
 		// keeps its state and the table has the keys.

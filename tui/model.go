@@ -74,6 +74,11 @@ type Options struct {
 	// SubscribeOnly: the run publishes nothing (--subscribe-only); the
 	// screen is the room, and the publishing keys are off.
 	SubscribeOnly bool
+	// Recorder records the room to MCAP on R; nil: the key says it cannot.
+	// Recording is the file it records to from the start (--record), "" if
+	// none.
+	Recorder  Recorder
+	Recording string
 }
 
 // LocalSFU is how another client joins the embedded SFU. The secret is
@@ -162,6 +167,11 @@ type Model struct {
 	statusErr bool
 	statusSeq int
 
+	// recFile is the recording in progress (R), "" when none; recBusy: its
+	// file is being opened or closed.
+	recFile string
+	recBusy bool
+
 	quitting bool
 	closer   *closer // set when quitting: what closes the backend
 	// unclean says why the program ended before closing finished.
@@ -219,6 +229,7 @@ func New(b Backend, o Options) Model {
 	if o.Logs != nil {
 		m.logs = logpane.New(ctx, k, o.Logs)
 	}
+	m.recFile = o.Recording
 	switch {
 	case b == nil && o.Connect != nil:
 		m.conn = newConnection()
@@ -313,6 +324,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.flash("impairment off", false)
 		}
 		return m, m.flash("impairing our path: "+msg.Spec.String(), false)
+	case recordStartedMsg:
+		return m.onRecordStarted(msg)
+	case recordStoppedMsg:
+		return m.onRecordStopped(msg)
 	case closedMsg:
 		return m, tea.Quit
 	case quitTimeoutMsg:
@@ -494,6 +509,8 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Publish):
 		m.help.Close()
 		return m, m.prompt.Open(m.suggestName())
+	case key.Matches(msg, k.Record):
+		return m.toggleRecording()
 	case key.Matches(msg, k.Impair):
 		if m.opts.Impair == nil {
 			return m, m.flash("this run cannot impair its path (load mode)", true)

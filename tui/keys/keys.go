@@ -44,6 +44,7 @@ type KeyMap struct {
 	SourceFraming   key.Binding // in the source prompt: the next framing
 	SourcePace      key.Binding // in the source prompt: as fast as taken, or at the track's rate
 	Impair          key.Binding // the prompt that impairs our own path
+	Record          key.Binding // record the room to MCAP, or stop
 	ImpairSubmit    key.Binding // in the impairment prompt: apply
 
 	Log LogKeys
@@ -117,6 +118,7 @@ func Default() KeyMap {
 		SourceFraming:   b(keys("tab"), h("tab", "framing")),
 		SourcePace:      b(keys("shift+tab"), h("shift+tab", "pace")),
 		Impair:          b(keys("i"), h("i", "impair our path")),
+		Record:          b(keys("R"), h("R", "record to MCAP on/off")),
 		ImpairSubmit:    b(keys("enter"), h("enter", "apply")),
 		Log: LogKeys{
 			Up:          b(keys("up", "k"), h("↑/↓", "scroll")),
@@ -229,7 +231,7 @@ type Group struct {
 func (k KeyMap) Groups() []Group {
 	l := k.Log
 	return []Group{
-		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter, k.Subscribe}},
+		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter, k.Subscribe, k.Record}},
 		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.Flood, k.BurstMore, k.Generator, k.RateUp, k.SizeUp, k.Source, k.Impair}},
 		{"View", []key.Binding{k.Detail, k.Charts, k.ChartWindow, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
 		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptEncoding, k.PromptCancel}},
