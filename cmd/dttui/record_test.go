@@ -23,6 +23,9 @@ func TestRecordFlags(t *testing.T) {
 	if o, err = parseFlags([]string{"--headless", "--record", "r.mcap", "--record-own", "--record-decrypted"}, env(map[string]string{envPassphrase: "p"})); err != nil || !o.Record.Own || !o.Record.Decrypted {
 		t.Fatalf("%+v %v", o.Record, err)
 	}
+	if o, err = parseFlags([]string{"--record", "r.mcap"}, env(nil)); err != nil || o.Headless || o.Record.Path != "r.mcap" {
+		t.Fatalf("the UI records from the start with --record: %+v %v", o.Record, err)
+	}
 	if o, err = parseFlags([]string{"--headless", "--record", "r.mcap", "--record-split", "1GiB"}, env(nil)); err != nil || o.Record.RotateSize != 1<<30 {
 		t.Fatalf("%+v %v", o.Record, err)
 	}
@@ -30,7 +33,6 @@ func TestRecordFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--record", "r.mcap"}, "--record is for --headless runs"},
 		{[]string{"--headless", "--record-split", "1m"}, "go with --record FILE"},
 		{[]string{"--headless", "--record-own"}, "go with --record FILE"},
 		{[]string{"--headless", "--record-decrypted"}, "go with --record FILE"},
@@ -56,8 +58,8 @@ func TestRecordFlags(t *testing.T) {
 // replay's own flags are taken out; the connection flags, with their
 // values, are left for dttui's parser.
 func TestSplitReplayArgs(t *testing.T) {
-	ro, file, rest, err := splitReplayArgs([]string{"--url", "ws://x", "room.mcap", "--speed=2.5", "--loop", "--verbose", "--start", "1m", "--room", "lab"})
-	if err != nil || file != "room.mcap" || ro.speed != 2.5 || !ro.loop || ro.start != time.Minute || !slices.Equal(rest, []string{"--url", "ws://x", "--verbose", "--room", "lab"}) {
+	ro, file, rest, err := splitReplayArgs([]string{"--url", "ws://x", "room.mcap", "--speed=2.5", "--loop", "--recorded-timestamps", "--verbose", "--start", "1m", "--room", "lab"})
+	if err != nil || file != "room.mcap" || ro.speed != 2.5 || !ro.loop || !ro.recordedTS || ro.start != time.Minute || !slices.Equal(rest, []string{"--url", "ws://x", "--verbose", "--room", "lab"}) {
 		t.Fatalf("%+v %q %q %v", ro, file, rest, err)
 	}
 }

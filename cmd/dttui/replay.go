@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -28,6 +29,9 @@ type replayOptions struct {
 	speed float64
 	loop  bool
 	start time.Duration // skip what was recorded before this much into the file
+	// recordedTS sends each frame's recorded user timestamp rather than
+	// one of the time it is sent (--recorded-timestamps).
+	recordedTS bool
 }
 
 // splitReplayArgs takes replay's own flags and the file out of args.
@@ -44,6 +48,8 @@ func splitReplayArgs(args []string) (ro replayOptions, file string, rest []strin
 			file = a
 		case name == "loop":
 			ro.loop = !hasVal || val == "true"
+		case name == "recorded-timestamps":
+			ro.recordedTS = !hasVal || val == "true"
 		case name == "start":
 			if !hasVal {
 				if i+1 == len(args) {
@@ -92,15 +98,16 @@ func isBoolFlag(name string) bool {
 	return ok && b.IsBoolFlag()
 }
 
-const replayUsage = `usage: dttui replay FILE [--speed X] [--start D] [--loop] [connection flags]
+const replayUsage = `usage: dttui replay FILE [--speed X] [--start D] [--loop] [--recorded-timestamps] [connection flags]
 
 Joins the room (--url or LIVEKIT_URL, --room, --token or --api-key/--api-secret, --identity,
 --e2ee-passphrase, as dttui's) and publishes each channel of the MCAP file FILE as a data
 track named after it, with the channel's message encoding as its frame encoding and its
 schema stored and declared; then sends every message, byte for byte, at the recorded
 timing (--speed 2: twice as fast; --start 1m: from one minute in). A frame recorded with a user timestamp is sent with
-one, of the time it is sent. Exits 0 once the file is played; --loop plays it until
-interrupted.`
+one, of the time it is sent (--recorded-timestamps: the recorded one). Exits 0 once the file is played; --loop plays it until
+interrupted. On stdout, a JSON line a second says where the replay is:
+{"replay":{"position_s":…,"duration_s":…,"speed":…,"sent":…}}, the last with "final":true.`
 
 // runReplayCommand is `dttui replay`.
 func runReplayCommand(ctx context.Context, args []string, getenv func(string) string, std stdio, stderr io.Writer) int {
@@ -168,6 +175,7 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 		}
 	}
 	p := record.NewPacer(ro.speed)
+	prog := newReplayProgress(std.out, file, ro.speed)
 	var sent uint64
 	var late histogram.Histogram // how far behind its recorded time each frame went
 	for {
@@ -184,7 +192,11 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 			}
 			late.Record(int64(p.Late(m.LogTime)))
 			var ts uint64
-			if m.PublishTime != m.LogTime {
+			switch {
+			case m.PublishTime == m.LogTime: // recorded without one
+			case ro.recordedTS:
+				ts = m.PublishTime / uint64(time.Millisecond)
+			default:
 				ts = uint64(time.Now().UnixMilli())
 			}
 			payload, err := open(ch, m.Data)
@@ -195,6 +207,9 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 				return fmt.Errorf("%s: %w", textsafe.Line(ch.Topic), err)
 			}
 			sent++
+			if m.LogTime >= first {
+				prog.at(time.Duration(m.LogTime-first), sent, false)
+			}
 			return nil
 		})
 		if err != nil || !ro.loop {
@@ -209,6 +224,7 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 			}
 		}
 	}
+	prog.final(sent)
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "dttui replay:", err)
 		return exitFailure
@@ -303,3 +319,49 @@ func sealedOpener(tracks []*replayTrack, passphrase string) (func(ch *record.Cha
 		return p, nil
 	}, nil
 }
+
+// replayProgress writes, at most once a second, where the replay is in
+// the file as a JSON line on stdout (the UI has no replay screen).
+type replayProgress struct {
+	w        io.Writer
+	speed    float64
+	duration time.Duration // the file's span, from its summary; 0 unknown
+	pos      time.Duration
+	last     time.Time
+}
+
+func newReplayProgress(w io.Writer, file string, speed float64) *replayProgress {
+	p := &replayProgress{w: w, speed: speed, last: time.Now()}
+	if s, err := record.Summarize(file); err == nil {
+		p.duration = s.Duration()
+	}
+	return p
+}
+
+// replayLine is one line of replay progress.
+type replayLine struct {
+	Replay struct {
+		Position float64 `json:"position_s"`
+		Duration float64 `json:"duration_s,omitempty"`
+		Speed    float64 `json:"speed"`
+		Sent     uint64  `json:"sent"`
+		Final    bool    `json:"final,omitempty"`
+	} `json:"replay"`
+}
+
+// at notes the position of the message just sent, and says so once a
+// second has passed since the last line.
+func (p *replayProgress) at(pos time.Duration, sent uint64, final bool) {
+	p.pos = pos
+	if now := time.Now(); final || now.Sub(p.last) >= time.Second {
+		p.last = now
+		var l replayLine
+		l.Replay.Position, l.Replay.Duration, l.Replay.Speed, l.Replay.Sent, l.Replay.Final =
+			p.pos.Seconds(), p.duration.Seconds(), p.speed, sent, final
+		b, _ := json.Marshal(l)
+		fmt.Fprintf(p.w, "%s\n", b)
+	}
+}
+
+// final writes the last line.
+func (p *replayProgress) final(sent uint64) { p.at(p.pos, sent, true) }

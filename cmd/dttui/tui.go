@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -23,7 +22,19 @@ import (
 // and closes the session when the user quits. Errors reach stderr after
 // the terminal is restored.
 // metricsLn, if not nil, serves the metrics of the session connected last.
-func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, envFile string, logs *logSink, stderr io.Writer, metricsLn net.Listener) int {
+func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, envFile string, logs *logSink, stderr io.Writer, out outputs) int {
+	metricsLn := out.metrics
+	// R records the room: into --record's file, recording from the start,
+	// or into one it names.
+	rec := out.rec
+	if rec == nil {
+		rec = newRecording(ctx, o.Record, &cfg, logs.Logger())
+	}
+	defer func() {
+		if err := rec.finish(stderr); err != nil {
+			fmt.Fprintln(stderr, "dttui: --record:", err)
+		}
+	}()
 	var auto []tui.AutoTrack
 	for _, t := range o.Tracks {
 		if t.Source != nil && t.Source.Path == "-" {
@@ -58,11 +69,14 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		Impair:        cfg.Impair,
 		LocalSFU:      localSFU,
 		SubscribeOnly: o.SubscribeOnly,
+		Recorder:      uiRecorder{rec},
+		Recording:     rec.file(),
 		Connect: func(ctx context.Context) (tui.Backend, error) {
 			s, err := session.Connect(ctx, cfg)
 			if err != nil {
 				return nil, err
 			}
+			rec.attach(s)
 			current.Store(s)
 			return tui.SessionBackend(s), nil
 		},
