@@ -112,7 +112,7 @@ func BenchmarkReplayPacing1kHz(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		spin time.Duration
-	}{{"spin", DefaultSpin}, {"sleep", 0}} {
+	}{{"spin", DefaultSpin}, {"spin100us", 100 * time.Microsecond}, {"sleep", 0}} {
 		b.Run(tc.name, func(b *testing.B) {
 			var off histogram.Histogram
 			ctx := context.Background()
