@@ -50,25 +50,39 @@ func (p *Pacer) due(logTime uint64) time.Time {
 // ctx's error if ctx ends first. A message logged before the first (a
 // file read in file order) is due at once.
 func (p *Pacer) Wait(ctx context.Context, logTime uint64) error {
+	_, err := p.WaitOr(ctx, logTime, nil)
+	return err
+}
+
+// WaitOr is Wait that also returns, woken true, once wake is closed (a
+// replay's control changed).
+func (p *Pacer) WaitOr(ctx context.Context, logTime uint64, wake <-chan struct{}) (woken bool, err error) {
 	if !p.started {
 		p.start, p.first, p.started = p.Now(), logTime, true
-		return ctx.Err()
+		return false, ctx.Err()
 	}
 	due := p.due(logTime)
 	if d := due.Sub(p.Now()) - p.Spin; d > 0 {
 		select {
 		case <-p.After(d):
+		case <-wake:
+			return true, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 	for p.Spin > 0 && p.Now().Before(due) {
 		if err := ctx.Err(); err != nil {
-			return err
+			return false, err
+		}
+		select {
+		case <-wake:
+			return true, nil
+		default:
 		}
 		runtime.Gosched()
 	}
-	return ctx.Err()
+	return false, ctx.Err()
 }
 
 // Late is how far behind its due time the message logged at logTime was
