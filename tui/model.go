@@ -27,6 +27,7 @@ import (
 	"github.com/dttui/dttui/tui/components/helpview"
 	"github.com/dttui/dttui/tui/components/logpane"
 	"github.com/dttui/dttui/tui/components/prompt"
+	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/keys"
 	"github.com/dttui/dttui/tui/logbuf"
 	"github.com/dttui/dttui/tui/theme"
@@ -79,6 +80,9 @@ type Options struct {
 	// none.
 	Recorder  Recorder
 	Recording string
+	// Player, when set, is the replay this UI shows (dttui replay --ui):
+	// the header says where it is; P, <, >, ( and ) steer it.
+	Player Player
 }
 
 // LocalSFU is how another client joins the embedded SFU. The secret is
@@ -511,6 +515,32 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.prompt.Open(m.suggestName())
 	case key.Matches(msg, k.Record):
 		return m.toggleRecording()
+	case key.Matches(msg, k.ReplayPause):
+		return m.playerKey(func(p Player) string {
+			p.TogglePause()
+			if p.State().Paused {
+				return "replay paused (P resumes)"
+			}
+			return "replay resumed"
+		})
+	case key.Matches(msg, k.SeekBack), key.Matches(msg, k.SeekFwd):
+		step := SeekStep
+		if key.Matches(msg, k.SeekBack) {
+			step = -step
+		}
+		return m.playerKey(func(p Player) string {
+			p.SeekBy(step)
+			return "replay at " + format.Duration(p.State().Position)
+		})
+	case key.Matches(msg, k.SpeedDown), key.Matches(msg, k.SpeedUp):
+		f := 2.0
+		if key.Matches(msg, k.SpeedDown) {
+			f = 0.5
+		}
+		return m.playerKey(func(p Player) string {
+			p.SetSpeed(p.State().Speed * f)
+			return fmt.Sprintf("replay speed ×%g", p.State().Speed)
+		})
 	case key.Matches(msg, k.Impair):
 		if m.opts.Impair == nil {
 			return m, m.flash("this run cannot impair its path (load mode)", true)

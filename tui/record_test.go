@@ -8,6 +8,8 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/dttui/dttui/record"
 )
 
 // fakeRecorder stands for cmd/dttui's recording: it counts the calls and
@@ -87,5 +89,48 @@ func TestRecordKey(t *testing.T) {
 	none.send(press("R"))
 	if view := plain(none.m); !strings.Contains(view, "this run cannot record") {
 		t.Fatalf("without a recorder:\n%s", view)
+	}
+}
+
+// fakePlayer is a replay's control that keeps what it was told.
+type fakePlayer struct{ st record.PlayState }
+
+func (f *fakePlayer) State() record.PlayState { return f.st }
+func (f *fakePlayer) TogglePause()            { f.st.Paused = !f.st.Paused }
+func (f *fakePlayer) SeekBy(d time.Duration) {
+	f.st.Position = min(max(f.st.Position+d, 0), f.st.Duration)
+}
+func (f *fakePlayer) SetSpeed(x float64) { f.st.Speed = x }
+
+// The header says where a replay is; P pauses and resumes it, < and >
+// seek by SeekStep, ( and ) halve and double its speed; without a replay
+// the keys say so.
+func TestReplayKeys(t *testing.T) {
+	p := &fakePlayer{st: record.PlayState{Position: 12500 * time.Millisecond, Duration: 90 * time.Second, Speed: 1}}
+	h := newHarness(t, New(newFakeBackend(), Options{Now: (&clock{t: t0}).now, Tick: time.Hour, Player: p, SubscribeOnly: true}))
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 30})
+	header := func() string { return strings.SplitN(plain(h.m), "\n", 2)[0] }
+	if !strings.Contains(header(), "▶ replay 12.5s / 1m30s ×1") {
+		t.Fatalf("header %q", header())
+	}
+	h.send(press("P"))
+	if !p.st.Paused || !strings.Contains(header(), "⏸ paused 12.5s") || !strings.Contains(plain(h.m), "replay paused (P resumes)") {
+		t.Fatalf("after P: %+v %q", p.st, header())
+	}
+	h.send(press(">"))
+	h.send(press(">"))
+	h.send(press("<"))
+	h.send(press(")"))
+	h.send(press(")"))
+	h.send(press("("))
+	h.send(press("P"))
+	if p.st.Position != 22500*time.Millisecond || p.st.Speed != 2 || p.st.Paused || !strings.Contains(header(), "▶ replay 22.5s / 1m30s ×2") {
+		t.Fatalf("state %+v, header %q", p.st, header())
+	}
+	none := newHarness(t, New(newFakeBackend(), Options{Now: (&clock{t: t0}).now, Tick: time.Hour}))
+	none.send(tea.WindowSizeMsg{Width: 140, Height: 30})
+	none.send(press("P"))
+	if !strings.Contains(plain(none.m), "not a replay") {
+		t.Fatalf("without a replay:\n%s", plain(none.m))
 	}
 }

@@ -45,7 +45,11 @@ type KeyMap struct {
 	SourcePace      key.Binding // in the source prompt: as fast as taken, or at the track's rate
 	Impair          key.Binding // the prompt that impairs our own path
 	Record          key.Binding // record the room to MCAP, or stop
-	ImpairSubmit    key.Binding // in the impairment prompt: apply
+	// The replay's keys (dttui replay --ui).
+	ReplayPause        key.Binding
+	SeekBack, SeekFwd  key.Binding
+	SpeedDown, SpeedUp key.Binding
+	ImpairSubmit       key.Binding // in the impairment prompt: apply
 
 	Log LogKeys
 	// HelpScroll are the keys that scroll the full help instead of
@@ -119,6 +123,11 @@ func Default() KeyMap {
 		SourcePace:      b(keys("shift+tab"), h("shift+tab", "pace")),
 		Impair:          b(keys("i"), h("i", "impair our path")),
 		Record:          b(keys("R"), h("R", "record to MCAP on/off")),
+		ReplayPause:     b(keys("P"), h("P", "pause/resume the replay")),
+		SeekBack:        b(keys("<"), h("</>", "seek the replay ∓10s")),
+		SeekFwd:         b(keys(">")),
+		SpeedDown:       b(keys("("), h("(/)", "replay speed ÷2/×2")),
+		SpeedUp:         b(keys(")")),
 		ImpairSubmit:    b(keys("enter"), h("enter", "apply")),
 		Log: LogKeys{
 			Up:          b(keys("up", "k"), h("↑/↓", "scroll")),
@@ -237,6 +246,7 @@ func (k KeyMap) Groups() []Group {
 		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptEncoding, k.PromptCancel}},
 		{"File prompt (o)", []key.Binding{k.SourceSubmit, k.SourceFraming, k.SourcePace, k.PromptCancel}},
 		{"Impairment prompt (i)", []key.Binding{k.ImpairSubmit, k.PromptCancel}},
+		{"Replay (dttui replay --ui)", []key.Binding{k.ReplayPause, k.SeekBack, k.SpeedDown}},
 		{"Log pane (l)", []key.Binding{l.Up, l.PageUp, l.HalfUp, l.Top, l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Back}},
 	}
 }
