@@ -52,11 +52,7 @@ func TestMCAPTrackEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	testsfu.Run(t, func(t *testing.T, kind testsfu.Kind) {
-		srv := testsfu.StartT(t, kind, testsfu.Options{DataTrackTargetLatency: 5 * time.Second})
-		t.Setenv("XDG_CACHE_HOME", t.TempDir())
-		room := "mcaptrack-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
+		srv, room, ctx := e2eRoom(t, kind, "mcaptrack", time.Minute)
 		var seen frameLog
 		sub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room,
 			Identity: "watcher", Monitor: true, OnRemoteFrame: seen.on})
@@ -97,4 +93,15 @@ func TestMCAPTrackEndToEnd(t *testing.T) {
 			t.Errorf("the headless lines lack the track: %s", out.String())
 		}
 	})
+}
+
+// e2eRoom starts kind's SFU for t (frames held 5 s for a slow
+// subscriber), names a fresh room, and bounds the test with ctx.
+func e2eRoom(t *testing.T, kind testsfu.Kind, prefix string, d time.Duration) (*testsfu.Server, string, context.Context) {
+	t.Helper()
+	srv := testsfu.StartT(t, kind, testsfu.Options{DataTrackTargetLatency: 5 * time.Second})
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return srv, prefix + "-" + strconv.FormatInt(time.Now().UnixNano(), 36), ctx
 }

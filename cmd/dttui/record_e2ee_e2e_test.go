@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,13 +51,9 @@ func TestRecordE2EEAndOwnEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	testsfu.Run(t, func(t *testing.T, kind testsfu.Kind) {
-		srv := testsfu.StartT(t, kind, testsfu.Options{DataTrackTargetLatency: 5 * time.Second})
+		srv, room, ctx := e2eRoom(t, kind, "e2ee", 90*time.Second)
 		dir := t.TempDir()
-		t.Setenv("XDG_CACHE_HOME", dir)
-		room := "e2ee-" + strconv.FormatInt(time.Now().UnixNano(), 36)
 		conn := []string{"--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret}
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		defer cancel()
 
 		sealed, decrypted, own := filepath.Join(dir, "sealed.mcap"), filepath.Join(dir, "decrypted.mcap"), filepath.Join(dir, "own.mcap")
 		runs := []struct {
@@ -82,7 +77,7 @@ func TestRecordE2EEAndOwnEndToEnd(t *testing.T) {
 			}()
 		}
 		for i := range runs {
-			waitUntil(t, 20*time.Second, runs[i].name+" joined", func() bool { return strings.Contains(runs[i].out.String(), `"connected"`) })
+			waitUntil(t, 60*time.Second, runs[i].name+" joined", func() bool { return strings.Contains(runs[i].out.String(), `"connected"`) })
 		}
 		pub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room,
 			Identity: "robot", E2EEPassphrase: pass})

@@ -98,3 +98,41 @@ func TestMCAPInfoOfHostileNames(t *testing.T) {
 		}
 	}
 }
+
+// --track NAME:mcap=FILE[:TOPIC] takes the topic's type and schema from
+// the file, and refuses, before anything connects, a file of several
+// topics without one named, a topic not in it, a missing file, and
+// --encoding or --schema for the track.
+func TestMCAPTrackFlag(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "two.mcap")
+	w, err := record.Create(file, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON},
+		Schema: schema.ID{Name: "a", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingJSONSchema}}}
+	for _, tr := range []*record.Track{{SID: "DTR_a", Name: "a", Identity: "robot", Type: typ, SchemaDef: []byte(`{}`)}, {SID: "DTR_b", Name: "b", Identity: "robot"}} {
+		if err := w.Write(tr, record.Frame{Arrival: time.Now(), Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"--headless", "--track", "x:mcap=" + file + ":robot/a"}, env(nil))
+	if err != nil || len(o.Tracks) != 1 || o.Tracks[0].Type != typ || string(o.Tracks[0].SchemaDef) != `{}` ||
+		!o.Tracks[0].Source.Recording || o.Tracks[0].Source.Topic != "robot/a" || o.Tracks[0].Source.ValidateJSON {
+		t.Fatalf("%+v %v", o.Tracks, err)
+	}
+	for want, args := range map[string][]string{
+		"2 topics (robot/a, robot/b): name one":                    {"--track", "x:mcap=" + file},
+		`no messages on topic "robot/c"`:                           {"--track", "x:mcap=" + file + ":robot/c"},
+		"no such file":                                             {"--track", "x:mcap=/nonexistent.mcap"},
+		"the track plays a recording, with its channel's encoding": {"--track", "x:mcap=" + file + ":robot/b", "--encoding", "x=json"},
+	} {
+		_, err := parseFlags(append([]string{"--headless"}, args...), env(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v, want %q", args, err, want)
+		}
+	}
+}

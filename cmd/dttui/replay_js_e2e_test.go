@@ -84,11 +84,7 @@ func TestJSClientReceivesReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	testsfu.Run(t, func(t *testing.T, kind testsfu.Kind) {
-		srv := testsfu.StartT(t, kind, testsfu.Options{DataTrackTargetLatency: 5 * time.Second})
-		t.Setenv("XDG_CACHE_HOME", t.TempDir())
-		room := "jsreplay-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
+		srv, room, ctx := e2eRoom(t, kind, "jsreplay", 2*time.Minute)
 		js := jsclient.Start(t, jsclient.Options{Name: "js-" + kind.String()})
 		token, err := auth.NewAccessToken(srv.APIKey, srv.APISecret).SetIdentity("browser").SetValidFor(time.Hour).
 			SetVideoGrant(&auth.VideoGrant{RoomJoin: true, Room: room}).ToJWT()
