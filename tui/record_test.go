@@ -2,6 +2,7 @@ package tui
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/record"
+	"github.com/dttui/dttui/source"
 )
 
 // fakeRecorder stands for cmd/dttui's recording: it counts the calls and
@@ -132,5 +134,40 @@ func TestReplayKeys(t *testing.T) {
 	none.send(press("P"))
 	if !strings.Contains(plain(none.m), "not a replay") {
 		t.Fatalf("without a replay:\n%s", plain(none.m))
+	}
+}
+
+// A recording's topic pushed into a track (--track NAME:mcap=FILE:TOPIC)
+// is shown with its topic where a file shows its framing, and every
+// message is pushed.
+func TestRecordingSourceShown(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "in.mcap")
+	w, err := record.Create(file, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &record.Track{SID: "DTR_p", Name: "pose", Identity: "robot"}
+	for i := range 3 {
+		if err := w.Write(tr, record.Frame{Arrival: t0, Payload: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b := newFakeBackend()
+	c := &clock{t: t0}
+	b.now = c.now
+	h := newHarness(t, New(b, Options{Now: c.now, Tick: time.Hour}))
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 40})
+	publishTracks(t, h, b, 10, 64, "played")
+	tu := h.m.tracks[1]
+	h.send(func() tea.Msg {
+		return h.m.runSource(tu, file, source.Spec{Path: file, Recording: true, Topic: "robot/pose"}, 0)()
+	}())
+	h.until("the recording pushed", 5*time.Second, func(m Model) bool { return tu.source != nil && tu.source.finished() })
+	h.send(press("d"))
+	if view := plain(h.m); !strings.Contains(view, "pushed 3/3 frames") || !strings.Contains(view, "mcap robot/pose") {
+		t.Fatalf("the detail:\n%s", view)
 	}
 }
