@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -63,10 +64,10 @@ func TestRecordE2EEAndOwnEndToEnd(t *testing.T) {
 			err  lockedBuffer
 			done chan int
 		}{
-			{name: "sealed", args: []string{"record", "--out", sealed, "--identity", "rec-sealed", "--duration", "8s"}},
-			{name: "decrypted", args: []string{"record", "--out", decrypted, "--identity", "rec-plain", "--duration", "8s",
+			{name: "sealed", args: []string{"record", "--out", sealed, "--identity", "rec-sealed", "--duration", "20s"}},
+			{name: "decrypted", args: []string{"record", "--out", decrypted, "--identity", "rec-plain", "--duration", "20s",
 				"--e2ee-passphrase", pass, "--record-decrypted"}},
-			{name: "own", args: []string{"--headless", "--record", own, "--record-own", "--identity", "rec-own", "--duration", "8s",
+			{name: "own", args: []string{"--headless", "--record", own, "--record-own", "--identity", "rec-own", "--duration", "20s",
 				"--track", "mine:20:100"}},
 		}
 		for i := range runs {
@@ -89,7 +90,11 @@ func TestRecordE2EEAndOwnEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Second) // the recorders' monitors subscribe
+		// Every recorder's monitor holds the track (its JSON line says so).
+		held := regexp.MustCompile(`"name":"secret","sid":"[^"]*","publisher":"robot","state":"subscribed"`)
+		for i := range runs {
+			waitUntil(t, 30*time.Second, runs[i].name+" subscribed", func() bool { return held.MatchString(runs[i].out.String()) })
+		}
 		var sent [][]byte
 		for i := range 60 {
 			p := fmt.Appendf(nil, `{"i":%d,"pin":"%04d"}`, i, i*7)
