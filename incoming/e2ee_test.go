@@ -174,3 +174,58 @@ func TestDecryptFailureReasons(t *testing.T) {
 		t.Fatalf("%d frames delivered", len(got))
 	}
 }
+
+// OnSealed sees each E2EE frame as received, with or without a key: its
+// ciphertext, key index and IV open to the frame that was published, and
+// plain tracks never reach it.
+func TestOnSealedSeesFramesAsReceived(t *testing.T) {
+	key, err := outgoing.NewE2EEKey("shared passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frames := [][]byte{[]byte(`{"a":1}`), bytes.Repeat([]byte{7}, 40<<10)}
+	for _, tc := range []struct {
+		name string
+		seal *outgoing.E2EEKey
+		open Opener
+	}{{"e2ee", key, key}, {"e2ee, no key", key, nil}, {"plain", nil, nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			type sealed struct {
+				ct []byte
+				ki uint8
+				iv [12]byte
+				ts uint64
+			}
+			var got []sealed
+			e := newEnv(t, Options{Opener: tc.open, OnSealed: func(_ *RemoteTrack, f *Frame) {
+				if !f.E2EE {
+					t.Error("OnSealed saw a frame not marked E2EE")
+				}
+				got = append(got, sealed{bytes.Clone(f.Payload), f.KeyIndex, f.IV, f.UserTimestamp})
+			}})
+			in := info("DTR_a", 1, "x")
+			if tc.seal != nil {
+				in.Encryption = EncryptionGCM
+			}
+			e.subscribed("alice", "PA_1", 4, in)
+			for _, p := range publishThroughOutgoing(t, tc.seal, frames, 1234, 4) {
+				e.m.HandlePacket(p, time.Now())
+			}
+			if tc.seal == nil {
+				if len(got) != 0 {
+					t.Fatalf("a plain track reached OnSealed %d times", len(got))
+				}
+				return
+			}
+			if len(got) != len(frames) {
+				t.Fatalf("%d sealed frames, want %d", len(got), len(frames))
+			}
+			for i, g := range got {
+				plain, err := key.OpenFrame(nil, g.ct, &packetizer.E2EE{KeyIndex: g.ki, IV: g.iv})
+				if err != nil || !bytes.Equal(plain, frames[i]) || g.ts != 1234 || len(g.ct) != len(frames[i])+gcmTagLen {
+					t.Fatalf("frame %d: %v; opens to %d bytes, want %d", i, err, len(plain), len(frames[i]))
+				}
+			}
+		})
+	}
+}

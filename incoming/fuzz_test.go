@@ -32,14 +32,19 @@ type fuzzRun struct {
 	streams [5]*stream // by handle; 4 is never mapped
 	late    [][]byte
 	frames  map[string]uint64 // OnFrame calls by track
-	last    map[string]TrackStats
-	ivs     uint32
+	sealed  map[string]uint64 // OnSealed calls by track
+	// sealedBytes sums what OnSealed saw, by track: the completed frames'
+	// bytes as received.
+	sealedBytes map[string]uint64
+	last        map[string]TrackStats
+	ivs         uint32
 }
 
 var fuzzTracks = [...]string{"DTR_1", "DTR_2", "DTR_3"}
 
 func newFuzzRun(t *testing.T) *fuzzRun {
-	r := &fuzzRun{t: t, gcm: newGCMOpener(), frames: map[string]uint64{}, last: map[string]TrackStats{}}
+	r := &fuzzRun{t: t, gcm: newGCMOpener(), frames: map[string]uint64{}, sealed: map[string]uint64{}, sealedBytes: map[string]uint64{},
+		last: map[string]TrackStats{}}
 	r.e = newEnv(t, Options{
 		Opener:      r.gcm,
 		Reassembly:  packetizer.DepacketizerOptions{MaxFramesInFlight: 4, MaxBufferedBytes: 4096, ReorderWindow: 32, ReorderDelay: 50 * time.Millisecond},
@@ -47,6 +52,13 @@ func newFuzzRun(t *testing.T) *fuzzRun {
 		OnFrame: func(t *RemoteTrack, f *Frame) {
 			r.frames[t.Info().SID]++
 			_ = append([]byte(nil), f.Payload...) // it must be readable
+		},
+		OnSealed: func(tr *RemoteTrack, f *Frame) {
+			if !f.E2EE || !tr.Info().E2EE() {
+				t.Fatalf("%s: OnSealed saw a frame of a plain track", tr.Info().SID)
+			}
+			r.sealed[tr.Info().SID]++
+			r.sealedBytes[tr.Info().SID] += uint64(len(f.Payload))
 		},
 	})
 	for i := range r.streams {
@@ -140,6 +152,11 @@ func (r *fuzzRun) check() {
 				t.Fatalf("%s: %d completed, %d decrypted, %d failed", ts.SID, ts.FramesCompleted, ts.FramesDecrypted, failed)
 			}
 			delivered = ts.FramesDecrypted
+		}
+		if ts.E2EE() && (r.sealed[ts.SID] != ts.FramesCompleted || r.sealedBytes[ts.SID] != ts.FrameBytes) ||
+			!ts.E2EE() && r.sealed[ts.SID] != 0 {
+			t.Fatalf("%s: OnSealed saw %d frames, %d bytes; %d completed, %d bytes", ts.SID, r.sealed[ts.SID], r.sealedBytes[ts.SID],
+				ts.FramesCompleted, ts.FrameBytes)
 		}
 		if r.frames[ts.SID] != delivered {
 			t.Fatalf("%s: OnFrame saw %d frames, stats say %d", ts.SID, r.frames[ts.SID], delivered)

@@ -83,7 +83,12 @@ type Options struct {
 	// the goroutine that called HandlePacket, with the manager locked: it
 	// must be quick and must not call the Manager nor t.Stats. f and
 	// f.Payload are only valid during the call: both are reused.
-	OnFrame          func(t *RemoteTrack, f *Frame)
+	OnFrame func(t *RemoteTrack, f *Frame)
+	// OnSealed, when set, sees every completed frame of an E2EE track as
+	// received, before it is decrypted and whether or not it can be:
+	// Payload is the ciphertext with its GCM tag, IV and KeyIndex are the
+	// frame's. The same rules as OnFrame hold.
+	OnSealed         func(t *RemoteTrack, f *Frame)
 	SubscribeTimeout time.Duration // default DefaultSubscribeTimeout
 	// Reassembly bounds each subscription's depacketizer and says when a
 	// missing packet counts as lost (packetizer's defaults).

@@ -46,9 +46,10 @@ type Frame struct {
 	Timestamp        uint32
 	Packets          int
 	HasUserTimestamp bool
-	UserTimestamp    uint64 // UNIX milliseconds by convention
-	E2EE             bool   // it was encrypted; Payload is the plaintext
-	KeyIndex         uint8  // for E2EE frames
+	UserTimestamp    uint64   // UNIX milliseconds by convention
+	E2EE             bool     // it was encrypted; Payload is the plaintext (the ciphertext for OnSealed)
+	KeyIndex         uint8    // for E2EE frames
+	IV               [12]byte // for E2EE frames, as OnSealed sees them
 	Arrival          time.Time
 	// Subscription numbers the track's subscriptions here (1, 2, …): a
 	// frame of a later one follows a span this subscriber did not hold.
@@ -227,6 +228,9 @@ func (t *RemoteTrack) frame(f *packetizer.ReceivedFrame, arrival time.Time) {
 	}
 	payload := f.Payload
 	if t.info.E2EE() {
+		if fn := t.m.opts.OnSealed; fn != nil {
+			t.lend(fn, f, arrival, f.Payload)
+		}
 		var ok bool
 		if payload, ok = t.decrypt(f); !ok {
 			return
@@ -238,16 +242,22 @@ func (t *RemoteTrack) frame(f *packetizer.ReceivedFrame, arrival time.Time) {
 			Head: append(t.preview.Head[:0], payload[:min(len(payload), PreviewBytes)]...)}
 	}
 	if fn := t.m.opts.OnFrame; fn != nil {
-		// Lent by pointer, from the track: a Frame passed by value cost
-		// 20 ns a frame (copying it whole reads back fields just written).
-		o := &t.out // field by field: a composite literal is built aside and copied
-		o.Number, o.Sequence, o.Timestamp, o.Packets = f.FrameNumber, f.Sequence, f.Timestamp, f.Packets
-		o.HasUserTimestamp, o.UserTimestamp = ext.HasUserTimestamp, ext.UserTimestamp
-		o.E2EE, o.KeyIndex = t.info.E2EE(), ext.E2EE.KeyIndex
-		o.Arrival, o.Payload, o.Subscription = arrival, payload, c.subscriptions
-		fn(t, o)
-		o.Payload = nil
+		t.lend(fn, f, arrival, payload)
 	}
+}
+
+// lend hands fn the frame f with payload as its Payload.
+func (t *RemoteTrack) lend(fn func(*RemoteTrack, *Frame), f *packetizer.ReceivedFrame, arrival time.Time, payload []byte) {
+	// Lent by pointer, from the track: a Frame passed by value cost
+	// 20 ns a frame (copying it whole reads back fields just written).
+	ext := &f.Extensions
+	o := &t.out // field by field: a composite literal is built aside and copied
+	o.Number, o.Sequence, o.Timestamp, o.Packets = f.FrameNumber, f.Sequence, f.Timestamp, f.Packets
+	o.HasUserTimestamp, o.UserTimestamp = ext.HasUserTimestamp, ext.UserTimestamp
+	o.E2EE, o.KeyIndex, o.IV = t.info.E2EE(), ext.E2EE.KeyIndex, ext.E2EE.IV
+	o.Arrival, o.Payload, o.Subscription = arrival, payload, t.c.subscriptions
+	fn(t, o)
+	o.Payload = nil
 }
 
 // maxUserTimestamp is the latest user timestamp (UNIX milliseconds, in

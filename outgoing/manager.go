@@ -274,11 +274,11 @@ type PublishOptions struct {
 	Type schema.Decl
 	// OnSent, when set, sees every frame of the track once all its packets
 	// were handed to the transport: the SID they went out under and the
-	// payload as pushed (before encryption), valid only during the call.
-	// It runs on the track's sender goroutine and must be quick (the
-	// session records the probe frames it sent, to know which ones a
-	// subscriber should see).
-	OnSent func(sid string, payload []byte)
+	// payload as pushed (before encryption), valid only during the call,
+	// and its user timestamp (0: none). It runs on the track's sender
+	// goroutine and must be quick (the session records the probe frames
+	// it sent, to know which ones a subscriber should see).
+	OnSent func(sid string, payload []byte, userTimestamp uint64)
 }
 
 // Publish asks the SFU to publish a track and waits for its answer, ctx

@@ -135,7 +135,7 @@ func TestOnSentSeesSentFramesOnly(t *testing.T) {
 	h := newHarness(t, Options{E2EE: key})
 	var mu sync.Mutex
 	var seen [][]byte
-	req, res := h.publishAsync(context.Background(), PublishOptions{Name: "x", E2EE: true, OnSent: func(sid string, p []byte) {
+	req, res := h.publishAsync(context.Background(), PublishOptions{Name: "x", E2EE: true, OnSent: func(sid string, p []byte, _ uint64) {
 		if sid != "DTR_1" {
 			t.Errorf("sent under %q", sid)
 		}

@@ -39,7 +39,7 @@ type LocalTrack struct {
 	name   string
 	e2ee   bool
 	typ    schema.Decl
-	onSent func(sid string, payload []byte) // PublishOptions.OnSent; may be nil
+	onSent func(sid string, payload []byte, userTimestamp uint64) // PublishOptions.OnSent; may be nil
 
 	sid   atomic.Pointer[string]
 	state atomic.Int32 // PublishState
@@ -88,7 +88,7 @@ type LocalTrack struct {
 	errs     []ErrorEvent // the last one is LastErr
 }
 
-func newLocalTrack(m *Manager, info Info, onSent func(string, []byte)) *LocalTrack {
+func newLocalTrack(m *Manager, info Info, onSent func(string, []byte, uint64)) *LocalTrack {
 	t := &LocalTrack{
 		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE, typ: info.Type, onSent: onSent,
 		queue:      make(chan frame, m.opts.QueueCapacity),
@@ -507,7 +507,7 @@ func (t *LocalTrack) send(pk *packetizer.Packetizer, seal *sealer, pace *pacer, 
 	switch {
 	case err == nil:
 		if t.onSent != nil {
-			t.onSent(*t.sid.Load(), f.payload)
+			t.onSent(*t.sid.Load(), f.payload, f.ts)
 		}
 		t.c.sent.Add(1)
 		if t.lastDrop.Load() != -1 {

@@ -2,8 +2,15 @@ package record
 
 import (
 	"context"
+	"runtime"
 	"time"
 )
+
+// DefaultSpin is how much of a wait NewPacer's pacer spends yielding
+// rather than asleep: a timer wakes a loaded machine's goroutine late by
+// up to about this much, which a 1 kHz replay cannot afford; the last
+// stretch is spent checking the clock between yields instead.
+const DefaultSpin = 500 * time.Microsecond
 
 // Pacer holds a replay to the recorded timing: the first message goes at
 // once, and one logged d after it goes d/Speed after the first went.
@@ -12,50 +19,74 @@ type Pacer struct {
 	Speed float64 // > 0; 2 plays twice as fast
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
+	// Spin is the end of each wait spent yielding (runtime.Gosched) until
+	// Now reaches the due time, rather than asleep; 0 sleeps throughout.
+	Spin time.Duration
 
 	start   time.Time
 	first   uint64
 	started bool
 }
 
-// NewPacer paces by the wall clock.
+// NewPacer paces by the wall clock, sleeping to within DefaultSpin of
+// each due time.
 func NewPacer(speed float64) *Pacer {
-	return &Pacer{Speed: speed, Now: time.Now, After: time.After}
+	return &Pacer{Speed: speed, Now: time.Now, After: time.After, Spin: DefaultSpin}
 }
 
 // Restart makes the next message the first again (a loop's next pass).
 func (p *Pacer) Restart() { p.started = false }
 
-// Wait returns when the message logged at logTime (ns) is due, or with
-// ctx's error if ctx ends first. A message logged before the first (a
-// file read in file order) is due at once.
-func (p *Pacer) Wait(ctx context.Context, logTime uint64) error {
-	if !p.started {
-		p.start, p.first, p.started = p.Now(), logTime, true
-		return ctx.Err()
-	}
+// Due is when the message logged at logTime (ns) is to go.
+func (p *Pacer) due(logTime uint64) time.Time {
 	var off time.Duration
 	if logTime > p.first {
 		off = time.Duration(float64(logTime-p.first) / p.Speed)
 	}
-	d := p.start.Add(off).Sub(p.Now())
-	if d <= 0 {
-		return ctx.Err()
+	return p.start.Add(off)
+}
+
+// Wait returns when the message logged at logTime (ns) is due, or with
+// ctx's error if ctx ends first. A message logged before the first (a
+// file read in file order) is due at once.
+func (p *Pacer) Wait(ctx context.Context, logTime uint64) error {
+	_, err := p.WaitOr(ctx, logTime, nil)
+	return err
+}
+
+// WaitOr is Wait that also returns, woken true, once wake is closed (a
+// replay's control changed).
+func (p *Pacer) WaitOr(ctx context.Context, logTime uint64, wake <-chan struct{}) (woken bool, err error) {
+	if !p.started {
+		p.start, p.first, p.started = p.Now(), logTime, true
+		return false, ctx.Err()
 	}
-	select {
-	case <-p.After(d):
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	due := p.due(logTime)
+	if d := due.Sub(p.Now()) - p.Spin; d > 0 {
+		select {
+		case <-p.After(d):
+		case <-wake:
+			return true, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
 	}
+	for p.Spin > 0 && p.Now().Before(due) {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		select {
+		case <-wake:
+			return true, nil
+		default:
+		}
+		runtime.Gosched()
+	}
+	return false, ctx.Err()
 }
 
 // Late is how far behind its due time the message logged at logTime was
 // sent when it is sent now: the replay's timing error.
 func (p *Pacer) Late(logTime uint64) time.Duration {
-	var off time.Duration
-	if logTime > p.first {
-		off = time.Duration(float64(logTime-p.first) / p.Speed)
-	}
-	return p.Now().Sub(p.start.Add(off))
+	return p.Now().Sub(p.due(logTime))
 }

@@ -61,3 +61,41 @@ func TestPacer(t *testing.T) {
 		t.Fatalf("cancelled wait: %v", err)
 	}
 }
+
+// With Spin, a wait sleeps to Spin before the due time and then checks
+// the clock until it is reached, never returning early; a wait shorter
+// than Spin does not sleep at all.
+func TestPacerSpin(t *testing.T) {
+	ms := uint64(time.Millisecond)
+	c := &fakeClock{now: time.Unix(100, 0)}
+	checks := 0
+	now := func() time.Time { // each look at the clock finds it 100 µs on
+		checks++
+		c.now = c.now.Add(100 * time.Microsecond)
+		return c.now
+	}
+	p := &Pacer{Speed: 1, Now: now, After: c.After, Spin: 500 * time.Microsecond}
+	ctx := context.Background()
+	if err := p.Wait(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	start := c.now
+	if err := p.Wait(ctx, 10*ms); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.waits) != 1 || c.waits[0] != 10*time.Millisecond-100*time.Microsecond-500*time.Microsecond {
+		t.Fatalf("slept %v", c.waits)
+	}
+	if late := c.now.Sub(start.Add(10 * time.Millisecond)); late < 0 || late > 100*time.Microsecond {
+		t.Fatalf("returned %s after its due time", late)
+	}
+	checks = 0
+	if err := p.Wait(ctx, 10*ms+300*uint64(time.Microsecond)); err != nil || len(c.waits) != 1 || checks < 2 {
+		t.Fatalf("a 300 µs wait: slept %v, %d clock checks, %v", c.waits, checks, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := p.Wait(cctx, 20*ms); err != context.Canceled {
+		t.Fatalf("cancelled: %v", err)
+	}
+}

@@ -31,6 +31,7 @@ func TrackOf(ch *mcap.Channel, s *mcap.Schema) (Track, error) {
 		t.Name = ch.Topic
 	}
 	t.E2EE, _ = strconv.ParseBool(ch.Metadata[MetaE2EE])
+	t.Sealed = t.E2EE && ch.Metadata[MetaPayload] == PayloadSealed
 	if h, err := strconv.ParseUint(ch.Metadata[MetaHandle], 10, 16); err == nil {
 		t.Handle = uint16(h)
 	}

@@ -62,14 +62,36 @@ func NewRecorder(ctx context.Context, w *Writer, resolve Resolver, maxQueued int
 // Offer queues a copy of f (its payload may be reused after the call)
 // and never blocks: a frame that does not fit is counted as dropped.
 func (r *Recorder) Offer(sid string, f Frame) {
+	r.offer(sid, f, nil)
+}
+
+// OfferSealed is Offer for a frame of an E2EE track as received: it is
+// kept as Seal lays it out, with keyIndex and iv before the ciphertext.
+func (r *Recorder) OfferSealed(sid string, f Frame, keyIndex uint8, iv [12]byte) {
+	r.offer(sid, f, &sealing{keyIndex, iv})
+}
+
+type sealing struct {
+	keyIndex uint8
+	iv       [12]byte
+}
+
+func (r *Recorder) offer(sid string, f Frame, s *sealing) {
 	n := int64(len(f.Payload))
+	if s != nil {
+		n += SealedHeader
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed || r.queued+n > r.max {
 		r.counts.Dropped++
 		return
 	}
-	f.Payload = append([]byte(nil), f.Payload...)
+	if s != nil {
+		f.Payload = Seal(make([]byte, 0, n), s.keyIndex, s.iv, f.Payload)
+	} else {
+		f.Payload = append([]byte(nil), f.Payload...)
+	}
 	select {
 	case r.q <- item{sid, f}:
 		r.queued += n

@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -66,5 +67,50 @@ func TestRecorder(t *testing.T) {
 	})
 	if err != nil || i != 300 {
 		t.Fatalf("read %d: %v", i, err)
+	}
+}
+
+// A frame offered sealed is kept as Seal lays it out, its channel saying
+// so; the same E2EE track kept decrypted says that instead; Unseal takes
+// a sealed message apart and refuses one too short to be one.
+func TestSealedChannel(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	path := filepath.Join(t.TempDir(), "sealed.mcap")
+	w, err := Create(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv := [12]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	r := NewRecorder(context.Background(), w, func(_ context.Context, sid string) Track {
+		return Track{SID: sid, Name: sid, Identity: "robot", E2EE: true, Sealed: sid == "DTR_s"}
+	}, 0)
+	r.OfferSealed("DTR_s", Frame{Arrival: t0, Payload: []byte("ciphertext+tag")}, 3, iv)
+	r.Offer("DTR_d", Frame{Arrival: t0.Add(1), Payload: []byte("plaintext")})
+	if c, err := r.Close(); err != nil || c.Written != 2 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	n := 0
+	err = Read(path, func(ch *Channel, m *mcap.Message) error {
+		n++
+		if !ch.Track.E2EE || ch.Track.Sealed != (ch.Track.SID == "DTR_s") {
+			t.Fatalf("channel %+v", ch.Track)
+		}
+		if !ch.Track.Sealed {
+			if string(m.Data) != "plaintext" {
+				t.Fatalf("decrypted message %q", m.Data)
+			}
+			return nil
+		}
+		ki, gotIV, ct, err := Unseal(m.Data)
+		if err != nil || ki != 3 || gotIV != iv || string(ct) != "ciphertext+tag" || len(m.Data) != SealedHeader+len(ct) {
+			t.Fatalf("sealed message %x: %v", m.Data, err)
+		}
+		return nil
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("read %d: %v", n, err)
+	}
+	if _, _, _, err := Unseal(make([]byte, SealedHeader-1)); !errors.Is(err, ErrNotSealed) {
+		t.Fatalf("a short message: %v", err)
 	}
 }

@@ -39,10 +39,46 @@ const (
 	MetaSID      = "sid"         // the track's SID (DTR_…)
 	MetaIdentity = "participant" // the publisher's identity
 	MetaTrack    = "track"       // the track's name
-	MetaE2EE     = "e2ee"        // "true" when the track is end-to-end encrypted (frames are recorded decrypted)
+	MetaE2EE     = "e2ee"        // "true" when the track is end-to-end encrypted
+	MetaPayload  = "payload"     // how an E2EE track's frames are kept: PayloadSealed or PayloadDecrypted
 	MetaHandle   = "handle"      // the publisher's handle, decimal
 	MetaSchemaID = "schema"      // the declared schema, encoding:name, when its definition could not be fetched
 )
+
+// The values of MetaPayload.
+const (
+	// PayloadSealed: each message is an E2EE frame as received, laid out
+	// as SealedHeader bytes (the key index, then the 12-byte AES-GCM IV)
+	// followed by the ciphertext with its 16-byte tag. The default.
+	PayloadSealed = "sealed"
+	// PayloadDecrypted: each message is the frame's plaintext (recorded
+	// with the room's passphrase, on request).
+	PayloadDecrypted = "decrypted"
+)
+
+// SealedHeader is the length of what precedes the ciphertext in a sealed
+// message: the key index (1 byte) and the IV (12 bytes).
+const SealedHeader = 1 + 12
+
+// Seal lays a received E2EE frame out as a sealed message, appended to dst.
+func Seal(dst []byte, keyIndex uint8, iv [12]byte, ciphertext []byte) []byte {
+	dst = append(dst, keyIndex)
+	dst = append(dst, iv[:]...)
+	return append(dst, ciphertext...)
+}
+
+// Unseal splits a sealed message into its key index, IV and ciphertext
+// (with its tag); ErrNotSealed when it is too short to be one.
+func Unseal(msg []byte) (keyIndex uint8, iv [12]byte, ciphertext []byte, err error) {
+	if len(msg) < SealedHeader {
+		return 0, iv, nil, ErrNotSealed
+	}
+	copy(iv[:], msg[1:SealedHeader])
+	return msg[0], iv, msg[SealedHeader:], nil
+}
+
+// ErrNotSealed: a message of a sealed channel is shorter than its header.
+var ErrNotSealed = errors.New("record: a sealed message is shorter than its key index and IV")
 
 // Compression is how chunks are compressed.
 type Compression string
@@ -86,11 +122,14 @@ type Options struct {
 
 // Track is the publication a frame belongs to.
 type Track struct {
-	SID       string
-	Name      string
-	Identity  string
-	Handle    uint16
-	E2EE      bool
+	SID      string
+	Name     string
+	Identity string
+	Handle   uint16
+	E2EE     bool
+	// Sealed: the track's frames are kept encrypted, as received (see
+	// PayloadSealed); an E2EE track not Sealed is kept decrypted.
+	Sealed    bool
 	Type      schema.Decl
 	SchemaDef []byte // the schema's definition; nil when untyped or not fetched
 }
@@ -111,7 +150,7 @@ type Frame struct {
 	Arrival          time.Time
 	HasUserTimestamp bool
 	UserTimestamp    uint64 // UNIX ms
-	Payload          []byte
+	Payload          []byte // a sealed track's: laid out by Seal
 }
 
 // Writer writes frames to a file, or to a series of them when rotating
@@ -240,6 +279,12 @@ func (w *Writer) channel(t *Track) (uint16, error) {
 	}
 	meta := map[string]string{MetaSID: t.SID, MetaIdentity: t.Identity, MetaTrack: t.Name,
 		MetaE2EE: strconv.FormatBool(t.E2EE), MetaHandle: strconv.Itoa(int(t.Handle))}
+	if t.E2EE {
+		meta[MetaPayload] = PayloadDecrypted
+		if t.Sealed {
+			meta[MetaPayload] = PayloadSealed
+		}
+	}
 	var sid uint16
 	if !t.Type.Schema.IsZero() {
 		if t.SchemaDef == nil {

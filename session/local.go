@@ -239,9 +239,15 @@ func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
 		holds = s.loop.holds
 	}
 	st := newLocalState(s.cfg.LossGrace, holds)
-	onSent := st.onSent
-	if o.OnSent != nil {
-		onSent = func(sid string, payload []byte) { st.onSent(sid, payload); o.OnSent(sid, payload) }
+	onLocal := s.cfg.OnLocalFrame
+	onSent := func(sid string, payload []byte, ts uint64) {
+		st.onSent(sid, payload)
+		if o.OnSent != nil {
+			o.OnSent(sid, payload)
+		}
+		if onLocal != nil {
+			onLocal(sid, payload, ts)
+		}
 	}
 	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, Type: o.Type, OnSent: onSent})
 	if err != nil {

@@ -36,8 +36,13 @@ func (s *Session) newMonitor() *subscriber {
 			fn(t.Info().SID, *f)
 		}
 	}
+	var onSealed func(t *incoming.RemoteTrack, f *incoming.Frame)
+	if sealed := s.cfg.OnRemoteSealed; sealed != nil {
+		onSealed = func(t *incoming.RemoteTrack, f *incoming.Frame) { sealed(t.Info().SID, *f) }
+	}
 	return newSubscriber(incoming.Options{
-		OnFrame: onFrame,
+		OnFrame:  onFrame,
+		OnSealed: onSealed,
 		// The loopback is ours: it and its tracks (none) are not the room.
 		Filter:       func(i incoming.Info) bool { return i.PublisherIdentity != s.loopIdentity },
 		Opener:       opener,

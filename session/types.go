@@ -33,6 +33,17 @@ type Config struct {
 	// packet path with the monitor locked: it must be quick and must not
 	// call the session; f.Payload is only valid during the call.
 	OnRemoteFrame func(sid string, f incoming.Frame)
+	// OnLocalFrame, when set, sees every frame sent on each of our own
+	// tracks, as pushed (before encryption), with its user timestamp (0:
+	// none), once its last packet is handed to the data channel. It runs
+	// on the track's sender goroutine: it must be quick and must not call
+	// the session; payload is only valid during the call.
+	OnLocalFrame func(sid string, payload []byte, userTimestamp uint64)
+	// OnRemoteSealed, when set, sees every frame of an E2EE track the
+	// room monitor completes as received, before decryption and whether
+	// or not the passphrase opens it (incoming.Options.OnSealed); the
+	// same rules as OnRemoteFrame hold.
+	OnRemoteSealed func(sid string, f incoming.Frame)
 	// Logger receives every log line (ours, lksdk's, pion's). Nil discards.
 	// Nothing is ever written to stderr: it would corrupt the TUI.
 	Logger *slog.Logger

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/dttui/dttui/record"
 )
 
 // Framing says how a byte stream is cut into frames.
@@ -73,6 +75,11 @@ type Spec struct {
 	// ValidateJSON refuses a frame that is not valid UTF-8 JSON (a track
 	// declared JSON).
 	ValidateJSON bool
+	// Recording: Path is an MCAP recording and the frames are the
+	// messages of its channel Topic ("": its only one), played at the
+	// recorded timing (package record); Framing is not used.
+	Recording bool
+	Topic     string
 }
 
 // Sentinels for errors.Is on a *FrameError.
@@ -132,6 +139,9 @@ type Reader interface {
 func Open(ctx context.Context, spec Spec, stdin io.Reader) (Reader, error) {
 	if spec.MaxFrame <= 0 {
 		spec.MaxFrame = DefaultMaxFrame
+	}
+	if spec.Recording {
+		return record.OpenTopic(ctx, spec.Path, spec.Topic)
 	}
 	if spec.Framing == Files {
 		return openDir(ctx, spec)
@@ -384,14 +394,26 @@ type Result struct {
 	Bytes  int64 // their bytes
 }
 
+// timed is a Reader whose frames have their own timing: a recording's
+// (record.TopicReader).
+type timed interface {
+	LogTime() uint64 // of the frame Next returned last, in ns
+}
+
 // Run reads frames from r and pushes them until the source ends (nil),
 // ctx ends (ctx's error), a frame is bad (a *FrameError) or a push fails.
 // At rate 0 frames go as fast as the track takes them (a full queue is
-// waited out, never dropped); at a rate > 0 they are paced. Every frame
-// Run read before an error was pushed.
+// waited out, never dropped), or, from a recording, at its timing; at a
+// rate > 0 they are paced. Every frame Run read before an error was
+// pushed.
 func Run(ctx context.Context, r Reader, push PushFunc, rate float64) (Result, error) {
 	var res Result
 	var next time.Time
+	tr, isTimed := r.(timed)
+	var pace *record.Pacer
+	if isTimed && rate == 0 {
+		pace = record.NewPacer(1)
+	}
 	for {
 		frame, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -399,6 +421,11 @@ func Run(ctx context.Context, r Reader, push PushFunc, rate float64) (Result, er
 		}
 		if err != nil {
 			return res, err
+		}
+		if pace != nil {
+			if err := pace.Wait(ctx, tr.LogTime()); err != nil {
+				return res, err
+			}
 		}
 		if rate > 0 {
 			if next.IsZero() {

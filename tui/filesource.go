@@ -27,6 +27,7 @@ import (
 type sourceJob struct {
 	path    string // as the user typed it
 	framing source.Framing
+	topic   string // a recording's topic (--track NAME:mcap=FILE), shown in place of the framing
 	cancel  context.CancelFunc
 	done    chan struct{}
 
@@ -51,7 +52,7 @@ func (j *sourceJob) finished() bool {
 
 // progress is the job as the table and the detail pane show it.
 func (j *sourceJob) progress() *tracktable.Source {
-	p := &tracktable.Source{Path: j.path, Framing: j.framing.String(), Pushed: int(j.pushed.Load()),
+	p := &tracktable.Source{Path: j.path, Framing: j.framingName(), Pushed: int(j.pushed.Load()),
 		Bytes: j.bytes.Load(), Total: int(j.total.Load()), Done: j.finished()}
 	if p.Done {
 		p.Err = j.err
@@ -103,6 +104,9 @@ func (m Model) startSource(msg prompt.SourceSubmitMsg) (tea.Model, tea.Cmd) {
 func (m Model) runSource(t *trackUI, path string, spec source.Spec, rate float64) tea.Cmd {
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &sourceJob{path: path, framing: spec.Framing, cancel: cancel, done: make(chan struct{})}
+	if spec.Recording {
+		j.topic = spec.Topic
+	}
 	j.total.Store(-1)
 	t.source = j
 	go j.run(ctx, spec, t.track, rate)
@@ -184,4 +188,13 @@ func (m Model) onSourceDone(msg sourceDoneMsg) (tea.Model, tea.Cmd) {
 		return m, m.flash(head+"; stopped: "+format.Outside(problem(p.Err)), true)
 	}
 	return m, m.flash(head+", done", false)
+}
+
+// framingName says how the source is cut: its framing, or for a
+// recording "mcap" and the topic it plays.
+func (j *sourceJob) framingName() string {
+	if j.topic != "" {
+		return "mcap " + format.Outside(j.topic)
+	}
+	return j.framing.String()
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
@@ -404,6 +405,20 @@ var scenarios = []scenario{
 		h.send(tickMsg(c.t))
 		h.m.statusMsg = ""
 		h.send(press("d"))
+	}},
+	{name: "recording", opts: func(o *Options) {
+		o.Recorder = &fakeRecorder{file: "/home/robot/recordings/dttui-lab-20261206-204700.mcap"}
+	},
+		build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+			roomScenario(t, h, b, c)
+			selectRow(t, h, "pose")
+			h.send(press("R"))
+		}},
+	{name: "replay", opts: func(o *Options) {
+		o.Player = &fakePlayer{st: record.PlayState{Position: 83 * time.Second, Duration: 10 * time.Minute, Speed: 2, Paused: true}}
+	}, build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		publishTracks(t, h, b, 30, 512, "pose", "imu")
+		traffic(h, b, c, 30, map[string]float64{"pose": 30, "imu": 100}, 512, nil)
 	}},
 	{name: "logs_filtered", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		// Every level, pion off, no wrap, back on the table: the pane

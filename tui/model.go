@@ -27,6 +27,7 @@ import (
 	"github.com/dttui/dttui/tui/components/helpview"
 	"github.com/dttui/dttui/tui/components/logpane"
 	"github.com/dttui/dttui/tui/components/prompt"
+	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/keys"
 	"github.com/dttui/dttui/tui/logbuf"
 	"github.com/dttui/dttui/tui/theme"
@@ -74,6 +75,14 @@ type Options struct {
 	// SubscribeOnly: the run publishes nothing (--subscribe-only); the
 	// screen is the room, and the publishing keys are off.
 	SubscribeOnly bool
+	// Recorder records the room to MCAP on R; nil: the key says it cannot.
+	// Recording is the file it records to from the start (--record), "" if
+	// none.
+	Recorder  Recorder
+	Recording string
+	// Player, when set, is the replay this UI shows (dttui replay --ui):
+	// the header says where it is; P, <, >, ( and ) steer it.
+	Player Player
 }
 
 // LocalSFU is how another client joins the embedded SFU. The secret is
@@ -162,6 +171,11 @@ type Model struct {
 	statusErr bool
 	statusSeq int
 
+	// recFile is the recording in progress (R), "" when none; recBusy: its
+	// file is being opened or closed.
+	recFile string
+	recBusy bool
+
 	quitting bool
 	closer   *closer // set when quitting: what closes the backend
 	// unclean says why the program ended before closing finished.
@@ -219,6 +233,7 @@ func New(b Backend, o Options) Model {
 	if o.Logs != nil {
 		m.logs = logpane.New(ctx, k, o.Logs)
 	}
+	m.recFile = o.Recording
 	switch {
 	case b == nil && o.Connect != nil:
 		m.conn = newConnection()
@@ -313,6 +328,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, m.flash("impairment off", false)
 		}
 		return m, m.flash("impairing our path: "+msg.Spec.String(), false)
+	case recordStartedMsg:
+		return m.onRecordStarted(msg)
+	case recordStoppedMsg:
+		return m.onRecordStopped(msg)
 	case closedMsg:
 		return m, tea.Quit
 	case quitTimeoutMsg:
@@ -494,6 +513,34 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Publish):
 		m.help.Close()
 		return m, m.prompt.Open(m.suggestName())
+	case key.Matches(msg, k.Record):
+		return m.toggleRecording()
+	case key.Matches(msg, k.ReplayPause):
+		return m.playerKey(func(p Player) string {
+			p.TogglePause()
+			if p.State().Paused {
+				return "replay paused (P resumes)"
+			}
+			return "replay resumed"
+		})
+	case key.Matches(msg, k.SeekBack), key.Matches(msg, k.SeekFwd):
+		step := SeekStep
+		if key.Matches(msg, k.SeekBack) {
+			step = -step
+		}
+		return m.playerKey(func(p Player) string {
+			p.SeekBy(step)
+			return "replay at " + format.Duration(p.State().Position)
+		})
+	case key.Matches(msg, k.SpeedDown), key.Matches(msg, k.SpeedUp):
+		f := 2.0
+		if key.Matches(msg, k.SpeedDown) {
+			f = 0.5
+		}
+		return m.playerKey(func(p Player) string {
+			p.SetSpeed(p.State().Speed * f)
+			return fmt.Sprintf("replay speed ×%g", p.State().Speed)
+		})
 	case key.Matches(msg, k.Impair):
 		if m.opts.Impair == nil {
 			return m, m.flash("this run cannot impair its path (load mode)", true)

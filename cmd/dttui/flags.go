@@ -407,7 +407,7 @@ func newFlagSet(o *options) *flagSet {
 		o.E2EEPassphrase = s
 		return nil
 	})
-	fs.Func("track", fmt.Sprintf("publish at start and run a generator on it; `name[:rate[:size]]`, rate in frames/s (default %d; 0: publish only; 1.5k = 1500), size in bytes (default %d; 20 B … 4 MiB; 2k = 2KiB = 2048, 1m = 1MiB; livekit-client and the Rust SDK drop frames over %d B); or the user's own data: name:stdin[:rate] (--headless), name:file=PATH[:rate] (--framing cuts it); repeatable", defaultTrackRate, defaultTrackSize, probe.SubscriberMaxSize(false)), func(s string) error {
+	fs.Func("track", fmt.Sprintf("publish at start and run a generator on it; `name[:rate[:size]]`, rate in frames/s (default %d; 0: publish only; 1.5k = 1500), size in bytes (default %d; 20 B … 4 MiB; 2k = 2KiB = 2048, 1m = 1MiB; livekit-client and the Rust SDK drop frames over %d B); or the user's own data: name:stdin[:rate] (--headless), name:file=PATH[:rate] (--framing cuts it); or a recording's topic at its timing, typed as recorded: name:mcap=FILE[:topic]; repeatable", defaultTrackRate, defaultTrackSize, probe.SubscriberMaxSize(false)), func(s string) error {
 		f.tracks = append(f.tracks, s)
 		return nil
 	})

@@ -21,7 +21,7 @@ var helpGroups = []struct {
 	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "metrics-addr", "impair"}},
 	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
 	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "version"}},
-	{"Recording (MCAP)", []string{"record", "record-compression", "record-split"}},
+	{"Recording (MCAP)", []string{"record", "record-compression", "record-split", "record-decrypted", "record-own"}},
 	{"CI (headless and load runs)", []string{"fail-if", "warmup", "junit", "summary-md"}},
 }
 
@@ -38,8 +38,9 @@ Usage: dttui [flags]
        dttui doctor [--url U --api-key K --api-secret S] [--junit F] [--summary-md F]
                                  check a deployment for data tracks: a ✓/✗ line per check
        dttui record --out FILE [flags]   record the room's data tracks to MCAP (dttui record --help)
-       dttui replay FILE [--speed X] [--loop] [flags]
+       dttui replay FILE [--speed X] [--loop] [--ui] [flags]
                                  publish a recording's channels as data tracks, as timed
+                                 (--ui: in the UI, P pauses, < > seek, ( ) speed)
        dttui mcap-info FILE...           what mcap info prints of a recording
 
 Examples:

@@ -220,7 +220,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 	if env != nil {
 		envPath = env.Path
 	}
-	return runTUI(ctx, o, cfg, local, envPath, logs, stderr, out.metrics)
+	return runTUI(ctx, o, cfg, local, envPath, logs, stderr, out, nil)
 }
 
 // outputs are what a run writes to besides stdout and stderr, opened

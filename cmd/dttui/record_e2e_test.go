@@ -350,9 +350,10 @@ func TestReplayTiming1kHz(t *testing.T) {
 		t.Fatal(err)
 	}
 	var errOut lockedBuffer
+	var progress bytes.Buffer
 	began := time.Now()
 	code := run(context.Background(), []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
-		"--room", "timing"}, env(nil), stdio{out: &bytes.Buffer{}, err: &errOut})
+		"--room", "timing"}, env(nil), stdio{out: &progress, err: &errOut})
 	took := time.Since(began)
 	line := errOut.String()
 	if code != exitOK || !strings.Contains(line, "replayed 3000 frames on 1 tracks") {
@@ -377,6 +378,13 @@ func TestReplayTiming1kHz(t *testing.T) {
 		t.Fatalf("behind the recorded timing: p50 %s, p99 %s", p50, p99)
 	}
 	t.Logf("%s", strings.TrimSpace(line))
+	// Where the replay is, a JSON line a second, the last at the file's end.
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	var last replayLine
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil || len(lines) < 3 || !last.Replay.Final ||
+		last.Replay.Sent != 3000 || last.Replay.Speed != 1 || last.Replay.Position != 2.999 || last.Replay.Duration != 2.999 {
+		t.Fatalf("progress lines:\n%s", progress.String())
+	}
 
 	// --start 2s: the last second of it.
 	errOut = lockedBuffer{}

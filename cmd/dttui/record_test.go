@@ -20,6 +20,12 @@ func TestRecordFlags(t *testing.T) {
 	if err != nil || o.Record.Path != "r.mcap" || o.Record.Compression != record.LZ4 || o.Record.RotateEvery != 10*time.Minute {
 		t.Fatalf("%+v %v", o.Record, err)
 	}
+	if o, err = parseFlags([]string{"--headless", "--record", "r.mcap", "--record-own", "--record-decrypted"}, env(map[string]string{envPassphrase: "p"})); err != nil || !o.Record.Own || !o.Record.Decrypted {
+		t.Fatalf("%+v %v", o.Record, err)
+	}
+	if o, err = parseFlags([]string{"--record", "r.mcap"}, env(nil)); err != nil || o.Headless || o.Record.Path != "r.mcap" {
+		t.Fatalf("the UI records from the start with --record: %+v %v", o.Record, err)
+	}
 	if o, err = parseFlags([]string{"--headless", "--record", "r.mcap", "--record-split", "1GiB"}, env(nil)); err != nil || o.Record.RotateSize != 1<<30 {
 		t.Fatalf("%+v %v", o.Record, err)
 	}
@@ -27,8 +33,10 @@ func TestRecordFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--record", "r.mcap"}, "--record is for --headless runs"},
 		{[]string{"--headless", "--record-split", "1m"}, "go with --record FILE"},
+		{[]string{"--headless", "--record-own"}, "go with --record FILE"},
+		{[]string{"--headless", "--record-decrypted"}, "go with --record FILE"},
+		{[]string{"--headless", "--record", "r.mcap", "--record-decrypted"}, "--record-decrypted needs the room's passphrase"},
 		{[]string{"--headless", "--record", "r.mcap", "--monitor=false"}, "leave --monitor on"},
 		{[]string{"--headless", "--record", "r.mcap", "--record-compression", "gzip"}, "want zstd, lz4 or none"},
 		{[]string{"--headless", "--record", "r.mcap", "--record-split", "lots"}, "want a size (1GiB) or a duration (10m)"},
@@ -50,8 +58,8 @@ func TestRecordFlags(t *testing.T) {
 // replay's own flags are taken out; the connection flags, with their
 // values, are left for dttui's parser.
 func TestSplitReplayArgs(t *testing.T) {
-	ro, file, rest, err := splitReplayArgs([]string{"--url", "ws://x", "room.mcap", "--speed=2.5", "--loop", "--verbose", "--start", "1m", "--room", "lab"})
-	if err != nil || file != "room.mcap" || ro.speed != 2.5 || !ro.loop || ro.start != time.Minute || !slices.Equal(rest, []string{"--url", "ws://x", "--verbose", "--room", "lab"}) {
+	ro, file, rest, err := splitReplayArgs([]string{"--url", "ws://x", "room.mcap", "--speed=2.5", "--loop", "--recorded-timestamps", "--verbose", "--start", "1m", "--room", "lab"})
+	if err != nil || file != "room.mcap" || ro.speed != 2.5 || !ro.loop || !ro.recordedTS || ro.start != time.Minute || !slices.Equal(rest, []string{"--url", "ws://x", "--verbose", "--room", "lab"}) {
 		t.Fatalf("%+v %q %q %v", ro, file, rest, err)
 	}
 }
@@ -87,6 +95,44 @@ func TestMCAPInfoOfHostileNames(t *testing.T) {
 	for _, want := range []string{"messages:  10\n", "duration:  900ms\n", "10 msgs @ 11.11 Hz", "zstd: [1 chunks]"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// --track NAME:mcap=FILE[:TOPIC] takes the topic's type and schema from
+// the file, and refuses, before anything connects, a file of several
+// topics without one named, a topic not in it, a missing file, and
+// --encoding or --schema for the track.
+func TestMCAPTrackFlag(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "two.mcap")
+	w, err := record.Create(file, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON},
+		Schema: schema.ID{Name: "a", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingJSONSchema}}}
+	for _, tr := range []*record.Track{{SID: "DTR_a", Name: "a", Identity: "robot", Type: typ, SchemaDef: []byte(`{}`)}, {SID: "DTR_b", Name: "b", Identity: "robot"}} {
+		if err := w.Write(tr, record.Frame{Arrival: time.Now(), Payload: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o, err := parseFlags([]string{"--headless", "--track", "x:mcap=" + file + ":robot/a"}, env(nil))
+	if err != nil || len(o.Tracks) != 1 || o.Tracks[0].Type != typ || string(o.Tracks[0].SchemaDef) != `{}` ||
+		!o.Tracks[0].Source.Recording || o.Tracks[0].Source.Topic != "robot/a" || o.Tracks[0].Source.ValidateJSON {
+		t.Fatalf("%+v %v", o.Tracks, err)
+	}
+	for want, args := range map[string][]string{
+		"2 topics (robot/a, robot/b): name one":                    {"--track", "x:mcap=" + file},
+		`no messages on topic "robot/c"`:                           {"--track", "x:mcap=" + file + ":robot/c"},
+		"no such file":                                             {"--track", "x:mcap=/nonexistent.mcap"},
+		"the track plays a recording, with its channel's encoding": {"--track", "x:mcap=" + file + ":robot/b", "--encoding", "x=json"},
+	} {
+		_, err := parseFlags(append([]string{"--headless"}, args...), env(nil))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v, want %q", args, err, want)
 		}
 	}
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,6 +14,8 @@ import (
 	"github.com/foxglove/mcap/go/mcap"
 
 	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/textsafe"
@@ -25,6 +30,11 @@ type replayOptions struct {
 	speed float64
 	loop  bool
 	start time.Duration // skip what was recorded before this much into the file
+	// recordedTS sends each frame's recorded user timestamp rather than
+	// one of the time it is sent (--recorded-timestamps).
+	recordedTS bool
+	// ui shows the replay in the UI, with its keys (--ui).
+	ui bool
 }
 
 // splitReplayArgs takes replay's own flags and the file out of args.
@@ -41,6 +51,10 @@ func splitReplayArgs(args []string) (ro replayOptions, file string, rest []strin
 			file = a
 		case name == "loop":
 			ro.loop = !hasVal || val == "true"
+		case name == "ui":
+			ro.ui = !hasVal || val == "true"
+		case name == "recorded-timestamps":
+			ro.recordedTS = !hasVal || val == "true"
 		case name == "start":
 			if !hasVal {
 				if i+1 == len(args) {
@@ -89,15 +103,18 @@ func isBoolFlag(name string) bool {
 	return ok && b.IsBoolFlag()
 }
 
-const replayUsage = `usage: dttui replay FILE [--speed X] [--start D] [--loop] [connection flags]
+const replayUsage = `usage: dttui replay FILE [--speed X] [--start D] [--loop] [--recorded-timestamps] [--ui] [connection flags]
 
 Joins the room (--url or LIVEKIT_URL, --room, --token or --api-key/--api-secret, --identity,
 --e2ee-passphrase, as dttui's) and publishes each channel of the MCAP file FILE as a data
 track named after it, with the channel's message encoding as its frame encoding and its
 schema stored and declared; then sends every message, byte for byte, at the recorded
 timing (--speed 2: twice as fast; --start 1m: from one minute in). A frame recorded with a user timestamp is sent with
-one, of the time it is sent. Exits 0 once the file is played; --loop plays it until
-interrupted.`
+one, of the time it is sent (--recorded-timestamps: the recorded one). Exits 0 once the file is played; --loop plays it until
+interrupted. On stdout, a JSON line a second says where the replay is:
+{"replay":{"position_s":…,"duration_s":…,"speed":…,"sent":…}}, the last with "final":true.
+--ui plays it in dttui's UI instead: the header says where the replay is; P pauses and
+resumes it, < and > seek 10 s, ( and ) halve and double its speed; q quits.`
 
 // runReplayCommand is `dttui replay`.
 func runReplayCommand(ctx context.Context, args []string, getenv func(string) string, std stdio, stderr io.Writer) int {
@@ -113,7 +130,11 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 		fmt.Fprintln(stderr, "dttui replay:", err)
 		return exitUsage
 	}
-	o, err := parseFlags(append([]string{"--headless", "--subscribe-only"}, rest...), getenv)
+	mode := "--headless"
+	if ro.ui {
+		mode = "--monitor" // the UI shows the room too
+	}
+	o, err := parseFlags(append([]string{mode, "--subscribe-only"}, rest...), getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "dttui replay: %v\n", err)
 		return exitUsage
@@ -124,8 +145,20 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 	}
 	tracks, err := replayTracks(file)
 	if err != nil {
-		fmt.Fprintf(stderr, "dttui replay: %s: %v\n", file, err)
+		fmt.Fprintf(stderr, "dttui replay: %s: %v\n", textsafe.Line(file), err)
 		return exitUsage
+	}
+	open, err := sealedOpener(tracks, o.E2EEPassphrase)
+	if err != nil {
+		fmt.Fprintf(stderr, "dttui replay: %s: %v\n", textsafe.Line(file), err)
+		return exitUsage
+	}
+	if ro.ui {
+		o.SubscribeOnly = false // the replay publishes
+		if err := checkTerminal(std.in, std.out); err != nil {
+			fmt.Fprintln(stderr, "dttui replay:", err)
+			return exitUsage
+		}
 	}
 	logs, err := newLogSink(o, stderr)
 	if err != nil {
@@ -134,69 +167,26 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 	}
 	defer logs.Close()
 	log := session.Redacting(logs.Logger(), o.APISecret, o.Token, o.E2EEPassphrase)
-	s, err := session.Connect(ctx, session.Config{URL: o.URL, Token: o.Token, APIKey: o.APIKey, APISecret: o.APISecret,
+	cfg := session.Config{URL: o.URL, Token: o.Token, APIKey: o.APIKey, APISecret: o.APISecret,
 		Room: o.Room, Identity: o.Identity, E2EEPassphrase: o.E2EEPassphrase, Logger: log, PublishTimeout: o.PublishTimeout,
-		MaxQueuedBytes: o.MaxQueuedBytes})
+		MaxQueuedBytes: o.MaxQueuedBytes}
+	ctl := record.NewControl(ro.speed, fileDuration(file))
+	if ro.ui {
+		return replayInUI(ctx, o, cfg, logs, stderr, file, tracks, ro, open, ctl)
+	}
+	s, err := session.Connect(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "dttui replay:", err)
 		return exitFailure
 	}
 	defer s.Close()
-	byChannel := map[uint16]*session.Track{}
-	for _, rt := range tracks {
-		if !rt.track.Type.Schema.IsZero() {
-			if err := s.StoreSchema(ctx, rt.track.Type.Schema, rt.track.SchemaDef); err != nil {
-				fmt.Fprintf(stderr, "dttui replay: storing the schema of %s: %v\n", textsafe.Line(rt.name), err)
-				return exitFailure
-			}
-		}
-		lt, err := s.PublishWith(ctx, session.PublishOptions{Name: rt.name, E2EE: o.E2EEPassphrase != "", Type: rt.track.Type})
-		if err != nil {
-			fmt.Fprintf(stderr, "dttui replay: publishing %s: %v\n", textsafe.Line(rt.name), err)
-			return exitFailure
-		}
-		for _, id := range rt.channels {
-			byChannel[id] = lt
-		}
+	prog := &replayProgress{w: std.out, ctl: ctl, last: time.Now()}
+	sent, late, err := replayInto(ctx, s, file, tracks, ro, o.E2EEPassphrase != "", open, ctl, prog.at)
+	if err != nil && errors.Is(err, errSetup) {
+		fmt.Fprintln(stderr, "dttui replay:", err)
+		return exitFailure
 	}
-	p := record.NewPacer(ro.speed)
-	var sent uint64
-	var late histogram.Histogram // how far behind its recorded time each frame went
-	for {
-		var first uint64 // the pass's first log time
-		err = record.Read(file, func(ch *record.Channel, m *mcap.Message) error {
-			if first == 0 {
-				first = m.LogTime
-			}
-			if m.LogTime < first+uint64(ro.start) {
-				return nil
-			}
-			if err := p.Wait(ctx, m.LogTime); err != nil {
-				return err
-			}
-			late.Record(int64(p.Late(m.LogTime)))
-			var ts uint64
-			if m.PublishTime != m.LogTime {
-				ts = uint64(time.Now().UnixMilli())
-			}
-			if err := byChannel[ch.ID].Push(ctx, append([]byte(nil), m.Data...), ts); err != nil {
-				return fmt.Errorf("%s: %w", textsafe.Line(ch.Topic), err)
-			}
-			sent++
-			return nil
-		})
-		if err != nil || !ro.loop {
-			break
-		}
-		p.Restart()
-	}
-	if err == nil {
-		for _, lt := range byChannel {
-			if err = lt.Flush(ctx); err != nil {
-				break
-			}
-		}
-	}
+	prog.final(sent)
 	if err != nil && ctx.Err() == nil {
 		fmt.Fprintln(stderr, "dttui replay:", err)
 		return exitFailure
@@ -250,4 +240,182 @@ func replayTracks(file string) ([]*replayTrack, error) {
 		err = fmt.Errorf("no messages to play")
 	}
 	return out, err
+}
+
+// sealedOpener returns what turns a recorded message into the frame to
+// push: a copy of it, or for a channel recorded sealed (an E2EE track as
+// received) its plaintext, opened with the passphrase's key; the track is
+// published encrypted again, with the same key. A file with sealed
+// channels and no passphrase is refused before anything connects.
+func sealedOpener(tracks []*replayTrack, passphrase string) (func(ch *record.Channel, data []byte) ([]byte, error), error) {
+	var sealed []string
+	for _, rt := range tracks {
+		if rt.track.Sealed {
+			sealed = append(sealed, textsafe.Line(rt.name))
+		}
+	}
+	plain := func(_ *record.Channel, data []byte) ([]byte, error) { return bytes.Clone(data), nil }
+	if len(sealed) == 0 {
+		return plain, nil
+	}
+	if passphrase == "" {
+		return nil, usagef("%s recorded encrypted, as received: replay with the room's passphrase (--e2ee-passphrase, --e2ee-passphrase-file or %s), or record with --record-decrypted",
+			strings.Join(sealed, ", "), envPassphrase)
+	}
+	key, err := outgoing.NewE2EEKey(passphrase)
+	if err != nil {
+		return nil, err
+	}
+	return func(ch *record.Channel, data []byte) ([]byte, error) {
+		if !ch.Track.Sealed {
+			return plain(ch, data)
+		}
+		ki, iv, ct, err := record.Unseal(data)
+		if err != nil {
+			return nil, err
+		}
+		p, err := key.OpenFrame(nil, ct, &packetizer.E2EE{KeyIndex: ki, IV: iv})
+		if err != nil {
+			return nil, fmt.Errorf("recorded encrypted, and this passphrase does not open it: %w", err)
+		}
+		return p, nil
+	}, nil
+}
+
+// replayProgress writes, at most once a second, where the replay is in
+// the file as a JSON line on stdout.
+type replayProgress struct {
+	w    io.Writer
+	ctl  *record.Control
+	last time.Time
+}
+
+// replayLine is one line of replay progress.
+type replayLine struct {
+	Replay struct {
+		Position float64 `json:"position_s"`
+		Duration float64 `json:"duration_s,omitempty"`
+		Speed    float64 `json:"speed"`
+		Paused   bool    `json:"paused,omitempty"`
+		Sent     uint64  `json:"sent"`
+		Final    bool    `json:"final,omitempty"`
+	} `json:"replay"`
+}
+
+// at says where the replay is once a second has passed since the last
+// line, and at the end (final).
+func (p *replayProgress) at(sent uint64, final bool) {
+	if now := time.Now(); final || now.Sub(p.last) >= time.Second {
+		p.last = now
+		st := p.ctl.State()
+		var l replayLine
+		l.Replay.Position, l.Replay.Duration, l.Replay.Speed, l.Replay.Paused, l.Replay.Sent, l.Replay.Final =
+			st.Position.Seconds(), st.Duration.Seconds(), st.Speed, st.Paused, sent, final
+		b, _ := json.Marshal(l)
+		fmt.Fprintf(p.w, "%s\n", b)
+	}
+}
+
+// final writes the last line.
+func (p *replayProgress) final(sent uint64) { p.at(sent, true) }
+
+// fileDuration is the span of a file's messages from its summary; 0 for
+// a file without one (cut short).
+func fileDuration(file string) time.Duration {
+	if s, err := record.Summarize(file); err == nil {
+		return s.Duration()
+	}
+	return 0
+}
+
+// errSetup marks a replay that failed before its first message: storing
+// a schema or publishing a track.
+var errSetup = errors.New("setting up the tracks")
+
+// replayInto publishes the file's tracks on s and plays the file into
+// them under ctl, calling progress after each message; it returns what
+// was sent and how far behind the recorded timing each frame went.
+func replayInto(ctx context.Context, s *session.Session, file string, tracks []*replayTrack, ro replayOptions, e2ee bool,
+	open func(*record.Channel, []byte) ([]byte, error), ctl *record.Control, progress func(sent uint64, final bool)) (uint64, *histogram.Histogram, error) {
+	byChannel := map[uint16]*session.Track{}
+	for _, rt := range tracks {
+		if !rt.track.Type.Schema.IsZero() {
+			if err := s.StoreSchema(ctx, rt.track.Type.Schema, rt.track.SchemaDef); err != nil {
+				return 0, nil, fmt.Errorf("%w: storing the schema of %s: %w", errSetup, textsafe.Line(rt.name), err)
+			}
+		}
+		lt, err := s.PublishWith(ctx, session.PublishOptions{Name: rt.name, E2EE: e2ee, Type: rt.track.Type})
+		if err != nil {
+			return 0, nil, fmt.Errorf("%w: publishing %s: %w", errSetup, textsafe.Line(rt.name), err)
+		}
+		for _, id := range rt.channels {
+			byChannel[id] = lt
+		}
+	}
+	p := record.NewPacer(ro.speed)
+	var sent uint64
+	late := new(histogram.Histogram) // how far behind its recorded time each frame went
+	err := record.Play(ctx, file, ctl, p, ro.start, ro.loop, func(ch *record.Channel, m *mcap.Message, _ time.Duration) error {
+		late.Record(int64(p.Late(m.LogTime)))
+		var ts uint64
+		switch {
+		case m.PublishTime == m.LogTime: // recorded without one
+		case ro.recordedTS:
+			ts = m.PublishTime / uint64(time.Millisecond)
+		default:
+			ts = uint64(time.Now().UnixMilli())
+		}
+		payload, err := open(ch, m.Data)
+		if err != nil {
+			return fmt.Errorf("%s: message %d: %w", textsafe.Line(ch.Topic), m.Sequence, err)
+		}
+		if err := byChannel[ch.ID].Push(ctx, payload, ts); err != nil {
+			return fmt.Errorf("%s: %w", textsafe.Line(ch.Topic), err)
+		}
+		sent++
+		progress(sent, false)
+		return nil
+	})
+	if err == nil {
+		for _, lt := range byChannel {
+			if err = lt.Flush(ctx); err != nil {
+				break
+			}
+		}
+	}
+	return sent, late, err
+}
+
+// replayInUI is `dttui replay --ui`: the UI connects, then the replay
+// plays into its session until the file ends (or, with --loop, the user
+// quits); what it sent is said on stderr once the terminal is restored.
+func replayInUI(ctx context.Context, o options, cfg session.Config, logs *logSink, stderr io.Writer, file string,
+	tracks []*replayTrack, ro replayOptions, open func(*record.Channel, []byte) ([]byte, error), ctl *record.Control) int {
+	var sent uint64
+	var late *histogram.Histogram
+	var perr error
+	rctx, cancel := context.WithCancel(ctx)
+	r := &uiReplay{ctl: ctl, ctx: rctx, cancel: cancel, done: make(chan struct{}),
+		run: func(ctx context.Context, s *session.Session) {
+			sent, late, perr = replayInto(ctx, s, file, tracks, ro, o.E2EEPassphrase != "", open, ctl, func(uint64, bool) {})
+			switch {
+			case perr != nil && ctx.Err() != nil:
+				perr = nil // the user quit
+			case perr != nil:
+				logs.Logger().Warn("replay: " + perr.Error())
+			default:
+				logs.Logger().Info("replay: the file is played")
+			}
+		}}
+	code := runTUI(ctx, o, cfg, nil, "", logs, stderr, outputs{}, r)
+	r.stop()
+	if perr != nil {
+		fmt.Fprintln(stderr, "dttui replay:", perr)
+		return max(code, exitFailure)
+	}
+	if late != nil {
+		fmt.Fprintf(stderr, "dttui: replayed %d frames on %d tracks from %s; behind the recorded timing by p50 %s, p99 %s\n",
+			sent, len(tracks), textsafe.Line(file), time.Duration(late.Quantile(0.5)), time.Duration(late.Quantile(0.99)))
+	}
+	return code
 }

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 
 	"github.com/charmbracelet/x/term"
 
+	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
 	"github.com/dttui/dttui/session/probe"
@@ -23,7 +23,19 @@ import (
 // and closes the session when the user quits. Errors reach stderr after
 // the terminal is restored.
 // metricsLn, if not nil, serves the metrics of the session connected last.
-func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, envFile string, logs *logSink, stderr io.Writer, metricsLn net.Listener) int {
+func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.Server, envFile string, logs *logSink, stderr io.Writer, out outputs, replay *uiReplay) int {
+	metricsLn := out.metrics
+	// R records the room: into --record's file, recording from the start,
+	// or into one it names.
+	rec := out.rec
+	if rec == nil {
+		rec = newRecording(ctx, o.Record, &cfg, logs.Logger())
+	}
+	defer func() {
+		if err := rec.finish(stderr); err != nil {
+			fmt.Fprintln(stderr, "dttui: --record:", err)
+		}
+	}()
 	var auto []tui.AutoTrack
 	for _, t := range o.Tracks {
 		if t.Source != nil && t.Source.Path == "-" {
@@ -58,12 +70,20 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		Impair:        cfg.Impair,
 		LocalSFU:      localSFU,
 		SubscribeOnly: o.SubscribeOnly,
+		Recorder:      uiRecorder{rec},
+		Recording:     rec.file(),
+		Player:        replay.player(),
 		Connect: func(ctx context.Context) (tui.Backend, error) {
 			s, err := session.Connect(ctx, cfg)
 			if err != nil {
 				return nil, err
 			}
+			rec.attach(s)
 			current.Store(s)
+			if replay != nil {
+				replay.start(s)
+				return replayBackend{tui.SessionBackend(s), replay}, nil
+			}
 			return tui.SessionBackend(s), nil
 		},
 	})
@@ -104,4 +124,56 @@ func localSFUInfo(local *localsfu.Server, envFile string) *tui.LocalSFU {
 		}
 	}
 	return &tui.LocalSFU{URL: local.URL, APIKey: local.APIKey, EnvFile: envFile}
+}
+
+// uiReplay is `dttui replay --ui`: the replay starts once the UI's
+// session is connected, on a goroutine it owns until wait.
+type uiReplay struct {
+	ctl     *record.Control
+	run     func(ctx context.Context, s *session.Session) // the replay, until ctx ends or the file does
+	ctx     context.Context
+	cancel  context.CancelFunc
+	started atomic.Bool
+	done    chan struct{}
+}
+
+func (r *uiReplay) player() tui.Player {
+	if r == nil {
+		return nil
+	}
+	return r.ctl
+}
+
+// start plays into the first session the UI connects.
+func (r *uiReplay) start(s *session.Session) {
+	if r == nil || !r.started.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer close(r.done)
+		r.run(r.ctx, s)
+	}()
+}
+
+// stop ends the replay and waits for it; it may be called again.
+func (r *uiReplay) stop() {
+	r.cancel()
+	// Marked started if it was not, so a connect that ends now starts
+	// nothing (and done is closed here); otherwise wait for it.
+	if r.started.CompareAndSwap(false, true) {
+		close(r.done)
+	}
+	<-r.done
+}
+
+// replayBackend stops the replay before the UI closes the session on
+// quit, so its last push is not refused by a track already unpublished.
+type replayBackend struct {
+	tui.Backend
+	r *uiReplay
+}
+
+func (b replayBackend) Close() error {
+	b.r.stop()
+	return b.Backend.Close()
 }

@@ -11,9 +11,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
+	"github.com/dttui/dttui/textsafe"
 )
 
 // Per-track options of --encoding, --schema and --framing, and the data
@@ -31,11 +33,15 @@ func splitTrackOption(flagName, s string) (trackOption, error) {
 	return trackOption{flag: flagName, name: name, value: value}, nil
 }
 
-// parseSourceSpec reads the data-source forms of --track: NAME:stdin[:RATE]
-// and NAME:file=PATH[:RATE] (RATE 0 or none: as fast as the track takes
-// them). ok is false when s is not one.
+// parseSourceSpec reads the data-source forms of --track: NAME:stdin[:RATE],
+// NAME:file=PATH[:RATE] (RATE 0 or none: as fast as the track takes them)
+// and NAME:mcap=FILE[:TOPIC]. ok is false when s is not one.
 func parseSourceSpec(s string) (ts trackSpec, ok bool, err error) {
 	name, rest, found := strings.Cut(s, ":")
+	if found && strings.HasPrefix(rest, "mcap=") {
+		ts, err = parseRecordingSpec(s, name, strings.TrimPrefix(rest, "mcap="))
+		return ts, true, err
+	}
 	if !found || (rest != "stdin" && !strings.HasPrefix(rest, "stdin:") && !strings.HasPrefix(rest, "file=")) {
 		return trackSpec{}, false, nil
 	}
@@ -68,6 +74,26 @@ func parseSourceSpec(s string) (ts trackSpec, ok bool, err error) {
 	return ts, true, nil
 }
 
+// parseRecordingSpec reads NAME:mcap=FILE[:TOPIC]: a track that plays one
+// topic of an MCAP recording at its recorded timing, declared with the
+// channel's encoding and schema. A FILE that exists as given is the file
+// (a colon in its name is kept); otherwise its last ":TOPIC" names the
+// topic.
+func parseRecordingSpec(s, name, v string) (trackSpec, error) {
+	path, topic := v, ""
+	if _, err := os.Stat(v); err != nil {
+		if i := strings.LastIndex(v, ":"); i > 0 {
+			path, topic = v[:i], v[i+1:]
+		}
+	}
+	ch, err := record.FindTopic(path, topic)
+	if err != nil {
+		return trackSpec{}, usagef("--track %q: %s: %v", s, textsafe.Line(path), err)
+	}
+	return trackSpec{Name: name, Source: &source.Spec{Path: path, Recording: true, Topic: ch.Topic},
+		Type: ch.Track.Type, SchemaDef: ch.Track.SchemaDef}, nil
+}
+
 // applyTrackOptions sets each option on its track; an option for a track
 // not given with --track is an error, as is breaking the rules of typed
 // tracks (checked here, before anything connects).
@@ -89,6 +115,9 @@ func applyTrackOptions(tracks []trackSpec, opts []trackOption) error {
 		t := byName[o.name]
 		if t == nil {
 			return usagef("--%s %s=…: no --track named %q", o.flag, o.name, o.name)
+		}
+		if t.Source != nil && t.Source.Recording {
+			return usagef("--%s %s=…: the track plays a recording, with its channel's encoding and schema", o.flag, o.name)
 		}
 		var err error
 		switch o.flag {
@@ -114,7 +143,8 @@ func applyTrackOptions(tracks []trackSpec, opts []trackOption) error {
 		}
 		if t.Source != nil {
 			t.Source.MaxFrame = source.DefaultMaxFrame
-			t.Source.ValidateJSON = t.Type.Frame.WellKnown == schema.FrameJSON
+			// A recording plays byte for byte, as it was received.
+			t.Source.ValidateJSON = t.Type.Frame.WellKnown == schema.FrameJSON && !t.Source.Recording
 		}
 	}
 	return nil

@@ -44,7 +44,12 @@ type KeyMap struct {
 	SourceFraming   key.Binding // in the source prompt: the next framing
 	SourcePace      key.Binding // in the source prompt: as fast as taken, or at the track's rate
 	Impair          key.Binding // the prompt that impairs our own path
-	ImpairSubmit    key.Binding // in the impairment prompt: apply
+	Record          key.Binding // record the room to MCAP, or stop
+	// The replay's keys (dttui replay --ui).
+	ReplayPause        key.Binding
+	SeekBack, SeekFwd  key.Binding
+	SpeedDown, SpeedUp key.Binding
+	ImpairSubmit       key.Binding // in the impairment prompt: apply
 
 	Log LogKeys
 	// HelpScroll are the keys that scroll the full help instead of
@@ -117,6 +122,12 @@ func Default() KeyMap {
 		SourceFraming:   b(keys("tab"), h("tab", "framing")),
 		SourcePace:      b(keys("shift+tab"), h("shift+tab", "pace")),
 		Impair:          b(keys("i"), h("i", "impair our path")),
+		Record:          b(keys("R"), h("R", "record to MCAP on/off")),
+		ReplayPause:     b(keys("P"), h("P", "pause/resume the replay")),
+		SeekBack:        b(keys("<"), h("</>", "seek the replay ∓10s")),
+		SeekFwd:         b(keys(">")),
+		SpeedDown:       b(keys("("), h("(/)", "replay speed ÷2/×2")),
+		SpeedUp:         b(keys(")")),
 		ImpairSubmit:    b(keys("enter"), h("enter", "apply")),
 		Log: LogKeys{
 			Up:          b(keys("up", "k"), h("↑/↓", "scroll")),
@@ -229,12 +240,13 @@ type Group struct {
 func (k KeyMap) Groups() []Group {
 	l := k.Log
 	return []Group{
-		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter, k.Subscribe}},
+		{"Tracks", []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.Remove, selectHelp, k.Sort, k.Filter, k.Subscribe, k.Record}},
 		{"Traffic", []key.Binding{k.PushOne, k.Burst, k.Flood, k.BurstMore, k.Generator, k.RateUp, k.SizeUp, k.Source, k.Impair}},
 		{"View", []key.Binding{k.Detail, k.Charts, k.ChartWindow, k.Logs, k.Pause, k.Reset, k.Help, k.Quit, k.Retry}},
 		{"Publish prompt", []key.Binding{k.PromptSubmit, k.PromptToggleE2E, k.PromptEncoding, k.PromptCancel}},
 		{"File prompt (o)", []key.Binding{k.SourceSubmit, k.SourceFraming, k.SourcePace, k.PromptCancel}},
 		{"Impairment prompt (i)", []key.Binding{k.ImpairSubmit, k.PromptCancel}},
+		{"Replay (dttui replay --ui)", []key.Binding{k.ReplayPause, k.SeekBack, k.SpeedDown}},
 		{"Log pane (l)", []key.Binding{l.Up, l.PageUp, l.HalfUp, l.Top, l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Back}},
 	}
 }

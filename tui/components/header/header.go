@@ -21,6 +21,10 @@ type Model struct {
 	Paused bool
 	// SubscribeOnly says the session publishes nothing: it watches.
 	SubscribeOnly bool
+	// Recording names the file the room is recorded to; "" when it is not.
+	Recording string
+	// Replay says where a replay is (dttui replay --ui); "" when none.
+	Replay string
 }
 
 // New returns a header.
@@ -58,6 +62,13 @@ func (m *Model) View() string {
 	parts := []part{{th.Title.Render("dttui"), 0}, {state, 0}}
 	if m.Paused {
 		parts = append(parts, part{th.Warn.Render("[paused]"), 0})
+	}
+	if m.Replay != "" {
+		parts = append(parts, part{th.Info.Render(m.Replay), 0})
+	}
+	if m.Recording != "" {
+		// The mark stays at every width; the file's name goes early.
+		parts = append(parts, part{th.Bad.Render("● REC"), 0}, part{format.Outside(m.Recording), 6})
 	}
 	if m.SubscribeOnly {
 		parts = append(parts, part{th.Info.Render("subscribe-only"), 0})
