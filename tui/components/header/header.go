@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/format"
@@ -69,6 +70,11 @@ func (m *Model) View() string {
 	}
 	if showURL && st.URL != "" {
 		parts = append(parts, part{format.Outside(st.URL), 4})
+	}
+	if c := st.Credentials.String(); c != "" && st.Credentials.URL != report.OriginEmbedded {
+		// Where the server and key came from (the lk project's name, or
+		// env): gone first when the line is short.
+		parts = append(parts, part{th.Dim.Render("via ") + format.Outside(c), 6})
 	}
 	if st.Room != "" {
 		parts = append(parts, part{th.Dim.Render("room ") + format.Outside(st.Room), 3})
