@@ -27,6 +27,7 @@ import (
 	"github.com/dttui/dttui/tui/components/helpview"
 	"github.com/dttui/dttui/tui/components/logpane"
 	"github.com/dttui/dttui/tui/components/prompt"
+	"github.com/dttui/dttui/tui/components/roompicker"
 	"github.com/dttui/dttui/tui/keys"
 	"github.com/dttui/dttui/tui/logbuf"
 	"github.com/dttui/dttui/tui/theme"
@@ -54,8 +55,16 @@ type Options struct {
 
 	// Connect opens the backend when New is given none: the UI shows
 	// "connecting to URL…" at once and runs Connect off the UI goroutine;
-	// on failure the error stays on screen until the user quits.
-	Connect func(ctx context.Context) (Backend, error)
+	// on failure the error stays on screen until the user quits. room is
+	// the one picked in the room picker; "": the configured one.
+	Connect func(ctx context.Context, room string) (Backend, error)
+	// Rooms, when set with Connect, lists the server's rooms before the
+	// connect (no --room given): the room picker shows them; with none,
+	// or when they cannot be listed, the UI connects at once.
+	Rooms func(ctx context.Context) ([]session.RoomListing, error)
+	// RoomsRefresh is how often the open picker lists the rooms again.
+	// Default DefaultRoomsRefresh.
+	RoomsRefresh time.Duration
 	// Impair is the shaper of our own connection (session.Config.Impair)
 	// that `i` changes; nil: the key says it cannot.
 	Impair *impair.Shaper
@@ -118,6 +127,8 @@ type Model struct {
 	width, height int
 
 	conn    *connection // the connect run by the UI; nil when New got a backend
+	pick    *picking    // the room picker before the connect; nil once connecting
+	room    string      // the room picked ("": the configured one)
 	connErr error       // why the connect failed
 
 	status session.Status
@@ -192,6 +203,9 @@ func New(b Backend, o Options) Model {
 	if o.QuitTimeout <= 0 {
 		o.QuitTimeout = defaultQuitTimeout
 	}
+	if o.RoomsRefresh <= 0 {
+		o.RoomsRefresh = DefaultRoomsRefresh
+	}
 	if o.Theme.R == nil {
 		o.Theme = theme.Terminal()
 	}
@@ -220,6 +234,10 @@ func New(b Backend, o Options) Model {
 		m.logs = logpane.New(ctx, k, o.Logs)
 	}
 	switch {
+	case b == nil && o.Connect != nil && o.Rooms != nil:
+		// Listed in Init; connected once a room is picked.
+		m.pick = newPicking()
+		m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(o.URL), Since: o.Now()}
 	case b == nil && o.Connect != nil:
 		m.conn = newConnection()
 		m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(o.URL), Since: o.Now()}
@@ -239,9 +257,12 @@ type clearStatusMsg int
 // publishes.
 func (m Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.tick()}
-	if m.conn != nil {
-		cmds = append(cmds, m.conn.cmd(m.opts.Connect))
-	} else if m.b != nil {
+	switch {
+	case m.conn != nil:
+		cmds = append(cmds, m.conn.cmd(m.connectFunc()))
+	case m.pick != nil:
+		cmds = append(cmds, m.listRooms())
+	case m.b != nil:
 		cmds = append(cmds, m.autostart())
 	}
 	return tea.Batch(cmds...)
@@ -267,6 +288,18 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.tick()
 	case connectedMsg:
 		return m.onConnected(msg)
+	case roomsListedMsg:
+		return m.onRoomsListed(msg)
+	case refreshRoomsMsg:
+		if m.quitting || !m.pickerOpen() {
+			return m, nil
+		}
+		return m, m.listRooms()
+	case roompicker.ChosenMsg:
+		if m.quitting || !m.picking() {
+			return m, nil
+		}
+		return m.connectTo(msg.Room)
 	case publishStartedMsg:
 		return m.onPublishStarted(msg)
 	case autostartMsg:
@@ -343,6 +376,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.onRunes(msg)
 	}
 	switch {
+	case m.picking():
+		return m.onPickerKey(msg)
 	case m.prompt.IsOpen():
 		return m, m.prompt.Update(msg)
 	case m.source.IsOpen():
@@ -392,7 +427,7 @@ func (m Model) onRunes(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 // typing says a text input has the keys: runes are text, not commands.
 func (m Model) typing() bool {
-	return m.prompt.IsOpen() || m.source.IsOpen() || m.impair.IsOpen() || m.filter.Editing() || (m.logsFocused() && m.logs.Searching())
+	return m.pickerOpen() && m.pick.picker.Typing() || m.prompt.IsOpen() || m.source.IsOpen() || m.impair.IsOpen() || m.filter.Editing() || (m.logsFocused() && m.logs.Searching())
 }
 
 // logsFocused says the open log pane has the keys.
