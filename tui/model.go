@@ -83,6 +83,10 @@ type Options struct {
 	// SubscribeOnly: the run publishes nothing (--subscribe-only); the
 	// screen is the room, and the publishing keys are off.
 	SubscribeOnly bool
+	// Mouse asks the terminal for mouse events (--mouse): clicks select,
+	// the wheel scrolls. Off by default: while a program takes the mouse,
+	// most terminals select text only with shift held.
+	Mouse bool
 }
 
 // LocalSFU is how another client joins the embedded SFU. The secret is
@@ -352,6 +356,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.unclean = fmt.Sprintf("closing took longer than %s; quit without waiting", m.opts.QuitTimeout)
 		m.log.Warn(m.unclean)
 		return m, tea.Quit
+	case tea.MouseMsg:
+		return m.onMouse(msg)
 	case tea.KeyMsg:
 		if key.Matches(msg, m.keys.Interrupt) {
 			if m.quitting {

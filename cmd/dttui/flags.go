@@ -92,6 +92,8 @@ type options struct {
 	LocalPortSet bool
 	Verbose      bool
 	Version      bool
+	// Mouse is --mouse: clicks and the wheel in the UI.
+	Mouse bool
 	// Monitor is the room monitor; SubscribeOnly publishes nothing.
 	Monitor, SubscribeOnly bool
 	MetricsAddr            string
@@ -235,6 +237,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	}
 	if o.Duration > 0 && !o.Headless {
 		return o, usagef("--duration is for --headless runs (the UI runs until you quit)")
+	}
+	if o.Mouse && (o.Headless || o.Participants > 0) {
+		return o, usagef("--mouse is for the UI (--headless and load mode have no screen to click)")
 	}
 	if o.PublishTimeout <= 0 {
 		return o, usagef("--publish-timeout %s: must be positive", o.PublishTimeout)
@@ -531,6 +536,7 @@ func newFlagSet(o *options) *flagSet {
 	})
 	f.addCIFlags(fs)
 	addRecordFlags(fs, &o.Record)
+	fs.BoolVar(&o.Mouse, "mouse", false, "in the UI, a click selects a row (or a room in the picker) and the wheel scrolls the table and the log pane; off by default because, while on, most terminals select text only with shift held")
 	fs.BoolVar(&o.Version, "version", false, "print dttui's version and the LiveKit and pion versions it was built with")
 	return f
 }

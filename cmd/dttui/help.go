@@ -20,7 +20,7 @@ var helpGroups = []struct {
 		"max-queued-bytes", "max-frame-age"}},
 	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "metrics-addr", "impair"}},
 	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
-	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "version"}},
+	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "mouse", "version"}},
 	{"Recording (MCAP)", []string{"record", "record-compression", "record-split"}},
 	{"CI (headless and load runs)", []string{"fail-if", "warmup", "junit", "summary-md"}},
 }

@@ -60,6 +60,7 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		LocalSFU:      localSFU,
 		SubscribeOnly: o.SubscribeOnly,
 		Rooms:         roomLister(o, cfg),
+		Mouse:         o.Mouse,
 		Connect: func(ctx context.Context, room string) (tui.Backend, error) {
 			cfg := cfg
 			if room != "" {
