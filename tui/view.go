@@ -53,7 +53,7 @@ func (m Model) View() string {
 	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
 
 	hd := header.New(ctx)
-	hd.Status, hd.Paused, hd.SubscribeOnly = m.status, m.paused, m.opts.SubscribeOnly
+	hd.Status, hd.Paused, hd.SubscribeOnly, hd.Picking = m.status, m.paused, m.opts.SubscribeOnly, m.picking()
 	sb := statusbar.New(ctx)
 	sb.Text, sb.IsErr = m.statusMsg, m.statusErr
 	ft := helpview.NewFooter(ctx)

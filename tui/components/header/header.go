@@ -22,6 +22,8 @@ type Model struct {
 	Paused bool
 	// SubscribeOnly says the session publishes nothing: it watches.
 	SubscribeOnly bool
+	// Picking says the room picker stands before the connect.
+	Picking bool
 }
 
 // New returns a header.
@@ -38,7 +40,12 @@ func (m *Model) View() string {
 		state = th.OK.Render("● connected")
 	case session.StateConnecting:
 		to := "◌ connecting…"
-		if st.URL != "" {
+		switch {
+		case m.Picking && st.URL != "":
+			to = "◌ pick a room on " + format.Outside(st.URL)
+		case m.Picking:
+			to = "◌ pick a room"
+		case st.URL != "":
 			to = "◌ connecting to " + format.Outside(st.URL) + "…"
 		}
 		state, showURL = th.Warn.Render(to), false
