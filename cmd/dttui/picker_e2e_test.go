@@ -69,3 +69,40 @@ func TestTUIRoomPickerInTmux(t *testing.T) {
 	p.keys("q")
 	p.waitFor("a clean exit", 30*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED 0") })
 }
+
+// --mouse in the real binary: an SGR mouse click (what a terminal sends
+// once asked for cell motion) on a row selects it; the wheel moves the
+// selection.
+func TestTUIMouseInTmux(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "dttui.log")
+	p := startPaneSized(t, 120, 32, fmt.Sprintf("env HOME=%s XDG_CACHE_HOME=%s TERM=xterm-256color %s --local --local-port 0 --mouse --track alpha:5 --track bravo:5 --track charlie:5 --log-file %s; echo DTTUI-EXITED $?; sleep 60",
+		dir, filepath.Join(dir, "cache"), bin, logFile), logFile)
+	s := p.waitFor("three tracks published", 60*time.Second, func(s string) bool {
+		return rowHas(s, "alpha", "published") && rowHas(s, "bravo", "published") && rowHas(s, "charlie", "published")
+	})
+	row := func(s, name string) int {
+		for i, l := range strings.Split(s, "\n") {
+			if strings.Contains(l, " "+name+" ") {
+				return i
+			}
+		}
+		t.Fatalf("no row %s:\n%s", name, s)
+		return -1
+	}
+	selected := func(s, name string) bool { return strings.Contains(s, "› "+name+" ") }
+	// Click the end row that is not selected, then wheel toward bravo.
+	target, notch := "alpha", 65 // wheel down
+	if selected(s, "alpha") {
+		target, notch = "charlie", 64 // wheel up
+	}
+	// SGR: ESC [ < button ; column ; row M (press) / m (release), 1-based.
+	y := row(s, target) + 1
+	p.keys("-l", fmt.Sprintf("\x1b[<0;6;%dM\x1b[<0;6;%dm", y, y))
+	p.waitFor(target+" selected by the click", 10*time.Second, func(s string) bool { return selected(s, target) })
+	p.keys("-l", fmt.Sprintf("\x1b[<%d;6;%dM", notch, y))
+	p.waitFor("bravo selected by the wheel", 10*time.Second, func(s string) bool { return selected(s, "bravo") })
+	p.keys("q")
+	p.waitFor("a clean exit", 30*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED 0") })
+}
