@@ -89,8 +89,8 @@ func (m Model) onPickerKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if (p == nil || !p.Typing()) && key.Matches(msg, m.keys.Quit) {
 		return m.quit()
 	}
-	if p == nil {
-		return m, nil // still listing
+	if p == nil || msg.Paste && !p.Typing() {
+		return m, nil // still listing; pasted text never runs commands
 	}
 	return m, p.Update(msg)
 }

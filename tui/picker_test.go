@@ -150,8 +150,13 @@ func TestPickerSkippedWithoutRooms(t *testing.T) {
 }
 
 // q quits from the picker (nothing to close); ctrl+c too, while typing.
+// Pasted text runs no picker command.
 func TestPickerQuits(t *testing.T) {
 	h, c := pickerHarness(t, listed(pickerRooms), 100, 24)
+	h.send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("nq"), Paste: true})
+	if h.quit.Load() || h.m.pick.picker.Typing() {
+		t.Fatal("pasted text ran picker commands")
+	}
 	h.send(press("q"))
 	if !h.quit.Load() || len(c.asked()) != 0 {
 		t.Fatalf("q: quit %v, connects %v", h.quit.Load(), c.asked())
