@@ -406,10 +406,29 @@ type Connection struct {
 	Reconnects int     `json:"reconnects"`
 	Room       string  `json:"room"`
 	Identity   string  `json:"identity"`
-	Sender     *Sender `json:"sender,omitempty"`
+	// Credentials is where the server URL and the API key came from
+	// (absent when not said); never the secret.
+	Credentials *CredentialsLine `json:"credentials,omitempty"`
+	Sender      *Sender          `json:"sender,omitempty"`
 	// Impair is the impairment our connection went through at this line
 	// (absent: none), so an impaired run is never read as the network's.
 	Impair *ImpairLine `json:"impair,omitempty"`
+}
+
+// CredentialsLine is report.Credentials: each origin is flags, env,
+// project or embedded.
+type CredentialsLine struct {
+	URL            string `json:"url"`
+	Key            string `json:"key"`
+	Project        string `json:"project,omitempty"`
+	DefaultProject bool   `json:"default_project,omitempty"`
+}
+
+func credentialsOf(c report.Credentials) *CredentialsLine {
+	if c.IsZero() {
+		return nil
+	}
+	return &CredentialsLine{URL: c.URL.String(), Key: c.Key.String(), Project: textsafe.Line(c.Project), DefaultProject: c.DefaultProject}
 }
 
 // ImpairLine is report.Impairment: the spec in force (impair.Parse's
@@ -566,7 +585,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 	// it without a null check.
 	line := Line{Time: snap.At.UTC(), Elapsed: snap.At.Sub(start).Seconds(), Final: final, Errors: failed, Tracks: []TrackLine{},
 		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: textsafe.Line(c.Room), Identity: textsafe.Line(c.Identity),
-			Sender: senderOf(c.Sender), Impair: impairOf(c.Impair, start)}}
+			Credentials: credentialsOf(c.Credentials), Sender: senderOf(c.Sender), Impair: impairOf(c.Impair, start)}}
 	if c.Err != nil {
 		line.Connection.Error = textsafe.Line(c.Err.Error())
 	}

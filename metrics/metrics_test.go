@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,16 @@ func TestServe(t *testing.T) {
 	if !strings.Contains(string(body), `dttui_latency_seconds_bucket{handle="3",track="pose",le="0.005"} 3`) ||
 		!strings.Contains(string(body), `dttui_latency_seconds_count{handle="3",track="pose"} 4`) {
 		t.Fatalf("scrape:\n%s", body)
+	}
+	// The Go runtime's and the process's standard collectors.
+	want := []string{"go_goroutines ", "go_memstats_heap_alloc_bytes ", "go_gc_duration_seconds"}
+	if runtime.GOOS == "linux" {
+		want = append(want, "process_resident_memory_bytes ", "process_cpu_seconds_total ", "process_open_fds ")
+	}
+	for _, w := range want {
+		if !strings.Contains(string(body), "\n"+w) {
+			t.Errorf("scrape lacks %s", w)
+		}
 	}
 	cancel()
 	<-done

@@ -30,10 +30,13 @@ func (s ConnState) String() string {
 
 // Status is the connection's health.
 type Status struct {
-	State          ConnState
-	Err            error         // why we are reconnecting or disconnected
-	RTT            time.Duration // signal round-trip time (ping/pong)
-	URL            string        // never contains a token or secret
+	State ConnState
+	Err   error         // why we are reconnecting or disconnected
+	RTT   time.Duration // signal round-trip time (ping/pong)
+	URL   string        // never contains a token or secret
+	// Credentials says where the URL and the API key came from (never
+	// the secret itself).
+	Credentials    Credentials
 	Room           string
 	Identity       string
 	ParticipantSID string
@@ -45,6 +48,68 @@ type Status struct {
 	// Sender is the publisher's data channel: what its flow control
 	// allows and what pion's SCTP reports (zero before it opens).
 	Sender Sender
+}
+
+// Origin is where a connection setting came from.
+type Origin int
+
+const (
+	// OriginUnknown: not said (a caller that does not track it).
+	OriginUnknown Origin = iota
+	// OriginFlag: the command line (--url, --api-key, --token).
+	OriginFlag
+	// OriginEnv: the environment (LIVEKIT_URL, LIVEKIT_API_KEY, …).
+	OriginEnv
+	// OriginProject: a project of the LiveKit CLI's config, named by
+	// --project or its default_project.
+	OriginProject
+	// OriginEmbedded: the embedded SFU, which makes its own.
+	OriginEmbedded
+)
+
+var originNames = [...]string{"", "flags", "env", "project", "embedded"}
+
+func (o Origin) String() string {
+	if o >= 0 && int(o) < len(originNames) {
+		return originNames[o]
+	}
+	return "unknown"
+}
+
+// Credentials says where the server URL and the API key (or token) came
+// from. Project names the LiveKit CLI project when either is
+// OriginProject; DefaultProject says it was the config's default_project
+// rather than --project.
+type Credentials struct {
+	URL, Key       Origin
+	Project        string
+	DefaultProject bool
+}
+
+// IsZero says nothing is known about where the settings came from.
+func (c Credentials) IsZero() bool { return c == Credentials{} }
+
+// String is the short form the header shows: "project dev", "env",
+// "url env, key project dev"; "" when unknown.
+func (c Credentials) String() string {
+	name := func(o Origin) string {
+		if o != OriginProject {
+			return o.String()
+		}
+		if c.DefaultProject {
+			return "default project " + c.Project
+		}
+		return "project " + c.Project
+	}
+	switch {
+	case c.IsZero():
+		return ""
+	case c.URL == c.Key || c.Key == OriginUnknown:
+		return name(c.URL)
+	case c.URL == OriginUnknown:
+		return name(c.Key)
+	}
+	return "url " + name(c.URL) + ", key " + name(c.Key)
 }
 
 // Impairment is the shaping in force on our connection and what it did.

@@ -237,7 +237,7 @@ func (s *Session) changeStatus(from *State, st State, err error) {
 		return
 	}
 	s.status.State, s.status.Err, s.status.Since = st, err, time.Now()
-	s.status.URL = RedactURL(s.cfg.URL)
+	s.status.URL, s.status.Credentials = RedactURL(s.cfg.URL), s.cfg.Credentials
 	if s.status.Identity == "" {
 		s.status.Identity = s.cfg.Identity
 	}

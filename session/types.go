@@ -19,6 +19,9 @@ type Config struct {
 	APISecret string
 	Room      string // generated when empty and no token is given
 	Identity  string // generated when empty and no token is given
+	// Credentials says where URL and the key came from, for the status
+	// to say (never the secret).
+	Credentials report.Credentials
 
 	// E2EEPassphrase enables end-to-end encryption for tracks published with E2EE.
 	E2EEPassphrase string

@@ -343,14 +343,26 @@ var scenarios = []scenario{
 		h.send(press("d")) // the full reason, which the table abbreviates
 	}},
 	{name: "connecting", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		reconnectWith(h, c, func(ctx context.Context) (Backend, error) { <-ctx.Done(); return nil, ctx.Err() })
+		reconnectWith(h, c, func(ctx context.Context, _ string) (Backend, error) { <-ctx.Done(); return nil, ctx.Err() })
 		c.t = t0.Add(1200 * time.Millisecond)
 		h.send(tickMsg(c.t))
 	}},
 	{name: "connect_error", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
-		reconnectWith(h, c, func(context.Context) (Backend, error) {
+		reconnectWith(h, c, func(context.Context, string) (Backend, error) {
 			return nil, errors.New(`connect to ws://127.0.0.1:7880: websocket: bad handshake (HTTP 401): invalid token: token is expired (exp 2026-11-24T11:00:00Z)`)
 		})
+	}},
+	{name: "room_picker", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		pickWith(h, c, pickerRooms)
+	}},
+	{name: "room_picker_new", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		pickWith(h, c, pickerRooms)
+		h.send(press("/"))
+		h.send(press("o"))
+		h.send(press("enter"))
+		h.send(press("down"))
+		h.send(press("n"))
+		h.send(press("sensor-lab"))
 	}},
 	{name: "help", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		h.send(press("?"))
@@ -533,7 +545,7 @@ func TestScreenIdentitiesCatchAnImpossibleScreen(t *testing.T) {
 
 // reconnectWith replaces the scenario's model by one that connects with
 // connect, as the app does, and runs its start.
-func reconnectWith(h *harness, c *clock, connect func(context.Context) (Backend, error)) {
+func reconnectWith(h *harness, c *clock, connect func(context.Context, string) (Backend, error)) {
 	w, ht := h.m.width, h.m.height
 	h.m = New(nil, Options{Theme: h.m.th, Now: c.now, Logs: h.m.opts.Logs, Tick: time.Hour,
 		URL: "ws://127.0.0.1:7880", Connect: connect, LocalSFU: h.m.opts.LocalSFU})

@@ -255,7 +255,7 @@ func TestAnyKeyClosesHelp(t *testing.T) {
 func TestRetryAfterConnectFailure(t *testing.T) {
 	b := newFakeBackend()
 	attempts := 0
-	connect := func(ctx context.Context) (Backend, error) {
+	connect := func(ctx context.Context, _ string) (Backend, error) {
 		if attempts++; attempts == 1 {
 			return nil, errors.New("dial tcp 127.0.0.1:7880: connect: connection refused")
 		}
@@ -288,7 +288,7 @@ func TestRetryAfterConnectFailure(t *testing.T) {
 func TestRetryAfterTheSessionGaveUp(t *testing.T) {
 	first, second := newFakeBackend(), newFakeBackend()
 	attempts := 0
-	connect := func(ctx context.Context) (Backend, error) {
+	connect := func(ctx context.Context, _ string) (Backend, error) {
 		if attempts++; attempts == 1 {
 			return first, nil
 		}

@@ -51,10 +51,14 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 	h := newHarness(t, New(b, Options{Theme: th, Now: c.now, Logs: logs, Tick: time.Hour}))
 	if state == "connect-error" {
 		h = newHarness(t, New(nil, Options{Theme: th, Now: c.now, Logs: logs, Tick: time.Hour, URL: "ws://127.0.0.1:7880",
-			Connect: func(context.Context) (Backend, error) {
+			Connect: func(context.Context, string) (Backend, error) {
 				return nil, errors.New("connect to ws://127.0.0.1:7880: dial tcp 127.0.0.1:7880: connect: connection refused")
 			}}))
 		h.init()
+		return h
+	}
+	if state == "picker" {
+		pickWith(h, c, pickerRooms)
 		return h
 	}
 	droppingScenario(t, h, b, c)
@@ -93,7 +97,7 @@ func stateModel(t *testing.T, state string, th theme.Theme) *harness {
 // Glow-style resize test: every state at every size, including absurd
 // ones, draws at most h lines of at most w cells.
 func TestViewFitsEverySize(t *testing.T) {
-	for _, state := range []string{"plain", "panes", "charts", "help", "logs", "connect-error", "quitting"} {
+	for _, state := range []string{"plain", "panes", "charts", "help", "logs", "connect-error", "quitting", "picker"} {
 		for _, th := range []theme.Theme{theme.Plain(), theme.Color()} {
 			h := stateModel(t, state, th)
 			for _, sz := range resizeSizes {

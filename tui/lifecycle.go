@@ -92,9 +92,9 @@ func (m Model) retry() (tea.Model, tea.Cmd) {
 		m.conn.cancel() // the failed attempt's context
 	}
 	m.conn, m.connErr = newConnection(), nil
-	m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(m.opts.URL), Since: m.opts.Now()}
+	m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(m.opts.URL), Room: m.room, Since: m.opts.Now()}
 	m.log.Info("retrying the connection", "url", m.status.URL)
-	return m, tea.Batch(m.conn.cmd(m.opts.Connect), m.flash("connecting again…", false))
+	return m, tea.Batch(m.conn.cmd(m.connectFunc()), m.flash("connecting again…", false))
 }
 
 // gaveUp says the session gave up reconnecting: the model still holds
@@ -123,7 +123,7 @@ func (m Model) reconnect() (tea.Model, tea.Cmd) {
 	m.conn, m.connErr = newConnection(), nil
 	m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(m.opts.URL), Since: m.opts.Now()}
 	m.log.Info("the session gave up; connecting anew", "url", m.status.URL)
-	connect, log := m.opts.Connect, m.log
+	connect, log := m.connectFunc(), m.log
 	return m, tea.Batch(m.conn.cmd(func(ctx context.Context) (Backend, error) {
 		waitAll(ps)
 		if err := old.Close(); err != nil {
@@ -184,6 +184,9 @@ func (m *Model) newCloser() *closer {
 	}
 	if m.b == nil && m.conn != nil {
 		m.conn.cancel() // a connect still running: give up on it
+	}
+	if m.pick != nil {
+		m.pick.cancel() // a listing still running
 	}
 	live := map[uint16]bool{}
 	for _, r := range m.rows {

@@ -294,7 +294,7 @@ func TestConnectsInTheBackground(t *testing.T) {
 	b := newFakeBackend()
 	c := &clock{t: t0}
 	release := make(chan struct{})
-	connect := func(ctx context.Context) (Backend, error) {
+	connect := func(ctx context.Context, _ string) (Backend, error) {
 		select {
 		case <-release:
 			return b, nil
@@ -328,7 +328,7 @@ func TestConnectFailureIsShown(t *testing.T) {
 	c := &clock{t: t0}
 	boom := errors.New("connect to ws://127.0.0.1:9: dial tcp 127.0.0.1:9: connection refused")
 	h := newHarness(t, New(nil, Options{Theme: theme.Plain(), Now: c.now, Tick: time.Hour, URL: "ws://127.0.0.1:9",
-		Connect: func(context.Context) (Backend, error) { return nil, boom }}))
+		Connect: func(context.Context, string) (Backend, error) { return nil, boom }}))
 	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
 	h.init()
 	v := plain(h.m)
@@ -353,7 +353,11 @@ func TestQuitWhileConnecting(t *testing.T) {
 	c := &clock{t: t0}
 	started := make(chan struct{})
 	h := newHarness(t, New(nil, Options{Theme: theme.Plain(), Now: c.now, Tick: time.Hour, QuitTimeout: 2 * time.Second,
-		Connect: func(ctx context.Context) (Backend, error) { close(started); <-ctx.Done(); return nil, ctx.Err() }}))
+		Connect: func(ctx context.Context, _ string) (Backend, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}}))
 	h.init()
 	<-started
 	h.send(press("q"))

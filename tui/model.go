@@ -27,6 +27,7 @@ import (
 	"github.com/dttui/dttui/tui/components/helpview"
 	"github.com/dttui/dttui/tui/components/logpane"
 	"github.com/dttui/dttui/tui/components/prompt"
+	"github.com/dttui/dttui/tui/components/roompicker"
 	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/keys"
 	"github.com/dttui/dttui/tui/logbuf"
@@ -55,8 +56,16 @@ type Options struct {
 
 	// Connect opens the backend when New is given none: the UI shows
 	// "connecting to URL…" at once and runs Connect off the UI goroutine;
-	// on failure the error stays on screen until the user quits.
-	Connect func(ctx context.Context) (Backend, error)
+	// on failure the error stays on screen until the user quits. room is
+	// the one picked in the room picker; "": the configured one.
+	Connect func(ctx context.Context, room string) (Backend, error)
+	// Rooms, when set with Connect, lists the server's rooms before the
+	// connect (no --room given): the room picker shows them; with none,
+	// or when they cannot be listed, the UI connects at once.
+	Rooms func(ctx context.Context) ([]session.RoomListing, error)
+	// RoomsRefresh is how often the open picker lists the rooms again.
+	// Default DefaultRoomsRefresh.
+	RoomsRefresh time.Duration
 	// Impair is the shaper of our own connection (session.Config.Impair)
 	// that `i` changes; nil: the key says it cannot.
 	Impair *impair.Shaper
@@ -83,6 +92,10 @@ type Options struct {
 	// Player, when set, is the replay this UI shows (dttui replay --ui):
 	// the header says where it is; P, <, >, ( and ) steer it.
 	Player Player
+	// Mouse asks the terminal for mouse events (--mouse): clicks select,
+	// the wheel scrolls. Off by default: while a program takes the mouse,
+	// most terminals select text only with shift held.
+	Mouse bool
 }
 
 // LocalSFU is how another client joins the embedded SFU. The secret is
@@ -127,6 +140,8 @@ type Model struct {
 	width, height int
 
 	conn    *connection // the connect run by the UI; nil when New got a backend
+	pick    *picking    // the room picker before the connect; nil once connecting
+	room    string      // the room picked ("": the configured one)
 	connErr error       // why the connect failed
 
 	status session.Status
@@ -206,6 +221,9 @@ func New(b Backend, o Options) Model {
 	if o.QuitTimeout <= 0 {
 		o.QuitTimeout = defaultQuitTimeout
 	}
+	if o.RoomsRefresh <= 0 {
+		o.RoomsRefresh = DefaultRoomsRefresh
+	}
 	if o.Theme.R == nil {
 		o.Theme = theme.Terminal()
 	}
@@ -235,6 +253,10 @@ func New(b Backend, o Options) Model {
 	}
 	m.recFile = o.Recording
 	switch {
+	case b == nil && o.Connect != nil && o.Rooms != nil:
+		// Listed in Init; connected once a room is picked.
+		m.pick = newPicking()
+		m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(o.URL), Since: o.Now()}
 	case b == nil && o.Connect != nil:
 		m.conn = newConnection()
 		m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(o.URL), Since: o.Now()}
@@ -254,9 +276,12 @@ type clearStatusMsg int
 // publishes.
 func (m Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{m.tick()}
-	if m.conn != nil {
-		cmds = append(cmds, m.conn.cmd(m.opts.Connect))
-	} else if m.b != nil {
+	switch {
+	case m.conn != nil:
+		cmds = append(cmds, m.conn.cmd(m.connectFunc()))
+	case m.pick != nil:
+		cmds = append(cmds, m.listRooms())
+	case m.b != nil:
 		cmds = append(cmds, m.autostart())
 	}
 	return tea.Batch(cmds...)
@@ -282,6 +307,18 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.tick()
 	case connectedMsg:
 		return m.onConnected(msg)
+	case roomsListedMsg:
+		return m.onRoomsListed(msg)
+	case refreshRoomsMsg:
+		if m.quitting || !m.pickerOpen() {
+			return m, nil
+		}
+		return m, m.listRooms()
+	case roompicker.ChosenMsg:
+		if m.quitting || !m.picking() {
+			return m, nil
+		}
+		return m.connectTo(msg.Room)
 	case publishStartedMsg:
 		return m.onPublishStarted(msg)
 	case autostartMsg:
@@ -338,6 +375,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.unclean = fmt.Sprintf("closing took longer than %s; quit without waiting", m.opts.QuitTimeout)
 		m.log.Warn(m.unclean)
 		return m, tea.Quit
+	case tea.MouseMsg:
+		return m.onMouse(msg)
 	case tea.KeyMsg:
 		if key.Matches(msg, m.keys.Interrupt) {
 			if m.quitting {
@@ -362,6 +401,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m.onRunes(msg)
 	}
 	switch {
+	case m.picking():
+		return m.onPickerKey(msg)
 	case m.prompt.IsOpen():
 		return m, m.prompt.Update(msg)
 	case m.source.IsOpen():
@@ -411,7 +452,7 @@ func (m Model) onRunes(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 
 // typing says a text input has the keys: runes are text, not commands.
 func (m Model) typing() bool {
-	return m.prompt.IsOpen() || m.source.IsOpen() || m.impair.IsOpen() || m.filter.Editing() || (m.logsFocused() && m.logs.Searching())
+	return m.pickerOpen() && m.pick.picker.Typing() || m.prompt.IsOpen() || m.source.IsOpen() || m.impair.IsOpen() || m.filter.Editing() || (m.logsFocused() && m.logs.Searching())
 }
 
 // logsFocused says the open log pane has the keys.

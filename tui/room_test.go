@@ -466,7 +466,7 @@ func TestOutsideTextIsSafeEverywhere(t *testing.T) {
 	h.send(press("esc"))
 
 	// The connection's failure, in the banner.
-	reconnectWith(h, c, func(context.Context) (Backend, error) {
+	reconnectWith(h, c, func(context.Context, string) (Backend, error) {
 		return nil, errors.New("HTTP 401: " + hostile)
 	})
 	checkSafe(t, "connect error", h.m.View())

@@ -23,7 +23,12 @@ var ErrEndedDisconnected = errors.New("the session ended disconnected")
 // closing did not finish (ErrUncleanQuit); the caller prints it once the
 // terminal is restored.
 func Run(ctx context.Context, o Options) error {
-	p := tea.NewProgram(New(nil, o), tea.WithAltScreen(), tea.WithContext(ctx))
+	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx)}
+	if o.Mouse {
+		// Clicks and the wheel only: cell motion reports no bare motion.
+		opts = append(opts, tea.WithMouseCellMotion())
+	}
+	p := tea.NewProgram(New(nil, o), opts...)
 	final, err := p.Run()
 	m, ok := final.(Model)
 	if !ok {

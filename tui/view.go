@@ -53,7 +53,7 @@ func (m Model) View() string {
 	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
 
 	hd := header.New(ctx)
-	hd.Status, hd.Paused, hd.SubscribeOnly, hd.Recording, hd.Replay = m.status, m.paused, m.opts.SubscribeOnly, m.recMark(), m.replayMark()
+	hd.Status, hd.Paused, hd.SubscribeOnly, hd.Recording, hd.Replay, hd.Picking = m.status, m.paused, m.opts.SubscribeOnly, m.recMark(), m.replayMark(), m.picking()
 	sb := statusbar.New(ctx)
 	sb.Text, sb.IsErr = m.statusMsg, m.statusErr
 	ft := helpview.NewFooter(ctx)
@@ -64,7 +64,9 @@ func (m Model) View() string {
 
 	bodyH := h - 3 // header, status line, footer
 	var body string
-	if m.help.IsOpen() {
+	if m.picking() {
+		body = m.pickerView(w, bodyH)
+	} else if m.help.IsOpen() {
 		hv := m.help
 		hv.Burst, hv.DefaultRate, hv.DefaultSize = m.burstN, m.opts.DefaultRate, m.opts.DefaultSize
 		hv.SparkTable, hv.SparkDetail, hv.DropWindow = tracktable.SparkColumns, detail.MaxSpark, DropWindow.String()
@@ -83,6 +85,12 @@ func (m Model) View() string {
 func (m Model) footerKeys() (hints, essentials []key.Binding) {
 	k := m.keys
 	switch {
+	case m.pickerOpen() && m.pick.picker.Typing():
+		return m.pick.picker.ShortHelp(), k.TypingEssentials()
+	case m.pickerOpen():
+		return m.pick.picker.ShortHelp(), []key.Binding{k.Quit}
+	case m.picking():
+		return nil, []key.Binding{k.Quit}
 	case m.prompt.IsOpen():
 		return m.prompt.ShortHelp(), k.TypingEssentials()
 	case m.source.IsOpen():

@@ -85,7 +85,9 @@ func TestBinaryClosedStdoutStopsCleanly(t *testing.T) {
 	logFile := filepath.Join(dir, "dttui.log")
 	script := fmt.Sprintf(`%s --headless --local-port 0 --track piped:20 --log-file %s | head -2 >/dev/null; echo "rc=${PIPESTATUS[0]}"`, bin, logFile)
 	cmd := exec.Command("bash", "-c", script)
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	// A HOME of its own: a LiveKit CLI default project would replace the
+	// embedded SFU.
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "HOME="+dir)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
@@ -116,7 +118,9 @@ func TestBinarySIGHUPStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "dttui.log")
 	cmd := exec.Command(bin, "--headless", "--local-port", "0", "--track", "hup:20", "--log-file", logFile)
-	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
+	// A HOME of its own: a LiveKit CLI default project would replace the
+	// embedded SFU.
+	cmd.Env = append(os.Environ(), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "HOME="+dir)
 	var errOut lockedBuffer // written by the process while the test reads it
 	cmd.Stdout, cmd.Stderr = io.Discard, &errOut
 	if err := cmd.Start(); err != nil {

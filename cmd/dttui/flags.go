@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/dttui/dttui/load"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
@@ -66,9 +69,13 @@ const (
 type options struct {
 	URL, APIKey, APISecret, Token string
 	Room, Identity                string
-	E2EEPassphrase                string
-	Tracks                        []trackSpec
-	Headless                      bool
+	// Project is --project: a project of the LiveKit CLI's config.
+	Project string
+	// Credentials says where URL and the key came from.
+	Credentials    report.Credentials
+	E2EEPassphrase string
+	Tracks         []trackSpec
+	Headless       bool
 	// Report is --report: the HTML report of a headless run.
 	Report   string
 	Local    bool
@@ -85,6 +92,8 @@ type options struct {
 	LocalPortSet bool
 	Verbose      bool
 	Version      bool
+	// Mouse is --mouse: clicks and the wheel in the UI.
+	Mouse bool
 	// Monitor is the room monitor; SubscribeOnly publishes nothing.
 	Monitor, SubscribeOnly bool
 	MetricsAddr            string
@@ -231,6 +240,9 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 	if o.Duration > 0 && !o.Headless {
 		return o, usagef("--duration is for --headless runs (the UI runs until you quit)")
 	}
+	if o.Mouse && (o.Headless || o.Participants > 0) {
+		return o, usagef("--mouse is for the UI (--headless and load mode have no screen to click)")
+	}
 	if o.PublishTimeout <= 0 {
 		return o, usagef("--publish-timeout %s: must be positive", o.PublishTimeout)
 	}
@@ -244,13 +256,18 @@ func parseFlags(args []string, getenv func(string) string) (options, error) {
 }
 
 // readSecrets settles the server, its credentials and the passphrase from
-// flags, files and the environment, flags first.
+// flags, files and the environment: flags, then the environment, then
+// the LiveKit CLI's project (--project, else its default project).
 func readSecrets(o *options, given map[string]bool, getenv func(string) string) error {
+	o.Credentials = report.Credentials{URL: report.OriginFlag}
 	if !given["url"] {
 		o.URL = getenv("LIVEKIT_URL")
+		o.Credentials.URL = report.OriginEnv
 	}
 	if o.Local {
 		switch {
+		case given["project"]:
+			return usagef("--local and --project contradict each other: --local starts the embedded SFU")
 		case given["url"]:
 			return usagef("--local and --url contradict each other: --local starts the embedded SFU")
 		case given["token"]:
@@ -260,11 +277,25 @@ func readSecrets(o *options, given map[string]bool, getenv func(string) string) 
 		}
 		o.URL = ""
 	}
+	lk, err := lkProjectFor(o, o.URL != "", getenv)
+	if err != nil {
+		return err
+	}
+	if lk != nil {
+		o.Credentials.Project, o.Credentials.DefaultProject = lk.project.Name, lk.isDefault
+		if o.URL == "" {
+			o.URL, o.Credentials.URL = lk.project.URL, report.OriginProject
+		}
+		if lk.isDefault {
+			o.Notices = append(o.Notices, fmt.Sprintf("using the LiveKit CLI's default project %s (%s); --local for the embedded SFU", lk.project.Name, lk.path))
+		}
+	}
 	if o.URL == "" {
+		o.Credentials = report.Credentials{URL: report.OriginEmbedded, Key: report.OriginEmbedded}
 		if err := readLocal(o, given, getenv); err != nil {
 			return err
 		}
-	} else if err := readRemote(o, given, getenv); err != nil {
+	} else if err := readRemote(o, given, getenv, lk); err != nil {
 		return err
 	}
 	return readPassphrase(o, given, getenv)
@@ -294,21 +325,46 @@ func readLocal(o *options, given map[string]bool, getenv func(string) string) er
 	return nil
 }
 
-// readRemote reads a remote server's settings, the LiveKit CLI's way.
-func readRemote(o *options, given map[string]bool, getenv func(string) string) error {
+// readRemote reads a remote server's settings, the LiveKit CLI's way: a
+// flag, else its environment variable, else lk's project, if any.
+func readRemote(o *options, given map[string]bool, getenv func(string) string, lk *lkSource) error {
 	if given["local-port"] {
 		return usagef("--local-port is for the embedded SFU; with --url (or LIVEKIT_URL) add --local to use it")
 	}
 	if err := checkURL(o.URL); err != nil {
+		if o.Credentials.URL == report.OriginProject {
+			return usagef("project %s in %s: %v", lk.project.Name, lk.path, err)
+		}
 		return err
 	}
+	var project lkProject
+	if lk != nil {
+		project = lk.project
+	}
+	from := map[string]report.Origin{}
 	for _, v := range []struct {
 		flag, env string
 		dst       *string
-	}{{"api-key", "LIVEKIT_API_KEY", &o.APIKey}, {"api-secret", "LIVEKIT_API_SECRET", &o.APISecret}, {"token", "LIVEKIT_TOKEN", &o.Token}} {
-		if !given[v.flag] {
-			*v.dst = getenv(v.env)
+		project   string
+	}{{"api-key", "LIVEKIT_API_KEY", &o.APIKey, project.APIKey}, {"api-secret", "LIVEKIT_API_SECRET", &o.APISecret, project.APISecret},
+		{"token", "LIVEKIT_TOKEN", &o.Token, ""}} {
+		switch {
+		case given[v.flag]:
+			from[v.flag] = report.OriginFlag
+		case getenv(v.env) != "":
+			*v.dst, from[v.flag] = getenv(v.env), report.OriginEnv
+		case v.project != "":
+			*v.dst, from[v.flag] = v.project, report.OriginProject
+		default:
+			*v.dst = ""
 		}
+	}
+	o.Credentials.Key = from["api-key"]
+	if o.Token != "" {
+		o.Credentials.Key = from["token"]
+	}
+	if o.Credentials.URL != report.OriginProject && !slices.Contains(slices.Collect(maps.Values(from)), report.OriginProject) || lk == nil {
+		o.Credentials.Project, o.Credentials.DefaultProject = "", false // nothing taken from it
 	}
 	if o.Token == "" && (o.APIKey == "" || o.APISecret == "") {
 		return usagef("--url needs --token, or --api-key and --api-secret (or LIVEKIT_TOKEN, LIVEKIT_API_KEY and LIVEKIT_API_SECRET)")
@@ -400,6 +456,7 @@ func newFlagSet(o *options) *flagSet {
 	fs.StringVar(&o.APIKey, "api-key", "", "API `key` to mint tokens with")
 	fs.StringVar(&o.APISecret, "api-secret", "", "API `secret` to mint tokens with (visible in ps: prefer the environment)")
 	fs.StringVar(&o.Token, "token", "", "join with this access `token` instead (the loopback subscriber then needs key and secret)")
+	fs.StringVar(&o.Project, "project", "", fmt.Sprintf("take the URL, API key and secret from this `name`d project of the LiveKit CLI's config (~/%s, lk project add) where no flag or environment variable gives them; without it, the config's default project is used when no URL is given", lkConfigPath))
 	fs.StringVar(&o.Room, "room", "", "`room` to join (default: generated, dttui-xxxxxx)")
 	fs.StringVar(&o.Identity, "identity", "", "participant `identity` (default: generated)")
 	fs.StringVar(&o.E2EEPassphrase, "e2ee-passphrase", "", "end-to-end encrypt the tracks with this `passphrase` (visible in ps: prefer the file or the environment)")
@@ -482,6 +539,7 @@ func newFlagSet(o *options) *flagSet {
 	})
 	f.addCIFlags(fs)
 	addRecordFlags(fs, &o.Record)
+	fs.BoolVar(&o.Mouse, "mouse", false, "in the UI, a click selects a row (or a room in the picker) and the wheel scrolls the table and the log pane; off by default because, while on, most terminals select text only with shift held")
 	fs.BoolVar(&o.Version, "version", false, "print dttui's version and the LiveKit and pion versions it was built with")
 	return f
 }

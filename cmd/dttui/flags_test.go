@@ -453,3 +453,17 @@ func TestFilesReadWithALimit(t *testing.T) {
 		}
 	}
 }
+
+// --mouse is the UI's; asked of a run with no screen, it is a usage error.
+func TestMouseFlag(t *testing.T) {
+	o, err := parseFlags([]string{"--mouse"}, env(nil))
+	if err != nil || !o.Mouse {
+		t.Fatalf("--mouse: %+v, %v", o.Mouse, err)
+	}
+	for _, args := range [][]string{{"--mouse", "--headless"}, {"--mouse", "--participants", "2", "--track", "t"}} {
+		var ue usageError
+		if _, err := parseFlags(args, env(nil)); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--mouse is for the UI") {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+}

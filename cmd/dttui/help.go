@@ -15,12 +15,12 @@ var helpGroups = []struct {
 	title string
 	flags []string
 }{
-	{"Server (none: the embedded SFU on 127.0.0.1)", []string{"url", "token", "api-key", "api-secret", "room", "identity", "local", "local-port", "relay-only"}},
+	{"Server (none: the LiveKit CLI's default project, else the embedded SFU on 127.0.0.1)", []string{"url", "token", "api-key", "api-secret", "project", "room", "identity", "local", "local-port", "relay-only"}},
 	{"Tracks", []string{"track", "encoding", "schema", "framing", "e2ee-passphrase", "e2ee-passphrase-file", "publish-timeout",
 		"max-queued-bytes", "max-frame-age"}},
 	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "metrics-addr", "impair"}},
 	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
-	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "version"}},
+	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "mouse", "version"}},
 	{"Recording (MCAP)", []string{"record", "record-compression", "record-split", "record-decrypted", "record-own"}},
 	{"CI (headless and load runs)", []string{"fail-if", "warmup", "junit", "summary-md"}},
 }
@@ -47,6 +47,7 @@ Examples:
   dttui                                        the embedded SFU, a demo track, the UI
   dttui --track sensors:100:2KiB --track chat:5:256
   dttui --url wss://my-project.livekit.cloud --room lab --track sensors   (key and secret from LIVEKIT_API_*)
+  dttui --project staging --room lab           URL, key and secret from lk's config (lk project add)
   dttui --headless --duration 10s --track bench:1k:1KiB | jq .
   cat telemetry.ndjson | dttui --headless --track telemetry:stdin --encoding telemetry=json
   dttui --track pose:30:256 --encoding pose=json --schema pose=jsonschema:./pose.schema.json
@@ -64,9 +65,10 @@ Examples:
 	fmt.Fprintf(w, `  -h, --help
         this help
 
-Environment (flags win):
+Environment (flags win; it wins over --project and the default project):
   LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET, LIVEKIT_TOKEN
         like --url, --api-key, --api-secret, --token, as the LiveKit CLI reads them
+  HOME  where the LiveKit CLI's config is read: $HOME/.livekit/cli-config.yaml
   %s, %s
         the embedded SFU's API key and secret (secret: at least 32 characters)
   %s

@@ -158,7 +158,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 
 	cfg := session.Config{
 		URL: o.URL, Token: o.Token, APIKey: o.APIKey, APISecret: o.APISecret,
-		Room: o.Room, Identity: o.Identity, E2EEPassphrase: o.E2EEPassphrase,
+		Room: o.Room, Identity: o.Identity, E2EEPassphrase: o.E2EEPassphrase, Credentials: o.Credentials,
 		Loopback: o.Loopback && !o.SubscribeOnly, Monitor: o.Monitor || o.SubscribeOnly, Logger: log,
 		PublishTimeout: o.PublishTimeout, MaxQueuedBytes: o.MaxQueuedBytes, MaxFrameAge: o.MaxFrameAge, LossGrace: o.LossGrace,
 		MaxHeldBytes: o.MaxHeldBytes, RelayOnly: o.RelayOnly,

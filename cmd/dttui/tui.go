@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 
 	"github.com/charmbracelet/x/term"
 
@@ -73,7 +74,13 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 		Recorder:      uiRecorder{rec},
 		Recording:     rec.file(),
 		Player:        replay.player(),
-		Connect: func(ctx context.Context) (tui.Backend, error) {
+		Rooms:         roomLister(o, cfg),
+		Mouse:         o.Mouse,
+		Connect: func(ctx context.Context, room string) (tui.Backend, error) {
+			cfg := cfg
+			if room != "" {
+				cfg.Room = room // picked in the room picker
+			}
 			s, err := session.Connect(ctx, cfg)
 			if err != nil {
 				return nil, err
@@ -93,6 +100,24 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 	}
 	return exitOK
 }
+
+// roomLister lists the server's rooms for the UI's room picker when no
+// room was given and the credentials can list them (a key and secret; a
+// token cannot); nil otherwise.
+func roomLister(o options, cfg session.Config) func(context.Context) ([]session.RoomListing, error) {
+	if o.Room != "" || cfg.APIKey == "" || cfg.APISecret == "" || cfg.Token != "" {
+		return nil
+	}
+	return func(ctx context.Context) ([]session.RoomListing, error) {
+		ctx, cancel := context.WithTimeout(ctx, roomListTimeout)
+		defer cancel()
+		return session.ListRooms(ctx, cfg.URL, cfg.APIKey, cfg.APISecret)
+	}
+}
+
+// roomListTimeout bounds the room picker's listing: past it, the UI
+// joins a new room as if there were none.
+const roomListTimeout = 10 * time.Second
 
 // errNoTerminal is the UI started where it cannot draw or read keys.
 var errNoTerminal = errors.New("the UI needs a terminal")

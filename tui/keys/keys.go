@@ -50,6 +50,9 @@ type KeyMap struct {
 	SeekBack, SeekFwd  key.Binding
 	SpeedDown, SpeedUp key.Binding
 	ImpairSubmit       key.Binding // in the impairment prompt: apply
+	PickJoin           key.Binding // in the room picker: join the selected room
+	PickNew            key.Binding // in the room picker: type a new room's name
+	PickCreate         key.Binding // in the room picker's name input: join that room
 
 	Log LogKeys
 	// HelpScroll are the keys that scroll the full help instead of
@@ -129,6 +132,9 @@ func Default() KeyMap {
 		SpeedDown:       b(keys("("), h("(/)", "replay speed ÷2/×2")),
 		SpeedUp:         b(keys(")")),
 		ImpairSubmit:    b(keys("enter"), h("enter", "apply")),
+		PickJoin:        b(keys("enter"), h("enter", "join room")),
+		PickNew:         b(keys("n"), h("n", "new room")),
+		PickCreate:      b(keys("enter"), h("enter", "join (empty: a generated name)")),
 		Log: LogKeys{
 			Up:          b(keys("up", "k"), h("↑/↓", "scroll")),
 			Down:        b(keys("down", "j")),
@@ -178,6 +184,15 @@ func (k KeyMap) SourceHelp() []key.Binding {
 // ImpairHelp is the footer while the impairment prompt is open: the way
 // out first.
 func (k KeyMap) ImpairHelp() []key.Binding { return []key.Binding{k.PromptCancel, k.ImpairSubmit} }
+
+// PickerHelp is the footer while the room picker has the keys; naming:
+// its name input is open (the way out first).
+func (k KeyMap) PickerHelp(naming bool) []key.Binding {
+	if naming {
+		return []key.Binding{k.PromptCancel, k.PickCreate}
+	}
+	return []key.Binding{k.PickJoin, k.Up, k.Filter, k.PickNew}
+}
 
 // Essentials are the hints the footer always keeps, whatever the width.
 func (k KeyMap) Essentials() []key.Binding { return []key.Binding{k.Help, k.Quit} }
@@ -247,6 +262,7 @@ func (k KeyMap) Groups() []Group {
 		{"File prompt (o)", []key.Binding{k.SourceSubmit, k.SourceFraming, k.SourcePace, k.PromptCancel}},
 		{"Impairment prompt (i)", []key.Binding{k.ImpairSubmit, k.PromptCancel}},
 		{"Replay (dttui replay --ui)", []key.Binding{k.ReplayPause, k.SeekBack, k.SpeedDown}},
+		{"Room picker (no --room)", []key.Binding{k.PickJoin, selectHelp, k.Filter, k.PickNew, k.PickCreate}},
 		{"Log pane (l)", []key.Binding{l.Up, l.PageUp, l.HalfUp, l.Top, l.Follow, l.Wrap, l.Level, l.OriginsHelp, l.Search, l.Next, l.Back}},
 	}
 }

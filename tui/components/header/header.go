@@ -8,6 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/format"
@@ -25,6 +26,8 @@ type Model struct {
 	Recording string
 	// Replay says where a replay is (dttui replay --ui); "" when none.
 	Replay string
+	// Picking says the room picker stands before the connect.
+	Picking bool
 }
 
 // New returns a header.
@@ -41,7 +44,12 @@ func (m *Model) View() string {
 		state = th.OK.Render("● connected")
 	case session.StateConnecting:
 		to := "◌ connecting…"
-		if st.URL != "" {
+		switch {
+		case m.Picking && st.URL != "":
+			to = "◌ pick a room on " + format.Outside(st.URL)
+		case m.Picking:
+			to = "◌ pick a room"
+		case st.URL != "":
 			to = "◌ connecting to " + format.Outside(st.URL) + "…"
 		}
 		state, showURL = th.Warn.Render(to), false
@@ -80,6 +88,11 @@ func (m *Model) View() string {
 	}
 	if showURL && st.URL != "" {
 		parts = append(parts, part{format.Outside(st.URL), 4})
+	}
+	if c := st.Credentials.String(); c != "" && st.Credentials.URL != report.OriginEmbedded {
+		// Where the server and key came from (the lk project's name, or
+		// env): gone first when the line is short.
+		parts = append(parts, part{th.Dim.Render("via ") + format.Outside(c), 6})
 	}
 	if st.Room != "" {
 		parts = append(parts, part{th.Dim.Render("room ") + format.Outside(st.Room), 3})

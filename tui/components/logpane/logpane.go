@@ -409,6 +409,18 @@ func (m *Model) firstShown() anchor {
 	return anchor{seq: m.recs[shown[0]].Seq}
 }
 
+// Wheel scrolls n lines: toward older records for n < 0 (which stops
+// following), newer for n > 0 (following again at the newest), as the
+// mouse wheel does.
+func (m *Model) Wheel(n int) {
+	m.refresh()
+	if n < 0 {
+		m.scrollUp(-n)
+	} else if n > 0 {
+		m.scrollDown(n)
+	}
+}
+
 // scrollUp moves the view n lines toward older records; it stops
 // following.
 func (m *Model) scrollUp(n int) {

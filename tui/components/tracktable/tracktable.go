@@ -408,6 +408,41 @@ func (m *Model) View() string {
 	return strings.Join(lines, "\n")
 }
 
+// RowAt is the index in Rows of the row View draws on line y (0: its
+// first line), laid out as View lays it; false for a rule, a header, a
+// totals line or past the rows.
+func (m *Model) RowAt(y int) (int, bool) {
+	if y < 0 || y >= m.Height {
+		return 0, false
+	}
+	local, room, _ := m.plan(m.Height)
+	line := 0
+	for _, s := range []*section{&local, &room} {
+		switch {
+		case !s.shown:
+			continue
+		case !s.full:
+			line += min(len(s.rows), 1) // its totals
+			continue
+		}
+		if s.rule {
+			line++
+		}
+		if len(s.rows) == 0 {
+			if !(s.rule && s.brief) {
+				line += 2 // its header and the empty line
+			}
+			continue
+		}
+		line++ // its header
+		if n := s.end - s.start; y >= line && y < line+n {
+			return s.off + s.start + y - line, true
+		}
+		line += s.end - s.start + 1 // its rows and totals
+	}
+	return 0, false
+}
+
 func (m *Model) sectionLines(s *section, room bool, sel, w, h int) []string {
 	th := m.ctx.Theme
 	all, sort := m.columns(), m.Sort
