@@ -226,11 +226,12 @@ const (
 	DropClosed                           // still queued when the session closed: the exit flush did not get it out in time
 	DropMemoryCap                        // the session's frames queued for sending held Options.MaxQueuedBytes already
 	DropStale                            // older than Options.MaxFrameAge when the sender reached it
+	DropSchemaMismatch                   // the frame does not match the track's schema (FrameCheck.Refuse)
 	NumDropReasons
 )
 
 var dropNames = [...]string{"queue full", "republishing", "unpublished", "transport error", "encrypt error", "packetize error",
-	"disconnected", "closed before sent", "memory cap", "stale"}
+	"disconnected", "closed before sent", "memory cap", "stale", "schema mismatch"}
 
 func (d DropReason) String() string {
 	if d >= 0 && int(d) < len(dropNames) {

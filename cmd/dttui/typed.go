@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
 )
@@ -112,10 +113,33 @@ func applyTrackOptions(tracks []trackSpec, opts []trackOption) error {
 			return usagef("--track %s: declared %s, and the generator writes only JSON, CBOR or MessagePack documents (or its binary layout, untyped): send your data with --track %s:file=PATH or %s:stdin, or publish it idle with rate 0",
 				t.Name, t.Type.Frame, t.Name, t.Name)
 		}
+		if len(t.SchemaDef) > 0 {
+			if err := checkGenerator(t); err != nil {
+				return err
+			}
+		}
 		if t.Source != nil {
 			t.Source.MaxFrame = source.DefaultMaxFrame
 			t.Source.ValidateJSON = t.Type.Frame.WellKnown == schema.FrameJSON
 		}
+	}
+	return nil
+}
+
+// checkGenerator compiles a track's schema (one that does not is refused
+// here rather than at publish) and, when the generator writes the track's
+// frames, checks that it can write frames that match.
+func checkGenerator(t *trackSpec) error {
+	v, err := validate.New(t.Type, t.SchemaDef)
+	if err != nil {
+		return usagef("--schema %s=…: %v", t.Name, err)
+	}
+	if t.Source != nil || t.Rate == 0 || t.Type.Frame.WellKnown != schema.FrameJSON {
+		return nil
+	}
+	if _, err := probe.FitSchema(v, max(t.Size, probe.MinSize)); err != nil {
+		return usagef("--track %s: %v; send your data with --track %s:file=PATH or %s:stdin, or publish it idle with rate 0",
+			t.Name, err, t.Name, t.Name)
 	}
 	return nil
 }

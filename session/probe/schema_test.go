@@ -1,0 +1,99 @@
+package probe
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
+)
+
+var jsonTrack = schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON},
+	Schema: schema.ID{Name: "pose", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingJSONSchema}}}
+
+// The generator's frames on a track with a JSON Schema match it, at every
+// size, and stay probe frames (numbered, intact) where the schema allows.
+func TestGeneratedFramesMatchTheSchema(t *testing.T) {
+	for _, tc := range []struct {
+		def      string
+		followed bool
+	}{
+		{`{"type":"object","required":["x","y"],"properties":{"x":{"type":"number","minimum":1},"y":{"type":"number"}}}`, true},
+		{`{}`, true},
+		{`{"type":"object","required":["id","tags"],"properties":{"id":{"type":"integer","minimum":3,"multipleOf":5},
+		  "tags":{"type":"array","minItems":2,"items":{"enum":["a","b"]}}}}`, true},
+		{`{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","required":["v"],"properties":{"v":{"$ref":"#/definitions/v"}},
+		  "definitions":{"v":{"type":"object","required":["k"],"properties":{"k":{"const":"on"}}}}}`, true},
+		{`{"type":"object","required":["id"],"additionalProperties":false,"properties":{"id":{"type":"string","minLength":2}}}`, false},
+		{`{"type":"object","properties":{"pad":{"type":"integer"}}}`, false},
+		{`{"type":"array","minItems":1,"items":{"type":"boolean"}}`, false},
+		{`{"type":"object","required":["n"],"properties":{"n":{"type":"integer","maximum":-3}},"maxProperties":2}`, false},
+	} {
+		v, err := validate.New(jsonTrack, []byte(tc.def))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var frames [][]byte
+		push := func(p []byte, _ uint64) error { frames = append(frames, p); return nil }
+		now := func() time.Time { return time.Unix(1700000000, 0) }
+		var drops Drops
+		src := NewSource(0, push, now).WithFormat(jsonTrack.Frame).WithDropped(drops.Dropped).WithSchema(v, 300)
+		if err := src.Err(); err != nil {
+			t.Fatalf("%s: %v", tc.def, err)
+		}
+		for _, size := range []int{MinSize, 100, 300, 5000} {
+			if err := src.Push(size); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, f := range frames {
+			if m, u := v.Check(f); m != nil || u != validate.Checked {
+				t.Errorf("%s: frame %d %s: %v %v", tc.def, i, f, m, u)
+			}
+			h, ok := Decode(f)
+			if ok != tc.followed || (ok && (!Intact(f) || h.Seq != uint64(i) || h.Stream != src.Stream())) {
+				t.Errorf("%s: frame %d %s: probe %v %+v intact %v, want followed %v", tc.def, i, f, ok, h, Intact(f), tc.followed)
+			}
+		}
+		if tc.followed && len(frames[3]) != 5000 {
+			t.Errorf("%s: a 5000-byte frame is %d", tc.def, len(frames[3]))
+		}
+	}
+}
+
+func TestGeneratorRefusesAnUnsatisfiableSchema(t *testing.T) {
+	v, err := validate.New(jsonTrack, []byte(`{"type":"object","required":["s"],"properties":{"s":{"type":"string","pattern":"^[0-9]+$"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewSource(0, func([]byte, uint64) error { return nil }, nil).WithFormat(jsonTrack.Frame).WithSchema(v, 100)
+	if err := src.Err(); !errors.Is(err, ErrNoFit) || !errors.Is(err, validate.ErrNoExample) {
+		t.Fatalf("Err = %v", err)
+	}
+	if err := src.Push(100); !errors.Is(err, ErrNoFit) {
+		t.Fatalf("Push = %v", err)
+	}
+	if _, err := NewGenerator(src, 10, 100); !errors.Is(err, ErrNoFit) {
+		t.Fatalf("NewGenerator = %v", err)
+	}
+}
+
+// A frame with schema members whose tail was damaged is not intact.
+func TestIntactWithMembers(t *testing.T) {
+	f := Fit{Members: []byte(`,"x":1`)}
+	b := f.encode(JSON, nil, Header{Stream: 9, Seq: 2, Sent: time.Unix(5, 0), HasDropped: true}, 200)
+	if !Intact(b) || len(b) != 200 {
+		t.Fatalf("%s: intact %v", b, Intact(b))
+	}
+	for _, bad := range [][]byte{b[:len(b)-1], append(append([]byte(nil), b[:len(b)-1]...), ']')} {
+		if Intact(bad) {
+			t.Errorf("%s intact", bad)
+		}
+	}
+	c := append([]byte(nil), b...)
+	c[len(c)-20] = 'A' // inside the filler
+	if Intact(c) {
+		t.Errorf("damaged filler intact: %s", c)
+	}
+}
