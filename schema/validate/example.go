@@ -88,6 +88,9 @@ func (jc *jsonChecker) example(s *jsonschema.Schema, depth int) (any, error) {
 		if !*s.Bool {
 			return nil, fmt.Errorf("%w: %s allows nothing", ErrNoExample, s.Location)
 		}
+		if depth == 0 {
+			return map[string]any{}, nil // anything goes: an object, as elsewhere
+		}
 		return nil, nil
 	}
 	if s.Const != nil {
