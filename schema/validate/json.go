@@ -63,17 +63,30 @@ func (jc *jsonChecker) count(s *jsonschema.Schema, seen map[*jsonschema.Schema]b
 		return
 	}
 	seen[s] = true
-	step := func() {
+	// An evaluation at an object or array also costs its members: the
+	// library keeps a set of them per evaluation (for unevaluated*), so
+	// a schema that evaluates a large array many times costs that much.
+	// One at a long string costs a step per 16 bytes: its subschemas
+	// compare it (enum, const) and match it (pattern) before they count.
+	step := func(v any) {
 		jc.steps++
+		switch x := v.(type) {
+		case []any:
+			jc.steps += len(x)
+		case map[string]any:
+			jc.steps += len(x)
+		case string:
+			jc.steps += len(x) / 16
+		}
 		if jc.steps > jc.limit {
 			panic(overBudget{})
 		}
 	}
 	if f := s.Format; f != nil {
 		inner := f.Validate
-		s.Format = &jsonschema.Format{Name: f.Name, Validate: func(v any) error { step(); return inner(v) }}
+		s.Format = &jsonschema.Format{Name: f.Name, Validate: func(v any) error { step(v); return inner(v) }}
 	} else {
-		s.Format = &jsonschema.Format{Name: "dttui-step", Validate: func(any) error { step(); return nil }}
+		s.Format = &jsonschema.Format{Name: "dttui-step", Validate: func(v any) error { step(v); return nil }}
 	}
 	for _, c := range children(s) {
 		jc.count(c, seen)

@@ -63,12 +63,15 @@ const (
 	// MaxCheckBytes is the largest frame checked; a larger one is sent or
 	// counted unchecked (UncheckedTooLarge).
 	MaxCheckBytes = 256 << 10
-	// A frame may take BaseSteps subschema evaluations, StepsPerByte more
-	// per byte, MaxSteps at most: a legitimate document costs a few per
+	// A frame may take BaseSteps steps, StepsPerByte more per byte,
+	// MaxSteps at most. A step is one subschema evaluation, plus the
+	// members of the object or array it is at, plus a 16th of the string
+	// (see jsonChecker.count): a legitimate document costs a few per
 	// value, while a schema of 40 definitions that each refer twice to the
-	// next takes 2^40 for a single value. Past its budget a frame is not
-	// checked, nor is any later frame of the track (about 0.8 µs a step:
-	// under a second once, for the largest frame, then nothing).
+	// next takes 2^40 evaluations of a single value. Past its budget a
+	// frame is not checked, nor is any later frame of the track: the
+	// first costs what decoding it does (tens of milliseconds for the
+	// largest), the rest nothing.
 	BaseSteps    = 4096
 	StepsPerByte = 4
 	MaxSteps     = 1 << 20

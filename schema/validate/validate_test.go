@@ -381,3 +381,28 @@ func TestLargeDocumentWithinBudget(t *testing.T) {
 		t.Fatalf("%d bytes: %v %v", len(frame), m, u)
 	}
 }
+
+// The budget holds on large frames too: an evaluation costs what the
+// library does with the value there (a set of an array's items, a long
+// string compared), so a ref bomb over a 256 KiB array or a 60 KB string
+// is cut as early, and the first frame is the only one that costs.
+func TestHostileSchemaOnLargeFrames(t *testing.T) {
+	big := strings.Repeat("a", 60000)
+	for name, tc := range map[string]struct{ def, frame string }{
+		"array":  {refBomb(60), "[" + strings.Repeat("1,", MaxCheckBytes/2-2) + "1]"},
+		"nested": {refBomb(60), `{"a":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + "}"},
+		"string": {strings.Replace(refBomb(60), `{"type":"number"}`, `{"enum":["`+big+`"]}`, 1), `"` + big + `"`},
+	} {
+		v := mustNew(t, jsonDecl, tc.def)
+		start := time.Now()
+		m, u := v.Check([]byte(tc.frame))
+		took := time.Since(start)
+		if m != nil || u != UncheckedTooCostly {
+			t.Fatalf("%s: %v %v", name, m, u)
+		}
+		t.Logf("%s: %d bytes cut at a budget of %d in %v", name, len(tc.frame), stepsFor(len(tc.frame)), took)
+		if took > 10*time.Second {
+			t.Fatalf("%s took %v", name, took)
+		}
+	}
+}
