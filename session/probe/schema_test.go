@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 	"time"
@@ -96,4 +97,43 @@ func TestIntactWithMembers(t *testing.T) {
 	if Intact(c) {
 		t.Errorf("damaged filler intact: %s", c)
 	}
+}
+
+// FuzzIntactWithMembers: a JSON probe frame may end with a schema's
+// members after its filler. Whatever arrives, Intact never panics, and a
+// frame it calls intact is one FitSchema's encoding writes: the probe
+// frame, then members that start with a comma and end before the brace.
+func FuzzIntactWithMembers(f *testing.F) {
+	h := Header{Stream: 5, Seq: 3, Sent: time.Unix(1700000000, 9), Dropped: 2, HasDropped: true}
+	for _, m := range []string{"", `,"x":1`, `,"x":{"y":[1,2]},"z":"q"`} {
+		fit := Fit{Members: []byte(m)}
+		f.Add(fit.encode(JSON, nil, h, 120))
+		f.Add(fit.encode(JSON, nil, Header{Stream: 1, Seq: 1, Sent: time.Unix(1, 0)}, 0))
+	}
+	f.Add([]byte(`{"dttui":"4474`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !Intact(b) {
+			return
+		}
+		h, ok := Decode(b)
+		if !ok {
+			return // a header that is not hex: Intact looks at the rest only
+		}
+		l, _ := layoutOf(b)
+		if !l.hexHeader {
+			return // the binary layouts: FuzzDecode's
+		}
+		i := bytes.IndexByte(b[l.fillerStart():], '"') + l.fillerStart()
+		members := b[i+1 : len(b)-1]
+		fit := Fit{Members: members}
+		if len(members) > 0 && members[0] != ',' {
+			t.Fatalf("members %q", members)
+		}
+		// From the filler on (the header's hex may be upper case, which
+		// decodes the same), as written with the members.
+		fs := l.fillerStart()
+		if again := fit.encode(JSON, nil, h, len(b)); l.v2 == layoutFor(JSON, &h, len(b)-len(members)).v2 && !bytes.Equal(again[fs:], b[fs:]) {
+			t.Fatalf("%q re-encodes as %q", b, again)
+		}
+	})
 }
