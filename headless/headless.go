@@ -203,7 +203,7 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 				var sr source.Result
 				r, err := source.Open(genCtx, *t.Source, t.Stdin)
 				if err == nil {
-					sr, err = source.Run(genCtx, r, lt.Push, t.Rate)
+					sr, err = source.Run(genCtx, r, lt.PushData, t.Rate)
 					r.Close()
 				}
 				if errors.Is(err, context.Canceled) {

@@ -62,7 +62,8 @@ func TestSchemaCheckRefuseDrops(t *testing.T) {
 	for _, p := range []string{"ok 1", "bad 1", "ok 2", "bad 2", "ok 3"} {
 		err := tr.TryPush([]byte(p), 0)
 		var pe *PushError
-		if p[0] == 'b' && (!errors.As(err, &pe) || pe.Drop != DropSchemaMismatch || pe.Problem() != "frame dropped: schema mismatch") {
+		if p[0] == 'b' && (!errors.As(err, &pe) || pe.Drop != DropSchemaMismatch || pe.Problem() != "frame dropped: schema mismatch" ||
+			!errors.Is(err, ErrSchemaMismatch) || errors.Is(err, ErrQueueFull)) {
 			t.Fatalf("%s: %v", p, err)
 		}
 		if p[0] == 'o' && err != nil {

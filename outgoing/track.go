@@ -276,7 +276,9 @@ func (t *LocalTrack) checkFrame(payload []byte) bool {
 func (t *LocalTrack) drop(r DropReason, inflight bool) error {
 	t.c.dropped[r].Add(1)
 	err := t.pushErrs[r]
-	if t.lastDrop.Swap(int32(r)) != int32(r) {
+	// A schema mismatch is in the history already, with its path
+	// (checkFrame).
+	if t.lastDrop.Swap(int32(r)) != int32(r) && r != DropSchemaMismatch {
 		t.recordErrorMsg(err, t.pushMsgs[r])
 	}
 	if inflight {

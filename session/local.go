@@ -3,6 +3,7 @@ package session
 import (
 	"cmp"
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,18 @@ type Track struct {
 // generator over it) so the loopback subscriber can account for every
 // frame sent.
 func (t *Track) Probe() *probe.Source { return t.st.src() }
+
+// PushData pushes one frame of the user's own data, waiting for room in
+// the queue (outgoing.LocalTrack.Push). A frame the schema check refuses
+// is counted as dropped (schema mismatch) and is no error here: a data
+// source goes on to its next frame, as a publisher that refuses bad
+// frames would.
+func (t *Track) PushData(ctx context.Context, payload []byte, userTimestamp uint64) error {
+	if err := t.Push(ctx, payload, userTimestamp); err != nil && !errors.Is(err, outgoing.ErrSchemaMismatch) {
+		return err
+	}
+	return nil
+}
 
 // Pending is a publish waiting for the SFU's answer.
 type Pending struct {
