@@ -111,7 +111,9 @@ func testE2ESchemaCheckRefuse(t *testing.T) {
 // The probe frames on a track declaring a JSON Schema match it: the
 // publisher refuses none, a second dttui's monitor checks every one, finds
 // no mismatch and still follows them by their numbers.
-func TestE2EProbeFramesMatchTheirSchema(t *testing.T) { acrossSFUs(t, testE2EProbeFramesMatchTheirSchema) }
+func TestE2EProbeFramesMatchTheirSchema(t *testing.T) {
+	acrossSFUs(t, testE2EProbeFramesMatchTheirSchema)
+}
 
 func testE2EProbeFramesMatchTheirSchema(t *testing.T) {
 	srv := sfu(t)
