@@ -379,7 +379,8 @@ func TestParseTypedTracksAndSources(t *testing.T) {
 		{[]string{"--track", "a:stdin", "--framing", "a=chunks"}, "chunks need a size"},
 		{[]string{"--track", "p", "--encoding", "p=" + strings.Repeat("c", 33)}, "custom frame encoding must be 1 to 32 bytes"},
 		{[]string{"--subscribe-only", "--track", "p"}, "--subscribe-only publishes nothing"},
-		{[]string{"--track", "p:10", "--encoding", "p=protobuf", "--schema", "p=protobuf:" + descFile(t)}, "the generator writes only JSON, CBOR or MessagePack"},
+		{[]string{"--track", "p:10", "--encoding", "p=protobuf", "--schema", "p=protobuf:" + descFile(t)}, `no message "p" in the schema`},
+		{[]string{"--track", "p:10", "--encoding", "p=flatbuffer", "--schema", "p=flatbuffer:" + schemaFile}, "the generator writes only JSON, CBOR or MessagePack documents, protobuf messages"},
 		{[]string{"--track", "p:10", "--encoding", "p=mine"}, "send your data with --track p:file=PATH or p:stdin"},
 		{[]string{"--max-queued-bytes", "0"}, "1 B to 1 TiB"},
 		{[]string{"--max-frame-age", "-1s"}, "not a duration ≥ 0"},
@@ -478,6 +479,10 @@ func TestSchemaCheckFlags(t *testing.T) {
 	o, err = parseFlags([]string{"--schema-check", "refuse", "--track", "pose:10", "--encoding", "pose=json", "--schema", "pose=jsonschema:" + pose}, env(nil))
 	if err != nil || o.SchemaCheck != validate.ModeRefuse {
 		t.Fatalf("refuse: %v %v", o.SchemaCheck, err)
+	}
+	// The generator writes a populated message on a protobuf track.
+	if _, err := parseFlags([]string{"--track", "ts:10", "--encoding", "ts=protobuf", "--schema", "ts=protobuf:google.protobuf.Timestamp:" + descFile(t)}, env(nil)); err != nil {
+		t.Fatalf("protobuf generator: %v", err)
 	}
 	// Idle, or fed from a file, a track's schema need not be one the generator can write.
 	if _, err := parseFlags([]string{"--track", "p:0", "--encoding", "p=json", "--schema", "p=jsonschema:" + pattern}, env(nil)); err != nil {

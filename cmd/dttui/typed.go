@@ -109,8 +109,9 @@ func applyTrackOptions(tracks []trackSpec, opts []trackOption) error {
 		if err := t.Type.Check(); err != nil {
 			return usagef("--track %s: %v", t.Name, err)
 		}
-		if _, err := probe.FormatFor(t.Type.Frame); err != nil && t.Source == nil && t.Rate > 0 {
-			return usagef("--track %s: declared %s, and the generator writes only JSON, CBOR or MessagePack documents (or its binary layout, untyped): send your data with --track %s:file=PATH or %s:stdin, or publish it idle with rate 0",
+		protobuf := t.Type.Frame.WellKnown == schema.FrameProtobuf && t.Type.Frame.Custom == "" && len(t.SchemaDef) > 0
+		if _, err := probe.FormatFor(t.Type.Frame); err != nil && !protobuf && t.Source == nil && t.Rate > 0 {
+			return usagef("--track %s: declared %s, and the generator writes only JSON, CBOR or MessagePack documents, protobuf messages (or its binary layout, untyped): send your data with --track %s:file=PATH or %s:stdin, or publish it idle with rate 0",
 				t.Name, t.Type.Frame, t.Name, t.Name)
 		}
 		if len(t.SchemaDef) > 0 {
@@ -134,10 +135,17 @@ func checkGenerator(t *trackSpec) error {
 	if err != nil {
 		return usagef("--schema %s=…: %v", t.Name, err)
 	}
-	if t.Source != nil || t.Rate == 0 || t.Type.Frame.WellKnown != schema.FrameJSON {
+	if t.Source != nil || t.Rate == 0 {
 		return nil
 	}
-	if _, err := probe.FitSchema(v, max(t.Size, probe.MinSize)); err != nil {
+	var err2 error
+	switch t.Type.Frame.WellKnown {
+	case schema.FrameJSON:
+		_, err2 = probe.FitSchema(v, max(t.Size, probe.MinSize))
+	case schema.FrameProtobuf:
+		_, err2 = v.ProtoExample()
+	}
+	if err := err2; err != nil {
 		return usagef("--track %s: %v; send your data with --track %s:file=PATH or %s:stdin, or publish it idle with rate 0",
 			t.Name, err, t.Name, t.Name)
 	}

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -144,4 +145,104 @@ func wireName(t protowire.Type) string {
 		return n
 	}
 	return "wire type " + strconv.Itoa(int(t))
+}
+
+// maxProtoExampleDepth bounds how deep ProtoExample fills nested messages
+// (a message that contains itself stops there, its field left unset).
+const maxProtoExampleDepth = 4
+
+// ProtoExample is a populated message of the track's protobuf schema,
+// encoded: every field set to a small non-zero value (the first field of
+// each oneof; one element of a repeated field, one entry of a map; nested
+// messages down to maxProtoExampleDepth), so a subscriber decoding it sees
+// every field the schema declares.
+func (v *Validator) ProtoExample() ([]byte, error) {
+	if v == nil || v.proto == nil {
+		return nil, ErrNotProtobuf
+	}
+	msg := dynamicpb.NewMessage(v.proto.md)
+	fillProto(msg, 0)
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoExample, err)
+	}
+	if m, _ := v.Check(b); m != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoExample, m)
+	}
+	return b, nil
+}
+
+// ErrNotProtobuf: ProtoExample needs a track with a protobuf schema.
+var ErrNotProtobuf = errors.New("the track has no protobuf schema to write messages for")
+
+func fillProto(m protoreflect.Message, depth int) {
+	fields := m.Descriptor().Fields()
+	for i := range fields.Len() {
+		fd := fields.Get(i)
+		if o := fd.ContainingOneof(); o != nil && !o.IsSynthetic() && o.Fields().Get(0) != fd {
+			continue
+		}
+		switch {
+		case fd.IsMap():
+			if isMessage(fd.MapValue()) && depth >= maxProtoExampleDepth {
+				continue
+			}
+			mp := m.Mutable(fd).Map()
+			val := mp.NewValue()
+			if isMessage(fd.MapValue()) {
+				fillProto(val.Message(), depth+1)
+			} else {
+				val = scalarExample(fd.MapValue())
+			}
+			mp.Set(scalarExample(fd.MapKey()).MapKey(), val)
+		case fd.IsList():
+			if isMessage(fd) && depth >= maxProtoExampleDepth {
+				continue
+			}
+			l := m.Mutable(fd).List()
+			if isMessage(fd) {
+				e := l.NewElement()
+				fillProto(e.Message(), depth+1)
+				l.Append(e)
+			} else {
+				l.Append(scalarExample(fd))
+			}
+		case isMessage(fd):
+			if depth >= maxProtoExampleDepth {
+				continue
+			}
+			fillProto(m.Mutable(fd).Message(), depth+1)
+		default:
+			m.Set(fd, scalarExample(fd))
+		}
+	}
+}
+
+// scalarExample is a small non-zero value of fd's kind (an enum's second
+// value when it has one: the first is its zero).
+func scalarExample(fd protoreflect.FieldDescriptor) protoreflect.Value {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return protoreflect.ValueOfBool(true)
+	case protoreflect.EnumKind:
+		vals := fd.Enum().Values()
+		return protoreflect.ValueOfEnum(vals.Get(min(1, vals.Len()-1)).Number())
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return protoreflect.ValueOfInt32(1)
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		return protoreflect.ValueOfInt64(1)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return protoreflect.ValueOfUint32(1)
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return protoreflect.ValueOfUint64(1)
+	case protoreflect.FloatKind:
+		return protoreflect.ValueOfFloat32(1.5)
+	case protoreflect.DoubleKind:
+		return protoreflect.ValueOfFloat64(1.5)
+	case protoreflect.StringKind:
+		return protoreflect.ValueOfString("dttui")
+	case protoreflect.BytesKind:
+		return protoreflect.ValueOfBytes([]byte("dttui"))
+	}
+	return protoreflect.Value{}
 }

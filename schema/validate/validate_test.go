@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/dttui/dttui/schema"
 )
@@ -404,5 +405,75 @@ func TestHostileSchemaOnLargeFrames(t *testing.T) {
 		if took > 10*time.Second {
 			t.Fatalf("%s took %v", name, took)
 		}
+	}
+}
+
+// richSet has every kind of field ProtoExample fills: scalars, an enum, a
+// nested and a repeated message, a map, a oneof, itself, packed floats.
+func richSet(t testing.TB) []byte {
+	entry := &descriptorpb.DescriptorProto{Name: proto.String("TagsEntry"), Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+		Field: []*descriptorpb.FieldDescriptorProto{
+			field("key", 1, descriptorpb.FieldDescriptorProto_TYPE_STRING, ""),
+			field("value", 2, descriptorpb.FieldDescriptorProto_TYPE_INT32, ""),
+		}}
+	oneofA := field("a", 6, descriptorpb.FieldDescriptorProto_TYPE_STRING, "")
+	oneofA.OneofIndex = proto.Int32(0)
+	oneofB := field("b", 7, descriptorpb.FieldDescriptorProto_TYPE_INT32, "")
+	oneofB.OneofIndex = proto.Int32(0)
+	rich := &descriptorpb.DescriptorProto{Name: proto.String("Rich"), NestedType: []*descriptorpb.DescriptorProto{entry},
+		OneofDecl: []*descriptorpb.OneofDescriptorProto{{Name: proto.String("choice")}},
+		Field: []*descriptorpb.FieldDescriptorProto{
+			field("x", 1, descriptorpb.FieldDescriptorProto_TYPE_DOUBLE, ""),
+			field("inner", 2, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".demo.Inner"),
+			repeated(field("pts", 3, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".demo.Inner")),
+			repeated(field("tags", 4, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".demo.Rich.TagsEntry")),
+			field("kind", 5, descriptorpb.FieldDescriptorProto_TYPE_ENUM, ".demo.Kind"),
+			oneofA, oneofB,
+			field("child", 8, descriptorpb.FieldDescriptorProto_TYPE_MESSAGE, ".demo.Rich"),
+			repeated(field("vals", 9, descriptorpb.FieldDescriptorProto_TYPE_FLOAT, "")),
+			field("blob", 10, descriptorpb.FieldDescriptorProto_TYPE_BYTES, ""),
+		}}
+	f := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("rich.proto"), Package: proto.String("demo"), Syntax: proto.String("proto3"),
+		EnumType: []*descriptorpb.EnumDescriptorProto{{Name: proto.String("Kind"), Value: []*descriptorpb.EnumValueDescriptorProto{
+			{Name: proto.String("KIND_UNSET"), Number: proto.Int32(0)}, {Name: proto.String("KIND_MAP"), Number: proto.Int32(1)}}}},
+		MessageType: []*descriptorpb.DescriptorProto{rich, {Name: proto.String("Inner"), Field: []*descriptorpb.FieldDescriptorProto{
+			field("a", 1, descriptorpb.FieldDescriptorProto_TYPE_INT32, "")}}},
+	}
+	b, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{f}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestProtoExampleIsPopulated(t *testing.T) {
+	for name, def := range map[string][]byte{"demo.Pose": poseSet(t), "Rich": richSet(t)} {
+		v := mustNew(t, protoDecl(name), string(def))
+		b, err := v.ProtoExample()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m, u := v.Check(b); m != nil || u != Checked {
+			t.Fatalf("%s: %v %v", name, m, u)
+		}
+		// Every field of the top message is there (one of the oneof).
+		md := v.proto.md
+		msg := dynamicpb.NewMessage(md)
+		if err := proto.Unmarshal(b, msg); err != nil {
+			t.Fatal(err)
+		}
+		for i := range md.Fields().Len() {
+			fd := md.Fields().Get(i)
+			if o := fd.ContainingOneof(); o != nil && o.Fields().Get(0) != fd {
+				continue
+			}
+			if !msg.Has(fd) {
+				t.Errorf("%s: field %s not set in %x", name, fd.Name(), b)
+			}
+		}
+	}
+	if _, err := mustNew(t, jsonDecl, `{}`).ProtoExample(); !errors.Is(err, ErrNotProtobuf) {
+		t.Fatalf("JSON track: %v", err)
 	}
 }

@@ -59,9 +59,10 @@ func (f Format) String() string {
 }
 
 // ErrNoFormat: the generator can only write documents of self-describing
-// encodings; frames of a protobuf, FlatBuffers, ROS or CDR track, or of a
-// custom encoding, must come from the user's data.
-var ErrNoFormat = errors.New("probe: the generator writes JSON, CBOR or MessagePack documents (or its binary layout on an untyped track); this track's frames must come from your data: a file or stdin")
+// encodings (and, given the schema, protobuf messages: Source.WithSchema);
+// frames of a FlatBuffers, ROS or CDR track, or of a custom encoding, must
+// come from the user's data.
+var ErrNoFormat = errors.New("probe: the generator writes JSON, CBOR or MessagePack documents (or its binary layout on an untyped track), and protobuf messages of a stored schema; this track's frames must come from your data: a file or stdin")
 
 // FormatFor is the format of a track declaring enc (Binary when untyped).
 func FormatFor(enc schema.FrameEncoding) (Format, error) {

@@ -21,6 +21,9 @@ import (
 // false, say) every frame is the document alone: it matches, and is counted
 // as data rather than followed. A schema no document can be written for
 // refuses the generator (ErrNoFit).
+//
+// A protobuf track's frames are a populated message of its schema
+// (validate.ProtoExample), unnumbered.
 
 // ErrNoFit: the generator cannot write frames that match the track's
 // schema.
@@ -104,12 +107,25 @@ func (f *Fit) encode(format Format, dst []byte, h Header, size int) []byte {
 }
 
 // WithSchema makes the Source write frames that match v's JSON Schema (see
-// FitSchema; size is the frame size to check the fit at), or refuse them
-// with ErrNoFit, and returns it. A nil v, or one that does not check a
-// JSON track, changes nothing. Call it after WithFormat, before the Source
-// is shared.
+// FitSchema; size is the frame size to check the fit at) or protobuf
+// message, or refuse them with ErrNoFit, and returns it. A nil v, or one
+// that checks neither, changes nothing. Call it after WithFormat, before
+// the Source is shared.
 func (s *Source) WithSchema(v *validate.Validator, size int) *Source {
-	if v == nil || s.formatErr != nil || s.format != JSON {
+	if v == nil {
+		return s
+	}
+	if b, err := v.ProtoExample(); !errors.Is(err, validate.ErrNotProtobuf) {
+		// A protobuf track: every frame is the populated message,
+		// unnumbered (a probe header would be a field it does not have).
+		if err != nil {
+			s.formatErr = fmt.Errorf("%w: %w", ErrNoFit, err)
+			return s
+		}
+		s.fit, s.formatErr = &Fit{Document: b}, nil
+		return s
+	}
+	if s.formatErr != nil || s.format != JSON {
 		return s
 	}
 	if _, err := v.Example(); errors.Is(err, validate.ErrNotJSONSchema) {

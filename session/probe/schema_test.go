@@ -6,6 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/schema/validate"
 )
@@ -136,4 +141,47 @@ func FuzzIntactWithMembers(f *testing.F) {
 			t.Fatalf("%q re-encodes as %q", b, again)
 		}
 	})
+}
+
+// On a protobuf track the generator writes a populated message of the
+// schema: every frame matches it, and is the user's kind of data
+// (unnumbered), not a probe.
+func TestGeneratedProtobufFramesMatchTheSchema(t *testing.T) {
+	def, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{
+		protodesc.ToFileDescriptorProto(timestamppb.File_google_protobuf_timestamp_proto)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameProtobuf},
+		Schema: schema.ID{Name: "google.protobuf.Timestamp", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingProtobuf}}}
+	v, err := validate.New(decl, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frames [][]byte
+	src := NewSource(0, func(p []byte, _ uint64) error { frames = append(frames, p); return nil }, nil).WithFormat(decl.Frame).WithSchema(v, 100)
+	if err := src.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewGenerator(src, 10, 100); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := src.Push(100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range frames {
+		var ts timestamppb.Timestamp
+		if m, u := v.Check(f); m != nil || u != validate.Checked || proto.Unmarshal(f, &ts) != nil || ts.Seconds != 1 || ts.Nanos != 1 {
+			t.Fatalf("%x: %v %v %v", f, m, u, &ts)
+		}
+		if _, ok := Decode(f); ok {
+			t.Fatalf("%x decodes as a probe", f)
+		}
+	}
+	// Without the schema the generator still cannot write protobuf.
+	if err := NewSource(0, nil, nil).WithFormat(decl.Frame).Err(); !errors.Is(err, ErrNoFormat) {
+		t.Fatalf("no schema: %v", err)
+	}
 }
