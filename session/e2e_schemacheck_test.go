@@ -4,6 +4,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/schema"
@@ -144,5 +149,57 @@ func testE2EProbeFramesMatchTheirSchema(t *testing.T) {
 	r, _ := remoteRow(mon, who, "pose")
 	if r.Schema.Mismatches != 0 || r.Probe == nil || r.Probe.Received != 40 || r.Probe.Corrupt != 0 {
 		t.Fatalf("monitor %+v, probe %+v", r.Schema, r.Probe)
+	}
+}
+
+// A protobuf track: the generator's populated messages match the stored
+// FileDescriptorSet at a second dttui's monitor, and a frame with a field
+// the message does not declare is counted with its field path.
+func TestE2EProtobufSchemaCheck(t *testing.T) { acrossSFUs(t, testE2EProtobufSchemaCheck) }
+
+func testE2EProtobufSchemaCheck(t *testing.T) {
+	srv := sfu(t)
+	pub := connect(t, srv, Config{})
+	mon := connect(t, srv, Config{Room: pub.Status().Room, Monitor: true})
+	def, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{
+		protodesc.ToFileDescriptorProto(timestamppb.File_google_protobuf_timestamp_proto)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decl := schema.Decl{Frame: wellKnown(schema.FrameProtobuf), Schema: schemaID("google.protobuf.Timestamp", schema.EncodingProtobuf)}
+	if err := pub.StoreSchema(bounded(t, 10*time.Second), decl.Schema, def); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := pub.PublishWith(bounded(t, 15*time.Second), PublishOptions{Name: "ts", Type: decl, SchemaDef: def, SchemaCheck: validate.ModeWarn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	who := pub.Status().Identity
+	eventually(t, 15*time.Second, "the monitor follows the track and has its schema", func() bool {
+		r, ok := remoteRow(mon, who, "ts")
+		return ok && r.Stats.State == incoming.StateSubscribed && mon.MonitorHolds(r.Stats.SID) && r.SchemaDef != nil
+	})
+	for range 4 {
+		if err := tr.Probe().PushWait(bounded(t, 5*time.Second), 100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// seconds = 1, then field 7 (not in Timestamp) as a varint.
+	if err := tr.Push(bounded(t, 5*time.Second), []byte{0x08, 0x01, 0x38, 0x05}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Flush(bounded(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if c := tr.Counters(); c.FramesSent != 5 || c.SchemaMismatches != 1 {
+		t.Fatalf("publisher %+v", c)
+	}
+	eventually(t, 10*time.Second, "5 frames checked at the monitor", func() bool {
+		r, _ := remoteRow(mon, who, "ts")
+		return r.Schema.Checked == 5
+	})
+	r, _ := remoteRow(mon, who, "ts")
+	if r.Schema.Mismatches != 1 || r.Schema.First == nil || r.Schema.First.Path != "#7" {
+		t.Fatalf("monitor %+v first %+v", r.Schema, r.Schema.First)
 	}
 }
