@@ -21,7 +21,6 @@ type remoteChecks struct {
 }
 
 type remoteCheck struct {
-	decl schema.Decl
 	// encoding is set when the track's encodings cannot be checked at all.
 	encoding bool
 	v        *validate.Validator // nil until the schema is known
@@ -61,9 +60,11 @@ func (s *Session) checkRemote(info incoming.Info, payload []byte) {
 		if c.by == nil {
 			c.by = map[string]*remoteCheck{}
 		}
-		probe, _ := validate.New(info.Type, nil)
-		e = &remoteCheck{decl: info.Type, encoding: probe.Unchecked() == validate.UncheckedEncoding}
-		e.acc.Unchecked = probe.Unchecked()
+		// Without a definition, New says whether the encoding is one
+		// that is checked at all.
+		none, _ := validate.New(info.Type, nil)
+		e = &remoteCheck{encoding: none.Unchecked() == validate.UncheckedEncoding}
+		e.acc.Unchecked = none.Unchecked()
 		c.by[info.SID] = e
 	}
 	if e.v == nil && !e.encoding && !info.Type.Schema.IsZero() {

@@ -187,6 +187,15 @@ func (v *Validator) Unchecked() Unchecked {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	return v.state()
+}
+
+// state is Unchecked with v.mu held: a zero Validator has nothing to
+// check with.
+func (v *Validator) state() Unchecked {
+	if v.unchecked == Checked && v.json == nil && v.proto == nil {
+		return UncheckedNoSchema
+	}
 	return v.unchecked
 }
 
@@ -198,8 +207,8 @@ func (v *Validator) Check(frame []byte) (*Mismatch, Unchecked) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.unchecked != Checked {
-		return nil, v.unchecked
+	if u := v.state(); u != Checked {
+		return nil, u
 	}
 	if len(frame) > MaxCheckBytes {
 		return nil, UncheckedTooLarge

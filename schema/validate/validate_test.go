@@ -477,3 +477,10 @@ func TestProtoExampleIsPopulated(t *testing.T) {
 		t.Fatalf("JSON track: %v", err)
 	}
 }
+
+func TestZeroValidatorChecksNothing(t *testing.T) {
+	var v Validator
+	if m, u := v.Check([]byte(`{}`)); m != nil || u != UncheckedNoSchema || v.Unchecked() != UncheckedNoSchema {
+		t.Fatalf("%v %v %v", m, u, v.Unchecked())
+	}
+}
