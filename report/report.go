@@ -150,7 +150,8 @@ type Remote struct {
 // SchemaCheck is a room track's frames checked against its declared
 // schema (package validate), from counters kept apart:
 //
-//	Checked + NotChecked = the frames that completed
+//	Checked + NotChecked = the frames that completed (and, on an E2EE
+//	                       track, opened)
 //
 // and Mismatches are among Checked.
 type SchemaCheck struct {
