@@ -20,6 +20,7 @@ import (
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
@@ -70,7 +71,10 @@ type Options struct {
 	// (reached its end or failed), when every track reads one: piped
 	// input then ends the run as it ends any other program's.
 	EndWithSources bool
-	Logger         *slog.Logger
+	// SchemaCheck is what happens to a frame that does not match its
+	// track's schema (validate.DefaultMode when zero: warn).
+	SchemaCheck validate.Mode
+	Logger      *slog.Logger
 	// Budgets are judged at the end on the figures after Warmup (from
 	// the start of the run: publishes, the first frames and the loopback
 	// subscriber's first subscriptions are left out); the verdicts are in
@@ -170,7 +174,8 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 				continue
 			}
 		}
-		lt, err := b.PublishWith(ctx, session.PublishOptions{Name: t.Name, E2EE: t.E2EE, Type: t.Type})
+		lt, err := b.PublishWith(ctx, session.PublishOptions{Name: t.Name, E2EE: t.E2EE, Type: t.Type,
+			SchemaDef: t.SchemaDef, SchemaCheck: o.SchemaCheck, GenerateSize: max(t.Size, probe.MinSize)})
 		if err != nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
 				break // cut by the caller's stop, not refused
@@ -198,7 +203,7 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 				var sr source.Result
 				r, err := source.Open(genCtx, *t.Source, t.Stdin)
 				if err == nil {
-					sr, err = source.Run(genCtx, r, lt.Push, t.Rate)
+					sr, err = source.Run(genCtx, r, lt.PushData, t.Rate)
 					r.Close()
 				}
 				if errors.Is(err, context.Canceled) {
@@ -523,8 +528,12 @@ type TrackLine struct {
 	Dropped           uint64            `json:"dropped"`
 	DroppedBy         map[string]uint64 `json:"dropped_by,omitempty"`
 	UnpublishedErrors uint64            `json:"unpublished_errors"`
-	LastError         string            `json:"last_error,omitempty"`
-	Rx                *RxLine           `json:"rx,omitempty"`
+	// SchemaMismatches counts pushed frames that did not match the
+	// track's schema: sent (--schema-check warn) or dropped with reason
+	// "schema mismatch" (refuse).
+	SchemaMismatches uint64  `json:"schema_mismatches"`
+	LastError        string  `json:"last_error,omitempty"`
+	Rx               *RxLine `json:"rx,omitempty"`
 	// SFU is the SFU's own account, from its logs (the embedded SFU only).
 	SFU *SFULine `json:"sfu,omitempty"`
 }
@@ -600,7 +609,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 		tl := TrackLine{Name: l.Name, Handle: l.Handle, SID: l.SID(), Type: textsafe.Line(l.Type.String()), State: l.State.String(),
 			WindowS: r.Window.Seconds(), FramesPerSec: r.SentFPS, PacketsPerSec: r.SentPPS, BytesPerSec: r.SentBPS,
 			Pushed: l.Out.FramesPushed, Sent: l.Out.FramesSent, Queued: l.Out.FramesQueued, Dropped: l.Out.FramesDropped,
-			UnpublishedErrors: l.Out.UnpublishedErrors}
+			UnpublishedErrors: l.Out.UnpublishedErrors, SchemaMismatches: l.Out.SchemaMismatches}
 		if len(l.SIDs) > 1 {
 			tl.SIDs = l.SIDs
 		}
@@ -705,6 +714,29 @@ type RemoteLine struct {
 	// frames given up to keep the room within its memory budget.
 	HeldBytes int         `json:"held_bytes"`
 	Evicted   EvictedLine `json:"evicted"`
+	// Schema is its frames checked against the schema it declares.
+	Schema SchemaLine `json:"schema"`
+}
+
+// SchemaLine is report.SchemaCheck on a line: checked + not_checked =
+// frames; mismatches are among checked. Status is "checked" or why not;
+// FirstPath and FirstReason are the first frame that did not match.
+type SchemaLine struct {
+	Status      string `json:"status"`
+	Checked     uint64 `json:"checked"`
+	NotChecked  uint64 `json:"not_checked"`
+	Mismatches  uint64 `json:"mismatches"`
+	FirstPath   string `json:"first_path,omitempty"`
+	FirstReason string `json:"first_reason,omitempty"`
+}
+
+func schemaLine(c report.SchemaCheck) SchemaLine {
+	l := SchemaLine{Status: c.Unchecked.String(), Checked: c.Checked, NotChecked: c.NotChecked, Mismatches: c.Mismatches}
+	if c.First != nil {
+		// The publisher's data and schema: escaped like every outside string.
+		l.FirstPath, l.FirstReason = textsafe.Line(c.First.Path), textsafe.Line(c.First.Reason)
+	}
+	return l
 }
 
 // ProbeLine is report.RemoteProbe on a line: received + lost + in_grace +
@@ -754,7 +786,7 @@ func remoteLine(r report.Remote, final bool) RemoteLine {
 		FramesLost: st.LostFrames(), Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,
 		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
 		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99), SFU: sfuLine(r.SFU),
-		Probe: probeLine(r.Probe), HeldBytes: st.HeldBytes, Evicted: evictedLine(&st.Evicted)}
+		Probe: probeLine(r.Probe), HeldBytes: st.HeldBytes, Evicted: evictedLine(&st.Evicted), Schema: schemaLine(r.Schema)}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

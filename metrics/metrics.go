@@ -69,6 +69,7 @@ var (
 	duplicates  = desc("frames_duplicate_total", "Further copies of frames already received.", localLabels...)
 	corrupt     = desc("frames_corrupt_total", "Frames whose bytes or user timestamp differ from what was sent.", localLabels...)
 	latency     = desc("latency_seconds", "Push-to-arrival latency of frames the loopback received.", localLabels...)
+	mismatches  = desc("schema_mismatches_total", "Pushed frames that did not match the track's schema (sent, or dropped with reason schema mismatch).", localLabels...)
 
 	rFrames     = desc("remote_frames_received_total", "Frames completed of another participant's track.", remoteLabels...)
 	rBytes      = desc("remote_frame_bytes_total", "Payload bytes of completed frames (ciphertext for E2EE).", remoteLabels...)
@@ -82,6 +83,8 @@ var (
 	rSFUShed    = desc("remote_sfu_shed_packets_total", "Packets the SFU shed toward us (its log; embedded SFU only).", remoteLabels...)
 	rDecrypt    = desc("remote_decrypt_failures_total", "E2EE frames that did not open.", remoteLabels...)
 	rSubscribed = desc("remote_track_subscribed", "1 while subscribed.", remoteLabels...)
+	rMismatches = desc("remote_schema_mismatches_total", "Frames that did not match the schema the track declares.", remoteLabels...)
+	rChecked    = desc("remote_schema_checked_total", "Frames checked against the schema the track declares.", remoteLabels...)
 	rLatency    = desc("remote_latency_seconds", "Arrival time minus the publisher's user timestamp (two clocks).", remoteLabels...)
 
 	// The room monitor's memory budget (report.Snapshot.Memory).
@@ -137,8 +140,8 @@ func label(s string) string { return textsafe.Clip(s, MaxLabelRunes) }
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, queuedBytes, pushed, sent, packetsSent, bytesSent,
-		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency,
-		rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, sfuShed, sfuUpLost, rSFUShed,
+		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency, mismatches,
+		rMismatches, rChecked, rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, sfuShed, sfuUpLost, rSFUShed,
 		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits,
 		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes, remoteDropped} {
 		ch <- d
@@ -186,6 +189,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for r, n := range o.DroppedBy {
 			counter(dropped, n, append(lv, outgoing.DropReason(r).String())...)
 		}
+		counter(mismatches, o.SchemaMismatches, lv...)
 		gauge(queued, float64(o.FramesQueued), lv...)
 		gauge(published, boolf(l.State == outgoing.StatePublished), lv...)
 		if o := l.SFU; o != nil {
@@ -233,6 +237,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			counter(rSFUShed, r.SFU.Shed, rv...)
 		}
 		counter(rDecrypt, s.DecryptFailuresTotal(), rv...)
+		counter(rChecked, r.Schema.Checked, rv...)
+		counter(rMismatches, r.Schema.Mismatches, rv...)
 		gauge(rSubscribed, boolf(s.Handle != 0), rv...)
 		ch <- histogramMetric(rLatency, &s.Latency, rv)
 	}

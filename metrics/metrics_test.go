@@ -28,12 +28,14 @@ func snapshot() report.Snapshot {
 		lat.Record(ms * int64(time.Millisecond))
 	}
 	l := report.Local{Handle: 3, Name: "pose", State: outgoing.StatePublished,
-		Out: outgoing.Counters{FramesPushed: 10, FramesSent: 7, FramesDropped: 3, PacketsSent: 7, BytesSent: 700},
+		Out: outgoing.Counters{FramesPushed: 12, FramesSent: 7, FramesDropped: 5, PacketsSent: 7, BytesSent: 700},
 		Rx:  &report.Receive{Frames: 6, Lost: 1}}
 	l.Out.DroppedBy[outgoing.DropQueueFull] = 3
+	l.Out.DroppedBy[outgoing.DropSchemaMismatch] = 2
+	l.Out.SchemaMismatches = 2
 	l.RunLatencyHist = &lat
 	r := report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_r", Name: "cam-meta", PublisherIdentity: "robot"},
-		Handle: 2, Packets: 11, PacketsLost: 1, FramesCompleted: 9, Latency: lat}}
+		Handle: 2, Packets: 11, PacketsLost: 1, FramesCompleted: 9, Latency: lat}, Schema: report.SchemaCheck{Checked: 9, Mismatches: 4}}
 	return report.Snapshot{At: time.Now(), Connection: report.Status{State: report.Connected, RTT: 2 * time.Millisecond, Reconnects: 1},
 		Local: []report.Local{l}, Remote: []report.Remote{r}}
 }
@@ -52,6 +54,7 @@ dttui_frames_dropped_total{handle="3",reason="memory cap",track="pose"} 0
 dttui_frames_dropped_total{handle="3",reason="packetize error",track="pose"} 0
 dttui_frames_dropped_total{handle="3",reason="queue full",track="pose"} 3
 dttui_frames_dropped_total{handle="3",reason="republishing",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="schema mismatch",track="pose"} 2
 dttui_frames_dropped_total{handle="3",reason="stale",track="pose"} 0
 dttui_frames_dropped_total{handle="3",reason="transport error",track="pose"} 0
 dttui_frames_dropped_total{handle="3",reason="unpublished",track="pose"} 0
@@ -61,6 +64,12 @@ dttui_frames_sent_total{handle="3",track="pose"} 7
 # HELP dttui_frames_lost_total Followed frames not received within the grace period.
 # TYPE dttui_frames_lost_total counter
 dttui_frames_lost_total{handle="3",track="pose"} 1
+# HELP dttui_schema_mismatches_total Pushed frames that did not match the track's schema (sent, or dropped with reason schema mismatch).
+# TYPE dttui_schema_mismatches_total counter
+dttui_schema_mismatches_total{handle="3",track="pose"} 2
+# HELP dttui_remote_schema_mismatches_total Frames that did not match the schema the track declares.
+# TYPE dttui_remote_schema_mismatches_total counter
+dttui_remote_schema_mismatches_total{publisher="robot",sid="DTR_r",track="cam-meta"} 4
 # HELP dttui_remote_packets_lost_total Packets lost, from the sequence numbers.
 # TYPE dttui_remote_packets_lost_total counter
 dttui_remote_packets_lost_total{publisher="robot",sid="DTR_r",track="cam-meta"} 1
@@ -76,7 +85,7 @@ dttui_connection_state{state="stalled"} 0
 dttui_queued_bytes 1234
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "dttui_frames_dropped_total", "dttui_frames_sent_total",
-		"dttui_frames_lost_total", "dttui_remote_packets_lost_total", "dttui_connection_state", "dttui_queued_bytes"); err != nil {
+		"dttui_frames_lost_total", "dttui_remote_packets_lost_total", "dttui_schema_mismatches_total", "dttui_remote_schema_mismatches_total", "dttui_connection_state", "dttui_queued_bytes"); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(c, "dttui_latency_seconds", "dttui_remote_latency_seconds"); n != 2 {

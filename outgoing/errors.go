@@ -35,7 +35,8 @@ func (r Reason) String() string {
 }
 
 // Sentinels for errors.Is. A *PublishError matches the one of its Reason;
-// a *PushError matches ErrTrackUnpublished or ErrQueueFull.
+// a *PushError matches ErrTrackUnpublished, ErrSchemaMismatch or
+// ErrQueueFull.
 var (
 	ErrUnknown           = errors.New("publish rejected by the SFU")
 	ErrNotAllowed        = errors.New("not allowed to publish data tracks")
@@ -50,6 +51,9 @@ var (
 
 	ErrTrackUnpublished = errors.New("track is unpublished")
 	ErrQueueFull        = errors.New("frame dropped")
+	// ErrSchemaMismatch: the track refuses frames that do not match its
+	// schema (FrameCheck.Refuse), and this one did not.
+	ErrSchemaMismatch = errors.New("frame does not match the track's schema")
 
 	// ErrClosed is returned by a manager after Close.
 	ErrClosed = errors.New("data track manager closed")
@@ -226,11 +230,12 @@ const (
 	DropClosed                           // still queued when the session closed: the exit flush did not get it out in time
 	DropMemoryCap                        // the session's frames queued for sending held Options.MaxQueuedBytes already
 	DropStale                            // older than Options.MaxFrameAge when the sender reached it
+	DropSchemaMismatch                   // the frame does not match the track's schema (FrameCheck.Refuse)
 	NumDropReasons
 )
 
 var dropNames = [...]string{"queue full", "republishing", "unpublished", "transport error", "encrypt error", "packetize error",
-	"disconnected", "closed before sent", "memory cap", "stale"}
+	"disconnected", "closed before sent", "memory cap", "stale", "schema mismatch"}
 
 func (d DropReason) String() string {
 	if d >= 0 && int(d) < len(dropNames) {
@@ -258,11 +263,15 @@ func (e *PushError) Problem() string {
 	return "frame dropped: " + e.Drop.String()
 }
 
-// Is: an unpublished track gives ErrTrackUnpublished; any other drop is
-// ErrQueueFull, as in the Rust SDK (republishing included).
+// Is: an unpublished track gives ErrTrackUnpublished, a frame refused by
+// the schema check ErrSchemaMismatch; any other drop is ErrQueueFull, as
+// in the Rust SDK (republishing included).
 func (e *PushError) Is(target error) bool {
-	if e.Drop == DropUnpublished {
+	switch e.Drop {
+	case DropUnpublished:
 		return target == ErrTrackUnpublished
+	case DropSchemaMismatch:
+		return target == ErrSchemaMismatch
 	}
 	return target == ErrQueueFull
 }

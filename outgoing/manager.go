@@ -279,6 +279,20 @@ type PublishOptions struct {
 	// goroutine and must be quick (the session records the probe frames
 	// it sent, to know which ones a subscriber should see).
 	OnSent func(sid string, payload []byte, userTimestamp uint64)
+	// Check, when its Check is set, checks every pushed frame against the
+	// schema the track declares before the frame is queued.
+	Check FrameCheck
+}
+
+// FrameCheck checks a track's frames before they are queued.
+type FrameCheck struct {
+	// Check returns why a frame does not match the track's schema (nil when
+	// it does, or cannot be checked). It runs on the pushing goroutine and
+	// must bound its own cost.
+	Check func(payload []byte) error
+	// Refuse drops a frame that does not match (DropSchemaMismatch); else
+	// it is sent. Either way it is counted in SchemaMismatches.
+	Refuse bool
 }
 
 // Publish asks the SFU to publish a track and waits for its answer, ctx
@@ -414,7 +428,7 @@ func (m *Manager) HandlePublishResponse(info Info) {
 		if info.Name == "" {
 			info.Name = p.req.Name
 		}
-		t := newLocalTrack(m, info, p.opts.OnSent)
+		t := newLocalTrack(m, info, p.opts.OnSent, p.opts.Check)
 		t.c.attempts.Add(1)
 		m.active[info.Handle] = t
 		m.known = append(m.known, t)

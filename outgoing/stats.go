@@ -87,6 +87,10 @@ type Counters struct {
 	PacketsSent  uint64
 	BytesSent    uint64 // serialized packet bytes, headers included
 	DroppedBy    [NumDropReasons]uint64
+	// SchemaMismatches counts pushed frames that did not match the track's
+	// schema (PublishOptions.Check): sent, or dropped as DropSchemaMismatch
+	// when the check refuses them.
+	SchemaMismatches uint64
 	// UnpublishedErrors counts TryPush calls answered ErrTrackUnpublished.
 	UnpublishedErrors uint64
 	PublishAttempts   uint64
@@ -103,6 +107,7 @@ type counters struct {
 	pushed, sent, packets, bytes atomic.Uint64
 	dropped                      [NumDropReasons]atomic.Uint64
 	unpublishedErrs              atomic.Uint64
+	mismatches                   atomic.Uint64
 	attempts                     atomic.Uint64
 	inflight                     atomic.Int64
 }

@@ -40,6 +40,10 @@ type LocalTrack struct {
 	e2ee   bool
 	typ    schema.Decl
 	onSent func(sid string, payload []byte, userTimestamp uint64) // PublishOptions.OnSent; may be nil
+	check  FrameCheck                                             // PublishOptions.Check
+	// mismatching says the last frame checked did not match: the first of
+	// a run of mismatches is recorded in the history, not each.
+	mismatching atomic.Bool
 
 	sid   atomic.Pointer[string]
 	state atomic.Int32 // PublishState
@@ -88,9 +92,9 @@ type LocalTrack struct {
 	errs     []ErrorEvent // the last one is LastErr
 }
 
-func newLocalTrack(m *Manager, info Info, onSent func(string, []byte, uint64)) *LocalTrack {
+func newLocalTrack(m *Manager, info Info, onSent func(string, []byte, uint64), check FrameCheck) *LocalTrack {
 	t := &LocalTrack{
-		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE, typ: info.Type, onSent: onSent,
+		m: m, handle: info.Handle, name: info.Name, e2ee: info.E2EE, typ: info.Type, onSent: onSent, check: check,
 		queue:      make(chan frame, m.opts.QueueCapacity),
 		stopCh:     make(chan struct{}),
 		room:       make(chan struct{}, 1),
@@ -196,6 +200,10 @@ func (t *LocalTrack) TryPush(payload []byte, userTimestamp uint64) error {
 		t.pushers.Add(-1)
 		return t.drop(DropRepublishing, false)
 	}
+	if t.check.Check != nil && !t.checkFrame(payload) {
+		t.pushers.Add(-1)
+		return t.drop(DropSchemaMismatch, false)
+	}
 	// The session's cap on queued bytes: checked before the queue, so a
 	// frame over it never takes a slot.
 	size := int64(len(payload))
@@ -248,11 +256,29 @@ func (t *LocalTrack) Push(ctx context.Context, payload []byte, userTimestamp uin
 	}
 }
 
+// checkFrame checks a pushed frame against the track's schema: false when
+// it does not match and the track refuses such frames. A mismatch is
+// counted; the first of a run goes into the history with its path.
+func (t *LocalTrack) checkFrame(payload []byte) bool {
+	err := t.check.Check(payload)
+	if err == nil {
+		t.mismatching.Store(false)
+		return true
+	}
+	t.c.mismatches.Add(1)
+	if !t.mismatching.Swap(true) {
+		t.recordError(err)
+	}
+	return !t.check.Refuse
+}
+
 // drop counts a frame as dropped; inflight says it had been counted in flight.
 func (t *LocalTrack) drop(r DropReason, inflight bool) error {
 	t.c.dropped[r].Add(1)
 	err := t.pushErrs[r]
-	if t.lastDrop.Swap(int32(r)) != int32(r) {
+	// A schema mismatch is in the history already, with its path
+	// (checkFrame).
+	if t.lastDrop.Swap(int32(r)) != int32(r) && r != DropSchemaMismatch {
 		t.recordErrorMsg(err, t.pushMsgs[r])
 	}
 	if inflight {
@@ -341,6 +367,7 @@ func (t *LocalTrack) Counters() Counters {
 		PacketsSent:       t.c.packets.Load(),
 		BytesSent:         t.c.bytes.Load(),
 		UnpublishedErrors: t.c.unpublishedErrs.Load(),
+		SchemaMismatches:  t.c.mismatches.Load(),
 		PublishAttempts:   t.c.attempts.Load(),
 		FramesQueued:      uint64(max(t.c.inflight.Load(), 0)),
 		FramesPushed:      t.c.pushed.Load(),

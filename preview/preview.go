@@ -23,13 +23,11 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
-	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/textsafe"
 )
 
@@ -289,7 +287,7 @@ func protobufValue(payload []byte, name string, def []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	md, err := findMessage(files, name)
+	md, err := validate.FindMessage(files, name)
 	if err != nil {
 		return nil, err
 	}
@@ -312,13 +310,9 @@ func schemaFiles(def []byte) (*protoregistry.Files, error) {
 	if f, ok := schemaCache.files[string(def)]; ok {
 		return f, nil
 	}
-	var set descriptorpb.FileDescriptorSet
-	if err := proto.Unmarshal(def, &set); err != nil {
-		return nil, fmt.Errorf("the schema is not a FileDescriptorSet: %w", err)
-	}
-	files, err := protodesc.NewFiles(&set)
+	files, err := validate.ProtoFiles(def)
 	if err != nil {
-		return nil, fmt.Errorf("the schema's files: %w", err)
+		return nil, err
 	}
 	if len(schemaCache.files) >= maxCachedSchemas {
 		clear(schemaCache.files)
@@ -335,30 +329,6 @@ var schemaCache = struct {
 	sync.Mutex
 	files map[string]*protoregistry.Files
 }{files: map[string]*protoregistry.Files{}}
-
-func findMessage(files *protoregistry.Files, name string) (protoreflect.MessageDescriptor, error) {
-	if d, err := files.FindDescriptorByName(protoreflect.FullName(name)); err == nil {
-		if md, ok := d.(protoreflect.MessageDescriptor); ok {
-			return md, nil
-		}
-	}
-	// The schema's name may be the message's short name.
-	var found protoreflect.MessageDescriptor
-	files.RangeFiles(func(fd protoreflect.FileDescriptor) bool {
-		msgs := fd.Messages()
-		for i := range msgs.Len() {
-			if string(msgs.Get(i).Name()) == name {
-				found = msgs.Get(i)
-				return false
-			}
-		}
-		return true
-	})
-	if found == nil {
-		return nil, fmt.Errorf("no message %q in the schema", name)
-	}
-	return found, nil
-}
 
 // fallback shows text as text (split at newlines), anything else as hex:
 // 16 bytes a line with their printable ASCII; no more lines than w takes.

@@ -69,6 +69,12 @@ func (s Snapshot) Rebase(base *Snapshot) Snapshot {
 			r.Stats = subRemote(r.Stats, b.Stats)
 			r.SFU = subSFU(r.SFU, b.SFU)
 			r.Probe = subProbe(r.Probe, b.Probe)
+			r.Schema.Checked = sub(r.Schema.Checked, b.Schema.Checked)
+			r.Schema.Mismatches = sub(r.Schema.Mismatches, b.Schema.Mismatches)
+			r.Schema.NotChecked = sub(r.Schema.NotChecked, b.Schema.NotChecked)
+			if r.Schema.Mismatches == 0 {
+				r.Schema.First = nil
+			}
 		}
 		var hist []Second
 		for _, sec := range r.History {
@@ -159,6 +165,7 @@ func subCounters(c, b outgoing.Counters) outgoing.Counters {
 		c.DroppedBy[i] = sub(c.DroppedBy[i], b.DroppedBy[i])
 	}
 	c.UnpublishedErrors = sub(c.UnpublishedErrors, b.UnpublishedErrors)
+	c.SchemaMismatches = sub(c.SchemaMismatches, b.SchemaMismatches)
 	return c
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 )
 
 // Windows over which figures are computed; one home for each.
@@ -141,6 +142,28 @@ type Remote struct {
 	// Probe is what the frames say of themselves when they are dttui's
 	// probe (another dttui publishes the track); nil otherwise.
 	Probe *RemoteProbe
+	// Schema is the account of its frames checked against the schema the
+	// track declares.
+	Schema SchemaCheck
+}
+
+// SchemaCheck is a room track's frames checked against its declared
+// schema (package validate), from counters kept apart:
+//
+//	Checked + NotChecked = the frames that completed (and, on an E2EE
+//	                       track, opened)
+//
+// and Mismatches are among Checked.
+type SchemaCheck struct {
+	Checked, Mismatches, NotChecked uint64
+	// First is the first frame that did not match: where, and why (the
+	// publisher's data and schema: sanitize before printing). Nil when
+	// none did.
+	First *validate.Mismatch
+	// Unchecked says why the track's frames are not checked now (Checked
+	// when they are): its encoding, no schema (or not fetched yet), a
+	// schema that does not compile or costs too much.
+	Unchecked validate.Unchecked
 }
 
 // RemoteProbe is a remote track's probe frames followed by their sequence

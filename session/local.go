@@ -3,6 +3,7 @@ package session
 import (
 	"cmp"
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/session/probe"
 )
 
@@ -25,6 +27,14 @@ type PublishOptions struct {
 	// it must be quick, and payload is only valid during the call. Load
 	// mode uses it to follow frames to subscribers in other sessions.
 	OnSent func(sid string, payload []byte)
+	// SchemaDef is the definition of Type.Schema (as stored with
+	// StoreSchema): frames are checked against it, as SchemaCheck says,
+	// and the track's probe source writes frames that match it.
+	SchemaDef   []byte
+	SchemaCheck validate.Mode
+	// GenerateSize is the frame size the probe source's fit to the schema
+	// is checked at (the generator's size).
+	GenerateSize int
 }
 
 // Track is a published local track and the probe source that numbers its
@@ -38,6 +48,18 @@ type Track struct {
 // generator over it) so the loopback subscriber can account for every
 // frame sent.
 func (t *Track) Probe() *probe.Source { return t.st.src() }
+
+// PushData pushes one frame of the user's own data, waiting for room in
+// the queue (outgoing.LocalTrack.Push). A frame the schema check refuses
+// is counted as dropped (schema mismatch) and is no error here: a data
+// source goes on to its next frame, as a publisher that refuses bad
+// frames would.
+func (t *Track) PushData(ctx context.Context, payload []byte, userTimestamp uint64) error {
+	if err := t.Push(ctx, payload, userTimestamp); err != nil && !errors.Is(err, outgoing.ErrSchemaMismatch) {
+		return err
+	}
+	return nil
+}
 
 // Pending is a publish waiting for the SFU's answer.
 type Pending struct {
@@ -106,6 +128,11 @@ type localState struct {
 	// cur is the ledger of the SID frames were last sent under: the send
 	// path's fast lookup.
 	cur atomic.Pointer[sidLedger]
+
+	// schema checks the track's frames (nil: no schema); genSize is the
+	// size its probe frames were fitted to it at.
+	schema  *validate.Validator
+	genSize int
 
 	mu      sync.Mutex
 	lt      *outgoing.LocalTrack
@@ -213,9 +240,34 @@ func (st *localState) track(lt *outgoing.LocalTrack) *Track {
 	defer st.mu.Unlock()
 	if st.lt == nil {
 		st.lt = lt
-		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push).WithFormat(lt.Info().Type.Frame).WithDropped(st.drops.Dropped)
+		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push).WithFormat(lt.Info().Type.Frame).
+			WithSchema(st.schema, st.genSize).WithDropped(st.drops.Dropped)
 	}
 	return &Track{LocalTrack: lt, st: st}
+}
+
+// checkSchema compiles the track's schema, once: the check its frames get
+// before they are queued (none when SchemaCheck is off or the encoding
+// cannot be checked) and, whatever the mode, the shape of the probe
+// source's frames. A schema that does not compile is refused.
+func (st *localState) checkSchema(o PublishOptions) (outgoing.FrameCheck, error) {
+	if len(o.SchemaDef) == 0 {
+		return outgoing.FrameCheck{}, nil
+	}
+	v, err := validate.New(o.Type, o.SchemaDef)
+	if err != nil {
+		return outgoing.FrameCheck{}, err
+	}
+	st.schema, st.genSize = v, o.GenerateSize
+	if o.SchemaCheck == validate.ModeOff || v.Unchecked() != validate.Checked {
+		return outgoing.FrameCheck{}, nil
+	}
+	return outgoing.FrameCheck{Refuse: o.SchemaCheck == validate.ModeRefuse, Check: func(p []byte) error {
+		if m, _ := v.Check(p); m != nil {
+			return m
+		}
+		return nil
+	}}, nil
 }
 
 func (st *localState) src() *probe.Source {
@@ -239,6 +291,10 @@ func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
 		holds = s.loop.holds
 	}
 	st := newLocalState(s.cfg.LossGrace, holds)
+	check, err := st.checkSchema(o)
+	if err != nil {
+		return nil, err
+	}
 	onLocal := s.cfg.OnLocalFrame
 	onSent := func(sid string, payload []byte, ts uint64) {
 		st.onSent(sid, payload)
@@ -249,7 +305,7 @@ func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
 			onLocal(sid, payload, ts)
 		}
 	}
-	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, Type: o.Type, OnSent: onSent})
+	p, err := s.mgr.StartPublish(outgoing.PublishOptions{Name: o.Name, E2EE: o.E2EE, Type: o.Type, OnSent: onSent, Check: check})
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/session/probe"
 )
 
@@ -32,6 +33,7 @@ func (s *Session) newMonitor() *subscriber {
 	fn := s.cfg.OnRemoteFrame
 	onFrame := func(t *incoming.RemoteTrack, f *incoming.Frame) {
 		s.probes.arrived(t.Info().SID, f)
+		s.checkRemote(t.Info(), f.Payload)
 		if fn != nil {
 			fn(t.Info().SID, *f)
 		}
@@ -70,6 +72,7 @@ func (s *Session) RemoveRemote(sid string) error {
 		return err
 	}
 	s.probes.forget(sid)
+	s.checks.forget(sid)
 	s.rec.Forget(report.RemoteKey(sid))
 	return nil
 }
@@ -113,6 +116,8 @@ type schemaKey struct {
 type remoteSchema struct {
 	def []byte
 	err error
+	// check is the schema compiled (nil when it could not be fetched).
+	check *validate.Validator
 }
 
 // remoteSchemas fetches the schemas the room's typed tracks declare, once
@@ -149,11 +154,15 @@ func (s *Session) schemaFor(identity string, id schema.ID) (remoteSchema, bool) 
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		defer cancel()
 		def, err := s.GetSchema(ctx, identity, id)
+		got := remoteSchema{def: def, err: err}
+		if err == nil {
+			got.check = compileRemote(id, def)
+		}
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
 		delete(rs.pending, k)
 		if s.ctx.Err() == nil {
-			rs.got[k] = remoteSchema{def: def, err: err}
+			rs.got[k] = got
 		}
 	}()
 	return remoteSchema{}, false
@@ -173,6 +182,7 @@ func (s *Session) remotes(now, since time.Time, sc report.Scope) []report.Remote
 			r.SFU = &o
 		}
 		r.Probe = s.probes.of(ts.SID)
+		r.Schema = s.checks.of(ts.SID)
 		r.Figures = s.rec.FiguresScope(report.RemoteKey(ts.SID), now, remoteTotals(&ts), since, true, sc)
 		if rs, ok := s.schemaFor(ts.PublisherIdentity, ts.Type.Schema); ok {
 			r.SchemaDef, r.SchemaErr = rs.def, rs.err

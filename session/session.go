@@ -58,6 +58,7 @@ type Session struct {
 	// remoteSchemas caches the room's schema definitions, fetched once.
 	remoteSchemas remoteSchemas
 	probes        remoteProbes
+	checks        remoteChecks
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -75,6 +75,7 @@ type fakeRemote struct {
 	lossPerStep uint64
 	schemaDef   []byte
 	schemaErr   error
+	schemaCheck report.SchemaCheck
 }
 
 func (fr *fakeRemote) totals() report.Totals {
@@ -301,7 +302,7 @@ func (f *fakeBackend) Report(base *report.Snapshot, sc report.Scope) report.Snap
 		st := fr.st
 		st.Timeline = append([]incoming.StateChange(nil), st.Timeline...)
 		st.Errors = append([]incoming.ErrorEvent(nil), st.Errors...)
-		r := report.Remote{Stats: st, SchemaDef: fr.schemaDef, SchemaErr: fr.schemaErr}
+		r := report.Remote{Stats: st, SchemaDef: fr.schemaDef, SchemaErr: fr.schemaErr, Schema: fr.schemaCheck}
 		r.Figures = f.rec.FiguresScope(report.RemoteKey(st.SID), now, fr.totals(), since, true, sc)
 		snap.Remote = append(snap.Remote, r)
 	}

@@ -138,7 +138,9 @@ func (j *sourceJob) run(ctx context.Context, spec source.Spec, tr Track, rate fl
 		j.count(cctx, spec)
 	}()
 	_, err = source.Run(ctx, r, func(ctx context.Context, p []byte, ts uint64) error {
-		if err := tr.Push(ctx, p, ts); err != nil {
+		// A frame the schema check refuses is counted dropped by the
+		// track; the file goes on (session.Track.PushData's rule).
+		if err := tr.Push(ctx, p, ts); err != nil && !errors.Is(err, outgoing.ErrSchemaMismatch) {
 			return err
 		}
 		j.pushed.Add(1)

@@ -22,6 +22,7 @@ import (
 	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/tui/logbuf"
@@ -387,6 +388,19 @@ var scenarios = []scenario{
 	}},
 	{name: "room_detail", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		roomScenario(t, h, b, c)
+		selectRow(t, h, "pose")
+		h.send(press("d"))
+	}},
+	{name: "room_schema_detail", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
+		roomScenario(t, h, b, c)
+		b.editRemote("DTR_jspose", func(fr *fakeRemote) {
+			fr.st.Type.Schema = schema.ID{Name: "pose", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingJSONSchema}}
+			fr.schemaDef = []byte(`{"type":"object","required":["x","y"]}`)
+			fr.schemaCheck = report.SchemaCheck{Checked: 448, NotChecked: 2, Mismatches: 2,
+				First: &validate.Mismatch{Path: "/y", Reason: "missing property 'y'"}}
+		})
+		b.advance(c, 100*time.Millisecond, nil, 1024, nil)
+		h.send(tickMsg(c.t))
 		selectRow(t, h, "pose")
 		h.send(press("d"))
 	}},

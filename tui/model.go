@@ -17,6 +17,7 @@ import (
 	"github.com/dttui/dttui/impair"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
@@ -115,6 +116,9 @@ type AutoTrack struct {
 	// is stored in the room first.
 	Type      schema.Decl
 	SchemaDef []byte
+	// SchemaCheck is what happens to a frame that does not match the
+	// schema (warn when zero).
+	SchemaCheck validate.Mode
 	// Source, when set, pushes a file's frames (--track NAME:file=PATH)
 	// instead of running the generator.
 	Source *source.Spec

@@ -196,7 +196,12 @@ func (m *Model) autostart() tea.Cmd {
 					continue
 				}
 			}
-			p, err := b.StartPublish(session.PublishOptions{Name: a.Name, E2EE: a.E2EE, Type: a.Type})
+			size := a.Size
+			if size <= 0 {
+				size = defaultSize
+			}
+			p, err := b.StartPublish(session.PublishOptions{Name: a.Name, E2EE: a.E2EE, Type: a.Type,
+				SchemaDef: a.SchemaDef, SchemaCheck: a.SchemaCheck, GenerateSize: max(size, probe.MinSize)})
 			out = append(out, publishStartedMsg{p: p, name: a.Name, auto: &a, err: err})
 		}
 		return out

@@ -23,6 +23,7 @@ import (
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
@@ -99,6 +100,8 @@ type options struct {
 	MetricsAddr            string
 	MaxQueuedBytes         int64
 	MaxFrameAge, LossGrace time.Duration
+	// SchemaCheck is --schema-check.
+	SchemaCheck validate.Mode
 	// MaxHeldBytes is the room monitor's memory budget (0: its default).
 	MaxHeldBytes int
 	// Impair shapes what our connection sends (--impair); ImpairSet says
@@ -443,6 +446,7 @@ type flagSet struct {
 	trackOpts                                 []string // --encoding, --schema, --framing as "flag\x00value"
 	duration, publishTimeout, localPort, pass string
 	maxQueued, maxAge, grace, maxHeld         string
+	schemaCheck                               string
 	participants, subscribers, ramp           string
 	ci                                        ciFlags
 }
@@ -497,6 +501,10 @@ func newFlagSet(o *options) *flagSet {
 			return nil
 		})
 	}
+	fs.Func("schema-check", fmt.Sprintf("what to do with a frame of ours that does not match its track's JSON Schema or protobuf message: `MODE` warn (send it, count it), refuse (drop it as \"schema mismatch\"), off (default %s)", validate.DefaultMode), func(s string) error {
+		f.schemaCheck = s
+		return nil
+	})
 	fs.BoolVar(&o.Monitor, "monitor", true, "subscribe to every data track the other participants publish and measure each (the room monitor; --monitor=false: off)")
 	fs.BoolVar(&o.SubscribeOnly, "subscribe-only", false, "publish nothing: join, and watch the room's data tracks")
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9464)")
@@ -633,6 +641,12 @@ func (f *flagSet) finish(o *options) error {
 	}
 	if err := applyTrackOptions(o.Tracks, opts); err != nil {
 		return err
+	}
+	o.SchemaCheck = validate.DefaultMode
+	if f.schemaCheck != "" {
+		if o.SchemaCheck, err = validate.ParseMode(f.schemaCheck); err != nil {
+			return usagef("--schema-check: %v", err)
+		}
 	}
 	if o.SubscribeOnly && len(o.Tracks) > 0 {
 		return usagef("--subscribe-only publishes nothing: leave out --track")

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/source"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
@@ -464,6 +465,55 @@ func TestMouseFlag(t *testing.T) {
 		var ue usageError
 		if _, err := parseFlags(args, env(nil)); !errors.As(err, &ue) || !strings.Contains(err.Error(), "--mouse is for the UI") {
 			t.Fatalf("%v: %v", args, err)
+		}
+	}
+}
+
+// --schema-check and the generator against a schema: a schema that does
+// not compile, or one the generator cannot write frames for, is a usage
+// error (exit 2) before anything connects.
+func TestSchemaCheckFlags(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, def string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(def), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	pose := write("pose.json", `{"type":"object","required":["x","y"],"properties":{"x":{"type":"number"},"y":{"type":"number"}}}`)
+	pattern := write("pattern.json", `{"type":"object","required":["id"],"properties":{"id":{"type":"string","pattern":"^[0-9]+$"}}}`)
+	bad := write("bad.json", `{"type":"nope"}`)
+	remote := write("remote.json", `{"$ref":"file:///etc/hostname"}`)
+	o, err := parseFlags([]string{"--track", "pose:10", "--encoding", "pose=json", "--schema", "pose=jsonschema:" + pose}, env(nil))
+	if err != nil || o.SchemaCheck != validate.ModeWarn {
+		t.Fatalf("default: %v %v", o.SchemaCheck, err)
+	}
+	o, err = parseFlags([]string{"--schema-check", "refuse", "--track", "pose:10", "--encoding", "pose=json", "--schema", "pose=jsonschema:" + pose}, env(nil))
+	if err != nil || o.SchemaCheck != validate.ModeRefuse {
+		t.Fatalf("refuse: %v %v", o.SchemaCheck, err)
+	}
+	// The generator writes a populated message on a protobuf track.
+	if _, err := parseFlags([]string{"--track", "ts:10", "--encoding", "ts=protobuf", "--schema", "ts=protobuf:google.protobuf.Timestamp:" + descFile(t)}, env(nil)); err != nil {
+		t.Fatalf("protobuf generator: %v", err)
+	}
+	// Idle, or fed from a file, a track's schema need not be one the generator can write.
+	if _, err := parseFlags([]string{"--track", "p:0", "--encoding", "p=json", "--schema", "p=jsonschema:" + pattern}, env(nil)); err != nil {
+		t.Fatalf("idle: %v", err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--schema-check", "strict"}, "want warn, refuse or off"},
+		{[]string{"--track", "p:10", "--encoding", "p=json", "--schema", "p=jsonschema:" + pattern}, "cannot write frames that match"},
+		{[]string{"--track", "p:0", "--encoding", "p=json", "--schema", "p=jsonschema:" + bad}, "does not compile"},
+		{[]string{"--track", "p:0", "--encoding", "p=json", "--schema", "p=jsonschema:" + remote}, "refers to another document"},
+	} {
+		_, err := parseFlags(tc.args, env(nil))
+		var ue usageError
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error with %q", tc.args, err, tc.want)
 		}
 	}
 }

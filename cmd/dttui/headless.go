@@ -52,7 +52,7 @@ func runHeadless(ctx context.Context, o options, cfg session.Config, std stdio, 
 	}
 	// Without --duration, piped data ends the run when it ends.
 	res, err := headless.Run(ctx, s, tracks, stdout, headless.Options{Logger: log, EndWithSources: o.Duration == 0,
-		Budgets: o.CI.Budgets, Warmup: o.CI.Warmup})
+		Budgets: o.CI.Budgets, Warmup: o.CI.Warmup, SchemaCheck: o.SchemaCheck})
 	log.Info("headless: session closed, room left") // Run closes the session
 	code, why := exitStatus(res, err, len(tracks))
 	if why != "" {

@@ -44,7 +44,7 @@ func runTUI(ctx context.Context, o options, cfg session.Config, local *localsfu.
 			return exitUsage
 		}
 		auto = append(auto, tui.AutoTrack{Name: t.Name, Rate: t.Rate, Size: t.Size, E2EE: cfg.E2EEPassphrase != "",
-			Type: t.Type, SchemaDef: t.SchemaDef, Source: t.Source})
+			Type: t.Type, SchemaDef: t.SchemaDef, SchemaCheck: o.SchemaCheck, Source: t.Source})
 	}
 	if local != nil && len(auto) == 0 && !o.SubscribeOnly {
 		// No account and no tracks asked for: show something alive at once.

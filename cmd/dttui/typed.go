@@ -13,6 +13,7 @@ import (
 
 	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
 	"github.com/dttui/dttui/textsafe"
@@ -137,15 +138,46 @@ func applyTrackOptions(tracks []trackSpec, opts []trackOption) error {
 		if err := t.Type.Check(); err != nil {
 			return usagef("--track %s: %v", t.Name, err)
 		}
-		if _, err := probe.FormatFor(t.Type.Frame); err != nil && t.Source == nil && t.Rate > 0 {
-			return usagef("--track %s: declared %s, and the generator writes only JSON, CBOR or MessagePack documents (or its binary layout, untyped): send your data with --track %s:file=PATH or %s:stdin, or publish it idle with rate 0",
+		protobuf := t.Type.Frame.WellKnown == schema.FrameProtobuf && t.Type.Frame.Custom == "" && len(t.SchemaDef) > 0
+		if _, err := probe.FormatFor(t.Type.Frame); err != nil && !protobuf && t.Source == nil && t.Rate > 0 {
+			return usagef("--track %s: declared %s, and the generator writes only JSON, CBOR or MessagePack documents, protobuf messages (or its binary layout, untyped): send your data with --track %s:file=PATH or %s:stdin, or publish it idle with rate 0",
 				t.Name, t.Type.Frame, t.Name, t.Name)
+		}
+		if len(t.SchemaDef) > 0 {
+			if err := checkGenerator(t); err != nil {
+				return err
+			}
 		}
 		if t.Source != nil {
 			t.Source.MaxFrame = source.DefaultMaxFrame
 			// A recording plays byte for byte, as it was received.
 			t.Source.ValidateJSON = t.Type.Frame.WellKnown == schema.FrameJSON && !t.Source.Recording
 		}
+	}
+	return nil
+}
+
+// checkGenerator compiles a track's schema (one that does not is refused
+// here rather than at publish) and, when the generator writes the track's
+// frames, checks that it can write frames that match.
+func checkGenerator(t *trackSpec) error {
+	v, err := validate.New(t.Type, t.SchemaDef)
+	if err != nil {
+		return usagef("--schema %s=…: %v", t.Name, err)
+	}
+	if t.Source != nil || t.Rate == 0 {
+		return nil
+	}
+	var err2 error
+	switch t.Type.Frame.WellKnown {
+	case schema.FrameJSON:
+		_, err2 = probe.FitSchema(v, max(t.Size, probe.MinSize))
+	case schema.FrameProtobuf:
+		_, err2 = v.ProtoExample()
+	}
+	if err := err2; err != nil {
+		return usagef("--track %s: %v; send your data with --track %s:file=PATH or %s:stdin, or publish it idle with rate 0",
+			t.Name, err, t.Name, t.Name)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -58,9 +59,10 @@ func (f Format) String() string {
 }
 
 // ErrNoFormat: the generator can only write documents of self-describing
-// encodings; frames of a protobuf, FlatBuffers, ROS or CDR track, or of a
-// custom encoding, must come from the user's data.
-var ErrNoFormat = errors.New("probe: the generator writes JSON, CBOR or MessagePack documents (or its binary layout on an untyped track); this track's frames must come from your data: a file or stdin")
+// encodings (and, given the schema, protobuf messages: Source.WithSchema);
+// frames of a FlatBuffers, ROS or CDR track, or of a custom encoding, must
+// come from the user's data.
+var ErrNoFormat = errors.New("probe: the generator writes JSON, CBOR or MessagePack documents (or its binary layout on an untyped track), and protobuf messages of a stored schema; this track's frames must come from your data: a file or stdin")
 
 // FormatFor is the format of a track declaring enc (Binary when untyped).
 func FormatFor(enc schema.FrameEncoding) (Format, error) {
@@ -289,7 +291,19 @@ func dropCount(l *layout, b []byte) (uint64, bool) {
 // EncodeFormat wrote around its header.
 func intactFormat(l *layout, b []byte) bool {
 	fs, end := l.fillerStart(), len(b)-len(l.suffix)
-	if end < fs || string(b[end:]) != string(l.suffix) {
+	if end < fs {
+		return false
+	}
+	if l.hexHeader && string(b[end:]) != string(l.suffix) {
+		// A JSON frame may carry the members of the track's schema after
+		// its filler (Fit): `","x":0}` where `"}` would end it. The filler
+		// is letters, so its end is the first quote.
+		i := bytes.IndexByte(b[fs:], '"')
+		if i < 0 || fs+i+2 >= len(b) || b[fs+i+1] != ',' || b[len(b)-1] != '}' {
+			return false
+		}
+		end = fs + i
+	} else if string(b[end:]) != string(l.suffix) {
 		return false
 	}
 	if l.v2 && string(b[len(l.prefix)+l.headerLen():l.dropStart()]) != string(l.dropKey) {

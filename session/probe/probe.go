@@ -179,6 +179,8 @@ type Source struct {
 	// formatErr, when set, refuses every frame: the track declares an
 	// encoding the generator cannot write (ErrNoFormat).
 	formatErr error
+	// fit, when set, makes frames match the track's JSON Schema (WithSchema).
+	fit *Fit
 	// dropped, when set, is the publisher's count of this stream's frames
 	// numbered and not sent (Drops.Dropped): each frame carries it.
 	dropped func() uint64
@@ -260,12 +262,18 @@ func (s *Source) send(size int, push PushFunc) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.now()
+	if s.fit != nil && s.fit.Document != nil {
+		// Unnumbered: the schema allows no probe members.
+		return push(append([]byte(nil), s.fit.Document...), uint64(t.UnixMilli()))
+	}
 	var payload []byte
 	h := Header{Stream: s.stream, Seq: s.seq, Sent: t}
 	if s.dropped != nil {
 		h.Dropped, h.HasDropped = s.dropped(), true
 	}
-	if size = max(size, MinSizeOf(s.format)); len(s.spare) == size {
+	if s.fit != nil {
+		payload = s.fit.encode(s.format, nil, h, size)
+	} else if size = max(size, MinSizeOf(s.format)); len(s.spare) == size {
 		payload, s.spare = s.spare, nil
 		writeHeader(s.format, payload, h)
 	} else {
@@ -273,7 +281,9 @@ func (s *Source) send(size int, push PushFunc) error {
 	}
 	if err := push(payload, uint64(t.UnixMilli())); err != nil {
 		// A refused frame was not taken (PushFunc owns only what it accepts).
-		s.spare = payload
+		if s.fit == nil {
+			s.spare = payload
+		}
 		return err
 	}
 	s.seq++

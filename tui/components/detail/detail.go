@@ -103,11 +103,20 @@ func (m *Model) sections(w int) []section {
 		return append(secs, section{lines: strings.Split(th.Bad.Render(ansi.Wrap(text, w, "")), "\n")})
 	}
 	c := l.Out
-	secs = append(secs, section{lines: format.Flow(w, " · ",
-		fmt.Sprintf("frames pushed %d", c.FramesPushed), fmt.Sprintf("sent %d", c.FramesSent),
+	counts := []string{fmt.Sprintf("frames pushed %d", c.FramesPushed), fmt.Sprintf("sent %d", c.FramesSent),
 		fmt.Sprintf("queued %d", c.FramesQueued), fmt.Sprintf("dropped %d", c.FramesDropped),
-		fmt.Sprintf("packets %d", c.PacketsSent), "bytes "+format.Bytes(float64(c.BytesSent)),
-		fmt.Sprintf("publish attempts %d", c.PublishAttempts), fmt.Sprintf("unpublished errors %d", c.UnpublishedErrors))})
+		fmt.Sprintf("packets %d", c.PacketsSent), "bytes " + format.Bytes(float64(c.BytesSent)),
+		fmt.Sprintf("publish attempts %d", c.PublishAttempts), fmt.Sprintf("unpublished errors %d", c.UnpublishedErrors)}
+	if !l.Type.Schema.IsZero() || c.SchemaMismatches > 0 {
+		// Checked before sending (--schema-check); the first of each run,
+		// with its path, is in the errors below.
+		mm := fmt.Sprintf("schema mismatches %d", c.SchemaMismatches)
+		if c.SchemaMismatches > 0 {
+			mm = th.Bad.Render(mm)
+		}
+		counts = append(counts, mm)
+	}
+	secs = append(secs, section{lines: format.Flow(w, " · ", counts...)})
 	drops := []string{"dropped:"}
 	for reason, n := range c.DroppedBy {
 		if n > 0 {

@@ -8,6 +8,8 @@ import (
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/tracktable"
 	"github.com/dttui/dttui/tui/theme"
@@ -57,5 +59,36 @@ func TestPreviewOfUndecryptedTrack(t *testing.T) {
 	m.Row = &tracktable.Row{R: &report.Remote{Stats: st}}
 	if v := m.View(); !strings.Contains(v, "last frame: none yet") {
 		t.Fatalf("pane:\n%s", v)
+	}
+}
+
+// A local track with a schema shows its mismatches, and a refused frame
+// its drop reason; the room row shows the check and the first failing
+// path, escaped.
+func TestSchemaCheckLines(t *testing.T) {
+	ctx := common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }}
+	view := func(r tracktable.Row) string {
+		m := New(ctx)
+		m.Row = &r
+		m.SetSize(140, 40)
+		return m.View()
+	}
+	typ := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameJSON},
+		Schema: schema.ID{Name: "pose", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingJSONSchema}}}
+	l := report.Local{Handle: 1, Name: "pose", SIDs: []string{"DTR_a"}, State: outgoing.StatePublished, Type: typ,
+		Out: outgoing.Counters{FramesPushed: 5, FramesSent: 3, FramesDropped: 2, SchemaMismatches: 2}}
+	l.Out.DroppedBy[outgoing.DropSchemaMismatch] = 2
+	if v := view(tracktable.Row{L: l, HasTrack: true}); !strings.Contains(v, "schema mismatches 2") || !strings.Contains(v, "schema mismatch 2") {
+		t.Fatalf("local row:\n%s", v)
+	}
+	r := &report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_r", Name: "r", Type: typ}},
+		Schema: report.SchemaCheck{Checked: 5, Mismatches: 2, First: &validate.Mismatch{Path: "/a\x1b[2Jb", Reason: "missing property 'y'"}}}
+	v := view(tracktable.Row{R: r})
+	if !strings.Contains(v, "schema check: 5 frames checked · schema mismatch 2 · first at /a") || strings.Contains(v, "\x1b[2J") {
+		t.Fatalf("room row:\n%q", v)
+	}
+	r.Schema = report.SchemaCheck{NotChecked: 4, Unchecked: validate.UncheckedTooCostly}
+	if v := view(tracktable.Row{R: r}); !strings.Contains(v, "schema check: not checked (schema too costly) · 4 frames") {
+		t.Fatalf("room row, not checked:\n%s", v)
 	}
 }

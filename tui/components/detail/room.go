@@ -11,6 +11,7 @@ import (
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/preview"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/theme"
 )
@@ -155,6 +156,9 @@ func (m *Model) roomSections(w int) []section {
 	if line := schemaLine(rt); line != "" {
 		secs = append(secs, section{kind: kindOptional, lines: []string{line}})
 	}
+	if line := checkLine(rt, th); line != nil {
+		secs = append(secs, section{lines: format.Flow(w, " · ", line...)})
+	}
 	secs = append(secs, m.previewSection(rt))
 	if len(st.Timeline) > 0 {
 		s := section{kind: kindTimeline, lines: []string{th.Bold.Render("timeline")}}
@@ -243,6 +247,39 @@ func schemaLine(r *report.Remote) string {
 	}
 	head, _, _ := strings.Cut(string(r.SchemaDef), "\n")
 	return fmt.Sprintf("%s: %s stored in the room · %s", s, format.Bytes(float64(len(r.SchemaDef))), format.Outside(head))
+}
+
+// checkLine is the track's frames checked against its schema: how many,
+// how many did not match and where the first failed; or why they are not
+// checked (nothing for a track that declares no schema).
+func checkLine(r *report.Remote, th theme.Theme) []string {
+	c := &r.Schema
+	if r.Stats.Type.Schema.IsZero() && c.Checked == 0 {
+		return nil
+	}
+	if c.Unchecked != validate.Checked && c.Checked == 0 {
+		return []string{fmt.Sprintf("schema check: %s", c.Unchecked), fmt.Sprintf("%d frames", c.NotChecked)}
+	}
+	items := []string{fmt.Sprintf("schema check: %d frames checked", c.Checked)}
+	mm := fmt.Sprintf("schema mismatch %d", c.Mismatches)
+	if c.Mismatches > 0 {
+		mm = th.Bad.Render(mm)
+	}
+	items = append(items, mm)
+	if c.NotChecked > 0 {
+		items = append(items, fmt.Sprintf("%d not checked", c.NotChecked))
+	}
+	if c.Unchecked != validate.Checked {
+		items = append(items, c.Unchecked.String())
+	}
+	if f := c.First; f != nil {
+		path := f.Path
+		if path == "" {
+			path = "(root)"
+		}
+		items = append(items, "first at "+format.Outside(path)+": "+format.Outside(f.Reason))
+	}
+	return items
 }
 
 // previewSection is the last frame: its number, arrival and size, its
