@@ -33,6 +33,11 @@ type Config struct {
 	// packet path with the monitor locked: it must be quick and must not
 	// call the session; f.Payload is only valid during the call.
 	OnRemoteFrame func(sid string, f incoming.Frame)
+	// Clock is the time every timestamp this session puts on the wire
+	// (probe frames, user timestamps, the clock exchange) and every
+	// arrival it measures are read from; default time.Now. Two sessions
+	// with different clocks stand for two machines.
+	Clock func() time.Time
 	// Logger receives every log line (ours, lksdk's, pion's). Nil discards.
 	// Nothing is ever written to stderr: it would corrupt the TUI.
 	Logger *slog.Logger

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/format"
@@ -188,9 +190,21 @@ func (m *Model) columns() []column {
 	}
 }
 
-// TwoClocks marks the room's latency columns: arrival by our clock minus
-// the publisher's user timestamp, so the clocks' offset is part of it.
-const TwoClocks = "±"
+// TwoClocks marks a room row's latency cells when its publisher's clock
+// is not synced with ours (it did not answer dttui's clock exchange, or
+// is being asked): arrival by our clock minus its user timestamp, so the
+// clocks' offset is part of it. Unmarked cells are one-way.
+const TwoClocks = "~"
+
+// roomLatency is a room row's latency cell, marked when on two clocks
+// (at most 6 cells: format.Duration gives at most 5 with a decimal).
+func roomLatency(r Row, d time.Duration) string {
+	s := format.Duration(d)
+	if d > 0 && r.R.Stats.Clock.State != clocksync.Synced {
+		s += TwoClocks
+	}
+	return s
+}
 
 // roomColumns are the room section's: what arrives from each track,
 // measured from its packets.
@@ -215,8 +229,8 @@ func (m *Model) roomColumns() []column {
 			style: when(th.Warn, func(r Row) bool { return lost(r) > 0 })},
 		{title: "PLOST", width: 5, priority: 1, right: true, cell: func(r Row) string { return num(r.R.Stats.PacketsLost) },
 			style: when(th.Warn, func(r Row) bool { return r.R.Stats.PacketsLost > 0 })},
-		{title: "P50" + TwoClocks, width: 6, priority: 2, right: true, cell: func(r Row) string { return format.Duration(r.R.Latency.P50) }, style: none},
-		{title: "P99" + TwoClocks, width: 6, priority: 2, right: true, cell: func(r Row) string { return format.Duration(r.R.Latency.P99) }, style: none},
+		{title: "P50", width: 6, priority: 2, right: true, cell: func(r Row) string { return roomLatency(r, r.R.Latency.P50) }, style: none},
+		{title: "P99", width: 6, priority: 2, right: true, cell: func(r Row) string { return roomLatency(r, r.R.Latency.P99) }, style: none},
 		{title: "DECRYPT", width: 7, priority: 2, right: true, cell: func(r Row) string {
 			if !r.E2EE() {
 				return "-"
@@ -477,7 +491,7 @@ func (m *Model) roomRule(rows []Row, empty string) string {
 	case len(rows) > 0:
 		s += fmt.Sprintf(" · %d %s from %d %s, as received here", len(rows), plural(len(rows), "track", "tracks"),
 			len(from), plural(len(from), "participant", "participants"))
-		s += " · P50" + TwoClocks + "/P99" + TwoClocks + ": our clock minus the publisher's timestamp"
+		s += " · " + TwoClocks + ": two clocks (our clock minus the publisher's timestamp)"
 	}
 	return s + " ──"
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/common"
@@ -223,6 +224,33 @@ func TestHugeCountsFit(t *testing.T) {
 		}
 		if w == 140 && (!strings.Contains(v, "193k") || !strings.Contains(v, "387k")) {
 			t.Fatalf("UNPUB not compact, in the row and TOTAL:\n%s", v)
+		}
+	}
+}
+
+// A room row's latency is marked when its publisher's clock is not
+// synced with ours (two clocks, or still syncing); one-way is unmarked.
+func TestRoomLatencyMarksTwoClocks(t *testing.T) {
+	row := func(s clocksync.State) Row {
+		var r Row
+		r.R = &report.Remote{}
+		r.R.Stats.Clock.State = s
+		return r
+	}
+	for _, c := range []struct {
+		st   clocksync.State
+		d    time.Duration
+		want string
+	}{
+		{clocksync.Synced, 2900 * time.Microsecond, "2.9ms"},
+		{clocksync.TwoClocks, 2900 * time.Microsecond, "2.9ms" + TwoClocks},
+		{clocksync.Unknown, 11 * time.Millisecond, "11ms" + TwoClocks},
+		{clocksync.TwoClocks, 0, "-"},
+		{clocksync.TwoClocks, 9940 * time.Microsecond, "9.9ms" + TwoClocks}, // the widest: 6 cells
+		{clocksync.TwoClocks, 9990 * time.Microsecond, "10ms" + TwoClocks},
+	} {
+		if got := roomLatency(row(c.st), c.d); got != c.want {
+			t.Errorf("%v %v: %q, want %q", c.st, c.d, got, c.want)
 		}
 	}
 }
