@@ -254,3 +254,27 @@ func TestRoomLatencyMarksTwoClocks(t *testing.T) {
 		}
 	}
 }
+
+// P95 sits between P50 and P99 and is the first latency column to go as
+// the table narrows: at every width, P95 shown means P50 and P99 are.
+func TestP95GoesFirst(t *testing.T) {
+	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
+	for name, all := range map[string]func() []column{"ours": m.columns, "room": m.roomColumns} {
+		var sawP95, sawWithout bool
+		for w := 20; w <= 220; w++ {
+			shown := map[string]int{}
+			for i, c := range visibleColumns(all(), w, true) {
+				shown[c.title] = i + 1
+			}
+			p50, p95, p99 := shown["P50"], shown["P95"], shown["P99"]
+			if p95 > 0 && (p50 == 0 || p99 == 0 || p50 > p95 || p95 > p99) {
+				t.Fatalf("%s at %d: P50 %d P95 %d P99 %d", name, w, p50, p95, p99)
+			}
+			sawP95 = sawP95 || p95 > 0
+			sawWithout = sawWithout || (p95 == 0 && p50 > 0 && p99 > 0)
+		}
+		if !sawP95 || !sawWithout {
+			t.Errorf("%s: P95 shown at some width %v, dropped before P50/P99 at another %v", name, sawP95, sawWithout)
+		}
+	}
+}
