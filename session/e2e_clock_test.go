@@ -1,7 +1,9 @@
 package session
 
 import (
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,12 +28,21 @@ func TestE2EClockSyncAcrossSkewedClocks(t *testing.T) {
 
 func testE2EClockSyncAcrossSkewedClocks(t *testing.T) {
 	srv := sfu(t)
+	// The clock exchange's goroutine ends with each session (checked
+	// after the sessions' cleanups: registered before them). Not goleak:
+	// the embedded SFU keeps its rooms' goroutines a while after.
+	t.Cleanup(func() {
+		eventually(t, 5*time.Second, "every clock exchange stopped", func() bool { return clockLoops() == 0 })
+	})
 	const pubSkew, monSkew = 750 * time.Millisecond, -300 * time.Millisecond
 	skewed := func(d time.Duration) func() time.Time { return func() time.Time { return time.Now().Add(d) } }
 	pub := connect(t, srv, Config{Clock: skewed(pubSkew)})
 	room, who := pub.Status().Room, pub.Status().Identity
 	same, skew := newClockMonitor(t, srv, room, skewed(pubSkew)), newClockMonitor(t, srv, room, skewed(monSkew))
 
+	if n := clockLoops(); n != 2 {
+		t.Fatalf("%d clock exchanges running, want the two monitors'", n)
+	}
 	tr, err := pub.Publish(bounded(t, 15*time.Second), "clock", false)
 	if err != nil {
 		t.Fatal(err)
@@ -125,4 +136,10 @@ func (m *clockMonitor) result(t *testing.T, who string, n uint64) oneWay {
 	slices.Sort(m.wire)
 	return oneWay{p50: r.RunLatency.P50, probeP50: report.LatencyOf(&r.Probe.Latency).P50, wire: m.wire[len(m.wire)/2],
 		negative: r.Stats.LatencyNegative, clock: r.Stats.Clock}
+}
+
+// clockLoops counts the sessions' clock-exchange goroutines running.
+func clockLoops() int {
+	buf := make([]byte, 1<<22)
+	return strings.Count(string(buf[:runtime.Stack(buf, true)]), "session.(*Session).runClockSync(")
 }
