@@ -62,7 +62,7 @@ func TestAsymmetricDelaysBoundedByHalfRTT(t *testing.T) {
 	} {
 		w := newWorld(-300*time.Millisecond, 750*time.Millisecond)
 		s := New(Options{})
-		s.Watch("peer", w.our())
+		s.Watch("peer", "PA_1", w.our())
 		if err := w.exchange(t, s, c.fwd, 200*time.Microsecond, c.back); err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestAsymmetricDelaysBoundedByHalfRTT(t *testing.T) {
 func TestLowestRoundTripWinsOverOutliers(t *testing.T) {
 	w := newWorld(0, 1050*time.Millisecond)
 	s := New(Options{})
-	s.Watch("peer", w.our())
+	s.Watch("peer", "PA_1", w.our())
 	delays := []struct{ fwd, back time.Duration }{
 		{40 * time.Millisecond, 2 * time.Millisecond}, // queued one way: an outlier
 		{3 * time.Millisecond, 3 * time.Millisecond},
@@ -117,7 +117,7 @@ func TestUncertaintyContainsTrueOffsetUnderDriftAndJitter(t *testing.T) {
 	w := newWorld(-300*time.Millisecond, 750*time.Millisecond)
 	w.drift = 40e-6 // within the allowance
 	s := New(Options{})
-	s.Watch("peer", w.our())
+	s.Watch("peer", "PA_1", w.our())
 	jitter := func() time.Duration { return time.Duration(rng.Int64N(int64(20 * time.Millisecond))) }
 	for i := range 200 {
 		if err := w.exchange(t, s, jitter(), time.Duration(rng.Int64N(int64(time.Millisecond))), jitter()); err != nil {
@@ -137,8 +137,8 @@ func TestUncertaintyContainsTrueOffsetUnderDriftAndJitter(t *testing.T) {
 func TestBurstThenIntervalThenTwoClocks(t *testing.T) {
 	w := newWorld(0, 0)
 	s := New(Options{})
-	s.Watch("dttui", w.our())
-	s.Watch("other", w.our())
+	s.Watch("dttui", "PA_1", w.our())
+	s.Watch("other", "PA_2", w.our())
 	sent := map[string]int{}
 	var answered bool
 	for w.now = 0; w.now < 10*time.Second; w.now += s.TickEvery() {
@@ -179,7 +179,7 @@ func TestBurstThenIntervalThenTwoClocks(t *testing.T) {
 func TestObserveRefusesWhatItDidNotAsk(t *testing.T) {
 	w := newWorld(0, 0)
 	s := New(Options{})
-	s.Watch("a", w.our())
+	s.Watch("a", "PA_1", w.our())
 	out := s.Due(w.our(), nil)
 	req, _ := Parse(out[0].Payload)
 	good := Answer(req, w.our(), w.our())
@@ -270,4 +270,36 @@ func FuzzParse(f *testing.F) {
 		// Whatever parses yields a sample or a refusal, never a panic.
 		SampleOf(m, time.Unix(0, m.T1))
 	})
+}
+
+// A participant that left is not asked until it is seen again; what was
+// known of its clock stays.
+func TestGoneStopsAskingAndKeepsTheEstimate(t *testing.T) {
+	w := newWorld(0, 5*time.Millisecond)
+	s := New(Options{})
+	s.Watch("peer", "PA_1", w.our())
+	if err := w.exchange(t, s, time.Millisecond, 0, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	// A rejoin: the new participant seen before the old one's departure.
+	s.Watch("peer", "PA_2", w.our())
+	s.Gone("peer", "PA_1")
+	w.now += DefaultInterval
+	if out := s.Due(w.our(), nil); len(out) != 1 {
+		t.Fatalf("after a rejoin: %d requests, want 1", len(out))
+	}
+	s.Gone("peer", "PA_2")
+	for range 100 {
+		w.now += DefaultInterval
+		if out := s.Due(w.our(), nil); len(out) != 0 {
+			t.Fatalf("asked %d times after it left", len(out))
+		}
+	}
+	if e := s.Estimate("peer", w.our()); e.State != Synced || e.Offset != 5*time.Millisecond {
+		t.Fatalf("estimate after it left: %+v", e)
+	}
+	s.Watch("peer", "PA_3", w.our())
+	if out := s.Due(w.our(), nil); len(out) != 1 {
+		t.Fatalf("back: %d requests, want 1 at once", len(out))
+	}
 }

@@ -69,6 +69,8 @@ type peerClock struct {
 	first time.Time // the first request
 	next  time.Time // when the next is due
 	state State
+	sid   string // the participant last seen under the identity
+	gone  bool   // it left the room: not asked until seen again
 }
 
 type pendingReq struct {
@@ -103,14 +105,31 @@ func New(o Options) *Syncer {
 // TickEvery is how often the caller should call Due.
 func (s *Syncer) TickEvery() time.Duration { return s.o.BurstGap }
 
-// Watch starts the exchange with identity (again seen: nothing changes;
-// an estimate outlives the participant's reconnects, the clocks do not
-// change with them).
-func (s *Syncer) Watch(identity string, now time.Time) {
+// Watch starts the exchange with identity, joined as participant sid, or
+// resumes it after Gone (an estimate outlives the participant's rejoins:
+// the clocks do not change with them).
+func (s *Syncer) Watch(identity, sid string, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.peers[identity]; !ok {
-		s.peers[identity] = &peerClock{est: NewEstimator(s.o.Window, s.o.Drift), next: now}
+	p, ok := s.peers[identity]
+	switch {
+	case !ok:
+		s.peers[identity] = &peerClock{est: NewEstimator(s.o.Window, s.o.Drift), next: now, sid: sid}
+	case p.gone:
+		p.gone, p.sid, p.next = false, sid, now
+	default:
+		p.sid = sid
+	}
+}
+
+// Gone stops asking identity when participant sid, the one last seen
+// under it, left the room (a rejoin's old participant leaving after the
+// new one joined changes nothing); what is known of its clock stays.
+func (s *Syncer) Gone(identity, sid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.peers[identity]; p != nil && p.sid == sid {
+		p.gone = true
 	}
 }
 
@@ -129,7 +148,7 @@ func (s *Syncer) Due(now time.Time, dst []Outgoing) []Outgoing {
 		if p.state == Unknown && p.sent > 0 && now.Sub(p.first) >= s.o.AnswerTimeout {
 			p.state = TwoClocks
 		}
-		if p.state == TwoClocks || now.Before(p.next) {
+		if p.state == TwoClocks || p.gone || now.Before(p.next) {
 			continue
 		}
 		s.nextID++

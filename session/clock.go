@@ -93,11 +93,13 @@ func (s *Session) watchClocks(infos []*livekit.ParticipantInfo) {
 	now := s.now()
 	for _, pi := range infos {
 		id := pi.GetIdentity()
-		if id == s.cfg.Identity || id == s.loopIdentity || pi.GetState() == livekit.ParticipantInfo_DISCONNECTED ||
-			(pi.GetPermission() != nil && !pi.GetPermission().GetCanPublishData()) {
-			continue
+		switch {
+		case id == s.cfg.Identity || id == s.loopIdentity:
+		case pi.GetState() == livekit.ParticipantInfo_DISCONNECTED:
+			s.clocks.Gone(id, pi.GetSid())
+		case pi.GetPermission() == nil || pi.GetPermission().GetCanPublishData():
+			s.clocks.Watch(id, pi.GetSid(), now)
 		}
-		s.clocks.Watch(id, now)
 	}
 }
 
