@@ -126,6 +126,11 @@ func Evaluate(budgets []Expr, subjects []Subject) []Verdict {
 	return out
 }
 
+// Evaluated says whether v's budget was judged on a measured value; one
+// that was not (no track measures it, or nothing arrived to measure) is
+// broken, but a JUnit report calls it skipped, not failed.
+func (v Verdict) Evaluated() bool { return v.Subject != nil && v.Measured }
+
 // Broken lists the broken verdicts.
 func Broken(vs []Verdict) []Verdict {
 	var out []Verdict

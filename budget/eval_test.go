@@ -213,3 +213,68 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+// A budget that could not be evaluated — nothing arrived to measure its
+// latency on, or no track measures it — is a skipped test case with why,
+// not a pass nor a failure, counted in the suite's skipped attribute; it
+// still breaks the run.
+func TestJUnitSkipsWhatWasNotMeasured(t *testing.T) {
+	subs := []Subject{
+		{Kind: KindRoom, Track: "quiet", Label: "bob/quiet", HasLatency: true, HasFPS: true},
+		{Kind: KindLocal, Track: "telemetry", Label: "telemetry", HasLatency: true, HasFPS: true, FPS: 50,
+			Latency: report.Latency{Frames: 100, P50: time.Millisecond, P95: 2 * time.Millisecond, P99: 3 * time.Millisecond, Max: 4 * time.Millisecond}},
+	}
+	vs := Evaluate(mustParse(t, "p99>40ms", "nosuch:fps<1", "fps<45"), subs)
+	if n := len(Broken(vs)); n != 3 { // quiet's p99, nosuch's fps, quiet's fps (0)
+		t.Fatalf("%d broken of %+v", n, vs)
+	}
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, Run{Name: "dttui headless", Elapsed: time.Second, Subjects: subs, Verdicts: vs}); err != nil {
+		t.Fatal(err)
+	}
+	junitcheck.Validate(t, buf.Bytes())
+	var doc struct {
+		Suite struct {
+			Tests    int `xml:"tests,attr"`
+			Failures int `xml:"failures,attr"`
+			Skipped  int `xml:"skipped,attr"`
+			Cases    []struct {
+				Name      string `xml:"name,attr"`
+				Classname string `xml:"classname,attr"`
+				Skipped   *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"skipped"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	s := doc.Suite
+	// p99 on both tracks, nosuch's fps, fps on both tracks.
+	if s.Tests != 5 || s.Skipped != 2 || s.Failures != 1 {
+		t.Fatalf("%d tests, %d skipped, %d failures:\n%s", s.Tests, s.Skipped, s.Failures, buf.Bytes())
+	}
+	want := map[string]string{
+		"dttui.room.bob/quiet p99>40ms": "not measured: nothing arrived to measure it on",
+		"dttui.budget nosuch:fps<1":     `no track "nosuch" measures fps`,
+	}
+	for _, c := range s.Cases {
+		key := c.Classname + " " + c.Name
+		msg, skip := want[key]
+		switch {
+		case skip && (c.Skipped == nil || c.Skipped.Message != msg || c.Failure != nil):
+			t.Errorf("%s: skipped %+v failure %v, want skipped %q", key, c.Skipped, c.Failure != nil, msg)
+		case !skip && c.Skipped != nil:
+			t.Errorf("%s skipped: %q", key, c.Skipped.Message)
+		}
+	}
+	var md bytes.Buffer
+	if err := WriteMarkdown(&md, Run{Name: "dttui headless", Subjects: subs, Verdicts: vs}); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(md.String(), "⚠️ not measured"); n != 2 {
+		t.Errorf("%d rows not measured in the summary:\n%s", n, md.String())
+	}
+}

@@ -93,8 +93,13 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Classname string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
 	SystemOut junitText     `xml:"system-out"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -108,18 +113,22 @@ type junitText struct {
 	Text string `xml:",cdata"`
 }
 
-// Case is one JUnit test case: Failure "" passes.
+// Case is one JUnit test case: Failure "" passes, unless Skipped says
+// why it could not be run.
 type Case struct {
 	Name, Classname string
 	Failure         string
+	Skipped         string
 	Output          string
 }
 
 // WriteJUnit writes the run as JUnit XML (the schema Jenkins, GitLab and
 // GitHub's test reporters read): one test suite, one test case per track
 // and budget, failed when the budget is broken, with the track's figures
-// in its output. Without budgets, one passing case per track carries its
-// figures.
+// in its output; skipped when it could not be evaluated (no track
+// measures it, or nothing arrived to measure: not a pass, and the run
+// still counts it broken). Without budgets, one passing case per track
+// carries its figures.
 func WriteJUnit(w io.Writer, run Run) error {
 	var cases []Case
 	for _, v := range run.Verdicts {
@@ -132,7 +141,10 @@ func WriteJUnit(w io.Writer, run Run) error {
 		if run.Warmup > 0 {
 			c.Output += fmt.Sprintf("counted after a warmup of %s\n", run.Warmup)
 		}
-		if v.Broken {
+		switch {
+		case !v.Evaluated():
+			c.Skipped = v.Measurement()
+		case v.Broken:
 			c.Failure = v.String()
 		}
 		cases = append(cases, c)
@@ -156,6 +168,12 @@ func WriteJUnitCases(w io.Writer, name string, started time.Time, elapsed time.D
 	}
 	for _, c := range cases {
 		jc := junitCase{Name: textsafe.Line(c.Name), Classname: textsafe.Line(c.Classname), Time: secs, SystemOut: junitText{safeText(c.Output)}}
+		if c.Skipped != "" {
+			suite.Skipped++
+			jc.Skipped = &junitSkipped{Message: textsafe.Line(c.Skipped)}
+			suite.Cases = append(suite.Cases, jc)
+			continue
+		}
 		if c.Failure != "" {
 			suite.Failures++
 			f := textsafe.Line(c.Failure)
@@ -206,7 +224,10 @@ func WriteMarkdown(w io.Writer, run Run) error {
 		bw.WriteString("| verdict | budget | track | measured |\n| --- | --- | --- | --- |\n")
 		for _, v := range run.Verdicts {
 			verdict := "✅ pass"
-			if v.Broken {
+			switch {
+			case !v.Evaluated():
+				verdict = "⚠️ not measured"
+			case v.Broken:
 				verdict = "❌ fail"
 			}
 			fmt.Fprintf(bw, "| %s | %s | %s | %s |\n", verdict, mdText(textsafe.Line(v.Budget.Text)), mdText(v.Label()), mdText(v.Measurement()))

@@ -3,8 +3,8 @@
 // it fails, what to change: can we join; does the server answer a data
 // track publish (a server with data tracks off answers with silence, not
 // an error); does it store schema blobs; how large a frame arrives whole
-// at our own subscriber; does an end-to-end encrypted frame come back
-// decrypted.
+// at our own subscriber; what rate the path carries without loss; does
+// an end-to-end encrypted frame come back decrypted.
 package doctor
 
 import (
@@ -44,6 +44,13 @@ type Options struct {
 	ArriveTimeout time.Duration
 	// Sizes are the frame sizes tried, ascending (DefaultSizes when nil).
 	Sizes []int
+	// UplinkRates are the uplink ramp's steps in bits/s, ascending
+	// (DefaultUplinkRates when nil), each held UplinkStep
+	// (DefaultUplinkStep) with frames of UplinkFrame bytes
+	// (DefaultUplinkFrame).
+	UplinkRates []float64
+	UplinkStep  time.Duration
+	UplinkFrame int
 }
 
 // Defaults.
@@ -78,6 +85,15 @@ func Run(ctx context.Context, cfg session.Config, o Options) []Check {
 	if o.Sizes == nil {
 		o.Sizes = DefaultSizes
 	}
+	if o.UplinkRates == nil {
+		o.UplinkRates = DefaultUplinkRates
+	}
+	if o.UplinkStep <= 0 {
+		o.UplinkStep = DefaultUplinkStep
+	}
+	if o.UplinkFrame <= 0 {
+		o.UplinkFrame = DefaultUplinkFrame
+	}
 	cfg.Loopback, cfg.Monitor = true, false
 	cfg.PublishTimeout = o.PublishTimeout
 	if cfg.Room == "" {
@@ -98,7 +114,7 @@ func Run(ctx context.Context, cfg session.Config, o Options) []Check {
 		join.Figure = "could not join: " + err.Error()
 		join.Remedy = "check the URL (ws:// or wss://, reachable from here), the API key and secret, and that UDP to the server's RTC ports is open"
 		checks = append(checks, join)
-		return skipRest("data tracks", "schema blobs", "largest whole frame", "E2EE round trip")
+		return skipRest("data tracks", "schema blobs", "uplink rate", "largest whole frame", "E2EE round trip")
 	}
 	defer s.Close()
 	st := s.Status()
@@ -114,7 +130,7 @@ func Run(ctx context.Context, cfg session.Config, o Options) []Check {
 		dt.Remedy = "turn data tracks on: enable_data_tracks: true in the server's config (livekit-server ≥ 1.13); a server with them off does not answer a publish"
 		checks = append(checks, dt)
 		checks = append(checks, blobs(ctx, s))
-		return skipRest("largest whole frame", "E2EE round trip")
+		return skipRest("uplink rate", "largest whole frame", "E2EE round trip")
 	}
 	dt.OK, dt.Figure = true, fmt.Sprintf("the SFU accepted a data track publish in %s", round(dt.Took))
 	checks = append(checks, dt)
@@ -123,6 +139,13 @@ func Run(ctx context.Context, cfg session.Config, o Options) []Check {
 	wctx, cancel := context.WithTimeout(ctx, o.ArriveTimeout)
 	followErr := s.WaitFollowed(wctx, tr)
 	cancel()
+	// The ramp before the large frames: megabytes still queued toward our
+	// subscriber would be counted against the path's rate.
+	if followErr != nil {
+		checks = append(checks, Check{Name: "uplink rate", Skipped: true, Figure: "not checked: our subscriber never received the track"})
+	} else {
+		checks = append(checks, uplink(ctx, s, tr, o))
+	}
 	checks = append(checks, largest(ctx, s, tr, false, followErr, o))
 
 	checks = append(checks, e2ee(ctx, cfg, o))

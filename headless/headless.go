@@ -699,12 +699,20 @@ type RemoteLine struct {
 	// OverClientLimit counts frames larger than LiveKit's JS and Rust
 	// subscribers reassemble.
 	OverClientLimit uint64 `json:"over_client_limit"`
-	// Latency compares the publisher's clock (the user timestamp) with
-	// ours: clock offset is part of it.
-	LatencyFrames uint64  `json:"latency_frames"`
-	P50ms         float64 `json:"p50_ms"`
-	P95ms         float64 `json:"p95_ms"`
-	P99ms         float64 `json:"p99_ms"`
+	// Latency is arrival minus the user timestamp. Clock says whose clock
+	// that timestamp is on: "synced ±0.4ms" when the publisher is a dttui
+	// that answered the clock exchange (the figure is one-way, the offset
+	// between the clocks taken out, within that uncertainty), "two
+	// clocks" when it did not (the offset is part of the figure),
+	// "syncing" while it is being asked. ClockOffsetMs (their clock minus
+	// ours) and ClockUncertaintyMs are the estimate, when synced.
+	LatencyFrames      uint64  `json:"latency_frames"`
+	P50ms              float64 `json:"p50_ms"`
+	P95ms              float64 `json:"p95_ms"`
+	P99ms              float64 `json:"p99_ms"`
+	Clock              string  `json:"clock"`
+	ClockOffsetMs      float64 `json:"clock_offset_ms,omitempty"`
+	ClockUncertaintyMs float64 `json:"clock_uncertainty_ms,omitempty"`
 	// SFU is the SFU's own account toward us (the embedded SFU only).
 	SFU *SFULine `json:"sfu,omitempty"`
 	// Probe is the account of the frames that are dttui's probe (another
@@ -741,8 +749,8 @@ func schemaLine(c report.SchemaCheck) SchemaLine {
 
 // ProbeLine is report.RemoteProbe on a line: received + lost + in_grace +
 // cut = sent, where sent counts the frames up to the latest that arrived.
-// Latency is from the probe's own send time, over the whole run: the
-// publisher's clock against ours.
+// Latency is from the probe's own send time, over the whole run, on the
+// clock the track's RemoteLine.Clock names.
 type ProbeLine struct {
 	Sent       uint64 `json:"sent"`
 	Received   uint64 `json:"received"`
@@ -785,7 +793,8 @@ func remoteLine(r report.Remote, final bool) RemoteLine {
 		Frames: st.FramesCompleted, FrameBytes: st.FrameBytes, Packets: st.Packets, PacketsLost: st.PacketsLost,
 		FramesLost: st.LostFrames(), Incomplete: st.FramesIncomplete, Cut: st.FramesCut, Duplicates: st.PacketsDuplicate,
 		Reordered: st.PacketsReordered, Late: st.PacketsLate, DecryptFailures: st.DecryptFailuresTotal(),
-		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99), SFU: sfuLine(r.SFU),
+		OverClientLimit: st.FramesOverClientLimit, LatencyFrames: lat.Frames, P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99),
+		Clock: st.Clock.String(), ClockOffsetMs: ms(st.Clock.Offset), ClockUncertaintyMs: ms(st.Clock.Uncertainty), SFU: sfuLine(r.SFU),
 		Probe: probeLine(r.Probe), HeldBytes: st.HeldBytes, Evicted: evictedLine(&st.Evicted), Schema: schemaLine(r.Schema)}
 }
 

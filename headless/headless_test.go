@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
@@ -548,7 +549,8 @@ func TestMonitorOnlyRun(t *testing.T) {
 			p = x
 		}
 	}
-	if r.Name != "from-the-other" || r.Publisher != pub.Status().Identity || r.Frames != 30 || r.PacketsLost != 0 || r.LatencyFrames != 30 || r.Probe != nil {
+	if r.Name != "from-the-other" || r.Publisher != pub.Status().Identity || r.Frames != 30 || r.PacketsLost != 0 || r.LatencyFrames != 30 || r.Probe != nil ||
+		!strings.HasPrefix(r.Clock, "synced ±") || r.ClockUncertaintyMs <= 0 {
 		t.Fatalf("remote %+v", r)
 	}
 	// Another dttui's probe frames are also followed by their own numbers.
@@ -572,6 +574,24 @@ func TestRoomLostIsOneFigure(t *testing.T) {
 	l := remoteLine(r, true)
 	if l.FramesLost != 7 || l.Incomplete != 4 || l.FramesLost != r.Stats.LostFrames() {
 		t.Fatalf("JSON frames_lost %d, incomplete %d; want 7 and 4 (the table's lost)", l.FramesLost, l.Incomplete)
+	}
+}
+
+// A room track's clock is on its JSON line: what its latency compares,
+// in words and as figures.
+func TestRoomClockInJSON(t *testing.T) {
+	var r report.Remote
+	r.Stats.Clock = clocksync.Estimate{State: clocksync.Synced, Offset: -1050250 * time.Microsecond, Uncertainty: 420 * time.Microsecond}
+	if l := remoteLine(r, true); l.Clock != "synced ±0.4ms" || l.ClockOffsetMs != -1050.25 || l.ClockUncertaintyMs != 0.42 {
+		t.Fatalf("synced: %q offset %v ± %v", l.Clock, l.ClockOffsetMs, l.ClockUncertaintyMs)
+	}
+	r.Stats.Clock = clocksync.Estimate{State: clocksync.TwoClocks}
+	b, err := json.Marshal(remoteLine(r, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(b); !strings.Contains(s, `"clock":"two clocks"`) || strings.Contains(s, "clock_offset_ms") {
+		t.Fatalf("two clocks: %s", s)
 	}
 }
 

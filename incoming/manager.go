@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/packetizer"
 )
 
@@ -108,8 +109,14 @@ type Options struct {
 	MaxHeldBytes          int
 	MaxHeldPerParticipant int
 	PartialTimeout        time.Duration
-	Now                   func() time.Time
-	Logger                *slog.Logger
+	// Now is the clock arrivals are stamped with (default time.Now).
+	Now func() time.Time
+	// Clock says what is known of a publisher's clock, by identity, for
+	// the latency of its timestamped frames (see TrackStats.Latency). It
+	// runs with the manager locked: it must be quick and must not call
+	// the Manager. Nil: every publisher's timestamps are on two clocks.
+	Clock  func(publisherIdentity string) clocksync.Estimate
+	Logger *slog.Logger
 }
 
 // partState is the latest update applied for a participant SID.

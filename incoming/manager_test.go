@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/pion/transport/v4/test"
 )
@@ -664,5 +665,48 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if st.Packets != 4000 || sum != st.Packets {
 		t.Fatalf("%d packets, %d accounted for", st.Packets, sum)
+	}
+}
+
+// A publisher whose clock is being asked: its frames wait, then all are
+// recorded corrected by the offset once synced; another publisher that
+// never answers is recorded on two clocks.
+func TestLatencyOnThePublishersClock(t *testing.T) {
+	clocks := map[string]clocksync.Estimate{}
+	e := newEnv(t, Options{Clock: func(id string) clocksync.Estimate { return clocks[id] }})
+	e.subscribed("alice", "PA_1", 1, info("DTR_a", 1, "a"))
+	s := newStream()
+	// alice's clock is 1050 ms ahead of ours: her timestamps say the frame
+	// was sent 1049 ms after it arrived.
+	const offset = 1050 * time.Millisecond
+	stamp := func() packetizer.Extensions {
+		return packetizer.Extensions{HasUserTimestamp: true, UserTimestamp: uint64(e.clk.Now().Add(offset).UnixMilli())}
+	}
+	for range 3 {
+		e.feed(s.packets(t, 1, []byte("x"), stamp())...)
+	}
+	st := e.stats("DTR_a")
+	if st.UserTimestamps != 3 || st.Latency.Count() != 0 || st.LatencyUnsynced != 3 || st.Clock.State != clocksync.Unknown {
+		t.Fatalf("while syncing: %d timestamps, %d recorded, %d waiting, %v", st.UserTimestamps, st.Latency.Count(), st.LatencyUnsynced, st.Clock)
+	}
+	clocks["alice"] = clocksync.Estimate{State: clocksync.Synced, Offset: offset, Uncertainty: 300 * time.Microsecond}
+	e.feed(s.packets(t, 1, []byte("x"), stamp())...)
+	st = e.stats("DTR_a")
+	if st.Latency.Count() != 4 || st.LatencyUnsynced != 0 || st.LatencyNegative != 0 || st.Clock != clocks["alice"] {
+		t.Fatalf("synced: %d recorded, %d waiting, %d negative, %v", st.Latency.Count(), st.LatencyUnsynced, st.LatencyNegative, st.Clock)
+	}
+	// One-way: 1 ms (the fake clock's step), within the histogram's 1/32.
+	if q := time.Duration(st.Latency.Quantile(0.5)); q < 968*time.Microsecond || q > 1032*time.Microsecond {
+		t.Fatalf("corrected median %v", q)
+	}
+
+	// A frame that waited is flushed by a snapshot too, not only by the next frame.
+	e.subscribed("bob", "PA_2", 2, info("DTR_b", 2, "b"))
+	sb := newStream()
+	e.feed(sb.packets(t, 2, []byte("x"), stamp())...)
+	clocks["bob"] = clocksync.Estimate{State: clocksync.TwoClocks}
+	st = e.stats("DTR_b")
+	if st.Latency.Count() != 1 || st.LatencyNegative != 1 || st.Clock.State != clocksync.TwoClocks {
+		t.Fatalf("two clocks: %d recorded, %d negative, %v", st.Latency.Count(), st.LatencyNegative, st.Clock)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/packetizer"
 )
@@ -125,13 +126,22 @@ type TrackStats struct {
 
 	// UserTimestamps counts frames with the user-timestamp extension.
 	// Latency is their arrival time minus that timestamp, read as UNIX
-	// milliseconds: it compares the publisher's clock with ours, so clock
-	// offset is part of it, and it has millisecond resolution. Frames
-	// whose timestamp is ahead of our clock are recorded as 0 and counted
-	// in LatencyNegative. In nanoseconds.
+	// milliseconds (so millisecond resolution), in nanoseconds. Clock says
+	// whose clock that is: when the publisher answered the clock exchange
+	// (Options.Clock, Synced) the offset between its clock and ours is
+	// taken out and the figure is one-way within Clock.Uncertainty;
+	// otherwise (TwoClocks) it compares two clocks and their offset is
+	// part of it. Frames whose latency comes out negative are recorded as
+	// 0 and counted in LatencyNegative. LatencyUnsynced is the frames
+	// waiting now, while the publisher's clock is being asked, to be
+	// recorded once it is known (a level; at most 4096: frames past that
+	// are not recorded). Clock is the estimate now (the figure's
+	// uncertainty).
 	UserTimestamps  uint64
 	Latency         histogram.Histogram
 	LatencyNegative uint64
+	LatencyUnsynced int
+	Clock           clocksync.Estimate
 
 	FirstPacketAt time.Time
 	LastPacketAt  time.Time

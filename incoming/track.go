@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
@@ -112,6 +113,9 @@ type counters struct {
 	userTimestamps  uint64
 	latencyNegative uint64
 	sizes, latency  histogram.Histogram
+	// pendingLat holds two-clock latencies while the publisher's clock is
+	// unknown.
+	pendingLat      []int64
 	firstAt, lastAt time.Time
 }
 
@@ -219,12 +223,7 @@ func (t *RemoteTrack) frame(f *packetizer.ReceivedFrame, arrival time.Time) {
 	ext := &f.Extensions
 	if ext.HasUserTimestamp {
 		c.userTimestamps++
-		if lat, ok := latency(arrival, ext.UserTimestamp); ok {
-			c.latency.Record(lat)
-		} else {
-			c.latencyNegative++
-			c.latency.Record(0)
-		}
+		t.latencyOf(arrival, ext.UserTimestamp)
 	}
 	payload := f.Payload
 	if t.info.E2EE() {
@@ -269,14 +268,86 @@ const maxUserTimestamp = math.MaxInt64 / int64(time.Millisecond)
 // arithmetic: time.UnixMilli and Time.Sub cost more than the rest of a
 // frame's bookkeeping.
 func latency(arrival time.Time, userTS uint64) (int64, bool) {
-	if userTS > uint64(maxUserTimestamp) {
-		return 0, false // past any clock time.Time keeps in nanoseconds
-	}
-	at, sent := arrival.UnixNano(), int64(userTS)*int64(time.Millisecond)
-	if sent > at {
+	d, ok := signedLatency(arrival, userTS)
+	if !ok || d < 0 {
 		return 0, false
 	}
-	return at - sent, true
+	return d, true
+}
+
+// signedLatency is latency on two clocks, negative when the publisher's
+// is ahead; false past any clock time.Time keeps in nanoseconds.
+func signedLatency(arrival time.Time, userTS uint64) (int64, bool) {
+	if userTS > uint64(maxUserTimestamp) {
+		return 0, false
+	}
+	return arrival.UnixNano() - int64(userTS)*int64(time.Millisecond), true
+}
+
+// maxPendingLatencies bounds the frames kept while the publisher's clock
+// is being asked (a few round trips; DefaultAnswerTimeout at worst for
+// a publisher that never answers): 4096 frames, 32 KiB per track.
+const maxPendingLatencies = 4096
+
+// latencyOf records a frame's latency once its publisher's clock is
+// settled (Options.Clock): corrected by the estimated offset when synced,
+// as our clock minus theirs when they did not answer. Until then the raw
+// figure waits, so a track's histogram is all of one kind.
+func (t *RemoteTrack) latencyOf(arrival time.Time, userTS uint64) {
+	c := &t.c
+	d, ok := signedLatency(arrival, userTS)
+	if !ok {
+		c.recordLatency(-1)
+		return
+	}
+	est := t.clock()
+	if est.State == clocksync.Unknown {
+		if len(c.pendingLat) < maxPendingLatencies {
+			c.pendingLat = append(c.pendingLat, d)
+		}
+		return
+	}
+	t.flushLatencies(est)
+	c.recordLatency(corrected(d, est))
+}
+
+// clock is what the manager knows of the publisher's clock now.
+func (t *RemoteTrack) clock() clocksync.Estimate {
+	if fn := t.m.opts.Clock; fn != nil {
+		return fn(t.info.PublisherIdentity)
+	}
+	return clocksync.Estimate{State: clocksync.TwoClocks}
+}
+
+// flushLatencies records the frames that waited for the publisher's clock.
+func (t *RemoteTrack) flushLatencies(est clocksync.Estimate) {
+	c := &t.c
+	for _, d := range c.pendingLat {
+		c.recordLatency(corrected(d, est))
+	}
+	c.pendingLat = c.pendingLat[:0]
+}
+
+// corrected is a two-clock latency on our clock alone: plus their offset.
+// Saturating: an offset comes from another participant's answers.
+func corrected(d int64, est clocksync.Estimate) int64 {
+	if est.State != clocksync.Synced {
+		return d
+	}
+	off := int64(est.Offset)
+	if (off > 0 && d > math.MaxInt64-off) || (off < 0 && d < math.MinInt64-off) {
+		return -1
+	}
+	return d + off
+}
+
+// recordLatency records d, or 0 and a negative one when d < 0.
+func (c *counters) recordLatency(d int64) {
+	if d < 0 {
+		c.latencyNegative++
+		d = 0
+	}
+	c.latency.Record(d)
 }
 
 // decrypt opens an E2EE frame into t.plain, counting a failure by reason.
@@ -318,6 +389,10 @@ func (t *RemoteTrack) expire(now time.Time) {
 }
 
 func (t *RemoteTrack) statsLocked() TrackStats {
+	est := t.clock()
+	if est.State != clocksync.Unknown {
+		t.flushLatencies(est)
+	}
 	d := t.folded
 	if t.depkt != nil {
 		addStats(&d, t.depkt.Stats())
@@ -333,6 +408,7 @@ func (t *RemoteTrack) statsLocked() TrackStats {
 		FrameBytes: c.frameBytes, FrameSizes: c.sizes, FramesOverClientLimit: c.overClientLimit,
 		FramesDecrypted: c.decrypted, DecryptFailures: c.decryptFailures,
 		UserTimestamps: c.userTimestamps, Latency: c.latency, LatencyNegative: c.latencyNegative,
+		LatencyUnsynced: len(c.pendingLat), Clock: est,
 		FirstPacketAt: c.firstAt, LastPacketAt: c.lastAt,
 		LastFrame: t.preview,
 		HeldBytes: t.held, Evicted: t.evicted,

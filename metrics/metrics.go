@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/net/netutil"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
@@ -85,7 +86,9 @@ var (
 	rSubscribed = desc("remote_track_subscribed", "1 while subscribed.", remoteLabels...)
 	rMismatches = desc("remote_schema_mismatches_total", "Frames that did not match the schema the track declares.", remoteLabels...)
 	rChecked    = desc("remote_schema_checked_total", "Frames checked against the schema the track declares.", remoteLabels...)
-	rLatency    = desc("remote_latency_seconds", "Arrival time minus the publisher's user timestamp (two clocks).", remoteLabels...)
+	rLatency    = desc("remote_latency_seconds", "Arrival time minus the publisher's user timestamp: one-way while remote_clock_synced is 1, else two clocks.", remoteLabels...)
+	rClockSync  = desc("remote_clock_synced", "1 when the publisher answered dttui's clock exchange: its latency is one-way, its offset taken out.", remoteLabels...)
+	rClockBound = desc("remote_clock_uncertainty_seconds", "Bound on the error of the clock offset taken out of the latency (0 unless synced).", remoteLabels...)
 
 	// The room monitor's memory budget (report.Snapshot.Memory).
 	roomHeld         = desc("room_held_bytes", "Memory other participants' partial frames hold now.")
@@ -141,7 +144,7 @@ func label(s string) string { return textsafe.Clip(s, MaxLabelRunes) }
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, queuedBytes, pushed, sent, packetsSent, bytesSent,
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency, mismatches,
-		rMismatches, rChecked, rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, sfuShed, sfuUpLost, rSFUShed,
+		rMismatches, rChecked, rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, rClockSync, rClockBound, sfuShed, sfuUpLost, rSFUShed,
 		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits,
 		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes, remoteDropped} {
 		ch <- d
@@ -241,6 +244,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(rMismatches, r.Schema.Mismatches, rv...)
 		gauge(rSubscribed, boolf(s.Handle != 0), rv...)
 		ch <- histogramMetric(rLatency, &s.Latency, rv)
+		synced := s.Clock.State == clocksync.Synced
+		gauge(rClockSync, boolf(synced), rv...)
+		gauge(rClockBound, boolf(synced)*s.Clock.Uncertainty.Seconds(), rv...)
 	}
 }
 

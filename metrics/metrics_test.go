@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
@@ -35,7 +36,8 @@ func snapshot() report.Snapshot {
 	l.Out.SchemaMismatches = 2
 	l.RunLatencyHist = &lat
 	r := report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_r", Name: "cam-meta", PublisherIdentity: "robot"},
-		Handle: 2, Packets: 11, PacketsLost: 1, FramesCompleted: 9, Latency: lat}, Schema: report.SchemaCheck{Checked: 9, Mismatches: 4}}
+		Handle: 2, Packets: 11, PacketsLost: 1, FramesCompleted: 9, Latency: lat,
+		Clock: clocksync.Estimate{State: clocksync.Synced, Uncertainty: 400 * time.Microsecond}}, Schema: report.SchemaCheck{Checked: 9, Mismatches: 4}}
 	return report.Snapshot{At: time.Now(), Connection: report.Status{State: report.Connected, RTT: 2 * time.Millisecond, Reconnects: 1},
 		Local: []report.Local{l}, Remote: []report.Remote{r}}
 }
@@ -73,6 +75,12 @@ dttui_remote_schema_mismatches_total{publisher="robot",sid="DTR_r",track="cam-me
 # HELP dttui_remote_packets_lost_total Packets lost, from the sequence numbers.
 # TYPE dttui_remote_packets_lost_total counter
 dttui_remote_packets_lost_total{publisher="robot",sid="DTR_r",track="cam-meta"} 1
+# HELP dttui_remote_clock_synced 1 when the publisher answered dttui's clock exchange: its latency is one-way, its offset taken out.
+# TYPE dttui_remote_clock_synced gauge
+dttui_remote_clock_synced{publisher="robot",sid="DTR_r",track="cam-meta"} 1
+# HELP dttui_remote_clock_uncertainty_seconds Bound on the error of the clock offset taken out of the latency (0 unless synced).
+# TYPE dttui_remote_clock_uncertainty_seconds gauge
+dttui_remote_clock_uncertainty_seconds{publisher="robot",sid="DTR_r",track="cam-meta"} 0.0004
 # HELP dttui_connection_state 1 for the connection's current state (connecting, connected, stalled, reconnecting, disconnected).
 # TYPE dttui_connection_state gauge
 dttui_connection_state{state="connected"} 1
@@ -85,7 +93,8 @@ dttui_connection_state{state="stalled"} 0
 dttui_queued_bytes 1234
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "dttui_frames_dropped_total", "dttui_frames_sent_total",
-		"dttui_frames_lost_total", "dttui_remote_packets_lost_total", "dttui_schema_mismatches_total", "dttui_remote_schema_mismatches_total", "dttui_connection_state", "dttui_queued_bytes"); err != nil {
+		"dttui_frames_lost_total", "dttui_remote_packets_lost_total", "dttui_schema_mismatches_total", "dttui_remote_schema_mismatches_total",
+		"dttui_remote_clock_synced", "dttui_remote_clock_uncertainty_seconds", "dttui_connection_state", "dttui_queued_bytes"); err != nil {
 		t.Fatal(err)
 	}
 	if n := testutil.CollectAndCount(c, "dttui_latency_seconds", "dttui_remote_latency_seconds"); n != 2 {

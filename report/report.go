@@ -175,8 +175,9 @@ type SchemaCheck struct {
 // where Sent is the frames known to have been sent (up to the latest that
 // arrived; what came after cannot be known) and Cut those still in their
 // grace when their span ended (a new stream or subscription). Latency is
-// arrival minus the probe's send time, to the nanosecond: the publisher's
-// clock against ours.
+// arrival minus the probe's send time, to the nanosecond, moved onto our
+// clock when the publisher's is synced (Stats.Clock); against its clock
+// otherwise (frames that arrived while it was being asked have none).
 type RemoteProbe struct {
 	Sent, Received, Lost, InGrace, Cut uint64
 	Duplicates, Late, Unfollowed       uint64

@@ -49,9 +49,9 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 		return ok && r.Stats.State == incoming.StateSubscribed && r.Stats.SID == tr.Info().SID && mon.MonitorHolds(r.Stats.SID)
 	})
 	pushProbes(t, tr, 50, 500)
-	eventually(t, 10*time.Second, "50 frames at the monitor", func() bool {
+	eventually(t, 10*time.Second, "50 frames at the monitor, their latency recorded", func() bool {
 		r, _ := remoteRow(mon, who, "telemetry")
-		return r.Stats.FramesCompleted == 50
+		return r.Stats.FramesCompleted == 50 && r.Stats.Latency.Count() == 50
 	})
 	r, _ := remoteRow(mon, who, "telemetry")
 	if r.Stats.FramesLost != 0 || r.Stats.PacketsLost != 0 || r.Stats.UserTimestamps != 50 || r.Stats.Latency.Count() != 50 {

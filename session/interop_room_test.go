@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/internal/jsclient"
 	"github.com/dttui/dttui/packetizer"
@@ -389,6 +390,12 @@ func testInteropRoomMonitor(t *testing.T) {
 				st.FramesOverClientLimit != 0 || st.DecryptFailuresTotal() != 0 {
 				t.Fatalf("monitor counters %+v; want %d frames, %d packets, %d bytes, %d payload bytes", st, n, wantPk, wantBytes, payload)
 			}
+			// livekit-client does not answer dttui's clock exchange: once
+			// the monitor stops asking, its frames are measured on two clocks.
+			eventually(t, 2*clocksync.DefaultAnswerTimeout, "the JS publisher taken for two clocks", func() bool {
+				st = remoteBySID(t, s, sizes.SID)
+				return st.Clock.State == clocksync.TwoClocks
+			})
 			// Latency from the user timestamps JS set: one per frame, none
 			// ahead of our clock (both clocks are this machine's).
 			if st.UserTimestamps != n || st.Latency.Count() != n || st.LatencyNegative != 0 {

@@ -103,6 +103,9 @@ type localState struct {
 	// holds says whether the loopback holds a subscription to a SID (nil:
 	// no loopback, nothing is followed).
 	holds func(sid string) bool
+	// now is the session's clock (Config.Clock): probe send times and
+	// the ledger's, on the same clock as the loopback's arrivals.
+	now func() time.Time
 
 	// firstSent and lastSent bound the run's frames (UNIX ns) for its
 	// average rates: a probe frame's push time (the generator's schedule,
@@ -157,7 +160,7 @@ type streamRx struct {
 }
 
 func newLocalState(grace time.Duration, holds func(string) bool) *localState {
-	return &localState{stream: probe.NewStream(), grace: grace, holds: holds}
+	return &localState{stream: probe.NewStream(), grace: grace, holds: holds, now: time.Now}
 }
 
 // ledgerFor is sid's ledger, made on first use when create is set.
@@ -204,7 +207,7 @@ func (st *localState) counts() probe.LedgerCounts {
 // onSent is the track's outgoing.PublishOptions.OnSent: the sender just
 // handed the frame's last packet to the data channel under sid.
 func (st *localState) onSent(sid string, payload []byte) {
-	now := time.Now()
+	now := st.now()
 	at := now
 	h, isProbe := probe.Decode(payload)
 	switch {
@@ -240,7 +243,7 @@ func (st *localState) track(lt *outgoing.LocalTrack) *Track {
 	defer st.mu.Unlock()
 	if st.lt == nil {
 		st.lt = lt
-		st.source = probe.NewSource(st.stream, lt.TryPush, nil).WithWait(lt.Push).WithFormat(lt.Info().Type.Frame).
+		st.source = probe.NewSource(st.stream, lt.TryPush, st.now).WithWait(lt.Push).WithFormat(lt.Info().Type.Frame).
 			WithSchema(st.schema, st.genSize).WithDropped(st.drops.Dropped)
 	}
 	return &Track{LocalTrack: lt, st: st}
@@ -291,6 +294,7 @@ func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
 		holds = s.loop.holds
 	}
 	st := newLocalState(s.cfg.LossGrace, holds)
+	st.now = s.now
 	check, err := st.checkSchema(o)
 	if err != nil {
 		return nil, err
@@ -431,8 +435,8 @@ func (s *Session) runSampler() {
 		select {
 		case <-s.ctx.Done():
 			return
-		case now := <-t.C:
-			s.sample(now)
+		case <-t.C:
+			s.sample(s.now())
 		}
 	}
 }
@@ -447,7 +451,7 @@ func (s *Session) Report(base *report.Snapshot) report.Snapshot {
 // ReportScope is Report with each track's per-second history cut to sc
 // (the UI's: ten seconds of every row, the whole of the selected one).
 func (s *Session) ReportScope(base *report.Snapshot, sc report.Scope) report.Snapshot {
-	now := time.Now()
+	now := s.now()
 	snap := report.Snapshot{At: now, Connection: s.Status(), Loopback: s.loop != nil}
 	var since time.Time
 	if base != nil {
@@ -490,7 +494,7 @@ func (s *Session) Settle(ctx context.Context) {
 	defer t.Stop()
 	for waiting := true; waiting; {
 		waiting = false
-		now := time.Now()
+		now := s.now()
 		for _, st := range states {
 			for _, l := range st.allLedgers() {
 				l.Expire(now)

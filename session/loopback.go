@@ -57,6 +57,7 @@ func startLoopback(ctx context.Context, s *Session) (*loopback, error) {
 		Filter:  func(i incoming.Info) bool { return i.PublisherIdentity == l.publisher },
 		Opener:  opener,
 		OnFrame: l.onFrame,
+		Now:     s.now,
 		Logger:  s.cfg.Logger.With("component", "loopback"),
 	})
 	l.ctx, l.cancel = context.WithCancel(s.ctx)
@@ -241,7 +242,7 @@ func (l *loopback) receive(st *localState, sids []string) *report.Receive {
 			r.Data += sr.data
 		}
 	}
-	if n, in := st.dataMissing(r.Data, time.Now()); in {
+	if n, in := st.dataMissing(r.Data, st.now()); in {
 		r.InGrace += n
 	} else {
 		r.Lost += n

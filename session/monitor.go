@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
@@ -32,7 +33,7 @@ func (s *Session) newMonitor() *subscriber {
 	s.probes.grace = s.cfg.LossGrace
 	fn := s.cfg.OnRemoteFrame
 	onFrame := func(t *incoming.RemoteTrack, f *incoming.Frame) {
-		s.probes.arrived(t.Info().SID, f)
+		s.probes.arrived(t, f, s.clockOf)
 		s.checkRemote(t.Info(), f.Payload)
 		if fn != nil {
 			fn(t.Info().SID, *f)
@@ -49,6 +50,8 @@ func (s *Session) newMonitor() *subscriber {
 		Filter:       func(i incoming.Info) bool { return i.PublisherIdentity != s.loopIdentity },
 		Opener:       opener,
 		MaxHeldBytes: s.cfg.MaxHeldBytes,
+		Now:          s.now,
+		Clock:        s.clockOf,
 		Logger:       s.cfg.Logger.With("component", "monitor"),
 	})
 }
@@ -181,7 +184,7 @@ func (s *Session) remotes(now, since time.Time, sc report.Scope) []report.Remote
 		if o, ok := sfuObserved.of([]string{ts.SID}, me); ok {
 			r.SFU = &o
 		}
-		r.Probe = s.probes.of(ts.SID)
+		r.Probe = s.probes.of(ts.SID, s.clockOf)
 		r.Schema = s.checks.of(ts.SID)
 		r.Figures = s.rec.FiguresScope(report.RemoteKey(ts.SID), now, remoteTotals(&ts), since, true, sc)
 		if rs, ok := s.schemaFor(ts.PublisherIdentity, ts.Type.Schema); ok {
@@ -206,26 +209,67 @@ func (s *Session) roomMemory() incoming.Held {
 type remoteProbes struct {
 	grace time.Duration
 	mu    sync.Mutex
-	by    map[string]*probe.Follower
+	by    map[string]*followed
+}
+
+// followed is one remote track's follower, with the two-clock latencies
+// (ns) of the frames that arrived while its publisher's clock was asked.
+type followed struct {
+	*probe.Follower
+	identity string
+	pending  []int64
+}
+
+// maxPendingProbeLatencies bounds followed.pending (as incoming bounds
+// the track's): frames past it have no latency.
+const maxPendingProbeLatencies = 4096
+
+// settle records the pending latencies once the publisher's clock is
+// known: corrected when synced, as they are on two clocks.
+func (fo *followed) settle(est clocksync.Estimate) {
+	if est.State == clocksync.Unknown {
+		return
+	}
+	for _, d := range fo.pending {
+		if est.State == clocksync.Synced {
+			d += int64(est.Offset)
+		}
+		fo.RecordLatency(time.Duration(d))
+	}
+	fo.pending = fo.pending[:0]
 }
 
 // arrived runs from the monitor's OnFrame (incoming's manager locked).
-func (p *remoteProbes) arrived(sid string, f *incoming.Frame) {
+// The probe's send time is moved onto our clock as the track's user
+// timestamps are (clock: the publisher's, by identity); while that clock
+// is being asked, the frame's latency waits.
+func (p *remoteProbes) arrived(t *incoming.RemoteTrack, f *incoming.Frame, clock func(string) clocksync.Estimate) {
 	h, ok := probe.Decode(f.Payload)
 	if !ok {
 		return // not a probe: nothing to follow, and no entry for it
+	}
+	sid, identity := t.Info().SID, t.Info().PublisherIdentity
+	est := clock(identity)
+	raw := f.Arrival.Sub(h.Sent).Nanoseconds()
+	if est.State == clocksync.Unknown {
+		h.Sent = time.Time{}
+	} else {
+		h.Sent = est.ToOurs(h.Sent)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fo := p.by[sid]
 	if fo == nil {
 		if p.by == nil {
-			p.by = map[string]*probe.Follower{}
+			p.by = map[string]*followed{}
 		}
-		fo = probe.NewFollower(p.grace)
+		fo = &followed{Follower: probe.NewFollower(p.grace), identity: identity}
 		p.by[sid] = fo
 	}
-	fo.Arrived(h, f.Payload, f.Subscription, f.Arrival)
+	fo.settle(est)
+	if fo.Arrived(h, f.Payload, f.Subscription, f.Arrival) && h.Sent.IsZero() && len(fo.pending) < maxPendingProbeLatencies {
+		fo.pending = append(fo.pending, raw)
+	}
 }
 
 func (p *remoteProbes) expire(now time.Time) {
@@ -243,13 +287,14 @@ func (p *remoteProbes) forget(sid string) {
 }
 
 // of is the report's account of sid's probe frames; nil when none came.
-func (p *remoteProbes) of(sid string) *report.RemoteProbe {
+func (p *remoteProbes) of(sid string, clock func(string) clocksync.Estimate) *report.RemoteProbe {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fo := p.by[sid]
 	if fo == nil {
 		return nil
 	}
+	fo.settle(clock(fo.identity))
 	c, fc := fo.Counts()
 	return &report.RemoteProbe{Sent: c.Sent, Received: c.Received, Lost: c.Lost, InGrace: c.InGrace, Cut: fc.Cut,
 		Duplicates: c.Duplicates, Late: c.Late, Unfollowed: c.Unfollowed, Corrupt: fc.Corrupt, Spans: fc.Spans, Jumps: fc.Jumps,

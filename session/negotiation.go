@@ -132,6 +132,14 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 		})
 	}
 	sub.OnDataChannel(func(dc *webrtc.DataChannel) {
+		if dc.Label() == reliableLabel && p.cfg.onUserPacket != nil {
+			dc.OnMessage(func(m webrtc.DataChannelMessage) {
+				if !m.IsString {
+					p.cfg.onUserPacket(m.Data)
+				}
+			})
+			return
+		}
 		if dc.Label() != dataTrackLabel || p.cfg.onDataTrackPacket == nil {
 			return
 		}
@@ -152,8 +160,12 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 	if err != nil {
 		return err
 	}
+	rel, err := pub.CreateDataChannel(reliableLabel, nil) // ordered and reliable, as LiveKit's clients make it
+	if err != nil {
+		return err
+	}
 	p.mu.Lock()
-	p.dc = dc
+	p.dc, p.reliable = dc, rel
 	p.mu.Unlock()
 
 	offer, err := pub.CreateOffer(nil)

@@ -30,6 +30,9 @@ type peerConfig struct {
 	onDataTrackPacket func([]byte)
 	// onDataTrackOpen runs when the subscriber's `_data_track` opens.
 	onDataTrackOpen func()
+	// onUserPacket sees each message on the subscriber's `_reliable`
+	// channel (a DataPacket); it runs on that channel's goroutine.
+	onUserPacket func([]byte)
 	// resumable keeps the PeerConnections when the signal socket drops or
 	// ICE fails, so the owner can resume the session instead of rejoining.
 	resumable bool
@@ -59,8 +62,9 @@ type peer struct {
 	pub, sub  *webrtc.PeerConnection
 	pendingIC map[livekit.SignalTarget][]webrtc.ICECandidateInit
 	remoteSet map[livekit.SignalTarget]bool
-	dc        *dataChannel  // the publisher's `_data_track`, nil for the loopback
-	sigLost   chan struct{} // closed when the current signal socket drops (resumable peers)
+	dc        *dataChannel        // the publisher's `_data_track`, nil for the loopback
+	reliable  *webrtc.DataChannel // the publisher's `_reliable` (user packets), nil for the loopback
+	sigLost   chan struct{}       // closed when the current signal socket drops (resumable peers)
 
 	dcOpen chan struct{} // publisher data channel open
 	subUp  chan struct{} // subscriber PC connected (loopback)

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 )
@@ -29,10 +30,14 @@ var ErrNoRelay = errors.New("relay only, and the server lists no TURN server")
 
 // Session is a live connection with its outgoing data-track manager.
 type Session struct {
-	cfg  Config
-	log  *slog.Logger
-	mgr  *outgoing.Manager
-	e2ee *outgoing.E2EEKey // nil without a passphrase
+	cfg Config
+	log *slog.Logger
+	now func() time.Time // Config.Clock
+	// clocks runs the clock exchange with the room's publishers (nil
+	// without the monitor: nothing of theirs is measured).
+	clocks *clocksync.Syncer
+	mgr    *outgoing.Manager
+	e2ee   *outgoing.E2EEKey // nil without a passphrase
 
 	mu           sync.Mutex
 	p            *peer // nil while reconnecting
@@ -81,6 +86,9 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	// Redacting a nil logger discards.
 	cfg.Logger = Redacting(cfg.Logger, cfg.APISecret, cfg.Token, cfg.E2EEPassphrase)
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
@@ -110,8 +118,10 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 
 	s := &Session{cfg: cfg, log: cfg.Logger, e2ee: key, statusCh: make(chan Status, 1),
 		locals: map[uint16]*localState{}, streams: map[uint32]*localState{}, rec: report.NewRecorder(0)}
+	s.now = cfg.Clock
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mgr = outgoing.NewManager(s, outgoing.Options{
+		Now:            cfg.Clock,
 		PublishTimeout: cfg.PublishTimeout,
 		MaxQueuedBytes: cfg.MaxQueuedBytes,
 		MaxFrameAge:    cfg.MaxFrameAge,
@@ -121,6 +131,7 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 	s.setStatus(StateConnecting, nil)
 	s.loopIdentity = cfg.Identity + "-loopback"
 	if cfg.Monitor {
+		s.clocks = clocksync.New(clocksync.Options{})
 		s.monitor = s.newMonitor()
 	}
 
@@ -140,6 +151,10 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 	s.setConnected(p, false)
 	s.wg.Add(1)
 	go s.supervise(p)
+	if s.clocks != nil {
+		s.wg.Add(1)
+		go s.runClockSync()
+	}
 
 	if cfg.Loopback {
 		lb, err := startLoopback(ctx, s)
@@ -166,7 +181,7 @@ func (s *Session) connect(ctx context.Context) (*peer, error) {
 	defer cancel()
 	pc := peerConfig{
 		url: s.cfg.URL, token: token, log: s.cfg.Logger.With("participant", "publisher"),
-		publisher: true, onSignal: s.onSignal, resumable: true, net: s.netHooks(), relayOnly: s.cfg.RelayOnly,
+		publisher: true, onSignal: s.onSignal, onUserPacket: s.onUserPacket, resumable: true, net: s.netHooks(), relayOnly: s.cfg.RelayOnly,
 	}
 	if s.monitor != nil {
 		pc.onDataTrackPacket, pc.onDataTrackOpen = s.monitor.onPacket, s.monitor.onDataChannelOpen

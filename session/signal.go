@@ -139,7 +139,7 @@ func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.P
 	}
 	p.mu.Lock()
 	p.sigLost = make(chan struct{})
-	sub, dc := p.sub, p.dc
+	sub, dc, rel := p.sub, p.dc, p.reliable
 	p.mu.Unlock()
 	// A fresh socket: the ping timeout counts from now, not from the last
 	// pong of the one that died.
@@ -158,6 +158,11 @@ func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.P
 	if dc != nil {
 		if id := dc.dc.ID(); id != nil {
 			sync.DataChannels = []*livekit.DataChannelInfo{{Label: dataTrackLabel, Id: uint32(*id), Target: livekit.SignalTarget_PUBLISHER}}
+		}
+	}
+	if rel != nil {
+		if id := rel.ID(); id != nil {
+			sync.DataChannels = append(sync.DataChannels, &livekit.DataChannelInfo{Label: reliableLabel, Id: uint32(*id), Target: livekit.SignalTarget_PUBLISHER})
 		}
 	}
 	if err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_SyncState{SyncState: sync}}); err != nil {

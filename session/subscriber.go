@@ -36,6 +36,8 @@ type subscriber struct {
 	// owns it and stops it when detached).
 	now       func() time.Time
 	afterFunc func(time.Duration, func()) *time.Timer
+	// arrival stamps packets (incoming.Options.Now: the session's clock).
+	arrival   func() time.Time
 	lastSent  time.Time
 	pending   []incoming.SubscriptionUpdate
 	pendingAt map[string]int
@@ -54,7 +56,10 @@ type subscriber struct {
 const SubscriptionUpdateInterval = 100 * time.Millisecond
 
 func newSubscriber(opts incoming.Options) *subscriber {
-	s := &subscriber{now: time.Now, afterFunc: time.AfterFunc}
+	s := &subscriber{now: time.Now, afterFunc: time.AfterFunc, arrival: opts.Now}
+	if s.arrival == nil {
+		s.arrival = time.Now
+	}
 	s.mgr = incoming.NewManager(s, opts)
 	return s
 }
@@ -179,7 +184,7 @@ func (s *subscriber) onDataChannelOpen() {
 }
 
 // onPacket runs on the subscriber data channel's goroutine.
-func (s *subscriber) onPacket(b []byte) { s.mgr.HandlePacket(b, time.Now()) }
+func (s *subscriber) onPacket(b []byte) { s.mgr.HandlePacket(b, s.arrival()) }
 
 // onSignal feeds the SFU's messages in; local is the identity of the
 // participant this subscriber is (its own tracks are not remote). It

@@ -73,6 +73,12 @@ func (s *Session) onSignal(p *peer, res *livekit.SignalResponse) {
 			s.monitor.attach(p)
 		}
 		s.monitor.onSignal(s.cfg.Identity, res)
+		switch msg := res.Message.(type) {
+		case *livekit.SignalResponse_Join:
+			s.watchClocks(msg.Join.GetOtherParticipants())
+		case *livekit.SignalResponse_Update:
+			s.watchClocks(msg.Update.GetParticipants())
+		}
 	}
 	switch msg := res.Message.(type) {
 	case *livekit.SignalResponse_Update:

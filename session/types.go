@@ -47,6 +47,11 @@ type Config struct {
 	// or not the passphrase opens it (incoming.Options.OnSealed); the
 	// same rules as OnRemoteFrame hold.
 	OnRemoteSealed func(sid string, f incoming.Frame)
+	// Clock is the time every timestamp this session puts on the wire
+	// (probe frames, user timestamps, the clock exchange) and every
+	// arrival it measures are read from; default time.Now. Two sessions
+	// with different clocks stand for two machines.
+	Clock func() time.Time
 	// Logger receives every log line (ours, lksdk's, pion's). Nil discards.
 	// Nothing is ever written to stderr: it would corrupt the TUI.
 	Logger *slog.Logger

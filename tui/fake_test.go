@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
@@ -92,6 +94,12 @@ func (f *fakeBackend) addRemote(identity, name, sid string, fps float64, size in
 	fr := &fakeRemote{fps: fps, size: size, latency: []time.Duration{2 * time.Millisecond, 3 * time.Millisecond, 4 * time.Millisecond, 12 * time.Millisecond}}
 	fr.st.Info = incoming.Info{SID: sid, PubHandle: uint16(len(f.remotes) + 1), Name: name, PublisherIdentity: identity, PublisherSID: "PA_" + identity}
 	fr.st.State, fr.st.Since, fr.st.Handle, fr.st.Subscriptions = incoming.StateSubscribed, now, uint16(len(f.remotes)+1), 1
+	// dttui publishers answer the clock exchange; livekit-client ones do not.
+	fr.st.Clock = clocksync.Estimate{State: clocksync.Synced, Offset: 12300 * time.Microsecond, Uncertainty: 420 * time.Microsecond,
+		RTT: 840 * time.Microsecond, Samples: 16}
+	if strings.HasSuffix(identity, "-js") {
+		fr.st.Clock = clocksync.Estimate{State: clocksync.TwoClocks}
+	}
 	fr.st.Timeline = []incoming.StateChange{
 		{At: now, State: incoming.StateSubscribing, Reason: "published; auto-subscribe"},
 		{At: now, State: incoming.StateSubscribed, Handle: fr.st.Handle, Reason: "the SFU assigned a handle"}}

@@ -94,12 +94,12 @@ func TestRoomIsASectionOfItsOwn(t *testing.T) {
 			t.Fatalf("totals line %q does not say %.0f frames/s", tc.line, tc.fps)
 		}
 	}
-	for _, c := range []string{"P50±", "P99±", "DECRYPT", "PLOST", "RECV 10s", "TYPE"} {
+	for _, c := range []string{"P50", "P99", "DECRYPT", "PLOST", "RECV 10s", "TYPE"} {
 		if !strings.Contains(lines[roomHead], c) {
 			t.Errorf("room header lacks %s: %q", c, lines[roomHead])
 		}
 	}
-	if !strings.Contains(lines[rule], "our clock minus the publisher's timestamp") {
+	if !strings.Contains(lines[rule], tracktable.TwoClocks+": two clocks (our clock minus the publisher's timestamp)") {
 		t.Errorf("the rule does not say what the room's latency compares: %q", lines[rule])
 	}
 }

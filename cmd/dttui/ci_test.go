@@ -47,13 +47,17 @@ type junitDoc struct {
 	Tests    int `xml:"tests,attr"`
 	Failures int `xml:"failures,attr"`
 	Suite    struct {
-		Name  string `xml:"name,attr"`
-		Cases []struct {
+		Name    string `xml:"name,attr"`
+		Skipped int    `xml:"skipped,attr"`
+		Cases   []struct {
 			Name      string `xml:"name,attr"`
 			Classname string `xml:"classname,attr"`
 			Failure   *struct {
 				Message string `xml:"message,attr"`
 			} `xml:"failure"`
+			Skipped *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"skipped"`
 			Out string `xml:"system-out"`
 		} `xml:"testcase"`
 	} `xml:"testsuite"`
@@ -112,7 +116,7 @@ func TestBudgetsEndToEnd(t *testing.T) {
 			var errOut lockedBuffer
 			code := run(context.Background(), []string{"--headless", "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
 				"--duration", "4s", "--warmup", "1s", "--track", "telemetry:50:1KiB",
-				"--fail-if", "loss>50%", "--fail-if", "telemetry:p99>1ns", "--fail-if", "fps<10",
+				"--fail-if", "loss>50%", "--fail-if", "telemetry:p99>1ns", "--fail-if", "fps<10", "--fail-if", "nosuch:p99>1s",
 				"--junit", junit, "--summary-md", md}, env(nil), stdio{out: &out, err: &errOut})
 			if code != exitBudget {
 				t.Fatalf("exit %d, want %d: %s", code, exitBudget, errOut.String())
@@ -123,11 +127,13 @@ func TestBudgetsEndToEnd(t *testing.T) {
 					budgetLines = append(budgetLines, l)
 				}
 			}
-			if len(budgetLines) != 1 || !strings.HasPrefix(budgetLines[0], "dttui: budget telemetry:p99>1ns: FAIL: telemetry p99 ") {
+			// A budget no track measures is broken too (never a pass).
+			if len(budgetLines) != 2 || !strings.HasPrefix(budgetLines[0], "dttui: budget telemetry:p99>1ns: FAIL: telemetry p99 ") ||
+				budgetLines[1] != `dttui: budget nosuch:p99>1s: FAIL: no track "nosuch" measures p99` {
 				t.Fatalf("stderr budget lines %q", budgetLines)
 			}
 			f := lastLine(t, out.String())
-			if len(f.Budgets) != 3 {
+			if len(f.Budgets) != 4 || f.Budgets[3].Verdict != "fail" || f.Budgets[3].Value != nil {
 				t.Fatalf("budgets %+v", f.Budgets)
 			}
 			for i, want := range []struct{ budget, verdict, unit string }{{"loss>50%", "pass", "%"}, {"telemetry:p99>1ns", "fail", "ms"}, {"fps<10", "pass", "fps"}} {
@@ -140,11 +146,17 @@ func TestBudgetsEndToEnd(t *testing.T) {
 				t.Errorf("fps after the warmup %v, want about 50", v)
 			}
 
+			// The budget that could not be evaluated is a skipped case
+			// saying why: neither a pass nor a failure.
 			doc := readJUnit(t, junit)
-			if doc.Tests != 3 || doc.Failures != 1 || doc.Suite.Name != "dttui headless" || len(doc.Suite.Cases) != 3 {
+			if doc.Tests != 4 || doc.Failures != 1 || doc.Suite.Skipped != 1 || doc.Suite.Name != "dttui headless" || len(doc.Suite.Cases) != 4 {
 				t.Fatalf("JUnit %+v", doc)
 			}
-			for i, c := range doc.Suite.Cases {
+			if c := doc.Suite.Cases[3]; c.Name != "nosuch:p99>1s" || c.Classname != "dttui.budget" || c.Failure != nil ||
+				c.Skipped == nil || c.Skipped.Message != `no track "nosuch" measures p99` {
+				t.Errorf("unevaluated case %+v", c)
+			}
+			for i, c := range doc.Suite.Cases[:3] {
 				if c.Classname != "dttui.local.telemetry" || !strings.Contains(c.Out, "latency over ") ||
 					!strings.Contains(c.Out, "counted after a warmup of 1s") || (c.Failure != nil) != (i == 1) {
 					t.Errorf("case %d: %+v", i, c)
@@ -157,7 +169,8 @@ func TestBudgetsEndToEnd(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(string(b), "### dttui headless: 1 of 3 budgets broken") || !strings.Contains(string(b), "| ❌ fail | telemetry:p99&#62;1ns | telemetry |") {
+			if !strings.Contains(string(b), "### dttui headless: 2 of 4 budgets broken") ||
+				!strings.Contains(string(b), "| ⚠️ not measured | nosuch:p99&#62;1s | - |") || !strings.Contains(string(b), "| ❌ fail | telemetry:p99&#62;1ns | telemetry |") {
 				t.Errorf("markdown:\n%s", b)
 			}
 		})

@@ -54,7 +54,11 @@ func runDoctor(ctx context.Context, o options, cfg session.Config, std stdio, st
 			fmt.Fprintf(w, "    → %s\n", c.Remedy)
 		}
 		bc := budget.Case{Name: c.Name, Classname: "dttui.doctor", Output: c.Figure + "\n"}
-		if !c.OK {
+		switch {
+		case c.Skipped:
+			// An earlier failure left nothing to check: not a pass.
+			bc.Skipped = c.Figure
+		case !c.OK:
 			bc.Failure = c.Name + ": " + c.Figure
 			if c.Remedy != "" {
 				bc.Output += "remedy: " + c.Remedy + "\n"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,14 +30,15 @@ func TestDoctor(t *testing.T) {
 				marks    string // per check, in order: ✓, ✗ or -
 				remedy   string
 				failures int
+				skipped  int
 			}{
 				// A 4 MiB frame is 263 packets at once: under -race on a loaded
 				// machine the SFU's 100 ms target latency sheds some (the
 				// doctor says so, from the SFU's own account). These cases
 				// are about the other checks: the SFU is given time.
-				{"healthy", testsfu.Options{DataTrackTargetLatency: patient}, exitOK, "✓✓✓✓✓", "", 0},
-				{"data tracks off", testsfu.Options{DisableDataTracks: true}, exitBudget, "✓✗✓--", "enable_data_tracks: true", 3},
-				{"blobs off", testsfu.Options{DisableDataBlobs: true, DataTrackTargetLatency: patient}, exitBudget, "✓✓✗✓✓", "enable_participant_data_blob: true", 1},
+				{"healthy", testsfu.Options{DataTrackTargetLatency: patient}, exitOK, "✓✓✓✓✓✓", "", 0, 0},
+				{"data tracks off", testsfu.Options{DisableDataTracks: true}, exitBudget, "✓✗✓---", "enable_data_tracks: true", 1, 3},
+				{"blobs off", testsfu.Options{DisableDataBlobs: true, DataTrackTargetLatency: patient}, exitBudget, "✓✓✗✓✓✓", "enable_participant_data_blob: true", 1, 0},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					srv := testsfu.StartT(t, kind, tc.opts)
@@ -61,8 +63,13 @@ func TestDoctor(t *testing.T) {
 					if marks != tc.marks || (tc.remedy != "" && !strings.Contains(out.String(), "    → ") || !strings.Contains(out.String(), tc.remedy)) {
 						t.Fatalf("checks %q, want %q (remedy %q):\n%s", marks, tc.marks, tc.remedy, out.String())
 					}
+					// The uplink ramp: the highest rate our own frames made the
+					// round trip at without loss.
+					if !strings.Contains(tc.marks, "-") && !regexp.MustCompile(`(?m)^✓ uplink rate: [0-9.]+ Mbit/s carried without loss`).MatchString(out.String()) {
+						t.Fatalf("uplink line:\n%s", out.String())
+					}
 					doc := readJUnit(t, junit)
-					if doc.Tests != 5 || doc.Failures != tc.failures || doc.Suite.Name != "dttui doctor" || doc.Suite.Cases[1].Name != "data tracks" {
+					if doc.Tests != 6 || doc.Failures != tc.failures || doc.Suite.Skipped != tc.skipped || doc.Suite.Name != "dttui doctor" || doc.Suite.Cases[1].Name != "data tracks" {
 						t.Fatalf("JUnit %+v", doc)
 					}
 				})

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
@@ -132,8 +133,9 @@ const (
 	// TitleLost is a room track's loss panel: frames lost (never seen, or
 	// given up incomplete).
 	TitleLost = "frames lost /s"
-	// TitleLatencyTwoClocks is a room track's latency: our clock against
-	// the publisher's.
+	// TitleLatencyTwoClocks is a room track's latency when its publisher's
+	// clock is not synced with ours: our clock against the publisher's.
+	// Synced, the panel is TitleLatency (one-way).
 	TitleLatencyTwoClocks = "latency (two clocks)"
 )
 
@@ -233,7 +235,7 @@ func Remote(r report.Remote, conn []report.ConnEvent) Set {
 			{Name: "received", Role: Received, Values: col(func(s report.Second) float64 { return float64(s.RxBytes) })}}},
 		{Title: TitleLost, Unit: PerSecond, Series: []Series{
 			{Name: "lost", Role: Lost, Values: col(func(s report.Second) float64 { return float64(s.Lost) })}}},
-		{Title: TitleLatencyTwoClocks, Unit: Duration, Series: []Series{
+		{Title: remoteLatencyTitle(r.Stats.Clock), Unit: Duration, Series: []Series{
 			{Name: "p50", Role: P50, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP50 })},
 			{Name: "p99", Role: P99, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP99 })}}},
 	}
@@ -315,4 +317,11 @@ func within(s Set, marks []Mark) []Mark {
 	}
 	slices.SortStableFunc(out, func(a, b Mark) int { return a.At.Compare(b.At) })
 	return out
+}
+
+func remoteLatencyTitle(c clocksync.Estimate) string {
+	if c.State == clocksync.Synced {
+		return TitleLatency
+	}
+	return TitleLatencyTwoClocks
 }

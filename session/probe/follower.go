@@ -121,17 +121,25 @@ func NewFollower(grace time.Duration) *Follower {
 
 // Arrived records a probe frame of subscription sub that arrived at now:
 // payload p, whose header Decode read as h. Its cost is bounded by a
-// constant and the payload's length, whatever h says.
-func (f *Follower) Arrived(h Header, p []byte, sub uint64, now time.Time) {
+// constant and the payload's length, whatever h says. It says whether
+// the frame counted as received, the frames whose latency is recorded:
+// a zero h.Sent (the publisher's clock not known yet) leaves it to the
+// caller (RecordLatency).
+func (f *Follower) Arrived(h Header, p []byte, sub uint64, now time.Time) (received bool) {
 	if !Intact(p) {
 		f.c.Corrupt++
-		return
+		return false
 	}
-	f.arrived(h, p, sub, now)
+	received = f.arrived(h, p, sub, now)
 	if h.HasDropped {
 		f.noteDropped(h.Dropped)
 	}
+	return received
 }
+
+// RecordLatency records the latency of a received frame Arrived left
+// without one.
+func (f *Follower) RecordLatency(d time.Duration) { f.c.Latency.Record(d.Nanoseconds()) }
 
 // noteDropped takes the publisher's drop count a frame of the span
 // carried; what the span credits it is bounded by the frames it numbered.
@@ -148,12 +156,12 @@ func (f *Follower) noteDropped(n uint64) {
 	}
 }
 
-func (f *Follower) arrived(h Header, p []byte, sub uint64, now time.Time) {
+func (f *Follower) arrived(h Header, p []byte, sub uint64, now time.Time) bool {
 	f.tokens = min(maxFollowGap, f.tokens+jumpAllowance)
 	if !f.started || h.Stream != f.stream || sub != f.span {
 		f.restart(h, sub, now)
 		f.top(h, len(p), now)
-		return
+		return true
 	}
 	if h.Seq > f.maxSeen {
 		if skipped := h.Seq - f.maxSeen - 1; skipped > 0 {
@@ -168,11 +176,13 @@ func (f *Follower) arrived(h Header, p []byte, sub uint64, now time.Time) {
 			}
 		}
 		f.top(h, len(p), now)
-		return
+		return true
 	}
 	if f.arrivedBelow(h.Seq, len(p)) {
-		f.c.Latency.Record(now.Sub(h.Sent).Nanoseconds())
+		f.latency(h, now)
+		return true
 	}
+	return false
 }
 
 // top records the arrival of a frame numbered above every other of the span.
@@ -180,7 +190,13 @@ func (f *Follower) top(h Header, size int, now time.Time) {
 	f.maxSeen = h.Seq
 	f.span0.Sent++
 	f.received(size)
-	f.c.Latency.Record(now.Sub(h.Sent).Nanoseconds())
+	f.latency(h, now)
+}
+
+func (f *Follower) latency(h Header, now time.Time) {
+	if !h.Sent.IsZero() {
+		f.c.Latency.Record(now.Sub(h.Sent).Nanoseconds())
+	}
 }
 
 func (f *Follower) received(size int) {

@@ -190,3 +190,33 @@ func FuzzFollower(f *testing.F) {
 		}
 	})
 }
+
+// A frame whose send time is not known yet (zero: its publisher's clock
+// is being asked) is counted without a latency, and Arrived says so the
+// caller can record it later; duplicates are not received.
+func TestFollowerLeavesUnknownSendTimesToTheCaller(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	f := NewFollower(time.Second)
+	p := followFrame(1, 1, t0)
+	h, _ := Decode(p)
+	h.Sent = time.Time{}
+	if !f.Arrived(h, p, 1, t0.Add(time.Millisecond)) {
+		t.Fatal("the first frame was not received")
+	}
+	if _, fc := f.Counts(); fc.Latency.Count() != 0 {
+		t.Fatalf("%d latencies for a frame with no send time", fc.Latency.Count())
+	}
+	if f.Arrived(h, p, 1, t0.Add(2*time.Millisecond)) {
+		t.Fatal("a duplicate counted as received")
+	}
+	f.RecordLatency(3 * time.Millisecond)
+	p2 := followFrame(1, 2, t0)
+	h2, _ := Decode(p2)
+	if !f.Arrived(h2, p2, 1, t0.Add(time.Millisecond)) {
+		t.Fatal("the second frame was not received")
+	}
+	c, fc := f.Counts()
+	if c.Received != 2 || c.Duplicates != 1 || fc.Latency.Count() != 2 {
+		t.Fatalf("received %d duplicates %d latencies %d", c.Received, c.Duplicates, fc.Latency.Count())
+	}
+}

@@ -60,8 +60,10 @@ func Duration(d time.Duration) string {
 		return "-"
 	case d < time.Millisecond:
 		return fmt.Sprintf("%dµs", d.Microseconds())
-	case d < 10*time.Millisecond:
+	case d < 9950*time.Microsecond:
 		return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+	case d < 10*time.Millisecond:
+		return "10ms" // not "10.0ms": a cell sized for the widest is one shorter
 	case d < time.Second:
 		return fmt.Sprintf("%dms", d.Milliseconds())
 	case d < time.Minute:

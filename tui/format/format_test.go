@@ -15,7 +15,7 @@ func TestFormats(t *testing.T) {
 		{Count(193_412), "193k"}, {Count(999_700), "1M"}, {Count(1_234_567), "1.23M"}, {Count(2_500_000), "2.5M"},
 		{Count(45_600_000_000), "45.6G"}, {Count(-1), "-"},
 		{Duration(0), "-"}, {Duration(531 * time.Microsecond), "531µs"}, {Duration(2100 * time.Microsecond), "2.1ms"},
-		{Duration(87 * time.Millisecond), "87ms"}, {Duration(2300 * time.Millisecond), "2.3s"}, {Duration(125 * time.Second), "2m5s"},
+		{Duration(9960 * time.Microsecond), "10ms"}, {Duration(87 * time.Millisecond), "87ms"}, {Duration(2300 * time.Millisecond), "2.3s"}, {Duration(125 * time.Second), "2m5s"},
 		{Fit("abc", 5, false), "abc  "}, {Fit("abc", 5, true), "  abc"}, {Fit("abcdef", 4, false), "abc…"}, {Fit("ab", 0, false), ""},
 		{OrDash(""), "-"}, {OrDash("x"), "x"},
 	} {

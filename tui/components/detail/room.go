@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/packetizer"
@@ -129,12 +130,11 @@ func (m *Model) roomSections(w int) []section {
 		if st.LatencyNegative > 0 {
 			items = append(items, th.Warn.Render(fmt.Sprintf("%d stamped ahead of our clock, counted as 0", st.LatencyNegative)))
 		}
-		items = append(items, th.Dim.Render("our clock at arrival minus the publisher's user timestamp (ms):"),
-			th.Dim.Render("two clocks, so their offset is part of it"))
+		items = append(items, clockItems(th, st)...)
 		secs = append(secs, section{lines: format.Flow(w, " · ", items...)})
 	}
 	if p := rt.Probe; p != nil {
-		secs = append(secs, section{lines: format.Flow(w, " · ", probeItems(th, p)...)})
+		secs = append(secs, section{lines: format.Flow(w, " · ", probeItems(th, p, st.Clock)...)})
 	}
 	if st.E2EE() {
 		items := []string{fmt.Sprintf("decrypted %d", st.FramesDecrypted)}
@@ -183,7 +183,21 @@ func (m *Model) roomSections(w int) []section {
 
 // probeItems is the account of another dttui's probe frames, by their own
 // sequence numbers and send times.
-func probeItems(th theme.Theme, p *report.RemoteProbe) []string {
+// clockItems says what the latency compares: one-way on our clock when
+// the publisher answered the clock exchange, two clocks when it did not.
+func clockItems(th theme.Theme, st *incoming.TrackStats) []string {
+	c := st.Clock
+	switch c.State {
+	case clocksync.Synced:
+		return []string{th.Dim.Render(fmt.Sprintf("one-way, clocks %s (theirs %+.1fms, %s round trip)", c, float64(c.Offset.Microseconds())/1000, format.Duration(c.RTT)))}
+	case clocksync.TwoClocks:
+		return []string{th.Dim.Render("our clock at arrival minus the publisher's user timestamp (ms):"),
+			th.Dim.Render("two clocks (the publisher did not answer dttui's clock exchange), so their offset is part of it")}
+	}
+	return []string{th.Dim.Render(fmt.Sprintf("syncing clocks with the publisher: %d frames wait for it", st.LatencyUnsynced))}
+}
+
+func probeItems(th theme.Theme, p *report.RemoteProbe, clock clocksync.Estimate) []string {
 	items := []string{fmt.Sprintf("dttui probe: sent %d (up to the latest received)", p.Sent), fmt.Sprintf("received %d", p.Received)}
 	lost := fmt.Sprintf("lost %d", p.Lost)
 	if p.PublisherDropped > 0 {
@@ -205,7 +219,7 @@ func probeItems(th theme.Theme, p *report.RemoteProbe) []string {
 		lat := report.LatencyOf(&p.Latency)
 		items = append(items, fmt.Sprintf("latency p50 %s", format.Duration(lat.P50)), fmt.Sprintf("p95 %s", format.Duration(lat.P95)),
 			fmt.Sprintf("p99 %s", format.Duration(lat.P99)),
-			th.Dim.Render("from its send time (ns), the publisher's clock against ours"))
+			th.Dim.Render(probeClock(clock)))
 	}
 	return items
 }
@@ -341,4 +355,11 @@ func memoryItems(th theme.Theme, st *incoming.TrackStats, room *incoming.Held) [
 		}
 	}
 	return items
+}
+
+func probeClock(c clocksync.Estimate) string {
+	if c.State == clocksync.Synced {
+		return "from its send time (ns), one-way: clocks " + c.String()
+	}
+	return "from its send time (ns), the publisher's clock against ours"
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
@@ -45,14 +46,14 @@ func TestProbeItems(t *testing.T) {
 	for range 96 {
 		p.Latency.Record(int64(2 * time.Millisecond))
 	}
-	got := strings.Join(probeItems(theme.Plain(), p), " · ")
+	got := strings.Join(probeItems(theme.Plain(), p, clocksync.Estimate{}), " · ")
 	want := "dttui probe: sent 100 (up to the latest received) · received 96 · lost 3 · in grace 1 · cut 0 · duplicates 2 · late 0 · " +
 		"latency p50 2.0ms · p95 2.0ms · p99 2.0ms · from its send time (ns), the publisher's clock against ours"
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	p.Corrupt = 1
-	if got := strings.Join(probeItems(theme.Plain(), p), " · "); !strings.Contains(got, "corrupt 1") {
+	if got := strings.Join(probeItems(theme.Plain(), p, clocksync.Estimate{}), " · "); !strings.Contains(got, "corrupt 1") {
 		t.Fatalf("no corrupt frames in %s", got)
 	}
 }
@@ -77,7 +78,7 @@ func TestMemoryItems(t *testing.T) {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
 	p := &report.RemoteProbe{Sent: 1, Received: 1, Jumps: 3}
-	if got := strings.Join(probeItems(theme.Plain(), p), " · "); !strings.Contains(got, "implausible jumps 3") {
+	if got := strings.Join(probeItems(theme.Plain(), p, clocksync.Estimate{}), " · "); !strings.Contains(got, "implausible jumps 3") {
 		t.Fatalf("no jumps in %s", got)
 	}
 }
@@ -85,7 +86,7 @@ func TestMemoryItems(t *testing.T) {
 // The publisher's own drops are told apart within the probe's loss.
 func TestProbeItemsSayThePublishersDrops(t *testing.T) {
 	p := &report.RemoteProbe{Sent: 20, Received: 16, Lost: 4, PublisherDropped: 3}
-	if got := strings.Join(probeItems(theme.Plain(), p), " · "); !strings.Contains(got, "lost 4 (3 dropped by the publisher)") {
+	if got := strings.Join(probeItems(theme.Plain(), p, clocksync.Estimate{}), " · "); !strings.Contains(got, "lost 4 (3 dropped by the publisher)") {
 		t.Fatalf("got %s", got)
 	}
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/format"
@@ -49,7 +51,7 @@ type Model struct {
 	// left Rows (0: no filter); the totals say "n/Of".
 	Of, RoomOf int
 	// Loopback: a loopback subscriber measures delivery, so the receive
-	// columns (RX/S, LOST, P50, P99) are there before any row is.
+	// columns (RX/S, LOST, P50, P95, P99) are there before any row is.
 	Loopback bool
 }
 
@@ -79,10 +81,12 @@ type column struct {
 	title    string
 	width    int
 	priority int // 0 always shown; higher ones drop first on narrow screens
-	right    bool
-	rx       bool // loopback-only column
-	typed    bool // shown only when a row declares a frame encoding
-	live     bool // a figure a failed publish does not have: "-" there
+	// last: within its priority, the column kept last (dropped first).
+	last  bool
+	right bool
+	rx    bool // loopback-only column
+	typed bool // shown only when a row declares a frame encoding
+	live  bool // a figure a failed publish does not have: "-" there
 	// grow is how much wider the column gets when the screen has room
 	// left after every column fits (a whole SID at 200 columns).
 	grow  int
@@ -159,7 +163,7 @@ func (m *Model) columns() []column {
 		{title: "SID", width: 12, grow: sidGrow, priority: 3, cell: func(r Row) string { return format.OrDash(r.SID()) }, style: always(th.Dim)},
 		// The declared frame encoding, as the room's rows show theirs;
 		// only when a track declares one.
-		{title: "TYPE", width: 8, priority: 3, typed: true, cell: func(r Row) string {
+		{title: "TYPE", width: 8, priority: 2, typed: true, cell: func(r Row) string {
 			return format.OrDash(format.Outside(r.L.Type.Frame.String()))
 		}, style: always(th.Info)},
 		m.stateColumn(),
@@ -176,8 +180,11 @@ func (m *Model) columns() []column {
 		// Frames sent and not received within the grace period.
 		{title: ColLost, width: 5, priority: 1, right: true, rx: true, cell: rxcell(func(x report.Receive, _ Row) string { return num(x.Lost) }),
 			style: when(th.Warn, func(r Row) bool { return r.L.Rx != nil && r.L.Rx.Lost > 0 })},
-		{title: "P50", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(_ report.Receive, r Row) string { return format.Duration(r.L.Latency.P50) }), style: none},
-		{title: "P99", width: 6, priority: 2, right: true, rx: true, cell: rxcell(func(_ report.Receive, r Row) string { return format.Duration(r.L.Latency.P99) }), style: none},
+		// Latency cells are at most 5 wide (format.Duration); P95 is the
+		// first column to go when the table narrows.
+		{title: "P50", width: 5, priority: 2, right: true, rx: true, cell: rxcell(func(_ report.Receive, r Row) string { return format.Duration(r.L.Latency.P50) }), style: none},
+		{title: "P95", width: 5, priority: 2, last: true, right: true, rx: true, cell: rxcell(func(_ report.Receive, r Row) string { return format.Duration(r.L.Latency.P95) }), style: none},
+		{title: "P99", width: 5, priority: 2, right: true, rx: true, cell: rxcell(func(_ report.Receive, r Row) string { return format.Duration(r.L.Latency.P99) }), style: none},
 		{title: fmt.Sprintf("SEND %ds", SparkColumns), width: SparkColumns, priority: 2, cell: func(r Row) string {
 			if !r.HasTrack {
 				return ""
@@ -188,9 +195,21 @@ func (m *Model) columns() []column {
 	}
 }
 
-// TwoClocks marks the room's latency columns: arrival by our clock minus
-// the publisher's user timestamp, so the clocks' offset is part of it.
-const TwoClocks = "±"
+// TwoClocks marks a room row's latency cells when its publisher's clock
+// is not synced with ours (it did not answer dttui's clock exchange, or
+// is being asked): arrival by our clock minus its user timestamp, so the
+// clocks' offset is part of it. Unmarked cells are one-way.
+const TwoClocks = "~"
+
+// roomLatency is a room row's latency cell, marked when on two clocks
+// (at most 6 cells: format.Duration gives at most 5 with a decimal).
+func roomLatency(r Row, d time.Duration) string {
+	s := format.Duration(d)
+	if d > 0 && r.R.Stats.Clock.State != clocksync.Synced {
+		s += TwoClocks
+	}
+	return s
+}
 
 // roomColumns are the room section's: what arrives from each track,
 // measured from its packets.
@@ -209,14 +228,16 @@ func (m *Model) roomColumns() []column {
 		m.stateColumn(),
 		{title: "FPS", width: 6, priority: 0, right: true, cell: func(r Row) string { return format.Count(r.R.Rate.ReceivedFPS) }, style: none},
 		{title: ColBytes, width: 10, priority: 0, right: true, cell: func(r Row) string { return format.Bytes(r.R.Rate.ReceivedBPS) + "/s" }, style: none},
-		{title: "PPS", width: 6, priority: 2, right: true, cell: func(r Row) string { return format.Count(r.R.Rate.ReceivedPPS) }, style: none},
+		// Packets/s goes before the latency columns, as in our section.
+		{title: "PPS", width: 6, priority: 3, right: true, cell: func(r Row) string { return format.Count(r.R.Rate.ReceivedPPS) }, style: none},
 		// Frames: numbers never seen, and frames given up incomplete.
 		{title: ColLost, width: 5, priority: 0, right: true, cell: func(r Row) string { return num(lost(r)) },
 			style: when(th.Warn, func(r Row) bool { return lost(r) > 0 })},
 		{title: "PLOST", width: 5, priority: 1, right: true, cell: func(r Row) string { return num(r.R.Stats.PacketsLost) },
 			style: when(th.Warn, func(r Row) bool { return r.R.Stats.PacketsLost > 0 })},
-		{title: "P50" + TwoClocks, width: 6, priority: 2, right: true, cell: func(r Row) string { return format.Duration(r.R.Latency.P50) }, style: none},
-		{title: "P99" + TwoClocks, width: 6, priority: 2, right: true, cell: func(r Row) string { return format.Duration(r.R.Latency.P99) }, style: none},
+		{title: "P50", width: 6, priority: 2, right: true, cell: func(r Row) string { return roomLatency(r, r.R.Latency.P50) }, style: none},
+		{title: "P95", width: 6, priority: 2, last: true, right: true, cell: func(r Row) string { return roomLatency(r, r.R.Latency.P95) }, style: none},
+		{title: "P99", width: 6, priority: 2, right: true, cell: func(r Row) string { return roomLatency(r, r.R.Latency.P99) }, style: none},
 		{title: "DECRYPT", width: 7, priority: 2, right: true, cell: func(r Row) string {
 			if !r.E2EE() {
 				return "-"
@@ -241,13 +262,15 @@ func visibleColumns(all []column, w int, hasRx bool) []column {
 	avail := w - 2 // selection marker
 	keep := make([]bool, len(all))
 	for p := 0; p <= 3; p++ {
-		for i, c := range all {
-			if c.priority != p || (c.rx && !hasRx) || c.width == 0 {
-				continue
-			}
-			if avail >= c.width+1 {
-				keep[i] = true
-				avail -= c.width + 1
+		for _, last := range []bool{false, true} {
+			for i, c := range all {
+				if c.priority != p || c.last != last || (c.rx && !hasRx) || c.width == 0 {
+					continue
+				}
+				if avail >= c.width+1 {
+					keep[i] = true
+					avail -= c.width + 1
+				}
 			}
 		}
 	}
@@ -512,7 +535,7 @@ func (m *Model) roomRule(rows []Row, empty string) string {
 	case len(rows) > 0:
 		s += fmt.Sprintf(" · %d %s from %d %s, as received here", len(rows), plural(len(rows), "track", "tracks"),
 			len(from), plural(len(from), "participant", "participants"))
-		s += " · P50" + TwoClocks + "/P99" + TwoClocks + ": our clock minus the publisher's timestamp"
+		s += " · " + TwoClocks + ": two clocks (our clock minus the publisher's timestamp)"
 	}
 	return s + " ──"
 }

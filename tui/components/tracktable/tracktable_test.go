@@ -7,6 +7,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/common"
@@ -223,6 +224,57 @@ func TestHugeCountsFit(t *testing.T) {
 		}
 		if w == 140 && (!strings.Contains(v, "193k") || !strings.Contains(v, "387k")) {
 			t.Fatalf("UNPUB not compact, in the row and TOTAL:\n%s", v)
+		}
+	}
+}
+
+// A room row's latency is marked when its publisher's clock is not
+// synced with ours (two clocks, or still syncing); one-way is unmarked.
+func TestRoomLatencyMarksTwoClocks(t *testing.T) {
+	row := func(s clocksync.State) Row {
+		var r Row
+		r.R = &report.Remote{}
+		r.R.Stats.Clock.State = s
+		return r
+	}
+	for _, c := range []struct {
+		st   clocksync.State
+		d    time.Duration
+		want string
+	}{
+		{clocksync.Synced, 2900 * time.Microsecond, "2.9ms"},
+		{clocksync.TwoClocks, 2900 * time.Microsecond, "2.9ms" + TwoClocks},
+		{clocksync.Unknown, 11 * time.Millisecond, "11ms" + TwoClocks},
+		{clocksync.TwoClocks, 0, "-"},
+		{clocksync.TwoClocks, 9940 * time.Microsecond, "9.9ms" + TwoClocks}, // the widest: 6 cells
+		{clocksync.TwoClocks, 9990 * time.Microsecond, "10ms" + TwoClocks},
+	} {
+		if got := roomLatency(row(c.st), c.d); got != c.want {
+			t.Errorf("%v %v: %q, want %q", c.st, c.d, got, c.want)
+		}
+	}
+}
+
+// P95 sits between P50 and P99 and is the first latency column to go as
+// the table narrows: at every width, P95 shown means P50 and P99 are.
+func TestP95GoesFirst(t *testing.T) {
+	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
+	for name, all := range map[string]func() []column{"ours": m.columns, "room": m.roomColumns} {
+		var sawP95, sawWithout bool
+		for w := 20; w <= 220; w++ {
+			shown := map[string]int{}
+			for i, c := range visibleColumns(all(), w, true) {
+				shown[c.title] = i + 1
+			}
+			p50, p95, p99 := shown["P50"], shown["P95"], shown["P99"]
+			if p95 > 0 && (p50 == 0 || p99 == 0 || p50 > p95 || p95 > p99) {
+				t.Fatalf("%s at %d: P50 %d P95 %d P99 %d", name, w, p50, p95, p99)
+			}
+			sawP95 = sawP95 || p95 > 0
+			sawWithout = sawWithout || (p95 == 0 && p50 > 0 && p99 > 0)
+		}
+		if !sawP95 || !sawWithout {
+			t.Errorf("%s: P95 shown at some width %v, dropped before P50/P99 at another %v", name, sawP95, sawWithout)
 		}
 	}
 }
