@@ -444,7 +444,8 @@ var scenarios = []scenario{
 		o.Player = &fakePlayer{st: record.PlayState{Position: 83 * time.Second, Duration: 10 * time.Minute, Speed: 2, Paused: true}}
 	}, build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		publishTracks(t, h, b, 30, 512, "pose", "imu")
-		traffic(h, b, c, 30, map[string]float64{"pose": 30, "imu": 100}, 512, nil)
+		// Each at the rate its generator runs, as a replay's tracks are.
+		traffic(h, b, c, 30, map[string]float64{"pose": 30, "imu": 30}, 512, nil)
 	}},
 	{name: "logs_filtered", build: func(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 		// Every level, pion off, no wrap, back on the table: the pane
