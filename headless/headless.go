@@ -714,7 +714,7 @@ func probeLine(p *report.RemoteProbe) *ProbeLine {
 	if p == nil {
 		return nil
 	}
-	lat := report.LatencyOf(&p.Latency)
+	lat := p.Percentiles()
 	return &ProbeLine{Sent: p.Sent, Received: p.Received, Lost: p.Lost, InGrace: p.InGrace, Cut: p.Cut,
 		Duplicates: p.Duplicates, Late: p.Late, Corrupt: p.Corrupt, Jumps: p.Jumps, PublisherDropped: p.PublisherDropped,
 		P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99)}

@@ -198,7 +198,7 @@ func probeItems(th theme.Theme, p *report.RemoteProbe) []string {
 		items = append(items, th.Bad.Render(fmt.Sprintf("implausible jumps %d (not counted)", p.Jumps)))
 	}
 	if p.Latency.Count() > 0 {
-		lat := report.LatencyOf(&p.Latency)
+		lat := p.Percentiles()
 		items = append(items, fmt.Sprintf("latency p50 %s", format.Duration(lat.P50)), fmt.Sprintf("p95 %s", format.Duration(lat.P95)),
 			fmt.Sprintf("p99 %s", format.Duration(lat.P99)),
 			th.Dim.Render("from its send time (ns), the publisher's clock against ours"))

@@ -1,0 +1,71 @@
+package report
+
+import (
+	"testing"
+	"time"
+
+	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/outgoing"
+)
+
+// The totals add every track's figures; a track without a loopback adds
+// nothing to Rx, and no loopback at all leaves Rx nil.
+func TestLocalTotal(t *testing.T) {
+	var by [outgoing.NumDropReasons]uint64
+	by[outgoing.DropStale] = 2
+	a := Local{Out: outgoing.Counters{FramesPushed: 10, FramesSent: 7, FramesDropped: 2, FramesQueued: 1, DroppedBy: by, UnpublishedErrors: 1},
+		Rx: &Receive{Frames: 6, Lost: 1}, Figures: Figures{Rate: Rates{Window: time.Second, SentFPS: 7, SentBPS: 700, ReceivedFPS: 6}}}
+	b := Local{Out: outgoing.Counters{FramesPushed: 5, FramesSent: 5, PacketsSent: 9}, Figures: Figures{Rate: Rates{Window: time.Second, SentFPS: 5, SentBPS: 50}}}
+	got := LocalTotal([]Local{a, b})
+	if o := got.Out; o.FramesPushed != 15 || o.FramesSent != 12 || o.FramesDropped != 2 || o.FramesQueued != 1 || o.PacketsSent != 9 ||
+		o.DroppedBy[outgoing.DropStale] != 2 || o.UnpublishedErrors != 1 {
+		t.Fatalf("Out = %+v", o)
+	}
+	if r := got.Rate; r.SentFPS != 12 || r.SentBPS != 750 || r.ReceivedFPS != 6 || r.Window != time.Second {
+		t.Fatalf("Rate = %+v", r)
+	}
+	if got.Rx == nil || got.Rx.Frames != 6 || got.Rx.Lost != 1 {
+		t.Fatalf("Rx = %+v", got.Rx)
+	}
+	if LocalTotal([]Local{b}).Rx != nil {
+		t.Fatal("no loopback: Rx should be nil")
+	}
+}
+
+// The room's lost frames are the tracks' LostFrames summed; an E2EE track
+// makes the total E2EE, its decrypt failures kept by reason.
+func TestRemoteTotal(t *testing.T) {
+	var f [incoming.NumDecryptReasons]uint64
+	f[0] = 3
+	a := Remote{Stats: incoming.TrackStats{Packets: 10, PacketsLost: 1, FramesCompleted: 8, FramesLost: 1, FramesIncomplete: 2}, Figures: Figures{Rate: Rates{ReceivedFPS: 8, ReceivedPPS: 10}}}
+	b := Remote{Stats: incoming.TrackStats{Info: incoming.Info{Encryption: incoming.EncryptionGCM}, FramesCompleted: 4, FramesLost: 3, DecryptFailures: f},
+		Figures: Figures{Rate: Rates{ReceivedFPS: 4}}}
+	got := RemoteTotal([]Remote{a, b})
+	s := got.Stats
+	if s.LostFrames() != a.Stats.LostFrames()+b.Stats.LostFrames() || s.FramesCompleted != 12 || s.Packets != 10 || s.PacketsLost != 1 {
+		t.Fatalf("Stats = %+v", s)
+	}
+	if !s.E2EE() || s.DecryptFailuresTotal() != 3 {
+		t.Fatalf("E2EE %v, decrypt failures %d", s.E2EE(), s.DecryptFailuresTotal())
+	}
+	if got.Rate.ReceivedFPS != 12 || got.Rate.ReceivedPPS != 10 {
+		t.Fatalf("Rate = %+v", got.Rate)
+	}
+}
+
+// A probe's percentiles are its histogram's, over the whole run.
+func TestRemoteProbePercentiles(t *testing.T) {
+	p := &RemoteProbe{}
+	for i := range 100 {
+		p.Latency.Record(int64(time.Duration(i+1) * time.Millisecond))
+	}
+	h := p.Latency
+	if got, want := p.Percentiles(), LatencyOf(&h); got != want || got.Frames != 100 || got.P50 <= 0 || got.P99 < got.P50 {
+		t.Fatalf("Percentiles() = %+v, want %+v", got, want)
+	}
+	var none histogram.Histogram
+	if got := (&RemoteProbe{Latency: none}).Percentiles(); got.Frames != 0 {
+		t.Fatalf("empty: %+v", got)
+	}
+}
