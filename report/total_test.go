@@ -69,3 +69,18 @@ func TestRemoteProbePercentiles(t *testing.T) {
 		t.Fatalf("empty: %+v", got)
 	}
 }
+
+// A whole run's rate is n frames over their n-1 intervals: eleven frames
+// over ten seconds are 1/s; one frame, or frames no time apart, no rate.
+func TestAverageRate(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		n          uint64
+		first, end time.Time
+		want       float64
+	}{{11, t0, t0.Add(10 * time.Second), 1}, {101, t0, t0.Add(time.Second), 100}, {1, t0, t0.Add(time.Second), 0}, {5, t0, t0, 0}, {5, t0, t0.Add(-time.Second), 0}} {
+		if got := AverageRate(c.n, c.first, c.end); got != c.want {
+			t.Errorf("AverageRate(%d, %s) = %v, want %v", c.n, c.end.Sub(c.first), got, c.want)
+		}
+	}
+}
