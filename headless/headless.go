@@ -79,11 +79,12 @@ type Options struct {
 	Warmup  time.Duration
 }
 
-// DefaultFlushTimeout bounds the exit flush.
-const DefaultFlushTimeout = 5 * time.Second
+// DefaultFlushTimeout bounds the exit flush (session's).
+const DefaultFlushTimeout = session.DefaultFlushTimeout
 
-// DefaultFollowTimeout bounds the wait for the loopback to subscribe.
-const DefaultFollowTimeout = 5 * time.Second
+// DefaultFollowTimeout bounds the wait for the loopback to subscribe
+// (session's).
+const DefaultFollowTimeout = session.DefaultFollowTimeout
 
 // Result is how a run ended, for the caller's exit code.
 type Result struct {
