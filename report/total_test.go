@@ -84,3 +84,27 @@ func TestAverageRate(t *testing.T) {
 		}
 	}
 }
+
+// Frame sizes: frames all of one size are told by their mean, and the
+// estimates of a spread never contradict it (min ≤ mean ≤ max).
+func TestSizesOf(t *testing.T) {
+	var h histogram.Histogram
+	if got := SizesOf(&h); got != (Sizes{}) {
+		t.Fatalf("empty: %+v", got)
+	}
+	for range 10 {
+		h.Record(2068)
+	}
+	if got := SizesOf(&h); got.Frames != 10 || got.Min != 2068 || got.P50 != 2068 || got.Max != 2068 || got.Mean != 2068 {
+		t.Fatalf("one size: %+v", got)
+	}
+	h.Reset()
+	for range 99 {
+		h.Record(100)
+	}
+	h.Record(5000)
+	got := SizesOf(&h)
+	if float64(got.Min) > got.Mean || float64(got.Max) < got.Mean || got.P50 > got.P99 || got.Frames != 100 {
+		t.Fatalf("spread: %+v", got)
+	}
+}
