@@ -108,3 +108,16 @@ func TestSizesOf(t *testing.T) {
 		t.Fatalf("spread: %+v", got)
 	}
 }
+
+// A room track's whole-run loss rate counts its frames that never arrived
+// whole, incomplete ones too (Stats.LostFrames), as its Rate does.
+func TestMeasuredRemoteLossRateIsLostFrames(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	st := incoming.TrackStats{Info: incoming.Info{SID: "DTR_x"}}
+	base := Snapshot{At: t0, Remote: []Remote{{Stats: st}}}
+	st.FramesCompleted, st.FramesLost, st.FramesIncomplete = 100, 4, 6
+	end := Snapshot{At: t0.Add(10 * time.Second), Remote: []Remote{{Stats: st}}}
+	if got := end.Measured(&base, nil).Remote[0].Average.LostFPS; got != 1 {
+		t.Fatalf("LostFPS = %v, want 1 (10 frames over 10 s)", got)
+	}
+}
