@@ -293,7 +293,8 @@ func FromSnapshot(s report.Snapshot) []Subject {
 			// Another dttui's probe frames: loss by their own numbers.
 			sub.Lost, sub.Expected = p.Lost, p.Received+p.Lost
 		} else {
-			sub.Lost, sub.Expected = st.FramesLost, st.FramesCompleted+st.FramesLost
+			// Frames that never arrived whole, as every renderer counts them.
+			sub.Lost, sub.Expected = st.LostFrames(), st.FramesCompleted+st.LostFrames()
 		}
 		conn(&sub)
 		out = append(out, sub)

@@ -278,3 +278,14 @@ func TestJUnitSkipsWhatWasNotMeasured(t *testing.T) {
 		t.Errorf("%d rows not measured in the summary:\n%s", n, md.String())
 	}
 }
+
+// A room track's loss is its frames that never arrived whole: the
+// incomplete ones count, as in the table, the JSON and the metrics.
+func TestRoomLossCountsIncompleteFrames(t *testing.T) {
+	room := report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "TR_1", Name: "poses", PublisherIdentity: "robot"},
+		FramesCompleted: 90, FramesLost: 4, FramesIncomplete: 6}}
+	subs := FromSnapshot(report.Snapshot{Remote: []report.Remote{room}})
+	if len(subs) != 1 || subs[0].Lost != 10 || subs[0].Expected != 100 {
+		t.Fatalf("subjects %+v; want lost 10 of 100", subs)
+	}
+}

@@ -83,11 +83,12 @@ type Options struct {
 	Warmup  time.Duration
 }
 
-// DefaultFlushTimeout bounds the exit flush.
-const DefaultFlushTimeout = 5 * time.Second
+// DefaultFlushTimeout bounds the exit flush (session's).
+const DefaultFlushTimeout = session.DefaultFlushTimeout
 
-// DefaultFollowTimeout bounds the wait for the loopback to subscribe.
-const DefaultFollowTimeout = 5 * time.Second
+// DefaultFollowTimeout bounds the wait for the loopback to subscribe
+// (session's).
+const DefaultFollowTimeout = session.DefaultFollowTimeout
 
 // Result is how a run ended, for the caller's exit code.
 type Result struct {
@@ -773,7 +774,7 @@ func probeLine(p *report.RemoteProbe) *ProbeLine {
 	if p == nil {
 		return nil
 	}
-	lat := report.LatencyOf(&p.Latency)
+	lat := p.Percentiles()
 	return &ProbeLine{Sent: p.Sent, Received: p.Received, Lost: p.Lost, InGrace: p.InGrace, Cut: p.Cut,
 		Duplicates: p.Duplicates, Late: p.Late, Corrupt: p.Corrupt, Jumps: p.Jumps, PublisherDropped: p.PublisherDropped,
 		P50ms: ms(lat.P50), P95ms: ms(lat.P95), P99ms: ms(lat.P99)}

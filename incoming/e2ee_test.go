@@ -139,7 +139,7 @@ func TestRoundTripWithOutgoing(t *testing.T) {
 			for _, f := range frames {
 				want += uint64(len(f))
 				if tc.encryptedOut {
-					want += gcmTagLen
+					want += packetizer.E2EETagLen
 				}
 			}
 			if st.FrameBytes != want {

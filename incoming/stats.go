@@ -188,11 +188,8 @@ type Stats struct {
 	Memory Held
 }
 
-// historyLimit bounds timelines and error histories.
-const historyLimit = 32
-
 func appendBounded[T any](s []T, v T) []T {
-	if len(s) >= historyLimit {
+	if len(s) >= packetizer.HistoryLimit {
 		s = append(s[:0], s[1:]...)
 	}
 	return append(s, v)

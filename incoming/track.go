@@ -60,9 +60,6 @@ type Frame struct {
 	Payload []byte
 }
 
-// gcmTagLen is the AES-GCM tag LiveKit's clients append to each frame.
-const gcmTagLen = 16
-
 // RemoteTrack is a data track another participant publishes, identified
 // by its SID: a republish after the publisher's reconnect is a new
 // RemoteTrack (Replaces links them). It keeps its stats after it ends,
@@ -360,7 +357,7 @@ func (t *RemoteTrack) decrypt(f *packetizer.ReceivedFrame) ([]byte, bool) {
 		why = DecryptNoKey
 	case !f.Extensions.HasE2EE:
 		why = DecryptNoExtension
-	case len(f.Payload) < gcmTagLen:
+	case len(f.Payload) < packetizer.E2EETagLen:
 		why = DecryptTooShort
 	}
 	if why >= 0 {

@@ -54,7 +54,7 @@ type Config struct {
 	// FlushTimeout bounds the wait for queued frames to leave at the end.
 	FlushTimeout time.Duration // default DefaultFlushTimeout
 	// LossGrace is how long a subscriber has to receive a frame before it
-	// counts as lost (probe.DefaultLossGrace when ≤ 0).
+	// counts as lost (probe.LossGrace: probe.DefaultLossGrace when ≤ 0).
 	LossGrace time.Duration
 	Logger    *slog.Logger
 	// Budgets are judged at the end on the figures after Warmup (from the
@@ -64,11 +64,11 @@ type Config struct {
 	Warmup  time.Duration
 }
 
-// Defaults.
+// Defaults; the waits are session's, as headless's are.
 const (
 	DefaultRamp          = 5.0 // participants per second
-	DefaultFollowTimeout = 10 * time.Second
-	DefaultFlushTimeout  = 5 * time.Second
+	DefaultFollowTimeout = session.DefaultFollowTimeout
+	DefaultFlushTimeout  = session.DefaultFlushTimeout
 )
 
 // Errors of a Config.
@@ -118,9 +118,7 @@ func (c *Config) defaults() {
 	if c.FlushTimeout <= 0 {
 		c.FlushTimeout = DefaultFlushTimeout
 	}
-	if c.LossGrace <= 0 {
-		c.LossGrace = probe.DefaultLossGrace
-	}
+	c.LossGrace = probe.LossGrace(c.LossGrace)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

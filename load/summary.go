@@ -83,7 +83,7 @@ type TrackSummary struct {
 	Dropped   uint64            `json:"dropped"`
 	DroppedBy map[string]uint64 `json:"dropped_by,omitempty"`
 	// SentFPS is the frames sent per second, from the first frame sent to
-	// the last (n frames over their n-1 intervals).
+	// the last (report.AverageRate).
 	SentFPS float64 `json:"sent_fps"`
 	// firstSent, lastSent are those frames' times (this process's runs
 	// only: Since needs them).
@@ -384,9 +384,7 @@ func (t *track) summary() TrackSummary {
 		ts.Pushed, ts.Sent, ts.Queued, ts.Dropped = c.FramesPushed, c.FramesSent, c.FramesQueued, c.FramesDropped
 		ts.DroppedBy = report.DropsByName(c)
 	}
-	if span := ts.lastSent.Sub(ts.firstSent); ts.Sent > 1 && span > 0 {
-		ts.SentFPS = float64(ts.Sent-1) / span.Seconds()
-	}
+	ts.SentFPS = report.AverageRate(ts.Sent, ts.firstSent, ts.lastSent)
 	for j, c := range per {
 		ts.Expected += c.Sent
 		ts.Delivered += c.Received

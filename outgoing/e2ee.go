@@ -23,8 +23,8 @@ const (
 	e2eeKeyBytes   = 16 // AES-128
 )
 
-// E2EETagLen is what sealing adds to a frame: AES-GCM's 16-byte tag.
-const E2EETagLen = 16
+// E2EETagLen is what sealing adds to a frame (packetizer.E2EETagLen).
+const E2EETagLen = packetizer.E2EETagLen
 
 // E2EEKey seals data-track frames with AES-GCM (128-bit tag, no AAD), the
 // algorithm LiveKit's JS and Rust clients use for data tracks.

@@ -3,6 +3,7 @@ package outgoing
 import (
 	"errors"
 
+	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
 	"sync/atomic"
 	"time"
@@ -96,10 +97,6 @@ type Counters struct {
 	PublishAttempts   uint64
 }
 
-// historyLimit bounds timelines and error histories: a long run must not
-// grow memory.
-const historyLimit = 32
-
 // counters are updated with atomics so TryPush and the sender never take a
 // lock for them, and Stats can read them at any time. inflight (accepted,
 // not yet sent or dropped) is what Flush waits on.
@@ -113,7 +110,7 @@ type counters struct {
 }
 
 func appendBounded[T any](s []T, v T) []T {
-	if len(s) >= historyLimit {
+	if len(s) >= packetizer.HistoryLimit {
 		copy(s, s[1:])
 		s = s[:len(s)-1]
 	}

@@ -12,6 +12,11 @@ const (
 	userTimestampLen = 8
 )
 
+// E2EETagLen is what end-to-end encryption adds to a frame's payload:
+// AES-GCM's 16-byte tag, as LiveKit's clients seal data-track frames. The
+// sealing side (outgoing) and the opening side (incoming) both use it.
+const E2EETagLen = 16
+
 // E2EE is the end-to-end encryption extension: which key sealed the frame
 // and with which IV.
 type E2EE struct {

@@ -7,6 +7,11 @@ package packetizer
 // a larger buffer (dttui's own loopback) see them.
 const SubscriberMaxPackets = 128
 
+// HistoryLimit bounds each track's timeline and error history, on the
+// send side (outgoing) and the receive side (incoming) alike: a long run
+// must not grow memory. It lives here, the one package both import.
+const HistoryLimit = 32
+
 // MaxPayload is the largest payload that fits in packets packets of at most
 // mtu bytes, each carrying ext; 0 if not even the header fits.
 func MaxPayload(ext Extensions, mtu, packets int) int {

@@ -77,7 +77,7 @@ func (s Snapshot) Measured(base, end *Snapshot) Snapshot {
 			a.ReceivedFPS = float64(st.FramesCompleted) / span.Seconds()
 			a.ReceivedBPS = float64(st.FrameBytes) / span.Seconds()
 			a.ReceivedPPS = float64(st.Packets) / span.Seconds()
-			a.LostFPS = float64(st.FramesLost) / span.Seconds()
+			a.LostFPS = float64(st.LostFrames()) / span.Seconds()
 			a.PacketsLostPS = float64(st.PacketsLost) / span.Seconds()
 			a.ReceivedValid = true
 		}

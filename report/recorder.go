@@ -304,6 +304,19 @@ func (r *Recorder) ObserveLatencies(key Key, now time.Time, cum *histogram.Histo
 	t.run.Merge(&delta)
 }
 
+// AverageRate is n frames' rate over a run, the first at first and the
+// last at last: n frames over the n-1 intervals between them, so a steady
+// stream's average is its rate however short the run (0 for fewer than
+// two frames or no time between them). Every whole-run rate (Average,
+// load's sent_fps) is this one.
+func AverageRate(n uint64, first, last time.Time) float64 {
+	span := last.Sub(first)
+	if n < 2 || span <= 0 {
+		return 0
+	}
+	return float64(n-1) / span.Seconds()
+}
+
 // average is the whole run's rates: n frames over the n-1 intervals
 // between the first and the last frame, so a steady stream's average is
 // its rate however short the run. Bytes and packets are scaled alike.
@@ -313,7 +326,7 @@ func average(cur Totals, rx bool) Rates {
 	var a Rates
 	if n := cur.Out.FramesSent; n > 1 {
 		if span := cur.LastSent.Sub(cur.FirstSent); span > 0 {
-			scale := float64(n-1) / float64(n) / span.Seconds()
+			scale := AverageRate(n, cur.FirstSent, cur.LastSent) / float64(n)
 			a.Window = span
 			a.SentFPS = float64(n) * scale
 			a.SentPPS = float64(cur.Out.PacketsSent) * scale
@@ -323,7 +336,7 @@ func average(cur Totals, rx bool) Rates {
 	}
 	if n := cur.Received; rx && n > 1 {
 		if span := cur.LastRx.Sub(cur.FirstRx); span > 0 {
-			scale := float64(n-1) / float64(n) / span.Seconds()
+			scale := AverageRate(n, cur.FirstRx, cur.LastRx) / float64(n)
 			a.ReceivedFPS = float64(n) * scale
 			a.ReceivedBPS = float64(cur.RxBytes) * scale
 			a.ReceivedPPS = float64(cur.RxPackets) * scale

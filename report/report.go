@@ -197,6 +197,11 @@ type RemoteProbe struct {
 	Latency          histogram.Histogram
 }
 
+// Percentiles are the probe frames' latency figures (count, p50, p95,
+// p99, max) over the whole run, or since a Rebase: the detail pane and
+// the JSON show these.
+func (p *RemoteProbe) Percentiles() Latency { return latencyOf(&p.Latency, 0) }
+
 // SFUObserved is the SFU's own account of a track, from its logs (the
 // embedded SFU only): a second observer, kept apart from ours. Counts are
 // of packets, over the track's life.

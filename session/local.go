@@ -1,7 +1,6 @@
 package session
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -160,7 +159,7 @@ type streamRx struct {
 }
 
 func newLocalState(grace time.Duration, holds func(string) bool) *localState {
-	return &localState{stream: probe.NewStream(), grace: grace, holds: holds, now: time.Now}
+	return &localState{stream: probe.NewStream(), grace: probe.LossGrace(grace), holds: holds, now: time.Now}
 }
 
 // ledgerFor is sid's ledger, made on first use when create is set.
@@ -537,8 +536,7 @@ func (st *localState) dataMissing(arrived uint64, now time.Time) (n uint64, inGr
 	if sent <= arrived {
 		return 0, false
 	}
-	grace := cmp.Or(st.grace, probe.DefaultLossGrace)
-	return sent - arrived, !st.dataSettled.Load() && now.Sub(time.Unix(0, st.dataLast.Load())) < grace
+	return sent - arrived, !st.dataSettled.Load() && now.Sub(time.Unix(0, st.dataLast.Load())) < st.grace
 }
 
 // sidsOf is every SID a track's timeline gave it, oldest first.

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"github.com/dttui/dttui/impair"
@@ -224,7 +223,7 @@ func (l *loopback) streamRx(st *localState) streamRx {
 func (l *loopback) receive(st *localState, sids []string) *report.Receive {
 	c := st.counts()
 	r := &report.Receive{Frames: c.Received, Bytes: c.ReceivedBytes, Lost: c.Lost, InGrace: c.InGrace,
-		Grace: cmp.Or(st.grace, probe.DefaultLossGrace), Duplicates: c.Duplicates, Late: c.Late, Corrupt: c.Unexpected,
+		Grace: st.grace, Duplicates: c.Duplicates, Late: c.Late, Corrupt: c.Unexpected,
 		Unfollowed: st.unfollowed.Load()}
 	for _, sid := range sids {
 		if t, ok := l.sub.mgr.Track(sid); ok {

@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dttui/dttui/record"
+	"github.com/dttui/dttui/session/probe"
 )
 
 // Framing says how a byte stream is cut into frames.
@@ -60,9 +61,9 @@ func ParseFraming(s string) (Framing, error) {
 }
 
 // DefaultMaxFrame is the largest frame a source pushes unless told
-// otherwise: dttui's largest frame (LiveKit's JS and Rust subscribers
-// reassemble at most about 2 MB).
-const DefaultMaxFrame = 4 << 20
+// otherwise: dttui's largest frame, probe.MaxSize (LiveKit's JS and Rust
+// subscribers reassemble at most about 2 MB).
+const DefaultMaxFrame = probe.MaxSize
 
 // Spec describes a source.
 type Spec struct {

@@ -55,8 +55,8 @@ const (
 // instead, and said; a port given with --local-port is never replaced.
 const defaultLocalPort = 7880
 
-// defaultPublishTimeout matches both LiveKit clients.
-const defaultPublishTimeout = 10 * time.Second
+// defaultPublishTimeout is outgoing's (both LiveKit clients').
+const defaultPublishTimeout = outgoing.DefaultPublishTimeout
 
 // Environment variables dttui reads besides the LiveKit CLI's.
 const (

@@ -110,13 +110,9 @@ const (
 	maxLostRanges    = 64
 )
 
-// NewFollower returns a follower with the given grace period
-// (DefaultLossGrace when ≤ 0).
+// NewFollower returns a follower with the given grace period (LossGrace).
 func NewFollower(grace time.Duration) *Follower {
-	if grace <= 0 {
-		grace = DefaultLossGrace
-	}
-	return &Follower{grace: grace, tokens: maxFollowGap}
+	return &Follower{grace: LossGrace(grace), tokens: maxFollowGap}
 }
 
 // Arrived records a probe frame of subscription sub that arrived at now:

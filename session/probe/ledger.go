@@ -85,13 +85,18 @@ const (
 // settled early (sent ones counted lost) rather than memory growing.
 const maxLedgerWindow = 1 << 21
 
-// NewLedger returns a ledger with the given grace period (DefaultLossGrace
-// when ≤ 0).
-func NewLedger(grace time.Duration) *Ledger {
-	if grace <= 0 {
-		grace = DefaultLossGrace
+// LossGrace is the grace period d, or DefaultLossGrace when d ≤ 0: every
+// configured grace period is resolved here.
+func LossGrace(d time.Duration) time.Duration {
+	if d <= 0 {
+		return DefaultLossGrace
 	}
-	return &Ledger{grace: grace, sentAt: make([]int64, 64), state: make([]slotState, 64)}
+	return d
+}
+
+// NewLedger returns a ledger with the given grace period (LossGrace).
+func NewLedger(grace time.Duration) *Ledger {
+	return &Ledger{grace: LossGrace(grace), sentAt: make([]int64, 64), state: make([]slotState, 64)}
 }
 
 // Grace is the ledger's grace period.

@@ -216,3 +216,20 @@ func BenchmarkLedgerSentArrived(b *testing.B) {
 		seq++
 	}
 }
+
+// A grace period not given (0) or not meaningful (< 0) is the default,
+// in the ledger, the follower and whoever resolves one with LossGrace;
+// one given is kept.
+func TestLossGraceDefault(t *testing.T) {
+	for _, c := range []struct{ in, want time.Duration }{{0, DefaultLossGrace}, {-time.Second, DefaultLossGrace}, {time.Second, time.Second}} {
+		if got := LossGrace(c.in); got != c.want {
+			t.Errorf("LossGrace(%s) = %s, want %s", c.in, got, c.want)
+		}
+		if got := NewLedger(c.in).grace; got != c.want {
+			t.Errorf("NewLedger(%s).grace = %s, want %s", c.in, got, c.want)
+		}
+		if got := NewFollower(c.in).grace; got != c.want {
+			t.Errorf("NewFollower(%s).grace = %s, want %s", c.in, got, c.want)
+		}
+	}
+}

@@ -2,7 +2,6 @@ package detail
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -216,7 +215,7 @@ func probeItems(th theme.Theme, p *report.RemoteProbe, clock clocksync.Estimate)
 		items = append(items, th.Bad.Render(fmt.Sprintf("implausible jumps %d (not counted)", p.Jumps)))
 	}
 	if p.Latency.Count() > 0 {
-		lat := report.LatencyOf(&p.Latency)
+		lat := p.Percentiles()
 		items = append(items, fmt.Sprintf("latency p50 %s", format.Duration(lat.P50)), fmt.Sprintf("p95 %s", format.Duration(lat.P95)),
 			fmt.Sprintf("p99 %s", format.Duration(lat.P99)),
 			th.Dim.Render(probeClock(clock)))
@@ -224,25 +223,17 @@ func probeItems(th theme.Theme, p *report.RemoteProbe, clock clocksync.Estimate)
 	return items
 }
 
-// sizeItems is the frame-size distribution in words: the exact mean, and
-// quantiles within the histogram's precision (3 %), marked ≈.
+// sizeItems is the frame-size distribution in words (report.SizesOf):
+// the exact mean, and quantiles within the histogram's precision (3 %),
+// marked ≈.
 func sizeItems(h *histogram.Histogram) []string {
-	if h.Count() == 0 {
+	s := report.SizesOf(h)
+	if s.Frames == 0 {
 		return []string{"frame sizes: no frame yet"}
 	}
-	var q [5]int64
-	h.Quantiles([]float64{0, 0.5, 0.9, 0.99, 1}, q[:])
-	// A quantile is its bucket's midpoint; the mean is exact. Frames all in
-	// one bucket (a generator's fixed size) are best told by the mean, and
-	// no estimate may contradict it: min ≤ mean ≤ max.
-	mean := int64(math.Round(h.Mean()))
-	if q[0] == q[4] {
-		q = [5]int64{mean, mean, mean, mean, mean}
-	}
-	q[0], q[4] = min(q[0], mean), max(q[4], mean)
 	b := func(v int64) string { return "≈" + format.Bytes(float64(v)) }
-	return []string{fmt.Sprintf("frame sizes (%d frames): mean %s", h.Count(), format.Bytes(h.Mean())), "min " + b(q[0]),
-		"p50 " + b(q[1]), "p90 " + b(q[2]), "p99 " + b(q[3]), "max " + b(q[4])}
+	return []string{fmt.Sprintf("frame sizes (%d frames): mean %s", s.Frames, format.Bytes(s.Mean)), "min " + b(s.Min),
+		"p50 " + b(s.P50), "p90 " + b(s.P90), "p99 " + b(s.P99), "max " + b(s.Max)}
 }
 
 // schemaLine says which schema the track declares and whether its

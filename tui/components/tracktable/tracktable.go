@@ -650,54 +650,31 @@ func Scrolled(start, end, n int) string {
 // figures) over the live tracks (failed publishes have no traffic); the
 // room's ROOM sums what arrived. The two are never added together.
 func (m *Model) totalsLine(cols []column, s *section, room bool) string {
+	// The sums are report's (LocalTotal, RemoteTotal); the table picks
+	// the rows and names the line.
 	var t Row
-	n := 0
 	if room {
-		t.R = &report.Remote{}
+		rs := make([]report.Remote, 0, len(s.rows))
 		for _, r := range s.rows {
-			n++
-			x := r.R
-			t.R.Rate.ReceivedFPS += x.Rate.ReceivedFPS
-			t.R.Rate.ReceivedBPS += x.Rate.ReceivedBPS
-			t.R.Rate.ReceivedPPS += x.Rate.ReceivedPPS
-			t.R.Stats.FramesLost += x.Stats.FramesLost
-			t.R.Stats.FramesIncomplete += x.Stats.FramesIncomplete
-			t.R.Stats.PacketsLost += x.Stats.PacketsLost
-			t.R.Stats.DecryptFailures[0] += x.Stats.DecryptFailuresTotal()
-			if x.Stats.E2EE() {
-				t.R.Stats.Encryption = x.Stats.Encryption
-			}
+			rs = append(rs, *r.R)
 		}
-		t.R.Stats.Name = fmt.Sprintf("ROOM (%d)", n)
+		tr := report.RemoteTotal(rs)
+		t.R = &tr
+		t.R.Stats.Name = fmt.Sprintf("ROOM (%d)", len(rs))
 		if m.RoomOf > 0 {
-			t.R.Stats.Name = fmt.Sprintf("ROOM (%d/%d)", n, m.RoomOf)
+			t.R.Stats.Name = fmt.Sprintf("ROOM (%d/%d)", len(rs), m.RoomOf)
 		}
 	} else {
-		var rx report.Receive
-		hasRx := false
+		ls := make([]report.Local, 0, len(s.rows))
 		for _, r := range s.rows {
-			if r.Failed != nil {
-				continue
-			}
-			n++
-			t.L.Rate.SentFPS += r.L.Rate.SentFPS
-			t.L.Rate.SentPPS += r.L.Rate.SentPPS
-			t.L.Rate.SentBPS += r.L.Rate.SentBPS
-			t.L.Rate.ReceivedFPS += r.L.Rate.ReceivedFPS
-			t.L.Out.FramesPushed += r.L.Out.FramesPushed
-			t.L.Out.FramesDropped += r.L.Out.FramesDropped
-			t.L.Out.UnpublishedErrors += r.L.Out.UnpublishedErrors
-			if r.L.Rx != nil {
-				hasRx = true
-				rx.Lost += r.L.Rx.Lost
+			if r.Failed == nil {
+				ls = append(ls, r.L)
 			}
 		}
-		t.L.Name = fmt.Sprintf("TOTAL (%d)", n)
+		t.L = report.LocalTotal(ls)
+		t.L.Name = fmt.Sprintf("TOTAL (%d)", len(ls))
 		if m.Of > 0 {
-			t.L.Name = fmt.Sprintf("TOTAL (%d/%d)", n, m.Of)
-		}
-		if hasRx {
-			t.L.Rx = &rx
+			t.L.Name = fmt.Sprintf("TOTAL (%d/%d)", len(ls), m.Of)
 		}
 	}
 	cells := make([]string, len(cols))
