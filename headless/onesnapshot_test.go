@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/dttui/dttui/clocksync"
 	"io"
 	"net"
 	"net/http"
@@ -90,6 +91,8 @@ func oneSnapshot(start time.Time) report.Snapshot {
 			FramesCompleted: 905, FramesLost: 4, FramesIncomplete: 3, FramesCut: 1, FrameBytes: 1_700_000},
 		report.Rates{ReceivedFPS: 30, ReceivedBPS: 56_000, ReceivedPPS: 60, LostFPS: 0.3, PacketsLostPS: 0.4},
 		latencies(300, 25*time.Millisecond, 130*time.Millisecond))
+	// gps's publisher answered the clock exchange, chat's did not.
+	gps.Stats.Clock = clocksync.Estimate{State: clocksync.Synced, Offset: 3 * time.Millisecond, Uncertainty: 400 * time.Microsecond}
 	gps.Probe = &report.RemoteProbe{Sent: 912, Received: 905, Lost: 6, InGrace: 1, Duplicates: 1, Spans: 1,
 		Latency: *latencies(905, 18*time.Millisecond, 95*time.Millisecond)}
 	var failures [incoming.NumDecryptReasons]uint64
@@ -99,6 +102,7 @@ func oneSnapshot(start time.Time) report.Snapshot {
 			FrameBytes: 40_000, FramesDecrypted: 226, DecryptFailures: failures},
 		report.Rates{ReceivedFPS: 4, ReceivedBPS: 700, ReceivedPPS: 4, LostFPS: 0.1},
 		latencies(40, 30*time.Millisecond, 60*time.Millisecond))
+	chat.Stats.Clock = clocksync.Estimate{State: clocksync.TwoClocks}
 
 	return report.Snapshot{At: at, Local: []report.Local{a, b}, Remote: []report.Remote{gps, chat}, Loopback: true,
 		Connection: report.Status{State: report.Connected, RTT: 23 * time.Millisecond, Reconnects: 1, Room: "lab", Identity: "dttui-1", Since: start,
@@ -384,8 +388,15 @@ func TestOneSnapshotSameNumbersEverywhere(t *testing.T) {
 		check("table", js.Name+" FPS", row["FPS"], format.Count(js.FramesPerSec))
 		check("table", js.Name+" PPS", row["PPS"], format.Count(js.PacketsPerSec))
 		check("table", js.Name+" BYTES/S", row["BYTES/S"], format.Bytes(js.BytesPerSec)+"/s")
-		check("table", js.Name+" P50±", row["P50"+tracktable.TwoClocks], format.Duration(fromMS(js.P50ms)))
-		check("table", js.Name+" P99±", row["P99"+tracktable.TwoClocks], format.Duration(fromMS(js.P99ms)))
+		// Latency on two clocks is marked so in the table; synced is not.
+		check("JSON", js.Name+" clock", js.Clock, r.Stats.Clock.String())
+		mark := tracktable.TwoClocks
+		if r.Stats.Clock.State == clocksync.Synced {
+			mark = ""
+		}
+		check("table", js.Name+" P50", row["P50"], format.Duration(fromMS(js.P50ms))+mark)
+		check("table", js.Name+" P95", row["P95"], format.Duration(fromMS(js.P95ms))+mark)
+		check("table", js.Name+" P99", row["P99"], format.Duration(fromMS(js.P99ms))+mark)
 		check("metrics", js.Name+" latency frames (whole run)", num(u(metric("remote_latency_seconds_count", rv...))), num(fin.LatencyFrames))
 		check("metrics", js.Name+" decrypt failures", num(u(metric("remote_decrypt_failures_total", rv...))), num(js.DecryptFailures))
 		if r.Stats.E2EE() {

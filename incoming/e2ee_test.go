@@ -222,7 +222,7 @@ func TestOnSealedSeesFramesAsReceived(t *testing.T) {
 			}
 			for i, g := range got {
 				plain, err := key.OpenFrame(nil, g.ct, &packetizer.E2EE{KeyIndex: g.ki, IV: g.iv})
-				if err != nil || !bytes.Equal(plain, frames[i]) || g.ts != 1234 || len(g.ct) != len(frames[i])+gcmTagLen {
+				if err != nil || !bytes.Equal(plain, frames[i]) || g.ts != 1234 || len(g.ct) != len(frames[i])+packetizer.E2EETagLen {
 					t.Fatalf("frame %d: %v; opens to %d bytes, want %d", i, err, len(plain), len(frames[i]))
 				}
 			}
