@@ -756,16 +756,43 @@ func (m *Manager) unlockAndSend(reqs []request) {
 }
 
 // Snapshot returns stats for every track known (until removed), in the
-// order they were announced.
-func (m *Manager) Snapshot() []TrackStats {
+// order they were announced. Each track's stats are consistent; the
+// tracks are read snapshotChunk at a time, m.mu released in between.
+func (m *Manager) Snapshot() []TrackStats { return m.SnapshotActive(time.Time{}) }
+
+// SnapshotActive is Snapshot of the tracks whose last packet arrived at
+// or after since (every track for a zero since): what a sampler needs
+// ten times a second from a room of mostly idle tracks, at the cost of
+// the active ones (a TrackStats is 10 KB to fill).
+func (m *Manager) SnapshotActive(since time.Time) []TrackStats {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]TrackStats, len(m.order))
-	for i, t := range m.order {
-		out[i] = t.statsLocked()
+	order := slices.Clone(m.order)
+	m.mu.Unlock()
+	out := make([]TrackStats, 0, len(order))
+	if !since.IsZero() {
+		out = nil // usually few
+	}
+	for i := 0; i < len(order); i += snapshotChunk {
+		m.mu.Lock()
+		for _, t := range order[i:min(i+snapshotChunk, len(order))] {
+			if since.IsZero() || !t.c.lastAt.Before(since) {
+				out = append(out, TrackStats{})
+				t.statsIntoLocked(&out[len(out)-1])
+			}
+		}
+		m.mu.Unlock()
 	}
 	return out
 }
+
+// snapshotChunk is how many tracks Snapshot reads under one hold of m.mu.
+// A room of a participant's 500 tracks took 20 ms (140 ms under the race
+// detector) in one hold, 10 times a second: the signal reader, waiting
+// for m.mu with every ParticipantUpdate and handle map, fell behind the
+// SFU, whose outbound queue (200 messages a participant) filled, and the
+// SFU closed the signal connection (issue 20 item 10). 32 tracks hold it
+// about 1 ms.
+const snapshotChunk = 32
 
 // Stats returns the manager's own counters.
 func (m *Manager) Stats() Stats {

@@ -308,12 +308,20 @@ func (t *RemoteTrack) expire(now time.Time) {
 }
 
 func (t *RemoteTrack) statsLocked() TrackStats {
+	var s TrackStats
+	t.statsIntoLocked(&s)
+	return s
+}
+
+// statsIntoLocked writes t's stats into s in place: a TrackStats is
+// 10 KB (two histograms), and Snapshot fills a room's worth.
+func (t *RemoteTrack) statsIntoLocked(s *TrackStats) {
 	d := t.folded
 	if t.depkt != nil {
 		addStats(&d, t.depkt.Stats())
 	}
 	c := &t.c
-	s := TrackStats{
+	*s = TrackStats{
 		Info: t.info, State: t.State(), Since: t.since, Handle: t.handle, Subscriptions: c.subscriptions,
 		Replaces: t.replaces, ReplacedBy: t.replacedBy,
 		Packets: c.packets, Bytes: c.bytes, PacketsIgnored: c.ignored,
@@ -334,5 +342,4 @@ func (t *RemoteTrack) statsLocked() TrackStats {
 		s.LastErr = t.errs[n-1].Cause
 	}
 	t.wantView = true
-	return s
 }
