@@ -102,15 +102,23 @@ type Options struct {
 	// DefaultPartialTimeout) for its next packet.
 	MaxHeldBytes          int
 	MaxHeldPerParticipant int
-	PartialTimeout        time.Duration
-	Now                   func() time.Time
-	Logger                *slog.Logger
+	// MaxTracks bounds the published tracks followed at once (default
+	// DefaultMaxTracks), MaxTracksPerParticipant one participant's
+	// (default MaxTracks / DefaultTrackShare): each costs its own
+	// state, its history and its latency histograms, and a participant may
+	// publish thousands. Tracks past either are not followed, counted in
+	// Held.TracksRefused.
+	MaxTracks, MaxTracksPerParticipant int
+	PartialTimeout                     time.Duration
+	Now                                func() time.Time
+	Logger                             *slog.Logger
 }
 
 // partState is the latest update applied for a participant SID.
 type partState struct {
 	identity string
 	version  uint32
+	refused  int // its published tracks not followed, over a track cap
 }
 
 // held is a packet kept until its handle is mapped.
@@ -142,6 +150,7 @@ type Manager struct {
 	closed        bool
 	localIdentity string
 	parts         map[string]partState
+	live          int                     // tracks announced and not unpublished
 	tracks        map[string]*RemoteTrack // by SID
 	order         []*RemoteTrack          // every track, in the order announced
 	// routes maps the handles of the latest handle map, and handles that
@@ -185,6 +194,12 @@ func NewManager(t Transport, opts Options) *Manager {
 	}
 	if opts.PartialTimeout <= 0 {
 		opts.PartialTimeout = DefaultPartialTimeout
+	}
+	if opts.MaxTracks <= 0 {
+		opts.MaxTracks = DefaultMaxTracks
+	}
+	if opts.MaxTracksPerParticipant <= 0 {
+		opts.MaxTracksPerParticipant = max(opts.MaxTracks/DefaultTrackShare, 1)
 	}
 	log := opts.Logger
 	if log == nil {
@@ -236,6 +251,7 @@ func (m *Manager) HandleJoin(local string, others []Participant) {
 	m.resetLocked(now, "new connection")
 	m.localIdentity = local
 	m.parts = map[string]partState{}
+	m.held.TracksRefused = 0
 	listed := map[string]bool{}
 	for _, p := range others {
 		if p.Identity != local && !p.Disconnected {
@@ -284,7 +300,12 @@ func (m *Manager) applyLocked(p Participant, now time.Time, reqs []request) []re
 	if old, ok := m.parts[p.SID]; ok && p.Version < old.version {
 		return reqs // updates may arrive out of order
 	}
-	m.parts[p.SID] = partState{identity: p.Identity, version: p.Version}
+	m.held.TracksRefused -= m.parts[p.SID].refused
+	ps := partState{identity: p.Identity, version: p.Version}
+	defer func() {
+		m.parts[p.SID] = ps
+		m.held.TracksRefused += ps.refused
+	}()
 	current := make(map[string]bool, len(p.Tracks))
 	if !p.Disconnected {
 		for _, info := range p.Tracks {
@@ -303,10 +324,16 @@ func (m *Manager) applyLocked(p Participant, now time.Time, reqs []request) []re
 	if p.Disconnected {
 		return reqs
 	}
+	live := m.holderLocked(p.SID).live()
 	for _, info := range p.Tracks {
 		if _, known := m.tracks[info.SID]; known || info.SID == "" {
 			continue
 		}
+		if live >= m.opts.MaxTracksPerParticipant || m.live >= m.opts.MaxTracks {
+			ps.refused++
+			continue
+		}
+		live++
 		info.PublisherIdentity, info.PublisherSID = p.Identity, p.SID
 		reqs = m.announceLocked(info, now, reqs)
 	}
@@ -335,6 +362,7 @@ func (m *Manager) announceLocked(info Info, now time.Time, reqs []request) []req
 	}
 	m.tracks[info.SID] = t
 	m.order = append(m.order, t)
+	m.live++
 	auto := !m.opts.ManualSubscribe && (m.opts.Filter == nil || m.opts.Filter(info))
 	if t.wanted || auto {
 		reqs = m.subscribeLocked(t, now, "subscribe requested", reqs)
@@ -349,6 +377,9 @@ func sameTrack(a, b *Info) bool {
 
 // unpublishLocked ends t for good. The SFU ends its subscription itself.
 func (m *Manager) unpublishLocked(t *RemoteTrack, now time.Time, why string) {
+	if t.State() != StateUnpublished {
+		m.live--
+	}
 	m.endLocked(t, false)
 	t.paused = false
 	t.setState(StateUnpublished, now, why)

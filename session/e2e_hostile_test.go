@@ -300,3 +300,37 @@ func testE2EMonitorKeepsItsSignalConnectionThrough500Tracks(t *testing.T) {
 	}
 	t.Logf("honest track: %d frames received, none lost, p99 %v", r.Probe.Received, time.Duration(r.Probe.Latency.Quantile(.99)))
 }
+
+// Issue 20 (memory budget) against real SFUs: a participant publishing
+// more tracks than its share of the monitor's track cap gets that share
+// followed and the rest counted as refused, in the report's memory
+// account; an honest participant's track beside them is followed.
+func TestE2EHostileTracksPastTheCapAreRefused(t *testing.T) {
+	acrossSFUs(t, testE2EHostileTracksPastTheCapAreRefused)
+}
+
+func testE2EHostileTracksPastTheCapAreRefused(t *testing.T) {
+	const capTracks, hostileTracks = 16, 30 // a participant 8
+	srv := sfu(t)
+	mon := connect(t, srv, Config{Monitor: true, MaxRemoteTracks: capTracks})
+	room := mon.Status().Room
+	h := newHostile(t, srv, room, hostileTracks)
+	honest := connect(t, srv, Config{Room: room})
+	tr, err := honest.Publish(bounded(t, 15*time.Second), "honest", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the monitor holds the honest track", func() bool { return mon.MonitorHolds(tr.Info().SID) })
+	eventually(t, 15*time.Second, "the hostile's tracks past its share refused", func() bool {
+		return mon.Report(nil).Memory.TracksRefused == hostileTracks-capTracks/incoming.DefaultTrackShare
+	})
+	followed := 0
+	for _, r := range mon.Report(nil).Remote {
+		if r.Stats.PublisherIdentity == h.identity() {
+			followed++
+		}
+	}
+	if followed != capTracks/incoming.DefaultTrackShare {
+		t.Fatalf("%d of the hostile's tracks followed", followed)
+	}
+}

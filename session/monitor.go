@@ -42,6 +42,7 @@ func (s *Session) newMonitor() *subscriber {
 		Filter:       func(i incoming.Info) bool { return i.PublisherIdentity != s.loopIdentity },
 		Opener:       opener,
 		MaxHeldBytes: s.cfg.MaxHeldBytes,
+		MaxTracks:    s.cfg.MaxRemoteTracks,
 		Logger:       s.cfg.Logger.With("component", "monitor"),
 	})
 }

@@ -52,6 +52,9 @@ type Config struct {
 	// participants' partial frames hold (default
 	// incoming.DefaultMaxHeldBytes; a participant a quarter of it).
 	MaxHeldBytes int
+	// MaxRemoteTracks bounds the published tracks the room monitor
+	// follows (0: incoming.DefaultMaxTracks; a participant half of it).
+	MaxRemoteTracks int
 	// Impair, when set, shapes every datagram our own connection sends
 	// (delay, loss, a rate cap…: package impair); its spec may change
 	// while the session runs. The loopback subscriber's connection and
