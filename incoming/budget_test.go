@@ -212,3 +212,36 @@ func TestTrackCapsBoundWhatIsFollowed(t *testing.T) {
 		t.Fatal("b's third track is not followed once there is room")
 	}
 }
+
+// queueingTransport holds back the updates of the SIDs in queued.
+type queueingTransport struct {
+	fakeTransport
+	queued map[string]bool
+}
+
+func (q *queueingTransport) Queued(sid string) bool { return q.queued[sid] }
+
+// Issue 20 item 10: a transport pacing 500 subscriptions holds most of
+// them back; their timeout runs from when their request left, so a slow
+// SFU does not make the manager withdraw what it never asked for yet.
+func TestSubscribeTimeoutRunsFromTheRequestLeaving(t *testing.T) {
+	e := newEnv(t, Options{})
+	q := &queueingTransport{queued: map[string]bool{"DTR_b": true}}
+	e.m = NewManager(q, Options{Now: e.clk.Now})
+	t.Cleanup(e.m.Close)
+	e.m.HandleJoin("me", []Participant{part("p", "PA_p", 1, info("DTR_a", 1, "a"), info("DTR_b", 2, "b"))})
+	e.clk.advance(DefaultSubscribeTimeout - time.Second)
+	e.m.Tick()
+	e.clk.advance(2 * time.Second)
+	e.m.Tick()
+	if e.wantState("DTR_a", StateUnsubscribed); e.stats("DTR_b").State != StateSubscribing {
+		t.Fatalf("b, held back until now: %v", e.stats("DTR_b").State)
+	}
+	q.queued["DTR_b"] = false // it leaves now
+	e.clk.advance(DefaultSubscribeTimeout - 2*time.Second)
+	e.m.Tick()
+	e.wantState("DTR_b", StateSubscribing)
+	e.clk.advance(2 * time.Second)
+	e.m.Tick()
+	e.wantState("DTR_b", StateUnsubscribed)
+}

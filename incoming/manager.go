@@ -48,6 +48,17 @@ type Transport interface {
 	SendUpdateSubscription(updates []SubscriptionUpdate) error
 }
 
+// QueueingTransport is a Transport that may hold updates back before
+// sending them (to pace the SFU's answers): a subscription's timeout
+// runs from when its request left, not while Queued says it waits.
+type QueueingTransport interface {
+	Transport
+	// Queued says whether an update for sid waits to be sent. It is
+	// called with the manager's lock held, so it must not call into the
+	// manager.
+	Queued(sid string) bool
+}
+
 // SubscriptionUpdate is one entry of an UpdateDataSubscription.
 type SubscriptionUpdate struct {
 	SID       string
@@ -678,10 +689,14 @@ func (m *Manager) Tick() {
 		return
 	}
 	var reqs []request
+	qt, _ := m.t.(QueueingTransport)
 	for _, t := range m.order {
 		switch t.State() {
 		case StateSubscribing:
-			if !t.paused && now.Sub(t.since) >= m.opts.SubscribeTimeout {
+			if qt != nil && !t.paused && qt.Queued(t.info.SID) {
+				t.waitFrom = now // not asked for yet: its timeout has not begun
+			}
+			if !t.paused && now.Sub(later(t.since, t.waitFrom)) >= m.opts.SubscribeTimeout {
 				t.wanted = false
 				err := &SubscribeError{Reason: ReasonTimeout, SID: t.info.SID, Name: t.info.Name, Timeout: m.opts.SubscribeTimeout}
 				reqs = m.withdrawLocked(t, now, err.problem(), err, reqs)
@@ -841,4 +856,11 @@ func (m *Manager) Track(sid string) (*RemoteTrack, bool) {
 	defer m.mu.Unlock()
 	t, ok := m.tracks[sid]
 	return t, ok
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -73,8 +73,12 @@ type RemoteTrack struct {
 	// Everything below is guarded by m.mu.
 	wanted bool // subscribed on request or by auto-subscription, not since withdrawn
 	// paused: subscribing waits for a rejoin (Reset), so the timeout does not run.
-	paused     bool
-	since      time.Time
+	paused bool
+	since  time.Time
+	// waitFrom is the latest Tick that found its subscribe request still
+	// queued in the transport (QueueingTransport): the timeout runs from
+	// the later of it and since.
+	waitFrom   time.Time
 	handle     uint16 // while subscribed
 	depkt      *packetizer.Depacketizer
 	replaces   string // SID of the track this one republishes

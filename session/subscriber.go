@@ -117,6 +117,16 @@ func (s *subscriber) SendUpdateSubscription(updates []incoming.SubscriptionUpdat
 	return nil
 }
 
+// Queued implements incoming.QueueingTransport: an update for sid waits
+// for its turn. It takes s.mu under the manager's lock (the subscriber
+// never calls the manager with s.mu held).
+func (s *subscriber) Queued(sid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.pendingAt[sid]
+	return ok
+}
+
 // queueLocked merges updates into pending: a track's latest wish wins.
 func (s *subscriber) queueLocked(updates []incoming.SubscriptionUpdate) {
 	if s.pendingAt == nil {
