@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/dttui/dttui/incoming"
 	"github.com/livekit/protocol/livekit"
 )
 
@@ -62,5 +63,22 @@ func TestInboxMergesWhatPilesUp(t *testing.T) {
 	in.close()
 	if in.file("me", perm) {
 		t.Fatal("a closed inbox starts no drain")
+	}
+}
+
+// The drain goroutine the subscriber starts for filed messages ends with
+// them, and close waits for it.
+func TestSubscriberDrainEnds(t *testing.T) {
+	checkLeaks(t)
+	s := newSubscriber(incoming.Options{})
+	s.attach(nil)
+	for v := range 100 {
+		s.onSignal("me", &livekit.SignalResponse{Message: &livekit.SignalResponse_Update{Update: &livekit.ParticipantUpdate{
+			Participants: []*livekit.ParticipantInfo{{Sid: "PA_p", Identity: "p", Version: uint32(v + 1),
+				DataTracks: []*livekit.DataTrackInfo{{Sid: fmt.Sprintf("DTR_%d", v)}}}}}}})
+	}
+	s.close()
+	if n := len(s.mgr.Snapshot()); n == 0 {
+		t.Fatal("nothing applied")
 	}
 }
