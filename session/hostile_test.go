@@ -103,9 +103,24 @@ func (h *hostile) probeFrame(ctx context.Context, i int, stream uint32, seq uint
 		probe.Encode(nil, probe.Header{Stream: stream, Seq: seq, Sent: now}, 64))
 }
 
-// waitHeld waits until mon's room monitor holds every hostile track.
+// waitHeld waits until mon's room monitor holds every hostile track; if
+// the test fails, it logs the monitor's tracks by state and why.
 func (h *hostile) waitHeld(mon *Session) {
 	h.t.Helper()
+	h.t.Cleanup(func() {
+		if !h.t.Failed() {
+			return
+		}
+		states := map[string]int{}
+		for _, r := range mon.Report(nil).Remote {
+			why := ""
+			if n := len(r.Stats.Timeline); n > 0 {
+				why = " (" + r.Stats.Timeline[n-1].Reason + ")"
+			}
+			states[r.Stats.State.String()+why]++
+		}
+		h.t.Logf("the monitor's tracks by state: %v; status %+v", states, mon.Status())
+	})
 	eventually(h.t, 60*time.Second, "the monitor holds every hostile track", func() bool {
 		for _, tr := range h.tracks {
 			if !mon.MonitorHolds(tr.Info().SID) {
