@@ -636,8 +636,9 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 
 // MemoryLine is report.Snapshot.Memory on a line: the bytes other
 // participants' partial frames hold now, the most after any packet, the
-// budget and one participant's share of it, and the partial frames
-// evicted to keep within them, by reason.
+// budget and one participant's share of it, the partial frames evicted
+// to keep within them, by reason, and the tracks published now that are
+// not followed, past the track cap.
 type MemoryLine struct {
 	HeldBytes           int         `json:"held_bytes"`
 	PeakBytes           int         `json:"peak_bytes"`
@@ -645,6 +646,7 @@ type MemoryLine struct {
 	PerParticipantBytes int         `json:"per_participant_bytes"`
 	Evicted             EvictedLine `json:"evicted"`
 	EvictedBytes        EvictedLine `json:"evicted_bytes"`
+	TracksRefused       int         `json:"tracks_refused"`
 }
 
 // EvictedLine is a count by incoming.EvictReason.
@@ -663,7 +665,7 @@ func memoryLine(h *incoming.Held) *MemoryLine {
 		return nil // no monitor
 	}
 	return &MemoryLine{HeldBytes: h.Bytes, PeakBytes: h.Peak, BudgetBytes: h.Budget, PerParticipantBytes: h.PerParticipant,
-		Evicted: evictedLine(&h.Evicted), EvictedBytes: evictedLine(&h.EvictedBytes)}
+		Evicted: evictedLine(&h.Evicted), EvictedBytes: evictedLine(&h.EvictedBytes), TracksRefused: h.TracksRefused}
 }
 
 // RemoteLine is one of the other participants' tracks, as the room

@@ -14,6 +14,14 @@ const (
 	// before the garbage collector runs, so this keeps dttui well under
 	// 1 GB whatever the room sends.
 	DefaultMaxHeldBytes = 256 << 20
+	// DefaultMaxTracks is how many published tracks the manager follows
+	// at once, a participant at most half of them (DefaultTrackShare). A
+	// followed remote track costs about 10 KB here and up to about 250 KB
+	// in the report's recorder once its 15 minutes of history are full:
+	// 1 024 of them about 260 MB, beside the partial frames' budget.
+	DefaultMaxTracks = 1024
+	// DefaultTrackShare: one participant may have MaxTracks / 2 followed.
+	DefaultTrackShare = 2
 	// DefaultPartialTimeout is how long a track's partial frame may wait
 	// for its next packet: a sender writes a frame's packets back to
 	// back, so one waiting this long belongs to a track gone silent.
@@ -63,6 +71,9 @@ type Held struct {
 	// bytes that gave back.
 	Evicted      [NumEvictReasons]uint64
 	EvictedBytes [NumEvictReasons]uint64
+	// TracksRefused is how many tracks published now are not followed:
+	// past Options.MaxTracks, or their participant's share of it.
+	TracksRefused int
 }
 
 // EvictedTotal sums Evicted.
@@ -195,4 +206,15 @@ func (m *Manager) expireIdleLocked(t *RemoteTrack, now time.Time) {
 	// Expire took back the buffer of the last frame it lent: within bounds
 	// too.
 	m.boundHeldLocked(t)
+}
+
+// live counts h's tracks not unpublished.
+func (h *holder) live() int {
+	n := 0
+	for _, t := range h.tracks {
+		if t.State() != StateUnpublished {
+			n++
+		}
+	}
+	return n
 }

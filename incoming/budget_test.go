@@ -172,3 +172,76 @@ func FuzzBudget(f *testing.F) {
 		}
 	})
 }
+
+// Issue 20 (memory budget): a participant publishing thousands of tracks
+// makes the manager follow its share of MaxTracks and no more, the room
+// MaxTracks; the rest are counted as refused, a level that falls as
+// tracks are unpublished and that frees room for others.
+func TestTrackCapsBoundWhatIsFollowed(t *testing.T) {
+	e := newEnv(t, Options{MaxTracks: 8})
+	tracks := func(prefix string, n int) []Info {
+		var out []Info
+		for i := range n {
+			out = append(out, info(fmt.Sprintf("DTR_%s%d", prefix, i), uint16(i+1), fmt.Sprintf("%s%d", prefix, i)))
+		}
+		return out
+	}
+	e.m.HandleJoin("me", []Participant{part("hostile", "PA_h", 1, tracks("h", 1000)...)})
+	st := e.m.Stats()
+	if n := len(e.m.Snapshot()); n != 4 || st.Memory.TracksRefused != 996 {
+		t.Fatalf("one participant: %d followed, %d refused", n, st.Memory.TracksRefused)
+	}
+	e.tr.take()
+	// Two more participants: the room's cap is 8.
+	e.m.HandleParticipantUpdate([]Participant{part("a", "PA_a", 1, tracks("a", 3)...), part("b", "PA_b", 1, tracks("b", 3)...)})
+	if n, r := len(e.m.Snapshot()), e.m.Stats().Memory.TracksRefused; n != 8 || r != 996+2 {
+		t.Fatalf("three participants: %d followed, %d refused", n, r)
+	}
+	// A newer update of the hostile's, with fewer tracks: fewer refused.
+	e.m.HandleParticipantUpdate([]Participant{part("hostile", "PA_h", 2, tracks("h", 10)...)})
+	if r := e.m.Stats().Memory.TracksRefused; r != 6+2 {
+		t.Fatalf("after the update: %d refused", r)
+	}
+	// The hostile leaves: its 4 unpublished, b's last one followed now.
+	e.m.HandleParticipantUpdate([]Participant{{Identity: "hostile", SID: "PA_h", Version: 3, Disconnected: true},
+		part("b", "PA_b", 2, tracks("b", 3)...)})
+	if r := e.m.Stats().Memory.TracksRefused; r != 0 {
+		t.Fatalf("after the hostile left: %d refused", r)
+	}
+	if _, ok := e.m.Track("DTR_b2"); !ok {
+		t.Fatal("b's third track is not followed once there is room")
+	}
+}
+
+// queueingTransport holds back the updates of the SIDs in queued.
+type queueingTransport struct {
+	fakeTransport
+	queued map[string]bool
+}
+
+func (q *queueingTransport) Queued(sid string) bool { return q.queued[sid] }
+
+// Issue 20 item 10: a transport pacing 500 subscriptions holds most of
+// them back; their timeout runs from when their request left, so a slow
+// SFU does not make the manager withdraw what it never asked for yet.
+func TestSubscribeTimeoutRunsFromTheRequestLeaving(t *testing.T) {
+	e := newEnv(t, Options{})
+	q := &queueingTransport{queued: map[string]bool{"DTR_b": true}}
+	e.m = NewManager(q, Options{Now: e.clk.Now})
+	t.Cleanup(e.m.Close)
+	e.m.HandleJoin("me", []Participant{part("p", "PA_p", 1, info("DTR_a", 1, "a"), info("DTR_b", 2, "b"))})
+	e.clk.advance(DefaultSubscribeTimeout - time.Second)
+	e.m.Tick()
+	e.clk.advance(2 * time.Second)
+	e.m.Tick()
+	if e.wantState("DTR_a", StateUnsubscribed); e.stats("DTR_b").State != StateSubscribing {
+		t.Fatalf("b, held back until now: %v", e.stats("DTR_b").State)
+	}
+	q.queued["DTR_b"] = false // it leaves now
+	e.clk.advance(DefaultSubscribeTimeout - 2*time.Second)
+	e.m.Tick()
+	e.wantState("DTR_b", StateSubscribing)
+	e.clk.advance(2 * time.Second)
+	e.m.Tick()
+	e.wantState("DTR_b", StateUnsubscribed)
+}

@@ -72,8 +72,12 @@ type RemoteTrack struct {
 	// Everything below is guarded by m.mu.
 	wanted bool // subscribed on request or by auto-subscription, not since withdrawn
 	// paused: subscribing waits for a rejoin (Reset), so the timeout does not run.
-	paused     bool
-	since      time.Time
+	paused bool
+	since  time.Time
+	// waitFrom is the latest Tick that found its subscribe request still
+	// queued in the transport (QueueingTransport): the timeout runs from
+	// the later of it and since.
+	waitFrom   time.Time
 	handle     uint16 // while subscribed
 	depkt      *packetizer.Depacketizer
 	replaces   string // SID of the track this one republishes
@@ -386,6 +390,14 @@ func (t *RemoteTrack) expire(now time.Time) {
 }
 
 func (t *RemoteTrack) statsLocked() TrackStats {
+	var s TrackStats
+	t.statsIntoLocked(&s)
+	return s
+}
+
+// statsIntoLocked writes t's stats into s in place: a TrackStats is
+// 10 KB (two histograms), and Snapshot fills a room's worth.
+func (t *RemoteTrack) statsIntoLocked(s *TrackStats) {
 	est := t.clock()
 	if est.State != clocksync.Unknown {
 		t.flushLatencies(est)
@@ -395,7 +407,7 @@ func (t *RemoteTrack) statsLocked() TrackStats {
 		addStats(&d, t.depkt.Stats())
 	}
 	c := &t.c
-	s := TrackStats{
+	*s = TrackStats{
 		Info: t.info, State: t.State(), Since: t.since, Handle: t.handle, Subscriptions: c.subscriptions,
 		Replaces: t.replaces, ReplacedBy: t.replacedBy,
 		Packets: c.packets, Bytes: c.bytes, PacketsIgnored: c.ignored,
@@ -417,5 +429,4 @@ func (t *RemoteTrack) statsLocked() TrackStats {
 		s.LastErr = t.errs[n-1].Cause
 	}
 	t.wantView = true
-	return s
 }

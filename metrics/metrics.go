@@ -96,6 +96,7 @@ var (
 	roomHeldBudget   = desc("room_held_budget_bytes", "The budget room_held_bytes is kept within (--max-held-bytes).")
 	roomEvicted      = desc("room_evicted_frames_total", "Partial frames given up to keep within the budget, by reason (room budget, participant share, idle).", "reason")
 	roomEvictedBytes = desc("room_evicted_bytes_total", "Bytes those evictions gave back, by reason.", "reason")
+	roomRefused      = desc("room_tracks_refused", "Tracks published now that the monitor does not follow: past its track cap or a participant's share of it.")
 )
 
 // What one scrape may cost, whatever the room holds: the other
@@ -146,7 +147,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency, mismatches,
 		rMismatches, rChecked, rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, rClockSync, rClockBound, sfuShed, sfuUpLost, rSFUShed,
 		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits,
-		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes, remoteDropped} {
+		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes, roomRefused, remoteDropped} {
 		ch <- d
 	}
 }
@@ -217,6 +218,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(roomHeld, float64(m.Bytes))
 		gauge(roomHeldPeak, float64(m.Peak))
 		gauge(roomHeldBudget, float64(m.Budget))
+		gauge(roomRefused, float64(m.TracksRefused))
 		for r := range incoming.NumEvictReasons {
 			counter(roomEvicted, m.Evicted[r], r.String())
 			counter(roomEvictedBytes, m.EvictedBytes[r], r.String())

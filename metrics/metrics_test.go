@@ -152,7 +152,7 @@ func TestCollectorRendersTheRoomMemory(t *testing.T) {
 	if n := testutil.CollectAndCount(c, "dttui_room_held_bytes", "dttui_room_evicted_frames_total"); n != 0 {
 		t.Fatalf("%d room memory series without the monitor", n)
 	}
-	snap.Memory = incoming.Held{Bytes: 1000, Peak: 3000, Budget: 4096, PerParticipant: 1024}
+	snap.Memory = incoming.Held{Bytes: 1000, Peak: 3000, Budget: 4096, PerParticipant: 1024, TracksRefused: 12}
 	snap.Memory.Evicted[incoming.EvictParticipantShare], snap.Memory.EvictedBytes[incoming.EvictParticipantShare] = 7, 7000
 	want := `
 # HELP dttui_room_held_bytes Memory other participants' partial frames hold now.
@@ -166,9 +166,12 @@ dttui_room_held_budget_bytes 4096
 dttui_room_evicted_frames_total{reason="idle"} 0
 dttui_room_evicted_frames_total{reason="participant share"} 7
 dttui_room_evicted_frames_total{reason="room budget"} 0
+# HELP dttui_room_tracks_refused Tracks published now that the monitor does not follow: past its track cap or a participant's share of it.
+# TYPE dttui_room_tracks_refused gauge
+dttui_room_tracks_refused 12
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want), "dttui_room_held_bytes", "dttui_room_held_budget_bytes",
-		"dttui_room_evicted_frames_total"); err != nil {
+		"dttui_room_evicted_frames_total", "dttui_room_tracks_refused"); err != nil {
 		t.Fatal(err)
 	}
 }

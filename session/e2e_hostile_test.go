@@ -86,10 +86,34 @@ func testE2EHostileJumpsBesideAnHonestTrack(t *testing.T) {
 	h := newHostile(t, srv, room, 10)
 	h.waitHeld(mon)
 	eventually(t, 15*time.Second, "the monitor holds the honest track", func() bool { return mon.MonitorHolds(tr.Info().SID) })
+	sids := []string{tr.Info().SID}
+	for _, ht := range h.tracks {
+		sids = append(sids, ht.Info().SID)
+	}
+	child := startMonitorChild(t, srv, room, honest.Status().Identity, sids)
+	hon := func() report.Remote { r, _ := remoteRow(mon, honest.Status().Identity, "honest"); return r }
+
+	// The clean range: the honest track alone for 2 s, on this machine now.
+	if err := pushPaced(bounded(t, 15*time.Second), tr, 100, 1024, 50); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the clean frames settled", func() bool {
+		p := hon().Probe
+		return p != nil && p.InGrace == 0 && p.Received == 100
+	})
+	clean := hon().Probe.Latency
+	cleanP99 := time.Duration(clean.Quantile(.99))
+	// Within the clean range: twice its p99 and 100 ms of slack, or half
+	// a second. The honest publisher shares this process with the
+	// attacker's 1 000 packets a second (and, on the embedded build, with
+	// the SFU): its own sending is delayed, by about 250 ms on the
+	// released build under the race detector, which every monitor sees.
+	bound := max(2*cleanP99+100*time.Millisecond, 500*time.Millisecond)
 
 	const attack = 5 * time.Second
 	ctx, stop := context.WithTimeout(bounded(t, 60*time.Second), attack)
 	defer stop()
+	cpu0, start := child.cpu(t), time.Now()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -116,17 +140,31 @@ func testE2EHostileJumpsBesideAnHonestTrack(t *testing.T) {
 	if err != nil && ctx.Err() == nil {
 		t.Fatal(err)
 	}
-	hon := func() report.Remote { r, _ := remoteRow(mon, honest.Status().Identity, "honest"); return r }
+	// The child is a dttui monitor and nothing else: its CPU time over the
+	// attack is what the hostile streams cost us (before: a core).
+	used, wall := child.cpu(t)-cpu0, time.Since(start)
+	share := used.Seconds() / wall.Seconds()
+	t.Logf("the monitor used %v of CPU in %v: %.1f %% of a core (race detector ×%d)", used, wall.Round(time.Millisecond), 100*share, raceCPUFactor)
+	if share > 0.25*raceCPUFactor {
+		t.Errorf("the monitor used %.1f %% of a core beside the attack, over 25 %% (×%d under the race detector)", 100*share, raceCPUFactor)
+	}
+	if cr := child.end(t); cr.Lost != 0 || cr.FramesLost != 0 || cr.PacketsLost != 0 || cr.Received < 200 || cr.P99 > bound {
+		t.Errorf("the child's honest track beside the attack: %+v (p99 bound %v)", cr, bound)
+	}
 	eventually(t, 15*time.Second, "the honest frames settled", func() bool {
 		p := hon().Probe
-		return p != nil && p.InGrace == 0 && p.Sent > 200
+		return p != nil && p.InGrace == 0 && p.Sent > 300
 	})
 	r := hon()
 	if p := r.Probe; p.Lost != 0 || p.Jumps != 0 || r.Stats.FramesLost != 0 || r.Stats.PacketsLost != 0 {
 		t.Fatalf("honest track: probe %+v, frames lost %d, packets lost %d", *p, r.Stats.FramesLost, r.Stats.PacketsLost)
 	}
-	if p99 := time.Duration(r.Probe.Latency.Quantile(.99)); p99 > 500*time.Millisecond {
-		t.Fatalf("honest p99 %v beside the attack", p99)
+	during := r.Probe.Latency
+	during.Sub(&clean)
+	p99 := time.Duration(during.Quantile(.99))
+	t.Logf("honest p99: %v clean, %v beside the attack (bound %v)", cleanP99, p99, bound)
+	if p99 > bound {
+		t.Fatalf("honest p99 %v beside the attack, clean %v", p99, cleanP99)
 	}
 	var sent, jumps, received uint64
 	for _, r := range mon.Report(nil).Remote {
@@ -192,5 +230,107 @@ func testE2EMonitorTellsThePublishersDropsFromTheNetworks(t *testing.T) {
 	if p.PublisherDropped == 0 || p.PublisherDropped > stale || p.Lost != p.PublisherDropped || r.Stats.PacketsLost != 0 {
 		t.Fatalf("the publisher dropped %d as stale; the monitor: lost %d, of which the publisher's %d; packets lost %d",
 			stale, p.Lost, p.PublisherDropped, r.Stats.PacketsLost)
+	}
+}
+
+// Issue 20 item 10 against real SFUs: one participant publishes 500
+// data tracks, 8 publish requests at a time, while an honest track
+// streams beside them; then a second monitor joins the room they are in.
+// Each monitor subscribes to every track and keeps its signal connection
+// throughout: no resume, no rejoin, and the honest track loses nothing
+// (before: the SFU answers each subscription with two messages, and
+// dropped a monitor's signal connection when more than 200 waited for
+// it — every time for the monitor that joins, in 4 runs of 5 for the
+// other; the resume's ICE restart lost packets on every track).
+func TestE2EMonitorKeepsItsSignalConnectionThrough500Tracks(t *testing.T) {
+	acrossSFUs(t, testE2EMonitorKeepsItsSignalConnectionThrough500Tracks)
+}
+
+func testE2EMonitorKeepsItsSignalConnectionThrough500Tracks(t *testing.T) {
+	const tracks = 500
+	srv := sfu(t)
+	mon := connect(t, srv, Config{Monitor: true})
+	room := mon.Status().Room
+	honest := connect(t, srv, Config{Room: room})
+	tr, err := honest.Publish(bounded(t, 15*time.Second), "honest", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the monitor holds the honest track", func() bool { return mon.MonitorHolds(tr.Info().SID) })
+
+	ctx, stop := context.WithCancel(bounded(t, 180*time.Second))
+	defer stop()
+	pushed := make(chan error, 1)
+	go func() { pushed <- pushPaced(ctx, tr, 1<<30, 256, 50) }()
+	h := newHostile(t, srv, room, tracks)
+	h.waitHeld(mon)
+	late := connect(t, srv, Config{Room: room, Monitor: true})
+	h.waitHeld(late)
+	eventually(t, 15*time.Second, "the late monitor holds the honest track", func() bool { return late.MonitorHolds(tr.Info().SID) })
+	// The SFU's last handle maps and participant updates may still be on
+	// their way: a drop would come now, if at all.
+	time.Sleep(3 * time.Second)
+	stop()
+	if err := <-pushed; err != nil && ctx.Err() == nil {
+		t.Fatal(err)
+	}
+
+	for name, m := range map[string]*Session{"the monitor": mon, "the late monitor": late} {
+		if st := m.Status(); st.Reconnects != 0 || st.State != StateConnected {
+			t.Errorf("%s's connection: %s after %d reconnects (%v)", name, st.State, st.Reconnects, st.Err)
+		}
+		held := 0
+		for _, r := range m.Report(nil).Remote {
+			if r.Stats.PublisherIdentity == h.identity() && r.Stats.State == incoming.StateSubscribed {
+				held++
+			}
+		}
+		if held != tracks {
+			t.Errorf("%s: %d of the %d hostile tracks subscribed", name, held, tracks)
+		}
+	}
+	hon := func() report.Remote { r, _ := remoteRow(mon, honest.Status().Identity, "honest"); return r }
+	eventually(t, 15*time.Second, "the honest frames settled", func() bool {
+		p := hon().Probe
+		return p != nil && p.InGrace == 0 && p.Received > 100
+	})
+	r := hon()
+	if p := r.Probe; p.Lost != 0 || r.Stats.FramesLost != 0 || r.Stats.PacketsLost != 0 {
+		t.Fatalf("honest track: probe %+v, frames lost %d, packets lost %d", *p, r.Stats.FramesLost, r.Stats.PacketsLost)
+	}
+	t.Logf("honest track: %d frames received, none lost, p99 %v", r.Probe.Received, time.Duration(r.Probe.Latency.Quantile(.99)))
+}
+
+// Issue 20 (memory budget) against real SFUs: a participant publishing
+// more tracks than its share of the monitor's track cap gets that share
+// followed and the rest counted as refused, in the report's memory
+// account; an honest participant's track beside them is followed.
+func TestE2EHostileTracksPastTheCapAreRefused(t *testing.T) {
+	acrossSFUs(t, testE2EHostileTracksPastTheCapAreRefused)
+}
+
+func testE2EHostileTracksPastTheCapAreRefused(t *testing.T) {
+	const capTracks, hostileTracks = 16, 30 // a participant 8
+	srv := sfu(t)
+	mon := connect(t, srv, Config{Monitor: true, MaxRemoteTracks: capTracks})
+	room := mon.Status().Room
+	h := newHostile(t, srv, room, hostileTracks)
+	honest := connect(t, srv, Config{Room: room})
+	tr, err := honest.Publish(bounded(t, 15*time.Second), "honest", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the monitor holds the honest track", func() bool { return mon.MonitorHolds(tr.Info().SID) })
+	eventually(t, 15*time.Second, "the hostile's tracks past its share refused", func() bool {
+		return mon.Report(nil).Memory.TracksRefused == hostileTracks-capTracks/incoming.DefaultTrackShare
+	})
+	followed := 0
+	for _, r := range mon.Report(nil).Remote {
+		if r.Stats.PublisherIdentity == h.identity() {
+			followed++
+		}
+	}
+	if followed != capTracks/incoming.DefaultTrackShare {
+		t.Fatalf("%d of the hostile's tracks followed", followed)
 	}
 }

@@ -2,7 +2,9 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,20 +26,34 @@ type hostile struct {
 	seq, frame []uint16
 }
 
-// newHostile joins room and publishes n tracks named hostile-0 … .
+// newHostile joins room and publishes n tracks named hostile-0 … ,
+// hostilePublishers at a time: as fast as the SFU answers, as an
+// attacker would.
 func newHostile(t *testing.T, srv *testsfu.Server, room string, n int) *hostile {
 	t.Helper()
-	h := &hostile{t: t, s: connect(t, srv, Config{Room: room}), seq: make([]uint16, n), frame: make([]uint16, n)}
-	ctx := bounded(t, 60*time.Second)
+	h := &hostile{t: t, s: connect(t, srv, Config{Room: room, PublishTimeout: 60 * time.Second}), tracks: make([]*Track, n),
+		seq: make([]uint16, n), frame: make([]uint16, n)}
+	ctx := bounded(t, 120*time.Second)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, hostilePublishers)
 	for i := range n {
-		tr, err := h.s.Publish(ctx, fmt.Sprintf("hostile-%d", i), false)
-		if err != nil {
-			t.Fatalf("publish hostile-%d: %v", i, err)
-		}
-		h.tracks = append(h.tracks, tr)
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			h.tracks[i], errs[i] = h.s.Publish(ctx, fmt.Sprintf("hostile-%d", i), false)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("publish: %v", err)
 	}
 	return h
 }
+
+// hostilePublishers is how many publish requests a hostile has open.
+const hostilePublishers = 8
 
 // identity is the hostile participant's.
 func (h *hostile) identity() string { return h.s.Status().Identity }
@@ -87,9 +103,24 @@ func (h *hostile) probeFrame(ctx context.Context, i int, stream uint32, seq uint
 		probe.Encode(nil, probe.Header{Stream: stream, Seq: seq, Sent: now}, 64))
 }
 
-// waitHeld waits until mon's room monitor holds every hostile track.
+// waitHeld waits until mon's room monitor holds every hostile track; if
+// the test fails, it logs the monitor's tracks by state and why.
 func (h *hostile) waitHeld(mon *Session) {
 	h.t.Helper()
+	h.t.Cleanup(func() {
+		if !h.t.Failed() {
+			return
+		}
+		states := map[string]int{}
+		for _, r := range mon.Report(nil).Remote {
+			why := ""
+			if n := len(r.Stats.Timeline); n > 0 {
+				why = " (" + r.Stats.Timeline[n-1].Reason + ")"
+			}
+			states[r.Stats.State.String()+why]++
+		}
+		h.t.Logf("the monitor's tracks by state: %v; status %+v", states, mon.Status())
+	})
 	eventually(h.t, 60*time.Second, "the monitor holds every hostile track", func() bool {
 		for _, tr := range h.tracks {
 			if !mon.MonitorHolds(tr.Info().SID) {

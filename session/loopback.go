@@ -63,7 +63,7 @@ func startLoopback(ctx context.Context, s *Session) (*loopback, error) {
 	p, err := l.dial(ctx)
 	if err != nil {
 		l.cancel()
-		l.sub.mgr.Close()
+		l.sub.close()
 		return nil, err
 	}
 	l.wg.Add(1)
@@ -137,7 +137,7 @@ var errLoopbackRejoin = errors.New("the loopback subscriber rejoins")
 func (l *loopback) close() {
 	l.cancel()
 	l.wg.Wait()
-	l.sub.mgr.Close()
+	l.sub.close()
 }
 
 // holds says whether frames sent now under sid reach the loopback.

@@ -52,6 +52,7 @@ func newLoopbackRigWith(t *testing.T, enc livekit.Encryption_Type) *loopbackRig 
 	l.sub.onSignal(l.identity, &livekit.SignalResponse{Message: &livekit.SignalResponse_DataTrackSubscriberHandles{
 		DataTrackSubscriberHandles: &livekit.DataTrackSubscriberHandles{SubHandles: map[uint32]*livekit.DataTrackSubscriberHandles_PublishedDataTrack{
 			rigSubHandle: {PublisherIdentity: "me", PublisherSid: "PA_me", TrackSid: rigSID}}}}})
+	l.sub.applied()
 	l.sub.onDataChannelOpen()
 	if len(requests) != 1 || requests[0].GetUpdateDataSubscription().GetUpdates()[0].GetTrackSid() != rigSID {
 		t.Fatalf("subscription requests %v", requests)

@@ -59,7 +59,10 @@ type Session struct {
 	// once-a-second tick (the sampler's only).
 	stall    stallWatch
 	lastTick time.Time
-	blobs    blobRequests
+	// remoteSampled is the sampler's last sample of the remote tracks,
+	// remoteSampledAll its last of every one (sampleRemote).
+	remoteSampled, remoteSampledAll time.Time
+	blobs                           blobRequests
 	// remoteSchemas caches the room's schema definitions, fetched once.
 	remoteSchemas remoteSchemas
 	probes        remoteProbes
@@ -140,7 +143,7 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		s.setStatus(StateDisconnected, err)
 		s.mgr.Close()
 		if s.monitor != nil {
-			s.monitor.mgr.Close()
+			s.monitor.close()
 		}
 		s.cancel()
 		return nil, err
@@ -306,8 +309,7 @@ func (s *Session) Close() error {
 		// After this, supervise is gone and s.p is the last peer it made.
 		s.wg.Wait()
 		if s.monitor != nil {
-			s.monitor.attach(nil) // stops its flush timer
-			s.monitor.mgr.Close()
+			s.monitor.close()
 		}
 		if s.loop != nil {
 			s.loop.close()

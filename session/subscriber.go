@@ -16,6 +16,7 @@ import (
 // the loopback (on its hidden one) are each one.
 type subscriber struct {
 	mgr *incoming.Manager
+	in  inbox
 
 	mu sync.Mutex
 	// send writes on the connection subscription requests go on; nil
@@ -42,6 +43,10 @@ type subscriber struct {
 	pending   []incoming.SubscriptionUpdate
 	pendingAt map[string]int
 	flushAt   *time.Timer
+	// inFlight is each update sent and not yet seen in a handle map (a
+	// subscribe named in one, an unsubscribe missing from one), with
+	// when it went: at most MaxSubscriptionUpdatesInFlight.
+	inFlight map[string]sentUpdate
 	// sendMu orders the messages: a flush and a direct send never cross.
 	sendMu sync.Mutex
 }
@@ -55,6 +60,26 @@ type subscriber struct {
 // connection past that.
 const SubscriptionUpdateInterval = 100 * time.Millisecond
 
+// MaxSubscriptionUpdatesInFlight bounds the subscription updates sent
+// and not yet answered. The SFU answers each with a permission update
+// and a handle map of all our subscriptions, and closes the signal
+// connection when more than 200 messages wait to be written to it: a
+// monitor that joined a room of 500 tracks and asked for all at once
+// was dropped a second later (issue 20 item 10). The rest wait their
+// turn, sent as handle maps answer these.
+const MaxSubscriptionUpdatesInFlight = 40
+
+// inFlightTimeout is how long an update counts as in flight when no
+// handle map answers it (a subscription the SFU refuses, an unsubscribe
+// of a track it had not subscribed).
+const inFlightTimeout = 3 * time.Second
+
+// sentUpdate is an update in flight.
+type sentUpdate struct {
+	subscribe bool
+	at        time.Time
+}
+
 func newSubscriber(opts incoming.Options) *subscriber {
 	s := &subscriber{now: time.Now, afterFunc: time.AfterFunc, arrival: opts.Now}
 	if s.arrival == nil {
@@ -66,7 +91,8 @@ func newSubscriber(opts incoming.Options) *subscriber {
 
 // SendUpdateSubscription implements incoming.Transport: the first
 // updates after a quiet SubscriptionUpdateInterval go at once, later
-// ones wait for the rest of the interval, merged.
+// ones wait for the rest of the interval, merged, and for room among
+// the updates in flight.
 func (s *subscriber) SendUpdateSubscription(updates []incoming.SubscriptionUpdate) error {
 	s.mu.Lock()
 	send := s.send
@@ -75,19 +101,35 @@ func (s *subscriber) SendUpdateSubscription(updates []incoming.SubscriptionUpdat
 		return errNotConnected
 	}
 	now := s.now()
-	if s.flushAt == nil && len(s.pending) == 0 && now.Sub(s.lastSent) >= SubscriptionUpdateInterval {
-		s.lastSent = now
-		s.sendMu.Lock() // before s.mu is released: messages keep the order of the calls
-		s.mu.Unlock()
-		defer s.sendMu.Unlock()
-		return send(subscriptionRequest(updates))
+	direct := s.flushAt == nil && len(s.pending) == 0 && now.Sub(s.lastSent) >= SubscriptionUpdateInterval
+	s.queueLocked(updates)
+	if direct {
+		if batch := s.takeLocked(now); len(batch) > 0 {
+			s.lastSent = now
+			if len(s.pending) > 0 {
+				s.flushAt = s.afterFunc(SubscriptionUpdateInterval, s.flush)
+			}
+			s.sendMu.Lock() // before s.mu is released: messages keep the order of the calls
+			s.mu.Unlock()
+			defer s.sendMu.Unlock()
+			return send(subscriptionRequest(batch))
+		}
 	}
 	defer s.mu.Unlock()
-	s.queueLocked(updates)
 	if s.flushAt == nil {
-		s.flushAt = s.afterFunc(SubscriptionUpdateInterval-now.Sub(s.lastSent), s.flush)
+		s.flushAt = s.afterFunc(max(SubscriptionUpdateInterval-now.Sub(s.lastSent), time.Millisecond), s.flush)
 	}
 	return nil
+}
+
+// Queued implements incoming.QueueingTransport: an update for sid waits
+// for its turn. It takes s.mu under the manager's lock (the subscriber
+// never calls the manager with s.mu held).
+func (s *subscriber) Queued(sid string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.pendingAt[sid]
+	return ok
 }
 
 // queueLocked merges updates into pending: a track's latest wish wins.
@@ -105,20 +147,73 @@ func (s *subscriber) queueLocked(updates []incoming.SubscriptionUpdate) {
 	}
 }
 
-// flush sends what is pending in one message. Sent or not, the manager
-// has been told these were: a failed send keeps them pending, for the
-// connection attach brings next (a full rejoin asks for everything
-// again, so a Join drops them).
+// takeLocked takes from pending what fits among the updates in flight
+// (those unanswered for inFlightTimeout no longer count) and counts them
+// in flight, sent at now.
+func (s *subscriber) takeLocked(now time.Time) []incoming.SubscriptionUpdate {
+	for sid, u := range s.inFlight {
+		if now.Sub(u.at) >= inFlightTimeout {
+			delete(s.inFlight, sid)
+		}
+	}
+	n := min(len(s.pending), MaxSubscriptionUpdatesInFlight-len(s.inFlight))
+	if n <= 0 {
+		return nil
+	}
+	batch := s.pending[:n:n]
+	s.pending = s.pending[n:]
+	if s.inFlight == nil {
+		s.inFlight = map[string]sentUpdate{}
+	}
+	for _, u := range batch {
+		s.inFlight[u.SID] = sentUpdate{subscribe: u.Subscribe, at: now}
+		delete(s.pendingAt, u.SID)
+	}
+	for i, u := range s.pending {
+		s.pendingAt[u.SID] = i
+	}
+	return batch
+}
+
+// answeredLocked takes the updates a handle map answers out of flight.
+func (s *subscriber) answeredLocked(handles map[uint16]string) {
+	if len(s.inFlight) == 0 {
+		return
+	}
+	named := make(map[string]bool, len(handles))
+	for _, sid := range handles {
+		named[sid] = true
+	}
+	for sid, u := range s.inFlight {
+		if u.subscribe == named[sid] {
+			delete(s.inFlight, sid)
+		}
+	}
+}
+
+// flush sends what is pending and fits in flight in one message, and
+// comes back an interval later while anything is left. Sent or not, the
+// manager has been told these were: a failed send keeps them pending,
+// for the connection attach brings next (a full rejoin asks for
+// everything again, so a Join drops them).
 func (s *subscriber) flush() {
 	s.mu.Lock()
 	s.flushAt = nil
-	send, updates := s.send, s.pending
-	if send == nil || len(updates) == 0 {
+	send := s.send
+	if send == nil || len(s.pending) == 0 {
 		s.mu.Unlock()
 		return
 	}
-	s.pending, s.pendingAt = nil, nil
-	s.lastSent = s.now()
+	now := s.now()
+	updates := s.takeLocked(now)
+	if len(s.pending) > 0 {
+		s.flushAt = s.afterFunc(SubscriptionUpdateInterval, s.flush)
+	}
+	if len(updates) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.lastSent = now
 	s.sendMu.Lock()
 	s.mu.Unlock()
 	err := send(subscriptionRequest(updates))
@@ -126,6 +221,9 @@ func (s *subscriber) flush() {
 	if err != nil {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		for _, u := range updates {
+			delete(s.inFlight, u.SID)
+		}
 		later := s.pending
 		s.pending, s.pendingAt = nil, nil
 		s.queueLocked(updates)
@@ -146,7 +244,7 @@ func subscriptionRequest(updates []incoming.SubscriptionUpdate) *livekit.SignalR
 func (s *subscriber) attach(p *peer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.send = nil
+	s.send, s.inFlight = nil, nil // a new connection has nothing in flight
 	if s.flushAt != nil {
 		s.flushAt.Stop()
 		s.flushAt = nil
@@ -188,33 +286,68 @@ func (s *subscriber) onPacket(b []byte) { s.mgr.HandlePacket(b, s.arrival()) }
 
 // onSignal feeds the SFU's messages in; local is the identity of the
 // participant this subscriber is (its own tracks are not remote). It
-// runs on the peer's signal reader.
+// runs on the peer's signal reader, so it only files the messages (see
+// inbox); a drain goroutine the subscriber owns applies them.
 func (s *subscriber) onSignal(local string, res *livekit.SignalResponse) {
-	switch msg := res.Message.(type) {
-	case *livekit.SignalResponse_Join:
-		// A fresh participant: no subscriptions, no handles, a new channel.
+	if _, ok := res.Message.(*livekit.SignalResponse_Join); ok {
+		// A fresh participant: no handles, a new channel. Now, before its
+		// channel can open; the manager learns it in the drain.
 		s.mu.Lock()
 		s.handle, s.dcOpen = nil, false
 		s.updateHeldLocked()
-		s.pending, s.pendingAt = nil, nil // the new participant holds no subscription: HandleJoin asks again
+		s.pending, s.pendingAt, s.inFlight = nil, nil, nil // the new participant holds no subscription: HandleJoin asks again
 		s.mu.Unlock()
-		s.mgr.HandleJoin(local, participants(msg.Join.GetOtherParticipants()))
-	case *livekit.SignalResponse_Update:
-		s.mgr.HandleParticipantUpdate(participants(msg.Update.GetParticipants()))
-	case *livekit.SignalResponse_DataTrackSubscriberHandles:
-		m := map[uint16]string{}
-		for h, t := range msg.DataTrackSubscriberHandles.GetSubHandles() {
+	}
+	if s.in.file(local, res) {
+		go s.drain()
+	}
+}
+
+// drain applies what the inbox holds until it is empty.
+func (s *subscriber) drain() {
+	defer s.in.wg.Done()
+	for {
+		b, ok := s.in.take()
+		if !ok {
+			return
+		}
+		s.apply(&b)
+	}
+}
+
+// apply hands one batch to the manager: the join first, then the
+// participants' latest infos, the permission updates, the latest handle
+// map (which names only tracks announced before it).
+func (s *subscriber) apply(b *inboxBatch) {
+	if b.join != nil {
+		s.mgr.HandleJoin(b.local, participants(b.join.GetOtherParticipants()))
+	}
+	if len(b.parts) > 0 {
+		s.mgr.HandleParticipantUpdate(participants(b.parts))
+	}
+	for _, u := range b.perms {
+		s.mgr.HandlePermission(u.GetParticipantSid(), u.GetTrackSid(), u.GetAllowed())
+	}
+	if b.hasHandles {
+		m := make(map[uint16]string, len(b.handles))
+		for h, t := range b.handles {
 			m[uint16(h)] = t.GetTrackSid()
 		}
 		s.mu.Lock()
 		s.handle = m
 		s.updateHeldLocked()
+		s.answeredLocked(m)
 		s.mu.Unlock()
 		s.mgr.HandleSubscriberHandles(m)
-	case *livekit.SignalResponse_SubscriptionPermissionUpdate:
-		u := msg.SubscriptionPermissionUpdate
-		s.mgr.HandlePermission(u.GetParticipantSid(), u.GetTrackSid(), u.GetAllowed())
 	}
+}
+
+// close stops the subscriber: nothing more is filed or sent, the drain
+// has ended, the manager is closed.
+func (s *subscriber) close() {
+	s.in.close()
+	s.attach(nil) // stops the flush timer
+	s.mgr.Close()
 }
 
 // participants converts ParticipantInfos to what incoming needs.

@@ -71,6 +71,9 @@ type Config struct {
 	// participants' partial frames hold (default
 	// incoming.DefaultMaxHeldBytes; a participant a quarter of it).
 	MaxHeldBytes int
+	// MaxRemoteTracks bounds the published tracks the room monitor
+	// follows (0: incoming.DefaultMaxTracks; a participant half of it).
+	MaxRemoteTracks int
 	// Impair, when set, shapes every datagram our own connection sends
 	// (delay, loss, a rate cap…: package impair), and with dir=down or
 	// both what it and the loopback subscriber receive; its spec may

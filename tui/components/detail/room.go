@@ -323,11 +323,12 @@ func (m *Model) previewSection(r *report.Remote) section {
 }
 
 // memoryItems is what the track's partial frames hold, against the room's
-// budget, and the partial frames evicted to keep within it, by reason:
-// the track's, then the room's; nothing while the track holds nothing
-// and nothing was evicted (the common case: frames complete at once).
+// budget, the partial frames evicted to keep within it, by reason (the
+// track's, then the room's), and the room's tracks not followed, past
+// the track cap; nothing while the track holds nothing and nothing was
+// evicted or refused (the common case: frames complete at once).
 func memoryItems(th theme.Theme, st *incoming.TrackStats, room *incoming.Held) []string {
-	if st.HeldBytes == 0 && room.EvictedTotal() == 0 {
+	if st.HeldBytes == 0 && room.EvictedTotal() == 0 && room.TracksRefused == 0 {
 		return nil
 	}
 	items := []string{fmt.Sprintf("holds %s of partial frames", format.Bytes(float64(st.HeldBytes)))}
@@ -344,6 +345,9 @@ func memoryItems(th theme.Theme, st *incoming.TrackStats, room *incoming.Held) [
 				items = append(items, th.Warn.Render(fmt.Sprintf("%s (%s) %d", e.what, incoming.EvictReason(why), n)))
 			}
 		}
+	}
+	if room.TracksRefused > 0 {
+		items = append(items, th.Warn.Render(fmt.Sprintf("%d of the room's tracks not followed (track cap)", room.TracksRefused)))
 	}
 	return items
 }

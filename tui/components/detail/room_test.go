@@ -77,6 +77,12 @@ func TestMemoryItems(t *testing.T) {
 	if got != want {
 		t.Fatalf("got  %s\nwant %s", got, want)
 	}
+	// Tracks past the cap are said even while nothing is held.
+	*st, room.Evicted = incoming.TrackStats{}, [incoming.NumEvictReasons]uint64{}
+	room.TracksRefused = 996
+	if got := strings.Join(memoryItems(theme.Plain(), st, room), " · "); !strings.HasSuffix(got, "996 of the room's tracks not followed (track cap)") {
+		t.Fatalf("refused tracks: %s", got)
+	}
 	p := &report.RemoteProbe{Sent: 1, Received: 1, Jumps: 3}
 	if got := strings.Join(probeItems(theme.Plain(), p, clocksync.Estimate{}), " · "); !strings.Contains(got, "implausible jumps 3") {
 		t.Fatalf("no jumps in %s", got)
