@@ -182,14 +182,14 @@ func TestExitFlushTimeoutIsCounted(t *testing.T) {
 	}
 }
 
-// The README's JSON example has the keys of a real line: every key a
+// docs/headless.md's JSON example has the keys of a real line: every key a
 // real line always has, and none a line cannot have (keys left out when
 // empty may appear in either).
 func TestReadmeExampleMatchesARealLine(t *testing.T) {
 	_, example := readmeExample(t)
 	var ex map[string]any
 	if err := json.Unmarshal(example, &ex); err != nil {
-		t.Fatalf("README example is not JSON: %v\n%s", err, example)
+		t.Fatalf("docs example is not JSON: %v\n%s", err, example)
 	}
 	s := connect(t, true)
 	ctx, stop := context.WithTimeout(context.Background(), 1500*time.Millisecond)
@@ -221,17 +221,17 @@ func TestReadmeExampleMatchesARealLine(t *testing.T) {
 	have, want := keys(ex), keys(real)
 	for _, k := range want {
 		if !slices.Contains(have, k) && !optional(k) {
-			t.Errorf("the README example lacks %q", k)
+			t.Errorf("the docs example lacks %q", k)
 		}
 	}
 	for _, k := range have {
 		if !slices.Contains(want, k) && !optional(k) {
-			t.Errorf("the README example has %q, which no line has", k)
+			t.Errorf("the docs example has %q, which no line has", k)
 		}
 	}
 }
 
-// The README's JSON example is a line its command could have printed: its
+// docs/headless.md's JSON example is a line its command could have printed: its
 // counters add up, and its rates are those of the --track the command
 // above it asks for.
 func TestReadmeExampleAddsUp(t *testing.T) {
@@ -239,7 +239,7 @@ func TestReadmeExampleAddsUp(t *testing.T) {
 	// The last shell block before the example is its command.
 	cmds := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllSubmatch(before, -1)
 	if cmds == nil {
-		t.Fatal("no command before the README's JSON example")
+		t.Fatal("no command before the docs' JSON example")
 	}
 	r := regexp.MustCompile(`--track \w+:(\d+)`).FindSubmatch(cmds[len(cmds)-1][1])
 	if r == nil {
@@ -263,7 +263,7 @@ func TestReadmeExampleAddsUp(t *testing.T) {
 		}
 	}
 	if err := json.Unmarshal(example, &ex); err != nil || len(ex.Tracks) != 1 {
-		t.Fatalf("README example: %v %+v", err, ex)
+		t.Fatalf("docs example: %v %+v", err, ex)
 	}
 	tr := ex.Tracks[0]
 	var by uint64
@@ -271,28 +271,28 @@ func TestReadmeExampleAddsUp(t *testing.T) {
 		by += n
 	}
 	if tr.Pushed != tr.Sent+tr.Dropped+tr.Queued || by != tr.Dropped || tr.Rx.Frames+tr.Rx.Lost+tr.Rx.InGrace+tr.Rx.Unfollowed != tr.Sent {
-		t.Errorf("the README example's counters do not add up: %+v", tr)
+		t.Errorf("the docs example's counters do not add up: %+v", tr)
 	}
 	// The generator starts once connected: a little under rate × elapsed.
 	if want := rate * ex.Elapsed; float64(tr.Pushed) > want*1.02 || float64(tr.Pushed) < want*0.8 {
-		t.Errorf("the README example pushed %d frames in %.2f s; its command's %g frames/s would push about %.0f", tr.Pushed, ex.Elapsed, rate, want)
+		t.Errorf("the docs example pushed %d frames in %.2f s; its command's %g frames/s would push about %.0f", tr.Pushed, ex.Elapsed, rate, want)
 	}
 	if math.Abs(tr.FPS-rate) > rate/10 || math.Abs(tr.Rx.FPS-rate) > rate/10 {
-		t.Errorf("the README example sends %g and receives %g frames/s; its command asks for %g", tr.FPS, tr.Rx.FPS, rate)
+		t.Errorf("the docs example sends %g and receives %g frames/s; its command asks for %g", tr.FPS, tr.Rx.FPS, rate)
 	}
 }
 
-// readmeExample returns the README's JSON example of a headless line (its
-// "…" elisions removed) and the README before it.
+// readmeExample returns docs/headless.md's JSON example of a headless line
+// (its "…" elisions removed) and the page before it.
 func readmeExample(t *testing.T) (before, example []byte) {
 	t.Helper()
-	readme, err := os.ReadFile("../README.md")
+	readme, err := os.ReadFile("../docs/headless.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile("(?s)```json\n(.*?)```").FindSubmatchIndex(readme)
 	if m == nil {
-		t.Fatal("no JSON example in the README")
+		t.Fatal("no JSON example in docs/headless.md")
 	}
 	return readme[:m[0]], bytes.ReplaceAll(readme[m[2]:m[3]], []byte("…"), nil)
 }

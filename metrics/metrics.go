@@ -1,7 +1,7 @@
 // Package metrics serves the session's report as Prometheus metrics, so
 // a long soak can be watched from Grafana. Every scrape renders the
 // report as it is then: the same figures the UI and the JSON lines show,
-// from the same producer. Names and labels are stable; README lists them.
+// from the same producer. Names and labels are stable; docs/metrics.md lists them.
 package metrics
 
 import (

@@ -238,15 +238,20 @@ func TestHelpListsEveryFlagOnce(t *testing.T) {
 	})
 }
 
-// The README's flag table names every flag, its drop-reason list every
-// reason, and --help's --track text the data-source forms.
-func TestReadmeAndHelpNameEveryFlag(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+// The flag table (docs/flags.md) names every flag, the table's drop-reason
+// list (docs/ui.md) every reason, and --help's --track text the
+// data-source forms.
+func TestDocsAndHelpNameEveryFlag(t *testing.T) {
+	flags, err := os.ReadFile("../../docs/flags.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui, err := os.ReadFile("../../docs/ui.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var table strings.Builder
-	for _, l := range strings.Split(string(readme), "\n") {
+	for _, l := range strings.Split(string(flags), "\n") {
 		if strings.HasPrefix(l, "| `--") {
 			table.WriteString(l + "\n")
 		}
@@ -254,13 +259,13 @@ func TestReadmeAndHelpNameEveryFlag(t *testing.T) {
 	var o options
 	newFlagSet(&o).set.VisitAll(func(f *flag.Flag) {
 		if !strings.Contains(table.String(), "`--"+f.Name+"`") && !strings.Contains(table.String(), "`--"+f.Name+" ") {
-			t.Errorf("the README's flag table lacks --%s", f.Name)
+			t.Errorf("docs/flags.md's table lacks --%s", f.Name)
 		}
 	})
-	prose := strings.ReplaceAll(string(readme), "\n", " ")
+	prose := strings.ReplaceAll(string(ui), "\n", " ")
 	for r := range outgoing.NumDropReasons {
-		if name := outgoing.DropReason(r).String(); !strings.Contains(prose, ", "+name+",") && !strings.Contains(prose, ", "+name+")") {
-			t.Errorf("the README's drop-reason list lacks %q", name)
+		if name := outgoing.DropReason(r).String(); !strings.Contains(prose, ": "+name+",") && !strings.Contains(prose, ", "+name+",") && !strings.Contains(prose, ", "+name+")") {
+			t.Errorf("docs/ui.md's drop-reason list lacks %q", name)
 		}
 	}
 	var out bytes.Buffer

@@ -93,8 +93,8 @@ Exit status:
      dttui doctor: it joined, but a check failed
 
 Keys: press ? in the UI. The JSON lines of --headless, the states and the
-counters are described in the README (sections "Headless" and "What the
-table shows").
+counters are described in docs/headless.md and docs/ui.md (the README
+lists every page).
 `, envLocalAPIKey, envLocalAPISecret, envPassphrase)
 }
 
