@@ -17,6 +17,7 @@ import (
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/internal/jsclient"
 	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/report"
 )
 
 // The room as dttui's room monitor sees it, checked against a second
@@ -438,10 +439,19 @@ func testInteropRoomMonitor(t *testing.T) {
 			}
 			t.Logf("livekit-client gave up the %d-packet frame: %+v", hugePk, c.Log)
 
-			// The report the UI, the JSON lines and the metrics render.
-			r, ok := remoteRow(s, "js-pub", sizes.Name)
-			if !ok || r.Stats.FramesCompleted != n || r.RunLatency.Frames != n {
-				t.Fatalf("report row %+v (run latency %+v)", r.Stats.Info, r.RunLatency)
+			// The report the UI, the JSON lines and the metrics render. A
+			// frame's latency waits while the monitor asks the publisher
+			// for its clock (livekit-client never answers: two clocks
+			// after clocksync.DefaultAnswerTimeout), so the run's latency
+			// count reaches n once that is known.
+			var r report.Remote
+			eventually(t, 10*time.Second, "every frame's latency in the report", func() bool {
+				var ok bool
+				r, ok = remoteRow(s, "js-pub", sizes.Name)
+				return ok && r.RunLatency.Frames == n
+			})
+			if r.Stats.FramesCompleted != n {
+				t.Fatalf("report row %+v: %d frames (run latency %+v)", r.Stats.Info, r.Stats.FramesCompleted, r.RunLatency)
 			}
 			// Its whole-run rates: n frames over the n-1 intervals between
 			// the first packet and the last (single-packet frames at both
