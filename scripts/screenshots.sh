@@ -166,6 +166,16 @@ wait_for watch 10 'dttui probe: sent' "the probe's account of telemetry"
 shot watch subscribe_only_detail
 quit watch
 
+# With credentials and no --room, the room picker lists the SFU's rooms:
+# lab, with our two tracks.
+run pick "$joined"
+wait_for pick 60 'telemetry' "the room picker"
+sleep 1
+shot pick room_picker
+keys pick q
+wait_for pick 30 'DTTUI-EXITED' "the picker to quit"
+T kill-session -t pick
+
 # Three more users of the same SFU, in rooms of their own: one publishing
 # nothing, one watching an empty room, one pushing a file into a track.
 run quiet "$joined --room quiet"
@@ -259,17 +269,15 @@ shot main help
 keys main Escape
 
 # The log pane as it opens (following, library INFO hidden); every level,
-# pion's lines off, no wrap, back on the table; then searching it.
+# pion's lines off, no wrap; then searching it (esc would close the pane).
 keys main l
 wait_for main 10 'logs · following' "the log pane"
 shot main logs
 keys main v
 keys main 3
 keys main w
-keys main Escape
 wait_for main 10 'logs · .*all levels' "the log pane filtered"
 shot main logs_filtered
-keys main l
 keys main /
 typed main 'ice conn'
 keys main Enter
@@ -287,14 +295,14 @@ for _ in $(seq 50); do [ -s "$tmp/silent.port" ] && break; sleep 0.1; done
 silent=$(cat "$tmp/silent.port")
 closed=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 fake="LIVEKIT_API_KEY=devkey LIVEKIT_API_SECRET=$(head -c 24 /dev/urandom | base64)"
-run hung "$env $fake $tmp/dttui --url ws://127.0.0.1:$silent --track telemetry:100:1k"
+run hung "$env $fake $tmp/dttui --url ws://127.0.0.1:$silent --room lab --track telemetry:100:1k"
 wait_for hung 10 'connecting to' "connecting"
 sleep 1.5
 shot hung connecting
 T kill-session -t hung
 kill "$listener"
 listener=
-run refused "$env $fake $tmp/dttui --url ws://127.0.0.1:$closed --track telemetry:100:1k"
+run refused "$env $fake $tmp/dttui --url ws://127.0.0.1:$closed --room lab --track telemetry:100:1k"
 wait_for refused 20 'could not connect' "the refusal"
 shot refused connect_error
 T kill-session -t refused
