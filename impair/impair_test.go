@@ -376,3 +376,37 @@ func TestNetShapesWhatItReceives(t *testing.T) {
 		t.Fatalf("%d dropped on the way in; want 3", d)
 	}
 }
+
+// A deadline set while a read waits for a held datagram does not push the
+// datagram back: the read still returns when the datagram is due.
+func TestNetDeadlineSetWhileADatagramIsHeld(t *testing.T) {
+	// Registered first, so it runs after the sockets' cleanups.
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	s := NewShaper(7)
+	s.Set(time.Now(), Spec{Delay: 100 * time.Millisecond, Dir: Down})
+	rx := listen(t, Net{Net: stdNet(t), Shaper: s, Ways: Down})
+	tx := listen(t, stdNet(t))
+	sent := time.Now()
+	if _, err := tx.WriteTo([]byte{7}, rx.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		n   int
+		err error
+		at  time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		buf := make([]byte, 16)
+		n, _, err := rx.ReadFrom(buf)
+		done <- result{n, err, time.Since(sent)}
+	}()
+	time.Sleep(30 * time.Millisecond) // the read holds the datagram and waits for it
+	if err := rx.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.n != 1 || r.at < 100*time.Millisecond || r.at > 2*time.Second {
+		t.Fatalf("read %d B, %v, %v after the send; want the datagram at its 100 ms delay", r.n, r.err, r.at)
+	}
+}

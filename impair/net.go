@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/transport/v4"
@@ -92,14 +93,17 @@ func (c *udpConn) ReadFromUDP(b []byte) (int, *net.UDPAddr, error) {
 
 func (c *udpConn) SetReadDeadline(t time.Time) error {
 	if c.in != nil {
-		c.in.setDeadline(t)
+		return c.in.setDeadline(t)
 	}
 	return c.UDPConn.SetReadDeadline(t)
 }
 
 func (c *udpConn) SetDeadline(t time.Time) error {
 	if c.in != nil {
-		c.in.setDeadline(t)
+		if err := c.UDPConn.SetWriteDeadline(t); err != nil {
+			return err
+		}
+		return c.in.setDeadline(t)
 	}
 	return c.UDPConn.SetDeadline(t)
 }
@@ -133,14 +137,17 @@ func (c *packetConn) ReadFrom(b []byte) (int, net.Addr, error) {
 
 func (c *packetConn) SetReadDeadline(t time.Time) error {
 	if c.in != nil {
-		c.in.setDeadline(t)
+		return c.in.setDeadline(t)
 	}
 	return c.PacketConn.SetReadDeadline(t)
 }
 
 func (c *packetConn) SetDeadline(t time.Time) error {
 	if c.in != nil {
-		c.in.setDeadline(t)
+		if err := c.PacketConn.SetWriteDeadline(t); err != nil {
+			return err
+		}
+		return c.in.setDeadline(t)
 	}
 	return c.PacketConn.SetDeadline(t)
 }
@@ -166,22 +173,43 @@ type inbox struct {
 	mu   sync.Mutex // one reader at a time
 	held dueHeap
 	seq  uint64
-	set  time.Time // the deadline last set on conn
+	next atomic.Int64 // the earliest held datagram's due time (Unix ns), 0: none
 
 	dmu      sync.Mutex
 	deadline time.Time // the caller's read deadline
+	set      time.Time // the deadline last set on conn
 }
 
-func (in *inbox) setDeadline(t time.Time) {
-	in.dmu.Lock()
-	in.deadline = t
-	in.dmu.Unlock()
-}
-
-func (in *inbox) callerDeadline() time.Time {
+// setDeadline takes the caller's read deadline and arms the socket with it
+// (or with a held datagram's, if earlier), so a read blocked now wakes
+// for whichever comes first.
+func (in *inbox) setDeadline(t time.Time) error {
 	in.dmu.Lock()
 	defer in.dmu.Unlock()
-	return in.deadline
+	in.deadline = t
+	return in.armLocked(true)
+}
+
+// arm sets the socket's read deadline to the earlier of the caller's and
+// the next held datagram's, and returns the caller's.
+func (in *inbox) arm() (time.Time, error) {
+	in.dmu.Lock()
+	defer in.dmu.Unlock()
+	return in.deadline, in.armLocked(false)
+}
+
+func (in *inbox) armLocked(force bool) error {
+	dl := in.deadline
+	if n := in.next.Load(); n != 0 {
+		if due := time.Unix(0, n); dl.IsZero() || due.Before(dl) {
+			dl = due
+		}
+	}
+	if !force && dl.Equal(in.set) {
+		return nil
+	}
+	in.set = dl
+	return in.conn.SetReadDeadline(dl)
 }
 
 func (in *inbox) read(b []byte) (int, net.Addr, error) {
@@ -191,20 +219,15 @@ func (in *inbox) read(b []byte) (int, net.Addr, error) {
 		now := time.Now()
 		if len(in.held) > 0 && !in.held[0].at.After(now) {
 			d := heap.Pop(&in.held).(due)
+			in.noteNext()
 			return copy(b, d.b), d.addr, nil
 		}
-		dl := in.callerDeadline()
+		dl, err := in.arm()
+		if err != nil {
+			return 0, nil, err
+		}
 		if !dl.IsZero() && !now.Before(dl) {
 			return 0, nil, os.ErrDeadlineExceeded
-		}
-		if len(in.held) > 0 && (dl.IsZero() || in.held[0].at.Before(dl)) {
-			dl = in.held[0].at
-		}
-		if !dl.Equal(in.set) {
-			if err := in.conn.SetReadDeadline(dl); err != nil {
-				return 0, nil, err
-			}
-			in.set = dl
 		}
 		n, addr, err := in.conn.ReadFrom(b)
 		if err != nil {
@@ -231,12 +254,22 @@ func (in *inbox) read(b []byte) (int, net.Addr, error) {
 	}
 }
 
+// noteNext publishes the earliest held due time for setDeadline.
+func (in *inbox) noteNext() {
+	if len(in.held) == 0 {
+		in.next.Store(0)
+		return
+	}
+	in.next.Store(in.held[0].at.UnixNano())
+}
+
 func (in *inbox) hold(at time.Time, b []byte, addr net.Addr) {
 	if len(in.held) >= maxHeld {
 		return
 	}
 	in.seq++
 	heap.Push(&in.held, due{at: at, seq: in.seq, b: append([]byte(nil), b...), addr: addr})
+	in.noteNext()
 }
 
 // outbox holds the datagrams the shaper delays until they are due, and
