@@ -104,7 +104,31 @@ func uplink(ctx context.Context, s *session.Session, tr *session.Track, o Option
 	}
 	c := uplinkCheck(steps, o.UplinkFrame, o.UplinkStep)
 	c.Took = time.Since(start)
+	drain(ctx, s, tr)
 	return c
+}
+
+// UplinkDrain bounds the wait, after the ramp, for what its last step left
+// queued (in our sender, the SFU, toward our subscriber) to arrive or be
+// counted lost: the checks after it must not queue behind megabytes of it.
+const UplinkDrain = 10 * time.Second
+
+// drain flushes tr and waits until every frame sent has arrived at our
+// subscriber or been counted lost, for at most UplinkDrain.
+func drain(ctx context.Context, s *session.Session, tr *session.Track) {
+	dctx, cancel := context.WithTimeout(ctx, UplinkDrain)
+	defer cancel()
+	_ = tr.Flush(dctx)
+	for {
+		if rx, ok := local(s, tr); !ok || rx.InGrace == 0 {
+			return
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-dctx.Done():
+			return
+		}
+	}
 }
 
 // uplinkAt pushes frames of size at rate for d, paced, then waits up to

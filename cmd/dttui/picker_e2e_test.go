@@ -6,10 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dttui/dttui/session"
 )
 
 // The room picker and lk's config, in the real binary, against the
@@ -34,6 +37,19 @@ func TestTUIRoomPickerInTmux(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	// The picker lists once at start and connects at once to a room of its
+	// own when there is none: the other's room and track must be there.
+	waitUntil(t, 60*time.Second, "the other dttui's room and track listed", func() bool {
+		rooms, err := session.ListRooms(ctx, srv.URL, srv.APIKey, srv.APISecret)
+		for _, r := range rooms {
+			for _, p := range r.Participants {
+				if err == nil && r.Name == room && slices.Contains(p.DataTracks, "odometry") {
+					return true
+				}
+			}
+		}
+		return false
+	})
 
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(filepath.Join(home, ".livekit"), 0o700); err != nil {
