@@ -31,7 +31,6 @@ type track struct {
 	sids        []string                   // oldest first
 	ledgers     map[string][]*probe.Ledger // by SID, then subscriber
 	notFollowed []uint64                   // by subscriber
-	latency     histogram.Histogram        // push to first arrival, every subscriber, ns
 	// firstSent and lastSent are when its first and latest probe frame
 	// left: the span its frames/s are over.
 	firstSent, lastSent time.Time
@@ -103,9 +102,7 @@ func (t *track) arrived(j int, sid string, h probe.Header, size int, at time.Tim
 	if j < 0 || j >= len(t.subs) {
 		return
 	}
-	if t.ledgerLocked(sid, j).Arrived(h.Seq, size) == probe.ArrivalFirst {
-		t.latency.Record(int64(at.Sub(h.Sent)))
-	}
+	t.ledgerLocked(sid, j).Arrived(h.Seq, size, at.Sub(h.Sent))
 }
 
 // expire counts frames past their grace as lost; it says whether any
@@ -136,7 +133,8 @@ func (t *track) settle() {
 	}
 }
 
-// rx sums what the subscribers received, per subscriber.
+// rx sums what the subscribers received, per subscriber, and the
+// latency (push to first arrival) of every frame delivered.
 func (t *track) rx() (per []probe.LedgerCounts, notFollowed []uint64, lat histogram.Histogram) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -157,7 +155,8 @@ func (t *track) rx() (per []probe.LedgerCounts, notFollowed []uint64, lat histog
 			p.Late += c.Late
 			p.Unexpected += c.Unexpected
 			p.Unfollowed += c.Unfollowed
+			l.AddLatency(&lat)
 		}
 	}
-	return per, append([]uint64(nil), t.notFollowed...), t.latency
+	return per, append([]uint64(nil), t.notFollowed...), lat
 }

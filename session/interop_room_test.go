@@ -215,7 +215,7 @@ var (
 // delivered every packet, by counts kept apart from the figures under
 // test (Chromium's data-channel statistics, every message our subscriber
 // got); a round that lost packets is tried again, up to lossyRounds.
-const lossyRounds = 5
+const lossyRounds = 8
 
 // untilLossless runs round until it reports that its paths lost nothing.
 func untilLossless(t *testing.T, round func(k int) (lost uint64)) {
@@ -243,6 +243,17 @@ func arrived(count func() uint64, want uint64) uint64 {
 		}
 	}
 	return n
+}
+
+// jsDropLogs is how many frames livekit-client's log says its
+// subscriber dropped so far.
+func jsDropLogs(t testing.TB, ctx context.Context, js *jsclient.Client) uint64 {
+	t.Helper()
+	c, err := js.Counters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Log.DepacketizeErrors + c.Log.PartialsEvicted
 }
 
 // dcCount reads one of Chromium's counts of a participant's data-track
@@ -324,10 +335,13 @@ func testInteropRoomMonitor(t *testing.T) {
 			sizes := publishJS(t, fmt.Sprintf("js-sizes-%d", k))
 			huge := publishJS(t, fmt.Sprintf("js-huge-%d", k))
 			mon0, js0, pub0 := monPackets(), jsReceived(t)(), dcCount(t, ctx, pub, true)
+			js0Log := jsDropLogs(t, ctx, sub)
 
 			sent := pushSizes(t, ctx, pub, sizes.Name, 5, 50)
-			// Back to back, each stamped with Date.now() at its push.
-			sent = append(sent, jsPush(t, ctx, pub, jsclient.PushOptions{Track: sizes.Name, Count: 300, Size: 1 << 10, UserTimestampNow: true})...)
+			// A burst at 500 frames/s, each stamped with Date.now() at its
+			// push (back to back, the SFU's queues toward two subscribers on
+			// a loaded machine shed packets in most rounds).
+			sent = append(sent, jsPush(t, ctx, pub, jsclient.PushOptions{Track: sizes.Name, Count: 300, Rate: 500, Size: 1 << 10, UserTimestampNow: true})...)
 			// The 2 MB frame leaves once the burst has drained, so that the
 			// SFU's queues toward the two subscribers hold one at a time (on
 			// a loaded machine the two together overflowed them every round).
@@ -360,6 +374,7 @@ func testInteropRoomMonitor(t *testing.T) {
 				t.Fatalf("%d packets reached the monitor, its tracks counted %d + %d", mon, st.Packets, hst.Packets)
 			}
 			if mon != all || jsGot != all {
+				t.Logf("round %d: %d of %d packets reached the monitor, %d the JS subscriber", k, mon, all, jsGot)
 				return 2*all - mon - jsGot
 			}
 
@@ -367,6 +382,14 @@ func testInteropRoomMonitor(t *testing.T) {
 			defer cancel()
 			jsFrames, err := sub.WaitFrames(jctx, sizes.Name, len(sent))
 			if err != nil {
+				// Every packet reached the JS subscriber's browser, so a frame
+				// missing there was dropped by livekit-client's depacketizer
+				// (packets of the unordered channel reordered past its buffer),
+				// which its log says: a lossy round, not our figures.
+				if c, cerr := sub.Counters(ctx); cerr == nil && c.Log.DepacketizeErrors+c.Log.PartialsEvicted > js0Log {
+					t.Logf("round %d: livekit-client's depacketizer dropped frames (%+v)", k, c.Log)
+					return uint64(len(sent) - len(jsFrames))
+				}
 				t.Fatalf("%v: the JS subscriber got %d of %d frames", err, len(jsFrames), len(sent))
 			}
 			jsTS := func(i int) uint64 {
@@ -545,7 +568,7 @@ func testInteropRoomMonitor(t *testing.T) {
 				t.Logf("%s: sent %d = loopback %d = livekit-client %d frames, %d bytes each (%d pushes dropped)",
 					tr.Name(), sent, lb.Frames, jc.Frames, jc.Bytes, l.Out.FramesDropped)
 			}
-			if cs.Log.Warnings+cs.Log.Errors != cs.Log.DepacketizeErrors {
+			if cs.Log.Warnings+cs.Log.Errors != cs.Log.DepacketizeErrors+cs.Log.PartialsEvicted {
 				t.Fatalf("livekit-client log %+v", cs.Log)
 			}
 			return 0

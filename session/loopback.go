@@ -169,7 +169,7 @@ func (l *loopback) onFrame(t *incoming.RemoteTrack, f *incoming.Frame) {
 		l.mu.Unlock()
 		return
 	}
-	switch st.ledgerFor(sid, true).Arrived(h.Seq, len(f.Payload)) {
+	switch st.ledgerFor(sid, true).Arrived(h.Seq, len(f.Payload), f.Arrival.Sub(h.Sent)) {
 	case probe.ArrivalFirst, probe.ArrivalPending:
 	default:
 		return // a duplicate, late, unfollowed or mangled: counted by the ledger, nothing else

@@ -3,6 +3,8 @@ package probe
 import (
 	"sync"
 	"time"
+
+	"github.com/dttui/dttui/histogram"
 )
 
 // DefaultLossGrace is how long after a frame was sent a subscriber has to
@@ -44,11 +46,16 @@ type Ledger struct {
 	maxSent uint64 // highest sequence number recorded sent (valid if anySent)
 	anySent bool
 	c       LedgerCounts
+	// latency holds one latency per frame counted received, recorded
+	// where it is counted: an arrival held before the first send gets
+	// its latency once the send says it counts.
+	latency histogram.Histogram
 }
 
 type pendingArrival struct {
-	seq   uint64
-	bytes int
+	seq     uint64
+	bytes   int
+	latency time.Duration
 }
 
 // LedgerCounts are a Ledger's figures.
@@ -119,7 +126,7 @@ func (l *Ledger) Sent(seq uint64, at time.Time) {
 				if a.seq < seq {
 					l.c.Unfollowed++
 				} else {
-					l.arrived(a.seq, a.bytes)
+					l.arrived(a.seq, a.bytes, a.latency)
 				}
 			}
 			l.before = nil
@@ -159,26 +166,26 @@ const (
 	ArrivalUnfollowed                // sent before the ledger followed the stream
 )
 
-// Arrived records that frame seq, of size bytes, arrived, and says
-// whether it counts. Before the first send is recorded it cannot tell
-// yet: ArrivalPending.
-func (l *Ledger) Arrived(seq uint64, size int) Arrival {
+// Arrived records that frame seq, of size bytes, arrived latency after
+// it was sent, and says whether it counts. Before the first send is
+// recorded it cannot tell yet: ArrivalPending.
+func (l *Ledger) Arrived(seq uint64, size int, latency time.Duration) Arrival {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.started {
 		// Nothing recorded sent yet: hold it until the first send says
 		// whether it was followed.
 		if len(l.before) < maxBefore {
-			l.before = append(l.before, pendingArrival{seq, size})
+			l.before = append(l.before, pendingArrival{seq, size, latency})
 		} else {
 			l.c.Unfollowed++
 		}
 		return ArrivalPending
 	}
-	return l.arrived(seq, size)
+	return l.arrived(seq, size, latency)
 }
 
-func (l *Ledger) arrived(seq uint64, size int) Arrival {
+func (l *Ledger) arrived(seq uint64, size int, latency time.Duration) Arrival {
 	// A frame can arrive before its send is recorded (the record follows
 	// the last packet's write), but only the frame being sent: the sender
 	// records each frame before it writes the next.
@@ -210,6 +217,7 @@ func (l *Ledger) arrived(seq uint64, size int) Arrival {
 	}
 	l.c.Received++
 	l.c.ReceivedBytes += uint64(size)
+	l.latency.Record(latency.Nanoseconds())
 	return ArrivalFirst
 }
 
@@ -227,6 +235,13 @@ func (l *Ledger) Settle() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.expire(0, true)
+}
+
+// AddLatency merges into h the latency of every frame counted received.
+func (l *Ledger) AddLatency(h *histogram.Histogram) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h.Merge(&l.latency)
 }
 
 // Counts returns the ledger's figures.

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"github.com/dttui/dttui/histogram"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestLedgerTailLoss(t *testing.T) {
 		l.Sent(uint64(seq), at(seq*10))
 	}
 	for seq := range 7 {
-		l.Arrived(uint64(seq), 10)
+		l.Arrived(uint64(seq), 10, 0)
 	}
 	l.Expire(at(500))
 	checkLedger(t, l, LedgerCounts{Sent: 10, Received: 7, InGrace: 3})
@@ -47,17 +48,17 @@ func TestLedgerLostNeverGoesDown(t *testing.T) {
 	for seq := range 5 {
 		l.Sent(uint64(seq), at(0))
 	}
-	l.Arrived(0, 10)
-	l.Arrived(1, 10)
+	l.Arrived(0, 10, 0)
+	l.Arrived(1, 10, 0)
 	l.Expire(at(2000))
 	checkLedger(t, l, LedgerCounts{Sent: 5, Received: 2, Lost: 3})
 	for _, seq := range []uint64{2, 3, 4} {
-		if a := l.Arrived(seq, 10); a != ArrivalLate {
+		if a := l.Arrived(seq, 10, 0); a != ArrivalLate {
 			t.Fatalf("frame %d after its grace: %v", seq, a)
 		}
 	}
 	for _, seq := range []uint64{0, 1} {
-		if a := l.Arrived(seq, 10); a != ArrivalLate && a != ArrivalDuplicate {
+		if a := l.Arrived(seq, 10, 0); a != ArrivalLate && a != ArrivalDuplicate {
 			t.Fatalf("repeat of %d: %v", seq, a)
 		}
 	}
@@ -73,7 +74,7 @@ func TestLedgerDuplicatesCountedApart(t *testing.T) {
 		l.Sent(uint64(seq), at(0))
 	}
 	for _, seq := range []uint64{0, 0, 1, 1, 1, 3} {
-		l.Arrived(seq, 10)
+		l.Arrived(seq, 10, 0)
 	}
 	checkLedger(t, l, LedgerCounts{Sent: 4, Received: 3, InGrace: 1, Duplicates: 3})
 	l.Expire(at(1000))
@@ -86,7 +87,7 @@ func TestLedgerIgnoresFramesNeverSent(t *testing.T) {
 	l := NewLedger(time.Second)
 	for _, seq := range []uint64{3, 4, 7, 9} {
 		l.Sent(seq, at(0))
-		l.Arrived(seq, 10)
+		l.Arrived(seq, 10, 0)
 	}
 	l.Expire(at(5000))
 	checkLedger(t, l, LedgerCounts{Sent: 4, Received: 4})
@@ -99,17 +100,17 @@ func TestLedgerIgnoresFramesNeverSent(t *testing.T) {
 // arrive first; it still counts once.
 func TestLedgerArrivalBeforeSentRecord(t *testing.T) {
 	l := NewLedger(time.Second)
-	if a := l.Arrived(0, 10); a != ArrivalPending {
+	if a := l.Arrived(0, 10, 0); a != ArrivalPending {
 		t.Fatalf("first arrival: %v", a)
 	}
 	l.Expire(at(5000)) // nothing to expire: the frame's send is not recorded yet
 	l.Sent(0, at(0))
 	l.Sent(1, at(1))
-	if a := l.Arrived(2, 10); a != ArrivalFirst {
+	if a := l.Arrived(2, 10, 0); a != ArrivalFirst {
 		t.Fatalf("arrival of the frame being sent: %v", a)
 	}
 	l.Sent(2, at(2))
-	l.Arrived(1, 10)
+	l.Arrived(1, 10, 0)
 	checkLedger(t, l, LedgerCounts{Sent: 3, Received: 3})
 }
 
@@ -118,16 +119,23 @@ func TestLedgerArrivalBeforeSentRecord(t *testing.T) {
 // anyway are counted apart, never as received or lost.
 func TestLedgerFollowsFromTheFirstSend(t *testing.T) {
 	l := NewLedger(time.Second)
-	l.Arrived(3, 10) // sent before the ledger existed
-	l.Arrived(4, 10)
-	l.Arrived(5, 10) // the frame whose send is being recorded
+	l.Arrived(3, 10, 3*time.Millisecond) // sent before the ledger existed
+	l.Arrived(4, 10, 4*time.Millisecond)
+	l.Arrived(5, 10, 5*time.Millisecond) // the frame whose send is being recorded
 	l.Sent(5, at(0))
 	l.Sent(6, at(1))
-	l.Arrived(6, 10)
-	l.Arrived(4, 10) // a late copy of an unfollowed frame
+	l.Arrived(6, 10, 6*time.Millisecond)
+	l.Arrived(4, 10, 40*time.Millisecond) // a late copy of an unfollowed frame
 	c := l.Counts()
 	if c.Sent != 2 || c.Received != 2 || c.ReceivedBytes != 20 || c.Unfollowed != 3 || c.Lost != 0 || c.Late != 0 {
 		t.Fatalf("%+v", c)
+	}
+	// One latency per frame received, the held one's included (a load
+	// run once counted frames 5 received without its latency).
+	var lat histogram.Histogram
+	l.AddLatency(&lat)
+	if lat.Count() != 2 || lat.Sum() != uint64(11*time.Millisecond) {
+		t.Fatalf("latencies: %d summing %v; want 2 summing 11ms", lat.Count(), time.Duration(lat.Sum()))
 	}
 }
 
@@ -136,13 +144,13 @@ func TestLedgerFollowsFromTheFirstSend(t *testing.T) {
 func TestLedgerUnexpectedSequence(t *testing.T) {
 	l := NewLedger(time.Second)
 	l.Sent(0, at(0))
-	if a := l.Arrived(1<<40, 10); a != ArrivalUnexpected {
+	if a := l.Arrived(1<<40, 10, 0); a != ArrivalUnexpected {
 		t.Fatalf("arrival %v", a)
 	}
 	if l.n != 1 {
 		t.Fatalf("ring grew to %d", l.n)
 	}
-	l.Arrived(0, 10)
+	l.Arrived(0, 10, 0)
 	checkLedger(t, l, LedgerCounts{Sent: 1, Received: 1, Unexpected: 1})
 }
 
@@ -152,7 +160,7 @@ func TestLedgerSettle(t *testing.T) {
 	for seq := range 3 {
 		l.Sent(uint64(seq), at(0))
 	}
-	l.Arrived(1, 10)
+	l.Arrived(1, 10, 0)
 	l.Settle()
 	checkLedger(t, l, LedgerCounts{Sent: 3, Received: 1, Lost: 2})
 }
@@ -174,7 +182,7 @@ func TestLedgerRandomChannel(t *testing.T) {
 			}
 			early := rng.IntN(20) == 0
 			if early {
-				l.Arrived(seq, 10) // the frame beats its own send record
+				l.Arrived(seq, 10, 0) // the frame beats its own send record
 			}
 			l.Sent(seq, at(now))
 			if !early && rng.IntN(20) != 0 { // 5 % lost on the way
@@ -185,7 +193,7 @@ func TestLedgerRandomChannel(t *testing.T) {
 			}
 			rng.Shuffle(len(inFlight), func(i, j int) { inFlight[i], inFlight[j] = inFlight[j], inFlight[i] })
 			for len(inFlight) > 0 && rng.IntN(3) != 0 {
-				l.Arrived(inFlight[0], 10)
+				l.Arrived(inFlight[0], 10, 0)
 				inFlight = inFlight[1:]
 			}
 			l.Expire(at(now))
@@ -209,7 +217,7 @@ func BenchmarkLedgerSentArrived(b *testing.B) {
 	var seq uint64
 	for b.Loop() {
 		l.Sent(seq, now)
-		l.Arrived(seq, 10)
+		l.Arrived(seq, 10, 0)
 		if seq%1024 == 0 {
 			l.Expire(now)
 		}
