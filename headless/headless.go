@@ -647,6 +647,7 @@ type MemoryLine struct {
 	Evicted             EvictedLine `json:"evicted"`
 	EvictedBytes        EvictedLine `json:"evicted_bytes"`
 	TracksRefused       int         `json:"tracks_refused"`
+	TracksForgotten     uint64      `json:"tracks_forgotten"`
 }
 
 // EvictedLine is a count by incoming.EvictReason.
@@ -665,7 +666,8 @@ func memoryLine(h *incoming.Held) *MemoryLine {
 		return nil // no monitor
 	}
 	return &MemoryLine{HeldBytes: h.Bytes, PeakBytes: h.Peak, BudgetBytes: h.Budget, PerParticipantBytes: h.PerParticipant,
-		Evicted: evictedLine(&h.Evicted), EvictedBytes: evictedLine(&h.EvictedBytes), TracksRefused: h.TracksRefused}
+		Evicted: evictedLine(&h.Evicted), EvictedBytes: evictedLine(&h.EvictedBytes), TracksRefused: h.TracksRefused,
+		TracksForgotten: h.TracksForgotten}
 }
 
 // RemoteLine is one of the other participants' tracks, as the room

@@ -22,6 +22,11 @@ const (
 	DefaultMaxTracks = 1024
 	// DefaultTrackShare: one participant may have MaxTracks / 2 followed.
 	DefaultTrackShare = 2
+	// DefaultMaxUnpublished is how many unpublished tracks' rows (their
+	// stats and history, kept for the user to read) are remembered: past
+	// it the oldest announced are forgotten, counted, so a participant
+	// publishing and unpublishing tracks without end cannot grow them.
+	DefaultMaxUnpublished = 256
 	// DefaultPartialTimeout is how long a track's partial frame may wait
 	// for its next packet: a sender writes a frame's packets back to
 	// back, so one waiting this long belongs to a track gone silent.
@@ -74,6 +79,9 @@ type Held struct {
 	// TracksRefused is how many tracks published now are not followed:
 	// past Options.MaxTracks, or their participant's share of it.
 	TracksRefused int
+	// TracksForgotten counts unpublished tracks forgotten to keep at most
+	// DefaultMaxUnpublished of them (ForgetUnpublished).
+	TracksForgotten uint64
 }
 
 // EvictedTotal sums Evicted.

@@ -245,3 +245,39 @@ func TestSubscribeTimeoutRunsFromTheRequestLeaving(t *testing.T) {
 	e.m.Tick()
 	e.wantState("DTR_b", StateUnsubscribed)
 }
+
+// A participant publishing and unpublishing tracks without end: the rows
+// of unpublished tracks are kept for the user, the newest keep of them;
+// the oldest go, counted, and live tracks are never forgotten.
+func TestForgetUnpublishedKeepsTheNewest(t *testing.T) {
+	e := newEnv(t, Options{})
+	version := uint32(1)
+	publish := func(from, to int) {
+		var infos []Info
+		for i := from; i < to; i++ {
+			infos = append(infos, info(fmt.Sprintf("DTR_%d", i), uint16(i%60000+1), fmt.Sprintf("t%d", i)))
+		}
+		e.m.HandleParticipantUpdate([]Participant{part("churn", "PA_c", version, infos...)})
+		version++
+	}
+	e.m.HandleJoin("me", nil)
+	for k := range 10 {
+		publish(k*40, k*40+40) // the previous 40 unpublished, 40 new
+	}
+	// 360 unpublished, 40 live.
+	if sids := e.m.ForgetUnpublished(100); len(sids) != 260 || sids[0] != "DTR_0" || sids[259] != "DTR_259" {
+		t.Fatalf("forgot %d: %v…", len(sids), sids[:min(3, len(sids))])
+	}
+	if n := len(e.m.Snapshot()); n != 140 {
+		t.Fatalf("%d rows kept; want 100 unpublished + 40 live", n)
+	}
+	if _, ok := e.m.Track("DTR_399"); !ok {
+		t.Fatal("a live track was forgotten")
+	}
+	if got := e.m.Stats().Memory.TracksForgotten; got != 260 {
+		t.Fatalf("TracksForgotten %d", got)
+	}
+	if sids := e.m.ForgetUnpublished(100); len(sids) != 0 {
+		t.Fatalf("again: forgot %d", len(sids))
+	}
+}

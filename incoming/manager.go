@@ -510,7 +510,13 @@ func (m *Manager) Remove(sid string) error {
 	if !m.closed && t.State() != StateUnpublished {
 		return ErrStillPublished
 	}
-	delete(m.tracks, sid)
+	m.removeLocked(t)
+	return nil
+}
+
+// removeLocked forgets t and what it holds.
+func (m *Manager) removeLocked(t *RemoteTrack) {
+	delete(m.tracks, t.info.SID)
 	for i, o := range m.order {
 		if o == t {
 			m.order = append(m.order[:i], m.order[i+1:]...)
@@ -533,7 +539,33 @@ func (m *Manager) Remove(sid string) error {
 	if len(h.tracks) == 0 {
 		delete(m.holders, t.info.PublisherSID)
 	}
-	return nil
+}
+
+// ForgetUnpublished forgets the oldest announced unpublished tracks
+// past the newest keep of them, as Remove would, counts them in
+// Held.TracksForgotten, and returns their SIDs (for the caller's own
+// records of them).
+func (m *Manager) ForgetUnpublished(keep int) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	excess := len(m.order) - m.live - max(keep, 0)
+	if m.closed || excess <= 0 {
+		return nil
+	}
+	var sids []string
+	for _, t := range m.order {
+		if len(sids) == excess {
+			break
+		}
+		if t.State() == StateUnpublished {
+			sids = append(sids, t.info.SID)
+		}
+	}
+	for _, sid := range sids {
+		m.removeLocked(m.tracks[sid])
+	}
+	m.held.TracksForgotten += uint64(len(sids))
+	return sids
 }
 
 // HandleSubscriberHandles feeds in a DataTrackSubscriberHandles: the

@@ -376,6 +376,33 @@ const commands = {
     return { channels: out };
   },
 
+  // paths reports, per PeerConnection, the candidate pair Chromium
+  // selected: what the transport is (UDP or TCP, host or relay) and its
+  // round trip, by Chromium's own statistics.
+  async paths() {
+    if (!room) throw new Error('not joined');
+    const out = [];
+    const pcm = room.engine.pcManager;
+    for (const [role, t] of [['publisher', pcm?.publisher], ['subscriber', pcm?.subscriber]]) {
+      const pc = t?._pc;
+      if (!pc) continue;
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.type !== 'transport' || !s.selectedCandidatePairId) return;
+        const pair = report.get(s.selectedCandidatePairId);
+        const local = pair && report.get(pair.localCandidateId);
+        out.push({
+          role,
+          protocol: local?.protocol ?? '',
+          candidateType: local?.candidateType ?? '',
+          rttMs: (pair?.currentRoundTripTime ?? 0) * 1000,
+          bytesSent: pair?.bytesSent ?? 0,
+        });
+      });
+    }
+    return { paths: out };
+  },
+
   // simulate runs one of livekit-client's reconnect scenarios
   // (Room.simulateScenario): 'full-reconnect' rejoins as a new participant
   // and republishes every data track with its handle under a new SID;

@@ -97,6 +97,7 @@ var (
 	roomEvicted      = desc("room_evicted_frames_total", "Partial frames given up to keep within the budget, by reason (room budget, participant share, idle).", "reason")
 	roomEvictedBytes = desc("room_evicted_bytes_total", "Bytes those evictions gave back, by reason.", "reason")
 	roomRefused      = desc("room_tracks_refused", "Tracks published now that the monitor does not follow: past its track cap or a participant's share of it.")
+	roomForgotten    = desc("room_tracks_forgotten_total", "Unpublished tracks whose rows the monitor forgot to keep at most "+strconv.Itoa(incoming.DefaultMaxUnpublished)+" of them.")
 )
 
 // What one scrape may cost, whatever the room holds: the other
@@ -219,6 +220,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(roomHeldPeak, float64(m.Peak))
 		gauge(roomHeldBudget, float64(m.Budget))
 		gauge(roomRefused, float64(m.TracksRefused))
+		counter(roomForgotten, m.TracksForgotten)
 		for r := range incoming.NumEvictReasons {
 			counter(roomEvicted, m.Evicted[r], r.String())
 			counter(roomEvictedBytes, m.EvictedBytes[r], r.String())

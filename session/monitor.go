@@ -75,10 +75,15 @@ func (s *Session) RemoveRemote(sid string) error {
 	if err := s.monitor.mgr.Remove(sid); err != nil {
 		return err
 	}
+	s.forgetRemote(sid)
+	return nil
+}
+
+// forgetRemote drops the session's records of a track the monitor forgot.
+func (s *Session) forgetRemote(sid string) {
 	s.probes.forget(sid)
 	s.checks.forget(sid)
 	s.rec.Forget(report.RemoteKey(sid))
-	return nil
 }
 
 // errNoMonitor is a room-monitor call on a session without one.
@@ -106,6 +111,10 @@ func (s *Session) sampleRemote(now time.Time) {
 		since = s.remoteSampled
 	} else {
 		s.remoteSampledAll = now
+		// Unpublished rows past the cap go, with every record of them.
+		for _, sid := range s.monitor.mgr.ForgetUnpublished(incoming.DefaultMaxUnpublished) {
+			s.forgetRemote(sid)
+		}
 	}
 	s.remoteSampled = now
 	for _, ts := range s.monitor.mgr.SnapshotActive(since) {

@@ -110,6 +110,9 @@ func (s *Session) resume(p *peer) error {
 		}
 		s.log.Info("session resumed", "tracks", len(tracks))
 		s.setConnected(p, true)
+		if s.monitor != nil {
+			s.monitor.resumed()
+		}
 		return nil
 	})
 }

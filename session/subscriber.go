@@ -1,6 +1,8 @@
 package session
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,8 +113,16 @@ func (s *subscriber) SendUpdateSubscription(updates []incoming.SubscriptionUpdat
 			}
 			s.sendMu.Lock() // before s.mu is released: messages keep the order of the calls
 			s.mu.Unlock()
-			defer s.sendMu.Unlock()
-			return send(subscriptionRequest(batch))
+			err := send(subscriptionRequest(batch))
+			s.sendMu.Unlock()
+			if err != nil {
+				// The signal connection is down (a resume may bring it back):
+				// the batch waits for it like a failed flush, and the manager
+				// keeps waiting rather than giving the tracks up until a full
+				// rejoin (issue 20: after a resume they stayed unsubscribed).
+				s.requeue(batch)
+			}
+			return nil
 		}
 	}
 	defer s.mu.Unlock()
@@ -219,15 +229,50 @@ func (s *subscriber) flush() {
 	err := send(subscriptionRequest(updates))
 	s.sendMu.Unlock()
 	if err != nil {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, u := range updates {
-			delete(s.inFlight, u.SID)
+		s.requeue(updates)
+	}
+}
+
+// requeue puts updates that could not be sent back in front of what is
+// pending (a later wish for the same track still wins), out of flight.
+func (s *subscriber) requeue(updates []incoming.SubscriptionUpdate) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range updates {
+		delete(s.inFlight, u.SID)
+	}
+	later := s.pending
+	s.pending, s.pendingAt = nil, nil
+	s.queueLocked(updates)
+	s.queueLocked(later)
+}
+
+// resumed runs once the signal connection is back for the same
+// participant: the SFU kept its subscriptions, but an update in flight
+// when the connection dropped may never have reached it, so those are
+// asked for again (asking twice changes nothing), with what is pending,
+// at once.
+func (s *subscriber) resumed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.send == nil {
+		return
+	}
+	var again []incoming.SubscriptionUpdate
+	for sid, u := range s.inFlight {
+		again = append(again, incoming.SubscriptionUpdate{SID: sid, Subscribe: u.subscribe})
+	}
+	slices.SortFunc(again, func(a, b incoming.SubscriptionUpdate) int { return strings.Compare(a.SID, b.SID) })
+	s.inFlight = nil
+	later := s.pending
+	s.pending, s.pendingAt = nil, nil
+	s.queueLocked(again)
+	s.queueLocked(later)
+	if len(s.pending) > 0 {
+		if s.flushAt != nil {
+			s.flushAt.Stop()
 		}
-		later := s.pending
-		s.pending, s.pendingAt = nil, nil
-		s.queueLocked(updates)
-		s.queueLocked(later)
+		s.flushAt = s.afterFunc(time.Millisecond, s.flush)
 	}
 }
 

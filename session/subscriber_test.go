@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -236,3 +237,41 @@ func TestSubscriptionBatchKeepsTheLatestWish(t *testing.T) {
 // applied waits until the messages filed so far have been applied: the
 // test files them from one goroutine, so no drain starts meanwhile.
 func (s *subscriber) applied() { s.in.wg.Wait() }
+
+// Issue 20: a subscription asked for while the signal connection was down
+// (the send failed) stayed unsubscribed after the session resumed, until
+// a full rejoin. It now waits, and the resume asks for it, with every
+// update that was in flight when the connection dropped (it may never
+// have reached the SFU).
+func TestResumeAsksAgainForWhatTheDropLost(t *testing.T) {
+	r := newBatchRig(t)
+	sub := func(sid string, on bool) {
+		if err := r.s.SendUpdateSubscription([]incoming.SubscriptionUpdate{{SID: sid, Subscribe: on}}); err != nil {
+			t.Fatalf("%s: %v", sid, err)
+		}
+	}
+	sub("DTR_a", true) // sent, in flight when the connection drops
+	r.fails = true
+	r.now = r.now.Add(SubscriptionUpdateInterval)
+	sub("DTR_b", true) // a direct send into the dropped connection: kept, no error
+	if len(r.msgs) != 1 {
+		t.Fatalf("%d messages", len(r.msgs))
+	}
+	if !r.s.Queued("DTR_b") {
+		t.Fatal("the update that could not be sent is not queued")
+	}
+	r.fails = false
+	r.fire = nil
+	r.s.resumed()
+	if r.fire == nil {
+		t.Fatal("the resume armed no flush")
+	}
+	r.flush()
+	want := []incoming.SubscriptionUpdate{{SID: "DTR_a", Subscribe: true}, {SID: "DTR_b", Subscribe: true}}
+	if len(r.msgs) != 2 || !slices.Equal(r.msgs[1], want) {
+		t.Fatalf("after the resume: %+v; want %+v", r.msgs, want)
+	}
+	if r.s.Queued("DTR_b") {
+		t.Fatal("still queued after the flush")
+	}
+}

@@ -104,6 +104,9 @@ type options struct {
 	SchemaCheck validate.Mode
 	// MaxHeldBytes is the room monitor's memory budget (0: its default).
 	MaxHeldBytes int
+	// MaxRemoteTracks is how many published tracks the room monitor
+	// follows (0: its default).
+	MaxRemoteTracks int
 	// Impair shapes what our connection sends (--impair); ImpairSet says
 	// it was given.
 	Impair    impair.Spec
@@ -518,6 +521,14 @@ func newFlagSet(o *options) *flagSet {
 	})
 	fs.Func("max-held-bytes", fmt.Sprintf("cap the memory other participants' partial frames may hold (a `size`, default %d MiB, a participant a quarter); past it, and for a frame silent %s, the oldest partial frames are evicted, counted", incoming.DefaultMaxHeldBytes>>20, incoming.DefaultPartialTimeout), func(s string) error {
 		f.maxHeld = s
+		return nil
+	})
+	fs.Func("max-remote-tracks", fmt.Sprintf("follow at most `N` of the room's published tracks (default %d, a participant half of them); the rest are counted as refused", incoming.DefaultMaxTracks), func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 2 || n > 1<<16 {
+			return fmt.Errorf("%q: not a whole number within 2 and 65536", s)
+		}
+		o.MaxRemoteTracks = n
 		return nil
 	})
 	fs.BoolVar(&o.RelayOnly, "relay-only", false, "connect through the TURN servers the SFU lists and nothing else, as a client behind a firewall that blocks UDP to the SFU (fails when it lists none)")

@@ -21,3 +21,20 @@ func TestParseMaxHeldBytes(t *testing.T) {
 		}
 	}
 }
+
+// --max-remote-tracks bounds the tracks the room monitor follows; a count
+// out of range is an error naming the flag.
+func TestParseMaxRemoteTracks(t *testing.T) {
+	o, err := parseFlags([]string{"--max-remote-tracks", "64"}, env(nil))
+	if err != nil || o.MaxRemoteTracks != 64 {
+		t.Fatalf("64: %d, %v", o.MaxRemoteTracks, err)
+	}
+	if o, err := parseFlags(nil, env(nil)); err != nil || o.MaxRemoteTracks != 0 {
+		t.Fatalf("default: %d, %v (0: the monitor's own default)", o.MaxRemoteTracks, err)
+	}
+	for _, bad := range []string{"0", "1", "many", "70000", "-3"} {
+		if _, err := parseFlags([]string{"--max-remote-tracks", bad}, env(nil)); err == nil || !strings.Contains(err.Error(), "max-remote-tracks") {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}

@@ -161,7 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		Room: o.Room, Identity: o.Identity, E2EEPassphrase: o.E2EEPassphrase, Credentials: o.Credentials,
 		Loopback: o.Loopback && !o.SubscribeOnly, Monitor: o.Monitor || o.SubscribeOnly, Logger: log,
 		PublishTimeout: o.PublishTimeout, MaxQueuedBytes: o.MaxQueuedBytes, MaxFrameAge: o.MaxFrameAge, LossGrace: o.LossGrace,
-		MaxHeldBytes: o.MaxHeldBytes, RelayOnly: o.RelayOnly,
+		MaxHeldBytes: o.MaxHeldBytes, MaxRemoteTracks: o.MaxRemoteTracks, RelayOnly: o.RelayOnly,
 	}
 	if o.ImpairSet || (!o.Headless && o.Participants == 0) {
 		// The UI can impair the path at any time (its `i`): the shaper is

@@ -686,6 +686,24 @@ func (c *Client) DataChannels(ctx context.Context) (map[string]ChannelCounts, er
 	return r.Channels, err
 }
 
+// Path is the candidate pair Chromium selected for one PeerConnection.
+type Path struct {
+	Role          string  `json:"role"`          // "publisher" or "subscriber"
+	Protocol      string  `json:"protocol"`      // "udp" or "tcp"
+	CandidateType string  `json:"candidateType"` // "host", "srflx", "relay"…
+	RTTMs         float64 `json:"rttMs"`
+	BytesSent     uint64  `json:"bytesSent"`
+}
+
+// Paths reads the transports the participant's PeerConnections selected.
+func (c *Client) Paths(ctx context.Context) ([]Path, error) {
+	var r struct {
+		Paths []Path `json:"paths"`
+	}
+	err := c.call(ctx, "paths", nil, &r)
+	return r.Paths, err
+}
+
 // CPUTime is the processor time (user and system) node and every
 // Chromium process below it have used so far: what this participant
 // costs the machine. Processes that already exited are not counted.

@@ -328,7 +328,7 @@ func (m *Model) previewSection(r *report.Remote) section {
 // the track cap; nothing while the track holds nothing and nothing was
 // evicted or refused (the common case: frames complete at once).
 func memoryItems(th theme.Theme, st *incoming.TrackStats, room *incoming.Held) []string {
-	if st.HeldBytes == 0 && room.EvictedTotal() == 0 && room.TracksRefused == 0 {
+	if st.HeldBytes == 0 && room.EvictedTotal() == 0 && room.TracksRefused == 0 && room.TracksForgotten == 0 {
 		return nil
 	}
 	items := []string{fmt.Sprintf("holds %s of partial frames", format.Bytes(float64(st.HeldBytes)))}
@@ -348,6 +348,9 @@ func memoryItems(th theme.Theme, st *incoming.TrackStats, room *incoming.Held) [
 	}
 	if room.TracksRefused > 0 {
 		items = append(items, th.Warn.Render(fmt.Sprintf("%d of the room's tracks not followed (track cap)", room.TracksRefused)))
+	}
+	if room.TracksForgotten > 0 {
+		items = append(items, fmt.Sprintf("%d unpublished tracks forgotten (the %d newest kept)", room.TracksForgotten, incoming.DefaultMaxUnpublished))
 	}
 	return items
 }
