@@ -148,7 +148,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency, mismatches,
 		rMismatches, rChecked, rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, rClockSync, rClockBound, sfuShed, sfuUpLost, rSFUShed,
 		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits,
-		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes, roomRefused, remoteDropped} {
+		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes, roomRefused, roomForgotten, remoteDropped} {
 		ch <- d
 	}
 }
