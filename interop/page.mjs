@@ -274,7 +274,7 @@ const commands = {
     if (!l) throw new Error(`no local track ${name}`);
     const fixed = payloadHex !== undefined ? fromHex(payloadHex) : null;
     const step = BigInt(userTimestampStep);
-    const res = { attempted: 0, ok: 0, failed: 0, failures: {}, firstIndex: l.nextIndex, elapsedMs: 0 };
+    const res = { attempted: 0, ok: 0, failed: 0, failures: {}, firstIndex: l.nextIndex, elapsedMs: 0, tryPushMs: 0 };
     const start = nowMs();
     for (let i = 0; i < count; i++) {
       if (durationMs > 0 && nowMs() - start >= durationMs) break;
@@ -290,7 +290,9 @@ const commands = {
       else if (userTimestamp !== undefined) frame.userTimestamp = BigInt(userTimestamp) + step * BigInt(i);
       res.attempted++;
       try {
+        const t0 = nowMs();
         await l.track.tryPush(frame);
+        res.tryPushMs += nowMs() - t0;
         res.ok++;
         l.pushed++;
         if (flush === 'each' || (flushEvery > 0 && res.ok % flushEvery === 0)) await l.track.flush();

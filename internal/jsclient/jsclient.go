@@ -472,6 +472,9 @@ type PushResult struct {
 	FirstError string         `json:"firstError"`
 	FirstIndex uint64         `json:"firstIndex"` // Pattern index of the first frame
 	ElapsedMs  float64        `json:"elapsedMs"`
+	// TryPushMs is the time spent awaiting tryPush, of ElapsedMs (the
+	// rest: pacing, building payloads, flushes).
+	TryPushMs float64 `json:"tryPushMs"`
 }
 
 // Push sends frames and returns when they are all pushed (and flushed,
