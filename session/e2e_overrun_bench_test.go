@@ -53,6 +53,7 @@ var overrunCases = []overrunCase{
 //	p-rcvbuf        datagrams the kernel dropped for a full receive
 //	                buffer during the turn (Udp RcvbufErrors, whole host)
 //	p-sub-fps       (cases +sub) frames a livekit-client subscriber got
+//	js-trypush-fps  frames per second of time spent in tryPush alone
 //	x-sub           (cases +sub) dttui-sub-fps / js-sub-fps
 //
 // Flat out, livekit-client awaits each tryPush and flushes every 16
@@ -182,6 +183,11 @@ func benchOverrun(b *testing.B, kind testsfu.Kind, c overrunCase) {
 		b.Fatal(err)
 	}
 	jt.secs = max(res.ElapsedMs/1000, overrunRun.Seconds())
+	// tryPush hands the packets to the data channel's send queue and
+	// returns; the channel drains that queue as Chromium's SCTP sender
+	// takes it. Frames per second of tryPush alone show whether the page
+	// or the channel is livekit-client's limit.
+	b.ReportMetric(float64(res.OK)/max(res.TryPushMs/1000, 1e-3), "js-trypush-fps")
 	jt.offered = float64(res.OK) / jt.secs
 	jt.rcvbuf = rcvbuf() - r0
 	var counters jsclient.Counters
