@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
 )
@@ -85,7 +86,7 @@ type Options struct {
 	// at most, as far as the track's own rate allows (see pacer.go). Zero
 	// takes DefaultPaceRate; negative turns this bound off.
 	PaceRate int
-	E2EE     *E2EEKey // nil: publishing with E2EE fails clearly
+	E2EE     *e2ee.Key // nil: publishing with E2EE fails clearly
 	Now      func() time.Time
 	// After makes the publish timeout's timer and pacing's waits; tests
 	// inject their own.
