@@ -862,14 +862,14 @@ func (m *Manager) Tracks() []*LocalTrack {
 	return slices.Clone(m.known)
 }
 
-// Forget drops an unpublished track from Tracks and Snapshot, and with it
+// Remove drops an unpublished track from Tracks and Snapshot, and with it
 // its counters and history: a row the user removed. A track still active
-// is refused with ErrTrackActive, an unknown handle with ErrUnknownTrack.
-func (m *Manager) Forget(handle uint16) error {
+// is refused with ErrStillPublished, an unknown handle with ErrUnknownTrack.
+func (m *Manager) Remove(handle uint16) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.active[handle] != nil {
-		return ErrTrackActive
+		return ErrStillPublished
 	}
 	i := slices.IndexFunc(m.known, func(t *LocalTrack) bool { return t.handle == handle })
 	if i < 0 {
