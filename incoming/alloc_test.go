@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/e2ee"
 )
 
 // The receive path allocates nothing per packet in steady state, for
@@ -14,12 +14,12 @@ import (
 // E2EE, and each frame reaches OnFrame byte for byte. A single-packet
 // plain frame is not copied at all: OnFrame sees the packet's own bytes.
 func TestHandlePacketAllocatesNothing(t *testing.T) {
-	key, err := outgoing.NewE2EEKey("alloc")
+	key, err := e2ee.NewKey("alloc")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, size := range []int{1 << 10, 16001, 64 << 10} {
-		for _, k := range []*outgoing.E2EEKey{nil, key} {
+		for _, k := range []*e2ee.Key{nil, key} {
 			t.Run(fmt.Sprintf("%d/e2ee=%v", size, k != nil), func(t *testing.T) {
 				payload := make([]byte, size)
 				for i := range payload {

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/internal/threadcpu"
-	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
 )
 
@@ -42,7 +42,7 @@ import (
 //
 //	go test -run '^$' -bench HandlePacket -count 6 ./incoming/
 func BenchmarkHandlePacket(b *testing.B) {
-	key, err := outgoing.NewE2EEKey("bench")
+	key, err := e2ee.NewKey("bench")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -78,10 +78,10 @@ func (c *cpuTimer) time(fn func()) {
 	}
 }
 
-func benchHandlePacket(b *testing.B, size int, e2ee bool, key *outgoing.E2EEKey) {
+func benchHandlePacket(b *testing.B, size int, encrypted bool, key *e2ee.Key) {
 	payload := make([]byte, size)
-	var k *outgoing.E2EEKey
-	if e2ee {
+	var k *e2ee.Key
+	if encrypted {
 		k = key
 	}
 	frames := 0
@@ -132,7 +132,7 @@ func benchHandlePacket(b *testing.B, size int, e2ee bool, key *outgoing.E2EEKey)
 		}
 	}
 	turns := []func(){receive, plainCopy}
-	if e2ee {
+	if encrypted {
 		turns = append(turns, open)
 	}
 	var rx, cp, op cpuTimer
@@ -166,7 +166,7 @@ func benchHandlePacket(b *testing.B, size int, e2ee bool, key *outgoing.E2EEKey)
 	b.ReportMetric(float64(cp.cpu.Nanoseconds())/np, "copy-ns/packet")
 	b.ReportMetric(float64((rx.cpu-peer).Nanoseconds())/np, "over-peer-ns/packet")
 	b.ReportMetric(peer.Seconds()/rx.cpu.Seconds(), "x-peer")
-	if e2ee {
+	if encrypted {
 		b.ReportMetric(float64(op.cpu.Nanoseconds())/(n*float64(len(ciphertext))), "gcm-ns/B")
 	}
 	b.ReportMetric(float64(rx.wall.Nanoseconds())/np, "wall-ns/packet")

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/pion/transport/v4/test"
@@ -33,7 +34,7 @@ func (o *outTransport) WritePacket(_ context.Context, pkt []byte) error {
 // publishThroughOutgoing pushes frames through outgoing's real manager
 // (queue, sealer, packetizer) and returns the packets it wrote, with the
 // subscriber handle h in place of the publisher's, as the SFU forwards them.
-func publishThroughOutgoing(t testing.TB, key *outgoing.E2EEKey, frames [][]byte, userTS uint64, h uint16) [][]byte {
+func publishThroughOutgoing(t testing.TB, key *e2ee.Key, frames [][]byte, userTS uint64, h uint16) [][]byte {
 	t.Helper()
 	tr := &outTransport{pubs: make(chan outgoing.PublishRequest, 1)}
 	m := outgoing.NewManager(tr, outgoing.Options{E2EE: key})
@@ -72,11 +73,11 @@ func publishThroughOutgoing(t testing.TB, key *outgoing.E2EEKey, frames [][]byte
 // failures, by reason, and never reach OnFrame.
 func TestRoundTripWithOutgoing(t *testing.T) {
 	defer test.CheckRoutines(t)()
-	key, err := outgoing.NewE2EEKey("shared passphrase")
+	key, err := e2ee.NewKey("shared passphrase")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrong, _ := outgoing.NewE2EEKey("another passphrase")
+	wrong, _ := e2ee.NewKey("another passphrase")
 	r := rand.New(rand.NewPCG(1, 2))
 	var frames [][]byte
 	for _, n := range []int{1, 20, 1000, 15988, 16 << 10, 100 << 10} {
@@ -89,7 +90,7 @@ func TestRoundTripWithOutgoing(t *testing.T) {
 	sent := time.Now()
 	for _, tc := range []struct {
 		name         string
-		seal         *outgoing.E2EEKey
+		seal         *e2ee.Key
 		open         Opener
 		delivered    bool
 		failedAs     DecryptReason
@@ -152,7 +153,7 @@ func TestRoundTripWithOutgoing(t *testing.T) {
 // Frames of an E2EE track that lack the extension, or are shorter than
 // the tag, or use an encryption we do not implement, are counted apart.
 func TestDecryptFailureReasons(t *testing.T) {
-	key, _ := outgoing.NewE2EEKey("k")
+	key, _ := e2ee.NewKey("k")
 	e := newEnv(t, Options{Opener: key})
 	gcm := info("DTR_a", 1, "a")
 	gcm.Encryption = EncryptionGCM
@@ -179,14 +180,14 @@ func TestDecryptFailureReasons(t *testing.T) {
 // ciphertext, key index and IV open to the frame that was published, and
 // plain tracks never reach it.
 func TestOnSealedSeesFramesAsReceived(t *testing.T) {
-	key, err := outgoing.NewE2EEKey("shared passphrase")
+	key, err := e2ee.NewKey("shared passphrase")
 	if err != nil {
 		t.Fatal(err)
 	}
 	frames := [][]byte{[]byte(`{"a":1}`), bytes.Repeat([]byte{7}, 40<<10)}
 	for _, tc := range []struct {
 		name string
-		seal *outgoing.E2EEKey
+		seal *e2ee.Key
 		open Opener
 	}{{"e2ee", key, key}, {"e2ee, no key", key, nil}, {"plain", nil, nil}} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,11 +7,13 @@ import (
 	"time"
 )
 
-// Reason classifies why a subscription ended or could not start.
+// Reason classifies why a subscription ended or could not start. The
+// zero Reason is ReasonUnknown, as in outgoing.
 type Reason int
 
 const (
-	ReasonTimeout      Reason = iota // no subscriber handle within the subscribe timeout
+	ReasonUnknown      Reason = iota // the reason is not known
+	ReasonTimeout                    // no subscriber handle within the subscribe timeout
 	ReasonNotAllowed                 // the SFU said the publisher's permissions exclude this participant
 	ReasonDisconnected               // the request could not be sent, or the connection ended
 	ReasonUnpublished                // the track is unpublished
@@ -19,7 +21,7 @@ const (
 	ReasonClosed                     // the manager is closed
 )
 
-var reasonNames = [...]string{"timeout", "not allowed", "disconnected", "unpublished", "unknown track", "closed"}
+var reasonNames = [...]string{"unknown", "timeout", "not allowed", "disconnected", "unpublished", "unknown track", "closed"}
 
 func (r Reason) String() string {
 	if r >= 0 && int(r) < len(reasonNames) {
@@ -27,6 +29,9 @@ func (r Reason) String() string {
 	}
 	return fmt.Sprintf("reason(%d)", int(r))
 }
+
+// ErrUnknown matches a SubscribeError whose reason is not known.
+var ErrUnknown = errors.New("subscribe failed")
 
 // ErrTimeout means the SFU assigned no subscriber handle within the
 // subscribe timeout; the request was withdrawn.
@@ -52,7 +57,7 @@ var ErrClosed = errors.New("incoming data track manager closed")
 // ErrStillPublished is returned by Remove for a track still published.
 var ErrStillPublished = errors.New("track is still published")
 
-var reasonErrs = [...]error{ErrTimeout, ErrNotAllowed, ErrDisconnected, ErrUnpublished, ErrUnknownTrack, ErrClosed}
+var reasonErrs = [...]error{ErrUnknown, ErrTimeout, ErrNotAllowed, ErrDisconnected, ErrUnpublished, ErrUnknownTrack, ErrClosed}
 
 // SubscribeError is why a subscription ended or could not start. It
 // matches the sentinel of its Reason with errors.Is.
@@ -74,11 +79,12 @@ func (e *SubscribeError) Error() string {
 	if e.Name != "" {
 		what = strconv.Quote(e.Name) + " (" + e.SID + ")" // quoted: the name comes from the publisher
 	}
-	return "subscribe " + what + ": " + e.problem()
+	return "subscribe " + what + ": " + e.Problem()
 }
 
-// problem is the message without the track, for a track's timeline.
-func (e *SubscribeError) problem() string {
+// Problem is the error in words without the `subscribe "name" (SID): `
+// prefix, for places where the track is already named (a timeline).
+func (e *SubscribeError) Problem() string {
 	var msg string
 	switch e.Reason {
 	case ReasonTimeout:

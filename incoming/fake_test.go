@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/packetizer"
 )
 
@@ -197,7 +197,7 @@ type receiver struct {
 
 // newReceiver packetizes payload with the user timestamp userTS, sealed
 // with key when one is given, as outgoing would.
-func newReceiver(t testing.TB, payload []byte, userTS uint64, key *outgoing.E2EEKey, onFrame func(*RemoteTrack, *Frame)) *receiver {
+func newReceiver(t testing.TB, payload []byte, userTS uint64, key *e2ee.Key, onFrame func(*RemoteTrack, *Frame)) *receiver {
 	t.Helper()
 	in := info("DTR_a", 1, "a")
 	opts := Options{OnFrame: onFrame}

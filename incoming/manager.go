@@ -624,7 +624,7 @@ func (m *Manager) HandlePermission(publisherSID, trackSID string, allowed bool) 
 	}
 	t.wanted = false
 	err := &SubscribeError{Reason: ReasonNotAllowed, SID: trackSID, Name: t.info.Name, PublisherSID: publisherSID}
-	reqs := m.withdrawLocked(t, now, "not allowed: "+err.problem(), err, nil)
+	reqs := m.withdrawLocked(t, now, "not allowed: "+err.Problem(), err, nil)
 	m.unlockAndSend(reqs)
 }
 
@@ -743,7 +743,7 @@ func (m *Manager) Tick() {
 			if !t.paused && now.Sub(later(t.since, t.waitFrom)) >= m.opts.SubscribeTimeout {
 				t.wanted = false
 				err := &SubscribeError{Reason: ReasonTimeout, SID: t.info.SID, Name: t.info.Name, Timeout: m.opts.SubscribeTimeout}
-				reqs = m.withdrawLocked(t, now, err.problem(), err, reqs)
+				reqs = m.withdrawLocked(t, now, err.Problem(), err, reqs)
 			}
 		case StateSubscribed:
 			t.expire(now)
@@ -841,7 +841,7 @@ func (m *Manager) unlockAndSend(reqs []request) {
 			Detail: "could not send the request", Err: err}
 		m.endLocked(t, false)
 		t.recordError(now, serr)
-		t.setState(StateUnsubscribed, now, serr.problem()) // still wanted: the next HandleJoin asks again
+		t.setState(StateUnsubscribed, now, serr.Problem()) // still wanted: the next HandleJoin asks again
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/clocksync"
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
@@ -33,10 +34,12 @@ func (i Info) E2EE() bool { return i.Encryption != EncryptionNone }
 
 // Opener decrypts an E2EE frame: AES-GCM with the IV and key index of
 // the frame's E2EE extension, the plaintext appended to dst.
-// *outgoing.E2EEKey is one (the shared-passphrase key).
+// *e2ee.Key is one (the shared-passphrase key).
 type Opener interface {
 	OpenFrame(dst, ciphertext []byte, ext *packetizer.E2EE) ([]byte, error)
 }
+
+var _ Opener = (*e2ee.Key)(nil)
 
 // Frame is a completed (and, for E2EE tracks, decrypted) frame, as
 // OnFrame sees it.

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/dttui/dttui/e2ee"
 )
 
 type discardTransport struct{}
@@ -27,7 +29,7 @@ func benchTrack(b *testing.B, tr Transport) (*Manager, *LocalTrack) {
 }
 
 // benchTrackWith publishes a track, with E2EE if key is not nil.
-func benchTrackWith(b *testing.B, tr Transport, key *E2EEKey) (*Manager, *LocalTrack) {
+func benchTrackWith(b *testing.B, tr Transport, key *e2ee.Key) (*Manager, *LocalTrack) {
 	m := NewManager(tr, Options{E2EE: key})
 	b.Cleanup(m.Close)
 	res := make(chan *LocalTrack, 1)
@@ -61,7 +63,7 @@ func BenchmarkTryPush1KB(b *testing.B) {
 
 // BenchmarkTryPush1KBE2EE is BenchmarkTryPush1KB with every frame sealed.
 func BenchmarkTryPush1KBE2EE(b *testing.B) {
-	key, err := newE2EEKeyFromBytes(make([]byte, 16))
+	key, err := e2ee.NewKeyFromBytes(make([]byte, 16))
 	if err != nil {
 		b.Fatal(err)
 	}

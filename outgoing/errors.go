@@ -28,7 +28,7 @@ var reasonNames = [...]string{"unknown", "not allowed", "duplicate name", "inval
 	"limit reached", "disconnected", "cancelled", "E2EE not configured", "invalid type"}
 
 func (r Reason) String() string {
-	if int(r) < len(reasonNames) {
+	if r >= 0 && int(r) < len(reasonNames) {
 		return reasonNames[r]
 	}
 	return fmt.Sprintf("reason(%d)", int(r))
@@ -57,8 +57,8 @@ var (
 
 	// ErrClosed is returned by a manager after Close.
 	ErrClosed = errors.New("data track manager closed")
-	// ErrTrackActive: Forget is for tracks that are unpublished.
-	ErrTrackActive = errors.New("track is still published or republishing")
+	// ErrStillPublished is returned by Remove for a track still published or republishing.
+	ErrStillPublished = errors.New("track is still published or republishing")
 	// ErrUnknownTrack: no track with this handle is known.
 	ErrUnknownTrack = errors.New("no such track")
 )
@@ -150,7 +150,7 @@ func quoteName(name string) string {
 }
 
 func (e *PublishError) Is(target error) bool {
-	return int(e.Reason) < len(reasonErrs) && reasonErrs[e.Reason] == target
+	return e.Reason >= 0 && int(e.Reason) < len(reasonErrs) && reasonErrs[e.Reason] == target
 }
 
 func (e *PublishError) Unwrap() error { return e.Err }

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
 )
@@ -85,7 +86,7 @@ type Options struct {
 	// at most, as far as the track's own rate allows (see pacer.go). Zero
 	// takes DefaultPaceRate; negative turns this bound off.
 	PaceRate int
-	E2EE     *E2EEKey // nil: publishing with E2EE fails clearly
+	E2EE     *e2ee.Key // nil: publishing with E2EE fails clearly
 	Now      func() time.Time
 	// After makes the publish timeout's timer and pacing's waits; tests
 	// inject their own.
@@ -861,14 +862,14 @@ func (m *Manager) Tracks() []*LocalTrack {
 	return slices.Clone(m.known)
 }
 
-// Forget drops an unpublished track from Tracks and Snapshot, and with it
+// Remove drops an unpublished track from Tracks and Snapshot, and with it
 // its counters and history: a row the user removed. A track still active
-// is refused with ErrTrackActive, an unknown handle with ErrUnknownTrack.
-func (m *Manager) Forget(handle uint16) error {
+// is refused with ErrStillPublished, an unknown handle with ErrUnknownTrack.
+func (m *Manager) Remove(handle uint16) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.active[handle] != nil {
-		return ErrTrackActive
+		return ErrStillPublished
 	}
 	i := slices.IndexFunc(m.known, func(t *LocalTrack) bool { return t.handle == handle })
 	if i < 0 {

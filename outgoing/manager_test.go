@@ -406,11 +406,11 @@ func TestUnpublishSendFails(t *testing.T) {
 	checkAddsUp(t, tr.Stats())
 }
 
-func TestForget(t *testing.T) {
+func TestRemove(t *testing.T) {
 	h := newHarness(t, Options{})
 	a := h.publish("a", "DTR_a")
 	b := h.publish("b", "DTR_b")
-	if err := h.m.Forget(a.Handle()); !errors.Is(err, ErrTrackActive) {
+	if err := h.m.Remove(a.Handle()); !errors.Is(err, ErrStillPublished) {
 		t.Fatalf("forget a published track: %v", err)
 	}
 	done := make(chan error, 1)
@@ -419,10 +419,10 @@ func TestForget(t *testing.T) {
 	if err := recv(t, done); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.m.Forget(a.Handle()); err != nil {
+	if err := h.m.Remove(a.Handle()); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.m.Forget(a.Handle()); !errors.Is(err, ErrUnknownTrack) {
+	if err := h.m.Remove(a.Handle()); !errors.Is(err, ErrUnknownTrack) {
 		t.Fatalf("forget twice: %v", err)
 	}
 	if snap := h.m.Snapshot(); len(snap) != 1 || snap[0].Handle != b.Handle() {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/schema"
 )
 
@@ -128,7 +129,7 @@ func TestQueuedFramesAtResetAndClose(t *testing.T) {
 // OnSent sees each frame that was sent, once, as pushed (before
 // encryption), and no frame that was dropped.
 func TestOnSentSeesSentFramesOnly(t *testing.T) {
-	key, err := NewE2EEKey("pass")
+	key, err := e2ee.NewKey("pass")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dttui/dttui/e2ee"
 )
 
 // An Unpublish waiting for the SFU when the connection restarts is done:
@@ -41,7 +43,7 @@ func TestUnpublishAcrossFullReconnect(t *testing.T) {
 // BeginRepublish fails pending publishes and stops the tracks' frames
 // without sending anything; Republish then asks for every track again.
 func TestBeginRepublishThenRepublish(t *testing.T) {
-	key, _ := newE2EEKeyFromBytes(make([]byte, 16))
+	key, _ := e2ee.NewKeyFromBytes(make([]byte, 16))
 	h := newHarness(t, Options{E2EE: key})
 	tr := h.publish("x", "DTR_old")
 	reqE, resE := h.publishAsync(context.Background(), PublishOptions{Name: "enc", E2EE: true})

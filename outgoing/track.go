@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
 )
@@ -171,7 +172,7 @@ func (t *LocalTrack) recordErrorMsg(err error, msg string) {
 }
 
 // LastErr returns the track's latest error (nil if none) for errors.Is and
-// errors.As: a *PushError for a refused push, an *EncryptError, the
+// errors.As: a *PushError for a refused push, an *e2ee.EncryptError, the
 // transport's error, or a *PublishError when a republish failed.
 func (t *LocalTrack) LastErr() error {
 	t.mu.Lock()
@@ -414,9 +415,9 @@ func (t *LocalTrack) stop(r DropReason) {
 func (t *LocalTrack) run() {
 	defer close(t.senderDone)
 	pk, err := packetizer.NewPacketizer(t.handle, t.m.opts.MTU, t.m.clock)
-	var seal *sealer
+	var seal *e2ee.Sealer
 	if t.e2ee && t.m.opts.E2EE != nil {
-		seal = newSealer(t.m.opts.E2EE, t.m.opts.Now)
+		seal = e2ee.NewSealer(t.m.opts.E2EE, t.m.opts.Now)
 	}
 	pace := pacer{share: t.m.opts.PaceShare, rate: t.m.opts.PaceRate}
 	for {
@@ -484,17 +485,17 @@ func (t *LocalTrack) waitUntil(at time.Time) error {
 
 var errNeedsE2EE = errors.New("track was published with E2EE but no key is configured")
 
-func (t *LocalTrack) send(pk *packetizer.Packetizer, seal *sealer, pace *pacer, f frame) {
+func (t *LocalTrack) send(pk *packetizer.Packetizer, seal *e2ee.Sealer, pace *pacer, f frame) {
 	fr := packetizer.Frame{Payload: f.payload}
 	if f.ts != 0 {
 		fr.Extensions.HasUserTimestamp, fr.Extensions.UserTimestamp = true, f.ts
 	}
 	if t.e2ee {
 		if seal == nil {
-			t.dropQueued(DropEncryptError, &EncryptError{Err: errNeedsE2EE})
+			t.dropQueued(DropEncryptError, &e2ee.EncryptError{Err: errNeedsE2EE})
 			return
 		}
-		ct, ext, err := seal.seal(f.payload)
+		ct, ext, err := seal.Seal(f.payload)
 		if err != nil {
 			t.dropQueued(DropEncryptError, err)
 			return

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/packetizer"
 )
 
@@ -152,7 +153,7 @@ func TestUnpublishDropsQueuedFrames(t *testing.T) {
 }
 
 func TestE2EERoundTrip(t *testing.T) {
-	key, err := newE2EEKeyFromBytes(bytes.Repeat([]byte{9}, 16))
+	key, err := e2ee.NewKeyFromBytes(bytes.Repeat([]byte{9}, 16))
 	if err != nil {
 		t.Fatal(err)
 	}

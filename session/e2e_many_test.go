@@ -106,7 +106,7 @@ func TestE2EForget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Forget(tr.Handle()); !errors.Is(err, outgoing.ErrTrackActive) {
+	if err := s.Forget(tr.Handle()); !errors.Is(err, outgoing.ErrStillPublished) {
 		t.Fatalf("forget while published: %v", err)
 	}
 	if err := tr.Unpublish(ctx); err != nil {

@@ -341,11 +341,11 @@ func (s *Session) PublishWith(ctx context.Context, o PublishOptions) (*Track, er
 	return p.Result()
 }
 
-// Forget drops an unpublished track (outgoing.Manager.Forget) and
+// Forget drops an unpublished track (outgoing.Manager.Remove) and
 // everything the session recorded of it: its ledgers and its history.
 // Frames of its stream still arriving count as foreign from then on.
 func (s *Session) Forget(handle uint16) error {
-	if err := s.mgr.Forget(handle); err != nil {
+	if err := s.mgr.Remove(handle); err != nil {
 		return err
 	}
 	s.mu.Lock()

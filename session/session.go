@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/clocksync"
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 )
@@ -37,7 +38,7 @@ type Session struct {
 	// without the monitor: nothing of theirs is measured).
 	clocks *clocksync.Syncer
 	mgr    *outgoing.Manager
-	e2ee   *outgoing.E2EEKey // nil without a passphrase
+	e2ee   *e2ee.Key // nil without a passphrase
 
 	mu           sync.Mutex
 	p            *peer // nil while reconnecting
@@ -111,10 +112,10 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 	} else if cfg.Identity == "" {
 		cfg.Identity = identityFromToken(cfg.Token)
 	}
-	var key *outgoing.E2EEKey
+	var key *e2ee.Key
 	if cfg.E2EEPassphrase != "" {
 		var err error
-		if key, err = outgoing.NewE2EEKey(cfg.E2EEPassphrase); err != nil {
+		if key, err = e2ee.NewKey(cfg.E2EEPassphrase); err != nil {
 			return nil, err
 		}
 	}

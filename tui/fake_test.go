@@ -126,7 +126,7 @@ func (f *fakeBackend) Forget(h uint16) error {
 	for i, fl := range f.locals {
 		if fl.l.Handle == h {
 			if fl.l.State != outgoing.StateUnpublished {
-				return outgoing.ErrTrackActive
+				return outgoing.ErrStillPublished
 			}
 			f.locals = append(f.locals[:i:i], f.locals[i+1:]...)
 			f.rec.Forget(report.LocalKey(h))

@@ -12,8 +12,8 @@ import (
 
 	"github.com/foxglove/mcap/go/mcap"
 
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/internal/testsfu"
-	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/schema"
@@ -47,7 +47,7 @@ func TestRecordE2EEAndOwnEndToEnd(t *testing.T) {
 		t.Skip("starts SFUs")
 	}
 	const pass = "room passphrase"
-	key, err := outgoing.NewE2EEKey(pass)
+	key, err := e2ee.NewKey(pass)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/foxglove/mcap/go/mcap"
 
+	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/histogram"
-	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/session"
@@ -262,7 +262,7 @@ func sealedOpener(tracks []*replayTrack, passphrase string) (func(ch *record.Cha
 		return nil, usagef("%s recorded encrypted, as received: replay with the room's passphrase (--e2ee-passphrase, --e2ee-passphrase-file or %s), or record with --record-decrypted",
 			strings.Join(sealed, ", "), envPassphrase)
 	}
-	key, err := outgoing.NewE2EEKey(passphrase)
+	key, err := e2ee.NewKey(passphrase)
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/schema"
 )
@@ -62,7 +61,7 @@ func probeExtensions(e2ee bool) packetizer.Extensions {
 // wire (an encrypted one also carries the AES-GCM tag).
 func Packets(size int, e2ee bool) int {
 	if e2ee {
-		size += outgoing.E2EETagLen
+		size += packetizer.E2EETagLen
 	}
 	n, _ := packetizer.PacketCount(size, probeExtensions(e2ee), packetizer.MTU)
 	return n
@@ -73,7 +72,7 @@ func Packets(size int, e2ee bool) int {
 func SubscriberMaxSize(e2ee bool) int {
 	n := packetizer.MaxPayload(probeExtensions(e2ee), packetizer.MTU, packetizer.SubscriberMaxPackets)
 	if e2ee {
-		n -= outgoing.E2EETagLen
+		n -= packetizer.E2EETagLen
 	}
 	return n
 }

@@ -1,4 +1,10 @@
-package outgoing
+// Package e2ee holds the end-to-end encryption key of data tracks and
+// the code that seals and opens frames with it: AES-GCM keyed from a
+// shared passphrase, as LiveKit's JS and Rust clients do. The publish side
+// (outgoing) seals with it and the receive side (incoming) opens with it,
+// so both live here rather than one side importing the other. It depends
+// only on packetizer, whose E2EETagLen is the tag length both sides use.
+package e2ee
 
 import (
 	"crypto/aes"
@@ -23,26 +29,23 @@ const (
 	e2eeKeyBytes   = 16 // AES-128
 )
 
-// E2EETagLen is what sealing adds to a frame (packetizer.E2EETagLen).
-const E2EETagLen = packetizer.E2EETagLen
-
-// E2EEKey seals data-track frames with AES-GCM (128-bit tag, no AAD), the
+// Key seals data-track frames with AES-GCM (128-bit tag, no AAD), the
 // algorithm LiveKit's JS and Rust clients use for data tracks.
-type E2EEKey struct {
+type Key struct {
 	aead     cipher.AEAD
 	KeyIndex uint8
-	rand     io.Reader // IV randomness; nil: crypto/rand (tests inject their own)
+	Rand     io.Reader // IV randomness; nil: crypto/rand (tests inject their own)
 }
 
-func (k *E2EEKey) randReader() io.Reader {
-	if k.rand != nil {
-		return k.rand
+func (k *Key) randReader() io.Reader {
+	if k.Rand != nil {
+		return k.Rand
 	}
 	return rand.Reader
 }
 
-// NewE2EEKey derives the key from a shared passphrase.
-func NewE2EEKey(passphrase string) (*E2EEKey, error) {
+// NewKey derives the key from a shared passphrase.
+func NewKey(passphrase string) (*Key, error) {
 	if passphrase == "" {
 		return nil, errors.New("e2ee: empty passphrase")
 	}
@@ -50,10 +53,12 @@ func NewE2EEKey(passphrase string) (*E2EEKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("e2ee: derive key: %w", err)
 	}
-	return newE2EEKeyFromBytes(key)
+	return NewKeyFromBytes(key)
 }
 
-func newE2EEKeyFromBytes(key []byte) (*E2EEKey, error) {
+// NewKeyFromBytes makes a key from 16 raw AES-128 key bytes (tests and
+// benchmarks; a session derives its key with NewKey).
+func NewKeyFromBytes(key []byte) (*Key, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("e2ee: %w", err)
@@ -62,11 +67,11 @@ func newE2EEKeyFromBytes(key []byte) (*E2EEKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("e2ee: %w", err)
 	}
-	return &E2EEKey{aead: aead}, nil
+	return &Key{aead: aead}, nil
 }
 
 // Open decrypts a frame sealed with this key (for tests and subscribers).
-func (k *E2EEKey) Open(dst, ciphertext []byte, ext packetizer.E2EE) ([]byte, error) {
+func (k *Key) Open(dst, ciphertext []byte, ext packetizer.E2EE) ([]byte, error) {
 	return k.OpenFrame(dst, ciphertext, &ext)
 }
 
@@ -74,7 +79,7 @@ func (k *E2EEKey) Open(dst, ciphertext []byte, ext packetizer.E2EE) ([]byte, err
 // keeps the extension in memory of its own opens frames without an
 // allocation (Open's copy of ext escapes to the heap through the AEAD
 // interface). The plaintext is appended to dst.
-func (k *E2EEKey) OpenFrame(dst, ciphertext []byte, ext *packetizer.E2EE) ([]byte, error) {
+func (k *Key) OpenFrame(dst, ciphertext []byte, ext *packetizer.E2EE) ([]byte, error) {
 	return k.aead.Open(dst, ext.IV[:], ciphertext, nil)
 }
 
@@ -84,7 +89,7 @@ type EncryptError struct{ Err error }
 func (e *EncryptError) Error() string { return "e2ee: encrypt frame: " + e.Err.Error() }
 func (e *EncryptError) Unwrap() error { return e.Err }
 
-// sealer is one track's encryption state. IVs follow the clients'
+// Sealer is one track's encryption state. IVs follow the clients'
 // construction (DataCryptor.makeIV), big-endian:
 //
 //	bytes 0-3   a fresh random u32 for every frame
@@ -95,8 +100,8 @@ func (e *EncryptError) Unwrap() error { return e.Err }
 // by every participant: it is drawn anew for each frame, and the time
 // part never goes backwards, even if the wall clock steps back or an
 // injected clock stands still.
-type sealer struct {
-	key       *E2EEKey
+type Sealer struct {
+	key       *Key
 	sendCount uint32
 	now       func() time.Time
 	start     time.Time
@@ -110,15 +115,17 @@ type sealer struct {
 	buf    []byte
 }
 
-func newSealer(key *E2EEKey, now func() time.Time) *sealer {
-	s := &sealer{key: key, now: now, start: now()}
+// NewSealer starts a track's sealer; now is its clock (time.Now, or a
+// test's).
+func NewSealer(key *Key, now func() time.Time) *Sealer {
+	s := &Sealer{key: key, now: now, start: now()}
 	s.rndOff = len(s.rnd) // empty: the first frame draws
 	return s
 }
 
 // monoMS is the ms part of the IV. With time.Now, Sub uses the monotonic
 // clock reading; the clamp also holds for injected clocks.
-func (s *sealer) monoMS() uint32 {
+func (s *Sealer) monoMS() uint32 {
 	ms := int64(s.now().Sub(s.start) / time.Millisecond)
 	if ms < s.lastMS {
 		ms = s.lastMS
@@ -127,9 +134,10 @@ func (s *sealer) monoMS() uint32 {
 	return uint32(ms)
 }
 
-// seal returns the ciphertext (with tag) in a buffer reused across frames,
-// and the extension to put on every packet of the frame.
-func (s *sealer) seal(plaintext []byte) ([]byte, packetizer.E2EE, error) {
+// Seal returns the ciphertext (with tag) in a buffer reused across frames,
+// and the extension to put on every packet of the frame. A frame that
+// cannot be sealed gives an *EncryptError.
+func (s *Sealer) Seal(plaintext []byte) ([]byte, packetizer.E2EE, error) {
 	var ext packetizer.E2EE
 	ext.KeyIndex = s.key.KeyIndex
 	if len(plaintext) > 1<<30 {
