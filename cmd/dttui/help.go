@@ -18,7 +18,7 @@ var helpGroups = []struct {
 	{"Server (none: the LiveKit CLI's default project, else the embedded SFU on 127.0.0.1)", []string{"url", "token", "api-key", "api-secret", "project", "room", "identity", "local", "local-port", "relay-only"}},
 	{"Tracks", []string{"track", "encoding", "schema", "schema-check", "framing", "e2ee-passphrase", "e2ee-passphrase-file", "publish-timeout",
 		"max-queued-bytes", "max-frame-age"}},
-	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "metrics-addr", "impair"}},
+	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "max-remote-tracks", "metrics-addr", "impair"}},
 	{"Load mode (many participants, each its own connection; implies --headless)", []string{"participants", "subscribers", "ramp"}},
 	{"Output", []string{"headless", "duration", "report", "log-file", "verbose", "mouse", "version"}},
 	{"Recording (MCAP)", []string{"record", "record-compression", "record-split", "record-decrypted", "record-own"}},
