@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -34,11 +36,16 @@ func (c pathCell) String() string {
 }
 
 // pathCells is the matrix: all of it with DTTUI_PATH_MATRIX=full (81
-// cells, about an hour), else a quick corner of it.
+// cells, about an hour), one frame size's 27 cells with
+// DTTUI_PATH_MATRIX=full:SIZE (1024, 16000 or 65536), else a quick corner
+// of it.
 func pathCells() []pathCell {
 	sizes, rtts, losses, caps := []int{16000}, []time.Duration{50 * time.Millisecond}, []float64{0, 0.03}, []int64{5e6, 0}
-	if os.Getenv("DTTUI_PATH_MATRIX") == "full" {
+	if m, ok := strings.CutPrefix(os.Getenv("DTTUI_PATH_MATRIX"), "full"); ok {
 		sizes = []int{1 << 10, 16000, 64 << 10}
+		if one, ok := strings.CutPrefix(m, ":"); ok {
+			sizes = slices.DeleteFunc(sizes, func(n int) bool { return strconv.Itoa(n) != one })
+		}
 		rtts = []time.Duration{2 * time.Millisecond, 50 * time.Millisecond, 150 * time.Millisecond}
 		losses = []float64{0, 0.01, 0.03}
 		caps = []int64{5e6, 20e6, 0}
@@ -105,6 +112,7 @@ const pathStepSecs = 3
 //
 //	go test -run '^$' -bench PathMatrix -benchtime 1x -timeout 120m ./session/                        # a quick corner
 //	DTTUI_PATH_MATRIX=full go test -run '^$' -bench PathMatrix -benchtime 1x -timeout 120m ./session/ # 81 cells
+//	DTTUI_PATH_MATRIX=full:16000 …                                                                      # one size's 27
 func BenchmarkPathMatrix(b *testing.B) {
 	jsclient.Require(b)
 	testsfu.Require(b, testsfu.Released)
