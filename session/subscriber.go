@@ -238,6 +238,10 @@ func (s *subscriber) flush() {
 func (s *subscriber) requeue(updates []incoming.SubscriptionUpdate) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.requeueLocked(updates)
+}
+
+func (s *subscriber) requeueLocked(updates []incoming.SubscriptionUpdate) {
 	for _, u := range updates {
 		delete(s.inFlight, u.SID)
 	}
@@ -263,11 +267,7 @@ func (s *subscriber) resumed() {
 		again = append(again, incoming.SubscriptionUpdate{SID: sid, Subscribe: u.subscribe})
 	}
 	slices.SortFunc(again, func(a, b incoming.SubscriptionUpdate) int { return strings.Compare(a.SID, b.SID) })
-	s.inFlight = nil
-	later := s.pending
-	s.pending, s.pendingAt = nil, nil
-	s.queueLocked(again)
-	s.queueLocked(later)
+	s.requeueLocked(again)
 	if len(s.pending) > 0 {
 		if s.flushAt != nil {
 			s.flushAt.Stop()
