@@ -225,6 +225,11 @@ func testE2EMonitorTellsThePublishersDropsFromTheNetworks(t *testing.T) {
 	})
 	r, _ := remoteRow(mon, pub.Status().Identity, "stale")
 	p := r.Probe
+	// The frames pushed one at a time after the drops may be dropped as
+	// stale too on a loaded machine (a 1 ms frame age): the publisher's
+	// count now is what the monitor's is bounded by (once 290 for the
+	// 289 read above).
+	stale = tr.Counters().DroppedBy[outgoing.DropStale]
 	// Frames dropped before the first one the monitor received are before
 	// its account (its first frame's count is its base): at most stale.
 	if p.PublisherDropped == 0 || p.PublisherDropped > stale || p.Lost != p.PublisherDropped || r.Stats.PacketsLost != 0 {
