@@ -7,7 +7,6 @@ import (
 	"github.com/dttui/dttui/impair"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/internal/jsclient"
-	"github.com/dttui/dttui/internal/procnet"
 )
 
 // livekit-client crosses the same shaped path as dttui: in Chromium, on
@@ -42,14 +41,7 @@ func testInteropRelaySamePath(t *testing.T) {
 	}
 	up0 := r.Shaper.CountsOf(impair.Up)
 	sent0 := dcCount(t, ctx, js, true)
-	overflows := func() uint64 {
-		n, err := procnet.UDPRcvbufErrors()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
-	ovf0 := overflows()
+	ovf0 := overflows(t)
 	const n = 1000
 	res, err := js.Push(ctx, jsclient.PushOptions{Track: tr.Name, Count: n, Rate: 200, Size: 1024})
 	if err != nil || res.OK != n {
@@ -70,7 +62,7 @@ func testInteropRelaySamePath(t *testing.T) {
 	// Beyond the relay, a loaded machine loses a few more: a socket's
 	// receive buffer overflowing (the kernel's count) or the SFU shedding
 	// toward the monitor (its own).
-	elsewhere := overflows() - ovf0 + shedToward(t, srv, "dttui", []string{tr.SID})
+	elsewhere := overflows(t) - ovf0 + shedToward(t, srv, "dttui", []string{tr.SID})
 	lost := n - st.FramesCompleted
 	t.Logf("livekit-client pushed %d frames; the relay dropped %d of the %d datagrams it was offered, %d lost elsewhere; the monitor completed %d, counted %d lost",
 		n, dropped, offered, elsewhere, st.FramesCompleted, st.LostFrames())
