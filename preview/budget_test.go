@@ -1,6 +1,7 @@
 package preview
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -63,25 +64,7 @@ func TestDeepJSONIsBounded(t *testing.T) {
 // printed; the schema is parsed once, not per frame (issue 20.8: ~50 % of
 // a core for an 835-message schema).
 func TestRecursiveProtobufIsBounded(t *testing.T) {
-	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
-	fdp := &descriptorpb.FileDescriptorProto{
-		Name: proto.String("node.proto"), Package: proto.String("x"), Syntax: proto.String("proto3"),
-		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Node"), Field: []*descriptorpb.FieldDescriptorProto{
-			{Name: proto.String("child"), Number: proto.Int32(1), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".x.Node"), Label: opt, JsonName: proto.String("child")},
-			{Name: proto.String("v"), Number: proto.Int32(2), Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(), Label: opt, JsonName: proto.String("v")},
-		}}},
-	}
-	def, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{fdp}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Field 1 (child), with a varint length, around and around.
-	payload := []byte{0x10, 0x01}
-	for range 1500 {
-		payload = append(append([]byte{0x0a}, uvarint(len(payload))...), payload...)
-	}
-	decl := schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameProtobuf},
-		Schema: schema.ID{Name: "x.Node", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingProtobuf}}}
+	def, decl, payload := recursiveProtobuf(t, 0, 1500)
 	Render(payload, decl, Options{Schema: def}) // parses the schema
 	var f Frame
 	n := allocated(func() { f = Render(payload, decl, Options{MaxLines: 12, Schema: def}) })
@@ -98,6 +81,66 @@ func TestRecursiveProtobufIsBounded(t *testing.T) {
 	}
 	if f := Render(shallow, decl, Options{Schema: def}); f.Kind != KindProtobuf || !strings.Contains(joined(f), `"v": 1`) {
 		t.Fatalf("5 deep: %s %v\n%s", f.Kind, f.Err, joined(f))
+	}
+}
+
+// recursiveProtobuf is a self-recursive message x.Node (field 1 a child
+// Node, field 2 an int32) in a schema of 1+extra messages, and a frame of
+// it nested depth deep.
+func recursiveProtobuf(tb testing.TB, extra, depth int) (def []byte, decl schema.Decl, payload []byte) {
+	tb.Helper()
+	opt := descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum()
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("node.proto"), Package: proto.String("x"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{Name: proto.String("Node"), Field: []*descriptorpb.FieldDescriptorProto{
+			{Name: proto.String("child"), Number: proto.Int32(1), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".x.Node"), Label: opt, JsonName: proto.String("child")},
+			{Name: proto.String("v"), Number: proto.Int32(2), Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(), Label: opt, JsonName: proto.String("v")},
+		}}},
+	}
+	for i := range extra {
+		fdp.MessageType = append(fdp.MessageType, &descriptorpb.DescriptorProto{Name: proto.String(fmt.Sprintf("Filler%d", i)), Field: []*descriptorpb.FieldDescriptorProto{
+			{Name: proto.String("n"), Number: proto.Int32(1), Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".x.Node"), Label: opt, JsonName: proto.String("n")},
+		}})
+	}
+	def, err := proto.Marshal(&descriptorpb.FileDescriptorSet{File: []*descriptorpb.FileDescriptorProto{fdp}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Field 1 (child), with a varint length, around and around.
+	payload = []byte{0x10, 0x01}
+	for range depth {
+		payload = append(append([]byte{0x0a}, uvarint(len(payload))...), payload...)
+	}
+	decl = schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameProtobuf},
+		Schema: schema.ID{Name: "x.Node", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingProtobuf}}}
+	return def, decl, payload
+}
+
+// BenchmarkHostilePreview is the CPU a decoding bomb costs while the
+// detail pane shows its track, per frame and as a share of a core at the
+// 20 frames/s of issue 20.8 (before: 70-85 % of a core for the deep JSON,
+// ~50 % for the recursive protobuf with an 835-message schema).
+//
+//	go test -run '^$' -bench HostilePreview ./preview/
+func BenchmarkHostilePreview(b *testing.B) {
+	deep := []byte(strings.Repeat("[", 2040) + strings.Repeat("]", 2040))
+	def, decl, payload := recursiveProtobuf(b, 834, 1500)
+	for _, c := range []struct {
+		name  string
+		frame []byte
+		decl  schema.Decl
+		opt   Options
+	}{
+		{"json-2040-deep", deep, declOf(schema.FrameJSON), Options{MaxLines: 12}},
+		{"protobuf-835-messages-1500-deep", payload, decl, Options{MaxLines: 12, Schema: def}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				Render(c.frame, c.decl, c.opt)
+			}
+			perFrame := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(100*20*perFrame, "%core@20fps")
+		})
 	}
 }
 
