@@ -303,7 +303,8 @@ func TestTUIHostileServerInTmux(t *testing.T) {
 }
 
 // Ctrl+C while the connect hangs on a server that never answers quits
-// within half a second (main: 5.3 s).
+// within half a second (main: 5.3 s), with exit status 0 as headless does
+// (the user asked to stop; issue 21.5).
 func TestTUICtrlCDuringHungConnectInTmux(t *testing.T) {
 	bin := buildBinary(t)
 	url := silent.Server(t)
@@ -312,7 +313,10 @@ func TestTUICtrlCDuringHungConnectInTmux(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	sent := time.Now()
 	p.keys("C-c")
-	p.waitFor("exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED") })
+	s := p.waitFor("exit", 10*time.Second, func(s string) bool { return strings.Contains(s, "DTTUI-EXITED") })
+	if !strings.Contains(s, "DTTUI-EXITED 0") {
+		t.Fatalf("after ctrl+c during connect:\n%s", s)
+	}
 	if took := time.Since(sent); took > 500*time.Millisecond {
 		t.Fatalf("quit %v after ctrl+c", took)
 	} else {
