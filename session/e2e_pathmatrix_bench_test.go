@@ -83,11 +83,15 @@ func pathLadder(size int) []int {
 // pathStep is what one steady rate delivered to the subscriber.
 type pathStep struct {
 	rate          int
-	sent, got     uint64  // frames handed to the network, frames at the subscriber
-	fps           float64 // got per second
-	p50, p99      float64 // ms, the subscriber's arrival minus the frame's timestamp
-	early         uint64  // frames the publisher dropped before the network (dttui: with a reason)
-	networkLoss   float64 // 1 − got/sent
+	sent, got     uint64        // frames handed to the network, frames at the subscriber
+	fps           float64       // got per second
+	p50, p99      float64       // ms, the subscriber's arrival minus the frame's timestamp
+	early         uint64        // frames the publisher dropped before the network (dttui: with a reason)
+	offered, shed uint64        // datagrams the relay was offered toward the SFU, and dropped (loss, cap)
+	sender        string        // dttui's sender state at the end of the step
+	sfuUp         sfuTrackStats // the SFU's own count of what it received
+	sfuShed       uint64        // packets the SFU shed toward the subscriber
+	networkLoss   float64       // 1 − got/sent
 	secs          float64
 	publisherName string
 }
@@ -144,6 +148,7 @@ func BenchmarkPathMatrix(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	rig := pathRig{srv: srv, tap: sfuStats(b, srv), up: up}
 
 	var table []string
 	for _, c := range pathCells() {
@@ -154,7 +159,7 @@ func BenchmarkPathMatrix(b *testing.B) {
 				down.Set(now, impair.Spec{Delay: c.rtt / 2, Dir: impair.Down})
 				best := map[string]pathStep{}
 				for _, pub := range []string{"dttui", "js"} {
-					best[pub] = climb(ctx, b, c, pub, s, js[0], js[1])
+					best[pub] = climb(ctx, b, c, pub, rig, s, js[0], js[1])
 				}
 				d, j := best["dttui"], best["js"]
 				b.ReportMetric(d.fps, "dttui-fps")
@@ -183,13 +188,25 @@ func queueFor(rate int64) int {
 // climb runs pub at each rate of the ladder until one loses more than 1 %
 // of what it handed to the network, or delivers no more than the step
 // below, and returns the step that delivered most within the 1 %.
-func climb(ctx context.Context, b *testing.B, c pathCell, pub string, s *Session, jsPub, jsSub *jsclient.Client) pathStep {
+// pathRig is what the matrix reads its second observers from: the SFU
+// (its log) and the relay's shaper toward it.
+type pathRig struct {
+	srv *testsfu.Server
+	tap *sfuStatsTap
+	up  *impair.Shaper
+}
+
+func climb(ctx context.Context, b *testing.B, c pathCell, pub string, rig pathRig, s *Session, jsPub, jsSub *jsclient.Client) pathStep {
 	var best pathStep
 	fails := 0
 	for _, rate := range pathLadder(c.size) {
-		st := pathRun(ctx, b, c, pub, rate, s, jsPub, jsSub)
-		b.Logf("%s %s @%d/s: sent %d (%d dropped early), got %d = %.1f/s, network loss %.2f %%, p50 %.1f p99 %.1f ms",
-			c, pub, rate, st.sent, st.early, st.got, st.fps, 100*st.networkLoss, st.p50, st.p99)
+		up0 := rig.up.CountsOf(impair.Up)
+		st := pathRun(ctx, b, c, pub, rate, rig, s, jsPub, jsSub)
+		up1 := rig.up.CountsOf(impair.Up)
+		st.offered, st.shed = up1.Datagrams-up0.Datagrams, up1.DroppedTotal()-up0.DroppedTotal()
+		b.Logf("%s %s @%d/s: sent %d (%d dropped early), got %d = %.1f/s, network loss %.2f %%, p50 %.1f p99 %.1f ms; the relay dropped %d of %d datagrams; the SFU lost %d of %d packets up and shed %d toward the subscriber%s",
+			c, pub, rate, st.sent, st.early, st.got, st.fps, 100*st.networkLoss, st.p50, st.p99, st.shed, st.offered,
+			st.sfuUp.PacketsLost, st.sfuUp.Packets, st.sfuShed, st.sender)
 		if st.networkLoss <= 0.01 && st.fps > best.fps {
 			best, fails = st, 0
 			continue
@@ -203,7 +220,7 @@ func climb(ctx context.Context, b *testing.B, c pathCell, pub string, s *Session
 
 // pathRun publishes a fresh track from pub and runs it at rate for
 // pathStepSecs, then reads what the subscriber got of it.
-func pathRun(ctx context.Context, b *testing.B, c pathCell, pub string, rate int, s *Session, jsPub, jsSub *jsclient.Client) pathStep {
+func pathRun(ctx context.Context, b *testing.B, c pathCell, pub string, rate int, rig pathRig, s *Session, jsPub, jsSub *jsclient.Client) pathStep {
 	name := fmt.Sprintf("%s-%d-%s", pub, rate, randomSuffix())
 	st := pathStep{rate: rate, publisherName: pub}
 	start := time.Now()
@@ -225,15 +242,22 @@ func pathRun(ctx context.Context, b *testing.B, c pathCell, pub string, rate int
 			b.Fatal(err)
 		}
 		time.Sleep(pathStepSecs * time.Second)
+		if sd := s.Status().Sender; sd.Window > 0 {
+			st.sender = fmt.Sprintf("; sender: window %d B, delivery %.0f kB/s, pace %.0f kB/s, cwnd %d B, SCTP RTT %v, path RTT %v",
+				sd.Window, sd.DeliveryRate/1e3, sd.PaceRate/1e3, sd.CongestionWindow, sd.SCTPRTT.Round(time.Millisecond), sd.PathRTT.Round(time.Millisecond))
+		}
 		g.Stop()
 		_ = tr.Flush(ctx)
 		ts := tr.Stats()
 		st.sent, st.early = ts.FramesSent, ts.FramesDropped
 		st.secs = time.Since(start).Seconds()
 		counted(ctx, b, jsSub, name, &st)
+		sid := tr.Info().SID
 		_ = tr.Unpublish(ctx)
+		st.sfuUp, st.sfuShed = rig.tap.wait(b, name, 5*time.Second), shedToward(b, rig.srv, "jssub", []string{sid})
 	default:
-		if _, err := jsPub.Publish(ctx, name); err != nil {
+		info, err := jsPub.Publish(ctx, name)
+		if err != nil {
 			b.Fatal(err)
 		}
 		if _, err := jsSub.WaitSubscribed(ctx, "", name); err != nil {
@@ -248,6 +272,7 @@ func pathRun(ctx context.Context, b *testing.B, c pathCell, pub string, rate int
 		st.secs = max(time.Since(start).Seconds(), pathStepSecs)
 		counted(ctx, b, jsSub, name, &st)
 		_ = jsPub.Unpublish(ctx, name)
+		st.sfuUp, st.sfuShed = rig.tap.wait(b, name, 5*time.Second), shedToward(b, rig.srv, "jssub", []string{info.SID})
 	}
 	return st
 }
