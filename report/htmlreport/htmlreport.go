@@ -147,7 +147,7 @@ func remoteFigures(r report.Remote) []Setting {
 		{"reordered", u(st.PacketsReordered)}, {"decrypt failures", u(st.DecryptFailuresTotal())},
 		{"average receive rate", fmt.Sprintf("%.1f frames/s, %.0f bytes/s (over %s)", r.Average.ReceivedFPS, r.Average.ReceivedBPS, r.Average.Window.Round(time.Millisecond))}}
 	if r.RunLatency.Frames > 0 {
-		f = append(f, Setting{"latency p50 / p95 / p99 / max (our clock minus the publisher's timestamp: two clocks)",
+		f = append(f, Setting{"latency p50 / p95 / p99 / max (" + series.RemoteLatencyBasis(st.Clock) + ")",
 			fmt.Sprintf("%s / %s / %s / %s (%d frames)", dur(r.RunLatency.P50), dur(r.RunLatency.P95), dur(r.RunLatency.P99), dur(r.RunLatency.Max), r.RunLatency.Frames)})
 	}
 	return f

@@ -319,9 +319,22 @@ func within(s Set, marks []Mark) []Mark {
 	return out
 }
 
+// remoteLatencyTitle is a room track's latency panel title: one-way
+// when its publisher's clock c is synced, two clocks otherwise.
 func remoteLatencyTitle(c clocksync.Estimate) string {
 	if c.State == clocksync.Synced {
 		return TitleLatency
 	}
 	return TitleLatencyTwoClocks
+}
+
+// RemoteLatencyBasis says what a room track's latency figures compare,
+// for its publisher's clock c: "one-way, clocks synced ±0.4ms", or our
+// clock against the publisher's (two clocks, their offset part of it).
+// The words every renderer puts beside those figures, defined once.
+func RemoteLatencyBasis(c clocksync.Estimate) string {
+	if c.State == clocksync.Synced {
+		return "one-way, clocks " + c.String()
+	}
+	return "our clock minus the publisher's timestamp: two clocks"
 }
