@@ -46,7 +46,7 @@ func run() Run {
 				s.Received -= 2
 			}
 			if i != 61 {
-				s.LatencyP50, s.LatencyP99, s.LatencyFrames = time.Millisecond, time.Duration(i)*time.Millisecond, 50
+				s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyFrames = time.Millisecond, time.Duration(i/2)*time.Millisecond, time.Duration(i)*time.Millisecond, 50
 			}
 			l.History = append(l.History, s)
 			l.Out.FramesPushed += s.Sent + s.Dropped
@@ -61,7 +61,7 @@ func run() Run {
 	r := report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_js", Name: "<i>pose</i>", PublisherIdentity: "robot\x1b[2J"},
 		State: incoming.StateSubscribed, FramesCompleted: 3540, FramesLost: 60}}
 	for i := range 120 {
-		s := report.Second{Start: at(i), Received: 30, RxBytes: 3000, LatencyP50: 2 * time.Millisecond, LatencyP99: 9 * time.Millisecond, LatencyFrames: 30}
+		s := report.Second{Start: at(i), Received: 30, RxBytes: 3000, LatencyP50: 2 * time.Millisecond, LatencyP95: 6 * time.Millisecond, LatencyP99: 9 * time.Millisecond, LatencyFrames: 30}
 		if i >= 50 && i < 60 {
 			s.Received, s.RxBytes, s.Lost = 24, 2400, 6
 		}
