@@ -23,7 +23,7 @@ func TestStallsAreCounted(t *testing.T) {
 	}
 	var s Snapshot
 	r.FillConn(&s, time.Time{})
-	if s.Stalls != n || len(s.ConnEvents) != MaxConnEvents {
+	if s.Stalls != n || r.Stalls() != n || len(s.ConnEvents) != MaxConnEvents {
 		t.Fatalf("%d stalls (want %d), %d events", s.Stalls, n, len(s.ConnEvents))
 	}
 	if got := s.Rebase(&Snapshot{At: ms(100), Stalls: 10}); got.Stalls != n-10 {
