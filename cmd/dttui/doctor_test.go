@@ -36,9 +36,9 @@ func TestDoctor(t *testing.T) {
 				// machine the SFU's 100 ms target latency sheds some (the
 				// doctor says so, from the SFU's own account). These cases
 				// are about the other checks: the SFU is given time.
-				{"healthy", testsfu.Options{DataTrackTargetLatency: patient}, exitOK, "✓✓✓✓✓✓", "", 0, 0},
-				{"data tracks off", testsfu.Options{DisableDataTracks: true}, exitBudget, "✓✗✓---", "enable_data_tracks: true", 1, 3},
-				{"blobs off", testsfu.Options{DisableDataBlobs: true, DataTrackTargetLatency: patient}, exitBudget, "✓✓✗✓✓✓", "enable_participant_data_blob: true", 1, 0},
+				{"healthy", testsfu.Options{DataTrackTargetLatency: patient}, exitOK, "✓✓✓✓✓✓✓", "", 0, 0},
+				{"data tracks off", testsfu.Options{DisableDataTracks: true}, exitBudget, "✓✗✓----", "enable_data_tracks: true", 1, 4},
+				{"blobs off", testsfu.Options{DisableDataBlobs: true, DataTrackTargetLatency: patient}, exitBudget, "✓✓✗✓✓✓✓", "enable_participant_data_blob: true", 1, 0},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					srv := testsfu.StartT(t, kind, tc.opts)
@@ -68,8 +68,22 @@ func TestDoctor(t *testing.T) {
 					if !strings.Contains(tc.marks, "-") && !regexp.MustCompile(`(?m)^✓ uplink rate: [0-9.]+ Mbit/s carried without loss`).MatchString(out.String()) {
 						t.Fatalf("uplink line:\n%s", out.String())
 					}
+					// The frame round trip, its own line: a loopback SFU
+					// answers in milliseconds.
+					if !strings.Contains(tc.marks, "-") {
+						m := regexp.MustCompile(`(?m)^✓ frame round trip: p50 ([0-9.]+(?:µs|ms)), max [0-9.]+(?:µs|ms|s) over 5 frames of 1024 bytes, from push through the SFU to our subscriber$`).FindStringSubmatch(out.String())
+						if m == nil {
+							t.Fatalf("round trip line:\n%s", out.String())
+						}
+						if p50, err := time.ParseDuration(m[1]); err != nil || p50 <= 0 || p50 > 100*time.Millisecond {
+							t.Fatalf("round trip p50 %s (%v), want under 100ms on loopback", m[1], err)
+						}
+					} else if !strings.Contains(out.String(), "\n- frame round trip: not checked: data tracks failed\n") {
+						t.Fatalf("round trip not skipped:\n%s", out.String())
+					}
 					doc := readJUnit(t, junit)
-					if doc.Tests != 6 || doc.Failures != tc.failures || doc.Suite.Skipped != tc.skipped || doc.Suite.Name != "dttui doctor" || doc.Suite.Cases[1].Name != "data tracks" {
+					if doc.Tests != 7 || doc.Failures != tc.failures || doc.Suite.Skipped != tc.skipped || doc.Suite.Name != "dttui doctor" ||
+						doc.Suite.Cases[1].Name != "data tracks" || doc.Suite.Cases[3].Name != "frame round trip" {
 						t.Fatalf("JUnit %+v", doc)
 					}
 				})
