@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -98,6 +99,51 @@ func TestDoctorRefusesRunFlags(t *testing.T) {
 		var errOut bytes.Buffer
 		if code := run(context.Background(), args, env(nil), stdio{out: &bytes.Buffer{}, err: &errOut}); code != exitUsage || strings.Count(errOut.String(), "\n") != 1 {
 			t.Errorf("%v: exit %d, %q", args, code, errOut.String())
+		}
+	}
+}
+
+// dttui doctor --help is the doctor's own page: the flags it takes, each
+// as the main help words it, its exit statuses, and none of a run's
+// flags.
+func TestDoctorHelp(t *testing.T) {
+	var o options
+	fs := newFlagSet(&o).set
+	for _, args := range [][]string{{"doctor", "--help"}, {"doctor", "-h"}, {"doctor", "--url", "ws://h:7880", "--help"}} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), args, env(nil), stdio{out: &out, err: &errOut}); code != exitOK || errOut.Len() != 0 {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, errOut.String())
+		}
+		h := out.String()
+		if !strings.HasPrefix(h, "usage: dttui doctor [--url U --api-key K --api-secret S] [--junit F] [--summary-md F]\n") {
+			t.Fatalf("%v: not the doctor's page:\n%s", args, h)
+		}
+		var listed []string
+		for _, l := range strings.Split(h, "\n") {
+			if name, ok := strings.CutPrefix(l, "  --"); ok {
+				name, _, _ = strings.Cut(name, " ")
+				listed = append(listed, name)
+			}
+		}
+		if strings.Join(listed, ",") != strings.Join(doctorFlags, ",") {
+			t.Errorf("%v: lists %v, want %v", args, listed, doctorFlags)
+		}
+		for _, name := range []string{"url", "junit", "impair"} {
+			f := fs.Lookup(name)
+			arg, usage := flag.UnquoteUsage(f)
+			if want := "  --" + name + " " + arg + "\n        " + usage + "\n"; !strings.Contains(h, want) {
+				t.Errorf("%v: --%s not as the main help has it: want %q", args, name, want)
+			}
+		}
+		for _, want := range []string{"frame round trip", "Exit status:\n  0  every check passed\n", "  1  could not join", "  4  it joined, but a check failed"} {
+			if !strings.Contains(h, want) {
+				t.Errorf("%v: lacks %q", args, want)
+			}
+		}
+		for _, not := range []string{"--track", "--participants", "--fail-if", "Load mode", "Examples:"} {
+			if strings.Contains(h, not) {
+				t.Errorf("%v: the main help's %q in the doctor's", args, not)
+			}
 		}
 	}
 }
