@@ -2,9 +2,10 @@
 // tracks need, one check at a time, each with what it measured and, when
 // it fails, what to change: can we join; does the server answer a data
 // track publish (a server with data tracks off answers with silence, not
-// an error); does it store schema blobs; how large a frame arrives whole
-// at our own subscriber; what rate the path carries without loss; does
-// an end-to-end encrypted frame come back decrypted.
+// an error); does it store schema blobs; how long a small frame takes
+// through the SFU back to our own subscriber; what rate the path carries
+// without loss; how large a frame arrives whole; does an end-to-end
+// encrypted frame come back decrypted.
 package doctor
 
 import (
@@ -100,9 +101,11 @@ func Run(ctx context.Context, cfg session.Config, o Options) []Check {
 		cfg.Room = "dttui-doctor-" + randomHex(3)
 	}
 	var checks []Check
-	skipRest := func(names ...string) []Check {
+	// skipRest names the check whose failure left nothing to check: not
+	// the last one run (schema blobs runs after data tracks failed).
+	skipRest := func(failed string, names ...string) []Check {
 		for _, n := range names {
-			checks = append(checks, Check{Name: n, Skipped: true, Figure: "not checked: " + checks[len(checks)-1].Name + " failed"})
+			checks = append(checks, Check{Name: n, Skipped: true, Figure: "not checked: " + failed + " failed"})
 		}
 		return checks
 	}
@@ -114,7 +117,7 @@ func Run(ctx context.Context, cfg session.Config, o Options) []Check {
 		join.Figure = "could not join: " + err.Error()
 		join.Remedy = "check the URL (ws:// or wss://, reachable from here), the API key and secret, and that UDP to the server's RTC ports is open"
 		checks = append(checks, join)
-		return skipRest("data tracks", "schema blobs", "uplink rate", "largest whole frame", "E2EE round trip")
+		return skipRest(join.Name, "data tracks", "schema blobs", "frame round trip", "uplink rate", "largest whole frame", "E2EE round trip")
 	}
 	defer s.Close()
 	st := s.Status()
@@ -130,7 +133,7 @@ func Run(ctx context.Context, cfg session.Config, o Options) []Check {
 		dt.Remedy = "turn data tracks on: enable_data_tracks: true in the server's config (livekit-server ≥ 1.13); a server with them off does not answer a publish"
 		checks = append(checks, dt)
 		checks = append(checks, blobs(ctx, s))
-		return skipRest("uplink rate", "largest whole frame", "E2EE round trip")
+		return skipRest(dt.Name, "frame round trip", "uplink rate", "largest whole frame", "E2EE round trip")
 	}
 	dt.OK, dt.Figure = true, fmt.Sprintf("the SFU accepted a data track publish in %s", round(dt.Took))
 	checks = append(checks, dt)
@@ -139,11 +142,15 @@ func Run(ctx context.Context, cfg session.Config, o Options) []Check {
 	wctx, cancel := context.WithTimeout(ctx, o.ArriveTimeout)
 	followErr := s.WaitFollowed(wctx, tr)
 	cancel()
-	// The ramp before the large frames: megabytes still queued toward our
-	// subscriber would be counted against the path's rate.
+	// The round trip first, on an idle path; the ramp before the large
+	// frames: megabytes still queued toward our subscriber would be
+	// counted against the path's rate.
 	if followErr != nil {
-		checks = append(checks, Check{Name: "uplink rate", Skipped: true, Figure: "not checked: our subscriber never received the track"})
+		for _, n := range []string{"frame round trip", "uplink rate"} {
+			checks = append(checks, Check{Name: n, Skipped: true, Figure: "not checked: our subscriber never received the track"})
+		}
 	} else {
+		checks = append(checks, frameRoundTrip(ctx, s, tr, o))
 		checks = append(checks, uplink(ctx, s, tr, o))
 	}
 	checks = append(checks, largest(ctx, s, tr, false, followErr, o))
@@ -181,15 +188,11 @@ func largest(ctx context.Context, s *session.Session, tr *session.Track, e2ee bo
 	}
 	whole, failedAt := 0, 0
 	var why string
-	var rtt time.Duration // push to arrival of the first frame, one clock
 sizes:
 	for _, size := range o.Sizes {
 		for range Attempts {
 			ok, reason := roundTrip(ctx, s, tr, size, o.ArriveTimeout)
 			if ok {
-				if whole == 0 {
-					rtt = runLatency(s, tr).Max
-				}
 				whole = size
 				continue sizes
 			}
@@ -204,9 +207,6 @@ sizes:
 	c.Took = time.Since(start)
 	limit := probe.SubscriberMaxSize(e2ee)
 	note := fmt.Sprintf("; livekit-client and the Rust SDK drop frames of more than 128 packets (over %d bytes)", limit)
-	if rtt > 0 {
-		note += fmt.Sprintf("; a %d-byte frame took %s from push to our subscriber (through the SFU and back)", o.Sizes[0], round(rtt))
-	}
 	switch {
 	case failedAt == 0:
 		c.OK = true

@@ -51,13 +51,21 @@ func (s Summary) Since(base *Summary) Summary {
 		}
 		out.Tracks[i] = t
 	}
-	before := map[string]int{}
+	before := map[string]ParticipantState{}
 	for _, p := range base.Participants {
-		before[p.Identity] = p.Reconnects
+		before[p.Identity] = p
 	}
 	out.Participants = make([]ParticipantState, len(s.Participants))
 	for i, p := range s.Participants {
-		p.Reconnects = max(p.Reconnects-before[p.Identity], 0)
+		b := before[p.Identity]
+		p.Reconnects = max(p.Reconnects-b.Reconnects, 0)
+		if p.Stalls != nil {
+			n := *p.Stalls
+			if b.Stalls != nil {
+				n = max(n-*b.Stalls, 0)
+			}
+			p.Stalls = &n
+		}
 		out.Participants[i] = p
 	}
 	out.Foreign = sub(s.Foreign, base.Foreign)
@@ -68,11 +76,13 @@ func sub(a, b uint64) uint64 { return a - min(a, b) }
 
 // BudgetSubjects is every track of the summary as budgets read it: loss and
 // latency at the subscribers (when the run had any), frames/s sent,
-// drops by reason, and its publisher's reconnects.
+// drops by reason, and its publisher's reconnects and stalls (when
+// counted).
 func (s *Summary) BudgetSubjects() []budget.Subject {
 	reconnects := map[string]int{}
+	stalls := map[string]*int{}
 	for _, p := range s.Participants {
-		reconnects[p.Identity] = p.Reconnects
+		reconnects[p.Identity], stalls[p.Identity] = p.Reconnects, p.Stalls
 	}
 	out := make([]budget.Subject, 0, len(s.Tracks))
 	for i := range s.Tracks {
@@ -80,6 +90,9 @@ func (s *Summary) BudgetSubjects() []budget.Subject {
 		subj := budget.Subject{Kind: budget.KindLoad, Track: t.Track, Label: t.Participant + "/" + t.Track,
 			HasFPS: true, FPS: t.SentFPS, HasDrops: true, Dropped: t.Dropped, DroppedBy: t.DroppedBy,
 			HasReconnects: true, Reconnects: reconnects[t.Participant]}
+		if n := stalls[t.Participant]; n != nil {
+			subj.HasStalls, subj.Stalls = true, *n
+		}
 		if t.Subscribers > 0 {
 			subj.HasLoss, subj.Lost, subj.Expected = true, t.Lost, t.Expected
 			subj.HasLatency, subj.Latency = true, report.LatencyOf(&t.Latency)

@@ -1,6 +1,9 @@
 package load
 
 import (
+	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +66,64 @@ func TestSummarySinceWarmup(t *testing.T) {
 	noSubs := Summary{Tracks: []TrackSummary{{Participant: "p-0", Track: "t"}}}
 	if v := budget.Evaluate(exprs[:1], noSubs.BudgetSubjects()); len(v) != 1 || v[0].Subject != nil || !v[0].Broken {
 		t.Errorf("no subscribers: %+v", v)
+	}
+}
+
+// A load run's stalls are its publishers', counted from the warmup on; a
+// summary that did not count them (a participant that never joined, a
+// file of an older dttui) leaves a stalls budget not measured, never
+// held on a zero nobody took.
+func TestStallsBudget(t *testing.T) {
+	n := func(v int) *int { return &v }
+	stalls, err := budget.Parse("stalls>0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracks := []TrackSummary{{Participant: "p-0", Track: "t"}, {Participant: "p-1", Track: "t"}}
+	base := Summary{Tracks: tracks, Participants: []ParticipantState{{Identity: "p-0", Stalls: n(1)}, {Identity: "p-1", Stalls: n(0)}}}
+	end := Summary{Tracks: tracks, Participants: []ParticipantState{{Identity: "p-0", Stalls: n(1)}, {Identity: "p-1", Stalls: n(2)}}}
+
+	type got struct {
+		label  string
+		value  float64
+		broken bool
+	}
+	judge := func(s Summary) (out []got) {
+		for _, v := range budget.Evaluate([]budget.Expr{stalls}, s.BudgetSubjects()) {
+			if !v.Evaluated() {
+				t.Fatalf("not measured: %s", v)
+			}
+			out = append(out, got{v.Label(), v.Value, v.Broken})
+		}
+		return out
+	}
+	// After the warmup p-0's one stall is gone; p-1 stalled twice.
+	if g := judge(end.Since(&base)); !slices.Equal(g, []got{{"p-0/t", 0, false}, {"p-1/t", 2, true}}) {
+		t.Errorf("after the warmup: %+v", g)
+	}
+	if g := judge(end); !slices.Equal(g, []got{{"p-0/t", 1, true}, {"p-1/t", 2, true}}) {
+		t.Errorf("whole run: %+v", g)
+	}
+	if *base.Participants[0].Stalls != 1 {
+		t.Error("Since changed its base")
+	}
+
+	// Counted, the figure travels in the file `dttui summary` reads.
+	b, err := json.Marshal(end.Participants[1])
+	if err != nil || !strings.Contains(string(b), `"stalls":2`) {
+		t.Fatalf("%s %v", b, err)
+	}
+	var back ParticipantState
+	if err := json.Unmarshal(b, &back); err != nil || back.Stalls == nil || *back.Stalls != 2 {
+		t.Fatalf("read back %+v %v", back, err)
+	}
+	// Not counted: no track measures stalls.
+	old := Summary{Tracks: tracks[:1], Participants: []ParticipantState{{Identity: "p-0"}}}
+	if err := json.Unmarshal([]byte(`{"identity":"p-0","connected":true,"reconnects":0}`), &old.Participants[0]); err != nil {
+		t.Fatal(err)
+	}
+	v := budget.Evaluate([]budget.Expr{stalls}, old.BudgetSubjects())
+	if len(v) != 1 || v[0].Evaluated() || !v[0].Broken || v[0].Measurement() != "no track measures stalls" {
+		t.Errorf("stalls not counted: %+v", v)
 	}
 }

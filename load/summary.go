@@ -60,7 +60,12 @@ type ParticipantState struct {
 	Connected  bool   `json:"connected"`
 	State      string `json:"state,omitempty"` // when the run ended, before closing
 	Reconnects int    `json:"reconnects"`
-	Error      string `json:"error,omitempty"`
+	// Stalls counts the times its connection stalled; nil when not
+	// counted (it never joined, or the file is of a dttui before stalls
+	// were counted), so a stalls budget is not judged on a zero never
+	// measured.
+	Stalls *int   `json:"stalls,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // TrackSummary is one publisher's track. Frames: Pushed = Sent + Dropped +
@@ -334,7 +339,8 @@ func (r *run) summary() Summary {
 		switch {
 		case sess != nil:
 			st := sess.Status()
-			ps.Connected, ps.State, ps.Reconnects = true, st.State.String(), st.Reconnects
+			stalls := sess.Stalls()
+			ps.Connected, ps.State, ps.Reconnects, ps.Stalls = true, st.State.String(), st.Reconnects, &stalls
 			if st.Err != nil {
 				ps.Error = textsafe.Line(st.Err.Error())
 			}

@@ -121,6 +121,15 @@ func (c *connRec) closeSecond() {
 	c.hn++
 }
 
+// Stalls counts the times the connection became Stalled, over the whole
+// session: what FillConn puts in Snapshot.Stalls, without the rest of a
+// snapshot (a load run reads it of every participant at its end).
+func (r *Recorder) Stalls() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn.stalls
+}
+
 // FillConn sets s.ConnHistory and s.ConnEvents from the records, counting
 // only what happened at or after since (a display reset); a zero since
 // counts everything kept.

@@ -23,7 +23,7 @@ func TestStallsAreCounted(t *testing.T) {
 	}
 	var s Snapshot
 	r.FillConn(&s, time.Time{})
-	if s.Stalls != n || len(s.ConnEvents) != MaxConnEvents {
+	if s.Stalls != n || r.Stalls() != n || len(s.ConnEvents) != MaxConnEvents {
 		t.Fatalf("%d stalls (want %d), %d events", s.Stalls, n, len(s.ConnEvents))
 	}
 	if got := s.Rebase(&Snapshot{At: ms(100), Stalls: 10}); got.Stalls != n-10 {
@@ -31,18 +31,28 @@ func TestStallsAreCounted(t *testing.T) {
 	}
 }
 
-// p95 is between p50 and p99, from the same histogram.
+// p95 is between p50 and p99, from the same histogram: over the run, and
+// in each second of the history the charts draw.
 func TestLatencyP95(t *testing.T) {
 	r := NewRecorder(60)
+	r.Sample(LocalKey(1), ms(0), Totals{})
 	for i := 1; i <= 100; i++ {
 		r.ObserveLatency(LocalKey(1), ms(i), time.Duration(i)*time.Millisecond)
 	}
+	r.Sample(LocalKey(1), ms(1000), sent(100)) // closes the first second
 	l := Local{Handle: 1}
-	r.Fill(&l, ms(500), sent(100), time.Time{})
+	r.Fill(&l, ms(1500), sent(100), time.Time{})
 	lat := l.RunLatency
 	near := func(d, want time.Duration) bool { return d > want*95/100 && d < want*105/100 }
 	if !near(lat.P50, 50*time.Millisecond) || !near(lat.P95, 95*time.Millisecond) || !near(lat.P99, 99*time.Millisecond) || !near(lat.Max, 100*time.Millisecond) {
 		t.Fatalf("%+v", lat)
+	}
+	if len(l.History) != 1 {
+		t.Fatalf("history %+v", l.History)
+	}
+	if s := l.History[0]; s.LatencyFrames != 100 || !near(s.LatencyP50, 50*time.Millisecond) ||
+		!near(s.LatencyP95, 95*time.Millisecond) || !near(s.LatencyP99, 99*time.Millisecond) {
+		t.Fatalf("second 0: p50 %s p95 %s p99 %s of %d frames", s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyFrames)
 	}
 }
 

@@ -117,7 +117,8 @@ func (t *trackRec) closeSecond(tot Totals) {
 	}
 	t.last.start, t.last.a, t.last.b = t.secStart, b, tot
 	if ls := t.latencyFor(t.secStart, false); ls != nil {
-		s.LatencyP50, s.LatencyP99, s.LatencyFrames = quantile(&ls.h, 0.5), quantile(&ls.h, 0.99), ls.h.Count()
+		l := latencyOf(&ls.h, time.Second)
+		s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyFrames = l.P50, l.P95, l.P99, l.Frames
 	}
 	if len(t.history) < t.histMax {
 		t.history = append(t.history, s)
@@ -381,10 +382,6 @@ func rates(a, b Totals, dt time.Duration) Rates {
 		ReceivedFPS: per(a.Received, b.Received), ReceivedBPS: per(a.RxBytes, b.RxBytes), LostFPS: per(a.Lost, b.Lost),
 		ReceivedPPS: per(a.RxPackets, b.RxPackets), PacketsLostPS: per(a.PacketsLost, b.PacketsLost),
 	}
-}
-
-func quantile(h *histogram.Histogram, q float64) time.Duration {
-	return time.Duration(h.Quantile(q))
 }
 
 func latencyOf(h *histogram.Histogram, window time.Duration) Latency {

@@ -300,13 +300,14 @@ type Second struct {
 	Sent, Packets, Bytes uint64 // Bytes: packet bytes, headers included
 	// PayloadBytes are the sent frames' payload bytes, the measure
 	// RxBytes counts: the two compare like with like.
-	PayloadBytes           uint64
-	Dropped                uint64
-	DroppedBy              [outgoing.NumDropReasons]uint64
-	Received, RxBytes      uint64
-	Lost                   uint64
-	LatencyP50, LatencyP99 time.Duration
-	LatencyFrames          uint64
+	PayloadBytes      uint64
+	Dropped           uint64
+	DroppedBy         [outgoing.NumDropReasons]uint64
+	Received, RxBytes uint64
+	Lost              uint64
+	// The second's latency quantiles, of its LatencyFrames frames.
+	LatencyP50, LatencyP95, LatencyP99 time.Duration
+	LatencyFrames                      uint64
 }
 
 // Totals are a track's cumulative counters, as the recorder samples them,

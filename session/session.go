@@ -229,6 +229,11 @@ func (s *Session) Status() Status {
 	return st
 }
 
+// Stalls counts the times the connection stalled (its data channel held
+// unsent bytes and made no progress for StallAfter), as the session's
+// sampler saw them; the count Report puts in Snapshot.Stalls.
+func (s *Session) Stalls() int { return s.rec.Stalls() }
+
 // StatusChanges delivers the status after each state change. Only the
 // latest undelivered one is kept, so a slow reader never blocks the
 // session and never sees a stale state last. The channel is closed once

@@ -7,9 +7,11 @@ import (
 	"encoding/xml"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/dttui/dttui/budget"
 	"github.com/dttui/dttui/internal/junitcheck"
 	"github.com/dttui/dttui/internal/testsfu"
 )
@@ -178,41 +180,134 @@ func TestBudgetsEndToEnd(t *testing.T) {
 }
 
 // A load run judged on its tracks, then `dttui summary` judging the same
-// run's JSON lines by other budgets.
+// run's file: the exit status, the final line, and the JUnit and Markdown
+// files of both, holding the verdicts with the values measured. The
+// stalls budget is judged on the publisher's connection.
 func TestBudgetsLoadAndSummary(t *testing.T) {
 	srv := sfu(t)
 	dir := t.TempDir()
 	t.Setenv("XDG_CACHE_HOME", dir)
+	loadXML, loadMD := filepath.Join(dir, "load.xml"), filepath.Join(dir, "load.md")
 	var out bytes.Buffer
 	var errOut lockedBuffer
 	code := run(context.Background(), []string{"--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
 		"--participants", "1", "--subscribers", "1", "--track", "t:20:256", "--duration", "5s", "--warmup", "2s",
-		"--fail-if", "dropped>1000", "--fail-if", "max>1ns"}, env(nil), stdio{out: &out, err: &errOut})
-	if code != exitBudget || !strings.Contains(errOut.String(), "dttui: budget max>1ns: FAIL: ") || strings.Contains(errOut.String(), "budget dropped") {
+		"--fail-if", "dropped>1000", "--fail-if", "max>1ns", "--fail-if", "stalls>0",
+		"--junit", loadXML, "--summary-md", loadMD}, env(nil), stdio{out: &out, err: &errOut})
+	if code != exitBudget || !strings.Contains(errOut.String(), "dttui: budget max>1ns: FAIL: ") || strings.Contains(errOut.String(), "budget dropped") ||
+		strings.Contains(errOut.String(), "budget stalls") {
 		t.Fatalf("load: exit %d, stderr %s", code, errOut.String())
 	}
 	f := lastLine(t, out.String())
-	if len(f.Budgets) != 2 || f.Budgets[0].Verdict != "pass" || f.Budgets[1].Verdict != "fail" || !strings.HasSuffix(f.Budgets[0].Track, "-pub-0/t") {
+	if len(f.Budgets) != 3 {
 		t.Fatalf("load budgets %+v", f.Budgets)
 	}
+	label := f.Budgets[0].Track
+	for i, want := range []struct{ verdict, unit string }{{"pass", "count"}, {"fail", "ms"}, {"pass", "count"}} {
+		if b := f.Budgets[i]; b.Verdict != want.verdict || b.Unit != want.unit || b.Value == nil || b.Track != label || !strings.HasSuffix(label, "-pub-0/t") {
+			t.Fatalf("load budget %d: %+v, want %+v", i, b, want)
+		}
+	}
+	dropped, maxMs, stalls := *f.Budgets[0].Value, *f.Budgets[1].Value, *f.Budgets[2].Value
+	if dropped != 0 || maxMs <= 0 || maxMs > 1000 || stalls != 0 {
+		t.Fatalf("load values: dropped %v, max %vms, stalls %v", dropped, maxMs, stalls)
+	}
+	maxText := budget.Format(budget.Max, maxMs*1e6)
 
-	runFile, junit := filepath.Join(dir, "run.jsonl"), filepath.Join(dir, "summary.xml")
+	// The load run's JUnit: a case per budget, the failed one saying the
+	// value, each carrying the track's figures after the warmup.
+	doc := readJUnit(t, loadXML)
+	if doc.Tests != 3 || doc.Failures != 1 || doc.Suite.Skipped != 0 || doc.Suite.Name != "dttui load" || len(doc.Suite.Cases) != 3 {
+		t.Fatalf("load JUnit %+v", doc)
+	}
+	for i, name := range []string{"dropped>1000", "max>1ns", "stalls>0"} {
+		c := doc.Suite.Cases[i]
+		if c.Name != name || c.Classname != "dttui.load."+label || (c.Failure != nil) != (i == 1) || c.Skipped != nil ||
+			!strings.Contains(c.Out, "track: "+label+" (load)\n") || !strings.Contains(c.Out, "counted after a warmup of 2s") ||
+			!strings.Contains(c.Out, "stalls: 0\n") || !strings.Contains(c.Out, "dropped: 0\n") || !strings.Contains(c.Out, "latency over ") {
+			t.Errorf("load case %d: %+v", i, c)
+		}
+	}
+	if c := doc.Suite.Cases[1]; c.Failure == nil || c.Failure.Message != "budget max>1ns: FAIL: "+label+" max "+maxText {
+		t.Errorf("failed case %+v, want its max %s", c, maxText)
+	}
+	md := readFile(t, loadMD)
+	for _, want := range []string{"### dttui load: 1 of 3 budgets broken\n", "Figures counted after a warmup of 2s, over ",
+		"| ✅ pass | dropped&#62;1000 | " + mdLabel(label) + " | 0 |\n",
+		"| ❌ fail | max&#62;1ns | " + mdLabel(label) + " | " + maxText + " |\n",
+		"| ✅ pass | stalls&#62;0 | " + mdLabel(label) + " | 0 |\n",
+		"| " + mdLabel(label) + " | load | 0% (0/"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("load Markdown lacks %q:\n%s", want, md)
+		}
+	}
+
+	runFile, junit, sumMD := filepath.Join(dir, "run.jsonl"), filepath.Join(dir, "summary.xml"), filepath.Join(dir, "summary.md")
 	if err := os.WriteFile(runFile, out.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var sout, serr bytes.Buffer
-	code = run(context.Background(), []string{"summary", "--fail-if", "loss>50%", "--fail-if", "t:fps<5", "--junit", junit, runFile}, env(nil), stdio{out: &sout, err: &serr})
+	code = run(context.Background(), []string{"summary", "--fail-if", "loss>50%", "--fail-if", "t:fps<5", "--fail-if", "stalls>0",
+		"--junit", junit, "--summary-md", sumMD, runFile}, env(nil), stdio{out: &sout, err: &serr})
 	if code != exitOK {
 		t.Fatalf("summary: exit %d: %s", code, serr.String())
 	}
-	doc := readJUnit(t, junit)
-	if doc.Tests != 2 || doc.Failures != 0 || doc.Suite.Name != "dttui summary" || !strings.HasPrefix(doc.Suite.Cases[0].Classname, "dttui.load.") {
+	doc = readJUnit(t, junit)
+	if doc.Tests != 3 || doc.Failures != 0 || doc.Suite.Skipped != 0 || doc.Suite.Name != "dttui summary" {
 		t.Fatalf("summary JUnit %+v", doc)
+	}
+	for _, c := range doc.Suite.Cases {
+		if c.Classname != "dttui.load."+label || c.Failure != nil || !strings.Contains(c.Out, "stalls: 0\n") {
+			t.Errorf("summary case %+v", c)
+		}
+	}
+	// The summary judges the whole run (a file holds its end): the
+	// Markdown says every budget held, with the values measured.
+	md = readFile(t, sumMD)
+	for _, want := range []string{"### dttui summary: every budget held (3)\n",
+		"| ✅ pass | loss&#62;50% | " + mdLabel(label) + " | 0% |\n",
+		"| ✅ pass | t:fps&#60;5 | " + mdLabel(label) + " | ",
+		"| ✅ pass | stalls&#62;0 | " + mdLabel(label) + " | 0 |\n"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("summary Markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if fps := mdCell(t, md, "t:fps&#60;5"); fps < 15 || fps > 25 {
+		t.Errorf("summary fps %v, want about 20", fps)
 	}
 	code = run(context.Background(), []string{"summary", "--fail-if", "t:fps<500", runFile}, env(nil), stdio{out: &sout, err: &serr})
 	if code != exitBudget || !strings.Contains(serr.String(), "dttui: budget t:fps<500: FAIL: ") {
 		t.Fatalf("summary with a broken budget: exit %d: %s", code, serr.String())
 	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// mdLabel is a track's label as a Markdown cell writes it.
+func mdLabel(label string) string { return budget.MarkdownText(label) }
+
+// mdCell is the measured value of budget's row in a Markdown summary.
+func mdCell(t *testing.T, md, budgetText string) float64 {
+	t.Helper()
+	for _, l := range strings.Split(md, "\n") {
+		cells := strings.Split(l, " | ")
+		if len(cells) == 4 && cells[1] == budgetText {
+			v, err := strconv.ParseFloat(strings.TrimSuffix(cells[3], " |"), 64)
+			if err != nil {
+				t.Fatalf("row %q: %v", l, err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("no row for %s:\n%s", budgetText, md)
+	return 0
 }
 
 // --subscribe-only judges the room's tracks: another dttui publishes,

@@ -23,6 +23,43 @@ func doctorArgs(args []string) (flags []string, ok bool) {
 	return append([]string{"--headless"}, args[1:]...), true
 }
 
+// doctorFlags are the flags `dttui doctor --help` lists: those the
+// checks use (a server, where to log, the CI files), described as the
+// main help describes them.
+var doctorFlags = []string{"url", "api-key", "api-secret", "project", "room", "identity", "local", "local-port", "relay-only",
+	"impair", "duration", "log-file", "verbose", "junit", "summary-md"}
+
+// printDoctorHelp writes `dttui doctor --help`: what it checks, the flags
+// it takes and its exit statuses.
+func printDoctorHelp(w io.Writer) {
+	var o options
+	fs := newFlagSet(&o).set
+	fmt.Fprint(w, `usage: dttui doctor [--url U --api-key K --api-secret S] [--junit F] [--summary-md F]
+
+Checks a LiveKit deployment for data tracks before anything else, a line each with
+✓ or ✗, what it measured and, when it failed, what to change: the join, data tracks
+on, schema blobs stored, the frame round trip, the uplink rate carried without loss,
+the largest frame that arrives whole, an E2EE round trip. Without --url (or
+LIVEKIT_URL, or the LiveKit CLI's default project), the embedded SFU.
+
+Flags:
+`)
+	for _, name := range doctorFlags {
+		printFlag(w, fs.Lookup(name))
+	}
+	fmt.Fprint(w, `  -h, --help
+        this help
+
+Exit status:
+  0  every check passed
+  1  could not join (or --junit, --summary-md could not be written)
+  2  the command line is wrong
+  4  it joined, but a check failed (one stderr line; --junit has a failed case each)
+
+More: docs/ci.md.
+`)
+}
+
 // checkDoctor refuses what the doctor does not take.
 func checkDoctor(o *options) error {
 	switch {

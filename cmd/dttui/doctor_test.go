@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -36,9 +37,9 @@ func TestDoctor(t *testing.T) {
 				// machine the SFU's 100 ms target latency sheds some (the
 				// doctor says so, from the SFU's own account). These cases
 				// are about the other checks: the SFU is given time.
-				{"healthy", testsfu.Options{DataTrackTargetLatency: patient}, exitOK, "✓✓✓✓✓✓", "", 0, 0},
-				{"data tracks off", testsfu.Options{DisableDataTracks: true}, exitBudget, "✓✗✓---", "enable_data_tracks: true", 1, 3},
-				{"blobs off", testsfu.Options{DisableDataBlobs: true, DataTrackTargetLatency: patient}, exitBudget, "✓✓✗✓✓✓", "enable_participant_data_blob: true", 1, 0},
+				{"healthy", testsfu.Options{DataTrackTargetLatency: patient}, exitOK, "✓✓✓✓✓✓✓", "", 0, 0},
+				{"data tracks off", testsfu.Options{DisableDataTracks: true}, exitBudget, "✓✗✓----", "enable_data_tracks: true", 1, 4},
+				{"blobs off", testsfu.Options{DisableDataBlobs: true, DataTrackTargetLatency: patient}, exitBudget, "✓✓✗✓✓✓✓", "enable_participant_data_blob: true", 1, 0},
 			} {
 				t.Run(tc.name, func(t *testing.T) {
 					srv := testsfu.StartT(t, kind, tc.opts)
@@ -68,8 +69,22 @@ func TestDoctor(t *testing.T) {
 					if !strings.Contains(tc.marks, "-") && !regexp.MustCompile(`(?m)^✓ uplink rate: [0-9.]+ Mbit/s carried without loss`).MatchString(out.String()) {
 						t.Fatalf("uplink line:\n%s", out.String())
 					}
+					// The frame round trip, its own line: a loopback SFU
+					// answers in milliseconds.
+					if !strings.Contains(tc.marks, "-") {
+						m := regexp.MustCompile(`(?m)^✓ frame round trip: p50 ([0-9.]+(?:µs|ms)), max [0-9.]+(?:µs|ms|s) over 5 frames of 1024 bytes, from push through the SFU to our subscriber$`).FindStringSubmatch(out.String())
+						if m == nil {
+							t.Fatalf("round trip line:\n%s", out.String())
+						}
+						if p50, err := time.ParseDuration(m[1]); err != nil || p50 <= 0 || p50 > 100*time.Millisecond {
+							t.Fatalf("round trip p50 %s (%v), want under 100ms on loopback", m[1], err)
+						}
+					} else if !strings.Contains(out.String(), "\n- frame round trip: not checked: data tracks failed\n") {
+						t.Fatalf("round trip not skipped:\n%s", out.String())
+					}
 					doc := readJUnit(t, junit)
-					if doc.Tests != 6 || doc.Failures != tc.failures || doc.Suite.Skipped != tc.skipped || doc.Suite.Name != "dttui doctor" || doc.Suite.Cases[1].Name != "data tracks" {
+					if doc.Tests != 7 || doc.Failures != tc.failures || doc.Suite.Skipped != tc.skipped || doc.Suite.Name != "dttui doctor" ||
+						doc.Suite.Cases[1].Name != "data tracks" || doc.Suite.Cases[3].Name != "frame round trip" {
 						t.Fatalf("JUnit %+v", doc)
 					}
 				})
@@ -84,6 +99,51 @@ func TestDoctorRefusesRunFlags(t *testing.T) {
 		var errOut bytes.Buffer
 		if code := run(context.Background(), args, env(nil), stdio{out: &bytes.Buffer{}, err: &errOut}); code != exitUsage || strings.Count(errOut.String(), "\n") != 1 {
 			t.Errorf("%v: exit %d, %q", args, code, errOut.String())
+		}
+	}
+}
+
+// dttui doctor --help is the doctor's own page: the flags it takes, each
+// as the main help words it, its exit statuses, and none of a run's
+// flags.
+func TestDoctorHelp(t *testing.T) {
+	var o options
+	fs := newFlagSet(&o).set
+	for _, args := range [][]string{{"doctor", "--help"}, {"doctor", "-h"}, {"doctor", "--url", "ws://h:7880", "--help"}} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), args, env(nil), stdio{out: &out, err: &errOut}); code != exitOK || errOut.Len() != 0 {
+			t.Fatalf("%v: exit %d, stderr %q", args, code, errOut.String())
+		}
+		h := out.String()
+		if !strings.HasPrefix(h, "usage: dttui doctor [--url U --api-key K --api-secret S] [--junit F] [--summary-md F]\n") {
+			t.Fatalf("%v: not the doctor's page:\n%s", args, h)
+		}
+		var listed []string
+		for _, l := range strings.Split(h, "\n") {
+			if name, ok := strings.CutPrefix(l, "  --"); ok {
+				name, _, _ = strings.Cut(name, " ")
+				listed = append(listed, name)
+			}
+		}
+		if strings.Join(listed, ",") != strings.Join(doctorFlags, ",") {
+			t.Errorf("%v: lists %v, want %v", args, listed, doctorFlags)
+		}
+		for _, name := range []string{"url", "junit", "impair"} {
+			f := fs.Lookup(name)
+			arg, usage := flag.UnquoteUsage(f)
+			if want := "  --" + name + " " + arg + "\n        " + usage + "\n"; !strings.Contains(h, want) {
+				t.Errorf("%v: --%s not as the main help has it: want %q", args, name, want)
+			}
+		}
+		for _, want := range []string{"frame round trip", "Exit status:\n  0  every check passed\n", "  1  could not join", "  4  it joined, but a check failed"} {
+			if !strings.Contains(h, want) {
+				t.Errorf("%v: lacks %q", args, want)
+			}
+		}
+		for _, not := range []string{"--track", "--participants", "--fail-if", "Load mode", "Examples:"} {
+			if strings.Contains(h, not) {
+				t.Errorf("%v: the main help's %q in the doctor's", args, not)
+			}
 		}
 	}
 }

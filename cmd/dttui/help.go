@@ -37,6 +37,7 @@ Usage: dttui [flags]
                                  the summary of load runs' JSON lines, merged
        dttui doctor [--url U --api-key K --api-secret S] [--junit F] [--summary-md F]
                                  check a deployment for data tracks: a ✓/✗ line per check
+                                 (dttui doctor --help)
        dttui record --out FILE [flags]   record the room's data tracks to MCAP (dttui record --help)
        dttui replay FILE [--speed X] [--loop] [--ui] [flags]
                                  publish a recording's channels as data tracks, as timed

@@ -85,6 +85,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		err = checkDoctor(&o)
 	}
 	switch {
+	case errors.Is(err, flag.ErrHelp) && isDoctor:
+		printDoctorHelp(std.out)
+		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		printHelp(std.out)
 		return exitOK

@@ -98,7 +98,7 @@ func TestRunHeadlessWritesReport(t *testing.T) {
 		t.Fatalf("final line: %+v", final)
 	}
 	panels := map[string][]string{series.TitleFrames: {"sent", "received"}, series.TitleBytes: {"sent", "received"},
-		series.TitleDrops: {"lost"}, series.TitleLatency: {"p50", "p99"}}
+		series.TitleDrops: {"lost"}, series.TitleLatency: {"p50", "p95", "p99"}}
 	for _, tr := range final.Tracks {
 		sec := find(doc, func(n *html.Node) bool { return attr(n, "id") == fmt.Sprintf("track-%d", tr.Handle) })
 		if len(sec) != 1 || !strings.Contains(textOf(sec[0]), "Track "+tr.Name) {

@@ -147,7 +147,7 @@ func remoteFigures(r report.Remote) []Setting {
 		{"reordered", u(st.PacketsReordered)}, {"decrypt failures", u(st.DecryptFailuresTotal())},
 		{"average receive rate", fmt.Sprintf("%.1f frames/s, %.0f bytes/s (over %s)", r.Average.ReceivedFPS, r.Average.ReceivedBPS, r.Average.Window.Round(time.Millisecond))}}
 	if r.RunLatency.Frames > 0 {
-		f = append(f, Setting{"latency p50 / p95 / p99 / max (our clock minus the publisher's timestamp: two clocks)",
+		f = append(f, Setting{"latency p50 / p95 / p99 / max (" + series.RemoteLatencyBasis(st.Clock) + ")",
 			fmt.Sprintf("%s / %s / %s / %s (%d frames)", dur(r.RunLatency.P50), dur(r.RunLatency.P95), dur(r.RunLatency.P99), dur(r.RunLatency.Max), r.RunLatency.Frames)})
 	}
 	return f
@@ -227,6 +227,7 @@ var roleColor = map[series.Role]color.RGBA{
 	series.Dropped:  {0xF8, 0x51, 0x49, 0xFF},
 	series.Lost:     {0xD2, 0x99, 0x22, 0xFF},
 	series.P50:      {0x58, 0xA6, 0xFF, 0xFF},
+	series.P95:      {0x7D, 0x56, 0xF4, 0xFF},
 	series.P99:      {0xD2, 0x99, 0x22, 0xFF},
 	series.RTT:      {0x7D, 0x56, 0xF4, 0xFF},
 }

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
@@ -45,7 +46,7 @@ func run() Run {
 				s.Received -= 2
 			}
 			if i != 61 {
-				s.LatencyP50, s.LatencyP99, s.LatencyFrames = time.Millisecond, time.Duration(i)*time.Millisecond, 50
+				s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyFrames = time.Millisecond, time.Duration(i/2)*time.Millisecond, time.Duration(i)*time.Millisecond, 50
 			}
 			l.History = append(l.History, s)
 			l.Out.FramesPushed += s.Sent + s.Dropped
@@ -60,7 +61,7 @@ func run() Run {
 	r := report.Remote{Stats: incoming.TrackStats{Info: incoming.Info{SID: "DTR_js", Name: "<i>pose</i>", PublisherIdentity: "robot\x1b[2J"},
 		State: incoming.StateSubscribed, FramesCompleted: 3540, FramesLost: 60}}
 	for i := range 120 {
-		s := report.Second{Start: at(i), Received: 30, RxBytes: 3000, LatencyP50: 2 * time.Millisecond, LatencyP99: 9 * time.Millisecond, LatencyFrames: 30}
+		s := report.Second{Start: at(i), Received: 30, RxBytes: 3000, LatencyP50: 2 * time.Millisecond, LatencyP95: 6 * time.Millisecond, LatencyP99: 9 * time.Millisecond, LatencyFrames: 30}
 		if i >= 50 && i < 60 {
 			s.Received, s.RxBytes, s.Lost = 24, 2400, 6
 		}
@@ -255,6 +256,47 @@ func TestReportSaysHowTheConnectionEnded(t *testing.T) {
 		}
 		if !strings.Contains(buf.String(), c.want) || (c.status.Err != nil) != strings.Contains(buf.String(), ">disconnected<") {
 			t.Fatalf("%+v: no %q, or the wrong state", c.status, c.want)
+		}
+	}
+}
+
+// A room track's latency figures say what they compare, from its
+// publisher's clock: one-way within the uncertainty when synced, two
+// clocks when not; and the chart's title agrees.
+func TestRoomLatencySaysItsClock(t *testing.T) {
+	for _, c := range []struct {
+		clock     clocksync.Estimate
+		want, not string
+		title     string
+	}{
+		{clocksync.Estimate{State: clocksync.Synced, Offset: 750 * time.Millisecond, Uncertainty: 400 * time.Microsecond},
+			"latency p50 / p95 / p99 / max (one-way, clocks synced ±0.4ms)", "two clocks", series.TitleLatency},
+		{clocksync.Estimate{State: clocksync.TwoClocks},
+			"latency p50 / p95 / p99 / max (our clock minus the publisher&#39;s timestamp: two clocks)", "synced ±", series.TitleLatencyTwoClocks},
+	} {
+		r := run()
+		rm := &r.Final.Remote[0]
+		rm.Stats.Clock = c.clock
+		rm.RunLatency = report.Latency{Frames: 3540, P50: 2 * time.Millisecond, P95: 5 * time.Millisecond, P99: 9 * time.Millisecond, Max: 12 * time.Millisecond}
+		var buf bytes.Buffer
+		if err := Write(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := html.Parse(bytes.NewReader(buf.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec := byID(doc, "room-1")
+		var b bytes.Buffer
+		if err := html.Render(&b, sec); err != nil {
+			t.Fatal(err)
+		}
+		got := b.String()
+		if !strings.Contains(got, c.want+"</span> <b>2ms / 5ms / 9ms / 12ms (3540 frames)</b>") || strings.Contains(got, c.not) {
+			t.Errorf("%v: want %q, not %q, in\n%s", c.clock, c.want, c.not, got)
+		}
+		if svgs := all(sec, "svg"); !strings.Contains(text(svgs[len(svgs)-1]), c.title) {
+			t.Errorf("%v: latency chart titled %q", c.clock, text(svgs[len(svgs)-1]))
 		}
 	}
 }

@@ -35,6 +35,7 @@ const (
 	Dropped
 	Lost
 	P50
+	P95
 	P99
 	RTT
 )
@@ -141,7 +142,7 @@ const (
 
 // Local charts a local track: frames and bytes per second sent (and
 // received by the loopback subscriber), drops by reason and loss per
-// second, latency p50/p99 per second; marked with its republishes and
+// second, latency p50/p95/p99 per second; marked with its republishes and
 // unpublish and the connection's events (conn, from the same snapshot).
 func Local(l report.Local, conn []report.ConnEvent) Set {
 	h := l.History
@@ -188,6 +189,7 @@ func Local(l report.Local, conn []report.ConnEvent) Set {
 	if rx {
 		s.Panels = append(s.Panels, Panel{Title: TitleLatency, Unit: Duration, Series: []Series{
 			{Name: "p50", Role: P50, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP50 })},
+			{Name: "p95", Role: P95, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP95 })},
 			{Name: "p99", Role: P99, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP99 })}}})
 	}
 	published := false
@@ -211,8 +213,9 @@ func Local(l report.Local, conn []report.ConnEvent) Set {
 
 // Remote charts a room track (another participant's, as the room monitor
 // receives it): frames and bytes per second received, frames lost per
-// second, and latency p50/p99 per second — our clock against the
-// publisher's user timestamps, so the clocks' offset is part of it;
+// second, and latency p50/p95/p99 per second — one-way when the
+// publisher's clock is synced with ours, else our clock against its user
+// timestamps, so the clocks' offset is part of it;
 // marked with its unpublish, its republish after the publisher
 // reconnected, and the connection's events (conn).
 func Remote(r report.Remote, conn []report.ConnEvent) Set {
@@ -237,6 +240,7 @@ func Remote(r report.Remote, conn []report.ConnEvent) Set {
 			{Name: "lost", Role: Lost, Values: col(func(s report.Second) float64 { return float64(s.Lost) })}}},
 		{Title: remoteLatencyTitle(r.Stats.Clock), Unit: Duration, Series: []Series{
 			{Name: "p50", Role: P50, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP50 })},
+			{Name: "p95", Role: P95, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP95 })},
 			{Name: "p99", Role: P99, Values: latencies(h, func(s report.Second) time.Duration { return s.LatencyP99 })}}},
 	}
 	if r.Stats.Replaces != "" && len(r.Stats.Timeline) > 0 {
@@ -319,9 +323,22 @@ func within(s Set, marks []Mark) []Mark {
 	return out
 }
 
+// remoteLatencyTitle is a room track's latency panel title: one-way
+// when its publisher's clock c is synced, two clocks otherwise.
 func remoteLatencyTitle(c clocksync.Estimate) string {
 	if c.State == clocksync.Synced {
 		return TitleLatency
 	}
 	return TitleLatencyTwoClocks
+}
+
+// RemoteLatencyBasis says what a room track's latency figures compare,
+// for its publisher's clock c: "one-way, clocks synced ±0.4ms", or our
+// clock against the publisher's (two clocks, their offset part of it).
+// The words every renderer puts beside those figures, defined once.
+func RemoteLatencyBasis(c clocksync.Estimate) string {
+	if c.State == clocksync.Synced {
+		return "one-way, clocks " + c.String()
+	}
+	return "our clock minus the publisher's timestamp: two clocks"
 }

@@ -26,7 +26,7 @@ func track() report.Local {
 			s.Dropped, s.Lost = 10, 2
 		}
 		if i != 5 {
-			s.LatencyP50, s.LatencyP99, s.LatencyFrames = time.Millisecond, 9*time.Millisecond, 100
+			s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyFrames = time.Millisecond, 5*time.Millisecond, 9*time.Millisecond, 100
 		}
 		l.History = append(l.History, s)
 	}
@@ -65,7 +65,7 @@ func TestLocalSet(t *testing.T) {
 		TitleFrames:  {"sent", "received"},
 		TitleBytes:   {"sent", "received"},
 		TitleDrops:   {"queue full", "republishing", "lost"},
-		TitleLatency: {"p50", "p99"},
+		TitleLatency: {"p50", "p95", "p99"},
 	}
 	for _, p := range s.Panels {
 		if got := names(p); !slices.Equal(got, want[p.Title]) {
@@ -83,9 +83,10 @@ func TestLocalSet(t *testing.T) {
 	if v := s.Panels[2].Series[0].Values[4]; v != 7 {
 		t.Fatalf("queue-full drops in second 4: %v", v)
 	}
-	lat := s.Panels[3].Series[1].Values
-	if !math.IsNaN(lat[5]) || lat[4] != 0.009 {
-		t.Fatalf("p99: %v", lat)
+	for i, want := range []float64{0.001, 0.005, 0.009} {
+		if lat := s.Panels[3].Series[i].Values; !math.IsNaN(lat[5]) || lat[4] != want {
+			t.Fatalf("%s: %v, want %v in second 4", s.Panels[3].Series[i].Name, lat, want)
+		}
 	}
 	var kinds []MarkKind
 	for _, m := range s.Marks {
@@ -144,7 +145,7 @@ func TestRemoteSet(t *testing.T) {
 	for i := range 10 {
 		s := report.Second{Start: sec(i), Received: uint64(30 + i), RxBytes: uint64(3000 + i), Lost: uint64(i % 3)}
 		if i != 7 {
-			s.LatencyP50, s.LatencyP99, s.LatencyFrames = 12*time.Millisecond, 30*time.Millisecond, 30
+			s.LatencyP50, s.LatencyP95, s.LatencyP99, s.LatencyFrames = 12*time.Millisecond, 20*time.Millisecond, 30*time.Millisecond, 30
 		}
 		r.History = append(r.History, s)
 	}
@@ -169,8 +170,15 @@ func TestRemoteSet(t *testing.T) {
 			t.Fatalf("panel %d: %q %v %v, want %q %v %v", i, p.Title, p.Series[0].Role, p.Series[0].Values[3], w.title, w.role, w.at3)
 		}
 	}
-	if lat := s.Panels[3].Series[1].Values; !math.IsNaN(lat[7]) || lat[6] != 0.030 {
-		t.Fatalf("p99 %v: want NaN where no frame was timed", lat)
+	for i, w := range []struct {
+		name string
+		role Role
+		at6  float64
+	}{{"p50", P50, 0.012}, {"p95", P95, 0.020}, {"p99", P99, 0.030}} {
+		ser := s.Panels[3].Series[i]
+		if ser.Name != w.name || ser.Role != w.role || !math.IsNaN(ser.Values[7]) || ser.Values[6] != w.at6 {
+			t.Fatalf("latency series %d: %s %v %v, want %s %v %v and NaN where no frame was timed", i, ser.Name, ser.Role, ser.Values, w.name, w.role, w.at6)
+		}
 	}
 	var kinds []MarkKind
 	for _, m := range s.Marks {

@@ -510,6 +510,9 @@ func (m *Model) style(r series.Role, name string) lipgloss.Style {
 		return th.Warn
 	case series.P50:
 		return th.Info
+	case series.P95:
+		// Between p50's blue and p99's amber, and unlike either.
+		return th.Title
 	}
 	return th.Title
 }

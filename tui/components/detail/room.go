@@ -11,6 +11,7 @@ import (
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/preview"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/report/series"
 	"github.com/dttui/dttui/schema/validate"
 	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/theme"
@@ -188,7 +189,7 @@ func clockItems(th theme.Theme, st *incoming.TrackStats) []string {
 	c := st.Clock
 	switch c.State {
 	case clocksync.Synced:
-		return []string{th.Dim.Render(fmt.Sprintf("one-way, clocks %s (theirs %+.1fms, %s round trip)", c, float64(c.Offset.Microseconds())/1000, format.Duration(c.RTT)))}
+		return []string{th.Dim.Render(fmt.Sprintf("%s (theirs %+.1fms, %s round trip)", series.RemoteLatencyBasis(c), float64(c.Offset.Microseconds())/1000, format.Duration(c.RTT)))}
 	case clocksync.TwoClocks:
 		return []string{th.Dim.Render("our clock at arrival minus the publisher's user timestamp (ms):"),
 			th.Dim.Render("two clocks (the publisher did not answer dttui's clock exchange), so their offset is part of it")}
