@@ -15,15 +15,18 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/logging"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dttui/dttui/logorigin"
+	"github.com/dttui/dttui/redact"
 )
 
 // The LiveKit libraries (server-sdk-go, and livekit-server when embedded)
 // log through process-wide loggers; pion logs through the LoggerFactory of
 // each SettingEngine. Both default to stderr, which would corrupt the TUI,
 // so everything goes to the caller's slog.Logger, tagged with its origin
-// (logorigin.go), through a handler that redacts secrets (redact.go):
-// livekit-server answers a bad token with "invalid token: <the token>",
-// and both it and server-sdk-go log that answer.
+// (package logorigin), through a handler that redacts secrets (package
+// redact): livekit-server answers a bad token with "invalid token: <the
+// token>", and both it and server-sdk-go log that answer.
 
 var (
 	routeMu sync.Mutex
@@ -45,15 +48,15 @@ var (
 func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
 	routeMu.Lock()
 	defer routeMu.Unlock()
-	libraryRoute.state.set(Redacting(l, secrets...).Handler())
+	libraryRoute.state.set(redact.Logger(l, secrets...).Handler())
 	if !routed {
 		route := slog.New(libraryRoute)
 		// The embedded SFU's account of each data track is read from its
 		// records on the way (sfuview.go).
 		observed := slog.New(teeHandler{libraryRoute, sfuObserver{view: sfuObserved}})
-		logger.SetLogger(logrLogger(observed, OriginSFU), "livekit")
+		logger.SetLogger(logrLogger(observed, logorigin.SFU), "livekit")
 		lksdk.SetLogger(protocolLogger(route))
-		redis.SetLogger(redisLogger{withOrigin(route, OriginSFU)})
+		redis.SetLogger(redisLogger{logorigin.With(route, logorigin.SFU)})
 		routed = true
 	}
 }
@@ -118,13 +121,13 @@ func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // protocolLogger is the SDK's logger for our connections.
-func protocolLogger(l *slog.Logger) logger.Logger { return logrLogger(l, OriginSDK) }
+func protocolLogger(l *slog.Logger) logger.Logger { return logrLogger(l, logorigin.SDK) }
 
-func logrLogger(l *slog.Logger, o LogOrigin) logger.Logger {
+func logrLogger(l *slog.Logger, o logorigin.Origin) logger.Logger {
 	if l == nil {
 		return logger.GetDiscardLogger()
 	}
-	return logger.LogRLogger(logr.FromSlogHandler(withOrigin(l, o).Handler()))
+	return logger.LogRLogger(logr.FromSlogHandler(logorigin.With(l, o).Handler()))
 }
 
 // pionLoggerFactory routes a PeerConnection's logs to l. Unlike
@@ -136,7 +139,7 @@ func pionLoggerFactory(l *slog.Logger) logging.LoggerFactory { return pionFactor
 type pionFactory struct{ l *slog.Logger }
 
 func (f pionFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{l: withOrigin(f.l, OriginPion).With("logger", "pion."+scope), min: pionMinLevel(scope, os.Getenv)}
+	return pionLogger{l: logorigin.With(f.l, logorigin.Pion).With("logger", "pion."+scope), min: pionMinLevel(scope, os.Getenv)}
 }
 
 // pionPerPacketScopes are pion's loggers that write at Debug for every

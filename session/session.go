@@ -20,6 +20,7 @@ import (
 	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/report"
 )
 
@@ -89,7 +90,7 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, errors.New("session: no server URL")
 	}
 	// Redacting a nil logger discards.
-	cfg.Logger = Redacting(cfg.Logger, cfg.APISecret, cfg.Token, cfg.E2EEPassphrase)
+	cfg.Logger = redact.Logger(cfg.Logger, cfg.APISecret, cfg.Token, cfg.E2EEPassphrase)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -257,7 +258,7 @@ func (s *Session) changeStatus(from *State, st State, err error) {
 		return
 	}
 	s.status.State, s.status.Err, s.status.Since = st, err, time.Now()
-	s.status.URL, s.status.Credentials = RedactURL(s.cfg.URL), s.cfg.Credentials
+	s.status.URL, s.status.Credentials = redact.URL(s.cfg.URL), s.cfg.Credentials
 	if s.status.Identity == "" {
 		s.status.Identity = s.cfg.Identity
 	}
