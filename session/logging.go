@@ -18,6 +18,7 @@ import (
 
 	"github.com/dttui/dttui/logorigin"
 	"github.com/dttui/dttui/redact"
+	"github.com/dttui/dttui/session/localsfu/sfulog"
 )
 
 // The LiveKit libraries (server-sdk-go, and livekit-server when embedded)
@@ -52,8 +53,8 @@ func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
 	if !routed {
 		route := slog.New(libraryRoute)
 		// The embedded SFU's account of each data track is read from its
-		// records on the way (sfuview.go).
-		observed := slog.New(teeHandler{libraryRoute, sfuObserver{view: sfuObserved}})
+		// records on the way (package sfulog).
+		observed := slog.New(teeHandler{libraryRoute, sfulog.Observed.Handler()})
 		logger.SetLogger(logrLogger(observed, logorigin.SFU), "livekit")
 		lksdk.SetLogger(protocolLogger(route))
 		redis.SetLogger(redisLogger{logorigin.With(route, logorigin.SFU)})
@@ -204,3 +205,31 @@ func (p pionLogger) Error(msg string)                  { p.log(slog.LevelError, 
 func (p pionLogger) Errorf(format string, args ...any) { p.logf(slog.LevelError, format, args...) }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// teeHandler writes each record to both handlers that want it.
+type teeHandler struct{ a, b slog.Handler }
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	if t.a.Enabled(ctx, r.Level) {
+		err = t.a.Handle(ctx, r.Clone())
+	}
+	if t.b.Enabled(ctx, r.Level) {
+		if e := t.b.Handle(ctx, r); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{t.a.WithGroup(name), t.b.WithGroup(name)}
+}
