@@ -2,12 +2,27 @@
 // websocket (server-sdk-go's signalling package), a pion publisher
 // PeerConnection with the `_data_track` channel, reconnects, and the
 // outgoing manager wired to both. An optional loopback subscriber joins as
-// a second participant to show what really arrives.
+// a second participant to show what really arrives; the room monitor
+// measures everyone else's data tracks.
 //
-// Files: session.go (lifecycle and status), transport.go (the manager's
-// requests and the SFU's answers), reconnect.go (resume, rejoin, giving
-// up), peer.go/signal.go/negotiation.go/datachannel.go (one participant's
-// connection), loopback.go (the receiving side), token.go, logging.go.
+// Files:
+//   - the session: session.go (lifecycle and status), types.go (Config),
+//     defaults.go, transport.go (the manager's requests and the SFU's
+//     answers), local.go (our tracks and their probes), close.go,
+//     reconnect.go (resume, rejoin, giving up), stall.go, rooms.go
+//     (listing rooms), clock.go (the clock exchange over `_reliable`);
+//   - one participant's connection: peer.go, signal.go, negotiation.go,
+//     datachannel.go and flow.go (the channel and its flow control),
+//     dial.go (an interrupted join closes its socket), token.go;
+//   - the receiving side: subscriber.go and inbox.go (one participant's
+//     view of the room), loopback.go, monitor.go (the room monitor),
+//     typed.go and schemacheck.go (typed tracks and their schemas);
+//   - logging.go: the LiveKit libraries', pion's and go-redis's loggers
+//     routed to ours.
+//
+// Redaction (package redact), log origins (logorigin) and the reader of
+// the embedded SFU's log (localsfu/sfulog) live outside, so the UI can use
+// them without pion and sfulog without the session.
 package session
 
 import (
