@@ -221,7 +221,7 @@ func TestParseSFUNotSent(t *testing.T) {
 func TestE2ESFUAccountAgreesWithTheLoopback(t *testing.T) {
 	srv := startSFU(t, testsfu.Options{})
 	stall := new(atomic.Bool)
-	s := connect(t, srv, Config{Loopback: true, loopNet: ptr(stallNet(stall))})
+	s := connect(t, srv, Config{Loopback: true, Net: NetOptions{Loopback: ptr(stallNet(stall))}})
 	ctx := bounded(t, 60*time.Second)
 	tr, err := s.Publish(ctx, "shed", false)
 	if err != nil {

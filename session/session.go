@@ -219,12 +219,10 @@ func (s *Session) token() (string, error) {
 // Manager is the session's outgoing data-track manager.
 func (s *Session) Manager() *outgoing.Manager { return s.mgr }
 
-// netHooks is the network our own connection uses: the tests' hooks and
-// the user's impairment.
+// netHooks is the network our own connection uses: Config.Net and the
+// user's impairment.
 func (s *Session) netHooks() netHooks {
-	h := s.cfg.net
-	h.impair = s.cfg.Impair
-	return h
+	return netHooks{NetOptions: s.cfg.Net, impair: s.cfg.Impair}
 }
 
 // Status is the connection's current health, with the latest RTT.
