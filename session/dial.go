@@ -3,37 +3,23 @@ package session
 import (
 	"context"
 	"net"
+	"net/http/httptrace"
 	"sync"
-
-	"github.com/gorilla/websocket"
 )
 
 // The SDK dials the signal websocket with gorilla's DefaultDialer, which
 // honours only its context's deadline, not its cancellation, while it
 // waits for the server's answer to the upgrade request: a server that
 // accepts and never answers held Ctrl+C for the whole connect timeout.
-// The dialer's NetDialContext is the one place the connection can be
-// reached, so it hands each connection to the abortable join that dialled
-// it (found in the context), and that join closes it when interrupted.
-func init() {
-	d := websocket.DefaultDialer
-	base := d.NetDialContext
-	if base == nil {
-		base = (&net.Dialer{}).DialContext
-	}
-	d.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := base(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		if w, ok := ctx.Value(dialWatchKey{}).(*dialWatch); ok {
-			w.add(c)
-		}
-		return c, nil
-	}
-}
-
-type dialWatchKey struct{}
+// gorilla hands the connection it dialled to the context's
+// httptrace.ClientTrace (GotConn) before it writes the upgrade request, so
+// the join's own context carries a trace that gives each connection to
+// the abortable join that dialled it, and that join closes it when
+// interrupted. Nothing process-wide is changed: the DefaultDialer keeps
+// its settings (proxy from the environment, 45 s handshake timeout), and
+// other users of gorilla in the process are untouched. Through an HTTP
+// proxy the connection is handed over once the proxy has answered
+// CONNECT; a proxy that never answers is bounded by the connect timeout.
 
 // dialWatch holds the connections a join dialled until the join ends.
 type dialWatch struct {
@@ -42,10 +28,13 @@ type dialWatch struct {
 	aborted bool
 }
 
-// withDialWatch returns ctx carrying a new watch for the dials made with it.
+// withDialWatch returns ctx carrying a new watch for the websocket dials
+// made with it.
 func withDialWatch(ctx context.Context) (context.Context, *dialWatch) {
 	w := &dialWatch{}
-	return context.WithValue(ctx, dialWatchKey{}, w), w
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { w.add(info.Conn) },
+	}), w
 }
 
 func (w *dialWatch) add(c net.Conn) {

@@ -14,6 +14,8 @@ import (
 	"go.uber.org/goleak"
 )
 
+const sampleJWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+
 // An interrupt ends a connect that waits on a server that never answers
 // at once, not when the connect timeout expires (10 s on main).
 func TestConnectInterruptedWhileServerSilent(t *testing.T) {

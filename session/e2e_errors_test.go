@@ -63,11 +63,11 @@ func TestE2EInvalidName(t *testing.T) { acrossSFUs(t, testE2EInvalidName) }
 
 func testE2EInvalidName(t *testing.T) {
 	var wireName atomic.Pointer[string]
-	s := connect(t, sfu(t), Config{tamperPublish: func(r *livekit.PublishDataTrackRequest) {
+	s := connect(t, sfu(t), Config{Net: NetOptions{WrapSignal: tamperPublish(func(r *livekit.PublishDataTrackRequest) {
 		if n := wireName.Load(); n != nil {
 			r.Name = *n
 		}
-	}})
+	})}})
 	for _, name := range []string{"", strings.Repeat("n", 257)} {
 		_, err := s.Publish(bounded(t, 15*time.Second), name, false)
 		var pe *outgoing.PublishError

@@ -197,7 +197,7 @@ func TestE2EResumeAfterICEFailure(t *testing.T) { acrossSFUs(t, testE2EResumeAft
 func testE2EResumeAfterICEFailure(t *testing.T) {
 	cut := new(atomic.Bool)
 	cfg := Config{Loopback: true}
-	cfg.net = netHooks{wrap: switchedNet(cut, nil), iceFailedTimeout: 2 * time.Second}
+	cfg.Net = NetOptions{Wrap: switchedNet(cut, nil), ICEFailedTimeout: 2 * time.Second}
 	s := connect(t, sfu(t), cfg)
 	tr, err := s.Publish(bounded(t, 15*time.Second), "wifi", false)
 	if err != nil {

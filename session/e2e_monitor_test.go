@@ -161,7 +161,7 @@ func testE2ERoomMonitorCountsProbeLoss(t *testing.T) {
 	srv := sfu(t)
 	pub := connect(t, srv, Config{})
 	cut := new(atomic.Bool)
-	mon := connect(t, srv, Config{Room: pub.Status().Room, Monitor: true, LossGrace: 500 * time.Millisecond, net: cutNet(cut)})
+	mon := connect(t, srv, Config{Room: pub.Status().Room, Monitor: true, LossGrace: 500 * time.Millisecond, Net: cutNet(cut)})
 	who := pub.Status().Identity
 	tr, err := pub.Publish(bounded(t, 15*time.Second), "probed", false)
 	if err != nil {

@@ -100,7 +100,7 @@ func TestE2ETailLossWhenPathCut(t *testing.T) { acrossSFUs(t, testE2ETailLossWhe
 
 func testE2ETailLossWhenPathCut(t *testing.T) {
 	cut := new(atomic.Bool)
-	s := connect(t, sfu(t), Config{Loopback: true, LossGrace: 500 * time.Millisecond, loopNet: ptr(cutNet(cut))})
+	s := connect(t, sfu(t), Config{Loopback: true, LossGrace: 500 * time.Millisecond, Net: NetOptions{Loopback: ptr(cutNet(cut))}})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "tail", false)
 	if err != nil {
 		t.Fatal(err)

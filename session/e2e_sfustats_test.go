@@ -8,10 +8,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/internal/testsfu"
+	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/session/localsfu/sfulog"
 )
 
 // sfuTrackStats is what the SFU logs about a data track when it closes
@@ -45,7 +48,7 @@ func parseSFUTrackStats(line string) (name string, st sfuTrackStats, ok bool) {
 
 // parseSFUNotSent reads a released livekit-server's "could not send data
 // track message" line (one packet not forwarded): the track, the
-// subscriber, and whether it was shed (sfuShedErr) rather than not ready.
+// subscriber, and whether it was shed (sfulog.ShedError) rather than not ready.
 func parseSFUNotSent(line string) (sid, subscriber string, shed, ok bool) {
 	const msg = "\tcould not send data track message\t"
 	i := strings.Index(line, msg)
@@ -60,7 +63,7 @@ func parseSFUNotSent(line string) (sid, subscriber string, shed, ok bool) {
 	if err := json.Unmarshal([]byte(line[i+len(msg):]), &fields); err != nil {
 		return "", "", false, false
 	}
-	return fields.TrackID, fields.Participant, strings.HasPrefix(fields.Error, sfuShedErr), true
+	return fields.TrackID, fields.Participant, strings.HasPrefix(fields.Error, sfulog.ShedError), true
 }
 
 // sfuStatsTap collects an SFU's per-track summaries by track name. From
@@ -205,5 +208,90 @@ func TestParseSFUNotSent(t *testing.T) {
 	}
 	if _, _, _, ok := parseSFUNotSent("2026-11-30T08:46:04.365Z\tINFO\tlivekit\trtc/datatrack_stats.go:99\tdata track stats\t{}"); ok {
 		t.Fatal("parsed a line that is not about a packet not sent")
+	}
+}
+
+// Against the embedded SFU at its default 100 ms target latency, the
+// loopback subscriber stops reading for a moment while frames stream: the
+// SFU's queue toward it passes the target and it sheds packets. Its own
+// account and the loopback's then agree exactly: every packet the
+// loopback found missing is one the SFU says it shed toward it, and the
+// SFU received every packet dttui counted as sent (its count at
+// unpublish).
+func TestE2ESFUAccountAgreesWithTheLoopback(t *testing.T) {
+	srv := startSFU(t, testsfu.Options{})
+	stall := new(atomic.Bool)
+	s := connect(t, srv, Config{Loopback: true, Net: NetOptions{Loopback: ptr(stallNet(stall))}})
+	ctx := bounded(t, 60*time.Second)
+	tr, err := s.Publish(ctx, "shed", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitFollowed(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	sid := tr.Info().SID
+	push := func(n, size int, gap time.Duration) {
+		for range n {
+			if err := tr.Probe().PushWait(ctx, size); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(gap)
+		}
+	}
+	push(10, 1000, 5*time.Millisecond)
+	stall.Store(true)
+	push(40, 64<<10, 5*time.Millisecond) // 2.6 MB while the loopback reads nothing
+	stall.Store(false)
+	// Small paced frames last, so the loopback sees where the gaps end
+	// (the SFU may still shed the first of them while its queue drains).
+	push(40, 200, 10*time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rt, _ := s.loop.sub.mgr.Track(sid)
+		if r := rx(s, tr); tr.Counters().FramesQueued == 0 && r.Frames+r.Lost+r.InGrace+r.Unfollowed == tr.Counters().FramesSent &&
+			r.Frames+r.Unfollowed+uint64(r.Incomplete) > 10 && rt.Stats().LastPacketAt.Before(time.Now().Add(-200*time.Millisecond)) {
+			break // small frames came after the stall, and nothing has arrived for a while
+		}
+		if time.Now().After(deadline) {
+			st := rt.Stats()
+			t.Fatalf("the last frame never reached the loopback: completed %d, last %+v, packets %d lost %d; sent %+v; SFU %+v",
+				st.FramesCompleted, st.LastFrame.Size, st.Packets, st.PacketsLost, tr.Counters(), row(s, tr).SFU)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The loopback settles a packet's loss once its reorder window has
+	// passed; the two accounts then agree, and stay so.
+	rt, _ := s.loop.sub.mgr.Track(sid)
+	var lost, shed uint64
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		lost, shed = rt.Stats().PacketsLost, row(s, tr).SFU.Shed
+		if shed > 0 && lost == shed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the loopback lost %d packets, the SFU shed %d toward it", lost, shed)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := tr.Unpublish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var o report.SFUObserved
+	eventually(t, 10*time.Second, "the SFU's account of the uplink", func() bool {
+		l := row(s, tr)
+		if l.SFU != nil && l.SFU.Up != nil {
+			o = *l.SFU
+			return true
+		}
+		return false
+	})
+	t.Logf("SFU: shed %d toward the loopback (%d in all), up %+v; loopback: %d packets lost", shed, o.ShedAll, *o.Up, lost)
+	if o.Shed != shed || rt.Stats().PacketsLost != lost {
+		t.Errorf("after the unpublish: shed %d (was %d), loopback lost %d (was %d)", o.Shed, shed, rt.Stats().PacketsLost, lost)
+	}
+	if o.Up.PacketsLost != 0 || o.Up.Packets != tr.Counters().PacketsSent {
+		t.Errorf("the SFU received %d packets and lost %d; dttui sent %d", o.Up.Packets, o.Up.PacketsLost, tr.Counters().PacketsSent)
 	}
 }

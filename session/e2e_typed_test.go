@@ -85,11 +85,11 @@ func TestE2ETypedTrackRejections(t *testing.T) { acrossSFUs(t, testE2ETypedTrack
 
 func testE2ETypedTrackRejections(t *testing.T) {
 	empty := false
-	s := connect(t, sfu(t), Config{tamperPublish: func(r *livekit.PublishDataTrackRequest) {
+	s := connect(t, sfu(t), Config{Net: NetOptions{WrapSignal: tamperPublish(func(r *livekit.PublishDataTrackRequest) {
 		if empty {
 			r.FrameEncoding = &livekit.DataTrackFrameEncoding{Value: &livekit.DataTrackFrameEncoding_Custom{Custom: ""}}
 		}
-	}})
+	})}})
 	_, err := s.StartPublish(PublishOptions{Name: "bad", Type: schema.Decl{Frame: wellKnown(schema.FrameCBOR), Schema: schemaID("x", schema.EncodingProtobuf)}})
 	if !errors.Is(err, outgoing.ErrInvalidType) || !errors.Is(err, schema.ErrIncompatible) {
 		t.Fatalf("cbor with a protobuf schema: %v", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/dttui/dttui/internal/jsclient"
 	"github.com/dttui/dttui/internal/testsfu"
+	"github.com/dttui/dttui/session/localsfu/sfulog"
 	"github.com/dttui/dttui/session/probe"
 )
 
@@ -317,7 +318,7 @@ func lbLostPackets(s *Session, tr *Track) uint64 {
 // session's view of its logs, the released server's from its log file.
 func shedToward(b testing.TB, srv *testsfu.Server, subscriber string, sids []string) uint64 {
 	if srv.Kind() != testsfu.Released {
-		o, _ := sfuObserved.of(sids, subscriber)
+		o, _ := sfulog.Observed.Of(sids, subscriber)
 		return o.Shed
 	}
 	data, err := os.ReadFile(srv.LogPath())

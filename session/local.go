@@ -11,6 +11,7 @@ import (
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/schema/validate"
+	"github.com/dttui/dttui/session/localsfu/sfulog"
 	"github.com/dttui/dttui/session/probe"
 )
 
@@ -468,7 +469,7 @@ func (s *Session) ReportScope(base *report.Snapshot, sc report.Scope) report.Sna
 				l.Rx = s.loop.receive(st, l.SIDs)
 			}
 		}
-		if o, ok := sfuObserved.of(l.SIDs, s.loopIdentity); ok {
+		if o, ok := sfulog.Observed.Of(l.SIDs, s.loopIdentity); ok {
 			l.SFU = &o
 		}
 		s.rec.FillScope(&l, now, tot, since, sc)

@@ -15,15 +15,19 @@ import (
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/logging"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/dttui/dttui/logorigin"
+	"github.com/dttui/dttui/redact"
+	"github.com/dttui/dttui/session/localsfu/sfulog"
 )
 
 // The LiveKit libraries (server-sdk-go, and livekit-server when embedded)
 // log through process-wide loggers; pion logs through the LoggerFactory of
 // each SettingEngine. Both default to stderr, which would corrupt the TUI,
 // so everything goes to the caller's slog.Logger, tagged with its origin
-// (logorigin.go), through a handler that redacts secrets (redact.go):
-// livekit-server answers a bad token with "invalid token: <the token>",
-// and both it and server-sdk-go log that answer.
+// (package logorigin), through a handler that redacts secrets (package
+// redact): livekit-server answers a bad token with "invalid token: <the
+// token>", and both it and server-sdk-go log that answer.
 
 var (
 	routeMu sync.Mutex
@@ -45,15 +49,15 @@ var (
 func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
 	routeMu.Lock()
 	defer routeMu.Unlock()
-	libraryRoute.state.set(Redacting(l, secrets...).Handler())
+	libraryRoute.state.set(redact.Logger(l, secrets...).Handler())
 	if !routed {
 		route := slog.New(libraryRoute)
 		// The embedded SFU's account of each data track is read from its
-		// records on the way (sfuview.go).
-		observed := slog.New(teeHandler{libraryRoute, sfuObserver{view: sfuObserved}})
-		logger.SetLogger(logrLogger(observed, OriginSFU), "livekit")
+		// records on the way (package sfulog).
+		observed := slog.New(teeHandler{libraryRoute, sfulog.Observed.Handler()})
+		logger.SetLogger(logrLogger(observed, logorigin.SFU), "livekit")
 		lksdk.SetLogger(protocolLogger(route))
-		redis.SetLogger(redisLogger{withOrigin(route, OriginSFU)})
+		redis.SetLogger(redisLogger{logorigin.With(route, logorigin.SFU)})
 		routed = true
 	}
 }
@@ -118,13 +122,13 @@ func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 }
 
 // protocolLogger is the SDK's logger for our connections.
-func protocolLogger(l *slog.Logger) logger.Logger { return logrLogger(l, OriginSDK) }
+func protocolLogger(l *slog.Logger) logger.Logger { return logrLogger(l, logorigin.SDK) }
 
-func logrLogger(l *slog.Logger, o LogOrigin) logger.Logger {
+func logrLogger(l *slog.Logger, o logorigin.Origin) logger.Logger {
 	if l == nil {
 		return logger.GetDiscardLogger()
 	}
-	return logger.LogRLogger(logr.FromSlogHandler(withOrigin(l, o).Handler()))
+	return logger.LogRLogger(logr.FromSlogHandler(logorigin.With(l, o).Handler()))
 }
 
 // pionLoggerFactory routes a PeerConnection's logs to l. Unlike
@@ -136,7 +140,7 @@ func pionLoggerFactory(l *slog.Logger) logging.LoggerFactory { return pionFactor
 type pionFactory struct{ l *slog.Logger }
 
 func (f pionFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{l: withOrigin(f.l, OriginPion).With("logger", "pion."+scope), min: pionMinLevel(scope, os.Getenv)}
+	return pionLogger{l: logorigin.With(f.l, logorigin.Pion).With("logger", "pion."+scope), min: pionMinLevel(scope, os.Getenv)}
 }
 
 // pionPerPacketScopes are pion's loggers that write at Debug for every
@@ -201,3 +205,31 @@ func (p pionLogger) Error(msg string)                  { p.log(slog.LevelError, 
 func (p pionLogger) Errorf(format string, args ...any) { p.logf(slog.LevelError, format, args...) }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// teeHandler writes each record to both handlers that want it.
+type teeHandler struct{ a, b slog.Handler }
+
+func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
+}
+
+func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	var err error
+	if t.a.Enabled(ctx, r.Level) {
+		err = t.a.Handle(ctx, r.Clone())
+	}
+	if t.b.Enabled(ctx, r.Level) {
+		if e := t.b.Handle(ctx, r); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
+}
+
+func (t teeHandler) WithGroup(name string) slog.Handler {
+	return teeHandler{t.a.WithGroup(name), t.b.WithGroup(name)}
+}

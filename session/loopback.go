@@ -81,14 +81,14 @@ func (l *loopback) dial(ctx context.Context) (*peer, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	hooks := cfg.net
-	if cfg.loopNet != nil {
-		hooks = *cfg.loopNet
+	opts := cfg.Net
+	if opts.Loopback != nil {
+		opts = *opts.Loopback
 	}
 	// The loopback stands for a subscriber across the same path: it takes
 	// the user's impairment of what we receive (dir=down), never of what
 	// we send, which is the publisher's.
-	hooks.impair, hooks.impairWays = cfg.Impair, impair.Down
+	hooks := netHooks{NetOptions: opts, impair: cfg.Impair, impairWays: impair.Down}
 	p, err := dialPeer(ctx, peerConfig{
 		url: cfg.URL, token: token, log: cfg.Logger.With("participant", "loopback"),
 		onSignal:          func(p *peer, res *livekit.SignalResponse) { l.onSignal(p, res) },

@@ -11,6 +11,7 @@ import (
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/schema/validate"
+	"github.com/dttui/dttui/session/localsfu/sfulog"
 	"github.com/dttui/dttui/session/probe"
 )
 
@@ -202,7 +203,7 @@ func (s *Session) remotes(now, since time.Time, sc report.Scope) []report.Remote
 	me := s.Status().Identity // who the SFU sends to, as its logs name us
 	for _, ts := range stats {
 		r := report.Remote{Stats: ts}
-		if o, ok := sfuObserved.of([]string{ts.SID}, me); ok {
+		if o, ok := sfulog.Observed.Of([]string{ts.SID}, me); ok {
 			r.SFU = &o
 		}
 		r.Probe = s.probes.of(ts.SID, s.clockOf)

@@ -18,13 +18,10 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// netHooks let tests change the network under a session: our side only,
-// the SFU stays real. Zero in production; the wrappers live in the tests.
+// netHooks is the network under one participant's connection: the
+// caller's NetOptions (zero in dttui) and the user's impairment.
 type netHooks struct {
-	// wrap wraps the network pion's sockets use (to cut or stall it).
-	wrap func(transport.Net) transport.Net
-	// iceFailedTimeout replaces pion's 25 s before a silent path is failed.
-	iceFailedTimeout time.Duration
+	NetOptions
 	// impair shapes what the sockets send and receive (Config.Impair; not
 	// a test hook), in impairWays (zero: both).
 	impair     *impair.Shaper
@@ -63,13 +60,13 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.A
 		if hooks.impair != nil {
 			nw = impair.Net{Net: nw, Shaper: hooks.impair, Ways: hooks.impairWays}
 		}
-		if hooks.wrap != nil {
-			nw = hooks.wrap(nw)
+		if hooks.Wrap != nil {
+			nw = hooks.Wrap(nw)
 		}
 		se.SetNet(nw)
 	}
-	if hooks.iceFailedTimeout > 0 {
-		se.SetICETimeouts(hooks.iceFailedTimeout/2, hooks.iceFailedTimeout, hooks.iceFailedTimeout/8)
+	if t := hooks.ICEFailedTimeout; t > 0 {
+		se.SetICETimeouts(t/2, t, t/8)
 	}
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }

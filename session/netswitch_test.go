@@ -5,7 +5,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/server-sdk-go/v2/signalling"
 	"github.com/pion/transport/v4"
+	"google.golang.org/protobuf/proto"
 )
 
 // switchedNet wraps a session's network with the tests' switches: cut
@@ -24,11 +27,11 @@ func switchedNet(cut, stall *atomic.Bool) func(transport.Net) transport.Net {
 	return func(n transport.Net) transport.Net { return switchedNetwork{n, sw} }
 }
 
-// cutNet is netHooks that cut the network while cut is set.
-func cutNet(cut *atomic.Bool) netHooks { return netHooks{wrap: switchedNet(cut, nil)} }
+// cutNet is NetOptions that cut the network while cut is set.
+func cutNet(cut *atomic.Bool) NetOptions { return NetOptions{Wrap: switchedNet(cut, nil)} }
 
-// stallNet is netHooks that stall every read while stall is set.
-func stallNet(stall *atomic.Bool) netHooks { return netHooks{wrap: switchedNet(nil, stall)} }
+// stallNet is NetOptions that stall every read while stall is set.
+func stallNet(stall *atomic.Bool) NetOptions { return NetOptions{Wrap: switchedNet(nil, stall)} }
 
 type netSwitches struct{ cut, stall *atomic.Bool }
 
@@ -107,4 +110,25 @@ func (c switchedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 func (c switchedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	return c.sw.readFrom(c.PacketConn, b)
+}
+
+// tamperPublish is a NetOptions.WrapSignal that lets edit change each
+// PublishDataTrackRequest on its way to the SFU, past the manager's own
+// checks, to show the SFU's answer to what the manager refuses locally.
+func tamperPublish(edit func(*livekit.PublishDataTrackRequest)) func(signalling.SignalTransport) signalling.SignalTransport {
+	return func(t signalling.SignalTransport) signalling.SignalTransport { return tamperingSignal{t, edit} }
+}
+
+type tamperingSignal struct {
+	signalling.SignalTransport
+	edit func(*livekit.PublishDataTrackRequest)
+}
+
+func (t tamperingSignal) SendMessage(msg proto.Message) error {
+	if req, ok := msg.(*livekit.SignalRequest); ok {
+		if r := req.GetPublishDataTrackRequest(); r != nil {
+			t.edit(r)
+		}
+	}
+	return t.SignalTransport.SendMessage(msg)
 }

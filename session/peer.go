@@ -38,7 +38,7 @@ type peerConfig struct {
 	resumable bool
 	// relayOnly gathers relayed candidates only (Config.RelayOnly).
 	relayOnly bool
-	// net is the test hook of Config; zero in production.
+	// net is the network under this participant's connection.
 	net netHooks
 }
 
@@ -110,6 +110,9 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		SignalTransportHandler: p,
 		SignalHandler:          p,
 	})
+	if cfg.net.WrapSignal != nil {
+		p.transport = cfg.net.WrapSignal(p.transport)
+	}
 
 	err := p.bounded(ctx, func(ctx context.Context) error {
 		return p.transport.Join(ctx, cfg.url, cfg.token, p.connectParams(), nil, webrtc.SessionDescription{})

@@ -2,12 +2,27 @@
 // websocket (server-sdk-go's signalling package), a pion publisher
 // PeerConnection with the `_data_track` channel, reconnects, and the
 // outgoing manager wired to both. An optional loopback subscriber joins as
-// a second participant to show what really arrives.
+// a second participant to show what really arrives; the room monitor
+// measures everyone else's data tracks.
 //
-// Files: session.go (lifecycle and status), transport.go (the manager's
-// requests and the SFU's answers), reconnect.go (resume, rejoin, giving
-// up), peer.go/signal.go/negotiation.go/datachannel.go (one participant's
-// connection), loopback.go (the receiving side), token.go, logging.go.
+// Files:
+//   - the session: session.go (lifecycle and status), types.go (Config),
+//     defaults.go, transport.go (the manager's requests and the SFU's
+//     answers), local.go (our tracks and their probes), close.go,
+//     reconnect.go (resume, rejoin, giving up), stall.go, rooms.go
+//     (listing rooms), clock.go (the clock exchange over `_reliable`);
+//   - one participant's connection: peer.go, signal.go, negotiation.go,
+//     datachannel.go and flow.go (the channel and its flow control),
+//     dial.go (an interrupted join closes its socket), token.go;
+//   - the receiving side: subscriber.go and inbox.go (one participant's
+//     view of the room), loopback.go, monitor.go (the room monitor),
+//     typed.go and schemacheck.go (typed tracks and their schemas);
+//   - logging.go: the LiveKit libraries', pion's and go-redis's loggers
+//     routed to ours.
+//
+// Redaction (package redact), log origins (logorigin) and the reader of
+// the embedded SFU's log (localsfu/sfulog) live outside, so the UI can use
+// them without pion and sfulog without the session.
 package session
 
 import (
@@ -20,6 +35,7 @@ import (
 	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/e2ee"
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/report"
 )
 
@@ -89,7 +105,7 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, errors.New("session: no server URL")
 	}
 	// Redacting a nil logger discards.
-	cfg.Logger = Redacting(cfg.Logger, cfg.APISecret, cfg.Token, cfg.E2EEPassphrase)
+	cfg.Logger = redact.Logger(cfg.Logger, cfg.APISecret, cfg.Token, cfg.E2EEPassphrase)
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -203,12 +219,10 @@ func (s *Session) token() (string, error) {
 // Manager is the session's outgoing data-track manager.
 func (s *Session) Manager() *outgoing.Manager { return s.mgr }
 
-// netHooks is the network our own connection uses: the tests' hooks and
-// the user's impairment.
+// netHooks is the network our own connection uses: Config.Net and the
+// user's impairment.
 func (s *Session) netHooks() netHooks {
-	h := s.cfg.net
-	h.impair = s.cfg.Impair
-	return h
+	return netHooks{NetOptions: s.cfg.Net, impair: s.cfg.Impair}
 }
 
 // Status is the connection's current health, with the latest RTT.
@@ -262,7 +276,7 @@ func (s *Session) changeStatus(from *State, st State, err error) {
 		return
 	}
 	s.status.State, s.status.Err, s.status.Since = st, err, time.Now()
-	s.status.URL, s.status.Credentials = RedactURL(s.cfg.URL), s.cfg.Credentials
+	s.status.URL, s.status.Credentials = redact.URL(s.cfg.URL), s.cfg.Credentials
 	if s.status.Identity == "" {
 		s.status.Identity = s.cfg.Identity
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/textsafe"
 )
 
@@ -59,7 +60,7 @@ func joinError(ctx context.Context, sig signalling.Signalling, cfg peerConfig, e
 			if resp.StatusCode != http.StatusOK {
 				return describeJoinError(cfg.url, &RefusedError{
 					Status:  resp.StatusCode,
-					Message: textsafe.Body(resp.Header.Get("Content-Type"), []byte(RedactSecrets(string(body), cfg.token))),
+					Message: textsafe.Body(resp.Header.Get("Content-Type"), []byte(redact.Secrets(string(body), cfg.token))),
 				})
 			}
 		}

@@ -78,7 +78,7 @@ func TestE2EStalledWhileThePathIsQuiet(t *testing.T) {
 
 func testE2EStalledWhileThePathIsQuiet(t *testing.T) {
 	cut := new(atomic.Bool)
-	s := connect(t, sfu(t), Config{net: cutNet(cut)})
+	s := connect(t, sfu(t), Config{Net: cutNet(cut)})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "quiet", false)
 	if err != nil {
 		t.Fatal(err)

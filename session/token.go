@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/auth"
+
+	"github.com/dttui/dttui/redact"
 )
 
 // tokenTTL covers a long demo; dttui re-mints on every full reconnect anyway.
@@ -51,5 +53,5 @@ func identityFromToken(token string) string {
 }
 
 func describeJoinError(u string, err error) error {
-	return fmt.Errorf("connect to %s: %w", RedactURL(u), err)
+	return fmt.Errorf("connect to %s: %w", redact.URL(u), err)
 }

@@ -35,9 +35,6 @@ func (s *Session) SendPublishRequest(r outgoing.PublishRequest) error {
 	}
 	req := &livekit.PublishDataTrackRequest{PubHandle: uint32(r.Handle), Name: r.Name, Encryption: encryption(r.E2EE),
 		FrameEncoding: frameToProto(r.Type.Frame), Schema: schemaToProto(r.Type.Schema)}
-	if s.cfg.tamperPublish != nil {
-		s.cfg.tamperPublish(req)
-	}
 	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PublishDataTrackRequest{PublishDataTrackRequest: req}})
 }
 

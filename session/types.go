@@ -4,10 +4,12 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/livekit/server-sdk-go/v2/signalling"
+	"github.com/pion/transport/v4"
+
 	"github.com/dttui/dttui/impair"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
-	"github.com/livekit/protocol/livekit"
 )
 
 // Config says where and as whom to connect. Either Token, or APIKey and
@@ -90,18 +92,35 @@ type Config struct {
 	// past it the session ends disconnected. Default 30 s.
 	ReconnectTimeout time.Duration
 
-	net netHooks // tests only
-	// loopNet replaces net for the loopback subscriber alone (tests only:
-	// to cut what it receives while the publisher's path stays up).
-	loopNet *netHooks
+	// Net changes the path under our own connections, as pion's
+	// SettingEngine does under a PeerConnection. The zero value is the
+	// real network, which is what dttui runs; tests cut or stall the path
+	// with it while the SFU stays real, and alter what reaches the SFU.
+	Net NetOptions
+
 	// onFrame sees every frame the loopback reassembles, by track SID,
 	// after decryption (tests only; it runs with incoming's manager
 	// locked, and f.Payload is valid only during the call).
 	onFrame func(sid string, f incoming.Frame)
-	// tamperPublish edits each PublishDataTrackRequest before it is sent
-	// (tests only: to show the SFU's own answer to what the manager
-	// refuses locally).
-	tamperPublish func(*livekit.PublishDataTrackRequest)
+}
+
+// NetOptions shape the path under a session's own connections (Config.Net).
+// Every field's zero value leaves that part as it is.
+type NetOptions struct {
+	// Wrap wraps the network pion's sockets use, outside Config.Impair's
+	// shaping (to cut or stall the path).
+	Wrap func(transport.Net) transport.Net
+	// ICEFailedTimeout replaces pion's 25 s before a silent path is
+	// declared failed.
+	ICEFailedTimeout time.Duration
+	// WrapSignal wraps the signal transport of each join: everything the
+	// session sends the SFU goes through it (to alter a request on the
+	// wire, past the local checks, and see the SFU's own answer).
+	WrapSignal func(signalling.SignalTransport) signalling.SignalTransport
+	// Loopback, when set, replaces these options for the loopback
+	// subscriber alone (to cut what it receives while the publisher's
+	// path stays up).
+	Loopback *NetOptions
 }
 
 // State is the connection's lifecycle stage; Status its health. Both

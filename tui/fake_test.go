@@ -14,6 +14,7 @@ import (
 
 	"github.com/dttui/dttui/clocksync"
 	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/logorigin"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
@@ -860,11 +861,11 @@ func plain(m Model) string { return ansi.Strip(m.View()) }
 
 // logAt stores a record with a fixed time, as a library logging through
 // the app's logger would, so views of the log pane are deterministic.
-func logAt(buf *logbuf.Buffer, at time.Time, lv slog.Level, origin session.LogOrigin, msg string, attrs ...any) {
+func logAt(buf *logbuf.Buffer, at time.Time, lv slog.Level, origin logorigin.Origin, msg string, attrs ...any) {
 	rec := slog.NewRecord(at, lv, msg, 0)
 	rec.Add(attrs...)
-	if origin != "" && origin != session.OriginDTTUI {
-		rec.AddAttrs(slog.Any(session.LogOriginKey, origin))
+	if origin != "" && origin != logorigin.DTTUI {
+		rec.AddAttrs(slog.Any(logorigin.Key, origin))
 	}
 	_ = buf.Handler(slog.LevelDebug).Handle(context.Background(), rec)
 }
@@ -876,23 +877,23 @@ func logAt(buf *logbuf.Buffer, at time.Time, lv slog.Level, origin session.LogOr
 func seedLogs(buf *logbuf.Buffer) {
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	info, warn := slog.LevelInfo, slog.LevelWarn
-	logAt(buf, at(0), info, session.OriginSFU, "starting LiveKit server", "logger", "livekit", "portHttp", 7880, "version", "1.13.5")
+	logAt(buf, at(0), info, logorigin.SFU, "starting LiveKit server", "logger", "livekit", "portHttp", 7880, "version", "1.13.5")
 	logAt(buf, at(104), info, "", "embedded SFU running; to connect another client: set -a; . ~/.cache/dttui/local-sfu.env; set +a; then e.g. lk room join --identity viewer <room>", "url", "ws://127.0.0.1:7880", "api_key", "dttuiab12cd34")
 	logAt(buf, at(105), info, "", "connection connecting")
-	logAt(buf, at(110), info, session.OriginSDK, "connecting to signal", "logger", "livekit", "url", "ws://127.0.0.1:7880")
+	logAt(buf, at(110), info, logorigin.SDK, "connecting to signal", "logger", "livekit", "url", "ws://127.0.0.1:7880")
 	for i, m := range []string{"signaling state changed to have-remote-offer", "Setting new connection state: Checking", "ICE connection state changed: checking"} {
-		logAt(buf, at(111+i), info, session.OriginPion, m, "participant", "publisher", "logger", "pion.ice")
+		logAt(buf, at(111+i), info, logorigin.Pion, m, "participant", "publisher", "logger", "pion.ice")
 	}
-	logAt(buf, at(115), warn, session.OriginPion, "Failed to ping without candidate pairs. Connection is not possible yet.", "participant", "publisher", "logger", "pion.ice")
+	logAt(buf, at(115), warn, logorigin.Pion, "Failed to ping without candidate pairs. Connection is not possible yet.", "participant", "publisher", "logger", "pion.ice")
 	for i, m := range []string{"ICE connection state changed: connected", "peer connection state changed: connected"} {
-		logAt(buf, at(118+i), info, session.OriginPion, m, "participant", "publisher", "logger", "pion.pc")
-		logAt(buf, at(118+i), info, session.OriginSFU, m, "room", "demo-room", "participant", "alice", "logger", "livekit")
+		logAt(buf, at(118+i), info, logorigin.Pion, m, "participant", "publisher", "logger", "pion.pc")
+		logAt(buf, at(118+i), info, logorigin.SFU, m, "room", "demo-room", "participant", "alice", "logger", "livekit")
 	}
-	logAt(buf, at(120), info, session.OriginSFU, "participant active", "room", "demo-room", "participant", "alice", "logger", "livekit")
+	logAt(buf, at(120), info, logorigin.SFU, "participant active", "room", "demo-room", "participant", "alice", "logger", "livekit")
 	logAt(buf, at(121), info, "", "connection connected")
-	logAt(buf, at(124), info, session.OriginSFU, "created data track", "room", "demo-room", "participant", "alice", "name", "telemetry", "logger", "livekit")
+	logAt(buf, at(124), info, logorigin.SFU, "created data track", "room", "demo-room", "participant", "alice", "name", "telemetry", "logger", "livekit")
 	logAt(buf, at(125), info, "", "created data track", "component", "outgoing", "name", "telemetry", "handle", 1, "sid", "DTR_telemetry")
-	logAt(buf, at(2300), warn, session.OriginSFU, "data track subscriber is slow, dropping packets", "room", "demo-room", "participant", "alice-loopback", "track", "DTR_telemetry", "logger", "livekit")
+	logAt(buf, at(2300), warn, logorigin.SFU, "data track subscriber is slow, dropping packets", "room", "demo-room", "participant", "alice-loopback", "track", "DTR_telemetry", "logger", "livekit")
 	logAt(buf, at(4100), warn, "", "push to \"telemetry\": frame dropped: queue full", "component", "outgoing", "queued", 64)
 	logAt(buf, at(5000), info, "", "generator on \"telemetry\": 100/s × 1 KiB")
 }

@@ -13,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/dttui/dttui/logorigin"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/logbuf"
 	"github.com/dttui/dttui/tui/theme"
@@ -341,7 +342,7 @@ func TestLogPaneFocus(t *testing.T) {
 	for i := range 100 {
 		logAt(logs, t0.Add(time.Duration(i)*time.Second), slog.LevelInfo, "", fmt.Sprintf("record %03d", i))
 	}
-	logAt(logs, t0, slog.LevelInfo, session.OriginPion, "hidden pion info")
+	logAt(logs, t0, slog.LevelInfo, logorigin.Pion, "hidden pion info")
 	h.send(press("l"))
 	if !h.m.logsFocused() || !strings.Contains(plain(h.m), "record 099") {
 		t.Fatalf("l:\n%s", plain(h.m))

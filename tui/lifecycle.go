@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 )
@@ -70,7 +71,7 @@ func (m Model) onConnected(msg connectedMsg) (tea.Model, tea.Cmd) {
 	}
 	if msg.err != nil {
 		m.connErr = msg.err
-		m.status = session.Status{State: session.StateDisconnected, Err: msg.err, URL: session.RedactURL(m.opts.URL), Since: m.opts.Now()}
+		m.status = session.Status{State: session.StateDisconnected, Err: msg.err, URL: redact.URL(m.opts.URL), Since: m.opts.Now()}
 		m.log.Error("could not connect", "err", msg.err)
 		return m, nil
 	}
@@ -92,7 +93,7 @@ func (m Model) retry() (tea.Model, tea.Cmd) {
 		m.conn.cancel() // the failed attempt's context
 	}
 	m.conn, m.connErr = newConnection(), nil
-	m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(m.opts.URL), Room: m.room, Since: m.opts.Now()}
+	m.status = session.Status{State: session.StateConnecting, URL: redact.URL(m.opts.URL), Room: m.room, Since: m.opts.Now()}
 	m.log.Info("retrying the connection", "url", m.status.URL)
 	return m, tea.Batch(m.conn.cmd(m.connectFunc()), m.flash("connecting again…", false))
 }
@@ -121,7 +122,7 @@ func (m Model) reconnect() (tea.Model, tea.Cmd) {
 	m.tracks, m.pending, m.failed = map[uint16]*trackUI{}, map[uint16]Pending{}, nil
 	m.hidden, m.hiddenRemote = map[uint16]bool{}, map[string]bool{}
 	m.conn, m.connErr = newConnection(), nil
-	m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(m.opts.URL), Since: m.opts.Now()}
+	m.status = session.Status{State: session.StateConnecting, URL: redact.URL(m.opts.URL), Since: m.opts.Now()}
 	m.log.Info("the session gave up; connecting anew", "url", m.status.URL)
 	connect, log := m.connectFunc(), m.log
 	return m, tea.Batch(m.conn.cmd(func(ctx context.Context) (Backend, error) {

@@ -15,6 +15,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/dttui/dttui/impair"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/schema/validate"
@@ -260,10 +261,10 @@ func New(b Backend, o Options) Model {
 	case b == nil && o.Connect != nil && o.Rooms != nil:
 		// Listed in Init; connected once a room is picked.
 		m.pick = newPicking()
-		m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(o.URL), Since: o.Now()}
+		m.status = session.Status{State: session.StateConnecting, URL: redact.URL(o.URL), Since: o.Now()}
 	case b == nil && o.Connect != nil:
 		m.conn = newConnection()
-		m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(o.URL), Since: o.Now()}
+		m.status = session.Status{State: session.StateConnecting, URL: redact.URL(o.URL), Since: o.Now()}
 	case b == nil:
 		m.connErr = errors.New("no session to drive (nothing to connect with)")
 		m.status = session.Status{State: session.StateDisconnected, Err: m.connErr}

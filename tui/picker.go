@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/roompicker"
@@ -104,7 +105,7 @@ func (m Model) connectTo(room string) (tea.Model, tea.Cmd) {
 	}
 	m.room = room
 	m.conn = newConnection()
-	m.status = session.Status{State: session.StateConnecting, URL: session.RedactURL(m.opts.URL), Room: room, Since: m.opts.Now()}
+	m.status = session.Status{State: session.StateConnecting, URL: redact.URL(m.opts.URL), Room: room, Since: m.opts.Now()}
 	if room != "" {
 		m.log.Info("joining the room picked", "room", room)
 	}

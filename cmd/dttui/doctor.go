@@ -9,6 +9,7 @@ import (
 
 	"github.com/dttui/dttui/budget"
 	"github.com/dttui/dttui/doctor"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/textsafe"
 )
@@ -83,7 +84,7 @@ func runDoctor(ctx context.Context, o options, cfg session.Config, std stdio, st
 	checks := doctor.Run(ctx, cfg, doctor.Options{})
 	elapsed := time.Since(start)
 	w := textsafe.NewWriter(std.out)
-	fmt.Fprintf(w, "dttui doctor: %s\n", session.RedactURL(cfg.URL))
+	fmt.Fprintf(w, "dttui doctor: %s\n", redact.URL(cfg.URL))
 	var cases []budget.Case
 	for _, c := range checks {
 		fmt.Fprintf(w, "%s %s: %s\n", mark(c, "✓", "✗", "-"), c.Name, textsafe.Line(c.Figure))

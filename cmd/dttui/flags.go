@@ -21,10 +21,10 @@ import (
 	"github.com/dttui/dttui/load"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/schema/validate"
-	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
 	"github.com/dttui/dttui/textsafe"
@@ -421,7 +421,7 @@ func readPassphrase(o *options, given map[string]bool, getenv func(string) strin
 // URL: they would be shown, logged and sent where no LiveKit server reads
 // them. The URL is never echoed whole, in case it holds a secret.
 func checkURL(raw string) error {
-	shown := session.RedactURL(raw)
+	shown := redact.URL(raw)
 	if textsafe.Line(raw) != raw {
 		return usagef("--url %q: contains control characters", shown)
 	}

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/logorigin"
 	"github.com/dttui/dttui/textsafe"
 	"github.com/dttui/dttui/tui/logbuf"
 )
@@ -104,7 +104,7 @@ func (t tee) WithGroup(name string) slog.Handler {
 // stderrHandler writes dttui's own warnings and errors to stderr as
 // "dttui: warning: message key=value", one line each; with verbose, every
 // line at Info and above, the libraries' included. A record is a
-// library's when it carries a session.LogOriginKey attribute other than
+// library's when it carries a logorigin.Key attribute other than
 // dttui's (the session tags pion's, the SDK's and the SFU's loggers).
 type stderrHandler struct {
 	w       io.Writer
@@ -176,11 +176,11 @@ func fromLibrary(r slog.Record) bool {
 }
 
 func libraryOrigin(a slog.Attr) bool {
-	if a.Key != session.LogOriginKey {
+	if a.Key != logorigin.Key {
 		return false
 	}
-	o, ok := session.OriginOf(a.Value)
-	return ok && o != session.OriginDTTUI
+	o, ok := logorigin.Of(a.Value)
+	return ok && o != logorigin.DTTUI
 }
 
 func writeAttr(b *strings.Builder, group string, a slog.Attr) {

@@ -9,14 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/logorigin"
 )
 
 // logSome logs what a headless run logs: dttui's own warning and info,
 // and library chatter (pion's and LiveKit's, marked as such).
 func logSome(l *slog.Logger) {
-	l.With(session.LogOriginKey, session.OriginPion, "logger", "pion.ice").Warn("Failed to ping without candidate pairs")
-	l.Error("could not handle request", session.LogOriginKey, session.OriginSFU, "err", errors.New("context canceled"))
+	l.With(logorigin.Key, logorigin.Pion, "logger", "pion.ice").Warn("Failed to ping without candidate pairs")
+	l.Error("could not handle request", logorigin.Key, logorigin.SFU, "err", errors.New("context canceled"))
 	l.Info("session resumed", "tracks", 1)
 	l.With("participant", "publisher").Warn("loopback subscriber unavailable", "err", errors.New("refused: \x1b[2J"))
 }
@@ -70,7 +70,7 @@ func TestUILogsGoToThePane(t *testing.T) {
 	if len(recs) != 4 || stderr.Len() != 0 {
 		t.Fatalf("pane %+v, stderr %q", recs, stderr.String())
 	}
-	if recs[0].Origin != session.OriginPion || recs[1].Origin != session.OriginSFU || recs[2].Origin != session.OriginDTTUI {
+	if recs[0].Origin != logorigin.Pion || recs[1].Origin != logorigin.SFU || recs[2].Origin != logorigin.DTTUI {
 		t.Fatalf("origins lost: %+v", recs)
 	}
 	last := recs[3].Attrs[len(recs[3].Attrs)-1]

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/impair"
+	"github.com/dttui/dttui/logorigin"
 	"github.com/dttui/dttui/metrics"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
@@ -148,13 +150,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		key, secret := localsfu.GenerateKeys()
 		o.APIKey, o.APISecret = cmp.Or(o.APIKey, key), cmp.Or(o.APISecret, secret)
 	}
-	log := session.Redacting(logs.Logger(), o.APISecret, o.Token, o.E2EEPassphrase)
+	log := redact.Logger(logs.Logger(), o.APISecret, o.Token, o.E2EEPassphrase)
 	// Before anything from LiveKit or pion can log: nothing may reach the
 	// terminal. slog.SetDefault also captures the log package's default
 	// logger, which some of the embedded server's dependencies use: their
 	// lines are tagged as the SFU's.
 	session.RouteLibraryLogs(log)
-	slog.SetDefault(log.With(session.LogOriginKey, session.OriginSFU))
+	slog.SetDefault(log.With(logorigin.Key, logorigin.SFU))
 	for _, n := range o.Notices {
 		say(o, log, stderr, n)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/dttui/dttui/histogram"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/record"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/textsafe"
 )
@@ -166,7 +167,7 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 		return exitUsage
 	}
 	defer logs.Close()
-	log := session.Redacting(logs.Logger(), o.APISecret, o.Token, o.E2EEPassphrase)
+	log := redact.Logger(logs.Logger(), o.APISecret, o.Token, o.E2EEPassphrase)
 	cfg := session.Config{URL: o.URL, Token: o.Token, APIKey: o.APIKey, APISecret: o.APISecret,
 		Room: o.Room, Identity: o.Identity, E2EEPassphrase: o.E2EEPassphrase, Logger: log, PublishTimeout: o.PublishTimeout,
 		MaxQueuedBytes: o.MaxQueuedBytes}

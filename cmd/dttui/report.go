@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/headless"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/report/htmlreport"
 	"github.com/dttui/dttui/session"
 )
@@ -16,7 +17,7 @@ import (
 // (opened, and closed, by the caller).
 func writeReport(f *os.File, o options, cfg session.Config, res headless.Result, started, ended time.Time) error {
 	conn := res.Final.Connection
-	server := session.RedactURL(cfg.URL)
+	server := redact.URL(cfg.URL)
 	if o.URL == "" {
 		server += " (embedded SFU)"
 	}

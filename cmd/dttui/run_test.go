@@ -23,6 +23,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/dttui/dttui/headless"
+	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/localsfu"
@@ -363,7 +364,7 @@ func TestBusyLocalPort(t *testing.T) {
 	errOut = lockedBuffer{}
 	start = time.Now()
 	o := options{Headless: true, LocalPort: port}
-	srv, envf, err := startLocalSFU(context.Background(), o, session.Redacting(nil), &errOut)
+	srv, envf, err := startLocalSFU(context.Background(), o, redact.Logger(nil), &errOut)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/logorigin"
 )
 
 // Record is one log record as the pane needs it.
@@ -21,7 +21,7 @@ type Record struct {
 	Seq     uint64 // 1, 2, … in arrival order; never reused
 	Time    time.Time
 	Level   slog.Level
-	Origin  session.LogOrigin // session.OriginDTTUI when the record names none
+	Origin  logorigin.Origin // logorigin.DTTUI when the record names none
 	Message string
 	// Attrs are resolved, groups flattened to dotted keys, the origin
 	// attribute left out (it is Origin). Never modified once stored.
@@ -73,7 +73,7 @@ func (b *Buffer) Total() uint64 {
 
 // Handler returns a slog handler that stores records at level and above.
 func (b *Buffer) Handler(level slog.Leveler) slog.Handler {
-	return &handler{b: b, level: level, origin: session.OriginDTTUI}
+	return &handler{b: b, level: level, origin: logorigin.DTTUI}
 }
 
 // Logger returns a logger storing records in the buffer and, if extra is
@@ -89,7 +89,7 @@ func (b *Buffer) Logger(level slog.Leveler, extra io.Writer) *slog.Logger {
 type handler struct {
 	b      *Buffer
 	level  slog.Leveler
-	origin session.LogOrigin
+	origin logorigin.Origin
 	attrs  []slog.Attr // from WithAttrs, flattened
 	prefix string      // the open groups, "a.b."
 }
@@ -100,8 +100,8 @@ func (h *handler) Handle(_ context.Context, r slog.Record) error {
 	rec := Record{Time: r.Time, Level: r.Level, Origin: h.origin, Message: r.Message}
 	attrs := slices.Clip(h.attrs)
 	r.Attrs(func(a slog.Attr) bool {
-		if h.prefix == "" && a.Key == session.LogOriginKey {
-			if o, ok := session.OriginOf(a.Value); ok {
+		if h.prefix == "" && a.Key == logorigin.Key {
+			if o, ok := logorigin.Of(a.Value); ok {
 				rec.Origin = o
 				return true
 			}
@@ -118,8 +118,8 @@ func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
 	c := *h
 	c.attrs = slices.Clip(h.attrs)
 	for _, a := range as {
-		if h.prefix == "" && a.Key == session.LogOriginKey {
-			if o, ok := session.OriginOf(a.Value); ok {
+		if h.prefix == "" && a.Key == logorigin.Key {
+			if o, ok := logorigin.Of(a.Value); ok {
 				c.origin = o
 				continue
 			}

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/logorigin"
 )
 
 func messages(rs []Record) string {
@@ -43,9 +43,9 @@ func TestRingKeepsNewestInOrder(t *testing.T) {
 func TestRecordsAreStructured(t *testing.T) {
 	b := New(10)
 	l := b.Logger(slog.LevelInfo, nil)
-	l.With(session.LogOriginKey, session.OriginPion).With("logger", "pion.ice").Warn("ping failed", "pair", 3)
+	l.With(logorigin.Key, logorigin.Pion).With("logger", "pion.ice").Warn("ping failed", "pair", 3)
 	l.WithGroup("g").Info("grouped", slog.Group("in", "k", "v"), "n", 1)
-	l.Error("tagged late", session.LogOriginKey, session.OriginSFU)
+	l.Error("tagged late", logorigin.Key, logorigin.SFU)
 	l.Info("own")
 	rs := b.Append(nil)
 	if len(rs) != 4 {
@@ -60,13 +60,13 @@ func TestRecordsAreStructured(t *testing.T) {
 	}
 	for i, want := range []struct {
 		lv     slog.Level
-		origin session.LogOrigin
+		origin logorigin.Origin
 		attrs  string
 	}{
-		{slog.LevelWarn, session.OriginPion, "logger=pion.ice pair=3"},
-		{slog.LevelInfo, session.OriginDTTUI, "g.in.k=v g.n=1"},
-		{slog.LevelError, session.OriginSFU, ""},
-		{slog.LevelInfo, session.OriginDTTUI, ""},
+		{slog.LevelWarn, logorigin.Pion, "logger=pion.ice pair=3"},
+		{slog.LevelInfo, logorigin.DTTUI, "g.in.k=v g.n=1"},
+		{slog.LevelError, logorigin.SFU, ""},
+		{slog.LevelInfo, logorigin.DTTUI, ""},
 	} {
 		r := rs[i]
 		if r.Level != want.lv || r.Origin != want.origin || attrs(r) != want.attrs || r.Time.IsZero() {
@@ -79,7 +79,7 @@ func TestRecordsAreStructured(t *testing.T) {
 func TestExtraWriterGetsText(t *testing.T) {
 	var file bytes.Buffer
 	b := New(10)
-	b.Logger(slog.LevelInfo, &file).With(session.LogOriginKey, session.OriginSDK).Info("joined", "room", "r1")
+	b.Logger(slog.LevelInfo, &file).With(logorigin.Key, logorigin.SDK).Info("joined", "room", "r1")
 	if s := file.String(); !strings.Contains(s, `msg=joined origin=sdk room=r1`) {
 		t.Fatalf("file line %q", s)
 	}

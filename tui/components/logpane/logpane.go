@@ -21,7 +21,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/dttui/dttui/textsafe"
 
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/logorigin"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/format"
 	"github.com/dttui/dttui/tui/keys"
@@ -32,7 +32,7 @@ import (
 const MinHeight = 3
 
 // Origins are the origins the filter knows, in the order of keys 1-4.
-var Origins = [4]session.LogOrigin{session.OriginDTTUI, session.OriginSDK, session.OriginPion, session.OriginSFU}
+var Origins = [4]logorigin.Origin{logorigin.DTTUI, logorigin.SDK, logorigin.Pion, logorigin.SFU}
 
 // Level is the level filter.
 type Level int
@@ -55,7 +55,7 @@ func (l Level) String() string {
 func (l Level) admits(r *logbuf.Record) bool {
 	switch l {
 	case LevelDefault:
-		if r.Origin != session.OriginDTTUI {
+		if r.Origin != logorigin.DTTUI {
 			return r.Level >= slog.LevelWarn
 		}
 		return r.Level >= slog.LevelInfo

@@ -12,7 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/dttui/dttui/session"
+	"github.com/dttui/dttui/logorigin"
 	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/keys"
 	"github.com/dttui/dttui/tui/logbuf"
@@ -37,19 +37,19 @@ func newFixture(t *testing.T, capacity, w, h int) *fixture {
 }
 
 // log stores a record at a fixed time, numbered.
-func (f *fixture) log(lv slog.Level, origin session.LogOrigin, msg string, attrs ...any) {
+func (f *fixture) log(lv slog.Level, origin logorigin.Origin, msg string, attrs ...any) {
 	f.n++
 	rec := slog.NewRecord(t0.Add(time.Duration(f.n)*time.Second), lv, msg, 0)
 	rec.Add(attrs...)
-	if origin != session.OriginDTTUI {
-		rec.AddAttrs(slog.Any(session.LogOriginKey, origin))
+	if origin != logorigin.DTTUI {
+		rec.AddAttrs(slog.Any(logorigin.Key, origin))
 	}
 	_ = f.buf.Handler(slog.LevelDebug).Handle(context.Background(), rec)
 }
 
 func (f *fixture) lines(n int) {
 	for range n {
-		f.log(slog.LevelInfo, session.OriginDTTUI, fmt.Sprintf("line %03d", f.n+1))
+		f.log(slog.LevelInfo, logorigin.DTTUI, fmt.Sprintf("line %03d", f.n+1))
 	}
 }
 
@@ -154,12 +154,12 @@ func TestAnchorOnALostRecord(t *testing.T) {
 // origins off and on.
 func TestLevelAndOriginFilters(t *testing.T) {
 	f := newFixture(t, 100, 100, 12)
-	f.log(slog.LevelInfo, session.OriginDTTUI, "own info")
-	f.log(slog.LevelInfo, session.OriginPion, "pion info")
-	f.log(slog.LevelWarn, session.OriginPion, "pion warn")
-	f.log(slog.LevelInfo, session.OriginSFU, "sfu info")
-	f.log(slog.LevelError, session.OriginSDK, "sdk error")
-	f.log(slog.LevelInfo, session.OriginSDK, "sdk info")
+	f.log(slog.LevelInfo, logorigin.DTTUI, "own info")
+	f.log(slog.LevelInfo, logorigin.Pion, "pion info")
+	f.log(slog.LevelWarn, logorigin.Pion, "pion warn")
+	f.log(slog.LevelInfo, logorigin.SFU, "sfu info")
+	f.log(slog.LevelError, logorigin.SDK, "sdk error")
+	f.log(slog.LevelInfo, logorigin.SDK, "sdk info")
 	shows := func(want ...string) {
 		t.Helper()
 		v := f.view()
@@ -194,7 +194,7 @@ func TestLevelAndOriginFilters(t *testing.T) {
 // under the message; unwrapped, it is one line cut with "…".
 func TestWrap(t *testing.T) {
 	f := newFixture(t, 100, 50, 10)
-	f.log(slog.LevelWarn, session.OriginDTTUI, "a message long enough to need three lines at this width, at least", "key", "the end")
+	f.log(slog.LevelWarn, logorigin.DTTUI, "a message long enough to need three lines at this width, at least", "key", "the end")
 	v := f.view()
 	for _, w := range []string{"a message", "three lines", "at least", `key="the`, `end"`} {
 		if !strings.Contains(v, w) {
@@ -221,7 +221,7 @@ func TestSearch(t *testing.T) {
 		if i%10 == 4 {
 			msg += " ICE checking"
 		}
-		f.log(slog.LevelInfo, session.OriginDTTUI, msg)
+		f.log(slog.LevelInfo, logorigin.DTTUI, msg)
 	}
 	f.press("/")
 	if !f.p.Searching() || !strings.Contains(f.view(), "/") {
@@ -287,7 +287,7 @@ func TestPinnedStayOnTop(t *testing.T) {
 // and values are shown as visible escapes (textsafe.Line).
 func TestControlCharactersAreReplaced(t *testing.T) {
 	f := newFixture(t, 10, 80, 5)
-	f.log(slog.LevelWarn, session.OriginSFU, "evil \x1b[2J\x1b]0;title\a", "v", "\x1b[31mred")
+	f.log(slog.LevelWarn, logorigin.SFU, "evil \x1b[2J\x1b]0;title\a", "v", "\x1b[31mred")
 	v := f.p.View()
 	if strings.Contains(v, "\x1b[2J") || strings.Contains(v, "\x1b]0") || strings.Contains(v, "\a") || strings.Contains(v, "\x1b[31mred") {
 		t.Fatalf("control characters reached the view: %q", v)
@@ -303,7 +303,7 @@ func TestFitsEverySize(t *testing.T) {
 	for _, sz := range [][2]int{{20, 3}, {30, 4}, {50, 15}, {80, 24}, {140, 40}} {
 		f := newFixture(t, 100, sz[0], sz[1])
 		f.p.Pinned = []string{strings.Repeat("pinned ", 20)}
-		f.log(slog.LevelWarn, session.OriginPion, strings.Repeat("long words ", 40), "k", strings.Repeat("v", 200))
+		f.log(slog.LevelWarn, logorigin.Pion, strings.Repeat("long words ", 40), "k", strings.Repeat("v", 200))
 		f.lines(10)
 		f.view()
 		f.press("pgup", "/", "w", "o")

@@ -1,4 +1,9 @@
-package session
+// Package sfulog reads the embedded SFU's own account of every data track
+// from the records it logs through this process: a second observer of
+// what dttui sends and receives. It knows nothing of the session; the
+// session installs View.Handler on the libraries' log route and asks the
+// view about the tracks it shows.
+package sfulog
 
 import (
 	"context"
@@ -10,7 +15,8 @@ import (
 	"github.com/dttui/dttui/report"
 )
 
-// The embedded SFU runs in this process and logs through it (logging.go).
+// The embedded SFU runs in this process and logs through it (session's
+// logging.go).
 // Two of its records are its own account of every data track, a second
 // observer of what dttui sends and receives (livekit-server v1.13.5):
 //
@@ -27,8 +33,8 @@ import (
 // A remote SFU's logs are not ours to read: then nothing is known, and the
 // report says nothing rather than zero.
 
-// sfuShedErr is the SFU's error for a packet it shed.
-const sfuShedErr = "data dropped due to high buffered amount"
+// ShedError is the SFU's error for a packet it shed.
+const ShedError = "data dropped due to high buffered amount"
 
 // maxSFUTracks bounds what the view keeps: the oldest tracks go first.
 const maxSFUTracks = 4096
@@ -39,17 +45,22 @@ type sfuTrack struct {
 	up             *report.SFUUp
 }
 
-type sfuView struct {
+// View is what the SFU logged about each track SID, the newest
+// maxSFUTracks tracks.
+type View struct {
 	mu     sync.Mutex
 	tracks map[string]*sfuTrack
 	order  []string // SIDs, oldest first
 }
 
-// sfuObserved is the process's view: the embedded SFU's logs are
-// process-wide, as the SFU is.
-var sfuObserved = &sfuView{tracks: map[string]*sfuTrack{}}
+// NewView returns an empty view.
+func NewView() *View { return &View{tracks: map[string]*sfuTrack{}} }
 
-func (v *sfuView) trackLocked(sid string) *sfuTrack {
+// Observed is the process's view: the embedded SFU's logs are
+// process-wide, as the SFU is.
+var Observed = NewView()
+
+func (v *View) trackLocked(sid string) *sfuTrack {
 	t := v.tracks[sid]
 	if t == nil {
 		if len(v.order) >= maxSFUTracks {
@@ -64,7 +75,7 @@ func (v *sfuView) trackLocked(sid string) *sfuTrack {
 }
 
 // notForwarded records a packet of sid the SFU did not send to subscriber.
-func (v *sfuView) notForwarded(sid, subscriber string, shed bool) {
+func (v *View) notForwarded(sid, subscriber string, shed bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	t := v.trackLocked(sid)
@@ -75,16 +86,16 @@ func (v *sfuView) notForwarded(sid, subscriber string, shed bool) {
 	}
 }
 
-func (v *sfuView) closed(sid string, up report.SFUUp) {
+func (v *View) closed(sid string, up report.SFUUp) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	u := up
 	v.trackLocked(sid).up = &u
 }
 
-// of sums what the SFU said of the SIDs toward subscriber; ok is false
+// Of sums what the SFU said of the SIDs toward subscriber; ok is false
 // when it said nothing of any of them.
-func (v *sfuView) of(sids []string, subscriber string) (report.SFUObserved, bool) {
+func (v *View) Of(sids []string, subscriber string) (report.SFUObserved, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	var o report.SFUObserved
@@ -113,10 +124,12 @@ func (v *sfuView) of(sids []string, subscriber string) (report.SFUObserved, bool
 	return o, found
 }
 
-// sfuObserver is a slog.Handler on the livekit logger that reads the two
-// records above into sfuObserved; it writes nothing.
+// Handler returns a slog.Handler for the livekit logger that reads the
+// two records above into v; it writes nothing.
+func (v *View) Handler() slog.Handler { return sfuObserver{view: v} }
+
 type sfuObserver struct {
-	view  *sfuView
+	view  *View
 	attrs []slog.Attr
 }
 
@@ -169,35 +182,7 @@ func (h sfuObserver) Handle(_ context.Context, r slog.Record) error {
 		h.view.closed(sid, up)
 	} else {
 		// The SFU wraps its error with the figures behind the decision.
-		h.view.notForwarded(sid, participant, strings.HasPrefix(errText, sfuShedErr))
+		h.view.notForwarded(sid, participant, strings.HasPrefix(errText, ShedError))
 	}
 	return nil
-}
-
-// teeHandler writes each record to both handlers that want it.
-type teeHandler struct{ a, b slog.Handler }
-
-func (t teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return t.a.Enabled(ctx, l) || t.b.Enabled(ctx, l)
-}
-
-func (t teeHandler) Handle(ctx context.Context, r slog.Record) error {
-	var err error
-	if t.a.Enabled(ctx, r.Level) {
-		err = t.a.Handle(ctx, r.Clone())
-	}
-	if t.b.Enabled(ctx, r.Level) {
-		if e := t.b.Handle(ctx, r); err == nil {
-			err = e
-		}
-	}
-	return err
-}
-
-func (t teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return teeHandler{t.a.WithAttrs(as), t.b.WithAttrs(as)}
-}
-
-func (t teeHandler) WithGroup(name string) slog.Handler {
-	return teeHandler{t.a.WithGroup(name), t.b.WithGroup(name)}
 }

@@ -1,4 +1,8 @@
-package session
+// Package redact removes secrets from text before it reaches a log or the
+// screen: API secrets, access tokens, E2EE passphrases, credentials in
+// URLs. It knows nothing of LiveKit or the network, so every layer (the
+// session, the UI, the command) can use it.
+package redact
 
 import (
 	"context"
@@ -25,10 +29,10 @@ import (
 // Shorter ones are redacted only where the structure says a secret is.
 const MinFreeTextSecret = 8
 
-// Redacted replaces a secret; RedactedToken replaces a JWT.
+// Marker replaces a secret; TokenMarker replaces a JWT.
 const (
-	Redacted      = "<redacted>"
-	RedactedToken = "<redacted token>"
+	Marker      = "<redacted>"
+	TokenMarker = "<redacted token>"
 )
 
 // jwtPattern matches a JSON Web Token, or what is left of one cut short
@@ -74,11 +78,11 @@ func secretQueryKey(key string) bool {
 	return SecretKey(key)
 }
 
-// RedactSecrets returns s with every secret it can recognise replaced:
+// Secrets returns s with every secret it can recognise replaced:
 // JWTs, URL credentials, secret key=value pairs, bearer credentials, and
 // each given secret of at least MinFreeTextSecret bytes where it stands as
 // a whole token.
-func RedactSecrets(s string, secrets ...string) string {
+func Secrets(s string, secrets ...string) string {
 	return newRedactor(secrets).text(s)
 }
 
@@ -96,7 +100,7 @@ func newRedactor(secrets []string) redactor {
 
 func (r redactor) text(s string) string {
 	if strings.Contains(s, "eyJ") {
-		s = jwtPattern.ReplaceAllString(s, RedactedToken)
+		s = jwtPattern.ReplaceAllString(s, TokenMarker)
 	}
 	if strings.Contains(s, "://") {
 		s = urlPattern.ReplaceAllStringFunc(s, redactURLText)
@@ -105,13 +109,13 @@ func (r redactor) text(s string) string {
 		s = keyValuePattern.ReplaceAllStringFunc(s, func(m string) string {
 			sub := keyValuePattern.FindStringSubmatch(m)
 			if strings.HasPrefix(sub[3], `"`) {
-				return sub[1] + sub[2] + `"` + Redacted + `"`
+				return sub[1] + sub[2] + `"` + Marker + `"`
 			}
-			return sub[1] + sub[2] + Redacted
+			return sub[1] + sub[2] + Marker
 		})
 	}
 	if containsFold(s, "bearer") || containsFold(s, "basic") {
-		s = credentialPattern.ReplaceAllString(s, "${1}${3}"+Redacted)
+		s = credentialPattern.ReplaceAllString(s, "${1}${3}"+Marker)
 	}
 	for _, sec := range r.secrets {
 		s = replaceWhole(s, sec)
@@ -138,7 +142,7 @@ func replaceWhole(s, sec string) string {
 		last, _ := utf8.DecodeLastRuneInString(sec)
 		if (start == 0 || !(word(before) && word(first))) && (end == len(s) || !(word(after) && word(last))) {
 			b.WriteString(s[from:start])
-			b.WriteString(Redacted)
+			b.WriteString(Marker)
 			from = end
 			i = end
 		} else {
@@ -165,7 +169,7 @@ func redactURLText(u string) string {
 		end = len(rest)
 	}
 	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
-		rest = Redacted + rest[at:]
+		rest = Marker + rest[at:]
 	}
 	if i := strings.IndexAny(rest, "?#"); i >= 0 {
 		rest = rest[:i+1] + redactParams(rest[i+1:])
@@ -182,17 +186,17 @@ func redactParams(q string) string {
 		}
 		k, _, hasValue := strings.Cut(part, "=")
 		if hasValue && secretQueryKey(k) {
-			part = k + "=" + Redacted
+			part = k + "=" + Marker
 		}
 		b.WriteString(part)
 	}
 	return b.String()
 }
 
-// RedactURL returns u without credentials, query or fragment, for display:
+// URL returns u without credentials, query or fragment, for display:
 // nothing a user pasted with a token in it reaches the screen or the logs.
 // A URL that does not parse ("ws://user:pw@exa mple") loses them too.
-func RedactURL(u string) string {
+func URL(u string) string {
 	if p, err := url.Parse(u); err == nil && p.Host != "" {
 		p.User, p.RawQuery, p.Fragment, p.ForceQuery = nil, "", "", false
 		return p.String()
@@ -214,12 +218,12 @@ func RedactURL(u string) string {
 	return prefix + rest
 }
 
-// Redacting returns a logger that writes to l with secrets removed from
-// messages and attributes (see RedactSecrets); values of attributes named
+// Logger returns a logger that writes to l with secrets removed from
+// messages and attributes (see Secrets); values of attributes named
 // like a secret (SecretKey) are replaced whole. A nil l discards.
-func Redacting(l *slog.Logger, secrets ...string) *slog.Logger {
+func Logger(l *slog.Logger, secrets ...string) *slog.Logger {
 	if l == nil {
-		return discardLogger()
+		return slog.New(slog.DiscardHandler)
 	}
 	return slog.New(&redactHandler{h: l.Handler(), r: newRedactor(secrets)})
 }
@@ -258,7 +262,7 @@ func (r *redactHandler) attr(a slog.Attr) slog.Attr {
 	case slog.KindString:
 		s := v.String()
 		if s != "" && SecretKey(a.Key) {
-			return slog.String(a.Key, Redacted)
+			return slog.String(a.Key, Marker)
 		}
 		return slog.String(a.Key, r.r.text(s))
 	case slog.KindGroup:
@@ -278,7 +282,7 @@ func (r *redactHandler) attr(a slog.Attr) slog.Attr {
 			s = fmt.Sprint(v.Any())
 		}
 		if s != "" && SecretKey(a.Key) {
-			return slog.String(a.Key, Redacted)
+			return slog.String(a.Key, Marker)
 		}
 		if red := r.r.text(s); red != s {
 			return slog.String(a.Key, red)
