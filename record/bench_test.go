@@ -112,13 +112,19 @@ func BenchmarkReplayPacing1kHz(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		spin time.Duration
-	}{{"spin", DefaultSpin}, {"spin100us", 100 * time.Microsecond}, {"sleep", 0}} {
+		fine func(time.Duration)
+	}{
+		{"default", DefaultSpin, fineSleep},         // NewPacer's: 2 ms of nanosleep steps
+		{"yield", DefaultSpin, nil},                 // 2 ms of runtime.Gosched
+		{"yield500us", 500 * time.Microsecond, nil}, // the pacer before: 500 µs of Gosched
+		{"sleep", 0, nil},                           // runtime timers throughout
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var off histogram.Histogram
 			ctx := context.Background()
 			for range b.N {
 				p := NewPacer(1)
-				p.Spin = tc.spin
+				p.Spin, p.Fine = tc.spin, tc.fine
 				for i := range 1000 {
 					at := uint64(i) * uint64(time.Millisecond)
 					if err := p.Wait(ctx, at); err != nil {
