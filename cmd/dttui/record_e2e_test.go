@@ -119,10 +119,11 @@ func containsRun(got, want [][]byte) bool {
 // protobuf track with its schema, a JSON track and an untyped one;
 // `dttui record` writes them to MCAP, which reads back byte-exact with
 // the encodings, the schema blob and the publication's metadata, as many
-// frames per track as the room monitor received; `dttui mcap-info` lists
-// it; `dttui replay` plays it into a fresh room (exit 0 at its end), and
-// a subscriber there receives every frame, byte-exact, with the
-// recorded encodings and schema.
+// frames per track as the room monitor received, and verifies
+// (record.Verify: every CRC, both readers and the summary agreeing, the
+// same counts); `dttui mcap-info` lists it; `dttui replay` plays it into
+// a fresh room (exit 0 at its end), and a subscriber there receives
+// every frame, byte-exact, with the recorded encodings and schema.
 func TestRecordAndReplayEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts SFUs")
@@ -204,11 +205,17 @@ func TestRecordAndReplayEndToEnd(t *testing.T) {
 		}
 		recorded := map[string][][]byte{}
 		channels := map[string]record.Track{}
+		ids := map[string]uint16{}
+		v, err := record.Verify(file)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
 		for _, read := range []func(string, record.ReadFunc) error{record.ReadIndexed, record.Read} {
 			clear(recorded)
 			if err := read(file, func(ch *record.Channel, m *mcap.Message) error {
 				recorded[ch.Track.Name] = append(recorded[ch.Track.Name], bytes.Clone(m.Data))
 				channels[ch.Track.Name] = ch.Track
+				ids[ch.Track.Name] = ch.ID
 				return nil
 			}); err != nil {
 				t.Fatal(err)
@@ -221,9 +228,9 @@ func TestRecordAndReplayEndToEnd(t *testing.T) {
 					}
 				}
 				got := recorded[tr.name]
-				if uint64(len(got)) != monitor || len(got) < 90 || !inOrderSubset(got, tr.sent) {
-					t.Fatalf("%s: %d frames recorded, the monitor received %d, 100 sent; in order and byte-exact: %v",
-						tr.name, len(got), monitor, inOrderSubset(got, tr.sent))
+				if uint64(len(got)) != monitor || v.PerChannel[ids[tr.name]] != monitor || len(got) < 90 || !inOrderSubset(got, tr.sent) {
+					t.Fatalf("%s: %d frames recorded (%d verified), the monitor received %d, 100 sent; in order and byte-exact: %v",
+						tr.name, len(got), v.PerChannel[ids[tr.name]], monitor, inOrderSubset(got, tr.sent))
 				}
 				c := channels[tr.name]
 				if c.Type != tr.typ || !bytes.Equal(c.SchemaDef, tr.def) || c.Identity != "robot" || c.SID == "" || c.E2EE {
@@ -240,7 +247,7 @@ func TestRecordAndReplayEndToEnd(t *testing.T) {
 			t.Fatalf("mcap-info: exit %d: %s", code, infoErr.String())
 		}
 		for _, want := range []string{"robot/pose", "robot/status", "robot/raw", ": protobuf [protobuf google.protobuf.Duration]",
-			": json [no schema]", ": " + record.UntypedEncoding, "lz4: ["} {
+			": json [no schema]", ": " + record.UntypedEncoding, "lz4: [", fmt.Sprintf("verified:  %d messages", v.Messages)} {
 			if !strings.Contains(info.String(), want) {
 				t.Errorf("mcap-info lacks %q:\n%s", want, info.String())
 			}
