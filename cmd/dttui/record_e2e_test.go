@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -332,9 +333,12 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// Replay holds a 1 000 frames/s recording to its timing: each frame goes
-// within a few milliseconds of its recorded offset (the p99 on stderr;
-// the bound is loose for a shared CI machine, the figure is logged).
+// Replay holds a 1 000 frames/s recording to its timing: no frame goes
+// early, all 3 000 go, a subscriber receives them in order, and each goes
+// within a few milliseconds of its recorded offset (the figures logged).
+// Under the race detector every push costs several times the CPU, so on
+// a loaded 2-core CI machine the replay falls behind as a whole (p50 73–
+// 889 ms measured): there the bounds only say it kept going.
 func TestReplayTiming1kHz(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an SFU")
@@ -348,19 +352,32 @@ func TestReplayTiming1kHz(t *testing.T) {
 	}
 	tr := &record.Track{SID: "DTR_x", Name: "imu", Identity: "robot", Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameCBOR}}}
 	start := time.Now()
+	var frames [][]byte
 	for i := range 3000 {
-		if err := w.Write(tr, record.Frame{Arrival: start.Add(time.Duration(i) * time.Millisecond), Payload: make([]byte, 200)}); err != nil {
+		p := make([]byte, 200)
+		binary.BigEndian.PutUint32(p, uint32(i))
+		frames = append(frames, p)
+		if err := w.Write(tr, record.Frame{Arrival: start.Add(time.Duration(i) * time.Millisecond), Payload: p}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var seen frameLog
+	sub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: "timing",
+		Identity: "watcher", Monitor: true, OnRemoteFrame: seen.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
 	var errOut lockedBuffer
 	var progress bytes.Buffer
 	began := time.Now()
-	code := run(context.Background(), []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
-		"--room", "timing"}, env(nil), stdio{out: &progress, err: &errOut})
+	code := run(ctx, []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
+		"--room", "timing", "--identity", "player"}, env(nil), stdio{out: &progress, err: &errOut})
 	took := time.Since(began)
 	line := errOut.String()
 	if code != exitOK || !strings.Contains(line, "replayed 3000 frames on 1 tracks") {
@@ -381,10 +398,29 @@ func TestReplayTiming1kHz(t *testing.T) {
 	}
 	// The median frame is on time; the p99 is what a loaded machine's
 	// scheduler allows (9 ms to 200 ms here with 5 agents on 2 cores).
-	if p50, p99 := q("p50"), q("p99"); p50 > 5*time.Millisecond || p99 > time.Second {
-		t.Fatalf("behind the recorded timing: p50 %s, p99 %s", p50, p99)
+	p50Max, p99Max := 5*time.Millisecond, time.Second
+	if raceDetector {
+		p50Max, p99Max = 3*time.Second, 6*time.Second
 	}
-	t.Logf("%s", strings.TrimSpace(line))
+	if p50, p99 := q("p50"), q("p99"); p50 > p50Max || p99 > p99Max {
+		t.Fatalf("behind the recorded timing: p50 %s, p99 %s (bounds %s, %s; race detector %v)", p50, p99, p50Max, p99Max, raceDetector)
+	}
+	t.Logf("race detector %v, played in %s: %s", raceDetector, took.Round(time.Millisecond), strings.TrimSpace(line))
+	// Received in the order recorded, none changed (the subscriber may
+	// still be taking the last; the SFU may shed under load).
+	var got [][]byte
+	waitUntil(t, 10*time.Second, "the replayed frames at the subscriber", func() bool {
+		for _, ts := range sub.Monitor().Snapshot() {
+			if rt, ok := sub.Monitor().Track(ts.SID); ok && rt.Info().PublisherIdentity == "player" {
+				got = seen.of(ts.SID)
+			}
+		}
+		return len(got) >= 2900
+	})
+	if !inOrderSubset(got, frames) {
+		t.Fatalf("%d frames received, not in the recorded order or changed", len(got))
+	}
+	t.Logf("%d of 3000 frames received, in order", len(got))
 	// Where the replay is, a JSON line a second, the last at the file's end.
 	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
 	var last replayLine
