@@ -107,7 +107,9 @@ func readFrom(r io.Reader, size int64, maxChunk int, fn ReadFunc) (err error) {
 		return err
 	}
 	defer zd.Close()
-	l, err := mcap.NewLexer(r, &mcap.LexerOptions{MaxRecordSize: int(min(size, 1<<40)), MaxDecompressedChunkSize: maxChunk,
+	// A record is at most the file, or, inside a chunk, the chunk
+	// decompressed: a message of zeros may be larger than the whole file.
+	l, err := mcap.NewLexer(r, &mcap.LexerOptions{MaxRecordSize: int(min(max(size, int64(maxChunk)), 1<<40)), MaxDecompressedChunkSize: maxChunk,
 		Decompressors: map[mcap.CompressionFormat]mcap.ResettableReader{mcap.CompressionZSTD: zd}})
 	if err != nil {
 		return err

@@ -520,3 +520,58 @@ func TestRecordKilledBinary(t *testing.T) {
 	}
 	t.Logf("%d of %d frames read back after SIGKILL", len(got), sent+1)
 }
+
+// A ROS 2 bag's large messages (point clouds, images) replay whole:
+// neither `dttui replay` nor the file reader caps a frame at the
+// generators' 4 MiB (probe.MaxSize), and a message of zeros larger than
+// the whole compressed file reads back. dttui's subscriber receives 3, 5
+// and 9 MiB frames byte-exact (livekit-client and the Rust SDK drop any
+// larger than probe.SubscriberMaxSize; docs/recording.md).
+func TestReplayLargeFrames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an SFU")
+	}
+	srv, room, ctx := e2eRoom(t, testsfu.Embedded, "big", time.Minute)
+	file := filepath.Join(t.TempDir(), "bag.mcap")
+	w, err := record.Create(file, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &record.Track{SID: "DTR_x", Name: "cloud", Identity: "ros",
+		Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameCDR},
+			Schema: schema.ID{Name: "sensor_msgs/msg/PointCloud2", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingROS2Msg}}},
+		SchemaDef: []byte("uint32 height\nuint32 width\n")}
+	var sent [][]byte
+	at := time.Now()
+	for i, n := range []int{1000, 3 << 20, 5 << 20, 9 << 20, 1000} {
+		p := bytes.Repeat([]byte{byte(i + 1)}, n)
+		sent = append(sent, p)
+		if err := w.Write(tr, record.Frame{Arrival: at.Add(time.Duration(i) * 300 * time.Millisecond), Payload: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var seen frameLog
+	sub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room,
+		Identity: "watcher", Monitor: true, OnRemoteFrame: seen.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	var errOut lockedBuffer
+	if code := run(ctx, []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
+		"--room", room, "--identity", "player"}, env(nil), stdio{out: &bytes.Buffer{}, err: &errOut}); code != exitOK ||
+		!strings.Contains(errOut.String(), "replayed 5 frames on 1 tracks") {
+		t.Fatalf("replay: exit %d: %s", code, errOut.String())
+	}
+	waitUntil(t, 20*time.Second, "every frame, byte-exact", func() bool {
+		for _, ts := range sub.Monitor().Snapshot() {
+			if got := seen.of(ts.SID); len(got) == len(sent) && containsRun(got, sent) {
+				return true
+			}
+		}
+		return false
+	})
+}
