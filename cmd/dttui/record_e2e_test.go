@@ -575,3 +575,38 @@ func TestReplayLargeFrames(t *testing.T) {
 		return false
 	})
 }
+
+// livekit-server holds at most schema.MaxBlobBytes of stored blobs per
+// participant: a file whose two schemas of 40 000 bytes each would pass
+// it is refused when the replay stores the second, before any frame is
+// sent (exit 1, the SFU's words kept).
+func TestReplaySchemasOverTheBlobCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an SFU")
+	}
+	srv, room, ctx := e2eRoom(t, testsfu.Embedded, "blobcap", time.Minute)
+	file := filepath.Join(t.TempDir(), "schemas.mcap")
+	w, err := record.Create(file, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"a", "b"} {
+		tr := &record.Track{SID: "DTR_" + name, Name: name, Identity: "ros",
+			Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameCDR},
+				Schema: schema.ID{Name: "pkg/msg/" + strings.ToUpper(name), Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingROS2Msg}}},
+			SchemaDef: bytes.Repeat([]byte("# c\n"), 10000)}
+		if err := w.Write(tr, record.Frame{Arrival: time.Now().Add(time.Duration(i) * time.Millisecond), Payload: []byte{1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut lockedBuffer
+	code := run(ctx, []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
+		"--room", room, "--identity", "player"}, env(nil), stdio{out: &out, err: &errOut})
+	if code != exitFailure || !strings.Contains(errOut.String(), "storing the schema of b: the schemas stored by this participant would exceed the server's limit") ||
+		strings.Contains(out.String(), `"sent":1`) {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
+	}
+}
