@@ -2,9 +2,11 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/foxglove/mcap/go/mcap"
@@ -163,5 +165,65 @@ func TestReadMessageLargerThanTheFile(t *testing.T) {
 	}
 	if v, err := Verify(path); err != nil || v.Messages != 1 {
 		t.Fatalf("Verify: %+v, %v", v, err)
+	}
+}
+
+// A summary that says other than the messages is refused: statistics
+// counting one message more (the summary's CRC cleared, as a writer that
+// computes none leaves it), or no statistics at all (the library's writer
+// told to skip them), so nothing vouches for the count.
+func TestVerifyIndexMismatch(t *testing.T) {
+	path, _ := verifiedFile(t, ZSTD, 500)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The statistics record: opcode 0x0b, its length, then the message count.
+	var stats []int
+	for i := 0; i+17 <= len(b); i++ {
+		if b[i] == byte(mcap.OpStatistics) && binary.LittleEndian.Uint64(b[i+9:]) == 500 {
+			stats = append(stats, i)
+		}
+	}
+	if len(stats) != 1 {
+		t.Fatalf("%d statistics records found", len(stats))
+	}
+	b[stats[0]+9]++                 // 501 messages
+	clear(b[len(b)-8-4 : len(b)-8]) // the footer's summary CRC: none
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(path); !errors.Is(err, ErrIndexMismatch) || !strings.Contains(err.Error(), "the statistics say 501 messages, the file holds 500") {
+		t.Fatalf("Verify: %v", err)
+	}
+
+	path = filepath.Join(t.TempDir(), "x.mcap")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := mcap.NewWriter(f, &mcap.WriterOptions{Chunked: true, ChunkSize: 1 << 10, SkipStatistics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteHeader(&mcap.Header{Library: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteChannel(&mcap.Channel{ID: 1, Topic: "a", MessageEncoding: UntypedEncoding}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := w.WriteMessage(&mcap.Message{ChannelID: 1, Sequence: uint32(i), LogTime: 1000 + uint64(i), PublishTime: 1000 + uint64(i), Data: frameOf(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = Verify(path); !errors.Is(err, ErrIndexMismatch) || !strings.Contains(err.Error(), "no statistics record") {
+		t.Fatalf("Verify without statistics: %v", err)
 	}
 }
