@@ -3,6 +3,8 @@ package record
 import (
 	"sort"
 	"time"
+
+	"github.com/foxglove/mcap/go/mcap"
 )
 
 // Summary is what `mcap info` tells of a file, from its summary section.
@@ -15,6 +17,10 @@ type Summary struct {
 	Schemas          []SchemaSummary
 	Attachments      int
 	Metadata         int
+	// Scanned: the file has no summary (a recording cut short) and this
+	// is what Scan counted of its complete chunks; Library, Profile,
+	// Chunks, Attachments and Metadata are not known.
+	Scanned bool
 }
 
 // Duration is End - Start.
@@ -90,6 +96,48 @@ func Summarize(path string) (*Summary, error) {
 	sort.Slice(s.Channels, func(i, j int) bool { return s.Channels[i].ID < s.Channels[j].ID })
 	for id, sc := range in.Schemas {
 		s.Schemas = append(s.Schemas, SchemaSummary{ID: id, Name: sc.Name, Encoding: sc.Encoding, Size: len(sc.Data)})
+	}
+	sort.Slice(s.Schemas, func(i, j int) bool { return s.Schemas[i].ID < s.Schemas[j].ID })
+	return s, nil
+}
+
+// Scan is Summarize for a file without a summary (a recording cut short):
+// it counts what Read reads, the messages of the complete chunks.
+func Scan(path string) (*Summary, error) {
+	s := &Summary{Scanned: true}
+	chans := map[uint16]*ChannelSummary{}
+	schemas := map[uint16]SchemaSummary{}
+	var start, end uint64
+	err := Read(path, func(ch *Channel, m *mcap.Message) error {
+		if s.Messages == 0 || m.LogTime < start {
+			start = m.LogTime
+		}
+		end = max(end, m.LogTime)
+		s.Messages++
+		c := chans[ch.ID]
+		if c == nil {
+			r := ch.Record
+			c = &ChannelSummary{ID: r.ID, Topic: r.Topic, MessageEncoding: r.MessageEncoding, SchemaID: r.SchemaID, Metadata: r.Metadata}
+			chans[ch.ID] = c
+			if sc := ch.Schema; sc != nil && sc.ID != 0 {
+				schemas[sc.ID] = SchemaSummary{ID: sc.ID, Name: sc.Name, Encoding: sc.Encoding, Size: len(sc.Data)}
+			}
+		}
+		c.Messages++
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.Messages > 0 {
+		s.Start, s.End = time.Unix(0, int64(start)), time.Unix(0, int64(end))
+	}
+	for _, c := range chans {
+		s.Channels = append(s.Channels, *c)
+	}
+	sort.Slice(s.Channels, func(i, j int) bool { return s.Channels[i].ID < s.Channels[j].ID })
+	for _, sc := range schemas {
+		s.Schemas = append(s.Schemas, sc)
 	}
 	sort.Slice(s.Schemas, func(i, j int) bool { return s.Schemas[i].ID < s.Schemas[j].ID })
 	return s, nil

@@ -6,11 +6,22 @@ import (
 	"time"
 )
 
-// DefaultSpin is how much of a wait NewPacer's pacer spends yielding
-// rather than asleep: a timer wakes a loaded machine's goroutine late by
-// up to about this much, which a 1 kHz replay cannot afford; the last
-// stretch is spent checking the clock between yields instead.
-const DefaultSpin = 500 * time.Microsecond
+// DefaultSpin is how much of a wait NewPacer's pacer spends in its fine
+// stretch rather than on a runtime timer. The runtime's timers wake a
+// goroutine to the millisecond only (an idle scheduler waits in epoll for
+// whole milliseconds, rounded down, so a timer fires up to 1 ms late),
+// which is a 1 kHz replay's whole budget: the stretch must be longer than
+// that, with room for a wake-up on a loaded machine.
+const DefaultSpin = 2 * time.Millisecond
+
+// fineStep is the longest single Fine sleep: how long a cancel or a
+// control change may go unseen in the fine stretch.
+const fineStep = 500 * time.Microsecond
+
+// fineTail is the end of a wait yielded through even with Fine: a
+// nanosleep overshoots by the kernel's timer slack (50 µs) and a thread's
+// wake-up, so the last of it is spent checking the clock.
+const fineTail = 150 * time.Microsecond
 
 // Pacer holds a replay to the recorded timing: the first message goes at
 // once, and one logged d after it goes d/Speed after the first went.
@@ -19,19 +30,24 @@ type Pacer struct {
 	Speed float64 // > 0; 2 plays twice as fast
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
-	// Spin is the end of each wait spent yielding (runtime.Gosched) until
-	// Now reaches the due time, rather than asleep; 0 sleeps throughout.
+	// Spin is the end of each wait spent in Fine steps (or, with Fine
+	// nil, yielding with runtime.Gosched) until Now reaches the due time,
+	// rather than on After; 0 sleeps on After throughout.
 	Spin time.Duration
+	// Fine sleeps d precisely, blocking its goroutine (a thread, at most
+	// Spin long): NewPacer's is the kernel's high-resolution nanosleep
+	// where there is one (Linux), so the fine stretch costs no CPU.
+	Fine func(d time.Duration)
 
 	start   time.Time
 	first   uint64
 	started bool
 }
 
-// NewPacer paces by the wall clock, sleeping to within DefaultSpin of
-// each due time.
+// NewPacer paces by the wall clock, sleeping on a runtime timer to
+// within DefaultSpin of each due time and then on fineSleep.
 func NewPacer(speed float64) *Pacer {
-	return &Pacer{Speed: speed, Now: time.Now, After: time.After, Spin: DefaultSpin}
+	return &Pacer{Speed: speed, Now: time.Now, After: time.After, Spin: DefaultSpin, Fine: fineSleep}
 }
 
 // Restart makes the next message the first again (a loop's next pass).
@@ -71,7 +87,11 @@ func (p *Pacer) WaitOr(ctx context.Context, logTime uint64, wake <-chan struct{}
 			return false, ctx.Err()
 		}
 	}
-	for p.Spin > 0 && p.Now().Before(due) {
+	for p.Spin > 0 {
+		left := due.Sub(p.Now())
+		if left <= 0 {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
@@ -80,7 +100,12 @@ func (p *Pacer) WaitOr(ctx context.Context, logTime uint64, wake <-chan struct{}
 			return true, nil
 		default:
 		}
-		runtime.Gosched()
+		if p.Fine != nil && left > fineTail {
+			// In steps, so a cancel or a control change is seen within one.
+			p.Fine(min(left-fineTail, fineStep))
+		} else {
+			runtime.Gosched()
+		}
 	}
 	return false, ctx.Err()
 }

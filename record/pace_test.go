@@ -99,3 +99,44 @@ func TestPacerSpin(t *testing.T) {
 		t.Fatalf("cancelled: %v", err)
 	}
 }
+
+// With Fine, the stretch after the timer is slept in Fine steps of at
+// most fineStep, ending fineTail before the due time; the rest is checked
+// on the clock, and the wait never returns early.
+func TestPacerFine(t *testing.T) {
+	c := &fakeClock{now: time.Unix(100, 0)}
+	now := func() time.Time { // each look at the clock finds it 10 µs on
+		c.now = c.now.Add(10 * time.Microsecond)
+		return c.now
+	}
+	var fine []time.Duration
+	p := &Pacer{Speed: 1, Now: now, After: c.After, Spin: DefaultSpin, Fine: func(d time.Duration) {
+		fine = append(fine, d)
+		c.now = c.now.Add(d)
+	}}
+	ctx := context.Background()
+	if err := p.Wait(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	due := c.now.Add(10 * time.Millisecond)
+	if err := p.Wait(ctx, uint64(10*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.waits) != 1 || c.waits[0] != 10*time.Millisecond-10*time.Microsecond-DefaultSpin {
+		t.Fatalf("slept on the timer %v", c.waits)
+	}
+	var total time.Duration
+	for _, d := range fine {
+		if d <= 0 || d > fineStep {
+			t.Fatalf("fine steps %v", fine)
+		}
+		total += d
+	}
+	// 2 ms less the tail, less the clock's 10 µs a look: four steps.
+	if len(fine) != 4 || total < DefaultSpin-fineTail-50*time.Microsecond || total > DefaultSpin-fineTail {
+		t.Fatalf("fine steps %v (%s in all)", fine, total)
+	}
+	if late := c.now.Sub(due); late < 0 || late > 10*time.Microsecond {
+		t.Fatalf("returned %s after its due time", late)
+	}
+}

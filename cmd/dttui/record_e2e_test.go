@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -119,10 +120,11 @@ func containsRun(got, want [][]byte) bool {
 // protobuf track with its schema, a JSON track and an untyped one;
 // `dttui record` writes them to MCAP, which reads back byte-exact with
 // the encodings, the schema blob and the publication's metadata, as many
-// frames per track as the room monitor received; `dttui mcap-info` lists
-// it; `dttui replay` plays it into a fresh room (exit 0 at its end), and
-// a subscriber there receives every frame, byte-exact, with the
-// recorded encodings and schema.
+// frames per track as the room monitor received, and verifies
+// (record.Verify: every CRC, both readers and the summary agreeing, the
+// same counts); `dttui mcap-info` lists it; `dttui replay` plays it into
+// a fresh room (exit 0 at its end), and a subscriber there receives
+// every frame, byte-exact, with the recorded encodings and schema.
 func TestRecordAndReplayEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts SFUs")
@@ -204,11 +206,17 @@ func TestRecordAndReplayEndToEnd(t *testing.T) {
 		}
 		recorded := map[string][][]byte{}
 		channels := map[string]record.Track{}
+		ids := map[string]uint16{}
+		v, err := record.Verify(file)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
 		for _, read := range []func(string, record.ReadFunc) error{record.ReadIndexed, record.Read} {
 			clear(recorded)
 			if err := read(file, func(ch *record.Channel, m *mcap.Message) error {
 				recorded[ch.Track.Name] = append(recorded[ch.Track.Name], bytes.Clone(m.Data))
 				channels[ch.Track.Name] = ch.Track
+				ids[ch.Track.Name] = ch.ID
 				return nil
 			}); err != nil {
 				t.Fatal(err)
@@ -221,9 +229,9 @@ func TestRecordAndReplayEndToEnd(t *testing.T) {
 					}
 				}
 				got := recorded[tr.name]
-				if uint64(len(got)) != monitor || len(got) < 90 || !inOrderSubset(got, tr.sent) {
-					t.Fatalf("%s: %d frames recorded, the monitor received %d, 100 sent; in order and byte-exact: %v",
-						tr.name, len(got), monitor, inOrderSubset(got, tr.sent))
+				if uint64(len(got)) != monitor || v.PerChannel[ids[tr.name]] != monitor || len(got) < 90 || !inOrderSubset(got, tr.sent) {
+					t.Fatalf("%s: %d frames recorded (%d verified), the monitor received %d, 100 sent; in order and byte-exact: %v",
+						tr.name, len(got), v.PerChannel[ids[tr.name]], monitor, inOrderSubset(got, tr.sent))
 				}
 				c := channels[tr.name]
 				if c.Type != tr.typ || !bytes.Equal(c.SchemaDef, tr.def) || c.Identity != "robot" || c.SID == "" || c.E2EE {
@@ -240,7 +248,7 @@ func TestRecordAndReplayEndToEnd(t *testing.T) {
 			t.Fatalf("mcap-info: exit %d: %s", code, infoErr.String())
 		}
 		for _, want := range []string{"robot/pose", "robot/status", "robot/raw", ": protobuf [protobuf google.protobuf.Duration]",
-			": json [no schema]", ": " + record.UntypedEncoding, "lz4: ["} {
+			": json [no schema]", ": " + record.UntypedEncoding, "lz4: [", fmt.Sprintf("verified:  %d messages", v.Messages)} {
 			if !strings.Contains(info.String(), want) {
 				t.Errorf("mcap-info lacks %q:\n%s", want, info.String())
 			}
@@ -325,9 +333,12 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// Replay holds a 1 000 frames/s recording to its timing: each frame goes
-// within a few milliseconds of its recorded offset (the p99 on stderr;
-// the bound is loose for a shared CI machine, the figure is logged).
+// Replay holds a 1 000 frames/s recording to its timing: no frame goes
+// early, all 3 000 go, a subscriber receives them in order, and each goes
+// within a few milliseconds of its recorded offset (the figures logged).
+// Under the race detector every push costs several times the CPU, so on
+// a loaded 2-core CI machine the replay falls behind as a whole (p50 73–
+// 889 ms measured): there the bounds only say it kept going.
 func TestReplayTiming1kHz(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an SFU")
@@ -341,19 +352,32 @@ func TestReplayTiming1kHz(t *testing.T) {
 	}
 	tr := &record.Track{SID: "DTR_x", Name: "imu", Identity: "robot", Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameCBOR}}}
 	start := time.Now()
+	var frames [][]byte
 	for i := range 3000 {
-		if err := w.Write(tr, record.Frame{Arrival: start.Add(time.Duration(i) * time.Millisecond), Payload: make([]byte, 200)}); err != nil {
+		p := make([]byte, 200)
+		binary.BigEndian.PutUint32(p, uint32(i))
+		frames = append(frames, p)
+		if err := w.Write(tr, record.Frame{Arrival: start.Add(time.Duration(i) * time.Millisecond), Payload: p}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var seen frameLog
+	sub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: "timing",
+		Identity: "watcher", Monitor: true, OnRemoteFrame: seen.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
 	var errOut lockedBuffer
 	var progress bytes.Buffer
 	began := time.Now()
-	code := run(context.Background(), []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
-		"--room", "timing"}, env(nil), stdio{out: &progress, err: &errOut})
+	code := run(ctx, []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
+		"--room", "timing", "--identity", "player"}, env(nil), stdio{out: &progress, err: &errOut})
 	took := time.Since(began)
 	line := errOut.String()
 	if code != exitOK || !strings.Contains(line, "replayed 3000 frames on 1 tracks") {
@@ -374,10 +398,29 @@ func TestReplayTiming1kHz(t *testing.T) {
 	}
 	// The median frame is on time; the p99 is what a loaded machine's
 	// scheduler allows (9 ms to 200 ms here with 5 agents on 2 cores).
-	if p50, p99 := q("p50"), q("p99"); p50 > 5*time.Millisecond || p99 > time.Second {
-		t.Fatalf("behind the recorded timing: p50 %s, p99 %s", p50, p99)
+	p50Max, p99Max := 5*time.Millisecond, time.Second
+	if raceDetector {
+		p50Max, p99Max = 3*time.Second, 6*time.Second
 	}
-	t.Logf("%s", strings.TrimSpace(line))
+	if p50, p99 := q("p50"), q("p99"); p50 > p50Max || p99 > p99Max {
+		t.Fatalf("behind the recorded timing: p50 %s, p99 %s (bounds %s, %s; race detector %v)", p50, p99, p50Max, p99Max, raceDetector)
+	}
+	t.Logf("race detector %v, played in %s: %s", raceDetector, took.Round(time.Millisecond), strings.TrimSpace(line))
+	// Received in the order recorded, none changed (the subscriber may
+	// still be taking the last; the SFU may shed under load).
+	var got [][]byte
+	waitUntil(t, 10*time.Second, "the replayed frames at the subscriber", func() bool {
+		for _, ts := range sub.Monitor().Snapshot() {
+			if rt, ok := sub.Monitor().Track(ts.SID); ok && rt.Info().PublisherIdentity == "player" {
+				got = seen.of(ts.SID)
+			}
+		}
+		return len(got) >= 2900
+	})
+	if !inOrderSubset(got, frames) {
+		t.Fatalf("%d frames received, not in the recorded order or changed", len(got))
+	}
+	t.Logf("%d of 3000 frames received, in order", len(got))
 	// Where the replay is, a JSON line a second, the last at the file's end.
 	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
 	var last replayLine
@@ -476,4 +519,94 @@ func TestRecordKilledBinary(t *testing.T) {
 		t.Error("a killed recording has a summary")
 	}
 	t.Logf("%d of %d frames read back after SIGKILL", len(got), sent+1)
+}
+
+// A ROS 2 bag's large messages (point clouds, images) replay whole:
+// neither `dttui replay` nor the file reader caps a frame at the
+// generators' 4 MiB (probe.MaxSize), and a message of zeros larger than
+// the whole compressed file reads back. dttui's subscriber receives 3, 5
+// and 9 MiB frames byte-exact (livekit-client and the Rust SDK drop any
+// larger than probe.SubscriberMaxSize; docs/recording.md).
+func TestReplayLargeFrames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an SFU")
+	}
+	srv, room, ctx := e2eRoom(t, testsfu.Embedded, "big", time.Minute)
+	file := filepath.Join(t.TempDir(), "bag.mcap")
+	w, err := record.Create(file, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &record.Track{SID: "DTR_x", Name: "cloud", Identity: "ros",
+		Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameCDR},
+			Schema: schema.ID{Name: "sensor_msgs/msg/PointCloud2", Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingROS2Msg}}},
+		SchemaDef: []byte("uint32 height\nuint32 width\n")}
+	var sent [][]byte
+	at := time.Now()
+	for i, n := range []int{1000, 3 << 20, 5 << 20, 9 << 20, 1000} {
+		p := bytes.Repeat([]byte{byte(i + 1)}, n)
+		sent = append(sent, p)
+		if err := w.Write(tr, record.Frame{Arrival: at.Add(time.Duration(i) * 300 * time.Millisecond), Payload: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var seen frameLog
+	sub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room,
+		Identity: "watcher", Monitor: true, OnRemoteFrame: seen.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	var errOut lockedBuffer
+	if code := run(ctx, []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
+		"--room", room, "--identity", "player"}, env(nil), stdio{out: &bytes.Buffer{}, err: &errOut}); code != exitOK ||
+		!strings.Contains(errOut.String(), "replayed 5 frames on 1 tracks") {
+		t.Fatalf("replay: exit %d: %s", code, errOut.String())
+	}
+	waitUntil(t, 20*time.Second, "every frame, byte-exact", func() bool {
+		for _, ts := range sub.Monitor().Snapshot() {
+			if got := seen.of(ts.SID); len(got) == len(sent) && containsRun(got, sent) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// livekit-server holds at most schema.MaxBlobBytes of stored blobs per
+// participant: a file whose two schemas of 40 000 bytes each would pass
+// it is refused when the replay stores the second, before any frame is
+// sent (exit 1, the SFU's words kept).
+func TestReplaySchemasOverTheBlobCap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an SFU")
+	}
+	srv, room, ctx := e2eRoom(t, testsfu.Embedded, "blobcap", time.Minute)
+	file := filepath.Join(t.TempDir(), "schemas.mcap")
+	w, err := record.Create(file, record.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"a", "b"} {
+		tr := &record.Track{SID: "DTR_" + name, Name: name, Identity: "ros",
+			Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameCDR},
+				Schema: schema.ID{Name: "pkg/msg/" + strings.ToUpper(name), Encoding: schema.SchemaEncoding{WellKnown: schema.EncodingROS2Msg}}},
+			SchemaDef: bytes.Repeat([]byte("# c\n"), 10000)}
+		if err := w.Write(tr, record.Frame{Arrival: time.Now().Add(time.Duration(i) * time.Millisecond), Payload: []byte{1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut lockedBuffer
+	code := run(ctx, []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
+		"--room", room, "--identity", "player"}, env(nil), stdio{out: &out, err: &errOut})
+	if code != exitFailure || !strings.Contains(errOut.String(), "storing the schema of b: the schemas stored by this participant would exceed the server's limit") ||
+		strings.Contains(out.String(), `"sent":1`) {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
+	}
 }

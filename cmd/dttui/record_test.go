@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/foxglove/mcap/go/mcap"
 
 	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/schema"
@@ -96,6 +100,73 @@ func TestMCAPInfoOfHostileNames(t *testing.T) {
 		if !strings.Contains(s, want) {
 			t.Errorf("lacks %q:\n%s", want, s)
 		}
+	}
+}
+
+// mcap-info verifies what it lists: a whole file is said to check out,
+// with its message count; one cut short (no summary) is listed from a
+// scan of its complete chunks, said so; a changed byte fails it (exit 1)
+// with the CRC that caught it.
+func TestMCAPInfoVerifies(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "whole.mcap")
+	w, err := record.Create(path, record.Options{Compression: record.None, ChunkSize: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &record.Track{SID: "DTR_a", Name: "imu", Identity: "robot"}
+	at := time.Unix(1_800_000_000, 0)
+	for i := range 200 {
+		p := bytes.Repeat([]byte{byte(i)}, 500)
+		if err := w.Write(tr, record.Frame{Arrival: at.Add(time.Duration(i) * 10 * time.Millisecond), Payload: p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := func(b []byte) (int, string, string) {
+		f := filepath.Join(dir, "x.mcap")
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"mcap-info", f}, env(nil), stdio{out: &out, err: &errOut})
+		return code, out.String(), errOut.String()
+	}
+	code, out, _ := info(whole)
+	if want := "verified:  200 messages read alike by the unindexed and the indexed reader, as the summary counts them; " +
+		"CRCs: data ok, summary ok, 7 of 7 chunks ok\n"; code != exitOK || !strings.Contains(out, want) {
+		t.Fatalf("whole file: exit %d, want %q:\n%s", code, want, out)
+	}
+	// Cut 100 bytes into its sixth chunk: the first five's messages are
+	// counted, those logged up to the fifth's end (one each 10 ms).
+	r, err := mcap.NewReader(bytes.NewReader(whole))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := r.Info()
+	if err != nil || len(in.ChunkIndexes) != 7 {
+		t.Fatalf("%v, %d chunks", err, len(in.ChunkIndexes))
+	}
+	fifth := in.ChunkIndexes[4]
+	n := (fifth.MessageEndTime-uint64(at.UnixNano()))/uint64(10*time.Millisecond) + 1
+	code, out, _ = info(whole[:fifth.ChunkStartOffset+fifth.ChunkLength+100])
+	for _, want := range []string{fmt.Sprintf("messages:  %d\n", n), fmt.Sprintf("(1) robot/imu  %d msgs", n),
+		"summary:   none (a recording cut short?)"} {
+		if code != exitOK || n < 100 || !strings.Contains(out, want) {
+			t.Errorf("cut short: exit %d, lacks %q:\n%s", code, want, out)
+		}
+	}
+	changed := bytes.Clone(whole)
+	changed[bytes.Index(changed, bytes.Repeat([]byte{100}, 500))+250] ^= 1
+	code, out, errOut := info(changed)
+	if code != exitFailure || !strings.Contains(out, "verified:  no") || !strings.Contains(errOut, "CRC mismatch: the chunk at offset") {
+		t.Fatalf("a changed byte: exit %d:\n%s%s", code, out, errOut)
 	}
 }
 
