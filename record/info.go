@@ -53,13 +53,7 @@ type SchemaSummary struct {
 // Summarize reads a file's summary (an error for a file without one: a
 // recording cut short, which Read still reads).
 func Summarize(path string) (*Summary, error) {
-	f, r, err := open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	defer r.Close()
-	in, err := info(r)
+	in, err := infoOf(path)
 	if err != nil {
 		return nil, err
 	}

@@ -203,6 +203,17 @@ func info(r *mcap.Reader) (i *mcap.Info, err error) {
 	return r.Info()
 }
 
+// infoOf reads the summary of the file at path.
+func infoOf(path string) (*mcap.Info, error) {
+	f, r, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	defer r.Close()
+	return info(r)
+}
+
 func open(path string) (_ *os.File, _ *mcap.Reader, err error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -375,13 +386,7 @@ func verify(path string, maxChunk int) (v *Verification, err error) {
 	if d := indexed.diff(unindexed); d != "" {
 		return nil, fmt.Errorf("%w: the index gives %s read without it", ErrIndexMismatch, d)
 	}
-	f, r, err := open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	defer r.Close()
-	in, err := info(r)
+	in, err := infoOf(path)
 	if err != nil {
 		return nil, err
 	}

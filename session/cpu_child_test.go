@@ -7,11 +7,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/internal/procstat"
 	"github.com/dttui/dttui/internal/testsfu"
 )
 
@@ -71,18 +71,14 @@ func (c *monitorChild) expect(prefix string) bool {
 	return false
 }
 
-// cpu is the child's CPU time so far (utime + stime, proc(5)).
+// cpu is the child's CPU time so far.
 func (c *monitorChild) cpu(t *testing.T) time.Duration {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.cmd.Process.Pid))
+	d, err := procstat.CPU(c.cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	u, _ := strconv.ParseUint(f[11], 10, 64)
-	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return time.Duration(u+st) * time.Second / 100 // USER_HZ is 100 on Linux
+	return d
 }
 
 // end tells the child to report, and reads its report.

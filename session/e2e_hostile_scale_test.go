@@ -1,15 +1,13 @@
 package session
 
 import (
-	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/internal/procstat"
 )
 
 // hostileFullEnv runs TestHostileMemoryAtFullScale: 1.5 GB through the
@@ -45,10 +43,10 @@ func testHostileMemoryAtFullScale(t *testing.T) {
 	child := startMonitorChild(t, srv, room, "", sids)
 	pid := child.cmd.Process.Pid
 	start, cpu0 := time.Now(), child.cpu(t)
-	rss0 := procStatusKB(t, pid, "VmRSS")
+	rss0 := procstat.RSS(pid)
 
 	var mu sync.Mutex
-	var peak int
+	var peak int64
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -60,7 +58,7 @@ func testHostileMemoryAtFullScale(t *testing.T) {
 			case <-stop:
 				return
 			case <-tick.C:
-				if kb := procStatusKB(t, pid, "VmRSS"); kb > 0 {
+				if kb := procstat.RSS(pid); kb > 0 {
 					mu.Lock()
 					peak = max(peak, kb)
 					mu.Unlock()
@@ -81,31 +79,13 @@ func testHostileMemoryAtFullScale(t *testing.T) {
 	<-done
 	took := time.Since(start)
 	cpu := child.cpu(t) - cpu0
-	hwm, end := procStatusKB(t, pid, "VmHWM"), procStatusKB(t, pid, "VmRSS")
+	hwm, end := procstat.StatusKB(pid, "VmHWM"), procstat.RSS(pid)
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("%d tracks × %d × %d B sent in %v: the monitor's RSS %d MB at the start, peak %d MB sampled (VmHWM %d MB), %d MB %v after the tracks went silent; CPU %.0f %% of a core over %v",
-		tracks, packets, size, sentIn.Round(time.Second), rss0>>10, peak>>10, hwm>>10, end>>10,
+		tracks, packets, size, sentIn.Round(time.Second), rss0>>20, peak>>20, hwm>>20, end>>20,
 		incoming.DefaultPartialTimeout+5*time.Second, 100*cpu.Seconds()/took.Seconds(), took.Round(time.Second))
-	if hwm >= 1<<20 || peak >= 1<<20 {
-		t.Fatalf("peak RSS %d MB (VmHWM %d MB): the budget is to stay under 1 GB", peak>>10, hwm>>10)
+	if hwm >= 1<<30 || peak >= 1<<30 {
+		t.Fatalf("peak RSS %d MB (VmHWM %d MB): the budget is to stay under 1 GB", peak>>20, hwm>>20)
 	}
-}
-
-// procStatusKB reads one "kB" field of /proc/PID/status (0: gone).
-func procStatusKB(t *testing.T, pid int, field string) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			if err != nil {
-				t.Errorf("%s: %q", field, v)
-			}
-			return n
-		}
-	}
-	return 0
 }

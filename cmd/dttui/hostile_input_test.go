@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"log/slog"
@@ -9,12 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/internal/procstat"
 	"github.com/dttui/dttui/session"
 )
 
@@ -36,22 +35,6 @@ func startHeadless(t *testing.T, stdin *os.File, args ...string) (cmd *exec.Cmd,
 	return cmd, out, errOut
 }
 
-// rssOf is a process's resident memory in bytes (0 once it is gone).
-func rssOf(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
 // waitPeak waits up to d for cmd to end, sampling its RSS, and returns
 // the largest sample.
 func waitPeak(t *testing.T, cmd *exec.Cmd, d time.Duration) (peak int64, err error) {
@@ -66,7 +49,7 @@ func waitPeak(t *testing.T, cmd *exec.Cmd, d time.Duration) (peak int64, err err
 		case err := <-done:
 			return peak, err
 		case <-tick.C:
-			peak = max(peak, rssOf(cmd.Process.Pid))
+			peak = max(peak, procstat.RSS(cmd.Process.Pid))
 		case <-deadline:
 			_ = cmd.Process.Kill()
 			<-done

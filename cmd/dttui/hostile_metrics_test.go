@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/internal/procstat"
 	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/metrics"
 	"github.com/dttui/dttui/session"
@@ -109,7 +110,14 @@ func testHostileMetricsScrapesAtFullScale(t *testing.T, kind testsfu.Kind) {
 		time.Sleep(time.Second)
 	}
 
-	rss0, cpu0 := rssOf(pid), cpuOf(t, pid)
+	cpuOf := func() time.Duration {
+		d, err := procstat.CPU(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	rss0, cpu0 := procstat.RSS(pid), cpuOf()
 	var peak int64
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
@@ -122,7 +130,7 @@ func testHostileMetricsScrapesAtFullScale(t *testing.T, kind testsfu.Kind) {
 			case <-stop:
 				return
 			case <-tick.C:
-				peak = max(peak, rssOf(pid))
+				peak = max(peak, procstat.RSS(pid))
 			}
 		}
 	}()
@@ -150,7 +158,7 @@ func testHostileMetricsScrapesAtFullScale(t *testing.T, kind testsfu.Kind) {
 	took := time.Since(start)
 	close(stop)
 	<-sampled
-	cpu := cpuOf(t, pid) - cpu0
+	cpu := cpuOf() - cpu0
 	code, b, err := get()
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("a scrape after the burst: %d, %v", code, err)
@@ -188,18 +196,4 @@ func metricValue(body, name string) int {
 		}
 	}
 	return 0
-}
-
-// cpuOf is a process's CPU time so far (utime + stime, proc(5)).
-func cpuOf(t *testing.T, pid int) time.Duration {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	u, _ := strconv.ParseUint(f[11], 10, 64)
-	st, _ := strconv.ParseUint(f[12], 10, 64)
-	return time.Duration(u+st) * time.Second / 100 // USER_HZ is 100 on Linux
 }
