@@ -317,19 +317,30 @@ func lbLostPackets(s *Session, tr *Track) uint64 {
 // the subscriber (its target latency): the embedded SFU's from the
 // session's view of its logs, the released server's from its log file.
 func shedToward(b testing.TB, srv *testsfu.Server, subscriber string, sids []string) uint64 {
+	shed, _ := notForwarded(b, srv, subscriber, sids)
+	return shed
+}
+
+// notForwarded is how many packets of the tracks sids the SFU did not
+// forward to the subscriber: shed (its target latency), and not sent for
+// any other reason it logged.
+func notForwarded(b testing.TB, srv *testsfu.Server, subscriber string, sids []string) (shed, other uint64) {
 	if srv.Kind() != testsfu.Released {
 		o, _ := sfulog.Observed.Of(sids, subscriber)
-		return o.Shed
+		return o.Shed, o.NotReady
 	}
 	data, err := os.ReadFile(srv.LogPath())
 	if err != nil {
 		b.Fatal(err)
 	}
-	var n uint64
 	for _, line := range strings.Split(string(data), "\n") {
-		if sid, who, shed, ok := parseSFUNotSent(line); ok && shed && who == subscriber && slices.Contains(sids, sid) {
-			n++
+		if sid, who, isShed, ok := parseSFUNotSent(line); ok && who == subscriber && slices.Contains(sids, sid) {
+			if isShed {
+				shed++
+			} else {
+				other++
+			}
 		}
 	}
-	return n
+	return shed, other
 }

@@ -245,25 +245,37 @@ func overflows(t testing.TB) uint64 {
 	return n
 }
 
-// pathLost checks the monitor's missing packets of sids against two
-// observers of the path: the SFU's log of packets it shed toward the
-// monitor and the kernel's count of datagrams dropped at full socket
-// buffers on this host since ovf0 (an upper bound: every socket's). A
-// packet neither accounts for was lost by dttui itself.
-func pathLost(t *testing.T, srv *testsfu.Server, missing uint64, sids []string, ovf0 uint64) {
+// pathLost checks the monitor's missing packets of a livekit-client
+// track, of the sent packets Chromium handed its SCTP, against three
+// observers of the path: the SFU's own count of the track's packets it
+// received (its "data track stats" line, once the track is unpublished:
+// the rest never reached it, a lost tail included), its log of packets it
+// did not forward to the monitor (shed, or not sent for another reason),
+// and the kernel's count of datagrams dropped at full socket buffers on
+// this host since ovf0 (an upper bound: every socket's). A packet none
+// accounts for was lost by dttui itself.
+func pathLost(t *testing.T, ctx context.Context, srv *testsfu.Server, tap *sfuStatsTap, js *jsclient.Client, tr jsclient.TrackInfo, sent, missing, ovf0 uint64) {
 	t.Helper()
+	if err := js.Unpublish(ctx, tr.Name); err != nil {
+		t.Fatal(err)
+	}
+	st := tap.wait(t, tr.Name, 10*time.Second)
+	up := sent - min(sent, uint64(st.Packets))
 	var shed, ovf uint64
 	deadline := time.Now().Add(5 * time.Second) // the released SFU's log is written behind
 	for {
-		shed, ovf = shedToward(t, srv, "dttui", sids), overflows(t)-ovf0
-		if shed+ovf >= missing || time.Now().After(deadline) {
+		s, other := notForwarded(t, srv, "dttui", []string{tr.SID})
+		shed, ovf = s+other, overflows(t)-ovf0
+		if up+shed+ovf >= missing || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("the SFU shed %d packets toward the monitor, the kernel dropped %d datagrams at full buffers", shed, ovf)
-	if shed+ovf < missing {
-		t.Fatalf("the monitor missed %d packets; the SFU shed %d toward it and the kernel dropped %d", missing, shed, ovf)
+	t.Logf("the SFU received %d of the track's %d packets and did not forward %d to the monitor; the kernel dropped %d datagrams at full buffers",
+		st.Packets, sent, shed, ovf)
+	if up+shed+ovf < missing {
+		t.Fatalf("the monitor missed %d packets; %d never reached the SFU, it did not forward %d to the monitor, the kernel dropped %d",
+			missing, up, shed, ovf)
 	}
 }
 
@@ -317,6 +329,7 @@ func TestInteropRoomMonitor(t *testing.T) {
 func testInteropRoomMonitor(t *testing.T) {
 	jsclient.Require(t)
 	srv := sfu(t)
+	tap := sfuStats(t, srv) // before any track closes: the embedded SFU's summaries come as it logs them
 	ctx := bounded(t, 3*time.Minute)
 	room := "interop-room-" + randomSuffix()
 	js := jsclient.StartAll(t, jsclient.Options{Name: "js-pub"}, jsclient.Options{Name: "js-sub"})
@@ -402,7 +415,7 @@ func testInteropRoomMonitor(t *testing.T) {
 			}
 			if mon != all || jsGot != all {
 				t.Logf("round %d: %d of %d packets reached the monitor, %d the JS subscriber", k, mon, all, jsGot)
-				pathLost(t, srv, all-mon, []string{sizes.SID}, ovf0)
+				pathLost(t, ctx, srv, tap, pub, sizes, all, all-mon, ovf0)
 				return 2*all - mon - jsGot
 			}
 
@@ -523,7 +536,7 @@ func testInteropRoomMonitor(t *testing.T) {
 			}
 			if mon != hugePk {
 				t.Logf("round %d: %d of the huge frame's %d packets reached the monitor", k, mon, hugePk)
-				pathLost(t, srv, hugePk-mon, []string{huge.SID}, ovf0)
+				pathLost(t, ctx, srv, tap, pub, huge, hugePk, hugePk-mon, ovf0)
 				return hugePk - mon
 			}
 			checkFrames(t, frames.of(huge.SID), sentHuge, tsExt, nil)
