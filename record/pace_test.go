@@ -132,8 +132,9 @@ func TestPacerFine(t *testing.T) {
 		}
 		total += d
 	}
-	// 2 ms less the tail, less the clock's 10 µs a look: four steps.
-	if len(fine) != 4 || total < DefaultSpin-fineTail-50*time.Microsecond || total > DefaultSpin-fineTail {
+	// 2 ms less the tail, less the clock's 10 µs a look, in steps of at
+	// most fineStep.
+	if steps := int((DefaultSpin - fineTail + fineStep - 1) / fineStep); len(fine) != steps || total < DefaultSpin-fineTail-50*time.Microsecond || total > DefaultSpin-fineTail {
 		t.Fatalf("fine steps %v (%s in all)", fine, total)
 	}
 	if late := c.now.Sub(due); late < 0 || late > 10*time.Microsecond {
