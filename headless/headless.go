@@ -410,8 +410,11 @@ type Connection struct {
 	Error      string  `json:"error,omitempty"`
 	RTTms      float64 `json:"rtt_ms"`
 	Reconnects int     `json:"reconnects"`
-	Room       string  `json:"room"`
-	Identity   string  `json:"identity"`
+	// LocalDrops is the datagrams dttui's WebRTC stack received and
+	// dropped unread (report.Status.LocalDrops): lost here, not on the path.
+	LocalDrops uint64 `json:"local_drops"`
+	Room       string `json:"room"`
+	Identity   string `json:"identity"`
 	// Credentials is where the server URL and the API key came from
 	// (absent when not said); never the secret.
 	Credentials *CredentialsLine `json:"credentials,omitempty"`
@@ -594,7 +597,7 @@ func lineOf(snap report.Snapshot, start time.Time, failed []TrackError, final bo
 	// Tracks is [] (not null) when none is published: consumers iterate
 	// it without a null check.
 	line := Line{Time: snap.At.UTC(), Elapsed: snap.At.Sub(start).Seconds(), Final: final, Errors: failed, Tracks: []TrackLine{},
-		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, Room: textsafe.Line(c.Room), Identity: textsafe.Line(c.Identity),
+		Connection: Connection{State: c.State.String(), RTTms: ms(c.RTT), Reconnects: c.Reconnects, LocalDrops: c.LocalDrops, Room: textsafe.Line(c.Room), Identity: textsafe.Line(c.Identity),
 			Credentials: credentialsOf(c.Credentials), Sender: senderOf(c.Sender), Impair: impairOf(c.Impair, start)}}
 	if c.Err != nil {
 		line.Connection.Error = textsafe.Line(c.Err.Error())

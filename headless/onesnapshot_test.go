@@ -105,7 +105,7 @@ func oneSnapshot(start time.Time) report.Snapshot {
 	chat.Stats.Clock = clocksync.Estimate{State: clocksync.TwoClocks}
 
 	return report.Snapshot{At: at, Local: []report.Local{a, b}, Remote: []report.Remote{gps, chat}, Loopback: true,
-		Connection: report.Status{State: report.Connected, RTT: 23 * time.Millisecond, Reconnects: 1, Room: "lab", Identity: "dttui-1", Since: start,
+		Connection: report.Status{State: report.Connected, RTT: 23 * time.Millisecond, Reconnects: 1, LocalDrops: 9, Room: "lab", Identity: "dttui-1", Since: start,
 			Sender: report.Sender{Window: 262_144, InFlight: 65_536, DeliveryRate: 512_000, PathRTT: 2 * time.Millisecond, SCTPRTT: 7 * time.Millisecond,
 				CongestionWindow: 131_072, ReceiverWindow: 1 << 20, WindowWaits: 17, PaceWaits: 3}}}
 }
@@ -439,6 +439,8 @@ func TestOneSnapshotSameNumbersEverywhere(t *testing.T) {
 	check("JSON", "rtt", format.Duration(fromMS(c.RTTms)), format.Duration(snap.Connection.RTT))
 	check("metrics", "rtt", format.Duration(time.Duration(metric("connection_rtt_seconds")*float64(time.Second))), format.Duration(fromMS(c.RTTms)))
 	check("metrics", "reconnects", strconv.Itoa(int(metric("connection_reconnects_total"))), strconv.Itoa(c.Reconnects))
+	check("JSON", "local drops", num(c.LocalDrops), num(snap.Connection.LocalDrops))
+	check("metrics", "local drops", num(u(metric("connection_local_drops_total"))), num(c.LocalDrops))
 	check("metrics", "connected", strconv.Itoa(int(metric("connection_state", "state", "connected"))), "1")
 	check("metrics", "sender window", strconv.Itoa(int(metric("sender_window_bytes"))), strconv.Itoa(c.Sender.WindowBytes))
 	check("metrics", "window waits", num(u(metric("sender_waits_total", "for", "window"))), num(c.Sender.WindowWaits))

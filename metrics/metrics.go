@@ -45,6 +45,7 @@ var (
 	connState      = desc("connection_state", "1 for the connection's current state (connecting, connected, stalled, reconnecting, disconnected).", "state")
 	connRTT        = desc("connection_rtt_seconds", "Signal round-trip time.")
 	connReconnects = desc("connection_reconnects_total", "Completed reconnects (resume or full rejoin).")
+	connLocalDrops = desc("connection_local_drops_total", "Datagrams dttui's WebRTC stack received and dropped unread (its buffer before DTLS was full): lost in dttui, not on the path.")
 	queuedBytes    = desc("queued_bytes", "Payload bytes queued for sending over all local tracks.")
 
 	// The publisher's data-channel sender (report.Sender).
@@ -144,7 +145,7 @@ func label(s string) string { return textsafe.Clip(s, MaxLabelRunes) }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, queuedBytes, pushed, sent, packetsSent, bytesSent,
+	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, connLocalDrops, queuedBytes, pushed, sent, packetsSent, bytesSent,
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency, mismatches,
 		rMismatches, rChecked, rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, rClockSync, rClockBound, sfuShed, sfuUpLost, rSFUShed,
 		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits,
@@ -168,6 +169,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(connRTT, st.RTT.Seconds())
 	counter(connReconnects, uint64(st.Reconnects))
+	counter(connLocalDrops, st.LocalDrops)
 	if sn := st.Sender; sn != (report.Sender{}) {
 		gauge(sndWindow, float64(sn.Window))
 		gauge(sndInFlight, float64(sn.InFlight))

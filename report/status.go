@@ -48,6 +48,11 @@ type Status struct {
 	// Sender is the publisher's data channel: what its flow control
 	// allows and what pion's SCTP reports (zero before it opens).
 	Sender Sender
+	// LocalDrops counts the datagrams this process's WebRTC stack received
+	// and dropped before DTLS and SCTP read them (pion holds at most 1 MB
+	// between a socket and DTLS): what they carried was lost in dttui,
+	// not on the path. Every connection of the session, loopback included.
+	LocalDrops uint64
 }
 
 // Origin is where a connection setting came from.

@@ -204,17 +204,7 @@ func BenchmarkDirectPion(b *testing.B) {
 func benchDirect(b *testing.B, size int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	api := newWebRTCAPI(testLog, netHooks{}, true)
-	offerer, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer offerer.Close()
-	answerer, err := api.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer answerer.Close()
+	offerer, answerer := pcPair(b, newWebRTCAPI(testLog, netHooks{}, true, nil))
 
 	var mu sync.Mutex
 	var frames, bytes uint64
@@ -279,6 +269,22 @@ func benchDirect(b *testing.B, size int) {
 	b.ReportMetric(float64(n)/elapsed, "rx-frames/s")
 	b.ReportMetric(float64(nb)/elapsed/1e6, "rx-MB/s")
 	b.ReportMetric(100*float64(sent-min(sent, n))/float64(max(sent, 1)), "loss-%")
+}
+
+// pcPair is two PeerConnections of api, closed when tb ends; signalDirect
+// connects them.
+func pcPair(tb testing.TB, api *webrtc.API) (offerer, answerer *webrtc.PeerConnection) {
+	tb.Helper()
+	var pcs [2]*webrtc.PeerConnection
+	for i := range pcs {
+		pc, err := api.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = pc.Close() })
+		pcs[i] = pc
+	}
+	return pcs[0], pcs[1]
 }
 
 // signalDirect negotiates two local PeerConnections without trickle.

@@ -135,12 +135,61 @@ func logrLogger(l *slog.Logger, o logorigin.Origin) logger.Logger {
 // protocol's pionlogger, it checks the level before formatting: SCTP
 // formats a trace line per chunk, which cost ~4% of the CPU at full rate
 // with the lines then thrown away.
-func pionLoggerFactory(l *slog.Logger) logging.LoggerFactory { return pionFactory{l} }
+// Datagrams pion's demultiplexer drops are counted in drops.
+func pionLoggerFactory(l *slog.Logger, drops *atomic.Uint64) logging.LoggerFactory {
+	return pionFactory{l, drops}
+}
 
-type pionFactory struct{ l *slog.Logger }
+type pionFactory struct {
+	l     *slog.Logger
+	drops *atomic.Uint64
+}
 
 func (f pionFactory) NewLogger(scope string) logging.LeveledLogger {
-	return pionLogger{l: logorigin.With(f.l, logorigin.Pion).With("logger", "pion."+scope), min: pionMinLevel(scope, os.Getenv)}
+	pl := pionLogger{l: logorigin.With(f.l, logorigin.Pion).With("logger", "pion."+scope), min: pionMinLevel(scope, os.Getenv)}
+	if scope == "mux" && f.drops != nil {
+		return &muxLogger{pionLogger: pl, drops: f.drops}
+	}
+	return pl
+}
+
+// pionMuxDropped is the line pion's demultiplexer logs, and its only
+// trace, for each datagram it drops because DTLS has not read the ones
+// before it (pion/webrtc internal/mux: a 1 MB buffer, not configurable).
+const pionMuxDropped = "mux: endpoint buffer is full, dropping packet"
+
+// muxLogger turns pion's per-datagram drop line into a count (the
+// report's LocalDrops) and one warning per connection, instead of a log
+// line per datagram at the packet rate.
+type muxLogger struct {
+	pionLogger
+	drops  *atomic.Uint64
+	warned atomic.Bool
+}
+
+func (m *muxLogger) dropped(msg string) bool {
+	if msg != pionMuxDropped {
+		return false
+	}
+	m.drops.Add(1)
+	if !m.warned.Swap(true) {
+		m.pionLogger.log(slog.LevelWarn, "pion dropped a datagram it received: its 1 MB buffer before DTLS was full, "+
+			"so dttui did not read fast enough; whatever the datagram carried is lost here, not on the path "+
+			"(counted in the connection's local drops; further drops are not logged)")
+	}
+	return true
+}
+
+func (m *muxLogger) Info(msg string) {
+	if !m.dropped(msg) {
+		m.pionLogger.Info(msg)
+	}
+}
+
+func (m *muxLogger) Infof(format string, args ...any) {
+	if len(args) > 0 || !m.dropped(format) {
+		m.pionLogger.Infof(format, args...)
+	}
 }
 
 // pionPerPacketScopes are pion's loggers that write at Debug for every

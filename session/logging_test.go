@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,7 +36,7 @@ func TestIsLoopbackURL(t *testing.T) {
 func TestLibraryLogsCarryOrigin(t *testing.T) {
 	var got []slog.Record
 	l := slog.New(recordHandler{&got})
-	pionLoggerFactory(l).NewLogger("ice").Warn("pion line")
+	pionLoggerFactory(l, nil).NewLogger("ice").Warn("pion line")
 	protocolLogger(l).Infow("sdk line")
 	logrLogger(l, logorigin.SFU).Infow("sfu line")
 	redisLogger{logorigin.With(l, logorigin.SFU)}.Printf(context.Background(), "redis %s", "line")
@@ -108,7 +109,7 @@ func TestRedisLogsAreRouted(t *testing.T) {
 // unless PION_LOG_DEBUG names it; other scopes keep their Debug lines.
 func TestPionSCTPDebugIsOffUnlessAsked(t *testing.T) {
 	var buf bytes.Buffer
-	f := pionLoggerFactory(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: levelTrace})))
+	f := pionLoggerFactory(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: levelTrace})), nil)
 	f.NewLogger("sctp").Debugf("packet %d", 1)
 	f.NewLogger("sctp").Trace("chunk")
 	f.NewLogger("sctp").Warn("sctp warning")
@@ -123,5 +124,38 @@ func TestPionSCTPDebugIsOffUnlessAsked(t *testing.T) {
 	f.NewLogger("sctp").Trace("chunk")
 	if out := buf.String(); !strings.Contains(out, "packet 2") || strings.Contains(out, "chunk") {
 		t.Fatalf("with PION_LOG_DEBUG=sctp:\n%s", out)
+	}
+}
+
+// pion's demultiplexer logs each datagram it drops, at Info, and nothing
+// else sees it: the count is the connection's LocalDrops, with one
+// warning instead of a line per datagram; its other lines pass.
+func TestPionMuxDropsAreCounted(t *testing.T) {
+	var got []slog.Record
+	var drops atomic.Uint64
+	f := pionLoggerFactory(slog.New(recordHandler{&got}), &drops)
+	mux := f.NewLogger("mux")
+	for range 3 {
+		mux.Infof(pionMuxDropped)
+	}
+	mux.Info(pionMuxDropped)
+	mux.Warnf("Warning: mux: no endpoint for packet starting with %d", 7)
+	f.NewLogger("ice").Info(pionMuxDropped) // another scope: not the demultiplexer's
+	if n := drops.Load(); n != 4 {
+		t.Fatalf("%d drops counted, want 4", n)
+	}
+	var msgs []string
+	for _, r := range got {
+		msgs = append(msgs, r.Level.String()+" "+r.Message)
+	}
+	if len(got) != 3 || got[0].Level != slog.LevelWarn || !strings.Contains(got[0].Message, "not on the path") ||
+		got[1].Message != "Warning: mux: no endpoint for packet starting with 7" || got[2].Message != pionMuxDropped {
+		t.Fatalf("records %q", msgs)
+	}
+	// Without a counter (a caller that does not ask), the line is logged.
+	got = nil
+	pionLoggerFactory(slog.New(recordHandler{&got}), nil).NewLogger("mux").Info(pionMuxDropped)
+	if len(got) != 1 || got[0].Message != pionMuxDropped {
+		t.Fatalf("uncounted: %d records", len(got))
 	}
 }

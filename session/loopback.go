@@ -93,7 +93,7 @@ func (l *loopback) dial(ctx context.Context) (*peer, error) {
 		url: cfg.URL, token: token, log: cfg.Logger.With("participant", "loopback"),
 		onSignal:          func(p *peer, res *livekit.SignalResponse) { l.onSignal(p, res) },
 		onDataTrackPacket: l.sub.onPacket, onDataTrackOpen: l.sub.onDataChannelOpen, net: hooks,
-		relayOnly: cfg.RelayOnly,
+		relayOnly: cfg.RelayOnly, localDrops: &l.s.localDrops,
 	})
 	return p, err
 }

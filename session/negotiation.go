@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dttui/dttui/impair"
@@ -32,11 +33,23 @@ type netHooks struct {
 // 60 s): how long after a path comes back sending resumes, at worst.
 const SCTPRTOMax = time.Second
 
+// SCTPReceiveBuffer is what each PeerConnection's SCTP stack may hold of
+// packets received but not yet read by dttui (pion's default is 1 MiB).
+// A subscriber on loopback gets a multi-megabyte frame from the SFU in one
+// burst; when the buffer is full pion drops the next DATA chunk, and on a
+// maxRetransmits-0 channel the SFU never sends it again: a packet lost
+// that no counter outside this process sees. The room monitor's packet
+// handler runs on pion's read loop, so a burst while it is busy (a GC
+// pause, a loaded machine) lands here. Chromium's SCTP stack holds 5 MiB.
+const SCTPReceiveBuffer = 8 << 20
+
 // newWebRTCAPI builds the pion API every PeerConnection of a peer uses.
-func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.API {
+// Datagrams pion drops before reading them are counted in drops (nil: not
+// counted).
+func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool, drops *atomic.Uint64) *webrtc.API {
 	se := webrtc.SettingEngine{}
 	// pion logs to stderr unless told otherwise; that would corrupt the TUI.
-	se.LoggerFactory = pionLoggerFactory(log)
+	se.LoggerFactory = pionLoggerFactory(log, drops)
 	// A local SFU advertises 127.0.0.1 only; pion drops loopback candidates
 	// by default and would never connect to it.
 	se.SetIncludeLoopbackCandidate(true)
@@ -49,6 +62,7 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool) *webrtc.A
 	// the path came back. Our packets are never retransmitted anyway
 	// (maxRetransmits 0); a short ceiling resumes sending within a second.
 	se.SetSCTPRTOMax(SCTPRTOMax)
+	se.SetSCTPMaxReceiveBufferSize(SCTPReceiveBuffer)
 	if loopbackOnly {
 		// The SFU is on this machine: gather, and so bind ICE sockets,
 		// on loopback only, as the embedded SFU listens; nothing on

@@ -40,6 +40,9 @@ type peerConfig struct {
 	relayOnly bool
 	// net is the network under this participant's connection.
 	net netHooks
+	// localDrops counts the datagrams pion received and dropped unread
+	// (the session's, shared by its connections).
+	localDrops *atomic.Uint64
 }
 
 // peer is one participant's connection: the signal websocket and the
@@ -98,7 +101,7 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		sigLost:   make(chan struct{}),
 		pcChange:  make(chan struct{}),
 	}
-	p.api = newWebRTCAPI(cfg.log, cfg.net, isLoopbackURL(cfg.url))
+	p.api = newWebRTCAPI(cfg.log, cfg.net, isLoopbackURL(cfg.url), cfg.localDrops)
 
 	lkLog := protocolLogger(cfg.log)
 	sig := &dataTrackSignalling{Signalling: signalling.NewSignalling(signalling.SignallingParams{Logger: lkLog})}

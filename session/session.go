@@ -30,6 +30,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dttui/dttui/clocksync"
@@ -72,6 +73,9 @@ type Session struct {
 	streams map[uint32]*localState
 
 	rec *report.Recorder
+	// localDrops counts what pion dropped unread, every connection
+	// together (Status.LocalDrops).
+	localDrops atomic.Uint64
 	// stall follows the publisher's data channel, lastTick the last
 	// once-a-second tick (the sampler's only).
 	stall    stallWatch
@@ -202,6 +206,7 @@ func (s *Session) connect(ctx context.Context) (*peer, error) {
 	pc := peerConfig{
 		url: s.cfg.URL, token: token, log: s.cfg.Logger.With("participant", "publisher"),
 		publisher: true, onSignal: s.onSignal, onUserPacket: s.onUserPacket, resumable: true, net: s.netHooks(), relayOnly: s.cfg.RelayOnly,
+		localDrops: &s.localDrops,
 	}
 	if s.monitor != nil {
 		pc.onDataTrackPacket, pc.onDataTrackOpen = s.monitor.onPacket, s.monitor.onDataChannelOpen
@@ -236,6 +241,7 @@ func (s *Session) Status() Status {
 		st.RTT = p.rtt()
 		st.Sender = p.sender()
 	}
+	st.LocalDrops = s.localDrops.Load()
 	if sh := s.cfg.Impair; sh != nil {
 		st.Impair.Spec, st.Impair.Since = sh.Spec()
 		st.Impair.Counts = sh.Counts()

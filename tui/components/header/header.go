@@ -106,6 +106,11 @@ func (m *Model) View() string {
 	if st.Reconnects > 0 {
 		parts = append(parts, part{th.Warn.Render(fmt.Sprintf("reconnects %d", st.Reconnects)), 1})
 	}
+	if st.LocalDrops > 0 {
+		// Packets lost in dttui itself, never the network's: kept as
+		// long as the state is.
+		parts = append(parts, part{th.Bad.Render(fmt.Sprintf("dropped here %d", st.LocalDrops)), 0})
+	}
 	if st.Err != nil && st.State != session.StateConnected {
 		// Last and cut to fit: the banner or the log has it whole.
 		parts = append(parts, part{th.Bad.Render(format.Outside(st.Err.Error())), 2})

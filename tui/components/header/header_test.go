@@ -36,3 +36,21 @@ func TestHeaderSaysCredentialsSource(t *testing.T) {
 		t.Fatalf("mixed: %q", v)
 	}
 }
+
+// Datagrams dttui's own stack dropped are said at every width: a loss
+// that is ours must not pass for the network's.
+func TestHeaderSaysLocalDrops(t *testing.T) {
+	m := New(common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }})
+	m.Status = session.Status{State: session.StateConnected, URL: "wss://dev.example", Room: "lab"}
+	m.Width = 140
+	if v := m.View(); strings.Contains(v, "dropped here") {
+		t.Fatalf("no drops: %q", v)
+	}
+	m.Status.LocalDrops = 12
+	for _, w := range []int{140, 50} {
+		m.Width = w
+		if v := m.View(); !strings.Contains(v, "dropped here 12") {
+			t.Fatalf("width %d: %q", w, v)
+		}
+	}
+}
