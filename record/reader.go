@@ -97,39 +97,27 @@ func read(path string, maxChunk int, fn ReadFunc) error {
 func readFrom(r io.Reader, size int64, maxChunk int, fn ReadFunc) (err error) {
 	inFn := false
 	defer guard(&err, &inFn)
-	// The library's zstd decoder takes the window a frame asks for (up
-	// to 512 MiB) and a goroutine per core: this one is held to the
-	// chunk bound, on the reading goroutine. Chunk CRCs are not checked
-	// (the library's own unindexed reader does not either): with them
-	// the lexer stalled on fuzzed chunks.
-	zd, err := boundedZstd(maxChunk)
+	// Chunks are opened by the lexer (their CRCs are not checked, as the
+	// library's own unindexed reader does not: with them the lexer
+	// stalled on fuzzed chunks). A record is at most the file, or, inside
+	// a chunk, the chunk decompressed: a message of zeros may be larger
+	// than the whole file.
+	x, err := newLexer(r, min(max(size, int64(maxChunk)), 1<<40), maxChunk, false)
 	if err != nil {
 		return err
 	}
-	defer zd.Close()
-	// A record is at most the file, or, inside a chunk, the chunk
-	// decompressed: a message of zeros may be larger than the whole file.
-	l, err := mcap.NewLexer(r, &mcap.LexerOptions{MaxRecordSize: int(min(max(size, int64(maxChunk)), 1<<40)), MaxDecompressedChunkSize: maxChunk,
-		Decompressors: map[mcap.CompressionFormat]mcap.ResettableReader{mcap.CompressionZSTD: zd}})
-	if err != nil {
-		return err
-	}
-	defer l.Close()
+	defer x.close()
 	schemas := map[uint16]*mcap.Schema{}
 	mchans := map[uint16]*mcap.Channel{}
 	chans := map[uint16]*Channel{}
 	var m mcap.Message
-	var buf []byte
 	for {
-		tok, rec, err := l.Next(buf)
-		if err != nil {
-			if errors.Is(err, io.EOF) || isTruncation(err) {
-				return nil // the end, or the rest of a file cut short
-			}
-			return err
+		tok, rec, err := x.next()
+		if errors.Is(err, io.EOF) {
+			return nil // the end, or the rest of a file cut short
 		}
-		if cap(rec) > cap(buf) {
-			buf = rec[:0]
+		if err != nil {
+			return err
 		}
 		switch tok {
 		case mcap.TokenSchema:
@@ -171,6 +159,61 @@ func readFrom(r io.Reader, size int64, maxChunk int, fn ReadFunc) (err error) {
 			}
 		}
 	}
+}
+
+// lexer reads an MCAP file record by record with the library's lexer,
+// every length bounded, one buffer reused: a file that ends inside a
+// record (cut short) ends at io.EOF, as a complete one does. Read and
+// Verify both read through it.
+type lexer struct {
+	l   *mcap.Lexer
+	zd  *zstd.Decoder // chunks' decoder, held to the chunk bound
+	buf []byte
+}
+
+// newLexer lexes r with records of at most maxRecord bytes. With
+// emitChunks, chunks come whole (TokenChunk, for their CRCs); without,
+// the lexer opens them, each at most maxChunk decompressed.
+func newLexer(r io.Reader, maxRecord int64, maxChunk int, emitChunks bool) (*lexer, error) {
+	// The library's zstd decoder takes the window a frame asks for (up
+	// to 512 MiB) and a goroutine per core: this one is held to the
+	// chunk bound, on the reading goroutine.
+	zd, err := boundedZstd(maxChunk)
+	if err != nil {
+		return nil, err
+	}
+	opts := &mcap.LexerOptions{EmitChunks: emitChunks, MaxRecordSize: int(maxRecord)}
+	if !emitChunks {
+		opts.MaxDecompressedChunkSize = maxChunk
+		opts.Decompressors = map[mcap.CompressionFormat]mcap.ResettableReader{mcap.CompressionZSTD: zd}
+	}
+	l, err := mcap.NewLexer(r, opts)
+	if err != nil {
+		zd.Close()
+		return nil, err
+	}
+	return &lexer{l: l, zd: zd}, nil
+}
+
+// next is the next record: its token and its bytes, valid until the
+// following call.
+func (x *lexer) next() (mcap.TokenType, []byte, error) {
+	tok, rec, err := x.l.Next(x.buf)
+	if err != nil {
+		if isTruncation(err) {
+			return 0, nil, io.EOF
+		}
+		return 0, nil, err
+	}
+	if cap(rec) > cap(x.buf) {
+		x.buf = rec[:0]
+	}
+	return tok, rec, nil
+}
+
+func (x *lexer) close() {
+	x.l.Close()
+	x.zd.Close()
 }
 
 // boundedZstd is a zstd decoder held to maxChunk of memory and window,
@@ -513,31 +556,23 @@ func verifyStructure(path string, maxChunk int, v *Verification) (map[uint64]chu
 	if err != nil {
 		return nil, err
 	}
-	zd, err := boundedZstd(maxChunk)
-	if err != nil {
-		return nil, err
-	}
-	defer zd.Close()
 	tee := &crcTee{}
-	l, err := mcap.NewLexer(io.TeeReader(f, tee), &mcap.LexerOptions{EmitChunks: true, MaxRecordSize: int(min(fi.Size(), 1<<40))})
+	x, err := newLexer(io.TeeReader(f, tee), min(fi.Size(), 1<<40), maxChunk, true)
 	if err != nil {
 		return nil, err
 	}
-	defer l.Close()
+	defer x.close()
 	chunks := map[uint64]chunkSeen{}
-	var buf, records []byte
+	var records []byte
 	dataEnd := false
 	for {
 		at := *tee // where the next record starts, and the CRCs before it
-		tok, rec, err := l.Next(buf)
-		if err != nil {
-			if errors.Is(err, io.EOF) || isTruncation(err) {
-				return nil, fmt.Errorf("%w: the file ends at %d bytes without one (a recording cut short)", ErrNoSummary, at.off)
-			}
-			return nil, err
+		tok, rec, err := x.next()
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the file ends at %d bytes without one (a recording cut short)", ErrNoSummary, at.off)
 		}
-		if cap(rec) > cap(buf) {
-			buf = rec[:0]
+		if err != nil {
+			return nil, err
 		}
 		switch tok {
 		case mcap.TokenChunk:
@@ -545,7 +580,7 @@ func verifyStructure(path string, maxChunk int, v *Verification) (map[uint64]chu
 			if err != nil {
 				return nil, err
 			}
-			if records, err = decompressChunk(c, zd, maxChunk, records); err != nil {
+			if records, err = decompressChunk(c, x.zd, maxChunk, records); err != nil {
 				return nil, fmt.Errorf("the chunk at offset %d: %w", at.off, err)
 			}
 			if c.UncompressedCRC != 0 {
