@@ -102,7 +102,7 @@ func (t *track) arrived(j int, sid string, h probe.Header, size int, at time.Tim
 	if j < 0 || j >= len(t.subs) {
 		return
 	}
-	t.ledgerLocked(sid, j).Arrived(h.Seq, size, at.Sub(h.Sent))
+	t.ledgerLocked(sid, j).Arrived(h.Seq, size, at, at.Sub(h.Sent))
 }
 
 // expire counts frames past their grace as lost; it says whether any

@@ -106,6 +106,9 @@ type localState struct {
 	// now is the session's clock (Config.Clock): probe send times and
 	// the ledger's, on the same clock as the loopback's arrivals.
 	now func() time.Time
+	// onLatency is each ledger's OnLatency: the track's per-second
+	// latency series (nil: none).
+	onLatency func(at time.Time, d time.Duration)
 
 	// firstSent and lastSent bound the run's frames (UNIX ns) for its
 	// average rates: a probe frame's push time (the generator's schedule,
@@ -179,6 +182,9 @@ func (st *localState) ledgerFor(sid string, create bool) *probe.Ledger {
 		return nil
 	}
 	l := &sidLedger{sid: sid, ledger: probe.NewLedger(st.grace)}
+	if st.onLatency != nil {
+		l.ledger.OnLatency(st.onLatency)
+	}
 	st.ledgers = append(st.ledgers, l)
 	st.cur.Store(l)
 	return l.ledger
@@ -314,6 +320,8 @@ func (s *Session) StartPublish(o PublishOptions) (*Pending, error) {
 		return nil, err
 	}
 	st.handle = p.Handle()
+	key := report.LocalKey(st.handle)
+	st.onLatency = func(at time.Time, d time.Duration) { s.rec.ObserveLatency(key, at, d) }
 	s.mu.Lock()
 	s.locals[p.Handle()] = st
 	s.streams[st.stream] = st

@@ -169,13 +169,26 @@ func (l *loopback) onFrame(t *incoming.RemoteTrack, f *incoming.Frame) {
 		l.mu.Unlock()
 		return
 	}
-	switch st.ledgerFor(sid, true).Arrived(h.Seq, len(f.Payload), f.Arrival.Sub(h.Sent)) {
+	now := f.Arrival
+	lat := now.Sub(h.Sent)
+	// Latency comes from the user-timestamp extension (UNIX ms), which
+	// the SFU carries in every packet's header. The probe has its send
+	// time in nanoseconds: the same instant, so where the two agree it
+	// refines the millisecond; where they disagree one of them was
+	// mangled on the way, and the header, which the SFU reads, is taken.
+	mangled := f.HasUserTimestamp && h.Sent.UnixMilli() != int64(f.UserTimestamp)
+	if mangled {
+		lat = now.Sub(time.UnixMilli(int64(f.UserTimestamp)))
+	}
+	// The ledger records the latency, and feeds the per-second series
+	// (OnLatency), only for a frame it counts received: one producer.
+	switch st.ledgerFor(sid, true).Arrived(h.Seq, len(f.Payload), now, lat) {
 	case probe.ArrivalFirst, probe.ArrivalPending:
 	default:
 		return // a duplicate, late, unfollowed or mangled: counted by the ledger, nothing else
 	}
-	now := f.Arrival
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	rx := &st.rx
 	if rx.firstRx.IsZero() {
 		rx.firstRx = now
@@ -184,21 +197,12 @@ func (l *loopback) onFrame(t *incoming.RemoteTrack, f *incoming.Frame) {
 	if !probe.Intact(f.Payload) {
 		rx.corrupt++
 	}
-	lat := now.Sub(h.Sent)
 	if f.HasUserTimestamp {
-		// Latency comes from the user-timestamp extension (UNIX ms), which
-		// the SFU carries in every packet's header. The probe has its send
-		// time in nanoseconds: the same instant, so where the two agree it
-		// refines the millisecond; where they disagree the header was
-		// mangled on the way.
 		rx.userTimestamps++
-		if h.Sent.UnixMilli() != int64(f.UserTimestamp) {
-			rx.corrupt++
-			lat = now.Sub(time.UnixMilli(int64(f.UserTimestamp)))
-		}
 	}
-	l.mu.Unlock()
-	l.s.rec.ObserveLatency(report.LocalKey(st.handle), now, lat)
+	if mangled {
+		rx.corrupt++
+	}
 }
 
 // sid is sid's counters; l.mu is held.

@@ -37,6 +37,7 @@ type Ledger struct {
 	// frames sent before the ledger existed (not followed), or the frame
 	// whose send is about to be recorded. The first Sent sorts them out.
 	before  []pendingArrival
+	observe func(at time.Time, d time.Duration) // OnLatency's
 	started bool
 	first   uint64  // sequence number of the first frame recorded sent
 	base    uint64  // sequence number of the slot at head
@@ -55,6 +56,7 @@ type Ledger struct {
 type pendingArrival struct {
 	seq     uint64
 	bytes   int
+	at      time.Time
 	latency time.Duration
 }
 
@@ -106,6 +108,17 @@ func NewLedger(grace time.Duration) *Ledger {
 	return &Ledger{grace: LossGrace(grace), sentAt: make([]int64, 64), state: make([]slotState, 64)}
 }
 
+// OnLatency has fn see each latency the ledger records, with the frame's
+// arrival time, as it records it: a frame held until its send is
+// recorded, when that comes; a duplicate, late or unfollowed one never.
+// So a per-second series fed by fn counts exactly the ledger's frames.
+// fn runs under the ledger's lock and must not call back into it.
+func (l *Ledger) OnLatency(fn func(at time.Time, d time.Duration)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.observe = fn
+}
+
 // Grace is the ledger's grace period.
 func (l *Ledger) Grace() time.Duration { return l.grace }
 
@@ -126,7 +139,7 @@ func (l *Ledger) Sent(seq uint64, at time.Time) {
 				if a.seq < seq {
 					l.c.Unfollowed++
 				} else {
-					l.arrived(a.seq, a.bytes, a.latency)
+					l.arrived(a.seq, a.bytes, a.at, a.latency)
 				}
 			}
 			l.before = nil
@@ -169,23 +182,23 @@ const (
 // Arrived records that frame seq, of size bytes, arrived latency after
 // it was sent, and says whether it counts. Before the first send is
 // recorded it cannot tell yet: ArrivalPending.
-func (l *Ledger) Arrived(seq uint64, size int, latency time.Duration) Arrival {
+func (l *Ledger) Arrived(seq uint64, size int, at time.Time, latency time.Duration) Arrival {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.started {
 		// Nothing recorded sent yet: hold it until the first send says
 		// whether it was followed.
 		if len(l.before) < maxBefore {
-			l.before = append(l.before, pendingArrival{seq, size, latency})
+			l.before = append(l.before, pendingArrival{seq, size, at, latency})
 		} else {
 			l.c.Unfollowed++
 		}
 		return ArrivalPending
 	}
-	return l.arrived(seq, size, latency)
+	return l.arrived(seq, size, at, latency)
 }
 
-func (l *Ledger) arrived(seq uint64, size int, latency time.Duration) Arrival {
+func (l *Ledger) arrived(seq uint64, size int, at time.Time, latency time.Duration) Arrival {
 	// A frame can arrive before its send is recorded (the record follows
 	// the last packet's write), but only the frame being sent: the sender
 	// records each frame before it writes the next.
@@ -218,6 +231,9 @@ func (l *Ledger) arrived(seq uint64, size int, latency time.Duration) Arrival {
 	l.c.Received++
 	l.c.ReceivedBytes += uint64(size)
 	l.latency.Record(latency.Nanoseconds())
+	if l.observe != nil {
+		l.observe(at, latency)
+	}
 	return ArrivalFirst
 }
 

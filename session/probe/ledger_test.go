@@ -3,6 +3,7 @@ package probe
 import (
 	"github.com/dttui/dttui/histogram"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -31,7 +32,7 @@ func TestLedgerTailLoss(t *testing.T) {
 		l.Sent(uint64(seq), at(seq*10))
 	}
 	for seq := range 7 {
-		l.Arrived(uint64(seq), 10, 0)
+		l.Arrived(uint64(seq), 10, time.Time{}, 0)
 	}
 	l.Expire(at(500))
 	checkLedger(t, l, LedgerCounts{Sent: 10, Received: 7, InGrace: 3})
@@ -48,17 +49,17 @@ func TestLedgerLostNeverGoesDown(t *testing.T) {
 	for seq := range 5 {
 		l.Sent(uint64(seq), at(0))
 	}
-	l.Arrived(0, 10, 0)
-	l.Arrived(1, 10, 0)
+	l.Arrived(0, 10, time.Time{}, 0)
+	l.Arrived(1, 10, time.Time{}, 0)
 	l.Expire(at(2000))
 	checkLedger(t, l, LedgerCounts{Sent: 5, Received: 2, Lost: 3})
 	for _, seq := range []uint64{2, 3, 4} {
-		if a := l.Arrived(seq, 10, 0); a != ArrivalLate {
+		if a := l.Arrived(seq, 10, time.Time{}, 0); a != ArrivalLate {
 			t.Fatalf("frame %d after its grace: %v", seq, a)
 		}
 	}
 	for _, seq := range []uint64{0, 1} {
-		if a := l.Arrived(seq, 10, 0); a != ArrivalLate && a != ArrivalDuplicate {
+		if a := l.Arrived(seq, 10, time.Time{}, 0); a != ArrivalLate && a != ArrivalDuplicate {
 			t.Fatalf("repeat of %d: %v", seq, a)
 		}
 	}
@@ -74,7 +75,7 @@ func TestLedgerDuplicatesCountedApart(t *testing.T) {
 		l.Sent(uint64(seq), at(0))
 	}
 	for _, seq := range []uint64{0, 0, 1, 1, 1, 3} {
-		l.Arrived(seq, 10, 0)
+		l.Arrived(seq, 10, time.Time{}, 0)
 	}
 	checkLedger(t, l, LedgerCounts{Sent: 4, Received: 3, InGrace: 1, Duplicates: 3})
 	l.Expire(at(1000))
@@ -87,7 +88,7 @@ func TestLedgerIgnoresFramesNeverSent(t *testing.T) {
 	l := NewLedger(time.Second)
 	for _, seq := range []uint64{3, 4, 7, 9} {
 		l.Sent(seq, at(0))
-		l.Arrived(seq, 10, 0)
+		l.Arrived(seq, 10, time.Time{}, 0)
 	}
 	l.Expire(at(5000))
 	checkLedger(t, l, LedgerCounts{Sent: 4, Received: 4})
@@ -100,17 +101,17 @@ func TestLedgerIgnoresFramesNeverSent(t *testing.T) {
 // arrive first; it still counts once.
 func TestLedgerArrivalBeforeSentRecord(t *testing.T) {
 	l := NewLedger(time.Second)
-	if a := l.Arrived(0, 10, 0); a != ArrivalPending {
+	if a := l.Arrived(0, 10, time.Time{}, 0); a != ArrivalPending {
 		t.Fatalf("first arrival: %v", a)
 	}
 	l.Expire(at(5000)) // nothing to expire: the frame's send is not recorded yet
 	l.Sent(0, at(0))
 	l.Sent(1, at(1))
-	if a := l.Arrived(2, 10, 0); a != ArrivalFirst {
+	if a := l.Arrived(2, 10, time.Time{}, 0); a != ArrivalFirst {
 		t.Fatalf("arrival of the frame being sent: %v", a)
 	}
 	l.Sent(2, at(2))
-	l.Arrived(1, 10, 0)
+	l.Arrived(1, 10, time.Time{}, 0)
 	checkLedger(t, l, LedgerCounts{Sent: 3, Received: 3})
 }
 
@@ -119,13 +120,13 @@ func TestLedgerArrivalBeforeSentRecord(t *testing.T) {
 // anyway are counted apart, never as received or lost.
 func TestLedgerFollowsFromTheFirstSend(t *testing.T) {
 	l := NewLedger(time.Second)
-	l.Arrived(3, 10, 3*time.Millisecond) // sent before the ledger existed
-	l.Arrived(4, 10, 4*time.Millisecond)
-	l.Arrived(5, 10, 5*time.Millisecond) // the frame whose send is being recorded
+	l.Arrived(3, 10, time.Time{}, 3*time.Millisecond) // sent before the ledger existed
+	l.Arrived(4, 10, time.Time{}, 4*time.Millisecond)
+	l.Arrived(5, 10, time.Time{}, 5*time.Millisecond) // the frame whose send is being recorded
 	l.Sent(5, at(0))
 	l.Sent(6, at(1))
-	l.Arrived(6, 10, 6*time.Millisecond)
-	l.Arrived(4, 10, 40*time.Millisecond) // a late copy of an unfollowed frame
+	l.Arrived(6, 10, time.Time{}, 6*time.Millisecond)
+	l.Arrived(4, 10, time.Time{}, 40*time.Millisecond) // a late copy of an unfollowed frame
 	c := l.Counts()
 	if c.Sent != 2 || c.Received != 2 || c.ReceivedBytes != 20 || c.Unfollowed != 3 || c.Lost != 0 || c.Late != 0 {
 		t.Fatalf("%+v", c)
@@ -139,18 +140,54 @@ func TestLedgerFollowsFromTheFirstSend(t *testing.T) {
 	}
 }
 
+// What OnLatency sees is what the ledger records, frame for frame: the
+// held frame once its send is recorded, at its own arrival time; never an
+// unfollowed, duplicate or late one. The loopback's per-second latency
+// series is fed from it, so it cannot count frames the ledger did not.
+func TestLedgerOnLatencySeesWhatItRecords(t *testing.T) {
+	l := NewLedger(time.Second)
+	type seen struct {
+		at time.Time
+		d  time.Duration
+	}
+	var got []seen
+	l.OnLatency(func(at time.Time, d time.Duration) { got = append(got, seen{at, d}) })
+	l.Arrived(4, 10, at(-2), 4*time.Millisecond) // sent before the ledger followed
+	l.Arrived(5, 10, at(-1), 5*time.Millisecond) // beats its own send record
+	if len(got) != 0 {
+		t.Fatalf("seen before the first send: %v", got)
+	}
+	l.Sent(5, at(0))
+	l.Sent(6, at(1))
+	l.Sent(7, at(2))
+	l.Arrived(6, 10, at(3), 6*time.Millisecond)
+	l.Arrived(6, 10, at(4), 60*time.Millisecond) // a duplicate
+	l.Arrived(4, 10, at(5), 40*time.Millisecond) // a late copy of an unfollowed frame
+	l.Expire(at(2).Add(2 * time.Second))         // 7 lost
+	l.Arrived(7, 10, at(6), 7*time.Millisecond)  // after it was counted lost
+	want := []seen{{at(-1), 5 * time.Millisecond}, {at(3), 6 * time.Millisecond}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("seen %v, want %v", got, want)
+	}
+	var lat histogram.Histogram
+	l.AddLatency(&lat)
+	if c := l.Counts(); lat.Count() != uint64(len(got)) || c.Received != uint64(len(got)) || c.Late != 1 || c.Duplicates != 1 {
+		t.Fatalf("ledger: %d latencies, counts %+v; seen %d", lat.Count(), c, len(got))
+	}
+}
+
 // A sequence number far beyond what was sent is a mangled header: counted
 // apart, and it cannot make the ledger grow.
 func TestLedgerUnexpectedSequence(t *testing.T) {
 	l := NewLedger(time.Second)
 	l.Sent(0, at(0))
-	if a := l.Arrived(1<<40, 10, 0); a != ArrivalUnexpected {
+	if a := l.Arrived(1<<40, 10, time.Time{}, 0); a != ArrivalUnexpected {
 		t.Fatalf("arrival %v", a)
 	}
 	if l.n != 1 {
 		t.Fatalf("ring grew to %d", l.n)
 	}
-	l.Arrived(0, 10, 0)
+	l.Arrived(0, 10, time.Time{}, 0)
 	checkLedger(t, l, LedgerCounts{Sent: 1, Received: 1, Unexpected: 1})
 }
 
@@ -160,7 +197,7 @@ func TestLedgerSettle(t *testing.T) {
 	for seq := range 3 {
 		l.Sent(uint64(seq), at(0))
 	}
-	l.Arrived(1, 10, 0)
+	l.Arrived(1, 10, time.Time{}, 0)
 	l.Settle()
 	checkLedger(t, l, LedgerCounts{Sent: 3, Received: 1, Lost: 2})
 }
@@ -182,7 +219,7 @@ func TestLedgerRandomChannel(t *testing.T) {
 			}
 			early := rng.IntN(20) == 0
 			if early {
-				l.Arrived(seq, 10, 0) // the frame beats its own send record
+				l.Arrived(seq, 10, time.Time{}, 0) // the frame beats its own send record
 			}
 			l.Sent(seq, at(now))
 			if !early && rng.IntN(20) != 0 { // 5 % lost on the way
@@ -193,7 +230,7 @@ func TestLedgerRandomChannel(t *testing.T) {
 			}
 			rng.Shuffle(len(inFlight), func(i, j int) { inFlight[i], inFlight[j] = inFlight[j], inFlight[i] })
 			for len(inFlight) > 0 && rng.IntN(3) != 0 {
-				l.Arrived(inFlight[0], 10, 0)
+				l.Arrived(inFlight[0], 10, time.Time{}, 0)
 				inFlight = inFlight[1:]
 			}
 			l.Expire(at(now))
@@ -217,7 +254,7 @@ func BenchmarkLedgerSentArrived(b *testing.B) {
 	var seq uint64
 	for b.Loop() {
 		l.Sent(seq, now)
-		l.Arrived(seq, 10, 0)
+		l.Arrived(seq, 10, time.Time{}, 0)
 		if seq%1024 == 0 {
 			l.Expire(now)
 		}
