@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/impair"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session/probe"
@@ -90,18 +91,20 @@ func testE2EImpairLossShowsAtTheLoopback(t *testing.T) {
 	st, r := tr.Stats(), rx(s, tr)
 	dropped := sh.Counts().Dropped[impair.DropLoss]
 	shed := shedToward(t, srv, s.loopIdentity, row(s, tr).SIDs)
-	net := r.Lost - min(r.Lost, shed)
+	net := onThePath(r, shed)
 	share := float64(net) / float64(st.FramesSent)
-	t.Logf("sent %d, received %d, lost %d, of which the SFU shed %d (%.2f %% lost on the path); the shaper dropped %d of %d datagrams",
-		st.FramesSent, r.Frames, r.Lost, shed, 100*share, dropped, sh.Counts().Datagrams)
+	t.Logf("sent %d, received %d, lost %d, of which the SFU shed %d and %d came after their grace (%.2f %% lost on the path); the shaper dropped %d of %d datagrams, pion %d unread",
+		st.FramesSent, r.Frames, r.Lost, shed, r.Late, 100*share, dropped, sh.Counts().Datagrams, s.Status().LocalDrops)
 	if share < 0.03 || share > 0.07 {
 		t.Fatalf("lost %.2f %% of the frames on the path; want about 5 %%", 100*share)
 	}
 	// The shaper also dropped a few of the connection's other datagrams
 	// (STUN, SCTP's own chunks): never fewer than the frames lost, and
 	// no more than twice their 5 % share of those others besides.
+	// A datagram pion dropped unread in this process (LocalDrops, on a
+	// loaded machine) loses at most two.
 	others := float64(sh.Counts().Datagrams - min(sh.Counts().Datagrams, st.FramesSent))
-	if net > dropped || float64(net) < float64(dropped)-0.1*others-5 {
+	if net > dropped+2*s.Status().LocalDrops || float64(net) < float64(dropped)-0.1*others-5 {
 		t.Fatalf("the loopback lost %d frames on the path, the shaper dropped %d datagrams: they must agree", net, dropped)
 	}
 	if got := s.Status().Impair.Spec; got != (impair.Spec{Loss: 0.05}) {
@@ -127,10 +130,10 @@ func testE2EImpairDownShapesWhatWeReceive(t *testing.T) {
 	st, r := tr.Stats(), rx(s, tr)
 	up, down := sh.CountsOf(impair.Up), sh.CountsOf(impair.Down)
 	shed := shedToward(t, srv, s.loopIdentity, row(s, tr).SIDs)
-	net := r.Lost - min(r.Lost, shed)
+	net := onThePath(r, shed)
 	share := float64(net) / float64(st.FramesSent)
-	t.Logf("sent %d, received %d, lost %d, of which the SFU shed %d (%.2f %% lost on the way in); the shaper dropped %d of %d datagrams in, %d of %d out",
-		st.FramesSent, r.Frames, r.Lost, shed, 100*share, down.DroppedTotal(), down.Datagrams, up.DroppedTotal(), up.Datagrams)
+	t.Logf("sent %d, received %d, lost %d, of which the SFU shed %d and %d came after their grace (%.2f %% lost on the way in); the shaper dropped %d of %d datagrams in, %d of %d out; pion %d unread",
+		st.FramesSent, r.Frames, r.Lost, shed, r.Late, 100*share, down.DroppedTotal(), down.Datagrams, up.DroppedTotal(), up.Datagrams, s.Status().LocalDrops)
 	if up.Datagrams == 0 || up.DroppedTotal() != 0 || down.Datagrams < st.FramesSent {
 		t.Fatalf("dir=down: %d of %d datagrams out dropped, %d datagrams in for %d frames", up.DroppedTotal(), up.Datagrams, down.Datagrams, st.FramesSent)
 	}
@@ -141,12 +144,19 @@ func testE2EImpairDownShapesWhatWeReceive(t *testing.T) {
 	// to the publisher: never fewer than the frames lost, and no more than
 	// twice their 5 % share of those others besides.
 	others := float64(down.Datagrams - min(down.Datagrams, st.FramesSent))
-	if d := float64(down.Dropped[impair.DropLoss]); float64(net) > d || float64(net) < d-0.1*others-5 {
+	if d := float64(down.Dropped[impair.DropLoss]); float64(net) > d+2*float64(s.Status().LocalDrops) || float64(net) < d-0.1*others-5 {
 		t.Fatalf("the loopback lost %d frames on the way in, the shaper dropped %d datagrams", net, down.Dropped[impair.DropLoss])
 	}
 	if got := s.Status().Impair.Spec; got != spec {
 		t.Fatalf("the status names %v as the impairment", got)
 	}
+}
+
+// onThePath is what the loopback lost on the path: its lost frames but
+// those the SFU shed toward it and those that came after their grace (a
+// loaded machine: counted lost, then late; they were not lost).
+func onThePath(r report.Receive, shed uint64) uint64 {
+	return r.Lost - min(r.Lost, shed+r.Late)
 }
 
 // --impair delay=50ms moves the loopback's p50 latency up by 50 ms: at
