@@ -476,6 +476,10 @@ type Sender struct {
 	ReceiverWindow   uint32  `json:"sctp_rwnd_bytes"`
 	WindowWaits      uint64  `json:"window_waits"`
 	PaceWaits        uint64  `json:"pace_waits"`
+	// LimitBps is the congestion limit (0: none), Backoffs the times it
+	// was lowered (report.Sender).
+	LimitBps float64 `json:"limit_bytes_per_s"`
+	Backoffs uint64  `json:"backoffs"`
 }
 
 func senderOf(s report.Sender) *Sender {
@@ -484,7 +488,7 @@ func senderOf(s report.Sender) *Sender {
 	}
 	return &Sender{WindowBytes: s.Window, InFlightBytes: s.InFlight, DeliveryBps: s.DeliveryRate, PaceBps: s.PaceRate,
 		PathRTTms: ms(s.PathRTT), SCTPRTTms: ms(s.SCTPRTT), CongestionWindow: s.CongestionWindow, ReceiverWindow: s.ReceiverWindow,
-		WindowWaits: s.WindowWaits, PaceWaits: s.PaceWaits}
+		WindowWaits: s.WindowWaits, PaceWaits: s.PaceWaits, LimitBps: s.Limit, Backoffs: s.Backoffs}
 }
 
 // TrackError is a track that could not be published.

@@ -107,7 +107,7 @@ func oneSnapshot(start time.Time) report.Snapshot {
 	return report.Snapshot{At: at, Local: []report.Local{a, b}, Remote: []report.Remote{gps, chat}, Loopback: true,
 		Connection: report.Status{State: report.Connected, RTT: 23 * time.Millisecond, Reconnects: 1, LocalDrops: 9, Room: "lab", Identity: "dttui-1", Since: start,
 			Sender: report.Sender{Window: 262_144, InFlight: 65_536, DeliveryRate: 512_000, PathRTT: 2 * time.Millisecond, SCTPRTT: 7 * time.Millisecond,
-				CongestionWindow: 131_072, ReceiverWindow: 1 << 20, WindowWaits: 17, PaceWaits: 3}}}
+				CongestionWindow: 131_072, ReceiverWindow: 1 << 20, WindowWaits: 17, PaceWaits: 3, Limit: 420_000, Backoffs: 2}}}
 }
 
 // tableCells is each row of a rendered table by its first cell (the
@@ -445,4 +445,7 @@ func TestOneSnapshotSameNumbersEverywhere(t *testing.T) {
 	check("metrics", "sender window", strconv.Itoa(int(metric("sender_window_bytes"))), strconv.Itoa(c.Sender.WindowBytes))
 	check("metrics", "window waits", num(u(metric("sender_waits_total", "for", "window"))), num(c.Sender.WindowWaits))
 	check("metrics", "pace waits", num(u(metric("sender_waits_total", "for", "pace"))), num(c.Sender.PaceWaits))
+	check("JSON", "sender limit", format.Bytes(c.Sender.LimitBps), format.Bytes(snap.Connection.Sender.Limit))
+	check("metrics", "sender limit", format.Bytes(metric("sender_limit_bytes_per_second")), format.Bytes(c.Sender.LimitBps))
+	check("metrics", "back-offs", num(u(metric("sender_backoffs_total"))), num(c.Sender.Backoffs))
 }

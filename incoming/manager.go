@@ -894,6 +894,25 @@ func (m *Manager) Stats() Stats {
 	return s
 }
 
+// Received is what every track received so far, packets and their bytes,
+// and what its subscription lost so far (sequence numbers the reorder
+// window passed without them): the path's losses, not those counted when
+// a subscription ends (the packets still on their way then), so it drops
+// when one does. Cheap enough to ask every few milliseconds: no
+// histogram is copied.
+func (m *Manager) Received() (packets, bytes, lost uint64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range m.order {
+		packets += t.c.packets
+		bytes += t.c.bytes
+		if t.depkt != nil {
+			lost += t.depkt.Lost()
+		}
+	}
+	return packets, bytes, lost
+}
+
 // Track returns the track with this SID, if known.
 func (m *Manager) Track(sid string) (*RemoteTrack, bool) {
 	m.mu.Lock()

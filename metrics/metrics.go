@@ -56,6 +56,8 @@ var (
 	sndSCTPRTT  = desc("sender_sctp_rtt_seconds", "SCTP's smoothed round-trip time.")
 	sndCwnd     = desc("sender_sctp_cwnd_bytes", "SCTP's congestion window.")
 	sndWaits    = desc("sender_waits_total", "Writes that waited, by what they waited for (window, pace).", "for")
+	sndLimit    = desc("sender_limit_bytes_per_second", "The congestion limit writes are held to (0: none), set when the loopback lost packets behind a queue on the path.")
+	sndBackoffs = desc("sender_backoffs_total", "Times the congestion limit was lowered.")
 
 	pushed      = desc("frames_pushed_total", "Frames pushed to the local track.", localLabels...)
 	sent        = desc("frames_sent_total", "Frames whose every packet was handed to the data channel.", localLabels...)
@@ -148,7 +150,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connState, connRTT, connReconnects, connLocalDrops, queuedBytes, pushed, sent, packetsSent, bytesSent,
 		dropped, queued, published, received, lost, inGrace, unfollowed, duplicates, corrupt, latency, mismatches,
 		rMismatches, rChecked, rFrames, rBytes, rPackets, rPktLost, rFrLost, rIncomplete, rCut, rDecrypt, rSubscribed, rLatency, rClockSync, rClockBound, sfuShed, sfuUpLost, rSFUShed,
-		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits,
+		sndWindow, sndInFlight, sndDelivery, sndPathRTT, sndSCTPRTT, sndCwnd, sndWaits, sndLimit, sndBackoffs,
 		roomHeld, roomHeldPeak, roomHeldBudget, roomEvicted, roomEvictedBytes, roomRefused, roomForgotten, remoteDropped} {
 		ch <- d
 	}
@@ -179,6 +181,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(sndCwnd, float64(sn.CongestionWindow))
 		counter(sndWaits, sn.WindowWaits, "window")
 		counter(sndWaits, sn.PaceWaits, "pace")
+		gauge(sndLimit, sn.Limit)
+		counter(sndBackoffs, sn.Backoffs)
 	}
 	if c.queued != nil {
 		gauge(queuedBytes, float64(c.queued()))

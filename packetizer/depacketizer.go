@@ -643,6 +643,9 @@ func (d *Depacketizer) settle(to uint64) {
 	d.edge = to
 }
 
+// Lost is Stats().PacketsLost, without copying the rest.
+func (d *Depacketizer) Lost() uint64 { return d.stats.PacketsLost }
+
 func (d *Depacketizer) noteLost(first, last uint64) {
 	if last < d.base {
 		return

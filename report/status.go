@@ -146,4 +146,9 @@ type Sender struct {
 	// WindowWaits and PaceWaits count the writes that waited for the
 	// window to drain and for pacing.
 	WindowWaits, PaceWaits uint64
+	// Limit is the congestion limit writes are held to (bytes/s; 0: none):
+	// set when the loopback subscriber lost packets behind a queue on the
+	// path. Backoffs counts the times it was lowered.
+	Limit    float64
+	Backoffs uint64
 }

@@ -33,18 +33,22 @@ type dataChannel struct {
 	fmu       sync.Mutex // guards flow and threshold; taken after nothing
 	flow      *flow
 	threshold int // the low threshold last given to pion
+
+	// received is what the loopback subscriber got of our packets so far
+	// (false: no loopback follows them): the congestion limit's signal.
+	received func() (rxTotals, bool)
 }
 
 // newDataChannel creates `_data_track` on pc: unordered, no
 // retransmissions, as the JS and Rust clients and the SFU expect. open is
 // closed when the channel opens.
-func newDataChannel(pc *webrtc.PeerConnection, open chan struct{}) (*dataChannel, error) {
+func newDataChannel(pc *webrtc.PeerConnection, open chan struct{}, received func() (rxTotals, bool)) (*dataChannel, error) {
 	ordered, retransmits := false, uint16(0)
 	dc, err := pc.CreateDataChannel(dataTrackLabel, &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &retransmits})
 	if err != nil {
 		return nil, err
 	}
-	d := &dataChannel{dc: dc, sctp: pc.SCTP(), low: make(chan struct{}), closed: make(chan struct{}), flow: newFlow()}
+	d := &dataChannel{dc: dc, sctp: pc.SCTP(), low: make(chan struct{}), closed: make(chan struct{}), flow: newFlow(), received: received}
 	d.threshold = d.flow.lowThreshold(maxPacket)
 	dc.SetBufferedAmountLowThreshold(uint64(d.threshold))
 	// A broadcast, not a token: every waiting track's sender wakes up.
@@ -160,15 +164,27 @@ func (d *dataChannel) admit(n int) (wait time.Duration, ok bool) {
 	d.fmu.Lock()
 	due := d.flow.due(now)
 	d.fmu.Unlock()
-	var rtt time.Duration
+	var rtt, srtt time.Duration
+	var rx rxTotals
+	hasRx := false
 	if due {
-		rtt = d.pathRTT() // ICE's agent answers it: not under fmu, which every writer takes
+		// pion's and the loopback's locks: not under fmu, which every
+		// writer takes.
+		rtt = d.pathRTT()
+		if d.received != nil {
+			if rx, hasRx = d.received(); hasRx {
+				srtt = time.Duration(d.sctp.Stats().SmoothedRoundTripTime * float64(time.Second))
+			}
+		}
 	}
 	d.fmu.Lock()
 	defer d.fmu.Unlock()
 	if due {
 		w := d.written.Load()
 		d.flow.observe(now, w-min(buffered, w), rtt)
+		if hasRx {
+			d.flow.lim.step(now, limitSample{rx: rx, sent: w, rtt: srtt}, d.flow.minRTT)
+		}
 		if th := d.flow.lowThreshold(maxPacket); th != d.threshold {
 			d.threshold = th
 			d.dc.SetBufferedAmountLowThreshold(uint64(th))
@@ -190,6 +206,7 @@ func (d *dataChannel) sender() report.Sender {
 		PathRTT: d.flow.minRTT, SCTPRTT: time.Duration(st.SmoothedRoundTripTime * float64(time.Second)),
 		CongestionWindow: st.CongestionWindow, ReceiverWindow: st.ReceiverWindow,
 		WindowWaits: d.flow.windowWaits, PaceWaits: d.flow.paceWaits,
+		Limit: d.flow.lim.rate, Backoffs: d.flow.lim.backoffs,
 	}
 }
 

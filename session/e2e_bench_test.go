@@ -224,7 +224,7 @@ func benchDirect(b *testing.B, size int) {
 		})
 	})
 	open := make(chan struct{})
-	dc, err := newDataChannel(offerer, open)
+	dc, err := newDataChannel(offerer, open, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

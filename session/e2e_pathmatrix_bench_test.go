@@ -143,7 +143,7 @@ func BenchmarkPathMatrix(b *testing.B) {
 	if _, err := js[1].SubscribeAll(ctx, jsclient.SubscribeOptions{Counters: true, BufferSize: 1 << 14}); err != nil {
 		b.Fatal(err)
 	}
-	s, err := Connect(ctx, Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room, RelayOnly: true, Logger: testLog})
+	s, err := Connect(ctx, Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room, RelayOnly: true, Loopback: true, Logger: testLog})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -243,8 +243,8 @@ func pathRun(ctx context.Context, b *testing.B, c pathCell, pub string, rate int
 		}
 		time.Sleep(pathStepSecs * time.Second)
 		if sd := s.Status().Sender; sd.Window > 0 {
-			st.sender = fmt.Sprintf("; sender: window %d B, delivery %.0f kB/s, pace %.0f kB/s, cwnd %d B, SCTP RTT %v, path RTT %v",
-				sd.Window, sd.DeliveryRate/1e3, sd.PaceRate/1e3, sd.CongestionWindow, sd.SCTPRTT.Round(time.Millisecond), sd.PathRTT.Round(time.Millisecond))
+			st.sender = fmt.Sprintf("; sender: window %d B, delivery %.0f kB/s, pace %.0f kB/s, limit %.0f kB/s after %d back-offs, cwnd %d B, SCTP RTT %v, path RTT %v",
+				sd.Window, sd.DeliveryRate/1e3, sd.PaceRate/1e3, sd.Limit/1e3, sd.Backoffs, sd.CongestionWindow, sd.SCTPRTT.Round(time.Millisecond), sd.PathRTT.Round(time.Millisecond))
 		}
 		g.Stop()
 		_ = tr.Flush(ctx)

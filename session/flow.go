@@ -54,6 +54,9 @@ const (
 	flowPoll = 2 * time.Millisecond
 )
 
+// paceRecheck bounds a pacing wait.
+const paceRecheck = 10 * time.Millisecond
+
 // rateSlots is the max filter's resolution: rateWindow in slots.
 const rateSlots = 10
 
@@ -78,6 +81,10 @@ type flow struct {
 
 	tokens float64 // the pacing bucket, at most MinFlowWindow
 	tokAt  time.Time
+
+	// lim holds writes below what the path carries once it loses packets
+	// behind a queue (congestion.go).
+	lim limiter
 
 	// What writers waited for, for the connection's figures.
 	windowWaits, paceWaits uint64
@@ -152,19 +159,33 @@ func (f *flow) admit(now time.Time, buffered, n int) (ok bool, wait time.Duratio
 		f.windowWaits++
 		return false, 0
 	}
-	if f.pace <= 0 {
+	pace, depth := f.pacing(n)
+	if pace <= 0 {
 		return true, 0
 	}
 	if !f.tokAt.IsZero() {
-		f.tokens = min(f.tokens+now.Sub(f.tokAt).Seconds()*f.pace, MinFlowWindow)
+		f.tokens = min(f.tokens+now.Sub(f.tokAt).Seconds()*pace, depth)
 	}
 	f.tokAt = now
 	if f.tokens < float64(n) && buffered > 0 {
 		f.paceWaits++
-		return false, max(time.Duration(math.Ceil((float64(n)-f.tokens)/f.pace*float64(time.Second))), time.Microsecond)
+		// At most paceRecheck: the writer asks again, so the limit's
+		// decisions (taken as writers ask) go on while it waits.
+		return false, min(max(time.Duration(math.Ceil((float64(n)-f.tokens)/pace*float64(time.Second))), time.Microsecond), paceRecheck)
 	}
 	f.tokens -= float64(n)
 	return true, 0
+}
+
+// pacing is the rate writes of n bytes are paced at (0: not paced) and
+// the bucket's depth: the flow's pace, held to the congestion limit when
+// one is set, with bursts of at most limitBurst at it.
+func (f *flow) pacing(n int) (rate, depth float64) {
+	rate, depth = f.pace, MinFlowWindow
+	if r := f.lim.rate; r > 0 && (rate <= 0 || r < rate) {
+		rate, depth = r, f.lim.burst(n)
+	}
+	return rate, depth
 }
 
 // lowThreshold is where pion should signal that a writer waiting for the

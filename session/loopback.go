@@ -205,6 +205,22 @@ func (l *loopback) onFrame(t *incoming.RemoteTrack, f *incoming.Frame) {
 	}
 }
 
+// received is what the loopback got of our packets so far.
+func (l *loopback) received() rxTotals {
+	p, b, lost := l.sub.mgr.Received()
+	return rxTotals{packets: p, bytes: b, lost: lost}
+}
+
+// loopReceived is the loopback's totals for the publisher's congestion
+// limit; false without a loopback.
+func (s *Session) loopReceived() (rxTotals, bool) {
+	l := s.loopRx.Load()
+	if l == nil {
+		return rxTotals{}, false
+	}
+	return l.received(), true
+}
+
 // sid is sid's counters; l.mu is held.
 func (l *loopback) sid(sid string) *sidRx {
 	sr := l.sids[sid]

@@ -167,7 +167,7 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 	if !p.cfg.publisher {
 		return nil
 	}
-	dc, err := newDataChannel(pub, p.dcOpen)
+	dc, err := newDataChannel(pub, p.dcOpen, p.cfg.received)
 	if err != nil {
 		return err
 	}

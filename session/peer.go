@@ -43,6 +43,9 @@ type peerConfig struct {
 	// localDrops counts the datagrams pion received and dropped unread
 	// (the session's, shared by its connections).
 	localDrops *atomic.Uint64
+	// received is what the loopback got of the publisher's packets (the
+	// sender's congestion signal); nil or false: nothing follows them.
+	received func() (rxTotals, bool)
 }
 
 // peer is one participant's connection: the signal websocket and the

@@ -35,7 +35,7 @@ func TestReceiveBufferHoldsABurstWhileTheReaderWaits(t *testing.T) {
 		})
 	})
 	open := make(chan struct{})
-	dc, err := newDataChannel(offerer, open)
+	dc, err := newDataChannel(offerer, open, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

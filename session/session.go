@@ -76,6 +76,9 @@ type Session struct {
 	// localDrops counts what pion dropped unread, every connection
 	// together (Status.LocalDrops).
 	localDrops atomic.Uint64
+	// loopRx is s.loop for the publisher's writers, which read it
+	// without s.mu (loopReceived).
+	loopRx atomic.Pointer[loopback]
 	// stall follows the publisher's data channel, lastTick the last
 	// once-a-second tick (the sampler's only).
 	stall    stallWatch
@@ -187,6 +190,7 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 			s.log.Warn("loopback subscriber unavailable", "err", err)
 		} else {
 			s.loop = lb
+			s.loopRx.Store(lb)
 		}
 	}
 	// After s.loop is set: the sampler reads it without a lock.
@@ -206,7 +210,7 @@ func (s *Session) connect(ctx context.Context) (*peer, error) {
 	pc := peerConfig{
 		url: s.cfg.URL, token: token, log: s.cfg.Logger.With("participant", "publisher"),
 		publisher: true, onSignal: s.onSignal, onUserPacket: s.onUserPacket, resumable: true, net: s.netHooks(), relayOnly: s.cfg.RelayOnly,
-		localDrops: &s.localDrops,
+		localDrops: &s.localDrops, received: s.loopReceived,
 	}
 	if s.monitor != nil {
 		pc.onDataTrackPacket, pc.onDataTrackOpen = s.monitor.onPacket, s.monitor.onDataChannelOpen

@@ -207,6 +207,12 @@ func senderItems(sn report.Sender) []string {
 	if sn.PaceRate > 0 {
 		items = append(items, "paced at "+format.Bytes(sn.PaceRate)+"/s")
 	}
+	if sn.Limit > 0 {
+		items = append(items, "limited to "+format.Bytes(sn.Limit)+"/s")
+	}
+	if sn.Backoffs > 0 {
+		items = append(items, fmt.Sprintf("back-offs %d", sn.Backoffs))
+	}
 	return items
 }
 

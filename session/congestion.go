@@ -1,0 +1,183 @@
+package session
+
+import (
+	"math"
+	"time"
+)
+
+// The congestion limit: backing off on a path that carries less than we
+// offer.
+//
+// On `_data_track` (maxRetransmits 0) pion's SCTP marks every chunk
+// abandoned as it first sends it, so a chunk the path drops never counts
+// as lost for its congestion control: the window never shrinks, and the
+// abandoned bytes leave pion's buffer as acknowledged ones do, so the
+// flow's delivery estimate counts them as delivered. Offered more than a
+// capped path carries, nothing backed off and the path's drop-tail queue
+// dropped a datagram of nearly every frame. Chromium's SCTP, under
+// livekit-client, halves its window on such a loss.
+//
+// The loopback subscriber knows what arrived: its packets, their bytes,
+// and the sequence numbers that never came. When it reports loss while
+// SCTP's round trip stands above the least it was lately (a queue on the
+// path: a drop-tail queue drops only when full), or heavy loss, the limiter holds writes to a fraction of the rate that arrived,
+// and probes up from there while nothing is lost. What arrived counts
+// whole packets only: a packet of 16 000 B is 13 datagrams and lost with
+// any one of them, so past the path's rate it can collapse far below
+// what the path carries; half the rate we sent at is the least a
+// back-off starts from. Random loss on an uncongested path raises no
+// queue, and so no back-off: those packets are lost whatever the sender
+// does.
+//
+// Only on a path of limitMinPath or more: on loopback or a LAN the flow's
+// window alone keeps the SFU's socket from overflowing, and SCTP's round
+// trip there measures the SFU's own processing queue, not a path's.
+const (
+	// limitMinPath is the least round trip (ICE's) the limit acts on.
+	limitMinPath = 5 * time.Millisecond
+	// limitStep is the least interval between two decisions (at least
+	// the path's round trip): what a decision did shows a round trip later.
+	limitStep = 100 * time.Millisecond
+	// limitSamples is the least packets (arrived or lost) a decision
+	// weighs: fewer, and one lost packet reads as a third of them lost.
+	limitSamples = 16
+	// limitLoss is the share of datagrams lost over a step
+	// (datagramLoss) that counts as congestion, with a queue.
+	limitLoss = 0.01
+	// limitQueue is the least queueing delay (SCTP's round trip above its
+	// least) that counts as a queue; a quarter of the least round trip
+	// counts too when that is more.
+	limitQueue = 10 * time.Millisecond
+	// limitHeavyLoss is the share of datagrams lost over a step that
+	// counts as congestion with or without a queue: far past any random loss a
+	// path has, what a drop-tail queue does to a sender at twice its rate.
+	limitHeavyLoss = 0.1
+	// limitHold is how long after a back-off (when more: two round trips
+	// and twice the queue then, which takes that long to drain) the loss
+	// and the queue it came too late for are not counted again: one
+	// back-off per congestion event, as SCTP's fast recovery takes one
+	// per window.
+	limitHold = 200 * time.Millisecond
+	// limitBackoff is the share of the rate that arrived (at least half
+	// the rate we sent at; at most the limit) a back-off holds writes to.
+	limitBackoff = 0.85
+	// limitFloor is the least limit: two full packets a second.
+	limitFloor = 32_000
+	// limitProbe is how much a second without loss or queue raises the
+	// limit (steps last as long as limitSamples take): slowly, as each
+	// probe past the path's rate ends in a loss.
+	limitProbe = 1.2
+	// limitBinding is the share of the limit we must send at for a step
+	// to probe: a limit the sender does not reach tells nothing of the
+	// path. (It is never lifted: after a pause the path is what it was.)
+	limitBinding = 0.5
+	// limitBurst is how long a burst at the limit may be: the pacing
+	// bucket's depth while limited (at least one packet), so a queue
+	// that holds 50 ms at the limit is not overrun by one burst.
+	limitBurst = 10 * time.Millisecond
+)
+
+// rxTotals is what the loopback subscriber received of our tracks so far.
+type rxTotals struct {
+	packets, lost, bytes uint64
+}
+
+// limitSample is one sample for the limiter: the loopback's totals, the
+// bytes we wrote so far, SCTP's smoothed round trip (0: not measured).
+type limitSample struct {
+	rx   rxTotals
+	sent uint64
+	rtt  time.Duration
+}
+
+// limiter is the congestion limit's state machine: the caller feeds it
+// samples and reads rate; it has no clock of its own.
+type limiter struct {
+	rate float64 // bytes/s; 0: no limit
+
+	baseRTT time.Duration // the least SCTP round trip within rttWindow
+	baseAt  time.Time
+
+	at   time.Time   // the last decision
+	last limitSample // the sample then
+	have bool
+	hold time.Time // no back-off before it
+
+	backoffs uint64
+}
+
+// step takes a sample, path being ICE's least round trip. It decides at
+// most once per limitStep and per round trip, and on limitSamples packets.
+func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
+	if s.rtt > 0 && (l.baseRTT == 0 || s.rtt <= l.baseRTT || now.Sub(l.baseAt) > rttWindow) {
+		l.baseRTT, l.baseAt = s.rtt, now
+	}
+	rx, was := s.rx, l.last
+	if !l.have || rx.packets < was.rx.packets || rx.lost < was.rx.lost || rx.bytes < was.rx.bytes || s.sent < was.sent {
+		// The first sample, or the loopback or the channel started over.
+		l.at, l.last, l.have = now, s, true
+		return
+	}
+	dt := now.Sub(l.at)
+	if dt < max(limitStep, path) {
+		return
+	}
+	if path < limitMinPath {
+		l.at, l.last = now, s
+		return
+	}
+	got, lost := rx.packets-was.rx.packets, rx.lost-was.rx.lost
+	if got+lost < limitSamples {
+		return // too few to tell: the step goes on
+	}
+	sent := float64(s.sent-was.sent) / dt.Seconds()
+	arrived := float64(rx.bytes-was.rx.bytes) / dt.Seconds()
+	l.at, l.last = now, s
+	// The queue is SCTP's round trip above its least. (Not above ICE's:
+	// SCTP's also holds the peer's delayed acknowledgement, up to a
+	// packet interval at low rates.) A sender that starts past the path's
+	// rate never sees SCTP's round trip without the queue: loss past
+	// limitHeavyLoss is congestion alone.
+	queue := s.rtt - l.baseRTT
+	share := datagramLoss(lost, got, rx.bytes-was.rx.bytes)
+	congested := share > limitLoss && queue >= max(limitQueue, path/4) || share > limitHeavyLoss
+	switch {
+	case now.Before(l.hold):
+		// What this step saw was sent before the last back-off.
+	case congested:
+		base := max(arrived, sent/2)
+		if l.rate > 0 && l.rate < base {
+			base = l.rate
+		}
+		l.rate = max(limitBackoff*base, limitFloor)
+		l.backoffs++
+		l.hold = now.Add(max(limitHold, 2*path+2*queue))
+	case l.rate > 0 && lost == 0 && queue < max(limitQueue, path/4) && sent >= limitBinding*l.rate:
+		l.rate *= math.Pow(limitProbe, dt.Seconds())
+	}
+}
+
+// sctpChunk is the payload of a full SCTP datagram (pion's 1 228-byte
+// MTU less the common and DATA chunk headers).
+const sctpChunk = 1200
+
+// datagramLoss is the share of datagrams lost that loses lost of got+lost
+// packets of bytes/got bytes on average: a packet spans k datagrams and
+// is lost with any one of them, so 3 % of datagrams lose a third of
+// 16 000-byte packets. The thresholds are datagrams': random loss is.
+func datagramLoss(lost, got, bytes uint64) float64 {
+	if lost == 0 {
+		return 0
+	}
+	if got == 0 {
+		return 1
+	}
+	k := max(1, float64(bytes)/float64(got)/sctpChunk)
+	return 1 - math.Pow(1-float64(lost)/float64(got+lost), 1/k)
+}
+
+// burst is the pacing bucket's depth at the limit: limitBurst of it, at
+// least one packet of n bytes.
+func (l *limiter) burst(n int) float64 {
+	return max(l.rate*limitBurst.Seconds(), float64(n))
+}

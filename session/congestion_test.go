@@ -1,0 +1,248 @@
+package session
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+// limiterRig feeds a limiter what a steady sender and its loopback see,
+// one step (limitStep) at a time, on a path of rigPath.
+type limiterRig struct {
+	l   limiter
+	now time.Time
+	s   limitSample
+}
+
+const (
+	rigPath = 50 * time.Millisecond
+	// rigStep is a step on rigPath: the limiter decides once per round
+	// trip and limitStep, whichever is longer.
+	rigStep = limitStep
+)
+
+// step: sent bytes written, pkts packets of rigPacket bytes arrived at
+// the loopback and lost more never did, with SCTP's round trip at rtt.
+func (r *limiterRig) step(sent, pkts, lost uint64, rtt time.Duration) {
+	r.now = r.now.Add(rigStep)
+	r.s.sent += sent
+	r.s.rx.packets += pkts
+	r.s.rx.bytes += pkts * rigPacket
+	r.s.rx.lost += lost
+	r.s.rtt = rtt
+	r.l.step(r.now, r.s, rigPath)
+}
+
+// rigPacket is one datagram's worth: a packet lost is a datagram lost.
+const rigPacket = 1000
+
+// newLimiterRig has taken its first sample, the baseline, at the path's
+// least round trip.
+func newLimiterRig() *limiterRig {
+	r := &limiterRig{now: time.Unix(1000, 0), s: limitSample{rtt: rigPath}}
+	r.l.step(r.now, r.s, rigPath)
+	return r
+}
+
+// 100 kB a step of 100 ms: 1 MB/s sent (and, of 100 packets, arrived).
+const rigSent, rigRate = 100_000, 1e6
+
+func nearRate(a, b float64) bool { return math.Abs(a-b) <= 1e-6*max(math.Abs(a), math.Abs(b), 1) }
+
+// Loss behind a queue is congestion: writes are held to limitBackoff of
+// what arrived, once per congestion event (limitHold), again if it goes
+// on after that.
+func TestLimiterBacksOffOnLossBehindAQueue(t *testing.T) {
+	r := newLimiterRig()
+	r.step(rigSent, 100, 0, rigPath)
+	if r.l.rate != 0 {
+		t.Fatalf("limited without loss: %v", r.l.rate)
+	}
+	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond) // a queue of 15 ms, past a quarter of the path
+	if want := limitBackoff * rigRate; !nearRate(r.l.rate, want) || r.l.backoffs != 1 {
+		t.Fatalf("rate %v after %d back-offs; want %v", r.l.rate, r.l.backoffs, want)
+	}
+	// Within the hold (limitHold, or two round trips and twice the queue:
+	// 200 ms here), what comes was sent before the back-off.
+	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
+	if r.l.backoffs != 1 {
+		t.Fatalf("%d back-offs within the hold", r.l.backoffs)
+	}
+	// After it, the loss goes on: lower again, from the limit (below what
+	// arrived).
+	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
+	if want := limitBackoff * limitBackoff * rigRate; !nearRate(r.l.rate, want) || r.l.backoffs != 2 {
+		t.Fatalf("rate %v after %d back-offs; want %v", r.l.rate, r.l.backoffs, want)
+	}
+}
+
+// Heavy loss is congestion with or without a queue (a sender that starts
+// past the path's rate never sees the path without one); what arrived is
+// then far below what was sent, and the back-off starts from half of that.
+func TestLimiterBacksOffOnHeavyLoss(t *testing.T) {
+	r := newLimiterRig()
+	r.step(rigSent, 40, 60, rigPath)
+	if want := limitBackoff * rigRate / 2; !nearRate(r.l.rate, want) || r.l.backoffs != 1 {
+		t.Fatalf("rate %v after %d back-offs; want %v", r.l.rate, r.l.backoffs, want)
+	}
+}
+
+// Loss is judged per datagram: a 16 000-byte packet spans 13 of them, so
+// 3 % random loss of datagrams loses a third of such packets — heavy
+// packet loss, no congestion.
+func TestDatagramLoss(t *testing.T) {
+	for _, c := range []struct {
+		lost, got, bytes uint64
+		want             float64
+	}{
+		{0, 10, 10_000, 0},
+		{5, 0, 0, 1},
+		{1, 2, 2000, 1.0 / 3}, // one datagram a packet
+		{1, 2, 32_000, 1 - math.Pow(2.0/3, 0.075)}, // 16 000 B: 13⅓ datagrams
+	} {
+		if got := datagramLoss(c.lost, c.got, c.bytes); !nearRate(got, c.want) {
+			t.Errorf("datagramLoss(%d, %d, %d) = %v, want %v", c.lost, c.got, c.bytes, got, c.want)
+		}
+	}
+	if d := datagramLoss(1, 2, 32_000); d < 0.029 || d > 0.031 || d > limitHeavyLoss {
+		t.Errorf("a third of 16 000-byte packets lost is %.4f of datagrams", d)
+	}
+	var l limiter
+	t0 := time.Unix(1000, 0)
+	l.step(t0, limitSample{rtt: rigPath}, rigPath)
+	l.step(t0.Add(time.Second), limitSample{sent: 1e6, rx: rxTotals{packets: 40, lost: 20, bytes: 640_000}, rtt: rigPath}, rigPath)
+	if l.rate != 0 {
+		t.Fatalf("a third of 16 000-byte packets lost on a path without a queue: limited to %v", l.rate)
+	}
+}
+
+// Random loss on a path without a queue is not the sender's doing: no
+// back-off. Nor is a queue without loss, or loss under limitLoss.
+func TestLimiterIgnoresLossWithoutAQueue(t *testing.T) {
+	r := newLimiterRig()
+	r.step(rigSent, 100, 5, rigPath+5*time.Millisecond)   // 5 ms: no queue
+	r.step(rigSent, 100, 0, rigPath+40*time.Millisecond)  // a queue, nothing lost
+	r.step(rigSent, 1000, 5, rigPath+20*time.Millisecond) // 0.5 %
+	if r.l.rate != 0 || r.l.backoffs != 0 {
+		t.Fatalf("limited to %v after %d back-offs", r.l.rate, r.l.backoffs)
+	}
+}
+
+// Steps without loss or queue probe up from a back-off while the sender
+// reaches the limit; one that does not reach half of it tells nothing,
+// and the limit stays (a pause does not change the path).
+func TestLimiterProbesUpWhileItBinds(t *testing.T) {
+	r := newLimiterRig()
+	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
+	want := limitBackoff * rigRate
+	held := limitBackoff * rigSent // bytes a step at the limit
+	for r.now.Add(rigStep).Before(r.l.hold) {
+		r.step(uint64(held), 100, 0, rigPath)
+	}
+	if !nearRate(r.l.rate, want) {
+		t.Fatalf("probed within the hold: %v", r.l.rate)
+	}
+	for range 3 {
+		r.step(uint64(held), 100, 0, rigPath)
+		want *= math.Pow(limitProbe, rigStep.Seconds())
+		if !nearRate(r.l.rate, want) {
+			t.Fatalf("rate %v, want %v", r.l.rate, want)
+		}
+	}
+	// Loss without a queue, a short queue, or a sender well below the
+	// limit: neither probe nor back-off.
+	r.step(uint64(held), 100, 5, rigPath)
+	r.step(uint64(held), 100, 0, rigPath+15*time.Millisecond)
+	for range 20 {
+		r.step(1000, 1, 0, rigPath)
+	}
+	if !nearRate(r.l.rate, want) || r.l.backoffs != 1 {
+		t.Fatalf("rate %v (%d back-offs), want %v", r.l.rate, r.l.backoffs, want)
+	}
+}
+
+// The limit never goes below limitFloor.
+func TestLimiterFloor(t *testing.T) {
+	r := newLimiterRig()
+	for range 100 {
+		r.step(100, 1, 1, rigPath+rigPath)
+	}
+	if r.l.rate != limitFloor {
+		t.Fatalf("rate %v, want the floor %v", r.l.rate, float64(limitFloor))
+	}
+}
+
+// A decision waits for limitStep and the path's round trip; a loopback
+// or channel that started over is a new baseline, not a step; on a path
+// under limitMinPath (loopback, a LAN) nothing is decided.
+func TestLimiterStepsAtMostOncePerRoundTrip(t *testing.T) {
+	var l limiter
+	t0 := time.Unix(1000, 0)
+	path := 300 * time.Millisecond
+	l.step(t0, limitSample{rtt: path}, path)
+	lossy := limitSample{sent: 300_000, rx: rxTotals{packets: 100, lost: 50, bytes: 300_000}, rtt: path + 100*time.Millisecond}
+	l.step(t0.Add(200*time.Millisecond), lossy, path)
+	if l.rate != 0 {
+		t.Fatalf("decided within the round trip: %v", l.rate)
+	}
+	l.step(t0.Add(300*time.Millisecond), lossy, path)
+	if want := limitBackoff * 1e6; !nearRate(l.rate, want) {
+		t.Fatalf("rate %v, want %v", l.rate, want)
+	}
+	before := l.rate
+	l.step(t0.Add(2*time.Second), limitSample{sent: 10, rx: rxTotals{packets: 10, lost: 5, bytes: 10}, rtt: path}, path)
+	if l.rate != before || l.backoffs != 1 {
+		t.Fatalf("after a restart: rate %v (%d back-offs)", l.rate, l.backoffs)
+	}
+
+	var lan limiter
+	lan.step(t0, limitSample{rtt: time.Millisecond}, time.Millisecond)
+	lan.step(t0.Add(time.Second), limitSample{sent: 1e6, rx: rxTotals{packets: 100, lost: 50, bytes: 100_000}, rtt: 80 * time.Millisecond}, time.Millisecond)
+	if lan.rate != 0 || lan.backoffs != 0 {
+		t.Fatalf("limited on a 1 ms path: %v", lan.rate)
+	}
+}
+
+// Limited, the flow paces at the limit with bursts of limitBurst (at
+// least one packet), whatever its own pace; and a writer waiting for it
+// asks again within paceRecheck.
+func TestFlowPacesAtTheLimit(t *testing.T) {
+	f := newFlow()
+	if rate, _ := f.pacing(1000); rate != 0 {
+		t.Fatalf("paced at %v on loopback", rate)
+	}
+	f.lim.rate = 600_000
+	rate, depth := f.pacing(1000)
+	if rate != 600_000 || depth != 6000 {
+		t.Fatalf("paced at %v, bursts of %v", rate, depth)
+	}
+	if _, depth := f.pacing(16_000); depth != 16_000 {
+		t.Fatalf("bursts of %v for a 16 000 B packet", depth)
+	}
+	f.pace = 300_000 // the flow's own pace is lower: it stands
+	if rate, depth := f.pacing(1000); rate != 300_000 || depth != MinFlowWindow {
+		t.Fatalf("paced at %v, bursts of %v", rate, depth)
+	}
+	// At the limit, 60 packets of 1 000 B take 100 ms, not one burst.
+	f = newFlow()
+	f.lim.rate = 600_000
+	t0 := time.Unix(1000, 0)
+	now := t0
+	f.tokens, f.tokAt = 0, now
+	sent := 0
+	for now.Sub(t0) < 100*time.Millisecond {
+		if ok, wait := f.admit(now, 1, 1000); ok {
+			sent++
+		} else {
+			now = now.Add(wait)
+		}
+	}
+	if sent < 58 || sent > 61 {
+		t.Fatalf("%d packets of 1 000 B in 100 ms at 600 kB/s", sent)
+	}
+	f.lim.rate = limitFloor
+	f.tokens = 0
+	if ok, wait := f.admit(now, 1, 16_000); ok || wait != paceRecheck {
+		t.Fatalf("at the floor: ok %v, wait %v", ok, wait)
+	}
+}
