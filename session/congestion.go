@@ -20,14 +20,14 @@ import (
 // The loopback subscriber knows what arrived: its packets, their bytes,
 // and the sequence numbers that never came. When it reports loss while
 // SCTP's round trip stands above the least it was lately (a queue on the
-// path: a drop-tail queue drops only when full), or heavy loss, the limiter holds writes to a fraction of the rate that arrived,
-// and probes up from there while nothing is lost. What arrived counts
-// whole packets only: a packet of 16 000 B is 13 datagrams and lost with
-// any one of them, so past the path's rate it can collapse far below
-// what the path carries; half the rate we sent at is the least a
-// back-off starts from. Random loss on an uncongested path raises no
-// queue, and so no back-off: those packets are lost whatever the sender
-// does.
+// path: a drop-tail queue drops only when full), or heavy loss, the
+// limiter holds writes to a fraction of the rate that arrived, and probes
+// up from there while nothing is lost. What arrived counts whole packets
+// only: a packet of 16 000 B is 13 datagrams and lost with any one of
+// them, so past the path's rate it can collapse far below what the path
+// carries; half the rate we sent at is the least a back-off starts from.
+// Random loss on an uncongested path raises no queue, and so no back-off:
+// those packets are lost whatever the sender does.
 //
 // Only on a path of limitMinPath or more: on loopback or a LAN the flow's
 // window alone keeps the SFU's socket from overflowing, and SCTP's round
@@ -49,8 +49,9 @@ const (
 	// counts too when that is more.
 	limitQueue = 10 * time.Millisecond
 	// limitHeavyLoss is the share of datagrams lost over a step that
-	// counts as congestion with or without a queue: far past any random loss a
-	// path has, what a drop-tail queue does to a sender at twice its rate.
+	// counts as congestion with or without a queue: far past any random
+	// loss a path has; what a drop-tail queue does to a sender at twice
+	// its rate.
 	limitHeavyLoss = 0.1
 	// limitHold is how long after a back-off (when more: two round trips
 	// and twice the queue then, which takes that long to drain) the loss
