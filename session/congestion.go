@@ -3,6 +3,8 @@ package session
 import (
 	"math"
 	"time"
+
+	"github.com/dttui/dttui/packetizer"
 )
 
 // The congestion limit: backing off on a path that carries less than we
@@ -57,14 +59,15 @@ const (
 	// and twice the queue then, which takes that long to drain) the loss
 	// and the queue it came too late for are not counted again: one
 	// back-off per congestion event, as SCTP's fast recovery takes one
-	// per window.
+	// per window. The loopback counts a packet lost only once its reorder
+	// delay has passed (packetizer.DefaultReorderDelay): that comes on top.
 	limitHold = 200 * time.Millisecond
 	// limitBackoff is the share of the rate that arrived (at least half
 	// the rate we sent at; at most the limit) a back-off holds writes to.
 	limitBackoff = 0.85
 	// limitFloor is the least limit: two full packets a second.
 	limitFloor = 32_000
-	// limitProbe is how much a second without loss or queue raises the
+	// limitProbe is how much a second without loss raises the
 	// limit (steps last as long as limitSamples take): slowly, as each
 	// probe past the path's rate ends in a loss.
 	limitProbe = 1.2
@@ -103,6 +106,8 @@ type limiter struct {
 	last limitSample // the sample then
 	have bool
 	hold time.Time // no back-off before it
+	// strikes counts the steps running that saw loss behind a queue.
+	strikes int
 
 	backoffs uint64
 }
@@ -141,19 +146,42 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 	// limitHeavyLoss is congestion alone.
 	queue := s.rtt - l.baseRTT
 	share := datagramLoss(lost, got, rx.bytes-was.rx.bytes)
-	congested := share > limitLoss && queue >= max(limitQueue, path/4) || share > limitHeavyLoss
+	// A packet's own datagrams, sent at once, queue at the bottleneck
+	// for as long as the packet takes at our rate (16 000 B at 5 Mbit/s:
+	// 26 ms): a queue counts beyond that.
+	var own time.Duration
+	if got > 0 && sent > 0 {
+		own = time.Duration(float64(rx.bytes-was.rx.bytes) / float64(got) / sent * float64(time.Second))
+	}
+	// Loss behind a queue counts once it holds for two steps running: a
+	// lossy path's round trip jumps now and then (a lost SACK), a full
+	// drop-tail queue stays full.
+	queued := share > limitLoss && queue >= max(limitQueue, path/4, own)
+	if queued {
+		l.strikes++
+	} else {
+		l.strikes = 0
+	}
+	congested := queued && l.strikes >= 2 || share > limitHeavyLoss
 	switch {
 	case now.Before(l.hold):
 		// What this step saw was sent before the last back-off.
 	case congested:
+		l.strikes = 0
+		// The first back-off starts from what arrived (at least half
+		// what was sent); later ones from the limit, which the sender
+		// then reaches: what arrives behind a loss collapses further.
 		base := max(arrived, sent/2)
-		if l.rate > 0 && l.rate < base {
-			base = l.rate
+		if l.rate > 0 {
+			base = min(l.rate, max(base, sent))
 		}
 		l.rate = max(limitBackoff*base, limitFloor)
 		l.backoffs++
-		l.hold = now.Add(max(limitHold, 2*path+2*queue))
-	case l.rate > 0 && lost == 0 && queue < max(limitQueue, path/4) && sent >= limitBinding*l.rate:
+		l.hold = now.Add(packetizer.DefaultReorderDelay + max(limitHold, 2*path+2*queue))
+	case l.rate > 0 && lost == 0 && sent >= limitBinding*l.rate:
+		// Not held back by a queue: a 16 000-byte packet is 13 datagrams
+		// sent at once, and on a 5 Mbit/s path their own queue averages
+		// 13 ms; loss says when a probe went too far.
 		l.rate *= math.Pow(limitProbe, dt.Seconds())
 	}
 }

@@ -59,17 +59,25 @@ func TestLimiterBacksOffOnLossBehindAQueue(t *testing.T) {
 		t.Fatalf("limited without loss: %v", r.l.rate)
 	}
 	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond) // a queue of 15 ms, past a quarter of the path
+	if r.l.rate != 0 {
+		t.Fatalf("limited after one lossy step: %v", r.l.rate)
+	}
+	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond) // and again
 	if want := limitBackoff * rigRate; !nearRate(r.l.rate, want) || r.l.backoffs != 1 {
 		t.Fatalf("rate %v after %d back-offs; want %v", r.l.rate, r.l.backoffs, want)
 	}
-	// Within the hold (limitHold, or two round trips and twice the queue:
-	// 200 ms here), what comes was sent before the back-off.
-	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
+	// Within the hold (the loopback's reorder delay, and limitHold or two
+	// round trips and twice the queue: 700 ms here), what comes was sent
+	// before the back-off.
+	for range 6 {
+		r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
+	}
 	if r.l.backoffs != 1 {
 		t.Fatalf("%d back-offs within the hold", r.l.backoffs)
 	}
-	// After it, the loss goes on: lower again, from the limit (below what
-	// arrived).
+	// After it, the loss goes on two steps: lower again, from the limit
+	// (below what arrived).
+	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
 	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
 	if want := limitBackoff * limitBackoff * rigRate; !nearRate(r.l.rate, want) || r.l.backoffs != 2 {
 		t.Fatalf("rate %v after %d back-offs; want %v", r.l.rate, r.l.backoffs, want)
@@ -128,11 +136,12 @@ func TestLimiterIgnoresLossWithoutAQueue(t *testing.T) {
 	}
 }
 
-// Steps without loss or queue probe up from a back-off while the sender
+// Steps without loss probe up from a back-off while the sender
 // reaches the limit; one that does not reach half of it tells nothing,
 // and the limit stays (a pause does not change the path).
 func TestLimiterProbesUpWhileItBinds(t *testing.T) {
 	r := newLimiterRig()
+	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
 	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
 	want := limitBackoff * rigRate
 	held := limitBackoff * rigSent // bytes a step at the limit
@@ -149,10 +158,9 @@ func TestLimiterProbesUpWhileItBinds(t *testing.T) {
 			t.Fatalf("rate %v, want %v", r.l.rate, want)
 		}
 	}
-	// Loss without a queue, a short queue, or a sender well below the
-	// limit: neither probe nor back-off.
+	// Loss without a queue, or a sender well below the limit: neither
+	// probe nor back-off.
 	r.step(uint64(held), 100, 5, rigPath)
-	r.step(uint64(held), 100, 0, rigPath+15*time.Millisecond)
 	for range 20 {
 		r.step(1000, 1, 0, rigPath)
 	}
