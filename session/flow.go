@@ -79,7 +79,7 @@ type flow struct {
 	window int     // bytes the channel may hold unacknowledged
 	pace   float64 // bytes/s writes are paced at; 0: not paced
 
-	tokens float64 // the pacing bucket, at most MinFlowWindow
+	tokens float64 // the pacing bucket, at most MinFlowWindow (limitBurst at the limit)
 	tokAt  time.Time
 
 	// lim holds writes below what the path carries once it loses packets

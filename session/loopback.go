@@ -214,11 +214,10 @@ func (l *loopback) received() rxTotals {
 // loopReceived is the loopback's totals for the publisher's congestion
 // limit; false without a loopback.
 func (s *Session) loopReceived() (rxTotals, bool) {
-	l := s.loopRx.Load()
-	if l == nil {
+	if s.loop == nil {
 		return rxTotals{}, false
 	}
-	return l.received(), true
+	return s.loop.received(), true
 }
 
 // sid is sid's counters; l.mu is held.

@@ -76,9 +76,6 @@ type Session struct {
 	// localDrops counts what pion dropped unread, every connection
 	// together (Status.LocalDrops).
 	localDrops atomic.Uint64
-	// loopRx is s.loop for the publisher's writers, which read it
-	// without s.mu (loopReceived).
-	loopRx atomic.Pointer[loopback]
 	// stall follows the publisher's data channel, lastTick the last
 	// once-a-second tick (the sampler's only).
 	stall    stallWatch
@@ -190,10 +187,11 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 			s.log.Warn("loopback subscriber unavailable", "err", err)
 		} else {
 			s.loop = lb
-			s.loopRx.Store(lb)
 		}
 	}
-	// After s.loop is set: the sampler reads it without a lock.
+	// After s.loop is set: the sampler reads it without a lock, as the
+	// publisher's writers do (loopReceived), which run only for tracks
+	// published once Connect has returned.
 	s.wg.Add(1)
 	go s.runSampler()
 	return s, nil
