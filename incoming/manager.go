@@ -15,6 +15,7 @@ package incoming
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -29,6 +30,12 @@ const (
 	// DefaultSubscribeTimeout is how long a subscription waits for its
 	// subscriber handle, as both clients do.
 	DefaultSubscribeTimeout = 10 * time.Second
+	// MaxSubscribeRetryWait is the longest a timed-out subscription waits
+	// before it is asked for again. The first retry waits one subscribe
+	// timeout, each next one twice the last: the SFU drops signal messages
+	// it cannot queue toward us (a loaded server, hundreds of tracks), so
+	// a handle map that never came is no refusal.
+	MaxSubscribeRetryWait = time.Minute
 	// DefaultHoldTime is how long a packet whose handle no map names yet is
 	// kept: the SFU forwards packets as soon as it subscribes us and sends
 	// the handle map on the signal connection, so the first packets can
@@ -417,7 +424,7 @@ func (m *Manager) endLocked(t *RemoteTrack, cut bool) {
 }
 
 func (m *Manager) subscribeLocked(t *RemoteTrack, now time.Time, why string, reqs []request) []request {
-	t.wanted, t.paused = true, false
+	t.wanted, t.paused, t.retryAt = true, false, time.Time{}
 	t.sendSeq++
 	t.setState(StateSubscribing, now, why)
 	return append(reqs, request{SubscriptionUpdate{t.info.SID, true}, t, t.sendSeq})
@@ -454,7 +461,7 @@ func (m *Manager) Unsubscribe(sid string) error {
 	if err != nil {
 		return err
 	}
-	t.wanted = false
+	t.wanted, t.retryAt = false, time.Time{}
 	var reqs []request
 	if t.live() {
 		reqs = m.withdrawLocked(t, now, "unsubscribed", nil, reqs)
@@ -724,7 +731,8 @@ func (m *Manager) deliverHeldLocked() {
 }
 
 // Tick runs the manager's timers: a subscription without a handle for
-// SubscribeTimeout is withdrawn (ErrTimeout), held packets expire, and
+// SubscribeTimeout is withdrawn (ErrTimeout) and asked for again later
+// (see MaxSubscribeRetryWait), held packets expire, and
 // loss is settled by time on tracks whose packets stopped. Call it about
 // once a second.
 func (m *Manager) Tick() {
@@ -741,9 +749,16 @@ func (m *Manager) Tick() {
 				t.waitFrom = now // not asked for yet: its timeout has not begun
 			}
 			if !t.paused && now.Sub(later(t.since, t.waitFrom)) >= m.opts.SubscribeTimeout {
-				t.wanted = false
+				// Still wanted: withdrawn, and asked for again after a wait.
+				t.c.timeouts++
+				wait := min(m.opts.SubscribeTimeout<<min(t.c.timeouts-1, 16), MaxSubscribeRetryWait)
 				err := &SubscribeError{Reason: ReasonTimeout, SID: t.info.SID, Name: t.info.Name, Timeout: m.opts.SubscribeTimeout}
-				reqs = m.withdrawLocked(t, now, err.Problem(), err, reqs)
+				reqs = m.withdrawLocked(t, now, fmt.Sprintf("%s; asking again in %s", err.Problem(), wait), err, reqs)
+				t.retryAt = now.Add(wait)
+			}
+		case StateUnsubscribed:
+			if t.wanted && !t.retryAt.IsZero() && !now.Before(t.retryAt) {
+				reqs = m.subscribeLocked(t, now, "subscribing again after a timeout", reqs)
 			}
 		case StateSubscribed:
 			t.expire(now)

@@ -280,7 +280,41 @@ func TestSubscribeTimeout(t *testing.T) {
 	if !errors.Is(st.LastErr, ErrTimeout) || !errors.As(st.LastErr, &serr) || serr.Timeout != DefaultSubscribeTimeout || serr.Name != "a" {
 		t.Fatalf("LastErr %v", st.LastErr)
 	}
-	// Withdrawn for good: auto-subscription does not try again by itself.
+	// Still wanted: asked for again one timeout later, then after twice
+	// the last wait, and so on up to MaxSubscribeRetryWait (the SFU drops
+	// the signal messages it cannot queue, handle maps included).
+	wait := DefaultSubscribeTimeout
+	for i := range 5 {
+		e.clk.advance(wait - time.Millisecond)
+		e.m.Tick()
+		e.wantSent()
+		e.clk.advance(time.Millisecond)
+		e.m.Tick()
+		e.wantSent(sub("DTR_a"))
+		e.wantState("DTR_a", StateSubscribing)
+		e.clk.advance(DefaultSubscribeTimeout)
+		e.m.Tick()
+		e.wantSent(unsub("DTR_a"))
+		if st := e.wantState("DTR_a", StateUnsubscribed); st.SubscribeTimeouts != uint64(i+2) {
+			t.Fatalf("%d timeouts counted after %d", st.SubscribeTimeouts, i+2)
+		}
+		wait = min(2*wait, MaxSubscribeRetryWait)
+	}
+	if wait != MaxSubscribeRetryWait {
+		t.Fatalf("the retries wait %v at most", wait)
+	}
+	// Answered at last: subscribed.
+	e.clk.advance(wait)
+	e.m.Tick()
+	e.wantSent(sub("DTR_a"))
+	e.m.HandleSubscriberHandles(map[uint16]string{1: "DTR_a"})
+	e.wantState("DTR_a", StateSubscribed)
+	// Unsubscribing by hand ends the retries.
+	e.m.HandleSubscriberHandles(map[uint16]string{})
+	if err := e.m.Unsubscribe("DTR_a"); err != nil {
+		t.Fatal(err)
+	}
+	e.wantSent(unsub("DTR_a"))
 	e.clk.advance(time.Hour)
 	e.m.Tick()
 	e.wantSent()
@@ -288,6 +322,25 @@ func TestSubscribeTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.wantSent(sub("DTR_a"))
+}
+
+// A timed-out subscription the user unsubscribes while it waits for its
+// retry stays unsubscribed.
+func TestUnsubscribeStopsTheRetry(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.m.HandleJoin("me", []Participant{part("alice", "PA_1", 1, info("DTR_a", 1, "a"))})
+	e.wantSent(sub("DTR_a"))
+	e.clk.advance(DefaultSubscribeTimeout)
+	e.m.Tick()
+	e.wantSent(unsub("DTR_a"))
+	if err := e.m.Unsubscribe("DTR_a"); err != nil {
+		t.Fatal(err)
+	}
+	e.wantSent()
+	e.clk.advance(time.Hour)
+	e.m.Tick()
+	e.wantSent()
+	e.wantState("DTR_a", StateUnsubscribed)
 }
 
 // What the SFU really sends when the publisher's permissions exclude us:

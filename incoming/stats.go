@@ -74,6 +74,9 @@ type TrackStats struct {
 	// Subscriptions counts the handles the SFU assigned: each starts a
 	// fresh reassembly (a resubscribe, a rejoin, the SFU resubscribing).
 	Subscriptions uint64
+	// SubscribeTimeouts counts the subscribe requests no handle map
+	// answered within the subscribe timeout (each is asked for again).
+	SubscribeTimeouts uint64
 	// Replaces is the SID of the track this one republishes (same
 	// publisher identity, publisher handle, name and encodings: the
 	// publisher reconnected); ReplacedBy the SID of its republish.

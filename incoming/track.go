@@ -81,7 +81,8 @@ type RemoteTrack struct {
 	// queued in the transport (QueueingTransport): the timeout runs from
 	// the later of it and since.
 	waitFrom   time.Time
-	handle     uint16 // while subscribed
+	retryAt    time.Time // a timed-out subscription is asked for again then (zero: not)
+	handle     uint16    // while subscribed
 	depkt      *packetizer.Depacketizer
 	replaces   string // SID of the track this one republishes
 	replacedBy string
@@ -108,6 +109,7 @@ type RemoteTrack struct {
 
 type counters struct {
 	subscriptions   uint64
+	timeouts        uint64 // subscribe requests no handle map answered in time
 	packets, bytes  uint64
 	ignored         uint64
 	frameBytes      uint64
@@ -411,7 +413,7 @@ func (t *RemoteTrack) statsIntoLocked(s *TrackStats) {
 	}
 	c := &t.c
 	*s = TrackStats{
-		Info: t.info, State: t.State(), Since: t.since, Handle: t.handle, Subscriptions: c.subscriptions,
+		Info: t.info, State: t.State(), Since: t.since, Handle: t.handle, Subscriptions: c.subscriptions, SubscribeTimeouts: c.timeouts,
 		Replaces: t.replaces, ReplacedBy: t.replacedBy,
 		Packets: c.packets, Bytes: c.bytes, PacketsIgnored: c.ignored,
 		PacketsLost: d.PacketsLost, PacketsDuplicate: d.PacketsDuplicate, PacketsReordered: d.PacketsReordered,

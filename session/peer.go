@@ -80,8 +80,8 @@ type peer struct {
 	iceErr     error // why (for the status line)
 	pcChange   chan struct{}
 
-	rttNanos atomic.Int64
-	lastPong atomic.Int64 // unix nanos of the last pong (or of the join)
+	rttNanos  atomic.Int64
+	lastHeard atomic.Int64 // unix nanos of the SFU's last message (or of the socket's start)
 
 	closeOnce sync.Once
 	closed    chan struct{}

@@ -143,8 +143,8 @@ func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.P
 	sub, dc, rel := p.sub, p.dc, p.reliable
 	p.mu.Unlock()
 	// A fresh socket: the ping timeout counts from now, not from the last
-	// pong of the one that died.
-	p.lastPong.Store(time.Now().UnixNano())
+	// message of the one that died.
+	p.lastHeard.Store(time.Now().UnixNano())
 	p.startTransport()
 
 	sync := &livekit.SyncState{
@@ -187,6 +187,9 @@ func (p *peer) HandleMessage(m proto.Message) error {
 	if !ok || res == nil {
 		return nil
 	}
+	// Any message proves the socket alive, not only a pong: a loaded SFU
+	// drops what it cannot queue toward us, pongs too.
+	p.lastHeard.Store(time.Now().UnixNano())
 	switch msg := res.Message.(type) {
 	case *livekit.SignalResponse_Join:
 		if err := p.onJoin(msg.Join); err != nil {
@@ -202,7 +205,6 @@ func (p *peer) HandleMessage(m proto.Message) error {
 	case *livekit.SignalResponse_Trickle:
 		p.onTrickle(msg.Trickle)
 	case *livekit.SignalResponse_PongResp:
-		p.lastPong.Store(time.Now().UnixNano())
 		if ts := msg.PongResp.GetLastPingTimestamp(); ts > 0 {
 			p.rttNanos.Store(time.Since(time.UnixMilli(ts)).Nanoseconds())
 		}
@@ -257,7 +259,7 @@ func (p *peer) pingLoop() {
 	if interval <= 0 {
 		interval = 5 * time.Second
 	}
-	p.lastPong.Store(time.Now().UnixNano())
+	p.lastHeard.Store(time.Now().UnixNano())
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var rtt int64
@@ -277,9 +279,9 @@ func (p *peer) pingLoop() {
 			continue // already dropped; resume owns the socket now
 		default:
 		}
-		if timeout > 0 && time.Since(time.Unix(0, p.lastPong.Load())) > timeout {
-			p.log.Info("no pong within the ping timeout; dropping the signal socket", "timeout", timeout)
-			p.lastPong.Store(time.Now().UnixNano()) // one drop per timeout, not one per tick
+		if timeout > 0 && time.Since(time.Unix(0, p.lastHeard.Load())) > timeout {
+			p.log.Info("nothing from the SFU within the ping timeout; dropping the signal socket", "timeout", timeout)
+			p.lastHeard.Store(time.Now().UnixNano()) // one drop per timeout, not one per tick
 			p.closeTransport()
 		}
 	}

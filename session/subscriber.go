@@ -58,17 +58,18 @@ type subscriber struct {
 // for meanwhile go together in the next one, the latest wish per track.
 // A participant publishing hundreds of tracks one by one (a
 // ParticipantUpdate each) then costs a few messages, not one each: the
-// SFU queues 200 signal requests per participant and drops the
-// connection past that.
+// SFU queues 200 signal messages toward each participant and drops what
+// comes past that.
 const SubscriptionUpdateInterval = 100 * time.Millisecond
 
 // MaxSubscriptionUpdatesInFlight bounds the subscription updates sent
 // and not yet answered. The SFU answers each with a permission update
-// and a handle map of all our subscriptions, and closes the signal
-// connection when more than 200 messages wait to be written to it: a
-// monitor that joined a room of 500 tracks and asked for all at once
-// was dropped a second later (issue 20 item 10). The rest wait their
-// turn, sent as handle maps answer these.
+// and a handle map of all our subscriptions, and drops what it cannot
+// queue once 200 messages wait to be written to us (livekit-server's
+// routing.MessageChannel): a monitor that joined a room of 500 tracks
+// and asked for all at once lost its pongs and handle maps a second
+// later, and resumed (issue 20 item 10). The rest wait their turn, sent
+// as handle maps answer these.
 const MaxSubscriptionUpdatesInFlight = 40
 
 // inFlightTimeout is how long an update counts as in flight when no
