@@ -101,6 +101,7 @@ func subRemote(s, b incoming.TrackStats) incoming.TrackStats {
 	s.Packets = sub(s.Packets, b.Packets)
 	s.Bytes = sub(s.Bytes, b.Bytes)
 	s.PacketsIgnored = sub(s.PacketsIgnored, b.PacketsIgnored)
+	s.SubscribeTimeouts = sub(s.SubscribeTimeouts, b.SubscribeTimeouts)
 	s.PacketsLost = sub(s.PacketsLost, b.PacketsLost)
 	s.PacketsDuplicate = sub(s.PacketsDuplicate, b.PacketsDuplicate)
 	s.PacketsReordered = sub(s.PacketsReordered, b.PacketsReordered)

@@ -92,3 +92,23 @@ func TestSchemaCheckLines(t *testing.T) {
 		t.Fatalf("room row, not checked:\n%s", v)
 	}
 }
+
+// A room track whose subscribe requests went unanswered says so, and
+// that they are asked for again; one that never timed out says nothing.
+func TestSubscribeTimeoutsShow(t *testing.T) {
+	ctx := common.Context{Theme: theme.Plain(), Now: func() time.Time { return time.Unix(0, 0) }}
+	view := func(st incoming.TrackStats) string {
+		m := New(ctx)
+		m.Row = &tracktable.Row{R: &report.Remote{Stats: st}}
+		m.SetSize(140, 40)
+		return m.View()
+	}
+	st := incoming.TrackStats{Info: incoming.Info{SID: "DTR_r", Name: "r"}, State: incoming.StateSubscribed, Subscriptions: 1, SubscribeTimeouts: 2}
+	if v := view(st); !strings.Contains(v, "2 subscribe requests unanswered (asked again)") {
+		t.Fatalf("pane:\n%s", v)
+	}
+	st.SubscribeTimeouts = 0
+	if v := view(st); strings.Contains(v, "unanswered") {
+		t.Fatalf("pane:\n%s", v)
+	}
+}

@@ -87,6 +87,9 @@ func (m *Model) roomSections(w int) []section {
 	if st.Subscriptions > 1 {
 		links = append(links, fmt.Sprintf("%d subscriptions", st.Subscriptions))
 	}
+	if st.SubscribeTimeouts > 0 {
+		links = append(links, fmt.Sprintf("%d subscribe requests unanswered (asked again)", st.SubscribeTimeouts))
+	}
 	if len(links) > 0 {
 		secs = append(secs, section{lines: format.Flow(w, " · ", links...)})
 	}
