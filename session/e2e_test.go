@@ -30,7 +30,7 @@ func testE2EPublishAndReceiveFrameSizes(t *testing.T) {
 	var mu sync.Mutex
 	var got []incoming.Frame
 	var sid atomic.Pointer[string]
-	s := connect(t, sfu(t), Config{Loopback: true, onFrame: func(from string, f incoming.Frame) {
+	s := connect(t, sfu(t), Config{Loopback: true, OnLoopbackFrame: func(from string, f incoming.Frame) {
 		if p := sid.Load(); p != nil && *p == from {
 			f.Payload = bytes.Clone(f.Payload) // lent for the call only
 			mu.Lock()

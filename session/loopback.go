@@ -150,8 +150,8 @@ func (l *loopback) tick() { l.sub.mgr.Tick() }
 // tracks), with incoming's manager locked.
 func (l *loopback) onFrame(t *incoming.RemoteTrack, f *incoming.Frame) {
 	sid := t.Info().SID
-	if l.s.cfg.onFrame != nil {
-		l.s.cfg.onFrame(sid, *f)
+	if fn := l.s.cfg.OnLoopbackFrame; fn != nil {
+		fn(sid, *f)
 	}
 	h, isProbe := probe.Decode(f.Payload)
 	var st *localState

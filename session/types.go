@@ -44,6 +44,11 @@ type Config struct {
 	// on the track's sender goroutine: it must be quick and must not call
 	// the session; payload is only valid during the call.
 	OnLocalFrame func(sid string, payload []byte, userTimestamp uint64)
+	// OnLoopbackFrame, when set, sees every frame of our own tracks the
+	// loopback subscriber completes (decrypted, for E2EE tracks), by
+	// track SID: what a subscriber really got. The same rules as
+	// OnRemoteFrame hold.
+	OnLoopbackFrame func(sid string, f incoming.Frame)
 	// OnRemoteSealed, when set, sees every frame of an E2EE track the
 	// room monitor completes as received, before decryption and whether
 	// or not the passphrase opens it (incoming.Options.OnSealed); the
@@ -97,11 +102,6 @@ type Config struct {
 	// real network, which is what dttui runs; tests cut or stall the path
 	// with it while the SFU stays real, and alter what reaches the SFU.
 	Net NetOptions
-
-	// onFrame sees every frame the loopback reassembles, by track SID,
-	// after decryption (tests only; it runs with incoming's manager
-	// locked, and f.Payload is valid only during the call).
-	onFrame func(sid string, f incoming.Frame)
 }
 
 // NetOptions shape the path under a session's own connections (Config.Net).
