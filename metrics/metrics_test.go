@@ -50,6 +50,7 @@ func TestCollectorRendersTheReport(t *testing.T) {
 # HELP dttui_frames_dropped_total Frames not sent, by reason.
 # TYPE dttui_frames_dropped_total counter
 dttui_frames_dropped_total{handle="3",reason="closed before sent",track="pose"} 0
+dttui_frames_dropped_total{handle="3",reason="congested",track="pose"} 0
 dttui_frames_dropped_total{handle="3",reason="disconnected",track="pose"} 0
 dttui_frames_dropped_total{handle="3",reason="encrypt error",track="pose"} 0
 dttui_frames_dropped_total{handle="3",reason="memory cap",track="pose"} 0

@@ -231,11 +231,12 @@ const (
 	DropMemoryCap                        // the session's frames queued for sending held Options.MaxQueuedBytes already
 	DropStale                            // older than Options.MaxFrameAge when the sender reached it
 	DropSchemaMismatch                   // the frame does not match the track's schema (FrameCheck.Refuse)
+	DropCongested                        // waited past what the congested path allows, a fresher frame behind it (CongestionTransport)
 	NumDropReasons
 )
 
 var dropNames = [...]string{"queue full", "republishing", "unpublished", "transport error", "encrypt error", "packetize error",
-	"disconnected", "closed before sent", "memory cap", "stale", "schema mismatch"}
+	"disconnected", "closed before sent", "memory cap", "stale", "schema mismatch", "congested"}
 
 func (d DropReason) String() string {
 	if d >= 0 && int(d) < len(dropNames) {

@@ -23,6 +23,13 @@ type fakeTransport struct {
 	pubErr   error         // returned by SendPublishRequest, which then sends nothing
 	unpubErr error         // returned by SendUnpublishRequest, which then sends nothing
 	entered  chan struct{} // signalled when a write starts waiting at the gate
+	delay    time.Duration // QueueDelay's answer
+}
+
+func (f *fakeTransport) QueueDelay() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.delay
 }
 
 func newFake() *fakeTransport {

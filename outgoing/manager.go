@@ -45,6 +45,16 @@ type Transport interface {
 	WritePacket(ctx context.Context, pkt []byte) error
 }
 
+// A CongestionTransport also says how long a frame may wait in its
+// track's queue now: while the path is congested, a frame that waited
+// longer, with a fresher one queued behind it, is dropped as
+// DropCongested rather than sent late (real-time data: the subscriber
+// wants the freshest). 0: not congested, Options.MaxFrameAge alone
+// applies. It is asked once per frame the sender takes.
+type CongestionTransport interface {
+	QueueDelay() time.Duration
+}
+
 // PublishRequest is what the SFU is asked for.
 type PublishRequest struct {
 	Handle uint16

@@ -258,6 +258,49 @@ func TestStaleFramesAreDropped(t *testing.T) {
 	}
 }
 
+// While the transport says the path is congested, a frame that waited
+// longer than it allows is dropped for the fresher one behind it; the
+// last frame queued goes however long it waited, and an uncongested path
+// (QueueDelay 0) sends every frame.
+func TestCongestedPathKeepsTheFreshest(t *testing.T) {
+	clk := newFakeClock()
+	h := newHarness(t, Options{Now: clk.now, MaxFrameAge: 2 * time.Second})
+	tr := h.publish("x", "DTR_1")
+	gate := make(chan struct{})
+	h.tr.set(func(f *fakeTransport) { f.gate, f.delay = gate, 100*time.Millisecond })
+	_ = tr.TryPush([]byte{0}, 0)
+	recv(t, h.tr.entered) // frame 0 is at the stalled transport
+	_ = tr.TryPush([]byte{1}, 0)
+	clk.add(80 * time.Millisecond)
+	_ = tr.TryPush([]byte{2}, 0)
+	clk.add(50 * time.Millisecond) // 1 waited 130 ms, 2 only 50 ms
+	gate <- struct{}{}             // frame 0 goes
+	recv(t, h.tr.entered)          // frame 2 is at the transport: 1 was dropped
+	clk.add(time.Second)
+	_ = tr.TryPush([]byte{3}, 0) // the last queued: goes after a second's wait
+	clk.add(time.Second - time.Millisecond)
+	gate <- struct{}{}
+	recv(t, h.tr.entered)
+	h.tr.set(func(f *fakeTransport) { f.delay = 0 })
+	_ = tr.TryPush([]byte{4}, 0)
+	clk.add(time.Second) // 4 waited a second behind 3 on a path no longer congested
+	_ = tr.TryPush([]byte{5}, 0)
+	close(gate)
+	flush(t, tr)
+	s := tr.Stats()
+	checkAddsUp(t, s)
+	if s.FramesSent != 5 || s.DroppedBy[DropCongested] != 1 || s.FramesDropped != 1 {
+		t.Fatalf("%+v", s.Counters)
+	}
+	var got []byte
+	for _, p := range h.tr.parsed(t) {
+		got = append(got, p.Payload[0])
+	}
+	if string(got) != string([]byte{0, 2, 3, 4, 5}) {
+		t.Fatalf("sent %v", got)
+	}
+}
+
 // A typed track's frame encoding and schema go in the request (and again
 // in a republish); a pair that breaks the rules is refused before
 // anything is sent.

@@ -440,12 +440,26 @@ func (t *LocalTrack) run() {
 				// Real-time data: a frame this old is of no use to a
 				// subscriber, and sending it would delay the fresh ones.
 				t.dropQueued(DropStale, nil)
+			case t.congested(f):
+				t.dropQueued(DropCongested, nil)
 			default:
 				t.send(pk, seal, &pace, f)
 			}
 			t.m.queuedBytes.Add(-int64(len(f.payload)))
 		}
 	}
+}
+
+// congested says whether f waited longer than the transport's congested
+// path allows while a fresher frame waits behind it. The last frame
+// queued always goes: a track is never starved, only kept fresh.
+func (t *LocalTrack) congested(f frame) bool {
+	ct, ok := t.m.t.(CongestionTransport)
+	if !ok || len(t.queue) == 0 {
+		return false
+	}
+	d := ct.QueueDelay()
+	return d > 0 && t.m.opts.Now().UnixNano()-f.at > int64(d)
 }
 
 func (t *LocalTrack) dropQueued(r DropReason, cause error) {

@@ -20,10 +20,10 @@ import (
 // livekit-client, halves its window on such a loss.
 //
 // The loopback subscriber knows what arrived: its packets, their bytes,
-// and the sequence numbers that never came. When it reports loss while
-// SCTP's round trip stands above the least it was lately (a queue on the
-// path: a drop-tail queue drops only when full), or heavy loss, the
-// limiter holds writes to a fraction of the rate that arrived, and probes
+// and the sequence numbers that never came. When it reports loss, or
+// less arriving than we send, while SCTP's round trip stands above the
+// least it was lately (a queue on the path: a drop-tail queue drops only
+// when full), or heavy loss, the limiter holds writes to a fraction of the rate that arrived, and probes
 // up from there while nothing is lost. What arrived counts whole packets
 // only: a packet of 16 000 B is 13 datagrams and lost with any one of
 // them, so past the path's rate it can collapse far below what the path
@@ -50,6 +50,10 @@ const (
 	// least) that counts as a queue; a quarter of the least round trip
 	// counts too when that is more.
 	limitQueue = 10 * time.Millisecond
+	// limitBacklog: less arriving than this share of what we sent, while
+	// a queue stands, is congestion before any loss: the path's queue is
+	// filling, and a drop-tail queue drops only once it is full.
+	limitBacklog = 0.9
 	// limitHeavyLoss is the share of datagrams lost over a step that
 	// counts as congestion with or without a queue: far past any random
 	// loss a path has; what a drop-tail queue does to a sender at twice
@@ -79,6 +83,12 @@ const (
 	// bucket's depth while limited (at least one packet), so a queue
 	// that holds 50 ms at the limit is not overrun by one burst.
 	limitBurst = 10 * time.Millisecond
+	// limitQueueDelay is the longest a frame waits in its track's queue
+	// while the limit is in force (the path's round trip when longer),
+	// if a fresher frame waits behind it (outgoing.DropCongested): held
+	// to a fraction of what it offers, a track's 16-frame queue would
+	// otherwise add most of a second to every frame that leaves.
+	limitQueueDelay = 100 * time.Millisecond
 )
 
 // rxTotals is what the loopback subscriber received of our tracks so far.
@@ -87,7 +97,9 @@ type rxTotals struct {
 }
 
 // limitSample is one sample for the limiter: the loopback's totals, the
-// bytes we wrote so far, SCTP's smoothed round trip (0: not measured).
+// bytes that left pion's buffer so far (on the wire: what a step sent,
+// where the bytes written would count a filling buffer too), SCTP's
+// smoothed round trip (0: not measured).
 type limitSample struct {
 	rx   rxTotals
 	sent uint64
@@ -153,10 +165,12 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 	if got > 0 && sent > 0 {
 		own = time.Duration(float64(rx.bytes-was.rx.bytes) / float64(got) / sent * float64(time.Second))
 	}
-	// Loss behind a queue counts once it holds for two steps running: a
-	// lossy path's round trip jumps now and then (a lost SACK), a full
-	// drop-tail queue stays full.
-	queued := share > limitLoss && queue >= max(limitQueue, path/4, own)
+	// Loss behind a queue, or a queue that grows while less arrives than
+	// we send (a path past its rate: its queue fills, to drop only when
+	// full), counts once it holds for two steps running: a lossy path's
+	// round trip jumps now and then (a lost SACK), a filling queue stays.
+	backlog := arrived < limitBacklog*sent
+	queued := (share > limitLoss || backlog) && queue >= max(limitQueue, path/4, own)
 	if queued {
 		l.strikes++
 	} else {

@@ -84,6 +84,28 @@ func TestLimiterBacksOffOnLossBehindAQueue(t *testing.T) {
 	}
 }
 
+// A queue that stands while less arrives than is sent is congestion
+// before anything is lost (the path's queue filling): the back-off
+// starts from what arrived. Less arriving without a queue (a rate just
+// raised, its frames still on the way) is not.
+func TestLimiterBacksOffOnABacklog(t *testing.T) {
+	r := newLimiterRig()
+	r.step(rigSent, 70, 0, rigPath) // no queue
+	r.step(rigSent, 70, 0, rigPath+5*time.Millisecond)
+	if r.l.rate != 0 {
+		t.Fatalf("limited without a queue: %v", r.l.rate)
+	}
+	r.step(rigSent, 95, 0, rigPath+30*time.Millisecond) // a queue, but 95 % arrives
+	r.step(rigSent, 70, 0, rigPath+30*time.Millisecond)
+	if r.l.rate != 0 {
+		t.Fatalf("limited after one step of backlog: %v", r.l.rate)
+	}
+	r.step(rigSent, 70, 0, rigPath+40*time.Millisecond)
+	if want := limitBackoff * 0.7 * rigRate; !nearRate(r.l.rate, want) || r.l.backoffs != 1 {
+		t.Fatalf("rate %v after %d back-offs; want %v", r.l.rate, r.l.backoffs, want)
+	}
+}
+
 // Heavy loss is congestion with or without a queue (a sender that starts
 // past the path's rate never sees the path without one); what arrived is
 // then far below what was sent, and the back-off starts from half of that.

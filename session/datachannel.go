@@ -181,9 +181,10 @@ func (d *dataChannel) admit(n int) (wait time.Duration, ok bool) {
 	defer d.fmu.Unlock()
 	if due {
 		w := d.written.Load()
-		d.flow.observe(now, w-min(buffered, w), rtt)
+		left := w - min(buffered, w)
+		d.flow.observe(now, left, rtt)
 		if hasRx {
-			d.flow.lim.step(now, limitSample{rx: rx, sent: w, rtt: srtt}, d.flow.minRTT)
+			d.flow.lim.step(now, limitSample{rx: rx, sent: left, rtt: srtt}, d.flow.minRTT)
 		}
 		if th := d.flow.lowThreshold(maxPacket); th != d.threshold {
 			d.threshold = th
@@ -208,6 +209,17 @@ func (d *dataChannel) sender() report.Sender {
 		WindowWaits: d.flow.windowWaits, PaceWaits: d.flow.paceWaits,
 		Limit: d.flow.lim.rate, Backoffs: d.flow.lim.backoffs,
 	}
+}
+
+// queueDelay is how long a frame may wait in its track's queue while
+// the congestion limit holds writes (0: no limit in force).
+func (d *dataChannel) queueDelay() time.Duration {
+	d.fmu.Lock()
+	defer d.fmu.Unlock()
+	if d.flow.lim.rate <= 0 {
+		return 0
+	}
+	return max(limitQueueDelay, d.flow.minRTT)
 }
 
 // pathRTT is ICE's latest round trip on the selected candidate pair (0:

@@ -308,15 +308,17 @@ func testE2ESenderBacksOffOnACappedPath(t *testing.T) {
 	shed := shedToward(t, srv, s.loopIdentity, row(s, tr).SIDs)
 	net := onThePath(r, shed)
 	up := sh.CountsOf(impair.Up)
-	t.Logf("pushed %d, sent %d, dropped early %d (queue full %d); the loopback got %d, lost %d (the SFU shed %d, %d late): %d on the path; the shaper dropped %d of %d datagrams; the sender: limit %.0f B/s after %d back-offs",
-		st.FramesPushed, st.FramesSent, st.FramesDropped, st.DroppedBy[outgoing.DropQueueFull], r.Frames, r.Lost, shed, r.Late, net,
-		up.DroppedTotal(), up.Datagrams, sn.Limit, sn.Backoffs)
+	lat := row(s, tr).RunLatency
+	early := st.DroppedBy[outgoing.DropQueueFull] + st.DroppedBy[outgoing.DropCongested]
+	t.Logf("pushed %d, sent %d, dropped early %d (queue full %d, congested %d); the loopback got %d (p50 %v, p99 %v), lost %d (the SFU shed %d, %d late): %d on the path; the shaper dropped %d of %d datagrams; the sender: limit %.0f B/s after %d back-offs",
+		st.FramesPushed, st.FramesSent, st.FramesDropped, st.DroppedBy[outgoing.DropQueueFull], st.DroppedBy[outgoing.DropCongested],
+		r.Frames, lat.P50, lat.P99, r.Lost, shed, r.Late, net, up.DroppedTotal(), up.Datagrams, sn.Limit, sn.Backoffs)
 	// The limit probes around the path's 125 kB/s (of datagrams; the
 	// limit counts packets), never far past it.
 	if sn.Backoffs == 0 || sn.Limit <= 0 || sn.Limit > 1.5*1e6/8 {
 		t.Fatalf("the sender did not hold to the path's 125 kB/s: limit %.0f B/s after %d back-offs", sn.Limit, sn.Backoffs)
 	}
-	if st.DroppedBy[outgoing.DropQueueFull] == 0 || st.FramesPushed != st.FramesSent+st.FramesDropped+st.FramesQueued {
+	if early == 0 || st.FramesPushed != st.FramesSent+st.FramesDropped+st.FramesQueued {
 		t.Fatalf("frames not sent are not accounted for: %+v", st.Counters)
 	}
 	// The path loses what overshoots before each back-off takes hold and

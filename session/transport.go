@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/livekit/protocol/livekit"
@@ -13,6 +14,8 @@ import (
 // requests become signal messages, packets become data-channel messages,
 // and the SFU's answers go back to the manager matched by handle.
 var _ outgoing.Transport = (*Session)(nil)
+
+var _ outgoing.CongestionTransport = (*Session)(nil)
 
 // current is the connected peer, or why there is none.
 func (s *Session) current() (*peer, error) {
@@ -56,6 +59,24 @@ func (s *Session) WritePacket(ctx context.Context, pkt []byte) error {
 		return err
 	}
 	return p.writePacket(ctx, pkt)
+}
+
+// QueueDelay implements outgoing.CongestionTransport: while the
+// congestion limit holds our writes, frames queued longer than
+// limitQueueDelay (at least the path's round trip) make way for fresher
+// ones instead of reaching subscribers late.
+func (s *Session) QueueDelay() time.Duration {
+	p, err := s.current()
+	if err != nil {
+		return 0
+	}
+	p.mu.Lock()
+	dc := p.dc
+	p.mu.Unlock()
+	if dc == nil {
+		return 0
+	}
+	return dc.queueDelay()
 }
 
 // onSignal routes the SFU's data-track answers to the manager, matched by
