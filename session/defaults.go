@@ -16,4 +16,9 @@ const (
 	// leaves room for a load run's subscribers while the ramp connects
 	// more; one loopback follows in well under a second.
 	DefaultFollowTimeout = 10 * time.Second
+	// DefaultReconnectTimeout bounds a full rejoin after the connection
+	// is lost (Config.ReconnectTimeout), once resuming failed or took
+	// longer than the SFU keeps our participant (about 10 s); past it
+	// the session ends disconnected.
+	DefaultReconnectTimeout = 30 * time.Second
 )

@@ -12,9 +12,8 @@ import (
 // Reconnect policy: quick first retries, then steady, within a bound after
 // which the session gives up with the last error.
 const (
-	reconnectFirstDelay     = 200 * time.Millisecond
-	reconnectMaxDelay       = 2 * time.Second
-	defaultReconnectTimeout = 30 * time.Second
+	reconnectFirstDelay = 200 * time.Millisecond
+	reconnectMaxDelay   = 2 * time.Second
 	// resumeWindow bounds trying to resume before rejoining in full; the
 	// SFU keeps a participant whose signal dropped for about this long.
 	resumeWindow = 10 * time.Second

@@ -117,7 +117,7 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 		cfg.ConnectTimeout = 10 * time.Second
 	}
 	if cfg.ReconnectTimeout <= 0 {
-		cfg.ReconnectTimeout = defaultReconnectTimeout
+		cfg.ReconnectTimeout = DefaultReconnectTimeout
 	}
 	if cfg.Token == "" {
 		if cfg.APIKey == "" || cfg.APISecret == "" {

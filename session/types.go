@@ -94,7 +94,8 @@ type Config struct {
 	RelayOnly      bool
 	ConnectTimeout time.Duration // per attempt; default 10 s
 	// ReconnectTimeout bounds a full rejoin after the connection is lost;
-	// past it the session ends disconnected. Default 30 s.
+	// past it the session ends disconnected. Default
+	// DefaultReconnectTimeout.
 	ReconnectTimeout time.Duration
 
 	// Net changes the path under our own connections, as pion's

@@ -25,6 +25,7 @@ import (
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/schema"
 	"github.com/dttui/dttui/schema/validate"
+	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 	"github.com/dttui/dttui/source"
 	"github.com/dttui/dttui/textsafe"
@@ -100,6 +101,8 @@ type options struct {
 	MetricsAddr            string
 	MaxQueuedBytes         int64
 	MaxFrameAge, LossGrace time.Duration
+	// ReconnectTimeout is --reconnect-timeout (0: session's default).
+	ReconnectTimeout time.Duration
 	// SchemaCheck is --schema-check.
 	SchemaCheck validate.Mode
 	// MaxHeldBytes is the room monitor's memory budget (0: its default).
@@ -448,7 +451,7 @@ type flagSet struct {
 	tracks                                    []string
 	trackOpts                                 []string // --encoding, --schema, --framing as "flag\x00value"
 	duration, publishTimeout, localPort, pass string
-	maxQueued, maxAge, grace, maxHeld         string
+	maxQueued, maxAge, grace, maxHeld, reconn string
 	schemaCheck                               string
 	participants, subscribers, ramp           string
 	ci                                        ciFlags
@@ -513,6 +516,10 @@ func newFlagSet(o *options) *flagSet {
 	fs.StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`ADDR`/metrics (e.g. 127.0.0.1:9464)")
 	fs.Func("max-queued-bytes", fmt.Sprintf("cap the bytes queued for sending over all tracks (a `size`, default %d MiB); pushes past it drop as \"memory cap\"", outgoing.DefaultMaxQueuedBytes>>20), func(s string) error {
 		f.maxQueued = s
+		return nil
+	})
+	fs.Func("reconnect-timeout", fmt.Sprintf("after a lost connection could not be resumed, give up rejoining after this long (a `duration`, default %s): the UI then offers r to connect again, a headless run exits 1", session.DefaultReconnectTimeout), func(s string) error {
+		f.reconn = s
 		return nil
 	})
 	fs.Func("max-frame-age", fmt.Sprintf("drop frames that waited longer than this to be sent, as \"stale\" (a `duration`, default %s; 0: never)", outgoing.DefaultMaxFrameAge), func(s string) error {
@@ -590,6 +597,13 @@ func (f *flagSet) finish(o *options) error {
 			return usagef("--max-queued-bytes %q: %v", f.maxQueued, err)
 		}
 		o.MaxQueuedBytes = n
+	}
+	if f.reconn != "" {
+		d, err := time.ParseDuration(f.reconn)
+		if err != nil || d <= 0 {
+			return usagef("--reconnect-timeout %q: not a duration > 0 (e.g. 30s)", f.reconn)
+		}
+		o.ReconnectTimeout = d
 	}
 	if f.maxAge != "" {
 		d, err := time.ParseDuration(f.maxAge)

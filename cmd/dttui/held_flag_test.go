@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // --max-held-bytes sets the room monitor's memory budget with the sizes'
@@ -34,6 +35,23 @@ func TestParseMaxRemoteTracks(t *testing.T) {
 	}
 	for _, bad := range []string{"0", "1", "many", "70000", "-3"} {
 		if _, err := parseFlags([]string{"--max-remote-tracks", bad}, env(nil)); err == nil || !strings.Contains(err.Error(), "max-remote-tracks") {
+			t.Fatalf("%s: %v", bad, err)
+		}
+	}
+}
+
+// --reconnect-timeout bounds the rejoin after a lost connection; a
+// duration that is not positive is an error naming the flag.
+func TestParseReconnectTimeout(t *testing.T) {
+	o, err := parseFlags([]string{"--reconnect-timeout", "3s"}, env(nil))
+	if err != nil || o.ReconnectTimeout != 3*time.Second {
+		t.Fatalf("3s: %v, %v", o.ReconnectTimeout, err)
+	}
+	if o, err := parseFlags(nil, env(nil)); err != nil || o.ReconnectTimeout != 0 {
+		t.Fatalf("default: %v, %v (0: the session's own default)", o.ReconnectTimeout, err)
+	}
+	for _, bad := range []string{"0", "-1s", "soon"} {
+		if _, err := parseFlags([]string{"--reconnect-timeout", bad}, env(nil)); err == nil || !strings.Contains(err.Error(), "reconnect-timeout") {
 			t.Fatalf("%s: %v", bad, err)
 		}
 	}

@@ -15,7 +15,7 @@ var helpGroups = []struct {
 	title string
 	flags []string
 }{
-	{"Server (none: the LiveKit CLI's default project, else the embedded SFU on 127.0.0.1)", []string{"url", "token", "api-key", "api-secret", "project", "room", "identity", "local", "local-port", "relay-only"}},
+	{"Server (none: the LiveKit CLI's default project, else the embedded SFU on 127.0.0.1)", []string{"url", "token", "api-key", "api-secret", "project", "room", "identity", "local", "local-port", "relay-only", "reconnect-timeout"}},
 	{"Tracks", []string{"track", "encoding", "schema", "schema-check", "framing", "e2ee-passphrase", "e2ee-passphrase-file", "publish-timeout",
 		"max-queued-bytes", "max-frame-age"}},
 	{"Measuring", []string{"loopback", "loss-grace", "monitor", "subscribe-only", "max-held-bytes", "max-remote-tracks", "metrics-addr", "impair"}},

@@ -167,6 +167,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, std std
 		Loopback: o.Loopback && !o.SubscribeOnly, Monitor: o.Monitor || o.SubscribeOnly, Logger: log,
 		PublishTimeout: o.PublishTimeout, MaxQueuedBytes: o.MaxQueuedBytes, MaxFrameAge: o.MaxFrameAge, LossGrace: o.LossGrace,
 		MaxHeldBytes: o.MaxHeldBytes, MaxRemoteTracks: o.MaxRemoteTracks, RelayOnly: o.RelayOnly,
+		ReconnectTimeout: o.ReconnectTimeout,
 	}
 	if o.ImpairSet || (!o.Headless && o.Participants == 0) {
 		// The UI can impair the path at any time (its `i`): the shaper is
