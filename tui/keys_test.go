@@ -310,6 +310,12 @@ func TestRetryAfterTheSessionGaveUp(t *testing.T) {
 	if v := plain(h.m); !strings.Contains(v, "r retry connect") {
 		t.Fatalf("gave up, the footer does not offer r:\n%s", v)
 	}
+	// Keys that need a session say it gave up rather than act on the
+	// dead one (p opened the publish prompt).
+	h.send(press("p"))
+	if h.m.prompt.IsOpen() || !strings.Contains(h.m.statusMsg, "the session gave up reconnecting (r connects again, q quits)") {
+		t.Fatalf("p after giving up: prompt open %v, status %q", h.m.prompt.IsOpen(), h.m.statusMsg)
+	}
 	h.send(press("q"))
 	if h.m.endedDisconnected == nil {
 		t.Fatal("quit after the session gave up is not a failed run")

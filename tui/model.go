@@ -536,8 +536,10 @@ func (m Model) updateTrackKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if m.gaveUp() && m.opts.Connect != nil && key.Matches(msg, k.Retry) {
 		return m.reconnect()
 	}
-	if m.b == nil {
-		if key.Matches(msg, k.Retry) {
+	// Not connected, or a session that gave up: these keys would act on
+	// nothing (or on the dead session) and say so instead.
+	if m.b == nil || m.gaveUp() {
+		if m.b == nil && key.Matches(msg, k.Retry) {
 			return m.retry()
 		}
 		for _, b := range []key.Binding{k.Publish, k.Cancel, k.Unpublish, k.PushOne, k.Burst, k.Flood, k.Generator, k.RateUp, k.RateDn, k.SizeUp, k.SizeDn, k.Reset, k.Subscribe, k.Source} {
