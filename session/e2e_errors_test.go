@@ -290,7 +290,7 @@ func TestE2EGivesUpWhenServerStaysDown(t *testing.T) {
 
 func testE2EGivesUpWhenServerStaysDown(t *testing.T) {
 	srv := startSFU(t, testsfu.Options{})
-	s := connect(t, srv, Config{ReconnectTimeout: 2 * time.Second})
+	s := connect(t, srv, Config{ReconnectTimeout: 2 * time.Second, Loopback: true})
 	tr, err := s.Publish(bounded(t, 15*time.Second), "orphan", false)
 	if err != nil {
 		t.Fatal(err)
@@ -310,6 +310,15 @@ func testE2EGivesUpWhenServerStaysDown(t *testing.T) {
 	}
 	if _, err := s.Publish(bounded(t, 5*time.Second), "after", false); !errors.Is(err, outgoing.ErrDisconnected) {
 		t.Fatalf("publish after giving up: %v", err)
+	}
+	// The loopback gave up with the session: its rejoin loop ended
+	// (before, it went on every 2 s until Close).
+	stopped := make(chan struct{})
+	go func() { s.loop.wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the loopback still rejoins after the session gave up")
 	}
 }
 

@@ -148,6 +148,11 @@ func (s *Session) end(cause error) {
 	s.mu.Unlock()
 	s.setStatus(StateDisconnected, cause)
 	s.mgr.Reset(cause)
+	// The loopback follows: it stops rejoining a room we gave up on
+	// (it retried every 2 s, logging each, until Close).
+	if s.loop != nil {
+		s.loop.cancel()
+	}
 }
 
 // permanentError stops withBackoff at once.
