@@ -227,7 +227,7 @@ func (q *queueingTransport) Queued(sid string) bool { return q.queued[sid] }
 func TestSubscribeTimeoutRunsFromTheRequestLeaving(t *testing.T) {
 	e := newEnv(t, Options{})
 	q := &queueingTransport{queued: map[string]bool{"DTR_b": true}}
-	e.m = NewManager(q, Options{Now: e.clk.Now})
+	e.m = NewManager(q, Options{Now: e.clk.Now, After: never})
 	t.Cleanup(e.m.Close)
 	e.m.HandleJoin("me", []Participant{part("p", "PA_p", 1, info("DTR_a", 1, "a"), info("DTR_b", 2, "b"))})
 	e.clk.advance(DefaultSubscribeTimeout - time.Second)

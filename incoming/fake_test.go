@@ -86,6 +86,9 @@ func newEnv(t *testing.T, opts Options) *env {
 	t.Helper()
 	e := &env{t: t, tr: &fakeTransport{}, clk: &fakeClock{now: time.Unix(1_700_000_000, 0)}}
 	opts.Now = e.clk.Now
+	if opts.After == nil {
+		opts.After = never // the tests run Tick themselves, on their clock
+	}
 	if opts.OnFrame == nil {
 		opts.OnFrame = func(rt *RemoteTrack, f *Frame) {
 			g := *f
@@ -96,8 +99,13 @@ func newEnv(t *testing.T, opts Options) *env {
 		}
 	}
 	e.m = NewManager(e.tr, opts)
+	t.Cleanup(e.m.Close)
 	return e
 }
+
+// never is a timer that never fires: Options.After for tests that call
+// Tick themselves.
+func never(time.Duration) <-chan time.Time { return nil }
 
 func (e *env) takeFrames() []gotFrame {
 	e.mu.Lock()
@@ -200,7 +208,7 @@ type receiver struct {
 func newReceiver(t testing.TB, payload []byte, userTS uint64, key *e2ee.Key, onFrame func(*RemoteTrack, *Frame)) *receiver {
 	t.Helper()
 	in := info("DTR_a", 1, "a")
-	opts := Options{OnFrame: onFrame}
+	opts := Options{OnFrame: onFrame, After: never}
 	r := &receiver{}
 	if key != nil {
 		in.Encryption, opts.Opener = EncryptionGCM, key
@@ -209,6 +217,7 @@ func newReceiver(t testing.TB, payload []byte, userTS uint64, key *e2ee.Key, onF
 		r.pkts = newStream().packets(t, 1, payload, packetizer.Extensions{HasUserTimestamp: true, UserTimestamp: userTS})
 	}
 	r.m = NewManager(&fakeTransport{}, opts)
+	t.Cleanup(r.m.Close)
 	r.m.HandleJoin("me", []Participant{part("alice", "PA_1", 1, in)})
 	r.m.HandleSubscriberHandles(map[uint16]string{1: "DTR_a"})
 	return r

@@ -142,7 +142,17 @@ type Options struct {
 	// the Manager. Nil: every publisher's timestamps are on two clocks.
 	Clock  func(publisherIdentity string) clocksync.Estimate
 	Logger *slog.Logger
+	// After makes the timer the manager runs its timers by (Tick, every
+	// TickInterval), as outgoing's Options.After does its own; default
+	// time.After. Tests that call Tick themselves pass one that never
+	// fires.
+	After func(time.Duration) <-chan time.Time
 }
+
+// TickInterval is how often a manager runs its timers (Tick) itself:
+// the subscribe timeout, held packets' expiry, and loss settled by time
+// on tracks whose packets stopped.
+const TickInterval = time.Second
 
 // partState is the latest update applied for a participant SID.
 type partState struct {
@@ -175,6 +185,12 @@ type Manager struct {
 	// sendMu orders the transport calls as the changes that made them:
 	// taken before mu is released, released after the call.
 	sendMu sync.Mutex
+
+	// stop ends the goroutine that runs the timers (run); Close closes
+	// it and waits for wg.
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
 
 	mu            sync.Mutex
 	closed        bool
@@ -239,11 +255,30 @@ func NewManager(t Transport, opts Options) *Manager {
 	if maxBuffered <= 0 {
 		maxBuffered = packetizer.DefaultMaxBufferedBytes
 	}
-	return &Manager{
-		t: t, opts: opts, log: log, retainLimit: maxBuffered / 4,
+	if opts.After == nil {
+		opts.After = time.After
+	}
+	m := &Manager{
+		t: t, opts: opts, log: log, retainLimit: maxBuffered / 4, stop: make(chan struct{}),
 		parts: map[string]partState{}, tracks: map[string]*RemoteTrack{}, routes: map[uint16]*RemoteTrack{},
 		holders: map[string]*holder{},
 		held:    Held{Budget: opts.MaxHeldBytes, PerParticipant: opts.MaxHeldPerParticipant},
+	}
+	m.wg.Add(1)
+	go m.run()
+	return m
+}
+
+// run runs the timers every TickInterval until Close.
+func (m *Manager) run() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.opts.After(TickInterval):
+			m.Tick()
+		}
 	}
 }
 
@@ -730,11 +765,11 @@ func (m *Manager) deliverHeldLocked() {
 	m.pen = kept
 }
 
-// Tick runs the manager's timers: a subscription without a handle for
-// SubscribeTimeout is withdrawn (ErrTimeout) and asked for again later
-// (see MaxSubscribeRetryWait), held packets expire, and
-// loss is settled by time on tracks whose packets stopped. Call it about
-// once a second.
+// Tick runs the manager's timers now: a subscription without a handle
+// for SubscribeTimeout is withdrawn (ErrTimeout) and asked for again
+// later (see MaxSubscribeRetryWait), held packets expire, and loss is
+// settled by time on tracks whose packets stopped. The manager runs it
+// itself every TickInterval.
 func (m *Manager) Tick() {
 	now, ok := m.lockOpen()
 	if !ok {
@@ -802,8 +837,12 @@ func (m *Manager) resetLocked(now time.Time, why string) {
 }
 
 // Close ends every subscription here (nothing is sent: the connection is
-// going) and refuses further work. Tracks keep their stats.
+// going), stops the timers and refuses further work. Tracks keep their
+// stats. A manager must be closed: its timers run on a goroutine of its
+// own.
 func (m *Manager) Close() {
+	m.stopOnce.Do(func() { close(m.stop) })
+	m.wg.Wait()
 	now := m.opts.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()

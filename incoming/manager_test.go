@@ -343,6 +343,23 @@ func TestUnsubscribeStopsTheRetry(t *testing.T) {
 	e.wantState("DTR_a", StateUnsubscribed)
 }
 
+// The manager runs its own timers every TickInterval (its After): a
+// subscription times out with no one calling Tick.
+func TestManagerRunsItsTimers(t *testing.T) {
+	fire, asked := make(chan time.Time), make(chan time.Duration, 1)
+	e := newEnv(t, Options{After: func(d time.Duration) <-chan time.Time { asked <- d; return fire }})
+	if d := <-asked; d != TickInterval {
+		t.Fatalf("timer armed for %v", d)
+	}
+	e.m.HandleJoin("me", []Participant{part("alice", "PA_1", 1, info("DTR_a", 1, "a"))})
+	e.wantSent(sub("DTR_a"))
+	e.clk.advance(DefaultSubscribeTimeout)
+	fire <- e.clk.Now()
+	<-asked // armed again: the tick ran
+	e.wantSent(unsub("DTR_a"))
+	e.wantState("DTR_a", StateUnsubscribed)
+}
+
 // What the SFU really sends when the publisher's permissions exclude us:
 // SubscriptionPermissionUpdate{allowed: false}, and it keeps retrying. The
 // manager withdraws the subscription with ErrNotAllowed.
@@ -665,11 +682,12 @@ func TestNames(t *testing.T) {
 }
 
 // Packets, signalling, the UI's calls and Tick from their own goroutines
-// (run with -race): nothing is lost track of, and the manager itself
-// starts no goroutine.
+// (run with -race): nothing is lost track of, and Close stops the one
+// goroutine the manager starts (its timers).
 func TestConcurrentUse(t *testing.T) {
 	defer test.CheckRoutines(t)()
 	e := newEnv(t, Options{})
+	defer e.m.Close() // before CheckRoutines looks
 	e.subscribed("alice", "PA_1", 1, info("DTR_a", 1, "a"), info("DTR_b", 2, "b"))
 	var wg sync.WaitGroup
 	stop := make(chan struct{})

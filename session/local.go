@@ -394,15 +394,6 @@ func (s *Session) sample(now time.Time) {
 	s.checkStall(now)
 	s.rec.SampleConn(now, s.Status())
 	s.sampleRemote(now)
-	if now.Sub(s.lastTick) >= time.Second {
-		s.lastTick = now
-		if s.monitor != nil {
-			s.monitor.mgr.Tick()
-		}
-		if s.loop != nil {
-			s.loop.tick()
-		}
-	}
 	for _, lt := range s.mgr.Tracks() {
 		st := s.local(lt.Handle())
 		tot := report.Totals{Out: lt.Counters()}

@@ -143,9 +143,6 @@ func (l *loopback) close() {
 // holds says whether frames sent now under sid reach the loopback.
 func (l *loopback) holds(sid string) bool { return l.sub.holds(sid) }
 
-// tick runs incoming's timers; the session's sampler calls it.
-func (l *loopback) tick() { l.sub.mgr.Tick() }
-
 // onFrame sees every frame incoming completed (decrypted, for E2EE
 // tracks), with incoming's manager locked.
 func (l *loopback) onFrame(t *incoming.RemoteTrack, f *incoming.Frame) {

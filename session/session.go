@@ -76,10 +76,8 @@ type Session struct {
 	// localDrops counts what pion dropped unread, every connection
 	// together (Status.LocalDrops).
 	localDrops atomic.Uint64
-	// stall follows the publisher's data channel, lastTick the last
-	// once-a-second tick (the sampler's only).
-	stall    stallWatch
-	lastTick time.Time
+	// stall follows the publisher's data channel.
+	stall stallWatch
 	// remoteSampled is the sampler's last sample of the remote tracks,
 	// remoteSampledAll its last of every one (sampleRemote).
 	remoteSampled, remoteSampledAll time.Time

@@ -27,6 +27,7 @@ type batchRig struct {
 func newBatchRig(t *testing.T) *batchRig {
 	r := &batchRig{now: time.Unix(1000, 0)}
 	r.s = newSubscriber(incoming.Options{})
+	t.Cleanup(r.s.mgr.Close)
 	r.s.now = func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }
 	r.s.afterFunc = func(d time.Duration, f func()) *time.Timer {
 		if d <= 0 || d > SubscriptionUpdateInterval {
