@@ -33,7 +33,7 @@ func BenchmarkChartsView(b *testing.B) {
 	})
 	b.Run("redrawn", func(b *testing.B) {
 		for b.Loop() {
-			m.snap.At = m.snap.At.Add(time.Second) // a new right edge: every panel redrawn
+			m.tbl.snap.At = m.tbl.snap.At.Add(time.Second) // a new right edge: every panel redrawn
 			_ = m.View()
 		}
 	})
@@ -75,8 +75,8 @@ func BenchmarkView256(b *testing.B) {
 					fb.advance(c, 100*time.Millisecond, nil, 1024, nil)
 					b.StartTimer()
 					if full {
-						m.snap = m.b.Report(m.base, report.Scope{})
-						m.status = m.snap.Connection
+						m.tbl.snap = m.b.Report(m.tbl.base, report.Scope{})
+						m.status = m.tbl.snap.Connection
 						m.buildRows()
 					} else {
 						m.refresh()

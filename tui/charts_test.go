@@ -132,7 +132,7 @@ func TestChartsResetAndPause(t *testing.T) {
 	}
 	set := func() series.Set {
 		r, _ := h.m.selectedRow()
-		return *r.series(h.m.snap)
+		return *r.series(h.m.tbl.snap)
 	}
 	step(21) // the first sample opens the first second
 	if s := set(); s.Len != 20 {
@@ -157,7 +157,7 @@ func TestChartsResetAndPause(t *testing.T) {
 		t.Fatal("the reconnect is not marked")
 	}
 	h.send(press("r"))
-	if s := set(); s.Len != 0 || len(s.Marks) != 0 || series.Connection(h.m.snap).Len != 0 {
+	if s := set(); s.Len != 0 || len(s.Marks) != 0 || series.Connection(h.m.tbl.snap).Len != 0 {
 		t.Fatalf("after reset: %d seconds, %d marks", s.Len, len(s.Marks))
 	}
 	step(3)

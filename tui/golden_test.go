@@ -253,10 +253,10 @@ func roomScenario(t *testing.T, h *harness, b *fakeBackend, c *clock) {
 // selectRow moves the selection to the first row whose name is name.
 func selectRow(t *testing.T, h *harness, name string) {
 	t.Helper()
-	for range len(h.m.rows) {
+	for range len(h.m.tbl.rows) {
 		h.send(press("k"))
 	}
-	for range len(h.m.rows) + 1 {
+	for range len(h.m.tbl.rows) + 1 {
 		if r, ok := h.m.selectedRow(); ok && r.Name() == name {
 			return
 		}
@@ -495,7 +495,7 @@ func TestScenarioFiguresAddUp(t *testing.T) {
 			if ok {
 				shown++
 			}
-			for _, r := range h.m.rows {
+			for _, r := range h.m.tbl.rows {
 				if r.ui != nil && r.ui.gen != nil && r.L.Rate.SentFPS > 0 {
 					// The generator the screen names is the traffic it shows.
 					if got, want := r.L.Rate.SentFPS, r.ui.rate; got < want/3 || got > want*3 {

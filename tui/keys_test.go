@@ -31,8 +31,8 @@ func TestKeysReadTogetherAreEachApplied(t *testing.T) {
 		t.Fatalf("after \"++\" the rate is %v, want %v", got, 4*defaultRate)
 	}
 	h.send(press("ss"))
-	if h.m.sort != sortRate {
-		t.Fatalf("after \"ss\" sort is %v", h.m.sort)
+	if h.m.tbl.sort != sortRate {
+		t.Fatalf("after \"ss\" sort is %v", h.m.tbl.sort)
 	}
 	h.send(press("]][")) // size ×2 ×2 ÷2
 	if got := h.m.tracks[tr.handle].size; got != 2*defaultSize {
@@ -353,10 +353,10 @@ func TestLogPaneFocus(t *testing.T) {
 	if !h.m.logsFocused() || !strings.Contains(plain(h.m), "record 099") {
 		t.Fatalf("l:\n%s", plain(h.m))
 	}
-	sel := h.m.selected
+	sel := h.m.tbl.selected
 	h.send(press("up"))
 	h.send(press("pgup"))
-	if h.m.selected != sel || h.m.logs.Following() {
+	if h.m.tbl.selected != sel || h.m.logs.Following() {
 		t.Fatal("the arrows moved the table, not the log")
 	}
 	h.send(press("g")) // not the pane's: the generator of the selected track
@@ -383,7 +383,7 @@ func TestLogPaneFocus(t *testing.T) {
 	}
 	h.send(press("esc"))
 	h.send(press("up"))
-	if h.m.showLogs || h.m.logsFocused() || h.m.selected == sel {
+	if h.m.showLogs || h.m.logsFocused() || h.m.tbl.selected == sel {
 		t.Fatal("esc did not close the pane and give the keys back to the table")
 	}
 	h.send(press("l"))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/redact"
-	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 )
 
@@ -118,9 +117,8 @@ func (m Model) reconnect() (tea.Model, tea.Cmd) {
 	for _, p := range m.pending {
 		p.Cancel()
 	}
-	m.b, m.snap, m.base, m.rows, m.selected = nil, report.Snapshot{}, nil, nil, ""
+	m.b, m.tbl = nil, newTable(m.tbl.sort)
 	m.tracks, m.pending, m.failed = map[uint16]*trackUI{}, map[uint16]Pending{}, nil
-	m.hidden, m.hiddenRemote = map[uint16]bool{}, map[string]bool{}
 	m.conn, m.connErr = newConnection(), nil
 	m.status = session.Status{State: session.StateConnecting, URL: redact.URL(m.opts.URL), Since: m.opts.Now()}
 	m.log.Info("the session gave up; connecting anew", "url", m.status.URL)
@@ -190,7 +188,7 @@ func (m *Model) newCloser() *closer {
 		m.pick.cancel() // a listing still running
 	}
 	live := map[uint16]bool{}
-	for _, r := range m.rows {
+	for _, r := range m.tbl.rows {
 		if r.ui != nil && r.L.State != outgoing.StateUnpublished {
 			live[r.L.Handle] = true
 		}

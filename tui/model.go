@@ -150,26 +150,13 @@ type Model struct {
 	connErr error       // why the connect failed
 
 	status session.Status
-	// snap is the report the rows were built from; base the report at the
-	// last reset (nil: none), from which every figure counts.
-	snap    report.Snapshot
-	base    *report.Snapshot
-	rows    []row
+	// tbl is the main table: the report, its rows, their order and the
+	// selection (table.go).
+	tbl     table
 	tracks  map[uint16]*trackUI
 	pending map[uint16]Pending // publishes in flight, by handle
 	failed  []failedRow
-	// hidden are the ended tracks the user removed from the table (x):
-	// handles are never reused, so a hidden handle is that track only.
-	hidden map[uint16]bool
-	// hiddenRemote are the room's tracks removed (x), by SID, until the
-	// room monitor's report no longer has them.
-	hiddenRemote map[string]bool
-	// all and roomAll are how many local and room rows there are before
-	// the filter.
-	all, roomAll int
-	selected     string // row key, stable across re-sorts
 
-	sort       sortMode
 	paused     bool
 	showDetail bool
 	showLogs   bool
@@ -240,18 +227,17 @@ func New(b Backend, o Options) Model {
 	m := Model{
 		b: b, opts: o, th: o.Theme, keys: k, log: o.Logger,
 		width: 80, height: 24,
-		tracks:       map[uint16]*trackUI{},
-		pending:      map[uint16]Pending{},
-		hidden:       map[uint16]bool{},
-		hiddenRemote: map[string]bool{},
-		source:       prompt.NewSource(ctx, k),
-		impair:       prompt.NewImpair(ctx, k),
-		preview:      &detail.PreviewCache{},
-		filter:       filter.New(ctx, k),
-		charts:       charts.New(ctx, k),
-		burstN:       defaultBurst,
-		prompt:       prompt.New(ctx, k, o.E2EEAvailable),
-		help:         helpview.New(ctx, k),
+		tbl:     newTable(sortHandle),
+		tracks:  map[uint16]*trackUI{},
+		pending: map[uint16]Pending{},
+		source:  prompt.NewSource(ctx, k),
+		impair:  prompt.NewImpair(ctx, k),
+		preview: &detail.PreviewCache{},
+		filter:  filter.New(ctx, k),
+		charts:  charts.New(ctx, k),
+		burstN:  defaultBurst,
+		prompt:  prompt.New(ctx, k, o.E2EEAvailable),
+		help:    helpview.New(ctx, k),
 	}
 	if o.Logs != nil {
 		m.logs = logpane.New(ctx, k, o.Logs)
@@ -507,8 +493,7 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Logs):
 		m.toggleLogs()
 	case key.Matches(msg, k.Sort):
-		m.sort = (m.sort + 1) % numSorts
-		m.sortRows()
+		m.tbl.cycleSort()
 	case key.Matches(msg, k.Filter):
 		return m, m.filter.Edit()
 	case key.Matches(msg, k.FilterClear) && m.filter.Active():
@@ -658,7 +643,7 @@ func (m *Model) toggleLogs() {
 // this UI has.
 func (m Model) suggestName() string {
 	taken := map[string]bool{}
-	for _, r := range m.rows {
+	for _, r := range m.tbl.rows {
 		taken[r.L.Name] = true
 	}
 	for n := len(m.tracks) + len(m.failed) + 1; ; n++ {
@@ -674,43 +659,20 @@ func (m Model) suggestName() string {
 // from now.
 func (m *Model) resetCounters() {
 	base := m.b.Report(nil, report.Scope{History: 1})
-	m.base = &base
+	m.tbl.base = &base
 	m.failed = nil
 	m.refresh()
 }
 
 func (m *Model) move(d int) {
-	if len(m.rows) == 0 {
-		return
-	}
-	i := m.selectedIndex()
-	i = min(max(i+d, 0), len(m.rows)-1)
-	if m.rows[i].key() == m.selected {
-		return
-	}
-	m.selected = m.rows[i].key()
-	if !m.paused {
+	if m.tbl.move(d) && !m.paused {
 		// The report carries the whole history of the selected row only:
 		// take it now, so its charts are whole from the first frame.
 		m.refresh()
 	}
 }
 
-func (m Model) selectedIndex() int {
-	for i, r := range m.rows {
-		if r.key() == m.selected {
-			return i
-		}
-	}
-	return 0
-}
-
-func (m Model) selectedRow() (row, bool) {
-	if len(m.rows) == 0 {
-		return row{}, false
-	}
-	return m.rows[m.selectedIndex()], true
-}
+func (m Model) selectedRow() (row, bool) { return m.tbl.selectedRow() }
 
 // selectedTrack is the selected row's published track, if it has one.
 func (m Model) selectedTrack() *trackUI {

@@ -324,7 +324,7 @@ func TestResetCountersAndSort(t *testing.T) {
 	for _, want := range []string{"NAME▲", "▼BYTES/S", "▼DROPPED", " ▲H "} {
 		h.send(press("s"))
 		if !strings.Contains(head(), want) || strings.Count(head(), "▲")+strings.Count(head(), "▼") != 1 {
-			t.Fatalf("sort %v: header %q, want %q", h.m.sort, head(), want)
+			t.Fatalf("sort %v: header %q, want %q", h.m.tbl.sort, head(), want)
 		}
 	}
 }

@@ -58,7 +58,7 @@ func (m Model) onMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
 		if wheel != 0 {
 			m.move(wheel)
 		} else if at >= 0 {
-			m.move(at - m.selectedIndex())
+			m.move(at - m.tbl.selectedIndex())
 		}
 	case targetLogs:
 		if wheel != 0 {
@@ -71,14 +71,14 @@ func (m Model) onMouse(msg tea.MouseMsg) (tea.Model, tea.Cmd) {
 }
 
 // mouseAt says what line y of the screen shows, laid out as View lays it
-// out, and for a table row its index in m.rows (-1: not a row).
+// out, and for a table row its index in m.tbl.rows (-1: not a row).
 func (m Model) mouseAt(y int) (mouseTarget, int) {
 	w, h := m.width, m.height
 	if w < MinWidth || h < MinHeight || m.b == nil && m.connErr != nil {
 		return targetNone, -1
 	}
 	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
-	tt := m.table(ctx)
+	tt := m.tableView(ctx)
 	l := m.layout(ctx, w, h-3, tt)
 	y-- // the header line
 	if y >= 0 && y < l.table {

@@ -174,12 +174,12 @@ func TestMouseRowMatchesTheScreenAtEveryHeight(t *testing.T) {
 				continue
 			}
 			rows++
-			if name := m.rows[at].Name(); !strings.Contains(line, " "+name+" ") {
+			if name := m.tbl.rows[at].Name(); !strings.Contains(line, " "+name+" ") {
 				t.Fatalf("height %d, line %d %q: mouseAt says row %q", hgt, y, line, name)
 			}
 			next, _ := m.Update(click(y))
-			if got := selectedName(next.(Model)); got != m.rows[at].Name() {
-				t.Fatalf("height %d: clicked %q, selected %q", hgt, m.rows[at].Name(), got)
+			if got := selectedName(next.(Model)); got != m.tbl.rows[at].Name() {
+				t.Fatalf("height %d: clicked %q, selected %q", hgt, m.tbl.rows[at].Name(), got)
 			}
 		}
 		if rows == 0 {

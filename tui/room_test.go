@@ -47,7 +47,7 @@ var threeRemotes = [][3]string{{"robot-js", "pose", "DTR_pose"}, {"bob", "chat",
 // identity/name.
 func rowNames(m Model) []string {
 	var out []string
-	for _, r := range m.rows {
+	for _, r := range m.tbl.rows {
 		if r.Room() {
 			out = append(out, r.R.Stats.PublisherIdentity+"/"+r.R.Stats.Name)
 		} else {
@@ -76,7 +76,7 @@ func TestRoomIsASectionOfItsOwn(t *testing.T) {
 	}
 	// TOTAL is telemetry's 100 frames/s; ROOM is 10+20+30 received.
 	var loc, rem float64
-	for _, r := range h.m.rows {
+	for _, r := range h.m.tbl.rows {
 		if r.Room() {
 			rem += r.R.Rate.ReceivedFPS
 		} else {
@@ -162,8 +162,8 @@ func TestRemoveRoomRows(t *testing.T) {
 	h, b, _ := roomModel(t, 140, 30, threeRemotes...)
 	selectRow(t, h, "pose")
 	h.send(press("x"))
-	if !h.m.statusErr || len(b.monCalls) != 0 || len(h.m.rows) != 4 {
-		t.Fatalf("x on a live room track: %q, calls %v, %d rows", h.m.statusMsg, b.monCalls, len(h.m.rows))
+	if !h.m.statusErr || len(b.monCalls) != 0 || len(h.m.tbl.rows) != 4 {
+		t.Fatalf("x on a live room track: %q, calls %v, %d rows", h.m.statusMsg, b.monCalls, len(h.m.tbl.rows))
 	}
 	for _, sid := range []string{"DTR_pose", "DTR_chat"} {
 		b.editRemote(sid, func(fr *fakeRemote) { fr.setState(incoming.StateUnpublished, fr.st.Since, "the publisher left") })
@@ -220,7 +220,7 @@ func TestRepublishedRoomTrack(t *testing.T) {
 func TestRoomSortFilterScroll(t *testing.T) {
 	h, b, _ := roomModel(t, 140, 40, threeRemotes...)
 	b.editRemote("DTR_chat", func(fr *fakeRemote) { fr.lossPerStep = 1 })
-	traffic(h, b, &clock{t: h.m.snap.At}, 1, nil, 0, nil)
+	traffic(h, b, &clock{t: h.m.tbl.snap.At}, 1, nil, 0, nil)
 	want := map[sortMode][]string{
 		sortHandle: {"bob/chat", "robot-js/pose", "robot-js/status"},
 		sortName:   {"bob/chat", "robot-js/pose", "robot-js/status"},

@@ -132,7 +132,7 @@ func TestFilterByName(t *testing.T) {
 		publishNow(t, h, b, n)
 	}
 	names := func() (out []string) {
-		for _, r := range h.m.rows {
+		for _, r := range h.m.tbl.rows {
 			out = append(out, r.L.Name)
 		}
 		return out
@@ -140,7 +140,7 @@ func TestFilterByName(t *testing.T) {
 	h.send(press("/"))
 	h.send(press("tele"))
 	h.send(press("g"))
-	if len(h.m.rows) != 0 || lineWith(h.m, "no row matches /teleg") == "" {
+	if len(h.m.tbl.rows) != 0 || lineWith(h.m, "no row matches /teleg") == "" {
 		t.Fatalf("\"teleg\" matches nothing, yet %v:\n%s", names(), plain(h.m))
 	}
 	for _, tu := range h.m.tracks {
@@ -168,7 +168,7 @@ func TestFilterByName(t *testing.T) {
 		t.Fatalf("kept filter not shown:\n%s", plain(h.m))
 	}
 	h.send(press("esc"))
-	if len(h.m.rows) != 3 || lineWith(h.m, "filter") != "" {
+	if len(h.m.tbl.rows) != 3 || lineWith(h.m, "filter") != "" {
 		t.Fatalf("esc did not clear the filter:\n%s", plain(h.m))
 	}
 

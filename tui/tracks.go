@@ -214,7 +214,7 @@ func (m Model) onAutostart(msg autostartMsg) (tea.Model, tea.Cmd) {
 		next, cmd := m.onPublishStarted(st)
 		m, cmds = next.(Model), append(cmds, cmd)
 		if i == 0 && st.err == nil && st.p != nil {
-			m.selected = fmt.Sprintf("h%d", st.p.Handle())
+			m.tbl.selected = fmt.Sprintf("h%d", st.p.Handle())
 		}
 	}
 	return m, tea.Batch(cmds...)
@@ -231,7 +231,7 @@ func (m Model) onPublishStarted(msg publishStartedMsg) (tea.Model, tea.Cmd) {
 	}
 	m.pending[p.Handle()] = p
 	if msg.auto == nil {
-		m.selected = fmt.Sprintf("h%d", p.Handle()) // the user's new row
+		m.tbl.selected = fmt.Sprintf("h%d", p.Handle()) // the user's new row
 	}
 	m.refresh()
 	return m, func() tea.Msg {
@@ -274,7 +274,7 @@ func (m Model) onPublished(msg publishDoneMsg) (tea.Model, tea.Cmd) {
 	tu := newTrackUI(t, m.opts.DefaultRate, m.opts.DefaultSize)
 	m.tracks[t.Handle()] = tu
 	if msg.auto == nil {
-		m.selected = fmt.Sprintf("h%d", t.Handle())
+		m.tbl.selected = fmt.Sprintf("h%d", t.Handle())
 	}
 	text := fmt.Sprintf("published %q as handle %d", p.Name(), t.Handle())
 	if a := msg.auto; a != nil && a.Source != nil {
@@ -608,16 +608,16 @@ func (m Model) remove() (tea.Model, tea.Cmd) {
 // removeAll takes every ended row off the table (X), the filter's too.
 func (m Model) removeAll() (tea.Model, tea.Cmd) {
 	n := 0
-	for _, l := range m.snap.Local {
-		if !m.hidden[l.Handle] && l.State == outgoing.StateUnpublished {
+	for _, l := range m.tbl.snap.Local {
+		if !m.tbl.hidden[l.Handle] && l.State == outgoing.StateUnpublished {
 			if m.forget(row{Row: tracktable.Row{L: l}}) == nil {
 				n++
 			}
 		}
 	}
-	for i := range m.snap.Remote {
-		rt := &m.snap.Remote[i]
-		if !m.hiddenRemote[rt.SID()] && rt.Stats.State == incoming.StateUnpublished {
+	for i := range m.tbl.snap.Remote {
+		rt := &m.tbl.snap.Remote[i]
+		if !m.tbl.hiddenRemote[rt.SID()] && rt.Stats.State == incoming.StateUnpublished {
 			if m.forget(row{Row: tracktable.Row{R: rt}}) == nil {
 				n++
 			}
@@ -652,13 +652,13 @@ func (m *Model) forget(r row) error {
 				return err
 			}
 		}
-		m.hiddenRemote[r.R.SID()] = true
+		m.tbl.hide(r)
 		return nil
 	}
 	if err := m.b.Forget(r.L.Handle); err != nil {
 		return err
 	}
-	m.hidden[r.L.Handle] = true // until the next report, which no longer has it
+	m.tbl.hide(r)
 	if t := m.tracks[r.L.Handle]; t != nil {
 		t.halt()
 		delete(m.tracks, r.L.Handle)

@@ -156,11 +156,11 @@ func (m Model) layout(ctx common.Context, w, bodyH int, tt *tracktable.Model) la
 	if m.showDetail && rest >= detail.MinHeight {
 		d := detail.New(ctx)
 		d.Burst = m.burstN
-		d.Sender = m.snap.Connection.Sender
+		d.Sender = m.tbl.snap.Connection.Sender
 		if len(rows) > 0 {
-			d.Row = &rows[m.selectedIndex()]
+			d.Row = &rows[m.tbl.selectedIndex()]
 			d.Preview = m.preview
-			d.Memory = m.snap.Memory
+			d.Memory = m.tbl.snap.Memory
 		}
 		room := rest
 		if showLogs && rest-logMin >= detail.MinHeight {
@@ -206,7 +206,7 @@ func (m Model) layout(ctx common.Context, w, bodyH int, tt *tracktable.Model) la
 
 // body draws the table and the open panes as layout placed them.
 func (m Model) body(ctx common.Context, w, bodyH int) string {
-	tt := m.table(ctx)
+	tt := m.tableView(ctx)
 	l := m.layout(ctx, w, bodyH, tt)
 	var promptView string
 	switch {
@@ -226,7 +226,7 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 	tt.SetSize(w, l.table)
 	views := []string{tt.View()}
 	if l.filter > 0 {
-		m.filter.Shown, m.filter.Of = m.shownTracks(), m.all+m.roomAll
+		m.filter.Shown, m.filter.Of = m.shownTracks(), m.tbl.all+m.tbl.roomAll
 		m.filter.SetSize(w, filter.Lines)
 		views = append(views, m.filter.View())
 	}
@@ -249,9 +249,9 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 // row gives its own) and the connection's.
 func (m Model) chartView(w, h int) string {
 	c := m.charts
-	c.Title, c.Track, c.Conn, c.At = "no track selected", nil, series.Connection(m.snap), m.snap.At
+	c.Title, c.Track, c.Conn, c.At = "no track selected", nil, series.Connection(m.tbl.snap), m.tbl.snap.At
 	if r, ok := m.selectedRow(); ok {
-		c.Title, c.Track = r.Name(), r.series(m.snap)
+		c.Title, c.Track = r.Name(), r.series(m.tbl.snap)
 		switch {
 		case r.failed != nil:
 			c.Title += " (its publish failed: nothing to chart)"
@@ -271,7 +271,7 @@ func (m Model) chartsShown() bool {
 		return false
 	}
 	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
-	return m.layout(ctx, w, h-3, m.table(ctx)).charts > 0
+	return m.layout(ctx, w, h-3, m.tableView(ctx)).charts > 0
 }
 
 // logView sizes the log pane, with the embedded SFU's join details
@@ -326,9 +326,9 @@ func (m Model) connectFailed(ctx common.Context, w, avail int, promptView string
 	return lipgloss.JoinVertical(lipgloss.Left, views...)
 }
 
-// table is the track table with the model's rows, sections, order and
+// tableView is the track table with the model's rows, sections, order and
 // filter, not yet sized.
-func (m Model) table(ctx common.Context) *tracktable.Model {
+func (m Model) tableView(ctx common.Context) *tracktable.Model {
 	tt := tracktable.New(ctx)
 	tt.Local = !m.opts.SubscribeOnly
 	tt.Room = m.opts.SubscribeOnly || (m.b != nil && m.b.Monitor() != nil)
@@ -340,26 +340,26 @@ func (m Model) table(ctx common.Context) *tracktable.Model {
 		tt.RoomEmpty = "waiting for another participant to publish a data track: each shows here, subscribed, as the SFU announces it"
 	}
 	if m.filter.Value() != "" {
-		if m.all+len(m.failed) > 0 {
+		if m.tbl.all+len(m.failed) > 0 {
 			tt.Empty = "no row matches /" + format.Outside(m.filter.Value())
 		}
-		if m.roomAll > 0 {
+		if m.tbl.roomAll > 0 {
 			tt.RoomEmpty = "no row matches /" + format.Outside(m.filter.Value())
 		}
 	}
-	tt.Rows, tt.Selected = m.tableRows(), m.selectedIndex()
-	tt.Loopback = m.snap.Loopback
-	tt.Sort, tt.RoomSort = m.sort.column(), m.sort.roomColumn()
+	tt.Rows, tt.Selected = m.tableRows(), m.tbl.selectedIndex()
+	tt.Loopback = m.tbl.snap.Loopback
+	tt.Sort, tt.RoomSort = m.tbl.sort.column(), m.tbl.sort.roomColumn()
 	if m.filter.Active() {
-		tt.Of, tt.RoomOf = m.all, m.roomAll
+		tt.Of, tt.RoomOf = m.tbl.all, m.tbl.roomAll
 	}
 	return tt
 }
 
 // tableRows turns the model's rows into what the table and detail show.
 func (m Model) tableRows() []tracktable.Row {
-	out := make([]tracktable.Row, len(m.rows))
-	for i, r := range m.rows {
+	out := make([]tracktable.Row, len(m.tbl.rows))
+	for i, r := range m.tbl.rows {
 		tr := r.Row
 		// Generator settings change between ticks: read them live.
 		if r.ui != nil {
@@ -397,7 +397,7 @@ func fitBlock(s string, w, h int, pad bool) string {
 // too) the filter lets through.
 func (m Model) shownTracks() int {
 	n := 0
-	for _, r := range m.rows {
+	for _, r := range m.tbl.rows {
 		if r.failed == nil {
 			n++
 		}
