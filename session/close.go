@@ -83,9 +83,7 @@ func (s *Session) goodbye() {
 // drainChannel waits until the SFU has acknowledged everything written to
 // p's data channel, up to CloseDrainTimeout.
 func (s *Session) drainChannel(p *peer) {
-	p.mu.Lock()
-	dc := p.dc
-	p.mu.Unlock()
+	dc := p.channel()
 	if dc == nil {
 		return
 	}

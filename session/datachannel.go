@@ -236,11 +236,16 @@ func (d *dataChannel) pathRTT() time.Duration {
 	return time.Duration(st.CurrentRoundTripTime * float64(time.Second))
 }
 
+// channel is the publisher's `_data_track` (nil before it exists).
+func (p *peer) channel() *dataChannel {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dc
+}
+
 // sender is the publisher channel's state (zero before it exists).
 func (p *peer) sender() report.Sender {
-	p.mu.Lock()
-	dc := p.dc
-	p.mu.Unlock()
+	dc := p.channel()
 	if dc == nil {
 		return report.Sender{}
 	}
@@ -249,9 +254,7 @@ func (p *peer) sender() report.Sender {
 
 // writePacket sends one packet on the publisher's `_data_track`.
 func (p *peer) writePacket(ctx context.Context, pkt []byte) error {
-	p.mu.Lock()
-	dc := p.dc
-	p.mu.Unlock()
+	dc := p.channel()
 	if dc == nil {
 		return errDataChannelClosed
 	}

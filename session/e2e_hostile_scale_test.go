@@ -2,7 +2,6 @@ package session
 
 import (
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,27 +44,7 @@ func testHostileMemoryAtFullScale(t *testing.T) {
 	start, cpu0 := time.Now(), child.cpu(t)
 	rss0 := procstat.RSS(pid)
 
-	var mu sync.Mutex
-	var peak int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if kb := procstat.RSS(pid); kb > 0 {
-					mu.Lock()
-					peak = max(peak, kb)
-					mu.Unlock()
-				}
-			}
-		}
-	}()
+	stopPeak := procstat.PeakRSS(pid, 100*time.Millisecond)
 	ctx := bounded(t, 10*time.Minute)
 	for i := range h.tracks {
 		if err := h.partialFrame(ctx, i, packets, size); err != nil {
@@ -75,13 +54,10 @@ func testHostileMemoryAtFullScale(t *testing.T) {
 	sentIn := time.Since(start)
 	// Silent now: after the partial timeout every partial frame is given up.
 	time.Sleep(incoming.DefaultPartialTimeout + 5*time.Second)
-	close(stop)
-	<-done
+	peak := stopPeak()
 	took := time.Since(start)
 	cpu := child.cpu(t) - cpu0
 	hwm, end := procstat.StatusKB(pid, "VmHWM"), procstat.RSS(pid)
-	mu.Lock()
-	defer mu.Unlock()
 	t.Logf("%d tracks × %d × %d B sent in %v: the monitor's RSS %d MB at the start, peak %d MB sampled (VmHWM %d MB), %d MB %v after the tracks went silent; CPU %.0f %% of a core over %v",
 		tracks, packets, size, sentIn.Round(time.Second), rss0>>20, peak>>20, hwm>>20, end>>20,
 		incoming.DefaultPartialTimeout+5*time.Second, 100*cpu.Seconds()/took.Seconds(), took.Round(time.Second))

@@ -50,9 +50,7 @@ func (s *Session) checkStall(now time.Time) {
 		s.stall = stallWatch{}
 		return
 	}
-	p.mu.Lock()
-	dc := p.dc
-	p.mu.Unlock()
+	dc := p.channel()
 	if dc == nil {
 		return
 	}

@@ -70,9 +70,7 @@ func (s *Session) QueueDelay() time.Duration {
 	if err != nil {
 		return 0
 	}
-	p.mu.Lock()
-	dc := p.dc
-	p.mu.Unlock()
+	dc := p.channel()
 	if dc == nil {
 		return 0
 	}

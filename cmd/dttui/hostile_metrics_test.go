@@ -130,22 +130,7 @@ func testHostileMetricsScrapesAtFullScale(t *testing.T, kind testsfu.Kind) {
 		return d
 	}
 	rss0, cpu0 := procstat.RSS(pid), cpuOf()
-	var peak int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				peak = max(peak, procstat.RSS(pid))
-			}
-		}
-	}()
+	stopPeak := procstat.PeakRSS(pid, 20*time.Millisecond)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	byCode := map[int]int{}
@@ -168,8 +153,7 @@ func testHostileMetricsScrapesAtFullScale(t *testing.T, kind testsfu.Kind) {
 	}
 	wg.Wait()
 	took := time.Since(start)
-	close(stop)
-	<-sampled
+	peak := stopPeak()
 	cpu := cpuOf() - cpu0
 	hwm := procstat.StatusKB(pid, "VmHWM")
 	code, b, err := get()

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -108,27 +107,7 @@ func testHostilePreviewInTmux(t *testing.T, kind testsfu.Kind) {
 	})
 	pid := paneProcess(t, p)
 
-	var mu sync.Mutex
-	var peak int64
-	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				if b := procstat.RSS(pid); b > 0 {
-					mu.Lock()
-					peak = max(peak, b)
-					mu.Unlock()
-				}
-			}
-		}
-	}()
+	stopPeak := procstat.PeakRSS(pid, 100*time.Millisecond)
 	// cpuOver is the binary's CPU time over the next window, in % of a core.
 	cpuOver := func() float64 {
 		c0, err := procstat.CPU(pid)
@@ -201,10 +180,7 @@ func testHostilePreviewInTmux(t *testing.T, kind testsfu.Kind) {
 	jsonOpen := open("json-bomb", "json", "as json (cut)")
 	protoOpen := open("proto-bomb", "hex", "not decoded: ")
 	hwm := procstat.StatusKB(pid, "VmHWM")
-	close(stop)
-	<-sampled
-	mu.Lock()
-	defer mu.Unlock()
+	peak := stopPeak()
 	t.Logf("%s SFU, 2 tracks × %d frames/s (JSON %d B 2 040 deep; protobuf %d B, schema of 835 messages %d B): dttui's CPU over %v with the detail pane closed %.1f %% of a core, open on the JSON %.1f %%, on the protobuf %.1f %%; RSS %d MB at the start, peak %d MB sampled (VmHWM %d MB)",
 		kind, rate, len(deep), len(nested), len(def), window, closed, jsonOpen, protoOpen, rss0>>20, peak>>20, hwm>>20)
 	for what, cpu := range map[string]float64{"closed": closed, "open on the JSON": jsonOpen, "open on the protobuf": protoOpen} {

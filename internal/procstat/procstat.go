@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -55,3 +56,30 @@ func StatusKB(pid int, field string) int64 {
 
 // RSS is process pid's resident memory in bytes (0: gone).
 func RSS(pid int) int64 { return StatusKB(pid, "VmRSS") }
+
+// PeakRSS samples process pid's resident memory every interval until
+// the returned stop is called; stop returns the highest sample, in bytes
+// (the kernel's VmHWM is the other observer: StatusKB(pid, "VmHWM")).
+func PeakRSS(pid int, every time.Duration) (stop func() int64) {
+	done, result := make(chan struct{}), make(chan int64, 1)
+	go func() {
+		var peak int64
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				result <- peak
+				return
+			case <-tick.C:
+				peak = max(peak, RSS(pid))
+			}
+		}
+	}()
+	var once sync.Once
+	var peak int64
+	return func() int64 {
+		once.Do(func() { close(done); peak = <-result })
+		return peak
+	}
+}
