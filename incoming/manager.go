@@ -786,7 +786,8 @@ func (m *Manager) Tick() {
 			if !t.paused && now.Sub(later(t.since, t.waitFrom)) >= m.opts.SubscribeTimeout {
 				// Still wanted: withdrawn, and asked for again after a wait.
 				t.c.timeouts++
-				wait := min(m.opts.SubscribeTimeout<<min(t.c.timeouts-1, 16), MaxSubscribeRetryWait)
+				t.unanswered++
+				wait := min(m.opts.SubscribeTimeout<<min(t.unanswered-1, 16), MaxSubscribeRetryWait)
 				err := &SubscribeError{Reason: ReasonTimeout, SID: t.info.SID, Name: t.info.Name, Timeout: m.opts.SubscribeTimeout}
 				reqs = m.withdrawLocked(t, now, fmt.Sprintf("%s; asking again in %s", err.Problem(), wait), err, reqs)
 				t.retryAt = now.Add(wait)

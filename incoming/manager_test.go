@@ -322,6 +322,17 @@ func TestSubscribeTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.wantSent(sub("DTR_a"))
+	// The back-off started over with the subscription the SFU answered:
+	// the next timeout waits one timeout again, not the longest wait.
+	e.clk.advance(DefaultSubscribeTimeout)
+	e.m.Tick()
+	e.wantSent(unsub("DTR_a"))
+	e.clk.advance(DefaultSubscribeTimeout - time.Millisecond)
+	e.m.Tick()
+	e.wantSent()
+	e.clk.advance(time.Millisecond)
+	e.m.Tick()
+	e.wantSent(sub("DTR_a"))
 }
 
 // A timed-out subscription the user unsubscribes while it waits for its

@@ -80,9 +80,12 @@ type RemoteTrack struct {
 	// waitFrom is the latest Tick that found its subscribe request still
 	// queued in the transport (QueueingTransport): the timeout runs from
 	// the later of it and since.
-	waitFrom   time.Time
-	retryAt    time.Time // a timed-out subscription is asked for again then (zero: not)
-	handle     uint16    // while subscribed
+	waitFrom time.Time
+	retryAt  time.Time // a timed-out subscription is asked for again then (zero: not)
+	// unanswered counts the timeouts since the last subscription the SFU
+	// answered: the retry wait doubles with it, and starts over after one.
+	unanswered uint
+	handle     uint16 // while subscribed
 	depkt      *packetizer.Depacketizer
 	replaces   string // SID of the track this one republishes
 	replacedBy string
@@ -163,6 +166,7 @@ func (t *RemoteTrack) startSubscription(h uint16, now time.Time) {
 	t.handle = h
 	t.depkt = packetizer.NewDepacketizer(t.m.opts.Reassembly)
 	t.c.subscriptions++
+	t.unanswered = 0
 	t.paused = false
 	t.setState(StateSubscribed, now, "subscribed")
 }

@@ -66,8 +66,12 @@ func (s *Session) WritePacket(ctx context.Context, pkt []byte) error {
 // limitQueueDelay (at least the path's round trip) make way for fresher
 // ones instead of reaching subscribers late.
 func (s *Session) QueueDelay() time.Duration {
-	p, err := s.current()
-	if err != nil {
+	// Called per frame: read the peer directly rather than through
+	// current, which builds an error while reconnecting.
+	s.mu.Lock()
+	p := s.p
+	s.mu.Unlock()
+	if p == nil {
 		return 0
 	}
 	dc := p.channel()
