@@ -14,7 +14,6 @@ import (
 	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/record"
 	"github.com/dttui/dttui/schema"
-	"github.com/dttui/dttui/session"
 )
 
 // --track NAME:mcap=FILE:TOPIC plays one topic of a recording beside a
@@ -54,13 +53,7 @@ func TestMCAPTrackEndToEnd(t *testing.T) {
 	}
 	testsfu.Run(t, func(t *testing.T, kind testsfu.Kind) {
 		srv, room, ctx := e2eRoom(t, kind, "mcaptrack", time.Minute)
-		var seen frameLog
-		sub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room,
-			Identity: "watcher", Monitor: true, OnRemoteFrame: seen.on})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sub.Close()
+		sub, seen := watchRoom(t, ctx, srv, room)
 		var out, errOut lockedBuffer
 		code := run(ctx, []string{"--headless", "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret, "--room", room,
 			"--identity", "player", "--duration", "6s", "--track", "played:mcap=" + file + ":robot/status", "--track", "probe:20"}, env(nil), stdio{out: &out, err: &errOut})

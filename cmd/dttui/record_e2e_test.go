@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -257,13 +258,7 @@ func TestRecordAndReplayEndToEnd(t *testing.T) {
 
 		// Replay into a fresh room, watched by a subscriber.
 		room2 := room + "-replay"
-		var seen frameLog
-		sub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room2,
-			Identity: "watcher", Monitor: true, OnRemoteFrame: seen.on})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sub.Close()
+		sub, seen := watchRoom(t, ctx, srv, room2)
 		// Played once: exit 0 at its end, with what arrived byte-exact.
 		var repErr lockedBuffer
 		if code := run(ctx, append([]string{"replay", file, "--room", room2, "--identity", "player", "--speed", "4"}, conn...),
@@ -321,6 +316,20 @@ func TestRecordAndReplayEndToEnd(t *testing.T) {
 	})
 }
 
+// watchRoom joins room as "watcher", a monitor that logs every frame it
+// receives; it leaves when the test ends.
+func watchRoom(t *testing.T, ctx context.Context, srv *testsfu.Server, room string) (*session.Session, *frameLog) {
+	t.Helper()
+	seen := new(frameLog)
+	sub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room,
+		Identity: "watcher", Monitor: true, OnRemoteFrame: seen.on})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	return sub, seen
+}
+
 // waitUntil polls cond (an end-to-end wait on real servers).
 func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -345,25 +354,7 @@ func TestReplayTiming1kHz(t *testing.T) {
 	}
 	srv := testsfu.StartT(t, testsfu.Embedded, testsfu.Options{})
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	file := filepath.Join(t.TempDir(), "1khz.mcap")
-	w, err := record.Create(file, record.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := &record.Track{SID: "DTR_x", Name: "imu", Identity: "robot", Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameCBOR}}}
-	start := time.Now()
-	var frames [][]byte
-	for i := range 3000 {
-		p := make([]byte, 200)
-		binary.BigEndian.PutUint32(p, uint32(i))
-		frames = append(frames, p)
-		if err := w.Write(tr, record.Frame{Arrival: start.Add(time.Duration(i) * time.Millisecond), Payload: p}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	file, frames := write1kHzFile(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var seen frameLog
@@ -387,17 +378,10 @@ func TestReplayTiming1kHz(t *testing.T) {
 	if took < 2999*time.Millisecond {
 		t.Fatalf("3 s of frames played in %s", took)
 	}
-	q := func(name string) time.Duration {
-		_, v, _ := strings.Cut(line, name+" ")
-		v, _, _ = strings.Cut(v, ",")
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil {
-			t.Fatalf("%s in %q: %v", name, line, err)
-		}
-		return d
-	}
+	q := func(name string) time.Duration { return replayQuantile(t, line, name) }
 	// The median frame is on time; the p99 is what a loaded machine's
 	// scheduler allows (9 ms to 200 ms here with 5 agents on 2 cores).
+	// The 1 ms target is BenchmarkReplayTiming1kHz's.
 	p50Max, p99Max := 5*time.Millisecond, time.Second
 	if raceDetector {
 		p50Max, p99Max = 3*time.Second, 6*time.Second
@@ -443,82 +427,84 @@ func TestReplayTiming1kHz(t *testing.T) {
 // what was published, byte-exact, in order.
 func TestRecordKilledBinary(t *testing.T) {
 	bin := buildBinary(t)
-	srv := testsfu.StartT(t, testsfu.Embedded, testsfu.Options{DataTrackTargetLatency: 5 * time.Second})
-	dir := t.TempDir()
-	file := filepath.Join(dir, "killed.mcap")
-	room := "kill-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	var recOut lockedBuffer
-	rec := exec.CommandContext(ctx, bin, "record", "--out", file, "--url", srv.URL, "--room", room, "--identity", "recorder")
-	rec.Env = append(os.Environ(), "LIVEKIT_API_KEY="+srv.APIKey, "LIVEKIT_API_SECRET="+srv.APISecret, "XDG_CACHE_HOME="+dir)
-	rec.Stdout = &recOut
-	if err := rec.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rec.Process.Kill(); _ = rec.Wait() })
-	waitUntil(t, 20*time.Second, "the recorder joined", func() bool { return strings.Contains(recOut.String(), `"connected"`) })
-
-	pub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room, Identity: "robot"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	h, err := pub.PublishWith(ctx, session.PublishOptions{Name: "bulk"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(time.Second)       // the recorder's monitor subscribes
-	frame := func(i int) []byte { // incompressible: the file grows as frames arrive
-		b := make([]byte, 16<<10)
-		x := uint64(i)*0x9E3779B97F4A7C15 + 1
-		for j := range b {
-			x ^= x << 13
-			x ^= x >> 7
-			x ^= x << 17
-			b[j] = byte(x)
-		}
-		return b
-	}
-	// 16 KiB frames until three 1 MiB chunks are on disk, then SIGKILL.
-	sent := 0
-	for ; ; sent++ {
-		if err := h.Push(ctx, frame(sent), 0); err != nil {
+	testsfu.Run(t, func(t *testing.T, kind testsfu.Kind) {
+		srv := testsfu.StartT(t, kind, testsfu.Options{DataTrackTargetLatency: 5 * time.Second})
+		dir := t.TempDir()
+		file := filepath.Join(dir, "killed.mcap")
+		room := "kill-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		var recOut lockedBuffer
+		rec := exec.CommandContext(ctx, bin, "record", "--out", file, "--url", srv.URL, "--room", room, "--identity", "recorder")
+		rec.Env = append(os.Environ(), "LIVEKIT_API_KEY="+srv.APIKey, "LIVEKIT_API_SECRET="+srv.APISecret, "XDG_CACHE_HOME="+dir)
+		rec.Stdout = &recOut
+		if err := rec.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond)
-		if fi, err := os.Stat(file); err == nil && fi.Size() > 3<<20 {
-			break
+		t.Cleanup(func() { _ = rec.Process.Kill(); _ = rec.Wait() })
+		waitUntil(t, 20*time.Second, "the recorder joined", func() bool { return strings.Contains(recOut.String(), `"connected"`) })
+
+		pub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room, Identity: "robot"})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if ctx.Err() != nil {
-			t.Fatal("the recording did not grow")
+		defer pub.Close()
+		h, err := pub.PublishWith(ctx, session.PublishOptions{Name: "bulk"})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if err := rec.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = rec.Wait()
-	var got [][]byte
-	if err := record.Read(file, func(ch *record.Channel, m *mcap.Message) error {
-		if ch.Track.Name != "bulk" || ch.Track.Identity != "robot" {
-			t.Fatalf("channel %+v", ch.Track)
+		time.Sleep(time.Second)       // the recorder's monitor subscribes
+		frame := func(i int) []byte { // incompressible: the file grows as frames arrive
+			b := make([]byte, 16<<10)
+			x := uint64(i)*0x9E3779B97F4A7C15 + 1
+			for j := range b {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+				b[j] = byte(x)
+			}
+			return b
 		}
-		got = append(got, bytes.Clone(m.Data))
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var want [][]byte
-	for i := 0; i <= sent; i++ {
-		want = append(want, frame(i))
-	}
-	if len(got) < 128 || !inOrderSubset(got, want) {
-		t.Fatalf("%d frames read back after SIGKILL (of %d sent); in order and byte-exact: %v", len(got), sent+1, inOrderSubset(got, want))
-	}
-	if _, err := record.Summarize(file); err == nil {
-		t.Error("a killed recording has a summary")
-	}
-	t.Logf("%d of %d frames read back after SIGKILL", len(got), sent+1)
+		// 16 KiB frames until three 1 MiB chunks are on disk, then SIGKILL.
+		sent := 0
+		for ; ; sent++ {
+			if err := h.Push(ctx, frame(sent), 0); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond)
+			if fi, err := os.Stat(file); err == nil && fi.Size() > 3<<20 {
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatal("the recording did not grow")
+			}
+		}
+		if err := rec.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = rec.Wait()
+		var got [][]byte
+		if err := record.Read(file, func(ch *record.Channel, m *mcap.Message) error {
+			if ch.Track.Name != "bulk" || ch.Track.Identity != "robot" {
+				t.Fatalf("channel %+v", ch.Track)
+			}
+			got = append(got, bytes.Clone(m.Data))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var want [][]byte
+		for i := 0; i <= sent; i++ {
+			want = append(want, frame(i))
+		}
+		if len(got) < 128 || !inOrderSubset(got, want) {
+			t.Fatalf("%d frames read back after SIGKILL (of %d sent); in order and byte-exact: %v", len(got), sent+1, inOrderSubset(got, want))
+		}
+		if _, err := record.Summarize(file); err == nil {
+			t.Error("a killed recording has a summary")
+		}
+		t.Logf("%d of %d frames read back after SIGKILL", len(got), sent+1)
+	})
 }
 
 // A ROS 2 bag's large messages (point clouds, images) replay whole:
@@ -566,13 +552,7 @@ func TestReplayLargeFrames(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	var seen frameLog
-	sub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room,
-		Identity: "watcher", Monitor: true, OnRemoteFrame: seen.on})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	sub, seen := watchRoom(t, ctx, srv, room)
 	// A round whose packets the path lost (the SFU shedding toward a
 	// subscriber slowed by the race detector on a loaded machine) is
 	// played again; frames missing without a packet lost fail at once.
@@ -671,4 +651,81 @@ func TestReplaySchemasOverTheBlobCap(t *testing.T) {
 		strings.Contains(out.String(), `"sent":1`) {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
 	}
+}
+
+// BenchmarkReplayTiming1kHz holds issue 24's target: a 1 000 frames/s
+// file replayed into a room goes within 1 ms p99 of its recorded timing
+// (what the replay itself reports, frame by frame). Each iteration plays
+// 3 s of 200 B frames; a p99 over 1 ms fails the benchmark. It runs
+// against both SFU builds: the released one is a process of its own on
+// the same cores, which is where the tail comes from when the machine is
+// busy.
+//
+//	go test -run '^$' -bench ReplayTiming1kHz -benchtime 3x ./cmd/dttui/
+func BenchmarkReplayTiming1kHz(b *testing.B) {
+	testsfu.Run(b, func(b *testing.B, kind testsfu.Kind) {
+		{
+			srv := testsfu.StartT(b, kind, testsfu.Options{})
+			b.Setenv("XDG_CACHE_HOME", b.TempDir())
+			file, _ := write1kHzFile(b)
+			var worst50, worst99 time.Duration
+			for i := range b.N {
+				var errOut lockedBuffer
+				code := run(context.Background(), []string{"replay", file, "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
+					"--room", fmt.Sprintf("timing-%d", i), "--identity", "player"}, env(nil), stdio{out: io.Discard, err: &errOut})
+				line := errOut.String()
+				if code != exitOK || !strings.Contains(line, "replayed 3000 frames on 1 tracks") {
+					b.Fatalf("exit %d: %s", code, line)
+				}
+				p50, p99 := replayQuantile(b, line, "p50"), replayQuantile(b, line, "p99")
+				worst50, worst99 = max(worst50, p50), max(worst99, p99)
+				b.Logf("run %d: p50 %s, p99 %s", i+1, p50, p99)
+			}
+			b.ReportMetric(float64(worst50)/1e3, "worst-p50-µs")
+			b.ReportMetric(float64(worst99)/1e3, "worst-p99-µs")
+			b.ReportMetric(0, "ns/op")
+			if worst99 > time.Millisecond {
+				b.Errorf("behind the recorded timing by p99 %s, over the 1 ms target", worst99)
+			}
+		}
+	})
+}
+
+// write1kHzFile records 3 s of 200 B frames at 1 000 frames/s, each
+// numbered, on one CBOR track; it returns the file and the frames.
+func write1kHzFile(tb testing.TB) (string, [][]byte) {
+	tb.Helper()
+	file := filepath.Join(tb.TempDir(), "1khz.mcap")
+	w, err := record.Create(file, record.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tr := &record.Track{SID: "DTR_x", Name: "imu", Identity: "robot", Type: schema.Decl{Frame: schema.FrameEncoding{WellKnown: schema.FrameCBOR}}}
+	start := time.Now()
+	var frames [][]byte
+	for i := range 3000 {
+		p := make([]byte, 200)
+		binary.BigEndian.PutUint32(p, uint32(i))
+		frames = append(frames, p)
+		if err := w.Write(tr, record.Frame{Arrival: start.Add(time.Duration(i) * time.Millisecond), Payload: p}); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return file, frames
+}
+
+// replayQuantile reads one quantile from the replay's closing line
+// ("behind the recorded timing by p50 440ns, p99 8.064µs").
+func replayQuantile(tb testing.TB, line, name string) time.Duration {
+	tb.Helper()
+	_, v, _ := strings.Cut(line, name+" ")
+	v, _, _ = strings.Cut(v, ",")
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		tb.Fatalf("%s in %q: %v", name, line, err)
+	}
+	return d
 }

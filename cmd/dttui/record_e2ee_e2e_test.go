@@ -57,6 +57,7 @@ func TestRecordE2EEAndOwnEndToEnd(t *testing.T) {
 		conn := []string{"--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret}
 
 		sealed, decrypted, own := filepath.Join(dir, "sealed.mcap"), filepath.Join(dir, "decrypted.mcap"), filepath.Join(dir, "own.mcap")
+		keyed := filepath.Join(dir, "keyed.mcap")
 		runs := []struct {
 			name string
 			args []string
@@ -65,6 +66,9 @@ func TestRecordE2EEAndOwnEndToEnd(t *testing.T) {
 			done chan int
 		}{
 			{name: "sealed", args: []string{"record", "--out", sealed, "--identity", "rec-sealed", "--duration", "20s"}},
+			// The passphrase alone decrypts for the monitor, not for the file.
+			{name: "keyed", args: []string{"record", "--out", keyed, "--identity", "rec-keyed", "--duration", "20s",
+				"--e2ee-passphrase", pass}},
 			{name: "decrypted", args: []string{"record", "--out", decrypted, "--identity", "rec-plain", "--duration", "20s",
 				"--e2ee-passphrase", pass, "--record-decrypted"}},
 			{name: "own", args: []string{"--headless", "--record", own, "--record-own", "--identity", "rec-own", "--duration", "20s",
@@ -112,32 +116,38 @@ func TestRecordE2EEAndOwnEndToEnd(t *testing.T) {
 		}
 		_ = pub.Close()
 
-		// As received: each message opens, with the room's key, to a frame sent.
-		chans, msgs := readChannels(t, sealed)
-		c := chans["secret"]
-		if !c.E2EE || !c.Sealed || c.Type != typ || c.Identity != "robot" || len(msgs["secret"]) < 50 {
-			t.Fatalf("sealed recording: channel %+v, %d messages", c, len(msgs["secret"]))
-		}
+		// As received, by the recorder without the passphrase and by the
+		// one with it but without --record-decrypted: each message opens,
+		// with the room's key, to a frame sent. opened holds the sealed
+		// file's, which its replay below must deliver.
 		var opened [][]byte
-		for i, m := range msgs["secret"] {
-			ki, iv, ct, err := record.Unseal(m)
-			if err != nil {
-				t.Fatal(err)
+		for _, file := range []string{keyed, sealed} {
+			chans, msgs := readChannels(t, file)
+			c := chans["secret"]
+			if !c.E2EE || !c.Sealed || c.Type != typ || c.Identity != "robot" || len(msgs["secret"]) < 50 {
+				t.Fatalf("%s: channel %+v, %d messages", filepath.Base(file), c, len(msgs["secret"]))
 			}
-			if bytes.Contains(ct, []byte(`"pin"`)) {
-				t.Fatalf("message %d holds the plaintext", i)
+			opened = opened[:0]
+			for i, m := range msgs["secret"] {
+				ki, iv, ct, err := record.Unseal(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if bytes.Contains(ct, []byte(`"pin"`)) {
+					t.Fatalf("%s: message %d holds the plaintext", filepath.Base(file), i)
+				}
+				p, err := key.OpenFrame(nil, ct, &packetizer.E2EE{KeyIndex: ki, IV: iv})
+				if err != nil {
+					t.Fatalf("%s: message %d does not open: %v", filepath.Base(file), i, err)
+				}
+				opened = append(opened, p)
 			}
-			p, err := key.OpenFrame(nil, ct, &packetizer.E2EE{KeyIndex: ki, IV: iv})
-			if err != nil {
-				t.Fatalf("message %d does not open: %v", i, err)
+			if !inOrderSubset(opened, sent) {
+				t.Fatalf("%s does not open to the frames sent, in order", filepath.Base(file))
 			}
-			opened = append(opened, p)
-		}
-		if !inOrderSubset(opened, sent) {
-			t.Fatal("the sealed recording does not open to the frames sent, in order")
 		}
 		// Decrypted on request.
-		chans, msgs = readChannels(t, decrypted)
+		chans, msgs := readChannels(t, decrypted)
 		if c := chans["secret"]; !c.E2EE || c.Sealed || len(msgs["secret"]) < 50 || !inOrderSubset(msgs["secret"], sent) {
 			t.Fatalf("decrypted recording: channel %+v, %d messages, byte-exact: %v", c, len(msgs["secret"]), inOrderSubset(msgs["secret"], sent))
 		}

@@ -66,6 +66,15 @@ func TestSplitReplayArgs(t *testing.T) {
 	if err != nil || file != "room.mcap" || ro.speed != 2.5 || !ro.loop || !ro.recordedTS || ro.start != time.Minute || !slices.Equal(rest, []string{"--url", "ws://x", "--verbose", "--room", "lab"}) {
 		t.Fatalf("%+v %q %q %v", ro, file, rest, err)
 	}
+	ro, _, _, err = splitReplayArgs([]string{"f.mcap", "--topic", "/imu", "--topic=robot/*"})
+	if err != nil || !slices.Equal(ro.topics, []string{"/imu", "robot/*"}) {
+		t.Fatalf("%q %v", ro.topics, err)
+	}
+	for _, bad := range [][]string{{"f.mcap", "--topic"}, {"f.mcap", "--topic", "[x"}, {"f.mcap", "--topic="}} {
+		if _, _, _, err := splitReplayArgs(bad); err == nil {
+			t.Errorf("%q: accepted", bad)
+		}
+	}
 }
 
 // mcap-info prints a file from outside: a topic, a participant or an

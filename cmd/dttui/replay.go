@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +38,9 @@ type replayOptions struct {
 	recordedTS bool
 	// ui shows the replay in the UI, with its keys (--ui).
 	ui bool
+	// topics selects the channels to play (--topic, repeatable: a topic
+	// or a path.Match pattern); none: every channel.
+	topics []string
 }
 
 // splitReplayArgs takes replay's own flags and the file out of args.
@@ -44,6 +49,18 @@ func splitReplayArgs(args []string) (ro replayOptions, file string, rest []strin
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		// value takes the flag's value from the next argument unless it
+		// came with "=".
+		value := func(want string) error {
+			if !hasVal {
+				if i+1 == len(args) {
+					return usagef("--%s needs %s", name, want)
+				}
+				i++
+				val = args[i]
+			}
+			return nil
+		}
 		switch {
 		case !strings.HasPrefix(a, "-"):
 			if file != "" {
@@ -56,24 +73,24 @@ func splitReplayArgs(args []string) (ro replayOptions, file string, rest []strin
 			ro.ui = !hasVal || val == "true"
 		case name == "recorded-timestamps":
 			ro.recordedTS = !hasVal || val == "true"
+		case name == "topic":
+			if err := value("a topic of the file (participant/track) or a pattern (robot/*)"); err != nil {
+				return ro, "", nil, err
+			}
+			if _, err := path.Match(val, ""); err != nil || val == "" {
+				return ro, "", nil, usagef("--topic %q: want a topic of the file or a pattern (robot/*)", val)
+			}
+			ro.topics = append(ro.topics, val)
 		case name == "start":
-			if !hasVal {
-				if i+1 == len(args) {
-					return ro, "", nil, usagef("--start needs a duration into the recording (e.g. 1m30s)")
-				}
-				i++
-				val = args[i]
+			if err := value("a duration into the recording (e.g. 1m30s)"); err != nil {
+				return ro, "", nil, err
 			}
 			if ro.start, err = time.ParseDuration(val); err != nil || ro.start < 0 {
 				return ro, "", nil, usagef("--start %q: want a duration into the recording, e.g. 1m30s", val)
 			}
 		case name == "speed":
-			if !hasVal {
-				if i+1 == len(args) {
-					return ro, "", nil, usagef("--speed needs a factor (1: as recorded)")
-				}
-				i++
-				val = args[i]
+			if err := value("a factor (1: as recorded)"); err != nil {
+				return ro, "", nil, err
 			}
 			if ro.speed, err = strconv.ParseFloat(strings.TrimSuffix(val, "x"), 64); err != nil || ro.speed <= 0 || ro.speed > 1000 {
 				return ro, "", nil, usagef("--speed %q: want a factor above 0, at most 1000 (1: as recorded)", val)
@@ -104,12 +121,13 @@ func isBoolFlag(name string) bool {
 	return ok && b.IsBoolFlag()
 }
 
-const replayUsage = `usage: dttui replay FILE [--speed X] [--start D] [--loop] [--recorded-timestamps] [--ui] [connection flags]
+const replayUsage = `usage: dttui replay FILE [--topic T]... [--speed X] [--start D] [--loop] [--recorded-timestamps] [--ui] [connection flags]
 
 Joins the room (--url or LIVEKIT_URL, --room, --token or --api-key/--api-secret, --identity,
 --e2ee-passphrase, as dttui's) and publishes each channel of the MCAP file FILE as a data
 track named after it, with the channel's message encoding as its frame encoding and its
-schema stored and declared; then sends every message, byte for byte, at the recorded
+schema stored and declared (--topic participant/track, repeatable, or a pattern such as
+'robot/*': only the channels it names); then sends every message, byte for byte, at the recorded
 timing (--speed 2: twice as fast; --start 1m: from one minute in). A frame recorded with a user timestamp is sent with
 one, of the time it is sent (--recorded-timestamps: the recorded one). Exits 0 once the file is played; --loop plays it until
 interrupted. On stdout, a JSON line a second says where the replay is:
@@ -144,7 +162,7 @@ func runReplayCommand(ctx context.Context, args []string, getenv func(string) st
 		fmt.Fprintln(stderr, "dttui replay: name the server (--url or LIVEKIT_URL): the embedded SFU's room would have no one to play to")
 		return exitUsage
 	}
-	tracks, err := replayTracks(file)
+	tracks, err := replayTracks(file, ro.topics)
 	if err != nil {
 		fmt.Fprintf(stderr, "dttui replay: %s: %v\n", textsafe.Line(file), err)
 		return exitUsage
@@ -207,19 +225,35 @@ type replayTrack struct {
 	channels []uint16
 }
 
-// replayTracks reads the file's channels; channels of one track name
-// (a republish) play on one track, and tracks of one name from different
-// participants get a -2, -3 suffix.
-func replayTracks(file string) ([]*replayTrack, error) {
+// replayTracks reads the file's channels, those topics select (none:
+// all); channels of one track name (a republish) play on one track, and
+// tracks of one name from different participants get a -2, -3 suffix. A
+// topic or pattern that selects nothing is an error that lists the
+// file's topics.
+func replayTracks(file string, topics []string) ([]*replayTrack, error) {
 	var out []*replayTrack
 	seen := map[uint16]bool{}
 	byKey := map[string]*replayTrack{}
 	names := map[string]int{}
+	var all []string
+	matched := make([]bool, len(topics))
 	err := record.Read(file, func(ch *record.Channel, _ *mcap.Message) error {
 		if seen[ch.ID] {
 			return nil
 		}
 		seen[ch.ID] = true
+		if !slices.Contains(all, ch.Topic) {
+			all = append(all, ch.Topic)
+		}
+		selected := len(topics) == 0
+		for i, t := range topics {
+			if ok, _ := path.Match(t, ch.Topic); ok || t == ch.Topic {
+				matched[i], selected = true, true
+			}
+		}
+		if !selected {
+			return nil
+		}
 		key := ch.Track.Identity + "\x00" + ch.Track.Name + "\x00" + ch.Track.MessageEncoding() + "\x00" + ch.Track.Type.Schema.String()
 		if rt := byKey[key]; rt != nil {
 			rt.channels = append(rt.channels, ch.ID)
@@ -237,10 +271,18 @@ func replayTracks(file string) ([]*replayTrack, error) {
 		out = append(out, rt)
 		return nil
 	})
-	if err == nil && len(out) == 0 {
-		err = fmt.Errorf("no messages to play")
+	if err != nil {
+		return nil, err
 	}
-	return out, err
+	for i, t := range topics {
+		if !matched[i] {
+			return nil, fmt.Errorf("--topic %q names no channel of the file (topics: %s)", textsafe.Line(t), textsafe.Line(strings.Join(all, ", ")))
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no messages to play")
+	}
+	return out, nil
 }
 
 // sealedOpener returns what turns a recorded message into the frame to
@@ -357,6 +399,10 @@ func replayInto(ctx context.Context, s *session.Session, file string, tracks []*
 	var sent uint64
 	late := new(histogram.Histogram) // how far behind its recorded time each frame went
 	err := record.Play(ctx, file, ctl, p, ro.start, ro.loop, func(ch *record.Channel, m *mcap.Message, _ time.Duration) error {
+		lt := byChannel[ch.ID]
+		if lt == nil {
+			return nil // a channel --topic did not select
+		}
 		late.Record(int64(p.Late(m.LogTime)))
 		var ts uint64
 		switch {
@@ -370,7 +416,7 @@ func replayInto(ctx context.Context, s *session.Session, file string, tracks []*
 		if err != nil {
 			return fmt.Errorf("%s: message %d: %w", textsafe.Line(ch.Topic), m.Sequence, err)
 		}
-		if err := byChannel[ch.ID].Push(ctx, payload, ts); err != nil {
+		if err := lt.Push(ctx, payload, ts); err != nil {
 			return fmt.Errorf("%s: %w", textsafe.Line(ch.Topic), err)
 		}
 		sent++
