@@ -175,6 +175,26 @@ func TestBudgetsEndToEnd(t *testing.T) {
 				!strings.Contains(string(b), "| ⚠️ not measured | nosuch:p99&#62;1s | - |") || !strings.Contains(string(b), "| ❌ fail | telemetry:p99&#62;1ns | telemetry |") {
 				t.Errorf("markdown:\n%s", b)
 			}
+
+			// Every budget kept: exit 0, and a JUnit file with no failure.
+			out.Reset()
+			errOut = lockedBuffer{}
+			code = run(context.Background(), []string{"--headless", "--url", srv.URL, "--api-key", srv.APIKey, "--api-secret", srv.APISecret,
+				"--duration", "3s", "--warmup", "1s", "--track", "telemetry:50:1KiB",
+				"--fail-if", "loss>50%", "--fail-if", "fps<10", "--fail-if", "telemetry:p99>10s", "--fail-if", "dropped[queue full]>0",
+				"--fail-if", "reconnects>0", "--fail-if", "stalls>0", "--junit", junit}, env(nil), stdio{out: &out, err: &errOut})
+			if code != exitOK || strings.Contains(errOut.String(), "dttui: budget ") {
+				t.Fatalf("budgets kept: exit %d: %s", code, errOut.String())
+			}
+			f = lastLine(t, out.String())
+			for _, b := range f.Budgets {
+				if b.Verdict != "pass" || b.Value == nil {
+					t.Errorf("budget kept: %+v", b)
+				}
+			}
+			if doc := readJUnit(t, junit); len(f.Budgets) != 6 || doc.Tests != 6 || doc.Failures != 0 || doc.Suite.Skipped != 0 {
+				t.Fatalf("budgets kept: %d in the JSON line, JUnit %+v", len(f.Budgets), doc)
+			}
 		})
 	}
 }
