@@ -82,6 +82,18 @@ func TestDoctor(t *testing.T) {
 					} else if !strings.Contains(out.String(), "\n- frame round trip: not checked: data tracks failed\n") {
 						t.Fatalf("round trip not skipped:\n%s", out.String())
 					}
+					// The largest frame, with the other SDKs' 128-packet limit,
+					// and the E2EE round trip.
+					if !strings.Contains(tc.marks, "-") {
+						for _, re := range []string{
+							`(?m)^✓ largest whole frame: [0-9]+ bytes \([0-9]+ packets\) arrived whole at our subscriber, .*; livekit-client and the Rust SDK drop frames of more than 128 packets \(over [0-9]+ bytes\)$`,
+							`(?m)^✓ E2EE round trip: 5 of 5 AES-GCM frames encrypted, forwarded and decrypted by our subscriber, intact, in [0-9.]+(?:µs|ms|s)$`,
+						} {
+							if !regexp.MustCompile(re).MatchString(out.String()) {
+								t.Fatalf("no line matches %s:\n%s", re, out.String())
+							}
+						}
+					}
 					doc := readJUnit(t, junit)
 					if doc.Tests != 7 || doc.Failures != tc.failures || doc.Suite.Skipped != tc.skipped || doc.Suite.Name != "dttui doctor" ||
 						doc.Suite.Cases[1].Name != "data tracks" || doc.Suite.Cases[3].Name != "frame round trip" {
@@ -90,6 +102,22 @@ func TestDoctor(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// A server it cannot reach: the join fails with its remedy, every other
+// check is skipped, exit 1, and the JUnit file says so.
+func TestDoctorCannotJoin(t *testing.T) {
+	junit := filepath.Join(t.TempDir(), "doctor.xml")
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"doctor", "--url", "ws://127.0.0.1:9", "--api-key", "k", "--api-secret", strings.Repeat("s", 32),
+		"--junit", junit}, env(nil), stdio{out: &out, err: &errOut})
+	if code != exitFailure || !strings.Contains(out.String(), "\n✗ join: could not join: ") || strings.Count(out.String(), ": not checked: join failed\n") != 6 ||
+		!strings.Contains(out.String(), "    → check the URL") {
+		t.Fatalf("exit %d:\n%s%s", code, out.String(), errOut.String())
+	}
+	if doc := readJUnit(t, junit); doc.Tests != 7 || doc.Failures != 1 || doc.Suite.Skipped != 6 {
+		t.Fatalf("JUnit %+v", doc)
 	}
 }
 
