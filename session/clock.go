@@ -1,12 +1,10 @@
 package session
 
 import (
-	"errors"
 	"time"
 
 	"github.com/dttui/dttui/clocksync"
 	"github.com/livekit/protocol/livekit"
-	"github.com/pion/webrtc/v4"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -15,31 +13,6 @@ import (
 // session with the room monitor asks every participant that publishes
 // data tracks, so the latency of their timestamped frames is one-way on
 // our clock rather than the difference of two clocks.
-
-// reliableLabel is the data channel LiveKit carries user packets on, in
-// order and reliably.
-const reliableLabel = "_reliable"
-
-// errNoReliable is a user packet with no open `_reliable` to go on.
-var errNoReliable = errors.New("the " + reliableLabel + " data channel is not open")
-
-// sendUserPacket sends payload on topic to one participant.
-func (p *peer) sendUserPacket(to, topic string, payload []byte) error {
-	p.mu.Lock()
-	dc := p.reliable
-	p.mu.Unlock()
-	if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
-		return errNoReliable
-	}
-	b, err := proto.Marshal(&livekit.DataPacket{
-		Kind: livekit.DataPacket_RELIABLE, DestinationIdentities: []string{to},
-		Value: &livekit.DataPacket_User{User: &livekit.UserPacket{Payload: payload, Topic: &topic, DestinationIdentities: []string{to}}},
-	})
-	if err != nil {
-		return err
-	}
-	return dc.Send(b)
-}
 
 // onUserPacket takes a DataPacket from the subscriber's `_reliable`:
 // answers a clock request, or gives the monitor's syncer an answer.
@@ -67,7 +40,7 @@ func (s *Session) onUserPacket(b []byte) {
 	case clocksync.Request:
 		p, err := s.current()
 		if err == nil {
-			err = p.sendUserPacket(from, clocksync.Topic, clocksync.Answer(m, at, s.now()).Append(nil))
+			err = p.SendUserPacket(from, clocksync.Topic, clocksync.Answer(m, at, s.now()).Append(nil))
 		}
 		if err != nil {
 			s.log.Debug("clock exchange: cannot answer", "to", from, "err", err)
@@ -131,7 +104,7 @@ func (s *Session) runClockSync() {
 		}
 		out = s.clocks.Due(s.now(), out[:0])
 		for _, o := range out {
-			if err := p.sendUserPacket(o.To, clocksync.Topic, o.Payload); err != nil {
+			if err := p.SendUserPacket(o.To, clocksync.Topic, o.Payload); err != nil {
 				s.log.Debug("clock exchange: cannot ask", "to", o.To, "err", err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/session/rtc"
 )
 
 // CloseDrainTimeout bounds how long Close waits for the packets already
@@ -59,7 +60,7 @@ func (s *Session) goodbye() {
 		if i >= window {
 			select {
 			case <-acks[i-window]:
-			case <-p.done():
+			case <-p.Done():
 				return
 			case <-t.C:
 				s.log.Info("leaving before the SFU confirmed every unpublish")
@@ -71,7 +72,7 @@ func (s *Session) goodbye() {
 	for _, ch := range acks {
 		select {
 		case <-ch:
-		case <-p.done():
+		case <-p.Done():
 			return
 		case <-t.C:
 			s.log.Info("leaving before the SFU confirmed every unpublish")
@@ -82,14 +83,14 @@ func (s *Session) goodbye() {
 
 // drainChannel waits until the SFU has acknowledged everything written to
 // p's data channel, up to CloseDrainTimeout.
-func (s *Session) drainChannel(p *peer) {
-	dc := p.channel()
+func (s *Session) drainChannel(p *rtc.Conn) {
+	dc := p.Channel()
 	if dc == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), CloseDrainTimeout)
 	defer cancel()
-	if err := dc.drained(ctx, p.closed); err != nil {
+	if err := dc.Drained(ctx, p.Done()); err != nil {
 		s.log.Info("unpublishing before the SFU acknowledged every packet", "err", err)
 	}
 }

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dttui/dttui/internal/silent"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dttui/dttui/internal/silent"
 
 	"go.uber.org/goleak"
 )

@@ -9,6 +9,7 @@ import (
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/session/rtc"
 )
 
 // Two tracks push 64 KiB frames flat out. The channel's
@@ -72,15 +73,14 @@ func testE2EBackpressureBoundsBuffer(t *testing.T) {
 	window := 0 // the largest the flow allowed
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		peak = max(peak, p.dc.dc.BufferedAmount())
-		p.dc.fmu.Lock()
-		window = max(window, p.dc.flow.window)
-		p.dc.fmu.Unlock()
+		snd := p.Channel().Sender()
+		peak = max(peak, uint64(snd.InFlight))
+		window = max(window, snd.Window)
 		done := true
 		for _, tr := range tracks {
 			done = done && tr.Stats().FramesSent >= minSent
 		}
-		if done && peak >= MinFlowWindow-packetizer.MTU {
+		if done && peak >= rtc.MinFlowWindow-packetizer.MTU {
 			break
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -88,7 +88,7 @@ func testE2EBackpressureBoundsBuffer(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	if lo, hi := uint64(MinFlowWindow-packetizer.MTU), uint64(window+len(tracks)*packetizer.MTU); peak > hi || peak < lo {
+	if lo, hi := uint64(rtc.MinFlowWindow-packetizer.MTU), uint64(window+len(tracks)*packetizer.MTU); peak > hi || peak < lo {
 		t.Fatalf("buffered amount peaked at %d (largest window %d); want within [%d, %d]", peak, window, lo, hi)
 	}
 	for _, tr := range tracks {

@@ -14,6 +14,7 @@ import (
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/session/rtc"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -204,7 +205,7 @@ func BenchmarkDirectPion(b *testing.B) {
 func benchDirect(b *testing.B, size int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	offerer, answerer := pcPair(b, newWebRTCAPI(testLog, netHooks{}, true, nil))
+	offerer, answerer := pcPair(b, rtc.NewAPI(testLog, rtc.Network{}, true, nil))
 
 	var mu sync.Mutex
 	var frames, bytes uint64
@@ -224,7 +225,7 @@ func benchDirect(b *testing.B, size int) {
 		})
 	})
 	open := make(chan struct{})
-	dc, err := newDataChannel(offerer, open, nil)
+	dc, err := rtc.NewDataChannel(offerer, open, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func benchDirect(b *testing.B, size int) {
 	var sent uint64
 	for b.Loop() {
 		err := pk.Packetize(packetizer.Frame{Payload: payload}, func(pkt []byte) error {
-			return dc.write(ctx, closed, nil, pkt)
+			return dc.Write(ctx, closed, nil, pkt)
 		})
 		if err != nil {
 			b.Fatal(err)

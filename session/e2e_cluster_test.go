@@ -13,6 +13,7 @@ import (
 	"github.com/dttui/dttui/internal/testsfu"
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/session/rtc"
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
 	"github.com/pion/webrtc/v4"
@@ -49,7 +50,7 @@ func testE2ECluster(t *testing.T, kind testsfu.Kind, roomOn int) {
 	// The publisher's signal socket drops; its PCs stay up. The SFU
 	// restarts ICE on its subscriber PC only, which carries nothing here:
 	// frames pushed at once after the resume all arrive.
-	dropSignalAndResume(t, r.pub)
+	dropSignalAndResume(t, r.pub, r.pubSig)
 	if r.tr.Info().SID != r.sid || r.tr.State() != outgoing.StatePublished || r.tr.Stats().PublishAttempts != 1 {
 		t.Fatalf("the publisher's track changed across the resume: %+v", r.tr.Info())
 	}
@@ -57,7 +58,7 @@ func testE2ECluster(t *testing.T, kind testsfu.Kind, roomOn int) {
 
 	// The monitor's signal socket drops, and it resumes.
 	reselected := r.watchICE()
-	dropSignalAndResume(t, r.mon)
+	dropSignalAndResume(t, r.mon, r.monSig)
 	r.afterMonitorResume(reselected)
 
 	r.checkTotals()
@@ -87,7 +88,7 @@ func TestE2EClusterMonitorsSignalNodeRestarts(t *testing.T) {
 			// never closes hijacked connections), and one that relays
 			// has no room to close them: drop ours as the node's exit
 			// would.
-			monPeer.transport.Close()
+			r.monSig.drop()
 		}
 		eventually(t, 10*time.Second, "the monitor reconnecting", func() bool {
 			return r.mon.Status().State == StateReconnecting
@@ -119,6 +120,8 @@ type clusterRoom struct {
 	ctx      context.Context
 	c        *testsfu.Cluster
 	pub, mon *Session
+	// pubSig and monSig drop their signal sockets.
+	pubSig, monSig *signalTap
 	tr       *Track
 	sid      string
 	got      receivedFrames
@@ -142,14 +145,16 @@ func startClusterRoom(t *testing.T, kind testsfu.Kind, roomOn int) *clusterRoom 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.pub = connect(t, r.c.Nodes[0], Config{Room: clusterRoomName, Identity: "publisher"})
-	r.mon = connect(t, r.c.Nodes[1], Config{Room: clusterRoomName, Identity: "monitor", Monitor: true, OnRemoteFrame: r.got.add})
+	pubCfg, pubSig := tapped(Config{Room: clusterRoomName, Identity: "publisher"})
+	monCfg, monSig := tapped(Config{Room: clusterRoomName, Identity: "monitor", Monitor: true, OnRemoteFrame: r.got.add})
+	r.pub, r.pubSig = connect(t, r.c.Nodes[0], pubCfg), pubSig
+	r.mon, r.monSig = connect(t, r.c.Nodes[1], monCfg), monSig
 	if i, err := r.c.RoomNode(r.ctx, clusterRoomName); i != roomOn || err != nil {
 		t.Fatalf("room on node %d (%v), placed on %d", i, err, roomOn)
 	}
 	// Both are joined by the room's node, whichever node they dialled.
 	for _, s := range []*Session{r.pub, r.mon} {
-		info := peerOf(t, s).joinResponse().GetServerInfo()
+		info := peerOf(t, s).JoinResponse().GetServerInfo()
 		if info.GetNodeId() != string(roomNode) || info.GetRegion() != testsfu.NodeRegion(roomOn) {
 			t.Fatalf("%s joined by node %s (%s), the room is on %s (%s)", s.Status().Identity,
 				info.GetNodeId(), info.GetRegion(), roomNode, testsfu.NodeRegion(roomOn))
@@ -239,7 +244,7 @@ func (r *clusterRoom) push(what string, strict bool) {
 // PC selects a new ICE candidate pair.
 func (r *clusterRoom) watchICE() <-chan struct{} {
 	reselected := make(chan struct{}, 1)
-	peerOf(r.t, r.mon).pc(livekit.SignalTarget_SUBSCRIBER).SCTP().Transport().ICETransport().
+	peerOf(r.t, r.mon).PeerConnection(livekit.SignalTarget_SUBSCRIBER).SCTP().Transport().ICETransport().
 		OnSelectedCandidatePairChange(func(*webrtc.ICECandidatePair) {
 			select {
 			case reselected <- struct{}{}:
@@ -375,7 +380,7 @@ func (r *receivedFrames) check(t *testing.T, what, sid string, sent [][]byte) (m
 	return missing
 }
 
-func peerOf(t *testing.T, s *Session) *peer {
+func peerOf(t *testing.T, s *Session) *rtc.Conn {
 	t.Helper()
 	p, err := s.current()
 	if err != nil {
@@ -388,7 +393,7 @@ func peerOf(t *testing.T, s *Session) *peer {
 // s's PeerConnection target.
 func remotePort(t *testing.T, s *Session, target livekit.SignalTarget) int {
 	t.Helper()
-	pc := peerOf(t, s).pc(target)
+	pc := peerOf(t, s).PeerConnection(target)
 	if pc == nil {
 		t.Fatalf("no %s PeerConnection", target)
 	}
@@ -401,11 +406,11 @@ func remotePort(t *testing.T, s *Session, target livekit.SignalTarget) int {
 
 // dropSignalAndResume closes s's signal socket (its PCs stay up) and waits
 // until the session has resumed the same participant.
-func dropSignalAndResume(t *testing.T, s *Session) {
+func dropSignalAndResume(t *testing.T, s *Session, sig *signalTap) {
 	t.Helper()
 	p := peerOf(t, s)
 	before := s.Status().Reconnects
-	p.transport.Close()
+	sig.drop()
 	eventually(t, 20*time.Second, s.Status().Identity+" resumed", func() bool {
 		st := s.Status()
 		return st.State == StateConnected && st.Reconnects == before+1

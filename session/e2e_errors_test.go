@@ -240,7 +240,8 @@ func testE2EReconnectRepublishes(t *testing.T) {
 func TestE2EResumeAfterSignalDrop(t *testing.T) { acrossSFUs(t, testE2EResumeAfterSignalDrop) }
 
 func testE2EResumeAfterSignalDrop(t *testing.T) {
-	s := connect(t, sfu(t), Config{Loopback: true})
+	cfg, sig := tapped(Config{Loopback: true})
+	s := connect(t, sfu(t), cfg)
 	tr, err := s.Publish(bounded(t, 15*time.Second), "steady", false)
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +252,7 @@ func testE2EResumeAfterSignalDrop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.transport.Close() // the socket drops; PeerConnections are untouched
+	sig.drop() // the socket drops; PeerConnections are untouched
 
 	eventually(t, 20*time.Second, "resumed", func() bool {
 		st := s.Status()

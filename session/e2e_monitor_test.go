@@ -72,7 +72,7 @@ func testE2ERoomMonitorFollowsAPublisher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.close(errors.New("test: the publisher's connection dies"))
+	p.Close(errors.New("test: the publisher's connection dies"))
 	eventually(t, 30*time.Second, "republished", func() bool { return tr.Info().SID != oldSID && tr.State() == 1 })
 	eventually(t, 15*time.Second, "the monitor follows the new SID", func() bool {
 		r, ok := remoteRow(mon, who, "telemetry")

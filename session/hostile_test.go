@@ -71,7 +71,7 @@ func (h *hostile) write(ctx context.Context, i int, hdr packetizer.Header, paylo
 	if err != nil {
 		return err
 	}
-	return p.writePacket(ctx, b)
+	return p.WritePacket(ctx, b)
 }
 
 // partialFrame begins a frame of track i: its START and packets-1 more

@@ -3,13 +3,15 @@ package session
 import (
 	"context"
 	"errors"
-	"github.com/dttui/dttui/impair"
 	"sync"
 	"time"
+
+	"github.com/dttui/dttui/impair"
 
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session/probe"
+	"github.com/dttui/dttui/session/rtc"
 	"github.com/livekit/protocol/livekit"
 )
 
@@ -71,7 +73,7 @@ func startLoopback(ctx context.Context, s *Session) (*loopback, error) {
 	return l, nil
 }
 
-func (l *loopback) dial(ctx context.Context) (*peer, error) {
+func (l *loopback) dial(ctx context.Context) (*rtc.Conn, error) {
 	cfg := l.s.cfg
 	// canPublishData=false: it only listens. hidden: other participants
 	// of a real room do not see a test tool's second participant.
@@ -88,17 +90,17 @@ func (l *loopback) dial(ctx context.Context) (*peer, error) {
 	// The loopback stands for a subscriber across the same path: it takes
 	// the user's impairment of what we receive (dir=down), never of what
 	// we send, which is the publisher's.
-	hooks := netHooks{NetOptions: opts, impair: cfg.Impair, impairWays: impair.Down}
-	p, err := dialPeer(ctx, peerConfig{
-		url: cfg.URL, token: token, log: cfg.Logger.With("participant", "loopback"),
-		onSignal:          func(p *peer, res *livekit.SignalResponse) { l.onSignal(p, res) },
-		onDataTrackPacket: l.sub.onPacket, onDataTrackOpen: l.sub.onDataChannelOpen, net: hooks,
-		relayOnly: cfg.RelayOnly, localDrops: &l.s.localDrops,
+	hooks := rtc.Network{NetOptions: opts, Impair: cfg.Impair, ImpairWays: impair.Down}
+	p, err := rtc.Dial(ctx, rtc.Config{
+		URL: cfg.URL, Token: token, Log: cfg.Logger.With("participant", "loopback"),
+		OnSignal:          func(p *rtc.Conn, res *livekit.SignalResponse) { l.onSignal(p, res) },
+		OnDataTrackPacket: l.sub.onPacket, OnDataTrackOpen: l.sub.onDataChannelOpen, Net: hooks,
+		RelayOnly: cfg.RelayOnly, LocalDrops: &l.s.localDrops,
 	})
 	return p, err
 }
 
-func (l *loopback) onSignal(p *peer, res *livekit.SignalResponse) {
+func (l *loopback) onSignal(p *rtc.Conn, res *livekit.SignalResponse) {
 	if _, ok := res.Message.(*livekit.SignalResponse_Join); ok {
 		l.sub.attach(p)
 	}
@@ -107,16 +109,16 @@ func (l *loopback) onSignal(p *peer, res *livekit.SignalResponse) {
 
 // supervise rejoins when the loopback's connection dies (an SFU restart),
 // so receive stats resume along with the publisher.
-func (l *loopback) supervise(p *peer) {
+func (l *loopback) supervise(p *rtc.Conn) {
 	defer l.wg.Done()
 	for {
 		select {
 		case <-l.ctx.Done():
-			p.leave()
+			p.Leave()
 			return
-		case <-p.done():
+		case <-p.Done():
 		}
-		p.wait()
+		p.Wait()
 		l.sub.attach(nil)
 		l.sub.mgr.Reset(errLoopbackRejoin)
 		err := withBackoff(l.ctx, nil, func(ctx context.Context) error {
@@ -203,16 +205,16 @@ func (l *loopback) onFrame(t *incoming.RemoteTrack, f *incoming.Frame) {
 }
 
 // received is what the loopback got of our packets so far.
-func (l *loopback) received() rxTotals {
+func (l *loopback) received() rtc.RxTotals {
 	p, b, lost := l.sub.mgr.Received()
-	return rxTotals{packets: p, bytes: b, lost: lost}
+	return rtc.RxTotals{Packets: p, Bytes: b, Lost: lost}
 }
 
 // loopReceived is the loopback's totals for the publisher's congestion
 // limit; false without a loopback.
-func (s *Session) loopReceived() (rxTotals, bool) {
+func (s *Session) loopReceived() (rtc.RxTotals, bool) {
 	if s.loop == nil {
-		return rxTotals{}, false
+		return rtc.RxTotals{}, false
 	}
 	return s.loop.received(), true
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -110,6 +111,40 @@ func (c switchedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 func (c switchedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	return c.sw.readFrom(c.PacketConn, b)
+}
+
+// signalTap is a NetOptions.WrapSignal that keeps the signal transport of
+// the session's latest join, so a test can drop the socket under it while
+// the PeerConnections stay up, as a network does. Give the loopback its
+// own NetOptions, or the tap holds the loopback's.
+type signalTap struct {
+	mu  sync.Mutex
+	cur signalling.SignalTransport
+}
+
+func (s *signalTap) wrap(t signalling.SignalTransport) signalling.SignalTransport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur = t
+	return t
+}
+
+// drop closes the socket; the SDK's reader ends and the session resumes.
+func (s *signalTap) drop() {
+	s.mu.Lock()
+	t := s.cur
+	s.mu.Unlock()
+	t.Close()
+}
+
+// tapped returns Config c with a tap on its publisher's signal socket.
+func tapped(c Config) (Config, *signalTap) {
+	tap := &signalTap{}
+	c.Net.WrapSignal = tap.wrap
+	if c.Net.Loopback == nil {
+		c.Net.Loopback = &NetOptions{}
+	}
+	return c, tap
 }
 
 // tamperPublish is a NetOptions.WrapSignal that lets edit change each

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dttui/dttui/session/rtc"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -19,7 +20,7 @@ func TestReceiveBufferHoldsABurstWhileTheReaderWaits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var drops atomic.Uint64
-	offerer, answerer := pcPair(t, newWebRTCAPI(testLog, netHooks{}, true, &drops))
+	offerer, answerer := pcPair(t, rtc.NewAPI(testLog, rtc.Network{}, true, &drops))
 
 	var got atomic.Uint64
 	release := make(chan struct{})
@@ -34,11 +35,15 @@ func TestReceiveBufferHoldsABurstWhileTheReaderWaits(t *testing.T) {
 			got.Add(1)
 		})
 	})
-	open := make(chan struct{})
-	dc, err := newDataChannel(offerer, open, nil)
+	// The channel as dttui makes it, written to directly: the burst is
+	// the point, not the flow control.
+	ordered, retransmits := false, uint16(0)
+	dc, err := offerer.CreateDataChannel(rtc.DataTrackLabel, &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &retransmits})
 	if err != nil {
 		t.Fatal(err)
 	}
+	open := make(chan struct{})
+	dc.OnOpen(func() { close(open) })
 	if err := signalDirect(offerer, answerer); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +54,7 @@ func TestReceiveBufferHoldsABurstWhileTheReaderWaits(t *testing.T) {
 	}
 	msg := make([]byte, size)
 	for range n {
-		if err := dc.dc.Send(msg); err != nil {
+		if err := dc.Send(msg); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,10 +62,10 @@ func TestReceiveBufferHoldsABurstWhileTheReaderWaits(t *testing.T) {
 	// the sender gave it up): wait for that, at most 5 s, with the reader
 	// still held.
 	deadline := time.Now().Add(5 * time.Second)
-	for dc.dc.BufferedAmount() > 0 && time.Now().Before(deadline) {
+	for dc.BufferedAmount() > 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	buffered := dc.dc.BufferedAmount()
+	buffered := dc.BufferedAmount()
 	close(release)
 	// Before SCTP, pion's demultiplexer holds 1 MB of datagrams for DTLS
 	// and drops past it, counted (LocalDrops): under the race detector

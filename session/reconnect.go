@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dttui/dttui/session/rtc"
 	"github.com/livekit/protocol/livekit"
 )
 
@@ -25,13 +26,13 @@ const (
 // dies, it rejoins in full (fresh PCs, tracks republished with their
 // handles and new SIDs), or gives up after Config.ReconnectTimeout with the
 // last error.
-func (s *Session) supervise(p *peer) {
+func (s *Session) supervise(p *rtc.Conn) {
 	defer s.wg.Done()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return // Close leaves p
-		case <-p.signalLost():
+		case <-p.SignalLost():
 			if s.ctx.Err() != nil {
 				return
 			}
@@ -39,14 +40,14 @@ func (s *Session) supervise(p *peer) {
 			if err == nil {
 				continue
 			}
-			p.close(err) // the SFU would not take us back: start over in full
-		case <-p.done():
+			p.Close(err) // the SFU would not take us back: start over in full
+		case <-p.Done():
 		}
-		p.wait()
+		p.Wait()
 		if s.ctx.Err() != nil {
 			return // Close is tearing down; not a connection failure
 		}
-		cause := p.err()
+		cause := p.Err()
 		if isFinalLeave(cause) {
 			s.end(cause)
 			return
@@ -84,11 +85,11 @@ func (s *Session) supervise(p *peer) {
 // resume tries to resume p's session after its signal socket dropped or
 // its ICE failed: the PeerConnections and the tracks stay, the SIDs do not
 // change.
-func (s *Session) resume(p *peer) error {
-	s.setStatus(StateReconnecting, p.lostReason())
+func (s *Session) resume(p *rtc.Conn) error {
+	s.setStatus(StateReconnecting, p.LostReason())
 	ctx, cancel := context.WithTimeout(s.ctx, resumeWindow)
 	defer cancel()
-	return withBackoff(ctx, p.done(), func(ctx context.Context) error {
+	return withBackoff(ctx, p.Done(), func(ctx context.Context) error {
 		token, err := s.token()
 		if err != nil {
 			return permanent(err)
@@ -99,9 +100,9 @@ func (s *Session) resume(p *peer) error {
 		}
 		rctx, rcancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 		defer rcancel()
-		if err := p.resume(rctx, token, tracks); err != nil {
+		if err := p.Resume(rctx, token, tracks); err != nil {
 			var le *LeaveError
-			if errors.As(err, &le) || errors.As(p.err(), &le) {
+			if errors.As(err, &le) || errors.As(p.Err(), &le) {
 				return permanent(err) // the SFU said no: rejoin instead
 			}
 			s.log.Info("resume attempt failed", "err", err)
@@ -118,10 +119,10 @@ func (s *Session) resume(p *peer) error {
 
 // reconnect rejoins as a fresh participant, retrying within
 // Config.ReconnectTimeout.
-func (s *Session) reconnect() (*peer, error) {
+func (s *Session) reconnect() (*rtc.Conn, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.ReconnectTimeout)
 	defer cancel()
-	var p *peer
+	var p *rtc.Conn
 	err := withBackoff(ctx, nil, func(ctx context.Context) error {
 		var err error
 		if p, err = s.connect(ctx); err != nil {

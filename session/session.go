@@ -1,24 +1,22 @@
-// Package session connects dttui to a real LiveKit room: the signal
-// websocket (server-sdk-go's signalling package), a pion publisher
-// PeerConnection with the `_data_track` channel, reconnects, and the
-// outgoing manager wired to both. An optional loopback subscriber joins as
-// a second participant to show what really arrives; the room monitor
-// measures everyone else's data tracks.
+// Package session connects dttui to a real LiveKit room: one
+// participant's connection (package rtc: the signal websocket, the pion
+// PeerConnections, the `_data_track` channel and its flow control),
+// reconnects, and the outgoing manager wired to it. An optional loopback
+// subscriber joins as a second participant to show what really arrives;
+// the room monitor measures everyone else's data tracks.
 //
 // Files:
 //   - the session: session.go (lifecycle and status), types.go (Config),
 //     defaults.go, transport.go (the manager's requests and the SFU's
 //     answers), local.go (our tracks and their probes), close.go,
 //     reconnect.go (resume, rejoin, giving up), stall.go, rooms.go
-//     (listing rooms), clock.go (the clock exchange over `_reliable`);
-//   - one participant's connection: peer.go, signal.go, negotiation.go,
-//     datachannel.go and flow.go (the channel and its flow control),
-//     dial.go (an interrupted join closes its socket), token.go;
+//     (listing rooms), clock.go (the clock exchange over `_reliable`),
+//     token.go;
 //   - the receiving side: subscriber.go and inbox.go (one participant's
 //     view of the room), loopback.go, monitor.go (the room monitor),
 //     typed.go and schemacheck.go (typed tracks and their schemas);
-//   - logging.go: the LiveKit libraries', pion's and go-redis's loggers
-//     routed to ours.
+//   - logging.go: the LiveKit libraries' process-wide loggers and
+//     go-redis's routed to ours.
 //
 // Redaction (package redact), log origins (logorigin) and the reader of
 // the embedded SFU's log (localsfu/sfulog) live outside, so the UI can use
@@ -38,13 +36,22 @@ import (
 	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/session/rtc"
 )
 
 // ErrClosed is the Status.Err of a session its owner closed.
 var ErrClosed = errors.New("session closed")
 
 // ErrNoRelay: Config.RelayOnly, and the SFU lists no TURN server.
-var ErrNoRelay = errors.New("relay only, and the server lists no TURN server")
+var ErrNoRelay = rtc.ErrNoRelay
+
+// The connection's errors a session's own carry (errors.As).
+type (
+	// RefusedError is the server refusing a join over HTTP.
+	RefusedError = rtc.RefusedError
+	// LeaveError is the SFU ending the session.
+	LeaveError = rtc.LeaveError
+)
 
 // Session is a live connection with its outgoing data-track manager.
 type Session struct {
@@ -58,7 +65,7 @@ type Session struct {
 	e2ee   *e2ee.Key // nil without a passphrase
 
 	mu           sync.Mutex
-	p            *peer // nil while reconnecting
+	p            *rtc.Conn // nil while reconnecting
 	status       Status
 	statusCh     chan Status // capacity 1, latest wins
 	statusClosed bool
@@ -196,22 +203,22 @@ func Connect(ctx context.Context, cfg Config) (*Session, error) {
 }
 
 // connect joins as the publisher: a fresh participant, fresh PeerConnections.
-func (s *Session) connect(ctx context.Context) (*peer, error) {
+func (s *Session) connect(ctx context.Context) (*rtc.Conn, error) {
 	token, err := s.token()
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ConnectTimeout)
 	defer cancel()
-	pc := peerConfig{
-		url: s.cfg.URL, token: token, log: s.cfg.Logger.With("participant", "publisher"),
-		publisher: true, onSignal: s.onSignal, onUserPacket: s.onUserPacket, resumable: true, net: s.netHooks(), relayOnly: s.cfg.RelayOnly,
-		localDrops: &s.localDrops, received: s.loopReceived,
+	pc := rtc.Config{
+		URL: s.cfg.URL, Token: token, Log: s.cfg.Logger.With("participant", "publisher"),
+		Publisher: true, OnSignal: s.onSignal, OnUserPacket: s.onUserPacket, Resumable: true, Net: s.network(), RelayOnly: s.cfg.RelayOnly,
+		LocalDrops: &s.localDrops, Received: s.loopReceived,
 	}
 	if s.monitor != nil {
-		pc.onDataTrackPacket, pc.onDataTrackOpen = s.monitor.onPacket, s.monitor.onDataChannelOpen
+		pc.OnDataTrackPacket, pc.OnDataTrackOpen = s.monitor.onPacket, s.monitor.onDataChannelOpen
 	}
-	return dialPeer(ctx, pc)
+	return rtc.Dial(ctx, pc)
 }
 
 func (s *Session) token() (string, error) {
@@ -224,10 +231,10 @@ func (s *Session) token() (string, error) {
 // Manager is the session's outgoing data-track manager.
 func (s *Session) Manager() *outgoing.Manager { return s.mgr }
 
-// netHooks is the network our own connection uses: Config.Net and the
-// user's impairment.
-func (s *Session) netHooks() netHooks {
-	return netHooks{NetOptions: s.cfg.Net, impair: s.cfg.Impair}
+// network is what our own connection runs on: Config.Net and the user's
+// impairment.
+func (s *Session) network() rtc.Network {
+	return rtc.Network{NetOptions: s.cfg.Net, Impair: s.cfg.Impair}
 }
 
 // Status is the connection's current health, with the latest RTT.
@@ -238,8 +245,8 @@ func (s *Session) Status() Status {
 	if p != nil {
 		// Outside s.mu: pion's locks are taken here, and pion calls
 		// into the session with its own held.
-		st.RTT = p.rtt()
-		st.Sender = p.sender()
+		st.RTT = p.RTT()
+		st.Sender = p.Sender()
 	}
 	st.LocalDrops = s.localDrops.Load()
 	if sh := s.cfg.Impair; sh != nil {
@@ -291,7 +298,7 @@ func (s *Session) changeStatus(from *State, st State, err error) {
 	}
 	snap := s.status
 	if s.p != nil {
-		snap.RTT = s.p.rtt()
+		snap.RTT = s.p.RTT()
 	}
 	if !s.statusClosed {
 		// Latest wins: replace an undelivered status rather than block.
@@ -309,8 +316,8 @@ func (s *Session) changeStatus(from *State, st State, err error) {
 	}
 }
 
-func (s *Session) setConnected(p *peer, reconnected bool) {
-	j := p.joinResponse()
+func (s *Session) setConnected(p *rtc.Conn, reconnected bool) {
+	j := p.JoinResponse()
 	s.mu.Lock()
 	s.status.ParticipantSID = j.GetParticipant().GetSid()
 	s.status.Identity = j.GetParticipant().GetIdentity()
@@ -348,7 +355,7 @@ func (s *Session) Close() error {
 		p := s.p
 		s.mu.Unlock()
 		if p != nil {
-			p.leave()
+			p.Leave()
 		}
 		// A session that already gave up keeps its reason.
 		if s.Status().State != StateDisconnected {

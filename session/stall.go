@@ -50,12 +50,12 @@ func (s *Session) checkStall(now time.Time) {
 		s.stall = stallWatch{}
 		return
 	}
-	dc := p.channel()
+	dc := p.Channel()
 	if dc == nil {
 		return
 	}
-	written := dc.written.Load()
-	stalled := s.stall.observe(now, written, dc.dc.BufferedAmount())
+	written, buffered := dc.Progress()
+	stalled := s.stall.observe(now, written, buffered)
 	switch {
 	case stalled && state == StateConnected:
 		s.setStatusIf(StateConnected, StateStalled, errNoProgress)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/session/rtc"
 	"github.com/livekit/protocol/livekit"
 )
 
@@ -287,7 +288,7 @@ func subscriptionRequest(updates []incoming.SubscriptionUpdate) *livekit.SignalR
 
 // attach makes p the connection requests go on (nil: none, and the flush
 // timer stops; what is pending waits for the next connection).
-func (s *subscriber) attach(p *peer) {
+func (s *subscriber) attach(p *rtc.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.send, s.inFlight = nil, nil // a new connection has nothing in flight
@@ -296,7 +297,7 @@ func (s *subscriber) attach(p *peer) {
 		s.flushAt = nil
 	}
 	if p != nil {
-		s.send = p.send
+		s.send = p.Send
 		if len(s.pending) > 0 {
 			s.flushAt = s.afterFunc(SubscriptionUpdateInterval, s.flush)
 		}

@@ -4,12 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/livekit/protocol/auth"
-
-	"github.com/dttui/dttui/redact"
 )
 
 // tokenTTL covers a long demo; dttui re-mints on every full reconnect anyway.
@@ -50,8 +47,4 @@ func identityFromToken(token string) string {
 		return ""
 	}
 	return t.Identity()
-}
-
-func describeJoinError(u string, err error) error {
-	return fmt.Errorf("connect to %s: %w", redact.URL(u), err)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/outgoing"
+	"github.com/dttui/dttui/session/rtc"
 	"github.com/livekit/protocol/livekit"
 )
 
@@ -18,7 +19,7 @@ var _ outgoing.Transport = (*Session)(nil)
 var _ outgoing.CongestionTransport = (*Session)(nil)
 
 // current is the connected peer, or why there is none.
-func (s *Session) current() (*peer, error) {
+func (s *Session) current() (*rtc.Conn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p == nil {
@@ -38,7 +39,7 @@ func (s *Session) SendPublishRequest(r outgoing.PublishRequest) error {
 	}
 	req := &livekit.PublishDataTrackRequest{PubHandle: uint32(r.Handle), Name: r.Name, Encryption: encryption(r.E2EE),
 		FrameEncoding: frameToProto(r.Type.Frame), Schema: schemaToProto(r.Type.Schema)}
-	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PublishDataTrackRequest{PublishDataTrackRequest: req}})
+	return p.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PublishDataTrackRequest{PublishDataTrackRequest: req}})
 }
 
 // SendUnpublishRequest implements outgoing.Transport.
@@ -47,7 +48,7 @@ func (s *Session) SendUnpublishRequest(handle uint16) error {
 	if err != nil {
 		return err
 	}
-	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UnpublishDataTrackRequest{
+	return p.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_UnpublishDataTrackRequest{
 		UnpublishDataTrackRequest: &livekit.UnpublishDataTrackRequest{PubHandle: uint32(handle)}}})
 }
 
@@ -58,7 +59,7 @@ func (s *Session) WritePacket(ctx context.Context, pkt []byte) error {
 	if err != nil {
 		return err
 	}
-	return p.writePacket(ctx, pkt)
+	return p.WritePacket(ctx, pkt)
 }
 
 // QueueDelay implements outgoing.CongestionTransport: while the
@@ -74,17 +75,17 @@ func (s *Session) QueueDelay() time.Duration {
 	if p == nil {
 		return 0
 	}
-	dc := p.channel()
+	dc := p.Channel()
 	if dc == nil {
 		return 0
 	}
-	return dc.queueDelay()
+	return dc.QueueDelay()
 }
 
 // onSignal routes the SFU's data-track answers to the manager, matched by
 // handle (the protocol has no request IDs for these). It runs on the
 // signal reader; the manager's handlers do not block.
-func (s *Session) onSignal(p *peer, res *livekit.SignalResponse) {
+func (s *Session) onSignal(p *rtc.Conn, res *livekit.SignalResponse) {
 	if s.onBlobSignal(res) {
 		return
 	}
@@ -128,8 +129,8 @@ func (s *Session) onSignal(p *peer, res *livekit.SignalResponse) {
 // checkPermission unpublishes every track locally when the SFU revokes
 // canPublishData: the SFU drops the tracks then without telling the
 // publisher (wire notes §1.4), and pushing into them would be lost.
-func (s *Session) checkPermission(p *peer, infos []*livekit.ParticipantInfo) {
-	sid := p.participantSID()
+func (s *Session) checkPermission(p *rtc.Conn, infos []*livekit.ParticipantInfo) {
+	sid := p.ParticipantSID()
 	for _, pi := range infos {
 		if pi.GetSid() != sid || pi.GetPermission() == nil || pi.GetPermission().GetCanPublishData() {
 			continue

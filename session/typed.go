@@ -208,7 +208,7 @@ func (s *Session) blobCall(ctx context.Context, msg func(requestID uint32) *live
 	}
 	rid, ch := s.blobs.open()
 	defer s.blobs.close(rid)
-	if err := p.send(msg(rid)); err != nil {
+	if err := p.Send(msg(rid)); err != nil {
 		return nil, &BlobError{Err: err}
 	}
 	select {

@@ -4,12 +4,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/livekit/server-sdk-go/v2/signalling"
-	"github.com/pion/transport/v4"
-
 	"github.com/dttui/dttui/impair"
 	"github.com/dttui/dttui/incoming"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/session/rtc"
 )
 
 // Config says where and as whom to connect. Either Token, or APIKey and
@@ -105,24 +103,9 @@ type Config struct {
 	Net NetOptions
 }
 
-// NetOptions shape the path under a session's own connections (Config.Net).
-// Every field's zero value leaves that part as it is.
-type NetOptions struct {
-	// Wrap wraps the network pion's sockets use, outside Config.Impair's
-	// shaping (to cut or stall the path).
-	Wrap func(transport.Net) transport.Net
-	// ICEFailedTimeout replaces pion's 25 s before a silent path is
-	// declared failed.
-	ICEFailedTimeout time.Duration
-	// WrapSignal wraps the signal transport of each join: everything the
-	// session sends the SFU goes through it (to alter a request on the
-	// wire, past the local checks, and see the SFU's own answer).
-	WrapSignal func(signalling.SignalTransport) signalling.SignalTransport
-	// Loopback, when set, replaces these options for the loopback
-	// subscriber alone (to cut what it receives while the publisher's
-	// path stays up).
-	Loopback *NetOptions
-}
+// NetOptions shape the path under a session's own connections
+// (Config.Net), as pion's SettingEngine does under a PeerConnection.
+type NetOptions = rtc.NetOptions
 
 // State is the connection's lifecycle stage; Status its health. Both
 // belong to the report every consumer renders.

@@ -1,4 +1,4 @@
-package session
+package rtc
 
 import (
 	"math"
@@ -26,9 +26,9 @@ const (
 func (r *limiterRig) step(sent, pkts, lost uint64, rtt time.Duration) {
 	r.now = r.now.Add(rigStep)
 	r.s.sent += sent
-	r.s.rx.packets += pkts
-	r.s.rx.bytes += pkts * rigPacket
-	r.s.rx.lost += lost
+	r.s.rx.Packets += pkts
+	r.s.rx.Bytes += pkts * rigPacket
+	r.s.rx.Lost += lost
 	r.s.rtt = rtt
 	r.l.step(r.now, r.s, rigPath)
 }
@@ -140,7 +140,7 @@ func TestDatagramLoss(t *testing.T) {
 	var l limiter
 	t0 := time.Unix(1000, 0)
 	l.step(t0, limitSample{rtt: rigPath}, rigPath)
-	l.step(t0.Add(time.Second), limitSample{sent: 1e6, rx: rxTotals{packets: 40, lost: 20, bytes: 640_000}, rtt: rigPath}, rigPath)
+	l.step(t0.Add(time.Second), limitSample{sent: 1e6, rx: RxTotals{Packets: 40, Lost: 20, Bytes: 640_000}, rtt: rigPath}, rigPath)
 	if l.rate != 0 {
 		t.Fatalf("a third of 16 000-byte packets lost on a path without a queue: limited to %v", l.rate)
 	}
@@ -210,7 +210,7 @@ func TestLimiterStepsAtMostOncePerRoundTrip(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	path := 300 * time.Millisecond
 	l.step(t0, limitSample{rtt: path}, path)
-	lossy := limitSample{sent: 300_000, rx: rxTotals{packets: 100, lost: 50, bytes: 300_000}, rtt: path + 100*time.Millisecond}
+	lossy := limitSample{sent: 300_000, rx: RxTotals{Packets: 100, Lost: 50, Bytes: 300_000}, rtt: path + 100*time.Millisecond}
 	l.step(t0.Add(200*time.Millisecond), lossy, path)
 	if l.rate != 0 {
 		t.Fatalf("decided within the round trip: %v", l.rate)
@@ -220,14 +220,14 @@ func TestLimiterStepsAtMostOncePerRoundTrip(t *testing.T) {
 		t.Fatalf("rate %v, want %v", l.rate, want)
 	}
 	before := l.rate
-	l.step(t0.Add(2*time.Second), limitSample{sent: 10, rx: rxTotals{packets: 10, lost: 5, bytes: 10}, rtt: path}, path)
+	l.step(t0.Add(2*time.Second), limitSample{sent: 10, rx: RxTotals{Packets: 10, Lost: 5, Bytes: 10}, rtt: path}, path)
 	if l.rate != before || l.backoffs != 1 {
 		t.Fatalf("after a restart: rate %v (%d back-offs)", l.rate, l.backoffs)
 	}
 
 	var lan limiter
 	lan.step(t0, limitSample{rtt: time.Millisecond}, time.Millisecond)
-	lan.step(t0.Add(time.Second), limitSample{sent: 1e6, rx: rxTotals{packets: 100, lost: 50, bytes: 100_000}, rtt: 80 * time.Millisecond}, time.Millisecond)
+	lan.step(t0.Add(time.Second), limitSample{sent: 1e6, rx: RxTotals{Packets: 100, Lost: 50, Bytes: 100_000}, rtt: 80 * time.Millisecond}, time.Millisecond)
 	if lan.rate != 0 || lan.backoffs != 0 {
 		t.Fatalf("limited on a 1 ms path: %v", lan.rate)
 	}

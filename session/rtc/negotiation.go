@@ -1,4 +1,4 @@
-package session
+package rtc
 
 import (
 	"context"
@@ -13,20 +13,42 @@ import (
 	"github.com/dttui/dttui/impair"
 	"github.com/livekit/protocol/livekit"
 	protosignalling "github.com/livekit/protocol/signalling"
+	"github.com/livekit/server-sdk-go/v2/signalling"
 	"github.com/pion/ice/v4"
 	"github.com/pion/transport/v4"
 	"github.com/pion/transport/v4/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
-// netHooks is the network under one participant's connection: the
+// Network is the network under one participant's connection: the
 // caller's NetOptions (zero in dttui) and the user's impairment.
-type netHooks struct {
+type Network struct {
 	NetOptions
-	// impair shapes what the sockets send and receive (Config.Impair; not
-	// a test hook), in impairWays (zero: both).
-	impair     *impair.Shaper
-	impairWays impair.Direction
+	// Impair shapes what the sockets send and receive (dttui's --impair;
+	// not a test hook), in ImpairWays (zero: both).
+	Impair     *impair.Shaper
+	ImpairWays impair.Direction
+}
+
+// NetOptions shape the path under a connection, as pion's SettingEngine
+// does under a PeerConnection. Every field's zero value leaves that part
+// as it is: the real network, which is what dttui runs; tests cut or
+// stall the path with it while the SFU stays real.
+type NetOptions struct {
+	// Wrap wraps the network pion's sockets use, outside the impairment
+	// (to cut or stall the path).
+	Wrap func(transport.Net) transport.Net
+	// ICEFailedTimeout replaces pion's 25 s before a silent path is
+	// declared failed.
+	ICEFailedTimeout time.Duration
+	// WrapSignal wraps the signal transport of each join: everything the
+	// connection sends the SFU goes through it (to alter a request on the
+	// wire, past the local checks, and see the SFU's own answer).
+	WrapSignal func(signalling.SignalTransport) signalling.SignalTransport
+	// Loopback, when set, replaces these options for the loopback
+	// subscriber alone (to cut what it receives while the publisher's
+	// path stays up).
+	Loopback *NetOptions
 }
 
 // SCTPRTOMax bounds SCTP's retransmission timeout (pion's default is
@@ -43,10 +65,10 @@ const SCTPRTOMax = time.Second
 // pause, a loaded machine) lands here. Chromium's SCTP stack holds 5 MiB.
 const SCTPReceiveBuffer = 8 << 20
 
-// newWebRTCAPI builds the pion API every PeerConnection of a peer uses.
+// NewAPI builds the pion API every PeerConnection of a peer uses.
 // Datagrams pion drops before reading them are counted in drops (nil: not
 // counted).
-func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool, drops *atomic.Uint64) *webrtc.API {
+func NewAPI(log *slog.Logger, hooks Network, loopbackOnly bool, drops *atomic.Uint64) *webrtc.API {
 	se := webrtc.SettingEngine{}
 	// pion logs to stderr unless told otherwise; that would corrupt the TUI.
 	se.LoggerFactory = pionLoggerFactory(log, drops)
@@ -71,8 +93,8 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool, drops *at
 	}
 	if n, err := stdnet.NewNet(); err == nil {
 		var nw transport.Net = bigBufferNet{n}
-		if hooks.impair != nil {
-			nw = impair.Net{Net: nw, Shaper: hooks.impair, Ways: hooks.impairWays}
+		if hooks.Impair != nil {
+			nw = impair.Net{Net: nw, Shaper: hooks.Impair, Ways: hooks.ImpairWays}
 		}
 		if hooks.Wrap != nil {
 			nw = hooks.Wrap(nw)
@@ -89,16 +111,16 @@ func newWebRTCAPI(log *slog.Logger, hooks netHooks, loopbackOnly bool, drops *at
 // creates `_data_track` before its first offer, so the channel is part of
 // the initial negotiation (as the JS and Rust clients and the SFU's own
 // test client do); the subscriber PC waits for the SFU's offer.
-func (p *peer) onJoin(j *livekit.JoinResponse) error {
+func (p *Conn) onJoin(j *livekit.JoinResponse) error {
 	cfg := webrtc.Configuration{ICEServers: protosignalling.FromProtoIceServers(j.IceServers)}
 	switch {
-	case p.cfg.relayOnly:
+	case p.cfg.RelayOnly:
 		cfg.ICEServers = turnServers(cfg.ICEServers)
 		if len(cfg.ICEServers) == 0 {
 			return ErrNoRelay
 		}
 		cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
-	case isLoopbackURL(p.cfg.url):
+	case IsLoopbackURL(p.cfg.URL):
 		// livekit-server always lists STUN servers (Google's when none are
 		// configured). Against a server on this machine they can only
 		// cost: resolving their names without a network takes seconds, and
@@ -123,7 +145,7 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 			if c == nil {
 				return
 			}
-			_ = p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Trickle{
+			_ = p.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Trickle{
 				Trickle: protosignalling.ToProtoTrickle(c.ToJSON(), target, false)}})
 		})
 		pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -143,35 +165,35 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 		})
 	}
 	sub.OnDataChannel(func(dc *webrtc.DataChannel) {
-		if dc.Label() == reliableLabel && p.cfg.onUserPacket != nil {
+		if dc.Label() == ReliableLabel && p.cfg.OnUserPacket != nil {
 			dc.OnMessage(func(m webrtc.DataChannelMessage) {
 				if !m.IsString {
-					p.cfg.onUserPacket(m.Data)
+					p.cfg.OnUserPacket(m.Data)
 				}
 			})
 			return
 		}
-		if dc.Label() != dataTrackLabel || p.cfg.onDataTrackPacket == nil {
+		if dc.Label() != DataTrackLabel || p.cfg.OnDataTrackPacket == nil {
 			return
 		}
 		dc.OnMessage(func(m webrtc.DataChannelMessage) {
 			if !m.IsString { // packets are binary; anything else is not ours
-				p.cfg.onDataTrackPacket(m.Data)
+				p.cfg.OnDataTrackPacket(m.Data)
 			}
 		})
-		if p.cfg.onDataTrackOpen != nil {
-			dc.OnOpen(p.cfg.onDataTrackOpen)
+		if p.cfg.OnDataTrackOpen != nil {
+			dc.OnOpen(p.cfg.OnDataTrackOpen)
 		}
 	})
 
-	if !p.cfg.publisher {
+	if !p.cfg.Publisher {
 		return nil
 	}
-	dc, err := newDataChannel(pub, p.dcOpen, p.cfg.received)
+	dc, err := NewDataChannel(pub, p.dcOpen, p.cfg.Received)
 	if err != nil {
 		return err
 	}
-	rel, err := pub.CreateDataChannel(reliableLabel, nil) // ordered and reliable, as LiveKit's clients make it
+	rel, err := pub.CreateDataChannel(ReliableLabel, nil) // ordered and reliable, as LiveKit's clients make it
 	if err != nil {
 		return err
 	}
@@ -186,7 +208,7 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 	if err := pub.SetLocalDescription(offer); err != nil {
 		return err
 	}
-	return p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{
+	return p.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{
 		Offer: protosignalling.ToProtoSessionDescription(offer, 0, nil)}})
 }
 
@@ -195,10 +217,10 @@ func (p *peer) onJoin(j *livekit.JoinResponse) error {
 // keeps the participant and its tracks, restarts ICE on the subscriber PC
 // when we come back, and we restart it on the publisher PC (resume sees
 // iceRestart). Others close.
-func (p *peer) onICEFailed(target livekit.SignalTarget) {
+func (p *Conn) onICEFailed(target livekit.SignalTarget) {
 	err := fmt.Errorf("%s ICE connection failed", strings.ToLower(target.String()))
-	if !p.cfg.resumable {
-		p.close(err)
+	if !p.cfg.Resumable {
+		p.Close(err)
 		return
 	}
 	p.mu.Lock()
@@ -213,8 +235,8 @@ func (p *peer) onICEFailed(target livekit.SignalTarget) {
 
 // restartICE offers the publisher PC an ICE restart (after the SyncState
 // of a resume) and waits until it is connected again or ctx ends.
-func (p *peer) restartICE(ctx context.Context) error {
-	pub := p.pc(livekit.SignalTarget_PUBLISHER)
+func (p *Conn) restartICE(ctx context.Context) error {
+	pub := p.PeerConnection(livekit.SignalTarget_PUBLISHER)
 	offer, err := pub.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
 	if err != nil {
 		return err
@@ -222,7 +244,7 @@ func (p *peer) restartICE(ctx context.Context) error {
 	if err := pub.SetLocalDescription(offer); err != nil {
 		return err
 	}
-	if err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{
+	if err := p.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Offer{
 		Offer: protosignalling.ToProtoSessionDescription(offer, 0, nil)}}); err != nil {
 		return err
 	}
@@ -239,7 +261,7 @@ func (p *peer) restartICE(ctx context.Context) error {
 		select {
 		case <-change:
 		case <-p.closed:
-			return p.err()
+			return p.Err()
 		case <-ctx.Done():
 			return fmt.Errorf("ICE restart: publisher not connected: %w", ctx.Err())
 		}
@@ -247,7 +269,7 @@ func (p *peer) restartICE(ctx context.Context) error {
 }
 
 // onOffer answers the SFU's offer for the subscriber PeerConnection.
-func (p *peer) onOffer(o *livekit.SessionDescription) {
+func (p *Conn) onOffer(o *livekit.SessionDescription) {
 	sd, id, _ := protosignalling.FromProtoSessionDescription(o)
 	sub := p.setRemote(livekit.SignalTarget_SUBSCRIBER, sd)
 	if sub == nil {
@@ -261,12 +283,12 @@ func (p *peer) onOffer(o *livekit.SessionDescription) {
 		p.log.Warn("subscriber answer", "err", err)
 		return
 	}
-	_ = p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Answer{
+	_ = p.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Answer{
 		Answer: protosignalling.ToProtoSessionDescription(answer, id, nil)}})
 }
 
 // onAnswer completes the publisher's negotiation.
-func (p *peer) onAnswer(a *livekit.SessionDescription) {
+func (p *Conn) onAnswer(a *livekit.SessionDescription) {
 	sd, _, _ := protosignalling.FromProtoSessionDescription(a)
 	p.setRemote(livekit.SignalTarget_PUBLISHER, sd)
 }
@@ -274,8 +296,8 @@ func (p *peer) onAnswer(a *livekit.SessionDescription) {
 // setRemote applies a remote description to the target's PeerConnection
 // and adds the candidates that arrived before it. It returns the
 // PeerConnection, or nil if there is none or the description was refused.
-func (p *peer) setRemote(target livekit.SignalTarget, sd webrtc.SessionDescription) *webrtc.PeerConnection {
-	pc := p.pc(target)
+func (p *Conn) setRemote(target livekit.SignalTarget, sd webrtc.SessionDescription) *webrtc.PeerConnection {
+	pc := p.PeerConnection(target)
 	if pc == nil {
 		return nil
 	}
@@ -296,13 +318,13 @@ func (p *peer) setRemote(target livekit.SignalTarget, sd webrtc.SessionDescripti
 
 // onTrickle adds a remote candidate, or keeps it until the description
 // it belongs to is set (the SFU may trickle before answering).
-func (p *peer) onTrickle(t *livekit.TrickleRequest) {
+func (p *Conn) onTrickle(t *livekit.TrickleRequest) {
 	c, err := protosignalling.FromProtoTrickle(t)
 	if err != nil {
 		p.log.Debug("bad trickle", "err", err)
 		return
 	}
-	pc := p.pc(t.Target)
+	pc := p.PeerConnection(t.Target)
 	p.mu.Lock()
 	if pc == nil || !p.remoteSet[t.Target] {
 		p.pendingIC[t.Target] = append(p.pendingIC[t.Target], c)
@@ -313,13 +335,15 @@ func (p *peer) onTrickle(t *livekit.TrickleRequest) {
 	p.addCandidate(pc, c)
 }
 
-func (p *peer) addCandidate(pc *webrtc.PeerConnection, c webrtc.ICECandidateInit) {
+func (p *Conn) addCandidate(pc *webrtc.PeerConnection, c webrtc.ICECandidateInit) {
 	if err := pc.AddICECandidate(c); err != nil {
 		p.log.Debug("add ICE candidate", "err", err)
 	}
 }
 
-func (p *peer) pc(target livekit.SignalTarget) *webrtc.PeerConnection {
+// PeerConnection is the publisher's or the subscriber's PeerConnection
+// (nil before the join), for what pion reports of it (ICE pairs, SCTP).
+func (p *Conn) PeerConnection(target livekit.SignalTarget) *webrtc.PeerConnection {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if target == livekit.SignalTarget_SUBSCRIBER {
@@ -359,8 +383,8 @@ func (n bigBufferNet) ListenPacket(network, address string) (net.PacketConn, err
 	return c, nil
 }
 
-// isLoopbackURL says whether the server runs on this machine.
-func isLoopbackURL(raw string) bool {
+// IsLoopbackURL says whether the server runs on this machine.
+func IsLoopbackURL(raw string) bool {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return false

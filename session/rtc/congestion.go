@@ -1,4 +1,4 @@
-package session
+package rtc
 
 import (
 	"math"
@@ -91,9 +91,10 @@ const (
 	limitQueueDelay = 100 * time.Millisecond
 )
 
-// rxTotals is what the loopback subscriber received of our tracks so far.
-type rxTotals struct {
-	packets, lost, bytes uint64
+// RxTotals is what a subscriber following our packets (the loopback)
+// received of them so far: packets, bytes, and packets it counts lost.
+type RxTotals struct {
+	Packets, Lost, Bytes uint64
 }
 
 // limitSample is one sample for the limiter: the loopback's totals, the
@@ -101,7 +102,7 @@ type rxTotals struct {
 // where the bytes written would count a filling buffer too), SCTP's
 // smoothed round trip (0: not measured).
 type limitSample struct {
-	rx   rxTotals
+	rx   RxTotals
 	sent uint64
 	rtt  time.Duration
 }
@@ -131,7 +132,7 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 		l.baseRTT, l.baseAt = s.rtt, now
 	}
 	rx, was := s.rx, l.last
-	if !l.have || rx.packets < was.rx.packets || rx.lost < was.rx.lost || rx.bytes < was.rx.bytes || s.sent < was.sent {
+	if !l.have || rx.Packets < was.rx.Packets || rx.Lost < was.rx.Lost || rx.Bytes < was.rx.Bytes || s.sent < was.sent {
 		// The first sample, or the loopback or the channel started over.
 		l.at, l.last, l.have = now, s, true
 		return
@@ -144,12 +145,12 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 		l.at, l.last = now, s
 		return
 	}
-	got, lost := rx.packets-was.rx.packets, rx.lost-was.rx.lost
+	got, lost := rx.Packets-was.rx.Packets, rx.Lost-was.rx.Lost
 	if got+lost < limitSamples {
 		return // too few to tell: the step goes on
 	}
 	sent := float64(s.sent-was.sent) / dt.Seconds()
-	arrived := float64(rx.bytes-was.rx.bytes) / dt.Seconds()
+	arrived := float64(rx.Bytes-was.rx.Bytes) / dt.Seconds()
 	l.at, l.last = now, s
 	// The queue is SCTP's round trip above its least. (Not above ICE's:
 	// SCTP's also holds the peer's delayed acknowledgement, up to a
@@ -157,13 +158,13 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 	// rate never sees SCTP's round trip without the queue: loss past
 	// limitHeavyLoss is congestion alone.
 	queue := s.rtt - l.baseRTT
-	share := datagramLoss(lost, got, rx.bytes-was.rx.bytes)
+	share := datagramLoss(lost, got, rx.Bytes-was.rx.Bytes)
 	// A packet's own datagrams, sent at once, queue at the bottleneck
 	// for as long as the packet takes at our rate (16 000 B at 5 Mbit/s:
 	// 26 ms): a queue counts beyond that.
 	var own time.Duration
 	if got > 0 && sent > 0 {
-		own = time.Duration(float64(rx.bytes-was.rx.bytes) / float64(got) / sent * float64(time.Second))
+		own = time.Duration(float64(rx.Bytes-was.rx.Bytes) / float64(got) / sent * float64(time.Second))
 	}
 	// Loss behind a queue, or a queue that grows while less arrives than
 	// we send (a path past its rate: its queue fills, to drop only when

@@ -1,4 +1,4 @@
-package session
+package rtc
 
 import (
 	"context"
@@ -41,16 +41,16 @@ func (s *dataTrackSignalling) ConnectQueryParams(version string, protocol int, c
 // (textsafe.Body: no escape sequences, no HTML page) with the token it may
 // echo redacted; an interrupted connect says so rather than blaming the
 // server.
-func joinError(ctx context.Context, sig signalling.Signalling, cfg peerConfig, err error) error {
+func joinError(ctx context.Context, sig signalling.Signalling, cfg Config, err error) error {
 	if ctx.Err() != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
-			return describeJoinError(cfg.url, fmt.Errorf("%w (interrupted)", err))
+			return describeJoinError(cfg.URL, fmt.Errorf("%w (interrupted)", err))
 		}
-		return describeJoinError(cfg.url, fmt.Errorf("%w (timed out; is the server reachable?)", err))
+		return describeJoinError(cfg.URL, fmt.Errorf("%w (timed out; is the server reachable?)", err))
 	}
 	vctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, rerr := sig.HTTPRequestForValidate(vctx, lksdk.Version, lksdk.PROTOCOL, cfg.url, cfg.token, &signalling.ConnectParams{}, "")
+	req, rerr := sig.HTTPRequestForValidate(vctx, lksdk.Version, lksdk.PROTOCOL, cfg.URL, cfg.Token, &signalling.ConnectParams{}, "")
 	if rerr == nil {
 		// No keep-alive: a pooled connection would outlive the session.
 		req.Close = true
@@ -58,14 +58,14 @@ func joinError(ctx context.Context, sig signalling.Signalling, cfg peerConfig, e
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
-				return describeJoinError(cfg.url, &RefusedError{
+				return describeJoinError(cfg.URL, &RefusedError{
 					Status:  resp.StatusCode,
-					Message: textsafe.Body(resp.Header.Get("Content-Type"), []byte(redact.Secrets(string(body), cfg.token))),
+					Message: textsafe.Body(resp.Header.Get("Content-Type"), []byte(redact.Secrets(string(body), cfg.Token))),
 				})
 			}
 		}
 	}
-	return describeJoinError(cfg.url, err)
+	return describeJoinError(cfg.URL, err)
 }
 
 // maxErrorBody is how much of a refusal is read: enough for the line that
@@ -89,10 +89,10 @@ func (e *RefusedError) Error() string {
 	return msg
 }
 
-func (p *peer) send(msg *livekit.SignalRequest) error {
+func (p *Conn) Send(msg *livekit.SignalRequest) error {
 	select {
 	case <-p.closed:
-		return fmt.Errorf("signal connection closed: %w", p.err())
+		return fmt.Errorf("signal connection closed: %w", p.Err())
 	default:
 	}
 	return p.transport.SendMessage(msg)
@@ -104,9 +104,9 @@ var errSignalLost = errors.New("signal connection lost")
 // OnTransportClose is the websocket reader ending. A resumable peer keeps
 // its PeerConnections (data may still flow) and tells its owner, who can
 // resume; others close.
-func (p *peer) OnTransportClose() {
-	if !p.cfg.resumable {
-		p.close(errSignalLost)
+func (p *Conn) OnTransportClose() {
+	if !p.cfg.Resumable {
+		p.Close(errSignalLost)
 		return
 	}
 	p.mu.Lock()
@@ -115,7 +115,7 @@ func (p *peer) OnTransportClose() {
 }
 
 // signalLost is closed when the current signal socket has dropped.
-func (p *peer) signalLost() <-chan struct{} {
+func (p *Conn) SignalLost() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.sigLost
@@ -125,15 +125,15 @@ func (p *peer) signalLost() <-chan struct{} {
 // and sends the SyncState that tells the SFU what we still publish; the SFU
 // checks those SIDs and forces a full reconnect if it does not know them.
 // An error means the session cannot be resumed and needs a full rejoin.
-func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.PublishDataTrackResponse) error {
+func (p *Conn) Resume(ctx context.Context, token string, dataTracks []*livekit.PublishDataTrackResponse) error {
 	select {
 	case <-p.closed:
-		return p.err()
+		return p.Err()
 	default:
 	}
-	sid := p.participantSID()
+	sid := p.ParticipantSID()
 	err := p.bounded(ctx, func(ctx context.Context) error {
-		return p.transport.Reconnect(ctx, p.cfg.url, token, p.connectParams(), sid)
+		return p.transport.Reconnect(ctx, p.cfg.URL, token, p.connectParams(), sid)
 	})
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
@@ -158,15 +158,15 @@ func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.P
 	}
 	if dc != nil {
 		if id := dc.dc.ID(); id != nil {
-			sync.DataChannels = []*livekit.DataChannelInfo{{Label: dataTrackLabel, Id: uint32(*id), Target: livekit.SignalTarget_PUBLISHER}}
+			sync.DataChannels = []*livekit.DataChannelInfo{{Label: DataTrackLabel, Id: uint32(*id), Target: livekit.SignalTarget_PUBLISHER}}
 		}
 	}
 	if rel != nil {
 		if id := rel.ID(); id != nil {
-			sync.DataChannels = append(sync.DataChannels, &livekit.DataChannelInfo{Label: reliableLabel, Id: uint32(*id), Target: livekit.SignalTarget_PUBLISHER})
+			sync.DataChannels = append(sync.DataChannels, &livekit.DataChannelInfo{Label: ReliableLabel, Id: uint32(*id), Target: livekit.SignalTarget_PUBLISHER})
 		}
 	}
-	if err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_SyncState{SyncState: sync}}); err != nil {
+	if err := p.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_SyncState{SyncState: sync}}); err != nil {
 		return err
 	}
 	p.mu.Lock()
@@ -179,10 +179,10 @@ func (p *peer) resume(ctx context.Context, token string, dataTracks []*livekit.P
 }
 
 // SetLogger is part of signalling.SignalHandler; our logger is fixed.
-func (p *peer) SetLogger(logger.Logger) {}
+func (p *Conn) SetLogger(logger.Logger) {}
 
 // HandleMessage runs on the signal reader goroutine.
-func (p *peer) HandleMessage(m proto.Message) error {
+func (p *Conn) HandleMessage(m proto.Message) error {
 	res, ok := m.(*livekit.SignalResponse)
 	if !ok || res == nil {
 		return nil
@@ -195,8 +195,8 @@ func (p *peer) HandleMessage(m proto.Message) error {
 		if err := p.onJoin(msg.Join); err != nil {
 			return err
 		}
-		if p.cfg.onSignal != nil {
-			p.cfg.onSignal(p, res)
+		if p.cfg.OnSignal != nil {
+			p.cfg.OnSignal(p, res)
 		}
 	case *livekit.SignalResponse_Offer:
 		p.onOffer(msg.Offer)
@@ -211,8 +211,8 @@ func (p *peer) HandleMessage(m proto.Message) error {
 	case *livekit.SignalResponse_Leave:
 		p.onLeave(msg.Leave)
 	default:
-		if p.cfg.onSignal != nil {
-			p.cfg.onSignal(p, res)
+		if p.cfg.OnSignal != nil {
+			p.cfg.OnSignal(p, res)
 		}
 	}
 	return nil
@@ -222,9 +222,9 @@ func (p *peer) HandleMessage(m proto.Message) error {
 // PeerConnections and only drops the socket, which hands over to resume;
 // RECONNECT and DISCONNECT end the peer, and the owner decides from the
 // LeaveError whether to rejoin.
-func (p *peer) onLeave(l *livekit.LeaveRequest) {
+func (p *Conn) onLeave(l *livekit.LeaveRequest) {
 	p.log.Info("SFU asked us to leave", "reason", l.GetReason().String(), "action", l.GetAction().String())
-	if l.GetAction() == livekit.LeaveRequest_RESUME && p.cfg.resumable {
+	if l.GetAction() == livekit.LeaveRequest_RESUME && p.cfg.Resumable {
 		select {
 		case <-p.closed: // close has the socket in hand
 		default:
@@ -232,7 +232,7 @@ func (p *peer) onLeave(l *livekit.LeaveRequest) {
 		}
 		return
 	}
-	p.close(&LeaveError{Reason: l.GetReason(), Action: l.GetAction()})
+	p.Close(&LeaveError{Reason: l.GetReason(), Action: l.GetAction()})
 }
 
 // LeaveError is the SFU ending our session; Action says whether it wants
@@ -250,7 +250,7 @@ func (e *LeaveError) Error() string {
 // for and measures the round-trip time. A socket that stays silent past the
 // ping timeout is dead even if TCP has not noticed (a sleeping laptop, a
 // dropped NAT entry): closing it hands over to resume.
-func (p *peer) pingLoop() {
+func (p *Conn) pingLoop() {
 	defer p.wg.Done()
 	p.mu.Lock()
 	interval := time.Duration(p.join.GetPingInterval()) * time.Second
@@ -266,7 +266,7 @@ func (p *peer) pingLoop() {
 	for {
 		// A failed send is a dropped socket; keep ticking so pings resume
 		// after a resume. Only close ends the loop.
-		_ = p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PingReq{
+		_ = p.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_PingReq{
 			PingReq: &livekit.Ping{Timestamp: time.Now().UnixMilli(), Rtt: rtt}}})
 		select {
 		case <-p.closed:
@@ -275,7 +275,7 @@ func (p *peer) pingLoop() {
 		}
 		rtt = time.Duration(p.rttNanos.Load()).Milliseconds()
 		select {
-		case <-p.signalLost():
+		case <-p.SignalLost():
 			continue // already dropped; resume owns the socket now
 		default:
 		}
@@ -285,4 +285,13 @@ func (p *peer) pingLoop() {
 			p.closeTransport()
 		}
 	}
+}
+
+// ErrNoRelay: Config.RelayOnly, and the SFU lists no TURN server.
+var ErrNoRelay = errors.New("relay only, and the server lists no TURN server")
+
+// describeJoinError says which server a join failed against, its URL
+// without credentials.
+func describeJoinError(u string, err error) error {
+	return fmt.Errorf("connect to %s: %w", redact.URL(u), err)
 }

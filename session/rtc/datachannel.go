@@ -1,4 +1,4 @@
-package session
+package rtc
 
 import (
 	"context"
@@ -10,15 +10,17 @@ import (
 
 	"github.com/dttui/dttui/packetizer"
 	"github.com/dttui/dttui/report"
+	"github.com/livekit/protocol/livekit"
 	"github.com/pion/webrtc/v4"
+	"google.golang.org/protobuf/proto"
 )
 
-// dataTrackLabel is the data channel LiveKit carries data-track packets on.
-const dataTrackLabel = "_data_track"
+// DataTrackLabel is the data channel LiveKit carries data-track packets on.
+const DataTrackLabel = "_data_track"
 
-// dataChannel is the publisher's `_data_track` channel with flow control
+// DataChannel is the publisher's `_data_track` channel with flow control
 // shared by every track's sender goroutine.
-type dataChannel struct {
+type DataChannel struct {
 	dc *webrtc.DataChannel
 	// written counts the bytes pion took (Send returned nil): with the
 	// buffered amount, what has left (stall.go).
@@ -36,19 +38,19 @@ type dataChannel struct {
 
 	// received is what the loopback subscriber got of our packets so far
 	// (false: no loopback follows them): the congestion limit's signal.
-	received func() (rxTotals, bool)
+	received func() (RxTotals, bool)
 }
 
-// newDataChannel creates `_data_track` on pc: unordered, no
+// NewDataChannel creates `_data_track` on pc: unordered, no
 // retransmissions, as the JS and Rust clients and the SFU expect. open is
 // closed when the channel opens.
-func newDataChannel(pc *webrtc.PeerConnection, open chan struct{}, received func() (rxTotals, bool)) (*dataChannel, error) {
+func NewDataChannel(pc *webrtc.PeerConnection, open chan struct{}, received func() (RxTotals, bool)) (*DataChannel, error) {
 	ordered, retransmits := false, uint16(0)
-	dc, err := pc.CreateDataChannel(dataTrackLabel, &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &retransmits})
+	dc, err := pc.CreateDataChannel(DataTrackLabel, &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &retransmits})
 	if err != nil {
 		return nil, err
 	}
-	d := &dataChannel{dc: dc, sctp: pc.SCTP(), low: make(chan struct{}), closed: make(chan struct{}), flow: newFlow(), received: received}
+	d := &DataChannel{dc: dc, sctp: pc.SCTP(), low: make(chan struct{}), closed: make(chan struct{}), flow: newFlow(), received: received}
 	d.threshold = d.flow.lowThreshold(maxPacket)
 	dc.SetBufferedAmountLowThreshold(uint64(d.threshold))
 	// A broadcast, not a token: every waiting track's sender wakes up.
@@ -67,7 +69,7 @@ func newDataChannel(pc *webrtc.PeerConnection, open chan struct{}, received func
 	return d, nil
 }
 
-func (d *dataChannel) lowEvent() <-chan struct{} {
+func (d *DataChannel) lowEvent() <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.low
@@ -83,7 +85,7 @@ const drainPoll = 2 * time.Millisecond
 // until the peer's SCTP stack has acknowledged (or skipped) every chunk of
 // it, so after this the SFU has everything we wrote. It returns early when
 // the channel or peer closes (nothing more will be acknowledged) or ctx ends.
-func (d *dataChannel) drained(ctx context.Context, peerClosed <-chan struct{}) error {
+func (d *DataChannel) Drained(ctx context.Context, peerClosed <-chan struct{}) error {
 	t := time.NewTicker(drainPoll)
 	defer t.Stop()
 	for d.dc.BufferedAmount() > 0 {
@@ -103,7 +105,7 @@ func (d *dataChannel) drained(ctx context.Context, peerClosed <-chan struct{}) e
 // write sends pkt as one binary message, waiting while the buffer is above
 // the flow's window (or pacing) until it allows it, the channel or peer closes
 // (peerClosed), or ctx ends. A nil error means pion took the packet.
-func (d *dataChannel) write(ctx context.Context, peerClosed <-chan struct{}, peerErr func() error, pkt []byte) error {
+func (d *DataChannel) Write(ctx context.Context, peerClosed <-chan struct{}, peerErr func() error, pkt []byte) error {
 	// A sender that was stopped must not write even when the buffer has
 	// room: a packet after the cut of its frame would leave a gap in the
 	// sequence numbers, and reach the SFU after the unpublish was decided.
@@ -158,14 +160,14 @@ const maxPacket = packetizer.MTU
 // admit feeds the flow what pion reports and asks it whether n bytes may
 // be written now; if not, wait is how long pacing wants (0: until the
 // buffer drains).
-func (d *dataChannel) admit(n int) (wait time.Duration, ok bool) {
+func (d *DataChannel) admit(n int) (wait time.Duration, ok bool) {
 	now := time.Now()
 	buffered := d.dc.BufferedAmount()
 	d.fmu.Lock()
 	due := d.flow.due(now)
 	d.fmu.Unlock()
 	var rtt, srtt time.Duration
-	var rx rxTotals
+	var rx RxTotals
 	hasRx := false
 	if due {
 		// pion's and the loopback's locks: not under fmu, which every
@@ -196,7 +198,7 @@ func (d *dataChannel) admit(n int) (wait time.Duration, ok bool) {
 }
 
 // sender reports the flow's state and pion's SCTP figures.
-func (d *dataChannel) sender() report.Sender {
+func (d *DataChannel) Sender() report.Sender {
 	now := time.Now()
 	st := d.sctp.Stats()
 	d.fmu.Lock()
@@ -213,7 +215,7 @@ func (d *dataChannel) sender() report.Sender {
 
 // queueDelay is how long a frame may wait in its track's queue while
 // the congestion limit holds writes (0: no limit in force).
-func (d *dataChannel) queueDelay() time.Duration {
+func (d *DataChannel) QueueDelay() time.Duration {
 	d.fmu.Lock()
 	defer d.fmu.Unlock()
 	if d.flow.lim.rate <= 0 {
@@ -224,7 +226,7 @@ func (d *dataChannel) queueDelay() time.Duration {
 
 // pathRTT is ICE's latest round trip on the selected candidate pair (0:
 // none measured yet).
-func (d *dataChannel) pathRTT() time.Duration {
+func (d *DataChannel) pathRTT() time.Duration {
 	dtls := d.sctp.Transport()
 	if dtls == nil || dtls.ICETransport() == nil {
 		return 0
@@ -237,28 +239,28 @@ func (d *dataChannel) pathRTT() time.Duration {
 }
 
 // channel is the publisher's `_data_track` (nil before it exists).
-func (p *peer) channel() *dataChannel {
+func (p *Conn) Channel() *DataChannel {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.dc
 }
 
 // sender is the publisher channel's state (zero before it exists).
-func (p *peer) sender() report.Sender {
-	dc := p.channel()
+func (p *Conn) Sender() report.Sender {
+	dc := p.Channel()
 	if dc == nil {
 		return report.Sender{}
 	}
-	return dc.sender()
+	return dc.Sender()
 }
 
 // writePacket sends one packet on the publisher's `_data_track`.
-func (p *peer) writePacket(ctx context.Context, pkt []byte) error {
-	dc := p.channel()
+func (p *Conn) WritePacket(ctx context.Context, pkt []byte) error {
+	dc := p.Channel()
 	if dc == nil {
 		return errDataChannelClosed
 	}
-	err := dc.write(ctx, p.closed, p.err, pkt)
+	err := dc.Write(ctx, p.closed, p.Err, pkt)
 	if errors.Is(err, errDataChannelClosed) {
 		// The PeerConnection may live on, but without `_data_track` it is
 		// useless to us and a resume would not bring the channel back:
@@ -266,11 +268,44 @@ func (p *peer) writePacket(ctx context.Context, pkt []byte) error {
 		// manager republishes). Only a write does this, because a server
 		// with data tracks disabled closes the channel at once, and with
 		// no track accepted there is nothing to rejoin for.
-		p.close(errSFUClosedDataChannel)
+		p.Close(errSFUClosedDataChannel)
 	}
 	return err
 }
 
 // errSFUClosedDataChannel ends a peer whose `_data_track` closed under a
 // published track.
-var errSFUClosedDataChannel = errors.New("the SFU closed the " + dataTrackLabel + " data channel")
+var errSFUClosedDataChannel = errors.New("the SFU closed the " + DataTrackLabel + " data channel")
+
+// ReliableLabel is the data channel LiveKit carries user packets on, in
+// order and reliably.
+const ReliableLabel = "_reliable"
+
+// ErrNoReliable: a user packet with no open `_reliable` to go on.
+var ErrNoReliable = errors.New("the " + ReliableLabel + " data channel is not open")
+
+// SendUserPacket sends payload on topic to one participant.
+func (p *Conn) SendUserPacket(to, topic string, payload []byte) error {
+	p.mu.Lock()
+	dc := p.reliable
+	p.mu.Unlock()
+	if dc == nil || dc.ReadyState() != webrtc.DataChannelStateOpen {
+		return ErrNoReliable
+	}
+	b, err := proto.Marshal(&livekit.DataPacket{
+		Kind: livekit.DataPacket_RELIABLE, DestinationIdentities: []string{to},
+		Value: &livekit.DataPacket_User{User: &livekit.UserPacket{Payload: payload, Topic: &topic, DestinationIdentities: []string{to}}},
+	})
+	if err != nil {
+		return err
+	}
+	return dc.Send(b)
+}
+
+// Progress is what has left the channel so far: the bytes pion took
+// (read first) and the bytes it still holds. A stall watch compares them
+// over time.
+func (d *DataChannel) Progress() (written, buffered uint64) {
+	written = d.written.Load()
+	return written, d.dc.BufferedAmount()
+}

@@ -1,4 +1,19 @@
-package session
+// Package rtc is one participant's connection to a LiveKit SFU, below the
+// session: the signal websocket (server-sdk-go's signalling) with its
+// pings and resume, the publisher and subscriber PeerConnections and their
+// negotiation, the `_data_track` channel with its flow control and
+// congestion limit, and the `_reliable` channel for user packets. It
+// knows nothing of tracks: its owner hands it packets and gets the SFU's
+// messages back (Config's callbacks). The network under it is the
+// caller's (Config.Net: pion's SettingEngine hooks and dttui's
+// impairment).
+//
+// Files: conn.go (Dial, Close, Leave), signal.go (messages, resume, ping),
+// negotiation.go (the PeerConnections, ICE, the network), datachannel.go
+// and flow.go (the channel and its window and pacing), congestion.go
+// (the limit on a lossy or capped path), dial.go (an interrupted join
+// closes its socket), logging.go (pion's and the SDK's loggers).
+package rtc
 
 import (
 	"context"
@@ -16,45 +31,51 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// peerConfig says how one participant connects.
-type peerConfig struct {
-	url, token string
-	log        *slog.Logger
-	// publisher creates the `_data_track` channel on the publisher PC.
-	publisher bool
-	// onSignal sees the JoinResponse (after the peer has used it) and every
-	// signal response the peer does not consume itself. It runs on the
-	// signal reader goroutine and must not block.
-	onSignal func(*peer, *livekit.SignalResponse)
-	// onDataTrackPacket sees each message on the subscriber's `_data_track`.
-	onDataTrackPacket func([]byte)
-	// onDataTrackOpen runs when the subscriber's `_data_track` opens.
-	onDataTrackOpen func()
-	// onUserPacket sees each message on the subscriber's `_reliable`
+// Config says how one participant connects: the server, its token, what
+// the connection is for, the network under it, and the callbacks that see
+// what it receives. The zero value of every optional field leaves that
+// part out.
+type Config struct {
+	URL, Token string
+	Log        *slog.Logger
+	// Publisher creates the `_data_track` and `_reliable` channels on the
+	// publisher PC and waits for the first to open; otherwise Dial waits
+	// for the subscriber PC to connect.
+	Publisher bool
+	// OnSignal sees the JoinResponse (after the connection has used it)
+	// and every signal response the connection does not consume itself.
+	// It runs on the signal reader goroutine and must not block.
+	OnSignal func(*Conn, *livekit.SignalResponse)
+	// OnDataTrackPacket sees each message on the subscriber's `_data_track`.
+	OnDataTrackPacket func([]byte)
+	// OnDataTrackOpen runs when the subscriber's `_data_track` opens.
+	OnDataTrackOpen func()
+	// OnUserPacket sees each message on the subscriber's `_reliable`
 	// channel (a DataPacket); it runs on that channel's goroutine.
-	onUserPacket func([]byte)
-	// resumable keeps the PeerConnections when the signal socket drops or
-	// ICE fails, so the owner can resume the session instead of rejoining.
-	resumable bool
-	// relayOnly gathers relayed candidates only (Config.RelayOnly).
-	relayOnly bool
-	// net is the network under this participant's connection.
-	net netHooks
-	// localDrops counts the datagrams pion received and dropped unread
-	// (the session's, shared by its connections).
-	localDrops *atomic.Uint64
-	// received is what the loopback got of the publisher's packets (the
-	// sender's congestion signal); nil or false: nothing follows them.
-	received func() (rxTotals, bool)
+	OnUserPacket func([]byte)
+	// Resumable keeps the PeerConnections when the signal socket drops or
+	// ICE fails, so the owner can Resume instead of rejoining.
+	Resumable bool
+	// RelayOnly gathers relayed candidates only.
+	RelayOnly bool
+	// Net is the network under this participant's connection.
+	Net Network
+	// LocalDrops counts the datagrams pion received and dropped unread
+	// (nil: not counted).
+	LocalDrops *atomic.Uint64
+	// Received is what a subscriber following the publisher's packets got
+	// of them (the sender's congestion signal); nil or false: nothing
+	// follows them.
+	Received func() (RxTotals, bool)
 }
 
-// peer is one participant's connection: the signal websocket and the
+// Conn is one participant's connection: the signal websocket and the
 // publisher and subscriber PeerConnections. livekit-server v1.13.5 runs a
 // client that joins on /rtc without a wrapped join_request (as the Go SDK's
 // signalling does) in dual-PC mode: we offer on the publisher PC, the SFU
 // offers on the subscriber PC.
-type peer struct {
-	cfg peerConfig
+type Conn struct {
+	cfg Config
 	log *slog.Logger
 
 	transport signalling.SignalTransport
@@ -68,7 +89,7 @@ type peer struct {
 	pub, sub  *webrtc.PeerConnection
 	pendingIC map[livekit.SignalTarget][]webrtc.ICECandidateInit
 	remoteSet map[livekit.SignalTarget]bool
-	dc        *dataChannel        // the publisher's `_data_track`, nil for the loopback
+	dc        *DataChannel        // the publisher's `_data_track`, nil for the loopback
 	reliable  *webrtc.DataChannel // the publisher's `_reliable` (user packets), nil for the loopback
 	sigLost   chan struct{}       // closed when the current signal socket drops (resumable peers)
 
@@ -90,12 +111,12 @@ type peer struct {
 	wg sync.WaitGroup
 }
 
-// dialPeer joins and waits until the peer is usable: the publisher's data
-// channel open, or the subscriber PC connected, all within ctx. The peer
-// owns the goroutines it starts; close and wait stop them.
-func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
-	p := &peer{
-		cfg: cfg, log: cfg.log,
+// Dial joins and waits until the connection is usable: the publisher's
+// data channel open, or the subscriber PC connected, all within ctx. The
+// connection owns the goroutines it starts; Close and Wait stop them.
+func Dial(ctx context.Context, cfg Config) (*Conn, error) {
+	p := &Conn{
+		cfg: cfg, log: cfg.Log,
 		pendingIC: map[livekit.SignalTarget][]webrtc.ICECandidateInit{},
 		remoteSet: map[livekit.SignalTarget]bool{},
 		dcOpen:    make(chan struct{}),
@@ -104,9 +125,9 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		sigLost:   make(chan struct{}),
 		pcChange:  make(chan struct{}),
 	}
-	p.api = newWebRTCAPI(cfg.log, cfg.net, isLoopbackURL(cfg.url), cfg.localDrops)
+	p.api = NewAPI(cfg.Log, cfg.Net, IsLoopbackURL(cfg.URL), cfg.LocalDrops)
 
-	lkLog := protocolLogger(cfg.log)
+	lkLog := ProtocolLogger(cfg.Log)
 	sig := &dataTrackSignalling{Signalling: signalling.NewSignalling(signalling.SignallingParams{Logger: lkLog})}
 	p.transport = signalling.NewSignalTransportWebSocket(signalling.SignalTransportWebSocketParams{
 		Logger:                 lkLog,
@@ -116,22 +137,22 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		SignalTransportHandler: p,
 		SignalHandler:          p,
 	})
-	if cfg.net.WrapSignal != nil {
-		p.transport = cfg.net.WrapSignal(p.transport)
+	if cfg.Net.WrapSignal != nil {
+		p.transport = cfg.Net.WrapSignal(p.transport)
 	}
 
 	err := p.bounded(ctx, func(ctx context.Context) error {
-		return p.transport.Join(ctx, cfg.url, cfg.token, p.connectParams(), nil, webrtc.SessionDescription{})
+		return p.transport.Join(ctx, cfg.URL, cfg.Token, p.connectParams(), nil, webrtc.SessionDescription{})
 	})
 	if err != nil {
-		p.close(err)
-		p.wait()
+		p.Close(err)
+		p.Wait()
 		return nil, joinError(ctx, sig, cfg, err)
 	}
 	p.startTransport()
 
 	ready := p.dcOpen
-	if !cfg.publisher {
+	if !cfg.Publisher {
 		ready = p.subUp
 	}
 	select {
@@ -140,16 +161,16 @@ func dialPeer(ctx context.Context, cfg peerConfig) (*peer, error) {
 		go p.pingLoop()
 		return p, nil
 	case <-p.closed:
-		p.wait()
-		return nil, fmt.Errorf("connection closed while setting up: %w", p.err())
+		p.Wait()
+		return nil, fmt.Errorf("connection closed while setting up: %w", p.Err())
 	case <-ctx.Done():
-		p.close(ctx.Err())
-		p.wait()
+		p.Close(ctx.Err())
+		p.Wait()
 		return nil, fmt.Errorf("joined, but WebRTC did not connect: %w", ctx.Err())
 	}
 }
 
-func (p *peer) connectParams() signalling.ConnectParams {
+func (p *Conn) connectParams() signalling.ConnectParams {
 	// The publisher does not want other participants' media; the loopback
 	// subscriber picks data tracks itself (UpdateDataSubscription).
 	return signalling.ConnectParams{AutoSubscribe: false, ConnectTimeout: 5 * time.Second}
@@ -163,7 +184,7 @@ func (p *peer) connectParams() signalling.ConnectParams {
 // would hang it forever; closing the socket is the only way to end that
 // read. Close may race the socket being stored, hence the retries until
 // fn returns.
-func (p *peer) bounded(ctx context.Context, fn func(context.Context) error) error {
+func (p *Conn) bounded(ctx context.Context, fn func(context.Context) error) error {
 	dctx, watch := withDialWatch(ctx)
 	done := make(chan error, 1)
 	go func() { done <- fn(dctx) }()
@@ -191,7 +212,7 @@ func (p *peer) bounded(ctx context.Context, fn func(context.Context) error) erro
 	}
 }
 
-func (p *peer) err() error {
+func (p *Conn) Err() error {
 	if e := p.closeErr.Load(); e != nil {
 		return *e
 	}
@@ -199,12 +220,12 @@ func (p *peer) err() error {
 }
 
 // done is closed when the peer is gone, for whatever reason.
-func (p *peer) done() <-chan struct{} { return p.closed }
+func (p *Conn) Done() <-chan struct{} { return p.closed }
 
 // close tears the peer down once; err says why (nil: asked to). It may run
 // on the signal reader goroutine, so it does not wait for anything that
 // reader might be blocked on: wait does.
-func (p *peer) close(err error) {
+func (p *Conn) Close(err error) {
 	p.closeOnce.Do(func() {
 		if err == nil {
 			err = errors.New("closed")
@@ -228,7 +249,7 @@ func (p *peer) close(err error) {
 }
 
 // goCloseTransport closes the signal socket on an owned goroutine.
-func (p *peer) goCloseTransport() {
+func (p *Conn) goCloseTransport() {
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -236,7 +257,7 @@ func (p *peer) goCloseTransport() {
 	}()
 }
 
-func (p *peer) startTransport() {
+func (p *Conn) startTransport() {
 	p.sigMu.Lock()
 	defer p.sigMu.Unlock()
 	p.transport.Start()
@@ -244,7 +265,7 @@ func (p *peer) startTransport() {
 
 // closeTransport closes the socket and waits for its reader. The reader
 // never takes sigMu, so holding it here cannot deadlock.
-func (p *peer) closeTransport() {
+func (p *Conn) closeTransport() {
 	p.sigMu.Lock()
 	defer p.sigMu.Unlock()
 	p.transport.Close()
@@ -252,12 +273,12 @@ func (p *peer) closeTransport() {
 
 // wait blocks until every goroutine the peer started has returned. Call it
 // after close, never from the signal reader.
-func (p *peer) wait() { p.wg.Wait() }
+func (p *Conn) Wait() { p.wg.Wait() }
 
 // leave says goodbye to the SFU, then closes and waits.
-func (p *peer) leave() {
-	lost := p.signalLost()
-	err := p.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Leave{Leave: &livekit.LeaveRequest{
+func (p *Conn) Leave() {
+	lost := p.SignalLost()
+	err := p.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_Leave{Leave: &livekit.LeaveRequest{
 		Reason: livekit.DisconnectReason_CLIENT_INITIATED, Action: livekit.LeaveRequest_DISCONNECT}}})
 	if err == nil {
 		// The SFU closes the socket once it has handled the leave. Closing
@@ -272,8 +293,8 @@ func (p *peer) leave() {
 		}
 		t.Stop()
 	}
-	p.close(nil)
-	p.wait()
+	p.Close(nil)
+	p.Wait()
 }
 
 // leaveTimeout bounds the wait for the SFU to close the signal socket
@@ -281,10 +302,10 @@ func (p *peer) leave() {
 const leaveTimeout = time.Second
 
 // rtt is the last measured signal round-trip time.
-func (p *peer) rtt() time.Duration { return time.Duration(p.rttNanos.Load()) }
+func (p *Conn) RTT() time.Duration { return time.Duration(p.rttNanos.Load()) }
 
 // lostReason says why the owner is about to resume: ICE or the socket.
-func (p *peer) lostReason() error {
+func (p *Conn) LostReason() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.iceRestart && p.iceErr != nil {
@@ -293,13 +314,13 @@ func (p *peer) lostReason() error {
 	return errSignalLost
 }
 
-func (p *peer) participantSID() string {
+func (p *Conn) ParticipantSID() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.join.GetParticipant().GetSid()
 }
 
-func (p *peer) joinResponse() *livekit.JoinResponse {
+func (p *Conn) JoinResponse() *livekit.JoinResponse {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.join

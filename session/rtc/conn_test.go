@@ -1,7 +1,8 @@
-package session
+package rtc
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -44,10 +45,10 @@ func (r *recordingTransport) SendMessage(m proto.Message) error {
 
 // pingingPeer runs a peer's ping loop (1 s interval and timeout) over a
 // transport that records and never answers; stop ends the loop.
-func pingingPeer() (p *peer, tr *recordingTransport, stop func()) {
+func pingingPeer() (p *Conn, tr *recordingTransport, stop func()) {
 	tr = &recordingTransport{closed: make(chan struct{})}
-	p = &peer{
-		log:       discardLogger(),
+	p = &Conn{
+		log:       slog.New(slog.DiscardHandler),
 		transport: tr,
 		join:      &livekit.JoinResponse{PingInterval: 1, PingTimeout: 1},
 		closed:    make(chan struct{}),
@@ -83,7 +84,7 @@ func TestPongsKeepSocket(t *testing.T) {
 		return &livekit.SignalResponse{Message: &livekit.SignalResponse_PongResp{
 			PongResp: &livekit.Pong{LastPingTimestamp: time.Now().Add(-time.Millisecond).UnixMilli()}}}
 	})
-	if p.rtt() <= 0 {
+	if p.RTT() <= 0 {
 		t.Fatal("no RTT measured from pongs")
 	}
 }
@@ -100,7 +101,7 @@ func TestAnyMessageKeepsSocket(t *testing.T) {
 
 // keepsSocket feeds a pinging peer msg() every 200 ms for 2.5 s, past
 // its 1 s ping timeout, and fails if the socket was closed meanwhile.
-func keepsSocket(t *testing.T, msg func() *livekit.SignalResponse) *peer {
+func keepsSocket(t *testing.T, msg func() *livekit.SignalResponse) *Conn {
 	t.Helper()
 	p, tr, stopPing := pingingPeer()
 	stop := time.After(2500 * time.Millisecond)
