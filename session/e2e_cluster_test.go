@@ -122,9 +122,9 @@ type clusterRoom struct {
 	pub, mon *Session
 	// pubSig and monSig drop their signal sockets.
 	pubSig, monSig *signalTap
-	tr       *Track
-	sid      string
-	got      receivedFrames
+	tr             *Track
+	sid            string
+	got            receivedFrames
 
 	stream  uint32
 	sent    [][]byte
