@@ -57,15 +57,16 @@ type Subject struct {
 	Stalls        int
 }
 
+// loss is s's loss as report defines its ratio.
+func (s *Subject) loss() report.Loss { return report.Loss{Lost: s.Lost, Expected: s.Expected} }
+
 // value is what s measured of e's metric: whether the metric applies to
 // s, and whether there was anything to measure.
 func (s *Subject) value(e Expr) (v float64, applies, measured bool) {
 	switch m := e.Metric; {
 	case m == Loss:
-		if s.Expected == 0 {
-			return 0, s.HasLoss, false
-		}
-		return float64(s.Lost) / float64(s.Expected), s.HasLoss, true
+		r, ok := s.loss().Ratio()
+		return r, s.HasLoss, ok
 	case m == FPS:
 		return s.FPS, s.HasFPS, true
 	case m.Latency():
@@ -279,7 +280,8 @@ func FromSnapshot(s report.Snapshot) []Subject {
 		sub := Subject{Kind: KindLocal, Track: l.Name, Label: l.Name, HasFPS: true, FPS: l.Average.SentFPS,
 			HasDrops: true, Dropped: l.Out.FramesDropped, DroppedBy: report.DropsByName(l.Out)}
 		if rx := l.Rx; rx != nil {
-			sub.HasLoss, sub.Lost, sub.Expected = true, rx.Lost, rx.Frames+rx.Lost
+			loss := rx.Loss()
+			sub.HasLoss, sub.Lost, sub.Expected = true, loss.Lost, loss.Expected
 			sub.HasLatency, sub.Latency = true, l.RunLatency
 		}
 		conn(&sub)
@@ -289,13 +291,8 @@ func FromSnapshot(s report.Snapshot) []Subject {
 		st := r.Stats
 		sub := Subject{Kind: KindRoom, Track: st.Name, Label: st.PublisherIdentity + "/" + st.Name,
 			HasFPS: true, FPS: r.Average.ReceivedFPS, HasLoss: true, HasLatency: true, Latency: r.RunLatency}
-		if p := r.Probe; p != nil {
-			// Another dttui's probe frames: loss by their own numbers.
-			sub.Lost, sub.Expected = p.Lost, p.Received+p.Lost
-		} else {
-			// Frames that never arrived whole, as every renderer counts them.
-			sub.Lost, sub.Expected = st.LostFrames(), st.FramesCompleted+st.LostFrames()
-		}
+		loss := r.Loss()
+		sub.Lost, sub.Expected = loss.Lost, loss.Expected
 		conn(&sub)
 		out = append(out, sub)
 	}

@@ -32,8 +32,8 @@ func (s *Subject) Figures() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "track: %s (%s)\n", textsafe.Line(s.Label), s.Kind)
 	if s.HasLoss {
-		if s.Expected > 0 {
-			fmt.Fprintf(&b, "loss: %d of %d frames (%s)\n", s.Lost, s.Expected, Format(Loss, float64(s.Lost)/float64(s.Expected)))
+		if r, ok := s.loss().Ratio(); ok {
+			fmt.Fprintf(&b, "loss: %d of %d frames (%s)\n", s.Lost, s.Expected, Format(Loss, r))
 		} else {
 			b.WriteString("loss: no frames followed\n")
 		}
@@ -240,8 +240,8 @@ func WriteMarkdown(w io.Writer, run Run) error {
 			s := &run.Subjects[i]
 			loss, fps, dropped := "-", "-", "-"
 			lat := [4]string{"-", "-", "-", "-"}
-			if s.HasLoss && s.Expected > 0 {
-				loss = fmt.Sprintf("%s (%d/%d)", Format(Loss, float64(s.Lost)/float64(s.Expected)), s.Lost, s.Expected)
+			if r, ok := s.loss().Ratio(); s.HasLoss && ok {
+				loss = fmt.Sprintf("%s (%d/%d)", Format(Loss, r), s.Lost, s.Expected)
 			}
 			if s.HasFPS {
 				fps = Format(FPS, s.FPS)

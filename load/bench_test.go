@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/internal/testsfu"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 )
 
@@ -59,9 +60,11 @@ func benchLoad(b *testing.B, kind testsfu.Kind, pubs, subs int, tr Track, d time
 	secs := d.Seconds()
 	b.ReportMetric(float64(tot.Sent)/secs, "sent-fps")
 	b.ReportMetric(float64(tot.Delivered)/secs, "delivered-fps")
-	b.ReportMetric(100*float64(tot.Lost)/float64(max(tot.Expected, 1)), "loss-%")
-	b.ReportMetric(ms(tot.Latency.Quantile(.5)), "p50-ms")
-	b.ReportMetric(ms(tot.Latency.Quantile(.99)), "p99-ms")
+	loss, _ := tot.Loss().Ratio()
+	lat := report.LatencyOf(&tot.Latency)
+	b.ReportMetric(100*loss, "loss-%")
+	b.ReportMetric(ms(int64(lat.P50)), "p50-ms")
+	b.ReportMetric(ms(int64(lat.P99)), "p99-ms")
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "cpu-%")
 }
 

@@ -36,17 +36,16 @@ func (s Summary) Since(base *Summary) Summary {
 			if len(by) > 0 {
 				t.DroppedBy = by
 			}
-			t.Expected, t.Delivered, t.Lost = sub(t.Expected, b.Expected), sub(t.Delivered, b.Delivered), sub(t.Lost, b.Lost)
-			t.NotFollowed, t.Late, t.Duplicates = sub(t.NotFollowed, b.NotFollowed), sub(t.Late, b.Late), sub(t.Duplicates, b.Duplicates)
-			t.Arrivals = sub(t.Arrivals, b.Arrivals)
+			t.setReceive(t.Receive().Rebase(b.Receive()))
+			t.Expected, t.Arrivals = sub(t.Expected, b.Expected), sub(t.Arrivals, b.Arrivals)
 			t.Latency.Sub(&b.Latency)
 			t.Rx = RxCounters{Packets: sub(t.Rx.Packets, b.Rx.Packets), PacketsLost: sub(t.Rx.PacketsLost, b.Rx.PacketsLost),
 				FramesCompleted: sub(t.Rx.FramesCompleted, b.Rx.FramesCompleted), FramesIncomplete: sub(t.Rx.FramesIncomplete, b.Rx.FramesIncomplete)}
-			// The frames after base over the time from the last one
-			// before it: n frames, n intervals.
+			// The last frame before base opens the span: the n frames
+			// after it over their n intervals, report's whole-run rate.
 			t.SentFPS = 0
-			if span := t.lastSent.Sub(b.lastSent); t.Sent > 0 && !b.lastSent.IsZero() && span > 0 {
-				t.SentFPS = float64(t.Sent) / span.Seconds()
+			if t.Sent > 0 && !b.lastSent.IsZero() {
+				t.SentFPS = report.AverageRate(t.Sent+1, b.lastSent, t.lastSent)
 			}
 		}
 		out.Tracks[i] = t
@@ -94,7 +93,8 @@ func (s *Summary) BudgetSubjects() []budget.Subject {
 			subj.HasStalls, subj.Stalls = true, *n
 		}
 		if t.Subscribers > 0 {
-			subj.HasLoss, subj.Lost, subj.Expected = true, t.Lost, t.Expected
+			loss := t.Loss()
+			subj.HasLoss, subj.Lost, subj.Expected = true, loss.Lost, loss.Expected
 			subj.HasLatency, subj.Latency = true, report.LatencyOf(&t.Latency)
 		}
 		out = append(out, subj)

@@ -127,3 +127,21 @@ func TestStallsBudget(t *testing.T) {
 		t.Errorf("stalls not counted: %+v", v)
 	}
 }
+
+// The table and the budgets show one loss, report's: of the frames
+// received or lost, the ones still within their grace not counted yet.
+func TestTableAndBudgetsShowReportsLoss(t *testing.T) {
+	s := Summary{Room: "r", Runs: 1, Tracks: []TrackSummary{{Participant: "p", Track: "t", Published: true, Subscribers: 1,
+		Sent: 10, Expected: 10, Delivered: 6, Lost: 2, InGrace: 2}}}
+	var out strings.Builder
+	if err := s.WriteTable(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), " 25.00% ") {
+		t.Errorf("table:\n%s", out.String())
+	}
+	subj := s.BudgetSubjects()[0]
+	if subj.Lost != 2 || subj.Expected != 8 {
+		t.Errorf("budget subject: lost %d of %d", subj.Lost, subj.Expected)
+	}
+}

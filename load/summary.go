@@ -11,6 +11,7 @@ import (
 
 	"github.com/dttui/dttui/budget"
 	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/textsafe"
 )
@@ -69,7 +70,8 @@ type ParticipantState struct {
 }
 
 // TrackSummary is one publisher's track. Frames: Pushed = Sent + Dropped +
-// Queued at the publisher; at the subscribers, summed over them,
+// Queued at the publisher; at the subscribers, each counted as report
+// counts the loopback (report.ReceiveOf) and summed over them,
 // Delivered + Lost + InGrace + NotFollowed = Sent × Subscribers.
 type TrackSummary struct {
 	Participant string   `json:"participant"`
@@ -120,6 +122,23 @@ type TrackSummary struct {
 	Rx RxCounters `json:"rx"`
 }
 
+// Receive is the subscribers' account of the track, summed over them, as
+// report keeps one subscriber's.
+func (t *TrackSummary) Receive() report.Receive {
+	return report.Receive{Frames: t.Delivered, Lost: t.Lost, InGrace: t.InGrace, Unfollowed: t.NotFollowed,
+		Late: t.Late, Duplicates: t.Duplicates}
+}
+
+func (t *TrackSummary) setReceive(rx report.Receive) {
+	t.Delivered, t.Lost, t.InGrace, t.NotFollowed = rx.Frames, rx.Lost, rx.InGrace, rx.Unfollowed
+	t.Late, t.Duplicates = rx.Late, rx.Duplicates
+}
+
+// Loss is the track's loss at its subscribers, as report defines it: of
+// the frames received or lost, not of Expected, which also holds those
+// still within their grace.
+func (t *TrackSummary) Loss() report.Loss { return t.Receive().Loss() }
+
 // RxCounters are the subscribers' packet-level figures for a track.
 type RxCounters struct {
 	Packets          uint64 `json:"packets"`
@@ -129,7 +148,9 @@ type RxCounters struct {
 }
 
 // Totals sums a Summary's tracks, with the publish times and latencies
-// of them all.
+// of them all. It is load's own (report.LocalTotal sums one session's
+// tracks): a summary's rows may come from several runs' files. What a
+// row shows of it (loss, percentiles, rates) is report's, as for a track.
 type Totals struct {
 	Tracks, Published int
 	Pushed, Sent      uint64
@@ -179,6 +200,15 @@ func satAdd(a, b uint64) uint64 {
 	}
 	return math.MaxUint64
 }
+
+// report is t's frames as report's Totals (sent, and delivered as
+// received), for the rates report computes from them.
+func (t *Totals) report() report.Totals {
+	return report.Totals{Out: outgoing.Counters{FramesSent: t.Sent}, Received: t.Delivered}
+}
+
+// Loss is the subscribers' loss, as report defines it.
+func (t *Totals) Loss() report.Loss { return report.LossOf(t.Delivered, t.Lost) }
 
 // Totals sums every track.
 func (s *Summary) Totals() Totals {
@@ -360,7 +390,7 @@ func (r *run) summary() Summary {
 func (t *track) summary() TrackSummary {
 	// The subscribers' counters first, the ledger second: a straggler
 	// arriving in between is then in the ledger only.
-	var rx RxCounters
+	var pk RxCounters
 	for _, sid := range t.sidList() {
 		for _, s := range t.subs {
 			if s == nil || s.Monitor() == nil {
@@ -368,17 +398,17 @@ func (t *track) summary() TrackSummary {
 			}
 			if rt, ok := s.Monitor().Track(sid); ok {
 				st := rt.Stats()
-				rx.Packets += st.Packets
-				rx.PacketsLost += st.PacketsLost
-				rx.FramesCompleted += st.FramesCompleted
-				rx.FramesIncomplete += st.FramesIncomplete
+				pk.Packets += st.Packets
+				pk.PacketsLost += st.PacketsLost
+				pk.FramesCompleted += st.FramesCompleted
+				pk.FramesIncomplete += st.FramesIncomplete
 			}
 		}
 	}
-	per, notFollowed, lat := t.rx()
+	rx, c, lat := t.rx()
 	t.mu.Lock()
 	ts := TrackSummary{Participant: t.participant, Track: t.name, SIDs: append([]string(nil), t.sids...),
-		Published: t.lt != nil && t.err == nil, PublishNs: int64(t.publishTime), Subscribers: len(t.subs), Latency: lat, Rx: rx,
+		Published: t.lt != nil && t.err == nil, PublishNs: int64(t.publishTime), Subscribers: len(t.subs), Latency: lat, Rx: pk,
 		firstSent: t.firstSent, lastSent: t.lastSent}
 	if t.err != nil {
 		ts.Error = textsafe.Line(t.err.Error())
@@ -386,21 +416,13 @@ func (t *track) summary() TrackSummary {
 	lt := t.lt
 	t.mu.Unlock()
 	if lt != nil {
-		c := lt.Counters()
-		ts.Pushed, ts.Sent, ts.Queued, ts.Dropped = c.FramesPushed, c.FramesSent, c.FramesQueued, c.FramesDropped
-		ts.DroppedBy = report.DropsByName(c)
+		out := lt.Counters()
+		ts.Pushed, ts.Sent, ts.Queued, ts.Dropped = out.FramesPushed, out.FramesSent, out.FramesQueued, out.FramesDropped
+		ts.DroppedBy = report.DropsByName(out)
 	}
 	ts.SentFPS = report.AverageRate(ts.Sent, ts.firstSent, ts.lastSent)
-	for j, c := range per {
-		ts.Expected += c.Sent
-		ts.Delivered += c.Received
-		ts.Lost += c.Lost
-		ts.InGrace += c.InGrace
-		ts.Late += c.Late
-		ts.Duplicates += c.Duplicates
-		ts.Arrivals += c.Received + c.Late + c.Duplicates + c.Unexpected + c.Unfollowed
-		ts.NotFollowed += notFollowed[j]
-	}
+	ts.Expected, ts.Arrivals = c.Sent, c.Arrivals()
+	ts.setReceive(rx)
 	return ts
 }
 
@@ -473,9 +495,9 @@ func progressLine(start, now time.Time, cfg Config, connected func() (int, int),
 		Pushed:      cur.tot.Pushed, Sent: cur.tot.Sent, Dropped: cur.tot.Dropped,
 		Delivered: cur.tot.Delivered, Lost: cur.tot.Lost, InGrace: cur.tot.InGrace,
 	}
-	if dt := cur.at.Sub(prev.at).Seconds(); dt > 0 {
-		p.SentPerSec = float64(cur.tot.Sent-min(prev.tot.Sent, cur.tot.Sent)) / dt
-		p.DeliveredPerSec = float64(cur.tot.Delivered-min(prev.tot.Delivered, cur.tot.Delivered)) / dt
+	if dt := cur.at.Sub(prev.at); dt > 0 {
+		r := report.RatesBetween(prev.tot.report(), cur.tot.report(), dt)
+		p.SentPerSec, p.DeliveredPerSec = r.SentFPS, r.ReceivedFPS
 	}
 	win := cur.tot.Latency
 	win.Sub(&prev.tot.Latency)

@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/textsafe"
 )
 
@@ -66,15 +66,22 @@ func (s *Summary) WriteTable(w io.Writer) error {
 	for _, r := range rows {
 		t := &r.t
 		publish := "-"
-		if t.Published > 0 {
-			publish = fmtNs(t.PublishTime.Quantile(0.5))
+		if pt := report.LatencyOf(&t.PublishTime); t.Published > 0 {
+			publish = fmtDur(pt.P50)
 			if t.Published > 1 {
-				publish = "p50 " + publish + " p99 " + fmtNs(t.PublishTime.Quantile(0.99))
+				publish = "p50 " + publish + " p99 " + fmtDur(pt.P99)
 			}
 		}
+		lat := [3]string{"-", "-", "-"}
+		if l := report.LatencyOf(&t.Latency); l.Frames > 0 {
+			lat = [3]string{fmtDur(l.P50), fmtDur(l.P95), fmtDur(l.P99)}
+		}
+		loss := "-"
+		if ratio, ok := t.Loss().Ratio(); ok {
+			loss = fmt.Sprintf("%.2f%%", 100*ratio)
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d/%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n", pad(r.label), t.Pushed, t.Sent, t.Dropped,
-			t.Delivered, t.Expected, t.Lost, lossPct(t.Lost, t.Expected),
-			q(&t.Latency, .5), q(&t.Latency, .95), q(&t.Latency, .99), publish)
+			t.Delivered, t.Expected, t.Lost, loss, lat[0], lat[1], lat[2], publish)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -122,23 +129,8 @@ func (s *Summary) WriteTable(w io.Writer) error {
 	return bw.Flush()
 }
 
-func q(h *histogram.Histogram, p float64) string {
-	if h.Count() == 0 {
-		return "-"
-	}
-	return fmtNs(h.Quantile(p))
-}
-
-func lossPct(lost, expected uint64) string {
-	if expected == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.2f%%", 100*float64(lost)/float64(expected))
-}
-
-// fmtNs is a duration with three significant digits at most.
-func fmtNs(ns int64) string {
-	d := time.Duration(ns)
+// fmtDur is a duration with three significant digits at most.
+func fmtDur(d time.Duration) string {
 	switch {
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.0fµs", float64(d)/float64(time.Microsecond))

@@ -6,15 +6,19 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/session"
 	"github.com/dttui/dttui/session/probe"
 )
 
 // track is one publisher's track and what every subscriber received of
-// it. A frame is followed to subscriber j when it was sent while j held a
-// subscription to the track's SID (the SFU forwards it then); a frame
-// sent while j did not counts as not followed for j, never as lost. Per
-// subscriber, from counters kept apart:
+// it. Its ledgers are load's own: the session follows its frames to its
+// one loopback, a load run to each of its subscribers, which are other
+// participants' sessions. A frame is followed to subscriber j when it
+// was sent while j held a subscription to the track's SID (the SFU
+// forwards it then); a frame sent while j did not counts as not followed
+// for j, never as lost. Per subscriber, from counters kept apart
+// (report.Receive's account):
 //
 //	delivered + lost + in grace + not followed = sent
 type track struct {
@@ -133,30 +137,27 @@ func (t *track) settle() {
 	}
 }
 
-// rx sums what the subscribers received, per subscriber, and the
-// latency (push to first arrival) of every frame delivered.
-func (t *track) rx() (per []probe.LedgerCounts, notFollowed []uint64, lat histogram.Histogram) {
+// rx is what the subscribers received of the track, summed over them as
+// report counts one subscriber (report.ReceiveOf), the ledgers' raw
+// counts (for what report's account leaves out: frames sent while
+// followed, every arrival) and the latency (push to first arrival) of
+// every frame delivered.
+func (t *track) rx() (report.Receive, probe.LedgerCounts, histogram.Histogram) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	per = make([]probe.LedgerCounts, len(t.subs))
+	var c probe.LedgerCounts
+	var lat histogram.Histogram
 	for _, ls := range t.ledgers {
-		for j, l := range ls {
-			if l == nil {
-				continue
+		for _, l := range ls {
+			if l != nil {
+				c = c.Add(l.Counts())
+				l.AddLatency(&lat)
 			}
-			c := l.Counts()
-			p := &per[j]
-			p.Sent += c.Sent
-			p.Received += c.Received
-			p.ReceivedBytes += c.ReceivedBytes
-			p.Lost += c.Lost
-			p.InGrace += c.InGrace
-			p.Duplicates += c.Duplicates
-			p.Late += c.Late
-			p.Unexpected += c.Unexpected
-			p.Unfollowed += c.Unfollowed
-			l.AddLatency(&lat)
 		}
 	}
-	return per, append([]uint64(nil), t.notFollowed...), lat
+	var notFollowed uint64
+	for _, n := range t.notFollowed {
+		notFollowed += n
+	}
+	return report.ReceiveOf(c, notFollowed), c, lat
 }

@@ -44,7 +44,7 @@ func (s Snapshot) Rebase(base *Snapshot) Snapshot {
 		if b := old[l.Handle]; b != nil {
 			l.Out = subCounters(l.Out, b.Out)
 			if l.Rx != nil && b.Rx != nil {
-				rx := subReceive(*l.Rx, *b.Rx)
+				rx := l.Rx.Rebase(*b.Rx)
 				l.Rx = &rx
 			}
 			l.SFU = subSFU(l.SFU, b.SFU)
@@ -170,7 +170,9 @@ func subCounters(c, b outgoing.Counters) outgoing.Counters {
 	return c
 }
 
-func subReceive(r, b Receive) Receive {
+// Rebase is r counted from b on: its counters minus b's; its levels
+// (InGrace, Subscribed) and Grace as they are.
+func (r Receive) Rebase(b Receive) Receive {
 	r.Frames = sub(r.Frames, b.Frames)
 	r.Bytes = sub(r.Bytes, b.Bytes)
 	r.Lost = sub(r.Lost, b.Lost)

@@ -260,8 +260,7 @@ func (r *Recorder) FiguresScope(key Key, now time.Time, cur Totals, since time.T
 	// as 0 or 1.07 and a 3 frames/s one as 3.2. A second that ended more
 	// than a second ago is stale (the samples stopped): no rate.
 	if ls := t.last.start; !ls.IsZero() && now.Sub(ls) < 3*time.Second {
-		f.Rate = rates(t.last.a, t.last.b, RateWindow)
-		f.Rate.Window = RateWindow
+		f.Rate = RatesBetween(t.last.a, t.last.b, RateWindow)
 		f.Rate.ReceivedValid = hasRx
 	}
 
@@ -363,12 +362,15 @@ func (l *Local) AverageOver(d time.Duration) {
 	if l.Rx != nil {
 		cur.Received, cur.RxBytes, cur.Lost = l.Rx.Frames+l.Rx.Data, l.Rx.Bytes, l.Rx.Lost
 	}
-	a := rates(Totals{}, cur, d)
-	a.Window, a.ReceivedValid = d, l.Rx != nil
+	a := RatesBetween(Totals{}, cur, d)
+	a.ReceivedValid = l.Rx != nil
 	l.Average = a
 }
 
-func rates(a, b Totals, dt time.Duration) Rates {
+// RatesBetween is the rates from totals a to totals b, taken dt apart
+// (Window dt): a counter that went down counts nothing. The rates of the
+// latest second and a load run's progress lines are these.
+func RatesBetween(a, b Totals, dt time.Duration) Rates {
 	sec := dt.Seconds()
 	per := func(x, y uint64) float64 {
 		if y < x {
@@ -376,7 +378,7 @@ func rates(a, b Totals, dt time.Duration) Rates {
 		}
 		return float64(y-x) / sec
 	}
-	return Rates{
+	return Rates{Window: dt,
 		SentFPS: per(a.Out.FramesSent, b.Out.FramesSent), SentPPS: per(a.Out.PacketsSent, b.Out.PacketsSent),
 		SentBPS: per(a.Out.BytesSent, b.Out.BytesSent), DroppedFPS: per(a.Out.FramesDropped, b.Out.FramesDropped),
 		ReceivedFPS: per(a.Received, b.Received), ReceivedBPS: per(a.RxBytes, b.RxBytes), LostFPS: per(a.Lost, b.Lost),

@@ -239,10 +239,9 @@ func (l *loopback) streamRx(st *localState) streamRx {
 // receive is the report's view of a local track: its stream's ledgers and
 // counters, and what arrived on its SIDs.
 func (l *loopback) receive(st *localState, sids []string) *report.Receive {
-	c := st.counts()
-	r := &report.Receive{Frames: c.Received, Bytes: c.ReceivedBytes, Lost: c.Lost, InGrace: c.InGrace,
-		Grace: st.grace, Duplicates: c.Duplicates, Late: c.Late, Corrupt: c.Unexpected,
-		Unfollowed: st.unfollowed.Load()}
+	rx := report.ReceiveOf(st.counts(), st.unfollowed.Load())
+	r := &rx
+	r.Grace = st.grace
 	for _, sid := range sids {
 		if t, ok := l.sub.mgr.Track(sid); ok {
 			ts := t.Stats()

@@ -316,6 +316,13 @@ func (f *Follower) Counts() (LedgerCounts, FollowCounts) {
 	return f.done.Add(f.span0), f.c
 }
 
+// Arrivals is every arrival the counts hold, however each was counted
+// (first, late, duplicate, never sent, sent before it was followed): what
+// a subscriber's own count of completed frames compares with.
+func (a LedgerCounts) Arrivals() uint64 {
+	return a.Received + a.Late + a.Duplicates + a.Unexpected + a.Unfollowed
+}
+
 // Add returns the sum of a and b, figure by figure.
 func (a LedgerCounts) Add(b LedgerCounts) LedgerCounts {
 	a.Sent += b.Sent
