@@ -159,5 +159,5 @@ func (t *track) rx() (report.Receive, probe.LedgerCounts, histogram.Histogram) {
 	for _, n := range t.notFollowed {
 		notFollowed += n
 	}
-	return report.ReceiveOf(c, notFollowed), c, lat
+	return c.Receive(notFollowed), c, lat
 }

@@ -3,20 +3,7 @@ package report
 import (
 	"math"
 	"math/bits"
-
-	"github.com/dttui/dttui/session/probe"
 )
-
-// ReceiveOf is one subscriber's Receive of a track's probe frames: its
-// ledgers' counts, summed over the track's SIDs, and the frames sent while
-// it held no subscription. The loopback and each subscriber of a load run
-// count through it, so "delivered", "lost" and "not followed" mean the same
-// in both. Frames claiming a number never sent are Corrupt; the rest
-// (bytes compared, data frames, incomplete frames) are the caller's.
-func ReceiveOf(c probe.LedgerCounts, unfollowed uint64) Receive {
-	return Receive{Frames: c.Received, Bytes: c.ReceivedBytes, Lost: c.Lost, InGrace: c.InGrace,
-		Duplicates: c.Duplicates, Late: c.Late, Corrupt: c.Unexpected, Unfollowed: unfollowed}
-}
 
 // Loss is Lost of Expected frames: the figure every loss percentage and
 // loss budget is.

@@ -239,7 +239,7 @@ func (l *loopback) streamRx(st *localState) streamRx {
 // receive is the report's view of a local track: its stream's ledgers and
 // counters, and what arrived on its SIDs.
 func (l *loopback) receive(st *localState, sids []string) *report.Receive {
-	rx := report.ReceiveOf(st.counts(), st.unfollowed.Load())
+	rx := st.counts().Receive(st.unfollowed.Load())
 	r := &rx
 	r.Grace = st.grace
 	for _, sid := range sids {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/dttui/dttui/histogram"
+	"github.com/dttui/dttui/report"
 )
 
 // Follower measures probe frames at a subscriber that did not send them:
@@ -335,4 +336,15 @@ func (a LedgerCounts) Add(b LedgerCounts) LedgerCounts {
 	a.Unexpected += b.Unexpected
 	a.Unfollowed += b.Unfollowed
 	return a
+}
+
+// Receive is one subscriber's report.Receive of a track's probe frames:
+// its ledgers' counts, summed over the track's SIDs, and the frames sent while
+// it held no subscription. The loopback and each subscriber of a load run
+// count through it, so "delivered", "lost" and "not followed" mean the same
+// in both. Frames claiming a number never sent are Corrupt; the rest
+// (bytes compared, data frames, incomplete frames) are the caller's.
+func (c LedgerCounts) Receive(unfollowed uint64) report.Receive {
+	return report.Receive{Frames: c.Received, Bytes: c.ReceivedBytes, Lost: c.Lost, InGrace: c.InGrace,
+		Duplicates: c.Duplicates, Late: c.Late, Corrupt: c.Unexpected, Unfollowed: unfollowed}
 }

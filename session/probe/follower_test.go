@@ -3,6 +3,8 @@ package probe
 import (
 	"testing"
 	"time"
+
+	"github.com/dttui/dttui/report"
 )
 
 func followFrame(stream uint32, seq uint64, sent time.Time) []byte {
@@ -218,5 +220,14 @@ func TestFollowerLeavesUnknownSendTimesToTheCaller(t *testing.T) {
 	c, fc := f.Counts()
 	if c.Received != 2 || c.Duplicates != 1 || fc.Latency.Count() != 2 {
 		t.Fatalf("received %d duplicates %d latencies %d", c.Received, c.Duplicates, fc.Latency.Count())
+	}
+}
+
+// A subscriber's ledger becomes one report.Receive, whoever follows it
+// (the loopback, a load run's subscribers).
+func TestLedgerCountsReceive(t *testing.T) {
+	c := LedgerCounts{Sent: 10, Received: 6, ReceivedBytes: 600, Lost: 2, InGrace: 2, Duplicates: 1, Late: 1, Unexpected: 1, Unfollowed: 1}
+	if rx := c.Receive(3); rx != (report.Receive{Frames: 6, Bytes: 600, Lost: 2, InGrace: 2, Duplicates: 1, Late: 1, Corrupt: 1, Unfollowed: 3}) {
+		t.Fatalf("Receive = %+v", rx)
 	}
 }
