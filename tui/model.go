@@ -463,17 +463,18 @@ func (m *Model) flash(text string, isErr bool) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return clearStatusMsg(seq) })
 }
 
+// updateKeys handles a key while the table has the keys: the table takes
+// its own (table.Update), the root model the rest.
 func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
+	if handled, cmd := m.tbl.Update(msg, k, &m); handled {
+		return m, cmd
+	}
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m.quit()
 	case key.Matches(msg, k.Help):
 		m.help.Open()
-	case key.Matches(msg, k.Up):
-		m.move(-1)
-	case key.Matches(msg, k.Down):
-		m.move(1)
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if m.paused && m.b != nil {
@@ -492,17 +493,11 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 	case key.Matches(msg, k.Logs):
 		m.toggleLogs()
-	case key.Matches(msg, k.Sort):
-		m.tbl.cycleSort()
 	case key.Matches(msg, k.Filter):
 		return m, m.filter.Edit()
 	case key.Matches(msg, k.FilterClear) && m.filter.Active():
 		m.filter.Clear()
 		m.buildRows()
-	case key.Matches(msg, k.Remove):
-		return m.remove()
-	case key.Matches(msg, k.RemoveAll):
-		return m.removeAll()
 	case key.Matches(msg, k.BurstMore):
 		m.burstN = min(m.burstN*10, 100_000)
 		return m, m.flash(fmt.Sprintf("burst size %d", m.burstN), false)
@@ -664,10 +659,18 @@ func (m *Model) resetCounters() {
 	m.refresh()
 }
 
+// move moves the selection d rows (the mouse's wheel and clicks).
 func (m *Model) move(d int) {
-	if m.tbl.move(d) && !m.paused {
-		// The report carries the whole history of the selected row only:
-		// take it now, so its charts are whole from the first frame.
+	if m.tbl.move(d) {
+		m.selectionMoved()
+	}
+}
+
+// selectionMoved takes the report again (tableHost): it carries the whole
+// history of the selected row only, so its charts are whole from the
+// first frame.
+func (m *Model) selectionMoved() {
+	if !m.paused {
 		m.refresh()
 	}
 }
