@@ -256,6 +256,7 @@ func New(b Backend, o Options) Model {
 		m.status = session.Status{State: session.StateDisconnected, Err: m.connErr}
 	}
 	m.refresh()
+	m.place()
 	return m
 }
 
@@ -282,8 +283,17 @@ func (m Model) tick() tea.Cmd {
 	return tea.Tick(m.opts.Tick, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
-// Update handles a message.
+// Update handles a message, then places the screen's panes for what the
+// message changed.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	next, cmd := m.update(msg)
+	nm := next.(Model)
+	nm.place()
+	return nm, cmd
+}
+
+// update is Update before the panes are placed.
+func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -434,6 +444,7 @@ func (m Model) onRunes(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		next, cmd := m.onKey(k)
 		m, cmds = next.(Model), append(cmds, cmd)
+		m.place() // the next key acts on the screen this one left
 		if typing {
 			break
 		}
