@@ -33,7 +33,7 @@ func BenchmarkChartsView(b *testing.B) {
 	})
 	b.Run("redrawn", func(b *testing.B) {
 		for b.Loop() {
-			m.tbl.snap.At = m.tbl.snap.At.Add(time.Second) // a new right edge: every panel redrawn
+			m.charts.At = m.charts.At.Add(time.Second) // a new right edge: every panel redrawn
 			_ = m.View()
 		}
 	})
@@ -81,6 +81,7 @@ func BenchmarkView256(b *testing.B) {
 					} else {
 						m.refresh()
 					}
+					m.place() // as Update does after the tick
 					_ = m.View()
 				}
 				for b.Loop() {

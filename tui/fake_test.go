@@ -769,8 +769,8 @@ func (h *harness) send(msg tea.Msg) {
 			cmd = nil // the next tick: tests drive the clock themselves
 		}
 		h.m = next.(Model)
-		// bubbletea draws after every message; the panes learn their
-		// size when drawn, as in the program.
+		// bubbletea draws after every message, as in the program (the
+		// panes were placed by Update).
 		_ = h.m.View()
 		queue = append(queue[1:], h.run(cmd)...)
 	}

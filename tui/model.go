@@ -256,6 +256,7 @@ func New(b Backend, o Options) Model {
 		m.status = session.Status{State: session.StateDisconnected, Err: m.connErr}
 	}
 	m.refresh()
+	m.place()
 	return m
 }
 
@@ -282,8 +283,17 @@ func (m Model) tick() tea.Cmd {
 	return tea.Tick(m.opts.Tick, func(t time.Time) tea.Msg { return tickMsg(t) })
 }
 
-// Update handles a message.
+// Update handles a message, then places the screen's panes for what the
+// message changed.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	next, cmd := m.update(msg)
+	nm := next.(Model)
+	nm.place()
+	return nm, cmd
+}
+
+// update is Update before the panes are placed.
+func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -434,6 +444,7 @@ func (m Model) onRunes(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		next, cmd := m.onKey(k)
 		m, cmds = next.(Model), append(cmds, cmd)
+		m.place() // the next key acts on the screen this one left
 		if typing {
 			break
 		}
@@ -463,17 +474,18 @@ func (m *Model) flash(text string, isErr bool) tea.Cmd {
 	return tea.Tick(d, func(time.Time) tea.Msg { return clearStatusMsg(seq) })
 }
 
+// updateKeys handles a key while the table has the keys: the table takes
+// its own (table.Update), the root model the rest.
 func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	k := m.keys
+	if handled, cmd := m.tbl.Update(msg, k, &m); handled {
+		return m, cmd
+	}
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m.quit()
 	case key.Matches(msg, k.Help):
 		m.help.Open()
-	case key.Matches(msg, k.Up):
-		m.move(-1)
-	case key.Matches(msg, k.Down):
-		m.move(1)
 	case key.Matches(msg, k.Pause):
 		m.paused = !m.paused
 		if m.paused && m.b != nil {
@@ -492,17 +504,11 @@ func (m Model) updateKeys(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 	case key.Matches(msg, k.Logs):
 		m.toggleLogs()
-	case key.Matches(msg, k.Sort):
-		m.tbl.cycleSort()
 	case key.Matches(msg, k.Filter):
 		return m, m.filter.Edit()
 	case key.Matches(msg, k.FilterClear) && m.filter.Active():
 		m.filter.Clear()
 		m.buildRows()
-	case key.Matches(msg, k.Remove):
-		return m.remove()
-	case key.Matches(msg, k.RemoveAll):
-		return m.removeAll()
 	case key.Matches(msg, k.BurstMore):
 		m.burstN = min(m.burstN*10, 100_000)
 		return m, m.flash(fmt.Sprintf("burst size %d", m.burstN), false)
@@ -664,10 +670,18 @@ func (m *Model) resetCounters() {
 	m.refresh()
 }
 
+// move moves the selection d rows (the mouse's wheel and clicks).
 func (m *Model) move(d int) {
-	if m.tbl.move(d) && !m.paused {
-		// The report carries the whole history of the selected row only:
-		// take it now, so its charts are whole from the first frame.
+	if m.tbl.move(d) {
+		m.selectionMoved()
+	}
+}
+
+// selectionMoved takes the report again (tableHost): it carries the whole
+// history of the selected row only, so its charts are whole from the
+// first frame.
+func (m *Model) selectionMoved() {
+	if !m.paused {
 		m.refresh()
 	}
 }

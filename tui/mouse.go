@@ -2,8 +2,6 @@ package tui
 
 import (
 	tea "github.com/charmbracelet/bubbletea"
-
-	"github.com/dttui/dttui/tui/common"
 )
 
 // wheelLines is how many lines a notch of the wheel scrolls the log pane
@@ -77,7 +75,7 @@ func (m Model) mouseAt(y int) (mouseTarget, int) {
 	if w < MinWidth || h < MinHeight || m.b == nil && m.connErr != nil {
 		return targetNone, -1
 	}
-	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
+	ctx := m.ctx()
 	tt := m.tableView(ctx)
 	l := m.layout(ctx, w, h-3, tt)
 	y-- // the header line

@@ -9,7 +9,6 @@ import (
 
 	"github.com/dttui/dttui/redact"
 	"github.com/dttui/dttui/session"
-	"github.com/dttui/dttui/tui/common"
 	"github.com/dttui/dttui/tui/components/roompicker"
 )
 
@@ -73,7 +72,7 @@ func (m Model) onRoomsListed(msg roomsListedMsg) (tea.Model, tea.Cmd) {
 		m.log.Info("the server has no rooms; joining a new room")
 		return m.connectTo("")
 	}
-	m.pick.picker = roompicker.New(common.Context{Theme: m.th, Now: m.opts.Now}, m.keys, msg.rooms)
+	m.pick.picker = roompicker.New(m.ctx(), m.keys, msg.rooms)
 	return m, next
 }
 
@@ -119,10 +118,9 @@ func (m Model) connectFunc() func(context.Context) (Backend, error) {
 }
 
 // pickerView is the body while the picker stands before the connect.
-func (m Model) pickerView(w, h int) string {
+func (m Model) pickerView() string {
 	if m.pick.picker == nil {
 		return m.th.Dim.Render(" listing the server's rooms…")
 	}
-	m.pick.picker.SetSize(w, h)
 	return m.pick.picker.View()
 }

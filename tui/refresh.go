@@ -66,7 +66,13 @@ func (m *Model) scope() report.Scope {
 
 // buildRows rebuilds the table's rows from the report it holds, with
 // the failed publishes, the tracks' UI state and the filter.
-func (m *Model) buildRows() { m.tbl.build(m.failed, m.tracks, m.filter.Match) }
+func (m *Model) buildRows() { m.tbl.build(m.rowInputs()) }
+
+// rowInputs are what the table's rows are built from besides the report
+// (tableHost).
+func (m *Model) rowInputs() ([]failedRow, map[uint16]*trackUI, func(string) bool) {
+	return m.failed, m.tracks, m.filter.Match
+}
 
 // dropping says whether a track dropped (or, in the room, lost) frames
 // within the last DropWindow: in the last second (rate) or a complete

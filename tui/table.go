@@ -2,17 +2,25 @@ package tui
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/dttui/dttui/incoming"
+	"github.com/dttui/dttui/outgoing"
 	"github.com/dttui/dttui/report"
 	"github.com/dttui/dttui/tui/components/tracktable"
+	"github.com/dttui/dttui/tui/format"
+	"github.com/dttui/dttui/tui/keys"
 )
 
 // table is the main table's state: the report its rows come from, the
 // reset's base, the rows (filtered, in order), the rows the user removed,
-// the order and the selection. The root model owns one and changes it
-// through its methods; the tracktable component draws it.
+// the order and the selection. The root model owns one, gives it the keys
+// while the table has them (Update) and refreshes its report; the
+// tracktable component draws it.
 type table struct {
 	// snap is the report the rows were built from; base the report at the
 	// last reset (nil: none), from which every figure counts.
@@ -34,6 +42,112 @@ type table struct {
 
 func newTable(sort sortMode) table {
 	return table{hidden: map[uint16]bool{}, hiddenRemote: map[string]bool{}, sort: sort}
+}
+
+// tableHost is what the table's keys reach beyond the table: the records
+// of the rows it removes, what its rows are built from besides the report,
+// and the status line. The root model is the host; a test can be one.
+type tableHost interface {
+	// rowInputs are build's: the failed publishes, the tracks' UI state
+	// and the filter.
+	rowInputs() ([]failedRow, map[uint16]*trackUI, func(string) bool)
+	// forget drops an ended row's record: a track's from the session, a
+	// room track's from the room monitor, a failed publish from the list.
+	// The table hides the row only once it is gone.
+	forget(r row) error
+	// forgetFailed drops every failed publish, the filter's too, and says
+	// how many there were.
+	forgetFailed() int
+	// selectionMoved runs after a key moved the selection.
+	selectionMoved()
+	flash(text string, isErr bool) tea.Cmd
+}
+
+// Update takes the keys that act on the table alone: ↑/↓ move the
+// selection, s cycles the order, x and X remove ended rows. handled says
+// msg was one of them; the root model handles the others.
+func (t *table) Update(msg tea.Msg, k keys.KeyMap, h tableHost) (handled bool, cmd tea.Cmd) {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		return false, nil
+	}
+	switch {
+	case key.Matches(km, k.Up):
+		if t.move(-1) {
+			h.selectionMoved()
+		}
+	case key.Matches(km, k.Down):
+		if t.move(1) {
+			h.selectionMoved()
+		}
+	case key.Matches(km, k.Sort):
+		t.cycleSort()
+	case key.Matches(km, k.Remove):
+		return true, t.remove(k, h)
+	case key.Matches(km, k.RemoveAll):
+		return true, t.removeAll(h)
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+// remove takes the selected ended row off the table (x): an unpublished
+// local track, a failed publish, or a room track that was unpublished
+// (its publisher unpublished it or left), which the room monitor then
+// forgets.
+func (t *table) remove(k keys.KeyMap, h tableHost) tea.Cmd {
+	r, ok := t.selectedRow()
+	if !ok || !r.Ended() {
+		why := "x removes an unpublished or failed row; u unpublishes a track first"
+		if ok && r.Room() {
+			why = "x removes a room track once it is unpublished; " + k.Subscribe.Help().Key + " unsubscribes from it"
+		}
+		return h.flash(why, true)
+	}
+	if err := t.drop(r, h); err != nil {
+		return h.flash(fmt.Sprintf("%q stays: %s", r.Name(), format.Outside(err.Error())), true)
+	}
+	t.build(h.rowInputs())
+	return h.flash(fmt.Sprintf("removed %q from the table", r.Name()), false)
+}
+
+// removeAll takes every ended row off the table (X), the filter's too.
+func (t *table) removeAll(h tableHost) tea.Cmd {
+	n := 0
+	for _, l := range t.snap.Local {
+		if !t.hidden[l.Handle] && l.State == outgoing.StateUnpublished {
+			if t.drop(row{Row: tracktable.Row{L: l}}, h) == nil {
+				n++
+			}
+		}
+	}
+	for i := range t.snap.Remote {
+		rt := &t.snap.Remote[i]
+		if !t.hiddenRemote[rt.SID()] && rt.Stats.State == incoming.StateUnpublished {
+			if t.drop(row{Row: tracktable.Row{R: rt}}, h) == nil {
+				n++
+			}
+		}
+	}
+	n += h.forgetFailed()
+	t.build(h.rowInputs())
+	if n == 0 {
+		return h.flash("no unpublished or failed rows to remove", false)
+	}
+	return h.flash(fmt.Sprintf("removed %d ended row(s) from the table", n), false)
+}
+
+// drop has the host forget an ended row, then hides a track's row (a
+// failed publish is gone with its entry in the list).
+func (t *table) drop(r row, h tableHost) error {
+	if err := h.forget(r); err != nil {
+		return err
+	}
+	if r.failed == nil {
+		t.hide(r)
+	}
+	return nil
 }
 
 // hide takes an ended row off the table: a local track until the next

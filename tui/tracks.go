@@ -585,57 +585,10 @@ func (m Model) unpublish() (tea.Model, tea.Cmd) {
 	})
 }
 
-// remove takes the selected ended row off the table (x): an unpublished
-// local track, a failed publish, or a room track that was unpublished
-// (its publisher unpublished it or left), which the room monitor then
-// forgets.
-func (m Model) remove() (tea.Model, tea.Cmd) {
-	r, ok := m.selectedRow()
-	if !ok || !r.Ended() {
-		why := "x removes an unpublished or failed row; u unpublishes a track first"
-		if ok && r.Room() {
-			why = "x removes a room track once it is unpublished; " + m.keys.Subscribe.Help().Key + " unsubscribes from it"
-		}
-		return m, m.flash(why, true)
-	}
-	if err := m.forget(r); err != nil {
-		return m, m.flash(fmt.Sprintf("%q stays: %s", r.Name(), format.Outside(err.Error())), true)
-	}
-	m.buildRows()
-	return m, m.flash(fmt.Sprintf("removed %q from the table", r.Name()), false)
-}
-
-// removeAll takes every ended row off the table (X), the filter's too.
-func (m Model) removeAll() (tea.Model, tea.Cmd) {
-	n := 0
-	for _, l := range m.tbl.snap.Local {
-		if !m.tbl.hidden[l.Handle] && l.State == outgoing.StateUnpublished {
-			if m.forget(row{Row: tracktable.Row{L: l}}) == nil {
-				n++
-			}
-		}
-	}
-	for i := range m.tbl.snap.Remote {
-		rt := &m.tbl.snap.Remote[i]
-		if !m.tbl.hiddenRemote[rt.SID()] && rt.Stats.State == incoming.StateUnpublished {
-			if m.forget(row{Row: tracktable.Row{R: rt}}) == nil {
-				n++
-			}
-		}
-	}
-	n += len(m.failed)
-	m.failed = nil
-	m.buildRows()
-	if n == 0 {
-		return m, m.flash("no unpublished or failed rows to remove", false)
-	}
-	return m, m.flash(fmt.Sprintf("removed %d ended row(s) from the table", n), false)
-}
-
-// forget removes an ended row: a failed publish from the list, a track
-// from the session, with what it recorded (its pushers, stopped at
-// unpublish, are halted anyway), a room track from the room monitor
-// (which keeps it until then).
+// forget drops an ended row's record (tableHost): a failed publish from
+// the list, a track from the session, with what it recorded (its pushers,
+// stopped at unpublish, are halted anyway), a room track from the room
+// monitor (which keeps it until then).
 func (m *Model) forget(r row) error {
 	switch {
 	case r.failed != nil:
@@ -652,18 +605,23 @@ func (m *Model) forget(r row) error {
 				return err
 			}
 		}
-		m.tbl.hide(r)
 		return nil
 	}
 	if err := m.b.Forget(r.L.Handle); err != nil {
 		return err
 	}
-	m.tbl.hide(r)
 	if t := m.tracks[r.L.Handle]; t != nil {
 		t.halt()
 		delete(m.tracks, r.L.Handle)
 	}
 	return nil
+}
+
+// forgetFailed drops every failed publish (tableHost).
+func (m *Model) forgetFailed() int {
+	n := len(m.failed)
+	m.failed = nil
+	return n
 }
 
 type subscribeDoneMsg struct {

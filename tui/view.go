@@ -50,7 +50,7 @@ func (m Model) View() string {
 		msg := "closing: unpublishing tracks and leaving the room…\n" + m.th.Dim.Render("ctrl+c again quits at once")
 		return fitBlock(msg, w, h, false)
 	}
-	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
+	ctx := m.ctx()
 
 	hd := header.New(ctx)
 	hd.Status, hd.Paused, hd.SubscribeOnly, hd.Recording, hd.Replay, hd.Picking = m.status, m.paused, m.opts.SubscribeOnly, m.recMark(), m.replayMark(), m.picking()
@@ -64,20 +64,77 @@ func (m Model) View() string {
 
 	bodyH := h - 3 // header, status line, footer
 	var body string
-	if m.picking() {
-		body = m.pickerView(w, bodyH)
-	} else if m.help.IsOpen() {
-		hv := m.help
-		hv.Burst, hv.DefaultRate, hv.DefaultSize = m.burstN, m.opts.DefaultRate, m.opts.DefaultSize
-		hv.SparkTable, hv.SparkDetail, hv.DropWindow = tracktable.SparkColumns, detail.MaxSpark, DropWindow.String()
-		hv.SetSize(w, bodyH)
-		body = hv.View()
-	} else {
+	switch {
+	case m.picking():
+		body = m.pickerView()
+	case m.help.IsOpen():
+		body = m.help.View()
+	default:
 		body = m.body(ctx, w, bodyH)
 	}
 	body = fitBlock(body, w, bodyH, true)
 	return fitBlock(lipgloss.JoinVertical(lipgloss.Left, hd.View(), body, sb.View(), ft.View()), w, h, false)
 }
+
+// place lays the screen out as View draws it and gives the stateful
+// children their sizes and what their keys depend on (the help's figures,
+// the filter's counts, the log pane's pinned lines). It runs at the end of
+// every Update, and after each key of a multi-key event, so a child's
+// keys act on the screen the user sees and View only draws.
+func (m *Model) place() {
+	w, h := m.width, m.height
+	m.charts.SetSize(w, 0) // hidden unless the body places it
+	if w < MinWidth || h < MinHeight || m.quitting {
+		return
+	}
+	bodyH := h - 3
+	switch {
+	case m.picking():
+		if p := m.pick.picker; p != nil {
+			p.SetSize(w, bodyH)
+		}
+		return
+	case m.help.IsOpen():
+		hv := m.help
+		hv.Burst, hv.DefaultRate, hv.DefaultSize = m.burstN, m.opts.DefaultRate, m.opts.DefaultSize
+		hv.SparkTable, hv.SparkDetail, hv.DropWindow = tracktable.SparkColumns, detail.MaxSpark, DropWindow.String()
+		hv.SetSize(w, bodyH)
+		return
+	}
+	if m.logs != nil {
+		// Before the layout: the pane's height counts its pinned lines.
+		m.logs.Pinned = m.pinned()
+	}
+	ctx := m.ctx()
+	l := m.layout(ctx, w, bodyH, m.tableView(ctx))
+	switch {
+	case l.prompt > 0 && m.source.IsOpen():
+		m.source.SetSize(w, prompt.Lines)
+	case l.prompt > 0 && m.impair.IsOpen():
+		m.impair.SetSize(w, prompt.Lines)
+	case l.prompt > 0:
+		m.prompt.SetSize(w, prompt.Lines)
+	}
+	if m.b == nil && m.connErr != nil {
+		if _, logs := m.connectBanner(ctx, w, bodyH-l.prompt); logs > 0 {
+			m.logs.SetSize(w, logs)
+		}
+		return
+	}
+	if l.filter > 0 {
+		m.filter.Shown, m.filter.Of = m.shownTracks(), m.tbl.all+m.tbl.roomAll
+		m.filter.SetSize(w, filter.Lines)
+	}
+	if l.charts > 0 {
+		m.placeCharts(w, l.charts)
+	}
+	if l.logs > 0 {
+		m.logs.SetSize(w, l.logs)
+	}
+}
+
+// ctx is what every component shares: the theme and the clock.
+func (m Model) ctx() common.Context { return common.Context{Theme: m.th, Now: m.opts.Now} }
 
 // footerKeys are the footer's hints for whoever has the keys, and the
 // ones it keeps at every width: help and quit, or, while q and ? are
@@ -211,13 +268,10 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 	var promptView string
 	switch {
 	case l.prompt > 0 && m.source.IsOpen():
-		m.source.SetSize(w, prompt.Lines)
 		promptView = m.source.View()
 	case l.prompt > 0 && m.impair.IsOpen():
-		m.impair.SetSize(w, prompt.Lines)
 		promptView = m.impair.View()
 	case l.prompt > 0:
-		m.prompt.SetSize(w, prompt.Lines)
 		promptView = m.prompt.View()
 	}
 	if m.b == nil && m.connErr != nil {
@@ -226,18 +280,16 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 	tt.SetSize(w, l.table)
 	views := []string{tt.View()}
 	if l.filter > 0 {
-		m.filter.Shown, m.filter.Of = m.shownTracks(), m.tbl.all+m.tbl.roomAll
-		m.filter.SetSize(w, filter.Lines)
 		views = append(views, m.filter.View())
 	}
 	if l.d != nil {
 		views = append(views, l.d.View())
 	}
 	if l.charts > 0 {
-		views = append(views, m.chartView(w, l.charts))
+		views = append(views, m.charts.View())
 	}
 	if l.logs > 0 {
-		views = append(views, m.logView(w, l.logs))
+		views = append(views, m.logs.View())
 	}
 	if promptView != "" {
 		views = append(views, promptView)
@@ -245,9 +297,10 @@ func (m Model) body(ctx common.Context, w, bodyH int) string {
 	return lipgloss.JoinVertical(lipgloss.Left, views...)
 }
 
-// chartView draws the chart pane: the selected row's series (each kind of
-// row gives its own) and the connection's.
-func (m Model) chartView(w, h int) string {
+// placeCharts gives the chart pane h lines and what it charts: the
+// selected row's series (each kind of row gives its own) and the
+// connection's.
+func (m *Model) placeCharts(w, h int) {
 	c := m.charts
 	c.Title, c.Track, c.Conn, c.At = "no track selected", nil, series.Connection(m.tbl.snap), m.tbl.snap.At
 	if r, ok := m.selectedRow(); ok {
@@ -260,27 +313,11 @@ func (m Model) chartView(w, h int) string {
 		}
 	}
 	c.SetSize(w, h)
-	return c.View()
 }
 
-// chartsShown says whether the chart pane is on screen at the current
-// size.
-func (m Model) chartsShown() bool {
-	w, h := m.width, m.height
-	if w < MinWidth || h < MinHeight || m.help.IsOpen() {
-		return false
-	}
-	ctx := common.Context{Theme: m.th, Now: m.opts.Now}
-	return m.layout(ctx, w, h-3, m.tableView(ctx)).charts > 0
-}
-
-// logView sizes the log pane, with the embedded SFU's join details
-// pinned, and draws it.
-func (m Model) logView(w, h int) string {
-	m.logs.Pinned = m.pinned()
-	m.logs.SetSize(w, h)
-	return m.logs.View()
-}
+// chartsShown says whether the chart pane is on screen: place gave it
+// lines.
+func (m Model) chartsShown() bool { return m.charts.Height > 0 }
 
 // pinned is how another client joins the embedded SFU, with the room this
 // session is in: what the log's first lines said before they scrolled
@@ -304,6 +341,20 @@ func (m Model) pinned() []string {
 // connectFailed says in words why there is no connection, with the log
 // pane under it when open.
 func (m Model) connectFailed(ctx common.Context, w, avail int, promptView string) string {
+	b, logs := m.connectBanner(ctx, w, avail)
+	views := []string{b}
+	if logs > 0 {
+		views = append(views, m.logs.View())
+	}
+	if promptView != "" {
+		views = append(views, promptView)
+	}
+	return lipgloss.JoinVertical(lipgloss.Left, views...)
+}
+
+// connectBanner is the banner saying why the connect failed, avail lines
+// at most, and the lines the open log pane gets under it (0: none).
+func (m Model) connectBanner(ctx common.Context, w, avail int) (string, int) {
 	b := banner.New(ctx)
 	b.Title = "could not connect"
 	if m.status.URL != "" {
@@ -315,15 +366,11 @@ func (m Model) connectFailed(ctx common.Context, w, avail int, promptView string
 		b.Hint = "l shows the log · q quits"
 	}
 	b.SetSize(w, avail)
-	views := []string{b.View()}
-	rest := avail - lipgloss.Height(views[0])
-	if m.showLogs && m.logs != nil && rest >= logpane.MinHeight {
-		views = append(views, m.logView(w, rest))
+	v := b.View()
+	if rest := avail - lipgloss.Height(v); m.showLogs && m.logs != nil && rest >= logpane.MinHeight {
+		return v, rest
 	}
-	if promptView != "" {
-		views = append(views, promptView)
-	}
-	return lipgloss.JoinVertical(lipgloss.Left, views...)
+	return v, 0
 }
 
 // tableView is the track table with the model's rows, sections, order and

@@ -33,7 +33,8 @@ type Model struct {
 	input   textinput.Model
 	editing bool
 
-	// Shown, Of: how many rows match, of how many, for the bar.
+	// Shown, Of: how many rows match, of how many, for the bar (set
+	// before SetSize, which sizes the input around them).
 	Shown, Of int
 }
 
@@ -122,19 +123,31 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 // Lines is the bar's height.
 const Lines = 1
 
+// SetSize implements common.Component, after Shown and Of are set: while
+// editing, the input is as wide as its text until the bar is full; then
+// it scrolls.
+func (m *Model) SetSize(w, h int) {
+	m.Size.SetSize(w, h)
+	if !m.editing {
+		return
+	}
+	room := max(m.Width-ansi.StringWidth(m.counts())-6, 1)
+	m.input.Width = 0
+	if ansi.StringWidth(m.input.Value()) >= room {
+		m.input.Width = room
+	}
+}
+
+// counts says how many rows the filter lets through, of how many.
+func (m *Model) counts() string { return fmt.Sprintf("%d of %d rows", m.Shown, m.Of) }
+
 // View implements common.Component: the input while editing, else the
 // filter in force, with how many rows it lets through.
 func (m *Model) View() string {
 	th := m.ctx.Theme
-	count := th.Dim.Render(fmt.Sprintf("%d of %d rows", m.Shown, m.Of))
+	count := th.Dim.Render(m.counts())
 	var line string
 	if m.editing {
-		// As wide as the text until the bar is full; then it scrolls.
-		room := max(m.Width-ansi.StringWidth(fmt.Sprintf("%d of %d rows", m.Shown, m.Of))-6, 1)
-		m.input.Width = 0
-		if ansi.StringWidth(m.input.Value()) >= room {
-			m.input.Width = room
-		}
 		line = m.input.View() + "  " + count
 	} else {
 		line = th.Info.Render("filter /"+m.input.Value()) + "  " + count + th.Dim.Render("  · / edits · esc clears")

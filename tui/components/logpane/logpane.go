@@ -285,6 +285,13 @@ func (m *Model) shown() []int {
 	return out
 }
 
+// SetSize implements common.Component; the search input scrolls within
+// the text width.
+func (m *Model) SetSize(w, h int) {
+	m.Size.SetSize(w, h)
+	m.input.Width = max(m.inner()-len(m.input.Prompt)-1, 1)
+}
+
 // inner is the text width inside the border and padding.
 func (m *Model) inner() int { return max(m.Width-4, 1) }
 
@@ -585,7 +592,6 @@ func (m *Model) View() string {
 		lines = append(lines, "")
 	}
 	if m.searching {
-		m.input.Width = max(w-len(m.input.Prompt)-1, 1)
 		lines = append(lines, ansi.Truncate(m.input.View(), w, ""))
 	}
 	title, info := m.border(shown, bh)

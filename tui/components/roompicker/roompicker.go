@@ -254,6 +254,21 @@ func (m *Model) listLines() int {
 	return max(m.Height-headLines-m.detailLines()-m.bottomLines(), 1)
 }
 
+// SetSize implements common.Component; the list scrolls to keep the
+// selected room in view (a click then picks the room it is on).
+func (m *Model) SetSize(w, h int) {
+	m.Size.SetSize(w, h)
+	m.top = m.scrollTop()
+}
+
+// scrollTop is the first room line shown: the last one, moved as little
+// as keeps the selected room in view and the list full.
+func (m *Model) scrollTop() int {
+	list := m.listLines()
+	top := min(max(m.top, m.cursor-list+1), m.cursor)
+	return max(min(top, len(m.visible())-list), 0)
+}
+
 // View implements common.Component: a title, the rooms (the selected one
 // marked), the selected room's participants with their data tracks, and
 // the filter or the name input. Every name is the server's text, shown
@@ -271,9 +286,8 @@ func (m *Model) View() string {
 	lines = append(lines, th.Dim.Render(fmt.Sprintf("   %-*s  %12s  %11s", nameW, "ROOM", "PARTICIPANTS", "DATA TRACKS")))
 
 	list := m.listLines()
-	m.top = min(max(m.top, m.cursor-list+1), m.cursor)
-	m.top = max(min(m.top, len(v)-list), 0)
-	for i := m.top; i < len(v) && i < m.top+list; i++ {
+	top := m.scrollTop()
+	for i := top; i < len(v) && i < top+list; i++ {
 		r := v[i]
 		tracks := fmt.Sprint(r.DataTracks())
 		if !r.Listed {
