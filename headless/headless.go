@@ -130,6 +130,25 @@ type SourceResult struct {
 // error is returned and no final line written), after the same clean
 // stop. Run always closes b.
 func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Options) (Result, error) {
+	o.defaults()
+	r := newRun(b, out, o)
+	defer r.stopFeeds()
+	r.publishAll(ctx, tracks)
+	r.endWithSources(tracks)
+	end := r.writeLines(ctx)
+	stopped := r.stop()
+	r.account(stopped, end.withSources)
+	if end.writeErr != nil {
+		// The reader has gone (a closed pipe) or out failed: stopped as
+		// cleanly as on a signal, without the final line.
+		return r.res, end.writeErr
+	}
+	return r.res, r.emit(r.res.Final, true)
+}
+
+// defaults fills what the caller left zero, so the steps of a run need
+// not check.
+func (o *Options) defaults() {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}
@@ -142,191 +161,252 @@ func Run(ctx context.Context, b Backend, tracks []Track, out io.Writer, o Option
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	enc := json.NewEncoder(out)
-	start := time.Now()
+}
 
-	var (
-		published []*session.Track
-		res       Result
-		wg        sync.WaitGroup
-	)
-	genCtx, stopGens := context.WithCancel(context.Background())
-	defer stopGens()
-	var srcMu sync.Mutex
+// run is one headless run's state, shared by the steps Run takes in turn.
+type run struct {
+	b     Backend
+	o     Options
+	enc   *json.Encoder
+	start time.Time
+	res   Result
+
+	published []*session.Track
+	// feedCtx ends the generators and data sources; feeds counts them,
+	// and sources the data sources among them, so stop can wait for both.
+	feedCtx   context.Context
+	stopFeeds context.CancelFunc
+	feeds     sync.WaitGroup
+	sources   sync.WaitGroup
+	srcMu     sync.Mutex // guards res.Sources, appended by the sources
 	// sourcesDone is closed when the last data source stops, if every
 	// track reads one and the run is to end with them; nil otherwise.
-	var sourcesDone chan struct{}
-	var running sync.WaitGroup
-	if o.EndWithSources && len(tracks) > 0 && allSources(tracks) {
-		sourcesDone = make(chan struct{})
-	}
+	sourcesDone chan struct{}
+	// warm is the report when the warmup ended: the budgets count from it.
+	warm *report.Snapshot
+}
+
+// newRun starts the clock of the run's elapsed times; the caller owns
+// stopFeeds.
+func newRun(b Backend, out io.Writer, o Options) *run {
+	r := &run{b: b, o: o, enc: json.NewEncoder(out), start: time.Now()}
+	r.feedCtx, r.stopFeeds = context.WithCancel(context.Background())
+	return r
+}
+
+// publishAll publishes the tracks one after another and starts what
+// feeds each; a track that fails is noted and the others still run.
+func (r *run) publishAll(ctx context.Context, tracks []Track) {
 	for _, t := range tracks {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			// Stopped by its caller (a signal) while still publishing:
 			// what was not published was not refused; nothing failed.
-			break
+			return
 		}
-		if len(t.SchemaDef) > 0 {
-			if err := b.StoreSchema(ctx, t.Type.Schema, t.SchemaDef); err != nil {
-				if errors.Is(ctx.Err(), context.Canceled) {
-					break
-				}
-				res.Failed = append(res.Failed, trackError(t.Name, fmt.Errorf("store schema %s: %w", t.Type.Schema, err)))
-				continue
-			}
-		}
-		lt, err := b.PublishWith(ctx, session.PublishOptions{Name: t.Name, E2EE: t.E2EE, Type: t.Type,
-			SchemaDef: t.SchemaDef, SchemaCheck: o.SchemaCheck, GenerateSize: max(t.Size, probe.MinSize)})
+		lt, err := r.publish(ctx, t)
 		if err != nil {
 			if errors.Is(ctx.Err(), context.Canceled) {
-				break // cut by the caller's stop, not refused
+				return // cut by the caller's stop, not refused
 			}
-			res.Failed = append(res.Failed, trackError(t.Name, err))
+			r.res.Failed = append(r.res.Failed, trackError(t.Name, err))
 			continue
 		}
-		published = append(published, lt)
-		// Start pushing once the loopback subscriber can receive: frames
-		// sent before would only count as unfollowed.
-		wctx, cancel := context.WithTimeout(ctx, o.FollowTimeout)
-		if err := b.WaitFollowed(wctx, lt); err != nil && ctx.Err() == nil {
-			o.Logger.Warn("the loopback subscriber does not follow the track yet; pushing anyway", "track", t.Name)
-		}
-		cancel()
-		if t.Source != nil {
-			wg.Add(1)
-			running.Add(1)
-			go func() {
-				defer wg.Done()
-				defer running.Done()
-				// Opened here, not before the loop: a FIFO's open waits
-				// for a writer, and the end of the run (the signal,
-				// --duration) ends that wait as it ends an idle read.
-				var sr source.Result
-				r, err := source.Open(genCtx, *t.Source, t.Stdin)
-				if err == nil {
-					sr, err = source.Run(genCtx, r, lt.PushData, t.Rate)
-					r.Close()
-				}
-				if errors.Is(err, context.Canceled) {
-					err = nil // the run ended first
-				}
-				// An error is on the final line and in the Result (the
-				// caller's one stderr line), not logged a third time.
-				srcMu.Lock()
-				res.Sources = append(res.Sources, SourceResult{Track: t.Name, Result: sr, Err: err})
-				srcMu.Unlock()
-			}()
-			continue
-		}
-		if t.Rate <= 0 {
-			continue
-		}
-		g, err := probe.NewGenerator(lt.Probe(), t.Rate, max(t.Size, probe.MinSize))
-		if err != nil {
-			res.Failed = append(res.Failed, trackError(t.Name, err))
-			continue
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); g.Run(genCtx) }()
+		r.published = append(r.published, lt)
+		r.waitFollowed(ctx, t.Name, lt)
+		r.feed(t, lt)
 	}
+}
 
-	emit := func(snap report.Snapshot, final bool) error {
-		errs := res.Failed
-		if final {
-			errs = append(slices.Clip(errs), res.sourceErrors()...)
+// publish stores the track's schema, when it has one, and publishes it:
+// the schema is in the room before any subscriber learns of the track.
+func (r *run) publish(ctx context.Context, t Track) (*session.Track, error) {
+	if len(t.SchemaDef) > 0 {
+		if err := r.b.StoreSchema(ctx, t.Type.Schema, t.SchemaDef); err != nil {
+			return nil, fmt.Errorf("store schema %s: %w", t.Type.Schema, err)
 		}
-		line := lineOf(snap, start, errs, final)
-		if final && len(o.Budgets) > 0 {
-			line.Budgets = budget.JSONs(res.Verdicts)
-		}
-		return enc.Encode(line)
 	}
-	// warm is the report when the warmup ended: the budgets count from it.
-	var warm *report.Snapshot
+	return r.b.PublishWith(ctx, session.PublishOptions{Name: t.Name, E2EE: t.E2EE, Type: t.Type,
+		SchemaDef: t.SchemaDef, SchemaCheck: r.o.SchemaCheck, GenerateSize: max(t.Size, probe.MinSize)})
+}
+
+// waitFollowed holds pushing back until the loopback subscriber can
+// receive (bounded): frames sent before would only count as unfollowed.
+func (r *run) waitFollowed(ctx context.Context, name string, lt *session.Track) {
+	wctx, cancel := context.WithTimeout(ctx, r.o.FollowTimeout)
+	defer cancel()
+	if err := r.b.WaitFollowed(wctx, lt); err != nil && ctx.Err() == nil {
+		r.o.Logger.Warn("the loopback subscriber does not follow the track yet; pushing anyway", "track", name)
+	}
+}
+
+// feed starts the track's data source or probe generator (none at rate
+// 0), owned by feeds until stop.
+func (r *run) feed(t Track, lt *session.Track) {
+	if t.Source != nil {
+		r.feedSource(t, lt)
+		return
+	}
+	if t.Rate <= 0 {
+		return
+	}
+	g, err := probe.NewGenerator(lt.Probe(), t.Rate, max(t.Size, probe.MinSize))
+	if err != nil {
+		r.res.Failed = append(r.res.Failed, trackError(t.Name, err))
+		return
+	}
+	r.feeds.Add(1)
+	go func() { defer r.feeds.Done(); g.Run(r.feedCtx) }()
+}
+
+// feedSource pushes the track's data source in a goroutine and notes in
+// the Result what it pushed and why it stopped.
+func (r *run) feedSource(t Track, lt *session.Track) {
+	r.feeds.Add(1)
+	r.sources.Add(1)
+	go func() {
+		defer r.feeds.Done()
+		defer r.sources.Done()
+		// Opened here, not before the publish loop: a FIFO's open waits
+		// for a writer, and the end of the run (the signal, --duration)
+		// ends that wait as it ends an idle read.
+		var sr source.Result
+		src, err := source.Open(r.feedCtx, *t.Source, t.Stdin)
+		if err == nil {
+			sr, err = source.Run(r.feedCtx, src, lt.PushData, t.Rate)
+			src.Close()
+		}
+		if errors.Is(err, context.Canceled) {
+			err = nil // the run ended first
+		}
+		// An error is on the final line and in the Result (the caller's
+		// one stderr line), not logged a third time.
+		r.srcMu.Lock()
+		r.res.Sources = append(r.res.Sources, SourceResult{Track: t.Name, Result: sr, Err: err})
+		r.srcMu.Unlock()
+	}()
+}
+
+// endWithSources arranges for sourcesDone to close once every data
+// source has stopped, when the run is to end with them; stop waits for
+// its closer.
+func (r *run) endWithSources(tracks []Track) {
+	if !r.o.EndWithSources || len(tracks) == 0 || !allSources(tracks) {
+		return
+	}
+	r.sourcesDone = make(chan struct{})
+	go func() { r.sources.Wait(); close(r.sourcesDone) }()
+}
+
+// ending is how the loop of lines ended, which decides how the run stops.
+type ending struct {
+	withSources bool  // the data sources all stopped: rates over the run
+	writeErr    error // out failed: no final line
+}
+
+// writeLines writes a line every interval, and notes the warmup's end,
+// until the run ends: ctx, the sources' end, a failed write or the
+// session giving up.
+func (r *run) writeLines(ctx context.Context) ending {
 	var warmC <-chan time.Time
-	if o.Warmup > 0 {
-		t := time.NewTimer(o.Warmup - time.Since(start))
+	if r.o.Warmup > 0 {
+		t := time.NewTimer(r.o.Warmup - time.Since(r.start))
 		defer t.Stop()
 		warmC = t.C
 	}
-	// finish ends every way out of the loop the same way: generators and
-	// sources stopped and waited for, queues flushed, frames in flight
-	// settled (each bounded), how the run ended noted, the session closed
-	// (its tracks unpublished, the room left), and the final line written
-	// if out still works.
-	finish := func(writeFinal, withSources bool) error {
-		stopped := b.Report(nil) // what the measured time ends with
-		if o.Warmup > 0 && warm == nil {
-			// The run ended within its warmup: nothing counts.
-			warm = &stopped
-		}
-		stopGens()
-		wg.Wait()
-		if sourcesDone != nil {
-			<-sourcesDone // its closer has seen the last source stop
-		}
-		fctx, cancel := context.WithTimeout(context.Background(), o.FlushTimeout)
-		for _, lt := range published {
-			if err := lt.Flush(fctx); err != nil {
-				o.Logger.Warn("exit flush did not finish; the frames still queued are dropped", "track", lt.Name(), "err", err)
-			}
-		}
-		cancel()
-		b.Settle(context.Background())
-		res.noteEnd(b.Report(nil))
-		_ = b.Close()
-		res.Final = b.Report(nil)
-		if errors.Is(res.Final.Connection.Err, session.ErrClosed) {
-			// Closed by us, as asked: the normal end, not an error.
-			res.Final.Connection.Err = nil
-		}
-		if withSources {
-			// The run ended when its data did (read at once from a pipe,
-			// say): its rates are over the time it ran, not over the
-			// instant the frames took to leave.
-			for i := range res.Final.Local {
-				res.Final.Local[i].AverageOver(res.Final.At.Sub(start))
-			}
-		}
-		res.Subjects = budget.FromSnapshot(res.Final.Measured(warm, &stopped))
-		res.Verdicts = budget.Evaluate(o.Budgets, res.Subjects)
-		res.Measured = stopped.At.Sub(start)
-		if warm != nil {
-			res.Measured = stopped.At.Sub(warm.At)
-		}
-		if !writeFinal {
-			return nil
-		}
-		return emit(res.Final, true)
-	}
-
-	if sourcesDone != nil {
-		go func() { running.Wait(); close(sourcesDone) }()
-	}
-	tick := time.NewTicker(o.Interval)
+	tick := time.NewTicker(r.o.Interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return res, finish(true, false)
-		case <-sourcesDone:
-			return res, finish(true, true)
+			return ending{}
+		case <-r.sourcesDone:
+			return ending{withSources: true}
 		case <-warmC:
-			w := b.Report(nil)
-			warm = &w
+			w := r.b.Report(nil)
+			r.warm = &w
 		case <-tick.C:
-			snap := b.Report(nil)
-			if err := emit(snap, false); err != nil {
-				// The reader has gone (a closed pipe) or out failed:
-				// stop as cleanly as on a signal, without the final line.
-				_ = finish(false, false)
-				return res, err
+			snap := r.b.Report(nil)
+			if err := r.emit(snap, false); err != nil {
+				return ending{writeErr: err}
 			}
 			if snap.Connection.State == report.Disconnected {
 				// The session gave up reconnecting: nothing more will happen.
-				return res, finish(true, false)
+				return ending{}
 			}
 		}
+	}
+}
+
+// emit writes one line; the final one adds the sources' errors and the
+// budgets' verdicts, known only once the run has stopped.
+func (r *run) emit(snap report.Snapshot, final bool) error {
+	errs := r.res.Failed
+	if final {
+		errs = append(slices.Clip(errs), r.res.sourceErrors()...)
+	}
+	line := lineOf(snap, r.start, errs, final)
+	if final && len(r.o.Budgets) > 0 {
+		line.Budgets = budget.JSONs(r.res.Verdicts)
+	}
+	return r.enc.Encode(line)
+}
+
+// stop ends every way out of the loop the same way: generators and
+// sources stopped and waited for, queues flushed, frames in flight
+// settled (each bounded), how the run ended noted, the session closed
+// (its tracks unpublished, the room left). It returns the report taken
+// before anything stopped, what the measured time ends with.
+func (r *run) stop() (stopped report.Snapshot) {
+	stopped = r.b.Report(nil)
+	r.stopFeeds()
+	r.feeds.Wait()
+	if r.sourcesDone != nil {
+		<-r.sourcesDone // its closer has seen the last source stop
+	}
+	r.flush()
+	r.b.Settle(context.Background())
+	r.res.noteEnd(r.b.Report(nil))
+	_ = r.b.Close()
+	r.res.Final = r.b.Report(nil)
+	if errors.Is(r.res.Final.Connection.Err, session.ErrClosed) {
+		// Closed by us, as asked: the normal end, not an error.
+		r.res.Final.Connection.Err = nil
+	}
+	return stopped
+}
+
+// flush waits (bounded) for every track's queued frames to leave, so
+// that the frames dropped at the end are only those that could not.
+func (r *run) flush() {
+	fctx, cancel := context.WithTimeout(context.Background(), r.o.FlushTimeout)
+	defer cancel()
+	for _, lt := range r.published {
+		if err := lt.Flush(fctx); err != nil {
+			r.o.Logger.Warn("exit flush did not finish; the frames still queued are dropped", "track", lt.Name(), "err", err)
+		}
+	}
+}
+
+// account fills the Result's figures after the warmup and judges the
+// budgets on them, once the run has stopped.
+func (r *run) account(stopped report.Snapshot, withSources bool) {
+	if r.o.Warmup > 0 && r.warm == nil {
+		// The run ended within its warmup: nothing counts.
+		r.warm = &stopped
+	}
+	if withSources {
+		// The run ended when its data did (read at once from a pipe,
+		// say): its rates are over the time it ran, not over the
+		// instant the frames took to leave.
+		for i := range r.res.Final.Local {
+			r.res.Final.Local[i].AverageOver(r.res.Final.At.Sub(r.start))
+		}
+	}
+	r.res.Subjects = budget.FromSnapshot(r.res.Final.Measured(r.warm, &stopped))
+	r.res.Verdicts = budget.Evaluate(r.o.Budgets, r.res.Subjects)
+	r.res.Measured = stopped.At.Sub(r.start)
+	if r.warm != nil {
+		r.res.Measured = stopped.At.Sub(r.warm.At)
 	}
 }
 

@@ -153,6 +153,24 @@ type run struct {
 	subs []*participant // fixed before any publisher connects
 	pubs []*participant
 
+	// Used by Run's goroutine only.
+	start    time.Time
+	enc      *json.Encoder
+	tick     *time.Ticker // progress lines, while joining and after
+	prev     snapshot     // the totals at the last progress line
+	writeErr error        // the first failed write to out: the run stops
+	// base is the run when its warmup ended: the budgets count from it.
+	base *Summary
+
+	// genCtx ends the generators. subWG counts the subscribers' connects,
+	// wg the publishers' connects, publishes and generators; subsDone is
+	// closed once every subscriber's connect has ended.
+	genCtx   context.Context
+	stopGens context.CancelFunc
+	subWG    sync.WaitGroup
+	wg       sync.WaitGroup
+	subsDone chan struct{}
+
 	mu     sync.Mutex
 	tracks []*track // in publish order
 	byStr  map[uint32]*track
@@ -173,48 +191,28 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 		return Summary{}, err
 	}
 	cfg.defaults()
+	r := newRun(cfg, out)
+	defer r.stopGens()
+	defer r.tick.Stop()
+	r.joinAll(ctx)
+	r.writeLines(ctx)
+	sum := r.stop()
+	r.judge(&sum)
+	if r.writeErr != nil {
+		return sum, r.writeErr
+	}
+	return sum, r.writeFinal(&sum)
+}
+
+// newRun starts the run's clock and its progress ticker, and names every
+// participant before any connects; the caller owns stopGens and tick.
+func newRun(cfg Config, out io.Writer) *run {
 	r := &run{cfg: cfg, id: rand.Text(), byStr: map[uint32]*track{}, foreign: make([]uint64, cfg.Subscribers)}
-	start := time.Now()
-	enc := json.NewEncoder(out)
-
-	genCtx, stopGens := context.WithCancel(context.Background())
-	defer stopGens()
-	var subWG, wg sync.WaitGroup // subscribers' connects; publishers' goroutines and generators
-	var writeErr error
-	tick := time.NewTicker(cfg.Interval)
-	defer tick.Stop()
-	prev := r.totals()
-	progress := func() {
-		cur := r.totals()
-		if writeErr == nil {
-			writeErr = enc.Encode(progressLine(start, time.Now(), cfg, r.connected, prev, cur))
-		}
-		prev = cur
-	}
-
-	// Join at the ramp's pace, writing progress meanwhile.
-	pace := time.NewTicker(time.Duration(float64(time.Second) / cfg.Ramp))
-	defer pace.Stop()
-	join := func(wg *sync.WaitGroup, p *participant, then func(*participant)) bool {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.connect(ctx, p)
-			if then != nil && p.s != nil {
-				then(p)
-			}
-		}()
-		for {
-			select {
-			case <-ctx.Done():
-				return false
-			case <-tick.C:
-				progress()
-			case <-pace.C:
-				return true
-			}
-		}
-	}
+	r.start = time.Now()
+	r.enc = json.NewEncoder(out)
+	r.genCtx, r.stopGens = context.WithCancel(context.Background())
+	r.tick = time.NewTicker(cfg.Interval)
+	r.prev = r.totals()
 	r.subs = make([]*participant, cfg.Subscribers)
 	r.pubs = make([]*participant, cfg.Participants)
 	for j := range r.subs {
@@ -223,79 +221,136 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 	for i := range r.pubs {
 		r.pubs[i] = &participant{identity: fmt.Sprintf("%s-pub-%d", cfg.Session.Identity, i), role: RolePublisher}
 	}
+	return r
+}
+
+// progress writes a progress line, its rates since the previous one; after
+// a failed write it writes no more.
+func (r *run) progress() {
+	cur := r.totals()
+	if r.writeErr == nil {
+		r.writeErr = r.enc.Encode(progressLine(r.start, time.Now(), r.cfg, r.connected, r.prev, cur))
+	}
+	r.prev = cur
+}
+
+// joinAll connects the subscribers and then the publishers (each then
+// publishing) at the ramp's pace, writing progress meanwhile, until all
+// have joined or ctx ends.
+func (r *run) joinAll(ctx context.Context) {
+	pace := time.NewTicker(time.Duration(float64(time.Second) / r.cfg.Ramp))
+	defer pace.Stop()
 	joining := true
 	for _, p := range r.subs {
-		if joining = join(&subWG, p, nil); !joining {
+		if joining = r.join(ctx, pace, &r.subWG, p, nil); !joining {
 			break
 		}
 	}
 	// Publishers wait for every subscriber's connect to end (joined or
 	// failed): the set of subscribers a frame can be followed to is fixed
 	// before the first frame.
-	subsDone := make(chan struct{})
-	go func() { subWG.Wait(); close(subsDone) }()
-waitSubs:
-	for joining {
-		select {
-		case <-ctx.Done():
-			joining = false
-		case <-tick.C:
-			progress()
-		case <-subsDone:
-			break waitSubs
-		}
-	}
+	r.subsDone = make(chan struct{})
+	go func() { r.subWG.Wait(); close(r.subsDone) }()
+	joining = joining && progressUntil(ctx, r, r.subsDone)
 	for _, p := range r.pubs {
 		if !joining {
 			break
 		}
-		joining = join(&wg, p, func(p *participant) { r.publish(ctx, genCtx, &wg, p) })
+		joining = r.join(ctx, pace, &r.wg, p, func(p *participant) { r.publish(ctx, p) })
 	}
+}
 
-	// base is the run when its warmup ended: the budgets count from it.
-	var base *Summary
+// join connects p in a goroutine wg owns, then runs then if it connected;
+// it returns once the ramp's pace lets the next participant join (writing
+// progress meanwhile), or false when ctx ends first.
+func (r *run) join(ctx context.Context, pace *time.Ticker, wg *sync.WaitGroup, p *participant, then func(*participant)) bool {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.connect(ctx, p)
+		if then != nil && p.s != nil {
+			then(p)
+		}
+	}()
+	return progressUntil(ctx, r, pace.C)
+}
+
+// progressUntil writes progress every interval while joining waits for
+// c: true once c delivers, false when ctx ends first.
+func progressUntil[T any](ctx context.Context, r *run, c <-chan T) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-r.tick.C:
+			r.progress()
+		case <-c:
+			return true
+		}
+	}
+}
+
+// writeLines writes progress every interval, and notes when the warmup
+// ends, until ctx ends or out fails.
+func (r *run) writeLines(ctx context.Context) {
 	var warmC <-chan time.Time
-	if cfg.Warmup > 0 {
-		t := time.NewTimer(cfg.Warmup - time.Since(start))
+	if r.cfg.Warmup > 0 {
+		t := time.NewTimer(r.cfg.Warmup - time.Since(r.start))
 		defer t.Stop()
 		warmC = t.C
 	}
-	for ctx.Err() == nil && writeErr == nil {
+	for ctx.Err() == nil && r.writeErr == nil {
 		select {
 		case <-ctx.Done():
-		case <-tick.C:
-			progress()
+		case <-r.tick.C:
+			r.progress()
 		case <-warmC:
-			b := r.summary()
-			base = &b
+			r.noteWarm()
 		}
 	}
+}
 
-	// The clean stop.
-	if cfg.Warmup > 0 && base == nil {
+// noteWarm takes the figures the budgets count from.
+func (r *run) noteWarm() {
+	b := r.summary()
+	r.base = &b
+}
+
+// stop is the clean stop: generators stopped and waited for, queues
+// flushed, frames in flight settled (each bounded), every session
+// closed. It returns the summary read before the close.
+func (r *run) stop() Summary {
+	if r.cfg.Warmup > 0 && r.base == nil {
 		// The run ended within its warmup (or while joining): nothing counts.
-		b := r.summary()
-		base = &b
+		r.noteWarm()
 	}
-	stopGens()
-	<-subsDone
-	wg.Wait()
+	r.stopGens()
+	<-r.subsDone
+	r.wg.Wait()
 	r.flush()
 	r.settle()
 	sum := r.summary()
 	r.closeAll()
-	sum.Elapsed = time.Since(start).Seconds()
-	measured := sum.Since(base)
+	sum.Elapsed = time.Since(r.start).Seconds()
+	return sum
+}
+
+// judge puts in sum the figures after the warmup and the budgets'
+// verdicts on them.
+func (r *run) judge(sum *Summary) {
+	measured := sum.Since(r.base)
 	sum.Subjects = measured.BudgetSubjects()
-	sum.Verdicts = budget.Evaluate(cfg.Budgets, sum.Subjects)
-	if writeErr != nil {
-		return sum, writeErr
-	}
-	final := Line{Time: time.Now().UTC(), Elapsed: sum.Elapsed, Final: true, Summary: &sum}
-	if len(cfg.Budgets) > 0 {
+	sum.Verdicts = budget.Evaluate(r.cfg.Budgets, sum.Subjects)
+}
+
+// writeFinal writes the last line, which holds the summary and the
+// budgets' verdicts.
+func (r *run) writeFinal(sum *Summary) error {
+	final := Line{Time: time.Now().UTC(), Elapsed: sum.Elapsed, Final: true, Summary: sum}
+	if len(r.cfg.Budgets) > 0 {
 		final.Budgets = budget.JSONs(sum.Verdicts)
 	}
-	return sum, enc.Encode(final)
+	return r.enc.Encode(final)
 }
 
 // connect joins p; its session is set only once it connected.
@@ -346,8 +401,9 @@ func (r *run) connected() (pubs, subs int) {
 }
 
 // publish publishes the participant's tracks one after another, each
-// started once every subscriber receives it (bounded by FollowTimeout).
-func (r *run) publish(ctx, genCtx context.Context, wg *sync.WaitGroup, p *participant) {
+// started once every subscriber receives it (bounded by FollowTimeout);
+// its generators are wg's, stopped by stopGens.
+func (r *run) publish(ctx context.Context, p *participant) {
 	for _, spec := range r.cfg.Tracks {
 		if ctx.Err() != nil {
 			return
@@ -370,8 +426,8 @@ func (r *run) publish(ctx, genCtx context.Context, wg *sync.WaitGroup, p *partic
 			t.setPublished(lt, t.publishTime, err)
 			continue
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); g.Run(genCtx) }()
+		r.wg.Add(1)
+		go func() { defer r.wg.Done(); g.Run(r.genCtx) }()
 	}
 }
 
