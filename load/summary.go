@@ -71,7 +71,7 @@ type ParticipantState struct {
 
 // TrackSummary is one publisher's track. Frames: Pushed = Sent + Dropped +
 // Queued at the publisher; at the subscribers, each counted as report
-// counts the loopback (report.ReceiveOf) and summed over them,
+// counts the loopback (probe.LedgerCounts.Receive) and summed over them,
 // Delivered + Lost + InGrace + NotFollowed = Sent × Subscribers.
 type TrackSummary struct {
 	Participant string   `json:"participant"`

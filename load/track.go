@@ -138,7 +138,7 @@ func (t *track) settle() {
 }
 
 // rx is what the subscribers received of the track, summed over them as
-// report counts one subscriber (report.ReceiveOf), the ledgers' raw
+// report counts one subscriber (probe.LedgerCounts.Receive), the ledgers' raw
 // counts (for what report's account leaves out: frames sent while
 // followed, every arrival) and the latency (push to first arrival) of
 // every frame delivered.
