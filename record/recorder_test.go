@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -113,4 +114,42 @@ func TestSealedChannel(t *testing.T) {
 	if _, _, _, err := Unseal(make([]byte, SealedHeader-1)); !errors.Is(err, ErrNotSealed) {
 		t.Fatalf("a short message: %v", err)
 	}
+}
+
+// A recorder whose writer cannot keep up holds at most maxQueued bytes of
+// frames, whatever is offered: 200 MiB offered while the writer is held,
+// the heap grows by the queue and not by what was offered; the rest is
+// dropped and counted.
+func TestRecorderMemoryIsBounded(t *testing.T) {
+	const maxQueued, frame, offered = 16 << 20, 1 << 20, 200
+	w, err := Create(filepath.Join(t.TempDir(), "held.mcap"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	r := NewRecorder(context.Background(), w, func(_ context.Context, sid string) Track {
+		<-release // the writer is held at its first frame, as a stalled disk holds it
+		return Track{SID: sid, Name: sid}
+	}, maxQueued)
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	payload := make([]byte, frame)
+	for i := range offered {
+		r.Offer("DTR_x", Frame{Arrival: t0.Add(time.Duration(i) * time.Millisecond), Payload: payload})
+	}
+	grew := int64(heap()) - int64(before)
+	c := r.Counts()
+	close(release)
+	if _, err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Dropped != offered-maxQueued/frame || grew > maxQueued+4<<20 {
+		t.Fatalf("%d of %d frames of 1 MiB dropped, the heap grew by %d MiB (queue %d MiB)", c.Dropped, offered, grew>>20, maxQueued>>20)
+	}
+	t.Logf("%d MiB offered, %d dropped, the heap grew by %.1f MiB", offered, c.Dropped, float64(grew)/(1<<20))
 }
