@@ -19,8 +19,8 @@ import (
 )
 
 // The LiveKit libraries (server-sdk-go, and livekit-server when embedded)
-// log through process-wide loggers; pion logs through the LoggerFactory of
-// each SettingEngine. Both default to stderr, which would corrupt the TUI,
+// log through process-wide loggers, routed here; pion logs through the
+// LoggerFactory of each SettingEngine (package rtc's). Both default to stderr, which would corrupt the TUI,
 // so everything goes to the caller's slog.Logger, tagged with its origin
 // (package logorigin), through a handler that redacts secrets (package
 // redact): livekit-server answers a bad token with "invalid token: <the

@@ -23,7 +23,7 @@ const DataTrackLabel = "_data_track"
 type DataChannel struct {
 	dc *webrtc.DataChannel
 	// written counts the bytes pion took (Send returned nil): with the
-	// buffered amount, what has left (stall.go).
+	// buffered amount, what has left (Progress).
 	written atomic.Uint64
 
 	sctp *webrtc.SCTPTransport // the path's round trip (ICE) and SCTP's state
