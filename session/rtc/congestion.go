@@ -75,6 +75,17 @@ const (
 	// limit (steps last as long as limitSamples take): slowly, as each
 	// probe past the path's rate ends in a loss.
 	limitProbe = 1.2
+	// limitNear is the share of the ceiling (the rate the path last
+	// congested at) above which the limit probes by limitProbeNear; past
+	// limitPast of it the ceiling is forgotten.
+	limitNear, limitPast = 0.9, 1.1
+	// limitProbeNear is a second's probe near the ceiling: 1 % a second
+	// fills the 15 KiB a 50 ms queue at 5 Mbit/s has beside one packet
+	// in about eight seconds past the path's rate.
+	limitProbeNear = 1.01
+	// limitAtRate is the share of the limit a step must send at for its
+	// queue alone to count as congestion.
+	limitAtRate = 0.9
 	// limitBinding is the share of the limit we must send at for a step
 	// to probe: a limit the sender does not reach tells nothing of the
 	// path. (It is never lifted: after a pause the path is what it was.)
@@ -121,6 +132,9 @@ type limiter struct {
 	hold time.Time // no back-off before it
 	// strikes counts the steps running that saw loss behind a queue.
 	strikes int
+	// ceiling is what we sent at when the path last congested (0: not
+	// yet, or probed past since): the limit nears it slowly.
+	ceiling float64
 
 	backoffs uint64
 }
@@ -171,7 +185,13 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 	// full), counts once it holds for two steps running: a lossy path's
 	// round trip jumps now and then (a lost SACK), a filling queue stays.
 	backlog := arrived < limitBacklog*sent
-	queued := (share > limitLoss || backlog) && queue >= max(limitQueue, path/4, own)
+	// A queue of twice that, with the sender at the limit, is one with
+	// or without loss or backlog: a limit a few per cent past the path's
+	// rate fills a drop-tail queue within seconds while nearly all of
+	// what we send still arrives.
+	least := max(limitQueue, path/4, own)
+	atLimit := l.rate > 0 && sent >= limitAtRate*l.rate
+	queued := (share > limitLoss || backlog || atLimit && queue >= 2*max(limitQueue, path/4)) && queue >= least
 	if queued {
 		l.strikes++
 	} else {
@@ -190,14 +210,29 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 		if l.rate > 0 {
 			base = min(l.rate, max(base, sent))
 		}
+		// The ceiling is the limit the path congested at: the first
+		// congestion, with nothing paced, says little of the path's rate.
+		l.ceiling = l.rate
 		l.rate = max(limitBackoff*base, limitFloor)
 		l.backoffs++
 		l.hold = now.Add(packetizer.DefaultReorderDelay + max(limitHold, 2*path+2*queue))
-	case l.rate > 0 && lost == 0 && sent >= limitBinding*l.rate:
-		// Not held back by a queue: a 16 000-byte packet is 13 datagrams
-		// sent at once, and on a 5 Mbit/s path their own queue averages
-		// 13 ms; loss says when a probe went too far.
-		l.rate *= math.Pow(limitProbe, dt.Seconds())
+	case l.rate > 0 && lost == 0 && sent >= limitBinding*l.rate && queue < max(limitQueue, path/4):
+		// Only while no queue stands: one that does says the limit is at
+		// or past the path's rate already, and probing on filled a 50 ms
+		// drop-tail queue within a second (a back-off and a burst of lost
+		// frames every second or two on a 5 Mbit/s path). Its own packet's
+		// datagrams do not raise SCTP's smoothed round trip that far.
+		// Near the rate the path last congested at, slowly (CUBIC's
+		// plateau): a queue filling at a few per cent of the rate shows
+		// as a queue before it drops anything.
+		probe := limitProbe
+		if l.ceiling > 0 && l.rate >= limitNear*l.ceiling {
+			probe = limitProbeNear
+		}
+		l.rate *= math.Pow(probe, dt.Seconds())
+		if l.rate > limitPast*l.ceiling {
+			l.ceiling = 0 // the path carries more now
+		}
 	}
 }
 

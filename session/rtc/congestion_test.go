@@ -180,6 +180,14 @@ func TestLimiterProbesUpWhileItBinds(t *testing.T) {
 			t.Fatalf("rate %v, want %v", r.l.rate, want)
 		}
 	}
+	// A queue standing without loss or backlog (the limit is at the
+	// path's rate): no probe, and no back-off either.
+	for range 5 {
+		r.step(uint64(held), uint64(held/rigPacket), 0, rigPath+max(limitQueue, rigPath/4))
+	}
+	if !nearRate(r.l.rate, want) || r.l.backoffs != 1 {
+		t.Fatalf("behind a queue: rate %v (%d back-offs), want %v", r.l.rate, r.l.backoffs, want)
+	}
 	// Loss without a queue, or a sender well below the limit: neither
 	// probe nor back-off.
 	r.step(uint64(held), 100, 5, rigPath)
@@ -274,5 +282,83 @@ func TestFlowPacesAtTheLimit(t *testing.T) {
 	f.tokens = 0
 	if ok, wait := f.admit(now, 1, 16_000); ok || wait != paceRecheck {
 		t.Fatalf("at the floor: ok %v, wait %v", ok, wait)
+	}
+}
+
+// Near the rate the path last congested at (the ceiling), the limit
+// probes by limitProbeNear a second, not limitProbe: probing on at 20 % a
+// second overfilled a 5 Mbit/s path's 50 ms queue every second or two,
+// losing a burst of frames each time. Past limitPast of the ceiling the
+// path carries more than it did, and probing is fast again.
+func TestLimiterProbesSlowlyNearTheCeiling(t *testing.T) {
+	r := newLimiterRig()
+	r.l.rate = rigRate // held to 1 MB/s, sending at it, behind a loss
+	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
+	r.step(rigSent, 100, 5, rigPath+15*time.Millisecond)
+	if r.l.backoffs != 1 || !nearRate(r.l.ceiling, rigRate) {
+		t.Fatalf("%d back-offs, ceiling %v; want 1 at %v", r.l.backoffs, r.l.ceiling, float64(rigRate))
+	}
+	atLimit := func() {
+		sent := uint64(r.l.rate * rigStep.Seconds())
+		r.step(sent, sent/rigPacket, 0, rigPath)
+	}
+	for r.now.Add(rigStep).Before(r.l.hold) {
+		atLimit()
+	}
+	fast, slow := math.Pow(limitProbe, rigStep.Seconds()), math.Pow(limitProbeNear, rigStep.Seconds())
+	var sawFast, sawSlow, sawForgot bool
+	for range 2000 {
+		was, near := r.l.rate, r.l.ceiling > 0 && r.l.rate >= limitNear*r.l.ceiling
+		atLimit()
+		switch grew := r.l.rate / was; {
+		case r.l.ceiling == 0 && !sawForgot:
+			if !near || !nearRate(grew, slow) || r.l.rate <= limitPast*rigRate {
+				t.Fatalf("forgot the ceiling at %v (x%v)", r.l.rate, grew)
+			}
+			sawForgot = true
+		case near:
+			sawSlow = true
+			if !nearRate(grew, slow) {
+				t.Fatalf("at %v near the ceiling: x%v a step, want x%v", was, grew, slow)
+			}
+		default:
+			if sawSlow && !sawForgot {
+				t.Fatalf("fast again at %v before passing the ceiling", was)
+			}
+			sawFast = true
+			if !nearRate(grew, fast) {
+				t.Fatalf("at %v: x%v a step, want x%v", was, grew, fast)
+			}
+		}
+		if sawForgot && r.l.rate > 2*rigRate {
+			break
+		}
+	}
+	if !sawFast || !sawSlow || !sawForgot || r.l.backoffs != 1 {
+		t.Fatalf("fast %v, slow %v, forgot %v; %d back-offs", sawFast, sawSlow, sawForgot, r.l.backoffs)
+	}
+}
+
+// A queue of twice limitQueue standing while we send at the limit is
+// congestion without a packet lost or a backlog: a limit a few per cent
+// past the path's rate fills its queue while nearly everything arrives.
+func TestLimiterBacksOffOnAQueueAlone(t *testing.T) {
+	r := newLimiterRig()
+	r.l.rate = rigRate
+	queue := 2 * max(limitQueue, rigPath/4)
+	r.step(rigSent, 100, 0, rigPath+queue-time.Millisecond)
+	r.step(rigSent, 100, 0, rigPath+queue-time.Millisecond)
+	if r.l.backoffs != 0 {
+		t.Fatalf("backed off behind a queue of %v", queue-time.Millisecond)
+	}
+	r.step(rigSent/2, 50, 0, rigPath+queue) // below the limit: not its queue
+	r.step(rigSent/2, 50, 0, rigPath+queue)
+	if r.l.backoffs != 0 {
+		t.Fatal("backed off sending at half the limit")
+	}
+	r.step(rigSent, 100, 0, rigPath+queue)
+	r.step(rigSent, 100, 0, rigPath+queue)
+	if r.l.backoffs != 1 || !nearRate(r.l.rate, limitBackoff*rigRate) {
+		t.Fatalf("%d back-offs, rate %v; want 1, %v", r.l.backoffs, r.l.rate, limitBackoff*rigRate)
 	}
 }
