@@ -258,7 +258,7 @@ func TestFlowPacesAtTheLimit(t *testing.T) {
 		t.Fatalf("bursts of %v for a 16 000 B packet", depth)
 	}
 	f.pace = 300_000 // the flow's own pace is lower: it stands
-	if rate, depth := f.pacing(1000); rate != 300_000 || depth != MinFlowWindow {
+	if rate, depth := f.pacing(1000); rate != 300_000 || depth != max(1000, 300_000*paceBurst.Seconds()) {
 		t.Fatalf("paced at %v, bursts of %v", rate, depth)
 	}
 	// At the limit, 60 packets of 1 000 B take 100 ms, not one burst.

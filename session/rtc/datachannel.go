@@ -184,7 +184,7 @@ func (d *DataChannel) admit(n int) (wait time.Duration, ok bool) {
 	if due {
 		w := d.written.Load()
 		left := w - min(buffered, w)
-		d.flow.observe(now, left, rtt)
+		d.flow.observe(now, left, int(buffered), rtt)
 		if hasRx {
 			d.flow.lim.step(now, limitSample{rx: rx, sent: left, rtt: srtt}, d.flow.minRTT)
 		}
