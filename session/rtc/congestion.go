@@ -216,12 +216,18 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 		l.rate = max(limitBackoff*base, limitFloor)
 		l.backoffs++
 		l.hold = now.Add(packetizer.DefaultReorderDelay + max(limitHold, 2*path+2*queue))
-	case l.rate > 0 && lost == 0 && sent >= limitBinding*l.rate && queue < max(limitQueue, path/4):
+	case l.rate > 0 && share <= limitHeavyLoss && sent >= limitBinding*l.rate && queue < max(limitQueue, path/4):
 		// Only while no queue stands: one that does says the limit is at
 		// or past the path's rate already, and probing on filled a 50 ms
 		// drop-tail queue within a second (a back-off and a burst of lost
 		// frames every second or two on a 5 Mbit/s path). Its own packet's
 		// datagrams do not raise SCTP's smoothed round trip that far.
+		// Loss without a queue does not stop it: it is not ours to
+		// prevent (random loss, or the SFU shedding toward the loopback,
+		// which a downlink of over 100 ms round trip makes it do: the
+		// limit, held at 189 kB/s by a 5 Mbit/s path, never rose again
+		// when the cap went, while 45 % of its packets never reached the
+		// loopback and none was lost on the way up).
 		// Near the rate the path last congested at, slowly (CUBIC's
 		// plateau): a queue filling at a few per cent of the rate shows
 		// as a queue before it drops anything.

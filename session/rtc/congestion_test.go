@@ -188,9 +188,13 @@ func TestLimiterProbesUpWhileItBinds(t *testing.T) {
 	if !nearRate(r.l.rate, want) || r.l.backoffs != 1 {
 		t.Fatalf("behind a queue: rate %v (%d back-offs), want %v", r.l.rate, r.l.backoffs, want)
 	}
-	// Loss without a queue, or a sender well below the limit: neither
-	// probe nor back-off.
+	// Loss without a queue (random, or the SFU shedding toward the
+	// loopback): no back-off, and the probe goes on.
 	r.step(uint64(held), 100, 5, rigPath)
+	if want *= math.Pow(limitProbe, rigStep.Seconds()); !nearRate(r.l.rate, want) || r.l.backoffs != 1 {
+		t.Fatalf("loss without a queue: rate %v (%d back-offs), want %v", r.l.rate, r.l.backoffs, want)
+	}
+	// A sender well below the limit: neither probe nor back-off.
 	for range 20 {
 		r.step(1000, 1, 0, rigPath)
 	}
