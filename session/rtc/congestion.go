@@ -156,7 +156,11 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 		return
 	}
 	if path < limitMinPath {
+		// Nothing limits a short path, and nothing here would lift a
+		// limit set while it was longer: 64 KiB frames stayed held to
+		// 1.6 MB/s on an uncapped 2 ms path by a limit from a 20 Mbit/s one.
 		l.at, l.last = now, s
+		l.rate, l.ceiling = 0, 0
 		return
 	}
 	got, lost := rx.Packets-was.rx.Packets, rx.Lost-was.rx.Lost

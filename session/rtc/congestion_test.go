@@ -237,6 +237,12 @@ func TestLimiterStepsAtMostOncePerRoundTrip(t *testing.T) {
 		t.Fatalf("after a restart: rate %v (%d back-offs)", l.rate, l.backoffs)
 	}
 
+	// A limit set while the path was long goes once it is short.
+	l.step(t0.Add(3*time.Second), limitSample{sent: 20, rx: RxTotals{Packets: 30, Lost: 5, Bytes: 30}, rtt: time.Millisecond}, time.Millisecond)
+	if l.rate != 0 {
+		t.Fatalf("a limit of %v held on a 1 ms path", l.rate)
+	}
+
 	var lan limiter
 	lan.step(t0, limitSample{rtt: time.Millisecond}, time.Millisecond)
 	lan.step(t0.Add(time.Second), limitSample{sent: 1e6, rx: RxTotals{Packets: 100, Lost: 50, Bytes: 100_000}, rtt: 80 * time.Millisecond}, time.Millisecond)
