@@ -27,9 +27,11 @@ import (
 // under 1 ms, and a window grown from it is what overflows them. On loopback that floor is the
 // window: self-clocked by the SFU's acknowledgements, at most 64 KiB can
 // ever sit in its socket. On a long path the window grows with the delivery
-// rate × round trip instead of capping the path at 64 KiB per round trip.
-// On every path writes are paced at 1.5 times the measured delivery rate,
-// so neither a large window nor a large frame is sent as one burst.
+// rate × round trip instead of capping the path at 64 KiB per round trip,
+// and writes are paced at twice the measured delivery rate, so a large
+// window is not sent as one burst either. On a short path, where the floor
+// is several times what the path holds, writes are paced just above the
+// path's rate, so a large frame is not sent as one burst.
 const (
 	// MinFlowWindow is the least the channel may hold unacknowledged: a
 	// burst this size fits the SFU's socket buffer with room to spare.
@@ -97,7 +99,7 @@ type flow struct {
 	window int     // bytes the channel may hold unacknowledged
 	pace   float64 // bytes/s writes are paced at; 0: not paced
 
-	tokens float64 // the pacing bucket, at most paceBurst at the pace (limitBurst at the limit)
+	tokens float64 // the pacing bucket: MinFlowWindow, paceBurst at a short path's pace, limitBurst at the limit
 	tokAt  time.Time
 
 	// lim holds writes below what the path carries once it loses packets
@@ -110,11 +112,11 @@ type flow struct {
 	// est is the path's rate the window and the pace follow: the max
 	// filter's while the path limits what leaves (a sample that began
 	// and ended with a packet's worth waiting in pion), else the last
-	// such, raised by any higher sample. A sender
-	// that idles or trickles measures its own rate, not the path's: the
-	// next large frame, paced at 1.25 times a trickle, would crawl, and
-	// unpaced after an idle second it went out as one burst. 0 until the
-	// path first limits: the window alone holds until then.
+	// such, raised by any higher sample. A sender that idles or trickles
+	// measures its own rate, not the path's: the next large frame, paced
+	// at 1.1 times a trickle, would crawl, and unpaced after an idle
+	// second it went out as one burst. 0 until the path first limits: the
+	// window alone holds until then.
 	est  float64
 	busy bool // a packet's worth was waiting at the last sample
 }
@@ -230,7 +232,12 @@ func (f *flow) admit(now time.Time, buffered, n int) (ok bool, wait time.Duratio
 // the bucket's depth: the flow's pace, held to the congestion limit when
 // one is set, with bursts of at most limitBurst at it.
 func (f *flow) pacing(n int) (rate, depth float64) {
-	rate, depth = f.pace, max(float64(n), f.pace*paceBurst.Seconds())
+	rate, depth = f.pace, MinFlowWindow
+	if f.window <= MinFlowWindow {
+		// Paced on a short path: bursts of paceBurst, so a frame larger
+		// than a capped link's queue leaves a packet at a time.
+		depth = max(float64(n), f.pace*paceBurst.Seconds())
+	}
 	if r := f.lim.rate; r > 0 && (rate <= 0 || r < rate) {
 		rate, depth = r, f.lim.burst(n)
 	}

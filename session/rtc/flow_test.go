@@ -177,9 +177,8 @@ func TestFlowPacesALargeWindow(t *testing.T) {
 	now, left := time.Unix(1000, 0), uint64(0)
 	now = deliver(f, now, &left, time.Second, 50*time.Millisecond, 2.5e6, 50*time.Millisecond)
 	pace := f.pace
-	// The bucket holds paceBurst at the pace (27.5 kB here): writes of
-	// 16 000 B go at once until it is spent, then each waits for its
-	// bytes at the pace.
+	// The bucket holds one floor's worth: writes of 16 000 B go at once
+	// until it is spent, then each waits for its bytes at the pace.
 	sent := 0
 	for {
 		ok, wait := f.admit(now, 1, 16000)
@@ -195,8 +194,8 @@ func TestFlowPacesALargeWindow(t *testing.T) {
 			t.Fatal("pacing never held a write")
 		}
 	}
-	if bucket := int(pace * paceBurst.Seconds()); sent < bucket-16000 || sent > bucket {
-		t.Fatalf("%d bytes went before pacing held; want one bucket (%d)", sent, bucket)
+	if sent < MinFlowWindow-16000 || sent > MinFlowWindow {
+		t.Fatalf("%d bytes went before pacing held; want one bucket (%d)", sent, MinFlowWindow)
 	}
 	// After the wait, the write goes.
 	_, wait := f.admit(now, 1, 16000)
