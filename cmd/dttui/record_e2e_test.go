@@ -438,14 +438,7 @@ func TestRecordKilledBinary(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		var recOut lockedBuffer
-		rec := exec.CommandContext(ctx, bin, "record", "--out", file, "--url", srv.URL, "--room", room, "--identity", "recorder")
-		rec.Env = append(os.Environ(), "LIVEKIT_API_KEY="+srv.APIKey, "LIVEKIT_API_SECRET="+srv.APISecret, "XDG_CACHE_HOME="+dir)
-		rec.Stdout = &recOut
-		if err := rec.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rec.Process.Kill(); _ = rec.Wait() })
-		waitUntil(t, 20*time.Second, "the recorder joined", func() bool { return strings.Contains(recOut.String(), `"connected"`) })
+		rec := startRecorder(t, ctx, bin, srv, room, "recorder", file, dir, &recOut, nil)
 
 		pub, err := session.Connect(ctx, session.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret, Room: room, Identity: "robot"})
 		if err != nil {
@@ -510,6 +503,25 @@ func TestRecordKilledBinary(t *testing.T) {
 	})
 }
 
+// startRecorder runs the binary's `dttui record` into out as identity and
+// waits until it has joined; it is killed at the test's end. stderr may
+// be nil.
+func startRecorder(t *testing.T, ctx context.Context, bin string, srv *testsfu.Server, room, identity, out, cache string, stdout, stderr *lockedBuffer) *exec.Cmd {
+	t.Helper()
+	rec := exec.CommandContext(ctx, bin, "record", "--out", out, "--url", srv.URL, "--room", room, "--identity", identity)
+	rec.Env = append(os.Environ(), "LIVEKIT_API_KEY="+srv.APIKey, "LIVEKIT_API_SECRET="+srv.APISecret, "XDG_CACHE_HOME="+cache)
+	rec.Stdout = stdout
+	if stderr != nil {
+		rec.Stderr = stderr
+	}
+	if err := rec.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rec.Process.Kill(); _ = rec.Wait() })
+	waitUntil(t, 20*time.Second, "the recorder joined", func() bool { return strings.Contains(stdout.String(), `"connected"`) })
+	return rec
+}
+
 // A ROS 2 bag's large messages (point clouds, images) replay whole:
 // neither `dttui replay` nor the file reader caps a frame at the
 // generators' 4 MiB (probe.MaxSize), and a message of zeros larger than
@@ -566,14 +578,7 @@ func TestReplayLargeFrames(t *testing.T) {
 	for round := 1; ; round++ {
 		out := filepath.Join(dir, fmt.Sprintf("round%d.mcap", round))
 		var recOut, recErr lockedBuffer
-		rec := exec.CommandContext(ctx, bin, "record", "--out", out, "--url", srv.URL, "--room", room, "--identity", fmt.Sprintf("watcher%d", round))
-		rec.Env = append(os.Environ(), "LIVEKIT_API_KEY="+srv.APIKey, "LIVEKIT_API_SECRET="+srv.APISecret, "XDG_CACHE_HOME="+dir)
-		rec.Stdout, rec.Stderr = &recOut, &recErr
-		if err := rec.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = rec.Process.Kill(); _ = rec.Wait() })
-		waitUntil(t, 20*time.Second, "the recorder joined", func() bool { return strings.Contains(recOut.String(), `"connected"`) })
+		rec := startRecorder(t, ctx, bin, srv, room, fmt.Sprintf("watcher%d", round), out, dir, &recOut, &recErr)
 
 		var errOut lockedBuffer
 		start := time.Now()

@@ -193,9 +193,9 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 	// or without loss or backlog: a limit a few per cent past the path's
 	// rate fills a drop-tail queue within seconds while nearly all of
 	// what we send still arrives.
-	least := max(limitQueue, path/4, own)
+	pathQueue := max(limitQueue, path/4) // a queue, whatever our packets' own
 	atLimit := l.rate > 0 && sent >= limitAtRate*l.rate
-	queued := (share > limitLoss || backlog || atLimit && queue >= 2*max(limitQueue, path/4)) && queue >= least
+	queued := (share > limitLoss || backlog || atLimit && queue >= 2*pathQueue) && queue >= max(pathQueue, own)
 	if queued {
 		l.strikes++
 	} else {
@@ -220,7 +220,7 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 		l.rate = max(limitBackoff*base, limitFloor)
 		l.backoffs++
 		l.hold = now.Add(packetizer.DefaultReorderDelay + max(limitHold, 2*path+2*queue))
-	case l.rate > 0 && share <= limitHeavyLoss && sent >= limitBinding*l.rate && queue < max(limitQueue, path/4):
+	case l.rate > 0 && share <= limitHeavyLoss && sent >= limitBinding*l.rate && queue < pathQueue:
 		// Only while no queue stands: one that does says the limit is at
 		// or past the path's rate already, and probing on filled a 50 ms
 		// drop-tail queue within a second (a back-off and a burst of lost
