@@ -82,30 +82,17 @@ type overrunTurn struct {
 }
 
 func benchOverrun(b *testing.B, kind testsfu.Kind, c overrunCase) {
-	srv, err := benchSrv[kind].start(kind, testsfu.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	stats := sfuStats(b, srv)
+	srv, stats := benchSFU(b, kind)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	room := "overrun-" + randomSuffix()
 	dtName, jsName := "dttui-"+c.name+"-"+randomSuffix(), "js-"+c.name+"-"+randomSuffix()
 
-	opts := []jsclient.Options{{Name: "jspub"}}
+	names := []string{"jspub"}
 	if c.sub {
-		opts = append(opts, jsclient.Options{Name: "jssub"})
+		names = append(names, "jssub")
 	}
-	js := jsclient.StartAll(b, opts...)
-	for i, cl := range js {
-		tok, err := srv.Token(room, opts[i].Name)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := cl.Join(ctx, jsclient.JoinOptions{URL: srv.URL, Token: tok}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	js := jsInRoom(ctx, b, srv, room, names...)
 	jsPub := js[0]
 	if c.sub {
 		if _, err := js[1].SubscribeAll(ctx, jsclient.SubscribeOptions{Counters: true, BufferSize: 1 << 14}); err != nil {

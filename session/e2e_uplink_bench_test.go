@@ -69,77 +69,31 @@ var uplinkCases = []uplinkCase{
 //
 //	go test -run '^$' -bench Uplink -benchtime 1x -count 3 -timeout 60m ./session/
 func BenchmarkUplink(b *testing.B) {
-	benchUplinkCases(b, uplinkCases, false)
+	benchUplinkCases(b, uplinkCases)
 }
 
-// uplinkApartCases are the steady rates BenchmarkUplinkApart climbs, per
-// frame size: the highest at which a publisher loses at most 1 % on the
-// way to its subscribers is what it delivers in practice.
-var uplinkApartCases = []uplinkCase{
-	{"1KiB@2000", 1 << 10, 2000},
-	{"1KiB@4000", 1 << 10, 4000},
-	{"1KiB@6000", 1 << 10, 6000},
-	{"1KiB@8000", 1 << 10, 8000},
-	{"1KiB@12000", 1 << 10, 12000},
-	{"16000B@400", 16000, 400},
-	{"16000B@600", 16000, 600},
-	{"16000B@800", 16000, 800},
-	{"16000B@1000", 16000, 1000},
-	{"16000B@1200", 16000, 1200},
-	{"64KiB@100", 64 << 10, 100},
-	{"64KiB@150", 64 << 10, 150},
-	{"64KiB@200", 64 << 10, 200},
-	{"64KiB@250", 64 << 10, 250},
-	{"64KiB@300", 64 << 10, 300},
-	{"1MiB@2", 1 << 20, 2},
-}
-
-// BenchmarkUplinkApart is BenchmarkUplink with the two publishers taking
-// turns in the room, dttui first, instead of pushing at once: the SFU
-// queues what it forwards to one subscriber in one queue, so side by side
-// the bursts of one publisher cost the other's frames at the shared
-// subscribers, and neither figure is that publisher's own. Same metrics.
-//
-//	go test -run '^$' -bench UplinkApart -benchtime 1x -count 3 -timeout 90m ./session/
-func BenchmarkUplinkApart(b *testing.B) {
-	benchUplinkCases(b, uplinkApartCases, true)
-}
-
-func benchUplinkCases(b *testing.B, cases []uplinkCase, apart bool) {
+func benchUplinkCases(b *testing.B, cases []uplinkCase) {
 	jsclient.Require(b)
 	testsfu.Run(b, func(b *testing.B, kind testsfu.Kind) {
 		for _, c := range cases {
 			b.Run(c.name, func(b *testing.B) {
 				for b.Loop() {
-					benchUplink(b, kind, c.size, c.rate, apart)
+					benchUplink(b, kind, c.size, c.rate)
 				}
 			})
 		}
 	})
 }
 
-func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int, apart bool) {
-	srv, err := benchSrv[kind].start(kind, testsfu.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	stats := sfuStats(b, srv)
+func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int) {
+	srv, stats := benchSFU(b, kind)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	room := "uplink-" + randomSuffix()
 	dtName, jsName := fmt.Sprintf("dttui-%d-%d-%s", size, rate, randomSuffix()), fmt.Sprintf("js-%d-%d-%s", size, rate, randomSuffix())
 
-	js := jsclient.StartAll(b, jsclient.Options{Name: "jssub"}, jsclient.Options{Name: "jspub"})
+	js := jsInRoom(ctx, b, srv, room, "jssub", "jspub")
 	jsSub, jsPub := js[0], js[1]
-	for i, c := range js {
-		tok, err := srv.Token(room, []string{"jssub", "jspub"}[i])
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := c.Join(ctx, jsclient.JoinOptions{URL: srv.URL, Token: tok}); err != nil {
-			b.Fatal(err)
-		}
-	}
 	if _, err := jsSub.SubscribeAll(ctx, jsclient.SubscribeOptions{Counters: true, BufferSize: 1 << 14}); err != nil {
 		b.Fatal(err)
 	}
@@ -171,18 +125,10 @@ func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int, apart bool) {
 	var wg sync.WaitGroup
 	var jsErr error
 	start := time.Now()
-	if !apart {
-		wg.Go(func() { _, jsErr = pushJS(ctx, jsPub, jsName, size, rate, start) })
-	}
+	wg.Go(func() { _, jsErr = pushJS(ctx, jsPub, jsName, size, rate, start) })
 	pushDttui(ctx, b, tr, size, rate, start)
 	if err := tr.Flush(ctx); err != nil {
 		b.Fatal(err)
-	}
-	if apart {
-		// dttui's tail reaches both subscribers before livekit-client's turn.
-		s.Settle(ctx)
-		settleJS(ctx, b, jsSub, []string{dtName}, time.Second)
-		_, jsErr = pushJS(ctx, jsPub, jsName, size, rate, time.Now())
 	}
 	wg.Wait()
 	if jsErr != nil {
@@ -196,7 +142,7 @@ func benchUplink(b *testing.B, kind testsfu.Kind, size, rate int, apart bool) {
 	counters := settleJS(ctx, b, jsSub, []string{dtName, jsName}, time.Second)
 	lb := rx(s, tr)
 	dtRow := row(s, tr)
-	lat := dtRow.RunLatency // every frame: in turns, dttui's are older than the last window
+	lat := dtRow.RunLatency // every frame of the run
 
 	// Unpublishing closes the tracks at the SFU, which logs its summaries.
 	if err := tr.Unpublish(ctx); err != nil {

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -285,11 +284,7 @@ func TestMonitorProcess(t *testing.T) {
 	defer s.Close()
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		var ru syscall.Rusage
-		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-			t.Fatal(err)
-		}
-		st := monitorStats{CPU: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
+		st := monitorStats{CPU: selfCPU(t)}
 		for _, ts := range s.Monitor().Snapshot() {
 			st.Tracks = append(st.Tracks, monitorTrack{Name: ts.Name, State: ts.State.String(), Frames: ts.FramesCompleted,
 				Packets: ts.Packets, FirstNs: ts.FirstPacketAt.UnixNano(), LastNs: ts.LastPacketAt.UnixNano()})

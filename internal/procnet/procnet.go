@@ -92,15 +92,20 @@ func parseAddr(s string) (net.IP, int, error) {
 // UDPRcvbufErrors is the kernel's count of UDP datagrams dropped because
 // a socket's receive buffer was full (Udp: RcvbufErrors in /proc/net/snmp),
 // over every socket of the network namespace.
-func UDPRcvbufErrors() (uint64, error) {
+func UDPRcvbufErrors() (uint64, error) { return UDP("RcvbufErrors") }
+
+// UDP is one of the kernel's UDP counters in /proc/net/snmp (Udp:
+// InDatagrams, OutDatagrams, RcvbufErrors, …), over every socket of the
+// network namespace.
+func UDP(name string) (uint64, error) {
 	data, err := os.ReadFile("/proc/net/snmp")
 	if err != nil {
 		return 0, err
 	}
-	return rcvbufErrors(string(data))
+	return udpCounter(string(data), name)
 }
 
-func rcvbufErrors(snmp string) (uint64, error) {
+func udpCounter(snmp, name string) (uint64, error) {
 	var header []string
 	for _, line := range strings.Split(snmp, "\n") {
 		fields := strings.Fields(line)
@@ -111,11 +116,11 @@ func rcvbufErrors(snmp string) (uint64, error) {
 			header = fields
 			continue
 		}
-		for i, name := range header {
-			if name == "RcvbufErrors" && i < len(fields) {
+		for i, h := range header {
+			if h == name && i < len(fields) {
 				return strconv.ParseUint(fields[i], 10, 64)
 			}
 		}
 	}
-	return 0, fmt.Errorf("procnet: no Udp RcvbufErrors in /proc/net/snmp")
+	return 0, fmt.Errorf("procnet: no Udp %s in /proc/net/snmp", name)
 }

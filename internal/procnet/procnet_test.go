@@ -32,14 +32,19 @@ func TestListeningFindsOwnSockets(t *testing.T) {
 	}
 }
 
-func TestRcvbufErrors(t *testing.T) {
+func TestUDPCounters(t *testing.T) {
 	snmp := "Ip: Forwarding DefaultTTL\nIp: 2 64\n" +
 		"Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n" +
 		"Udp: 461 1 7 463 4399 0 0 0 0\nUdpLite: InDatagrams RcvbufErrors\nUdpLite: 0 5\n"
-	if n, err := rcvbufErrors(snmp); err != nil || n != 4399 {
-		t.Fatalf("got %d, %v; want 4399", n, err)
+	for name, want := range map[string]uint64{"RcvbufErrors": 4399, "OutDatagrams": 463, "InDatagrams": 461} {
+		if n, err := udpCounter(snmp, name); err != nil || n != want {
+			t.Fatalf("%s: got %d, %v; want %d", name, n, err, want)
+		}
 	}
-	if _, err := rcvbufErrors("Ip: a\nIp: 1\n"); err == nil {
+	if _, err := udpCounter(snmp, "Nothing"); err == nil {
+		t.Fatal("no such counter: want an error")
+	}
+	if _, err := udpCounter("Ip: a\nIp: 1\n", "RcvbufErrors"); err == nil {
 		t.Fatal("no Udp lines: want an error")
 	}
 	if _, err := UDPRcvbufErrors(); err != nil {
