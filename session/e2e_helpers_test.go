@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -123,7 +124,9 @@ func connect(t *testing.T, srv *testsfu.Server, cfg Config) *Session {
 	if cfg.Token == "" {
 		cfg.APIKey, cfg.APISecret = srv.APIKey, srv.APISecret
 	}
-	cfg.Logger = testLog
+	if cfg.Logger == nil {
+		cfg.Logger = testLog
+	}
 	s, err := Connect(bounded(t, 20*time.Second), cfg)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
@@ -232,4 +235,45 @@ func (h *tapHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *tapHandler) WithGroup(name string) slog.Handler {
 	return h.with(func(x slog.Handler) slog.Handler { return x.WithGroup(name) })
+}
+
+// logOnFailure is a logger at Info that keeps the last n lines of what is
+// written to it, the libraries' lines (the embedded SFU's) included, and
+// logs them if t fails: for flakes whose cause is only in the logs.
+func logOnFailure(t *testing.T, n int) *slog.Logger {
+	t.Helper()
+	ring := &lineRing{max: n}
+	h := slog.NewTextHandler(ring, &slog.HandlerOptions{Level: slog.LevelInfo})
+	tapLibraryLogs(t, h)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the last %d log lines (sessions and libraries, Info and above):\n%s", n, ring.String())
+		}
+	})
+	return slog.New(h)
+}
+
+// lineRing keeps the last max lines written to it.
+type lineRing struct {
+	mu    sync.Mutex
+	max   int
+	lines []string
+}
+
+func (r *lineRing) Write(b []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for l := range strings.SplitSeq(strings.TrimRight(string(b), "\n"), "\n") {
+		if len(r.lines) == r.max {
+			r.lines = append(r.lines[:0], r.lines[1:]...)
+		}
+		r.lines = append(r.lines, l)
+	}
+	return len(b), nil
+}
+
+func (r *lineRing) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.lines, "\n")
 }

@@ -254,9 +254,12 @@ func TestE2EMonitorKeepsItsSignalConnectionThrough500Tracks(t *testing.T) {
 func testE2EMonitorKeepsItsSignalConnectionThrough500Tracks(t *testing.T) {
 	const tracks = 500
 	srv := sfu(t)
-	mon := connect(t, srv, Config{Monitor: true})
+	// A resume's cause (the SFU's leave, a silent socket, ICE) is in the
+	// sessions' and the SFU's lines only.
+	log := logOnFailure(t, 200)
+	mon := connect(t, srv, Config{Monitor: true, Logger: log.With("who", "monitor")})
 	room := mon.Status().Room
-	honest := connect(t, srv, Config{Room: room})
+	honest := connect(t, srv, Config{Room: room, Logger: log.With("who", "honest")})
 	tr, err := honest.Publish(bounded(t, 15*time.Second), "honest", false)
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +272,7 @@ func testE2EMonitorKeepsItsSignalConnectionThrough500Tracks(t *testing.T) {
 	go func() { pushed <- pushPaced(ctx, tr, 1<<30, 256, 50) }()
 	h := newHostile(t, srv, room, tracks)
 	h.waitHeld(mon)
-	late := connect(t, srv, Config{Room: room, Monitor: true})
+	late := connect(t, srv, Config{Room: room, Monitor: true, Logger: log.With("who", "late monitor")})
 	h.waitHeld(late)
 	eventually(t, 15*time.Second, "the late monitor holds the honest track", func() bool { return late.MonitorHolds(tr.Info().SID) })
 	// The SFU's last handle maps and participant updates may still be on

@@ -92,6 +92,7 @@ type Conn struct {
 	dc        *DataChannel        // the publisher's `_data_track`, nil for the loopback
 	reliable  *webrtc.DataChannel // the publisher's `_reliable` (user packets), nil for the loopback
 	sigLost   chan struct{}       // closed when the current signal socket drops (resumable peers)
+	sigCause  error               // why we dropped it ourselves, if we did (for the status line)
 
 	dcOpen chan struct{} // publisher data channel open
 	subUp  chan struct{} // subscriber PC connected (loopback)
@@ -304,14 +305,33 @@ const leaveTimeout = time.Second
 // rtt is the last measured signal round-trip time.
 func (p *Conn) RTT() time.Duration { return time.Duration(p.rttNanos.Load()) }
 
-// lostReason says why the owner is about to resume: ICE or the socket.
+// LostReason says why the owner is about to resume: ICE, the SFU's leave
+// with RESUME, a silent socket, or the socket ending under us.
 func (p *Conn) LostReason() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.iceRestart && p.iceErr != nil {
 		return p.iceErr
 	}
+	if p.sigCause != nil {
+		return fmt.Errorf("%w: %w", errSignalLost, p.sigCause)
+	}
 	return errSignalLost
+}
+
+// dropSignal closes the signal socket for cause (so the owner resumes),
+// keeping the first cause of this socket's end for LostReason.
+func (p *Conn) dropSignal(cause error, closeNow bool) {
+	p.mu.Lock()
+	if p.sigCause == nil {
+		p.sigCause = cause
+	}
+	p.mu.Unlock()
+	if closeNow {
+		p.closeTransport()
+		return
+	}
+	p.goCloseTransport()
 }
 
 func (p *Conn) ParticipantSID() string {

@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -61,12 +62,16 @@ func pingingPeer() (p *Conn, tr *recordingTransport, stop func()) {
 // A socket that stays silent past the JoinResponse's ping timeout is
 // closed, which hands the session over to resume.
 func TestPingTimeoutDropsSilentSocket(t *testing.T) {
-	_, tr, stop := pingingPeer()
+	p, tr, stop := pingingPeer()
 	defer stop()
 	select {
 	case <-tr.closed:
 	case <-time.After(5 * time.Second):
 		t.Fatal("silent socket not closed after the ping timeout")
+	}
+	// The status line says why the session resumes.
+	if err := p.LostReason(); !errors.Is(err, ErrSignalSilent) || !errors.Is(err, errSignalLost) {
+		t.Fatalf("lost reason %v, want the silent socket", err)
 	}
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
@@ -75,6 +80,40 @@ func TestPingTimeoutDropsSilentSocket(t *testing.T) {
 	}
 	if _, ok := tr.sent[0].(*livekit.SignalRequest).Message.(*livekit.SignalRequest_PingReq); !ok {
 		t.Fatalf("first message %T, want a ping", tr.sent[0])
+	}
+}
+
+// A leave whose action is RESUME drops the socket, and the resume that
+// follows says the SFU asked for it and why; the next socket starts
+// without a cause.
+func TestLeaveWithResumeSaysWhy(t *testing.T) {
+	tr := &recordingTransport{closed: make(chan struct{})}
+	p := &Conn{
+		cfg:       Config{Resumable: true},
+		log:       slog.New(slog.DiscardHandler),
+		transport: tr,
+		closed:    make(chan struct{}),
+	}
+	if err := p.LostReason(); err != errSignalLost {
+		t.Fatalf("before any drop: %v", err)
+	}
+	_ = p.HandleMessage(&livekit.SignalResponse{Message: &livekit.SignalResponse_Leave{Leave: &livekit.LeaveRequest{
+		Reason: livekit.DisconnectReason_SIGNAL_CLOSE, Action: livekit.LeaveRequest_RESUME}}})
+	p.Wait()
+	select {
+	case <-tr.closed:
+	default:
+		t.Fatal("the socket was not dropped")
+	}
+	var rr *ResumeRequest
+	if err := p.LostReason(); !errors.As(err, &rr) || rr.Reason != livekit.DisconnectReason_SIGNAL_CLOSE || !errors.Is(err, errSignalLost) {
+		t.Fatalf("lost reason %v, want the SFU's resume request (SIGNAL_CLOSE)", err)
+	}
+	if err := p.Resume(context.Background(), "token", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.LostReason(); err != errSignalLost {
+		t.Fatalf("after the resume: %v, want no cause", err)
 	}
 }
 

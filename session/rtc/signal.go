@@ -101,6 +101,10 @@ func (p *Conn) Send(msg *livekit.SignalRequest) error {
 // errSignalLost is the signal websocket ending under us.
 var errSignalLost = errors.New("signal connection lost")
 
+// ErrSignalSilent: nothing came from the SFU within the ping timeout it
+// set, so we dropped the socket.
+var ErrSignalSilent = errors.New("nothing from the SFU within the ping timeout")
+
 // OnTransportClose is the websocket reader ending. A resumable peer keeps
 // its PeerConnections (data may still flow) and tells its owner, who can
 // resume; others close.
@@ -139,7 +143,7 @@ func (p *Conn) Resume(ctx context.Context, token string, dataTracks []*livekit.P
 		return fmt.Errorf("resume: %w", err)
 	}
 	p.mu.Lock()
-	p.sigLost = make(chan struct{})
+	p.sigLost, p.sigCause = make(chan struct{}), nil
 	sub, dc, rel := p.sub, p.dc, p.reliable
 	p.mu.Unlock()
 	// A fresh socket: the ping timeout counts from now, not from the last
@@ -228,11 +232,21 @@ func (p *Conn) onLeave(l *livekit.LeaveRequest) {
 		select {
 		case <-p.closed: // close has the socket in hand
 		default:
-			p.goCloseTransport()
+			p.dropSignal(&ResumeRequest{Reason: l.GetReason()}, false)
 		}
 		return
 	}
 	p.Close(&LeaveError{Reason: l.GetReason(), Action: l.GetAction()})
+}
+
+// ResumeRequest is the SFU dropping our signal socket with a leave whose
+// action is RESUME: it keeps the session and wants us to resume.
+type ResumeRequest struct {
+	Reason livekit.DisconnectReason
+}
+
+func (e *ResumeRequest) Error() string {
+	return fmt.Sprintf("the SFU asked us to resume (%s)", e.Reason)
 }
 
 // LeaveError is the SFU ending our session; Action says whether it wants
@@ -282,7 +296,7 @@ func (p *Conn) pingLoop() {
 		if timeout > 0 && time.Since(time.Unix(0, p.lastHeard.Load())) > timeout {
 			p.log.Info("nothing from the SFU within the ping timeout; dropping the signal socket", "timeout", timeout)
 			p.lastHeard.Store(time.Now().UnixNano()) // one drop per timeout, not one per tick
-			p.closeTransport()
+			p.dropSignal(fmt.Errorf("%w (%s)", ErrSignalSilent, timeout), true)
 		}
 	}
 }
