@@ -229,14 +229,7 @@ func benchDirect(b *testing.B, size int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := signalDirect(offerer, answerer); err != nil {
-		b.Fatal(err)
-	}
-	select {
-	case <-open:
-	case <-ctx.Done():
-		b.Fatal("data channel did not open")
-	}
+	openDirect(b, ctx, offerer, answerer, open)
 
 	pk, err := packetizer.NewPacketizer(1, packetizer.MTU, packetizer.NewClock(nil))
 	if err != nil {
@@ -286,6 +279,20 @@ func pcPair(tb testing.TB, api *webrtc.API) (offerer, answerer *webrtc.PeerConne
 		pcs[i] = pc
 	}
 	return pcs[0], pcs[1]
+}
+
+// openDirect negotiates offerer and answerer directly and waits until
+// open (a data channel's) is closed.
+func openDirect(tb testing.TB, ctx context.Context, offerer, answerer *webrtc.PeerConnection, open <-chan struct{}) {
+	tb.Helper()
+	if err := signalDirect(offerer, answerer); err != nil {
+		tb.Fatal(err)
+	}
+	select {
+	case <-open:
+	case <-ctx.Done():
+		tb.Fatal("data channel did not open")
+	}
 }
 
 // signalDirect negotiates two local PeerConnections without trickle.

@@ -44,14 +44,7 @@ func TestReceiveBufferHoldsABurstWhileTheReaderWaits(t *testing.T) {
 	}
 	open := make(chan struct{})
 	dc.OnOpen(func() { close(open) })
-	if err := signalDirect(offerer, answerer); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-open:
-	case <-ctx.Done():
-		t.Fatal("data channel did not open")
-	}
+	openDirect(t, ctx, offerer, answerer, open)
 	msg := make([]byte, size)
 	for range n {
 		if err := dc.Send(msg); err != nil {
