@@ -23,7 +23,9 @@ import (
 // and the sequence numbers that never came. When it reports loss, or
 // less arriving than we send, while SCTP's round trip stands above the
 // least it was lately (a queue on the path: a drop-tail queue drops only
-// when full), or heavy loss, the limiter holds writes to a fraction of the rate that arrived, and probes
+// when full), or heavy loss on a path too short for the SFU to shed toward
+// the loopback for its round trip alone (limitShedPath), the limiter holds
+// writes to a fraction of the rate that arrived, and probes
 // up from there while nothing is lost. What arrived counts whole packets
 // only: a packet of 16 000 B is 13 datagrams and lost with any one of
 // them, so past the path's rate it can collapse far below what the path
@@ -48,8 +50,16 @@ const (
 	limitLoss = 0.01
 	// limitQueue is the least queueing delay (SCTP's round trip above its
 	// least) that counts as a queue; a quarter of the least round trip
-	// counts too when that is more.
+	// counts too when that is more, up to limitQueueMost.
 	limitQueue = 10 * time.Millisecond
+	// limitQueueMost caps the quarter of the round trip: past
+	// limitShedPath the queue is the only signal left, and a 50 ms
+	// drop-tail queue at a 5 Mbit/s cap 150 ms away showed as 29-33 ms in
+	// SCTP's smoothed round trip (it averages the queue's fill and drop),
+	// never a quarter of the path (38 ms): 16 000-B frames at 50/s lost
+	// 95 % of themselves without a back-off. A clean path's round trip
+	// stayed within 14 ms of its least.
+	limitQueueMost = 20 * time.Millisecond
 	// limitBacklog: less arriving than this share of what we sent, while
 	// a queue stands, is congestion before any loss: the path's queue is
 	// filling, and a drop-tail queue drops only once it is full.
@@ -59,6 +69,16 @@ const (
 	// loss a path has; what a drop-tail queue does to a sender at twice
 	// its rate.
 	limitHeavyLoss = 0.1
+	// limitShedPath is the round trip from which heavy loss without a
+	// queue no longer counts: LiveKit's SFU drops a packet toward a
+	// subscriber when more than its target latency (100 ms by default) of
+	// bytes, at the rate it drains, wait unacknowledged, beyond 8 KiB. On
+	// a round trip near that the bytes merely in flight toward the
+	// loopback pass it, so the SFU sheds toward it whatever our uplink
+	// does (a fifth below the target: the loopback's delayed SACKs and
+	// the SFU's own queue count too). The loopback's path is taken to be
+	// ours: the same host to the same SFU.
+	limitShedPath = 80 * time.Millisecond
 	// limitHold is how long after a back-off (when more: two round trips
 	// and twice the queue then, which takes that long to drain) the loss
 	// and the queue it came too late for are not counted again: one
@@ -193,7 +213,7 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 	// or without loss or backlog: a limit a few per cent past the path's
 	// rate fills a drop-tail queue within seconds while nearly all of
 	// what we send still arrives.
-	pathQueue := max(limitQueue, path/4) // a queue, whatever our packets' own
+	pathQueue := max(limitQueue, min(path/4, limitQueueMost)) // a queue, whatever our packets' own
 	atLimit := l.rate > 0 && sent >= limitAtRate*l.rate
 	queued := (share > limitLoss || backlog || atLimit && queue >= 2*pathQueue) && queue >= max(pathQueue, own)
 	if queued {
@@ -201,7 +221,12 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 	} else {
 		l.strikes = 0
 	}
-	congested := queued && l.strikes >= 2 || share > limitHeavyLoss
+	// Heavy loss alone, where the SFU cannot shed toward the loopback
+	// for the round trip alone: 1 KiB frames were held to 45/s on a
+	// lossless 150 ms path (livekit-client's reached 1 400/s) by a limit
+	// that backed off on every step the SFU shed toward the loopback.
+	heavy := share > limitHeavyLoss && path < limitShedPath
+	congested := queued && l.strikes >= 2 || heavy
 	switch {
 	case now.Before(l.hold):
 		// What this step saw was sent before the last back-off.
@@ -220,7 +245,7 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 		l.rate = max(limitBackoff*base, limitFloor)
 		l.backoffs++
 		l.hold = now.Add(packetizer.DefaultReorderDelay + max(limitHold, 2*path+2*queue))
-	case l.rate > 0 && share <= limitHeavyLoss && sent >= limitBinding*l.rate && queue < pathQueue:
+	case l.rate > 0 && !heavy && sent >= limitBinding*l.rate && queue < pathQueue:
 		// Only while no queue stands: one that does says the limit is at
 		// or past the path's rate already, and probing on filled a 50 ms
 		// drop-tail queue within a second (a back-off and a burst of lost

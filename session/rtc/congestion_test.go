@@ -9,9 +9,10 @@ import (
 // limiterRig feeds a limiter what a steady sender and its loopback see,
 // one step (limitStep) at a time, on a path of rigPath.
 type limiterRig struct {
-	l   limiter
-	now time.Time
-	s   limitSample
+	l    limiter
+	now  time.Time
+	s    limitSample
+	path time.Duration // ICE's least round trip (rigPath unless set)
 }
 
 const (
@@ -24,13 +25,13 @@ const (
 // step: sent bytes written, pkts packets of rigPacket bytes arrived at
 // the loopback and lost more never did, with SCTP's round trip at rtt.
 func (r *limiterRig) step(sent, pkts, lost uint64, rtt time.Duration) {
-	r.now = r.now.Add(rigStep)
+	r.now = r.now.Add(max(rigStep, r.path))
 	r.s.sent += sent
 	r.s.rx.Packets += pkts
 	r.s.rx.Bytes += pkts * rigPacket
 	r.s.rx.Lost += lost
 	r.s.rtt = rtt
-	r.l.step(r.now, r.s, rigPath)
+	r.l.step(r.now, r.s, r.path)
 }
 
 // rigPacket is one datagram's worth: a packet lost is a datagram lost.
@@ -38,9 +39,13 @@ const rigPacket = 1000
 
 // newLimiterRig has taken its first sample, the baseline, at the path's
 // least round trip.
-func newLimiterRig() *limiterRig {
-	r := &limiterRig{now: time.Unix(1000, 0), s: limitSample{rtt: rigPath}}
-	r.l.step(r.now, r.s, rigPath)
+func newLimiterRig() *limiterRig { return newLimiterRigOn(rigPath) }
+
+// newLimiterRigOn is newLimiterRig on a path of path, each step one round
+// trip when that is longer than limitStep.
+func newLimiterRigOn(path time.Duration) *limiterRig {
+	r := &limiterRig{now: time.Unix(1000, 0), s: limitSample{rtt: path}, path: path}
+	r.l.step(r.now, r.s, path)
 	return r
 }
 
@@ -114,6 +119,49 @@ func TestLimiterBacksOffOnHeavyLoss(t *testing.T) {
 	r.step(rigSent, 40, 60, rigPath)
 	if want := limitBackoff * rigRate / 2; !nearRate(r.l.rate, want) || r.l.backoffs != 1 {
 		t.Fatalf("rate %v after %d back-offs; want %v", r.l.rate, r.l.backoffs, want)
+	}
+}
+
+// On a round trip past limitShedPath, heavy loss without a queue is what
+// the SFU sheds toward the loopback (LiveKit's target of 100 ms counts the
+// bytes in flight toward it), not the uplink's: no back-off, and a limit
+// probes on through it (1 KiB frames were held to 45/s on a lossless
+// 150 ms path, livekit-client's to 1 400/s). Loss behind a queue still
+// backs off there, and heavy loss on a shorter path.
+func TestLimiterLeavesShedLossOnALongPath(t *testing.T) {
+	const path = 150 * time.Millisecond
+	sent := uint64(rigRate * path.Seconds())
+	r := newLimiterRigOn(path)
+	for range 5 {
+		r.step(sent, 60, 40, path)
+		r.step(sent, 60, 40, path+14*time.Millisecond) // a clean path's jitter
+	}
+	if r.l.rate != 0 || r.l.backoffs != 0 {
+		t.Fatalf("shed loss alone: rate %v after %d back-offs, want no limit", r.l.rate, r.l.backoffs)
+	}
+	// Loss behind a queue (the uplink's own 50 ms drop-tail queue, as
+	// SCTP's smoothed round trip shows it), two steps running: one
+	// back-off.
+	queue := path + 25*time.Millisecond
+	r.step(sent, 60, 40, queue)
+	r.step(sent, 60, 40, queue)
+	if r.l.backoffs != 1 {
+		t.Fatalf("loss behind a queue: %d back-offs, want 1", r.l.backoffs)
+	}
+	// Past the hold, shed loss without a queue: the limit probes up.
+	for r.now.Add(path).Before(r.l.hold) {
+		r.step(sent, 60, 40, path)
+	}
+	held := r.l.rate
+	r.step(uint64(held*path.Seconds()), 60, 40, path)
+	if r.l.rate <= held || r.l.backoffs != 1 {
+		t.Fatalf("shed loss after a back-off: rate %v from %v (%d back-offs), want a probe", r.l.rate, held, r.l.backoffs)
+	}
+	// The same loss on a 50 ms path is heavy loss: a back-off.
+	short := newLimiterRig()
+	short.step(rigSent, 60, 40, rigPath)
+	if short.l.backoffs != 1 {
+		t.Fatalf("heavy loss on a short path: %d back-offs, want 1", short.l.backoffs)
 	}
 }
 
@@ -227,7 +275,19 @@ func TestLimiterStepsAtMostOncePerRoundTrip(t *testing.T) {
 	if l.rate != 0 {
 		t.Fatalf("decided within the round trip: %v", l.rate)
 	}
+	// Loss behind a queue, the first step of it (on a path this long,
+	// heavy loss alone may be the SFU shedding toward the loopback), then
+	// the second, a round trip later: a back-off.
 	l.step(t0.Add(300*time.Millisecond), lossy, path)
+	if l.rate != 0 || l.strikes != 1 {
+		t.Fatalf("backed off on one step: %v", l.rate)
+	}
+	lossy.sent, lossy.rx = 2*lossy.sent, RxTotals{Packets: 2 * lossy.rx.Packets, Lost: 2 * lossy.rx.Lost, Bytes: 2 * lossy.rx.Bytes}
+	l.step(t0.Add(500*time.Millisecond), lossy, path)
+	if l.rate != 0 {
+		t.Fatalf("decided within the round trip: %v", l.rate)
+	}
+	l.step(t0.Add(600*time.Millisecond), lossy, path)
 	if want := limitBackoff * 1e6; !nearRate(l.rate, want) {
 		t.Fatalf("rate %v, want %v", l.rate, want)
 	}
