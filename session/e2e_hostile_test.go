@@ -104,11 +104,14 @@ func testE2EHostileJumpsBesideAnHonestTrack(t *testing.T) {
 	clean := hon().Probe.Latency
 	cleanP99 := time.Duration(clean.Quantile(.99))
 	// Within the clean range: twice its p99 and 100 ms of slack, or half
-	// a second. The honest publisher shares this process with the
+	// a second (twice that under the race detector, as the CPU bound
+	// below). The honest publisher shares this process with the
 	// attacker's 1 000 packets a second (and, on the embedded build, with
 	// the SFU): its own sending is delayed, by about 250 ms on the
-	// released build under the race detector, which every monitor sees.
-	bound := max(2*cleanP99+100*time.Millisecond, 500*time.Millisecond)
+	// released build under the race detector, which every monitor sees;
+	// in a CI run beside the other packages' tests, the embedded build's
+	// p99 reached 721 ms at the child and 755 ms here, with nothing lost.
+	bound := max(2*cleanP99+100*time.Millisecond, raceCPUFactor*500*time.Millisecond)
 
 	const attack = 5 * time.Second
 	ctx, stop := context.WithTimeout(bounded(t, 60*time.Second), attack)
