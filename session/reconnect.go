@@ -147,8 +147,10 @@ func (s *Session) end(cause error) {
 	s.mu.Lock()
 	s.p = nil
 	s.mu.Unlock()
-	s.setStatus(StateDisconnected, cause)
+	// Tracks first: whoever sees the status disconnected must find every
+	// push refused (a test pushed between the two and was accepted).
 	s.mgr.Reset(cause)
+	s.setStatus(StateDisconnected, cause)
 	// The loopback follows: it stops rejoining a room we gave up on
 	// (it retried every 2 s, logging each, until Close).
 	if s.loop != nil {
