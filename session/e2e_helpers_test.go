@@ -237,20 +237,21 @@ func (h *tapHandler) WithGroup(name string) slog.Handler {
 	return h.with(func(x slog.Handler) slog.Handler { return x.WithGroup(name) })
 }
 
-// logOnFailure is a logger at Info that keeps the last n lines of what is
-// written to it, the libraries' lines (the embedded SFU's) included, and
-// logs them if t fails: for flakes whose cause is only in the logs.
+// logOnFailure is a logger at Info that keeps the last n lines written
+// to it, and the libraries' last n lines at Warn and above (the embedded
+// SFU's Info lines, one per track, would crowd out the sessions' own),
+// and logs both if t fails: for flakes whose cause is only in the logs.
 func logOnFailure(t *testing.T, n int) *slog.Logger {
 	t.Helper()
-	ring := &lineRing{max: n}
-	h := slog.NewTextHandler(ring, &slog.HandlerOptions{Level: slog.LevelInfo})
-	tapLibraryLogs(t, h)
+	ours, libs := &lineRing{max: n}, &lineRing{max: n}
+	tapLibraryLogs(t, slog.NewTextHandler(libs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("the last %d log lines (sessions and libraries, Info and above):\n%s", n, ring.String())
+			t.Logf("the sessions' last %d log lines (Info and above):\n%s", n, ours.String())
+			t.Logf("the libraries' last %d log lines (Warn and above):\n%s", n, libs.String())
 		}
 	})
-	return slog.New(h)
+	return slog.New(slog.NewTextHandler(ours, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // lineRing keeps the last max lines written to it.
