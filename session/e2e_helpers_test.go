@@ -238,17 +238,19 @@ func (h *tapHandler) WithGroup(name string) slog.Handler {
 }
 
 // logOnFailure is a logger at Info that keeps the last n lines written
-// to it, and the libraries' last n lines at Warn and above (the embedded
-// SFU's Info lines, one per track, would crowd out the sessions' own),
-// and logs both if t fails: for flakes whose cause is only in the logs.
+// to it, and the libraries' last 10n lines at Warn and above (the
+// embedded SFU's Info lines, one per track, would crowd out the sessions'
+// own; a teardown's warnings, a few per track, pushed out what came
+// before it in n), and logs both if t fails: for flakes whose cause is
+// only in the logs.
 func logOnFailure(t *testing.T, n int) *slog.Logger {
 	t.Helper()
-	ours, libs := &lineRing{max: n}, &lineRing{max: n}
+	ours, libs := &lineRing{max: n}, &lineRing{max: 10 * n}
 	tapLibraryLogs(t, slog.NewTextHandler(libs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the sessions' last %d log lines (Info and above):\n%s", n, ours.String())
-			t.Logf("the libraries' last %d log lines (Warn and above):\n%s", n, libs.String())
+			t.Logf("the libraries' last %d log lines (Warn and above):\n%s", libs.max, libs.String())
 		}
 	})
 	return slog.New(slog.NewTextHandler(ours, &slog.HandlerOptions{Level: slog.LevelInfo}))
