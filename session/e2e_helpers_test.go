@@ -260,17 +260,20 @@ func logOnFailure(t *testing.T, n int) *slog.Logger {
 type lineRing struct {
 	mu    sync.Mutex
 	max   int
-	lines []string
+	lines []string // up to max; once full, next is the oldest
+	next  int
 }
 
 func (r *lineRing) Write(b []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for l := range strings.SplitSeq(strings.TrimRight(string(b), "\n"), "\n") {
-		if len(r.lines) == r.max {
-			r.lines = append(r.lines[:0], r.lines[1:]...)
+		if len(r.lines) < r.max {
+			r.lines = append(r.lines, l)
+			continue
 		}
-		r.lines = append(r.lines, l)
+		r.lines[r.next] = l
+		r.next = (r.next + 1) % r.max
 	}
 	return len(b), nil
 }
@@ -278,5 +281,19 @@ func (r *lineRing) Write(b []byte) (int, error) {
 func (r *lineRing) String() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return strings.Join(r.lines, "\n")
+	return strings.Join(append(slices.Clone(r.lines[r.next:]), r.lines[:r.next]...), "\n")
+}
+
+// The ring keeps the last max lines in order, across writes of several.
+func TestLineRingKeepsTheLastLines(t *testing.T) {
+	r := &lineRing{max: 3}
+	_, _ = r.Write([]byte("a\nb\n"))
+	if got := r.String(); got != "a\nb" {
+		t.Fatalf("before full: %q", got)
+	}
+	_, _ = r.Write([]byte("c\nd\ne\n"))
+	_, _ = r.Write([]byte("f\n"))
+	if got := r.String(); got != "d\ne\nf" {
+		t.Fatalf("after wrapping: %q", got)
+	}
 }

@@ -131,14 +131,7 @@ func BenchmarkPathMatrix(b *testing.B) {
 	defer r.Close()
 	srv := testsfu.StartT(b, testsfu.Released, testsfu.Options{TURN: []localsfu.TURN{r.TURN()}})
 	room := "matrix-" + randomSuffix()
-	jsSub := jsclient.Start(b, jsclient.Options{Name: "jssub"})
-	tok, err := srv.Token(room, "jssub")
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := jsSub.Join(ctx, jsclient.JoinOptions{URL: srv.URL, Token: tok}); err != nil {
-		b.Fatal(err)
-	}
+	jsSub := jsInRoom(ctx, b, srv, room, "jssub")[0]
 	if _, err := jsSub.SubscribeAll(ctx, jsclient.SubscribeOptions{Counters: true, BufferSize: 1 << 14}); err != nil {
 		b.Fatal(err)
 	}

@@ -319,19 +319,14 @@ func (p *Conn) LostReason() error {
 	return errSignalLost
 }
 
-// dropSignal closes the signal socket for cause (so the owner resumes),
-// keeping the first cause of this socket's end for LostReason.
-func (p *Conn) dropSignal(cause error, closeNow bool) {
+// noteSignalCause keeps why we are about to drop the signal socket (the
+// first cause of this socket's end) for LostReason.
+func (p *Conn) noteSignalCause(cause error) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.sigCause == nil {
 		p.sigCause = cause
 	}
-	p.mu.Unlock()
-	if closeNow {
-		p.closeTransport()
-		return
-	}
-	p.goCloseTransport()
 }
 
 func (p *Conn) ParticipantSID() string {

@@ -232,7 +232,8 @@ func (p *Conn) onLeave(l *livekit.LeaveRequest) {
 		select {
 		case <-p.closed: // close has the socket in hand
 		default:
-			p.dropSignal(&ResumeRequest{Reason: l.GetReason()}, false)
+			p.noteSignalCause(&ResumeRequest{Reason: l.GetReason()})
+			p.goCloseTransport()
 		}
 		return
 	}
@@ -296,7 +297,8 @@ func (p *Conn) pingLoop() {
 		if timeout > 0 && time.Since(time.Unix(0, p.lastHeard.Load())) > timeout {
 			p.log.Info("nothing from the SFU within the ping timeout; dropping the signal socket", "timeout", timeout)
 			p.lastHeard.Store(time.Now().UnixNano()) // one drop per timeout, not one per tick
-			p.dropSignal(fmt.Errorf("%w (%s)", ErrSignalSilent, timeout), true)
+			p.noteSignalCause(fmt.Errorf("%w (%s)", ErrSignalSilent, timeout))
+			p.closeTransport()
 		}
 	}
 }
