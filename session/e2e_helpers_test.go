@@ -237,24 +237,85 @@ func (h *tapHandler) WithGroup(name string) slog.Handler {
 	return h.with(func(x slog.Handler) slog.Handler { return x.WithGroup(name) })
 }
 
-// logOnFailure is a logger at Info that keeps the last n lines written
-// to it, and the libraries' last 10n lines at Warn and above (the
-// embedded SFU's Info lines, one per track, would crowd out the sessions'
-// own; a teardown's warnings, a few per track, pushed out what came
-// before it in n), and logs both if t fails: for flakes whose cause is
-// only in the logs.
-func logOnFailure(t *testing.T, n int) *slog.Logger {
+// testLogs keeps, for a test, the last n lines of its sessions' logs (at
+// Info) and the libraries' last 10n lines at Warn and above (the embedded
+// SFU's Info lines, one per track, would crowd out the sessions' own; a
+// teardown's warnings, a few per track, pushed out what came before it in
+// n), with the SFU's lines on signal connections at any level, and logs
+// both if the test fails: for flakes whose cause is only in the logs.
+type testLogs struct {
+	*slog.Logger // for the sessions
+	srv          *testsfu.Server
+	libs         *lineRing
+}
+
+func logOnFailure(t *testing.T, srv *testsfu.Server, n int) *testLogs {
 	t.Helper()
 	ours, libs := &lineRing{max: n}, &lineRing{max: 10 * n}
-	tapLibraryLogs(t, slog.NewTextHandler(libs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	tapLibraryLogs(t, signalLines{slog.NewTextHandler(libs, &slog.HandlerOptions{Level: slog.LevelDebug})})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the sessions' last %d log lines (Info and above):\n%s", n, ours.String())
-			t.Logf("the libraries' last %d log lines (Warn and above):\n%s", libs.max, libs.String())
+			t.Logf("the libraries' last %d log lines (Warn and above, and the SFU's on signal connections):\n%s", libs.max, libs.String())
 		}
 	})
-	return slog.New(slog.NewTextHandler(ours, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return &testLogs{Logger: slog.New(slog.NewTextHandler(ours, &slog.HandlerOptions{Level: slog.LevelInfo})), srv: srv, libs: libs}
 }
+
+// sfuSaid is the SFU's lines with message msg about participant identity:
+// the embedded SFU's from the ring, a released server's from its log file
+// (tab-separated, its fields as JSON).
+func (l *testLogs) sfuSaid(msg, identity string) []string {
+	var lines []string
+	if path := l.srv.LogPath(); path != "" {
+		b, _ := os.ReadFile(path)
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if strings.Contains(line, "\t"+msg+"\t") && strings.Contains(line, `"participant": "`+identity+`"`) {
+				lines = append(lines, line)
+			}
+		}
+		return lines
+	}
+	for line := range strings.SplitSeq(l.libs.String(), "\n") {
+		if strings.Contains(line, "msg=\""+msg+"\"") && strings.Contains(line, " participant="+identity+" ") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+// signalLines passes on Warn and above, and the SFU's lines at any level
+// that say why a participant's signal connection went: they are at Debug,
+// among thousands a test does not want.
+type signalLines struct{ slog.Handler }
+
+var signalMessages = []string{
+	"closing signal connection", "swapping signal connection", // the room closed the sink (with its reason)
+	"signal stream closed",                 // the relay between room and websocket ended (with its error)
+	"nothing to read from response source", // so the websocket is closed
+	"finishing WS connection",
+}
+
+// sfuRelayGaveUp is the SFU's warning when its relay from the room to a
+// participant's websocket (livekit-server pkg/routing/signal.go) could not
+// hand over its queue within its retry timeout (7.5 s), so it skipped it
+// and the websocket's side closed the connection on the gap.
+const sfuRelayGaveUp = "could not send signal message"
+
+func (h signalLines) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h signalLines) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn || slices.Contains(signalMessages, r.Message) {
+		return h.Handler.Handle(ctx, r)
+	}
+	return nil
+}
+
+func (h signalLines) WithAttrs(as []slog.Attr) slog.Handler {
+	return signalLines{h.Handler.WithAttrs(as)}
+}
+
+func (h signalLines) WithGroup(g string) slog.Handler { return signalLines{h.Handler.WithGroup(g)} }
 
 // lineRing keeps the last max lines written to it.
 type lineRing struct {

@@ -259,7 +259,7 @@ func testE2EMonitorKeepsItsSignalConnectionThrough500Tracks(t *testing.T) {
 	srv := sfu(t)
 	// A resume's cause (the SFU's leave, a silent socket, ICE) is in the
 	// sessions' and the SFU's lines only.
-	log := logOnFailure(t, 200)
+	log := logOnFailure(t, srv, 200)
 	mon := connect(t, srv, Config{Monitor: true, Logger: log.With("who", "monitor")})
 	room := mon.Status().Room
 	honest := connect(t, srv, Config{Room: room, Logger: log.With("who", "honest")})
@@ -286,9 +286,26 @@ func testE2EMonitorKeepsItsSignalConnectionThrough500Tracks(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	resumed := false
 	for name, m := range map[string]*Session{"the monitor": mon, "the late monitor": late} {
-		if st := m.Status(); st.Reconnects != 0 || st.State != StateConnected {
+		st := m.Status()
+		if st.State != StateConnected {
 			t.Errorf("%s's connection: %s after %d reconnects (%v)", name, st.State, st.Reconnects, st.Err)
+		}
+		if st.Reconnects != 0 {
+			// The SFU's relay from its room to the websocket hands over its
+			// queue of updates (each listing all 500 tracks) within 7.5 s or
+			// skips it, whatever the reader does; a CPU-starved SFU (the
+			// embedded one, under -race, beside these sessions) does not
+			// always make it. A reader that falls behind shows as the
+			// websocket's channel filling instead.
+			why := log.sfuSaid(sfuRelayGaveUp, st.Identity)
+			if len(why) == 0 || st.Reconnects > 1 {
+				t.Errorf("%s's connection: %d reconnects, not explained by the SFU's relay giving up", name, st.Reconnects)
+			} else {
+				t.Logf("%s resumed: the SFU's relay gave up on its queue (%s)", name, why[0])
+				resumed = true
+			}
 		}
 		held := 0
 		for _, r := range m.Report(nil).Remote {
@@ -306,10 +323,18 @@ func testE2EMonitorKeepsItsSignalConnectionThrough500Tracks(t *testing.T) {
 		return p != nil && p.InGrace == 0 && p.Received > 100
 	})
 	r := hon()
-	if p := r.Probe; p.Lost != 0 || r.Stats.FramesLost != 0 || r.Stats.PacketsLost != 0 {
-		t.Fatalf("honest track: probe %+v, frames lost %d, packets lost %d", *p, r.Stats.FramesLost, r.Stats.PacketsLost)
+	p := r.Probe
+	switch {
+	case p.Lost != r.Stats.FramesLost || r.Stats.FramesLost != r.Stats.PacketsLost:
+		// One-packet frames: the probe, the frame count and the packet
+		// count are three observers of one loss.
+		t.Fatalf("honest track: probe lost %d, frames lost %d, packets lost %d", p.Lost, r.Stats.FramesLost, r.Stats.PacketsLost)
+	case !resumed && p.Lost != 0, p.Lost > 50:
+		// A resume restarts ICE toward the monitor: up to a second of
+		// frames (50) may go with it, and nothing otherwise.
+		t.Fatalf("honest track (the monitor resumed: %v): %d of %d frames lost", resumed, p.Lost, p.Sent)
 	}
-	t.Logf("honest track: %d frames received, none lost, p99 %v", r.Probe.Received, time.Duration(r.Probe.Latency.Quantile(.99)))
+	t.Logf("honest track: %d frames received, %d lost, p99 %v", p.Received, p.Lost, time.Duration(p.Latency.Quantile(.99)))
 }
 
 // Issue 20 (memory budget) against real SFUs: a participant publishing

@@ -51,8 +51,8 @@ func RouteLibraryLogs(l *slog.Logger, secrets ...string) {
 		route := slog.New(libraryRoute)
 		// The embedded SFU's account of each data track is read from its
 		// records on the way (package sfulog).
-		observed := slog.New(teeHandler{libraryRoute, sfulog.Observed.Handler()})
-		logger.SetLogger(rtc.LogrLogger(observed, logorigin.SFU), "livekit")
+		observed := slog.New(teeHandler{perPacketAtDebug{libraryRoute}, sfulog.Observed.Handler()})
+		logger.SetLogger(rtc.LiveKitLogger(observed, logorigin.SFU), "livekit")
 		lksdk.SetLogger(rtc.ProtocolLogger(route))
 		redis.SetLogger(redisLogger{logorigin.With(route, logorigin.SFU)})
 		routed = true
@@ -116,6 +116,34 @@ type redisLogger struct{ l *slog.Logger }
 
 func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.l.Log(ctx, slog.LevelWarn, fmt.Sprintf(format, v...))
+}
+
+// perPacketAtDebug passes on the SFU's line for each packet it did not
+// forward at Debug, not Warn: the report counts them per track (what the
+// SFU shed), and a line per packet, hundreds a second while it sheds,
+// would bury every other warning in the log pane.
+type perPacketAtDebug struct{ slog.Handler }
+
+func (h perPacketAtDebug) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn || h.Handler.Enabled(ctx, l)
+}
+
+func (h perPacketAtDebug) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == sfulog.NotSent {
+		r.Level = slog.LevelDebug
+	}
+	if !h.Handler.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h perPacketAtDebug) WithAttrs(as []slog.Attr) slog.Handler {
+	return perPacketAtDebug{h.Handler.WithAttrs(as)}
+}
+
+func (h perPacketAtDebug) WithGroup(name string) slog.Handler {
+	return perPacketAtDebug{h.Handler.WithGroup(name)}
 }
 
 // teeHandler writes each record to both handlers that want it.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/go-logr/logr"
 	"github.com/livekit/protocol/logger"
+	"github.com/livekit/protocol/logger/zaputil"
 	"github.com/pion/logging"
 
 	"github.com/dttui/dttui/logorigin"
@@ -21,14 +21,72 @@ import (
 // caller's slog.Logger, tagged with their origin.
 
 // ProtocolLogger is the SDK's logger for our connections.
-func ProtocolLogger(l *slog.Logger) logger.Logger { return LogrLogger(l, logorigin.SDK) }
+func ProtocolLogger(l *slog.Logger) logger.Logger { return LiveKitLogger(l, logorigin.SDK) }
 
-// LogrLogger is a LiveKit logger writing to l, tagged with origin o.
-func LogrLogger(l *slog.Logger, o logorigin.Origin) logger.Logger {
+// LiveKitLogger is a LiveKit logger writing to l, tagged with origin o.
+func LiveKitLogger(l *slog.Logger, o logorigin.Origin) logger.Logger {
 	if l == nil {
 		return logger.GetDiscardLogger()
 	}
-	return logger.LogRLogger(logr.FromSlogHandler(logorigin.With(l, o).Handler()))
+	return lkLogger{l: logorigin.With(l, o)}
+}
+
+// lkLogger is LiveKit's logger interface over slog at slog's own levels.
+// LiveKit's logr adapter (logger.LogRLogger) writes its warnings at Info,
+// where a reader filtering on Warn never sees them: the SFU's "could not
+// send signal message" among them.
+type lkLogger struct {
+	l    *slog.Logger
+	name string // LiveKit's logger name, as logr's slog adapter puts it: "a/b"
+}
+
+func (k lkLogger) log(level slog.Level, msg string, kv []any) {
+	if !k.l.Enabled(context.Background(), level) {
+		return
+	}
+	if k.name != "" {
+		kv = append(kv, "logger", k.name)
+	}
+	k.l.Log(context.Background(), level, msg, kv...)
+}
+
+func (k lkLogger) Debugw(msg string, kv ...any) { k.log(slog.LevelDebug, msg, kv) }
+func (k lkLogger) Infow(msg string, kv ...any)  { k.log(slog.LevelInfo, msg, kv) }
+
+func (k lkLogger) Warnw(msg string, err error, kv ...any) {
+	if err != nil {
+		kv = append(kv, "error", err)
+	}
+	k.log(slog.LevelWarn, msg, kv)
+}
+
+func (k lkLogger) Errorw(msg string, err error, kv ...any) {
+	if err != nil {
+		kv = append(kv, "err", err)
+	}
+	k.log(slog.LevelError, msg, kv)
+}
+
+func (k lkLogger) WithValues(kv ...any) logger.Logger { return lkLogger{k.l.With(kv...), k.name} }
+
+func (k lkLogger) WithUnlikelyValues(kv ...any) logger.UnlikelyLogger {
+	return logger.NewUnlikelyLogger(k, kv...)
+}
+
+func (k lkLogger) WithName(name string) logger.Logger {
+	if k.name != "" {
+		name = k.name + "/" + name
+	}
+	return lkLogger{k.l, name}
+}
+
+func (k lkLogger) WithComponent(component string) logger.Logger { return k.WithName(component) }
+func (k lkLogger) WithCallDepth(int) logger.Logger              { return k }
+func (k lkLogger) WithItemSampler() logger.Logger               { return k }
+func (k lkLogger) WithoutSampler() logger.Logger                { return k }
+
+func (k lkLogger) WithDeferredValues() (logger.Logger, logger.DeferredFieldResolver) {
+	return k, zaputil.NoOpDeferrer{} // as LiveKit's logr adapter: deferred values are dropped
 }
 
 // pionLoggerFactory routes a PeerConnection's logs to l. Unlike

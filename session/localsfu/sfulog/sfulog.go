@@ -33,6 +33,10 @@ import (
 // A remote SFU's logs are not ours to read: then nothing is known, and the
 // report says nothing rather than zero.
 
+// NotSent is the SFU's message for each packet it did not forward, at
+// Warn.
+const NotSent = "could not send data track message"
+
 // ShedError is the SFU's error for a packet it shed.
 const ShedError = "data dropped due to high buffered amount"
 
@@ -141,7 +145,7 @@ func (h sfuObserver) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h sfuObserver) Handle(_ context.Context, r slog.Record) error {
 	switch r.Message {
-	case "could not send data track message", "data track stats":
+	case NotSent, "data track stats":
 	default:
 		return nil
 	}

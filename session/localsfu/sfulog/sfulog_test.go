@@ -2,12 +2,12 @@ package sfulog
 
 import (
 	"errors"
+	"log/slog"
 	"testing"
 
-	"github.com/go-logr/logr"
-	"github.com/livekit/protocol/logger"
-
+	"github.com/dttui/dttui/logorigin"
 	"github.com/dttui/dttui/report"
+	"github.com/dttui/dttui/session/rtc"
 )
 
 // The SFU's records reach the view through the livekit logger as the
@@ -15,7 +15,7 @@ import (
 // error as Warnw passes it, the stats as Infow's key-values.
 func TestSFUViewReadsTheSFUsRecords(t *testing.T) {
 	v := NewView()
-	lk := logger.LogRLogger(logr.FromSlogHandler(v.Handler()))
+	lk := rtc.LiveKitLogger(slog.New(v.Handler()), logorigin.SFU)
 	down := lk.WithValues("room", "r", "participant", "me-loopback", "trackID", "DTR_a", "name", "a")
 	for range 3 {
 		down.Warnw("could not send data track message", errors.New(ShedError+": bitrate 88183272, buffered amount 1103756, target latency limit 1102290"))
