@@ -86,6 +86,9 @@ const (
 	// per window. The loopback counts a packet lost only once its reorder
 	// delay has passed (packetizer.DefaultReorderDelay): that comes on top.
 	limitHold = 200 * time.Millisecond
+	// limitQueueStays is the share of a queue that, still standing when
+	// a back-off's hold ends, says it was not ours (see queueOnly).
+	limitQueueStays = 0.8
 	// limitBackoff is the share of the rate that arrived (at least half
 	// the rate we sent at; at most the limit) a back-off holds writes to.
 	limitBackoff = 0.85
@@ -156,7 +159,12 @@ type limiter struct {
 	// yet, or probed past since): the limit nears it slowly.
 	ceiling float64
 
+	// queueOnly is the queue the last back-off came from when nothing was
+	// lost or backed up (0: it had another cause, or has been judged).
+	queueOnly time.Duration
+
 	backoffs uint64
+	rebases  uint64 // least round trips taken anew, the path grown longer
 }
 
 // step takes a sample, path being ICE's least round trip. It decides at
@@ -204,6 +212,20 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 	if got > 0 && sent > 0 {
 		own = time.Duration(float64(rx.Bytes-was.rx.Bytes) / float64(got) / sent * float64(time.Second))
 	}
+	if l.queueOnly > 0 && !now.Before(l.hold) {
+		// The last back-off was on a queue alone. Sending 15 % below
+		// what arrived drains a queue of ours well within the hold; one
+		// that stands on with nothing lost or backed up is the path's
+		// round trip grown (a new route), not a queue: the least round
+		// trip would otherwise take rttWindow to follow it, backing off
+		// all the while.
+		if share <= limitLoss && arrived >= limitBacklog*sent && float64(queue) >= limitQueueStays*float64(l.queueOnly) {
+			l.baseRTT, l.baseAt = s.rtt, now
+			queue, l.strikes = 0, 0
+			l.rebases++
+		}
+		l.queueOnly = 0
+	}
 	// Loss behind a queue, or a queue that grows while less arrives than
 	// we send (a path past its rate: its queue fills, to drop only when
 	// full), counts once it holds for two steps running: a lossy path's
@@ -244,6 +266,10 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 		l.ceiling = l.rate
 		l.rate = max(limitBackoff*base, limitFloor)
 		l.backoffs++
+		l.queueOnly = 0
+		if share <= limitLoss && !backlog && !heavy {
+			l.queueOnly = queue
+		}
 		l.hold = now.Add(packetizer.DefaultReorderDelay + max(limitHold, 2*path+2*queue))
 	case l.rate > 0 && !heavy && sent >= limitBinding*l.rate && queue < pathQueue:
 		// Only while no queue stands: one that does says the limit is at
@@ -268,6 +294,18 @@ func (l *limiter) step(now time.Time, s limitSample, path time.Duration) {
 		if l.rate > limitPast*l.ceiling {
 			l.ceiling = 0 // the path carries more now
 		}
+	}
+}
+
+// limit steps the congestion limit, rtt being ICE's latest round trip.
+// When the limiter finds the path grown longer, ICE's least round trip is
+// taken anew as well: the window, and whether heavy loss counts, follow
+// the new path at once rather than rttWindow later.
+func (f *flow) limit(now time.Time, s limitSample, rtt time.Duration) {
+	before := f.lim.rebases
+	f.lim.step(now, s, f.minRTT)
+	if f.lim.rebases != before && rtt > 0 {
+		f.minRTT, f.minRTTAt = rtt, now
 	}
 }
 

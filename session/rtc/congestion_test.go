@@ -432,3 +432,77 @@ func TestLimiterBacksOffOnAQueueAlone(t *testing.T) {
 		t.Fatalf("%d back-offs, rate %v; want 1, %v", r.l.backoffs, r.l.rate, limitBackoff*rigRate)
 	}
 }
+
+// A path whose round trip grows for good (a new route: 50 ms to 150 ms,
+// nothing lost, everything arriving) reads as a queue until the least
+// round trip follows it. One back-off that does not drain it says it is
+// the path's: the limiter takes the round trip anew and probes on, where
+// it had backed off each hold for rttWindow.
+func TestLimiterFollowsAPathThatGrowsLonger(t *testing.T) {
+	r := newLimiterRig()
+	r.l.rate = rigRate
+	send := func(rtt time.Duration) {
+		sent := uint64(r.l.rate * max(rigStep, r.path).Seconds())
+		r.step(sent, sent/rigPacket, 0, rtt)
+	}
+	for range 10 {
+		send(rigPath)
+	}
+	if r.l.backoffs != 0 {
+		t.Fatalf("%d back-offs on a clean path", r.l.backoffs)
+	}
+	longer := 3 * rigPath
+	var rate float64
+	for i := range 100 { // rttWindow
+		send(longer)
+		if i == 20 {
+			rate = r.l.rate
+		}
+	}
+	if r.l.backoffs != 1 || r.l.rebases != 1 {
+		t.Fatalf("%d back-offs, %d rebases over %v; want 1, 1", r.l.backoffs, r.l.rebases, rttWindow)
+	}
+	if r.l.rate <= rate {
+		t.Fatalf("the limit did not probe on: %v, %v eight seconds later", rate, r.l.rate)
+	}
+
+	// A queue of ours drains when the sender backs off: no rebase.
+	q := newLimiterRig()
+	q.l.rate = rigRate
+	queue := 2 * max(limitQueue, rigPath/4)
+	q.step(rigSent, 100, 0, rigPath+queue)
+	q.step(rigSent, 100, 0, rigPath+queue)
+	if q.l.backoffs != 1 {
+		t.Fatalf("%d back-offs behind a queue", q.l.backoffs)
+	}
+	for range 10 {
+		sent := uint64(q.l.rate * rigStep.Seconds())
+		q.step(sent, sent/rigPacket, 0, rigPath+queue/4)
+	}
+	if q.l.rebases != 0 || q.l.baseRTT != rigPath {
+		t.Fatalf("%d rebases, least round trip %v, after a queue that drained", q.l.rebases, q.l.baseRTT)
+	}
+}
+
+// The flow takes ICE's least round trip anew with the limiter's.
+func TestFlowFollowsAPathThatGrowsLonger(t *testing.T) {
+	f := newFlow()
+	now := time.Unix(1000, 0)
+	s := limitSample{rtt: rigPath}
+	f.minRTT, f.minRTTAt = rigPath, now
+	f.lim.rate = rigRate
+	f.limit(now, s, rigPath)
+	longer := 3 * rigPath
+	for range 30 {
+		now = now.Add(rigStep)
+		sent := uint64(f.lim.rate * rigStep.Seconds())
+		s.sent += sent
+		s.rx.Packets += sent / rigPacket
+		s.rx.Bytes += sent / rigPacket * rigPacket
+		s.rtt = longer
+		f.limit(now, s, longer)
+	}
+	if f.lim.rebases != 1 || f.minRTT != longer || f.lim.baseRTT != longer {
+		t.Fatalf("%d rebases; least round trips ICE %v, SCTP %v; want 1, %v", f.lim.rebases, f.minRTT, f.lim.baseRTT, longer)
+	}
+}

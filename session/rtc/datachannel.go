@@ -186,7 +186,7 @@ func (d *DataChannel) admit(n int) (wait time.Duration, ok bool) {
 		left := w - min(buffered, w)
 		d.flow.observe(now, left, int(buffered), rtt)
 		if hasRx {
-			d.flow.lim.step(now, limitSample{rx: rx, sent: left, rtt: srtt}, d.flow.minRTT)
+			d.flow.limit(now, limitSample{rx: rx, sent: left, rtt: srtt}, rtt)
 		}
 		if th := d.flow.lowThreshold(maxPacket); th != d.threshold {
 			d.threshold = th
