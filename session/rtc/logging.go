@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -44,10 +45,34 @@ func (k lkLogger) log(level slog.Level, msg string, kv []any) {
 	if !k.l.Enabled(context.Background(), level) {
 		return
 	}
+	kv = opaqueStructs(kv)
 	if k.name != "" {
 		kv = append(kv, "logger", k.name)
 	}
 	k.l.Log(context.Background(), level, msg, kv...)
+}
+
+// opaqueStructs replaces each value in kv that points to a struct with
+// nothing to say of itself (no String, Error or LogValue method) by its
+// type. fmt would print every field, unexported ones included, without
+// the lock that guards them: the SFU logs its *telemetry.StatsWorker while
+// its flush writes to it, a data race in our process. LiveKit's own zap
+// logger encodes exported fields only. kv is copied, not changed.
+func opaqueStructs(kv []any) []any {
+	out := kv
+	for i := 1; i < len(kv); i += 2 {
+		switch kv[i].(type) {
+		case fmt.Stringer, error, slog.LogValuer:
+			continue
+		}
+		if v := reflect.ValueOf(kv[i]); v.Kind() == reflect.Pointer && !v.IsNil() && v.Elem().Kind() == reflect.Struct {
+			if &out[0] == &kv[0] {
+				out = slices.Clone(kv)
+			}
+			out[i] = fmt.Sprintf("%T", kv[i])
+		}
+	}
+	return out
 }
 
 func (k lkLogger) Debugw(msg string, kv ...any) { k.log(slog.LevelDebug, msg, kv) }

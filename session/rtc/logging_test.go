@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -100,3 +101,31 @@ func TestPionMuxDropsAreCounted(t *testing.T) {
 		t.Fatalf("uncounted: %d records", len(got))
 	}
 }
+
+// A LiveKit logger prints a pointer to a struct as its type, unless it
+// says how to print itself: fmt would read every field without the lock
+// that guards them (the embedded SFU logs a *telemetry.StatsWorker its
+// flush goroutine writes to). The caller's values are not changed.
+func TestLiveKitLoggerKeepsOutOfStructs(t *testing.T) {
+	type worker struct{ n int }
+	var got []slog.Record
+	l := LiveKitLogger(slog.New(logtest.Recorder{Out: &got}), logorigin.SFU)
+	w := &worker{n: 1}
+	kv := []any{"worker", w, "err", errors.New("e"), "n", 3, "s", &stringer{}, "plain", worker{n: 2}}
+	l.Infow("m", kv...)
+	if kv[1] != any(w) {
+		t.Fatal("the caller's values changed")
+	}
+	attrs := map[string]string{}
+	got[0].Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	want := map[string]string{"worker": "*rtc.worker", "err": "e", "n": "3", "s": "stringer", "plain": "{2}"}
+	for k, v := range want {
+		if attrs[k] != v {
+			t.Errorf("%s = %q, want %q", k, attrs[k], v)
+		}
+	}
+}
+
+type stringer struct{}
+
+func (stringer) String() string { return "stringer" }
