@@ -47,7 +47,7 @@ func (k lkLogger) log(level slog.Level, msg string, kv []any) {
 	}
 	kv = opaqueStructs(kv)
 	if k.name != "" {
-		kv = append(kv, "logger", k.name)
+		kv = append(slices.Clip(kv), "logger", k.name)
 	}
 	k.l.Log(context.Background(), level, msg, kv...)
 }
@@ -57,7 +57,8 @@ func (k lkLogger) log(level slog.Level, msg string, kv []any) {
 // type. fmt would print every field, unexported ones included, without
 // the lock that guards them: the SFU logs its *telemetry.StatsWorker while
 // its flush writes to it, a data race in our process. LiveKit's own zap
-// logger encodes exported fields only. kv is copied, not changed.
+// logger encodes exported fields only. The caller's kv is never written
+// to (appends here clip it first).
 func opaqueStructs(kv []any) []any {
 	out := kv
 	for i := 1; i < len(kv); i += 2 {
@@ -80,19 +81,22 @@ func (k lkLogger) Infow(msg string, kv ...any)  { k.log(slog.LevelInfo, msg, kv)
 
 func (k lkLogger) Warnw(msg string, err error, kv ...any) {
 	if err != nil {
-		kv = append(kv, "error", err)
+		kv = append(slices.Clip(kv), "error", err)
 	}
 	k.log(slog.LevelWarn, msg, kv)
 }
 
 func (k lkLogger) Errorw(msg string, err error, kv ...any) {
 	if err != nil {
-		kv = append(kv, "err", err)
+		kv = append(slices.Clip(kv), "err", err)
 	}
 	k.log(slog.LevelError, msg, kv)
 }
 
-func (k lkLogger) WithValues(kv ...any) logger.Logger { return lkLogger{k.l.With(kv...), k.name} }
+// WithValues' values are formatted at each line, as the line's own are.
+func (k lkLogger) WithValues(kv ...any) logger.Logger {
+	return lkLogger{k.l.With(opaqueStructs(kv)...), k.name}
+}
 
 func (k lkLogger) WithUnlikelyValues(kv ...any) logger.UnlikelyLogger {
 	return logger.NewUnlikelyLogger(k, kv...)

@@ -129,3 +129,22 @@ func TestLiveKitLoggerKeepsOutOfStructs(t *testing.T) {
 type stringer struct{}
 
 func (stringer) String() string { return "stringer" }
+
+// Values given once to a logger are kept out of structs too, and a line's
+// appended error never lands in the caller's spare capacity.
+func TestLiveKitLoggerWithValuesKeepsOutOfStructs(t *testing.T) {
+	type worker struct{ n int }
+	var got []slog.Record
+	l := LiveKitLogger(slog.New(logtest.Recorder{Out: &got}), logorigin.SFU).WithValues("worker", &worker{})
+	kv := make([]any, 2, 8)
+	kv[0], kv[1] = "k", "v"
+	l.Warnw("m", errors.New("e"), kv...)
+	if spare := kv[:4]; spare[2] != nil || spare[3] != nil {
+		t.Fatalf("wrote past the caller's values: %v", spare)
+	}
+	attrs := map[string]string{}
+	got[0].Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	if attrs["worker"] != "*rtc.worker" || attrs["error"] != "e" || attrs["k"] != "v" {
+		t.Fatalf("attrs %v", attrs)
+	}
+}
